@@ -1,7 +1,29 @@
 /**
  * @packageDocumentation
- * The token lifecycle: cache, clock skew, refresh ahead of expiry, single-flight and retries, plus the interfaces every tokenkeep package composes through.
+ * The token lifecycle engine and the interfaces every tokenkeep package composes through.
  */
 
-/** The version of this package, for diagnostics. */
-export const version = "0.0.0";
+export {
+  AbortError,
+  InvalidResponseError,
+  type InvalidResponseErrorOptions,
+  isAbortError,
+  isInvalidResponseError,
+  isNetworkError,
+  isOAuthError,
+  isTimeoutError,
+  isTokenkeepError,
+  isTransientError,
+  NetworkError,
+  OAuthError,
+  type OAuthErrorOptions,
+  PERMANENT_OAUTH_ERRORS,
+  TimeoutError,
+  TokenkeepError,
+  type TokenkeepErrorCode,
+  type TokenkeepErrorOptions,
+} from "./errors.js";
+export type { LeaseRelease, Store } from "./store.js";
+export type { TokenCreator, TokenCreatorContext, TokenIdentity } from "./token-creator.js";
+export type { TokenResponse } from "./token-response.js";
+export type { JsonValue, TokenSet } from "./token-set.js";

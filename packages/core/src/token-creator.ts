@@ -1,0 +1,35 @@
+import type { TokenResponse } from "./token-response.js";
+import type { TokenSet } from "./token-set.js";
+
+/**
+ * What a token is for: the parameters a creator is called with and the key the manager caches and
+ * single-flights on. Two identities with the same normalized content share one token; scope strings
+ * and arrays are order-insensitive.
+ *
+ * @example { scope: "read write", resource: ["https://api.example"] }
+ */
+export type TokenIdentity = Readonly<
+  Record<string, string | number | boolean | readonly string[] | undefined>
+>;
+
+/** What the manager passes to a {@link TokenCreator}. */
+export interface TokenCreatorContext<I extends TokenIdentity = TokenIdentity> {
+  /** Aborts when the manager is disposed or the fetch times out. Pass it to `fetch`. */
+  readonly signal: AbortSignal;
+  /** The current token set of this identity, if any: a refresh-token creator redeems its refresh token. */
+  readonly previous?: TokenSet | undefined;
+  /** The identity this token is for (empty for a manager that serves one identity). */
+  readonly identity: I;
+}
+
+/**
+ * An async function that obtains a token. It may return the wire answer (RFC 6749 section 5.1),
+ * which the manager validates and normalizes, or a ready {@link TokenSet}. A plain
+ * `() => Promise<{ access_token, token_type, expires_in }>` is a valid creator.
+ *
+ * Throw tokenkeep errors (`OAuthError`, `NetworkError`, ...) so the manager can tell transient
+ * failures (retried) from permanent ones (surfaced at once).
+ */
+export type TokenCreator<I extends TokenIdentity = TokenIdentity> = (
+  context: TokenCreatorContext<I>,
+) => Promise<TokenResponse | TokenSet>;
