@@ -1,0 +1,91 @@
+import { describe, expect, it } from "vitest";
+import { isApiError } from "./api-error";
+import { listTokensQuerySchema } from "./list-query";
+import { patRecordSchema } from "./pat-record";
+import { issueTokenRequestSchema, revokeTokenRequestSchema, updateTokenRequestSchema } from "./requests";
+import { formatScryptPhc, parseScryptPhc, scryptPhcSchema } from "./scrypt-phc";
+
+const phc = "$scrypt$ln=14,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+describe("request schemas", () => {
+  it("rejects unknown keys in strict bodies", () => {
+    expect(issueTokenRequestSchema.safeParse({ owner: "a", extra: 1 }).success).toBe(false);
+    expect(revokeTokenRequestSchema.safeParse({ expiresAt: 1, why: "x" }).success).toBe(false);
+  });
+
+  it("rejects negative or fractional times and an empty owner", () => {
+    expect(updateTokenRequestSchema.safeParse({ expiresAt: -1 }).success).toBe(false);
+    expect(updateTokenRequestSchema.safeParse({ expiresAt: 1.5 }).success).toBe(false);
+    expect(updateTokenRequestSchema.safeParse({ owner: "" }).success).toBe(false);
+    expect(updateTokenRequestSchema.parse({ expiresAt: null })).toEqual({ expiresAt: null });
+  });
+
+  it("accepts the three roles update shapes and nothing mixed", () => {
+    expect(updateTokenRequestSchema.safeParse({ roles: ["a"] }).success).toBe(true);
+    expect(updateTokenRequestSchema.safeParse({ roles: { add: ["a"] } }).success).toBe(true);
+    expect(updateTokenRequestSchema.safeParse({ roles: { remove: ["a"] } }).success).toBe(true);
+    expect(updateTokenRequestSchema.safeParse({ roles: { add: ["a"], remove: ["b"] } }).success).toBe(false);
+    expect(updateTokenRequestSchema.safeParse({ roles: [""] }).success).toBe(false);
+  });
+});
+
+describe("scrypt PHC", () => {
+  it("round-trips a PHC string", () => {
+    const parsed = parseScryptPhc(phc);
+    expect(parsed).toMatchObject({ log2Cost: 14, blockSize: 8, parallelization: 1 });
+    expect(parsed && formatScryptPhc(parsed)).toBe(phc);
+    expect(scryptPhcSchema.safeParse(phc).success).toBe(true);
+  });
+
+  it.each([
+    ["another algorithm", phc.replace("scrypt", "argon2id")],
+    ["padding", `${phc}=`],
+    ["a huge cost", phc.replace("ln=14", "ln=30")],
+    ["no hash", phc.slice(0, phc.lastIndexOf("$"))],
+    ["garbage", "not a phc"],
+  ])("rejects %s", (_name, value) => {
+    expect(parseScryptPhc(value)).toBeUndefined();
+  });
+});
+
+describe("listTokensQuerySchema", () => {
+  it("applies defaults", () => {
+    expect(listTokensQuerySchema.parse({})).toEqual({
+      limit: 100,
+      includeRevoked: false,
+      includeExpired: false,
+      includeSecretPhc: false,
+    });
+  });
+
+  it.each(["1.5", "10abc", "1e3", "0", "-1", "1001", "99999999"])("rejects limit %s", (limit) => {
+    expect(listTokensQuerySchema.safeParse({ limit }).success).toBe(false);
+  });
+
+  it("rejects booleans other than true/1/false/0", () => {
+    expect(listTokensQuerySchema.safeParse({ includeRevoked: "yes" }).success).toBe(false);
+    expect(listTokensQuerySchema.parse({ includeRevoked: "1" }).includeRevoked).toBe(true);
+  });
+});
+
+describe("tolerant schemas", () => {
+  it("accepts absent or null optional record fields", () => {
+    const record = patRecordSchema.parse({
+      tokenId: "x",
+      owner: "o",
+      isAdmin: false,
+      createdAt: 1,
+      expiresAt: null,
+      revokedAt: null,
+      roles: null,
+    });
+    expect(record.roles).toEqual([]);
+    expect(record.lastUsedAt).toBeUndefined();
+  });
+
+  it("recognises the error body", () => {
+    expect(isApiError({ error: { message: "m", code: "c", details: { a: 1 } } })).toBe(true);
+    expect(isApiError({ error: { code: "c" } })).toBe(false);
+    expect(isApiError("Not Found")).toBe(false);
+  });
+});
