@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# Sourced by scripts/run.sh. Makes sure a Node >= 22.12 and the pinned pnpm are first on PATH and the
+# workspace's dependencies are installed from the frozen lockfile. Idempotent: a second call only checks.
+#
+# A machine whose Node is older than 22.12 (or has none) gets Node and pnpm from the npm registry, in
+# .tools/ inside the repository (ignored by git). Nothing is installed globally; corepack is not used.
+
+TK_NODE_VERSION="24.21.0"
+TK_PNPM_VERSION="10.34.9"
+
+tk_die() {
+  echo "tokenkeep: $*" >&2
+  exit 1
+}
+
+tk_log() {
+  echo "tokenkeep: $*" >&2
+}
+
+# 0 when the node binary given is >= 22.12.
+tk_node_is_recent() {
+  local version
+  version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
+  local major=${version%%.*} rest=${version#*.}
+  local minor=${rest%%.*}
+  [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 12 ]; }
+}
+
+tk_ensure_toolchain() {
+  local tools="$TK_ROOT/.tools"
+  local stamp="$tools/.installed-node-$TK_NODE_VERSION-pnpm-$TK_PNPM_VERSION"
+  local want_node=1
+  if command -v node >/dev/null 2>&1 && tk_node_is_recent "$(command -v node)"; then
+    want_node=0
+  fi
+  if [ -f "$stamp" ] && [ -x "$tools/bin/pnpm" ]; then
+    export PATH="$tools/bin:$PATH"
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 ||
+    tk_die "npm was not found: install Node.js 20 or newer with npm (https://nodejs.org), then run this again."
+  local packages=("pnpm@$TK_PNPM_VERSION")
+  if [ "$want_node" -eq 1 ]; then
+    packages=("node@$TK_NODE_VERSION" "${packages[@]}")
+    tk_log "Node $(node --version 2>/dev/null || echo '(none)') is older than 22.12: installing Node $TK_NODE_VERSION and pnpm $TK_PNPM_VERSION into .tools/"
+  else
+    tk_log "installing pnpm $TK_PNPM_VERSION into .tools/"
+  fi
+  rm -rf "$tools"
+  mkdir -p "$tools"
+  if ! NPM_CONFIG_PREFIX="$tools" npm install --global --prefix "$tools" --no-fund --no-audit \
+    --loglevel=error "${packages[@]}" >"$tools/install.log" 2>&1; then
+    cat "$tools/install.log" >&2
+    tk_die "could not install ${packages[*]} from the npm registry (log above)."
+  fi
+  export PATH="$tools/bin:$PATH"
+  tk_node_is_recent "$(command -v node)" || tk_die "the Node installed into .tools/ does not run on this machine."
+  touch "$stamp"
+}
+
+tk_ensure_dependencies() {
+  local lock="$TK_ROOT/pnpm-lock.yaml"
+  local stamp="$TK_ROOT/node_modules/.tokenkeep-lock-$(cksum <"$lock" | cut -d' ' -f1)"
+  [ -f "$stamp" ] && return 0
+  tk_log "installing dependencies (pnpm install --frozen-lockfile)"
+  (cd "$TK_ROOT" && pnpm install --frozen-lockfile --reporter=append-only) >&2 ||
+    tk_die "pnpm install failed (output above)."
+  rm -f "$TK_ROOT"/node_modules/.tokenkeep-lock-*
+  touch "$stamp"
+}
+
+tk_setup() {
+  export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 ASTRO_TELEMETRY_DISABLED=1
+  tk_ensure_toolchain
+  tk_ensure_dependencies
+}

@@ -1,0 +1,86 @@
+// Packs every published package with `pnpm pack`, installs the tarballs into a clean temporary folder
+// with npm (as a user would), and imports every entry of every exports map under plain Node. It catches
+// a broken exports map, a file missing from `files`, or a dependency missing from package.json.
+// Run after `turbo run build`. Prints one line per check and a closing "N passed, N failed".
+import { execFileSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const work = mkdtempSync(join(tmpdir(), "tokenkeep-pack-"));
+const tarballs = join(work, "tarballs");
+const app = join(work, "app");
+mkdirSync(tarballs);
+mkdirSync(app);
+
+const packages = readdirSync(join(root, "packages"))
+  .map((folder) => join(root, "packages", folder))
+  .filter((dir) => existsSync(join(dir, "package.json")))
+  .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) }))
+  .filter(({ manifest }) => !manifest.private);
+
+const files = {};
+for (const { dir, manifest } of packages) {
+  const out = execFileSync("pnpm", ["pack", "--pack-destination", tarballs, "--json"], {
+    cwd: dir,
+    encoding: "utf8",
+  });
+  files[manifest.name] = `file:${JSON.parse(out).filename}`;
+}
+
+// Every @tokenkeep dependency resolves to its tarball, never to the registry.
+writeFileSync(
+  join(app, "package.json"),
+  JSON.stringify(
+    { name: "pack-smoke", private: true, type: "module", dependencies: files, overrides: files },
+    null,
+    2,
+  ),
+);
+execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "--no-package-lock"], {
+  cwd: app,
+  stdio: ["ignore", "inherit", "inherit"],
+});
+
+let passed = 0;
+let failed = 0;
+for (const { manifest } of packages) {
+  const subpaths = Object.keys(manifest.exports ?? { ".": null }).filter((key) => !key.endsWith(".json"));
+  for (const subpath of subpaths) {
+    const specifier = subpath === "." ? manifest.name : `${manifest.name}${subpath.slice(1)}`;
+    const entry = manifest.exports?.[subpath];
+    const types = typeof entry === "object" && entry !== null ? entry.types : undefined;
+    const script = [
+      `const m = await import(${JSON.stringify(specifier)});`,
+      "if (Object.keys(m).length === 0) throw new Error('no exports');",
+      types
+        ? `await import('node:fs').then(fs => { if (!fs.existsSync(new URL(import.meta.resolve(${JSON.stringify(specifier)}).replace(/\\/[^/]*$/, '/') + ${JSON.stringify(types.split("/").pop())}))) throw new Error('types file missing: ' + ${JSON.stringify(types)}); });`
+        : "",
+      "console.log(Object.keys(m).length);",
+    ].join("\n");
+    try {
+      const count = execFileSync("node", ["--input-type=module", "-e", script], {
+        cwd: app,
+        encoding: "utf8",
+      }).trim();
+      console.log(`ok   ${specifier} (${count} exports)`);
+      passed++;
+    } catch (error) {
+      console.log(`FAIL ${specifier}\n${String(error.stderr ?? error.message).trim()}`);
+      failed++;
+    }
+  }
+}
+
+rmSync(work, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, typecheck, build, unit and integration tests (against private PostgreSQL
+# and Redis instances started here), package checks, and the pack-and-import test. Called by
+# scripts/run.sh with the toolchain on PATH; exits non-zero on the first failing stage.
+set -euo pipefail
+TK_ROOT=${TK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+cd "$TK_ROOT"
+
+started=$(date +%s)
+stage() { printf '\n==> %s (%ss)\n' "$1" "$(($(date +%s) - started))"; }
+
+services=()
+stop_services() {
+  local service
+  for service in "${services[@]}"; do bash "scripts/services/$service.sh" stop || true; done
+}
+trap stop_services EXIT
+
+stage "services"
+for service in postgres redis; do
+  if [ -f "scripts/services/$service.sh" ]; then
+    eval "$(bash "scripts/services/$service.sh" start)"
+    services+=("$service")
+  fi
+done
+if [ -f test/runtimes/package.json ]; then
+  # shellcheck source=lib/system.sh
+  . scripts/lib/system.sh
+  tk_require_package chromium /usr/bin/chromium
+  export CHROMIUM_PATH=/usr/bin/chromium
+fi
+
+stage "lint, typecheck, build, test, package checks"
+pnpm exec biome check scripts
+pnpm exec turbo run lint typecheck build test check:pkg --concurrency=2 --output-logs=new-only
+
+stage "pack every package and import it under plain Node"
+node scripts/pack-smoke.mjs
+
+stage "done"
