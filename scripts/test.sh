@@ -19,7 +19,8 @@ trap stop_services EXIT
 stage "services"
 for service in postgres redis; do
   if [ -f "scripts/services/$service.sh" ]; then
-    eval "$(bash "scripts/services/$service.sh" start)"
+    exports=$(bash "scripts/services/$service.sh" start) || exit 1
+    eval "$exports"
     services+=("$service")
   fi
 done

@@ -23,7 +23,9 @@ pg_bin() {
 
 as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    local runuser
+    runuser=$(command -v runuser || echo /usr/sbin/runuser)
+    "$runuser" -u postgres -- "$@"
   else
     "$@"
   fi
