@@ -3,6 +3,7 @@
  * The token lifecycle engine and the interfaces every tokenkeep package composes through.
  */
 
+export { DEFAULT_LIFETIME_MS } from "./defaults.js";
 export {
   AbortError,
   InvalidResponseError,
@@ -23,7 +24,15 @@ export {
   type TokenkeepErrorCode,
   type TokenkeepErrorOptions,
 } from "./errors.js";
+export { parseRetryAfter } from "./retry-after.js";
 export type { LeaseRelease, Store } from "./store.js";
 export type { TokenCreator, TokenCreatorContext, TokenIdentity } from "./token-creator.js";
-export type { TokenResponse } from "./token-response.js";
+export {
+  isTokenSet,
+  type ParseTokenResponseOptions,
+  parseTokenResponse,
+  type ReadTokenResponseOptions,
+  readTokenResponse,
+  type TokenResponse,
+} from "./token-response.js";
 export type { JsonValue, TokenSet } from "./token-set.js";
