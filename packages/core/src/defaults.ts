@@ -8,3 +8,6 @@
  * A token is never treated as valid forever; a 401 invalidates it earlier when the server disagrees.
  */
 export const DEFAULT_LIFETIME_MS = 3_600_000;
+
+/** How many entries (values and leases) the in-memory store holds before evicting the least recently used. */
+export const DEFAULT_STORE_MAX_ENTRIES = 1000;
