@@ -1,7 +1,10 @@
 /**
  * @packageDocumentation
- * tokenkeep's store on Redis: one token fetch and one refresh-token rotation across every instance of a service.
+ * tokenkeep's store on Redis: one token fetch and one refresh-token rotation across every instance
+ * of a service.
  */
 
-/** The version of this package, for diagnostics. */
-export const version = "0.0.0";
+export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
+export { isStoreError, STORE_ERROR_CODE } from "./errors.js";
+export type { RedisStoreClient, RedisStoreOptions } from "./options.js";
+export { createRedisStore, type RedisStore } from "./redis-store.js";

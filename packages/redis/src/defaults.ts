@@ -1,0 +1,19 @@
+/**
+ * Every default of `@tokenkeep/redis`, in one place. Options are parsed once in
+ * {@link createRedisStore} and these fill what the caller left out.
+ */
+
+/** Prefix of every key the store writes. */
+export const DEFAULT_PREFIX = "tokenkeep:";
+
+/**
+ * Milliseconds one Redis command may take before it fails with a `TimeoutError`. Short on purpose:
+ * the token manager treats a slow store as a failing one and keeps serving per process.
+ */
+export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+
+/** Milliseconds a connection attempt of a store-owned client may take. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
+
+/** Upper bound of the delay between reconnection attempts of a store-owned client. */
+export const DEFAULT_MAX_RECONNECT_DELAY_MS = 1_000;

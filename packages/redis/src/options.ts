@@ -1,0 +1,123 @@
+import { z } from "zod";
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
+
+/**
+ * What the store needs from a Redis client: node-redis's `sendCommand` (a client made by
+ * `createClient` from `redis` or `@redis/client`, connected by its owner). Typed structurally so any
+ * node-redis 5/6 client type fits, whatever modules or scripts it was created with.
+ */
+export interface RedisStoreClient {
+  sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
+}
+
+/** Options of {@link createRedisStore}. Give exactly one of `client` and `url`. */
+export interface RedisStoreOptions {
+  /**
+   * A connected node-redis client that you own: the store never connects, quits or closes it, and
+   * you attach its `error` listener. Use it to share one connection with the rest of the app.
+   */
+  client?: RedisStoreClient | undefined;
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS): the store creates,
+   * connects and owns its client, and closes it in {@link RedisStore.close}.
+   */
+  url?: string | undefined;
+  /**
+   * Prefix of every Redis key the store writes; give each application its own.
+   * @default "tokenkeep:"
+   */
+  prefix?: string | undefined;
+  /**
+   * Encrypts every stored value with AES-256-GCM (`crypto.subtle`): a 32-byte key as raw bytes, as
+   * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
+   * `decrypt` usages. Every instance sharing the store needs the same key. An entry that does not
+   * decrypt (another key, tampering, written unencrypted) reads as absent.
+   * @default undefined (values stored as JSON text)
+   */
+  encryptionKey?: CryptoKey | Uint8Array | string | undefined;
+  /**
+   * Milliseconds each Redis command may take before it fails with a `TimeoutError`.
+   * @default 500
+   */
+  commandTimeoutMs?: number | undefined;
+}
+
+/** {@link RedisStoreOptions} after validation. */
+export interface ParsedRedisStoreOptions {
+  client?: RedisStoreClient | undefined;
+  url?: string | undefined;
+  prefix: string;
+  encryptionKey?: CryptoKey | Uint8Array | undefined;
+  commandTimeoutMs: number;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+
+function isAesGcmKey(value: unknown): value is CryptoKey {
+  if (typeof CryptoKey === "undefined" || !(value instanceof CryptoKey)) return false;
+  return (
+    value.algorithm.name === "AES-GCM" && value.usages.includes("encrypt") && value.usages.includes("decrypt")
+  );
+}
+
+const encryptionKeySchema = z.unknown().transform((value, context): CryptoKey | Uint8Array => {
+  if (typeof value === "string") {
+    const text = value.replaceAll("-", "+").replaceAll("_", "/");
+    const bytes = BASE64.test(text) ? new Uint8Array(Buffer.from(text, "base64")) : undefined;
+    if (bytes?.length === 32) return bytes;
+    context.addIssue({ code: "custom", message: "must decode to 32 bytes (AES-256)" });
+    return z.NEVER;
+  }
+  if (value instanceof Uint8Array) {
+    if (value.length === 32) return value;
+    context.addIssue({ code: "custom", message: "must be 32 bytes (AES-256)" });
+    return z.NEVER;
+  }
+  if (isAesGcmKey(value)) return value;
+  context.addIssue({
+    code: "custom",
+    message:
+      "must be 32 bytes, their base64 text, or an AES-GCM CryptoKey with the encrypt and decrypt usages",
+  });
+  return z.NEVER;
+});
+
+const schema = z
+  .object({
+    client: z
+      .custom<RedisStoreClient>(
+        (value) =>
+          typeof value === "object" &&
+          value !== null &&
+          typeof (value as { sendCommand?: unknown }).sendCommand === "function",
+        "must be a node-redis client (with sendCommand)",
+      )
+      .optional(),
+    url: z
+      .string()
+      .refine((url) => /^rediss?:\/\/[^\s]+$/.test(url), "must be a redis:// or rediss:// URL")
+      .optional(),
+    prefix: z.string().max(200).default(DEFAULT_PREFIX),
+    encryptionKey: encryptionKeySchema.optional(),
+    commandTimeoutMs: z.number().int().positive().max(60_000).default(DEFAULT_COMMAND_TIMEOUT_MS),
+  })
+  .refine((options) => (options.client === undefined) !== (options.url === undefined), {
+    message: "give exactly one of client and url",
+    path: ["client"],
+  });
+
+/**
+ * Validates {@link RedisStoreOptions} once. A bad option throws a `TypeError` with
+ * `code: "ERR_TOKENKEEP_INVALID_OPTIONS"` and the issues in `cause` as `path: message` lines. Option
+ * values (URL passwords, keys) never appear in the message.
+ */
+export function parseRedisStoreOptions(options: RedisStoreOptions): ParsedRedisStoreOptions {
+  const result = schema.safeParse(options ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map(
+    (issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`,
+  );
+  const error = new TypeError(`createRedisStore: invalid options\n${issues.join("\n")}`, { cause: issues });
+  Object.defineProperty(error, "code", { value: "ERR_TOKENKEEP_INVALID_OPTIONS", enumerable: true });
+  throw error;
+}

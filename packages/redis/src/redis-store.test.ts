@@ -1,0 +1,257 @@
+import { once } from "node:events";
+import { createServer, type Server } from "node:net";
+import { isNetworkError, isTimeoutError, isTransientError, NetworkError } from "@tokenkeep/core";
+import { createClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { redisUrlOrSkip, uniquePrefix } from "../test/support/redis-url.js";
+import { startTcpProxy } from "../test/support/tcp-proxy.js";
+import { createRedisStore, type RedisStore } from "./redis-store.js";
+
+const url = redisUrlOrSkip("redis-store.test.ts");
+const KEY_BYTES = new Uint8Array(32).fill(7);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("createRedisStore options", () => {
+  it("needs exactly one of client and url", () => {
+    expect(() => createRedisStore({})).toThrow(TypeError);
+    const client = createClient();
+    expect(() => createRedisStore({ client, url: "redis://127.0.0.1:1" })).toThrow(
+      /client: give exactly one of client and url/,
+    );
+  });
+
+  it("reports every bad option as path: message, with a code, never echoing the values", () => {
+    let caught: unknown;
+    try {
+      createRedisStore({
+        url: "http://user:hunter2@example.test",
+        encryptionKey: "c2hvcnQ=",
+        commandTimeoutMs: -1,
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(TypeError);
+    const error = caught as TypeError & { code: string; cause: string[] };
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.cause).toEqual(
+      expect.arrayContaining([
+        "url: must be a redis:// or rediss:// URL",
+        "encryptionKey: must decode to 32 bytes (AES-256)",
+        expect.stringMatching(/^commandTimeoutMs: /),
+      ]),
+    );
+    expect(error.message).not.toContain("hunter2");
+    expect(error.message).not.toContain("c2hvcnQ");
+  });
+
+  it("accepts a key as base64 (both alphabets), raw bytes or an AES-GCM CryptoKey", async () => {
+    const base64 = Buffer.from(KEY_BYTES).toString("base64");
+    const base64url = Buffer.from(new Uint8Array(32).fill(251)).toString("base64url");
+    const cryptoKey = await crypto.subtle.importKey("raw", KEY_BYTES, "AES-GCM", false, [
+      "encrypt",
+      "decrypt",
+    ]);
+    for (const encryptionKey of [base64, base64url, KEY_BYTES, cryptoKey]) {
+      const store = createRedisStore({ client: createClient(), encryptionKey });
+      await store.close();
+    }
+    const hmacKey = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    expect(() => createRedisStore({ client: createClient(), encryptionKey: hmacKey })).toThrow(/AES-GCM/);
+    expect(() => createRedisStore({ client: createClient(), encryptionKey: new Uint8Array(16) })).toThrow(
+      /32 bytes/,
+    );
+  });
+});
+
+describe.skipIf(!url)("createRedisStore on a real Redis", () => {
+  const raw = createClient({ url });
+  const stores: RedisStore[] = [];
+  const open = (options: Partial<Parameters<typeof createRedisStore>[0]> = {}) => {
+    const store = createRedisStore({ url, ...options } as Parameters<typeof createRedisStore>[0]);
+    stores.push(store);
+    return store;
+  };
+
+  beforeAll(async () => {
+    raw.on("error", () => {});
+    await raw.connect();
+  });
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+  afterAll(async () => {
+    await raw.close();
+  });
+
+  it("stores JSON under hashed keys with PX expiry", async () => {
+    const prefix = uniquePrefix("hash");
+    const store = open({ prefix });
+    const key = "token:client=my-client&scope=read";
+    await store.set(key, { accessToken: "at-123", n: 1, list: [true, null] }, 60_000);
+    expect(await store.get(key)).toEqual({ accessToken: "at-123", n: 1, list: [true, null] });
+
+    const keys = await raw.keys(`${prefix}*`);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(new RegExp(`^${prefix}v:[A-Za-z0-9_-]{43}$`));
+    expect(keys[0]).not.toContain("my-client");
+    const pttl = await raw.pTTL(keys[0]!);
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+
+    await store.delete(key);
+    expect(await store.get(key)).toBeUndefined();
+    await store.delete(key); // absent: not an error
+  });
+
+  it("forgets an entry once its ttl passed", async () => {
+    const store = open({ prefix: uniquePrefix("ttl") });
+    await store.set("k", "v", 40);
+    expect(await store.get("k")).toBe("v");
+    await sleep(120);
+    expect(await store.get("k")).toBeUndefined();
+  });
+
+  it("rejects a ttl that is not > 0", async () => {
+    const store = open({ prefix: uniquePrefix("ttl0") });
+    await expect(store.set("k", "v", 0)).rejects.toThrow(RangeError);
+    await expect(store.acquire("k", Number.NaN)).rejects.toThrow(RangeError);
+  });
+
+  it("reads an entry that is not JSON as absent", async () => {
+    const prefix = uniquePrefix("junk");
+    const store = open({ prefix });
+    await store.set("k", "v", 60_000);
+    const [key] = await raw.keys(`${prefix}*`);
+    await raw.set(key!, "{not json");
+    expect(await store.get("k")).toBeUndefined();
+  });
+
+  it("encrypts values with AES-GCM bound to their key", async () => {
+    const prefix = uniquePrefix("enc");
+    const store = open({ prefix, encryptionKey: KEY_BYTES });
+    const secret = { accessToken: "at-very-secret", refreshToken: "rt-very-secret" };
+    await store.set("a", secret, 60_000);
+    await store.set("b", "other", 60_000);
+    expect(await store.get("a")).toEqual(secret);
+
+    const payloads = await Promise.all((await raw.keys(`${prefix}*`)).map((k) => raw.get(k)));
+    for (const payload of payloads) {
+      expect(payload).toMatch(/^tk1\./);
+      expect(payload).not.toContain("very-secret");
+    }
+
+    // Another key, no key, or a ciphertext moved under another Redis key: all read as absent.
+    expect(await open({ prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a")).toBeUndefined();
+    expect(await open({ prefix }).get("a")).toBeUndefined();
+    const plain = open({ prefix: uniquePrefix("plain") });
+    await plain.set("a", "plain", 60_000);
+    expect(await open({ prefix, encryptionKey: KEY_BYTES }).get("b")).toBe("other");
+    const [rawA, rawB] = await Promise.all(
+      (await raw.keys(`${prefix}*`)).sort().map(async (k) => [k, await raw.get(k)] as const),
+    );
+    await raw.set(rawA![0], rawB![1]!);
+    await raw.set(rawB![0], rawA![1]!);
+    expect(await store.get("a")).toBeUndefined();
+    expect(await store.get("b")).toBeUndefined();
+  });
+
+  it("hands a lease to one holder at a time, with keys apart from values", async () => {
+    const store = open({ prefix: uniquePrefix("lease") });
+    const release = await store.acquire("k", 10_000);
+    expect(release).toBeTypeOf("function");
+    expect(await store.acquire("k", 10_000)).toBeUndefined();
+    expect(await store.get("k")).toBeUndefined();
+    await release!();
+    await release!(); // twice is fine
+    const again = await store.acquire("k", 10_000);
+    expect(again).toBeTypeOf("function");
+    await again!();
+  });
+
+  it("never lets a holder that overran its lease release the next holder's lease", async () => {
+    const prefix = uniquePrefix("overrun");
+    const a = open({ prefix });
+    const b = open({ prefix });
+    const late = await a.acquire("k", 40);
+    expect(late).toBeDefined();
+    await sleep(120);
+    const current = await b.acquire("k", 10_000);
+    expect(current).toBeDefined();
+    await late!();
+    expect(await a.acquire("k", 10_000)).toBeUndefined();
+    await current!();
+    expect(await a.acquire("k", 10_000)).toBeDefined();
+  });
+
+  it("leaves a client it was given open, and closes one it created", async () => {
+    const client = createClient({ url });
+    client.on("error", () => {});
+    await client.connect();
+    const prefix = uniquePrefix("given");
+    const given = createRedisStore({ client, prefix });
+    await given.set("k", 1, 60_000);
+    await given.close();
+    expect(client.isOpen).toBe(true);
+    expect(await client.keys(`${prefix}*`)).toHaveLength(1);
+    await client.close();
+
+    const owned = createRedisStore({ url, prefix });
+    expect(await owned.get("k")).toBe(1);
+    await owned[Symbol.asyncDispose]();
+    await owned.close();
+    const error = await owned.get("k").catch((e: unknown) => e);
+    expect(isNetworkError(error)).toBe(true);
+  });
+});
+
+describe("createRedisStore when Redis fails", () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server) {
+      server.close();
+      await once(server, "close");
+      server = undefined;
+    }
+  });
+
+  it.skipIf(!url)("times out a Redis that stops answering, with a transient TimeoutError", async () => {
+    const proxy = await startTcpProxy(Number(new URL(url!).port));
+    try {
+      const store = createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 100 });
+      await store.set("k", "v", 1000);
+      proxy.freeze();
+      const error = await store.get("k").catch((e: unknown) => e);
+      expect(isTimeoutError(error)).toBe(true);
+      expect(isTransientError(error)).toBe(true);
+      proxy.thaw();
+      expect(await store.get("k")).toBe("v");
+      await store.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("fails fast with a NetworkError while Redis is unreachable, without secrets in the error", async () => {
+    server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as { port: number };
+    server.close();
+    await once(server, "close");
+    server = undefined;
+
+    const store = createRedisStore({ url: `redis://user:hunter2@127.0.0.1:${port}`, commandTimeoutMs: 100 });
+    const errors: unknown[] = [];
+    for (let i = 0; i < 3; i++) errors.push(await store.set("k", "v", 1000).catch((e: unknown) => e));
+    for (const error of errors) {
+      expect(isTransientError(error)).toBe(true);
+      expect(String((error as Error).message)).not.toContain("hunter2");
+      expect(JSON.stringify(error)).not.toContain("hunter2");
+    }
+    // After the first wait for a connection, a disconnected store fails at once.
+    expect(errors.at(-1)).toBeInstanceOf(NetworkError);
+    expect(await store.acquire("k", 1000).catch((e: unknown) => e)).toBeInstanceOf(NetworkError);
+    await store.close();
+  });
+});

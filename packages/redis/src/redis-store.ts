@@ -1,0 +1,248 @@
+import type { JsonValue, LeaseRelease, Store } from "@tokenkeep/core";
+import { NetworkError, TimeoutError } from "@tokenkeep/core";
+import { createClient } from "redis";
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
+import { redisKey } from "./internal/key-hash.js";
+import { RELEASE_SCRIPT } from "./internal/lease-script.js";
+import { wrapRedisError } from "./internal/redis-errors.js";
+import { aesGcmCipher, importEncryptionKey, plainCipher, type ValueCipher } from "./internal/value-cipher.js";
+import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
+
+/**
+ * Core's {@link Store} on Redis, with the lease lock every instance shares. Close it when the
+ * process is done with it (`await store.close()` or `await using store = createRedisStore(...)`).
+ */
+export interface RedisStore extends Store {
+  acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
+  /**
+   * Closes the client the store created from `url` (waiting at most `commandTimeoutMs` for pending
+   * commands). A client passed in as `client` is left open: its owner closes it. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Same as {@link RedisStore.close}. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The part of a node-redis client the store uses when it owns the client. */
+type OwnedClient = RedisStoreClient & {
+  readonly isReady: boolean;
+  readonly isOpen: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  destroy(): void;
+  ref(): void;
+  unref(): void;
+};
+
+/**
+ * Creates core's store on Redis (node-redis).
+ *
+ * - `get`/`set`/`delete`: `GET`, `SET key value PX ttlMs`, `DEL`.
+ * - `acquire(key, ttlMs)`: `SET lease owner NX PX ttlMs` with a random owner; its release runs one Lua
+ *   script that deletes the lease only while it still holds that owner, and never rejects (a lease
+ *   that cannot be released expires by itself).
+ * - Redis keys are `prefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
+ *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
+ *   `encryptionKey` is set. An entry that is not valid JSON or does not decrypt reads as absent.
+ * - Every command fails after `commandTimeoutMs` with core's `TimeoutError`; an unreachable Redis
+ *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
+ *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
+ * - A client created from `url` holds no reference on the event loop while idle, so it never keeps a
+ *   finished process alive (while Redis is unreachable its reconnect timer does: call `close()`).
+ *
+ * @example
+ * ```ts
+ * const store = createRedisStore({ url: process.env.REDIS_URL, encryptionKey: process.env.TOKEN_KEY });
+ * const manager = createTokenManager({ creator, store });
+ * ```
+ */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  const parsed = parseRedisStoreOptions(options);
+  const { prefix, commandTimeoutMs } = parsed;
+  const cipher: ValueCipher =
+    parsed.encryptionKey === undefined
+      ? plainCipher
+      : aesGcmCipher(importEncryptionKey(parsed.encryptionKey));
+
+  const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, commandTimeoutMs) : undefined;
+  const client: RedisStoreClient = owned?.client ?? parsed.client!;
+  let closed = false;
+  let inFlight = 0;
+
+  async function send(command: string, args: string[]): Promise<unknown> {
+    if (closed) throw new NetworkError(`redis store: ${command} after close()`);
+    if (owned && inFlight++ === 0) owned.client.ref();
+    try {
+      if (owned && !owned.client.isReady) await owned.firstConnect(command);
+      return await withTimeout(
+        client.sendCommand(args, { timeout: commandTimeoutMs }),
+        command,
+        commandTimeoutMs,
+      );
+    } catch (error) {
+      throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, commandTimeoutMs);
+    } finally {
+      if (owned && --inFlight === 0) owned.client.unref();
+    }
+  }
+
+  async function get(key: string): Promise<JsonValue | undefined> {
+    const rk = redisKey(prefix, "v", key);
+    const payload = await send("GET", ["GET", rk]);
+    if (typeof payload !== "string") return undefined;
+    const text = await cipher.open(payload, rk);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
+    checkTtl("set", ttlMs);
+    const rk = redisKey(prefix, "v", key);
+    const payload = await cipher.seal(JSON.stringify(value), rk);
+    await send("SET", ["SET", rk, payload, "PX", String(Math.ceil(ttlMs))]);
+  }
+
+  async function remove(key: string): Promise<void> {
+    await send("DEL", ["DEL", redisKey(prefix, "v", key)]);
+  }
+
+  async function acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined> {
+    checkTtl("acquire", ttlMs);
+    const lk = redisKey(prefix, "l", key);
+    const owner = crypto.randomUUID();
+    const answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
+    if (answer !== "OK") return undefined;
+    let released: Promise<void> | undefined;
+    return () => {
+      released ??= send("EVAL", ["EVAL", RELEASE_SCRIPT, "1", lk, owner]).then(
+        () => undefined,
+        () => undefined,
+      );
+      return released;
+    };
+  }
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    if (owned) await owned.shutdown(commandTimeoutMs);
+  }
+
+  return {
+    get,
+    set,
+    delete: remove,
+    acquire,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+function checkTtl(method: string, ttlMs: number): void {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`redis store: ${method} needs a ttlMs > 0`);
+  }
+}
+
+/**
+ * node-redis's own `timeout` only covers a command still queued; once written, a reply is awaited
+ * for ever (replies are ordered). This bounds the whole round trip; a late reply is ignored.
+ */
+async function withTimeout<T>(promise: Promise<T>, command: string, timeoutMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new TimeoutError(`redis store: ${command} took longer than ${timeoutMs} ms`, { timeoutMs }),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isTokenkeepTimeout(error: unknown): boolean {
+  return error instanceof TimeoutError;
+}
+
+/** A client the store created from a URL, plus its connection bookkeeping. */
+function createOwnedClient(url: string, commandTimeoutMs: number) {
+  const client = createClient({
+    url,
+    // Fail at once while disconnected instead of queueing: the manager then serves per process.
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: Math.max(commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
+        Math.floor(Math.random() * 50),
+    },
+  }) as unknown as OwnedClient & { on(event: "error", listener: (error: unknown) => void): unknown };
+  // node-redis reports every failed (re)connection as an `error` event; an unhandled one would crash
+  // the process. Failures reach callers through the commands instead.
+  client.on("error", () => {});
+  client.unref();
+  let connecting: Promise<unknown> | undefined = client.connect().catch(() => undefined);
+  let waitedOnce = false;
+
+  return {
+    client,
+    /**
+     * Waits (once, at most `commandTimeoutMs`) for the first connection, so the first commands after
+     * creation do not fail just because the socket is still opening. Later, a disconnected client
+     * fails fast.
+     */
+    async firstConnect(command: string): Promise<void> {
+      if (waitedOnce || connecting === undefined) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const timedOut = await Promise.race([
+          connecting.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), commandTimeoutMs);
+          }),
+        ]);
+        if (timedOut) {
+          waitedOnce = true;
+          throw new TimeoutError(`redis store: ${command} waited ${commandTimeoutMs} ms for a connection`, {
+            timeoutMs: commandTimeoutMs,
+          });
+        }
+        connecting = undefined;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async shutdown(timeoutMs: number): Promise<void> {
+      if (!client.isOpen) return;
+      if (!client.isReady) {
+        client.destroy();
+        return;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          client.close(),
+          new Promise<void>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("close timed out")), timeoutMs);
+          }),
+        ]);
+      } catch {
+        client.destroy();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
