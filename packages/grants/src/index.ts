@@ -1,7 +1,26 @@
 /**
  * @packageDocumentation
- * OAuth 2.0 token creators for tokenkeep: client credentials, password, robot credentials and refresh token grants, revocation and discovery.
+ * OAuth 2.0 token creators for tokenkeep: client credentials, password, robot credentials and refresh
+ * token grants, revocation (RFC 7009) and discovery (RFC 8414 / OpenID Connect).
+ *
+ * Deliberately not exported: the request plumbing in `src/internal/` (the transport, the option
+ * parser), which may change in any release.
  */
 
-/** The version of this package, for diagnostics. */
-export const version = "0.0.0";
+export type { BodyEncoding, RequestParams } from "./body-encoding.js";
+export {
+  applyClientAuthentication,
+  basicAuthorization,
+  type ClientAuthentication,
+  type ClientCredentials,
+} from "./client-authentication.js";
+export { type ClientCredentialsGrantOptions, clientCredentialsGrant } from "./client-credentials-grant.js";
+export { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
+export { type AuthorizationServerMetadata, type DiscoverOptions, discover } from "./discovery.js";
+export type { GrantCreator } from "./grant-creator.js";
+export type { GrantOptions, KyLike } from "./grant-options.js";
+export { INVALID_OPTIONS } from "./invalid-options.js";
+export { type PasswordGrantOptions, passwordGrant } from "./password-grant.js";
+export { NO_REFRESH_TOKEN, type RefreshTokenGrantOptions, refreshTokenGrant } from "./refresh-token-grant.js";
+export { type RevokeTokenOptions, revokeToken } from "./revoke-token.js";
+export { type RobotGrantOptions, robotGrant } from "./robot-grant.js";

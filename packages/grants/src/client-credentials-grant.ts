@@ -1,0 +1,65 @@
+import * as z from "zod/mini";
+import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  resolveGrantOptions,
+} from "./grant-options.js";
+import { identityField, resourceParam, resourceSchema, scopeParam, scopeSchema } from "./internal/params.js";
+import { parseOptions } from "./internal/parse-options.js";
+import { invalidOptions } from "./invalid-options.js";
+
+/** Options of {@link clientCredentialsGrant}. */
+export interface ClientCredentialsGrantOptions extends GrantOptions {
+  /**
+   * The scope to request: a space-delimited string or a list. A manager identity's `scope` replaces it.
+   * @default undefined (the server's default scope)
+   */
+  scope?: string | readonly string[] | undefined;
+  /**
+   * The resource(s) the token is for (RFC 8707): sent as one `resource` parameter per value. A manager
+   * identity's `resource` replaces it.
+   * @default undefined
+   */
+  resource?: string | readonly string[] | undefined;
+  /**
+   * The `audience` parameter some servers (Auth0, Authup) use instead of `resource`. A manager
+   * identity's `audience` replaces it.
+   * @default undefined
+   */
+  audience?: string | undefined;
+}
+
+const schema = z.object({
+  ...grantOptionsShape,
+  scope: scopeSchema,
+  resource: resourceSchema,
+  audience: z.optional(z.string()),
+});
+
+/**
+ * A token creator for the client credentials grant: the client obtains a token for itself with its
+ * own credentials. Options are validated here, once; a bad option throws a `TypeError` with
+ * `code: "ERR_TOKENKEEP_INVALID_OPTIONS"`.
+ *
+ * @example
+ * const manager = createTokenManager({
+ *   creator: clientCredentialsGrant({ issuer: "https://auth.example", clientId: "api", clientSecret }),
+ * });
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ */
+export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
+  const parsed = parseOptions("clientCredentialsGrant", schema, options);
+  const problems = checkGrantOptions(parsed);
+  if (problems.length > 0) throw invalidOptions("clientCredentialsGrant", problems);
+  const resolved = resolveGrantOptions(parsed);
+  return createGrantCreator("client_credentials", resolved, ({ identity }) => {
+    const audience = identityField(identity, "audience");
+    return {
+      scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
+      resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
+      audience: typeof audience === "string" ? audience : parsed.audience,
+    };
+  });
+}

@@ -1,0 +1,165 @@
+import { AbortError, InvalidResponseError, type JsonValue } from "@tokenkeep/core";
+import * as z from "zod/mini";
+import { DEFAULT_TIMEOUT_MS } from "./defaults.js";
+import type { KyLike } from "./grant-options.js";
+import { exchange } from "./internal/exchange.js";
+
+/**
+ * The authorization server metadata tokenkeep uses (RFC 8414 section 2); every other field the
+ * server sent is kept as well.
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-2
+ */
+export interface AuthorizationServerMetadata {
+  readonly issuer: string;
+  readonly token_endpoint?: string | undefined;
+  readonly revocation_endpoint?: string | undefined;
+  readonly introspection_endpoint?: string | undefined;
+  readonly grant_types_supported?: string[] | undefined;
+  readonly token_endpoint_auth_methods_supported?: string[] | undefined;
+  readonly [field: string]: JsonValue | undefined;
+}
+
+/** Options of {@link discover}. */
+export interface DiscoverOptions {
+  /**
+   * The `fetch` to use.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof globalThis.fetch | undefined;
+  /** A ky instance to use instead of `fetch`. */
+  ky?: KyLike | undefined;
+  /**
+   * How long the metadata request may take, in milliseconds.
+   * @default 30_000
+   */
+  timeoutMs?: number | undefined;
+  /** Stops waiting for the metadata (the shared request itself goes on for other callers). */
+  signal?: AbortSignal | undefined;
+}
+
+const endpoint = z.optional(z.url());
+const metadataSchema = z.looseObject({
+  issuer: z.string().check(z.minLength(1)),
+  token_endpoint: endpoint,
+  revocation_endpoint: endpoint,
+  introspection_endpoint: endpoint,
+  grant_types_supported: z.optional(z.array(z.string())),
+  token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
+});
+
+const cache = new Map<string, Promise<AuthorizationServerMetadata>>();
+
+function withoutTrailingSlash(value: string): string {
+  return value.endsWith("/") ? value.slice(0, -1) : value;
+}
+
+/** The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible). */
+function metadataUrls(issuer: string): string[] {
+  const url = new URL(issuer);
+  const path = withoutTrailingSlash(url.pathname);
+  return [
+    `${url.origin}${path}/.well-known/openid-configuration`,
+    `${url.origin}/.well-known/oauth-authorization-server${path}`,
+  ];
+}
+
+async function readMetadata(
+  response: Response,
+  issuer: string,
+): Promise<AuthorizationServerMetadata | undefined> {
+  const { status } = response;
+  if (status === 404) {
+    await response.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  const transient = status >= 500 || status === 429 || status === 408;
+  let body: unknown;
+  try {
+    body = status >= 200 && status < 300 ? await response.json() : undefined;
+  } catch (error) {
+    throw new InvalidResponseError(`discovery answered ${status} with a body that is not JSON`, {
+      status,
+      transient: true,
+      cause: error,
+    });
+  }
+  if (body === undefined) {
+    await response.body?.cancel().catch(() => {});
+    throw new InvalidResponseError(`discovery answered ${status}`, { status, transient });
+  }
+  const result = z.safeParse(metadataSchema, body);
+  if (!result.success) {
+    const field = String(result.error.issues[0]?.path[0] ?? "");
+    throw new InvalidResponseError(`invalid authorization server metadata: field "${field}" is invalid`, {
+      status,
+    });
+  }
+  // RFC 8414 section 3.3: the metadata must be about the issuer that was asked for.
+  if (withoutTrailingSlash(result.data.issuer) !== withoutTrailingSlash(issuer)) {
+    throw new InvalidResponseError('invalid authorization server metadata: field "issuer" does not match', {
+      status,
+    });
+  }
+  return result.data as AuthorizationServerMetadata;
+}
+
+async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<AuthorizationServerMetadata> {
+  const transport = {
+    fetch: options.fetch,
+    ky: options.ky,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  };
+  for (const url of metadataUrls(issuer)) {
+    const request = {
+      url,
+      method: "GET",
+      headers: { accept: "application/json" },
+      what: "discovery",
+    } as const;
+    const metadata = await exchange(request, transport, undefined, (response) =>
+      readMetadata(response, issuer),
+    );
+    if (metadata) return metadata;
+  }
+  throw new InvalidResponseError(
+    `no authorization server metadata found for ${withoutTrailingSlash(issuer)}`,
+    {
+      status: 404,
+    },
+  );
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted)
+    return Promise.reject(new AbortError("discovery was aborted", { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortError("discovery was aborted", { cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * Reads an authorization server's metadata: OpenID Connect discovery
+ * (`{issuer}/.well-known/openid-configuration`), then RFC 8414
+ * (`/.well-known/oauth-authorization-server{path}`). The answer is validated (its `issuer` must be
+ * the one asked for) and cached for the life of the process; concurrent callers share one request,
+ * and a failed lookup is not cached.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
+ * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
+ */
+export function discover(
+  issuer: string | URL,
+  options: DiscoverOptions = {},
+): Promise<AuthorizationServerMetadata> {
+  const key = withoutTrailingSlash(String(issuer));
+  let pending = cache.get(key);
+  if (!pending) {
+    pending = fetchMetadata(String(issuer), options);
+    cache.set(key, pending);
+    pending.catch(() => cache.delete(key));
+  }
+  return untilAborted(pending, options.signal);
+}

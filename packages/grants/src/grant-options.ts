@@ -1,0 +1,169 @@
+import * as z from "zod/mini";
+import type { BodyEncoding } from "./body-encoding.js";
+import type { ClientAuthentication } from "./client-authentication.js";
+import { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
+
+/**
+ * The part of a ky instance tokenkeep calls: `ky(url, options)` resolving to a `Response`. Typed
+ * structurally so ky is not a dependency; any `ky.create(...)` or `ky.extend(...)` instance fits.
+ * tokenkeep always passes `retry: 0`, `timeout: false` and `throwHttpErrors: false`: the token
+ * manager owns retries, the grant owns the timeout, and error answers are read, not thrown.
+ */
+export type KyLike = (
+  url: string,
+  options: {
+    method: string;
+    headers: Record<string, string>;
+    body?: string | undefined;
+    signal: AbortSignal;
+    retry: number;
+    timeout: false;
+    throwHttpErrors: false;
+  },
+) => PromiseLike<Response>;
+
+/**
+ * Options every grant creator and {@link revokeToken} share.
+ */
+export interface GrantOptions {
+  /**
+   * The token endpoint. Either this or `issuer` is required; when both are given, `tokenUrl` wins.
+   */
+  tokenUrl?: string | URL | undefined;
+  /**
+   * The authorization server's issuer identifier: its metadata (RFC 8414 or OpenID Connect
+   * discovery) is read once, cached, and gives the token and revocation endpoints.
+   */
+  issuer?: string | URL | undefined;
+  /** The client identifier. Required for `client_secret_basic` and `client_secret_post`. */
+  clientId?: string | undefined;
+  /** The client secret. Required for `client_secret_basic` and `client_secret_post`. Secret. */
+  clientSecret?: string | undefined;
+  /**
+   * How the client authenticates: HTTP Basic, body parameters, or not at all (public client).
+   * @default "client_secret_basic"
+   */
+  clientAuthentication?: ClientAuthentication | undefined;
+  /**
+   * How the request body is encoded: a form (RFC 6749) or JSON (for JSON-only endpoints).
+   * @default "form"
+   */
+  bodyEncoding?: BodyEncoding | undefined;
+  /** Extra body parameters sent with every request (the grant's own parameters take precedence). */
+  extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
+  /** Extra request headers (for example a `user-agent`). */
+  headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * How long one request may take, in milliseconds, including reading the answer.
+   * @default 30_000
+   */
+  timeoutMs?: number | undefined;
+  /**
+   * The `fetch` to use.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof globalThis.fetch | undefined;
+  /** A ky instance to send requests through instead of `fetch` (its hooks run; its retry is off). */
+  ky?: KyLike | undefined;
+  /**
+   * Lifetime assumed when an answer has no `expires_in`, in milliseconds.
+   * @default 3_600_000 (core's `DEFAULT_LIFETIME_MS`)
+   */
+  defaultLifetimeMs?: number | undefined;
+  /**
+   * The clock, in epoch milliseconds, used to anchor `expiresAt` at the moment a request is sent.
+   * @default Date.now
+   */
+  now?: (() => number) | undefined;
+}
+
+/** {@link GrantOptions} after validation: defaults applied, URLs as strings. */
+export interface ResolvedGrantOptions {
+  readonly tokenUrl: string | undefined;
+  readonly issuer: string | undefined;
+  readonly clientId: string | undefined;
+  readonly clientSecret: string | undefined;
+  readonly clientAuthentication: ClientAuthentication;
+  readonly bodyEncoding: BodyEncoding;
+  readonly extraParams: Readonly<Record<string, string | readonly string[]>>;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly ky: KyLike | undefined;
+  readonly defaultLifetimeMs: number | undefined;
+  readonly now: () => number;
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string" && !(value instanceof URL)) return false;
+  const url = URL.parse(String(value));
+  return url !== null && (url.protocol === "https:" || url.protocol === "http:");
+}
+
+const url = z.custom<string | URL>(isHttpUrl, { message: "expected an absolute http(s) URL" });
+const fn = <T>() => z.custom<T>((value) => typeof value === "function", { message: "expected a function" });
+const text = z.string().check(z.minLength(1));
+
+/** The zod shape of {@link GrantOptions}; each creator's schema spreads it and adds its own fields. */
+export const grantOptionsShape = {
+  tokenUrl: z.optional(url),
+  issuer: z.optional(url),
+  clientId: z.optional(text),
+  clientSecret: z.optional(text),
+  clientAuthentication: z._default(
+    z.enum(["client_secret_basic", "client_secret_post", "none"]),
+    DEFAULT_CLIENT_AUTHENTICATION,
+  ),
+  bodyEncoding: z._default(z.enum(["form", "json"]), DEFAULT_BODY_ENCODING),
+  extraParams: z.optional(z.record(z.string(), z.union([z.string(), z.array(z.string())]))),
+  headers: z.optional(z.record(z.string(), z.string())),
+  timeoutMs: z._default(z.number().check(z.positive(), z.lte(2_147_483_647)), DEFAULT_TIMEOUT_MS),
+  fetch: z.optional(fn<typeof globalThis.fetch>()),
+  ky: z.optional(fn<KyLike>()),
+  defaultLifetimeMs: z.optional(z.number().check(z.positive())),
+  now: z.optional(fn<() => number>()),
+};
+
+type ParsedShared = z.output<z.ZodMiniObject<typeof grantOptionsShape>>;
+
+/**
+ * The checks that span several options: an endpoint is known, credentials match the chosen client
+ * authentication, and only one transport is given. Problems are `path: message` lines.
+ */
+export function checkGrantOptions(options: ParsedShared, needsEndpoint = true): string[] {
+  const problems: string[] = [];
+  if (needsEndpoint && options.tokenUrl === undefined && options.issuer === undefined) {
+    problems.push("tokenUrl: either tokenUrl or issuer is required");
+  }
+  if (options.clientAuthentication !== "none") {
+    if (options.clientId === undefined) {
+      problems.push(`clientId: required with ${options.clientAuthentication}`);
+    }
+    if (options.clientSecret === undefined) {
+      problems.push(`clientSecret: required with ${options.clientAuthentication}`);
+    }
+  }
+  if (options.fetch !== undefined && options.ky !== undefined) {
+    problems.push("ky: pass either fetch or ky, not both");
+  }
+  return problems;
+}
+
+/** Turns parsed shared options into the plain object the request code uses. */
+export function resolveGrantOptions(options: ParsedShared): ResolvedGrantOptions {
+  return {
+    tokenUrl: options.tokenUrl === undefined ? undefined : String(options.tokenUrl),
+    issuer: options.issuer === undefined ? undefined : String(options.issuer),
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    clientAuthentication: options.clientAuthentication,
+    bodyEncoding: options.bodyEncoding,
+    extraParams: options.extraParams ?? {},
+    headers: options.headers ?? {},
+    timeoutMs: options.timeoutMs,
+    fetch: options.fetch,
+    ky: options.ky,
+    defaultLifetimeMs: options.defaultLifetimeMs,
+    now: options.now ?? (() => Date.now()),
+  };
+}

@@ -1,0 +1,68 @@
+import { TokenkeepError, type TokenSet } from "@tokenkeep/core";
+import * as z from "zod/mini";
+import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  resolveGrantOptions,
+} from "./grant-options.js";
+import { identityField, scopeParam, scopeSchema } from "./internal/params.js";
+import { parseOptions } from "./internal/parse-options.js";
+import { invalidOptions } from "./invalid-options.js";
+
+/** Options of {@link refreshTokenGrant}. */
+export interface RefreshTokenGrantOptions extends GrantOptions {
+  /**
+   * The refresh token to redeem when the call has no `previous` token set carrying one (as when the
+   * manager calls it, or when you pass `{ previous }` yourself). Secret.
+   * @default undefined
+   */
+  refreshToken?: string | undefined;
+  /**
+   * A narrower scope to request (RFC 6749 section 6). A manager identity's `scope` replaces it.
+   * @default undefined (the scope originally granted)
+   */
+  scope?: string | readonly string[] | undefined;
+}
+
+const schema = z.object({
+  ...grantOptionsShape,
+  refreshToken: z.optional(z.string().check(z.minLength(1))),
+  scope: scopeSchema,
+});
+
+/** The `code` of the error thrown when there is no refresh token to redeem. */
+export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
+
+/**
+ * A token creator for the refresh token grant. It redeems `previous.refreshToken` (the set the
+ * manager is refreshing) or else `options.refreshToken`, and when the answer carries no new refresh
+ * token the old one is kept in the returned set. With rotation, the returned set holds the new one.
+ *
+ * Works as the token manager's `refresher` and on its own:
+ * `await refreshTokenGrant({ issuer, clientId, clientSecret })({ previous: session })`.
+ * Without any refresh token it throws a permanent error with code `ERR_TOKENKEEP_NO_REFRESH_TOKEN`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
+ */
+export function refreshTokenGrant(options: RefreshTokenGrantOptions): GrantCreator {
+  const parsed = parseOptions("refreshTokenGrant", schema, options);
+  const problems = checkGrantOptions(parsed);
+  if (problems.length > 0) throw invalidOptions("refreshTokenGrant", problems);
+  const resolved = resolveGrantOptions(parsed);
+  const redeemed = (previous: TokenSet | undefined) => previous?.refreshToken ?? parsed.refreshToken;
+  const creator = createGrantCreator("refresh_token", resolved, ({ previous, identity }) => ({
+    refresh_token: redeemed(previous),
+    scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
+  }));
+  return async (context = {}) => {
+    const refreshToken = redeemed(context.previous);
+    if (refreshToken === undefined) {
+      throw new TokenkeepError(NO_REFRESH_TOKEN, "no refresh token to redeem", { transient: false });
+    }
+    const set = await creator(context);
+    // Without rotation the answer has no refresh_token: the one just redeemed stays valid.
+    return set.refreshToken === undefined ? { ...set, refreshToken } : set;
+  };
+}

@@ -1,0 +1,67 @@
+import { InvalidResponseError, readTokenResponse } from "@tokenkeep/core";
+import * as z from "zod/mini";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  resolveGrantOptions,
+} from "./grant-options.js";
+import { parseOptions } from "./internal/parse-options.js";
+import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
+import { invalidOptions } from "./invalid-options.js";
+
+/** Options of {@link revokeToken}. */
+export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "defaultLifetimeMs"> {
+  /** The revocation endpoint. Either this or `issuer` (whose metadata names it) is required. */
+  revocationUrl?: string | URL | undefined;
+  /** The token to revoke: an access token or a refresh token. Secret. */
+  token: string;
+  /**
+   * A hint of what `token` is, so the server looks in the right place first.
+   * @default undefined
+   */
+  tokenTypeHint?: "access_token" | "refresh_token" | (string & {}) | undefined;
+  /** Stops the request. */
+  signal?: AbortSignal | undefined;
+}
+
+const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...shared } = grantOptionsShape;
+const schema = z.object({
+  ...shared,
+  revocationUrl: grantOptionsShape.tokenUrl,
+  token: z.string().check(z.minLength(1)),
+  tokenTypeHint: z.optional(z.string().check(z.minLength(1))),
+  signal: z.optional(
+    z.custom<AbortSignal>((value) => value instanceof AbortSignal, { message: "expected an AbortSignal" }),
+  ),
+});
+
+/**
+ * Revokes an access or refresh token (RFC 7009). Resolves once the server answered 200, which it
+ * also does for a token it does not know; an error answer becomes core's `OAuthError` (for example
+ * `unsupported_token_type`), a 503 a transient error carrying `retryAfterMs`.
+ *
+ * @example
+ * await revokeToken({ issuer, clientId, clientSecret, token: set.refreshToken, tokenTypeHint: "refresh_token" });
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
+ */
+export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
+  const parsed = parseOptions("revokeToken", schema, options);
+  const problems = checkGrantOptions({ ...parsed, tokenUrl: parsed.revocationUrl }, true).map((problem) =>
+    problem.replace("tokenUrl: either tokenUrl", "revocationUrl: either revocationUrl"),
+  );
+  if (problems.length > 0) throw invalidOptions("revokeToken", problems);
+  const resolved = resolveGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined });
+  const configured = parsed.revocationUrl === undefined ? undefined : String(parsed.revocationUrl);
+  const url = await resolveEndpoint(resolved, "revocation_endpoint", configured, parsed.signal);
+  const params = { token: parsed.token, token_type_hint: parsed.tokenTypeHint };
+  await postToEndpoint(url, params, resolved, parsed.signal, "revocation request", async (response) => {
+    if (response.ok) {
+      await response.body?.cancel().catch(() => {});
+      return;
+    }
+    // Error answers share the token endpoint's shape (RFC 7009 section 2.2.1): let core read them.
+    await readTokenResponse(response, { sentAt: resolved.now(), now: resolved.now });
+    throw new InvalidResponseError(`revocation answered ${response.status}`, { status: response.status });
+  });
+}

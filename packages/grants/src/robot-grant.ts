@@ -1,0 +1,46 @@
+import * as z from "zod/mini";
+import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  resolveGrantOptions,
+} from "./grant-options.js";
+import { parseOptions } from "./internal/parse-options.js";
+import { invalidOptions } from "./invalid-options.js";
+
+/** Options of {@link robotGrant}. */
+export interface RobotGrantOptions extends GrantOptions {
+  /** The robot's id. */
+  id: string;
+  /** The robot's secret. Secret: never logged, never in an error. */
+  secret: string;
+  /** The realm the robot belongs to (`realm_id`). */
+  realmId?: string | undefined;
+}
+
+const schema = z.object({
+  ...grantOptionsShape,
+  id: z.string().check(z.minLength(1)),
+  secret: z.string().check(z.minLength(1)),
+  realmId: z.optional(z.string()),
+});
+
+/**
+ * A token creator for Authup's robot credentials grant (`grant_type=robot_credentials` with `id`,
+ * `secret` and an optional `realm_id`), an extension grant (RFC 6749 section 4.5). Authup does not
+ * authenticate a client for it: set `clientAuthentication: "none"` unless your server wants one.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5
+ */
+export function robotGrant(options: RobotGrantOptions): GrantCreator {
+  const parsed = parseOptions("robotGrant", schema, options);
+  const problems = checkGrantOptions(parsed);
+  if (problems.length > 0) throw invalidOptions("robotGrant", problems);
+  const resolved = resolveGrantOptions(parsed);
+  return createGrantCreator("robot_credentials", resolved, () => ({
+    id: parsed.id,
+    secret: parsed.secret,
+    realm_id: parsed.realmId,
+  }));
+}

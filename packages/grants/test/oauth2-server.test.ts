@@ -1,0 +1,94 @@
+import { isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } from "../src/index.js";
+import { NODE_CLIENT, type NodeOAuthServer, startNodeOAuth } from "./fixtures/oauth2-server.js";
+
+let rotating: NodeOAuthServer;
+let steady: NodeOAuthServer;
+beforeAll(async () => {
+  [rotating, steady] = await Promise.all([
+    startNodeOAuth({ rotate: true }),
+    startNodeOAuth({ rotate: false }),
+  ]);
+});
+afterAll(() => Promise.all([rotating.close(), steady.close()]));
+
+const client = (server: NodeOAuthServer) => ({
+  tokenUrl: server.tokenUrl,
+  clientId: NODE_CLIENT.id,
+  clientSecret: NODE_CLIENT.secret,
+});
+
+async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
+  return error;
+}
+
+describe("@node-oauth/oauth2-server", () => {
+  it("issues client credentials tokens (basic and post)", async () => {
+    for (const clientAuthentication of ["client_secret_basic", "client_secret_post"] as const) {
+      const before = Date.now();
+      const set = await clientCredentialsGrant({ ...client(rotating), clientAuthentication })();
+      expect(rotating.isActive(set.accessToken)).toBe(true);
+      expect(set.refreshToken).toBeUndefined();
+      // expires_in may be rounded down by a second; the expiry counts from when the request was sent.
+      expect(set.expiresAt).toBeGreaterThanOrEqual(before + 3_598_000);
+      expect(set.expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000);
+    }
+  });
+
+  it("reports a wrong secret: 401 with Basic, 400 with body credentials, both permanent", async () => {
+    const basic = await rejection(clientCredentialsGrant({ ...client(rotating), clientSecret: "wrong" })());
+    expect([basic.error, basic.status, basic.transient]).toEqual(["invalid_client", 401, false]);
+    const post = await rejection(
+      clientCredentialsGrant({
+        ...client(rotating),
+        clientSecret: "wrong",
+        clientAuthentication: "client_secret_post",
+      })(),
+    );
+    expect([post.error, post.status, post.transient]).toEqual(["invalid_client", 400, false]);
+  });
+
+  it("runs the password grant and rotates its refresh token", async () => {
+    const first = await passwordGrant({ ...client(rotating), username: "bob", password: "hunter2" })();
+    expect(first.refreshToken).toBeTruthy();
+    const second = await refreshTokenGrant(client(rotating))({ previous: first });
+    expect(second.refreshToken).toBeTruthy();
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(rotating.isActive(second.accessToken)).toBe(true);
+    const replay = await rejection(refreshTokenGrant(client(rotating))({ previous: first }));
+    expect(replay.error).toBe("invalid_grant");
+  });
+
+  it("keeps the old refresh token when a refresh answer carries none", async () => {
+    const first = await passwordGrant({ ...client(steady), username: "bob", password: "hunter2" })();
+    const refresh = refreshTokenGrant({ ...client(steady), refreshToken: first.refreshToken });
+    const second = await refresh();
+    expect(second.raw.refresh_token).toBeUndefined();
+    expect(second.refreshToken).toBe(first.refreshToken);
+    expect(second.accessToken).not.toBe(first.accessToken);
+    // and the kept one still works
+    const third = await refresh({ previous: second });
+    expect(steady.isActive(third.accessToken)).toBe(true);
+  });
+
+  it("runs robot_credentials as an extension grant", async () => {
+    const set = await robotGrant({ ...client(rotating), id: "robot-7", secret: "robot-seven" })();
+    expect(rotating.isActive(set.accessToken)).toBe(true);
+    expect(set.refreshToken).toBeTruthy();
+    const error = await rejection(robotGrant({ ...client(rotating), id: "robot-7", secret: "nope" })());
+    expect(error.error).toBe("invalid_grant");
+  });
+
+  it("rejects bad user credentials as a permanent invalid_grant", async () => {
+    const error = await rejection(
+      passwordGrant({ ...client(rotating), username: "bob", password: "nope" })(),
+    );
+    expect([error.error, error.status, error.transient]).toEqual(["invalid_grant", 400, false]);
+  });
+});

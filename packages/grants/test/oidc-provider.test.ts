@@ -1,0 +1,135 @@
+import { isOAuthError, type OAuthError, type TokenSet } from "@tokenkeep/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  clientCredentialsGrant,
+  discover,
+  passwordGrant,
+  refreshTokenGrant,
+  revokeToken,
+  robotGrant,
+} from "../src/index.js";
+import {
+  CLIENTS,
+  type OidcProviderServer,
+  OTHER_RESOURCE,
+  RESOURCE,
+  startOidcProvider,
+} from "./fixtures/oidc-provider.js";
+
+let op: OidcProviderServer;
+beforeAll(async () => {
+  op = await startOidcProvider();
+});
+afterAll(() => op.close());
+
+const service = () => ({
+  issuer: op.issuer,
+  clientId: CLIENTS.service.id,
+  clientSecret: CLIENTS.service.secret,
+});
+
+async function introspect(token: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${op.issuer}/token/introspection`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      token,
+      client_id: CLIENTS.service.id,
+      client_secret: CLIENTS.service.secret,
+    }),
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
+  return error;
+}
+
+describe("oidc-provider", () => {
+  it("discovers the token and revocation endpoints", async () => {
+    const metadata = await discover(op.issuer);
+    expect(metadata.issuer).toBe(op.issuer);
+    expect(metadata.token_endpoint).toBe(`${op.issuer}/token`);
+    expect(metadata.revocation_endpoint).toBe(`${op.issuer}/token/revocation`);
+  });
+
+  it("issues client credentials tokens with client_secret_basic and client_secret_post", async () => {
+    for (const clientAuthentication of ["client_secret_basic", "client_secret_post"] as const) {
+      const set = await clientCredentialsGrant({ ...service(), clientAuthentication, resource: RESOURCE })();
+      expect(set.tokenType).toBe("Bearer");
+      const info = await introspect(set.accessToken);
+      expect(info.active).toBe(true);
+      expect(info.client_id).toBe(CLIENTS.service.id);
+    }
+  });
+
+  it("sends a secret with %, + and : through Basic, form-url-encoded as RFC 6749 2.3.1 says", async () => {
+    const set = await clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: CLIENTS.odd.id,
+      clientSecret: CLIENTS.odd.secret,
+      resource: RESOURCE,
+    })();
+    expect(set.accessToken).toBeTruthy();
+  });
+
+  it("sends scope and one resource; rejects several resources as this server only takes one", async () => {
+    const set = await clientCredentialsGrant({ ...service(), scope: ["api:read"], resource: RESOURCE })();
+    expect(set.scope).toBe("api:read");
+    const info = await introspect(set.accessToken);
+    expect(info.aud).toBe(RESOURCE);
+    const error = await rejection(
+      clientCredentialsGrant({ ...service(), resource: [RESOURCE, OTHER_RESOURCE] })(),
+    );
+    expect(error.error).toBe("invalid_target");
+    expect(error.errorDescription).toMatch(/single resource/);
+  });
+
+  it("reports a wrong client secret as a permanent invalid_client with WWW-Authenticate", async () => {
+    const error = await rejection(clientCredentialsGrant({ ...service(), clientSecret: "wrong" })());
+    expect(error.error).toBe("invalid_client");
+    expect(error.status).toBe(401);
+    expect(error.transient).toBe(false);
+    expect(error.wwwAuthenticate).toMatch(/^Basic/);
+  });
+
+  it("runs the password and robot_credentials grants, each with a refresh token", async () => {
+    const user = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+    const robot = await robotGrant({ ...service(), id: "robot-1", secret: "robot-secret" })();
+    for (const set of [user, robot] as TokenSet[]) {
+      expect(set.refreshToken).toBeTruthy();
+      expect((await introspect(set.accessToken)).active).toBe(true);
+    }
+    expect((await introspect(robot.accessToken)).sub).toBe("robot:robot-1");
+    const error = await rejection(passwordGrant({ ...service(), username: "alice", password: "nope" })());
+    expect(error.error).toBe("invalid_grant");
+  });
+
+  it("rotates refresh tokens and kills the family when a rotated one is replayed", async () => {
+    const first = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+    const refresh = refreshTokenGrant(service());
+    const second = await refresh({ previous: first });
+    expect(second.refreshToken).toBeTruthy();
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    const replay = await rejection(refresh({ previous: first }));
+    expect(replay.error).toBe("invalid_grant");
+    expect(replay.transient).toBe(false);
+    const afterReplay = await rejection(refresh({ previous: second }));
+    expect(afterReplay.error).toBe("invalid_grant");
+  });
+
+  it("revokes a refresh token (RFC 7009)", async () => {
+    const set = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+    await revokeToken({ ...service(), token: set.refreshToken!, tokenTypeHint: "refresh_token" });
+    expect((await introspect(set.refreshToken!)).active).toBe(false);
+    const error = await rejection(refreshTokenGrant(service())({ previous: set }));
+    expect(error.error).toBe("invalid_grant");
+    // Unknown tokens are accepted, as RFC 7009 section 2.2 says.
+    await revokeToken({ ...service(), token: "never-issued" });
+  });
+});
