@@ -11,3 +11,35 @@ export const DEFAULT_LIFETIME_MS = 3_600_000;
 
 /** How many entries (values and leases) the in-memory store holds before evicting the least recently used. */
 export const DEFAULT_STORE_MAX_ENTRIES = 1000;
+
+// Token manager (createTokenManager).
+
+/** How many identities the manager's in-process cache holds before evicting the least recently used. */
+export const DEFAULT_MANAGER_MAX_ENTRIES = 1000;
+/** Expiry margin: a token is used until `expiresAt - skewMs` (capped by `DEFAULT_MAX_SKEW_FRACTION`). */
+export const DEFAULT_SKEW_MS = 30_000;
+/** The skew never exceeds this fraction of a token's lifetime, so short tokens stay usable. */
+export const DEFAULT_MAX_SKEW_FRACTION = 0.2;
+/** Fraction of the lifetime after which the next `getToken` starts one background refresh. */
+export const DEFAULT_REFRESH_AHEAD_RATIO = 0.75;
+/** The refresh-ahead point is moved earlier by up to this fraction of itself, at random. */
+export const DEFAULT_REFRESH_AHEAD_JITTER_RATIO = 0.1;
+/** Retries of a transient creator failure (so 1 + 3 attempts). */
+export const DEFAULT_RETRIES = 3;
+/** Cap of the first full-jitter backoff delay; it doubles with each attempt. */
+export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
+/** Longest backoff delay, and the longest `Retry-After` honoured inline (longer ones fail and throttle). */
+export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
+/** Each creator call is aborted (and counts as a transient failure) after this long. */
+export const DEFAULT_CREATOR_TIMEOUT_MS = 30_000;
+/** Prefix of every key the manager writes to its store. */
+export const DEFAULT_KEY_PREFIX = "tokenkeep:";
+/** Lifetime of the cross-instance fetch lease; a holder that died blocks others at most this long. */
+export const DEFAULT_LEASE_TTL_MS = 15_000;
+/** Every store call gives up after this long; the manager then works per process (degraded). */
+export const DEFAULT_STORE_TIMEOUT_MS = 500;
+/** While degraded, the store is tried again at most this often. */
+export const DEFAULT_STORE_PROBE_INTERVAL_MS = 5_000;
+/** First and longest wait between two store polls while another instance holds the lease. */
+export const DEFAULT_LEASE_POLL_MIN_MS = 20;
+export const DEFAULT_LEASE_POLL_MAX_MS = 500;

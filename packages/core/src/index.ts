@@ -3,6 +3,7 @@
  * The token lifecycle engine and the interfaces every tokenkeep package composes through.
  */
 
+export type { RetryPolicy } from "./backoff.js";
 export { DEFAULT_LIFETIME_MS } from "./defaults.js";
 export {
   AbortError,
@@ -24,10 +25,21 @@ export {
   type TokenkeepErrorCode,
   type TokenkeepErrorOptions,
 } from "./errors.js";
+export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js";
+export { identityKey } from "./identity.js";
 export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { parseRetryAfter } from "./retry-after.js";
+export type { TokenManagerStats } from "./stats.js";
 export type { LeaseRelease, Store } from "./store.js";
+export type { Timers } from "./timers.js";
 export type { TokenCreator, TokenCreatorContext, TokenIdentity } from "./token-creator.js";
+export {
+  createTokenManager,
+  type GetTokenOptions,
+  type InvalidateOptions,
+  type TokenManager,
+} from "./token-manager.js";
+export type { TokenManagerOptions } from "./token-manager-options.js";
 export {
   isTokenSet,
   type ParseTokenResponseOptions,

@@ -1,0 +1,37 @@
+/**
+ * Refresh ahead: once a share of a token's lifetime has passed, the next `getToken` still returns the
+ * current token but starts one background refresh. The share is jittered so a fleet of instances that
+ * fetched together does not refresh together; a server's `refresh_in` (`TokenSet.refreshAt`) wins.
+ */
+
+/** What {@link refreshAheadAt} needs to place the refresh point. */
+export interface RefreshAheadPolicy {
+  /** Share of the lifetime after which to refresh, e.g. 0.75. */
+  readonly ratio: number;
+  /** The point moves earlier by up to this share of itself, at random. */
+  readonly jitterRatio: number;
+  /** Random number in [0, 1). */
+  readonly random: () => number;
+}
+
+/**
+ * The epoch ms from which `getToken` starts a background refresh. Never later than `usableUntil`,
+ * the end of the token's usable life.
+ *
+ * @param obtainedAt - When the token request was sent.
+ * @param expiresAt - The token's expiry.
+ * @param refreshAt - The server's `refresh_in` hint as epoch ms, if any.
+ * @param usableUntil - `expiresAt - skew`.
+ */
+export function refreshAheadAt(
+  obtainedAt: number,
+  expiresAt: number,
+  refreshAt: number | undefined,
+  usableUntil: number,
+  policy: RefreshAheadPolicy,
+): number {
+  const at =
+    refreshAt ??
+    obtainedAt + (expiresAt - obtainedAt) * policy.ratio * (1 - policy.jitterRatio * policy.random());
+  return Math.min(at, usableUntil);
+}

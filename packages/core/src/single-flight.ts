@@ -1,0 +1,85 @@
+/**
+ * Single-flight: one fetch per identity at a time. The first caller without a usable token starts the
+ * fetch; everyone else who arrives meanwhile waits on the same promise. A caller's own `signal` or
+ * `timeoutMs` only abandons that caller's wait (`waitFor`): the shared fetch keeps running for the
+ * others, and only disposing the manager aborts it.
+ */
+import { AbortError, TimeoutError } from "./errors.js";
+import type { TimerSet } from "./timers.js";
+
+/** One fetch in flight. */
+export interface Flight<T> {
+  /** Settles with the fetch; every waiter of this identity shares it. */
+  readonly promise: Promise<T>;
+  /** Aborts the fetch (dispose only). */
+  readonly controller: AbortController;
+}
+
+/** How long one caller is prepared to wait. */
+export interface WaitOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Waits for `promise` on behalf of one caller: rejects with `AbortError` when `signal` aborts and with
+ * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Without either, returns
+ * `promise` unchanged (no allocation).
+ */
+export function waitFor<T>(
+  promise: Promise<T>,
+  options: WaitOptions | undefined,
+  timers: TimerSet,
+): Promise<T> {
+  const signal = options?.signal;
+  const timeoutMs = options?.timeoutMs;
+  if (signal === undefined && timeoutMs === undefined) return promise;
+  return new Promise<T>((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortError(undefined, { cause: signal.reason }));
+    const done = () => {
+      cancel?.();
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    const cancel =
+      timeoutMs === undefined
+        ? undefined
+        : timers.schedule(() => {
+            signal?.removeEventListener("abort", onAbort);
+            reject(new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs }));
+          }, timeoutMs);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Settles like `promise`, but rejects with the signal's reason as soon as `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}

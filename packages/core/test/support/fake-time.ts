@@ -1,0 +1,53 @@
+import type { Timers } from "../../src/timers.js";
+
+/** A deterministic clock and timers for tests: time moves only when `advance` is called. */
+export interface FakeTime {
+  now: () => number;
+  timers: Timers;
+  /** Moves time forward by `ms`, firing due timers in order and letting promises settle between. */
+  advance(ms: number): Promise<void>;
+  /** Lets pending promises (and crypto.subtle work) settle without moving time. */
+  settle(): Promise<void>;
+  /** Timers not yet fired or cleared. */
+  pending(): number;
+}
+
+const realTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export function createFakeTime(start = 1_700_000_000_000): FakeTime {
+  let current = start;
+  let sequence = 0;
+  const queue = new Map<number, { at: number; callback: () => void }>();
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await realTick();
+  };
+  return {
+    now: () => current,
+    timers: {
+      setTimeout(callback, ms) {
+        const id = ++sequence;
+        queue.set(id, { at: current + Math.max(0, ms), callback });
+        return id;
+      },
+      clearTimeout(handle) {
+        queue.delete(handle as number);
+      },
+    },
+    async advance(ms) {
+      const target = current + ms;
+      for (;;) {
+        await settle();
+        let next: [number, { at: number; callback: () => void }] | undefined;
+        for (const item of queue) if (item[1].at <= target && (!next || item[1].at < next[1].at)) next = item;
+        if (!next) break;
+        queue.delete(next[0]);
+        current = next[1].at;
+        next[1].callback();
+      }
+      current = target;
+      await settle();
+    },
+    settle,
+    pending: () => queue.size,
+  };
+}
