@@ -114,8 +114,8 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
 
   it("rejects a ttl that is not > 0", async () => {
     const store = open({ prefix: uniquePrefix("ttl0") });
-    await expect(store.set("k", "v", 0)).rejects.toThrow(RangeError);
-    await expect(store.acquire("k", Number.NaN)).rejects.toThrow(RangeError);
+    await expect(store.set("k", "v", 0)).rejects.toThrow(TypeError);
+    await expect(store.acquire("k", Number.NaN)).rejects.toThrow(TypeError);
   });
 
   it("reads an entry that is not JSON as absent", async () => {

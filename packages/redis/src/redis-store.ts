@@ -144,7 +144,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
 function checkTtl(method: string, ttlMs: number): void {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(`redis store: ${method} needs a ttlMs > 0`);
+    throw Object.assign(new TypeError(`redis store: ${method} needs a finite ttlMs above 0`), {
+      code: "ERR_TOKENKEEP_INVALID_ARGUMENT",
+    });
   }
 }
 
