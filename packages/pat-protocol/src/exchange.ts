@@ -5,7 +5,8 @@ import * as z from "zod";
  * from HTTP Basic (password part) or `Authorization: Bearer <PAT>`. Unknown fields are ignored.
  */
 export const tokenExchangeRequestSchema = z.object({
-  grant_type: z.literal("client_credentials", { message: "Unsupported grant_type" }).optional(),
+  /** Must be `client_credentials` when present (the server answers 400 otherwise). */
+  grant_type: z.string().optional(),
   client_id: z.string().optional(),
   client_secret: z.string().optional(),
   state: z.string().optional(),

@@ -1,0 +1,46 @@
+/** Every default of the package, in one place. Times carry their unit in the name. */
+
+/** JWT `iss` claim and the issuer admin routes accept. */
+export const DEFAULT_ISSUER = "tokenkeep-pat-server";
+/** Lifetime of an exchanged JWT: one hour, as in the protocol. Keep it short: revocation waits for it. */
+export const DEFAULT_JWT_LIFETIME_SECONDS = 3600;
+/** Path prefix of the exchange route. */
+export const DEFAULT_AUTH_PATH = "/auth";
+/** Path prefix of the admin routes. */
+export const DEFAULT_ADMIN_PATH = "/admin";
+/** Path of the JWKS document. */
+export const DEFAULT_JWKS_PATH = "/.well-known/jwks.json";
+/** Path of the health route. */
+export const DEFAULT_HEALTH_PATH = "/healthz";
+/** log2 of scrypt's N for new hashes: N = 16384. */
+export const DEFAULT_SCRYPT_LOG2_COST = 14;
+/** scrypt block size r. */
+export const SCRYPT_BLOCK_SIZE = 8;
+/** scrypt parallelization p. */
+export const SCRYPT_PARALLELIZATION = 1;
+/** scrypt salt length in bytes. */
+export const SCRYPT_SALT_BYTES = 16;
+/** scrypt derived key length in bytes. */
+export const SCRYPT_KEY_BYTES = 32;
+/** Largest request body accepted, in bytes. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** Exchanges allowed per client address per window. */
+export const DEFAULT_RATE_LIMIT_MAX_REQUESTS = 60;
+/** Length of the rate limit window, in milliseconds. */
+export const DEFAULT_RATE_LIMIT_WINDOW_MS = 60_000;
+/** Most client addresses the rate limiter remembers before dropping the oldest. */
+export const DEFAULT_RATE_LIMIT_MAX_ADDRESSES = 100_000;
+/** How long `lastUsedAt` writes are coalesced before one batched write, in milliseconds. */
+export const DEFAULT_LAST_USED_FLUSH_MS = 5000;
+/** SQLite busy timeout, in milliseconds. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** PostgreSQL schema holding the tables. */
+export const DEFAULT_POSTGRES_SCHEMA = "public";
+/** Owner of a token created by bootstrap. */
+export const DEFAULT_BOOTSTRAP_OWNER = "admin";
+/** Signing algorithm of generated keys. */
+export const DEFAULT_SIGNING_ALGORITHM = "EdDSA";
+/** Port of the standalone server. */
+export const DEFAULT_PORT = 8080;
+/** Interface of the standalone server and of `serve`. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";

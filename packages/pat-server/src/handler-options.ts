@@ -1,0 +1,178 @@
+import { PAT_PREFIX_PATTERN, scryptPhcSchema } from "@tokenkeep/pat-protocol";
+import * as z from "zod";
+import {
+  DEFAULT_ADMIN_PATH,
+  DEFAULT_AUTH_PATH,
+  DEFAULT_HEALTH_PATH,
+  DEFAULT_ISSUER,
+  DEFAULT_JWKS_PATH,
+  DEFAULT_JWT_LIFETIME_SECONDS,
+  DEFAULT_LAST_USED_FLUSH_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RATE_LIMIT_MAX_ADDRESSES,
+  DEFAULT_RATE_LIMIT_MAX_REQUESTS,
+  DEFAULT_RATE_LIMIT_WINDOW_MS,
+  DEFAULT_SCRYPT_LOG2_COST,
+} from "./defaults";
+import type { SigningJwk } from "./signing-keys";
+import type { PatStore } from "./store";
+
+/** State passed to {@link PatHandlerOptions.onError}. */
+export interface PatErrorState {
+  /** The unexpected error (a 500 was answered), or a failed background `lastUsedAt` write. */
+  readonly error: unknown;
+  /** The request being handled, when there is one. */
+  readonly request?: Request;
+}
+
+/** Rate limit of the exchange route, per client address. */
+export interface PatRateLimitOptions {
+  /**
+   * Exchanges allowed per address per window (a token bucket of this size).
+   * @default 60
+   */
+  readonly maxRequests?: number;
+  /**
+   * Window length in milliseconds.
+   * @default 60000
+   */
+  readonly windowMs?: number;
+  /**
+   * Addresses remembered; the least recently seen is forgotten beyond this.
+   * @default 100000
+   */
+  readonly maxAddresses?: number;
+}
+
+/** Options of {@link createPatHandler}. */
+export interface PatHandlerOptions {
+  /** Where records live: {@link createSqliteStore} or {@link createPostgresStore}. */
+  readonly store: PatStore;
+  /**
+   * Private signing keys as JWKs; the first signs, all verify and are published in the JWKS. Give every
+   * instance the same keys. Without keys, one ephemeral Ed25519 key is generated per handler: its JWTs
+   * die with the process.
+   */
+  readonly signingKeys?: readonly SigningJwk[];
+  /**
+   * JWT `iss`, checked on admin routes.
+   * @default "tokenkeep-pat-server"
+   */
+  readonly issuer?: string;
+  /**
+   * Lifetime of exchanged JWTs in seconds. A revoked PAT's JWTs stay valid for downstream APIs until
+   * they expire, so keep it short; tests may use a few seconds.
+   * @default 3600
+   */
+  readonly jwtLifetimeSeconds?: number;
+  /** @default "/auth" */
+  readonly authPath?: string;
+  /** @default "/admin" */
+  readonly adminPath?: string;
+  /** @default "/.well-known/jwks.json" */
+  readonly jwksPath?: string;
+  /** @default "/healthz" */
+  readonly healthPath?: string;
+  /** @default "pat_" */
+  readonly tokenPrefix?: string;
+  /**
+   * log2 of scrypt's cost N for new hashes. **Lower it in tests only** (10 is ~50x cheaper than 14).
+   * @default 14
+   */
+  readonly scryptLog2Cost?: number;
+  /**
+   * Largest request body in bytes; more is a 413.
+   * @default 65536
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * Rate limit of `POST /auth/token` per client address (429 with `Retry-After`), or `false` for none.
+   * @default { maxRequests: 60, windowMs: 60000, maxAddresses: 100000 }
+   */
+  readonly rateLimit?: PatRateLimitOptions | false;
+  /**
+   * How long `lastUsedAt` writes are coalesced, in milliseconds (0: write at once).
+   * @default 5000
+   */
+  readonly lastUsedFlushMs?: number;
+  /**
+   * Admin routes also load the JWT's token record and refuse a revoked, expired or no longer admin
+   * token (one indexed read, no scrypt). `false` trusts the JWT until its `exp`, as the original did.
+   * @default true
+   */
+  readonly recheckAdminTokens?: boolean;
+  /**
+   * Compatibility with the original's bootstrap: while no active admin token exists, an exchange with a
+   * PAT whose secret matches this scrypt PHC stores it as an admin token (owner `admin`).
+   */
+  readonly bootstrapSecretPhc?: string;
+  /**
+   * The client address used as the rate limit key. The default takes the socket address `serve` saw,
+   * else `"unknown"` (all such clients share one bucket). Behind a proxy, read your trusted header here.
+   */
+  readonly getClientAddress?: (request: Request) => string | undefined;
+  /** Clock in epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+  /** Unexpected errors (never containing a secret). @default logs name and message to console.error */
+  readonly onError?: (state: PatErrorState) => void;
+}
+
+const pathSchema = z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, "Expected a path like /auth");
+const fn = <T>() => z.custom<T>((value) => typeof value === "function", "Expected a function");
+
+/** Schema of {@link PatHandlerOptions}, defaults applied. */
+export const patHandlerOptionsSchema = z.object({
+  store: z.custom<PatStore>(
+    (value) => typeof value === "object" && value !== null && typeof (value as PatStore).get === "function",
+    "Expected a PatStore",
+  ),
+  signingKeys: z
+    .array(
+      z.custom<SigningJwk>(
+        (value) =>
+          typeof value === "object" &&
+          value !== null &&
+          typeof (value as SigningJwk).kid === "string" &&
+          ((value as SigningJwk).alg === "EdDSA" || (value as SigningJwk).alg === "RS256") &&
+          typeof (value as SigningJwk).d === "string",
+        "Expected a private JWK with kid and alg EdDSA or RS256",
+      ),
+    )
+    .optional(),
+  issuer: z.string().min(1).default(DEFAULT_ISSUER),
+  jwtLifetimeSeconds: z
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(DEFAULT_JWT_LIFETIME_SECONDS),
+  authPath: pathSchema.default(DEFAULT_AUTH_PATH),
+  adminPath: pathSchema.default(DEFAULT_ADMIN_PATH),
+  jwksPath: pathSchema.default(DEFAULT_JWKS_PATH),
+  healthPath: pathSchema.default(DEFAULT_HEALTH_PATH),
+  tokenPrefix: z.string().regex(PAT_PREFIX_PATTERN).default("pat_"),
+  scryptLog2Cost: z.int().min(1).max(20).default(DEFAULT_SCRYPT_LOG2_COST),
+  maxBodyBytes: z.int().min(256).default(DEFAULT_MAX_BODY_BYTES),
+  rateLimit: z
+    .union([
+      z.literal(false),
+      z.object({
+        maxRequests: z.int().min(1).default(DEFAULT_RATE_LIMIT_MAX_REQUESTS),
+        windowMs: z.int().min(1).default(DEFAULT_RATE_LIMIT_WINDOW_MS),
+        maxAddresses: z.int().min(1).default(DEFAULT_RATE_LIMIT_MAX_ADDRESSES),
+      }),
+    ])
+    .default({
+      maxRequests: DEFAULT_RATE_LIMIT_MAX_REQUESTS,
+      windowMs: DEFAULT_RATE_LIMIT_WINDOW_MS,
+      maxAddresses: DEFAULT_RATE_LIMIT_MAX_ADDRESSES,
+    }),
+  lastUsedFlushMs: z.int().nonnegative().default(DEFAULT_LAST_USED_FLUSH_MS),
+  recheckAdminTokens: z.boolean().default(true),
+  bootstrapSecretPhc: scryptPhcSchema.optional(),
+  getClientAddress: fn<(request: Request) => string | undefined>().optional(),
+  now: fn<() => number>().default(() => () => Date.now()),
+  onError: fn<(state: PatErrorState) => void>().optional(),
+});
+
+/** {@link PatHandlerOptions} after validation. */
+export type ResolvedPatHandlerOptions = z.output<typeof patHandlerOptionsSchema>;

@@ -1,0 +1,119 @@
+import { parsePat, tokenExchangeRequestSchema } from "@tokenkeep/pat-protocol";
+import { verifySecret } from "../scrypt";
+import type { StoredPatRecord } from "../store";
+import { getSocketAddress } from "./client-address";
+import type { HandlerContext } from "./handler-context";
+import {
+  HttpError,
+  isJsonMediaType,
+  jsonResponse,
+  mediaType,
+  parseJson,
+  readBody,
+  unsupportedMediaType,
+} from "./http";
+import { isActive } from "./public-record";
+import { validate } from "./validation";
+
+const invalidToken = () => new HttpError(401, "Invalid Authorization token");
+
+/** `POST <authPath>/token`: exchanges a PAT for a JWT. Every PAT failure is the same 401. */
+export async function handleExchange(ctx: HandlerContext, request: Request): Promise<Response> {
+  if (request.method.toUpperCase() !== "POST") {
+    throw new HttpError(405, "Method not allowed", { headers: { allow: "POST" } });
+  }
+  if (ctx.rateLimiter) {
+    const address = ctx.options.getClientAddress?.(request) ?? getSocketAddress(request) ?? "unknown";
+    const decision = ctx.rateLimiter.take(address);
+    if (!decision.allowed) {
+      throw new HttpError(429, "Too many requests", {
+        code: "ERR_RATE_LIMITED",
+        headers: { "retry-after": String(decision.retryAfterSeconds) },
+      });
+    }
+  }
+
+  const body = validate(tokenExchangeRequestSchema, await readExchangeBody(ctx, request));
+  if (body.grant_type !== undefined && body.grant_type !== "client_credentials") {
+    throw new HttpError(400, "Unsupported grant_type", { code: "ERR_UNSUPPORTED_GRANT_TYPE" });
+  }
+  const token = credentialsOf(request, body.client_secret);
+  const record = await verifyPat(ctx, token);
+
+  const keys = await ctx.keys();
+  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.nowSeconds());
+  return jsonResponse(200, {
+    access_token: jwt,
+    token_type: "Bearer",
+    expires_in: expiresInSeconds,
+    ...(body.state !== undefined && { state: body.state }),
+  });
+}
+
+async function readExchangeBody(ctx: HandlerContext, request: Request): Promise<unknown> {
+  const type = mediaType(request);
+  const bytes = await readBody(request, ctx.options.maxBodyBytes);
+  if (bytes.byteLength === 0) return {};
+  if (type === "application/x-www-form-urlencoded") {
+    return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
+  }
+  if (isJsonMediaType(type)) return parseJson(bytes);
+  throw unsupportedMediaType("application/x-www-form-urlencoded or application/json");
+}
+
+/** The PAT: `client_secret` when non-empty, else the Basic password, else the Bearer token. */
+function credentialsOf(request: Request, clientSecret: string | undefined): string {
+  if (clientSecret) return clientSecret;
+  const header = request.headers.get("authorization") ?? "";
+  const basic = /^Basic +(\S*) *$/i.exec(header);
+  if (basic) {
+    let decoded = "";
+    try {
+      decoded = new TextDecoder().decode(Uint8Array.from(atob(basic[1]!), (c) => c.charCodeAt(0)));
+    } catch {
+      // fall through: not base64
+    }
+    const colon = decoded.indexOf(":");
+    if (colon === -1) throw new HttpError(401, "Invalid Basic authentication format");
+    return decoded.slice(colon + 1);
+  }
+  const bearer = /^Bearer +(\S+) *$/i.exec(header);
+  if (bearer) return bearer[1]!;
+  throw new HttpError(400, "Missing credentials: provide client_secret, Basic auth, or Bearer token", {
+    code: "ERR_MISSING_CREDENTIALS",
+  });
+}
+
+/** parse -> load -> scrypt + constant-time compare -> revoked -> expired (`<=`) -> record use. */
+async function verifyPat(ctx: HandlerContext, token: string): Promise<StoredPatRecord> {
+  const parsed = parsePat(token, { prefix: ctx.options.tokenPrefix });
+  if (!parsed.ok) throw invalidToken();
+  const secret = Buffer.from(parsed.secret, "base64");
+  const record = await ctx.store.get(parsed.tokenId);
+  if (!record) return bootstrap(ctx, parsed.tokenId, secret);
+  if (!(await verifySecret(secret, record.secretPhc))) throw invalidToken();
+  const now = ctx.nowSeconds();
+  if (!isActive(record, now)) throw invalidToken();
+  ctx.usage.record(record.tokenId, now);
+  return record;
+}
+
+/** The original's bootstrap through the exchange, when `bootstrapSecretPhc` is configured. */
+async function bootstrap(ctx: HandlerContext, tokenId: string, secret: Uint8Array): Promise<StoredPatRecord> {
+  const secretPhc = ctx.options.bootstrapSecretPhc;
+  if (secretPhc === undefined || !(await verifySecret(secret, secretPhc))) throw invalidToken();
+  const now = ctx.nowSeconds();
+  const record: StoredPatRecord = {
+    tokenId,
+    secretPhc,
+    owner: "admin",
+    isAdmin: true,
+    roles: [],
+    createdAt: now,
+    lastUsedAt: now,
+    expiresAt: null,
+    revokedAt: null,
+  };
+  if (!(await ctx.store.insertIfNoActiveAdmin(record, now))) throw invalidToken();
+  return record;
+}

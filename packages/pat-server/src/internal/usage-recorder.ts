@@ -1,0 +1,62 @@
+import type { PatStore } from "../store";
+
+/** Options of {@link createUsageRecorder}. */
+export interface UsageRecorderOptions {
+  readonly store: PatStore;
+  /** Writes are coalesced for this long, then written in one batch. 0 writes at once. */
+  readonly flushMs: number;
+  /** Called when a batched write fails (the entries are kept for the next flush). */
+  readonly onError: (error: unknown) => void;
+}
+
+/** Coalesces `lastUsedAt` writes: at most one batched write per window, whatever the request rate. */
+export interface UsageRecorder {
+  record(tokenId: string, lastUsedAt: number): void;
+  /** Writes what is pending now. */
+  flush(): Promise<void>;
+  /** Flushes and stops the timer. */
+  close(): Promise<void>;
+}
+
+/** Creates a {@link UsageRecorder}. */
+export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorder {
+  const { store, flushMs, onError } = options;
+  let pending = new Map<string, number>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+
+  function flush(): Promise<void> {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    flushing = flushing.then(async () => {
+      if (pending.size === 0) return;
+      const batch = pending;
+      pending = new Map();
+      try {
+        await store.recordUsage([...batch].map(([tokenId, lastUsedAt]) => ({ tokenId, lastUsedAt })));
+      } catch (error) {
+        for (const [tokenId, lastUsedAt] of batch) {
+          if ((pending.get(tokenId) ?? -1) < lastUsedAt) pending.set(tokenId, lastUsedAt);
+        }
+        onError(error);
+      }
+    });
+    return flushing;
+  }
+
+  return {
+    record(tokenId, lastUsedAt) {
+      if ((pending.get(tokenId) ?? -1) < lastUsedAt) pending.set(tokenId, lastUsedAt);
+      if (flushMs === 0) {
+        void flush();
+      } else if (timer === undefined) {
+        timer = setTimeout(() => void flush(), flushMs);
+        timer.unref?.();
+      }
+    },
+    flush,
+    async close() {
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import type { PatJwtClaims } from "@tokenkeep/pat-protocol";
+import type { JSONWebKeySet } from "jose";
+import { type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
+import { handleAdmin } from "./internal/admin-routes";
+import { type AccessRequirement, authenticate } from "./internal/authenticate";
+import { handleExchange } from "./internal/exchange-route";
+import type { HandlerContext } from "./internal/handler-context";
+import { errorResponse, HttpError, jsonResponse } from "./internal/http";
+import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
+import { parseOptions } from "./internal/options";
+import { createRateLimiter } from "./internal/rate-limiter";
+import { createUsageRecorder } from "./internal/usage-recorder";
+
+/** Outcome of {@link PatHandler.authenticate}: the JWT's claims, or the error response to send. */
+export type PatAuthResult =
+  | { readonly ok: true; readonly claims: PatJwtClaims }
+  | { readonly ok: false; readonly response: Response };
+
+/** A Web-standard request handler serving the PAT protocol, plus what a host app needs around it. */
+export interface PatHandler {
+  (request: Request): Promise<Response>;
+  /**
+   * Route guard for the host app's own routes: checks `Authorization: Bearer <JWT>` issued by this
+   * handler, and optionally the `admin` claim or a role (401/403 responses of the protocol's shape).
+   */
+  authenticate(request: Request, requirement?: AccessRequirement): Promise<PatAuthResult>;
+  /** The public keys (JWKS document), also served at `jwksPath`. */
+  jwks(): Promise<JSONWebKeySet>;
+  /** Writes pending `lastUsedAt` updates now. */
+  flush(): Promise<void>;
+  /** Flushes pending `lastUsedAt` updates and stops timers. Does not close the store. */
+  close(): Promise<void>;
+}
+
+export type { AccessRequirement };
+
+function defaultOnError({ error }: { error: unknown }): void {
+  const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
+  console.error(`[tokenkeep/pat-server] ${name}: ${message}`);
+}
+
+/**
+ * Creates the PAT service as `(request: Request) => Promise<Response>`: the exchange
+ * (`POST /auth/token`), the admin routes (`/admin/tokens...`), the JWKS document and a health route.
+ * Mount it in `node:http` (see {@link serve}), an Astro API route, or anything speaking Request/Response.
+ * Every failure answers the protocol's JSON error body (`application/json; charset=utf-8`).
+ * @throws TypeError with code `ERR_PAT_HANDLER_OPTIONS` for bad options.
+ */
+export function createPatHandler(options: PatHandlerOptions): PatHandler {
+  const resolved = parseOptions(patHandlerOptionsSchema, options, "ERR_PAT_HANDLER_OPTIONS", "PAT handler");
+  const onError = resolved.onError ?? defaultOnError;
+  let keysPromise: Promise<JwtKeys> | undefined;
+  const keys = () => {
+    keysPromise ??= createJwtKeys(resolved.signingKeys, resolved.issuer, resolved.jwtLifetimeSeconds);
+    return keysPromise;
+  };
+  const ctx: HandlerContext = {
+    options: resolved,
+    store: resolved.store,
+    keys,
+    rateLimiter:
+      resolved.rateLimit === false
+        ? undefined
+        : createRateLimiter({
+            maxRequests: resolved.rateLimit.maxRequests,
+            windowMs: resolved.rateLimit.windowMs,
+            maxKeys: resolved.rateLimit.maxAddresses,
+            now: resolved.now,
+          }),
+    usage: createUsageRecorder({
+      store: resolved.store,
+      flushMs: resolved.lastUsedFlushMs,
+      onError: (error) => onError({ error }),
+    }),
+    nowSeconds: () => Math.floor(resolved.now() / 1000),
+  };
+
+  async function route(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request);
+    if (pathname.startsWith(`${resolved.adminPath}/`)) {
+      return handleAdmin(ctx, request, pathname.slice(resolved.adminPath.length));
+    }
+    if (pathname === resolved.jwksPath && request.method.toUpperCase() === "GET") {
+      return jsonResponse(200, (await keys()).jwks, { "cache-control": "public, max-age=300" });
+    }
+    if (pathname === resolved.healthPath && request.method.toUpperCase() === "GET") {
+      await ctx.store.ping();
+      return jsonResponse(200, { status: "ok" });
+    }
+    throw new HttpError(404, "Not found");
+  }
+
+  const handler = async (request: Request): Promise<Response> => {
+    try {
+      return await route(request);
+    } catch (error) {
+      if (error instanceof HttpError) return errorResponse(error);
+      onError({ error, request });
+      return errorResponse(new HttpError(500, "Internal server error"));
+    }
+  };
+
+  return Object.assign(handler, {
+    async authenticate(request: Request, requirement: AccessRequirement = {}): Promise<PatAuthResult> {
+      try {
+        const jwtKeys = await keys();
+        return {
+          ok: true,
+          claims: await authenticate(request, (jwt) => jwtKeys.verify(jwt, ctx.nowSeconds()), requirement),
+        };
+      } catch (error) {
+        if (error instanceof HttpError) return { ok: false, response: errorResponse(error) };
+        throw error;
+      }
+    },
+    async jwks() {
+      return (await keys()).jwks;
+    },
+    flush: () => ctx.usage.flush(),
+    close: () => ctx.usage.close(),
+  });
+}

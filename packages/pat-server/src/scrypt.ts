@@ -1,0 +1,83 @@
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
+import { formatScryptPhc, parseScryptPhc } from "@tokenkeep/pat-protocol";
+import {
+  DEFAULT_SCRYPT_LOG2_COST,
+  SCRYPT_BLOCK_SIZE,
+  SCRYPT_KEY_BYTES,
+  SCRYPT_PARALLELIZATION,
+  SCRYPT_SALT_BYTES,
+} from "./defaults";
+
+function scrypt(
+  secret: Uint8Array,
+  salt: Uint8Array,
+  keyBytes: number,
+  log2Cost: number,
+  r: number,
+  p: number,
+) {
+  const N = 2 ** log2Cost;
+  return new Promise<Buffer>((resolve, reject) => {
+    // maxmem: scrypt needs about 128 * N * r bytes; leave headroom above it.
+    scryptCallback(secret, salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) =>
+      error ? reject(error) : resolve(key),
+    );
+  });
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("base64").replace(/=+$/, "");
+}
+
+/** Options of {@link hashSecret}. */
+export interface HashSecretOptions {
+  /**
+   * log2 of scrypt's cost N. Lower values are for tests only (10 costs ~1 ms instead of ~50 ms).
+   * @default 14
+   */
+  readonly log2Cost?: number;
+}
+
+/**
+ * Hashes a PAT secret (its raw bytes) with scrypt (N = 2^14, r = 8, p = 1, 16-byte salt, 32-byte key)
+ * and returns the PHC string `$scrypt$ln=14,r=8,p=1$<salt>$<hash>`. Runs on libuv's thread pool.
+ */
+export async function hashSecret(secret: Uint8Array, options: HashSecretOptions = {}): Promise<string> {
+  const log2Cost = options.log2Cost ?? DEFAULT_SCRYPT_LOG2_COST;
+  const salt = randomBytes(SCRYPT_SALT_BYTES);
+  const hash = await scrypt(
+    secret,
+    salt,
+    SCRYPT_KEY_BYTES,
+    log2Cost,
+    SCRYPT_BLOCK_SIZE,
+    SCRYPT_PARALLELIZATION,
+  );
+  return formatScryptPhc({
+    log2Cost,
+    blockSize: SCRYPT_BLOCK_SIZE,
+    parallelization: SCRYPT_PARALLELIZATION,
+    salt: toBase64(salt),
+    hash: toBase64(hash),
+  });
+}
+
+/**
+ * True when `secret` matches the scrypt PHC string, compared in constant time. A PHC string that is not
+ * scrypt, or out of the accepted parameter range, never matches.
+ */
+export async function verifySecret(secret: Uint8Array, secretPhc: string): Promise<boolean> {
+  const phc = parseScryptPhc(secretPhc);
+  if (!phc) return false;
+  const salt = Buffer.from(phc.salt, "base64");
+  const expected = Buffer.from(phc.hash, "base64");
+  const actual = await scrypt(
+    secret,
+    salt,
+    expected.length,
+    phc.log2Cost,
+    phc.blockSize,
+    phc.parallelization,
+  );
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}

@@ -1,0 +1,390 @@
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createPatHandler } from "../src/pat-handler";
+import { serve } from "../src/serve";
+import type { PatStore } from "../src/store";
+import { generateToken } from "../src/token-generator";
+import { openStore, type StoreKind, startTestServer, storeKindsFor, type TestServer } from "./helpers/server";
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+async function expectError(response: Response, status: number, message?: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toBe(JSON_TYPE);
+  const body = (await response.json()) as { error: { message: string; code?: string } };
+  expect(typeof body.error.message).toBe("string");
+  if (message !== undefined) expect(body.error.message).toBe(message);
+  return body.error;
+}
+
+describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (%s)", (kind: StoreKind) => {
+  let server: TestServer;
+
+  beforeEach(async () => {
+    server = await startTestServer(kind);
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  const exchange = (init: RequestInit) => fetch(`${server.url}/auth/token`, { method: "POST", ...init });
+
+  describe("exchange", () => {
+    it("returns a JWT with the protocol's claims, verifiable with the published JWKS", async () => {
+      const { token, record } = await server.issue({ owner: "o@example.com", roles: ["reader"] });
+      const response = await exchange({
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ grant_type: "client_credentials", client_secret: token, state: "s1" }),
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toBe(JSON_TYPE);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ token_type: "Bearer", expires_in: 3600, state: "s1" });
+      const jwt = body.access_token as string;
+      const header = decodeProtectedHeader(jwt);
+      expect(header).toMatchObject({ alg: "EdDSA", typ: "JWT" });
+      const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
+      expect(JSON.stringify(jwks)).not.toMatch(/"d":/);
+      const { payload } = await jwtVerify(jwt, createLocalJWKSet(jwks), { issuer: "tokenkeep-pat-server" });
+      expect(payload).toMatchObject({
+        sub: record.tokenId,
+        owner: "o@example.com",
+        admin: false,
+        roles: ["reader"],
+      });
+      expect(payload.exp! - payload.iat!).toBe(3600);
+      expect(payload.jti).toMatch(/^[A-Za-z0-9]{21}$/);
+      expect(header.kid).toBe((jwks as { keys: { kid: string }[] }).keys[0]!.kid);
+    });
+
+    it("takes the PAT from urlencoded client_secret, Basic and Bearer", async () => {
+      const { token } = await server.issue({ owner: "o" });
+      const form = await exchange({
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "client_credentials", client_secret: token }).toString(),
+      });
+      expect(form.status).toBe(200);
+      const basic = await exchange({ headers: { authorization: `Basic ${btoa(`id:${token}`)}` } });
+      expect(basic.status).toBe(200);
+      const bearer = await exchange({ headers: { authorization: `Bearer ${token}` } });
+      expect(bearer.status).toBe(200);
+      const emptySecret = await exchange({
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_secret: "" }),
+      });
+      expect(emptySecret.status).toBe(200);
+    });
+
+    it("answers the same 401 for every invalid PAT and records nothing", async () => {
+      const { token, record } = await server.issue({ owner: "o" });
+      const expired = await server.issue({ owner: "o", expiresAt: Math.floor(Date.now() / 1000) });
+      const revoked = await server.issue({ owner: "o" });
+      await server.store.revoke(revoked.record.tokenId, { revokedAt: 1 });
+      const other = await generateToken({ scryptLog2Cost: 10 });
+      const wrongSecret = `${token.slice(0, token.indexOf(".") + 1)}${other.token.slice(other.token.indexOf(".") + 1)}`;
+      for (const bad of [
+        wrongSecret,
+        expired.token,
+        revoked.token,
+        other.token,
+        "pat_nope",
+        token.replace("pat_", "tok_"),
+      ]) {
+        const error = await expectError(await exchange({ headers: { authorization: `Bearer ${bad}` } }), 401);
+        expect(error.message).toBe("Invalid Authorization token");
+      }
+      await server.handler.flush();
+      expect((await server.store.get(record.tokenId))?.lastUsedAt).toBeNull();
+    });
+
+    it("rejects other grant types, missing credentials and Basic without a colon", async () => {
+      const json = { "content-type": "application/json" };
+      await expectError(
+        await exchange({
+          headers: json,
+          body: JSON.stringify({ grant_type: "password", client_secret: "x" }),
+        }),
+        400,
+        "Unsupported grant_type",
+      );
+      await expectError(await exchange({}), 400);
+      await expectError(
+        await exchange({ headers: { authorization: `Basic ${btoa("no-colon")}` } }),
+        401,
+        "Invalid Basic authentication format",
+      );
+    });
+
+    it("coalesces lastUsedAt writes into one batch per window", async () => {
+      const writes: number[] = [];
+      const { store, cleanup } = openStore(kind);
+      const counting: PatStore = Object.assign(Object.create(store) as PatStore, {
+        recordUsage: async (entries: Parameters<PatStore["recordUsage"]>[0]) => {
+          writes.push(entries.length);
+          return store.recordUsage(entries);
+        },
+      });
+      const handler = createPatHandler({ store: counting, scryptLog2Cost: 10, lastUsedFlushMs: 60_000 });
+      const served = await serve(handler);
+      try {
+        const a = await server.issue({ owner: "a" });
+        const tokens = [a];
+        for (const t of tokens) await store.insert({ ...(await server.store.get(t.record.tokenId))! });
+        for (let i = 0; i < 5; i++) {
+          const r = await fetch(`${served.url}/auth/token`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${a.token}` },
+          });
+          expect(r.status).toBe(200);
+        }
+        expect(writes).toEqual([]);
+        expect((await store.get(a.record.tokenId))?.lastUsedAt).toBeNull();
+        await handler.close();
+        expect(writes).toEqual([1]);
+        expect((await store.get(a.record.tokenId))?.lastUsedAt).toBeGreaterThan(0);
+      } finally {
+        await served.close();
+        await store.close();
+        await cleanup();
+      }
+    });
+  });
+
+  describe("admin routes", () => {
+    it("issues (201), lists, registers, updates, revokes and restores", async () => {
+      const issued = await server.admin("/admin/tokens", {
+        method: "POST",
+        json: { owner: "user@example.com", roles: ["b", "a", "b"], expiresAt: 4_000_000_000 },
+      });
+      expect(issued.status).toBe(201);
+      expect(issued.headers.get("content-type")).toBe(JSON_TYPE);
+      const { token, record } = (await issued.json()) as { token: string; record: Record<string, unknown> };
+      expect(token).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/);
+      expect(record).toEqual({
+        tokenId: token.slice(4, 25),
+        owner: "user@example.com",
+        isAdmin: false,
+        roles: ["a", "b"],
+        createdAt: expect.any(Number),
+        lastUsedAt: null,
+        expiresAt: 4_000_000_000,
+        revokedAt: null,
+      });
+      const tokenId = record.tokenId as string;
+      expect((await server.jwtFor(token)).length).toBeGreaterThan(0);
+
+      const pre = await generateToken({ scryptLog2Cost: 10 });
+      const registered = await server.admin(`/admin/tokens/${pre.tokenId}`, {
+        method: "PUT",
+        json: { secretPhc: pre.secretPhc, owner: "pre", isAdmin: false },
+      });
+      expect(registered.status).toBe(200);
+      expect(((await registered.json()) as { record: { tokenId: string } }).record.tokenId).toBe(pre.tokenId);
+      expect((await server.jwtFor(pre.token)).length).toBeGreaterThan(0);
+
+      const patched = await server.admin(`/admin/tokens/${tokenId}`, {
+        method: "PATCH",
+        json: { owner: "new@example.com", roles: { add: ["c"] }, expiresAt: null },
+      });
+      expect(patched.status).toBe(204);
+      expect(await patched.text()).toBe("");
+      expect(await server.store.get(tokenId)).toMatchObject({
+        owner: "new@example.com",
+        roles: ["a", "b", "c"],
+        expiresAt: null,
+      });
+
+      await server.admin(`/admin/tokens/${tokenId}`, { method: "PATCH", json: { expiresAt: 4_100_000_000 } });
+      expect(
+        (await server.admin(`/admin/tokens/${tokenId}/revoke`, { method: "PUT", json: {} })).status,
+      ).toBe(204);
+      expect(
+        (await server.admin(`/admin/tokens/${tokenId}/revoke`, { method: "PUT", json: {} })).status,
+      ).toBe(204);
+      await expectError(await exchange({ headers: { authorization: `Bearer ${token}` } }), 401);
+      expect(await server.store.get(tokenId)).toMatchObject({
+        expiresAt: 4_100_000_000,
+        revokedAt: expect.any(Number),
+      });
+
+      const listed = await server.admin("/admin/tokens");
+      expect(
+        ((await listed.json()) as { records: { tokenId: string }[] }).records.map((r) => r.tokenId),
+      ).not.toContain(tokenId);
+      const withRevoked = await server.admin("/admin/tokens?includeRevoked=true");
+      expect(
+        ((await withRevoked.json()) as { records: { tokenId: string }[] }).records.map((r) => r.tokenId),
+      ).toContain(tokenId);
+
+      expect((await server.admin(`/admin/tokens/${tokenId}/restore`, { method: "PUT" })).status).toBe(204);
+      expect(await server.store.get(tokenId)).toMatchObject({ expiresAt: 4_100_000_000, revokedAt: null });
+      expect((await server.jwtFor(token)).length).toBeGreaterThan(0);
+    });
+
+    it("answers 404 for unknown ids and 409 for existing ones", async () => {
+      const { record } = await server.issue({ owner: "o" });
+      const unknown = "AAAAAAAAAAAAAAAAAAAAA";
+      await expectError(
+        await server.admin(`/admin/tokens/${unknown}`, { method: "PATCH", json: { owner: "x" } }),
+        404,
+        "Token not found",
+      );
+      await expectError(
+        await server.admin(`/admin/tokens/${unknown}/revoke`, { method: "PUT", json: {} }),
+        404,
+      );
+      await expectError(await server.admin(`/admin/tokens/${unknown}/restore`, { method: "PUT" }), 404);
+      const pre = await generateToken({ scryptLog2Cost: 10 });
+      await expectError(
+        await server.admin(`/admin/tokens/${record.tokenId}`, {
+          method: "PUT",
+          json: { secretPhc: pre.secretPhc, owner: "x" },
+        }),
+        409,
+        "Token already exists",
+      );
+      await expectError(
+        await server.admin("/admin/tokens", {
+          method: "POST",
+          json: { tokenId: record.tokenId, owner: "x" },
+        }),
+        409,
+      );
+    });
+
+    it("pages after filtering, with a cursor, and filters by role", async () => {
+      for (let i = 0; i < 7; i++) {
+        const { record } = await server.issue({ owner: `u${i}`, roles: i % 2 ? ["odd"] : [] });
+        if (i % 3 === 0) await server.store.revoke(record.tokenId, { revokedAt: 1 });
+      }
+      const seen: string[] = [];
+      let cursor: string | null | undefined;
+      let pages = 0;
+      do {
+        const query = new URLSearchParams({ limit: "2", ...(cursor && { afterTokenId: cursor }) });
+        const body = (await (await server.admin(`/admin/tokens?${query}`)).json()) as {
+          records: { tokenId: string }[];
+          nextAfterTokenId: string | null;
+        };
+        expect(body.records.length).toBeLessThanOrEqual(2);
+        seen.push(...body.records.map((r) => r.tokenId));
+        cursor = body.nextAfterTokenId;
+        pages++;
+      } while (cursor);
+      // admin + 7 issued - 3 revoked
+      expect(seen).toHaveLength(5);
+      expect([...seen].sort()).toEqual(seen);
+      expect(pages).toBe(3);
+      const odd = (await (await server.admin("/admin/tokens?hasRole=odd&includeRevoked=1")).json()) as {
+        records: unknown[];
+      };
+      expect(odd.records).toHaveLength(3);
+    });
+
+    it("returns secret hashes only when asked, and loads batches", async () => {
+      const { record } = await server.issue({ owner: "o" });
+      const plain = (await (await server.admin("/admin/tokens")).json()) as {
+        records: Record<string, unknown>[];
+      };
+      expect(plain.records.every((r) => !("secretPhc" in r))).toBe(true);
+      const withHash = (await (await server.admin("/admin/tokens?includeSecretPhc=true")).json()) as {
+        records: { secretPhc: string }[];
+      };
+      expect(withHash.records[0]!.secretPhc).toMatch(/^\$scrypt\$ln=10,r=8,p=1\$/);
+      const batch = await server.admin("/admin/tokens/batch", {
+        method: "POST",
+        json: { tokenIds: [record.tokenId, "AAAAAAAAAAAAAAAAAAAAA", "not-an-id", record.tokenId] },
+      });
+      expect(batch.status).toBe(200);
+      const body = (await batch.json()) as { found: { tokenId: string }[]; notFound: string[] };
+      expect(body.found.map((r) => r.tokenId)).toEqual([record.tokenId]);
+      expect(body.notFound).toEqual(["AAAAAAAAAAAAAAAAAAAAA", "not-an-id"]);
+    });
+
+    it("requires an admin JWT", async () => {
+      await expectError(
+        await fetch(`${server.url}/admin/tokens`),
+        401,
+        "Missing or invalid Authorization header",
+      );
+      const invalid = await expectError(
+        await fetch(`${server.url}/admin/tokens`, { headers: { authorization: "Bearer not.a.jwt" } }),
+        401,
+        "Invalid JWT",
+      );
+      expect(invalid.code).toMatch(/^ERR_/);
+      const { token } = await server.issue({ owner: "user" });
+      const userJwt = await server.jwtFor(token);
+      await expectError(
+        await fetch(`${server.url}/admin/tokens`, { headers: { authorization: `Bearer ${userJwt}` } }),
+        403,
+        "Admin access required",
+      );
+      // A PAT is not a JWT: sending it to an admin route is refused.
+      await expectError(
+        await fetch(`${server.url}/admin/tokens`, {
+          headers: { authorization: `Bearer ${server.adminToken}` },
+        }),
+        401,
+        "Invalid JWT",
+      );
+    });
+
+    it("refuses the JWT of an admin token revoked since (recheck), and accepts it when recheck is off", async () => {
+      const second = await server.issue({ owner: "admin2", isAdmin: true });
+      const jwt = await server.jwtFor(second.token);
+      await server.store.revoke(second.record.tokenId, { revokedAt: 1 });
+      const error = await expectError(
+        await fetch(`${server.url}/admin/tokens`, { headers: { authorization: `Bearer ${jwt}` } }),
+        401,
+        "Invalid JWT",
+      );
+      expect(error.code).toBe("ERR_TOKEN_INACTIVE");
+
+      const trusting = await startTestServer(kind, { recheckAdminTokens: false });
+      try {
+        const admin = await trusting.issue({ owner: "admin3", isAdmin: true });
+        const trustedJwt = await trusting.jwtFor(admin.token);
+        await trusting.store.revoke(admin.record.tokenId, { revokedAt: 1 });
+        const response = await fetch(`${trusting.url}/admin/tokens`, {
+          headers: { authorization: `Bearer ${trustedJwt}` },
+        });
+        expect(response.status).toBe(200);
+      } finally {
+        await trusting.close();
+      }
+    });
+
+    it("answers JSON 404 and 405 for unknown routes and methods", async () => {
+      await expectError(await fetch(`${server.url}/nope`), 404, "Not found");
+      const wrong = await server.admin("/admin/tokens", { method: "DELETE" });
+      await expectError(wrong, 405);
+      expect(wrong.headers.get("allow")).toBe("GET, POST");
+      await expectError(await fetch(`${server.url}/auth/token`), 405);
+    });
+  });
+
+  it("serves a health route", async () => {
+    const response = await fetch(`${server.url}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+});
+
+describe("handler options", () => {
+  it("rejects bad options with a TypeError listing path: message", () => {
+    const { store } = openStore("sqlite");
+    try {
+      createPatHandler({ store, jwtLifetimeSeconds: -1, adminPath: "admin" });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ name: "TypeError", code: "ERR_PAT_HANDLER_OPTIONS" });
+      expect((error as Error).cause).toEqual([
+        expect.stringMatching(/^jwtLifetimeSeconds: /),
+        expect.stringMatching(/^adminPath: /),
+      ]);
+    } finally {
+      void store.close();
+    }
+  });
+});
