@@ -8,6 +8,8 @@ interface Issue {
   readonly expected?: unknown;
   readonly values?: readonly unknown[];
   readonly minimum?: unknown;
+  readonly inclusive?: boolean;
+  readonly origin?: string;
 }
 
 // zod/mini ships no messages (its locale would cost bundle size): say what was expected, never the
@@ -20,7 +22,10 @@ function describe(issue: Issue): string {
     case "invalid_value":
       return `expected one of ${(issue.values ?? []).map((value) => JSON.stringify(value)).join(", ")}`;
     case "too_small":
-      return `too small (minimum ${String(issue.minimum)})`;
+      if (issue.origin === "string") return Number(issue.minimum) === 1 ? "must not be empty" : "too short";
+      return `must be ${issue.inclusive ? ">=" : ">"} ${String(issue.minimum)}`;
+    case "too_big":
+      return "too large";
     case "invalid_union":
       return "does not match any allowed shape";
     case "unrecognized_keys":

@@ -1,0 +1,75 @@
+import { isInvalidResponseError } from "@tokenkeep/core";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { clientCredentialsGrant, discover, revokeToken } from "../src/index.js";
+import { type Answer, startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
+
+async function metadataServer(answer: (issuer: string, path: string) => Answer) {
+  let issuer = "";
+  let lastPath = "";
+  const server = await startScriptedServer(() => answer(issuer, lastPath));
+  server.server.prependListener("request", (request) => {
+    lastPath = new URL(request.url ?? "/", "http://x").pathname;
+  });
+  issuer = server.url;
+  onTestFinished(() => server.close());
+  return server;
+}
+
+const metadata = (issuer: string): Answer => ({
+  status: 200,
+  body: { issuer, token_endpoint: `${issuer}/oauth/token`, revocation_endpoint: `${issuer}/oauth/revoke` },
+});
+
+describe("discovery", () => {
+  it("is fetched once per issuer, concurrent callers sharing the request", async () => {
+    const server = await metadataServer((issuer, path) =>
+      path === "/.well-known/openid-configuration" ? metadata(issuer) : tokenAnswer(),
+    );
+    const creator = clientCredentialsGrant({ issuer: server.url, clientId: "a", clientSecret: "b" });
+    await Promise.all([creator(), creator(), creator(), discover(server.url), discover(`${server.url}/`)]);
+    await creator();
+    expect(server.hits.get("/.well-known/openid-configuration")).toBe(1);
+    expect(server.hits.get("/oauth/token")).toBe(4);
+  });
+
+  it("falls back to RFC 8414's location and finds the revocation endpoint there", async () => {
+    const server = await metadataServer((issuer, path) => {
+      if (path === "/.well-known/oauth-authorization-server/tenant") return metadata(`${issuer}/tenant`);
+      if (path === "/tenant/oauth/revoke") return { status: 200 };
+      return { status: 404, body: "not here" };
+    });
+    await revokeToken({ issuer: `${server.url}/tenant`, clientId: "a", clientSecret: "b", token: "t" });
+    expect(server.hits.get("/tenant/.well-known/openid-configuration")).toBe(1);
+    expect(server.hits.get("/tenant/oauth/revoke")).toBe(1);
+  });
+
+  it("rejects metadata about another issuer (RFC 8414 section 3.3)", async () => {
+    const server = await metadataServer(() => metadata("https://evil.test"));
+    const error = await discover(server.url).catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(String(error)).toMatch(/issuer/);
+  });
+
+  it("does not cache a failure", async () => {
+    let calls = 0;
+    const server = await metadataServer((issuer) => {
+      calls += 1;
+      return calls === 1 ? { status: 503, body: "" } : metadata(issuer);
+    });
+    await expect(discover(server.url)).rejects.toMatchObject({ status: 503, transient: true });
+    await expect(discover(server.url)).resolves.toMatchObject({
+      token_endpoint: `${server.url}/oauth/token`,
+    });
+  });
+
+  it("lets one caller give up without failing the others", async () => {
+    const server = await metadataServer((issuer) => metadata(issuer));
+    server.script.push({ status: 200, hang: true });
+    const controller = new AbortController();
+    const first = discover(server.url, { signal: controller.signal, timeoutMs: 300 });
+    const second = discover(server.url);
+    controller.abort();
+    await expect(first).rejects.toMatchObject({ code: "ERR_TOKENKEEP_ABORTED" });
+    await expect(second).rejects.toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+  });
+});

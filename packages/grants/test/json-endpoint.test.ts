@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientCredentialsGrant } from "../src/index.js";
+import {
+  JSON_CLIENT,
+  type JsonTokenEndpoint,
+  startJsonTokenEndpoint,
+} from "./fixtures/json-token-endpoint.js";
+
+let endpoint: JsonTokenEndpoint;
+beforeAll(async () => {
+  endpoint = await startJsonTokenEndpoint();
+});
+afterAll(() => endpoint.close());
+
+describe("JSON-body token endpoint", () => {
+  it("sends client credentials, scope and resources as a JSON object", async () => {
+    const before = Date.now();
+    const set = await clientCredentialsGrant({
+      tokenUrl: endpoint.tokenUrl,
+      clientId: JSON_CLIENT.id,
+      clientSecret: JSON_CLIENT.secret,
+      clientAuthentication: "client_secret_post",
+      bodyEncoding: "json",
+      scope: ["api:read", "api:write"],
+      resource: "https://api.example.test/",
+    })();
+    expect(endpoint.lastBody()).toEqual({
+      grant_type: "client_credentials",
+      client_id: JSON_CLIENT.id,
+      client_secret: JSON_CLIENT.secret,
+      scope: "api:read api:write",
+      resource: ["https://api.example.test/"],
+    });
+    expect(set.tokenType).toBe("Bearer");
+    expect(set.expiresAt).toBeGreaterThanOrEqual(before + 600_000);
+    expect(set.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+  });
+
+  it("is refused as a form, which is what the default encoding sends", async () => {
+    const creator = clientCredentialsGrant({
+      tokenUrl: endpoint.tokenUrl,
+      clientId: JSON_CLIENT.id,
+      clientSecret: JSON_CLIENT.secret,
+      clientAuthentication: "client_secret_post",
+    });
+    await expect(creator()).rejects.toMatchObject({ error: "invalid_request", status: 415 });
+  });
+});

@@ -1,0 +1,140 @@
+import { inspect } from "node:util";
+import { isNetworkError } from "@tokenkeep/core";
+import ky from "ky";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientCredentialsGrant, revokeToken } from "../src/index.js";
+import { listen } from "./fixtures/http.js";
+import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
+
+let server: ScriptedServer;
+beforeAll(async () => {
+  server = await startScriptedServer();
+});
+afterAll(() => server.close());
+
+const SECRET = "ky-secret-value";
+const options = () => ({ tokenUrl: `${server.url}/token`, clientId: "svc", clientSecret: SECRET });
+const last = () => server.received.at(-1)!;
+
+describe("the token request", () => {
+  it("posts a form with the grant, extra parameters and headers; the grant's own parameters win", async () => {
+    await clientCredentialsGrant({
+      ...options(),
+      scope: "a b",
+      resource: ["https://one.test/", "https://two.test/"],
+      audience: "https://aud.test/",
+      extraParams: { tenant: "t1", grant_type: "not-this", flags: ["x", "y"] },
+      headers: { "user-agent": "tokenkeep-test", "x-tenant": "t1" },
+    })();
+    const request = last();
+    expect(request.method).toBe("POST");
+    expect(request.headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
+    expect(request.headers.accept).toBe("application/json");
+    expect(request.headers["user-agent"]).toBe("tokenkeep-test");
+    expect(request.headers["x-tenant"]).toBe("t1");
+    const form = new URLSearchParams(request.body);
+    expect(form.get("grant_type")).toBe("client_credentials");
+    expect(form.get("scope")).toBe("a b");
+    expect(form.getAll("resource")).toEqual(["https://one.test/", "https://two.test/"]);
+    expect(form.get("audience")).toBe("https://aud.test/");
+    expect(form.get("tenant")).toBe("t1");
+    expect(form.getAll("flags")).toEqual(["x", "y"]);
+    expect(form.has("client_secret")).toBe(false);
+  });
+
+  it("lets a manager identity choose the scope and resource", async () => {
+    await clientCredentialsGrant({ ...options(), scope: "default" })({
+      identity: { scope: ["read", "write"], resource: "https://r.test/" },
+    });
+    const form = new URLSearchParams(last().body);
+    expect(form.get("scope")).toBe("read write");
+    expect(form.getAll("resource")).toEqual(["https://r.test/"]);
+  });
+
+  it("form-url-encodes id and secret before Base64 for client_secret_basic", async () => {
+    await clientCredentialsGrant({ ...options(), clientId: "my client", clientSecret: "a%b+c:d é" })();
+    const header = String(last().headers.authorization);
+    expect(header.startsWith("Basic ")).toBe(true);
+    expect(atob(header.slice(6))).toBe("my+client:a%25b%2Bc%3Ad+%C3%A9");
+  });
+
+  it("sends client_id alone for a public client", async () => {
+    await clientCredentialsGrant({
+      tokenUrl: `${server.url}/token`,
+      clientId: "public",
+      clientAuthentication: "none",
+    })();
+    const request = last();
+    expect(request.headers.authorization).toBeUndefined();
+    expect(new URLSearchParams(request.body).get("client_id")).toBe("public");
+  });
+
+  it("anchors expiresAt at the moment the request was sent", async () => {
+    let clock = 1_000_000;
+    const creator = clientCredentialsGrant({
+      ...options(),
+      now: () => clock,
+      fetch: async (input, init) => {
+        clock += 5_000; // the answer takes 5 s to arrive
+        return fetch(input, init);
+      },
+    });
+    const set = await creator();
+    expect(set.expiresAt).toBe(1_000_000 + 3_600_000);
+  });
+
+  it("goes through a ky instance with its hooks, and ky never retries", async () => {
+    let hooked = 0;
+    const client = ky.create({ hooks: { beforeRequest: [() => void hooked++] }, retry: 5 });
+    server.script.push({ status: 503, body: { error: "temporarily_unavailable" } });
+    const before = server.received.length;
+    await expect(clientCredentialsGrant({ ...options(), ky: client })()).rejects.toMatchObject({
+      status: 503,
+      transient: true,
+    });
+    expect(server.received.length - before).toBe(1);
+    expect(hooked).toBe(1);
+    const set = await clientCredentialsGrant({ ...options(), ky: client })();
+    expect(set.accessToken).toMatch(/^token-/);
+  });
+
+  it("keeps ky's request (and its Authorization header) out of a network error", async () => {
+    const gone = await listen();
+    await gone.close();
+    const error = await clientCredentialsGrant({
+      ...options(),
+      tokenUrl: `${gone.url}/token`,
+      ky: ky.create({}),
+    })().catch((reason: unknown) => reason);
+    expect(isNetworkError(error)).toBe(true);
+    const text = `${JSON.stringify(error)} ${String(error)} ${inspect(error, { depth: 6, showHidden: true })}`;
+    expect(text).not.toContain(SECRET);
+    expect(text).not.toContain(btoa(`svc:${SECRET}`));
+  });
+
+  it("revokes with token and token_type_hint at the revocation URL", async () => {
+    server.script.push({ status: 200 });
+    await revokeToken({
+      revocationUrl: `${server.url}/revoke`,
+      clientId: "svc",
+      clientSecret: SECRET,
+      token: "tok",
+      tokenTypeHint: "access_token",
+    });
+    const request = last();
+    expect(request.path).toBe("/revoke");
+    expect(Object.fromEntries(new URLSearchParams(request.body))).toEqual({
+      token: "tok",
+      token_type_hint: "access_token",
+    });
+    server.script.push({ status: 503, headers: { "retry-after": "1" }, body: "" });
+    await expect(
+      revokeToken({
+        revocationUrl: `${server.url}/revoke`,
+        clientId: "svc",
+        clientSecret: SECRET,
+        token: "tok",
+      }),
+    ).rejects.toMatchObject({ status: 503, transient: true, retryAfterMs: 1000 });
+  });
+});
