@@ -1,0 +1,146 @@
+import { createTokenManager, isInvalidResponseError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
+import { CLIENTS, type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
+import { startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
+
+// Grants classify failures; the token manager (core) decides what to retry. These tests run both.
+
+let op: OidcProviderServer;
+beforeAll(async () => {
+  op = await startOidcProvider({ rotateRefreshToken: true });
+});
+afterAll(() => op.close());
+
+const service = () => ({
+  issuer: op.issuer,
+  clientId: CLIENTS.service.id,
+  clientSecret: CLIENTS.service.secret,
+});
+const tokenHits = () => op.hits.get("/token") ?? 0;
+
+async function scripted() {
+  const server = await startScriptedServer();
+  onTestFinished(() => server.close());
+  return server;
+}
+
+function manager(creator: Parameters<typeof createTokenManager>[0]["creator"], events: TokenEvent[] = []) {
+  const instance = createTokenManager({
+    creator,
+    retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 5_000 },
+    onEvent: (event) => events.push(event),
+  });
+  onTestFinished(() => instance.dispose());
+  return instance;
+}
+
+describe("refresh-token rotation through the manager (oidc-provider)", () => {
+  it("rotates, and a replayed rotated token fails with invalid_grant without a retry", async () => {
+    const user = { ...service(), username: "alice", password: "correct horse" };
+    const tokens = createTokenManager({
+      creator: passwordGrant(user),
+      refresher: refreshTokenGrant(service()),
+    });
+    onTestFinished(() => tokens.dispose());
+
+    const first = await tokens.getToken();
+    const second = await tokens.getToken({ forceRefresh: true });
+    expect(second.refreshToken).toBeTruthy();
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(second.accessToken).not.toBe(first.accessToken);
+
+    // Someone presents the rotated-away refresh token again: the server revokes the whole grant.
+    const replayer = manager(refreshTokenGrant({ ...service(), refreshToken: first.refreshToken }));
+    const before = tokenHits();
+    const error = await replayer.getToken().catch((reason: unknown) => reason);
+    expect(error).toMatchObject({ code: "ERR_TOKENKEEP_OAUTH", error: "invalid_grant", transient: false });
+    expect(tokenHits() - before).toBe(1);
+
+    // The newest refresh token died with the family: the manager falls back to the password grant once.
+    const hitsBeforeRecovery = tokenHits();
+    const third = await tokens.getToken({ forceRefresh: true });
+    expect(tokenHits() - hitsBeforeRecovery).toBe(2);
+    expect(third.refreshToken).not.toBe(second.refreshToken);
+  });
+});
+
+describe("failing endpoints through the manager", () => {
+  it("retries a 500 and then succeeds", async () => {
+    const server = await scripted();
+    server.script.push({ status: 500, body: { error: "server_error" } });
+    const tokens = manager(
+      clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
+    );
+    const set = await tokens.getToken();
+    expect(set.accessToken).toMatch(/^token-/);
+    expect(server.received.length).toBe(2);
+  });
+
+  it("waits for a 429's Retry-After before the next attempt", async () => {
+    const server = await scripted();
+    server.script.push({ status: 429, headers: { "retry-after": "1" }, body: { error: "slow_down" } });
+    const events: TokenEvent[] = [];
+    const tokens = manager(
+      clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
+      events,
+    );
+    await tokens.getToken();
+    expect(server.received.length).toBe(2);
+    const retry = events.find((event) => event.type === "retry");
+    expect(retry?.delayMs).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("times out a hanging endpoint, retries, and reports the timeout", async () => {
+    const server = await scripted();
+    for (let i = 0; i < 3; i++) server.script.push({ status: 200, hang: true });
+    const tokens = manager(
+      clientCredentialsGrant({
+        tokenUrl: `${server.url}/token`,
+        clientId: "a",
+        clientSecret: "b",
+        timeoutMs: 100,
+      }),
+    );
+    const error = await tokens.getToken().catch((reason: unknown) => reason);
+    expect(isTimeoutError(error)).toBe(true);
+    expect(server.received.length).toBe(3);
+  });
+
+  it("surfaces an HTML 502 as a clear invalid-response error once retries are spent", async () => {
+    const server = await scripted();
+    for (let i = 0; i < 3; i++) {
+      server.script.push({
+        status: 502,
+        headers: { "content-type": "text/html" },
+        body: "<html>bad gateway</html>",
+      });
+    }
+    const tokens = manager(
+      clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
+    );
+    const error = await tokens.getToken().catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(String(error)).toMatch(/502 with text\/html instead of JSON/);
+  });
+
+  it("does not retry a wrong client secret", async () => {
+    const before = tokenHits();
+    const tokens = manager(clientCredentialsGrant({ ...service(), clientSecret: "wrong" }));
+    const error = await tokens.getToken().catch((reason: unknown) => reason);
+    expect(error).toMatchObject({ error: "invalid_client", status: 401, transient: false });
+    expect(tokenHits() - before).toBe(1);
+  });
+
+  it("serves a cached token without calling the endpoint again", async () => {
+    const server = await scripted();
+    server.script.push(tokenAnswer(600));
+    const tokens = manager(
+      clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
+    );
+    const [a, b] = await Promise.all([tokens.getToken(), tokens.getToken()]);
+    const c = await tokens.getToken();
+    expect(new Set([a.accessToken, b.accessToken, c.accessToken]).size).toBe(1);
+    expect(server.received.length).toBe(1);
+  });
+});
