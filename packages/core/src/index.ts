@@ -29,6 +29,18 @@ export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js"
 export { identityKey } from "./identity.js";
 export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { parseRetryAfter } from "./retry-after.js";
+export {
+  createRotationCoordinator,
+  DEFAULT_SUCCESSOR_TTL_MS,
+  type RotateOptions,
+  type RotationCoordinator,
+  type RotationCoordinatorOptions,
+  type RotationEvent,
+  type RotationEventType,
+  type RotationRedeemContext,
+  type RotationRedeemer,
+  type RotationStats,
+} from "./rotation.js";
 export type { TokenManagerStats } from "./stats.js";
 export type { LeaseRelease, Store } from "./store.js";
 export type { Timers } from "./timers.js";
