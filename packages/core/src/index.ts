@@ -4,6 +4,7 @@
  */
 
 export type { RetryPolicy } from "./backoff.js";
+export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from "./auth-fetch.js";
 export { DEFAULT_LIFETIME_MS } from "./defaults.js";
 export {
   AbortError,
@@ -26,7 +27,15 @@ export {
   type TokenkeepErrorOptions,
 } from "./errors.js";
 export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js";
+export type { HttpAuthOptions, TokenSource } from "./http-auth.js";
 export { identityKey } from "./identity.js";
+export {
+  createKyHooks,
+  type KyAfterResponseState,
+  type KyBeforeRequestState,
+  type KyHooks,
+  type KyHooksOptions,
+} from "./ky-hooks.js";
 export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { parseRetryAfter } from "./retry-after.js";
 export {

@@ -1,0 +1,99 @@
+/**
+ * Which requests get a token: the origin policy and the token source shared by `createAuthFetch`
+ * and `createKyHooks`.
+ */
+
+import * as z from "zod/mini";
+import { functionSchema, parseOptions } from "./internal/parse-options.js";
+import type { TokenIdentity } from "./token-creator.js";
+import type { TokenSet } from "./token-set.js";
+
+/**
+ * The part of a token manager the HTTP integrations use (a `TokenManager` from `createTokenManager`
+ * fits), typed structurally so any object with these two methods works.
+ */
+export interface TokenSource<I extends TokenIdentity = TokenIdentity> {
+  getToken(options?: { identity?: I | undefined; signal?: AbortSignal | undefined }): Promise<TokenSet>;
+  invalidate(token: string | TokenSet, options?: { identity?: I | undefined }): Promise<boolean>;
+}
+
+/** Which requests receive the token. */
+export interface HttpAuthOptions<I extends TokenIdentity = TokenIdentity> {
+  /**
+   * Required. The origins (`https://api.example.com`, no path) that receive the `Authorization`
+   * header, or a predicate deciding per request URL. Every other request goes out untouched, so a
+   * token never leaks to a third party.
+   */
+  origins: readonly string[] | ((url: URL) => boolean);
+  /**
+   * The identity passed to `getToken` and `invalidate`.
+   * @default undefined (the manager's default identity)
+   */
+  identity?: I | undefined;
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.origin !== "null" && url.href === `${url.origin}/` && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
+
+const anyFunction = functionSchema<(...args: never[]) => unknown>();
+
+const httpAuthSchema = z.object({
+  origins: z.union([
+    z
+      .array(z.string().check(z.refine(isOrigin, "expected an origin such as https://api.example.com")))
+      .check(z.minLength(1)),
+    anyFunction,
+  ]),
+  identity: z.optional(z.custom<TokenIdentity>((value) => typeof value === "object" && value !== null)),
+  fetch: z.optional(anyFunction),
+});
+
+/** Parsed {@link HttpAuthOptions}: the origin policy as one predicate. */
+export interface HttpAuth<I extends TokenIdentity> {
+  readonly allowed: (url: URL) => boolean;
+  readonly identity: I | undefined;
+  readonly fetch: typeof globalThis.fetch;
+}
+
+/** Validates the options of `createAuthFetch` / `createKyHooks` once. */
+export function parseHttpAuthOptions<I extends TokenIdentity>(
+  options: HttpAuthOptions<I> & { fetch?: typeof globalThis.fetch | undefined },
+  what: string,
+): HttpAuth<I> {
+  parseOptions(httpAuthSchema, options, what);
+  const { origins } = options;
+  let allowed: (url: URL) => boolean;
+  if (typeof origins === "function") {
+    allowed = (url) => origins(url) === true;
+  } else {
+    const set = new Set(origins.map((origin) => new URL(origin).origin));
+    allowed = (url) => set.has(url.origin);
+  }
+  const custom = options.fetch;
+  return {
+    allowed,
+    identity: options.identity,
+    // Looked up per call, never captured: tests and polyfills may replace globalThis.fetch later.
+    fetch: custom ?? ((input, init) => globalThis.fetch(input, init)),
+  };
+}
+
+/** The `Authorization` header value of a token set, e.g. `Bearer eyJ...`. */
+export function authorizationOf(set: TokenSet): string {
+  return `${set.tokenType} ${set.accessToken}`;
+}
+
+/**
+ * Whether a response answered a request that was redirected to another origin: its 401 is about a
+ * request that carried no token of ours (fetch drops `Authorization` on cross-origin redirects).
+ */
+export function leftOrigin(response: Response, url: URL): boolean {
+  if (!response.redirected || !response.url) return false;
+  return new URL(response.url).origin !== url.origin;
+}

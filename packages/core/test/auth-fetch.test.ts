@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createAuthFetch } from "../src/auth-fetch.js";
+import { createTokenManager, type TokenManager } from "../src/token-manager.js";
+import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
+
+interface Setup {
+  api: ResourceServer;
+  other: ResourceServer;
+  manager: TokenManager;
+  creatorCalls: () => number;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+/** A resource server, a second origin, and a real manager whose creator mints tokens the API accepts. */
+async function setup(): Promise<Setup> {
+  const api = await startResourceServer();
+  const other = await startResourceServer();
+  let calls = 0;
+  const manager = createTokenManager({
+    creator: async () => {
+      calls += 1;
+      const token = `token-${calls}`;
+      api.valid.add(token);
+      other.valid.add(token);
+      return { access_token: token, token_type: "bearer", expires_in: 3600 };
+    },
+  });
+  cleanups.push(async () => {
+    await manager.dispose();
+    await api.close();
+    await other.close();
+  });
+  return { api, other, manager, creatorCalls: () => calls };
+}
+
+describe("createAuthFetch", () => {
+  it("requires an explicit origins list or predicate", async () => {
+    const { manager } = await setup();
+    for (const options of [
+      {},
+      { origins: [] },
+      { origins: ["https://api.example.com/v1"] },
+      { origins: ["nope"] },
+    ]) {
+      let error: unknown;
+      try {
+        createAuthFetch(manager, options as never);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error, JSON.stringify(options)).toBeInstanceOf(TypeError);
+      expect((error as { code: string }).code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+      expect((error as { cause: string[] }).cause[0]).toMatch(/^origins/);
+    }
+  });
+
+  it("adds Authorization for allowed origins only", async () => {
+    const { api, other, manager } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+
+    const response = await authFetch(`${api.origin}/items`);
+    expect(response.status).toBe(200);
+    expect(api.seen[0]?.authorization).toBe("Bearer token-1");
+
+    const elsewhere = await authFetch(new URL("/public", other.origin));
+    expect(elsewhere.status).toBe(401);
+    expect(other.seen[0]?.authorization).toBeUndefined();
+  });
+
+  it("accepts a predicate and Request inputs", async () => {
+    const { api, other, manager } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: (url) => url.pathname.startsWith("/v1/") });
+    expect((await authFetch(new Request(`${api.origin}/v1/items`))).status).toBe(200);
+    expect((await authFetch(`${other.origin}/v2/items`)).status).toBe(401);
+    expect(api.seen[0]?.authorization).toBe("Bearer token-1");
+    expect(other.seen[0]?.authorization).toBeUndefined();
+  });
+
+  it("leaves a request's own Authorization alone and does not act on its 401", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    const response = await authFetch(`${api.origin}/items`, { headers: { authorization: "Bearer mine" } });
+    expect(response.status).toBe(401);
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer mine"]);
+    expect(creatorCalls()).toBe(0);
+  });
+
+  it("on a 401 invalidates the token it sent and replays once with a new one", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    expect((await authFetch(`${api.origin}/a`)).status).toBe(200);
+    api.valid.delete("token-1"); // the server revokes it before its expiry
+
+    const response = await authFetch(`${api.origin}/b`);
+    expect(response.status).toBe(200);
+    expect(api.seen.map((seen) => `${seen.path} ${seen.authorization}`)).toEqual([
+      "/a Bearer token-1",
+      "/b Bearer token-1",
+      "/b Bearer token-2",
+    ]);
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("a burst of 401s for one token causes one new token", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    await authFetch(`${api.origin}/warm`);
+    api.valid.delete("token-1");
+
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => authFetch(`${api.origin}/${i}`)),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(20).fill(200));
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("replays at most once: a second 401 is returned", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    api.routes.set("/never", (_request, response) => {
+      response.writeHead(401);
+      response.end();
+    });
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    const response = await authFetch(`${api.origin}/never`);
+    expect(response.status).toBe(401);
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer token-1", "Bearer token-2"]);
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("replays replayable bodies byte for byte", async () => {
+    const { api, manager } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    const bodies: [string, () => Parameters<typeof authFetch>][] = [
+      ["string", () => [`${api.origin}/s`, { method: "POST", body: "plain text" }]],
+      ["form", () => [`${api.origin}/f`, { method: "POST", body: new URLSearchParams({ a: "1", b: "2" }) }]],
+      ["blob", () => [`${api.origin}/b`, { method: "PUT", body: new Blob(["blob body"]) }]],
+      ["bytes", () => [`${api.origin}/u`, { method: "POST", body: new TextEncoder().encode("bytes body") }]],
+      ["request", () => [new Request(`${api.origin}/r`, { method: "POST", body: "request body" })]],
+    ];
+    for (const [name, args] of bodies) {
+      await manager.getToken(); // a token is cached...
+      api.valid.clear(); // ...and the server refuses it once
+      api.seen.length = 0;
+      const response = await authFetch(...args());
+      expect(response.status, name).toBe(200);
+      expect(api.seen.length, name).toBe(2);
+      expect(api.seen[1]?.body, name).toBe(api.seen[0]?.body);
+      expect(api.seen[1]?.body.length, name).toBeGreaterThan(0);
+    }
+  });
+
+  it("does not replay a ReadableStream body, but still invalidates the token", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    await authFetch(`${api.origin}/warm`);
+    api.valid.delete("token-1");
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("streamed"));
+        controller.close();
+      },
+    });
+    const response = await authFetch(`${api.origin}/upload`, {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(401);
+    expect(api.seen.filter((seen) => seen.path === "/upload")).toHaveLength(1);
+    expect((await authFetch(`${api.origin}/after`)).status).toBe(200);
+    expect(api.seen.at(-1)?.authorization).toBe("Bearer token-2");
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("never sends the token to another origin through a redirect, nor acts on that origin's 401", async () => {
+    const { api, other, manager, creatorCalls } = await setup();
+    api.routes.set("/go-elsewhere", (_request, response) => {
+      response.writeHead(302, { location: `${other.origin}/landing` });
+      response.end();
+    });
+    api.routes.set("/go-home", (_request, response) => {
+      response.writeHead(307, { location: "/items" });
+      response.end();
+    });
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+
+    const away = await authFetch(`${api.origin}/go-elsewhere`);
+    expect(away.status).toBe(401);
+    expect(away.redirected).toBe(true);
+    expect(other.seen.map((seen) => seen.authorization)).toEqual([undefined]);
+    expect(creatorCalls()).toBe(1); // the other origin's 401 did not invalidate our token
+
+    const home = await authFetch(`${api.origin}/go-home`);
+    expect(home.status).toBe(200);
+    expect(api.seen.at(-1)).toMatchObject({ path: "/items", authorization: "Bearer token-1" });
+  });
+
+  it("uses the fetch option and the request's signal", async () => {
+    const { api, manager } = await setup();
+    const sentUrls: string[] = [];
+    const authFetch = createAuthFetch(manager, {
+      origins: [api.origin],
+      fetch: (input, init) => {
+        sentUrls.push(input instanceof Request ? input.url : String(input));
+        return fetch(input, init);
+      },
+    });
+    await authFetch(`${api.origin}/with-custom-fetch`);
+    expect(sentUrls).toEqual([`${api.origin}/with-custom-fetch`]);
+
+    const controller = new AbortController();
+    controller.abort();
+    await expect(authFetch(`${api.origin}/aborted`, { signal: controller.signal })).rejects.toMatchObject({
+      name: "AbortError",
+    });
+  });
+});

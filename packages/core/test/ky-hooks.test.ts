@@ -1,0 +1,115 @@
+import ky, { isHTTPError } from "ky";
+import { afterEach, describe, expect, it } from "vitest";
+import { createKyHooks } from "../src/ky-hooks.js";
+import { createTokenManager, type TokenManager } from "../src/token-manager.js";
+import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+async function setup(): Promise<{
+  api: ResourceServer;
+  other: ResourceServer;
+  manager: TokenManager;
+  creatorCalls: () => number;
+}> {
+  const api = await startResourceServer();
+  const other = await startResourceServer();
+  let calls = 0;
+  const manager = createTokenManager({
+    creator: async () => {
+      calls += 1;
+      const token = `token-${calls}`;
+      api.valid.add(token);
+      other.valid.add(token);
+      return { access_token: token, expires_in: 3600 };
+    },
+  });
+  cleanups.push(async () => {
+    await manager.dispose();
+    await api.close();
+    await other.close();
+  });
+  return { api, other, manager, creatorCalls: () => calls };
+}
+
+describe("createKyHooks", () => {
+  it("requires an explicit origins list or predicate", async () => {
+    const { manager } = await setup();
+    expect(() => createKyHooks(manager, {} as never)).toThrow(TypeError);
+  });
+
+  it("adds Authorization for allowed origins only", async () => {
+    const { api, other, manager } = await setup();
+    const client = ky.create({ hooks: createKyHooks(manager, { origins: [api.origin] }) });
+    expect(await client.get(`${api.origin}/items`).json()).toMatchObject({ ok: true });
+    expect(api.seen[0]?.authorization).toBe("Bearer token-1");
+    await expect(client.get(`${other.origin}/items`)).rejects.toSatisfy(isHTTPError);
+    expect(other.seen[0]?.authorization).toBeUndefined();
+  });
+
+  it("on a 401 invalidates the token it sent and replays once, body included", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const client = ky.create({
+      prefix: api.origin,
+      hooks: createKyHooks(manager, { origins: [api.origin] }),
+    });
+    await client.get("warm");
+    api.valid.delete("token-1");
+
+    const answer = await client.post("items", { json: { name: "widget" } }).json<{ body: string }>();
+    expect(JSON.parse(answer.body)).toEqual({ name: "widget" });
+    expect(api.seen.slice(1).map((seen) => `${seen.method} ${seen.authorization} ${seen.body}`)).toEqual([
+      'POST Bearer token-1 {"name":"widget"}',
+      'POST Bearer token-2 {"name":"widget"}',
+    ]);
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("replays once only: a second 401 becomes ky's HTTPError", async () => {
+    const { api, manager } = await setup();
+    api.routes.set("/never", (_request, response) => {
+      response.writeHead(401);
+      response.end();
+    });
+    const client = ky.create({
+      prefix: api.origin,
+      hooks: createKyHooks(manager, { origins: [api.origin] }),
+    });
+    const error = await client.get("never").catch((caught: unknown) => caught);
+    expect(isHTTPError(error) && error.response.status).toBe(401);
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer token-1", "Bearer token-2"]);
+  });
+
+  it("leaves a request's own Authorization alone and does not act on its 401", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const client = ky.create({
+      prefix: api.origin,
+      hooks: createKyHooks(manager, { origins: [api.origin] }),
+    });
+    const error = await client
+      .get("items", { headers: { authorization: "Bearer mine" } })
+      .catch((caught: unknown) => caught);
+    expect(isHTTPError(error)).toBe(true);
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer mine"]);
+    expect(creatorCalls()).toBe(0);
+  });
+
+  it("does not replay a body ky no longer holds (retry: 0), but still invalidates the token", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    const client = ky.create({
+      prefix: api.origin,
+      retry: 0,
+      hooks: createKyHooks(manager, { origins: [api.origin] }),
+    });
+    await client.get("warm");
+    api.valid.delete("token-1");
+    await expect(client.post("items", { body: "once" })).rejects.toSatisfy(isHTTPError);
+    expect(api.seen.filter((seen) => seen.path === "/items")).toHaveLength(1);
+    await client.get("after");
+    expect(api.seen.at(-1)?.authorization).toBe("Bearer token-2");
+    expect(creatorCalls()).toBe(2);
+  });
+});
