@@ -3,8 +3,8 @@
  * The token lifecycle engine and the interfaces every tokenkeep package composes through.
  */
 
-export type { RetryPolicy } from "./backoff.js";
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from "./auth-fetch.js";
+export type { RetryPolicy } from "./backoff.js";
 export { DEFAULT_LIFETIME_MS } from "./defaults.js";
 export {
   AbortError,
