@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createSqliteStore } from "../sqlite-store";
+import type { PatStore, UsageEntry } from "../store";
+import { createUsageRecorder } from "./usage-recorder";
+
+const record = (tokenId: string) => ({
+  tokenId,
+  secretPhc: "x",
+  owner: "o",
+  isAdmin: false,
+  roles: [],
+  createdAt: 1,
+  lastUsedAt: null,
+  expiresAt: null,
+  revokedAt: null,
+});
+
+describe("createUsageRecorder", () => {
+  let store: PatStore;
+  let writes: UsageEntry[][];
+
+  beforeEach(async () => {
+    vi.useFakeTimers();
+    const real = createSqliteStore({ path: ":memory:" });
+    await real.insert(record("a".repeat(21)));
+    await real.insert(record("b".repeat(21)));
+    writes = [];
+    store = Object.assign(Object.create(real) as PatStore, {
+      recordUsage: (entries: readonly UsageEntry[]) => {
+        writes.push([...entries]);
+        return real.recordUsage(entries);
+      },
+      close: () => real.close(),
+    });
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    await store.close();
+  });
+
+  it("writes once per window, keeping the latest time per token", async () => {
+    const recorder = createUsageRecorder({ store, flushMs: 5000, onError: () => {} });
+    recorder.record("a".repeat(21), 10);
+    recorder.record("a".repeat(21), 12);
+    recorder.record("b".repeat(21), 11);
+    recorder.record("a".repeat(21), 9);
+    expect(writes).toEqual([]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(writes).toEqual([
+      [
+        { tokenId: "a".repeat(21), lastUsedAt: 12 },
+        { tokenId: "b".repeat(21), lastUsedAt: 11 },
+      ],
+    ]);
+    expect((await store.get("a".repeat(21)))?.lastUsedAt).toBe(12);
+  });
+
+  it("flushes what is pending on close", async () => {
+    const recorder = createUsageRecorder({ store, flushMs: 60_000, onError: () => {} });
+    recorder.record("b".repeat(21), 20);
+    await recorder.close();
+    expect(writes).toHaveLength(1);
+    expect((await store.get("b".repeat(21)))?.lastUsedAt).toBe(20);
+  });
+
+  it("keeps entries for the next flush when a write fails", async () => {
+    const errors: unknown[] = [];
+    let fail = true;
+    const flaky = Object.assign(Object.create(store) as PatStore, {
+      recordUsage: async (entries: readonly UsageEntry[]) => {
+        if (fail) throw new Error("database away");
+        return store.recordUsage(entries);
+      },
+    });
+    const recorder = createUsageRecorder({ store: flaky, flushMs: 1000, onError: (e) => errors.push(e) });
+    recorder.record("a".repeat(21), 30);
+    await recorder.flush();
+    expect(errors).toHaveLength(1);
+    fail = false;
+    await recorder.flush();
+    expect((await store.get("a".repeat(21)))?.lastUsedAt).toBe(30);
+  });
+});

@@ -1,0 +1,36 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { hashSecret, verifySecret } from "./scrypt";
+
+describe("scrypt", () => {
+  it("hashes with N=16384, r=8, p=1, a 16-byte salt and a 32-byte key by default", async () => {
+    const secret = randomBytes(32);
+    const phc = await hashSecret(secret);
+    const match = /^\$scrypt\$ln=14,r=8,p=1\$([A-Za-z0-9+/]{22})\$([A-Za-z0-9+/]{43})$/.exec(phc);
+    expect(match).not.toBeNull();
+    expect(Buffer.from(match![1]!, "base64")).toHaveLength(16);
+    expect(Buffer.from(match![2]!, "base64")).toHaveLength(32);
+    expect(await verifySecret(secret, phc)).toBe(true);
+  });
+
+  it("salts every hash", async () => {
+    const secret = randomBytes(32);
+    expect(await hashSecret(secret, { log2Cost: 4 })).not.toBe(await hashSecret(secret, { log2Cost: 4 }));
+  });
+
+  it("rejects another secret, a tampered hash and unsupported PHC strings", async () => {
+    const secret = randomBytes(32);
+    const phc = await hashSecret(secret, { log2Cost: 4 });
+    expect(await verifySecret(randomBytes(32), phc)).toBe(false);
+    const tampered = phc.slice(0, -2) + (phc.endsWith("AA") ? "BA" : "AA");
+    expect(await verifySecret(secret, tampered)).toBe(false);
+    expect(await verifySecret(secret, phc.replace("$scrypt$", "$argon2id$"))).toBe(false);
+    expect(await verifySecret(secret, "")).toBe(false);
+  });
+
+  it("verifies PHC strings written by other scrypt implementations (node:crypto reference vector)", async () => {
+    // RFC 7914 section 12, third vector, truncated to 32 bytes: P="pleaseletmein", S="SodiumChloride", N=16384, r=8, p=1.
+    const phc = "$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046/2o+7qQT44+qbVD9lRdofI";
+    expect(await verifySecret(new TextEncoder().encode("pleaseletmein"), phc)).toBe(true);
+  });
+});

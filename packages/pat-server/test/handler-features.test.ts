@@ -1,0 +1,185 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { createPatHandler } from "../src/pat-handler";
+import { hashSecret } from "../src/scrypt";
+import { serve } from "../src/serve";
+import { createSqliteStore } from "../src/sqlite-store";
+import { startPatServer } from "../src/start-pat-server";
+import { bootstrapAdminToken, issueToken } from "../src/token-service";
+
+const fast = { scryptLog2Cost: 10 } as const;
+
+function sqlite() {
+  const store = createSqliteStore({ path: ":memory:" });
+  onTestFinished(() => store.close());
+  return store;
+}
+
+async function served(handler: Parameters<typeof serve>[0]) {
+  const s = await serve(handler);
+  onTestFinished(() => s.close());
+  return s;
+}
+
+describe("rate limit of the exchange", () => {
+  it("answers 429 with Retry-After per socket address once the bucket is empty", async () => {
+    const store = sqlite();
+    const { token } = (await issueToken(store, { owner: "o" }, fast))!;
+    const handler = createPatHandler({ store, ...fast, rateLimit: { maxRequests: 2, windowMs: 60_000 } });
+    const { url } = await served(handler);
+    const post = () =>
+      fetch(`${url}/auth/token`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect((await post()).status).toBe(200);
+    expect((await post()).status).toBe(200);
+    const limited = await post();
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("30");
+    expect(limited.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(await limited.json()).toEqual({
+      error: { message: "Too many requests", code: "ERR_RATE_LIMITED" },
+    });
+    // Admin routes are not limited.
+    expect((await fetch(`${url}/admin/tokens`)).status).toBe(401);
+  });
+
+  it("uses getClientAddress when given, so each client has its own bucket", async () => {
+    const store = sqlite();
+    const handler = createPatHandler({
+      store,
+      ...fast,
+      rateLimit: { maxRequests: 1, windowMs: 60_000 },
+      getClientAddress: (request) => request.headers.get("x-test-client") ?? undefined,
+    });
+    const { url } = await served(handler);
+    const post = (client: string) =>
+      fetch(`${url}/auth/token`, {
+        method: "POST",
+        headers: { "x-test-client": client, authorization: "Bearer x" },
+      });
+    expect((await post("a")).status).toBe(401);
+    expect((await post("a")).status).toBe(429);
+    expect((await post("b")).status).toBe(401);
+  });
+});
+
+describe("JWT lifetime and guards", () => {
+  it("issues JWTs of the configured lifetime that admin routes refuse after exp", async () => {
+    const store = sqlite();
+    let now = Date.now();
+    const { token } = (await issueToken(store, { owner: "admin", isAdmin: true }, fast))!;
+    const handler = createPatHandler({ store, ...fast, jwtLifetimeSeconds: 5, now: () => now });
+    const { url } = await served(handler);
+    const exchanged = await fetch(`${url}/auth/token`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const { access_token, expires_in } = (await exchanged.json()) as {
+      access_token: string;
+      expires_in: number;
+    };
+    expect(expires_in).toBe(5);
+    const list = () => fetch(`${url}/admin/tokens`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect((await list()).status).toBe(200);
+    now += 6000;
+    const expired = await list();
+    expect(expired.status).toBe(401);
+    expect(await expired.json()).toEqual({ error: { message: "Invalid JWT", code: "ERR_JWT_EXPIRED" } });
+  });
+
+  it("guards the host app's routes by role through handler.authenticate", async () => {
+    const store = sqlite();
+    const handler = createPatHandler({ store, ...fast });
+    const reader = (await issueToken(store, { owner: "r", roles: ["reader"] }, fast))!;
+    const { url } = await served(async (request) => {
+      if (new URL(request.url).pathname !== "/reports") return handler(request);
+      const auth = await handler.authenticate(request, { role: "reader" });
+      return auth.ok ? Response.json({ owner: auth.claims.owner }) : auth.response;
+    });
+    const jwt = (
+      (await (
+        await fetch(`${url}/auth/token`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${reader.token}` },
+        })
+      ).json()) as { access_token: string }
+    ).access_token;
+    const ok = await fetch(`${url}/reports`, { headers: { authorization: `Bearer ${jwt}` } });
+    expect(await ok.json()).toEqual({ owner: "r" });
+    const denied = await handler.authenticate(
+      new Request("http://x/", { headers: { authorization: `Bearer ${jwt}` } }),
+      {
+        role: "writer",
+      },
+    );
+    expect(denied.ok).toBe(false);
+    if (!denied.ok) {
+      expect(denied.response.status).toBe(403);
+      expect(await denied.response.json()).toEqual({ error: { message: "Access denied" } });
+    }
+    const anonymous = await fetch(`${url}/reports`);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
+describe("bootstrap", () => {
+  it("creates one admin token when none is active, and none afterwards", async () => {
+    const store = sqlite();
+    const first = await bootstrapAdminToken(store, fast);
+    expect(first?.record).toMatchObject({ owner: "admin", isAdmin: true });
+    expect(first?.token).toMatch(/^pat_/);
+    expect(await bootstrapAdminToken(store, fast)).toBeUndefined();
+    await store.revoke(first!.record.tokenId, { revokedAt: 1 });
+    expect(await bootstrapAdminToken(store, { ...fast, owner: "ops" })).toMatchObject({
+      record: { owner: "ops" },
+    });
+  });
+
+  it("supports the original's bootstrap through the exchange with a configured PHC", async () => {
+    const store = sqlite();
+    const secret = randomBytes(32);
+    const bootstrapSecretPhc = await hashSecret(secret, { log2Cost: 10 });
+    const handler = createPatHandler({ store, ...fast, bootstrapSecretPhc });
+    const { url } = await served(handler);
+    const pat = `pat_Bootstrap00000000000A.${secret.toString("base64")}`;
+    const post = (token: string) =>
+      fetch(`${url}/auth/token`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect((await post(`pat_Bootstrap00000000000A.${randomBytes(32).toString("base64")}`)).status).toBe(401);
+    expect(await store.count()).toBe(0);
+    const response = await post(pat);
+    expect(response.status).toBe(200);
+    expect(await store.get("Bootstrap00000000000A")).toMatchObject({ owner: "admin", isAdmin: true });
+    // With an admin present, another id with the same secret is not stored.
+    expect((await post(pat.replace("Bootstrap00000000000A", "Bootstrap00000000000B"))).status).toBe(401);
+    expect(await store.count()).toBe(1);
+  });
+});
+
+describe("startPatServer", () => {
+  it("starts an in-process server with custom paths and prefix, and closes everything", async () => {
+    const server = await startPatServer({
+      ...fast,
+      authPath: "/pat/auth",
+      adminPath: "/pat/admin",
+      tokenPrefix: "tk_",
+    });
+    try {
+      const { token } = await server.issueToken();
+      expect(token.startsWith("tk_")).toBe(true);
+      const exchanged = await fetch(`${server.url}/pat/auth/token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(exchanged.status).toBe(200);
+      const { access_token } = (await exchanged.json()) as { access_token: string };
+      const listed = await fetch(`${server.url}/pat/admin/tokens`, {
+        headers: { authorization: `Bearer ${access_token}` },
+      });
+      expect(listed.status).toBe(200);
+      expect((await fetch(`${server.url}/admin/tokens`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+    await expect(server.store.count()).rejects.toThrow(/closed/);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
