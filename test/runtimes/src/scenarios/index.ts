@@ -1,0 +1,19 @@
+/** Every scenario of the matrix, in the order they run and are reported. */
+import type { Scenario } from "../harness.ts";
+import { clientCredentials, oauthError, refreshTokenRotation } from "./grants.ts";
+import { invalidation, refreshAhead, singleFlight, skew } from "./manager.ts";
+import { abortSignalTimeout, cryptoSubtle, timers, webGlobals } from "./platform.ts";
+
+export const scenarios: Readonly<Record<string, Scenario>> = {
+  "platform: web globals": webGlobals,
+  "platform: crypto.subtle": cryptoSubtle,
+  "platform: AbortSignal.timeout and fetch": abortSignalTimeout,
+  "platform: timers": timers,
+  "manager: single-flight": singleFlight,
+  "manager: skew": skew,
+  "manager: refresh-ahead": refreshAhead,
+  "manager: invalidation": invalidation,
+  "grants: client credentials": clientCredentials,
+  "grants: refresh-token rotation": refreshTokenRotation,
+  "grants: OAuth error answer": oauthError,
+};
