@@ -19,10 +19,16 @@ function isRequest(input: unknown): input is Request {
 }
 
 function urlOf(input: RequestInfo | URL): URL | undefined {
+  const text = isRequest(input) ? input.url : String(input);
   try {
-    return new URL(isRequest(input) ? input.url : String(input), globalThis.location?.href);
+    return new URL(text);
   } catch {
-    return undefined; // let fetch report the bad URL itself
+    // A relative URL, resolved as a browser's fetch does. Deno throws on `location` when it has none.
+    try {
+      return new URL(text, globalThis.location?.href);
+    } catch {
+      return undefined; // let fetch report the bad URL itself
+    }
   }
 }
 

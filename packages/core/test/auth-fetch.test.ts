@@ -71,6 +71,13 @@ describe("createAuthFetch", () => {
     expect(other.seen[0]?.authorization).toBeUndefined();
   });
 
+  it("passes a URL it cannot read to fetch untouched, without asking for a token", async () => {
+    const { manager, creatorCalls } = await setup();
+    const authFetch = createAuthFetch(manager, { origins: () => true });
+    await expect(authFetch("not a url")).rejects.toThrow(TypeError);
+    expect(creatorCalls()).toBe(0);
+  });
+
   it("accepts a predicate and Request inputs", async () => {
     const { api, other, manager } = await setup();
     const authFetch = createAuthFetch(manager, { origins: (url) => url.pathname.startsWith("/v1/") });
