@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/run-cli";
+import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
+
+function capture(signal?: AbortSignal) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { stdout: (t: string) => out.push(t), stderr: (t: string) => err.push(t), signal },
+    out: () => out.join(""),
+    err: () => err.join(""),
+  };
+}
+
+describe("tokenkeep-pat-server", () => {
+  let dir: string;
+  let database: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "tk-pat-cli-"));
+    database = join(dir, "tokens.db");
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("bootstrap prints an admin token once, then refuses", async () => {
+    const first = capture();
+    expect(await runCli(["bootstrap", "--database", database, "--owner", "ops"], first.io)).toBe(0);
+    const token = first.out().trim();
+    expect(token).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/);
+    expect(first.err()).toContain("for ops");
+    expect(first.err()).not.toContain(token.slice(26));
+    const second = capture();
+    expect(await runCli(["bootstrap", "--database", database], second.io)).toBe(1);
+    expect(second.out()).toBe("");
+    expect(second.err()).toMatch(/exists already/);
+  });
+
+  it("starts, serves the bootstrapped token and the health route, and shuts down on signal", async () => {
+    const boot = capture();
+    await runCli(["bootstrap", "--database", database], boot.io);
+    const keys = capture();
+    await runCli(["genkey"], keys.io);
+    const keysFile = join(dir, "keys.json");
+    writeFileSync(keysFile, keys.out());
+
+    const controller = new AbortController();
+    const run = capture(controller.signal);
+    const exited = runCli(
+      [
+        "start",
+        "--database",
+        database,
+        "--port",
+        "0",
+        "--jwt-lifetime",
+        "60",
+        "--signing-keys-file",
+        keysFile,
+      ],
+      run.io,
+    );
+    let url: string | undefined;
+    for (let i = 0; i < 100 && !url; i++) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.out())?.[1];
+      if (!url) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(url).toBeDefined();
+    expect(run.err()).not.toContain("ephemeral");
+    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: "ok" });
+    const exchanged = await fetch(`${url}/auth/token`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${boot.out().trim()}` },
+    });
+    expect(exchanged.status).toBe(200);
+    expect(((await exchanged.json()) as { expires_in: number }).expires_in).toBe(60);
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys[0]!.kid).toBe((JSON.parse(keys.out()) as { keys: { kid: string }[] }).keys[0]!.kid);
+
+    controller.abort();
+    expect(await exited).toBe(0);
+    expect(run.out()).toContain("shutting down");
+    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+  });
+
+  it("rejects bad flags with exit code 2", async () => {
+    const bad = capture();
+    expect(await runCli(["start", "--port", "eighty"], bad.io)).toBe(2);
+    expect(bad.err()).toMatch(/--port/);
+    const unknown = capture();
+    expect(await runCli(["start", "--colour", "blue"], unknown.io)).not.toBe(0);
+  });
+
+  it.skipIf(pgSkipReason("CLI on PostgreSQL"))("bootstraps on PostgreSQL", async () => {
+    const schema = uniqueSchema();
+    try {
+      const first = capture();
+      expect(
+        await runCli(["bootstrap", "--postgres-url", pgUrl!, "--postgres-schema", schema], first.io),
+      ).toBe(0);
+      const second = capture();
+      expect(
+        await runCli(["bootstrap", "--postgres-url", pgUrl!, "--postgres-schema", schema], second.io),
+      ).toBe(1);
+      expect(first.err() + second.err()).not.toContain(pgUrl!);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+});
