@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createMemoryStore } from "./memory-store.js";
 import { describeStoreContract } from "./testing/index.js";
@@ -58,5 +59,64 @@ describe("createMemoryStore", () => {
       const [issue] = (error as { cause: string[] }).cause;
       expect(issue).toMatch(new RegExp(`^${Object.keys(options)[0]}: `));
     }
+  });
+
+  it("behaves like a reference LRU-with-TTL model under any sequence of operations", async () => {
+    type Op =
+      | { type: "set"; key: string; value: number; ttlMs: number }
+      | { type: "get" | "delete"; key: string }
+      | { type: "acquire"; key: string; ttlMs: number }
+      | { type: "advance"; ms: number };
+    const key = fc.constantFrom("a", "b", "c", "d", "e");
+    const ttlMs = fc.integer({ min: 1, max: 50 });
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ type: fc.constant("set" as const), key, value: fc.integer(), ttlMs }),
+      fc.record({ type: fc.constantFrom("get" as const, "delete" as const), key }),
+      fc.record({ type: fc.constant("acquire" as const), key, ttlMs }),
+      fc.record({ type: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 30 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(op, { maxLength: 60 }),
+        async (maxEntries, ops) => {
+          let now = 0;
+          const store = createMemoryStore({ maxEntries, now: () => now });
+          // The model: entries from least to most recently used.
+          let model: { key: string; value: unknown; expiresAt: number }[] = [];
+          const touch = (k: string) => {
+            const entry = model.find((item) => item.key === k);
+            model = model.filter((item) => item.key !== k);
+            if (entry === undefined || entry.expiresAt <= now) return undefined;
+            model.push(entry);
+            return entry;
+          };
+          const put = (k: string, value: unknown, ttl: number) => {
+            model = model.filter((item) => item.key !== k);
+            model.push({ key: k, value, expiresAt: now + ttl });
+            while (model.length > maxEntries) model.shift();
+          };
+          for (const step of ops) {
+            if (step.type === "advance") now += step.ms;
+            else if (step.type === "set") {
+              await store.set(step.key, step.value, step.ttlMs);
+              put(step.key, step.value, step.ttlMs);
+            } else if (step.type === "get") {
+              expect(await store.get(step.key)).toEqual(touch(step.key)?.value);
+            } else if (step.type === "delete") {
+              await store.delete(step.key);
+              model = model.filter((item) => item.key !== step.key);
+            } else if (step.type === "acquire") {
+              const release = await store.acquire(step.key, step.ttlMs);
+              const free = touch(step.key) === undefined;
+              expect(release !== undefined).toBe(free);
+              if (free) put(step.key, "lease", step.ttlMs);
+            }
+            expect(store.size).toBeLessThanOrEqual(maxEntries);
+            expect(store.size).toBe(model.length);
+          }
+        },
+      ),
+    );
   });
 });
