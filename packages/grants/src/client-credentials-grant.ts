@@ -31,12 +31,14 @@ export interface ClientCredentialsGrantOptions extends GrantOptions {
   audience?: string | undefined;
 }
 
-const schema = z.object({
-  ...grantOptionsShape,
-  scope: scopeSchema,
-  resource: resourceSchema,
-  audience: z.optional(z.string()),
-});
+// Built on first use, so a bundle that never calls this creator drops it.
+const schema = () =>
+  z.object({
+    ...grantOptionsShape,
+    scope: scopeSchema,
+    resource: resourceSchema,
+    audience: z.optional(z.string()),
+  });
 
 /**
  * A token creator for the client credentials grant: the client obtains a token for itself with its
@@ -50,7 +52,7 @@ const schema = z.object({
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
-  const parsed = parseOptions("clientCredentialsGrant", schema, options);
+  const parsed = parseOptions("clientCredentialsGrant", schema(), options);
   const problems = checkGrantOptions(parsed);
   if (problems.length > 0) throw invalidOptions("clientCredentialsGrant", problems);
   const resolved = resolveGrantOptions(parsed);

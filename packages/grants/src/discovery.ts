@@ -37,7 +37,8 @@ export interface DiscoverOptions {
   signal?: AbortSignal | undefined;
 }
 
-const endpoint = z.optional(z.url());
+// Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
+const endpoint = z.optional(z.string());
 const metadataSchema = z.looseObject({
   issuer: z.string().check(z.minLength(1)),
   token_endpoint: endpoint,

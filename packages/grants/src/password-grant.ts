@@ -27,14 +27,16 @@ export interface PasswordGrantOptions extends GrantOptions {
   realmName?: string | undefined;
 }
 
-const schema = z.object({
-  ...grantOptionsShape,
-  username: z.string().check(z.minLength(1)),
-  password: z.string().check(z.minLength(1)),
-  scope: scopeSchema,
-  realmId: z.optional(z.string()),
-  realmName: z.optional(z.string()),
-});
+// Built on first use, so a bundle that never calls this creator drops it.
+const schema = () =>
+  z.object({
+    ...grantOptionsShape,
+    username: z.string().check(z.minLength(1)),
+    password: z.string().check(z.minLength(1)),
+    scope: scopeSchema,
+    realmId: z.optional(z.string()),
+    realmName: z.optional(z.string()),
+  });
 
 /**
  * A token creator for the resource owner password credentials grant. RFC 9700 deprecates it for new
@@ -46,7 +48,7 @@ const schema = z.object({
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.3
  */
 export function passwordGrant(options: PasswordGrantOptions): GrantCreator {
-  const parsed = parseOptions("passwordGrant", schema, options);
+  const parsed = parseOptions("passwordGrant", schema(), options);
   const problems = checkGrantOptions(parsed);
   if (problems.length > 0) throw invalidOptions("passwordGrant", problems);
   const resolved = resolveGrantOptions(parsed);

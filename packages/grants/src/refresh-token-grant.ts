@@ -26,11 +26,13 @@ export interface RefreshTokenGrantOptions extends GrantOptions {
   scope?: string | readonly string[] | undefined;
 }
 
-const schema = z.object({
-  ...grantOptionsShape,
-  refreshToken: z.optional(z.string().check(z.minLength(1))),
-  scope: scopeSchema,
-});
+// Built on first use, so a bundle that never calls this creator drops it.
+const schema = () =>
+  z.object({
+    ...grantOptionsShape,
+    refreshToken: z.optional(z.string().check(z.minLength(1))),
+    scope: scopeSchema,
+  });
 
 /** The `code` of the error thrown when there is no refresh token to redeem. */
 export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
@@ -47,7 +49,7 @@ export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): GrantCreator {
-  const parsed = parseOptions("refreshTokenGrant", schema, options);
+  const parsed = parseOptions("refreshTokenGrant", schema(), options);
   const problems = checkGrantOptions(parsed);
   if (problems.length > 0) throw invalidOptions("refreshTokenGrant", problems);
   const resolved = resolveGrantOptions(parsed);

@@ -25,16 +25,17 @@ export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "def
   signal?: AbortSignal | undefined;
 }
 
-const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...shared } = grantOptionsShape;
-const schema = z.object({
-  ...shared,
-  revocationUrl: grantOptionsShape.tokenUrl,
-  token: z.string().check(z.minLength(1)),
-  tokenTypeHint: z.optional(z.string().check(z.minLength(1))),
-  signal: z.optional(
-    z.custom<AbortSignal>((value) => value instanceof AbortSignal, { message: "expected an AbortSignal" }),
-  ),
-});
+// Built on first use, so a bundle that never calls this creator drops it.
+const schema = () =>
+  z.object({
+    ...grantOptionsShape,
+    revocationUrl: grantOptionsShape.tokenUrl,
+    token: z.string().check(z.minLength(1)),
+    tokenTypeHint: z.optional(z.string().check(z.minLength(1))),
+    signal: z.optional(
+      z.custom<AbortSignal>((value) => value instanceof AbortSignal, { message: "expected an AbortSignal" }),
+    ),
+  });
 
 /**
  * Revokes an access or refresh token (RFC 7009). Resolves once the server answered 200, which it
@@ -46,7 +47,7 @@ const schema = z.object({
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
  */
 export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
-  const parsed = parseOptions("revokeToken", schema, options);
+  const parsed = parseOptions("revokeToken", schema(), options);
   const problems = checkGrantOptions({ ...parsed, tokenUrl: parsed.revocationUrl }, true).map((problem) =>
     problem.replace("tokenUrl: either tokenUrl", "revocationUrl: either revocationUrl"),
   );

@@ -19,12 +19,14 @@ export interface RobotGrantOptions extends GrantOptions {
   realmId?: string | undefined;
 }
 
-const schema = z.object({
-  ...grantOptionsShape,
-  id: z.string().check(z.minLength(1)),
-  secret: z.string().check(z.minLength(1)),
-  realmId: z.optional(z.string()),
-});
+// Built on first use, so a bundle that never calls this creator drops it.
+const schema = () =>
+  z.object({
+    ...grantOptionsShape,
+    id: z.string().check(z.minLength(1)),
+    secret: z.string().check(z.minLength(1)),
+    realmId: z.optional(z.string()),
+  });
 
 /**
  * A token creator for Authup's robot credentials grant (`grant_type=robot_credentials` with `id`,
@@ -34,7 +36,7 @@ const schema = z.object({
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5
  */
 export function robotGrant(options: RobotGrantOptions): GrantCreator {
-  const parsed = parseOptions("robotGrant", schema, options);
+  const parsed = parseOptions("robotGrant", schema(), options);
   const problems = checkGrantOptions(parsed);
   if (problems.length > 0) throw invalidOptions("robotGrant", problems);
   const resolved = resolveGrantOptions(parsed);

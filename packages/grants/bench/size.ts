@@ -1,0 +1,81 @@
+// Size of what an application ships for the common case: a token manager, the client credentials
+// grant and an authorizing fetch, bundled with every dependency (zod), minified and gzipped.
+// Run with `pnpm run bench` (after `pnpm run build`). Target: at most 10 KiB.
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const TARGET_BYTES = 10 * 1024;
+const packageDir = fileURLToPath(new URL("..", import.meta.url));
+
+const entry = `
+import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+import { clientCredentialsGrant } from "@tokenkeep/grants";
+
+const manager = createTokenManager({
+  creator: clientCredentialsGrant({
+    issuer: "https://auth.example.com",
+    clientId: "service",
+    clientSecret: globalThis.CLIENT_SECRET,
+  }),
+});
+export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"] });
+`;
+
+// The same without the grant (a hand-written creator), to show what @tokenkeep/grants itself adds.
+const coreOnlyEntry = `
+import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+
+const manager = createTokenManager({ creator: async () => globalThis.TOKEN_ANSWER });
+export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"] });
+`;
+
+async function bundle(contents: string) {
+  const result = await build({
+    stdin: { contents, resolveDir: packageDir, loader: "js" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    target: "es2023",
+    write: false,
+    metafile: true,
+    logLevel: "error",
+  });
+  const code = result.outputFiles[0]!.contents;
+  return { result, code, gzipped: gzipSync(code, { level: 9 }).length };
+}
+
+const { result, code, gzipped } = await bundle(entry);
+const coreOnly = await bundle(coreOnlyEntry);
+
+const byPackage = new Map<string, number>();
+for (const [path, input] of Object.entries(Object.values(result.metafile.outputs)[0]!.inputs)) {
+  const inModules = path.split("node_modules/").at(-1)!;
+  const name =
+    path.includes("node_modules/") && inModules !== path
+      ? inModules
+          .split("/")
+          .slice(0, inModules.startsWith("@") ? 2 : 1)
+          .join("/")
+      : path.includes("core/dist")
+        ? "@tokenkeep/core"
+        : path.includes("dist/")
+          ? "@tokenkeep/grants"
+          : "(entry)";
+  byPackage.set(name, (byPackage.get(name) ?? 0) + input.bytesInOutput);
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(2)} KiB`;
+console.log("bundle: createTokenManager + clientCredentialsGrant + createAuthFetch, all dependencies");
+for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${name.padEnd(20)} ${kib(bytes).padStart(10)} minified`);
+}
+console.log(`  minified: ${kib(code.length)}`);
+console.log(
+  `  minified + gzipped: ${kib(gzipped)} (target <= ${kib(TARGET_BYTES)}) ${gzipped <= TARGET_BYTES ? "OK" : "OVER"}`,
+);
+console.log(
+  `  of which core + zod alone (no grant): ${kib(coreOnly.gzipped)}; the grant adds ${kib(gzipped - coreOnly.gzipped)}`,
+);
