@@ -76,7 +76,8 @@ function replayer(input: RequestInfo | URL, init: RequestInit | undefined): (() 
  *   `Authorization` when a redirect leaves the origin (Node, Deno and browsers do). A 401 from
  *   another origin after a redirect does not invalidate the token. Where a runtime does not drop the
  *   header, pass `redirect: "manual"` or `"error"` for requests that may be redirected elsewhere.
- * - The request's `signal` also abandons the wait for a token. Errors of `getToken` reject the call.
+ * - The request's `signal` also abandons the wait for a token. Errors of `getToken` reject the call,
+ *   including when no new token can be had after a 401.
  *
  * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) when `origins` is missing or invalid.
  *
@@ -107,9 +108,13 @@ export function createAuthFetch<I extends TokenIdentity = TokenIdentity>(
 
     await manager.invalidate(sent, { identity });
     if (replay === undefined) return response;
-    const fresh = await manager.getToken({ identity, signal });
+    const discard = () => response.body?.cancel().catch(() => {});
+    const fresh = await manager.getToken({ identity, signal }).catch(async (error: unknown) => {
+      await discard(); // the token error explains the 401 better than its body
+      throw error;
+    });
     if (fresh.accessToken === sent.accessToken) return response;
-    await response.body?.cancel().catch(() => {});
+    await discard();
     const retry = replay();
     retry.headers.set("authorization", authorizationOf(fresh));
     return fetch(retry);

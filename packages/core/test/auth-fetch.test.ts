@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuthFetch } from "../src/auth-fetch.js";
+import { isOAuthError, OAuthError } from "../src/errors.js";
 import { createTokenManager, type TokenManager } from "../src/token-manager.js";
 import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
 
@@ -136,6 +137,22 @@ describe("createAuthFetch", () => {
     expect(response.status).toBe(401);
     expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer token-1", "Bearer token-2"]);
     expect(creatorCalls()).toBe(2);
+  });
+
+  it("rejects with the token error when no new token can be had after a 401", async () => {
+    const { api } = await setup();
+    let calls = 0;
+    const manager = createTokenManager({
+      creator: async () => {
+        calls += 1;
+        if (calls > 1) throw new OAuthError({ error: "invalid_client", status: 401 });
+        return { access_token: "only-token", expires_in: 3600 };
+      },
+    });
+    cleanups.push(() => manager.dispose());
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    await expect(authFetch(`${api.origin}/items`)).rejects.toSatisfy(isOAuthError);
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer only-token"]);
   });
 
   it("replays replayable bodies byte for byte", async () => {
