@@ -35,7 +35,9 @@ interface RowOutcome {
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {
   // The package's node_modules/.bin holds Node 22's `node`: scripts must be started with pnpm's Node.
-  console.error(`run-matrix must run on Node 24 or newer, not ${process.version} (use "$npm_node_execpath")`);
+  console.error(
+    `run-matrix must run on Node 24 or newer, not ${process.version} (start it with scripts/node24.sh)`,
+  );
   process.exit(2);
 }
 

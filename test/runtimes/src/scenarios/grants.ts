@@ -3,7 +3,7 @@
  * manager: client credentials, refresh-token rotation, and OAuth error answers surfacing as core's
  * `OAuthError` with its `code`.
  */
-import { createTokenManager, isOAuthError, isTokenkeepError } from "@tokenkeep/core";
+import { createAuthFetch, createTokenManager, isOAuthError, isTokenkeepError } from "@tokenkeep/core";
 import { clientCredentialsGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { assert, assertEqual, type MatrixConfig, rejection } from "../harness.ts";
 
@@ -16,7 +16,10 @@ function countingFetch() {
   return { counter, fetcher };
 }
 
-/** A client-credentials token from the server, cached by the manager and accepted by the resource server. */
+/**
+ * A client-credentials token from the server, cached by the manager and accepted by the resource
+ * server (which asks the authorization server) through `createAuthFetch`.
+ */
 export async function clientCredentials(config: MatrixConfig): Promise<void> {
   const { counter, fetcher } = countingFetch();
   const creator = clientCredentialsGrant({
@@ -41,11 +44,14 @@ export async function clientCredentials(config: MatrixConfig): Promise<void> {
     `expiresAt is about 300 s ahead (got ${lifetimeMs} ms)`,
   );
 
-  const answer = await fetch(`${config.origin}/rs/protected`, {
-    headers: { authorization: await manager.getAuthorizationHeader() },
-  });
-  assertEqual(answer.status, 200, "the resource server accepts the token");
-  assertEqual(counter.calls, 1, "token requests after getAuthorizationHeader");
+  assertEqual(await manager.getAuthorizationHeader(), `Bearer ${set.accessToken}`, "authorization header");
+  const authFetch = createAuthFetch(manager, { origins: [config.origin] });
+  const answers = await Promise.all(
+    Array.from({ length: 3 }, () => authFetch(`${config.origin}/rs/protected`)),
+  );
+  assertEqual(answers.map((answer) => answer.status).join(","), "200,200,200", "resource server answers");
+  await Promise.all(answers.map((answer) => answer.body?.cancel()));
+  assertEqual(counter.calls, 1, "token requests after the resource calls");
 }
 
 /** Refresh tokens rotate through the manager; the server's reuse detection answers `invalid_grant`. */

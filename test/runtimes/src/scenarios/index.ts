@@ -1,5 +1,6 @@
 /** Every scenario of the matrix, in the order they run and are reported. */
 import type { Scenario } from "../harness.ts";
+import { replayNotRepeated, replayOnce } from "./auth-fetch.ts";
 import { clientCredentials, oauthError, refreshTokenRotation } from "./grants.ts";
 import { invalidation, refreshAhead, singleFlight, skew } from "./manager.ts";
 import { abortSignalTimeout, cryptoSubtle, timers, webGlobals } from "./platform.ts";
@@ -13,6 +14,8 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   "manager: skew": skew,
   "manager: refresh-ahead": refreshAhead,
   "manager: invalidation": invalidation,
+  "auth fetch: replay once on 401": replayOnce,
+  "auth fetch: no second replay": replayNotRepeated,
   "grants: client credentials": clientCredentials,
   "grants: refresh-token rotation": refreshTokenRotation,
   "grants: OAuth error answer": oauthError,
