@@ -107,8 +107,9 @@ export interface PatHandlerOptions {
    */
   readonly bootstrapSecretPhc?: string;
   /**
-   * The client address used as the rate limit key. The default takes the socket address `serve` saw,
-   * else `"unknown"` (all such clients share one bucket). Behind a proxy, read your trusted header here.
+   * The client address used as the rate limit key. By default the `clientAddress` the host passed
+   * with the request (`serve` passes the socket address), else `"unknown"` (all such clients share one
+   * bucket). Behind a proxy, read your trusted header here.
    */
   readonly getClientAddress?: (request: Request) => string | undefined;
   /** Clock in epoch milliseconds. @default Date.now */

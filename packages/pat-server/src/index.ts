@@ -13,7 +13,13 @@ export type { AccessRequirement, PatAuthResult, PatHandler } from "./pat-handler
 export { createPatHandler } from "./pat-handler";
 export { createPostgresStore, type PostgresStoreOptions } from "./postgres-store";
 export { type HashSecretOptions, hashSecret, verifySecret } from "./scrypt";
-export { type ServedHandler, type ServeOptions, serve } from "./serve";
+export {
+  type RequestContext,
+  type ServableHandler,
+  type ServedHandler,
+  type ServeOptions,
+  serve,
+} from "./serve";
 export {
   type GenerateSigningKeyOptions,
   generateSigningKey,

@@ -10,6 +10,7 @@ import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
+import type { RequestContext } from "./serve";
 
 /** Outcome of {@link PatHandler.authenticate}: the JWT's claims, or the error response to send. */
 export type PatAuthResult =
@@ -18,7 +19,11 @@ export type PatAuthResult =
 
 /** A Web-standard request handler serving the PAT protocol, plus what a host app needs around it. */
 export interface PatHandler {
-  (request: Request): Promise<Response>;
+  /**
+   * Handles one request. `context.clientAddress` is the rate limit key unless `getClientAddress` is
+   * configured (`serve` passes the socket address; in Astro pass `{ clientAddress }`).
+   */
+  (request: Request, context?: RequestContext): Promise<Response>;
   /**
    * Route guard for the host app's own routes: checks `Authorization: Bearer <JWT>` issued by this
    * handler, and optionally the `admin` claim or a role (401/403 responses of the protocol's shape).
@@ -75,9 +80,9 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     nowSeconds: () => Math.floor(resolved.now() / 1000),
   };
 
-  async function route(request: Request): Promise<Response> {
+  async function route(request: Request, context: RequestContext): Promise<Response> {
     const { pathname } = new URL(request.url);
-    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request);
+    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context.clientAddress);
     if (pathname.startsWith(`${resolved.adminPath}/`)) {
       return handleAdmin(ctx, request, pathname.slice(resolved.adminPath.length));
     }
@@ -91,9 +96,9 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     throw new HttpError(404, "Not found");
   }
 
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (request: Request, context: RequestContext = {}): Promise<Response> => {
     try {
-      return await route(request);
+      return await route(request, context);
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);
       onError({ error, request });

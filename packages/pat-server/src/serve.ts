@@ -2,7 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { DEFAULT_HOSTNAME } from "./defaults";
-import { setSocketAddress } from "./internal/client-address";
+
+/** Per-request facts a host passes to the handler next to the `Request`. */
+export interface RequestContext {
+  /** The client's address as the host saw it (the socket's remote address under `serve`). */
+  readonly clientAddress?: string | undefined;
+}
+
+/** What {@link serve} can serve: any Request/Response handler; it also receives the client address. */
+export type ServableHandler = (request: Request, context: RequestContext) => Promise<Response>;
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -28,12 +36,10 @@ export interface ServedHandler {
 
 /**
  * Serves a `(request: Request) => Promise<Response>` handler with `node:http`. The socket address of
- * each request is passed to the PAT handler (for its rate limit) without trusting any header.
+ * each request is passed as `context.clientAddress` (the PAT handler's rate limit key), never taken
+ * from a header.
  */
-export async function serve(
-  handler: (request: Request) => Promise<Response>,
-  options: ServeOptions = {},
-): Promise<ServedHandler> {
+export async function serve(handler: ServableHandler, options: ServeOptions = {}): Promise<ServedHandler> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   let origin = "";
   const server = createServer((req, res) => {
@@ -65,7 +71,7 @@ export async function serve(
 }
 
 async function respond(
-  handler: (request: Request) => Promise<Response>,
+  handler: ServableHandler,
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,
@@ -86,8 +92,7 @@ async function respond(
       headers,
       ...(hasBody && { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }),
     } as RequestInit);
-    if (req.socket.remoteAddress) setSocketAddress(request, req.socket.remoteAddress);
-    const response = await handler(request);
+    const response = await handler(request, { clientAddress: req.socket.remoteAddress });
     res.statusCode = response.status;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;

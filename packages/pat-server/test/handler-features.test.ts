@@ -60,6 +60,23 @@ describe("rate limit of the exchange", () => {
     expect((await post("a")).status).toBe(429);
     expect((await post("b")).status).toBe(401);
   });
+  it("takes the client address from the host's context when called directly (Astro-style)", async () => {
+    const handler = createPatHandler({
+      store: sqlite(),
+      ...fast,
+      rateLimit: { maxRequests: 1, windowMs: 60_000 },
+    });
+    const post = (clientAddress: string) =>
+      handler(
+        new Request("http://app.test/auth/token", { method: "POST", headers: { authorization: "Bearer x" } }),
+        {
+          clientAddress,
+        },
+      );
+    expect((await post("203.0.113.1")).status).toBe(401);
+    expect((await post("203.0.113.1")).status).toBe(429);
+    expect((await post("203.0.113.2")).status).toBe(401);
+  });
 });
 
 describe("JWT lifetime and guards", () => {

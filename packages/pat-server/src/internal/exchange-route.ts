@@ -1,7 +1,6 @@
 import { parsePat, tokenExchangeRequestSchema } from "@tokenkeep/pat-protocol";
 import { verifySecret } from "../scrypt";
 import type { StoredPatRecord } from "../store";
-import { getSocketAddress } from "./client-address";
 import type { HandlerContext } from "./handler-context";
 import {
   HttpError,
@@ -18,12 +17,16 @@ import { validate } from "./validation";
 const invalidToken = () => new HttpError(401, "Invalid Authorization token");
 
 /** `POST <authPath>/token`: exchanges a PAT for a JWT. Every PAT failure is the same 401. */
-export async function handleExchange(ctx: HandlerContext, request: Request): Promise<Response> {
+export async function handleExchange(
+  ctx: HandlerContext,
+  request: Request,
+  clientAddress: string | undefined,
+): Promise<Response> {
   if (request.method.toUpperCase() !== "POST") {
     throw new HttpError(405, "Method not allowed", { headers: { allow: "POST" } });
   }
   if (ctx.rateLimiter) {
-    const address = ctx.options.getClientAddress?.(request) ?? getSocketAddress(request) ?? "unknown";
+    const address = ctx.options.getClientAddress?.(request) ?? clientAddress ?? "unknown";
     const decision = ctx.rateLimiter.take(address);
     if (!decision.allowed) {
       throw new HttpError(429, "Too many requests", {
