@@ -1,0 +1,45 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { expect, it } from "vitest";
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main], { env: { ...process.env, ...env, TOKEN_URL: "" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+it("calls the API with client credentials and shows the token being fetched, reused and refreshed ahead", async () => {
+  const { code, stdout, stderr } = await run({});
+  expect(code, stderr).toBe(0);
+  const lines = stdout.trim().split("\n");
+  const index = (text: string) => lines.findIndex((line) => line.includes(text));
+
+  expect(index("authorization server (oidc-provider): http://127.0.0.1:")).toBeGreaterThanOrEqual(0);
+  // The two first callers share one token request.
+  expect(index("no usable token cached: fetching one")).toBeLessThan(index("token fetched: token #1"));
+  expect(index("joined the token request already in flight")).toBeGreaterThan(0);
+  // Then the token is reused, refreshed in the background before it expires, and the new one used.
+  expect(index("token #1 reused from the cache")).toBeGreaterThan(index("token fetched: token #1"));
+  expect(index("token #1 is near its end: refreshing ahead in the background")).toBeGreaterThan(0);
+  expect(index("token fetched: token #2")).toBeGreaterThan(index("refreshing ahead"));
+  expect(index("token #2 reused from the cache")).toBeGreaterThan(index("token fetched: token #2"));
+
+  const calls = lines.filter((line) => line.includes("GET /reports ->"));
+  expect(calls.length).toBeGreaterThanOrEqual(8);
+  for (const call of calls) expect(call).toContain("-> 200");
+  const done = /done: (\d+) API calls, 0 failed, (\d+) tokens fetched/.exec(stdout);
+  expect(done).not.toBeNull();
+  // One token per refresh-ahead period, not one per call.
+  expect(Number(done![2])).toBeGreaterThanOrEqual(2);
+  expect(Number(done![2])).toBeLessThan(Number(done![1]) / 2);
+  // The client secret the example generated never shows up.
+  expect(stdout).not.toContain("demo-");
+});
