@@ -9,6 +9,7 @@
  */
 
 export type { PatErrorState, PatHandlerOptions, PatRateLimitOptions } from "./handler-options";
+export { createPatGuard, type PatGuard, type PatGuardOptions } from "./pat-guard";
 export type { AccessRequirement, PatAuthResult, PatHandler } from "./pat-handler";
 export { createPatHandler } from "./pat-handler";
 export { createPostgresStore, type PostgresStoreOptions } from "./postgres-store";

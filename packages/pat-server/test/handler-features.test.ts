@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
 import { serve } from "../src/serve";
@@ -135,6 +136,35 @@ describe("JWT lifetime and guards", () => {
     }
     const anonymous = await fetch(`${url}/reports`);
     expect(anonymous.status).toBe(401);
+  });
+});
+
+describe("createPatGuard", () => {
+  it("lets another service verify JWTs through the published JWKS URL", async () => {
+    const store = sqlite();
+    const handler = createPatHandler({ store, ...fast, issuer: "https://pat.example" });
+    const { url } = await served(handler);
+    const admin = (await issueToken(store, { owner: "a", isAdmin: true, roles: ["ops"] }, fast))!;
+    const user = (await issueToken(store, { owner: "u" }, fast))!;
+    const jwtOf = async (token: string) =>
+      (
+        (await (
+          await fetch(`${url}/auth/token`, { method: "POST", headers: { authorization: `Bearer ${token}` } })
+        ).json()) as { access_token: string }
+      ).access_token;
+    const guard = createPatGuard({
+      jwks: new URL(`${url}/.well-known/jwks.json`),
+      issuer: "https://pat.example",
+    });
+    const request = (jwt: string) =>
+      new Request("http://api.test/", { headers: { authorization: `Bearer ${jwt}` } });
+    const ok = await guard.authenticate(request(await jwtOf(admin.token)), { admin: true, role: "ops" });
+    expect(ok).toMatchObject({ ok: true, claims: { owner: "a", admin: true, roles: ["ops"] } });
+    const notAdmin = await guard.authenticate(request(await jwtOf(user.token)), { admin: true });
+    expect(notAdmin.ok ? 200 : notAdmin.response.status).toBe(403);
+    const otherIssuer = createPatGuard({ jwks: await handler.jwks(), issuer: "https://elsewhere.example" });
+    const refused = await otherIssuer.authenticate(request(await jwtOf(user.token)));
+    expect(refused.ok ? 200 : refused.response.status).toBe(401);
   });
 });
 
