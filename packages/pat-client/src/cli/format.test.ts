@@ -1,0 +1,47 @@
+import type { PatRecord } from "@tokenkeep/pat-protocol";
+import { describe, expect, it } from "vitest";
+import { describeExpiry, recordStatus, recordsTable, relativeTime } from "./format";
+
+const NOW = 1_800_000_000;
+const DAY = 86_400;
+
+describe("relativeTime", () => {
+  it("speaks in whole units, rounded toward zero", () => {
+    expect(relativeTime(NOW + 30 * DAY - 5, NOW)).toBe("in 29 days");
+    expect(relativeTime(NOW - 3 * 3_600 - 59, NOW)).toBe("3 hours ago");
+    expect(relativeTime(NOW + 90, NOW)).toBe("in 1 minute");
+    expect(relativeTime(NOW + 100 * DAY, NOW)).toBe("in 3 months");
+    expect(relativeTime(NOW - 800 * DAY, NOW)).toBe("2 years ago");
+    expect(relativeTime(NOW, NOW)).toBe("now");
+  });
+});
+
+describe("record descriptions", () => {
+  const record: PatRecord = {
+    tokenId: "a".repeat(21),
+    owner: "ci@example.com",
+    isAdmin: false,
+    roles: ["deploy"],
+    createdAt: NOW - 2 * DAY,
+    lastUsedAt: null,
+    expiresAt: NOW + 30 * DAY - 60,
+    revokedAt: null,
+  };
+
+  it("describes expiry and status with the server's rule (expired at expiresAt <= now)", () => {
+    expect(describeExpiry(record.expiresAt, NOW)).toBe("expires in 29 days");
+    expect(describeExpiry(NOW, NOW)).toBe("expired now");
+    expect(describeExpiry(null, NOW)).toBe("never expires");
+    expect(recordStatus(record, NOW)).toBe("active");
+    expect(recordStatus({ ...record, expiresAt: NOW }, NOW)).toBe("expired");
+    expect(recordStatus({ ...record, revokedAt: NOW - 1 }, NOW)).toBe("revoked");
+  });
+
+  it("renders a table without colour codes", () => {
+    const table = recordsTable([record], NOW);
+    expect(table).toContain("ci@example.com");
+    expect(table).toContain("expires in 29 days");
+    expect(table).toContain("2 days ago");
+    expect(table).not.toContain("\u001b[");
+  });
+});

@@ -1,0 +1,60 @@
+import type { PatRecord } from "@tokenkeep/pat-protocol";
+import Table from "cli-table3";
+
+const UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
+  ["year", 365 * 86_400],
+  ["month", 30 * 86_400],
+  ["day", 86_400],
+  ["hour", 3_600],
+  ["minute", 60],
+  ["second", 1],
+];
+
+/**
+ * A Unix-seconds time relative to `nowSeconds`, in whole units rounded toward zero: "in 29 days",
+ * "3 hours ago", "now".
+ */
+export function relativeTime(atSeconds: number, nowSeconds: number, locale = "en"): string {
+  const format = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const delta = atSeconds - nowSeconds;
+  for (const [unit, seconds] of UNITS) {
+    const count = Math.trunc(delta / seconds);
+    if (count !== 0) return format.format(count, unit);
+  }
+  return format.format(0, "second");
+}
+
+/** The state of a record at `nowSeconds`: `revoked`, `expired` or `active` (expiry at `<=`, as the server). */
+export function recordStatus(record: PatRecord, nowSeconds: number): "active" | "revoked" | "expired" {
+  if (record.revokedAt != null) return "revoked";
+  if (record.expiresAt != null && record.expiresAt <= nowSeconds) return "expired";
+  return "active";
+}
+
+/** "expires in 29 days", "expired 2 days ago", "never expires". */
+export function describeExpiry(expiresAt: number | null | undefined, nowSeconds: number): string {
+  if (expiresAt == null) return "never expires";
+  const when = relativeTime(expiresAt, nowSeconds);
+  return expiresAt <= nowSeconds ? `expired ${when}` : `expires ${when}`;
+}
+
+/** A human-readable table of records (no colours, so it reads the same in a file or a pipe). */
+export function recordsTable(records: readonly PatRecord[], nowSeconds: number): string {
+  const table = new Table({
+    head: ["ID", "OWNER", "ADMIN", "ROLES", "STATUS", "CREATED", "LAST USED", "EXPIRES"],
+    style: { head: [], border: [] },
+  });
+  for (const record of records) {
+    table.push([
+      record.tokenId,
+      record.owner,
+      record.isAdmin ? "yes" : "no",
+      record.roles.join(", "),
+      recordStatus(record, nowSeconds),
+      relativeTime(record.createdAt, nowSeconds),
+      record.lastUsedAt == null ? "never" : relativeTime(record.lastUsedAt, nowSeconds),
+      describeExpiry(record.expiresAt, nowSeconds),
+    ]);
+  }
+  return table.toString();
+}

@@ -1,0 +1,31 @@
+import { InvalidArgumentError } from "commander";
+import { describe, expect, it } from "vitest";
+import { collect, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
+
+describe("CLI argument parsers", () => {
+  it("reads durations", () => {
+    expect(parseDurationSeconds("90s")).toBe(90);
+    expect(parseDurationSeconds("30d")).toBe(30 * 86_400);
+    expect(parseDurationSeconds("1y")).toBe(365 * 86_400);
+    expect(() => parseDurationSeconds("30")).toThrow(InvalidArgumentError);
+    expect(() => parseDurationSeconds("-1d")).toThrow(InvalidArgumentError);
+  });
+
+  it("reads Unix seconds and ISO dates", () => {
+    expect(parseUnixSeconds("1800000000")).toBe(1_800_000_000);
+    expect(parseUnixSeconds("2027-01-31T00:00:00Z")).toBe(Date.UTC(2027, 0, 31) / 1000);
+    expect(() => parseUnixSeconds("tomorrow")).toThrow(InvalidArgumentError);
+    expect(() => parseUnixSeconds("-5")).toThrow(InvalidArgumentError);
+  });
+
+  it("reads limits from 1 to 1000 only", () => {
+    expect(parseLimit("1000")).toBe(1000);
+    for (const bad of ["0", "1001", "1.5", "10abc", "1e3"])
+      expect(() => parseLimit(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it("collects repeated and comma-separated values", () => {
+    expect(collect("c", collect("a, b"))).toEqual(["a", "b", "c"]);
+    expect(collect("")).toEqual([]);
+  });
+});

@@ -1,0 +1,45 @@
+import { InvalidArgumentError } from "commander";
+
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  s: 1,
+  m: 60,
+  h: 3_600,
+  d: 86_400,
+  w: 7 * 86_400,
+  y: 365 * 86_400,
+};
+
+/** `--expires-in 30d`: a duration (`90s`, `15m`, `12h`, `30d`, `2w`, `1y`) as seconds. */
+export function parseDurationSeconds(value: string): number {
+  const match = /^(\d+)([smhdwy])$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError("Expected a duration such as 90s, 15m, 12h, 30d, 2w or 1y.");
+  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+}
+
+/** `--expires-at`: Unix seconds, or a date such as `2027-01-31` or `2027-01-31T12:00:00Z`, as Unix seconds. */
+export function parseUnixSeconds(value: string): number {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at))
+    throw new InvalidArgumentError("Expected Unix seconds or an ISO date such as 2027-01-31.");
+  return Math.floor(at / 1000);
+}
+
+/** `--limit`: an integer from 1 to 1000. */
+export function parseLimit(value: string): number {
+  const limit = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(limit >= 1 && limit <= 1000)) throw new InvalidArgumentError("Expected an integer from 1 to 1000.");
+  return limit;
+}
+
+/** A repeatable option (`--role a --role b`), also accepting commas (`--role a,b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== ""),
+  ];
+}

@@ -1,0 +1,310 @@
+import { Command, CommanderError, Option } from "commander";
+import { type ListOptions, PatAdminClient } from "../pat-admin-client";
+import { isPatClientError } from "../pat-client-error";
+import { describeExpiry, recordsTable } from "./format";
+import { collect, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
+
+/** Where the CLI reads and writes: the process in `main.ts`, buffers in tests. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/** Exit codes: 0 success, 1 the server or the network failed, 2 the command line is wrong. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A command-line mistake found after parsing (exit code 2). */
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+interface GlobalOptions {
+  endpoint?: string;
+  token?: string;
+  authPath?: string;
+  adminPath?: string;
+  json?: boolean;
+}
+
+/**
+ * Runs `tokenkeep-pat` with `argv` (the arguments after the program name) and returns the exit code.
+ * The PAT is never printed; `issue` prints the new token once, with a warning.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const now = io.now ?? Date.now;
+  const nowSeconds = () => Math.floor(now() / 1000);
+  const print = (text: string) => io.stdout(text.endsWith("\n") ? text : `${text}\n`);
+  const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+  let json = false;
+
+  const program = new Command("tokenkeep-pat")
+    .description("Manage the personal access tokens of a PAT service (tokenkeep or @access-tokens).")
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride()
+    .showHelpAfterError("(add --help for usage)")
+    .addOption(new Option("--endpoint <url>", "base URL of the PAT service").env("TOKENKEEP_PAT_ENDPOINT"))
+    .addOption(
+      new Option("--token <pat>", "an admin personal access token (prefer the environment variable)").env(
+        "TOKENKEEP_PAT",
+      ),
+    )
+    .option("--auth-path <path>", "mount path of the exchange route", "/auth")
+    .option("--admin-path <path>", "mount path of the admin routes", "/admin")
+    .option("--json", "print machine-readable JSON")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 success, 1 server or network error, 2 usage error.\n" +
+        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT.",
+    );
+
+  /** A client from the global options; closed when `use` settles. */
+  const withClient = async <T>(command: Command, use: (client: PatAdminClient) => Promise<T>): Promise<T> => {
+    const options = command.optsWithGlobals<GlobalOptions>();
+    json = options.json === true;
+    if (!options.endpoint) throw new UsageError("missing --endpoint (or TOKENKEEP_PAT_ENDPOINT)");
+    if (!options.token) throw new UsageError("missing --token (or TOKENKEEP_PAT)");
+    const client = new PatAdminClient({
+      endpoint: options.endpoint,
+      apiKey: options.token,
+      authPath: options.authPath,
+      adminPath: options.adminPath,
+      now,
+    });
+    try {
+      return await use(client);
+    } finally {
+      await client.close();
+    }
+  };
+
+  program
+    .command("list")
+    .description("list tokens, ordered by id (active ones unless told otherwise)")
+    .option("--include-revoked", "include revoked tokens")
+    .option("--include-expired", "include expired tokens")
+    .option("--has-role <role>", "only tokens with this role")
+    .option("--limit <n>", "tokens per page (1 to 1000)", parseLimit)
+    .option("--after <tokenId>", "start after this token id (the cursor of the previous page)")
+    .option("--all", "read every page")
+    .action(async (options, command: Command) => {
+      const query: ListOptions = {
+        includeRevoked: options.includeRevoked,
+        includeExpired: options.includeExpired,
+        hasRole: options.hasRole,
+        limit: options.limit,
+        afterTokenId: options.after,
+      };
+      await withClient(command, async (client) => {
+        let page: { records: Awaited<ReturnType<PatAdminClient["list"]>>; nextAfterTokenId: string | null };
+        if (options.all) {
+          const records = [];
+          for await (const chunk of client.listAll(query)) records.push(...chunk);
+          page = { records, nextAfterTokenId: null };
+        } else {
+          page = await client.listPage(query);
+        }
+        if (json) return printJson(page);
+        if (page.records.length === 0) return print("No tokens.");
+        print(recordsTable(page.records, nowSeconds()));
+        const count = `${page.records.length} token${page.records.length === 1 ? "" : "s"}`;
+        print(page.nextAfterTokenId ? `${count}; next page: --after ${page.nextAfterTokenId}` : count);
+      });
+    });
+
+  program
+    .command("issue")
+    .description("issue a new token and print it once")
+    .requiredOption("--owner <owner>", "who the token is for, e.g. an e-mail address")
+    .option("--admin", "give it admin rights")
+    .option("--role <role>", "add a role (repeatable, or comma-separated)", collect)
+    .option("--expires-at <when>", "expiry: Unix seconds or an ISO date", parseUnixSeconds)
+    .option("--expires-in <duration>", "expiry from now: 90s, 15m, 12h, 30d, 2w, 1y", parseDurationSeconds)
+    .action(async (options, command: Command) => {
+      const expiresAt = expiry(options.expiresAt, options.expiresIn, nowSeconds());
+      await withClient(command, async (client) => {
+        const { token, record } = await client.issue({
+          owner: options.owner,
+          isAdmin: options.admin === true,
+          roles: options.role,
+          expiresAt,
+        });
+        const warning = "Store this token now: it is shown only once and cannot be recovered.";
+        if (json) {
+          io.stderr(`${warning}\n`);
+          return printJson({ token, record });
+        }
+        print(
+          `Issued token ${record.tokenId} for ${record.owner} (${describeExpiry(record.expiresAt, nowSeconds())}).`,
+        );
+        print(warning);
+        print("");
+        print(`  ${token}`);
+        print("");
+      });
+    });
+
+  program
+    .command("register")
+    .description("register a token generated elsewhere, by its id and the scrypt PHC of its secret")
+    .argument("<tokenId>", "the token id (21 characters of A-Z, a-z, 0-9)")
+    .requiredOption("--secret-phc <phc>", "scrypt PHC string of the secret")
+    .requiredOption("--owner <owner>", "who the token is for")
+    .option("--admin", "give it admin rights")
+    .option("--role <role>", "add a role (repeatable, or comma-separated)", collect)
+    .option("--expires-at <when>", "expiry: Unix seconds or an ISO date", parseUnixSeconds)
+    .option("--expires-in <duration>", "expiry from now: 90s, 15m, 12h, 30d, 2w, 1y", parseDurationSeconds)
+    .action(async (tokenId: string, options, command: Command) => {
+      const expiresAt = expiry(options.expiresAt, options.expiresIn, nowSeconds());
+      await withClient(command, async (client) => {
+        const record = await client.register({
+          tokenId,
+          secretPhc: options.secretPhc,
+          owner: options.owner,
+          isAdmin: options.admin === true,
+          roles: options.role,
+          expiresAt,
+        });
+        if (json) return printJson(record);
+        print(recordsTable([record], nowSeconds()));
+        print(`Registered token ${record.tokenId}.`);
+      });
+    });
+
+  program
+    .command("update")
+    .description("change a token's owner, admin right, roles, expiry or secret")
+    .argument("<tokenId>", "the token id")
+    .option("--owner <owner>", "a new owner")
+    .option("--admin", "give it admin rights")
+    .option("--no-admin", "take its admin rights away")
+    .option("--roles <roles>", "replace the roles (comma-separated; empty string for none)")
+    .option("--add-role <role>", "add a role (repeatable)", collect)
+    .option("--remove-role <role>", "remove a role (repeatable)", collect)
+    .option("--expires-at <when>", "new expiry: Unix seconds or an ISO date", parseUnixSeconds)
+    .option(
+      "--expires-in <duration>",
+      "new expiry from now: 90s, 15m, 12h, 30d, 2w, 1y",
+      parseDurationSeconds,
+    )
+    .option("--no-expiry", "remove the expiry")
+    .option("--secret-phc <phc>", "a new scrypt PHC string (rotates the secret)")
+    .action(async (tokenId: string, options, command: Command) => {
+      const changes = [options.roles !== undefined, options.addRole, options.removeRole].filter(Boolean);
+      if (changes.length > 1) throw new UsageError("use only one of --roles, --add-role and --remove-role");
+      const roles =
+        options.roles !== undefined
+          ? collect(options.roles)
+          : options.addRole
+            ? { add: options.addRole as string[] }
+            : options.removeRole
+              ? { remove: options.removeRole as string[] }
+              : undefined;
+      // Commander sets `expiry: true` by default for a `--no-expiry` flag; only `false` means "remove".
+      const removeExpiry = options.expiry === false;
+      const newExpiry = expiry(options.expiresAt, options.expiresIn, nowSeconds());
+      if (removeExpiry && newExpiry !== undefined)
+        throw new UsageError("--no-expiry conflicts with --expires-*");
+      const updates = {
+        owner: options.owner,
+        isAdmin: options.admin,
+        roles,
+        expiresAt: removeExpiry ? null : newExpiry,
+        secretPhc: options.secretPhc,
+      };
+      if (Object.values(updates).every((value) => value === undefined)) {
+        throw new UsageError("nothing to update (see --help)");
+      }
+      await withClient(command, async (client) => {
+        await client.update(tokenId, updates);
+        if (json) return printJson({ tokenId, updated: true });
+        print(`Updated token ${tokenId}.`);
+      });
+    });
+
+  program
+    .command("revoke")
+    .description("revoke a token (its existing expiry is kept)")
+    .argument("<tokenId>", "the token id")
+    .option("--expires-at <when>", "also set an expiry: Unix seconds or an ISO date", parseUnixSeconds)
+    .option("--expires-in <duration>", "also set an expiry from now: 30d, ...", parseDurationSeconds)
+    .action(async (tokenId: string, options, command: Command) => {
+      const expiresAt = expiry(options.expiresAt, options.expiresIn, nowSeconds());
+      await withClient(command, async (client) => {
+        await client.revoke(tokenId, expiresAt === undefined ? {} : { expiresAt });
+        if (json) return printJson({ tokenId, revoked: true });
+        print(`Revoked token ${tokenId}.`);
+      });
+    });
+
+  program
+    .command("restore")
+    .description("restore a revoked token")
+    .argument("<tokenId>", "the token id")
+    .action(async (tokenId: string, _options, command: Command) => {
+      await withClient(command, async (client) => {
+        await client.restore(tokenId);
+        if (json) return printJson({ tokenId, restored: true });
+        print(`Restored token ${tokenId}.`);
+      });
+    });
+
+  program
+    .command("exchange")
+    .description("exchange the personal access token for a JWT and print it")
+    .action(async (_options, command: Command) => {
+      await withClient(command, async (client) => {
+        const { accessToken, tokenType, expiresAt } = await client.getAccessToken();
+        if (!json) return print(accessToken);
+        printJson({
+          access_token: accessToken,
+          token_type: tokenType,
+          expires_in: Math.max(0, Math.round((expiresAt - now()) / 1000)),
+        });
+      });
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return EXIT_OK;
+  } catch (error) {
+    return report(error, json, io);
+  }
+}
+
+/** An expiry from `--expires-at` or `--expires-in` (not both). */
+function expiry(
+  at: number | undefined,
+  inSeconds: number | undefined,
+  nowSeconds: number,
+): number | undefined {
+  if (at !== undefined && inSeconds !== undefined) {
+    throw new UsageError("use either --expires-at or --expires-in");
+  }
+  return inSeconds !== undefined ? nowSeconds + inSeconds : at;
+}
+
+function report(error: unknown, json: boolean, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // Commander printed the message (or the help) already.
+    return error.code === "commander.helpDisplayed" || error.code === "commander.version"
+      ? EXIT_OK
+      : EXIT_USAGE;
+  }
+  const usage =
+    error instanceof UsageError ||
+    (error instanceof TypeError && (error as { code?: unknown }).code === "ERR_PAT_CLIENT_OPTIONS");
+  const message = error instanceof Error ? error.message : String(error);
+  if (json) {
+    const status = isPatClientError(error) ? error.status : undefined;
+    const code = isPatClientError(error) ? error.code : usage ? "ERR_USAGE" : "ERR_UNEXPECTED";
+    io.stderr(`${JSON.stringify({ error: { message, code, status } })}\n`);
+  } else {
+    io.stderr(`error: ${message}\n`);
+  }
+  return usage ? EXIT_USAGE : EXIT_FAILURE;
+}

@@ -1,0 +1,115 @@
+import * as z from "zod";
+import {
+  DEFAULT_ADMIN_PATH,
+  DEFAULT_AUTH_PATH,
+  DEFAULT_RETRY_BASE_DELAY_MS,
+  DEFAULT_RETRY_LIMIT,
+  DEFAULT_RETRY_MAX_DELAY_MS,
+  DEFAULT_RETRY_STATUS_CODES,
+  DEFAULT_TIMEOUT_MS,
+} from "./defaults";
+import type { PatRetryOptions, ResolvedRetryPolicy } from "./retry-policy";
+
+/** Options of {@link PatAdminClient}: those of the original `AccessTokensClient`, plus `retry` and `timeoutMs`. */
+export interface PatAdminClientOptions {
+  /** Base URL of the PAT service, e.g. `https://api.example.com`. */
+  readonly endpoint: string;
+  /** The personal access token. It is sent only to the exchange route, never to the admin routes. */
+  readonly apiKey: string;
+  /**
+   * Where the exchange route is mounted (`POST <authPath>/token`).
+   * @default "/auth"
+   */
+  readonly authPath?: string;
+  /**
+   * Where the admin routes are mounted (`<adminPath>/tokens...`).
+   * @default "/admin"
+   */
+  readonly adminPath?: string;
+  /**
+   * The `fetch` to use (a proxy agent, a test double, another runtime's fetch).
+   * @default globalThis.fetch
+   */
+  readonly fetch?: typeof globalThis.fetch;
+  /**
+   * Retry policy: 3 retries of 408, 429, 500, 502, 503 and 504 and of network errors, 1 s doubling to
+   * at most 30 s, jittered, `Retry-After` honoured. `false` turns retrying off. Issuing a token is
+   * never retried once the request may have reached the server.
+   * @default { limit: 3, baseDelayMs: 1000, maxDelayMs: 30000, statusCodes: [408, 429, 500, 502, 503, 504] }
+   */
+  readonly retry?: PatRetryOptions | false;
+  /**
+   * Each HTTP attempt is abandoned after this long (a `PatClientError` with code `ERR_PAT_CLIENT_TIMEOUT`).
+   * @default 30000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Random numbers in [0, 1), for the retry jitter.
+   * @default Math.random
+   */
+  readonly random?: () => number;
+  /**
+   * The clock in epoch ms, for the JWT's expiry and `Retry-After` dates.
+   * @default Date.now
+   */
+  readonly now?: () => number;
+}
+
+/** Options after validation, every default applied. */
+export interface ResolvedClientOptions {
+  readonly endpoint: string;
+  readonly apiKey: string;
+  readonly authPath: string;
+  readonly adminPath: string;
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly retry: ResolvedRetryPolicy;
+  readonly timeoutMs: number;
+  readonly random: () => number;
+  readonly now: () => number;
+}
+
+const fn = <T>() => z.custom<T>((value) => typeof value === "function", "Expected a function");
+const path = z
+  .string()
+  .regex(/^(\/[^/?#\s]+)*\/?$/, "Expected a path such as /auth")
+  .transform((value) => value.replace(/\/+$/, ""));
+
+const retrySchema = z.strictObject({
+  limit: z.int().min(0).max(10).default(DEFAULT_RETRY_LIMIT),
+  baseDelayMs: z.number().min(0).default(DEFAULT_RETRY_BASE_DELAY_MS),
+  maxDelayMs: z.number().min(0).default(DEFAULT_RETRY_MAX_DELAY_MS),
+  statusCodes: z.array(z.int().min(400).max(599)).readonly().default(DEFAULT_RETRY_STATUS_CODES),
+});
+
+const schema = z.strictObject({
+  endpoint: z
+    .url({ protocol: /^https?$/, error: "Expected an http or https URL" })
+    .transform((value) => value.replace(/\/+$/, "")),
+  apiKey: z.string().min(1, "Expected a personal access token"),
+  authPath: path.default(DEFAULT_AUTH_PATH),
+  adminPath: path.default(DEFAULT_ADMIN_PATH),
+  fetch: fn<typeof globalThis.fetch>().optional(),
+  retry: z
+    .union([z.literal(false), retrySchema])
+    .prefault({})
+    .transform((retry) => (retry === false ? retrySchema.parse({ limit: 0 }) : retry)),
+  timeoutMs: z.int().min(1).max(2_147_483_647).default(DEFAULT_TIMEOUT_MS),
+  random: fn<() => number>().default(() => Math.random),
+  now: fn<() => number>().default(() => Date.now),
+});
+
+/**
+ * Validates the client's options once. A bad option is a `TypeError` with code
+ * `ERR_PAT_CLIENT_OPTIONS` whose `cause` lists the problems as `path: message` (never a value: the
+ * `apiKey` is a secret).
+ */
+export function resolveClientOptions(options: PatAdminClientOptions): ResolvedClientOptions {
+  const result = schema.safeParse(options ?? {});
+  if (result.success) return result.data as ResolvedClientOptions;
+  const issues = result.error.issues.map(
+    (issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`,
+  );
+  throw Object.assign(new TypeError(`Invalid PAT client options: ${issues.join("; ")}`, { cause: issues }), {
+    code: "ERR_PAT_CLIENT_OPTIONS",
+  });
+}

@@ -1,0 +1,28 @@
+/**
+ * Every default of @tokenkeep/pat-client, in one place. The option schema reads them from here.
+ */
+
+/** Mount path of the exchange route (`POST <authPath>/token`), as in the original client. */
+export const DEFAULT_AUTH_PATH = "/auth";
+/** Mount path of the admin routes (`<adminPath>/tokens...`), as in the original client. */
+export const DEFAULT_ADMIN_PATH = "/admin";
+/** Each HTTP attempt (not the whole call with its retries) is abandoned after this long. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Retries after the first attempt (so up to 4 attempts), as in the original client. */
+export const DEFAULT_RETRY_LIMIT = 3;
+/** Delay before the first retry; it doubles with each retry, then jitter picks a point below it. */
+export const DEFAULT_RETRY_BASE_DELAY_MS = 1_000;
+/**
+ * Longest backoff delay, and the longest `Retry-After` the client waits for: a server asking for
+ * more gets the error at once (it carries `retryAfterMs`) instead of a caller blocked for minutes.
+ */
+export const DEFAULT_RETRY_MAX_DELAY_MS = 30_000;
+/** Statuses retried: request timeout, rate limit and the transient server errors. */
+export const DEFAULT_RETRY_STATUS_CODES: readonly number[] = [408, 429, 500, 502, 503, 504];
+/** Page size `listAll` asks for: the protocol's maximum, so 2,500 tokens cost 3 requests. */
+export const DEFAULT_LIST_ALL_PAGE_SIZE = 1000;
+/**
+ * The JWT is renewed this long before it expires (the original used 30 s). Core's manager caps it at
+ * a fifth of the JWT's lifetime, so short-lived JWTs stay usable.
+ */
+export const DEFAULT_JWT_SKEW_MS = 30_000;

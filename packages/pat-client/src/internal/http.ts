@@ -1,0 +1,177 @@
+import { parseRetryAfter } from "@tokenkeep/core";
+import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
+import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import type * as z from "zod";
+import { PatClientError, type PatClientOperation } from "../pat-client-error";
+import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
+import { redactJson, redactText } from "./redact";
+
+/** What every request of a client shares. */
+export interface HttpSettings {
+  readonly fetch: typeof globalThis.fetch | undefined;
+  readonly timeoutMs: number;
+  readonly retry: ResolvedRetryPolicy;
+  readonly random: () => number;
+  readonly now: () => number;
+  /** Strings never allowed into an error (the PAT). */
+  readonly secrets: readonly string[];
+}
+
+/** One request. */
+export interface HttpRequest {
+  readonly operation: PatClientOperation;
+  readonly method: "GET" | "POST" | "PUT" | "PATCH";
+  readonly url: string;
+  /** A JSON body. */
+  readonly json?: unknown;
+  /** A form body (`application/x-www-form-urlencoded`). */
+  readonly form?: URLSearchParams;
+  readonly searchParams?: URLSearchParams;
+  /** Sent as `Authorization`. */
+  readonly authorization?: string;
+  /** Further secrets of this request, kept out of errors (the JWT). */
+  readonly secrets?: readonly string[];
+  /** `false` for a request that must not run twice (issuing a token). */
+  readonly idempotent: boolean;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Sends requests with the client's retry policy and turns every failure into a {@link PatClientError}. */
+export interface Http {
+  /** Sends `request` and validates its JSON answer with `schema`. */
+  json<S extends z.ZodType>(request: HttpRequest, schema: S): Promise<z.output<S>>;
+  /** Sends `request`, whose answer has no body to read (204). */
+  empty(request: HttpRequest): Promise<void>;
+}
+
+/** Creates the HTTP layer of a client. */
+export function createHttp(settings: HttpSettings): Http {
+  const client: KyInstance = ky.create({
+    ...(settings.fetch && { fetch: settings.fetch }),
+    timeout: settings.timeoutMs,
+    throwHttpErrors: true,
+  });
+  const idempotentRetry = kyRetryOptions(settings.retry, true, settings.random, settings.now);
+  const onceRetry = kyRetryOptions(settings.retry, false, settings.random, settings.now);
+
+  async function send(request: HttpRequest): Promise<Response> {
+    const secrets = [...settings.secrets, ...(request.secrets ?? [])];
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (request.authorization) headers.authorization = request.authorization;
+    try {
+      return await client(request.url, {
+        method: request.method,
+        headers,
+        ...(request.json !== undefined && { json: request.json }),
+        ...(request.form && { body: request.form }),
+        ...(request.searchParams && { searchParams: request.searchParams }),
+        retry: request.idempotent ? idempotentRetry : onceRetry,
+        ...(request.signal && { signal: request.signal }),
+      });
+    } catch (error) {
+      throw toClientError(error, request, secrets, settings.now);
+    }
+  }
+
+  return {
+    async json(request, schema) {
+      const response = await send(request);
+      let body: unknown;
+      try {
+        body = await response.json();
+      } catch (error) {
+        throw invalidResponse(request.operation, response.status, ["(body): not JSON"], error);
+      }
+      const result = schema.safeParse(body);
+      if (!result.success) {
+        const problems = result.error.issues.map(
+          (issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`,
+        );
+        throw invalidResponse(request.operation, response.status, problems);
+      }
+      return result.data;
+    },
+    async empty(request) {
+      const response = await send(request);
+      await response.body?.cancel();
+    },
+  };
+}
+
+function invalidResponse(
+  operation: PatClientOperation,
+  status: number,
+  problems: readonly string[],
+  cause?: unknown,
+): PatClientError {
+  // zod's messages name the expected type, never the received value.
+  return new PatClientError({
+    code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
+    operation,
+    status,
+    cause: cause ?? problems,
+    detail: `invalid response (${status}): ${problems.slice(0, 3).join("; ")}`,
+  });
+}
+
+function toClientError(
+  error: unknown,
+  request: HttpRequest,
+  secrets: readonly string[],
+  now: () => number,
+): PatClientError {
+  const { operation } = request;
+  if (error instanceof HTTPError) {
+    const { status, statusText, headers } = error.response;
+    const reason = redactText(statusText || `HTTP ${status}`, secrets);
+    const body = redactJson(error.data, secrets);
+    const apiError: ApiError | undefined = isApiError(body) ? body : undefined;
+    const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now());
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_HTTP",
+      operation,
+      status,
+      cause: apiError ?? reason,
+      transient: status === 408 || status === 429 || status >= 500,
+      retryAfterMs,
+      detail: `${status} ${apiError?.error.message ?? reason}`,
+    });
+  }
+  if (request.signal?.aborted || (error instanceof Error && error.name === "AbortError")) {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_ABORTED",
+      operation,
+      cause: request.signal?.reason,
+      detail: "the request was aborted",
+    });
+  }
+  if (isTimeoutError(error)) {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_TIMEOUT",
+      operation,
+      transient: true,
+      detail: "the server did not answer in time",
+    });
+  }
+  // A network error: keep the runtime's error (not ky's, which holds the request and its headers).
+  const cause = isNetworkError(error) ? error.cause : error;
+  const message = cause instanceof Error ? redactText(describe(cause), secrets) : "no answer";
+  return new PatClientError({
+    code: "ERR_PAT_CLIENT_NETWORK",
+    operation,
+    cause,
+    transient: true,
+    detail: `no answer from the server (${message})`,
+  });
+}
+
+/** `fetch failed: other side closed`: the message and the innermost cause's message. */
+function describe(error: Error): string {
+  let inner: unknown = error.cause;
+  let last: Error | undefined;
+  for (let depth = 0; inner instanceof Error && depth < 5; depth++) {
+    last = inner;
+    inner = inner.cause;
+  }
+  return last && last.message !== error.message ? `${error.message}: ${last.message}` : error.message;
+}

@@ -1,0 +1,23 @@
+const REDACTED = "[redacted]";
+
+/** Replaces every occurrence of a secret in `text` with `[redacted]`. Secrets shorter than 8 characters are ignored. */
+export function redactText(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (secret.length >= 8 && result.includes(secret)) result = result.split(secret).join(REDACTED);
+  }
+  return result;
+}
+
+/**
+ * A deep copy of a JSON value with every secret removed from its strings: a server (or a proxy) that
+ * echoes the request must not put the PAT or the JWT into an error the caller logs.
+ */
+export function redactJson(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === "string") return redactText(value, secrets);
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, secrets));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactJson(item, secrets)]));
+  }
+  return value;
+}

@@ -1,0 +1,398 @@
+import {
+  createTokenManager,
+  isTokenkeepError,
+  isTransientError,
+  type TokenManager,
+  type TokenSet,
+} from "@tokenkeep/core";
+import {
+  type BatchTokensResponse,
+  batchTokensResponseSchema,
+  type IssueTokenResponse,
+  issueTokenResponseSchema,
+  type ListTokensOptions,
+  listTokensResponseSchema,
+  type PatRecord,
+  type RolesUpdate,
+  registerTokenResponseSchema,
+  toListTokensSearchParams,
+} from "@tokenkeep/pat-protocol";
+import type * as z from "zod";
+import {
+  type PatAdminClientOptions,
+  type ResolvedClientOptions,
+  resolveClientOptions,
+} from "./client-options";
+import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE } from "./defaults";
+import { createHttp, type Http, type HttpRequest } from "./internal/http";
+import { isPatClientError, PatClientError, type PatClientOperation } from "./pat-client-error";
+import { patExchangeCreator } from "./pat-exchange";
+
+/** Options of {@link PatAdminClient.list}: filters and the page to read. */
+export type ListOptions = ListTokensOptions;
+
+/** One page of {@link PatAdminClient.listPage}. */
+export interface TokenPage {
+  readonly records: PatRecord[];
+  /** Pass it as `afterTokenId` to read the next page; `null` after the last page. */
+  readonly nextAfterTokenId: string | null;
+}
+
+/** Parameters of {@link PatAdminClient.issue}. Times are Unix seconds. */
+export interface IssueParams {
+  /** Who the token belongs to (e.g. an e-mail address), 1 to 100 characters. */
+  readonly owner: string;
+  /** @default false */
+  readonly isAdmin?: boolean;
+  /** At most 50 roles; they behave as a set. @default [] */
+  readonly roles?: readonly string[];
+  /** When the token stops working, in Unix seconds. @default no expiry */
+  readonly expiresAt?: number;
+  /** A chosen token id (21 characters of `[A-Za-z0-9]`). @default a random id */
+  readonly tokenId?: string;
+}
+
+/** Parameters of {@link PatAdminClient.register}: a token generated elsewhere, by its hash. */
+export interface RegisterParams {
+  /** The id part of the pre-generated token. */
+  readonly tokenId: string;
+  /** scrypt PHC string of the secret (`$scrypt$ln=14,r=8,p=1$<salt>$<hash>`). */
+  readonly secretPhc: string;
+  readonly owner: string;
+  /** @default false */
+  readonly isAdmin?: boolean;
+  /** @default [] */
+  readonly roles?: readonly string[];
+  /** Unix seconds. @default no expiry */
+  readonly expiresAt?: number;
+}
+
+/** Changes of {@link PatAdminClient.update}; absent fields are kept. */
+export interface UpdateParams {
+  readonly owner?: string;
+  readonly isAdmin?: boolean;
+  /** A new scrypt PHC string (rotates the secret). */
+  readonly secretPhc?: string;
+  /** A replacement list, `{ add: [...] }` or `{ remove: [...] }`. */
+  readonly roles?: RolesUpdate;
+  /** A new expiry in Unix seconds, or `null` to remove it. */
+  readonly expiresAt?: number | null;
+}
+
+/** Options of {@link PatAdminClient.revoke}. */
+export interface RevokeOptions {
+  /** Also set an expiry (Unix seconds), e.g. for cleanup. An existing expiry is kept otherwise. */
+  readonly expiresAt?: number;
+}
+
+/** Options of {@link PatAdminClient.batchGet}. */
+export interface BatchGetOptions {
+  /** @default false */
+  readonly includeSecretPhc?: boolean;
+}
+
+/** Per-call options, accepted as the last argument of every method. */
+export interface RequestOptions {
+  /** Abandons the call (a `PatClientError` with code `ERR_PAT_CLIENT_ABORTED`). */
+  readonly signal?: AbortSignal;
+}
+
+/** The JWT the client currently uses for the admin routes. */
+export interface AccessToken {
+  /** The JWT. Secret: never log it. */
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** Epoch ms, anchored at the moment the exchange was sent. */
+  readonly expiresAt: number;
+}
+
+function pick<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
+  const result: Partial<T> = {};
+  for (const key of keys) if (value[key] !== undefined) result[key] = value[key];
+  return result;
+}
+
+/**
+ * A client of a personal access token service (`@tokenkeep/pat-server`, or any server speaking the
+ * protocol of `@access-tokens/express`). It keeps the API of `@access-tokens/client`'s
+ * `AccessTokensClient` (also exported under that name), so switching is a change of import.
+ *
+ * The PAT is exchanged for a short-lived JWT by core's token manager: one exchange however many calls
+ * run at once, renewed ahead of its expiry, and after a 401 the failed JWT is dropped and the call
+ * replayed once. Failed requests are retried (see {@link PatAdminClientOptions.retry}); issuing is
+ * never retried once the request may have reached the server. Every answer is validated.
+ *
+ * @example
+ * ```ts
+ * const client = new PatAdminClient({ endpoint: "https://api.example.com", apiKey: process.env.PAT! });
+ * const { token, record } = await client.issue({ owner: "ci@example.com", roles: ["deploy"] });
+ * ```
+ * @throws TypeError with code `ERR_PAT_CLIENT_OPTIONS` for invalid options.
+ */
+export class PatAdminClient implements AsyncDisposable {
+  readonly #options: ResolvedClientOptions;
+  readonly #http: Http;
+  readonly #manager: TokenManager;
+
+  constructor(options: PatAdminClientOptions) {
+    const resolved = resolveClientOptions(options);
+    this.#options = resolved;
+    this.#http = createHttp({
+      fetch: resolved.fetch,
+      timeoutMs: resolved.timeoutMs,
+      retry: resolved.retry,
+      random: resolved.random,
+      now: resolved.now,
+      secrets: [resolved.apiKey],
+    });
+    const { limit, maxDelayMs } = resolved.retry;
+    this.#manager = createTokenManager({
+      creator: patExchangeCreator({
+        http: this.#http,
+        tokenUrl: `${resolved.endpoint}${resolved.authPath}/token`,
+        apiKey: resolved.apiKey,
+      }),
+      skewMs: DEFAULT_JWT_SKEW_MS,
+      // The exchange retries inside the creator, with the client's policy; the manager does not add its own.
+      retry: { retries: 0 },
+      creatorTimeoutMs: (limit + 1) * resolved.timeoutMs + limit * maxDelayMs,
+      now: resolved.now,
+      random: resolved.random,
+    });
+  }
+
+  /**
+   * Lists one page of tokens, ordered by `tokenId`. Revoked and expired tokens are left out unless
+   * asked for; `limit` (default 100, at most 1000) counts the records returned.
+   */
+  async list(options: ListOptions = {}, requestOptions: RequestOptions = {}): Promise<PatRecord[]> {
+    return (await this.listPage(options, requestOptions)).records;
+  }
+
+  /** Lists one page of tokens with the cursor of the next page. */
+  async listPage(options: ListOptions = {}, requestOptions: RequestOptions = {}): Promise<TokenPage> {
+    const page = await this.#admin(
+      {
+        operation: "list",
+        method: "GET",
+        url: this.#tokensUrl(),
+        searchParams: toListTokensSearchParams(options),
+        idempotent: true,
+        signal: requestOptions.signal,
+      },
+      listTokensResponseSchema,
+    );
+    const limit = options.limit ?? 100;
+    // A server that sends no cursor (the original) pages by the last id of a full page.
+    const fallback = page.records.length >= limit ? (page.records.at(-1)?.tokenId ?? null) : null;
+    return {
+      records: page.records,
+      nextAfterTokenId: page.nextAfterTokenId === undefined ? fallback : page.nextAfterTokenId,
+    };
+  }
+
+  /**
+   * Every page of tokens matching `options`, as an async iterator: `for await (const page of
+   * client.listAll()) ...`. Pages hold up to `options.limit` records (default 1000).
+   */
+  async *listAll(
+    options: ListOptions = {},
+    requestOptions: RequestOptions = {},
+  ): AsyncGenerator<PatRecord[]> {
+    const limit = options.limit ?? DEFAULT_LIST_ALL_PAGE_SIZE;
+    let afterTokenId = options.afterTokenId;
+    for (;;) {
+      const page = await this.listPage({ ...options, limit, afterTokenId }, requestOptions);
+      if (page.records.length > 0) yield page.records;
+      if (page.nextAfterTokenId === null || page.nextAfterTokenId === afterTokenId) return;
+      afterTokenId = page.nextAfterTokenId;
+    }
+  }
+
+  /**
+   * Issues a new token and returns it with its record. The plaintext `token` is returned this once:
+   * hand it over securely. Never retried once the request may have reached the server.
+   */
+  async issue(params: IssueParams, requestOptions: RequestOptions = {}): Promise<IssueTokenResponse> {
+    return this.#admin(
+      {
+        operation: "issue",
+        method: "POST",
+        url: this.#tokensUrl(),
+        json: pick(params, ["tokenId", "owner", "isAdmin", "roles", "expiresAt"]),
+        idempotent: false,
+        signal: requestOptions.signal,
+      },
+      issueTokenResponseSchema,
+    );
+  }
+
+  /** Registers a token generated elsewhere (its id and the PHC of its secret); returns its record. */
+  async register(params: RegisterParams, requestOptions: RequestOptions = {}): Promise<PatRecord> {
+    const answer = await this.#admin(
+      {
+        operation: "register",
+        method: "PUT",
+        url: this.#tokensUrl(params.tokenId),
+        json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
+        idempotent: true,
+        signal: requestOptions.signal,
+      },
+      registerTokenResponseSchema,
+    );
+    return answer.record;
+  }
+
+  /** Changes a token. `expiresAt: null` removes its expiry; `roles` replaces, adds or removes roles. */
+  async update(tokenId: string, updates: UpdateParams, requestOptions: RequestOptions = {}): Promise<void> {
+    await this.#admin({
+      operation: "update",
+      method: "PATCH",
+      url: this.#tokensUrl(tokenId),
+      json: pick(updates, ["owner", "isAdmin", "secretPhc", "roles", "expiresAt"]),
+      idempotent: true,
+      signal: requestOptions.signal,
+    });
+  }
+
+  /** Revokes a token (idempotent). Its existing expiry is kept unless `expiresAt` is given. */
+  async revoke(
+    tokenId: string,
+    options: RevokeOptions = {},
+    requestOptions: RequestOptions = {},
+  ): Promise<void> {
+    await this.#admin({
+      operation: "revoke",
+      method: "PUT",
+      url: this.#tokensUrl(tokenId, "revoke"),
+      json: pick(options, ["expiresAt"]),
+      idempotent: true,
+      signal: requestOptions.signal,
+    });
+  }
+
+  /** Restores a revoked token (idempotent); its expiry is kept. */
+  async restore(tokenId: string, requestOptions: RequestOptions = {}): Promise<void> {
+    await this.#admin({
+      operation: "restore",
+      method: "PUT",
+      url: this.#tokensUrl(tokenId, "restore"),
+      idempotent: true,
+      signal: requestOptions.signal,
+    });
+  }
+
+  /** Reads several tokens at once (at most 1000 ids): the records found and the ids not found. */
+  async batchGet(
+    tokenIds: readonly string[],
+    options: BatchGetOptions = {},
+    requestOptions: RequestOptions = {},
+  ): Promise<BatchTokensResponse> {
+    return this.#admin(
+      {
+        operation: "batchGet",
+        method: "POST",
+        url: this.#tokensUrl("batch"),
+        json: { tokenIds, ...pick(options, ["includeSecretPhc"]) },
+        idempotent: true,
+        signal: requestOptions.signal,
+      },
+      batchTokensResponseSchema,
+    );
+  }
+
+  /**
+   * The JWT the admin calls use, exchanging the PAT when there is no valid one. Useful for calling
+   * other APIs that accept the service's JWTs.
+   */
+  async getAccessToken(requestOptions: RequestOptions = {}): Promise<AccessToken> {
+    const set = await this.#token(requestOptions.signal);
+    return { accessToken: set.accessToken, tokenType: set.tokenType, expiresAt: set.expiresAt };
+  }
+
+  /** Stops renewing the JWT and forgets it. The client must not be used afterwards. */
+  async close(): Promise<void> {
+    await this.#manager.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #tokensUrl(...segments: string[]): string {
+    const base = `${this.#options.endpoint}${this.#options.adminPath}/tokens`;
+    return segments.length === 0 ? base : `${base}/${segments.map(encodeURIComponent).join("/")}`;
+  }
+
+  async #token(signal: AbortSignal | undefined): Promise<TokenSet> {
+    try {
+      return await this.#manager.getToken(signal ? { signal } : undefined);
+    } catch (error) {
+      throw managerError(error, signal);
+    }
+  }
+
+  /** Calls an admin route with the JWT; after a 401 drops that JWT and replays the call once. */
+  #admin(request: Omit<HttpRequest, "authorization" | "secrets">): Promise<void>;
+  #admin<S extends z.ZodType>(
+    request: Omit<HttpRequest, "authorization" | "secrets">,
+    schema: S,
+  ): Promise<z.output<S>>;
+  async #admin(
+    request: Omit<HttpRequest, "authorization" | "secrets">,
+    schema?: z.ZodType,
+  ): Promise<unknown> {
+    for (let replayed = false; ; replayed = true) {
+      const set = await this.#token(request.signal);
+      const authorized: HttpRequest = {
+        ...request,
+        authorization: `Bearer ${set.accessToken}`,
+        secrets: [set.accessToken],
+      };
+      try {
+        return schema ? await this.#http.json(authorized, schema) : await this.#http.empty(authorized);
+      } catch (error) {
+        // A 401 means the JWT was refused before anything ran (expired, or signed by a key the
+        // server has since replaced), so even issuing may be replayed with a fresh JWT.
+        if (replayed || !isPatClientError(error) || error.status !== 401) throw error;
+        await this.#manager.invalidate(set);
+      }
+    }
+  }
+}
+
+/** A failure of the token manager itself (not of the exchange request) as a {@link PatClientError}. */
+function managerError(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (isPatClientError(error)) return error;
+  const operation: PatClientOperation = "exchange";
+  const code = isTokenkeepError(error) ? error.code : undefined;
+  if (signal?.aborted || code === "ERR_TOKENKEEP_ABORTED") {
+    return new PatClientError({ code: "ERR_PAT_CLIENT_ABORTED", operation, cause: error, detail: "aborted" });
+  }
+  if (code === "ERR_TOKENKEEP_TIMEOUT") {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_TIMEOUT",
+      operation,
+      cause: error,
+      transient: true,
+      detail: "the exchange did not finish in time",
+    });
+  }
+  if (code === "ERR_TOKENKEEP_THROTTLED" || code === "ERR_TOKENKEEP_DISPOSED") {
+    return new PatClientError({
+      code: code === "ERR_TOKENKEEP_THROTTLED" ? "ERR_PAT_CLIENT_THROTTLED" : "ERR_PAT_CLIENT_CLOSED",
+      operation,
+      cause: error,
+      transient: isTransientError(error),
+      retryAfterMs: isTokenkeepError(error) ? error.retryAfterMs : undefined,
+      detail: (error as Error).message,
+    });
+  }
+  return new PatClientError({
+    code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
+    operation,
+    cause: error,
+    transient: isTransientError(error),
+    detail: error instanceof Error ? error.message : "unexpected failure",
+  });
+}

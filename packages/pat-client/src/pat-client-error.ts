@@ -1,0 +1,111 @@
+import { isTokenkeepError, TokenkeepError } from "@tokenkeep/core";
+import type { ApiError } from "@tokenkeep/pat-protocol";
+
+/** Stable codes of {@link PatClientError}. */
+export type PatClientErrorCode =
+  /** The server answered with a non-2xx status: `status` is set, `cause` is the `ApiError` body or the status text. */
+  | "ERR_PAT_CLIENT_HTTP"
+  /** No answer arrived (refused, reset, dropped). `cause` is the runtime's error. */
+  | "ERR_PAT_CLIENT_NETWORK"
+  /** An attempt took longer than `timeoutMs`. */
+  | "ERR_PAT_CLIENT_TIMEOUT"
+  /** A 2xx answer whose body is not what the protocol promises; `cause` lists the problems as `path: message`. */
+  | "ERR_PAT_CLIENT_INVALID_RESPONSE"
+  /** The caller's `AbortSignal` fired. */
+  | "ERR_PAT_CLIENT_ABORTED"
+  /** The exchange route asked to wait (`Retry-After`) longer than the retry policy allows; `retryAfterMs` says how long. */
+  | "ERR_PAT_CLIENT_THROTTLED"
+  /** The client was closed. */
+  | "ERR_PAT_CLIENT_CLOSED";
+
+/** What the client was doing when it failed. */
+export type PatClientOperation =
+  | "exchange"
+  | "list"
+  | "issue"
+  | "register"
+  | "update"
+  | "revoke"
+  | "restore"
+  | "batchGet";
+
+/** Options of {@link PatClientError}. */
+export interface PatClientErrorOptions {
+  readonly code: PatClientErrorCode;
+  readonly operation: PatClientOperation;
+  /** The HTTP status, when the server answered. */
+  readonly status?: number | undefined;
+  /** The `ApiError` body, the status text, or the underlying error. */
+  readonly cause?: unknown;
+  /** Whether repeating the call may succeed. @default false */
+  readonly transient?: boolean | undefined;
+  /** The server's `Retry-After`, in milliseconds. */
+  readonly retryAfterMs?: number | undefined;
+  /** What went wrong, for the message (already free of secrets). */
+  readonly detail: string;
+}
+
+const DESCRIPTIONS: Readonly<Record<PatClientOperation, string>> = {
+  exchange: "Failed to exchange the personal access token for a JWT",
+  list: "Failed to list tokens",
+  issue: "Failed to issue token",
+  register: "Failed to register token",
+  update: "Failed to update token",
+  revoke: "Failed to revoke token",
+  restore: "Failed to restore token",
+  batchGet: "Failed to get tokens",
+};
+
+/**
+ * What every method of the client throws. An `Error` (as with the original client) whose `cause` is
+ * the server's `ApiError` body (test it with `isApiError`) or, when the body was not the protocol's
+ * JSON error, the HTTP status text; `status` is the HTTP status.
+ *
+ * Neither the message, `cause`, nor `toJSON()` ever contains the personal access token or the JWT.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.revoke(tokenId);
+ * } catch (error) {
+ *   if (isPatClientError(error) && error.status === 404) console.log("no such token");
+ *   if (error instanceof Error && isApiError(error.cause)) console.log(error.cause.error.code);
+ * }
+ * ```
+ */
+export class PatClientError extends TokenkeepError {
+  override name = "PatClientError";
+  declare readonly code: PatClientErrorCode;
+  /** The HTTP status of the answer; `undefined` when none arrived. */
+  readonly status: number | undefined;
+  /** The method that failed. */
+  readonly operation: PatClientOperation;
+  /** The `ApiError` body, the status text, the problems of an invalid answer, or the underlying error. */
+  declare readonly cause: ApiError | string | readonly string[] | unknown;
+
+  constructor(options: PatClientErrorOptions) {
+    super(options.code, `${DESCRIPTIONS[options.operation]}: ${options.detail}`, {
+      cause: options.cause,
+      transient: options.transient ?? false,
+      retryAfterMs: options.retryAfterMs,
+    });
+    this.status = options.status;
+    this.operation = options.operation;
+  }
+
+  /** A log-safe view: name, code, message, status, operation and the `ApiError`'s code. */
+  override toJSON(): Record<string, unknown> {
+    const cause = this.cause as Partial<ApiError> | undefined;
+    return {
+      ...super.toJSON(),
+      status: this.status,
+      operation: this.operation,
+      errorCode: typeof cause?.error?.code === "string" ? cause.error.code : undefined,
+    };
+  }
+}
+
+/** True for a {@link PatClientError}, also one from a duplicate install of this package. */
+export function isPatClientError(value: unknown): value is PatClientError {
+  return isTokenkeepError(value) && value.name === "PatClientError";
+}

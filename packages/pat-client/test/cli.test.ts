@@ -1,0 +1,187 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parsePat } from "@tokenkeep/pat-protocol";
+import { generateToken } from "@tokenkeep/pat-server";
+import { beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./helpers/pat-server";
+
+const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns the built CLI (asynchronously: the server answering it lives in this process). */
+function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function envOf(server: TestServer, token = server.adminToken): Record<string, string> {
+  return { TOKENKEEP_PAT_ENDPOINT: server.url, TOKENKEEP_PAT: token };
+}
+
+/** The PAT must never be printed (only `issue` prints the token it creates). */
+function expectNoPat(run: Run, pat: string): void {
+  expect(run.stdout).not.toContain(pat);
+  expect(run.stderr).not.toContain(pat);
+}
+
+// Each command is a new Node process (a few hundred ms each on a busy machine).
+describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 60_000 }, () => {
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`pnpm run build\` first`);
+  });
+
+  it("prints --help for the program and every command, exit code 0", async () => {
+    const runs = await Promise.all(
+      ["", "list", "issue", "register", "update", "revoke", "restore", "exchange"].map((command) =>
+        cli(command ? [command, "--help"] : ["--help"]),
+      ),
+    );
+    for (const [index, run] of runs.entries()) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: tokenkeep-pat/);
+      if (index > 0) expect(run.stdout).toContain("Global Options:");
+    }
+    expect(runs[0]!.stdout).toContain("TOKENKEEP_PAT_ENDPOINT");
+  });
+
+  it("issue prints the new token once with a warning; list shows it with relative times", async () => {
+    const server = await startTestServer();
+    const issued = await cli(
+      ["issue", "--owner", "ci@example.com", "--role", "deploy,read", "--expires-in", "30d"],
+      envOf(server),
+    );
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout).toContain("shown only once");
+    const tokens = issued.stdout.match(/pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/g) ?? [];
+    expect(tokens).toHaveLength(1);
+    const parsed = parsePat(tokens[0]!);
+    expect(parsed.ok).toBe(true);
+    expectNoPat(issued, server.adminToken);
+
+    const listed = await cli(["list"], envOf(server));
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toContain("ci@example.com");
+    expect(listed.stdout).toContain("expires in 29 days");
+    expect(listed.stdout).toContain("never expires");
+    expect(listed.stdout).toMatch(/2 tokens/);
+    expectNoPat(listed, server.adminToken);
+    expect(listed.stdout).not.toContain(tokens[0]!);
+  });
+
+  it("--json prints machine output for issue, list, revoke, restore and update", async () => {
+    const server = await startTestServer();
+    const issued = await cli(["issue", "--owner", "json@example.com", "--json"], envOf(server));
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stderr).toContain("shown only once");
+    const { token, record } = JSON.parse(issued.stdout) as { token: string; record: { tokenId: string } };
+    expect(token.startsWith(`pat_${record.tokenId}.`)).toBe(true);
+
+    const page = async (...extra: string[]) => {
+      const run = await cli(["list", "--json", "--include-revoked", ...extra], envOf(server));
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as {
+        records: { tokenId: string; revokedAt?: number | null; roles: string[]; expiresAt?: number | null }[];
+        nextAfterTokenId: string | null;
+      };
+    };
+    const find = async () => (await page()).records.find((r) => r.tokenId === record.tokenId)!;
+
+    const revoked = await cli(["revoke", record.tokenId, "--json"], envOf(server));
+    expect(JSON.parse(revoked.stdout)).toEqual({ tokenId: record.tokenId, revoked: true });
+    expect((await find()).revokedAt).toEqual(expect.any(Number));
+
+    const restored = await cli(["restore", record.tokenId], envOf(server));
+    expect(restored.stdout).toContain(`Restored token ${record.tokenId}.`);
+    expect((await find()).revokedAt ?? null).toBeNull();
+
+    const updated = await cli(
+      ["update", record.tokenId, "--add-role", "ops", "--expires-in", "1d"],
+      envOf(server),
+    );
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(await find()).toMatchObject({ roles: ["ops"], expiresAt: expect.any(Number) });
+    await cli(["update", record.tokenId, "--no-expiry", "--remove-role", "ops"], envOf(server));
+    const after = await find();
+    expect(after.roles).toEqual([]);
+    expect(after.expiresAt ?? null).toBeNull();
+
+    const first = await page("--limit", "1");
+    expect(first.records).toHaveLength(1);
+    expect(first.nextAfterTokenId).toBe(first.records[0]!.tokenId);
+    const all = await page("--all");
+    expect(all.records).toHaveLength(2);
+  });
+
+  it("register adds a pre-generated token; exchange prints a JWT and never the PAT", async () => {
+    const server = await startTestServer();
+    const generated = await generateToken({ scryptLog2Cost: 10 });
+    const registered = await cli(
+      ["register", generated.tokenId, "--secret-phc", generated.secretPhc, "--owner", "robot", "--admin"],
+      envOf(server),
+    );
+    expect(registered.code, registered.stderr).toBe(0);
+    expect(registered.stdout).toContain(generated.tokenId);
+
+    const exchanged = await cli(["exchange"], envOf(server, generated.token));
+    expect(exchanged.code, exchanged.stderr).toBe(0);
+    expect(exchanged.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expectNoPat(exchanged, generated.token);
+    const asJson = await cli(["exchange", "--json"], envOf(server, generated.token));
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ token_type: "Bearer", expires_in: expect.any(Number) });
+  });
+
+  it("flags work instead of the environment variables", async () => {
+    const server = await startTestServer();
+    const run = await cli(["--endpoint", server.url, "--token", server.adminToken, "list", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).records).toHaveLength(1);
+    expectNoPat(run, server.adminToken);
+  });
+
+  it("exit code 1 for server errors (404, a wrong PAT), with the server's message", async () => {
+    const server = await startTestServer();
+    const missing = await cli(["revoke", "C".repeat(21)], envOf(server));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("Failed to revoke token: 404 Token not found");
+
+    const wrong = await generateToken({ scryptLog2Cost: 10 });
+    const denied = await cli(["list", "--json"], envOf(server, wrong.token));
+    expect(denied.code).toBe(1);
+    expect(JSON.parse(denied.stderr)).toMatchObject({ error: { status: 401, code: "ERR_PAT_CLIENT_HTTP" } });
+    expectNoPat(denied, wrong.token);
+  });
+
+  it("exit code 2 for usage errors", async () => {
+    const server = await startTestServer();
+    const runs = await Promise.all([
+      cli(["list"]), // no endpoint, no token
+      cli(["list", "--limit", "5000"], envOf(server)),
+      cli(["issue"], envOf(server)), // --owner is required
+      cli(["bogus"], envOf(server)),
+      cli(["update", "D".repeat(21)], envOf(server)), // nothing to update
+      cli(["issue", "--owner", "x", "--expires-at", "2030-01-01", "--expires-in", "1d"], envOf(server)),
+      cli(["list"], { TOKENKEEP_PAT_ENDPOINT: "ftp://example.com", TOKENKEEP_PAT: server.adminToken }),
+    ]);
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).not.toBe("");
+      expectNoPat(run, server.adminToken);
+    }
+    expect(server.requests.size).toBe(0);
+  });
+});

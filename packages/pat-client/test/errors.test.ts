@@ -1,0 +1,140 @@
+import { inspect } from "node:util";
+import { generateToken } from "@tokenkeep/pat-server";
+import { describe, expect, it } from "vitest";
+import { isApiError, isPatClientError, PatAdminClient, PatClientError } from "../src/index";
+import { startFaultProxy } from "./helpers/fault-proxy";
+import { startTestServer } from "./helpers/pat-server";
+
+async function failure(promise: Promise<unknown>): Promise<PatClientError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isPatClientError(error)) throw new Error(`expected a PatClientError, got ${String(error)}`);
+  return error;
+}
+
+/** Every way an error can be shown or logged: none may contain a secret. */
+function renderings(error: unknown): string[] {
+  return [String(error), (error as Error).message, JSON.stringify(error), inspect(error, { depth: 10 })];
+}
+
+describe("structured errors from a real pat-server", () => {
+  it("400: an Error whose cause is the ApiError body, with status and details", async () => {
+    const server = await startTestServer();
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: server.adminToken });
+    const error = await failure(client.issue({ owner: "" }));
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(PatClientError);
+    expect(error).toMatchObject({ status: 400, code: "ERR_PAT_CLIENT_HTTP", operation: "issue" });
+    expect(isApiError(error.cause)).toBe(true);
+    expect(error.message).toMatch(/^Failed to issue token: 400 /);
+    expect(error.transient).toBe(false);
+  });
+
+  it("401: a wrong PAT fails the exchange, without a replay and without the PAT in any rendering", async () => {
+    const server = await startTestServer();
+    const { token } = await generateToken({ scryptLog2Cost: 10 }); // well-formed, never stored
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: token });
+    const error = await failure(client.list());
+    expect(error).toMatchObject({ status: 401, operation: "exchange" });
+    expect(isApiError(error.cause)).toBe(true);
+    expect(server.exchanges()).toBe(1);
+    expect(server.requests.get("GET /admin/tokens")).toBeUndefined();
+    for (const text of renderings(error)) expect(text).not.toContain(token);
+  });
+
+  it("403: a non-admin token gets Admin access required", async () => {
+    const server = await startTestServer();
+    const user = await server.issue({ owner: "user" });
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: user.token });
+    const error = await failure(client.list());
+    expect(error.status).toBe(403);
+    expect(isApiError(error.cause) && error.cause.error.message).toBe("Admin access required");
+    const { accessToken } = await client.getAccessToken();
+    for (const text of renderings(error)) {
+      expect(text).not.toContain(user.token);
+      expect(text).not.toContain(accessToken);
+    }
+  });
+
+  it("404 and 409: not found and already exists, with the server's codes", async () => {
+    const server = await startTestServer();
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: server.adminToken });
+    const missing = "B".repeat(21);
+    const calls = [
+      () => client.revoke(missing),
+      () => client.restore(missing),
+      () => client.update(missing, { owner: "x" }),
+    ];
+    for (const call of calls) {
+      const error = await failure(call());
+      expect(error.status).toBe(404);
+      expect(isApiError(error.cause) && error.cause.error.code).toBe("ERR_TOKEN_NOT_FOUND");
+    }
+    const { record } = await client.issue({ owner: "first" });
+    const conflict = await failure(client.issue({ owner: "second", tokenId: record.tokenId }));
+    expect(conflict.status).toBe(409);
+    expect(isApiError(conflict.cause) && conflict.cause.error.code).toBe("ERR_TOKEN_EXISTS");
+    const generated = await generateToken({ tokenId: record.tokenId, scryptLog2Cost: 10 });
+    const registered = await failure(
+      client.register({ tokenId: record.tokenId, secretPhc: generated.secretPhc, owner: "again" }),
+    );
+    expect(registered.status).toBe(409);
+  });
+
+  it("parses any JSON media type, falls back to the status text, and redacts echoed secrets", async () => {
+    const server = await startTestServer();
+    let mode: "problem" | "html" | "echo" = "problem";
+    const proxy = await startFaultProxy(server.url, ({ path }) => {
+      if (path === "/auth/token") return "pass";
+      if (mode === "problem") {
+        return {
+          status: 409,
+          headers: { "content-type": "application/problem+json" },
+          body: JSON.stringify({ error: { message: "Conflict here", code: "X" } }),
+        };
+      }
+      if (mode === "html") {
+        return { status: 404, headers: { "content-type": "text/html" }, body: "<h1>Not Found</h1>" };
+      }
+      // A server echoing what it received, including the JWT and the PAT.
+      return {
+        status: 400,
+        body: JSON.stringify({
+          error: { message: `bad request from ${server.adminToken}`, details: { auth: `Bearer ${jwt}` } },
+        }),
+      };
+    });
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    const { accessToken: jwt } = await client.getAccessToken();
+
+    const problem = await failure(client.list());
+    expect(problem.status).toBe(409);
+    expect(isApiError(problem.cause) && problem.cause.error).toEqual({ message: "Conflict here", code: "X" });
+
+    mode = "html";
+    const html = await failure(client.list());
+    expect(html).toMatchObject({ status: 404, cause: "Not Found" });
+
+    mode = "echo";
+    const echo = await failure(client.list());
+    expect(echo.status).toBe(400);
+    expect(isApiError(echo.cause) && echo.cause.error.message).toBe("bad request from [redacted]");
+    for (const text of [...renderings(echo), JSON.stringify(echo.cause)]) {
+      expect(text).not.toContain(server.adminToken);
+      expect(text).not.toContain(jwt);
+    }
+  });
+
+  it("an answer that breaks the protocol is an invalid-response error naming the field", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/auth/token" ? "pass" : { status: 200, body: JSON.stringify({ records: [{ tokenId: 7 }] }) },
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const error = await failure(client.list());
+    expect(error.code).toBe("ERR_PAT_CLIENT_INVALID_RESPONSE");
+    expect(error.message).toContain("records.0.tokenId");
+  });
+});

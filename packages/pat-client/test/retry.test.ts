@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { isPatClientError, PatAdminClient } from "../src/index";
+import { type Fault, startFaultProxy } from "./helpers/fault-proxy";
+import { startTestServer } from "./helpers/pat-server";
+
+const unavailable = (retryAfter: string): Fault => ({ status: 503, headers: { "retry-after": retryAfter } });
+
+describe("retries, through a fault-injecting proxy in front of a real pat-server", () => {
+  it("retries a 503 after the Retry-After seconds, then succeeds", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/admin/tokens" && count === 1 ? unavailable("1") : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const records = await client.list();
+    expect(records).toHaveLength(1);
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
+    expect(server.requests.get("GET /admin/tokens")).toBe(1);
+  });
+
+  it("honours Retry-After given as an HTTP date", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/admin/tokens" && count === 1
+        ? unavailable(new Date(Date.now() + 1_000).toUTCString())
+        : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    await client.list();
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
+  });
+
+  it("does not wait for a Retry-After longer than maxDelayMs: the error carries it", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/admin/tokens" ? unavailable("120") : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const error = await client.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, transient: true, retryAfterMs: 120_000 });
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(1);
+  });
+
+  it("gives up after the retry limit (3 retries: 4 attempts)", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/admin/tokens" ? { status: 502 } : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+    });
+    const error = await client.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 502, code: "ERR_PAT_CLIENT_HTTP" });
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(4);
+  });
+
+  it("retries a dropped connection for an idempotent call", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/admin/tokens" && count === 1 ? "drop" : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+    });
+    expect(await client.list()).toHaveLength(1);
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
+  });
+
+  it("never retries issue once the request reached the server: one token, one error", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ method, path }) =>
+      method === "POST" && path === "/admin/tokens" ? "forward-then-drop" : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+    });
+    const error = await client.issue({ owner: "once@example.com" }).catch((e: unknown) => e);
+    expect(isPatClientError(error) && error.code).toBe("ERR_PAT_CLIENT_NETWORK");
+    expect(proxy.seen.get("POST /admin/tokens")).toBe(1);
+    // The server did issue it: retrying would have issued a second token.
+    const owners = (await client.list()).map((record) => record.owner);
+    expect(owners.filter((owner) => owner === "once@example.com")).toHaveLength(1);
+  });
+
+  it("never retries issue on a 5xx either", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ method, path }) =>
+      method === "POST" && path === "/admin/tokens" ? unavailable("0") : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const error = await client.issue({ owner: "x" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, operation: "issue" });
+    expect(proxy.seen.get("POST /admin/tokens")).toBe(1);
+  });
+
+  it("retries a rate-limited exchange after its Retry-After", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/auth/token" && count === 1 ? { status: 429, headers: { "retry-after": "1" } } : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    await client.list();
+    expect(proxy.seen.get("POST /auth/token")).toBe(2);
+    expect(server.exchanges()).toBe(1);
+  });
+
+  it("turns retrying off with retry: false", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/admin/tokens" ? unavailable("0") : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    await expect(client.list()).rejects.toMatchObject({ status: 503 });
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(1);
+  });
+});
