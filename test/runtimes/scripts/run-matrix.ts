@@ -12,7 +12,6 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { styleText } from "node:util";
 import type { ScenarioResult } from "../src/harness.ts";
-import { scenarios } from "../src/scenarios/index.ts";
 import { startAuthorizationServer } from "./authorization-server.ts";
 import { bundleScenarios } from "./bundle.ts";
 import { startOrchestrator } from "./orchestrator.ts";
@@ -48,7 +47,20 @@ const only = args
   .split(",");
 const inject = args.includes("--inject-node-only");
 const selected = only ? rows.filter((row) => only.includes(row.name)) : rows;
-const names = Object.keys(scenarios);
+/** The scenario names (importing them also proves core's and grants' dist load under Node 24). */
+async function scenarioNames(): Promise<string[]> {
+  try {
+    const { scenarios } = await import("../src/scenarios/index.ts");
+    return Object.keys(scenarios);
+  } catch (error) {
+    console.error(
+      "cannot load the scenarios: are core and grants built? " +
+        `(pnpm --filter @tokenkeep/core --filter @tokenkeep/grants build)\n${String(error)}`,
+    );
+    process.exit(1);
+  }
+}
+const names = await scenarioNames();
 
 async function runRow(
   row: Row,
