@@ -1,0 +1,222 @@
+/**
+ * The core benchmark: `pnpm --filter @tokenkeep/core bench` (builds first). Every number is printed
+ * next to its target and, for speeds, as a ratio to a floor measured in the same run, so the result
+ * does not depend on the machine. Plain JavaScript (no type stripping, whose
+ * own allocations would blur the heap figure); imports the built package.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { createTokenManager } from "../dist/index.js";
+
+const here = new URL("..", import.meta.url).pathname;
+/** @type {{ name: string; value: string; target: string; ok: boolean }[]} */
+const rows = [];
+const report = (name, value, target, ok) => {
+  rows.push({ name, value, target, ok });
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}: ${value} (target ${target})`);
+};
+
+/** Best time of `rounds` runs of `loop`, in ms. */
+async function best(loop, rounds = 7) {
+  let fastest = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < rounds; round++) {
+    const start = performance.now();
+    await loop();
+    fastest = Math.min(fastest, performance.now() - start);
+  }
+  return fastest;
+}
+
+const gc = globalThis.gc;
+const collect = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+// 1. Heap growth after 1,000,000 getToken across 100,000 identities, 1,000-entry bound. Measured
+// first, after a warm-up of 10,000 calls, so start-up garbage is not counted as (negative) growth.
+{
+  const manager = createTokenManager({
+    maxEntries: 1000,
+    creator: async ({ identity }) => ({
+      access_token: `t-${identity.user}`,
+      token_type: "Bearer",
+      expires_in: 3600,
+    }),
+  });
+  const identities = Array.from({ length: 100_000 }, (_, i) => ({ user: `user-${i}` }));
+  const run = async (calls) => {
+    const batch = 1000;
+    for (let done = 0; done < calls; done += batch) {
+      const pending = [];
+      for (let i = done; i < done + batch; i++)
+        pending.push(manager.getToken({ identity: identities[i % 100_000] }));
+      await Promise.all(pending);
+    }
+  };
+  await run(10_000);
+  await collect();
+  const before = process.memoryUsage().heapUsed;
+  await run(1_000_000);
+  await collect();
+  const growthMb = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+  const { entries } = manager.stats();
+  // Keep the identities reachable until after the measurement: they are the input, not growth.
+  if (identities.length !== 100_000) throw new Error("identities lost");
+  report(
+    "heap growth after 1,000,000 getToken over 100,000 identities (maxEntries 1000)",
+    `${growthMb.toFixed(2)} MB, ${entries} entries${gc ? "" : " (run with --expose-gc for an exact figure)"}`,
+    "< 10 MB",
+    growthMb < 10 && entries <= 1000,
+  );
+  await manager.dispose();
+}
+
+// 2. Cached getToken against the async floor, peek against the sync floor.
+{
+  const N = 2_000_000;
+  const key = "default";
+  const map = new Map([[key, { v: { accessToken: "a" }, exp: Date.now() + 3_600_000 }]]);
+  const floor = async () => {
+    const e = map.get(key);
+    if (e && Date.now() < e.exp) return e.v;
+  };
+  const syncFloor = () => {
+    const e = map.get(key);
+    if (e && Date.now() < e.exp) return e.v;
+  };
+  const manager = createTokenManager({
+    creator: async () => ({ access_token: "bench", token_type: "Bearer", expires_in: 3600 }),
+  });
+  await manager.getToken();
+  // One loop per candidate, so every call site stays monomorphic; rounds interleave, so both sides
+  // of a ratio see the same JIT and GC conditions. The best round of each counts.
+  const check = (sink) => {
+    if (sink !== N) throw new Error("lost results");
+  };
+  const loops = {
+    floor: async () => {
+      let sink = 0;
+      for (let i = 0; i < N; i++) if (await floor()) sink++;
+      check(sink);
+    },
+    getToken: async () => {
+      let sink = 0;
+      for (let i = 0; i < N; i++) if (await manager.getToken()) sink++;
+      check(sink);
+    },
+    syncFloor: () => {
+      let sink = 0;
+      for (let i = 0; i < N; i++) if (syncFloor()) sink++;
+      check(sink);
+    },
+    peek: () => {
+      let sink = 0;
+      for (let i = 0; i < N; i++) if (manager.peek()) sink++;
+      check(sink);
+    },
+  };
+  let floorMs = Number.POSITIVE_INFINITY;
+  let ourMs = Number.POSITIVE_INFINITY;
+  let syncFloorMs = Number.POSITIVE_INFINITY;
+  let peekMs = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 7; round++) {
+    floorMs = Math.min(floorMs, await best(loops.floor, 1));
+    ourMs = Math.min(ourMs, await best(loops.getToken, 1));
+    syncFloorMs = Math.min(syncFloorMs, await best(loops.syncFloor, 1));
+    peekMs = Math.min(peekMs, await best(loops.peek, 1));
+  }
+  const ratio = floorMs / ourMs;
+  report(
+    "cached getToken / async Map floor",
+    `${ratio.toFixed(2)} (${((N / ourMs) * 1000).toFixed(0)}/s vs ${((N / floorMs) * 1000).toFixed(0)}/s)`,
+    ">= 0.90",
+    ratio >= 0.9,
+  );
+  const peekRatio = syncFloorMs / peekMs;
+  report(
+    "peek() / sync Map floor",
+    `${peekRatio.toFixed(2)} (${((N / peekMs) * 1000).toFixed(0)}/s vs ${((N / syncFloorMs) * 1000).toFixed(0)}/s)`,
+    ">= 0.50",
+    peekRatio >= 0.5,
+  );
+  await manager.dispose();
+}
+
+// 3. 10,000 concurrent cold callers, then again just after expiry: creator calls.
+{
+  let now = Date.now();
+  let calls = 0;
+  const manager = createTokenManager({
+    now: () => now,
+    creator: async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return { access_token: `t${calls}`, token_type: "Bearer", expires_in: 60 };
+    },
+  });
+  const burst = () => Promise.all(Array.from({ length: 10_000 }, () => manager.getToken()));
+  await burst();
+  report("creator calls for 10,000 concurrent cold callers", String(calls), "1", calls === 1);
+  now += 60_000 + 1;
+  const before = calls;
+  await burst();
+  report(
+    "creator calls for 10,000 callers just after expiry",
+    String(calls - before),
+    "1",
+    calls - before === 1,
+  );
+  await manager.dispose();
+}
+
+// 4. Size: the entry bundled with its dependencies, minified and gzipped; the packed tarball.
+{
+  const { build } = await import("esbuild");
+  const result = await build({
+    entryPoints: [join(here, "dist/index.js")],
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "neutral",
+    write: false,
+    logLevel: "silent",
+  });
+  const code = result.outputFiles[0]?.contents;
+  const gzipKiB = gzipSync(code, { level: 9 }).length / 1024;
+  const withoutDeps = await build({
+    entryPoints: [join(here, "dist/index.js")],
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "neutral",
+    write: false,
+    logLevel: "silent",
+    external: ["zod", "zod/*"],
+  });
+  const ownKiB = gzipSync(withoutDeps.outputFiles[0]?.contents, { level: 9 }).length / 1024;
+  report(
+    "core entry bundled with deps, minified + gzipped",
+    `${gzipKiB.toFixed(2)} KiB (${(code.length / 1024).toFixed(1)} KiB minified; ${ownKiB.toFixed(2)} KiB of it without zod)`,
+    "<= 6 KiB",
+    gzipKiB <= 6,
+  );
+  const folder = mkdtempSync(join(tmpdir(), "tokenkeep-pack-"));
+  try {
+    execFileSync("pnpm", ["pack", "--pack-destination", folder], { cwd: here, stdio: "ignore" });
+    const tarball = readdirSync(folder).find((name) => name.endsWith(".tgz"));
+    const packedKiB = tarball ? statSync(join(folder, tarball)).size / 1024 : Number.NaN;
+    report("packed tarball", `${packedKiB.toFixed(1)} KiB`, "informational", true);
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+const failed = rows.filter((row) => !row.ok);
+console.log(failed.length === 0 ? "\nall targets met" : `\n${failed.length} target(s) missed`);
+process.exitCode = failed.length === 0 ? 0 : 1;
