@@ -175,16 +175,22 @@ export const rows: readonly Row[] = [
       const exited = new Promise<{ code: number | null; output: string }>((resolve) => {
         resolveExit = resolve;
       });
-      const page = await context.newPage();
-      page.on("pageerror", (error) => {
-        output += `page error: ${error.message}\n`;
-        resolveExit({ code: 1, output });
-      });
-      page.on("console", (message) => {
-        if (message.type() === "error") output = `${output}console: ${message.text()}\n`.slice(-OUTPUT_LIMIT);
-      });
       context.on("close", () => resolveExit({ code: null, output }));
-      await page.goto(`${origin}/page?runtime=chromium`);
+      try {
+        const page = await context.newPage();
+        page.on("pageerror", (error) => {
+          output += `page error: ${error.message}\n`;
+          resolveExit({ code: 1, output });
+        });
+        page.on("console", (message) => {
+          if (message.type() === "error")
+            output = `${output}console: ${message.text()}\n`.slice(-OUTPUT_LIMIT);
+        });
+        await page.goto(`${origin}/page?runtime=chromium`);
+      } catch (error) {
+        await context.close();
+        throw error;
+      }
       return {
         exited,
         async stop() {
