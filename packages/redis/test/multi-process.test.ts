@@ -107,6 +107,16 @@ describe.skipIf(!url)("token managers in several processes sharing one Redis", (
     // The survivor waited for the lease to expire rather than fetching alongside the holder.
     expect(endpoint.requests[1]!.at - endpoint.requests[0]!.at).toBeGreaterThanOrEqual(900);
   }, 30_000);
+
+  it("a process that used the store exits on its own, without close()", async () => {
+    endpoint = await startCountingTokenEndpoint(60);
+    const [worker] = await startFleet(1);
+    worker!.send({ type: "burst", callers: 10 });
+    expect((await worker!.next<BurstResult>("burst-done")).ok).toBe(10);
+    worker!.send({ type: "leave" });
+    const exit = await Promise.race([worker!.exited, sleep(10_000).then(() => "still running after 10 s")]);
+    expect(exit).toBe(0);
+  }, 30_000);
 });
 
 interface BurstResult {

@@ -118,6 +118,10 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
       case "stats":
         reply({ type: "stats", stats: manager!.stats(), events });
         break;
+      case "leave":
+        // Neither dispose nor close: the process must still exit once its work is done.
+        process.disconnect();
+        break;
       case "close":
         await manager?.dispose();
         await store?.close();

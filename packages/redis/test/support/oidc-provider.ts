@@ -1,0 +1,102 @@
+import { once } from "node:events";
+import { createServer } from "node:http";
+import Provider, { errors } from "oidc-provider";
+
+export const CLIENT = { id: "fleet", secret: "fleet-secret-0123456789" } as const;
+export const USER = { name: "alice", password: "correct horse battery" } as const;
+
+/** What the provider's token endpoint did with `refresh_token` requests. */
+export interface RefreshLedger {
+  redeemed: number;
+  rejected: number;
+  /** Grants revoked by reuse detection. */
+  revokedGrants: number;
+}
+
+export interface RunningProvider {
+  readonly issuer: string;
+  readonly tokenUrl: string;
+  readonly ledger: RefreshLedger;
+  close(): Promise<void>;
+}
+
+/**
+ * oidc-provider on 127.0.0.1 (port 0) with rotating, reuse-detecting refresh tokens
+ * (`rotateRefreshToken: true`: every use rotates; presenting a used one revokes the whole grant).
+ * A `password` grant, registered on the provider, issues the first refresh token.
+ */
+export async function startOidcProvider(): Promise<RunningProvider> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT.id,
+        client_secret: CLIENT.secret,
+        grant_types: ["refresh_token", "password"],
+        response_types: [],
+        redirect_uris: [],
+        scope: "openid offline_access",
+      },
+    ],
+    findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id }) }),
+    features: { devInteractions: { enabled: false } },
+    scopes: ["openid", "offline_access"],
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: 300,
+      RefreshToken: 3600,
+      Grant: 3600,
+      IdToken: 3600,
+      Session: 3600,
+      Interaction: 3600,
+    },
+  });
+  provider.registerGrantType(
+    "password",
+    async (ctx) => {
+      const { username, password } = ctx.oidc.params;
+      if (username !== USER.name || password !== USER.password)
+        throw new errors.InvalidGrant!("bad credentials");
+      const client = ctx.oidc.client;
+      const scope = "openid offline_access";
+      const grant = new provider.Grant({ accountId: username, clientId: client.clientId });
+      grant.addOIDCScope(scope);
+      const grantId = await grant.save();
+      const shape = { accountId: username, client, grantId, gty: "password", scope };
+      const accessToken = new provider.AccessToken(shape);
+      ctx.body = {
+        access_token: await accessToken.save(),
+        token_type: "Bearer",
+        expires_in: accessToken.expiration,
+        refresh_token: await new provider.RefreshToken(shape).save(),
+        scope,
+      };
+    },
+    ["username", "password", "scope"],
+  );
+  const ledger: RefreshLedger = { redeemed: 0, rejected: 0, revokedGrants: 0 };
+  provider.on("grant.success", (ctx) => {
+    if (ctx.oidc.params.grant_type === "refresh_token") ledger.redeemed++;
+  });
+  provider.on("grant.error", (ctx) => {
+    if (ctx.oidc.params?.grant_type === "refresh_token") ledger.rejected++;
+  });
+  provider.on("grant.revoked", () => {
+    ledger.revokedGrants++;
+  });
+  server.on("request", provider.callback());
+  return {
+    issuer,
+    tokenUrl: `${issuer}/token`,
+    ledger,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
