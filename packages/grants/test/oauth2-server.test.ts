@@ -1,7 +1,12 @@
 import { isOAuthError, type OAuthError } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } from "../src/index.js";
-import { NODE_CLIENT, type NodeOAuthServer, startNodeOAuth } from "./fixtures/oauth2-server.js";
+import {
+  NODE_CLIENT,
+  NODE_ODD_CLIENT,
+  type NodeOAuthServer,
+  startNodeOAuth,
+} from "./fixtures/oauth2-server.js";
 
 let rotating: NodeOAuthServer;
 let steady: NodeOAuthServer;
@@ -52,6 +57,18 @@ describe("@node-oauth/oauth2-server", () => {
       })(),
     );
     expect([post.error, post.status, post.transient]).toEqual(["invalid_client", 400, false]);
+  });
+
+  it("does not form-url-decode Basic credentials: a reserved-character secret needs client_secret_post", async () => {
+    const odd = {
+      tokenUrl: rotating.tokenUrl,
+      clientId: NODE_ODD_CLIENT.id,
+      clientSecret: NODE_ODD_CLIENT.secret,
+    };
+    const basic = await rejection(clientCredentialsGrant(odd)());
+    expect([basic.error, basic.status]).toEqual(["invalid_client", 401]);
+    const set = await clientCredentialsGrant({ ...odd, clientAuthentication: "client_secret_post" })();
+    expect(rotating.isActive(set.accessToken)).toBe(true);
   });
 
   it("runs the password grant and rotates its refresh token", async () => {

@@ -76,6 +76,16 @@ describe("oidc-provider", () => {
       resource: RESOURCE,
     })();
     expect(set.accessToken).toBeTruthy();
+    // The control: the same credentials Base64-encoded without form-url-encoding are refused.
+    const raw = await fetch(`${op.issuer}/token`, {
+      method: "POST",
+      headers: {
+        authorization: `Basic ${btoa(`${CLIENTS.odd.id}:${CLIENTS.odd.secret}`)}`,
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({ grant_type: "client_credentials", resource: RESOURCE }),
+    });
+    expect(raw.status).toBeGreaterThanOrEqual(400);
   });
 
   it("sends scope and one resource; rejects several resources as this server only takes one", async () => {
