@@ -29,7 +29,10 @@ export interface PatHandler {
    * handler, and optionally the `admin` claim or a role (401/403 responses of the protocol's shape).
    */
   authenticate(request: Request, requirement?: AccessRequirement): Promise<PatAuthResult>;
-  /** The public keys (JWKS document), also served at `jwksPath`. */
+  /**
+   * The public keys (JWKS document), also served at `jwksPath`. Rejects when the configured signing
+   * keys do not import: await it at startup to fail early.
+   */
   jwks(): Promise<JSONWebKeySet>;
   /** Writes pending `lastUsedAt` updates now. */
   flush(): Promise<void>;

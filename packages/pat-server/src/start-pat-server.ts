@@ -42,8 +42,16 @@ export interface RunningPatServer {
 export async function startPatServer(options: StartPatServerOptions = {}): Promise<RunningPatServer> {
   const { store: givenStore, port, hostname, ...handlerOptions } = options;
   const store = givenStore ?? createSqliteStore({ path: ":memory:" });
-  const handler = createPatHandler({ ...handlerOptions, store });
-  const served = await serve(handler, { port, hostname });
+  let handler: PatHandler;
+  let served: Awaited<ReturnType<typeof serve>>;
+  try {
+    handler = createPatHandler({ ...handlerOptions, store });
+    await handler.jwks(); // fail here, not on the first request, when the signing keys do not import
+    served = await serve(handler, { port, hostname });
+  } catch (error) {
+    if (!givenStore) await store.close();
+    throw error;
+  }
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {

@@ -230,3 +230,38 @@ describe("startPatServer", () => {
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("signing keys", () => {
+  it("fails at startup, not per request, when a signing key does not import", async () => {
+    const broken = { kty: "OKP", crv: "Ed25519", x: "AAAA", d: "AAAA", kid: "k1", alg: "EdDSA" as const };
+    await expect(startPatServer({ signingKeys: [broken] })).rejects.toThrow();
+  });
+
+  it("signs with the first key and publishes every key, RS256 included", async () => {
+    const { generateSigningKey } = await import("../src/signing-keys");
+    const rsa = await generateSigningKey({ alg: "RS256", kid: "rsa-new" });
+    const ed = await generateSigningKey({ kid: "ed-old" });
+    const server = await startPatServer({ ...fast, signingKeys: [rsa, ed] });
+    try {
+      const { token } = await server.issueToken();
+      const response = await fetch(`${server.url}/auth/token`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const { access_token } = (await response.json()) as { access_token: string };
+      const header = JSON.parse(Buffer.from(access_token.split(".")[0]!, "base64url").toString()) as Record<
+        string,
+        string
+      >;
+      expect(header).toEqual({ alg: "RS256", kid: "rsa-new", typ: "JWT" });
+      const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
+        keys: Record<string, string>[];
+      };
+      expect(jwks.keys.map((k) => k.kid)).toEqual(["rsa-new", "ed-old"]);
+      for (const key of jwks.keys)
+        for (const secret of ["d", "p", "q", "dp", "dq", "qi"]) expect(key).not.toHaveProperty(secret);
+    } finally {
+      await server.close();
+    }
+  });
+});

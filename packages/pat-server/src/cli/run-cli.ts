@@ -220,6 +220,7 @@ async function start(flags: StartFlags, io: CliIo): Promise<number> {
       }),
     });
     await store.ping();
+    await handler.jwks(); // fail before listening when the signing keys do not import
     const served = await serve(handler, { port: flags.port, hostname: flags.hostname });
     io.stdout(`tokenkeep-pat-server listening on ${served.url} with ${description}\n`);
     await new Promise<void>((resolve) => {
