@@ -38,11 +38,31 @@ export function describeExpiry(expiresAt: number | null | undefined, nowSeconds:
   return expiresAt <= nowSeconds ? `expired ${when}` : `expires ${when}`;
 }
 
+const BORDER_CHARS = [
+  "top",
+  "top-mid",
+  "top-left",
+  "top-right",
+  "bottom",
+  "bottom-mid",
+  "bottom-left",
+  "bottom-right",
+  "left",
+  "left-mid",
+  "mid",
+  "mid-mid",
+  "right",
+  "right-mid",
+] as const;
+
 /** A human-readable table of records (no colours, so it reads the same in a file or a pipe). */
 export function recordsTable(records: readonly PatRecord[], nowSeconds: number): string {
   const table = new Table({
     head: ["ID", "OWNER", "ADMIN", "ROLES", "STATUS", "CREATED", "LAST USED", "EXPIRES"],
-    style: { head: [], border: [] },
+    // Borderless, one line per record, columns two spaces apart (as `kubectl get` prints): easy to read
+    // and to cut with awk.
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
+    chars: { ...Object.fromEntries(BORDER_CHARS.map((name) => [name, ""])), middle: "  " },
   });
   for (const record of records) {
     table.push([
@@ -56,5 +76,9 @@ export function recordsTable(records: readonly PatRecord[], nowSeconds: number):
       describeExpiry(record.expiresAt, nowSeconds),
     ]);
   }
-  return table.toString();
+  return table
+    .toString()
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .join("\n");
 }

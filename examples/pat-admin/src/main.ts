@@ -1,0 +1,106 @@
+// A personal access token service on SQLite, administered twice: first with the client library
+// (@tokenkeep/pat-client), then with its command, tokenkeep-pat. It starts its own server on a
+// temporary database and removes everything when it is done.
+//
+//   pnpm start
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isApiError, isPatClientError, PatAdminClient, type PatRecord } from "@tokenkeep/pat-client";
+import { bootstrapAdminToken, createPatHandler, createSqliteStore, serve } from "@tokenkeep/pat-server";
+
+const log = (line = "") => console.log(line);
+const days = (n: number) => Math.floor(Date.now() / 1000) + n * 86_400;
+const describe = (r: PatRecord) =>
+  `${r.tokenId} ${r.owner}${r.isAdmin ? " (admin)" : ""}${r.roles.length ? ` roles=${r.roles.join(",")}` : ""}` +
+  `${r.revokedAt != null ? " REVOKED" : ""}`;
+
+// 1. The server: SQLite in a temporary folder, the handler, node:http on 127.0.0.1 and a free port.
+const folder = await mkdtemp(join(tmpdir(), "tokenkeep-pat-admin-"));
+const store = createSqliteStore({ path: join(folder, "tokens.db") });
+const handler = createPatHandler({ store, jwtLifetimeSeconds: 300 });
+const server = await serve(handler);
+log(`PAT server on ${server.url} (SQLite database in ${folder})`);
+
+try {
+  // 2. Bootstrap: the first admin token, created only while the store has no active admin.
+  const admin = await bootstrapAdminToken(store);
+  if (!admin) throw new Error("the new database already has an admin token");
+  log(`bootstrapped admin token ${admin.record.tokenId} (the token itself is kept secret, not printed)`);
+  log();
+
+  // 3. The client library.
+  log("== with the client (@tokenkeep/pat-client) ==");
+  {
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: admin.token });
+    const ci = await client.issue({ owner: "ci@example.com", roles: ["deploy"], expiresAt: days(30) });
+    const alice = await client.issue({ owner: "alice@example.com" });
+    log(`issued ${ci.record.tokenId} for ${ci.record.owner} (the new token is returned once, to hand over)`);
+    log(`issued ${alice.record.tokenId} for ${alice.record.owner}`);
+    log(`list: ${(await client.list()).length} active tokens`);
+    for (const record of await client.list()) log(`  ${describe(record)}`);
+
+    await client.revoke(alice.record.tokenId);
+    log(`revoked ${alice.record.tokenId}`);
+    log(`list: ${(await client.list()).length} active tokens`);
+    const all = await client.list({ includeRevoked: true });
+    log(`list including revoked: ${all.length} tokens`);
+    for (const record of all) log(`  ${describe(record)}`);
+
+    await client.restore(alice.record.tokenId);
+    log(`restored ${alice.record.tokenId}`);
+    log(`list: ${(await client.list()).length} active tokens`);
+
+    try {
+      await client.revoke("NoSuchTokenId12345678");
+    } catch (error) {
+      if (!isPatClientError(error) || !isApiError(error.cause)) throw error;
+      log(`revoking an unknown id: ${error.status} ${error.cause.error.message} (${error.cause.error.code})`);
+    }
+  }
+  log();
+
+  // 4. The same with the command, found through the client package's `bin`.
+  log("== with the command (tokenkeep-pat) ==");
+  const packageJson = fileURLToPath(import.meta.resolve("@tokenkeep/pat-client/package.json"));
+  const { bin } = JSON.parse(readFileSync(packageJson, "utf8")) as { bin: Record<string, string> };
+  const cliPath = join(packageJson, "..", bin["tokenkeep-pat"]!);
+  const env = { ...process.env, TOKENKEEP_PAT_ENDPOINT: server.url, TOKENKEEP_PAT: admin.token };
+  const cli = (...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [cliPath, ...args], { env }, (error, stdout, stderr) =>
+        error ? reject(new Error(`tokenkeep-pat ${args[0]} failed: ${stderr}`)) : resolve(stdout),
+      );
+    });
+
+  // `issue --json` prints the token once; this script keeps it to itself and shows the record.
+  const issued = JSON.parse(
+    await cli("issue", "--owner", "bot@example.com", "--role", "read", "--expires-in", "7d", "--json"),
+  ) as {
+    token: string;
+    record: PatRecord;
+  };
+  const botId = issued.record.tokenId;
+  log(`$ tokenkeep-pat issue --owner bot@example.com --role read --expires-in 7d --json`);
+  log(`issued ${botId} for bot@example.com (token printed once by the command, not repeated here)`);
+  log("$ tokenkeep-pat list");
+  log((await cli("list")).trimEnd());
+  log(`$ tokenkeep-pat revoke ${botId}`);
+  log((await cli("revoke", botId)).trimEnd());
+  log("$ tokenkeep-pat list --include-revoked");
+  log((await cli("list", "--include-revoked")).trimEnd());
+  log(`$ tokenkeep-pat restore ${botId}`);
+  log((await cli("restore", botId)).trimEnd());
+  log("$ tokenkeep-pat list");
+  log((await cli("list")).trimEnd());
+  log();
+  log("done");
+} finally {
+  await server.close();
+  await handler.close();
+  await store.close();
+  await rm(folder, { recursive: true, force: true });
+}

@@ -1,0 +1,67 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { expect, it } from "vitest";
+
+const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
+
+function run(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main], { env: process.env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+it("bootstraps an admin, then issues, lists, revokes and restores with the client and the command", async () => {
+  const { code, stdout, stderr } = await run();
+  expect(code, stderr).toBe(0);
+  const lines = stdout.split("\n");
+  const at = (text: string | RegExp) =>
+    lines.findIndex((line) => (typeof text === "string" ? line.includes(text) : text.test(line)));
+
+  expect(at(/^PAT server on http:\/\/127\.0\.0\.1:\d+ /)).toBe(0);
+  expect(at("bootstrapped admin token")).toBe(1);
+
+  // The client: 3 active (admin, ci, alice), 2 after the revocation, 3 again after restoring.
+  const client = at("== with the client");
+  const command = at("== with the command");
+  const clientPart = lines.slice(client, command);
+  expect(clientPart.filter((line) => line.startsWith("list: ")).map((line) => line.split(" ")[1])).toEqual([
+    "3",
+    "2",
+    "3",
+  ]);
+  expect(clientPart.some((line) => line.includes("list including revoked: 3 tokens"))).toBe(true);
+  expect(clientPart.some((line) => / alice@example\.com REVOKED$/.test(line))).toBe(true);
+  expect(
+    clientPart.some((line) =>
+      line.includes("revoking an unknown id: 404 Token not found (ERR_TOKEN_NOT_FOUND)"),
+    ),
+  ).toBe(true);
+
+  // The command: tables with relative times; the revoked token disappears from `list` and comes back.
+  const commandPart = lines.slice(command).join("\n");
+  const botId = /issued ([A-Za-z0-9]{21}) for bot@example\.com/.exec(commandPart)?.[1];
+  expect(botId).toBeDefined();
+  const tables = commandPart.split(/^\$ tokenkeep-pat /m);
+  const list1 = tables.find((part) => part.startsWith("list\n"))!;
+  expect(list1).toContain(botId!);
+  // Whole days, rounded toward zero: a 7-day token shows 6 days once a second has passed.
+  expect(list1).toMatch(/expires in [67] days/);
+  expect(list1).toMatch(/expires in (29|30) days/);
+  expect(list1).toContain("4 tokens");
+  expect(commandPart).toContain(`Revoked token ${botId}.`);
+  const withRevoked = tables.find((part) => part.startsWith("list --include-revoked"))!;
+  expect(withRevoked).toMatch(new RegExp(`${botId}.*revoked`));
+  expect(commandPart).toContain(`Restored token ${botId}.`);
+  expect(tables.at(-1)).toContain(botId!);
+  expect(stdout.trimEnd().endsWith("done")).toBe(true);
+
+  // No token, the admin's included, is ever printed.
+  expect(stdout).not.toMatch(/pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/);
+  expect(stderr).not.toMatch(/pat_[A-Za-z0-9]{21}\./);
+});
