@@ -1,0 +1,122 @@
+/**
+ * The manager against a real token endpoint on 127.0.0.1 (port 0) that counts requests, through a
+ * creator that uses `fetch` and `readTokenResponse`, as a grant creator would.
+ */
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { TokenEvent } from "../src/events.js";
+import { createTokenManager } from "../src/token-manager.js";
+import { readTokenResponse } from "../src/token-response.js";
+
+type Script = (response: ServerResponse, count: number) => void;
+
+let url = "";
+let requests = 0;
+let script: Script = () => {};
+const server = createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk: Buffer) => {
+    body += chunk.toString();
+  });
+  request.on("end", () => {
+    requests++;
+    expect(body).toBe("grant_type=client_credentials");
+    script(response, requests);
+  });
+});
+
+const json = (
+  response: ServerResponse,
+  status: number,
+  body: object,
+  headers: Record<string, string> = {},
+) => {
+  response.writeHead(status, { "content-type": "application/json", ...headers });
+  response.end(JSON.stringify(body));
+};
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => {
+  requests = 0;
+});
+
+function manager(now: () => number = Date.now, onEvent?: (event: TokenEvent) => void) {
+  return createTokenManager({
+    now,
+    onEvent,
+    retry: { baseDelayMs: 5, maxDelayMs: 2_000 },
+    creator: async ({ signal }) => {
+      const sentAt = now();
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials",
+        signal,
+      });
+      return readTokenResponse(response, { sentAt, now });
+    },
+  });
+}
+
+describe("token manager against a real token endpoint", () => {
+  it("makes one request for 1,000 concurrent callers, and one more just after expiry", async () => {
+    script = (response, count) =>
+      setTimeout(
+        () => json(response, 200, { access_token: `at-${count}`, token_type: "bearer", expires_in: 60 }),
+        20,
+      );
+    let offset = 0;
+    await using tokens = manager(() => Date.now() + offset);
+    const first = await Promise.all(Array.from({ length: 1_000 }, () => tokens.getToken()));
+    expect(new Set(first.map((set) => set.accessToken))).toEqual(new Set(["at-1"]));
+    expect(requests).toBe(1);
+    offset = 60_000;
+    const second = await Promise.all(Array.from({ length: 1_000 }, () => tokens.getToken()));
+    expect(new Set(second.map((set) => set.accessToken))).toEqual(new Set(["at-2"]));
+    expect(requests).toBe(2);
+    expect(await tokens.getAuthorizationHeader()).toBe("Bearer at-2");
+  });
+
+  it("retries a 503 with Retry-After, then succeeds", async () => {
+    script = (response, count) =>
+      count === 1
+        ? json(response, 503, { error: "temporarily_unavailable" }, { "retry-after": "1" })
+        : json(response, 200, { access_token: "after-retry", expires_in: 60 });
+    const delays: number[] = [];
+    await using tokens = manager(Date.now, (event) => {
+      if (event.type === "retry") delays.push(event.delayMs ?? 0);
+    });
+    expect((await tokens.getToken()).accessToken).toBe("after-retry");
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThanOrEqual(1_000);
+    expect(requests).toBe(2);
+    expect(tokens.stats().retries).toBe(1);
+  });
+
+  it("retries an HTML error page from a proxy (not JSON) as transient", async () => {
+    script = (response, count) => {
+      if (count === 1) {
+        response.writeHead(502, { "content-type": "text/html" });
+        response.end("<html>bad gateway</html>");
+      } else json(response, 200, { access_token: "behind-proxy", expires_in: 60 });
+    };
+    await using tokens = manager();
+    expect((await tokens.getToken()).accessToken).toBe("behind-proxy");
+    expect(requests).toBe(2);
+  });
+
+  it("surfaces invalid_client at once, with a single request", async () => {
+    script = (response) => json(response, 401, { error: "invalid_client", error_description: "bad secret" });
+    await using tokens = manager();
+    await expect(tokens.getToken()).rejects.toMatchObject({ error: "invalid_client", status: 401 });
+    expect(requests).toBe(1);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * The manager with a shared store: two managers on one memory store behave as two instances of a
+ * service; a store that fails or hangs (a fault injector in front of a real memory store) shows the
+ * degraded mode.
+ */
+import { describe, expect, it } from "vitest";
+import type { TokenEvent } from "../src/events.js";
+import { hashIdentityKey } from "../src/identity.js";
+import { createMemoryStore } from "../src/memory-store.js";
+import type { Store } from "../src/store.js";
+import type { TokenCreator } from "../src/token-creator.js";
+import { createTokenManager, type TokenManager } from "../src/token-manager.js";
+import type { TokenManagerOptions } from "../src/token-manager-options.js";
+import { createFakeTime, type FakeTime } from "./support/fake-time.js";
+
+const HOUR_MS = 3_600_000;
+
+/** A real memory store behind a switch: `mode` makes every call fail or hang; `calls` counts them. */
+function faultyStore(inner: Store) {
+  const control = { mode: "ok" as "ok" | "fail" | "hang", calls: 0 };
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      control.calls++;
+      if (control.mode === "fail") return Promise.reject(new Error("ECONNREFUSED"));
+      if (control.mode === "hang") return new Promise<R>(() => {});
+      return fn(...args);
+    };
+  const store: Store = {
+    get: wrap((key) => inner.get(key)),
+    set: wrap((key, value, ttlMs) => inner.set(key, value, ttlMs)),
+    delete: wrap((key) => inner.delete(key)),
+    acquire: wrap((key, ttlMs) => inner.acquire!(key, ttlMs)),
+  };
+  return { store, control };
+}
+
+/** A creator shared by every "instance", answering after `latencyMs` of fake time. */
+function countingCreator(time: FakeTime, latencyMs = 100) {
+  const state = { calls: 0, hang: false };
+  const creator: TokenCreator = async () => {
+    const n = ++state.calls;
+    if (state.hang) return new Promise<never>(() => {});
+    await new Promise<void>((resolve) => time.timers.setTimeout(resolve, latencyMs));
+    return { access_token: `at-${n}`, token_type: "Bearer", expires_in: 3600 };
+  };
+  return { creator, state };
+}
+
+function instance(
+  time: FakeTime,
+  store: Store,
+  creator: TokenCreator,
+  extra: Partial<TokenManagerOptions> = {},
+) {
+  const events: TokenEvent[] = [];
+  const manager: TokenManager = createTokenManager({
+    creator,
+    store,
+    now: time.now,
+    timers: time.timers,
+    random: () => 0.5,
+    onEvent: (event) => events.push(event),
+    ...extra,
+  });
+  return { manager, events };
+}
+
+describe("token manager with a shared store", () => {
+  it("two instances with 500 cold callers each make one creator call between them", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time);
+    const a = instance(time, store, creator);
+    const b = instance(time, store, creator);
+    const callers = [...Array.from({ length: 500 }, () => a.manager.getToken())];
+    callers.push(...Array.from({ length: 500 }, () => b.manager.getToken()));
+    await time.advance(1_000);
+    const sets = await Promise.all(callers);
+    expect(new Set(sets.map((set) => set.accessToken))).toEqual(new Set(["at-1"]));
+    expect(state.calls).toBe(1);
+    const stats = [a.manager.stats(), b.manager.stats()];
+    expect(stats.map((s) => s.storeWrites).sort()).toEqual([0, 1]);
+    expect(stats.map((s) => s.storeHits).sort()).toEqual([0, 1]);
+    expect(stats.map((s) => s.leaseWaits).sort()).toEqual([0, 1]);
+  });
+
+  it("does the same just after expiry", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time);
+    const a = instance(time, store, creator, { refreshAheadRatio: 1 });
+    const b = instance(time, store, creator, { refreshAheadRatio: 1 });
+    const first = [a.manager.getToken(), b.manager.getToken()];
+    await time.advance(1_000);
+    await Promise.all(first);
+    await time.advance(HOUR_MS);
+    const callers = Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).manager.getToken());
+    await time.advance(1_000);
+    const sets = await Promise.all(callers);
+    expect(new Set(sets.map((set) => set.accessToken))).toEqual(new Set(["at-2"]));
+    expect(state.calls).toBe(2);
+  });
+
+  it("serves a warm token without touching the store", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    const { creator } = countingCreator(time, 0);
+    const { manager } = instance(time, store, creator);
+    const cold = manager.getToken();
+    await time.advance(10);
+    await cold;
+    const before = control.calls;
+    for (let i = 0; i < 100; i++) await manager.getToken();
+    expect(control.calls).toBe(before);
+  });
+
+  it("takes over when the lease holder died mid-fetch", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time);
+    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    state.hang = true; // A takes the lease and never comes back
+    void a.manager.getToken().catch(() => {});
+    await time.settle();
+    expect(state.calls).toBe(1);
+    state.hang = false;
+    const fromB = b.manager.getToken();
+    await time.advance(1_900);
+    expect(state.calls).toBe(1);
+    await time.advance(1_000);
+    expect((await fromB).accessToken).toBe("at-2");
+    expect(state.calls).toBe(2);
+    await a.manager.dispose();
+  });
+
+  it("adopts the token another instance refreshed ahead of expiry instead of fetching again", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time, 0);
+    const early = instance(time, store, creator, { random: () => 0.99 });
+    const late = instance(time, store, creator, { random: () => 0 });
+    const cold = [early.manager.getToken(), late.manager.getToken()];
+    await time.advance(100);
+    await Promise.all(cold);
+    expect(state.calls).toBe(1);
+    // The early instance refreshes at ~67.6% of the hour, the late one at 75%.
+    await time.advance(HOUR_MS * 0.7);
+    await early.manager.getToken();
+    await time.advance(100);
+    expect(state.calls).toBe(2);
+    await time.advance(HOUR_MS * 0.06);
+    expect((await late.manager.getToken()).accessToken).toBe("at-1");
+    await time.advance(100);
+    expect((await late.manager.getToken()).accessToken).toBe("at-2");
+    expect(state.calls).toBe(2);
+    expect(late.manager.stats().storeHits).toBe(2);
+  });
+
+  it("invalidate also drops the shared copy, so a new instance does not pick up the rejected token", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time, 0);
+    const a = instance(time, store, creator);
+    const first = a.manager.getToken();
+    await time.advance(10);
+    const bad = await first;
+    expect(await a.manager.invalidate(bad)).toBe(true);
+    const c = instance(time, store, creator);
+    const fresh = c.manager.getToken();
+    await time.advance(10);
+    expect((await fresh).accessToken).toBe("at-2");
+    expect(state.calls).toBe(2);
+  });
+
+  it("ignores a store value it cannot read", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time, 0);
+    const { manager } = instance(time, store, creator, { keyPrefix: "x:" });
+    const hash = await hashIdentityKey("");
+    await store.set(`x:token:${hash}`, { set: "garbage" }, 60_000);
+    const pending = manager.getToken();
+    await time.advance(10);
+    expect((await pending).accessToken).toBe("at-1");
+    expect(state.calls).toBe(1);
+    expect(await store.get(`x:token:${hash}`)).toMatchObject({ set: { accessToken: "at-1" } });
+  });
+});
+
+describe("token manager with a failing store (degraded mode)", () => {
+  it("keeps fetching per process when the store fails, reporting it once", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    control.mode = "fail";
+    const { creator, state } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    const sets = [];
+    for (const user of ["a", "b", "c"]) {
+      const pending = manager.getToken({ identity: { user } });
+      await time.advance(10);
+      sets.push(await pending);
+    }
+    expect(sets.map((set) => set.accessToken)).toEqual(["at-1", "at-2", "at-3"]);
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
+    expect(manager.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1, storeFailures: 1 });
+    expect(state.calls).toBe(3);
+  });
+
+  it("gives up on a hanging store after storeTimeoutMs", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    control.mode = "hang";
+    const { creator } = countingCreator(time, 0);
+    const { manager } = instance(time, store, creator, { storeTimeoutMs: 300 });
+    const pending = manager.getToken();
+    await time.advance(299);
+    expect(manager.stats().storeDegraded).toBe(false);
+    await time.advance(1);
+    await time.advance(10);
+    expect((await pending).accessToken).toBe("at-1");
+    expect(manager.stats()).toMatchObject({ storeDegraded: true, storeFailures: 1 });
+  });
+
+  it("resumes sharing when the store answers again, and counts the degraded period", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    const { creator } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator, { storeProbeIntervalMs: 1_000 });
+    control.mode = "fail";
+    const down = manager.getToken({ identity: { user: "a" } });
+    await time.advance(10);
+    await down;
+    control.mode = "ok";
+    await time.advance(2_000);
+    const up = manager.getToken({ identity: { user: "b" } });
+    await time.advance(10);
+    await up;
+    expect(events.map((event) => event.type).filter((type) => type.startsWith("store-"))).toEqual([
+      "store-degraded",
+      "store-recovered",
+    ]);
+    const stats = manager.stats();
+    expect(stats.storeDegraded).toBe(false);
+    expect(stats.storeDegradedMs).toBeGreaterThanOrEqual(2_000);
+    expect(stats.storeWrites).toBe(1);
+  });
+});
