@@ -1,4 +1,5 @@
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { formatScryptPhc, parseScryptPhc } from "@tokenkeep/pat-protocol";
 import {
   DEFAULT_SCRYPT_LOG2_COST,
@@ -7,6 +8,15 @@ import {
   SCRYPT_PARALLELIZATION,
   SCRYPT_SALT_BYTES,
 } from "./defaults";
+import { createSemaphore } from "./internal/semaphore";
+
+/**
+ * scrypt runs on libuv's thread pool, which WebCrypto (JWT signing and verification) shares. Leaving
+ * one thread free keeps admin calls and JWT signing from queueing behind a backlog of scrypt jobs;
+ * the CPU is saturated either way.
+ */
+const threadPoolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const scryptSlots = createSemaphore(Math.max(1, Math.min(availableParallelism(), threadPoolSize - 1)));
 
 function scrypt(
   secret: Uint8Array,
@@ -17,12 +27,19 @@ function scrypt(
   p: number,
 ) {
   const N = 2 ** log2Cost;
-  return new Promise<Buffer>((resolve, reject) => {
-    // maxmem: scrypt needs about 128 * N * r bytes; leave headroom above it.
-    scryptCallback(secret, salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) =>
-      error ? reject(error) : resolve(key),
-    );
-  });
+  return scryptSlots.run(
+    () =>
+      new Promise<Buffer>((resolve, reject) => {
+        // maxmem: scrypt needs about 128 * N * r bytes; leave headroom above it.
+        scryptCallback(
+          secret,
+          salt,
+          keyBytes,
+          { N, r, p, maxmem: 256 * N * r + 1024 * 1024 },
+          (error, key) => (error ? reject(error) : resolve(key)),
+        );
+      }),
+  );
 }
 
 function toBase64(bytes: Uint8Array): string {
