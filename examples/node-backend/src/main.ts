@@ -100,7 +100,7 @@ try {
     log(`GET ${new URL(config.apiUrl).pathname} -> ${response.status} ${await response.text()}`);
   }
   const stats = manager.stats();
-  log(`done: ${calls} API calls, ${failures} failed, ${tokens} tokens fetched, ${stats.hits} cache hits`);
+  log(`done: ${calls} API calls, ${failures} failed; tokens fetched: ${tokens}; cache hits: ${stats.hits}`);
 } finally {
   await manager.dispose();
   await config.close();

@@ -1,12 +1,15 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
+import { startLocalServers } from "../src/local-servers.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 function run(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main], { env: { ...process.env, ...env, TOKEN_URL: "" } });
+    const child = spawn(process.execPath, [main], {
+      env: { ...process.env, TOKEN_URL: "", ...env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -35,11 +38,31 @@ it("calls the API with client credentials and shows the token being fetched, reu
   const calls = lines.filter((line) => line.includes("GET /reports ->"));
   expect(calls.length).toBeGreaterThanOrEqual(8);
   for (const call of calls) expect(call).toContain("-> 200");
-  const done = /done: (\d+) API calls, 0 failed, (\d+) tokens fetched/.exec(stdout);
+  const done = /done: (\d+) API calls, 0 failed; tokens fetched: (\d+)/.exec(stdout);
   expect(done).not.toBeNull();
   // One token per refresh-ahead period, not one per call.
   expect(Number(done![2])).toBeGreaterThanOrEqual(2);
   expect(Number(done![2])).toBeLessThan(Number(done![1]) / 2);
   // The client secret the example generated never shows up.
   expect(stdout).not.toContain("demo-");
+});
+
+it("uses the servers named by TOKEN_URL and API_URL instead of its own", async () => {
+  const servers = await startLocalServers(60);
+  try {
+    const { code, stdout, stderr } = await run({
+      TOKEN_URL: `${servers.issuer}/token`,
+      CLIENT_ID: servers.clientId,
+      CLIENT_SECRET: servers.clientSecret,
+      API_URL: `${servers.apiUrl}/reports`,
+      SCOPE: "reports:read",
+      DEMO_DURATION_MS: "1000",
+    });
+    expect(code, stderr).toBe(0);
+    expect(stdout).not.toContain("authorization server (oidc-provider)");
+    expect(stdout).toMatch(/done: \d+ API calls, 0 failed; tokens fetched: 1;/);
+    expect(stdout).not.toContain(servers.clientSecret);
+  } finally {
+    await servers.close();
+  }
 });

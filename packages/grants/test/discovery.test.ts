@@ -43,6 +43,22 @@ describe("discovery", () => {
     expect(server.hits.get("/tenant/oauth/revoke")).toBe(1);
   });
 
+  it("says so when the metadata names no revocation endpoint", async () => {
+    const server = await metadataServer((issuer) => ({
+      status: 200,
+      body: { issuer, token_endpoint: `${issuer}/oauth/token` },
+    }));
+    const error = await revokeToken({
+      issuer: server.url,
+      clientId: "a",
+      clientSecret: "b",
+      token: "t",
+    }).catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(error).toMatchObject({ transient: false });
+    expect(String(error)).toMatch(/names no revocation_endpoint/);
+  });
+
   it("rejects metadata about another issuer (RFC 8414 section 3.3)", async () => {
     const server = await metadataServer(() => metadata("https://evil.test"));
     const error = await discover(server.url).catch((reason: unknown) => reason);

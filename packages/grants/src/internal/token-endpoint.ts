@@ -1,3 +1,4 @@
+import { InvalidResponseError } from "@tokenkeep/core";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
 import { applyClientAuthentication } from "../client-authentication.js";
 import { discover } from "../discovery.js";
@@ -24,7 +25,7 @@ export async function resolveEndpoint(
   });
   const url = metadata[kind];
   if (url === undefined) {
-    throw new TypeError(`the authorization server ${issuer} publishes no ${kind}`);
+    throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
   }
   return url;
 }
