@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { isNetworkError, isTimeoutError, isTransientError, NetworkError } from "@tokenkeep/core";
-import { createClient } from "redis";
+import { createClient, RESP_TYPES } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisUrlOrSkip, uniquePrefix } from "../test/support/redis-url.js";
 import { startTcpProxy } from "../test/support/tcp-proxy.js";
@@ -194,6 +194,23 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     expect(await a.acquire("k", 10_000)).toBeUndefined();
     await current!();
     expect(await a.acquire("k", 10_000)).toBeDefined();
+  });
+
+  it("works with a client whose type mapping returns buffers", async () => {
+    const client = createClient({ url }).withTypeMapping({
+      [RESP_TYPES.BLOB_STRING]: Buffer,
+      [RESP_TYPES.SIMPLE_STRING]: Buffer,
+    });
+    client.on("error", () => {});
+    await client.connect();
+    const store = createRedisStore({ client, prefix: uniquePrefix("buffers"), encryptionKey: KEY_BYTES });
+    await store.set("k", { n: 1 }, 60_000);
+    expect(await store.get("k")).toEqual({ n: 1 });
+    const release = await store.acquire("lease", 60_000);
+    expect(release).toBeTypeOf("function");
+    expect(await store.acquire("lease", 60_000)).toBeUndefined();
+    await release!();
+    await client.close();
   });
 
   it("leaves a client it was given open, and closes one it created", async () => {

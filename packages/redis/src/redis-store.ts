@@ -88,8 +88,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   async function get(key: string): Promise<JsonValue | undefined> {
     const rk = redisKey(prefix, "v", key);
-    const payload = await send("GET", ["GET", rk]);
-    if (typeof payload !== "string") return undefined;
+    const payload = asText(await send("GET", ["GET", rk]));
+    if (payload === undefined) return undefined;
     const text = await cipher.open(payload, rk);
     if (text === undefined) return undefined;
     try {
@@ -115,7 +115,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const lk = redisKey(prefix, "l", key);
     const owner = crypto.randomUUID();
     const answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
-    if (answer !== "OK") return undefined;
+    if (asText(answer) !== "OK") return undefined;
     let released: Promise<void> | undefined;
     return () => {
       released ??= send("EVAL", ["EVAL", RELEASE_SCRIPT, "1", lk, owner]).then(
@@ -140,6 +140,15 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+const utf8 = new TextDecoder();
+
+/** A reply as text: a string, or bytes from a client whose type mapping returns buffers. */
+function asText(reply: unknown): string | undefined {
+  if (typeof reply === "string") return reply;
+  if (reply instanceof Uint8Array) return utf8.decode(reply);
+  return undefined;
 }
 
 function checkTtl(method: string, ttlMs: number): void {

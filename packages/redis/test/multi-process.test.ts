@@ -1,4 +1,5 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 import { type CountingTokenEndpoint, startCountingTokenEndpoint } from "./support/token-endpoint.js";
 import { bundleWorker, startWorker, type WorkerProcess } from "./support/workers.js";
@@ -14,6 +15,7 @@ describe.skipIf(!url)("token managers in several processes sharing one Redis", (
   beforeAll(async () => {
     workerFile = await bundleWorker("manager-worker");
   });
+  afterAll(() => rmSync(workerFile, { force: true }));
   afterEach(async () => {
     for (const worker of workers.splice(0)) worker.kill();
     await endpoint?.close();

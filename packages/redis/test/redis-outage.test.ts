@@ -1,4 +1,5 @@
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { rmSync } from "node:fs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServerProcess, startRedisServer } from "./support/redis-server.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 import { type CountingTokenEndpoint, startCountingTokenEndpoint } from "./support/token-endpoint.js";
@@ -18,6 +19,7 @@ describe.skipIf(!url)("Redis stopped mid-run and started again", () => {
   beforeAll(async () => {
     workerFile = await bundleWorker("manager-worker");
   });
+  afterAll(() => rmSync(workerFile, { force: true }));
   afterEach(async () => {
     for (const worker of workers.splice(0)) worker.kill();
     await endpoint?.close();

@@ -1,5 +1,6 @@
+import { rmSync } from "node:fs";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CLIENT, type RunningProvider, startOidcProvider, USER } from "./support/oidc-provider.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 import { bundleWorker, startWorker, type WorkerProcess } from "./support/workers.js";
@@ -20,6 +21,7 @@ describe.skipIf(!url)("two processes rotating one refresh token against oidc-pro
   beforeAll(async () => {
     workerFile = await bundleWorker("rotation-worker");
   });
+  afterAll(() => rmSync(workerFile, { force: true }));
   afterEach(async () => {
     for (const worker of workers.splice(0)) worker.kill();
     await provider?.close();
