@@ -8,6 +8,7 @@ import {
 import {
   type BatchTokensResponse,
   batchTokensResponseSchema,
+  DEFAULT_LIST_LIMIT,
   type IssueTokenResponse,
   issueTokenResponseSchema,
   type ListTokensOptions,
@@ -182,7 +183,7 @@ export class PatAdminClient implements AsyncDisposable {
       },
       listTokensResponseSchema,
     );
-    const limit = options.limit ?? 100;
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
     // A server that sends no cursor (the original) pages by the last id of a full page.
     const fallback = page.records.length >= limit ? (page.records.at(-1)?.tokenId ?? null) : null;
     return {

@@ -80,8 +80,11 @@ export class PatClientError extends TokenkeepError {
   readonly status: number | undefined;
   /** The method that failed. */
   readonly operation: PatClientOperation;
-  /** The `ApiError` body, the status text, the problems of an invalid answer, or the underlying error. */
-  declare readonly cause: ApiError | string | readonly string[] | unknown;
+  /**
+   * The server's `ApiError` body (check with `isApiError`), else the status text; for an invalid answer
+   * the list of problems (`path: message`); for network errors and timeouts the underlying error.
+   */
+  declare readonly cause: unknown;
 
   constructor(options: PatClientErrorOptions) {
     super(options.code, `${DESCRIPTIONS[options.operation]}: ${options.detail}`, {

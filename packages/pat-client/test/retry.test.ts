@@ -119,4 +119,66 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     await expect(client.list()).rejects.toMatchObject({ status: 503 });
     expect(proxy.seen.get("GET /admin/tokens")).toBe(1);
   });
+
+  it("abandons an attempt after timeoutMs and retries idempotent calls, then reports a timeout", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/admin/tokens" ? "hang" : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      timeoutMs: 200,
+      retry: { limit: 1, baseDelayMs: 5 },
+    });
+    const error = await client.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_TIMEOUT", transient: true, operation: "list" });
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
+  });
+
+  it("does not retry issue after a timeout (the server may be processing it)", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ method, path }) =>
+      method === "POST" && path === "/admin/tokens" ? "hang" : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      timeoutMs: 200,
+    });
+    await expect(client.issue({ owner: "slow" })).rejects.toMatchObject({ code: "ERR_PAT_CLIENT_TIMEOUT" });
+    expect(proxy.seen.get("POST /admin/tokens")).toBe(1);
+  });
+
+  it("stops when the caller's signal aborts", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/admin/tokens" ? "hang" : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const controller = new AbortController();
+    const pending = client.list({}, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(pending).rejects.toMatchObject({ code: "ERR_PAT_CLIENT_ABORTED", operation: "list" });
+    await expect(client.list({}, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: "ERR_PAT_CLIENT_ABORTED",
+    });
+  });
+
+  it("after an exchange refused with a long Retry-After, fails fast until it has passed", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/auth/token" ? { status: 429, headers: { "retry-after": "120" } } : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    await expect(client.list()).rejects.toMatchObject({
+      status: 429,
+      operation: "exchange",
+      retryAfterMs: 120_000,
+    });
+    const again = await client.list().catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: "ERR_PAT_CLIENT_THROTTLED", operation: "exchange", transient: true });
+    expect((again as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(100_000);
+    expect(proxy.seen.get("POST /auth/token")).toBe(1);
+  });
 });

@@ -10,6 +10,8 @@ export type Fault =
   | "drop"
   /** Forward it, let the real server process it, then destroy the connection instead of answering. */
   | "forward-then-drop"
+  /** Never answer (until the proxy closes). */
+  | "hang"
   /** Answer this status and headers without forwarding. */
   | { status: number; headers?: Record<string, string>; body?: string };
 
@@ -32,6 +34,7 @@ export async function startFaultProxy(
       const count = (seen.get(key) ?? 0) + 1;
       seen.set(key, count);
       const fault = decide({ method: req.method ?? "GET", path, count });
+      if (fault === "hang") return;
       if (fault === "drop") {
         req.socket.destroy();
         return;
