@@ -69,18 +69,24 @@ describe("createRotationCoordinator", () => {
   });
 
   it("hands a late arrival the successor until successorTtlMs has passed", async () => {
-    const store = createMemoryStore();
+    let clock = 1_000_000;
+    const now = () => clock;
+    const store = createMemoryStore({ now });
     const server = rotatingServer();
     const events: RotationEvent[] = [];
-    const a = coordinator(store, server.redeem, { successorTtlMs: 60 });
-    const b = coordinator(store, server.redeem, { onEvent: (event: RotationEvent) => events.push(event) });
+    const a = coordinator(store, server.redeem, { successorTtlMs: 10_000, now });
+    const b = coordinator(store, server.redeem, {
+      now,
+      onEvent: (event: RotationEvent) => events.push(event),
+    });
     const first = await a.rotate("rt-0");
+    clock += 9_999;
     const late = await b.rotate("rt-0");
     expect(late).toEqual(first);
     expect(events.map((event) => event.type)).toEqual(["successor"]);
     expect(server.state.redemptions).toBe(1);
 
-    await sleep(150);
+    clock += 1;
     // The successor is gone: the old token is presented again, and the server sees a reuse.
     await expect(b.rotate("rt-0")).rejects.toSatisfy(isOAuthError);
     expect(server.state.redemptions).toBe(2);
