@@ -127,13 +127,20 @@ export const grantOptionsShape = {
 type ParsedShared = z.output<z.ZodMiniObject<typeof grantOptionsShape>>;
 
 /**
- * The checks that span several options: an endpoint is known, credentials match the chosen client
+ * The checks that span several options: an endpoint (`tokenUrl`, or the one named by `endpoint`) or
+ * an issuer is known, credentials match the chosen client
  * authentication, and only one transport is given. Problems are `path: message` lines.
  */
-export function checkGrantOptions(options: ParsedShared, needsEndpoint = true): string[] {
+export function checkGrantOptions(
+  options: ParsedShared,
+  endpoint: { readonly name: string; readonly value: unknown } = {
+    name: "tokenUrl",
+    value: options.tokenUrl,
+  },
+): string[] {
   const problems: string[] = [];
-  if (needsEndpoint && options.tokenUrl === undefined && options.issuer === undefined) {
-    problems.push("tokenUrl: either tokenUrl or issuer is required");
+  if (endpoint.value === undefined && options.issuer === undefined) {
+    problems.push(`${endpoint.name}: either ${endpoint.name} or issuer is required`);
   }
   if (options.clientAuthentication !== "none") {
     if (options.clientId === undefined) {

@@ -48,9 +48,7 @@ const schema = () =>
  */
 export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
   const parsed = parseOptions("revokeToken", schema(), options);
-  const problems = checkGrantOptions({ ...parsed, tokenUrl: parsed.revocationUrl }, true).map((problem) =>
-    problem.replace("tokenUrl: either tokenUrl", "revocationUrl: either revocationUrl"),
-  );
+  const problems = checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl });
   if (problems.length > 0) throw invalidOptions("revokeToken", problems);
   const resolved = resolveGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined });
   const configured = parsed.revocationUrl === undefined ? undefined : String(parsed.revocationUrl);
