@@ -197,6 +197,9 @@ describe("createRotationCoordinator", () => {
     expect(server.state.redemptions).toBe(1);
     expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
     expect(rotation.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
+    // A late arrival in this process still gets the successor, from memory.
+    expect(await rotation.rotate("rt-0")).toEqual(results[0]);
+    expect(server.state.redemptions).toBe(1);
   });
 
   it("times a slow store out and treats it as failing", async () => {

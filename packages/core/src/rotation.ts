@@ -17,7 +17,8 @@
  *    arrivals fail at once instead of presenting the dead token again.
  *
  * A failing store (or one slower than `storeTimeoutMs`) never fails a caller: the coordinator then
- * redeems per process (still one flight per refresh token in this process) until the store answers.
+ * redeems per process (still one flight per refresh token in this process, and the successors it
+ * produced, kept in memory as well, still answer its own late arrivals) until the store answers.
  * Store keys hold a hash of the refresh token, never the token; the successor holds a token set,
  * so give a shared store encryption (`@tokenkeep/redis` has `encryptionKey`).
  */
@@ -45,6 +46,9 @@ import type { JsonValue, TokenSet } from "./token-set.js";
  * Keep it short: within it, the old refresh token yields the new pair without a redemption.
  */
 export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
+
+/** How many successors a coordinator also keeps in memory (for its own late arrivals). */
+const RECENT_SUCCESSORS = 1000;
 
 /** What {@link RotationCoordinatorOptions.redeem} is called with. */
 export interface RotationRedeemContext {
@@ -211,7 +215,7 @@ const optionsSchema = z.object({
 
 /** What the store holds under a successor key. */
 type SuccessorRecord =
-  | { readonly set: TokenSet }
+  | { readonly set: TokenSet; readonly until?: number }
   | { readonly failure: { error: string; status: number; errorDescription?: string } };
 
 /** SHA-256 of a refresh token, base64url: the only form in which it reaches the store. */
@@ -235,7 +239,9 @@ function encodeSet(set: TokenSet): JsonValue {
 function decodeRecord(value: unknown): SuccessorRecord | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const record = value as Record<string, unknown>;
-  if (isTokenSet(record.set)) return { set: record.set };
+  if (isTokenSet(record.set)) {
+    return typeof record.until === "number" ? { set: record.set, until: record.until } : { set: record.set };
+  }
   const failure = record.failure as Record<string, unknown> | undefined;
   if (typeof failure?.error === "string" && typeof failure.status === "number") {
     return {
@@ -284,6 +290,17 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   const timers = createTimerSet(parsed.timers ?? runtimeTimers());
   const lifetime = new AbortController();
   const flights = new Map<string, Promise<TokenSet>>();
+  // Successors this process produced or received, so its own late arrivals are answered even while
+  // the store is failing. Bounded; the oldest goes first.
+  const recent = new Map<string, { readonly set: TokenSet; readonly until: number }>();
+  const remember = (hash: string, set: TokenSet, until: number) => {
+    recent.delete(hash);
+    recent.set(hash, { set, until });
+    for (const oldest of recent.keys()) {
+      if (recent.size <= RECENT_SUCCESSORS) break;
+      recent.delete(oldest);
+    }
+  };
   const counters = {
     rotations: 0,
     redemptions: 0,
@@ -312,7 +329,12 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   });
 
   /** Redeems here; publishes the result (or a permanent failure) for late arrivals. */
-  async function redeemAndPublish(refreshToken: string, previous: TokenSet, successorKey: string) {
+  async function redeemAndPublish(
+    hash: string,
+    refreshToken: string,
+    previous: TokenSet,
+    successorKey: string,
+  ) {
     const controller = new AbortController();
     const onDispose = () => controller.abort(disposedError());
     lifetime.signal.addEventListener("abort", onDispose, { once: true });
@@ -331,7 +353,9 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       const answer = await redeem({ refreshToken, previous, signal: controller.signal });
       const set = isTokenSet(answer) ? answer : parseTokenResponse(answer, { sentAt, previous });
       emit("redeemed");
-      await link.call((s) => s.set(successorKey, { set: encodeSet(set) }, successorTtlMs));
+      const until = now() + successorTtlMs;
+      remember(hash, set, until);
+      await link.call((s) => s.set(successorKey, { set: encodeSet(set), until }, successorTtlMs));
       return set;
     } catch (error) {
       counters.redeemFailures++;
@@ -349,12 +373,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   }
 
   /** The set (or thrown failure) a successor record stands for; `undefined` when there is none. */
-  const fromRecord = (value: unknown): TokenSet | undefined => {
+  const fromRecord = (hash: string, value: unknown): TokenSet | undefined => {
     const record = decodeRecord(value);
     if (record === undefined) return undefined;
     counters.successorHits++;
     emit("successor");
-    if ("set" in record) return record.set;
+    if ("set" in record) {
+      if (record.until !== undefined) remember(hash, record.set, record.until);
+      return record.set;
+    }
     throw new OAuthError({ ...record.failure });
   };
 
@@ -365,10 +392,10 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const read = () => link.call((s) => s.get(successorKey));
 
     let found = await read();
-    if (found === FAILED) return redeemAndPublish(refreshToken, previous, successorKey);
-    let set = fromRecord(found);
+    if (found === FAILED) return redeemAndPublish(hash, refreshToken, previous, successorKey);
+    let set = fromRecord(hash, found);
     if (set !== undefined) return set;
-    if (store.acquire === undefined) return redeemAndPublish(refreshToken, previous, successorKey);
+    if (store.acquire === undefined) return redeemAndPublish(hash, refreshToken, previous, successorKey);
 
     // A holder that died frees the lease after leaseTtlMs; waiting much longer means something
     // else keeps taking it: give up rather than wait for ever.
@@ -377,14 +404,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     let waited = false;
     for (;;) {
       const release = await link.call((s) => s.acquire!(leaseKey, leaseTtlMs));
-      if (release === FAILED) return redeemAndPublish(refreshToken, previous, successorKey);
+      if (release === FAILED) return redeemAndPublish(hash, refreshToken, previous, successorKey);
       if (release !== undefined) {
         try {
           // The previous holder may have published between our read and our lease.
           found = await read();
-          set = found === FAILED ? undefined : fromRecord(found);
+          set = found === FAILED ? undefined : fromRecord(hash, found);
           if (set !== undefined) return set;
-          return await redeemAndPublish(refreshToken, previous, successorKey);
+          return await redeemAndPublish(hash, refreshToken, previous, successorKey);
         } finally {
           void link.call(() => release());
         }
@@ -402,8 +429,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       await timers.sleep(delayMs, lifetime.signal);
       delayMs = Math.min(delayMs * 2, DEFAULT_LEASE_POLL_MAX_MS);
       found = await read();
-      if (found === FAILED) return redeemAndPublish(refreshToken, previous, successorKey);
-      set = fromRecord(found);
+      if (found === FAILED) return redeemAndPublish(hash, refreshToken, previous, successorKey);
+      set = fromRecord(hash, found);
       if (set !== undefined) return set;
     }
   }
@@ -418,6 +445,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     }
     counters.rotations++;
     const hash = await hashRefreshToken(refreshToken);
+    const known = recent.get(hash);
+    if (known !== undefined) {
+      if (now() < known.until) {
+        counters.successorHits++;
+        emit("successor");
+        return known.set;
+      }
+      recent.delete(hash);
+    }
     let flight = flights.get(hash);
     if (flight === undefined) {
       const previous = typeof current === "string" ? bareSet(current) : current;
@@ -434,6 +470,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     if (lifetime.signal.aborted) return;
     lifetime.abort(disposedError());
     timers.clear();
+    recent.clear();
     await Promise.allSettled([...flights.values()]);
   };
 
