@@ -53,7 +53,12 @@ export {
 export type { TokenManagerStats } from "./stats.js";
 export type { LeaseRelease, Store } from "./store.js";
 export type { Timers } from "./timers.js";
-export type { TokenCreator, TokenCreatorContext, TokenIdentity } from "./token-creator.js";
+export type {
+  TokenCreator,
+  TokenCreatorContext,
+  TokenCreatorResult,
+  TokenIdentity,
+} from "./token-creator.js";
 export {
   createTokenManager,
   type GetTokenOptions,

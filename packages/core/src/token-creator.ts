@@ -32,4 +32,24 @@ export interface TokenCreatorContext<I extends TokenIdentity = TokenIdentity> {
  */
 export type TokenCreator<I extends TokenIdentity = TokenIdentity> = (
   context: TokenCreatorContext<I>,
-) => Promise<TokenResponse | TokenSet>;
+) => Promise<TokenCreatorResult>;
+
+/**
+ * What a {@link TokenCreator} resolves to: a ready {@link TokenSet}, or the RFC 6749 fields of a wire
+ * answer. Unlike {@link TokenResponse} it has no index signature, so a creator typed with an
+ * interface of its own (e.g. `@authup/core-http-kit`'s `TokenGrantResponse`) fits unchanged; extra
+ * fields are still read and kept in `TokenSet.raw`.
+ */
+export type TokenCreatorResult =
+  | TokenSet
+  | Pick<
+      TokenResponse,
+      | "access_token"
+      | "token_type"
+      | "expires_in"
+      | "refresh_token"
+      | "scope"
+      | "id_token"
+      | "refresh_token_expires_in"
+      | "refresh_in"
+    >;

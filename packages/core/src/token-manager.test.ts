@@ -92,6 +92,21 @@ describe("createTokenManager: cache", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("accepts a plain creator typed with its own interface (the @authup/core-http-kit shape)", async () => {
+    interface TokenGrantResponse {
+      access_token: string;
+      token_type: string;
+      expires_in: number;
+      refresh_token?: string;
+      mac_key?: string;
+    }
+    const creator = (): Promise<TokenGrantResponse> =>
+      Promise.resolve({ access_token: "plain", token_type: "bearer", expires_in: 60, mac_key: "k" });
+    const manager = createTokenManager({ creator });
+    const set = await manager.getToken();
+    expect(set).toMatchObject({ accessToken: "plain", tokenType: "Bearer", raw: { mac_key: "k" } });
+  });
+
   it("uses a TokenSet returned by the creator as is", async () => {
     const time = createFakeTime();
     const set = { accessToken: "ready", tokenType: "Bearer", expiresAt: time.now() + 60_000, raw: {} };

@@ -149,7 +149,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       jitterRatio: config.refreshAheadJitterRatio,
       random,
     });
-    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: true };
+    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
   };
 
   /** One creator call, bounded by `creatorTimeoutMs` and the flight's signal. */

@@ -2,7 +2,8 @@
  * A bounded map with second-chance ("clock") eviction, an LRU approximation whose hit path is a
  * single property write (`value.hot = true`) instead of a delete and re-insert. When the map grows
  * past its bound, the oldest entries are scanned: a hot one is cleared and moved to the back, the
- * first cold one is evicted. The map never holds more than `max` entries after `boundedSet`.
+ * first cold one is evicted (never the entry just inserted). The map never holds more than `max`
+ * entries after `boundedSet`.
  */
 
 /** A value the bounded map can hold. */
@@ -11,19 +12,19 @@ export interface Hot {
   hot: boolean;
 }
 
-/** Inserts `value` (marked hot) under `key`, evicting to stay within `max`. */
+/** Inserts `value` (cold: not used yet) under `key`, evicting to stay within `max`. */
 export function boundedSet<V extends Hot>(map: Map<string, V>, key: string, value: V, max: number): void {
   map.delete(key);
-  value.hot = true;
+  value.hot = false;
   map.set(key, value);
-  while (map.size > max) evictOne(map);
+  while (map.size > max) evictOne(map, key);
 }
 
-function evictOne<V extends Hot>(map: Map<string, V>): void {
+function evictOne<V extends Hot>(map: Map<string, V>, keep: string): void {
   // Entries moved to the back during the scan are visited again, cold, so this ends within size + 1 steps.
   for (const [key, value] of map) {
     map.delete(key);
-    if (!value.hot) return;
+    if (!value.hot && key !== keep) return;
     value.hot = false;
     map.set(key, value);
   }

@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { refreshAheadAt } from "./refresh-ahead.js";
+
+const policy = (random: number) => ({ ratio: 0.75, jitterRatio: 0.1, random: () => random });
+
+describe("refreshAheadAt", () => {
+  it("places the point at the ratio of the lifetime, moved earlier by the jitter", () => {
+    expect(refreshAheadAt(0, 100_000, undefined, 95_000, policy(0))).toBe(75_000);
+    expect(refreshAheadAt(0, 100_000, undefined, 95_000, policy(0.5))).toBe(71_250);
+    expect(refreshAheadAt(1_000, 101_000, undefined, 96_000, policy(1))).toBeCloseTo(68_500);
+  });
+  it("honours the server's refresh_in", () => {
+    expect(refreshAheadAt(0, 100_000, 10_000, 95_000, policy(0.5))).toBe(10_000);
+  });
+  it("is never later than the end of the usable life", () => {
+    expect(refreshAheadAt(0, 100_000, 99_000, 95_000, policy(0))).toBe(95_000);
+    expect(refreshAheadAt(0, 100_000, undefined, 50_000, policy(0))).toBe(50_000);
+  });
+});
