@@ -16,6 +16,7 @@ export type KyLike = (
     headers: Record<string, string>;
     body?: string | undefined;
     signal: AbortSignal;
+    redirect: RequestRedirect;
     retry: number;
     timeout: false;
     throwHttpErrors: false;

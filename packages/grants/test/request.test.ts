@@ -83,6 +83,21 @@ describe("the token request", () => {
     expect(set.expiresAt).toBe(1_000_000 + 3_600_000);
   });
 
+  it("does not follow a redirect with the credentials", async () => {
+    const elsewhere = await startScriptedServer();
+    try {
+      server.script.push({ status: 307, headers: { location: `${elsewhere.url}/token` }, body: "" });
+      const error = await clientCredentialsGrant({
+        ...options(),
+        clientAuthentication: "client_secret_post",
+      })().catch((reason: unknown) => reason);
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_RESPONSE", status: 307, transient: false });
+      expect(elsewhere.received).toHaveLength(0);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it("goes through a ky instance with its hooks, and ky never retries", async () => {
     let hooked = 0;
     const client = ky.create({ hooks: { beforeRequest: [() => void hooked++] }, retry: 5 });

@@ -34,7 +34,7 @@ function where(url: string): string {
  * caller's `signal`. Failures become core's errors: `AbortError` when the caller aborted,
  * `TimeoutError` when time ran out, `NetworkError` when no answer came; errors thrown by `read`
  * (`OAuthError`, `InvalidResponseError`) pass through. No request header or body ever reaches an
- * error: they carry the client's credentials.
+ * error: they carry the client's credentials. POST redirects are not followed.
  */
 export async function exchange<T>(
   request: ExchangeRequest,
@@ -45,7 +45,15 @@ export async function exchange<T>(
   if (signal?.aborted) throw new AbortError(`${request.what} was aborted`, { cause: signal.reason });
   const timeout = AbortSignal.timeout(transport.timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const init = { method: request.method, headers: request.headers, body: request.body, signal: combined };
+  // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
+  const redirect: RequestRedirect = request.method === "POST" ? "manual" : "follow";
+  const init = {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: combined,
+    redirect,
+  };
   try {
     const response = transport.ky
       ? await transport.ky(request.url, { ...init, retry: 0, timeout: false, throwHttpErrors: false })
