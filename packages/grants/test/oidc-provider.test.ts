@@ -100,6 +100,13 @@ describe("oidc-provider", () => {
     expect(error.errorDescription).toMatch(/single resource/);
   });
 
+  it("refuses JSON bodies (its token endpoint takes forms only), as a permanent invalid_request", async () => {
+    const error = await rejection(
+      clientCredentialsGrant({ ...service(), bodyEncoding: "json", resource: RESOURCE })(),
+    );
+    expect([error.error, error.status, error.transient]).toEqual(["invalid_request", 400, false]);
+  });
+
   it("reports a wrong client secret as a permanent invalid_client with WWW-Authenticate", async () => {
     const error = await rejection(clientCredentialsGrant({ ...service(), clientSecret: "wrong" })());
     expect(error.error).toBe("invalid_client");
