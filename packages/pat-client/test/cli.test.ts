@@ -61,8 +61,10 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
 
   it("issue prints the new token once with a warning; list shows it with relative times", async () => {
     const server = await startTestServer();
+    // 30 days minus a minute: "expires in 29 days" whatever second the list runs in.
+    const expiresAt = String(Math.floor(Date.now() / 1000) + 30 * 86_400 - 60);
     const issued = await cli(
-      ["issue", "--owner", "ci@example.com", "--role", "deploy,read", "--expires-in", "30d"],
+      ["issue", "--owner", "ci@example.com", "--role", "deploy,read", "--expires-at", expiresAt],
       envOf(server),
     );
     expect(issued.code, issued.stderr).toBe(0);
