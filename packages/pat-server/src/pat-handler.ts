@@ -93,7 +93,12 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
       return jsonResponse(200, (await keys()).jwks, { "cache-control": "public, max-age=300" });
     }
     if (pathname === resolved.healthPath && request.method.toUpperCase() === "GET") {
-      await ctx.store.ping();
+      try {
+        await ctx.store.ping();
+      } catch (error) {
+        onError({ error, request });
+        return jsonResponse(503, { status: "unavailable" });
+      }
       return jsonResponse(200, { status: "ok" });
     }
     throw new HttpError(404, "Not found");

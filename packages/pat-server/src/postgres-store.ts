@@ -59,18 +59,26 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   const lockKey = `tokenkeep_pat:${parsed.schema}`;
   let closed = false;
 
-  const ready = migrate(pool, schema, lockKey);
-  ready.catch(() => {}); // reported by the first call instead
+  // Migrations run before the first query; a failure (database not reachable yet) is reported to
+  // that call and retried by the next one, so a server started before its database recovers.
+  let migrated: Promise<void> | undefined;
+  const ready = () => {
+    migrated ??= migrate(pool, schema, lockKey).catch((error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
 
   async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
     if (closed) throw new Error("The PostgreSQL PAT store is closed");
-    await ready;
+    await ready();
     return pool.query<R>(sql, params);
   }
 
   async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     if (closed) throw new Error("The PostgreSQL PAT store is closed");
-    await ready;
+    await ready();
     const client = await pool.connect();
     try {
       await client.query("BEGIN");
@@ -223,7 +231,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
     async close() {
       if (closed) return;
       closed = true;
-      await ready.catch(() => {});
+      await migrated?.catch(() => {});
       if (ownsPool) await pool.end();
     },
   };
