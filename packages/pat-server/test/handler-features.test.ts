@@ -4,6 +4,7 @@ import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
 import { serve } from "../src/serve";
+import { generateSigningKey } from "../src/signing-keys";
 import { createSqliteStore } from "../src/sqlite-store";
 import { startPatServer } from "../src/start-pat-server";
 import { bootstrapAdminToken, issueToken } from "../src/token-service";
@@ -238,7 +239,6 @@ describe("signing keys", () => {
   });
 
   it("signs with the first key and publishes every key, RS256 included", async () => {
-    const { generateSigningKey } = await import("../src/signing-keys");
     const rsa = await generateSigningKey({ alg: "RS256", kid: "rsa-new" });
     const ed = await generateSigningKey({ kid: "ed-old" });
     const server = await startPatServer({ ...fast, signingKeys: [rsa, ed] });
