@@ -1,0 +1,69 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { MAX_PAT_LENGTH, PAT_SECRET_BYTES } from "./limits";
+import { formatPat, parsePat } from "./pat-format";
+import { formatScryptPhc, parseScryptPhc } from "./scrypt-phc";
+
+const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+const tokenId = fc.string({ unit: fc.constantFrom(...ALPHABET), minLength: 21, maxLength: 21 });
+const secretBytes = fc.uint8Array({ minLength: PAT_SECRET_BYTES, maxLength: PAT_SECRET_BYTES });
+const toBase64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes));
+
+describe("PAT format properties", () => {
+  it("parses every formatted PAT back to its id and secret", () => {
+    fc.assert(
+      fc.property(tokenId, secretBytes, (id, bytes) => {
+        const secret = toBase64(bytes);
+        expect(parsePat(formatPat(id, secret))).toEqual({ ok: true, tokenId: id, secret });
+      }),
+    );
+  });
+
+  it("never throws, and accepts nothing but the exact shape", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 260 }), (input) => {
+        const result = parsePat(input);
+        if (result.ok) {
+          expect(input).toBe(formatPat(result.tokenId, result.secret));
+          expect(input.length).toBeLessThanOrEqual(MAX_PAT_LENGTH);
+        }
+      }),
+    );
+  });
+
+  it("rejects any single-character change to the secret that leaves non-canonical or non-base64 text", () => {
+    fc.assert(
+      fc.property(
+        tokenId,
+        secretBytes,
+        fc.nat({ max: 43 }),
+        fc.constantFrom(",", ".", ":", "<", "@", "[", "\\", "-", "_", " "),
+        (id, bytes, at, bad) => {
+          const secret = toBase64(bytes);
+          const mutated = `${secret.slice(0, at)}${bad}${secret.slice(at + 1)}`;
+          expect(parsePat(formatPat(id, mutated)).ok).toBe(false);
+        },
+      ),
+    );
+  });
+});
+
+describe("scrypt PHC properties", () => {
+  it("round-trips every accepted parameter set", () => {
+    const b64 = (min: number, max: number) =>
+      fc.uint8Array({ minLength: min, maxLength: max }).map((bytes) => toBase64(bytes).replace(/=+$/, ""));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 17 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 16 }),
+        b64(8, 64),
+        b64(16, 64),
+        (log2Cost, blockSize, parallelization, salt, hash) => {
+          const phc = { log2Cost, blockSize, parallelization, salt, hash };
+          expect(parseScryptPhc(formatScryptPhc(phc))).toEqual(phc);
+        },
+      ),
+    );
+  });
+});
