@@ -309,6 +309,133 @@ describe("createTokenManager: failures", () => {
   });
 });
 
+describe("createTokenManager: refresher and creator timeout", () => {
+  it("renews through the refresher when the set has a refresh token, passing the previous set", async () => {
+    const time = createFakeTime();
+    const seen: (string | undefined)[] = [];
+    const manager = createTokenManager({
+      now: time.now,
+      timers: time.timers,
+      refreshAheadRatio: 1,
+      creator: async () => ({ access_token: "from-creator", expires_in: 60, refresh_token: "rt-1" }),
+      refresher: async ({ previous }) => {
+        seen.push(previous?.refreshToken);
+        return { access_token: "from-refresher", expires_in: 60 };
+      },
+    });
+    expect((await manager.getToken()).accessToken).toBe("from-creator");
+    await time.advance(60_000);
+    const renewed = await manager.getToken();
+    expect(renewed.accessToken).toBe("from-refresher");
+    expect(renewed.refreshToken).toBe("rt-1"); // kept: the answer carried none
+    expect(seen).toEqual(["rt-1"]);
+  });
+
+  it("falls back to the creator once when the refresher fails permanently", async () => {
+    const time = createFakeTime();
+    let creatorCalls = 0;
+    let refresherCalls = 0;
+    const manager = createTokenManager({
+      now: time.now,
+      timers: time.timers,
+      refreshAheadRatio: 1,
+      creator: async () => ({ access_token: `c-${++creatorCalls}`, expires_in: 60, refresh_token: "rt" }),
+      refresher: async () => {
+        refresherCalls++;
+        throw new OAuthError({ error: "invalid_grant", status: 400 });
+      },
+    });
+    await manager.getToken();
+    await time.advance(60_000);
+    expect((await manager.getToken()).accessToken).toBe("c-2");
+    expect({ creatorCalls, refresherCalls }).toEqual({ creatorCalls: 2, refresherCalls: 1 });
+  });
+
+  it("skips the refresher when the refresh token itself has expired", async () => {
+    const time = createFakeTime();
+    let refresherCalls = 0;
+    const manager = createTokenManager({
+      now: time.now,
+      timers: time.timers,
+      refreshAheadRatio: 1,
+      creator: async () => ({
+        access_token: "c",
+        expires_in: 60,
+        refresh_token: "rt",
+        refresh_token_expires_in: 30,
+      }),
+      refresher: async () => {
+        refresherCalls++;
+        return { access_token: "r", expires_in: 60 };
+      },
+    });
+    await manager.getToken();
+    await time.advance(60_000);
+    expect((await manager.getToken()).accessToken).toBe("c");
+    expect(refresherCalls).toBe(0);
+  });
+
+  it("aborts a creator call after creatorTimeoutMs and retries it as transient", async () => {
+    const { manager, calls, time } = setup({ creatorTimeoutMs: 1_000, random: () => 0 }, (n, context) =>
+      n === 1
+        ? new Promise<never>((_, reject) =>
+            context.signal.addEventListener("abort", () => reject(context.signal.reason)),
+          )
+        : { access_token: `at-${n}`, expires_in: HOUR_S },
+    );
+    const pending = manager.getToken();
+    await time.advance(999);
+    expect(calls).toHaveLength(1);
+    await time.advance(1);
+    expect((await pending).accessToken).toBe("at-2");
+    expect(calls[0]?.signal.aborted).toBe(true);
+    expect(manager.stats().retries).toBe(1);
+  });
+
+  it("leaves no timer behind once a fetch is done", async () => {
+    const { manager, time } = setup();
+    await manager.getToken();
+    expect(time.pending()).toBe(0);
+  });
+
+  it("treats a 200 answer carrying error as that OAuth error", async () => {
+    const { manager, calls } = setup({}, () => ({ error: "invalid_scope", access_token: "x" }));
+    expect(await rejected(manager.getToken())).toMatchObject({ error: "invalid_scope", status: 200 });
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("createTokenManager: forceRefresh and events", () => {
+  it("forceRefresh fetches a new token even when the cached one is valid, once for concurrent callers", async () => {
+    const { manager, calls } = setup();
+    await manager.getToken();
+    const forced = await Promise.all([
+      manager.getToken({ forceRefresh: true }),
+      manager.getToken({ forceRefresh: true }),
+    ]);
+    expect(forced.map((set) => set.accessToken)).toEqual(["at-2", "at-2"]);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("ignores a throwing onEvent hook", async () => {
+    const { manager } = setup({
+      onEvent: () => {
+        throw new Error("hook bug");
+      },
+    });
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+  });
+
+  it("reports each step as one state object without any token in it", async () => {
+    const { manager, events } = setup();
+    await manager.getToken();
+    await manager.getToken();
+    expect(events.map((event) => event.type)).toEqual(["miss", "refresh-start", "refresh-success", "hit"]);
+    expect(JSON.stringify(events)).not.toContain("at-1");
+  });
+});
+
 describe("createTokenManager: invalidate", () => {
   it("drops the cached token only when it is the one that failed", async () => {
     const { manager, calls } = setup();
