@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { isPatClientError, PatAdminClient } from "../src/index";
 import { type Fault, startFaultProxy } from "./helpers/fault-proxy";
@@ -70,10 +71,13 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
   });
 
-  it("never retries issue once the request reached the server: one token, one error", async () => {
+  it.each([
+    ["the server processed it, then the connection dropped", "forward-then-drop"],
+    ["the connection dropped once the body was read", "drop"],
+  ] as const)("never retries issue once the request reached the server (%s)", async (_, fault) => {
     const server = await startTestServer();
     const proxy = await startFaultProxy(server.url, ({ method, path }) =>
-      method === "POST" && path === "/admin/tokens" ? "forward-then-drop" : "pass",
+      method === "POST" && path === "/admin/tokens" ? fault : "pass",
     );
     await using client = new PatAdminClient({
       endpoint: proxy.url,
@@ -83,9 +87,14 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     const error = await client.issue({ owner: "once@example.com" }).catch((e: unknown) => e);
     expect(isPatClientError(error) && error.code).toBe("ERR_PAT_CLIENT_NETWORK");
     expect(proxy.seen.get("POST /admin/tokens")).toBe(1);
-    // The server did issue it: retrying would have issued a second token.
+    // With "forward-then-drop" the server did issue it: a retry would have issued a second token.
     const owners = (await client.list()).map((record) => record.owner);
-    expect(owners.filter((owner) => owner === "once@example.com")).toHaveLength(1);
+    expect(owners.filter((owner) => owner === "once@example.com")).toHaveLength(fault === "drop" ? 0 : 1);
+    const { accessToken } = await client.getAccessToken();
+    for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 10 })]) {
+      expect(text).not.toContain(server.adminToken);
+      expect(text).not.toContain(accessToken);
+    }
   });
 
   it("never retries issue on a 5xx either", async () => {
