@@ -181,6 +181,28 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     await again!();
   });
 
+  it("renews a lease only while it still holds it", async () => {
+    const prefix = uniquePrefix("renew");
+    const a = open({ prefix });
+    const b = open({ prefix });
+    const held = (await a.acquire("k", 60)) as (() => Promise<void>) & {
+      renew(ttlMs: number): Promise<boolean>;
+    };
+    expect(await held.renew(60_000)).toBe(true);
+    await sleep(150);
+    expect(await b.acquire("k", 60_000)).toBeUndefined(); // renewed: still held
+    await held();
+    expect(await held.renew(60_000)).toBe(false);
+
+    const lost = (await a.acquire("other", 40)) as typeof held;
+    await sleep(120);
+    const taker = await b.acquire("other", 60_000);
+    expect(taker).toBeDefined();
+    expect(await lost.renew(60_000)).toBe(false); // expired and taken: not stolen back
+    expect(await a.acquire("other", 60_000)).toBeUndefined();
+    await taker!();
+  });
+
   it("never lets a holder that overran its lease release the next holder's lease", async () => {
     const prefix = uniquePrefix("overrun");
     const a = open({ prefix });

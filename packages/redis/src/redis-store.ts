@@ -3,7 +3,7 @@ import { NetworkError, TimeoutError } from "@tokenkeep/core";
 import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
 import { redisKey } from "./internal/key-hash.js";
-import { RELEASE_SCRIPT } from "./internal/lease-script.js";
+import { RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
 import { wrapRedisError } from "./internal/redis-errors.js";
 import { aesGcmCipher, importEncryptionKey, plainCipher, type ValueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
@@ -40,7 +40,8 @@ type OwnedClient = RedisStoreClient & {
  * - `get`/`set`/`delete`: `GET`, `SET key value PX ttlMs`, `DEL`.
  * - `acquire(key, ttlMs)`: `SET lease owner NX PX ttlMs` with a random owner; its release runs one Lua
  *   script that deletes the lease only while it still holds that owner, and never rejects (a lease
- *   that cannot be released expires by itself).
+ *   that cannot be released expires by itself). `release.renew(ttlMs)` extends a lease still held
+ *   (another owner-checked script) and resolves `false` once it was lost.
  * - Redis keys are `prefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
  *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
  *   `encryptionKey` is set. An entry that is not valid JSON or does not decrypt reads as absent.
@@ -117,13 +118,29 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     const answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
     if (asText(answer) !== "OK") return undefined;
     let released: Promise<void> | undefined;
-    return () => {
+    const release = () => {
       released ??= send("EVAL", ["EVAL", RELEASE_SCRIPT, "1", lk, owner]).then(
         () => undefined,
         () => undefined,
       );
       return released;
     };
+    return Object.assign(release, {
+      /** Extends the lease to `ttlMs` from now while still owned; `false` once lost or released. */
+      async renew(renewTtlMs: number): Promise<boolean> {
+        checkTtl("renew", renewTtlMs);
+        if (released !== undefined) return false;
+        const answer = await send("EVAL", [
+          "EVAL",
+          RENEW_SCRIPT,
+          "1",
+          lk,
+          owner,
+          String(Math.ceil(renewTtlMs)),
+        ]);
+        return Number(answer) === 1;
+      },
+    });
   }
 
   async function close(): Promise<void> {

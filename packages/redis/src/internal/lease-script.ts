@@ -4,3 +4,9 @@
  * KEYS[1] = lease key, ARGV[1] = owner value. Returns 1 when it deleted the lease, 0 otherwise.
  */
 export const RELEASE_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`;
+
+/**
+ * Extends a lease to ARGV[2] ms from now, only while it still holds the caller's owner value.
+ * KEYS[1] = lease key, ARGV[1] = owner value, ARGV[2] = ttl in ms. Returns 1 when renewed, 0 when lost.
+ */
+export const RENEW_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end`;
