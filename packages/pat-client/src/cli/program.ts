@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
+import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
 import { describeExpiry, recordsTable } from "./format";
@@ -53,8 +54,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         "TOKENKEEP_PAT",
       ),
     )
-    .option("--auth-path <path>", "mount path of the exchange route", "/auth")
-    .option("--admin-path <path>", "mount path of the admin routes", "/admin")
+    .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
+    .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
     .option("--json", "print machine-readable JSON")
     .addHelpText(
       "after",
