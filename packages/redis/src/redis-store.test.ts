@@ -135,7 +135,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     const store = open({ prefix });
     await store.set("k", "v", 60_000);
     const [key] = await raw.keys(`${prefix}*`);
-    await raw.set(key!, "{not json");
+    await raw.set(key!, "{not json", { expiration: { type: "PX", value: 60_000 } });
     expect(await store.get("k")).toBeUndefined();
   });
 
@@ -162,8 +162,8 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     const [rawA, rawB] = await Promise.all(
       (await raw.keys(`${prefix}*`)).sort().map(async (k) => [k, await raw.get(k)] as const),
     );
-    await raw.set(rawA![0], rawB![1]!);
-    await raw.set(rawB![0], rawA![1]!);
+    await raw.set(rawA![0], rawB![1]!, { expiration: { type: "PX", value: 60_000 } });
+    await raw.set(rawB![0], rawA![1]!, { expiration: { type: "PX", value: 60_000 } });
     expect(await store.get("a")).toBeUndefined();
     expect(await store.get("b")).toBeUndefined();
   });
