@@ -5,6 +5,7 @@
  * others, and only disposing the manager aborts it.
  */
 import { AbortError, TimeoutError } from "./errors.js";
+import { createDeadline, within } from "./internal/deadline.js";
 import type { TimerSet } from "./timers.js";
 
 /** One fetch in flight. */
@@ -34,52 +35,11 @@ export function waitFor<T>(
   const signal = options?.signal;
   const timeoutMs = options?.timeoutMs;
   if (signal === undefined && timeoutMs === undefined) return promise;
-  return new Promise<T>((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(undefined, { cause: signal.reason }));
-    const done = () => {
-      cancel?.();
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const onAbort = () => {
-      done();
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    const cancel =
-      timeoutMs === undefined
-        ? undefined
-        : timers.schedule(() => {
-            signal?.removeEventListener("abort", onAbort);
-            reject(new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs }));
-          }, timeoutMs);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        done();
-        resolve(value);
-      },
-      (error: unknown) => {
-        done();
-        reject(error);
-      },
-    );
+  const deadline = createDeadline(timers, {
+    parent: signal,
+    parentReason: (reason) => new AbortError(undefined, { cause: reason }),
+    timeoutMs,
+    timeoutReason: () => new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs }),
   });
-}
-
-/** Settles like `promise`, but rejects with the signal's reason as soon as `signal` aborts. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+  return within(promise, deadline);
 }

@@ -11,6 +11,7 @@
  *   resumes as soon as it answers. No caller fails because the store failed.
  */
 import { TimeoutError } from "./errors.js";
+import { createDeadline, within } from "./internal/deadline.js";
 import type { Store } from "./store.js";
 import type { TimerSet } from "./timers.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
@@ -59,22 +60,13 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
   let probeAt = 0;
 
   const withTimeout = <T>(promise: Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      const cancel = timers.schedule(
-        () => reject(new TimeoutError(`store did not answer within ${timeoutMs} ms`, { timeoutMs })),
+    within(
+      promise,
+      createDeadline(timers, {
         timeoutMs,
-      );
-      promise.then(
-        (value) => {
-          cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          cancel();
-          reject(error);
-        },
-      );
-    });
+        timeoutReason: () => new TimeoutError(`store did not answer within ${timeoutMs} ms`, { timeoutMs }),
+      }),
+    );
 
   return {
     store,

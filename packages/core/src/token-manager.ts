@@ -12,9 +12,10 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import { InvalidResponseError, isTransientError, TimeoutError, TokenkeepError } from "./errors.js";
 import type { TokenEvent } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, hashIdentityKey, identityKey } from "./identity.js";
+import { createDeadline, raceAbort, within } from "./internal/deadline.js";
 import { boundedSet, type Hot } from "./internal/lru.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { type Flight, raceAbort, type WaitOptions, waitFor } from "./single-flight.js";
+import { type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import {
@@ -27,7 +28,7 @@ import {
 } from "./store-coordination.js";
 import { createThrottle, throttledError } from "./throttle.js";
 import { createTimerSet, runtimeTimers } from "./timers.js";
-import type { TokenCreator, TokenIdentity } from "./token-creator.js";
+import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "./token-creator.js";
 import { resolveTokenManagerOptions, type TokenManagerOptions } from "./token-manager-options.js";
 import { isTokenSet, parseTokenResponse } from "./token-response.js";
 import type { TokenSet } from "./token-set.js";
@@ -158,29 +159,21 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     identity: I,
     previous: TokenSet | undefined,
     signal: AbortSignal,
-  ): Promise<TokenSet | object> => {
-    const attempt = new AbortController();
-    const onAbort = () => attempt.abort(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
+  ): Promise<TokenCreatorResult> => {
     const timeoutMs = config.creatorTimeoutMs;
-    const cancel = timers.schedule(
-      () =>
-        attempt.abort(new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs })),
+    const deadline = createDeadline(timers, {
+      parent: signal,
       timeoutMs,
-    );
-    let pending: Promise<TokenSet | object>;
+      timeoutReason: () =>
+        new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
+    });
+    let pending: Promise<TokenCreatorResult>;
     try {
-      pending = Promise.resolve(fn({ signal: attempt.signal, previous, identity }));
+      pending = Promise.resolve(fn({ signal: deadline.signal, previous, identity }));
     } catch (error) {
       pending = Promise.reject(error);
     }
-    const done = () => {
-      cancel();
-      signal.removeEventListener("abort", onAbort);
-    };
-    const raced = raceAbort(pending, attempt.signal);
-    raced.then(done, done);
-    return raced;
+    return within(pending, deadline);
   };
 
   /** Obtains a new set from the refresher or creator, retrying transient failures. */

@@ -18,8 +18,14 @@ export function createFakeTime(start = 1_700_000_000_000): FakeTime {
   let current = start;
   let sequence = 0;
   const queue = new Map<number, { at: number; callback: () => void }>();
+  // Promises settle within a few macrotask turns; crypto.subtle (store keys are SHA-256 hashes) runs
+  // on a thread pool, so wait for a digest queued after the manager's before the last turns.
   const settle = async () => {
-    for (let i = 0; i < 5; i++) await realTick();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 4; i++) await realTick();
+      await crypto.subtle.digest("SHA-256", new Uint8Array(1));
+    }
+    for (let i = 0; i < 4; i++) await realTick();
   };
   return {
     now: () => current,

@@ -1,0 +1,75 @@
+/**
+ * Deadlines: an abort signal that fires when a parent signal aborts or a timeout passes, whichever
+ * comes first, on the manager's (injectable, unref'd) timers. The one mechanism behind a caller's own
+ * `signal`/`timeoutMs`, the creator timeout and the store-call timeout.
+ */
+import type { TimerSet } from "../timers.js";
+
+/** A signal with the listener and timer that may fire it. */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Drops the parent listener and the timer. Safe to call more than once. */
+  release(): void;
+}
+
+/** What a deadline follows. */
+export interface DeadlineOptions {
+  /** Aborts the deadline when it aborts. */
+  readonly parent?: AbortSignal | undefined;
+  /** The abort reason given the parent's reason; the parent's reason itself by default. */
+  readonly parentReason?: ((reason: unknown) => unknown) | undefined;
+  /** Aborts the deadline after this long. */
+  readonly timeoutMs?: number | undefined;
+  /** The abort reason when the timeout passes. */
+  readonly timeoutReason?: (() => unknown) | undefined;
+}
+
+/** Creates a deadline; call `release` (or use {@link within}) once the work is done. */
+export function createDeadline(timers: TimerSet, options: DeadlineOptions): Deadline {
+  const controller = new AbortController();
+  const { parent, parentReason, timeoutMs } = options;
+  const onAbort = () => controller.abort(parentReason ? parentReason(parent?.reason) : parent?.reason);
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  const cancel =
+    timeoutMs === undefined
+      ? undefined
+      : timers.schedule(() => controller.abort(options.timeoutReason?.()), timeoutMs);
+  return {
+    signal: controller.signal,
+    release() {
+      cancel?.();
+      parent?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/** Settles like `promise`, but rejects with the signal's reason as soon as `signal` aborts. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const settle = () => signal.removeEventListener("abort", onAbort);
+    promise.then(
+      (value) => {
+        settle();
+        resolve(value);
+      },
+      (error: unknown) => {
+        settle();
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Settles like `promise` or rejects with the deadline's reason, whichever comes first, then releases
+ * the deadline. `promise` itself keeps running: abandoning a wait never cancels shared work.
+ */
+export function within<T>(promise: Promise<T>, deadline: Deadline): Promise<T> {
+  const raced = raceAbort(promise, deadline.signal);
+  raced.then(deadline.release, deadline.release);
+  return raced;
+}
