@@ -12,7 +12,7 @@
  */
 import { TimeoutError } from "./errors.js";
 import { createDeadline, within } from "./internal/deadline.js";
-import type { Store } from "./store.js";
+import type { LeaseRelease, Store } from "./store.js";
 import type { TimerSet } from "./timers.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
 
@@ -147,6 +147,28 @@ export interface CoordinatedFetchOptions {
 }
 
 /**
+ * While the fetch runs, renews the lease every half `leaseTtlMs` when the store offers `renew`, so a
+ * slow fetch keeps its lease instead of being duplicated by another instance. Returns the stop.
+ */
+function keepLease(link: StoreLink, release: LeaseRelease, options: CoordinatedFetchOptions): () => void {
+  const renew = release.renew;
+  if (typeof renew !== "function") return () => {};
+  let stopped = false;
+  let cancel = () => {};
+  const schedule = () => {
+    cancel = options.timers.schedule(async () => {
+      const kept = await link.call(() => renew.call(release, options.leaseTtlMs));
+      if (kept === true && !stopped) schedule();
+    }, options.leaseTtlMs / 2);
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    cancel();
+  };
+}
+
+/**
  * One fetch of one identity across every instance sharing the store: read, else lease and fetch,
  * else wait for the lease holder's result (or its lease to expire).
  */
@@ -186,12 +208,14 @@ export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetc
     const release = await link.call((store) => store.acquire!(options.leaseKey, options.leaseTtlMs));
     if (release === FAILED) return options.fetch(previous);
     if (release !== undefined) {
+      const stopRenewing = keepLease(link, release, options);
       try {
         // The previous holder may have written between our read and our lease.
         found = await read();
         if (found !== undefined && found !== FAILED) return found;
         return await fetchAndWrite();
       } finally {
+        stopRenewing();
         void link.call(() => release());
       }
     }

@@ -1,7 +1,15 @@
 import type { JsonValue } from "./token-set.js";
 
-/** Releases a lease taken with {@link Store.acquire}. Safe to call more than once. */
-export type LeaseRelease = () => Promise<void>;
+/**
+ * Releases a lease taken with {@link Store.acquire}. Safe to call more than once.
+ *
+ * A store may also offer `renew(ttlMs)`: extend the lease to `ttlMs` from now while the caller still
+ * owns it, resolving `false` once it was lost or released. The token manager renews its fetch lease
+ * with it, so a fetch that takes longer than `leaseTtlMs` is not duplicated by another instance.
+ */
+export type LeaseRelease = (() => Promise<void>) & {
+  renew?: ((ttlMs: number) => Promise<boolean>) | undefined;
+};
 
 /**
  * A key-value store with per-entry time to live, shared by the token manager (token sets by identity

@@ -35,6 +35,40 @@ function faultyStore(inner: Store) {
   return { store, control };
 }
 
+/** A store with renewable leases, as `@tokenkeep/redis` offers: values in a memory store, leases here. */
+function renewableLeaseStore(time: FakeTime) {
+  const inner = createMemoryStore({ now: time.now });
+  const leases = new Map<string, { owner: object; until: number }>();
+  const renewals = { count: 0 };
+  const store: Store = {
+    get: (key) => inner.get(key),
+    set: (key, value, ttlMs) => inner.set(key, value, ttlMs),
+    delete: (key) => inner.delete(key),
+    async acquire(key, ttlMs) {
+      const held = leases.get(key);
+      if (held && held.until > time.now()) return undefined;
+      const owner = {};
+      leases.set(key, { owner, until: time.now() + ttlMs });
+      const owns = () => {
+        const lease = leases.get(key);
+        return lease?.owner === owner && lease.until > time.now();
+      };
+      const release = async () => {
+        if (leases.get(key)?.owner === owner) leases.delete(key);
+      };
+      return Object.assign(release, {
+        async renew(renewTtlMs: number) {
+          renewals.count++;
+          if (!owns()) return false;
+          leases.set(key, { owner, until: time.now() + renewTtlMs });
+          return true;
+        },
+      });
+    },
+  };
+  return { store, renewals };
+}
+
 /** A creator shared by every "instance", answering after `latencyMs` of fake time. */
 function countingCreator(time: FakeTime, latencyMs = 100) {
   const state = { calls: 0, hang: false };
@@ -133,6 +167,34 @@ describe("token manager with a shared store", () => {
     expect((await fromB).accessToken).toBe("at-2");
     expect(state.calls).toBe(2);
     await a.manager.dispose();
+  });
+
+  it("renews its lease during a slow fetch when the store can, so no other instance fetches too", async () => {
+    const time = createFakeTime();
+    const { store, renewals } = renewableLeaseStore(time);
+    const { creator, state } = countingCreator(time, 5_000);
+    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const fromA = a.manager.getToken();
+    await time.settle();
+    const fromB = b.manager.getToken();
+    await time.advance(6_000);
+    expect((await fromA).accessToken).toBe("at-1");
+    expect((await fromB).accessToken).toBe("at-1");
+    expect(state.calls).toBe(1);
+    expect(renewals.count).toBeGreaterThanOrEqual(4);
+  });
+
+  it("without renewal, a fetch slower than the lease is taken over (the reason renew exists)", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time, 5_000);
+    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const both = [a.manager.getToken(), b.manager.getToken()];
+    await time.advance(10_000);
+    await Promise.all(both);
+    expect(state.calls).toBe(2);
   });
 
   it("adopts the token another instance refreshed ahead of expiry instead of fetching again", async () => {
