@@ -396,6 +396,8 @@ describe("createTokenManager: refresher and creator timeout", () => {
     const { manager, time } = setup();
     await manager.getToken();
     expect(time.pending()).toBe(0);
+    await manager.getToken({ forceRefresh: true, timeoutMs: 5_000, signal: new AbortController().signal });
+    expect(time.pending()).toBe(0);
   });
 
   it("treats a 200 answer carrying error as that OAuth error", async () => {
