@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createFakeTime } from "../test/support/fake-time.js";
 import { NetworkError } from "./errors.js";
+import { createMemoryStore } from "./memory-store.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createTokenManager } from "./token-manager.js";
 
@@ -87,6 +88,64 @@ describe("token manager invariants", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  }, 60_000);
+
+  it("instances sharing a store never run two creator calls for one identity at once", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            instance: fc.integer({ min: 0, max: 2 }),
+            user: fc.integer({ min: 0, max: 2 }),
+            force: fc.boolean(),
+            advanceMs: fc.integer({ min: 0, max: 30_000 }),
+          }),
+          { minLength: 1, maxLength: 30 },
+        ),
+        fc.infiniteStream(answer),
+        async (operations, answers) => {
+          const time = createFakeTime();
+          const store = createMemoryStore({ now: time.now });
+          const inFlight = new Map<string, number>();
+          let maxInFlight = 0;
+          let n = 0;
+          const managers = [0, 1, 2].map(() =>
+            createTokenManager<{ user: string }>({
+              store,
+              now: time.now,
+              timers: time.timers,
+              retry: { retries: 1, baseDelayMs: 10 },
+              creator: async ({ identity }) => {
+                const { lifetimeS, latencyMs, fails } = answers.next().value;
+                const running = (inFlight.get(identity.user) ?? 0) + 1;
+                inFlight.set(identity.user, running);
+                maxInFlight = Math.max(maxInFlight, running);
+                try {
+                  await new Promise<void>((resolve) => time.timers.setTimeout(resolve, latencyMs));
+                  if (fails) throw new NetworkError("connection reset");
+                  return { access_token: `at-${++n}`, expires_in: lifetimeS };
+                } finally {
+                  inFlight.set(identity.user, (inFlight.get(identity.user) ?? 1) - 1);
+                }
+              },
+            }),
+          );
+          const pending: Promise<unknown>[] = [];
+          for (const op of operations) {
+            const identity = { user: String(op.user) };
+            pending.push(
+              managers[op.instance]!.getToken({ identity, forceRefresh: op.force }).catch(() => {}),
+            );
+            await time.advance(op.advanceMs);
+          }
+          await time.advance(60_000);
+          await Promise.all(pending);
+          await Promise.all(managers.map((manager) => manager.dispose()));
+          expect(maxInFlight).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 100 },
     );
   }, 60_000);
 
