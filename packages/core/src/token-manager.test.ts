@@ -419,6 +419,21 @@ describe("createTokenManager: forceRefresh and events", () => {
     expect(calls).toHaveLength(2);
   });
 
+  it("a hook that calls back into the manager joins the flight instead of starting another", async () => {
+    let manager: ReturnType<typeof createTokenManager> | undefined;
+    const joined: Promise<unknown>[] = [];
+    const { manager: created, calls } = setup({
+      onEvent: (event) => {
+        if (event.type === "refresh-start" && manager) joined.push(manager.getToken());
+      },
+    });
+    manager = created;
+    const set = await manager.getToken();
+    expect(await Promise.all(joined)).toEqual([set]);
+    expect(calls).toHaveLength(1);
+    expect(manager.stats().coalesced).toBe(1);
+  });
+
   it("ignores a throwing onEvent hook", async () => {
     const { manager } = setup({
       onEvent: () => {

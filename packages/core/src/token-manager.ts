@@ -251,11 +251,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const controller = new AbortController();
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
-    if (onEvent) emit({ type: "refresh-start", key, at: clock(), background });
-    const promise = raceAbort(
-      fetchToken(key, identity, current?.set, controller.signal),
-      controller.signal,
-    ).then(
+    // The flight is registered before the fetch starts (and before any hook runs), so a creator or
+    // hook that calls back into the manager joins this flight instead of starting another.
+    let startFetch!: (fetch: Promise<Obtained>) => void;
+    const fetched = new Promise<Obtained>((resolve) => {
+      startFetch = resolve;
+    });
+    const promise = raceAbort(fetched, controller.signal).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
@@ -287,6 +289,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     );
     promise.catch(() => {});
     flights.set(key, { promise, controller });
+    if (onEvent) emit({ type: "refresh-start", key, at: clock(), background });
+    startFetch(fetchToken(key, identity, current?.set, controller.signal));
     return promise;
   };
 
