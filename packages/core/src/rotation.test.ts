@@ -264,16 +264,49 @@ describe("createRotationCoordinator", () => {
   });
 
   it("rejects rotations in flight and new ones once disposed", async () => {
+    let redeeming!: () => void;
+    const called = new Promise<void>((resolve) => {
+      redeeming = resolve;
+    });
     const rotation = coordinator(createMemoryStore(), (context) => {
+      redeeming();
       return new Promise((_, reject) =>
         context.signal.addEventListener("abort", () => reject(context.signal.reason)),
       );
     });
     const pending = rotation.rotate("rt");
-    await sleep(5);
+    await called;
     await rotation[Symbol.asyncDispose]();
     await expect(pending).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
     await expect(rotation.rotate("rt")).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+  });
+
+  it("never redeems a rotation that was disposed before it reached the redemption", async () => {
+    let calls = 0;
+    const rotation = coordinator(createMemoryStore(), async () => {
+      calls++;
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    });
+    // dispose() runs while rotate() is still hashing the refresh token.
+    const pending = rotation.rotate("rt");
+    await rotation.dispose();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+    expect(calls).toBe(0);
+  });
+
+  it("settles rotations at dispose even when redeem ignores its signal", async () => {
+    let redeeming!: () => void;
+    const called = new Promise<void>((resolve) => {
+      redeeming = resolve;
+    });
+    const rotation = coordinator(createMemoryStore(), () => {
+      redeeming();
+      return new Promise<never>(() => {});
+    });
+    const pending = rotation.rotate("rt");
+    await called;
+    await rotation.dispose();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
   });
 
   it("validates its options and its argument", async () => {

@@ -32,6 +32,7 @@ import {
   DEFAULT_STORE_TIMEOUT_MS,
 } from "./defaults.js";
 import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "./errors.js";
+import { createDeadline, raceAbort } from "./internal/deadline.js";
 import { functionSchema, parseOptions } from "./internal/parse-options.js";
 import { waitFor } from "./single-flight.js";
 import type { Store } from "./store.js";
@@ -335,22 +336,21 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     previous: TokenSet,
     successorKey: string,
   ) {
-    const controller = new AbortController();
-    const onDispose = () => controller.abort(disposedError());
-    lifetime.signal.addEventListener("abort", onDispose, { once: true });
-    const cancel = timers.schedule(
-      () =>
-        controller.abort(
-          new TimeoutError(`refresh token redemption took longer than the ${leaseTtlMs} ms lease`, {
-            timeoutMs: leaseTtlMs,
-          }),
-        ),
-      leaseTtlMs,
-    );
+    // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
+    lifetime.signal.throwIfAborted();
+    // Aborts on dispose (the lifetime's reason) or when the lease runs out.
+    const deadline = createDeadline(timers, {
+      parent: lifetime.signal,
+      timeoutMs: leaseTtlMs,
+      timeoutReason: () =>
+        new TimeoutError(`refresh token redemption took longer than the ${leaseTtlMs} ms lease`, {
+          timeoutMs: leaseTtlMs,
+        }),
+    });
     counters.redemptions++;
     const sentAt = now();
     try {
-      const answer = await redeem({ refreshToken, previous, signal: controller.signal });
+      const answer = await redeem({ refreshToken, previous, signal: deadline.signal });
       const set = isTokenSet(answer) ? answer : parseTokenResponse(answer, { sentAt, previous });
       emit("redeemed");
       const until = now() + successorTtlMs;
@@ -367,8 +367,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       }
       throw error;
     } finally {
-      cancel();
-      lifetime.signal.removeEventListener("abort", onDispose);
+      deadline.release();
     }
   }
 
@@ -445,6 +444,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     }
     counters.rotations++;
     const hash = await hashRefreshToken(refreshToken);
+    // dispose() may have run while the hash was computed.
+    if (lifetime.signal.aborted) throw disposedError();
     const known = recent.get(hash);
     if (known !== undefined) {
       if (now() < known.until) {
@@ -457,7 +458,10 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     let flight = flights.get(hash);
     if (flight === undefined) {
       const previous = typeof current === "string" ? bareSet(current) : current;
-      flight = fly(hash, refreshToken, previous).finally(() => flights.delete(hash));
+      // Settles at dispose even when `redeem` ignores its signal, so dispose never hangs on it.
+      flight = raceAbort(fly(hash, refreshToken, previous), lifetime.signal).finally(() =>
+        flights.delete(hash),
+      );
       flights.set(hash, flight);
     } else {
       counters.coalesced++;
