@@ -246,6 +246,17 @@ describe("readTokenResponse", () => {
     expect(error.transient).toBe(false);
     expect(error.message).not.toContain("secret-xyz");
   });
+
+  it("keeps a body that is not JSON out of the error and its cause", async () => {
+    // No content type, so the body is parsed: JSON.parse quotes the text it rejects in its message.
+    const body = new TextEncoder().encode("t=secret-form-token");
+    const error = (await rejected(readTokenResponse(new Response(body), { sentAt }))) as Error;
+    expect(isInvalidResponseError(error)).toBe(true);
+    const messages: string[] = [];
+    for (let link: unknown = error; link instanceof Error; link = link.cause) messages.push(link.message);
+    expect(messages.length).toBeGreaterThan(0);
+    expect(messages.join(" ")).not.toContain("secret");
+  });
 });
 
 interface InvalidResponseErrorLike extends Error {

@@ -204,13 +204,12 @@ export async function readTokenResponse(
   const ok = status >= 200 && status < 300;
   const transient = status >= 500 || status === 429 || status === 408;
   const contentType = response.headers.get("content-type");
-  const invalid = (what: string, cause?: unknown) =>
+  const invalid = (what: string) =>
     new InvalidResponseError(`authorization server answered ${status} with ${what}`, {
       status,
       transient: ok || transient,
       retryAfterMs,
       response,
-      cause,
     });
 
   let body: unknown;
@@ -224,8 +223,9 @@ export async function readTokenResponse(
     if (textBody.trim() === "") throw invalid("an empty body");
     try {
       body = JSON.parse(textBody);
-    } catch (error) {
-      throw invalid("a body that is not JSON", error);
+    } catch {
+      // Not kept as the cause: JSON.parse quotes the text it rejects, which may hold a token.
+      throw invalid("a body that is not JSON");
     }
   } else {
     await response.body?.cancel().catch(() => {});
