@@ -14,6 +14,15 @@ export const MAX_OWNER_LENGTH = 100;
 export const MAX_ROLE_LENGTH = 100;
 /** Most roles a token may carry. */
 export const MAX_ROLES_COUNT = 50;
+/**
+ * Largest scrypt work `N * r * p` accepted in a `secretPhc`: 8 times the default
+ * (N = 2^14, r = 8, p = 1). Verification recomputes scrypt with the stored parameters on every
+ * exchange, so an unbounded cost in a registered hash would let anyone who knows its token id make the
+ * server burn seconds of CPU per request.
+ */
+export const MAX_SCRYPT_WORK = 2 ** 20;
+/** Largest scrypt memory need `128 * N * r` accepted in a `secretPhc`, in bytes (64 MiB). */
+export const MAX_SCRYPT_MEMORY_BYTES = 64 * 1024 * 1024;
 /** Longest accepted `secretPhc` string. */
 export const MAX_SECRET_PHC_LENGTH = 200;
 /** `limit` used by `GET /admin/tokens` when none is given. */

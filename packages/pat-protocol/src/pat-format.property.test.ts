@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_PAT_LENGTH, PAT_SECRET_BYTES } from "./limits";
+import { MAX_PAT_LENGTH, MAX_SCRYPT_MEMORY_BYTES, MAX_SCRYPT_WORK, PAT_SECRET_BYTES } from "./limits";
 import { formatPat, parsePat } from "./pat-format";
 import { formatScryptPhc, parseScryptPhc } from "./scrypt-phc";
 
@@ -49,7 +49,7 @@ describe("PAT format properties", () => {
 });
 
 describe("scrypt PHC properties", () => {
-  it("round-trips every accepted parameter set", () => {
+  it("round-trips every parameter set within the cost bounds, and rejects the others", () => {
     const b64 = (min: number, max: number) =>
       fc.uint8Array({ minLength: min, maxLength: max }).map((bytes) => toBase64(bytes).replace(/=+$/, ""));
     fc.assert(
@@ -61,7 +61,10 @@ describe("scrypt PHC properties", () => {
         b64(16, 64),
         (log2Cost, blockSize, parallelization, salt, hash) => {
           const phc = { log2Cost, blockSize, parallelization, salt, hash };
-          expect(parseScryptPhc(formatScryptPhc(phc))).toEqual(phc);
+          const work = 2 ** log2Cost * blockSize * parallelization;
+          const memoryBytes = 128 * 2 ** log2Cost * blockSize;
+          const withinBounds = work <= MAX_SCRYPT_WORK && memoryBytes <= MAX_SCRYPT_MEMORY_BYTES;
+          expect(parseScryptPhc(formatScryptPhc(phc))).toEqual(withinBounds ? phc : undefined);
         },
       ),
     );

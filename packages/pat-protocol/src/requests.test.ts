@@ -37,10 +37,18 @@ describe("scrypt PHC", () => {
     expect(scryptPhcSchema.safeParse(phc).success).toBe(true);
   });
 
+  it("accepts parameters up to 8 times the default work and 64 MiB", () => {
+    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=16,r=8,p=2"))).toBeDefined();
+    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=19,r=1,p=2"))).toBeDefined();
+  });
+
   it.each([
     ["another algorithm", phc.replace("scrypt", "argon2id")],
     ["padding", `${phc}=`],
     ["a huge cost", phc.replace("ln=14", "ln=30")],
+    ["more than 8 times the default work (p)", phc.replace("p=1", "p=16")],
+    ["more than 8 times the default work (ln and p)", phc.replace("ln=14,r=8,p=1", "ln=18,r=1,p=8")],
+    ["more than 64 MiB of memory", phc.replace("ln=14", "ln=17")],
     ["no hash", phc.slice(0, phc.lastIndexOf("$"))],
     ["garbage", "not a phc"],
   ])("rejects %s", (_name, value) => {

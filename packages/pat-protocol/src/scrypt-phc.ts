@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { MAX_SECRET_PHC_LENGTH } from "./limits";
+import { MAX_SCRYPT_MEMORY_BYTES, MAX_SCRYPT_WORK, MAX_SECRET_PHC_LENGTH } from "./limits";
 
 /** The parts of a scrypt PHC string, still base64-encoded. */
 export interface ScryptPhc {
@@ -25,8 +25,9 @@ function base64ByteLength(length: number): number {
 
 /**
  * Parses `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>` (PHC string format, unpadded base64).
- * Accepts ln 1..20, r 1..32, p 1..16, a salt of 8 to 64 bytes and a hash of 16 to 64 bytes, and a
- * memory need (128 * N * r) of at most 256 MiB; returns `undefined` for anything else.
+ * Accepts ln 1..20, r 1..32, p 1..16, a salt of 8 to 64 bytes and a hash of 16 to 64 bytes, a work
+ * `N * r * p` of at most {@link MAX_SCRYPT_WORK} (8 times the default) and a memory need `128 * N * r`
+ * of at most {@link MAX_SCRYPT_MEMORY_BYTES}; returns `undefined` for anything else.
  */
 export function parseScryptPhc(value: string): ScryptPhc | undefined {
   if (typeof value !== "string" || value.length > MAX_SECRET_PHC_LENGTH) return undefined;
@@ -38,7 +39,8 @@ export function parseScryptPhc(value: string): ScryptPhc | undefined {
   const parallelization = Number(p);
   if (log2Cost < 1 || log2Cost > 20 || blockSize < 1 || blockSize > 32) return undefined;
   if (parallelization < 1 || parallelization > 16) return undefined;
-  if (128 * 2 ** log2Cost * blockSize > 256 * 1024 * 1024) return undefined;
+  if (2 ** log2Cost * blockSize * parallelization > MAX_SCRYPT_WORK) return undefined;
+  if (128 * 2 ** log2Cost * blockSize > MAX_SCRYPT_MEMORY_BYTES) return undefined;
   const saltBytes = base64ByteLength(salt.length);
   const hashBytes = base64ByteLength(hash.length);
   if (saltBytes < 8 || saltBytes > 64 || hashBytes < 16 || hashBytes > 64) return undefined;
