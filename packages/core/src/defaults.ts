@@ -40,6 +40,18 @@ export const DEFAULT_LEASE_TTL_MS = 15_000;
 export const DEFAULT_STORE_TIMEOUT_MS = 500;
 /** While degraded, the store is tried again at most this often. */
 export const DEFAULT_STORE_PROBE_INTERVAL_MS = 5_000;
-/** First and longest wait between two store polls while another instance holds the lease. */
+/** First wait between two store polls while another instance holds the lease; it doubles each time. */
 export const DEFAULT_LEASE_POLL_MIN_MS = 20;
+/** Longest wait between two store polls while another instance holds the lease. */
 export const DEFAULT_LEASE_POLL_MAX_MS = 500;
+
+// Rotation coordinator (createRotationCoordinator).
+
+/**
+ * How long a successor entry (and a recorded permanent failure) lives: the window in which a
+ * request still carrying the old refresh token gets the new set instead of redeeming again.
+ * Keep it short: within it, the old refresh token yields the new pair without a redemption.
+ */
+export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
+/** How many successors a coordinator also keeps in memory (for its own late arrivals). */
+export const RECENT_SUCCESSORS = 1000;

@@ -5,7 +5,7 @@
 
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from "./auth-fetch.js";
 export type { RetryPolicy } from "./backoff.js";
-export { DEFAULT_LIFETIME_MS } from "./defaults.js";
+export { DEFAULT_LIFETIME_MS, DEFAULT_SUCCESSOR_TTL_MS } from "./defaults.js";
 export {
   AbortError,
   InvalidResponseError,
@@ -40,7 +40,6 @@ export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./
 export { parseRetryAfter } from "./retry-after.js";
 export {
   createRotationCoordinator,
-  DEFAULT_SUCCESSOR_TTL_MS,
   type RotateOptions,
   type RotationCoordinator,
   type RotationCoordinatorOptions,

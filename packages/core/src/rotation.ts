@@ -30,6 +30,8 @@ import {
   DEFAULT_LEASE_TTL_MS,
   DEFAULT_STORE_PROBE_INTERVAL_MS,
   DEFAULT_STORE_TIMEOUT_MS,
+  DEFAULT_SUCCESSOR_TTL_MS,
+  RECENT_SUCCESSORS,
 } from "./defaults.js";
 import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "./errors.js";
 import { createDeadline, raceAbort } from "./internal/deadline.js";
@@ -40,16 +42,6 @@ import { createStoreLink, FAILED } from "./store-coordination.js";
 import { createTimerSet, runtimeTimers, type Timers } from "./timers.js";
 import { isTokenSet, parseTokenResponse, type TokenResponse } from "./token-response.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
-
-/**
- * How long a successor entry (and a recorded permanent failure) lives: the window in which a
- * request still carrying the old refresh token gets the new set instead of redeeming again.
- * Keep it short: within it, the old refresh token yields the new pair without a redemption.
- */
-export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
-
-/** How many successors a coordinator also keeps in memory (for its own late arrivals). */
-const RECENT_SUCCESSORS = 1000;
 
 /** What {@link RotationCoordinatorOptions.redeem} is called with. */
 export interface RotationRedeemContext {
