@@ -84,6 +84,21 @@ describe("tokenkeep-pat-server", () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  it("reports a broken signing keys file without echoing its content (exit code 1)", async () => {
+    const keysFile = join(dir, "keys.json");
+    writeFileSync(keysFile, "PRIVATEKEYMATERIAL0123456789");
+    const run = capture();
+    const args = ["start", "--database", database, "--port", "0", "--signing-keys-file", keysFile];
+    expect(await runCli(args, run.io)).toBe(1);
+    expect(run.err()).toContain("--signing-keys-file: not valid JSON");
+    expect(run.err()).not.toContain("PRIVATEKEY");
+    writeFileSync(keysFile, JSON.stringify({ d: "PRIVATEKEYMATERIAL0123456789" }));
+    const shape = capture();
+    expect(await runCli(args, shape.io)).toBe(1);
+    expect(shape.err()).toContain("--signing-keys-file: expected");
+    expect(shape.err()).not.toContain("PRIVATEKEY");
+  });
+
   it("rejects bad flags with exit code 2", async () => {
     const bad = capture();
     expect(await runCli(["start", "--port", "eighty"], bad.io)).toBe(2);

@@ -67,9 +67,20 @@ function openStore(flags: StorageFlags): { store: PatStore; description: string 
 }
 
 function readSigningKeys(path: string): SigningJwk[] {
-  const parsed = JSON.parse(readFileSync(path, "utf8")) as { keys?: SigningJwk[] } | SigningJwk[];
-  return Array.isArray(parsed) ? parsed : (parsed.keys ?? []);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    // JSON.parse quotes the text it failed on: private key material must not reach the terminal.
+    const reason = error instanceof SyntaxError ? "not valid JSON" : (error as Error).message;
+    throw new Error(`--signing-keys-file: ${reason}`);
+  }
+  if (Array.isArray(parsed)) return parsed as SigningJwk[];
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (Array.isArray(keys)) return keys as SigningJwk[];
+  throw new Error('--signing-keys-file: expected { "keys": [...] } or an array of private JWKs');
 }
+
 
 /**
  * Runs the `tokenkeep-pat-server` command line and resolves with the exit code. `start` resolves only
