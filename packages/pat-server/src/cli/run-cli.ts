@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_BOOTSTRAP_OWNER, DEFAULT_HOSTNAME, DEFAULT_PORT } from "../defaults";
+import { lastForwardedFor } from "../internal/forwarded-for";
 import { createPatHandler } from "../pat-handler";
 import { createPostgresStore } from "../postgres-store";
 import { serve } from "../serve";
@@ -81,7 +82,6 @@ function readSigningKeys(path: string): SigningJwk[] {
   throw new Error('--signing-keys-file: expected { "keys": [...] } or an array of private JWKs');
 }
 
-
 /**
  * Runs the `tokenkeep-pat-server` command line and resolves with the exit code. `start` resolves only
  * after `io.signal` aborts and the server has shut down.
@@ -131,9 +131,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         .argParser(integer("--rate-limit")),
     )
     .addOption(
-      new Option("--trust-proxy", "take the client address from the first X-Forwarded-For entry").env(
-        "TOKENKEEP_PAT_TRUST_PROXY",
-      ),
+      new Option(
+        "--trust-proxy",
+        "behind one reverse proxy: take the client address from the last X-Forwarded-For entry",
+      ).env("TOKENKEEP_PAT_TRUST_PROXY"),
     )
     .addOption(
       new Option("--last-used-flush-ms <ms>", "how long lastUsedAt writes are coalesced")
@@ -226,8 +227,7 @@ async function start(flags: StartFlags, io: CliIo): Promise<number> {
             : { maxRequests: flags.rateLimit },
       lastUsedFlushMs: flags.lastUsedFlushMs,
       ...(flags.trustProxy && {
-        getClientAddress: (request: Request) =>
-          request.headers.get("x-forwarded-for")?.split(",")[0]?.trim() || undefined,
+        getClientAddress: (request: Request) => lastForwardedFor(request.headers.get("x-forwarded-for")),
       }),
     });
     await store.ping();
