@@ -1,5 +1,6 @@
 import type { TokenSource } from "./http-auth.js";
 import { authorizationOf, type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
+import { setRecent } from "./internal/lru.js";
 import type { TokenIdentity } from "./token-creator.js";
 import type { TokenSet } from "./token-set.js";
 
@@ -64,14 +65,7 @@ export function createKyHooks<I extends TokenIdentity = TokenIdentity>(
   // Header values we set, so a 401 is only acted on for our own token: ky may hand the
   // afterResponse hook a clone of the request, so the header is what identifies it. Bounded.
   const sent = new Map<string, TokenSet>();
-  const remember = (value: string, set: TokenSet) => {
-    sent.delete(value);
-    sent.set(value, set);
-    for (const oldest of sent.keys()) {
-      if (sent.size <= REMEMBERED) break;
-      sent.delete(oldest);
-    }
-  };
+  const remember = (value: string, set: TokenSet) => setRecent(sent, value, set, REMEMBERED);
 
   return {
     beforeRequest: [

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { DEFAULT_STORE_MAX_ENTRIES } from "./defaults.js";
+import { setRecent } from "./internal/lru.js";
 import { functionSchema, parseOptions } from "./internal/parse-options.js";
 import type { LeaseRelease, Store } from "./store.js";
 import type { JsonValue } from "./token-set.js";
@@ -72,16 +73,8 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     return entry;
   };
 
-  const put = (key: string, entry: Entry): void => {
-    entries.delete(key);
-    entries.set(key, entry);
-    // Map iteration follows insertion order, and every use re-inserts: the first key is the least
-    // recently used.
-    for (const oldest of entries.keys()) {
-      if (entries.size <= maxEntries) break;
-      entries.delete(oldest);
-    }
-  };
+  // Every use re-inserts (`live`), so the oldest key is the least recently used.
+  const put = (key: string, entry: Entry): void => setRecent(entries, key, entry, maxEntries);
 
   return {
     get size() {

@@ -35,6 +35,7 @@ import {
 } from "./defaults.js";
 import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "./errors.js";
 import { createDeadline, raceAbort } from "./internal/deadline.js";
+import { setRecent } from "./internal/lru.js";
 import { functionSchema, parseOptions } from "./internal/parse-options.js";
 import { waitFor } from "./single-flight.js";
 import type { Store } from "./store.js";
@@ -286,14 +287,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   // Successors this process produced or received, so its own late arrivals are answered even while
   // the store is failing. Bounded; the oldest goes first.
   const recent = new Map<string, { readonly set: TokenSet; readonly until: number }>();
-  const remember = (hash: string, set: TokenSet, until: number) => {
-    recent.delete(hash);
-    recent.set(hash, { set, until });
-    for (const oldest of recent.keys()) {
-      if (recent.size <= RECENT_SUCCESSORS) break;
-      recent.delete(oldest);
-    }
-  };
+  const remember = (hash: string, set: TokenSet, until: number) =>
+    setRecent(recent, hash, { set, until }, RECENT_SUCCESSORS);
   const counters = {
     rotations: 0,
     redemptions: 0,

@@ -5,6 +5,7 @@
  * transient `ERR_TOKENKEEP_THROTTLED` error carrying the rest of the window, instead of piling on.
  */
 import { TokenkeepError } from "./errors.js";
+import { setRecent } from "./internal/lru.js";
 
 /** Throttle windows by identity key, bounded to `max` entries (oldest dropped first). */
 export interface Throttle {
@@ -27,9 +28,7 @@ export function createThrottle(max: number): Throttle {
       return 0;
     },
     open(key, until) {
-      windows.delete(key);
-      windows.set(key, until);
-      if (windows.size > max) windows.delete(windows.keys().next().value as string);
+      setRecent(windows, key, until, max);
     },
     clear() {
       windows.clear();

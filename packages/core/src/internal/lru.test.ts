@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { boundedSet } from "./lru.js";
+import { boundedSet, setRecent } from "./lru.js";
 
 const item = () => ({ hot: false });
 
@@ -36,5 +36,21 @@ describe("boundedSet (second-chance eviction)", () => {
     boundedSet(map, "a", { hot: false, v: 1 }, 1);
     boundedSet(map, "a", { hot: false, v: 2 }, 1);
     expect([...map.values()]).toEqual([{ hot: false, v: 2 }]);
+  });
+});
+
+describe("setRecent (strict LRU by re-insertion)", () => {
+  it("keeps the most recently set keys and never exceeds its bound", () => {
+    const map = new Map<string, number>();
+    for (const [index, key] of ["a", "b", "c"].entries()) setRecent(map, key, index, 3);
+    setRecent(map, "a", 10, 3); // re-set: "a" becomes the most recent
+    setRecent(map, "d", 3, 3);
+    expect([...map.entries()]).toEqual([
+      ["c", 2],
+      ["a", 10],
+      ["d", 3],
+    ]);
+    setRecent(map, "e", 4, 1);
+    expect([...map.keys()]).toEqual(["e"]);
   });
 });

@@ -1,5 +1,7 @@
 /**
- * A bounded map with second-chance ("clock") eviction, an LRU approximation whose hit path is a
+ * Bounded maps. `setRecent` keeps the most recently set (or touched) keys of a `Map` (strict LRU:
+ * callers re-set a key to mark it used). `boundedSet` is the manager's hot-path variant:
+ * second-chance ("clock") eviction, an LRU approximation whose hit path is a
  * single property write (`value.hot = true`) instead of a delete and re-insert. When the map grows
  * past its bound, the oldest entries are scanned: a hot one is cleared and moved to the back, the
  * first cold one is evicted (never the entry just inserted). The map never holds more than `max`
@@ -27,5 +29,18 @@ function evictOne<V extends Hot>(map: Map<string, V>, keep: string): void {
     if (!value.hot && key !== keep) return;
     value.hot = false;
     map.set(key, value);
+  }
+}
+
+/**
+ * Inserts `value` under `key` as the most recent entry (a `Map` iterates in insertion order), then
+ * drops the oldest entries until at most `max` remain.
+ */
+export function setRecent<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  for (const oldest of map.keys()) {
+    if (map.size <= max) break;
+    map.delete(oldest);
   }
 }
