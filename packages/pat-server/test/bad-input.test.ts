@@ -217,6 +217,24 @@ const cases: BadCase[] = [
       }),
   },
   {
+    name: "register with 16 times the default scrypt work (each exchange would burn its CPU)",
+    status: 400,
+    send: (s) =>
+      s.admin(`/admin/tokens/${NEW_ID}`, {
+        method: "PUT",
+        json: { secretPhc: VALID_PHC.replace("p=1", "p=16"), owner: "o" },
+      }),
+  },
+  {
+    name: "update to a PHC of 16 times the default scrypt work",
+    status: 400,
+    send: (s, i) =>
+      s.admin(`/admin/tokens/${i.existing}`, {
+        method: "PATCH",
+        json: { secretPhc: VALID_PHC.replace("ln=14", "ln=18") },
+      }),
+  },
+  {
     name: "register a duplicate id",
     status: 409,
     send: (s, i) =>
