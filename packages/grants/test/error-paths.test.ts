@@ -119,6 +119,24 @@ describe("error paths", () => {
     await failure(refreshTokenGrant({ ...options(), refreshToken: REFRESH })());
     server.script.push({ status: 200, hang: true });
     await failure(refreshTokenGrant({ ...options(), refreshToken: REFRESH, timeoutMs: 50 })());
+    // Servers that echo what they refused (Spring Security OAuth does for refresh tokens).
+    server.script.push({
+      status: 400,
+      body: { error: "invalid_grant", error_description: `Invalid refresh token: ${REFRESH}` },
+    });
+    const echoed = await failure(refreshTokenGrant({ ...options(), refreshToken: REFRESH })());
+    expect(echoed).toMatchObject({
+      error: "invalid_grant",
+      errorDescription: "Invalid refresh token: [redacted]",
+      status: 400,
+      transient: false,
+    });
+    server.script.push({
+      status: 401,
+      headers: { "www-authenticate": `Basic error_description="bad secret ${SECRET}"` },
+      body: { error: "invalid_client", error_description: `bad password ${PASSWORD}` },
+    });
+    await failure(passwordGrant({ ...options(), username: "u", password: PASSWORD })());
     try {
       clientCredentialsGrant({ ...options(), clientSecret: 7 as unknown as string });
     } catch (error) {

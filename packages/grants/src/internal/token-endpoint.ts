@@ -1,4 +1,4 @@
-import { InvalidResponseError } from "@tokenkeep/core";
+import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
 import { applyClientAuthentication } from "../client-authentication.js";
 import { discover } from "../discovery.js";
@@ -30,9 +30,35 @@ export async function resolveEndpoint(
   return url;
 }
 
+/** Request parameters whose values are credentials. */
+const SECRET_PARAMS = ["client_secret", "password", "secret", "refresh_token", "token"] as const;
+
+/**
+ * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
+ * An `OAuthError` whose text fields contain one of `secrets` is rebuilt with `[redacted]` in its place.
+ */
+function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unknown {
+  if (!isOAuthError(error)) return error;
+  const fields = [error.errorDescription, error.errorUri, error.wwwAuthenticate];
+  if (!secrets.some((secret) => fields.some((field) => field?.includes(secret)))) return error;
+  const redact = (field: string | undefined) =>
+    secrets.reduce((text, secret) => text?.replaceAll(secret, "[redacted]"), field);
+  return new OAuthError({
+    error: error.error,
+    errorDescription: redact(error.errorDescription),
+    errorUri: redact(error.errorUri),
+    wwwAuthenticate: redact(error.wwwAuthenticate),
+    status: error.status,
+    transient: error.transient,
+    retryAfterMs: error.retryAfterMs,
+    response: error.response,
+  });
+}
+
 /**
  * Sends one request to an endpoint of the authorization server: client authentication applied,
  * parameters encoded, extra parameters and headers added, within the timeout and the caller's signal.
+ * A credential the server echoes in its error answer is redacted from the `OAuthError`.
  */
 export function postToEndpoint<T>(
   url: string,
@@ -47,5 +73,12 @@ export function postToEndpoint<T>(
   applyClientAuthentication(options, all, headers);
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
-  return exchange({ url, method: "POST", headers, body, what }, options, signal, read);
+  const secrets = [options.clientSecret, ...SECRET_PARAMS.map((name) => all[name])].filter(
+    (value): value is string => typeof value === "string" && value !== "",
+  );
+  return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
+    read(response).catch((error: unknown) => {
+      throw withoutEchoedSecrets(error, secrets);
+    }),
+  );
 }
