@@ -1,18 +1,31 @@
-// Placeholder demo: lists the tokenkeep packages installed in this workspace and what each exports.
-// Later issues replace it with the real demo (a backend and an Astro site keeping tokens valid).
+// The demo behind `npm run demo`: lists the tokenkeep packages of this workspace, then runs the two
+// runnable examples - a Node backend keeping a client-credentials token valid, and an operator
+// administering personal access tokens with the client and the CLI. Each example starts its own
+// servers on 127.0.0.1 and stops them when done.
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 
 const root = resolve(import.meta.dirname, "..");
 console.log(`tokenkeep demo - Node ${process.version}\n`);
 for (const folder of readdirSync(join(root, "packages")).sort()) {
-  const dir = join(root, "packages", folder);
-  if (!existsSync(join(dir, "package.json"))) continue;
-  const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-  const entry = join(dir, "dist", "index.js");
-  const exports = existsSync(entry) ? Object.keys(await import(pathToFileURL(entry).href)) : [];
-  console.log(`${manifest.name}@${manifest.version}`);
-  console.log(`  ${manifest.description}`);
-  console.log(`  exports: ${exports.length > 0 ? exports.sort().join(", ") : "(not built)"}\n`);
+  const manifest = join(root, "packages", folder, "package.json");
+  if (!existsSync(manifest)) continue;
+  const { name, version, description } = JSON.parse(readFileSync(manifest, "utf8"));
+  console.log(`  ${`${name}@${version}`.padEnd(32)} ${description.split(":")[0]}`);
 }
+
+const examples = [
+  ["node-backend", "a Node service calling a protected API with client credentials"],
+  ["pat-admin", "an operator issuing, listing, revoking and restoring personal access tokens"],
+];
+let failed = 0;
+for (const [folder, what] of examples) {
+  console.log(`\n=== examples/${folder}: ${what}\n`);
+  const run = spawnSync(process.execPath, ["src/main.ts"], {
+    cwd: join(root, "examples", folder),
+    stdio: "inherit",
+  });
+  if (run.status !== 0) failed++;
+}
+process.exitCode = failed === 0 ? 0 : 1;
