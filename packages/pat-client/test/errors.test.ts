@@ -127,6 +127,19 @@ describe("structured errors from a real pat-server", () => {
     }
   });
 
+  it("a 2xx answer that is not JSON is an invalid-response error that quotes none of the body", async () => {
+    const server = await startTestServer();
+    const body = "access_token=eyJhbGciOiJFZERTQSJ9.secretpart&token_type=Bearer";
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/auth/token" ? "pass" : { status: 200, headers: { "content-type": "text/plain" }, body },
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const error = await failure(client.list());
+    expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_INVALID_RESPONSE", status: 200 });
+    expect(error.message).toContain("not JSON");
+    for (const text of renderings(error)) expect(text).not.toContain("access_tok");
+  });
+
   it("an answer that breaks the protocol is an invalid-response error naming the field", async () => {
     const server = await startTestServer();
     const proxy = await startFaultProxy(server.url, ({ path }) =>

@@ -79,8 +79,9 @@ export function createHttp(settings: HttpSettings): Http {
       let body: unknown;
       try {
         body = await response.json();
-      } catch (error) {
-        throw invalidResponse(request.operation, response.status, ["(body): not JSON"], error);
+      } catch {
+        // Not kept as the cause: JSON.parse's message quotes the body, which may hold a token.
+        throw invalidResponse(request.operation, response.status, ["(body): not JSON"]);
       }
       const result = schema.safeParse(body);
       if (!result.success) {
@@ -102,14 +103,13 @@ function invalidResponse(
   operation: PatClientOperation,
   status: number,
   problems: readonly string[],
-  cause?: unknown,
 ): PatClientError {
   // zod's messages name the expected type, never the received value.
   return new PatClientError({
     code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
     operation,
     status,
-    cause: cause ?? problems,
+    cause: problems,
     detail: `invalid response (${status}): ${problems.slice(0, 3).join("; ")}`,
   });
 }
