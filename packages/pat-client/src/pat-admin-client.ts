@@ -8,7 +8,6 @@ import {
 import {
   type BatchTokensResponse,
   batchTokensResponseSchema,
-  DEFAULT_LIST_LIMIT,
   type IssueTokenResponse,
   issueTokenResponseSchema,
   type ListTokensOptions,
@@ -35,7 +34,10 @@ export type ListOptions = ListTokensOptions;
 /** One page of {@link PatAdminClient.listPage}. */
 export interface TokenPage {
   readonly records: PatRecord[];
-  /** Pass it as `afterTokenId` to read the next page; `null` after the last page. */
+  /**
+   * Pass it as `afterTokenId` to read the next page; `null` after the last page. A server that sends no
+   * cursor (the original) gets the last id of any non-empty page, so its walk ends with an empty page.
+   */
   readonly nextAfterTokenId: string | null;
 }
 
@@ -183,9 +185,10 @@ export class PatAdminClient implements AsyncDisposable {
       },
       listTokensResponseSchema,
     );
-    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
-    // A server that sends no cursor (the original) pages by the last id of a full page.
-    const fallback = page.records.length >= limit ? (page.records.at(-1)?.tokenId ?? null) : null;
+    // A server that sends no cursor (the original) pages by the last id returned. The original applies
+    // `limit` before it filters revoked and expired records, so a short page is not the last one: only
+    // an empty page ends the walk.
+    const fallback = page.records.at(-1)?.tokenId ?? null;
     return {
       records: page.records,
       nextAfterTokenId: page.nextAfterTokenId === undefined ? fallback : page.nextAfterTokenId,
