@@ -137,9 +137,10 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     await using client = new PatAdminClient({
       endpoint: proxy.url,
       apiKey: server.adminToken,
-      timeoutMs: 200,
+      timeoutMs: 500,
       retry: { limit: 1, baseDelayMs: 5 },
     });
+    await client.getAccessToken(); // exchange first: only the hanging call may meet the timeout
     const error = await client.list().catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_TIMEOUT", transient: true, operation: "list" });
     expect(proxy.seen.get("GET /admin/tokens")).toBe(2);
@@ -153,8 +154,9 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     await using client = new PatAdminClient({
       endpoint: proxy.url,
       apiKey: server.adminToken,
-      timeoutMs: 200,
+      timeoutMs: 500,
     });
+    await client.getAccessToken();
     await expect(client.issue({ owner: "slow" })).rejects.toMatchObject({ code: "ERR_PAT_CLIENT_TIMEOUT" });
     expect(proxy.seen.get("POST /admin/tokens")).toBe(1);
   });
@@ -165,6 +167,8 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
       path === "/admin/tokens" ? "hang" : "pass",
     );
     await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    // Exchange first, so the abort lands in the admin call even when a loaded machine is slow.
+    await client.getAccessToken();
     const controller = new AbortController();
     const pending = client.list({}, { signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
