@@ -27,7 +27,14 @@ describe("rate limit of the exchange", () => {
   it("answers 429 with Retry-After per socket address once the bucket is empty", async () => {
     const store = sqlite();
     const { token } = (await issueToken(store, { owner: "o" }, fast))!;
-    const handler = createPatHandler({ store, ...fast, rateLimit: { maxRequests: 2, windowMs: 60_000 } });
+    // A frozen clock: the bucket refills nothing between the requests, so Retry-After is exactly 30 s.
+    const frozen = Date.now();
+    const handler = createPatHandler({
+      store,
+      ...fast,
+      rateLimit: { maxRequests: 2, windowMs: 60_000 },
+      now: () => frozen,
+    });
     const { url } = await served(handler);
     const post = () =>
       fetch(`${url}/auth/token`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
