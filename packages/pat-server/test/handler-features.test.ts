@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
@@ -110,6 +111,46 @@ describe("JWT lifetime and guards", () => {
     const expired = await list();
     expect(expired.status).toBe(401);
     expect(await expired.json()).toEqual({ error: { message: "Invalid JWT", code: "ERR_JWT_EXPIRED" } });
+  });
+
+  it("refuses JWTs that are unsigned, forged, of another issuer, without exp or of another typ", async () => {
+    const store = sqlite();
+    const key = await generateSigningKey({ kid: "k1" });
+    const handler = createPatHandler({ store, ...fast, signingKeys: [key] });
+    const { url } = await served(handler);
+    const { record } = (await issueToken(store, { owner: "admin", isAdmin: true }, fast))!;
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { owner: "admin", admin: true, roles: [] };
+    const sign = async (
+      signer: typeof key,
+      edit: (jwt: SignJWT) => SignJWT = (jwt) => jwt,
+      header: Record<string, string> = { typ: "JWT" },
+    ) =>
+      edit(
+        new SignJWT(claims)
+          .setProtectedHeader({ alg: signer.alg, kid: signer.kid, ...header })
+          .setSubject(record.tokenId)
+          .setIssuer("tokenkeep-pat-server")
+          .setIssuedAt(now)
+          .setExpirationTime(now + 60),
+      ).sign(await importJWK(signer, signer.alg));
+    const status = async (jwt: string) =>
+      (await fetch(`${url}/admin/tokens`, { headers: { authorization: `Bearer ${jwt}` } })).status;
+
+    expect(await status(await sign(key))).toBe(200); // the control: a well-made JWT passes
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const unsigned = `${b64({ alg: "none", typ: "JWT" })}.${b64({ ...claims, sub: record.tokenId, iss: "tokenkeep-pat-server", iat: now, exp: now + 60 })}.`;
+    expect(await status(unsigned)).toBe(401);
+    expect(await status(await sign(await generateSigningKey({ kid: "k1" })))).toBe(401);
+    expect(await status(await sign(key, (jwt) => jwt.setIssuer("someone-else")))).toBe(401);
+    const withoutExp = await new SignJWT(claims)
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
+      .setSubject(record.tokenId)
+      .setIssuer("tokenkeep-pat-server")
+      .setIssuedAt(now)
+      .sign(await importJWK(key, key.alg));
+    expect(await status(withoutExp)).toBe(401);
+    expect(await status(await sign(key, undefined, { typ: "at+jwt" }))).toBe(401);
   });
 
   it("guards the host app's routes by role through handler.authenticate", async () => {
