@@ -28,6 +28,7 @@ export type TokenEventType =
 
 /** One event. */
 export interface TokenEvent {
+  /** What happened. */
   readonly type: TokenEventType;
   /** The identity key (`""` for the default identity). Not secret; never a token. */
   readonly key: string;

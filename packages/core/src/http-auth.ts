@@ -13,7 +13,9 @@ import type { TokenSet } from "./token-set.js";
  * fits), typed structurally so any object with these two methods works.
  */
 export interface TokenSource<I extends TokenIdentity = TokenIdentity> {
+  /** A usable token set for the identity (see `TokenManager.getToken`). */
   getToken(options?: { identity?: I | undefined; signal?: AbortSignal | undefined }): Promise<TokenSet>;
+  /** Drops the cached token if it is `token` (see `TokenManager.invalidate`). */
   invalidate(token: string | TokenSet, options?: { identity?: I | undefined }): Promise<boolean>;
 }
 

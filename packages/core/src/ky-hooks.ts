@@ -16,18 +16,23 @@ export interface KyHooksOptions<I extends TokenIdentity = TokenIdentity> extends
 
 /** What ky passes to a `beforeRequest` hook (the part these hooks read). */
 export interface KyBeforeRequestState {
+  /** The request about to be sent; the hook sets its `Authorization` header. */
   readonly request: Request;
 }
 
 /** What ky passes to an `afterResponse` hook (the part these hooks read). */
 export interface KyAfterResponseState {
+  /** The request that was sent (its `Authorization` header tells whether it carried our token). */
   readonly request: Request;
+  /** Its answer; a 401 triggers the invalidation and the replay. */
   readonly response: Response;
 }
 
 /** ky hooks, typed structurally (ky is not a dependency of core); pass them to `ky.create({ hooks })`. */
 export interface KyHooks {
+  /** Adds `Authorization` to requests for the allowed origins. */
   beforeRequest: Array<(state: KyBeforeRequestState) => Promise<void>>;
+  /** On a 401 to one of our tokens: invalidates it and replays the request once with a new one. */
   afterResponse: Array<(state: KyAfterResponseState) => Promise<Response | undefined>>;
 }
 

@@ -79,6 +79,7 @@ export type RotationEventType =
 
 /** One event. Never carries a token or a hash of one. */
 export interface RotationEvent {
+  /** What happened. */
   readonly type: RotationEventType;
   /** Epoch ms, from the coordinator's clock. */
   readonly at: number;
@@ -92,6 +93,7 @@ export interface RotationStats {
   rotations: number;
   /** Redemptions this process made (calls of `redeem`). */
   redemptions: number;
+  /** Redemptions that failed (permanent or transient). */
   redeemFailures: number;
   /** Callers answered with a successor another redemption wrote. */
   successorHits: number;
@@ -101,9 +103,11 @@ export interface RotationStats {
   leaseWaits: number;
   /** Store calls that failed or timed out. */
   storeFailures: number;
-  /** Times the coordinator entered degraded (per-process) mode, and the time spent there. */
+  /** Times the coordinator entered degraded (per-process) mode. */
   storeDegradedCount: number;
+  /** Total time spent degraded, in ms, including the current period. */
   storeDegradedMs: number;
+  /** Whether the store is failing right now. */
   storeDegraded: boolean;
 }
 

@@ -14,7 +14,9 @@ export interface TokenManagerStats {
   refreshes: number;
   /** Of those, the ones started in the background (refresh ahead). */
   backgroundRefreshes: number;
+  /** Fetches that ended with a token set. */
   refreshSuccesses: number;
+  /** Fetches that ended with an error (after their retries). */
   refreshFailures: number;
   /** Calls to the creator or refresher (each retry counts). */
   creatorCalls: number;

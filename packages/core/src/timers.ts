@@ -6,7 +6,9 @@
 
 /** Timer functions the manager uses; the runtime's globals by default. */
 export interface Timers {
+  /** Runs `callback` once after `ms`; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels the timer of `handle` (a handle already fired or cleared is ignored). */
   clearTimeout(handle: unknown): void;
 }
 

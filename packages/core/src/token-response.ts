@@ -10,13 +10,19 @@ import type { JsonValue, TokenSet } from "./token-set.js";
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export interface TokenResponse {
+  /** The access token. Secret. */
   access_token: string;
   /** Defaults to `Bearer`; compared case-insensitively. */
   token_type?: string | undefined;
+  /** Lifetime in seconds, counted from when the request was sent. */
   expires_in?: number | string | undefined;
+  /** A refresh token, when the grant issues one. Secret. */
   refresh_token?: string | undefined;
+  /** The granted scope, space-delimited, when it differs from the requested one. */
   scope?: string | undefined;
+  /** An OpenID Connect ID token. */
   id_token?: string | undefined;
+  /** Lifetime of the refresh token in seconds, when the server says. */
   refresh_token_expires_in?: number | string | undefined;
   /** A server's hint to refresh after this many seconds. */
   refresh_in?: number | string | undefined;

@@ -3,8 +3,11 @@ import type { JsonValue } from "../token-set.js";
 
 /** The assertions the contract suite uses; vitest's and Jest's `expect` fit. */
 export interface StoreContractAssertion {
+  /** Strict equality (`Object.is`). */
   toBe(expected: unknown): void;
+  /** Deep equality. */
   toEqual(expected: unknown): void;
+  /** The value is `undefined`. */
   toBeUndefined(): void;
 }
 
@@ -13,8 +16,11 @@ export interface StoreContractAssertion {
  * With vitest: `{ describe, it, expect }` from `"vitest"`.
  */
 export interface StoreContractHarness {
+  /** Groups the tests. */
   describe(name: string, body: () => void): void;
+  /** Registers one test. */
   it(name: string, body: () => Promise<void>): void;
+  /** Starts an assertion. */
   expect(actual: unknown): StoreContractAssertion;
 }
 
