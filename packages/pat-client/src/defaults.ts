@@ -2,10 +2,8 @@
  * Every default of @tokenkeep/pat-client, in one place. The option schema reads them from here.
  */
 
-/** Mount path of the exchange route (`POST <authPath>/token`), as in the original client. */
-export const DEFAULT_AUTH_PATH = "/auth";
-/** Mount path of the admin routes (`<adminPath>/tokens...`), as in the original client. */
-export const DEFAULT_ADMIN_PATH = "/admin";
+/** Mount paths of the exchange route (`POST <authPath>/token`) and the admin routes: the protocol's, as in the original client. */
+export { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "@tokenkeep/pat-protocol";
 /** Each HTTP attempt (not the whole call with its retries) is abandoned after this long. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Retries after the first attempt (so up to 4 attempts), as in the original client. */

@@ -18,6 +18,8 @@ export {
 } from "./exchange";
 export { ownerSchema, roleSchema, rolesSchema, tokenIdSchema, unixSecondsSchema } from "./fields";
 export {
+  DEFAULT_ADMIN_PATH,
+  DEFAULT_AUTH_PATH,
   DEFAULT_LIST_LIMIT,
   DEFAULT_PAT_PREFIX,
   MAX_BATCH_TOKEN_IDS,

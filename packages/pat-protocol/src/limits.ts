@@ -1,5 +1,9 @@
 /** The prefix a PAT starts with unless the server is configured otherwise. @default "pat_" */
 export const DEFAULT_PAT_PREFIX = "pat_";
+/** Where the exchange route is mounted (`POST <authPath>/token`) unless configured otherwise. */
+export const DEFAULT_AUTH_PATH = "/auth";
+/** Where the admin routes are mounted (`<adminPath>/tokens...`) unless configured otherwise. */
+export const DEFAULT_ADMIN_PATH = "/admin";
 /** Length of a token id: 21 characters of `[A-Za-z0-9]`. */
 export const TOKEN_ID_LENGTH = 21;
 /** Number of random bytes in a PAT secret. */

@@ -4,10 +4,8 @@
 export const DEFAULT_ISSUER = "tokenkeep-pat-server";
 /** Lifetime of an exchanged JWT: one hour, as in the protocol. Keep it short: revocation waits for it. */
 export const DEFAULT_JWT_LIFETIME_SECONDS = 3600;
-/** Path prefix of the exchange route. */
-export const DEFAULT_AUTH_PATH = "/auth";
-/** Path prefix of the admin routes. */
-export const DEFAULT_ADMIN_PATH = "/admin";
+/** Path prefixes of the exchange and admin routes, and the PAT prefix: the protocol's defaults. */
+export { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH, DEFAULT_PAT_PREFIX } from "@tokenkeep/pat-protocol";
 /** Path of the JWKS document. */
 export const DEFAULT_JWKS_PATH = "/.well-known/jwks.json";
 /** Path of the health route. */

@@ -9,6 +9,7 @@ import {
   DEFAULT_JWT_LIFETIME_SECONDS,
   DEFAULT_LAST_USED_FLUSH_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_PAT_PREFIX,
   DEFAULT_RATE_LIMIT_MAX_ADDRESSES,
   DEFAULT_RATE_LIMIT_MAX_REQUESTS,
   DEFAULT_RATE_LIMIT_WINDOW_MS,
@@ -150,7 +151,7 @@ export const patHandlerOptionsSchema = z.object({
   adminPath: pathSchema.default(DEFAULT_ADMIN_PATH),
   jwksPath: pathSchema.default(DEFAULT_JWKS_PATH),
   healthPath: pathSchema.default(DEFAULT_HEALTH_PATH),
-  tokenPrefix: z.string().regex(PAT_PREFIX_PATTERN).default("pat_"),
+  tokenPrefix: z.string().regex(PAT_PREFIX_PATTERN).default(DEFAULT_PAT_PREFIX),
   scryptLog2Cost: z.int().min(1).max(20).default(DEFAULT_SCRYPT_LOG2_COST),
   maxBodyBytes: z.int().min(256).default(DEFAULT_MAX_BODY_BYTES),
   rateLimit: z
