@@ -13,8 +13,11 @@ export type ClientAuthentication = "client_secret_basic" | "client_secret_post" 
 
 /** The client credentials, as validated by a creator's options. */
 export interface ClientCredentials {
+  /** The client identifier. */
   readonly clientId?: string | undefined;
+  /** The client secret. Secret. */
   readonly clientSecret?: string | undefined;
+  /** How the credentials are sent. */
   readonly clientAuthentication: ClientAuthentication;
 }
 

@@ -10,11 +10,17 @@ import { exchange } from "./internal/exchange.js";
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-2
  */
 export interface AuthorizationServerMetadata {
+  /** The issuer identifier; checked to equal the one asked for. */
   readonly issuer: string;
+  /** Where grant creators post token requests. */
   readonly token_endpoint?: string | undefined;
+  /** Where `revokeToken` posts (RFC 7009). */
   readonly revocation_endpoint?: string | undefined;
+  /** The token introspection endpoint (RFC 7662), when the server has one. */
   readonly introspection_endpoint?: string | undefined;
+  /** The `grant_type` values the server accepts. */
   readonly grant_types_supported?: string[] | undefined;
+  /** The client authentication methods the token endpoint accepts. */
   readonly token_endpoint_auth_methods_supported?: string[] | undefined;
   readonly [field: string]: JsonValue | undefined;
 }
