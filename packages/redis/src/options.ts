@@ -7,6 +7,7 @@ import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
  * node-redis 5/6 client type fits, whatever modules or scripts it was created with.
  */
 export interface RedisStoreClient {
+  /** Sends one command (`["SET", key, value, "PX", ms]`) and resolves its reply. */
   sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
 }
 
