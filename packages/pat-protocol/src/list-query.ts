@@ -30,6 +30,7 @@ export type ListTokensQuery = z.output<typeof listTokensQuerySchema>;
 
 /** Options a client turns into a `GET /admin/tokens` query. */
 export interface ListTokensOptions {
+  /** Start after this token id (the previous page's `nextAfterTokenId`). @default the first page */
   readonly afterTokenId?: string;
   /** @default 100 */
   readonly limit?: number;
@@ -39,6 +40,7 @@ export interface ListTokensOptions {
   readonly includeExpired?: boolean;
   /** @default false */
   readonly includeSecretPhc?: boolean;
+  /** Only tokens carrying this role. @default any roles */
   readonly hasRole?: string;
 }
 

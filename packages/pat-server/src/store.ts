@@ -59,10 +59,13 @@ export interface PatStore {
    * atomically with respect to other callers of this method, even on other instances.
    */
   insertIfNoActiveAdmin(record: StoredPatRecord, nowSeconds: number): Promise<boolean>;
+  /** The record of `tokenId`, or `undefined`. */
   get(tokenId: string): Promise<StoredPatRecord | undefined>;
   /** The records among `tokenIds` that exist, in no particular order. */
   getMany(tokenIds: readonly string[]): Promise<StoredPatRecord[]>;
+  /** Records matching the filters, in byte order of `tokenId`, `limit` applied after filtering. */
   list(query: ListRecordsQuery): Promise<StoredPatRecord[]>;
+  /** Applies `patch` atomically; `"too_many_roles"` (and nothing written) when roles would exceed the limit. */
   update(tokenId: string, patch: RecordPatch): Promise<UpdateOutcome>;
   /**
    * Marks the record revoked at `revokedAt` unless it is already revoked (then nothing changes).
