@@ -351,6 +351,40 @@ describe("createTokenManager: refresher and creator timeout", () => {
     expect({ creatorCalls, refresherCalls }).toEqual({ creatorCalls: 2, refresherCalls: 1 });
   });
 
+  it("does not carry the refresh token the refresher found dead into the creator's set", async () => {
+    const time = createFakeTime();
+    let creatorCalls = 0;
+    let refresherCalls = 0;
+    const previousSeen: (string | undefined)[] = [];
+    const manager = createTokenManager({
+      now: time.now,
+      timers: time.timers,
+      refreshAheadRatio: 1,
+      creator: async ({ previous }) => {
+        previousSeen.push(previous?.refreshToken);
+        creatorCalls++;
+        // The first grant issues a refresh token; the fallback grant (say, client credentials) does not.
+        return creatorCalls === 1
+          ? { access_token: "c-1", expires_in: 60, refresh_token: "rt-dead" }
+          : { access_token: `c-${creatorCalls}`, expires_in: 60 };
+      },
+      refresher: async () => {
+        refresherCalls++;
+        throw new OAuthError({ error: "invalid_grant", status: 400 });
+      },
+    });
+    await manager.getToken();
+    await time.advance(60_000);
+    const fallback = await manager.getToken();
+    expect(fallback.accessToken).toBe("c-2");
+    expect(fallback.refreshToken).toBeUndefined();
+    // The next renewal goes straight to the creator instead of presenting the dead token again.
+    await time.advance(60_000);
+    expect((await manager.getToken()).accessToken).toBe("c-3");
+    expect({ creatorCalls, refresherCalls }).toEqual({ creatorCalls: 3, refresherCalls: 1 });
+    expect(previousSeen).toEqual([undefined, undefined, undefined]);
+  });
+
   it("skips the refresher when the refresh token itself has expired", async () => {
     const time = createFakeTime();
     let refresherCalls = 0;

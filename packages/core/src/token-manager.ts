@@ -205,8 +205,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         if (useRefresher && !isTransientError(error)) {
-          // The refresh token is spent or revoked: obtain a new grant once, with the creator.
+          // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
+          // do not let the dead refresh token be kept in (or presented again from) the new set.
           useRefresher = false;
+          if (previous !== undefined) {
+            const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous;
+            previous = rest;
+          }
           continue;
         }
         const delayMs =
