@@ -33,9 +33,12 @@ fi
 
 stage "lint, typecheck, build, test, package checks"
 pnpm exec biome check scripts
-pnpm exec turbo run lint typecheck build test check:pkg --concurrency=2 --output-logs=new-only
+mkdir -p .tmp
+# Full logs, also for tasks served from turbo's cache, so the closing count covers every test.
+pnpm exec turbo run lint typecheck build test check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
 
 stage "pack every package and import it under plain Node"
-node scripts/pack-smoke.mjs
+node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log
 
 stage "done"
+node scripts/summarize.mjs .tmp/turbo.log .tmp/pack-smoke.log
