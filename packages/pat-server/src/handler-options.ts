@@ -18,11 +18,19 @@ import {
 import type { SigningJwk } from "./signing-keys";
 import type { PatStore } from "./store";
 
-/** State passed to {@link PatHandlerOptions.onError}. */
+/**
+ * State passed to {@link PatHandlerOptions.onError}. Safe to log as a whole: the request itself, whose
+ * `Authorization` header or body holds a PAT or a JWT, is a non-enumerable property, so `console.log`,
+ * `util.inspect` and `JSON.stringify` leave it out.
+ */
 export interface PatErrorState {
   /** The unexpected error (a 500 was answered), or a failed background `lastUsedAt` write. */
   readonly error: unknown;
-  /** The request being handled, when there is one. */
+  /** The request's method, when there is a request. */
+  readonly method?: string;
+  /** The request's path, without its query, when there is a request. */
+  readonly path?: string;
+  /** The request being handled, when there is one (non-enumerable: it carries secrets). */
   readonly request?: Request;
 }
 

@@ -1,6 +1,6 @@
 import type { PatJwtClaims } from "@tokenkeep/pat-protocol";
 import type { JSONWebKeySet } from "jose";
-import { type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
+import { type PatErrorState, type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
 import { handleAdmin } from "./internal/admin-routes";
 import { type AccessRequirement, authenticate } from "./internal/authenticate";
 import { handleExchange } from "./internal/exchange-route";
@@ -42,6 +42,13 @@ export interface PatHandler {
 
 export type { AccessRequirement };
 
+/** The state of `onError`; the request is non-enumerable, so logging the state cannot dump its secrets. */
+function errorState(error: unknown, request?: Request): PatErrorState {
+  if (!request) return { error };
+  const state = { error, method: request.method, path: new URL(request.url).pathname };
+  return Object.defineProperty(state, "request", { value: request, enumerable: false });
+}
+
 function defaultOnError({ error }: { error: unknown }): void {
   const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
   console.error(`[tokenkeep/pat-server] ${name}: ${message}`);
@@ -78,7 +85,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     usage: createUsageRecorder({
       store: resolved.store,
       flushMs: resolved.lastUsedFlushMs,
-      onError: (error) => onError({ error }),
+      onError: (error) => onError(errorState(error)),
     }),
     nowSeconds: () => Math.floor(resolved.now() / 1000),
   };
@@ -96,7 +103,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
       try {
         await ctx.store.ping();
       } catch (error) {
-        onError({ error, request });
+        onError(errorState(error, request));
         return jsonResponse(503, { status: "unavailable" });
       }
       return jsonResponse(200, { status: "ok" });
@@ -109,7 +116,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
       return await route(request, context);
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);
-      onError({ error, request });
+      onError(errorState(error, request));
       return errorResponse(new HttpError(500, "Internal server error"));
     }
   };

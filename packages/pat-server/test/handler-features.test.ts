@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
+import type { PatErrorState } from "../src/handler-options";
 import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
@@ -247,6 +249,35 @@ describe("bootstrap", () => {
     // With an admin present, another id with the same secret is not stored.
     expect((await post(pat.replace("Bootstrap00000000000A", "Bootstrap00000000000B"))).status).toBe(401);
     expect(await store.count()).toBe(1);
+  });
+});
+
+describe("onError", () => {
+  it("gets a 500's error with method and path; the request (holding the PAT) stays out of logs", async () => {
+    const store = sqlite();
+    const { token } = (await issueToken(store, { owner: "o" }, fast))!;
+    const broken = Object.assign(Object.create(store) as typeof store, {
+      get: async () => {
+        throw new Error("store down");
+      },
+    });
+    const states: PatErrorState[] = [];
+    const handler = createPatHandler({ store: broken, ...fast, onError: (state) => states.push(state) });
+    const response = await handler(
+      new Request("http://app.test/auth/token?x=1", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: { message: "Internal server error" } });
+    expect(states).toHaveLength(1);
+    const [state] = states as [PatErrorState];
+    expect(state).toMatchObject({ method: "POST", path: "/auth/token", error: { message: "store down" } });
+    expect(state.request?.headers.get("authorization")).toBe(`Bearer ${token}`);
+    for (const text of [inspect(state, { depth: 10 }), JSON.stringify(state), String(Object.values(state))]) {
+      expect(text).not.toContain(token.slice(token.indexOf(".") + 1));
+    }
   });
 });
 
