@@ -17,6 +17,24 @@ const immediate = (globalThis as { setImmediate?: (callback: () => void) => unkn
 const realTick = () =>
   new Promise<void>((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 
+// crypto.subtle work (store keys are SHA-256 hashes) runs on a thread pool and takes as long as the
+// machine makes it: counting the digests in flight lets `settle` wait for them instead of guessing.
+let digestsInFlight = 0;
+const TRACKED = Symbol.for("tokenkeep.test.trackedDigest");
+function trackDigests(): void {
+  const subtle = crypto.subtle as SubtleCrypto & { [TRACKED]?: true };
+  if (subtle[TRACKED]) return;
+  const digest = subtle.digest.bind(subtle);
+  Object.defineProperty(subtle, "digest", {
+    configurable: true,
+    value: (...args: Parameters<SubtleCrypto["digest"]>) => {
+      digestsInFlight++;
+      return digest(...args).finally(() => digestsInFlight--);
+    },
+  });
+  subtle[TRACKED] = true;
+}
+
 /**
  * @param start - The initial time, epoch ms.
  * @param options.crypto - Whether `settle` also waits for crypto.subtle work (needed with a store,
@@ -24,17 +42,18 @@ const realTick = () =>
  */
 export function createFakeTime(start = 1_700_000_000_000, options: { crypto?: boolean } = {}): FakeTime {
   const waitForCrypto = options.crypto ?? true;
+  if (waitForCrypto) trackDigests();
   let current = start;
   let sequence = 0;
   const queue = new Map<number, { at: number; callback: () => void }>();
-  // Promises settle within a few macrotask turns; crypto.subtle (store keys are SHA-256 hashes) runs
-  // on a thread pool, so wait for a digest queued after the manager's before the last turns.
+  // Promises settle within a few macrotask turns; a digest in flight is waited for (however long the
+  // loaded machine takes), then the turns are given again, since its result may start more work.
   const settle = async () => {
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 1_000; round++) {
       for (let i = 0; i < 4; i++) await realTick();
-      if (waitForCrypto) await crypto.subtle.digest("SHA-256", new Uint8Array(1));
+      if (!waitForCrypto || digestsInFlight === 0) return;
+      while (digestsInFlight > 0) await realTick();
     }
-    for (let i = 0; i < 4; i++) await realTick();
   };
   return {
     now: () => current,
