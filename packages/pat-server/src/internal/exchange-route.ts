@@ -104,8 +104,11 @@ async function verifyPat(ctx: HandlerContext, token: string): Promise<StoredPatR
 /** The original's bootstrap through the exchange, when `bootstrapSecretPhc` is configured. */
 async function bootstrap(ctx: HandlerContext, tokenId: string, secret: Uint8Array): Promise<StoredPatRecord> {
   const secretPhc = ctx.options.bootstrapSecretPhc;
-  if (secretPhc === undefined || !(await verifySecret(secret, secretPhc))) throw invalidToken();
+  if (secretPhc === undefined) throw invalidToken();
   const now = ctx.nowSeconds();
+  // One indexed count instead of a scrypt run for every unknown id once an admin exists.
+  if ((await ctx.store.countActiveAdmins(now)) > 0) throw invalidToken();
+  if (!(await verifySecret(secret, secretPhc))) throw invalidToken();
   const record: StoredPatRecord = {
     tokenId,
     secretPhc,
