@@ -44,7 +44,7 @@ export async function handleExchange(
   const record = await verifyPat(ctx, token);
 
   const keys = await ctx.keys();
-  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.nowSeconds());
+  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.options.now());
   return jsonResponse(200, {
     access_token: jwt,
     token_type: "Bearer",

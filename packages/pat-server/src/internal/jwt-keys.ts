@@ -13,7 +13,12 @@ export interface PatClaimsInput {
 /** Signs and verifies the exchange's JWTs. */
 export interface JwtKeys {
   readonly jwks: JSONWebKeySet;
-  sign(claims: PatClaimsInput, nowSeconds: number): Promise<{ jwt: string; expiresInSeconds: number }>;
+  /**
+   * Signs a JWT at `nowMs` (epoch ms). `exp` is rounded up to the next whole second, so the JWT lives
+   * at least `expiresInSeconds` from now: a client that counts `expires_in` from its request never
+   * holds a JWT the server already refuses.
+   */
+  sign(claims: PatClaimsInput, nowMs: number): Promise<{ jwt: string; expiresInSeconds: number }>;
   verify(jwt: string, nowSeconds: number): Promise<Record<string, unknown>>;
 }
 
@@ -31,7 +36,7 @@ export async function createJwtKeys(
   const algorithms = [...new Set(keys.map((key) => key.alg))];
   return {
     jwks,
-    async sign(claims, nowSeconds) {
+    async sign(claims, nowMs) {
       const jwt = await new SignJWT({
         owner: claims.owner,
         admin: claims.isAdmin,
@@ -40,8 +45,8 @@ export async function createJwtKeys(
         .setProtectedHeader({ alg: active.alg, kid: active.kid, typ: "JWT" })
         .setSubject(claims.tokenId)
         .setIssuer(issuer)
-        .setIssuedAt(nowSeconds)
-        .setExpirationTime(nowSeconds + lifetimeSeconds)
+        .setIssuedAt(Math.floor(nowMs / 1000))
+        .setExpirationTime(Math.ceil(nowMs / 1000) + lifetimeSeconds)
         .setJti(generateTokenId())
         .sign(privateKey);
       return { jwt, expiresInSeconds: lifetimeSeconds };
