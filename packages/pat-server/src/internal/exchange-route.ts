@@ -44,7 +44,7 @@ export async function handleExchange(
   const record = await verifyPat(ctx, token);
 
   const keys = await ctx.keys();
-  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.options.now());
+  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.nowSeconds());
   return jsonResponse(200, {
     access_token: jwt,
     token_type: "Bearer",

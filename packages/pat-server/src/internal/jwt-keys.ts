@@ -13,12 +13,7 @@ export interface PatClaimsInput {
 /** Signs and verifies the exchange's JWTs. */
 export interface JwtKeys {
   readonly jwks: JSONWebKeySet;
-  /**
-   * Signs a JWT at `nowMs` (epoch ms). `exp` is rounded up to the next whole second, so the JWT lives
-   * at least `expiresInSeconds` from now: a client that counts `expires_in` from its request never
-   * holds a JWT the server already refuses.
-   */
-  sign(claims: PatClaimsInput, nowMs: number): Promise<{ jwt: string; expiresInSeconds: number }>;
+  sign(claims: PatClaimsInput, nowSeconds: number): Promise<{ jwt: string; expiresInSeconds: number }>;
   verify(jwt: string, nowSeconds: number): Promise<Record<string, unknown>>;
 }
 
@@ -36,7 +31,7 @@ export async function createJwtKeys(
   const algorithms = [...new Set(keys.map((key) => key.alg))];
   return {
     jwks,
-    async sign(claims, nowMs) {
+    async sign(claims, nowSeconds) {
       const jwt = await new SignJWT({
         owner: claims.owner,
         admin: claims.isAdmin,
@@ -45,8 +40,8 @@ export async function createJwtKeys(
         .setProtectedHeader({ alg: active.alg, kid: active.kid, typ: "JWT" })
         .setSubject(claims.tokenId)
         .setIssuer(issuer)
-        .setIssuedAt(Math.floor(nowMs / 1000))
-        .setExpirationTime(Math.ceil(nowMs / 1000) + lifetimeSeconds)
+        .setIssuedAt(nowSeconds)
+        .setExpirationTime(nowSeconds + lifetimeSeconds)
         .setJti(generateTokenId())
         .sign(privateKey);
       return { jwt, expiresInSeconds: lifetimeSeconds };
