@@ -62,7 +62,8 @@ describe("tokenkeep-pat-server", () => {
       run.io,
     );
     let url: string | undefined;
-    for (let i = 0; i < 100 && !url; i++) {
+    // Wait for the "listening" line: up to 15 s, as a loaded CI machine may be slow to start it.
+    for (let i = 0; i < 750 && !url; i++) {
       url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.out())?.[1];
       if (!url) await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -82,7 +83,7 @@ describe("tokenkeep-pat-server", () => {
     expect(await exited).toBe(0);
     expect(run.out()).toContain("shutting down");
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
-  });
+  }, 30_000);
 
   it("reports a broken signing keys file without echoing its content (exit code 1)", async () => {
     const keysFile = join(dir, "keys.json");
