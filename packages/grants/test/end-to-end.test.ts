@@ -45,7 +45,12 @@ describe("end to end: manager + clientCredentialsGrant + createAuthFetch", () =>
   it(
     "serves 50 concurrent callers for 10 s with 2 s tokens, fetching about once per token lifetime",
     async () => {
-      const refreshAheadRatio = 0.75;
+      // oidc-provider counts in whole seconds (iat is floored, a token is dead once the second reaches
+      // exp), so a "2 s" token lives between 1 and 2 s. The default skew (20% of 2 s) would hand it out
+      // up to 1.6 s after sending: on a loaded machine even the replay after a 401 could carry such a
+      // token. A 1 s skew keeps every token inside its real life, and refreshing ahead at 40% keeps the
+      // background refresh ahead of that.
+      const refreshAheadRatio = 0.4;
       const jitterRatio = 0.1;
       const manager = createTokenManager({
         creator: clientCredentialsGrant({
@@ -54,6 +59,8 @@ describe("end to end: manager + clientCredentialsGrant + createAuthFetch", () =>
           clientSecret: CLIENTS.service.secret,
           resource: RESOURCE,
         }),
+        skewMs: 1_000,
+        maxSkewFraction: 0.5,
         refreshAheadRatio,
         refreshAheadJitterRatio: jitterRatio,
       });
