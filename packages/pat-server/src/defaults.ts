@@ -12,6 +12,12 @@ export const DEFAULT_JWKS_PATH = "/.well-known/jwks.json";
 export const DEFAULT_HEALTH_PATH = "/healthz";
 /** log2 of scrypt's N for new hashes: N = 16384. */
 export const DEFAULT_SCRYPT_LOG2_COST = 14;
+/**
+ * Largest log2 of scrypt's N for new hashes: with r = 8 and p = 1, ln 16 is the highest whose PHC
+ * string `@tokenkeep/pat-protocol` accepts (its work and memory bounds), so a higher one would issue
+ * tokens that can never be exchanged.
+ */
+export const MAX_SCRYPT_LOG2_COST = 16;
 /** scrypt block size r. */
 export const SCRYPT_BLOCK_SIZE = 8;
 /** scrypt parallelization p. */

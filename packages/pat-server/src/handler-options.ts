@@ -14,6 +14,7 @@ import {
   DEFAULT_RATE_LIMIT_MAX_REQUESTS,
   DEFAULT_RATE_LIMIT_WINDOW_MS,
   DEFAULT_SCRYPT_LOG2_COST,
+  MAX_SCRYPT_LOG2_COST,
 } from "./defaults";
 import type { SigningJwk } from "./signing-keys";
 import type { PatStore } from "./store";
@@ -85,7 +86,8 @@ export interface PatHandlerOptions {
   /** @default "pat_" */
   readonly tokenPrefix?: string;
   /**
-   * log2 of scrypt's cost N for new hashes. **Lower it in tests only** (10 is ~50x cheaper than 14).
+   * log2 of scrypt's cost N for new hashes, 1 to 16 (the protocol refuses costlier hashes).
+   * **Lower it in tests only** (10 is ~50x cheaper than 14).
    * @default 14
    */
   readonly scryptLog2Cost?: number;
@@ -160,7 +162,7 @@ export const patHandlerOptionsSchema = z.object({
   jwksPath: pathSchema.default(DEFAULT_JWKS_PATH),
   healthPath: pathSchema.default(DEFAULT_HEALTH_PATH),
   tokenPrefix: z.string().regex(PAT_PREFIX_PATTERN).default(DEFAULT_PAT_PREFIX),
-  scryptLog2Cost: z.int().min(1).max(20).default(DEFAULT_SCRYPT_LOG2_COST),
+  scryptLog2Cost: z.int().min(1).max(MAX_SCRYPT_LOG2_COST).default(DEFAULT_SCRYPT_LOG2_COST),
   maxBodyBytes: z.int().min(256).default(DEFAULT_MAX_BODY_BYTES),
   rateLimit: z
     .union([

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { parseScryptPhc } from "@tokenkeep/pat-protocol";
 import { describe, expect, it } from "vitest";
 import { hashSecret, verifySecret } from "./scrypt";
 
@@ -11,6 +12,19 @@ describe("scrypt", () => {
     expect(Buffer.from(match![1]!, "base64")).toHaveLength(16);
     expect(Buffer.from(match![2]!, "base64")).toHaveLength(32);
     expect(await verifySecret(secret, phc)).toBe(true);
+  });
+
+  it("hashes at every accepted cost a PHC that verifies, and refuses a cost the protocol would not verify", async () => {
+    const secret = randomBytes(32);
+    const highest = await hashSecret(secret, { log2Cost: 16 });
+    expect(parseScryptPhc(highest)).toMatchObject({ log2Cost: 16 });
+    expect(await verifySecret(secret, highest)).toBe(true);
+    for (const log2Cost of [0, 17, 20, 1.5]) {
+      await expect(hashSecret(secret, { log2Cost })).rejects.toMatchObject({
+        name: "TypeError",
+        code: "ERR_PAT_SCRYPT_OPTIONS",
+      });
+    }
   });
 
   it("salts every hash", async () => {

@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { formatScryptPhc, parseScryptPhc } from "@tokenkeep/pat-protocol";
 import {
   DEFAULT_SCRYPT_LOG2_COST,
+  MAX_SCRYPT_LOG2_COST,
   SCRYPT_BLOCK_SIZE,
   SCRYPT_KEY_BYTES,
   SCRYPT_PARALLELIZATION,
@@ -49,7 +50,8 @@ function toBase64(bytes: Uint8Array): string {
 /** Options of {@link hashSecret}. */
 export interface HashSecretOptions {
   /**
-   * log2 of scrypt's cost N. Lower values are for tests only (10 costs ~1 ms instead of ~50 ms).
+   * log2 of scrypt's cost N, an integer from 1 to 16 (a costlier hash would never verify: the protocol
+   * bounds the work of a stored PHC). Lower values are for tests only (10 costs ~1 ms instead of ~50 ms).
    * @default 14
    */
   readonly log2Cost?: number;
@@ -58,9 +60,21 @@ export interface HashSecretOptions {
 /**
  * Hashes a PAT secret (its raw bytes) with scrypt (N = 2^14, r = 8, p = 1, 16-byte salt, 32-byte key)
  * and returns the PHC string `$scrypt$ln=14,r=8,p=1$<salt>$<hash>`. Runs on libuv's thread pool.
+ * @throws TypeError with code `ERR_PAT_SCRYPT_OPTIONS` for a `log2Cost` outside 1..16.
  */
 export async function hashSecret(secret: Uint8Array, options: HashSecretOptions = {}): Promise<string> {
   const log2Cost = options.log2Cost ?? DEFAULT_SCRYPT_LOG2_COST;
+  if (!Number.isInteger(log2Cost) || log2Cost < 1 || log2Cost > MAX_SCRYPT_LOG2_COST) {
+    throw Object.assign(
+      new TypeError(
+        `Invalid scrypt options: log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`,
+      ),
+      {
+        code: "ERR_PAT_SCRYPT_OPTIONS",
+        cause: [`log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`],
+      },
+    );
+  }
   const salt = randomBytes(SCRYPT_SALT_BYTES);
   const hash = await scrypt(
     secret,
