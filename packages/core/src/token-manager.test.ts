@@ -526,9 +526,26 @@ describe("createTokenManager: options", () => {
     }
     expect(error).toBeInstanceOf(TypeError);
     expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+    expect((error as Error).cause).toEqual(["creator: expected a function", "skewMs: must be >= 0"]);
+  });
+
+  it("says what was expected, never the value given", () => {
+    let error: unknown;
+    try {
+      createTokenManager({
+        creator: async () => ({ access_token: "a" }),
+        keyPrefix: 42,
+        maxSkewFraction: 0.9,
+        retry: { retries: 1.5 },
+      } as unknown as TokenManagerOptions<TokenIdentity>);
+    } catch (caught) {
+      error = caught;
+    }
     expect((error as Error).cause).toEqual([
-      expect.stringMatching(/^creator: /),
-      expect.stringMatching(/^skewMs: /),
+      "keyPrefix: expected string",
+      "maxSkewFraction: must be <= 0.5",
+      "retry.retries: expected int",
     ]);
+    expect((error as Error).message).not.toContain("42");
   });
 });
