@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { expect, it } from "vitest";
@@ -18,9 +18,10 @@ it("every TypeScript example of the README type-checks against the built package
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
   expect(blocks.length).toBeGreaterThan(10);
 
-  const folder = `${root}/.tmp/readme`;
-  rmSync(folder, { recursive: true, force: true });
-  mkdirSync(folder, { recursive: true });
+  // A folder of its own inside the package (so the package's node_modules resolve), never shared with
+  // another run of this test going on at the same time.
+  mkdirSync(`${root}/.tmp`, { recursive: true });
+  const folder = mkdtempSync(`${root}/.tmp/readme-`);
   const files = blocks.map((block, index) => {
     // Imports stay at the top; the rest runs inside an async function, whose own declarations may
     // shadow the prelude's.
@@ -52,6 +53,6 @@ it("every TypeScript example of the README type-checks against the built package
       : "";
     return `${where} ${ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")}`;
   });
-  expect(problems).toEqual([]);
   rmSync(folder, { recursive: true, force: true });
+  expect(problems).toEqual([]);
 });
