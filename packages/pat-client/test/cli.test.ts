@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parsePat } from "@tokenkeep/pat-protocol";
@@ -57,6 +57,19 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       if (index > 0) expect(run.stdout).toContain("Global Options:");
     }
     expect(runs[0]!.stdout).toContain("TOKENKEEP_PAT_ENDPOINT");
+  });
+
+  it("ends quietly when its reader closes the pipe early (`| head`)", async () => {
+    const child = spawn(process.execPath, [CLI, "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    // Close our end before the CLI writes, as `head` does once it has its lines.
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(stderr).not.toContain("EPIPE");
+    expect(code).toBe(0);
   });
 
   it("issue prints the new token once with a warning; list shows it with relative times", async () => {

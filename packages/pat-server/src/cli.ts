@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { runCli } from "./cli/run-cli";
 
+// A reader that stops early (`| head`) closes the pipe: end quietly instead of with a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
+
 const controller = new AbortController();
 let signals = 0;
 for (const name of ["SIGTERM", "SIGINT"] as const) {
