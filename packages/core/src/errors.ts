@@ -221,8 +221,9 @@ export function isAbortError(value: unknown): value is AbortError {
 }
 
 /**
- * Whether retrying may help: tokenkeep errors say so themselves; anything else (a bug, a
- * `TypeError` from bad options) is not retried.
+ * Whether a tokenkeep error says retrying may help; `false` for anything else. The token manager
+ * also reads other errors (fetch's network `TypeError`, a status of 408, 429 or 5xx): see
+ * `isTransientFailure`.
  */
 export function isTransientError(value: unknown): boolean {
   return hasBrand(value) && value.transient;

@@ -27,6 +27,7 @@ export {
   type TokenkeepErrorOptions,
 } from "./errors.js";
 export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js";
+export { isTransientFailure } from "./failure-classification.js";
 export type { HttpAuthOptions, TokenSource } from "./http-auth.js";
 export { identityKey } from "./identity.js";
 export {

@@ -275,6 +275,54 @@ describe("createTokenManager: failures", () => {
     ]);
   });
 
+  it("retries a custom creator's error carrying statusCode 503, as an HTTP client throws it", async () => {
+    const { manager, calls, time, events } = setup({ random: () => 0.999 }, (n) => {
+      if (n < 3) throw Object.assign(new Error("Service Unavailable"), { statusCode: 503 });
+      return { access_token: "at-3", expires_in: HOUR_S };
+    });
+    const pending = manager.getToken();
+    await time.advance(199);
+    await time.advance(399);
+    expect((await pending).accessToken).toBe("at-3");
+    expect(calls).toHaveLength(3);
+    expect(events.filter((event) => event.type === "retry")).toHaveLength(2);
+    expect(manager.stats().retries).toBe(2);
+  });
+
+  it("gives up on a custom creator's 503 after the retries and surfaces the creator's own error", async () => {
+    const unavailable = { statusCode: 503, message: "Service Unavailable" };
+    const { manager, calls, time } = setup(
+      { retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 100 } },
+      () => {
+        throw unavailable;
+      },
+    );
+    const pending = rejected(manager.getToken());
+    await time.advance(100);
+    expect(await pending).toBe(unavailable);
+    expect(calls).toHaveLength(3);
+    // No Retry-After is invented for a foreign error, so no throttle window: the next call tries again.
+    const again = rejected(manager.getToken());
+    await time.advance(100);
+    expect(await again).toBe(unavailable);
+    expect(calls).toHaveLength(6);
+    expect(manager.stats().throttled).toBe(0);
+  });
+
+  it.each([
+    ["statusCode 401", () => Object.assign(new Error("Unauthorized"), { statusCode: 401 })],
+    ["a TypeError from a bug", () => new TypeError("Cannot read properties of undefined (reading 'data')")],
+    ["a plain Error", () => new Error("boom")],
+  ])("surfaces a custom creator's %s at once", async (_what, make) => {
+    const failure = make();
+    const { manager, calls } = setup({}, () => {
+      throw failure;
+    });
+    expect(await rejected(manager.getToken())).toBe(failure);
+    expect(calls).toHaveLength(1);
+    expect(manager.stats().retries).toBe(0);
+  });
+
   it("honours Retry-After, then remembers a throttle window and fails fast", async () => {
     const { manager, calls, time } = setup({ retry: { retries: 1 } }, () => {
       throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs: 5_000 });

@@ -9,8 +9,9 @@
  * store-coordination.ts, events.ts, stats.ts, timers.ts.
  */
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
-import { InvalidResponseError, isTransientError, TimeoutError, TokenkeepError } from "./errors.js";
+import { InvalidResponseError, TimeoutError, TokenkeepError } from "./errors.js";
 import type { TokenEvent } from "./events.js";
+import { isTransientFailure } from "./failure-classification.js";
 import { DEFAULT_IDENTITY_KEY, hashIdentityKey, identityKey } from "./identity.js";
 import { createDeadline, raceAbort, within } from "./internal/deadline.js";
 import { boundedSet, type Hot } from "./internal/lru.js";
@@ -204,7 +205,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         return obtained;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        if (useRefresher && !isTransientError(error)) {
+        if (useRefresher && !isTransientFailure(error)) {
           // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
           // do not let the dead refresh token be kept in (or presented again from) the new set.
           useRefresher = false;
@@ -215,7 +216,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           continue;
         }
         const delayMs =
-          attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
+          attempt < retry.retries && isTransientFailure(error) && retryDelayMs(error, attempt, retry, random);
         if (delayMs === false || delayMs === undefined) throw error;
         counters.retries++;
         if (onEvent) emit({ type: "retry", key, at: clock(), attempt: attempt + 1, delayMs, error });
@@ -278,7 +279,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         counters.refreshFailures++;
         const at = clock();
         if (onEvent) emit({ type: "refresh-failure", key, at, background, error });
-        const retryAfterMs = isTransientError(error) ? retryAfterOf(error) : undefined;
+        const retryAfterMs = isTransientFailure(error) ? retryAfterOf(error) : undefined;
         if (retryAfterMs !== undefined) throttle.open(key, at + retryAfterMs);
         if (background && current !== undefined && entries.get(key) === current) {
           // Keep serving the valid token; try again after a backoff, never later than its end.
