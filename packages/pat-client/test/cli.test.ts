@@ -74,7 +74,7 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
 
   it("issue prints the new token once with a warning; list shows it with relative times", async () => {
     const server = await startTestServer();
-    // 30 days minus a minute: "expires in 29 days" whatever second the list runs in.
+    // 30 days minus a minute, rounded to the nearest day: "expires in 30 days".
     const expiresAt = String(Math.floor(Date.now() / 1000) + 30 * 86_400 - 60);
     const issued = await cli(
       ["issue", "--owner", "ci@example.com", "--role", "deploy,read", "--expires-at", expiresAt],
@@ -91,7 +91,7 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     const listed = await cli(["list"], envOf(server));
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).toContain("ci@example.com");
-    expect(listed.stdout).toContain("expires in 29 days");
+    expect(listed.stdout).toContain("expires in 30 days");
     expect(listed.stdout).toContain("never expires");
     expect(listed.stdout).toMatch(/2 tokens/);
     expectNoPat(listed, server.adminToken);

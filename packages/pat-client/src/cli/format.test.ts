@@ -6,10 +6,14 @@ const NOW = 1_800_000_000;
 const DAY = 86_400;
 
 describe("relativeTime", () => {
-  it("speaks in whole units, rounded toward zero", () => {
-    expect(relativeTime(NOW + 30 * DAY - 5, NOW)).toBe("in 29 days");
+  it("speaks in whole units, rounded to the nearest one", () => {
+    expect(relativeTime(NOW + 29 * DAY + 5, NOW)).toBe("in 29 days");
+    expect(relativeTime(NOW + 7 * DAY - 1, NOW)).toBe("in 7 days");
+    expect(relativeTime(NOW - 2 * DAY - 13 * 3_600, NOW)).toBe("3 days ago");
     expect(relativeTime(NOW - 3 * 3_600 - 59, NOW)).toBe("3 hours ago");
-    expect(relativeTime(NOW + 90, NOW)).toBe("in 1 minute");
+    expect(relativeTime(NOW - 3 * 3_600 - 40 * 60, NOW)).toBe("4 hours ago");
+    expect(relativeTime(NOW + 80, NOW)).toBe("in 1 minute");
+    expect(relativeTime(NOW + 90, NOW)).toBe("in 2 minutes");
     expect(relativeTime(NOW + 100 * DAY, NOW)).toBe("in 3 months");
     expect(relativeTime(NOW - 800 * DAY, NOW)).toBe("2 years ago");
     expect(relativeTime(NOW, NOW)).toBe("now");
@@ -24,7 +28,7 @@ describe("record descriptions", () => {
     roles: ["deploy"],
     createdAt: NOW - 2 * DAY,
     lastUsedAt: null,
-    expiresAt: NOW + 30 * DAY - 60,
+    expiresAt: NOW + 29 * DAY + 60,
     revokedAt: null,
   };
 

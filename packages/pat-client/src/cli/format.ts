@@ -11,15 +11,15 @@ const UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
 ];
 
 /**
- * A Unix-seconds time relative to `nowSeconds`, in whole units rounded toward zero: "in 29 days",
- * "3 hours ago", "now".
+ * A Unix-seconds time relative to `nowSeconds`, in the largest unit it spans, rounded to the nearest
+ * whole one: a token issued for 7 days a second ago reads "in 7 days", not "in 6 days".
+ * Examples: "in 29 days", "3 hours ago", "now".
  */
 export function relativeTime(atSeconds: number, nowSeconds: number, locale = "en"): string {
   const format = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
   const delta = atSeconds - nowSeconds;
   for (const [unit, seconds] of UNITS) {
-    const count = Math.trunc(delta / seconds);
-    if (count !== 0) return format.format(count, unit);
+    if (Math.abs(delta) >= seconds) return format.format(Math.round(delta / seconds), unit);
   }
   return format.format(0, "second");
 }
