@@ -9,6 +9,8 @@ describe("relativeTime", () => {
   it("speaks in whole units, rounded to the nearest one", () => {
     expect(relativeTime(NOW + 29 * DAY + 5, NOW)).toBe("in 29 days");
     expect(relativeTime(NOW + 7 * DAY - 1, NOW)).toBe("in 7 days");
+    expect(relativeTime(NOW + 30 * DAY, NOW)).toBe("in 30 days");
+    expect(relativeTime(NOW + 60 * DAY, NOW)).toBe("in 2 months");
     expect(relativeTime(NOW - 2 * DAY - 13 * 3_600, NOW)).toBe("3 days ago");
     expect(relativeTime(NOW - 3 * 3_600 - 59, NOW)).toBe("3 hours ago");
     expect(relativeTime(NOW - 3 * 3_600 - 40 * 60, NOW)).toBe("4 hours ago");

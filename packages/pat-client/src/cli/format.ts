@@ -1,13 +1,14 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import Table from "cli-table3";
 
-const UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
-  ["year", 365 * 86_400],
-  ["month", 30 * 86_400],
-  ["day", 86_400],
-  ["hour", 3_600],
-  ["minute", 60],
-  ["second", 1],
+/** Each unit, its length, and from how far away it is used (days up to 45, as people count them). */
+const UNITS: readonly [Intl.RelativeTimeFormatUnit, number, number][] = [
+  ["year", 365 * 86_400, 365 * 86_400],
+  ["month", 30 * 86_400, 45 * 86_400],
+  ["day", 86_400, 86_400],
+  ["hour", 3_600, 3_600],
+  ["minute", 60, 60],
+  ["second", 1, 1],
 ];
 
 /**
@@ -18,8 +19,8 @@ const UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
 export function relativeTime(atSeconds: number, nowSeconds: number, locale = "en"): string {
   const format = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
   const delta = atSeconds - nowSeconds;
-  for (const [unit, seconds] of UNITS) {
-    if (Math.abs(delta) >= seconds) return format.format(Math.round(delta / seconds), unit);
+  for (const [unit, seconds, from] of UNITS) {
+    if (Math.abs(delta) >= from) return format.format(Math.round(delta / seconds), unit);
   }
   return format.format(0, "second");
 }
