@@ -4,7 +4,8 @@
  */
 
 import * as z from "zod/mini";
-import { functionSchema, parseOptions } from "./internal/parse-options.js";
+import { functionSchema } from "./internal/function-schema.js";
+import { parseOptions } from "./parse-options.js";
 import type { TokenIdentity } from "./token-creator.js";
 import type { TokenSet } from "./token-set.js";
 

@@ -38,6 +38,8 @@ export {
   type KyHooksOptions,
 } from "./ky-hooks.js";
 export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
+// For packages that build on core (grants, stores), so every factory reports bad options alike.
+export { INVALID_OPTIONS_CODE, parseOptions } from "./parse-options.js";
 export { parseRetryAfter } from "./retry-after.js";
 export {
   createRotationCoordinator,

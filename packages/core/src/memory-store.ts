@@ -1,7 +1,8 @@
 import * as z from "zod/mini";
 import { DEFAULT_STORE_MAX_ENTRIES } from "./defaults.js";
+import { functionSchema } from "./internal/function-schema.js";
 import { setRecent } from "./internal/lru.js";
-import { functionSchema, parseOptions } from "./internal/parse-options.js";
+import { parseOptions } from "./parse-options.js";
 import type { LeaseRelease, Store } from "./store.js";
 import type { JsonValue } from "./token-set.js";
 

@@ -35,8 +35,9 @@ import {
 } from "./defaults.js";
 import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "./errors.js";
 import { createDeadline, raceAbort } from "./internal/deadline.js";
+import { functionSchema } from "./internal/function-schema.js";
 import { setRecent } from "./internal/lru.js";
-import { functionSchema, parseOptions } from "./internal/parse-options.js";
+import { parseOptions } from "./parse-options.js";
 import { waitFor } from "./single-flight.js";
 import type { Store } from "./store.js";
 import { createStoreLink, FAILED } from "./store-coordination.js";

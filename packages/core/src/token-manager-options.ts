@@ -23,7 +23,8 @@ import {
   DEFAULT_STORE_TIMEOUT_MS,
 } from "./defaults.js";
 import type { TokenEventHandler } from "./events.js";
-import { functionSchema, parseOptions } from "./internal/parse-options.js";
+import { functionSchema } from "./internal/function-schema.js";
+import { parseOptions } from "./parse-options.js";
 import type { Store } from "./store.js";
 import type { Timers } from "./timers.js";
 import type { TokenCreator, TokenIdentity } from "./token-creator.js";
