@@ -1,3 +1,4 @@
+import { parseOptions } from "@tokenkeep/core";
 import * as z from "zod/mini";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
@@ -7,8 +8,6 @@ import {
   resolveGrantOptions,
 } from "./grant-options.js";
 import { identityField, resourceParam, resourceSchema, scopeParam, scopeSchema } from "./internal/params.js";
-import { parseOptions } from "./internal/parse-options.js";
-import { invalidOptions } from "./invalid-options.js";
 
 /** Options of {@link clientCredentialsGrant}. */
 export interface ClientCredentialsGrantOptions extends GrantOptions {
@@ -52,9 +51,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
-  const parsed = parseOptions("clientCredentialsGrant", schema(), options);
-  const problems = checkGrantOptions(parsed);
-  if (problems.length > 0) throw invalidOptions("clientCredentialsGrant", problems);
+  const parsed = parseOptions(schema(), options, "clientCredentialsGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("client_credentials", resolved, ({ identity }) => {
     const audience = identityField(identity, "audience");

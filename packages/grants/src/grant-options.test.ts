@@ -1,6 +1,6 @@
+import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core";
 import { describe, expect, it } from "vitest";
 import { clientCredentialsGrant } from "./client-credentials-grant.js";
-import { INVALID_OPTIONS } from "./invalid-options.js";
 import { passwordGrant } from "./password-grant.js";
 import { NO_REFRESH_TOKEN, refreshTokenGrant } from "./refresh-token-grant.js";
 import { revokeToken } from "./revoke-token.js";

@@ -3,10 +3,12 @@
  * OAuth 2.0 token creators for tokenkeep: client credentials, password, robot credentials and refresh
  * token grants, revocation (RFC 7009) and discovery (RFC 8414 / OpenID Connect).
  *
- * Deliberately not exported: the request plumbing in `src/internal/` (the transport, the option
- * parser), which may change in any release.
+ * Deliberately not exported: the request plumbing in `src/internal/` (the transport), which may
+ * change in any release.
  */
 
+/** The `code` of the `TypeError` a creator throws for a bad option (core's `INVALID_OPTIONS_CODE`). */
+export { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core";
 export type { BodyEncoding, RequestParams } from "./body-encoding.js";
 export {
   applyClientAuthentication,
@@ -19,7 +21,6 @@ export { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_M
 export { type AuthorizationServerMetadata, type DiscoverOptions, discover } from "./discovery.js";
 export type { GrantCreator } from "./grant-creator.js";
 export type { GrantOptions, KyLike } from "./grant-options.js";
-export { INVALID_OPTIONS } from "./invalid-options.js";
 export { type PasswordGrantOptions, passwordGrant } from "./password-grant.js";
 export { NO_REFRESH_TOKEN, type RefreshTokenGrantOptions, refreshTokenGrant } from "./refresh-token-grant.js";
 export { type RevokeTokenOptions, revokeToken } from "./revoke-token.js";

@@ -1,3 +1,4 @@
+import { parseOptions } from "@tokenkeep/core";
 import * as z from "zod/mini";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
@@ -7,8 +8,6 @@ import {
   resolveGrantOptions,
 } from "./grant-options.js";
 import { identityField, scopeParam, scopeSchema } from "./internal/params.js";
-import { parseOptions } from "./internal/parse-options.js";
-import { invalidOptions } from "./invalid-options.js";
 
 /** Options of {@link passwordGrant}. */
 export interface PasswordGrantOptions extends GrantOptions {
@@ -48,9 +47,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.3
  */
 export function passwordGrant(options: PasswordGrantOptions): GrantCreator {
-  const parsed = parseOptions("passwordGrant", schema(), options);
-  const problems = checkGrantOptions(parsed);
-  if (problems.length > 0) throw invalidOptions("passwordGrant", problems);
+  const parsed = parseOptions(schema(), options, "passwordGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("password", resolved, ({ identity }) => ({
     username: parsed.username,

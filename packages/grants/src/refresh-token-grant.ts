@@ -1,4 +1,4 @@
-import { TokenkeepError, type TokenSet } from "@tokenkeep/core";
+import { parseOptions, TokenkeepError, type TokenSet } from "@tokenkeep/core";
 import * as z from "zod/mini";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
@@ -8,8 +8,6 @@ import {
   resolveGrantOptions,
 } from "./grant-options.js";
 import { identityField, scopeParam, scopeSchema } from "./internal/params.js";
-import { parseOptions } from "./internal/parse-options.js";
-import { invalidOptions } from "./invalid-options.js";
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions extends GrantOptions {
@@ -49,9 +47,7 @@ export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): GrantCreator {
-  const parsed = parseOptions("refreshTokenGrant", schema(), options);
-  const problems = checkGrantOptions(parsed);
-  if (problems.length > 0) throw invalidOptions("refreshTokenGrant", problems);
+  const parsed = parseOptions(schema(), options, "refreshTokenGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   const redeemed = (previous: TokenSet | undefined) => previous?.refreshToken ?? parsed.refreshToken;
   const creator = createGrantCreator("refresh_token", resolved, ({ previous, identity }) => ({

@@ -1,4 +1,4 @@
-import { InvalidResponseError, readTokenResponse } from "@tokenkeep/core";
+import { InvalidResponseError, parseOptions, readTokenResponse } from "@tokenkeep/core";
 import * as z from "zod/mini";
 import {
   checkGrantOptions,
@@ -6,9 +6,7 @@ import {
   grantOptionsShape,
   resolveGrantOptions,
 } from "./grant-options.js";
-import { parseOptions } from "./internal/parse-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
-import { invalidOptions } from "./invalid-options.js";
 
 /** Options of {@link revokeToken}. */
 export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "defaultLifetimeMs"> {
@@ -47,9 +45,9 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
  */
 export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
-  const parsed = parseOptions("revokeToken", schema(), options);
-  const problems = checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl });
-  if (problems.length > 0) throw invalidOptions("revokeToken", problems);
+  const parsed = parseOptions(schema(), options, "revokeToken", (parsed) =>
+    checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
+  );
   const resolved = resolveGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined });
   const configured = parsed.revocationUrl === undefined ? undefined : String(parsed.revocationUrl);
   const url = await resolveEndpoint(resolved, "revocation_endpoint", configured, parsed.signal);

@@ -1,3 +1,4 @@
+import { parseOptions } from "@tokenkeep/core";
 import * as z from "zod/mini";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
@@ -6,8 +7,6 @@ import {
   grantOptionsShape,
   resolveGrantOptions,
 } from "./grant-options.js";
-import { parseOptions } from "./internal/parse-options.js";
-import { invalidOptions } from "./invalid-options.js";
 
 /** Options of {@link robotGrant}. */
 export interface RobotGrantOptions extends GrantOptions {
@@ -36,9 +35,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5
  */
 export function robotGrant(options: RobotGrantOptions): GrantCreator {
-  const parsed = parseOptions("robotGrant", schema(), options);
-  const problems = checkGrantOptions(parsed);
-  if (problems.length > 0) throw invalidOptions("robotGrant", problems);
+  const parsed = parseOptions(schema(), options, "robotGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("robot_credentials", resolved, () => ({
     id: parsed.id,

@@ -1,3 +1,4 @@
+import { parseOptions } from "@tokenkeep/core";
 import { z } from "zod";
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
 
@@ -108,17 +109,10 @@ const schema = z
   });
 
 /**
- * Validates {@link RedisStoreOptions} once. A bad option throws a `TypeError` with
- * `code: "ERR_TOKENKEEP_INVALID_OPTIONS"` and the issues in `cause` as `path: message` lines. Option
- * values (URL passwords, keys) never appear in the message.
+ * Validates {@link RedisStoreOptions} once, with core's `parseOptions`: a bad option throws a
+ * `TypeError` with `code: "ERR_TOKENKEEP_INVALID_OPTIONS"` and the issues in `cause` as
+ * `path: message` lines. Option values (URL passwords, keys) never appear in the message.
  */
 export function parseRedisStoreOptions(options: RedisStoreOptions): ParsedRedisStoreOptions {
-  const result = schema.safeParse(options ?? {});
-  if (result.success) return result.data;
-  const issues = result.error.issues.map(
-    (issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`,
-  );
-  const error = new TypeError(`createRedisStore: invalid options\n${issues.join("\n")}`, { cause: issues });
-  Object.defineProperty(error, "code", { value: "ERR_TOKENKEEP_INVALID_OPTIONS", enumerable: true });
-  throw error;
+  return parseOptions(schema, options, "createRedisStore");
 }
