@@ -29,8 +29,10 @@ tk_node_is_recent() {
 tk_ensure_toolchain() {
   local tools="$TK_ROOT/.tools"
   local stamp="$tools/.installed-node-$TK_NODE_VERSION-pnpm-$TK_PNPM_VERSION"
-  local want_node=1
-  if command -v node >/dev/null 2>&1 && tk_node_is_recent "$(command -v node)"; then
+  local want_node=1 current
+  current=$(command -v node 2>/dev/null || true)
+  # A recent Node outside .tools/ will do; one inside .tools/ would be deleted by the reinstall below.
+  if [ -n "$current" ] && [ "${current#"$tools"/}" = "$current" ] && tk_node_is_recent "$current"; then
     want_node=0
   fi
   if [ -f "$stamp" ] && [ -x "$tools/bin/pnpm" ]; then
