@@ -1,7 +1,14 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    http: "src/http.ts",
+    "memory-store": "src/memory-store-entry.ts",
+    options: "src/options.ts",
+    rotation: "src/rotation.ts",
+    testing: "src/testing/index.ts",
+  },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -5,7 +5,8 @@
 //   pnpm start                               # starts its own authorization server and API
 //   TOKEN_URL=https://auth.example.com/oauth/token CLIENT_ID=... CLIENT_SECRET=... \
 //   API_URL=https://api.example.com/reports SCOPE=reports:read pnpm start
-import { createAuthFetch, createTokenManager, type TokenEvent } from "@tokenkeep/core";
+import { createTokenManager, type TokenEvent } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { clientCredentialsGrant } from "@tokenkeep/grants";
 
 const TOKEN_LIFETIME_S = 4; // short, so a refresh happens while you watch

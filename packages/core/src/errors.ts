@@ -29,29 +29,36 @@ export interface TokenkeepErrorOptions {
   transient?: boolean;
   /** Milliseconds the server asked us to wait (`Retry-After`), when it said so. */
   retryAfterMs?: number;
+  /** The raw HTTP response, kept non-enumerable so logs do not dump it. */
+  response?: Response | undefined;
 }
 
 /** Base class of every error tokenkeep throws. */
 export class TokenkeepError extends Error {
   override name = "TokenkeepError";
   /** A stable, machine-readable code. */
-  readonly code: TokenkeepErrorCode;
+  declare readonly code: TokenkeepErrorCode;
   /** Whether the operation may succeed when retried. */
-  readonly transient: boolean;
+  declare readonly transient: boolean;
   /** The server's `Retry-After`, in milliseconds, when it sent one. */
-  readonly retryAfterMs: number | undefined;
+  declare readonly retryAfterMs: number | undefined;
 
   constructor(code: TokenkeepErrorCode, message: string, options: TokenkeepErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options); // Error reads `cause` from it
     this.code = code;
     this.transient = options.transient ?? false;
     this.retryAfterMs = options.retryAfterMs;
+    // Non-enumerable (the defineProperty default): the brand, and the response that logs must not dump.
     Object.defineProperty(this, BRAND, { value: true });
+    if (options.response) Object.defineProperty(this, "response", { value: options.response });
   }
 
-  /** A log-safe view: name, code, message and the non-secret fields of subclasses. Never the cause. */
+  /**
+   * A log-safe view: name, message and the enumerable fields (code, transient, and those of
+   * subclasses, which never hold a secret). Never the cause or the raw response.
+   */
   toJSON(): Record<string, unknown> {
-    return { name: this.name, code: this.code, message: this.message, transient: this.transient };
+    return { ...(this as object), message: this.message };
   }
 }
 
@@ -94,11 +101,11 @@ export const PERMANENT_OAUTH_ERRORS: ReadonlySet<string> = new Set([
  */
 export class OAuthError extends TokenkeepError {
   override name = "OAuthError";
-  readonly error: string;
-  readonly errorDescription: string | undefined;
-  readonly errorUri: string | undefined;
-  readonly status: number;
-  readonly wwwAuthenticate: string | undefined;
+  declare readonly error: string;
+  declare readonly errorDescription: string | undefined;
+  declare readonly errorUri: string | undefined;
+  declare readonly status: number;
+  declare readonly wwwAuthenticate: string | undefined;
   /** The raw response (non-enumerable). */
   declare readonly response: Response | undefined;
 
@@ -112,17 +119,6 @@ export class OAuthError extends TokenkeepError {
     this.errorUri = options.errorUri;
     this.status = options.status;
     this.wwwAuthenticate = options.wwwAuthenticate;
-    Object.defineProperty(this, "response", { value: options.response, enumerable: false });
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return {
-      ...super.toJSON(),
-      error: this.error,
-      errorDescription: this.errorDescription,
-      errorUri: this.errorUri,
-      status: this.status,
-    };
   }
 }
 
@@ -135,8 +131,6 @@ function describeOAuth(options: OAuthErrorOptions): string {
 export interface InvalidResponseErrorOptions extends TokenkeepErrorOptions {
   /** The HTTP status, when the problem came from an HTTP answer. */
   status?: number | undefined;
-  /** The raw response (non-enumerable). */
-  response?: Response | undefined;
 }
 
 /**
@@ -146,17 +140,12 @@ export interface InvalidResponseErrorOptions extends TokenkeepErrorOptions {
  */
 export class InvalidResponseError extends TokenkeepError {
   override name = "InvalidResponseError";
-  readonly status: number | undefined;
+  declare readonly status: number | undefined;
   declare readonly response: Response | undefined;
 
   constructor(message: string, options: InvalidResponseErrorOptions = {}) {
     super("ERR_TOKENKEEP_INVALID_RESPONSE", message, options);
     this.status = options.status;
-    Object.defineProperty(this, "response", { value: options.response, enumerable: false });
-  }
-
-  override toJSON(): Record<string, unknown> {
-    return { ...super.toJSON(), status: this.status };
   }
 }
 
@@ -171,7 +160,7 @@ export class NetworkError extends TokenkeepError {
 /** A request or a wait took longer than its `timeoutMs`. Transient. */
 export class TimeoutError extends TokenkeepError {
   override name = "TimeoutError";
-  readonly timeoutMs: number | undefined;
+  declare readonly timeoutMs: number | undefined;
   constructor(message: string, options: TokenkeepErrorOptions & { timeoutMs?: number } = {}) {
     super("ERR_TOKENKEEP_TIMEOUT", message, { ...options, transient: true });
     this.timeoutMs = options.timeoutMs;
@@ -186,39 +175,34 @@ export class AbortError extends TokenkeepError {
   }
 }
 
-function hasBrand(value: unknown): value is TokenkeepError {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
-}
+/** A guard for the tokenkeep errors with `code` (any code when omitted), from any install. */
+const guard =
+  <E extends TokenkeepError>(code?: TokenkeepErrorCode) =>
+  (value: unknown): value is E =>
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<symbol, unknown>)[BRAND] === true &&
+    (code === undefined || (value as E).code === code);
 
 /** True for any tokenkeep error, from this install or a duplicate one. */
-export function isTokenkeepError(value: unknown): value is TokenkeepError {
-  return hasBrand(value);
-}
+export const isTokenkeepError = /* @__PURE__ */ guard();
 
 /** True for an {@link OAuthError} from any install. */
-export function isOAuthError(value: unknown): value is OAuthError {
-  return hasBrand(value) && value.code === "ERR_TOKENKEEP_OAUTH";
-}
+export const isOAuthError = /* @__PURE__ */ guard<OAuthError>("ERR_TOKENKEEP_OAUTH");
 
 /** True for an {@link InvalidResponseError} from any install. */
-export function isInvalidResponseError(value: unknown): value is InvalidResponseError {
-  return hasBrand(value) && value.code === "ERR_TOKENKEEP_INVALID_RESPONSE";
-}
+export const isInvalidResponseError = /* @__PURE__ */ guard<InvalidResponseError>(
+  "ERR_TOKENKEEP_INVALID_RESPONSE",
+);
 
 /** True for a {@link NetworkError} from any install. */
-export function isNetworkError(value: unknown): value is NetworkError {
-  return hasBrand(value) && value.code === "ERR_TOKENKEEP_NETWORK";
-}
+export const isNetworkError = /* @__PURE__ */ guard<NetworkError>("ERR_TOKENKEEP_NETWORK");
 
 /** True for a {@link TimeoutError} from any install. */
-export function isTimeoutError(value: unknown): value is TimeoutError {
-  return hasBrand(value) && value.code === "ERR_TOKENKEEP_TIMEOUT";
-}
+export const isTimeoutError = /* @__PURE__ */ guard<TimeoutError>("ERR_TOKENKEEP_TIMEOUT");
 
 /** True for an {@link AbortError} from any install. */
-export function isAbortError(value: unknown): value is AbortError {
-  return hasBrand(value) && value.code === "ERR_TOKENKEEP_ABORTED";
-}
+export const isAbortError = /* @__PURE__ */ guard<AbortError>("ERR_TOKENKEEP_ABORTED");
 
 /**
  * Whether a tokenkeep error says retrying may help; `false` for anything else. The token manager
@@ -226,5 +210,5 @@ export function isAbortError(value: unknown): value is AbortError {
  * `isTransientFailure`.
  */
 export function isTransientError(value: unknown): boolean {
-  return hasBrand(value) && value.transient;
+  return isTokenkeepError(value) && value.transient;
 }

@@ -24,18 +24,8 @@ const DENO_FETCH_FAILURE_PREFIX = "error sending request";
  * Bun rejects `fetch` with a `TypeError` whose `code` names the system error ("ECONNREFUSED: Unable to
  * connect..."); these are the codes of a connection that failed or broke, not of a bad request.
  */
-const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "ETIMEDOUT",
-  "EPIPE",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENETDOWN",
-]);
+const NETWORK_ERROR_CODE =
+  /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|NETDOWN)$/;
 
 type Failure = Record<string, unknown>;
 
@@ -50,7 +40,7 @@ function isFetchNetworkFailure(error: Failure): boolean {
   return (
     FETCH_FAILURE_MESSAGES.has(message) ||
     message.startsWith(DENO_FETCH_FAILURE_PREFIX) ||
-    (typeof error.code === "string" && NETWORK_ERROR_CODES.has(error.code))
+    (typeof error.code === "string" && NETWORK_ERROR_CODE.test(error.code))
   );
 }
 

@@ -3,9 +3,7 @@
  * and `createKyHooks`.
  */
 
-import * as z from "zod/mini";
-import { functionSchema } from "./internal/function-schema.js";
-import { parseOptions } from "./parse-options.js";
+import { check, func, isObject, object, optional, validate } from "./rules.js";
 import type { TokenIdentity } from "./token-creator.js";
 import type { TokenSet } from "./token-set.js";
 
@@ -44,17 +42,17 @@ function isOrigin(value: string): boolean {
   }
 }
 
-const anyFunction = functionSchema<(...args: never[]) => unknown>();
-
-const httpAuthSchema = z.object({
-  origins: z.union([
-    z
-      .array(z.string().check(z.refine(isOrigin, "expected an origin such as https://api.example.com")))
-      .check(z.minLength(1)),
-    anyFunction,
-  ]),
-  identity: z.optional(z.custom<TokenIdentity>((value) => typeof value === "object" && value !== null)),
-  fetch: z.optional(anyFunction),
+const httpAuthRule = object({
+  origins: check(
+    (value) =>
+      typeof value === "function" ||
+      (Array.isArray(value) &&
+        value.length > 0 &&
+        value.every((origin) => typeof origin === "string" && isOrigin(origin))),
+    'expected origins such as ["https://api.example.com"], or a function of the URL',
+  ),
+  identity: optional(check(isObject, "expected object")),
+  fetch: optional(func()),
 });
 
 /** Parsed {@link HttpAuthOptions}: the origin policy as one predicate. */
@@ -69,7 +67,7 @@ export function parseHttpAuthOptions<I extends TokenIdentity>(
   options: HttpAuthOptions<I> & { fetch?: typeof globalThis.fetch | undefined },
   what: string,
 ): HttpAuth<I> {
-  parseOptions(httpAuthSchema, options, what);
+  validate(httpAuthRule, options, what);
   const { origins } = options;
   let allowed: (url: URL) => boolean;
   if (typeof origins === "function") {

@@ -1,8 +1,6 @@
-import * as z from "zod/mini";
 import { DEFAULT_STORE_MAX_ENTRIES } from "./defaults.js";
-import { functionSchema } from "./internal/function-schema.js";
 import { setRecent } from "./internal/lru.js";
-import { parseOptions } from "./parse-options.js";
+import { func, number, object, optional, validate } from "./rules.js";
 import type { LeaseRelease, Store } from "./store.js";
 import type { JsonValue } from "./token-set.js";
 
@@ -27,9 +25,9 @@ export interface MemoryStore extends Store {
   readonly size: number;
 }
 
-const optionsSchema = z.object({
-  maxEntries: z.optional(z.number().check(z.int(), z.positive())),
-  now: z.optional(functionSchema<() => number>()),
+const optionsRule = object({
+  maxEntries: optional(number({ min: 1, int: true })),
+  now: optional(func<() => number>()),
 });
 
 interface Entry {
@@ -59,7 +57,7 @@ function checkTtl(ttlMs: number): void {
  * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for invalid options.
  */
 export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
-  const parsed = parseOptions(optionsSchema, options, "createMemoryStore");
+  const parsed = validate(optionsRule, options, "createMemoryStore");
   const maxEntries = parsed.maxEntries ?? DEFAULT_STORE_MAX_ENTRIES;
   const now = parsed.now ?? Date.now;
   const entries = new Map<string, Entry>();

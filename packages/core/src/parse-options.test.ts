@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
-import { INVALID_OPTIONS_CODE, parseOptions } from "./parse-options.js";
+import { parseOptions } from "./parse-options.js";
+import { INVALID_OPTIONS_CODE } from "./rules.js";
 
 function thrown(run: () => unknown): TypeError & { code?: string; cause?: unknown } {
   try {

@@ -1,12 +1,8 @@
-import * as z from "zod/mini";
+import { invalidOptions, problem, type StandardSchemaV1 } from "./rules.js";
 
-/** The `code` of the `TypeError` {@link parseOptions} throws for invalid options. */
-export const INVALID_OPTIONS_CODE = "ERR_TOKENKEEP_INVALID_OPTIONS";
-
-/** The fields of a zod issue the messages below read. */
-interface Issue {
-  readonly code: string;
-  readonly path: readonly PropertyKey[];
+/** The fields of an issue the messages below read: zod's issues carry `code` and the rest. */
+interface Issue extends StandardSchemaV1.Issue {
+  readonly code?: string;
   readonly message: string;
   readonly expected?: unknown;
   readonly values?: readonly unknown[];
@@ -18,8 +14,8 @@ interface Issue {
 }
 
 /**
- * zod/mini ships no messages (a locale would cost bundle size) and says "Invalid input": say what
- * was expected instead, never the value that was given (it may be a secret). A message the schema
+ * zod/mini ships no messages and says "Invalid input": say what was expected instead, never the
+ * value that was given (it may be a secret). A message the schema
  * chose (or a loaded locale's) is kept.
  */
 function describeIssue(issue: Issue): string {
@@ -47,16 +43,16 @@ function describeIssue(issue: Issue): string {
 }
 
 /**
- * Validates the options of a factory once, at its boundary, for packages that build on core (grants,
- * stores): every tokenkeep factory reports bad options the same way.
+ * Validates the options of a factory with a schema library: like `rules.validate`, but with any
+ * synchronous Standard Schema (https://standardschema.dev), such as a zod, valibot or arktype schema.
  *
- * Parses `input` (`undefined` and `null` read as `{}`) with a zod schema (`zod/mini` or `zod`), then
- * runs `check` on the parsed options for rules one schema cannot say well (one option required by
- * another). Any problem is a programmer error: a `TypeError` with `code`
- * {@link INVALID_OPTIONS_CODE} whose `cause` lists every problem as a `path: message` line
- * (`(options)` for the object itself), and whose message is
- * `invalid <factoryName> options: <problems joined by "; ">`. The messages say what was expected and
- * never include the value given, which may be a secret.
+ * Parses `input` (`undefined` and `null` read as `{}`), then runs `check` on the parsed options for
+ * rules one schema cannot say well (one option required by another). Any problem is a programmer
+ * error: a `TypeError` with `code` `ERR_TOKENKEEP_INVALID_OPTIONS` whose `cause` lists every problem
+ * as a `path: message` line (`(options)` for the object itself), and whose message is
+ * `invalid <factoryName> options: <problems joined by "; ">`. The messages say what was expected
+ * and never include the value given, which may be a secret (zod's bare "Invalid input" is replaced
+ * by what the issue says was expected).
  *
  * @param schema - The options schema; its defaults and transforms apply to the result.
  * @param input - The options as the caller passed them.
@@ -64,24 +60,34 @@ function describeIssue(issue: Issue): string {
  * @param check - Optional further rules on the parsed options, returning `path: message` lines
  *   (none when the options are fine). Runs only when the schema accepted `input`.
  * @returns The parsed options.
- * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) when `input` is invalid.
+ * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) when `input` is invalid, or when the
+ *   schema validates asynchronously (options are checked synchronously).
  *
  * @example
- * const parsed = parseOptions(schema, options, "createRedisStore");
+ * const parsed = parseOptions(zodSchema, options, "createRedisStore");
  */
-export function parseOptions<S extends z.core.$ZodType>(
+export function parseOptions<S extends StandardSchemaV1>(
   schema: S,
   input: unknown,
   factoryName: string,
-  check?: (options: z.core.output<S>) => readonly string[],
-): z.core.output<S> {
-  const result = z.safeParse(schema, input ?? {});
-  const problems = result.success
-    ? (check?.(result.data) ?? [])
-    : (result.error.issues as readonly Issue[]).map(
-        (issue) => `${issue.path.map(String).join(".") || "(options)"}: ${describeIssue(issue)}`,
-      );
-  if (problems.length === 0) return result.data as z.core.output<S>;
-  const error = new TypeError(`invalid ${factoryName} options: ${problems.join("; ")}`, { cause: problems });
-  throw Object.assign(error, { code: INVALID_OPTIONS_CODE });
+  check?: (options: StandardSchemaV1.InferOutput<S>) => readonly string[],
+): StandardSchemaV1.InferOutput<S> {
+  const result = schema["~standard"].validate(input ?? {});
+  if (result instanceof Promise) {
+    throw new TypeError(`the options schema of ${factoryName} must validate synchronously`);
+  }
+  if (result.issues) {
+    throw invalidOptions(
+      factoryName,
+      (result.issues as readonly Issue[]).map((issue) =>
+        problem(
+          (issue.path ?? []).map((part) => String(typeof part === "object" ? part.key : part)).join("."),
+          describeIssue(issue),
+        ),
+      ),
+    );
+  }
+  const problems = check?.(result.value as StandardSchemaV1.InferOutput<S>) ?? [];
+  if (problems.length > 0) throw invalidOptions(factoryName, problems);
+  return result.value as StandardSchemaV1.InferOutput<S>;
 }

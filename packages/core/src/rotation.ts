@@ -22,7 +22,6 @@
  * Store keys hold a hash of the refresh token, never the token; the successor holds a token set,
  * so give a shared store encryption (`@tokenkeep/redis` has `encryptionKey`).
  */
-import * as z from "zod/mini";
 import {
   DEFAULT_KEY_PREFIX,
   DEFAULT_LEASE_POLL_MAX_MS,
@@ -35,15 +34,17 @@ import {
 } from "./defaults.js";
 import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "./errors.js";
 import { createDeadline, raceAbort } from "./internal/deadline.js";
-import { functionSchema } from "./internal/function-schema.js";
 import { setRecent } from "./internal/lru.js";
-import { parseOptions } from "./parse-options.js";
+import { createMemoryStore } from "./memory-store.js";
+import { func, methods, number, object, optional, string, validate } from "./rules.js";
 import { waitFor } from "./single-flight.js";
 import type { Store } from "./store.js";
 import { createStoreLink, FAILED } from "./store-coordination.js";
 import { createTimerSet, runtimeTimers, type Timers } from "./timers.js";
 import { isTokenSet, parseTokenResponse, type TokenResponse } from "./token-response.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
+
+export { DEFAULT_SUCCESSOR_TTL_MS } from "./defaults.js";
 
 /** What {@link RotationCoordinatorOptions.redeem} is called with. */
 export interface RotationRedeemContext {
@@ -114,8 +115,12 @@ export interface RotationStats {
 
 /** Options of {@link createRotationCoordinator}. */
 export interface RotationCoordinatorOptions {
-  /** The store every instance shares (`@tokenkeep/redis`); the memory store covers one process. */
-  store: Store;
+  /**
+   * The store every instance shares (`@tokenkeep/redis`). Without it, a memory store covers this
+   * process only.
+   * @default createMemoryStore()
+   */
+  store?: Store | undefined;
   /** Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`). */
   redeem: RotationRedeemer;
   /**
@@ -181,35 +186,18 @@ export interface RotationCoordinator {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const positiveMs = z.optional(z.number().check(z.positive(), z.lte(2_147_483_647)));
-const optionsSchema = z.object({
-  store: z.custom<Store>(
-    (value) =>
-      typeof value === "object" &&
-      value !== null &&
-      ["get", "set", "delete"].every(
-        (name) => typeof (value as unknown as Record<string, unknown>)[name] === "function",
-      ),
-    "expected a store (get, set, delete)",
-  ),
-  redeem: functionSchema<RotationRedeemer>(),
+const positiveMs = optional(number({ above: 0, max: 2_147_483_647 }));
+const optionsRule = object({
+  store: optional(methods<Store>(["get", "set", "delete"], "expected a store (get, set, delete)")),
+  redeem: func<RotationRedeemer>(),
   successorTtlMs: positiveMs,
   leaseTtlMs: positiveMs,
-  keyPrefix: z.optional(z.string()),
+  keyPrefix: optional(string()),
   storeTimeoutMs: positiveMs,
   storeProbeIntervalMs: positiveMs,
-  onEvent: z.optional(functionSchema<(event: RotationEvent) => void>()),
-  now: z.optional(functionSchema<() => number>()),
-  timers: z.optional(
-    z.custom<Timers>(
-      (value) =>
-        typeof value === "object" &&
-        value !== null &&
-        typeof (value as Timers).setTimeout === "function" &&
-        typeof (value as Timers).clearTimeout === "function",
-      "expected { setTimeout, clearTimeout }",
-    ),
-  ),
+  onEvent: optional(func<(event: RotationEvent) => void>()),
+  now: optional(func<() => number>()),
+  timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
 });
 
 /** What the store holds under a successor key. */
@@ -280,8 +268,9 @@ function disposedError(): TokenkeepError {
  * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for invalid options.
  */
 export function createRotationCoordinator(options: RotationCoordinatorOptions): RotationCoordinator {
-  const parsed = parseOptions(optionsSchema, options, "createRotationCoordinator");
-  const { store, redeem, onEvent } = parsed;
+  const parsed = validate(optionsRule, options, "createRotationCoordinator");
+  const { redeem, onEvent } = parsed;
+  const store = parsed.store ?? createMemoryStore();
   const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
   const leaseTtlMs = parsed.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const prefix = `${parsed.keyPrefix ?? DEFAULT_KEY_PREFIX}rotation:`;

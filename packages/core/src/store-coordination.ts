@@ -12,8 +12,10 @@
  */
 import { TimeoutError } from "./errors.js";
 import { createDeadline, within } from "./internal/deadline.js";
+import { isObject } from "./rules.js";
 import type { LeaseRelease, Store } from "./store.js";
 import type { TimerSet } from "./timers.js";
+import { isTokenSet } from "./token-response.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
 
 /** A token set with the moment its request was sent: what the store holds per identity. */
@@ -28,6 +30,9 @@ export const FAILED: unique symbol = Symbol("store failed");
 /** Store access with timeouts and degraded-mode bookkeeping. */
 export interface StoreLink {
   readonly store: Store;
+  /** The clock and timers the link was made with. */
+  readonly now: () => number;
+  readonly timers: TimerSet;
   /** Runs one store operation; `FAILED` instead of throwing. */
   call<T>(operation: (store: Store) => Promise<T>): Promise<T | typeof FAILED>;
   /** Failure counters and the degraded state. */
@@ -70,6 +75,8 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
 
   return {
     store,
+    now,
+    timers,
     async call(operation) {
       if (degradedSince !== undefined && now() < probeAt) return FAILED;
       try {
@@ -102,64 +109,55 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
   };
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The JSON a store holds for one identity. `undefined` fields are left out. */
-export function encodeObtained(obtained: Obtained): JsonValue {
-  const set: Record<string, JsonValue> = {};
-  for (const [name, value] of Object.entries(obtained.set)) {
-    if (value !== undefined) set[name] = value as JsonValue;
-  }
-  return { obtainedAt: obtained.obtainedAt, set };
+/** The JSON a store holds for one identity (`undefined` fields vanish when the store serializes it). */
+function encodeObtained(obtained: Obtained): JsonValue {
+  return obtained as unknown as JsonValue;
 }
 
 /** Reads what {@link encodeObtained} wrote; anything else (another version, garbage) is a miss. */
 export function decodeObtained(value: unknown): Obtained | undefined {
-  if (!isRecord(value) || typeof value.obtainedAt !== "number" || !isRecord(value.set)) return undefined;
-  const set = value.set;
-  if (typeof set.accessToken !== "string" || typeof set.tokenType !== "string") return undefined;
-  if (typeof set.expiresAt !== "number" || !isRecord(set.raw)) return undefined;
-  return { set: set as unknown as TokenSet, obtainedAt: value.obtainedAt };
+  return isObject(value) && typeof value.obtainedAt === "number" && isTokenSet(value.set)
+    ? (value as unknown as Obtained)
+    : undefined;
 }
 
-/** Options of {@link coordinatedFetch}. */
+/** The lease settings of {@link coordinatedFetch} (the token manager's resolved options fit). */
+export interface LeaseSettings {
+  readonly leaseTtlMs: number;
+  readonly pollMinMs: number;
+  readonly pollMaxMs: number;
+}
+
+/** One coordinated fetch. */
 export interface CoordinatedFetchOptions {
   /** Store key of the identity's token set. */
   readonly valueKey: string;
   /** Store key of the identity's fetch lease. */
   readonly leaseKey: string;
-  readonly leaseTtlMs: number;
-  readonly pollMinMs: number;
-  readonly pollMaxMs: number;
   /** Whether a set found in the store will do (usable, and not the token being replaced). */
   readonly accept: (found: Obtained) => boolean;
   /** Fetches locally; `previous` is the newest set the store had, if any. */
   readonly fetch: (previous: TokenSet | undefined) => Promise<Obtained>;
   /** Aborts the polling (dispose). */
   readonly signal: AbortSignal;
-  readonly now: () => number;
-  readonly timers: TimerSet;
-  readonly onStoreHit: () => void;
-  readonly onStoreWrite: () => void;
-  readonly onLeaseWait: () => void;
+  /** Counted here. */
+  readonly counters: { storeHits: number; storeWrites: number; leaseWaits: number };
 }
 
 /**
  * While the fetch runs, renews the lease every half `leaseTtlMs` when the store offers `renew`, so a
  * slow fetch keeps its lease instead of being duplicated by another instance. Returns the stop.
  */
-function keepLease(link: StoreLink, release: LeaseRelease, options: CoordinatedFetchOptions): () => void {
+function keepLease(link: StoreLink, release: LeaseRelease, { leaseTtlMs }: LeaseSettings): () => void {
   const renew = release.renew;
   if (typeof renew !== "function") return () => {};
   let stopped = false;
   let cancel = () => {};
   const schedule = () => {
-    cancel = options.timers.schedule(async () => {
-      const kept = await link.call(() => renew.call(release, options.leaseTtlMs));
+    cancel = link.timers.schedule(async () => {
+      const kept = await link.call(() => renew.call(release, leaseTtlMs));
       if (kept === true && !stopped) schedule();
-    }, options.leaseTtlMs / 2);
+    }, leaseTtlMs / 2);
   };
   schedule();
   return () => {
@@ -172,8 +170,12 @@ function keepLease(link: StoreLink, release: LeaseRelease, options: CoordinatedF
  * One fetch of one identity across every instance sharing the store: read, else lease and fetch,
  * else wait for the lease holder's result (or its lease to expire).
  */
-export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetchOptions): Promise<Obtained> {
-  const { valueKey, accept } = options;
+export async function coordinatedFetch(
+  link: StoreLink,
+  settings: LeaseSettings,
+  options: CoordinatedFetchOptions,
+): Promise<Obtained> {
+  const { valueKey, accept, counters } = options;
   let previous: TokenSet | undefined;
   // undefined: nothing usable (yet); FAILED: the store is out, fetch per process.
   const read = async (): Promise<Obtained | undefined | typeof FAILED> => {
@@ -182,7 +184,7 @@ export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetc
     const found = decodeObtained(value);
     if (found === undefined) return undefined;
     if (accept(found)) {
-      options.onStoreHit();
+      counters.storeHits++;
       return found;
     }
     previous = found.set;
@@ -190,10 +192,10 @@ export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetc
   };
   const fetchAndWrite = async () => {
     const obtained = await options.fetch(previous);
-    const ttlMs = obtained.set.expiresAt - options.now();
+    const ttlMs = obtained.set.expiresAt - link.now();
     if (ttlMs > 0) {
       const written = await link.call((store) => store.set(valueKey, encodeObtained(obtained), ttlMs));
-      if (written !== FAILED) options.onStoreWrite();
+      if (written !== FAILED) counters.storeWrites++;
     }
     return obtained;
   };
@@ -202,13 +204,13 @@ export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetc
   if (found === FAILED) return options.fetch(previous);
   if (found !== undefined) return found;
   if (link.store.acquire === undefined) return fetchAndWrite();
-  let delayMs = options.pollMinMs;
+  let delayMs = settings.pollMinMs;
   let waited = false;
   for (;;) {
-    const release = await link.call((store) => store.acquire!(options.leaseKey, options.leaseTtlMs));
+    const release = await link.call((store) => store.acquire!(options.leaseKey, settings.leaseTtlMs));
     if (release === FAILED) return options.fetch(previous);
     if (release !== undefined) {
-      const stopRenewing = keepLease(link, release, options);
+      const stopRenewing = keepLease(link, release, settings);
       try {
         // The previous holder may have written between our read and our lease.
         found = await read();
@@ -221,10 +223,10 @@ export async function coordinatedFetch(link: StoreLink, options: CoordinatedFetc
     }
     if (!waited) {
       waited = true;
-      options.onLeaseWait();
+      counters.leaseWaits++;
     }
-    await options.timers.sleep(delayMs, options.signal);
-    delayMs = Math.min(delayMs * 2, options.pollMaxMs);
+    await link.timers.sleep(delayMs, options.signal);
+    delayMs = Math.min(delayMs * 2, settings.pollMaxMs);
     found = await read();
     if (found === FAILED) return options.fetch(previous);
     if (found !== undefined) return found;

@@ -1,8 +1,6 @@
 /**
- * The options of `createTokenManager`, validated once with zod at the boundary. Defaults live in
- * `defaults.ts`.
+ * The options of `createTokenManager`, validated once at the boundary. Defaults live in `defaults.ts`.
  */
-import * as z from "zod/mini";
 import type { RetryPolicy } from "./backoff.js";
 import {
   DEFAULT_CREATOR_TIMEOUT_MS,
@@ -23,8 +21,7 @@ import {
   DEFAULT_STORE_TIMEOUT_MS,
 } from "./defaults.js";
 import type { TokenEventHandler } from "./events.js";
-import { functionSchema } from "./internal/function-schema.js";
-import { parseOptions } from "./parse-options.js";
+import { defaulted, func, methods, number, object, optional, string, validate } from "./rules.js";
 import type { Store } from "./store.js";
 import type { Timers } from "./timers.js";
 import type { TokenCreator, TokenIdentity } from "./token-creator.js";
@@ -127,47 +124,37 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   random?: (() => number) | undefined;
 }
 
-const fn = functionSchema<(...args: never[]) => unknown>();
-const ms = (fallback: number) => z._default(z.number().check(z.gte(0)), fallback);
-const positiveMs = (fallback: number) => z._default(z.number().check(z.gt(0)), fallback);
-const fraction = (fallback: number, max = 1) => z._default(z.number().check(z.gte(0), z.lte(max)), fallback);
-const isStore = (value: unknown) =>
-  typeof value === "object" &&
-  value !== null &&
-  ["get", "set", "delete"].every((name) => typeof (value as Record<string, unknown>)[name] === "function");
-const isTimers = (value: unknown) =>
-  typeof value === "object" &&
-  value !== null &&
-  typeof (value as Timers).setTimeout === "function" &&
-  typeof (value as Timers).clearTimeout === "function";
+const fn = func<(...args: never[]) => unknown>();
+const ms = (fallback: number) => optional(number({ min: 0 }), fallback);
+const positiveMs = (fallback: number) => optional(number({ above: 0 }), fallback);
+const fraction = (fallback: number, max = 1) => optional(number({ min: 0, max }), fallback);
 
-const schema = z.object({
+const optionsRule = object({
   creator: fn,
-  refresher: z.optional(fn),
-  store: z.optional(z.custom<Store>(isStore, "expected a Store (get, set, delete)")),
-  keyPrefix: z._default(z.string(), DEFAULT_KEY_PREFIX),
-  maxEntries: z._default(z.int().check(z.gte(1)), DEFAULT_MANAGER_MAX_ENTRIES),
+  refresher: optional(fn),
+  store: optional(methods<Store>(["get", "set", "delete"], "expected a Store (get, set, delete)")),
+  keyPrefix: optional(string(), DEFAULT_KEY_PREFIX),
+  maxEntries: optional(number({ min: 1, int: true }), DEFAULT_MANAGER_MAX_ENTRIES),
   skewMs: ms(DEFAULT_SKEW_MS),
   maxSkewFraction: fraction(DEFAULT_MAX_SKEW_FRACTION, 0.5),
   refreshAheadRatio: fraction(DEFAULT_REFRESH_AHEAD_RATIO),
   refreshAheadJitterRatio: fraction(DEFAULT_REFRESH_AHEAD_JITTER_RATIO),
   defaultLifetimeMs: positiveMs(DEFAULT_LIFETIME_MS),
-  retry: z.prefault(
-    z.object({
-      retries: z._default(z.int().check(z.gte(0)), DEFAULT_RETRIES),
+  retry: defaulted(
+    object({
+      retries: optional(number({ min: 0, int: true }), DEFAULT_RETRIES),
       baseDelayMs: ms(DEFAULT_RETRY_BASE_DELAY_MS),
       maxDelayMs: ms(DEFAULT_RETRY_MAX_DELAY_MS),
     }),
-    {},
   ),
   creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
   leaseTtlMs: positiveMs(DEFAULT_LEASE_TTL_MS),
   storeTimeoutMs: positiveMs(DEFAULT_STORE_TIMEOUT_MS),
   storeProbeIntervalMs: ms(DEFAULT_STORE_PROBE_INTERVAL_MS),
-  onEvent: z.optional(fn),
-  now: z.optional(fn),
-  timers: z.optional(z.custom<Timers>(isTimers, "expected { setTimeout, clearTimeout }")),
-  random: z.optional(fn),
+  onEvent: optional(fn),
+  now: optional(fn),
+  timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
+  random: optional(fn),
 });
 
 /** Options after validation, every default filled in. */
@@ -199,15 +186,13 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
 export function resolveTokenManagerOptions<I extends TokenIdentity>(
   options: TokenManagerOptions<I>,
 ): ResolvedTokenManagerOptions<I> {
-  const data = parseOptions(schema, options, "createTokenManager");
+  const data = validate(optionsRule, options, "createTokenManager");
+  // The rules check that the functions are functions; their signatures are the caller's promise.
   return {
     ...data,
-    creator: data.creator as unknown as TokenCreator<I>,
-    refresher: data.refresher as unknown as TokenCreator<I> | undefined,
-    onEvent: data.onEvent as unknown as TokenEventHandler | undefined,
-    now: (data.now as unknown as (() => number) | undefined) ?? Date.now,
-    random: (data.random as unknown as (() => number) | undefined) ?? Math.random,
+    now: data.now ?? Date.now,
+    random: data.random ?? Math.random,
     pollMinMs: DEFAULT_LEASE_POLL_MIN_MS,
     pollMaxMs: DEFAULT_LEASE_POLL_MAX_MS,
-  };
+  } as unknown as ResolvedTokenManagerOptions<I>;
 }

@@ -574,7 +574,10 @@ describe("createTokenManager: options", () => {
     }
     expect(error).toBeInstanceOf(TypeError);
     expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
-    expect((error as Error).cause).toEqual(["creator: expected a function", "skewMs: must be >= 0"]);
+    expect((error as Error).cause).toEqual([
+      "creator: expected a function",
+      "skewMs: expected a number >= 0",
+    ]);
   });
 
   it("says what was expected, never the value given", () => {
@@ -591,8 +594,8 @@ describe("createTokenManager: options", () => {
     }
     expect((error as Error).cause).toEqual([
       "keyPrefix: expected string",
-      "maxSkewFraction: must be <= 0.5",
-      "retry.retries: expected int",
+      "maxSkewFraction: expected a number >= 0 and <= 0.5",
+      "retry.retries: expected an integer >= 0",
     ]);
     expect((error as Error).message).not.toContain("42");
   });

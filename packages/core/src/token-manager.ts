@@ -10,7 +10,7 @@
  */
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "./errors.js";
-import type { TokenEvent } from "./events.js";
+import type { TokenEvent, TokenEventType } from "./events.js";
 import { isTransientFailure } from "./failure-classification.js";
 import { DEFAULT_IDENTITY_KEY, hashIdentityKey, identityKey } from "./identity.js";
 import { createDeadline, raceAbort, within } from "./internal/deadline.js";
@@ -121,9 +121,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const counters = createCounters();
   let disposed = false;
 
-  const emit = (event: TokenEvent) => {
+  /** Sends one event to the hook (call sites check `onEvent` first, so no event is built for nobody). */
+  const emit = (type: TokenEventType, key: string, fields?: Omit<TokenEvent, "type" | "key" | "at">) => {
     try {
-      onEvent?.(event);
+      onEvent?.({ type, key, at: clock(), ...fields });
     } catch {
       // A faulty hook must not break token handling.
     }
@@ -138,8 +139,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       now: clock,
       timers,
       onChange: (degraded, error) =>
-        onEvent &&
-        emit({ type: degraded ? "store-degraded" : "store-recovered", key: "", at: clock(), error }),
+        onEvent && emit(degraded ? "store-degraded" : "store-recovered", "", { error }),
     });
 
   /** The timeline of a freshly obtained set. */
@@ -168,13 +168,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       timeoutReason: () =>
         new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
     });
-    let pending: Promise<TokenCreatorResult>;
-    try {
-      pending = Promise.resolve(fn({ signal: deadline.signal, previous, identity }));
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return within(pending, deadline);
+    // A creator that throws instead of rejecting rejects this promise all the same.
+    return within(
+      new Promise<TokenCreatorResult>((resolve) =>
+        resolve(fn({ signal: deadline.signal, previous, identity })),
+      ),
+      deadline,
+    );
   };
 
   /** Obtains a new set from the refresher or creator, retrying transient failures. */
@@ -219,7 +219,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           attempt < retry.retries && isTransientFailure(error) && retryDelayMs(error, attempt, retry, random);
         if (delayMs === false || delayMs === undefined) throw error;
         counters.retries++;
-        if (onEvent) emit({ type: "retry", key, at: clock(), attempt: attempt + 1, delayMs, error });
+        if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
         await timers.sleep(delayMs, signal);
       }
     }
@@ -235,20 +235,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (link === undefined) return obtain(key, identity, previous, signal);
     const hash = await hashIdentityKey(key);
     const replaced = previous?.accessToken;
-    return coordinatedFetch(link, {
+    return coordinatedFetch(link, config, {
       valueKey: `${config.keyPrefix}token:${hash}`,
       leaseKey: `${config.keyPrefix}lease:${hash}`,
-      leaseTtlMs: config.leaseTtlMs,
-      pollMinMs: config.pollMinMs,
-      pollMaxMs: config.pollMaxMs,
       accept: (found) => found.set.accessToken !== replaced && clock() < makeEntry(found).usableUntil,
       fetch: (newer) => obtain(key, identity, newer ?? previous, signal),
       signal,
-      now: clock,
-      timers,
-      onStoreHit: () => counters.storeHits++,
-      onStoreWrite: () => counters.storeWrites++,
-      onLeaseWait: () => counters.leaseWaits++,
+      counters,
     });
   };
 
@@ -270,15 +263,14 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const entry = makeEntry(obtained);
         boundedSet(entries, key, entry, maxEntries);
         counters.refreshSuccesses++;
-        if (onEvent)
-          emit({ type: "refresh-success", key, at: clock(), background, expiresAt: entry.set.expiresAt });
+        if (onEvent) emit("refresh-success", key, { background, expiresAt: entry.set.expiresAt });
         return entry.set;
       },
       (error: unknown) => {
         flights.delete(key);
         counters.refreshFailures++;
         const at = clock();
-        if (onEvent) emit({ type: "refresh-failure", key, at, background, error });
+        if (onEvent) emit("refresh-failure", key, { background, error });
         const retryAfterMs = isTransientFailure(error) ? retryAfterOf(error) : undefined;
         if (retryAfterMs !== undefined) throttle.open(key, at + retryAfterMs);
         if (background && current !== undefined && entries.get(key) === current) {
@@ -295,7 +287,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     );
     promise.catch(() => {});
     flights.set(key, { promise, controller });
-    if (onEvent) emit({ type: "refresh-start", key, at: clock(), background });
+    if (onEvent) emit("refresh-start", key, { background });
     startFetch(fetchToken(key, identity, current?.set, controller.signal));
     return promise;
   };
@@ -310,8 +302,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       counters.hits++;
       if (entry.failures > 0) {
         counters.staleServed++;
-        if (onEvent) emit({ type: "stale-served", key, at: now, expiresAt: entry.set.expiresAt });
-      } else if (onEvent) emit({ type: "hit", key, at: now, expiresAt: entry.set.expiresAt });
+        if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
+      } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
       if (now >= entry.retryAt && !flights.has(key) && throttle.remainingMs(key, now) === 0) {
         startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, true);
       }
@@ -320,17 +312,17 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const flight = flights.get(key);
     if (flight !== undefined) {
       counters.coalesced++;
-      if (onEvent) emit({ type: "coalesced", key, at: now });
+      if (onEvent) emit("coalesced", key);
       return waitFor(flight.promise, options, timers);
     }
     const remainingMs = throttle.remainingMs(key, now);
     if (remainingMs > 0) {
       counters.throttled++;
-      if (onEvent) emit({ type: "throttled", key, at: now, delayMs: remainingMs });
+      if (onEvent) emit("throttled", key, { delayMs: remainingMs });
       throw throttledError(remainingMs);
     }
     counters.misses++;
-    if (onEvent) emit({ type: "miss", key, at: now });
+    if (onEvent) emit("miss", key);
     return waitFor(
       startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, false),
       options,
@@ -346,7 +338,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (entry !== undefined && clock() < entry.refreshAt && options?.forceRefresh !== true) {
       entry.hot = true;
       counters.hits++;
-      if (onEvent !== undefined) emit({ type: "hit", key, at: clock(), expiresAt: entry.set.expiresAt });
+      if (onEvent !== undefined) emit("hit", key, { expiresAt: entry.set.expiresAt });
       return entry.set;
     }
     return slowPath(key, entry, options);

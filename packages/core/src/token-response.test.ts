@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIFETIME_MS } from "./defaults.js";
 import { isInvalidResponseError, isOAuthError, isTransientError, type OAuthError } from "./errors.js";
-import { isTokenSet, parseTokenResponse, readTokenResponse } from "./token-response.js";
+import { readTokenResponse } from "./read-token-response.js";
+import { isTokenSet, parseTokenResponse } from "./token-response.js";
 import type { TokenSet } from "./token-set.js";
 
 const sentAt = 1_700_000_000_000;

@@ -1,7 +1,6 @@
-import * as z from "zod/mini";
 import { DEFAULT_LIFETIME_MS } from "./defaults.js";
-import { AbortError, InvalidResponseError, NetworkError, OAuthError, TimeoutError } from "./errors.js";
-import { parseRetryAfter } from "./retry-after.js";
+import { InvalidResponseError, OAuthError } from "./errors.js";
+import { isObject } from "./rules.js";
 import type { JsonValue, TokenSet } from "./token-set.js";
 
 /**
@@ -50,20 +49,10 @@ export interface ParseTokenResponseOptions {
   status?: number | undefined;
 }
 
-// One small schema (zod/mini keeps the core entry small). Nulls are dropped before parsing: some
-// servers send `"refresh_token": null` for an absent field. Numeric strings are checked below.
-const text = z.optional(z.string());
-const number = z.optional(z.union([z.number(), z.string()]));
-const tokenResponseSchema = z.object({
-  access_token: z.string(),
-  token_type: text,
-  expires_in: number,
-  refresh_token: text,
-  scope: text,
-  id_token: text,
-  refresh_token_expires_in: number,
-  refresh_in: number,
-});
+// The string fields besides access_token; the seconds fields are checked where they are read.
+// Nulls are dropped first: some servers send `"refresh_token": null` for an absent field.
+const TEXT_FIELDS = ["token_type", "refresh_token", "scope", "id_token"] as const;
+type SecondsField = "expires_in" | "refresh_token_expires_in" | "refresh_in";
 
 function invalidField(field: string, problem: string): InvalidResponseError {
   return new InvalidResponseError(`invalid token response: field "${field}" ${problem}`);
@@ -71,15 +60,11 @@ function invalidField(field: string, problem: string): InvalidResponseError {
 
 const TOKEN_TYPES: Readonly<Record<string, string>> = { bearer: "Bearer", dpop: "DPoP", mac: "MAC" };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /**
  * Throws the `OAuthError` an RFC 6749 section 5.2 body describes, when it carries an `error` field.
  * The rest of the body is not copied into the error.
  */
-function throwIfErrorBody(
+export function throwIfErrorBody(
   body: Record<string, unknown>,
   status: number,
   extra: { retryAfterMs?: number | undefined; wwwAuthenticate?: string | undefined; response?: Response },
@@ -117,7 +102,7 @@ function throwIfErrorBody(
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
  */
 export function parseTokenResponse(body: unknown, options: ParseTokenResponseOptions): TokenSet {
-  if (!isRecord(body)) throw new InvalidResponseError("invalid token response: not a JSON object");
+  if (!isObject(body)) throw new InvalidResponseError("invalid token response: not a JSON object");
   throwIfErrorBody(body, options.status ?? 200, {});
   const present: Record<string, unknown> = {};
   const raw: Record<string, JsonValue> = {};
@@ -125,20 +110,24 @@ export function parseTokenResponse(body: unknown, options: ParseTokenResponseOpt
     if (value !== undefined) raw[key] = value as JsonValue;
     if (value !== undefined && value !== null) present[key] = value;
   }
-  const result = z.safeParse(tokenResponseSchema, present);
-  if (!result.success) {
-    const field = String(result.error.issues[0]?.path[0]);
-    throw invalidField(field, present[field] === undefined ? "is missing" : "is invalid");
+  if (present.access_token === undefined) throw invalidField("access_token", "is missing");
+  if (typeof present.access_token !== "string") throw invalidField("access_token", "is invalid");
+  if (present.access_token === "") throw invalidField("access_token", "is empty");
+  for (const field of TEXT_FIELDS) {
+    if (present[field] !== undefined && typeof present[field] !== "string")
+      throw invalidField(field, "is invalid");
   }
-  const answer = result.data;
-  if (answer.access_token === "") throw invalidField("access_token", "is empty");
+  const answer = present as TokenResponse & { access_token: string };
   const { sentAt, previous } = options;
   // Seconds (a number or a numeric string) after sentAt, as epoch ms.
-  const at = (field: "expires_in" | "refresh_token_expires_in" | "refresh_in") => {
+  const at = (field: SecondsField) => {
     const value = answer[field];
     if (value === undefined) return undefined;
-    const seconds = typeof value === "number" || /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : -1;
-    if (!(seconds >= 0)) throw invalidField(field, "is invalid");
+    const seconds =
+      typeof value === "number" || (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value))
+        ? Number(value)
+        : -1;
+    if (!(seconds >= 0 && seconds < Number.POSITIVE_INFINITY)) throw invalidField(field, "is invalid");
     return sentAt + seconds * 1000;
   };
   const type = answer.token_type?.trim() || "Bearer";
@@ -164,102 +153,10 @@ export function parseTokenResponse(body: unknown, options: ParseTokenResponseOpt
  */
 export function isTokenSet(value: unknown): value is TokenSet {
   return (
-    isRecord(value) &&
+    isObject(value) &&
     typeof value.accessToken === "string" &&
     typeof value.tokenType === "string" &&
     typeof value.expiresAt === "number" &&
-    isRecord(value.raw)
+    isObject(value.raw)
   );
-}
-
-/** Options of {@link readTokenResponse}. */
-export interface ReadTokenResponseOptions extends Omit<ParseTokenResponseOptions, "status"> {
-  /**
-   * The clock used to turn a `Retry-After` date into a wait, in epoch ms.
-   * @default Date.now
-   */
-  now?: (() => number) | undefined;
-}
-
-function isJsonMediaType(contentType: string | null): boolean {
-  if (contentType === null) return true; // no claim either way: let the body decide
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  return type === "application/json" || type.endsWith("+json");
-}
-
-/**
- * Turns the HTTP answer of a token endpoint into a {@link TokenSet} or the right error:
- *
- * - 2xx with a JSON body: {@link parseTokenResponse} (an `error` field still makes it an `OAuthError`).
- * - An RFC 6749 section 5.2 error body (any status): `OAuthError` with `status`, `errorUri`,
- *   `wwwAuthenticate` and `retryAfterMs` (from `Retry-After`).
- * - Anything else (HTML from a proxy, an empty body, another media type, broken JSON):
- *   `InvalidResponseError` with the status; transient for 5xx, 408, 429 and for non-JSON 2xx answers.
- * - The body failing to arrive: `NetworkError`, `TimeoutError` or `AbortError`.
- *
- * No part of the body other than the RFC error fields ever reaches an error message.
- * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
- */
-export async function readTokenResponse(
-  response: Response,
-  options: ReadTokenResponseOptions,
-): Promise<TokenSet> {
-  const { status } = response;
-  const now = options.now ?? Date.now;
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
-  const ok = status >= 200 && status < 300;
-  const transient = status >= 500 || status === 429 || status === 408;
-  const contentType = response.headers.get("content-type");
-  const invalid = (what: string) =>
-    new InvalidResponseError(`authorization server answered ${status} with ${what}`, {
-      status,
-      transient: ok || transient,
-      retryAfterMs,
-      response,
-    });
-
-  let body: unknown;
-  if (isJsonMediaType(contentType)) {
-    let textBody: string;
-    try {
-      textBody = await response.text();
-    } catch (error) {
-      throw bodyReadError(error);
-    }
-    if (textBody.trim() === "") throw invalid("an empty body");
-    try {
-      body = JSON.parse(textBody);
-    } catch {
-      // Not kept as the cause: JSON.parse quotes the text it rejects, which may hold a token.
-      throw invalid("a body that is not JSON");
-    }
-  } else {
-    await response.body?.cancel().catch(() => {});
-    throw invalid(`${contentType?.split(";")[0]} instead of JSON`);
-  }
-
-  if (isRecord(body)) {
-    throwIfErrorBody(body, status, {
-      retryAfterMs,
-      wwwAuthenticate: response.headers.get("www-authenticate") ?? undefined,
-      response,
-    });
-  }
-  if (!ok) throw invalid("no RFC 6749 error body");
-  try {
-    return parseTokenResponse(body, { ...options, status });
-  } catch (error) {
-    if (error instanceof InvalidResponseError) {
-      throw new InvalidResponseError(error.message, { status, response });
-    }
-    throw error;
-  }
-}
-
-function bodyReadError(error: unknown): Error {
-  const name = (error as { name?: unknown } | null)?.name;
-  if (name === "AbortError") return new AbortError(undefined, { cause: error });
-  if (name === "TimeoutError")
-    return new TimeoutError("reading the token answer timed out", { cause: error });
-  return new NetworkError("reading the token answer failed", { cause: error });
 }

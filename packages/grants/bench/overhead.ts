@@ -3,7 +3,8 @@
 // Run with `pnpm run bench` (after `pnpm run build`). Target: ratio at most 1.03.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { clientCredentialsGrant } from "@tokenkeep/grants";
 
 const REQUESTS = 2_000;

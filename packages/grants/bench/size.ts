@@ -9,7 +9,8 @@ const TARGET_BYTES = 10 * 1024;
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 
 const entry = `
-import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { clientCredentialsGrant } from "@tokenkeep/grants";
 
 const manager = createTokenManager({
@@ -24,7 +25,8 @@ export const authFetch = createAuthFetch(manager, { origins: ["https://api.examp
 
 // The same without the grant (a hand-written creator), to show what @tokenkeep/grants itself adds.
 const coreOnlyEntry = `
-import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 
 const manager = createTokenManager({ creator: async () => globalThis.TOKEN_ANSWER });
 export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"] });

@@ -1,13 +1,13 @@
-import { parseOptions } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { rules } from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,
   type GrantOptions,
   grantOptionsShape,
   resolveGrantOptions,
+  stringsRule,
 } from "./grant-options.js";
-import { identityField, resourceParam, resourceSchema, scopeParam, scopeSchema } from "./internal/params.js";
+import { identityField, resourceParam, scopeParam } from "./internal/params.js";
 
 /** Options of {@link clientCredentialsGrant}. */
 export interface ClientCredentialsGrantOptions extends GrantOptions {
@@ -31,12 +31,12 @@ export interface ClientCredentialsGrantOptions extends GrantOptions {
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
-const schema = () =>
-  z.object({
-    ...grantOptionsShape,
-    scope: scopeSchema,
-    resource: resourceSchema,
-    audience: z.optional(z.string()),
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    scope: rules.optional(stringsRule()),
+    resource: rules.optional(stringsRule()),
+    audience: rules.optional(rules.string()),
   });
 
 /**
@@ -51,7 +51,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  */
 export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
-  const parsed = parseOptions(schema(), options, "clientCredentialsGrant", checkGrantOptions);
+  const parsed = rules.validate(rule(), options, "clientCredentialsGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("client_credentials", resolved, ({ identity }) => {
     const audience = identityField(identity, "audience");

@@ -1,5 +1,5 @@
 import { AbortError, InvalidResponseError, type JsonValue } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { rules } from "@tokenkeep/core/options";
 import { DEFAULT_TIMEOUT_MS } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
@@ -44,15 +44,18 @@ export interface DiscoverOptions {
 }
 
 // Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
-const endpoint = z.optional(z.string());
-const metadataSchema = z.looseObject({
-  issuer: z.string().check(z.minLength(1)),
-  token_endpoint: endpoint,
-  revocation_endpoint: endpoint,
-  introspection_endpoint: endpoint,
-  grant_types_supported: z.optional(z.array(z.string())),
-  token_endpoint_auth_methods_supported: z.optional(z.array(z.string())),
-});
+// Built on first use, so a bundle that never discovers drops it.
+const metadataRule = () => {
+  const { array, object, optional, string } = rules;
+  return object({
+    issuer: string(1),
+    token_endpoint: optional(string()),
+    revocation_endpoint: optional(string()),
+    introspection_endpoint: optional(string()),
+    grant_types_supported: optional(array(string())),
+    token_endpoint_auth_methods_supported: optional(array(string())),
+  });
+};
 
 const cache = new Map<string, Promise<AuthorizationServerMetadata>>();
 
@@ -94,20 +97,25 @@ async function readMetadata(
     await response.body?.cancel().catch(() => {});
     throw new InvalidResponseError(`discovery answered ${status}`, { status, transient });
   }
-  const result = z.safeParse(metadataSchema, body);
-  if (!result.success) {
-    const field = String(result.error.issues[0]?.path[0] ?? "");
+  if (!rules.isObject(body)) {
+    throw new InvalidResponseError("invalid authorization server metadata: not a JSON object", { status });
+  }
+  const result = rules.runRule(metadataRule(), body);
+  const [problem] = result.problems;
+  if (problem !== undefined) {
+    // A problem reads `path: what was expected`; only the path is named, never a value.
+    const field = problem.slice(0, problem.indexOf(": "));
     throw new InvalidResponseError(`invalid authorization server metadata: field "${field}" is invalid`, {
       status,
     });
   }
   // RFC 8414 section 3.3: the metadata must be about the issuer that was asked for.
-  if (withoutTrailingSlash(result.data.issuer) !== withoutTrailingSlash(issuer)) {
+  if (withoutTrailingSlash(result.value.issuer) !== withoutTrailingSlash(issuer)) {
     throw new InvalidResponseError('invalid authorization server metadata: field "issuer" does not match', {
       status,
     });
   }
-  return result.data as AuthorizationServerMetadata;
+  return result.value as AuthorizationServerMetadata;
 }
 
 async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<AuthorizationServerMetadata> {

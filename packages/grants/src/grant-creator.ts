@@ -1,4 +1,5 @@
-import { readTokenResponse, type TokenCreatorContext, type TokenSet } from "@tokenkeep/core";
+import type { TokenCreatorContext, TokenSet } from "@tokenkeep/core";
+import { readTokenResponse } from "@tokenkeep/core/http";
 import type { RequestParams } from "./body-encoding.js";
 import type { ResolvedGrantOptions } from "./grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";

@@ -1,4 +1,4 @@
-import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core";
+import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core/options";
 import { describe, expect, it } from "vitest";
 import { clientCredentialsGrant } from "./client-credentials-grant.js";
 import { passwordGrant } from "./password-grant.js";
@@ -47,7 +47,7 @@ describe("options are validated once, when the creator is made", () => {
     expect(error.cause).toEqual([
       "tokenUrl: expected an absolute http(s) URL",
       'bodyEncoding: expected one of "form", "json"',
-      "timeoutMs: must be > 0",
+      "timeoutMs: expected a number > 0 and <= 2147483647",
     ]);
     expect(error.message).not.toContain("super-secret");
   });

@@ -1,4 +1,4 @@
-import * as z from "zod/mini";
+import { type RuleOutput, rules } from "@tokenkeep/core/options";
 import type { BodyEncoding } from "./body-encoding.js";
 import type { ClientAuthentication } from "./client-authentication.js";
 import { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
@@ -101,31 +101,45 @@ function isHttpUrl(value: unknown): boolean {
   return url !== null && (url.protocol === "https:" || url.protocol === "http:");
 }
 
-const url = z.custom<string | URL>(isHttpUrl, { message: "expected an absolute http(s) URL" });
-const fn = <T>() => z.custom<T>((value) => typeof value === "function", { message: "expected a function" });
-const text = z.string().check(z.minLength(1));
+const { check, func, number, oneOf, optional, record, string } = rules;
 
-/** The zod shape of {@link GrantOptions}; each creator's schema spreads it and adds its own fields. */
-export const grantOptionsShape = {
-  tokenUrl: z.optional(url),
-  issuer: z.optional(url),
-  clientId: z.optional(text),
-  clientSecret: z.optional(text),
-  clientAuthentication: z._default(
-    z.enum(["client_secret_basic", "client_secret_post", "none"]),
+/** An absolute http(s) URL, as a string or a `URL`. */
+export const urlRule = (): rules.Rule<string | URL> => check(isHttpUrl, "expected an absolute http(s) URL");
+
+/** A string, or a list of strings (scope, resource). */
+export const stringsRule = (): rules.Rule<string | readonly string[]> =>
+  check(
+    (value) =>
+      typeof value === "string" || (Array.isArray(value) && value.every((item) => typeof item === "string")),
+    "expected a string or an array of strings",
+  );
+
+/**
+ * The rules of {@link GrantOptions}; each creator's rule spreads them and adds its own fields. Built
+ * on first use, so a bundle that never makes a creator drops them.
+ */
+export const grantOptionsShape = () => ({
+  tokenUrl: optional(urlRule()),
+  issuer: optional(urlRule()),
+  clientId: optional(string(1)),
+  clientSecret: optional(string(1)),
+  clientAuthentication: optional(
+    oneOf(["client_secret_basic", "client_secret_post", "none"]),
     DEFAULT_CLIENT_AUTHENTICATION,
   ),
-  bodyEncoding: z._default(z.enum(["form", "json"]), DEFAULT_BODY_ENCODING),
-  extraParams: z.optional(z.record(z.string(), z.union([z.string(), z.array(z.string())]))),
-  headers: z.optional(z.record(z.string(), z.string())),
-  timeoutMs: z._default(z.number().check(z.positive(), z.lte(2_147_483_647)), DEFAULT_TIMEOUT_MS),
-  fetch: z.optional(fn<typeof globalThis.fetch>()),
-  ky: z.optional(fn<KyLike>()),
-  defaultLifetimeMs: z.optional(z.number().check(z.positive())),
-  now: z.optional(fn<() => number>()),
-};
+  bodyEncoding: optional(oneOf(["form", "json"]), DEFAULT_BODY_ENCODING),
+  extraParams: optional(record(stringsRule())),
+  headers: optional(record(string())),
+  timeoutMs: optional(number({ above: 0, max: 2_147_483_647 }), DEFAULT_TIMEOUT_MS),
+  fetch: optional(func<typeof globalThis.fetch>()),
+  ky: optional(func<KyLike>()),
+  defaultLifetimeMs: optional(number({ above: 0 })),
+  now: optional(func<() => number>()),
+});
 
-type ParsedShared = z.output<z.ZodMiniObject<typeof grantOptionsShape>>;
+type ParsedShared = {
+  [K in keyof ReturnType<typeof grantOptionsShape>]: RuleOutput<ReturnType<typeof grantOptionsShape>[K]>;
+};
 
 /**
  * The checks that span several options: an endpoint (`tokenUrl`, or the one named by `endpoint`) or

@@ -8,7 +8,7 @@
  */
 
 /** The `code` of the `TypeError` a creator throws for a bad option (core's `INVALID_OPTIONS_CODE`). */
-export { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core";
+export { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core/options";
 export type { BodyEncoding, RequestParams } from "./body-encoding.js";
 export {
   applyClientAuthentication,

@@ -1,13 +1,13 @@
-import { parseOptions } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { rules } from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,
   type GrantOptions,
   grantOptionsShape,
   resolveGrantOptions,
+  stringsRule,
 } from "./grant-options.js";
-import { identityField, scopeParam, scopeSchema } from "./internal/params.js";
+import { identityField, scopeParam } from "./internal/params.js";
 
 /** Options of {@link passwordGrant}. */
 export interface PasswordGrantOptions extends GrantOptions {
@@ -27,14 +27,14 @@ export interface PasswordGrantOptions extends GrantOptions {
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
-const schema = () =>
-  z.object({
-    ...grantOptionsShape,
-    username: z.string().check(z.minLength(1)),
-    password: z.string().check(z.minLength(1)),
-    scope: scopeSchema,
-    realmId: z.optional(z.string()),
-    realmName: z.optional(z.string()),
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    username: rules.string(1),
+    password: rules.string(1),
+    scope: rules.optional(stringsRule()),
+    realmId: rules.optional(rules.string()),
+    realmName: rules.optional(rules.string()),
   });
 
 /**
@@ -47,7 +47,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.3
  */
 export function passwordGrant(options: PasswordGrantOptions): GrantCreator {
-  const parsed = parseOptions(schema(), options, "passwordGrant", checkGrantOptions);
+  const parsed = rules.validate(rule(), options, "passwordGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("password", resolved, ({ identity }) => ({
     username: parsed.username,

@@ -1,13 +1,14 @@
-import { parseOptions, TokenkeepError, type TokenSet } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { TokenkeepError, type TokenSet } from "@tokenkeep/core";
+import { rules } from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,
   type GrantOptions,
   grantOptionsShape,
   resolveGrantOptions,
+  stringsRule,
 } from "./grant-options.js";
-import { identityField, scopeParam, scopeSchema } from "./internal/params.js";
+import { identityField, scopeParam } from "./internal/params.js";
 
 /** Options of {@link refreshTokenGrant}. */
 export interface RefreshTokenGrantOptions extends GrantOptions {
@@ -25,11 +26,11 @@ export interface RefreshTokenGrantOptions extends GrantOptions {
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
-const schema = () =>
-  z.object({
-    ...grantOptionsShape,
-    refreshToken: z.optional(z.string().check(z.minLength(1))),
-    scope: scopeSchema,
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    refreshToken: rules.optional(rules.string(1)),
+    scope: rules.optional(stringsRule()),
   });
 
 /** The `code` of the error thrown when there is no refresh token to redeem. */
@@ -47,7 +48,7 @@ export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-6
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): GrantCreator {
-  const parsed = parseOptions(schema(), options, "refreshTokenGrant", checkGrantOptions);
+  const parsed = rules.validate(rule(), options, "refreshTokenGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   const redeemed = (previous: TokenSet | undefined) => previous?.refreshToken ?? parsed.refreshToken;
   const creator = createGrantCreator("refresh_token", resolved, ({ previous, identity }) => ({

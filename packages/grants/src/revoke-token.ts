@@ -1,10 +1,12 @@
-import { InvalidResponseError, parseOptions, readTokenResponse } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { InvalidResponseError } from "@tokenkeep/core";
+import { readTokenResponse } from "@tokenkeep/core/http";
+import { rules } from "@tokenkeep/core/options";
 import {
   checkGrantOptions,
   type GrantOptions,
   grantOptionsShape,
   resolveGrantOptions,
+  urlRule,
 } from "./grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
 
@@ -24,14 +26,14 @@ export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "def
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
-const schema = () =>
-  z.object({
-    ...grantOptionsShape,
-    revocationUrl: grantOptionsShape.tokenUrl,
-    token: z.string().check(z.minLength(1)),
-    tokenTypeHint: z.optional(z.string().check(z.minLength(1))),
-    signal: z.optional(
-      z.custom<AbortSignal>((value) => value instanceof AbortSignal, { message: "expected an AbortSignal" }),
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    revocationUrl: rules.optional(urlRule()),
+    token: rules.string(1),
+    tokenTypeHint: rules.optional(rules.string(1)),
+    signal: rules.optional(
+      rules.check<AbortSignal>((value) => value instanceof AbortSignal, "expected an AbortSignal"),
     ),
   });
 
@@ -45,7 +47,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
  */
 export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
-  const parsed = parseOptions(schema(), options, "revokeToken", (parsed) =>
+  const parsed = rules.validate(rule(), options, "revokeToken", (parsed) =>
     checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
   );
   const resolved = resolveGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined });

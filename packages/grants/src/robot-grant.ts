@@ -1,5 +1,4 @@
-import { parseOptions } from "@tokenkeep/core";
-import * as z from "zod/mini";
+import { rules } from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,
@@ -19,12 +18,12 @@ export interface RobotGrantOptions extends GrantOptions {
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
-const schema = () =>
-  z.object({
-    ...grantOptionsShape,
-    id: z.string().check(z.minLength(1)),
-    secret: z.string().check(z.minLength(1)),
-    realmId: z.optional(z.string()),
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    id: rules.string(1),
+    secret: rules.string(1),
+    realmId: rules.optional(rules.string()),
   });
 
 /**
@@ -35,7 +34,7 @@ const schema = () =>
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.5
  */
 export function robotGrant(options: RobotGrantOptions): GrantCreator {
-  const parsed = parseOptions(schema(), options, "robotGrant", checkGrantOptions);
+  const parsed = rules.validate(rule(), options, "robotGrant", checkGrantOptions);
   const resolved = resolveGrantOptions(parsed);
   return createGrantCreator("robot_credentials", resolved, () => ({
     id: parsed.id,

@@ -1,4 +1,5 @@
-import { createAuthFetch, createTokenManager } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientCredentialsGrant } from "../src/index.js";
 import { listen, type RunningServer, sendJson } from "./fixtures/http.js";

@@ -1,4 +1,4 @@
-import { parseRetryAfter } from "@tokenkeep/core";
+import { parseRetryAfter } from "@tokenkeep/core/http";
 import type { RetryOptions } from "ky";
 import { HTTPError, isNetworkError, isTimeoutError } from "ky";
 

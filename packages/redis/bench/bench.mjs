@@ -11,7 +11,8 @@ import { execFileSync, fork } from "node:child_process";
 import { once } from "node:events";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
-import { createMemoryStore, createTokenManager } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
+import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import { createClient } from "redis";
 import { createRedisStore } from "../dist/index.js";
 

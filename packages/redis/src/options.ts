@@ -1,4 +1,4 @@
-import { parseOptions } from "@tokenkeep/core";
+import { parseOptions } from "@tokenkeep/core/options";
 import { z } from "zod";
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
 

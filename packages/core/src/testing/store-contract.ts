@@ -62,7 +62,7 @@ async function rejects(operation: () => Promise<unknown>): Promise<boolean> {
  * @example
  * ```ts
  * import { describe, expect, it } from "vitest";
- * import { createMemoryStore } from "@tokenkeep/core";
+ * import { createMemoryStore } from "@tokenkeep/core/memory-store";
  * import { describeStoreContract } from "@tokenkeep/core/testing";
  *
  * describeStoreContract("memory store", () => createMemoryStore(), { describe, it, expect });

@@ -1,11 +1,4 @@
 import type { TokenIdentity } from "@tokenkeep/core";
-import * as z from "zod/mini";
-
-/** A scope option: a space-delimited string or a list of scope values. */
-export const scopeSchema = z.optional(z.union([z.string(), z.array(z.string())]));
-
-/** A resource option (RFC 8707): one absolute URI or several. */
-export const resourceSchema = z.optional(z.union([z.string(), z.array(z.string())]));
 
 /** Joins a scope list with spaces (RFC 6749 section 3.3); an empty scope is left out. */
 export function scopeParam(scope: string | readonly string[] | undefined): string | undefined {

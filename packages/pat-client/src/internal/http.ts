@@ -1,4 +1,4 @@
-import { parseRetryAfter } from "@tokenkeep/core";
+import { parseRetryAfter } from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type * as z from "zod";

@@ -2,7 +2,7 @@
  * One "server instance" rotating refresh tokens: a rotation coordinator on the (encrypted) Redis
  * store, redeeming with grants' refresh-token creator. Driven over IPC by the test.
  */
-import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core";
+import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core/rotation";
 import { refreshTokenGrant } from "@tokenkeep/grants";
 import { createRedisStore, type RedisStore } from "../../src/index.js";
 

@@ -2,7 +2,8 @@
  * `createAuthFetch` against the orchestrator's resource server: `/rs/echo` answers 401 for tokens
  * starting with `stale-`, so a stale cached token is invalidated and the request replayed once.
  */
-import { createAuthFetch, createTokenManager, type TokenResponse } from "@tokenkeep/core";
+import { createTokenManager, type TokenResponse } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { assert, assertEqual, type MatrixConfig } from "../harness.ts";
 
 /** A creator handing out `tokens` in order (the last one again when they run out). */

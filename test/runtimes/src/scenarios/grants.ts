@@ -3,7 +3,8 @@
  * manager: client credentials, refresh-token rotation, and OAuth error answers surfacing as core's
  * `OAuthError` with its `code`.
  */
-import { createAuthFetch, createTokenManager, isOAuthError, isTokenkeepError } from "@tokenkeep/core";
+import { createTokenManager, isOAuthError, isTokenkeepError } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { clientCredentialsGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { assert, assertEqual, type MatrixConfig, rejection } from "../harness.ts";
 

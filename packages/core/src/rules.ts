@@ -1,0 +1,210 @@
+/**
+ * Option rules: the small validators tokenkeep's factories check their options with.
+ *
+ * Why not zod here: zod/mini alone bundles to ~4.7 KiB minified+gzipped for one object schema, most
+ * of core's size budget. Options need a handful of checks (type, range, non-empty, one of), so these
+ * rules do that in a few hundred bytes. They build a Standard Schema (https://standardschema.dev),
+ * the same interface zod, valibot and arktype implement, so `parseOptions` takes either kind.
+ *
+ * Every rule reads a value and returns it (a default filled in where the rule has one), pushing a
+ * `path: message` problem for what is wrong. Messages say what was expected, never the value given:
+ * it may be a secret.
+ */
+
+/** The Standard Schema v1 interface (https://standardschema.dev), copied as its authors recommend. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) => StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+export declare namespace StandardSchemaV1 {
+  /** The result of `validate`. */
+  type Result<Output> =
+    | { readonly value: Output; readonly issues?: undefined }
+    | { readonly issues: ReadonlyArray<Issue> };
+  /** One problem. zod's issues carry more fields (`code`, `expected`...), read when present. */
+  interface Issue {
+    readonly message: string;
+    readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  }
+  /** The output type of a schema. */
+  type InferOutput<S extends StandardSchemaV1> = NonNullable<S["~standard"]["types"]>["output"];
+}
+
+/**
+ * A rule: checks `value` at `path` (`retry.retries`; `""` for the options object itself), pushes
+ * each problem as a `path: message` line and returns the value (or its default).
+ */
+export type Rule<T> = (value: unknown, problems: string[], path: string) => T;
+
+/** The `code` of the `TypeError` {@link validate} and `parseOptions` throw for invalid options. */
+export const INVALID_OPTIONS_CODE = "ERR_TOKENKEEP_INVALID_OPTIONS";
+
+/** A `path: message` problem line. */
+export const problem = (path: string, message: string): string => `${path || "(options)"}: ${message}`;
+
+/**
+ * The programmer error for invalid options: a `TypeError` with `code` {@link INVALID_OPTIONS_CODE},
+ * the problem lines as `cause`, and the message `invalid <factoryName> options: <problems>`.
+ */
+export function invalidOptions(factoryName: string, problems: readonly string[]): TypeError {
+  const error = new TypeError(`invalid ${factoryName} options: ${problems.join("; ")}`, { cause: problems });
+  return Object.assign(error, { code: INVALID_OPTIONS_CODE });
+}
+
+/** Runs `rule` on `value`: the output, and the problems as `path: message` lines (none when valid). */
+export function runRule<T>(rule: Rule<T>, value: unknown): { value: T; problems: string[] } {
+  const problems: string[] = [];
+  return { value: rule(value, problems, ""), problems };
+}
+
+/**
+ * Validates the options of a factory once, at its boundary: runs `rule` on `input` (`undefined` and
+ * `null` read as `{}`), then `check` on the result for rules one shape cannot say well (one option
+ * required by another). Throws {@link invalidOptions} listing every problem; returns the options
+ * with defaults filled in.
+ */
+export function validate<T>(
+  rule: Rule<T>,
+  input: unknown,
+  factoryName: string,
+  check?: (options: T) => readonly string[],
+): T {
+  const { value: output, problems } = runRule(rule, input ?? {});
+  if (problems.length === 0 && check) problems.push(...check(output));
+  if (problems.length > 0) throw invalidOptions(factoryName, problems);
+  return output;
+}
+
+/** What a rule produces. */
+export type RuleOutput<R> = R extends Rule<infer T> ? T : never;
+
+/** A rule from a predicate and the message when it fails. */
+export function check<T>(test: (value: unknown) => boolean, expected: string): Rule<T> {
+  return (value, problems, path) => {
+    if (!test(value)) problems.push(problem(path, expected));
+    return value as T;
+  };
+}
+
+/** `undefined` passes (as `fallback` when given); anything else must pass `rule`. */
+export function optional<T>(rule: Rule<T>): Rule<T | undefined>;
+export function optional<T>(rule: Rule<T>, fallback: T): Rule<T>;
+export function optional<T>(rule: Rule<T>, fallback?: T): Rule<T | undefined> {
+  return (value, problems, path) => (value === undefined ? fallback : rule(value, problems, path));
+}
+
+/** An object rule that reads `undefined` as `{}`, so the defaults inside it apply. */
+export function defaulted<T>(rule: Rule<T>): Rule<T> {
+  return (value, problems, path) => rule(value === undefined ? {} : value, problems, path);
+}
+
+/** A function. */
+export const func = <F extends (...args: never[]) => unknown>(): Rule<F> =>
+  check((value) => typeof value === "function", "expected a function");
+
+/** A string; with `minLength` 1 it must not be empty. */
+export const string =
+  (minLength = 0): Rule<string> =>
+  (value, problems, path) => {
+    if (typeof value !== "string") problems.push(problem(path, "expected string"));
+    else if (value.length < minLength) problems.push(problem(path, "must not be empty"));
+    return value as string;
+  };
+
+/** Bounds of {@link number}. */
+export interface NumberBounds {
+  /** Lowest allowed value (inclusive). */
+  readonly min?: number;
+  /** Values must be above it (exclusive). */
+  readonly above?: number;
+  /** Highest allowed value (inclusive). */
+  readonly max?: number;
+  /** Whole numbers only. */
+  readonly int?: boolean;
+}
+
+/** A finite number within `bounds`. */
+export const number = ({ min = -Infinity, above, max = Infinity, int }: NumberBounds = {}): Rule<number> => {
+  const limits = [
+    min > -Infinity && `>= ${min}`,
+    above !== undefined && `> ${above}`,
+    max < Infinity && `<= ${max}`,
+  ];
+  return check(
+    (value) =>
+      typeof value === "number" &&
+      (int ? Number.isInteger(value) : Number.isFinite(value)) &&
+      value >= min &&
+      value <= max &&
+      !(above !== undefined && value <= above),
+    `expected ${int ? "an integer" : "a number"} ${limits.filter(Boolean).join(" and ")}`.trim(),
+  );
+};
+
+/** One of `values`. */
+export const oneOf = <const T extends string>(values: readonly T[]): Rule<T> =>
+  check(
+    (value) => values.includes(value as T),
+    `expected one of ${values.map((value) => JSON.stringify(value)).join(", ")}`,
+  );
+
+/** A non-null object that is not an array. */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** An object with the methods `names`. */
+export const methods = <T>(names: readonly string[], expected: string): Rule<T> =>
+  check((value) => isObject(value) && names.every((name) => typeof value[name] === "function"), expected);
+
+/**
+ * An object whose fields follow `shape`; fields not in the shape are kept as they are. The result
+ * holds every field of the shape (its default when absent) and the extra ones.
+ */
+export function object<S extends Record<string, Rule<unknown>>>(
+  shape: S,
+): Rule<{ [K in keyof S]: RuleOutput<S[K]> }> {
+  return (value, problems, path) => {
+    if (!isObject(value)) {
+      problems.push(problem(path, "expected object"));
+      return value as never;
+    }
+    const result: Record<string, unknown> = { ...value };
+    for (const key in shape) {
+      const field = shape[key]!(value[key], problems, path ? `${path}.${key}` : key);
+      if (field !== undefined) result[key] = field;
+    }
+    return result as never;
+  };
+}
+
+/** An array whose every item follows `rule`. */
+export function array<T>(rule: Rule<T>): Rule<T[]> {
+  return (value, problems, path) => {
+    if (!Array.isArray(value)) {
+      problems.push(problem(path, "expected array"));
+      return value as never;
+    }
+    return value.map((item, index) => rule(item, problems, `${path}.${index}`));
+  };
+}
+
+/** An object used as a map: every value follows `rule`. */
+export function record<T>(rule: Rule<T>): Rule<Record<string, T>> {
+  return (value, problems, path) => {
+    if (!isObject(value)) {
+      problems.push(problem(path, "expected object"));
+      return value as never;
+    }
+    const result: Record<string, T> = {};
+    for (const [key, item] of Object.entries(value))
+      result[key] = rule(item, problems, path ? `${path}.${key}` : key);
+    return result;
+  };
+}
