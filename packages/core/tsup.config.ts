@@ -7,6 +7,7 @@ export default defineConfig({
     "memory-store": "src/memory-store-entry.ts",
     options: "src/options.ts",
     rotation: "src/rotation.ts",
+    shared: "src/shared.ts",
     testing: "src/testing/index.ts",
   },
   format: ["esm"],

@@ -4,6 +4,7 @@
  *
  * The rest lives at subpaths, so an app pays only for what it imports:
  * `@tokenkeep/core/http` (authorized fetch, ky hooks, reading a token endpoint's answer),
+ * `@tokenkeep/core/shared` (managers in several processes sharing one store),
  * `@tokenkeep/core/rotation` (one refresh-token redemption across processes),
  * `@tokenkeep/core/memory-store` (the in-process `Store`, for the rotation coordinator and tests),
  * `@tokenkeep/core/options` (option validation for packages that build on core) and
@@ -35,6 +36,7 @@ export {
 export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js";
 export { isTransientFailure } from "./failure-classification.js";
 export { identityKey } from "./identity.js";
+export type { SharedStore } from "./shared-store.js";
 export type { TokenManagerStats } from "./stats.js";
 export type { LeaseRelease, Store } from "./store.js";
 export type { Timers } from "./timers.js";

@@ -4,10 +4,6 @@
 import type { RetryPolicy } from "./backoff.js";
 import {
   DEFAULT_CREATOR_TIMEOUT_MS,
-  DEFAULT_KEY_PREFIX,
-  DEFAULT_LEASE_POLL_MAX_MS,
-  DEFAULT_LEASE_POLL_MIN_MS,
-  DEFAULT_LEASE_TTL_MS,
   DEFAULT_LIFETIME_MS,
   DEFAULT_MANAGER_MAX_ENTRIES,
   DEFAULT_MAX_SKEW_FRACTION,
@@ -17,12 +13,10 @@ import {
   DEFAULT_RETRY_BASE_DELAY_MS,
   DEFAULT_RETRY_MAX_DELAY_MS,
   DEFAULT_SKEW_MS,
-  DEFAULT_STORE_PROBE_INTERVAL_MS,
-  DEFAULT_STORE_TIMEOUT_MS,
 } from "./defaults.js";
 import type { TokenEventHandler } from "./events.js";
-import { defaulted, func, methods, number, object, optional, string, validate } from "./rules.js";
-import type { Store } from "./store.js";
+import { defaulted, func, methods, number, object, optional, validate } from "./rules.js";
+import type { SharedStore } from "./shared-store.js";
 import type { Timers } from "./timers.js";
 import type { TokenCreator, TokenIdentity } from "./token-creator.js";
 
@@ -36,16 +30,12 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   refresher?: TokenCreator<I> | undefined;
   /**
-   * A shared store (e.g. `@tokenkeep/redis`) behind the in-process cache: several instances then
-   * fetch once between them. Without it, the in-process cache is the only one.
+   * A store shared with managers in other processes (`shareStore(createRedisStore(...))` from
+   * `@tokenkeep/core/shared`): they then fetch each token once between them. Without it, the
+   * in-process cache is the only one.
    * @default undefined (in-process cache only)
    */
-  store?: Store | undefined;
-  /**
-   * Prefix of the keys written to `store`.
-   * @default "tokenkeep:"
-   */
-  keyPrefix?: string | undefined;
+  shared?: SharedStore | undefined;
   /**
    * Identities kept in the in-process cache (least recently used evicted first).
    * @default 1000
@@ -88,21 +78,6 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   creatorTimeoutMs?: number | undefined;
   /**
-   * Lifetime of the cross-instance fetch lease (stores with `acquire`).
-   * @default 15_000
-   */
-  leaseTtlMs?: number | undefined;
-  /**
-   * Timeout of every store call; past it the manager fetches per process (degraded).
-   * @default 500
-   */
-  storeTimeoutMs?: number | undefined;
-  /**
-   * While degraded, the store is tried again at most this often.
-   * @default 5_000
-   */
-  storeProbeIntervalMs?: number | undefined;
-  /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
    */
@@ -132,8 +107,9 @@ const fraction = (fallback: number, max = 1) => optional(number({ min: 0, max })
 const optionsRule = object({
   creator: fn,
   refresher: optional(fn),
-  store: optional(methods<Store>(["get", "set", "delete"], "expected a Store (get, set, delete)")),
-  keyPrefix: optional(string(), DEFAULT_KEY_PREFIX),
+  shared: optional(
+    methods<SharedStore>(["attach"], "expected shareStore(store) from @tokenkeep/core/shared"),
+  ),
   maxEntries: optional(number({ min: 1, int: true }), DEFAULT_MANAGER_MAX_ENTRIES),
   skewMs: ms(DEFAULT_SKEW_MS),
   maxSkewFraction: fraction(DEFAULT_MAX_SKEW_FRACTION, 0.5),
@@ -148,9 +124,6 @@ const optionsRule = object({
     }),
   ),
   creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
-  leaseTtlMs: positiveMs(DEFAULT_LEASE_TTL_MS),
-  storeTimeoutMs: positiveMs(DEFAULT_STORE_TIMEOUT_MS),
-  storeProbeIntervalMs: ms(DEFAULT_STORE_PROBE_INTERVAL_MS),
   onEvent: optional(fn),
   now: optional(fn),
   timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
@@ -161,8 +134,7 @@ const optionsRule = object({
 export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly creator: TokenCreator<I>;
   readonly refresher: TokenCreator<I> | undefined;
-  readonly store?: Store | undefined;
-  readonly keyPrefix: string;
+  readonly shared: SharedStore | undefined;
   readonly maxEntries: number;
   readonly skewMs: number;
   readonly maxSkewFraction: number;
@@ -171,11 +143,6 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly defaultLifetimeMs: number;
   readonly retry: RetryPolicy;
   readonly creatorTimeoutMs: number;
-  readonly leaseTtlMs: number;
-  readonly storeTimeoutMs: number;
-  readonly storeProbeIntervalMs: number;
-  readonly pollMinMs: number;
-  readonly pollMaxMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;
@@ -192,7 +159,5 @@ export function resolveTokenManagerOptions<I extends TokenIdentity>(
     ...data,
     now: data.now ?? Date.now,
     random: data.random ?? Math.random,
-    pollMinMs: DEFAULT_LEASE_POLL_MIN_MS,
-    pollMaxMs: DEFAULT_LEASE_POLL_MAX_MS,
   } as unknown as ResolvedTokenManagerOptions<I>;
 }

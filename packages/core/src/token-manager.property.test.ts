@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createFakeTime } from "../test/support/fake-time.js";
 import { NetworkError } from "./errors.js";
 import { createMemoryStore } from "./memory-store.js";
+import { shareStore } from "./shared.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createTokenManager } from "./token-manager.js";
 
@@ -112,7 +113,7 @@ describe("token manager invariants", () => {
           let n = 0;
           const managers = [0, 1, 2].map(() =>
             createTokenManager<{ user: string }>({
-              store,
+              shared: shareStore(store),
               now: time.now,
               timers: time.timers,
               retry: { retries: 1, baseDelayMs: 10 },

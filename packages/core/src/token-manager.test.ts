@@ -585,7 +585,7 @@ describe("createTokenManager: options", () => {
     try {
       createTokenManager({
         creator: async () => ({ access_token: "a" }),
-        keyPrefix: 42,
+        shared: 42,
         maxSkewFraction: 0.9,
         retry: { retries: 1.5 },
       } as unknown as TokenManagerOptions<TokenIdentity>);
@@ -593,7 +593,7 @@ describe("createTokenManager: options", () => {
       error = caught;
     }
     expect((error as Error).cause).toEqual([
-      "keyPrefix: expected string",
+      "shared: expected shareStore(store) from @tokenkeep/core/shared",
       "maxSkewFraction: expected a number >= 0 and <= 0.5",
       "retry.retries: expected an integer >= 0",
     ]);

@@ -12,21 +12,14 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "./errors.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { isTransientFailure } from "./failure-classification.js";
-import { DEFAULT_IDENTITY_KEY, hashIdentityKey, identityKey } from "./identity.js";
+import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { createDeadline, raceAbort, within } from "./internal/deadline.js";
 import { boundedSet, type Hot } from "./internal/lru.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
 import { type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
-import {
-  coordinatedFetch,
-  createStoreLink,
-  decodeObtained,
-  FAILED,
-  type Obtained,
-  type StoreLink,
-} from "./store-coordination.js";
+import type { Obtained } from "./store-coordination.js";
 import { createThrottle, throttledError } from "./throttle.js";
 import { createTimerSet, runtimeTimers } from "./timers.js";
 import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "./token-creator.js";
@@ -130,17 +123,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     }
   };
 
-  const link: StoreLink | undefined =
-    config.store &&
-    createStoreLink({
-      store: config.store,
-      timeoutMs: config.storeTimeoutMs,
-      probeIntervalMs: config.storeProbeIntervalMs,
-      now: clock,
-      timers,
-      onChange: (degraded, error) =>
-        onEvent && emit(degraded ? "store-degraded" : "store-recovered", "", { error }),
-    });
+  const shared = config.shared?.attach({
+    now: clock,
+    timers,
+    counters,
+    onChange: (degraded, error) =>
+      onEvent && emit(degraded ? "store-degraded" : "store-recovered", "", { error }),
+  });
 
   /** The timeline of a freshly obtained set. */
   const makeEntry = ({ set, obtainedAt }: Obtained): Entry => {
@@ -226,24 +215,15 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   };
 
   /** Runs one fetch: through the shared store when there is one, else straight to the creator. */
-  const fetchToken = async (
-    key: string,
-    identity: I,
-    previous: TokenSet | undefined,
-    signal: AbortSignal,
-  ): Promise<Obtained> => {
-    if (link === undefined) return obtain(key, identity, previous, signal);
-    const hash = await hashIdentityKey(key);
-    const replaced = previous?.accessToken;
-    return coordinatedFetch(link, config, {
-      valueKey: `${config.keyPrefix}token:${hash}`,
-      leaseKey: `${config.keyPrefix}lease:${hash}`,
-      accept: (found) => found.set.accessToken !== replaced && clock() < makeEntry(found).usableUntil,
-      fetch: (newer) => obtain(key, identity, newer ?? previous, signal),
-      signal,
-      counters,
-    });
-  };
+  const fetchToken = (key: string, identity: I, previous: TokenSet | undefined, signal: AbortSignal) =>
+    shared === undefined
+      ? obtain(key, identity, previous, signal)
+      : shared.fetch(key, {
+          accept: (found) =>
+            found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal),
+          signal,
+        });
 
   /** Starts the one fetch of `key`; every caller of that identity shares its promise. */
   const startFlight = (key: string, identity: I, current: Entry | undefined, background: boolean) => {
@@ -354,13 +334,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
       dropped = true;
     }
-    if (link !== undefined) {
-      const valueKey = `${config.keyPrefix}token:${await hashIdentityKey(key)}`;
-      const value = await link.call((store) => store.get(valueKey));
-      if (value !== FAILED && decodeObtained(value)?.set.accessToken === accessToken) {
-        dropped = (await link.call((store) => store.delete(valueKey))) !== FAILED || dropped;
-      }
-    }
+    if (shared !== undefined) dropped = (await shared.invalidate(key, accessToken)) || dropped;
     return dropped;
   };
 
@@ -388,7 +362,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     },
     stats: () => ({
       ...counters,
-      ...(link?.state() ?? {
+      ...(shared?.state() ?? {
         storeFailures: 0,
         storeDegradedCount: 0,
         storeDegradedMs: 0,

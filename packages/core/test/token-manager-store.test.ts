@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { TokenEvent } from "../src/events.js";
 import { hashIdentityKey } from "../src/identity.js";
 import { createMemoryStore } from "../src/memory-store.js";
+import { type ShareStoreOptions, shareStore } from "../src/shared.js";
 import type { Store } from "../src/store.js";
 import type { TokenCreator } from "../src/token-creator.js";
 import { createTokenManager, type TokenManager } from "../src/token-manager.js";
@@ -86,11 +87,12 @@ function instance(
   store: Store,
   creator: TokenCreator,
   extra: Partial<TokenManagerOptions> = {},
+  share: ShareStoreOptions = {},
 ) {
   const events: TokenEvent[] = [];
   const manager: TokenManager = createTokenManager({
     creator,
-    store,
+    shared: shareStore(store, share),
     now: time.now,
     timers: time.timers,
     random: () => 0.5,
@@ -153,8 +155,8 @@ describe("token manager with a shared store", () => {
     const time = createFakeTime();
     const store = createMemoryStore({ now: time.now });
     const { creator, state } = countingCreator(time);
-    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
-    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const a = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
     state.hang = true; // A takes the lease and never comes back
     void a.manager.getToken().catch(() => {});
     await time.settle();
@@ -173,8 +175,8 @@ describe("token manager with a shared store", () => {
     const time = createFakeTime();
     const { store, renewals } = renewableLeaseStore(time);
     const { creator, state } = countingCreator(time, 5_000);
-    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
-    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const a = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
     const fromA = a.manager.getToken();
     await time.settle();
     const fromB = b.manager.getToken();
@@ -189,8 +191,8 @@ describe("token manager with a shared store", () => {
     const time = createFakeTime();
     const store = createMemoryStore({ now: time.now });
     const { creator, state } = countingCreator(time, 5_000);
-    const a = instance(time, store, creator, { leaseTtlMs: 2_000 });
-    const b = instance(time, store, creator, { leaseTtlMs: 2_000 });
+    const a = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
+    const b = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
     const both = [a.manager.getToken(), b.manager.getToken()];
     await time.advance(10_000);
     await Promise.all(both);
@@ -240,7 +242,7 @@ describe("token manager with a shared store", () => {
     const time = createFakeTime();
     const store = createMemoryStore({ now: time.now });
     const { creator, state } = countingCreator(time, 0);
-    const { manager } = instance(time, store, creator, { keyPrefix: "x:" });
+    const { manager } = instance(time, store, creator, {}, { keyPrefix: "x:" });
     const hash = await hashIdentityKey("");
     await store.set(`x:token:${hash}`, { set: "garbage" }, 60_000);
     const pending = manager.getToken();
@@ -270,12 +272,12 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(state.calls).toBe(3);
   });
 
-  it("gives up on a hanging store after storeTimeoutMs", async () => {
+  it("gives up on a hanging store after timeoutMs", async () => {
     const time = createFakeTime();
     const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
     control.mode = "hang";
     const { creator } = countingCreator(time, 0);
-    const { manager } = instance(time, store, creator, { storeTimeoutMs: 300 });
+    const { manager } = instance(time, store, creator, {}, { timeoutMs: 300 });
     const pending = manager.getToken();
     await time.advance(299);
     expect(manager.stats().storeDegraded).toBe(false);
@@ -289,7 +291,7 @@ describe("token manager with a failing store (degraded mode)", () => {
     const time = createFakeTime();
     const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
     const { creator } = countingCreator(time, 0);
-    const { manager, events } = instance(time, store, creator, { storeProbeIntervalMs: 1_000 });
+    const { manager, events } = instance(time, store, creator, {}, { probeIntervalMs: 1_000 });
     control.mode = "fail";
     const down = manager.getToken({ identity: { user: "a" } });
     await time.advance(10);
@@ -307,5 +309,42 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(stats.storeDegraded).toBe(false);
     expect(stats.storeDegradedMs).toBeGreaterThanOrEqual(2_000);
     expect(stats.storeWrites).toBe(1);
+  });
+
+  it("checks shareStore's arguments when it is called, naming what was expected", () => {
+    const problems = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        expect(error).toBeInstanceOf(TypeError);
+        expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+        return (error as Error).cause;
+      }
+      throw new Error("expected a throw");
+    };
+    expect(problems(() => shareStore({ get: async () => undefined } as unknown as Store))).toEqual([
+      "store: expected a Store (get, set, delete)",
+    ]);
+    const store = createMemoryStore();
+    expect(
+      problems(() =>
+        shareStore(store, {
+          keyPrefix: 1,
+          leaseTtlMs: 0,
+          timeoutMs: -1,
+          probeIntervalMs: Number.NaN,
+        } as never),
+      ),
+    ).toEqual([
+      "keyPrefix: expected string",
+      "leaseTtlMs: expected a number > 0 and <= 2147483647",
+      "timeoutMs: expected a number > 0 and <= 2147483647",
+      "probeIntervalMs: expected a number >= 0 and <= 2147483647",
+    ]);
+    expect(
+      problems(() =>
+        createTokenManager({ creator: async () => ({ access_token: "a" }), shared: store as never }),
+      ),
+    ).toEqual(["shared: expected shareStore(store) from @tokenkeep/core/shared"]);
   });
 });

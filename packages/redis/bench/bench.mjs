@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { createTokenManager } from "@tokenkeep/core";
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
+import { shareStore } from "@tokenkeep/core/shared";
 import { createClient } from "redis";
 import { createRedisStore } from "../dist/index.js";
 
@@ -56,11 +57,13 @@ const countingClient = {
   },
 };
 
-const memoryManager = createTokenManager({ creator, store: createMemoryStore(), keyPrefix: prefix });
+const memoryManager = createTokenManager({
+  creator,
+  shared: shareStore(createMemoryStore(), { keyPrefix: prefix }),
+});
 const redisManager = createTokenManager({
   creator,
-  store: createRedisStore({ client: countingClient, prefix }),
-  keyPrefix: prefix,
+  shared: shareStore(createRedisStore({ client: countingClient, prefix }), { keyPrefix: prefix }),
 });
 await memoryManager.getToken();
 await redisManager.getToken();

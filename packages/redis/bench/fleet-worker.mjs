@@ -3,6 +3,7 @@
  * over IPC when to fire its burst of cold callers.
  */
 import { createTokenManager } from "@tokenkeep/core";
+import { shareStore } from "@tokenkeep/core/shared";
 import { createRedisStore } from "../dist/index.js";
 
 let manager;
@@ -12,9 +13,7 @@ process.on("message", async (message) => {
   if (message.type === "init") {
     store = createRedisStore({ url: message.redisUrl, prefix: message.prefix, commandTimeoutMs: 5_000 });
     manager = createTokenManager({
-      store,
-      keyPrefix: message.prefix,
-      storeTimeoutMs: 5_000,
+      shared: shareStore(store, { keyPrefix: message.prefix, timeoutMs: 5_000 }),
       creator: async ({ signal }) => (await fetch(message.tokenUrl, { method: "POST", signal })).json(),
     });
     await store.get("warm-up");

@@ -24,7 +24,11 @@ describe.skipIf(!url)("token managers in several processes sharing one Redis", (
 
   // Generous store timeouts: on a loaded 2-core CI machine a slow answer would (correctly) make a
   // process fetch on its own, which is not what these tests are about (redis-outage.test.ts is).
-  async function startFleet(count: number, manager: Record<string, number> = {}) {
+  async function startFleet(
+    count: number,
+    manager: Record<string, number> = {},
+    share: Record<string, number> = {},
+  ) {
     const prefix = uniquePrefix("fleet");
     const started = Array.from({ length: count }, (_, index) => {
       const worker = startWorker(workerFile);
@@ -36,6 +40,8 @@ describe.skipIf(!url)("token managers in several processes sharing one Redis", (
         tokenUrl: endpoint!.url,
         prefix,
         manager,
+        commandTimeoutMs: 5_000,
+        share: { timeoutMs: 5_000, ...share },
       });
       return worker;
     });
@@ -91,7 +97,7 @@ describe.skipIf(!url)("token managers in several processes sharing one Redis", (
       byId.get(request.worker!)?.kill();
       return false;
     };
-    const fleet = await startFleet(3, { leaseTtlMs: 1_000, creatorTimeoutMs: 20_000 });
+    const fleet = await startFleet(3, { creatorTimeoutMs: 20_000 }, { leaseTtlMs: 1_000 });
     for (const [index, worker] of fleet.entries()) byId.set(`w${index}`, worker);
 
     for (const worker of fleet) worker.send({ type: "burst", callers: 500 });

@@ -40,7 +40,7 @@ describe.skipIf(!url)("Redis stopped mid-run and started again", () => {
         tokenUrl: endpoint!.url,
         prefix,
         commandTimeoutMs: 1_000,
-        manager: { storeTimeoutMs: 1_000, storeProbeIntervalMs: 200, leaseTtlMs: 2_000 },
+        share: { timeoutMs: 1_000, probeIntervalMs: 200, leaseTtlMs: 2_000 },
       });
       return worker;
     });

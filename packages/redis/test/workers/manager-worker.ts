@@ -3,6 +3,7 @@
  * driven over IPC by the test. Its creator posts to the test's counting token endpoint.
  */
 import { createTokenManager, type TokenEvent, type TokenManager } from "@tokenkeep/core";
+import { shareStore } from "@tokenkeep/core/shared";
 import { createRedisStore, type RedisStore } from "../../src/index.js";
 
 interface Init {
@@ -12,6 +13,8 @@ interface Init {
   tokenUrl: string;
   prefix: string;
   manager?: Record<string, number>;
+  /** Options of `shareStore`. */
+  share?: Record<string, number>;
   commandTimeoutMs?: number;
 }
 
@@ -74,8 +77,7 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
           commandTimeoutMs: init.commandTimeoutMs,
         });
         manager = createTokenManager({
-          store,
-          keyPrefix: init.prefix,
+          shared: shareStore(store, { keyPrefix: init.prefix, ...init.share }),
           ...init.manager,
           onEvent: (event) => {
             if (event.type.startsWith("store-")) events.push(event.type);
