@@ -1,5 +1,5 @@
 import { AbortError, InvalidResponseError, type JsonValue } from "@tokenkeep/core";
-import { rules } from "@tokenkeep/core/options";
+import * as rules from "@tokenkeep/core/options";
 import { DEFAULT_TIMEOUT_MS } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
@@ -45,17 +45,15 @@ export interface DiscoverOptions {
 
 // Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
 // Built on first use, so a bundle that never discovers drops it.
-const metadataRule = () => {
-  const { array, object, optional, string } = rules;
-  return object({
-    issuer: string(1),
-    token_endpoint: optional(string()),
-    revocation_endpoint: optional(string()),
-    introspection_endpoint: optional(string()),
-    grant_types_supported: optional(array(string())),
-    token_endpoint_auth_methods_supported: optional(array(string())),
+const metadataRule = () =>
+  rules.object({
+    issuer: rules.string(1),
+    token_endpoint: rules.optional(rules.string()),
+    revocation_endpoint: rules.optional(rules.string()),
+    introspection_endpoint: rules.optional(rules.string()),
+    grant_types_supported: rules.optional(rules.array(rules.string())),
+    token_endpoint_auth_methods_supported: rules.optional(rules.array(rules.string())),
   });
-};
 
 const cache = new Map<string, Promise<AuthorizationServerMetadata>>();
 

@@ -1,4 +1,14 @@
-import { type RuleOutput, rules } from "@tokenkeep/core/options";
+import {
+  check,
+  func,
+  number,
+  oneOf,
+  optional,
+  type Rule,
+  type RuleOutput,
+  record,
+  string,
+} from "@tokenkeep/core/options";
 import type { BodyEncoding } from "./body-encoding.js";
 import type { ClientAuthentication } from "./client-authentication.js";
 import { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
@@ -101,13 +111,11 @@ function isHttpUrl(value: unknown): boolean {
   return url !== null && (url.protocol === "https:" || url.protocol === "http:");
 }
 
-const { check, func, number, oneOf, optional, record, string } = rules;
-
 /** An absolute http(s) URL, as a string or a `URL`. */
-export const urlRule = (): rules.Rule<string | URL> => check(isHttpUrl, "expected an absolute http(s) URL");
+export const urlRule = (): Rule<string | URL> => check(isHttpUrl, "expected an absolute http(s) URL");
 
 /** A string, or a list of strings (scope, resource). */
-export const stringsRule = (): rules.Rule<string | readonly string[]> =>
+export const stringsRule = (): Rule<string | readonly string[]> =>
   check(
     (value) =>
       typeof value === "string" || (Array.isArray(value) && value.every((item) => typeof item === "string")),

@@ -1,4 +1,4 @@
-import { rules } from "@tokenkeep/core/options";
+import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,

@@ -1,5 +1,5 @@
 import { TokenkeepError, type TokenSet } from "@tokenkeep/core";
-import { rules } from "@tokenkeep/core/options";
+import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import {
   checkGrantOptions,

@@ -1,6 +1,6 @@
 import { InvalidResponseError } from "@tokenkeep/core";
 import { readTokenResponse } from "@tokenkeep/core/http";
-import { rules } from "@tokenkeep/core/options";
+import * as rules from "@tokenkeep/core/options";
 import {
   checkGrantOptions,
   type GrantOptions,
