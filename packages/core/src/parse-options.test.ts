@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
+import { thrown } from "../test/support/thrown.js";
 import { parseOptions } from "./parse-options.js";
 import { INVALID_OPTIONS_CODE } from "./rules.js";
-
-function thrown(run: () => unknown): TypeError & { code?: string; cause?: unknown } {
-  try {
-    run();
-  } catch (error) {
-    return error as TypeError;
-  }
-  throw new Error("expected a throw");
-}
 
 const schema = z.strictObject({
   name: z.optional(z.string().check(z.minLength(1), z.maxLength(8))),

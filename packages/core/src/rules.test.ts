@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { thrown } from "../test/support/thrown.js";
 import {
   array,
   check,
@@ -15,15 +16,6 @@ import {
   string,
   validate,
 } from "./rules.js";
-
-function thrown(run: () => unknown): TypeError & { code?: string; cause?: unknown } {
-  try {
-    run();
-  } catch (error) {
-    return error as TypeError;
-  }
-  throw new Error("expected a throw");
-}
 
 const rule = object({
   name: string(1),

@@ -13,6 +13,7 @@ import type { TokenCreator } from "../src/token-creator.js";
 import { createTokenManager, type TokenManager } from "../src/token-manager.js";
 import type { TokenManagerOptions } from "../src/token-manager-options.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
+import { thrown } from "./support/thrown.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -313,14 +314,10 @@ describe("token manager with a failing store (degraded mode)", () => {
 
   it("checks shareStore's arguments when it is called, naming what was expected", () => {
     const problems = (run: () => unknown) => {
-      try {
-        run();
-      } catch (error) {
-        expect(error).toBeInstanceOf(TypeError);
-        expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
-        return (error as Error).cause;
-      }
-      throw new Error("expected a throw");
+      const error = thrown(run);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+      return error.cause;
     };
     expect(problems(() => shareStore({ get: async () => undefined } as unknown as Store))).toEqual([
       "store: expected a Store (get, set, delete)",
