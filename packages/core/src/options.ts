@@ -7,5 +7,5 @@
 
 // Named exports, not a namespace object: a bundle keeps only the rules it uses. Import them as
 // `import * as rules from "@tokenkeep/core/options"` to read `rules.object(...)`.
-export { parseOptions } from "./parse-options.js";
+export { parseOptions, type StandardSchemaV1 } from "./parse-options.js";
 export * from "./rules.js";

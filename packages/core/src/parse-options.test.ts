@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
 import { thrown } from "../test/support/thrown.js";
-import { parseOptions } from "./parse-options.js";
+import { parseOptions, type StandardSchemaV1 } from "./parse-options.js";
 import { INVALID_OPTIONS_CODE } from "./rules.js";
 
 const schema = z.strictObject({
@@ -77,5 +77,26 @@ describe("parseOptions", () => {
       }),
     );
     expect(checked).toBe(false);
+  });
+
+  it("takes any Standard Schema, and refuses one that validates asynchronously", () => {
+    const upper: StandardSchemaV1<unknown, string> = {
+      "~standard": {
+        version: 1,
+        vendor: "test",
+        validate: (value) =>
+          typeof value === "string"
+            ? { value: value.toUpperCase() }
+            : { issues: [{ message: "expected text", path: [{ key: "label" }] }] },
+      },
+    };
+    expect(parseOptions(upper, "abc", "createThing")).toBe("ABC");
+    expect(thrown(() => parseOptions(upper, 1, "createThing")).cause).toEqual(["label: expected text"]);
+    const later: StandardSchemaV1 = {
+      "~standard": { version: 1, vendor: "test", validate: async (value) => ({ value }) },
+    };
+    expect(thrown(() => parseOptions(later, {}, "createThing")).message).toBe(
+      "the options schema of createThing must validate synchronously",
+    );
   });
 });

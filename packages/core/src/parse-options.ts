@@ -1,4 +1,30 @@
-import { invalidOptions, problem, type StandardSchemaV1 } from "./rules.js";
+import { invalidOptions, problem } from "./rules.js";
+
+/** The Standard Schema v1 interface (https://standardschema.dev), copied as its authors recommend. */
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
+  readonly "~standard": {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (
+      value: unknown,
+    ) => StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+  };
+}
+
+export declare namespace StandardSchemaV1 {
+  /** The result of `validate`. */
+  type Result<Output> =
+    | { readonly value: Output; readonly issues?: undefined }
+    | { readonly issues: ReadonlyArray<Issue> };
+  /** One problem. zod's issues carry more fields (`code`, `expected`...), read when present. */
+  interface Issue {
+    readonly message: string;
+    readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  }
+  /** The output type of a schema. */
+  type InferOutput<S extends StandardSchemaV1> = NonNullable<S["~standard"]["types"]>["output"];
+}
 
 /** The fields of an issue the messages below read: zod's issues carry `code` and the rest. */
 interface Issue extends StandardSchemaV1.Issue {

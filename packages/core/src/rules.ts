@@ -3,39 +3,13 @@
  *
  * Why not zod here: zod/mini alone bundles to ~4.7 KiB minified+gzipped for one object schema, most
  * of core's size budget. Options need a handful of checks (type, range, non-empty, one of), so these
- * rules do that in a few hundred bytes. They build a Standard Schema (https://standardschema.dev),
- * the same interface zod, valibot and arktype implement, so `parseOptions` takes either kind.
+ * rules do that in about 1 KiB. Packages that would rather use a schema library (zod, valibot,
+ * arktype) call `parseOptions` instead, which reports problems the same way.
  *
  * Every rule reads a value and returns it (a default filled in where the rule has one), pushing a
  * `path: message` problem for what is wrong. Messages say what was expected, never the value given:
  * it may be a secret.
  */
-
-/** The Standard Schema v1 interface (https://standardschema.dev), copied as its authors recommend. */
-export interface StandardSchemaV1<Input = unknown, Output = Input> {
-  readonly "~standard": {
-    readonly version: 1;
-    readonly vendor: string;
-    readonly validate: (
-      value: unknown,
-    ) => StandardSchemaV1.Result<Output> | Promise<StandardSchemaV1.Result<Output>>;
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
-  };
-}
-
-export declare namespace StandardSchemaV1 {
-  /** The result of `validate`. */
-  type Result<Output> =
-    | { readonly value: Output; readonly issues?: undefined }
-    | { readonly issues: ReadonlyArray<Issue> };
-  /** One problem. zod's issues carry more fields (`code`, `expected`...), read when present. */
-  interface Issue {
-    readonly message: string;
-    readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
-  }
-  /** The output type of a schema. */
-  type InferOutput<S extends StandardSchemaV1> = NonNullable<S["~standard"]["types"]>["output"];
-}
 
 /**
  * A rule: checks `value` at `path` (`retry.retries`; `""` for the options object itself), pushes
