@@ -121,7 +121,7 @@ export function decodeObtained(value: unknown): Obtained | undefined {
     : undefined;
 }
 
-/** The lease settings of {@link coordinatedFetch} (the token manager's resolved options fit). */
+/** The lease settings of {@link coordinatedFetch}, from `shareStore`'s options. */
 export interface LeaseSettings {
   readonly leaseTtlMs: number;
   readonly pollMinMs: number;

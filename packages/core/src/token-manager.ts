@@ -6,7 +6,7 @@
  * or start the one fetch of that identity (single-flight), which reads the shared store if there is
  * one, calls the creator with retries, and installs the result. The rules live in their own files:
  * skew.ts, refresh-ahead.ts, single-flight.ts, backoff.ts, throttle.ts, identity.ts,
- * store-coordination.ts, events.ts, stats.ts, timers.ts.
+ * shared-store.ts (the contract with `shareStore`), events.ts, stats.ts, timers.ts.
  */
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "./errors.js";
