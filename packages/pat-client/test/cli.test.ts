@@ -191,6 +191,10 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       cli(["update", "D".repeat(21)], envOf(server)), // nothing to update
       cli(["issue", "--owner", "x", "--expires-at", "2030-01-01", "--expires-in", "1d"], envOf(server)),
       cli(["list"], { TOKENKEEP_PAT_ENDPOINT: "ftp://example.com", TOKENKEEP_PAT: server.adminToken }),
+      // A PAT pasted where a command or an option belongs: commander quotes those, not this PAT.
+      cli([server.adminToken], envOf(server)),
+      cli(["list", `--${server.adminToken}`], envOf(server)),
+      cli(["list", server.adminToken], envOf(server)),
     ]);
     for (const run of runs) {
       expect(run.code, run.stderr).toBe(2);

@@ -1,3 +1,4 @@
+import { PAT_SECRET_PATTERN, TOKEN_ID_LENGTH } from "@tokenkeep/pat-protocol";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
@@ -17,6 +18,21 @@ export interface CliIo {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/**
+ * A PAT with any prefix: `<prefix><token id>.<base64 secret>`. Commander quotes what it did not
+ * understand ("unknown command '...'"), and a PAT pasted in the wrong place must not end up in a
+ * terminal's scrollback or a CI log.
+ */
+const ANY_PAT = new RegExp(
+  `[A-Za-z0-9_-]*[A-Za-z0-9]{${TOKEN_ID_LENGTH}}\\.${PAT_SECRET_PATTERN.source.replace(/^\^|\$$/g, "")}`,
+  "g",
+);
+
+/** `text` with every PAT in it replaced by a placeholder. */
+export function redactPats(text: string): string {
+  return text.replace(ANY_PAT, "<personal access token, not shown>");
+}
 
 /** A command-line mistake found after parsing (exit code 2). */
 class UsageError extends Error {
@@ -44,7 +60,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
   const program = new Command("tokenkeep-pat")
     .description("Manage the personal access tokens of a PAT service (tokenkeep or @access-tokens).")
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: (text, write) => write(redactPats(text)),
+    })
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
