@@ -68,6 +68,17 @@ describe("createRotationCoordinator", () => {
     expect(stats[0]!.successorHits + stats[1]!.successorHits).toBe(1);
   });
 
+  it("works in one process without a store: late arrivals get the successor from a memory store", async () => {
+    const server = rotatingServer();
+    const rotation = createRotationCoordinator({ redeem: server.redeem });
+    const first = await rotation.rotate("rt-0");
+    const late = await rotation.rotate("rt-0");
+    expect(late).toEqual(first);
+    expect(server.state.redemptions).toBe(1);
+    expect(rotation.stats()).toMatchObject({ redemptions: 1, successorHits: 1 });
+    await rotation.dispose();
+  });
+
   it("hands a late arrival the successor until successorTtlMs has passed", async () => {
     let clock = 1_000_000;
     const now = () => clock;
