@@ -32,7 +32,7 @@ export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
 /** Each creator call is aborted (and counts as a transient failure) after this long. */
 export const DEFAULT_CREATOR_TIMEOUT_MS = 30_000;
-/** Prefix of every key the manager writes to its store. */
+/** Prefix of every key `shareStore` and the rotation coordinator write to a store. */
 export const DEFAULT_KEY_PREFIX = "tokenkeep:";
 /** Lifetime of the cross-instance fetch lease; a holder that died blocks others at most this long. */
 export const DEFAULT_LEASE_TTL_MS = 15_000;
