@@ -5,8 +5,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { isTransientFailure } from "../src/failure-classification.js";
-import { createTokenManager } from "../src/token-manager.js";
+import { isTransientFailure } from "../src/errors/failure-classification.js";
+import { createTokenManager } from "../src/manager/token-manager.js";
 
 const servers: Server[] = [];
 afterEach(async () => {

@@ -4,14 +4,14 @@
  * degraded mode.
  */
 import { describe, expect, it } from "vitest";
-import type { TokenEvent } from "../src/events.js";
-import { hashIdentityKey } from "../src/identity.js";
-import { createMemoryStore } from "../src/memory-store.js";
-import { type ShareStoreOptions, shareStore } from "../src/shared.js";
-import type { Store } from "../src/store.js";
-import type { TokenCreator } from "../src/token-creator.js";
-import { createTokenManager, type TokenManager } from "../src/token-manager.js";
-import type { TokenManagerOptions } from "../src/token-manager-options.js";
+import type { TokenEvent } from "../src/manager/events.js";
+import { hashIdentityKey } from "../src/manager/identity.js";
+import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
+import type { TokenManagerOptions } from "../src/manager/token-manager-options.js";
+import { createMemoryStore } from "../src/memory-store/memory-store.js";
+import { type ShareStoreOptions, shareStore } from "../src/shared/index.js";
+import type { Store } from "../src/store/store.js";
+import type { TokenCreator } from "../src/token/token-creator.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
 import { thrown } from "./support/thrown.js";
 

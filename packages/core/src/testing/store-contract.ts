@@ -1,5 +1,5 @@
-import type { Store } from "../store.js";
-import type { JsonValue } from "../token-set.js";
+import type { Store } from "../store/store.js";
+import type { JsonValue } from "../token/token-set.js";
 
 /** The assertions the contract suite uses; vitest's and Jest's `expect` fit. */
 export interface StoreContractAssertion {
