@@ -12,6 +12,12 @@ export const DEFAULT_LIFETIME_MS = 3_600_000;
 /** How many entries (values and leases) the in-memory store holds before evicting the least recently used. */
 export const DEFAULT_STORE_MAX_ENTRIES = 1000;
 
+/**
+ * The longest delay a timer can take: runtimes store it in a signed 32-bit integer and fire a longer
+ * one at once. Every option that ends up in a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 // Token manager (createTokenManager).
 
 /** How many identities the manager's in-process cache holds before evicting the least recently used. */
@@ -53,5 +59,12 @@ export const DEFAULT_LEASE_POLL_MAX_MS = 500;
  * Keep it short: within it, the old refresh token yields the new pair without a redemption.
  */
 export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
+/**
+ * How long the "redeemed" marker of a refresh token lives (it holds no token material): within it, a
+ * refresh token this deployment already redeemed is never presented upstream again.
+ */
+export const DEFAULT_REDEEMED_TTL_MS = 86_400_000;
+/** The longest one redemption may take, counted from before its lease is requested. */
+export const DEFAULT_REDEEM_TIMEOUT_MS = 10_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */
 export const RECENT_SUCCESSORS = 1000;

@@ -16,6 +16,12 @@ export type TokenkeepErrorCode =
   | "ERR_TOKENKEEP_ABORTED"
   | "ERR_TOKENKEEP_THROTTLED"
   | "ERR_TOKENKEEP_DISPOSED"
+  /** Rotation: this deployment already redeemed that refresh token, and its successor window passed. */
+  | "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED"
+  /** Rotation: a redemption of that refresh token was abandoned; the server may have rotated it. */
+  | "ERR_TOKENKEEP_ROTATION_IN_DOUBT"
+  /** Rotation: the shared store is failing, so no redemption is safe right now (transient). */
+  | "ERR_TOKENKEEP_STORE_UNAVAILABLE"
   | (string & {});
 
 /** Options shared by every tokenkeep error. */

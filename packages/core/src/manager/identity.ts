@@ -1,3 +1,4 @@
+import { sha256Hex } from "../internal/sha256.js";
 import type { TokenIdentity } from "../token/token-creator.js";
 
 /**
@@ -33,9 +34,4 @@ export function identityKey(identity: TokenIdentity | undefined): string {
  * A SHA-256 (hex) of an identity key: what store keys are made of, so shared stores hold no
  * client ids or subjects in clear and keys stay short.
  */
-export async function hashIdentityKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  let hex = "";
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
-  return hex;
-}
+export const hashIdentityKey: (key: string) => Promise<string> = sha256Hex;

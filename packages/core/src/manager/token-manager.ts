@@ -14,7 +14,7 @@ import { isTransientFailure } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
-import type { Obtained } from "../store/store-link.js";
+import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
 import type { TokenSet } from "../token/token-set.js";

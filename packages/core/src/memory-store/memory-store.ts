@@ -18,9 +18,10 @@ export interface MemoryStoreOptions {
   now?: (() => number) | undefined;
 }
 
-/** The in-memory {@link Store}: always offers leases. */
+/** The in-memory {@link Store}: always offers leases (with `renew`) and compare-and-delete. */
 export interface MemoryStore extends Store {
   acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
+  compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
   /** Entries held right now, including expired ones not yet collected; never above `maxEntries`. */
   readonly size: number;
 }
@@ -90,15 +91,34 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     async delete(key) {
       entries.delete(key);
     },
+    async compareAndDelete(key, expected) {
+      const entry = live(key);
+      if (entry === undefined || entry.owner !== undefined || entry.text !== JSON.stringify(expected)) {
+        return false;
+      }
+      entries.delete(key);
+      return true;
+    },
     async acquire(key, ttlMs) {
       checkTtl(ttlMs);
       if (live(key) !== undefined) return undefined;
       const owner = {};
       put(key, { text: '"lease"', expiresAt: now() + ttlMs, owner });
-      return async () => {
-        // Only the holder removes its own lease: one that expired and was taken by someone else stays.
-        if (entries.get(key)?.owner === owner) entries.delete(key);
-      };
+      // Only the holder touches its own lease: one that expired and was taken by someone else stays.
+      const held = () => live(key)?.owner === owner;
+      return Object.assign(
+        async () => {
+          if (held()) entries.delete(key);
+        },
+        {
+          async renew(renewTtlMs: number) {
+            checkTtl(renewTtlMs);
+            if (!held()) return false;
+            put(key, { text: '"lease"', expiresAt: now() + renewTtlMs, owner });
+            return true;
+          },
+        },
+      );
     },
   };
 }

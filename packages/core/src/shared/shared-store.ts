@@ -5,8 +5,26 @@
 
 import type { TimerSet } from "../internal/timers.js";
 import type { Store } from "../store/store.js";
-import type { Obtained } from "../store/store-link.js";
+import type { StoreLinkState } from "../store/store-link.js";
 import type { TokenSet } from "../token/token-set.js";
+
+/** A token set with the moment its request was sent: what the store holds per identity. */
+export interface Obtained {
+  readonly set: TokenSet;
+  readonly obtainedAt: number;
+}
+
+/** The settings `shareStore` was given, defaults filled in (the rotation coordinator reads them too). */
+export interface SharedStoreSettings {
+  /** Prefix of every key written to the store. */
+  readonly keyPrefix: string;
+  /** Lifetime of a lease; the holder renews it while it works. */
+  readonly leaseTtlMs: number;
+  /** Timeout of every store call. */
+  readonly timeoutMs: number;
+  /** While the store is failing, how often it is probed. */
+  readonly probeIntervalMs: number;
+}
 
 /**
  * A {@link Store} made shareable between token managers in several processes, by `shareStore(store)`
@@ -15,6 +33,8 @@ import type { TokenSet } from "../token/token-set.js";
 export interface SharedStore {
   /** The store behind it. */
   readonly store: Store;
+  /** Its settings, defaults filled in. */
+  readonly settings: SharedStoreSettings;
   /** Binds it to one token manager; `createTokenManager` calls it once. */
   attach(manager: SharedStoreContext): SharedStoreSession;
 }
@@ -30,12 +50,7 @@ export interface SharedStoreContext {
 }
 
 /** The failure counters and degraded state of a shared store, as `stats()` reports them. */
-export interface SharedStoreState {
-  storeFailures: number;
-  storeDegradedCount: number;
-  storeDegradedMs: number;
-  storeDegraded: boolean;
-}
+export type SharedStoreState = StoreLinkState;
 
 /** One manager's use of a shared store. */
 export interface SharedStoreSession {

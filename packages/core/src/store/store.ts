@@ -4,8 +4,9 @@ import type { JsonValue } from "../token/token-set.js";
  * Releases a lease taken with {@link Store.acquire}. Safe to call more than once.
  *
  * A store may also offer `renew(ttlMs)`: extend the lease to `ttlMs` from now while the caller still
- * owns it, resolving `false` once it was lost or released. The token manager renews its fetch lease
- * with it, so a fetch that takes longer than `leaseTtlMs` is not duplicated by another instance.
+ * owns it, resolving `false` once it was lost or released. The lease holder (a token fetch shared
+ * by `shareStore`, a refresh-token redemption) renews while it works, so slow work keeps its lease
+ * instead of being duplicated or cut short.
  */
 export type LeaseRelease = (() => Promise<void>) & {
   renew?: ((ttlMs: number) => Promise<boolean>) | undefined;
@@ -34,4 +35,11 @@ export interface Store {
    * while the caller still owns it.
    */
   acquire?(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
+  /**
+   * Optional atomic compare-and-delete: removes `key` only while it still holds `expected` (equal as
+   * JSON), and resolves whether it did. `invalidate` uses it so an instance never deletes a newer
+   * token another instance has just written; without it, it falls back to read-then-delete.
+   * (`@tokenkeep/redis`: a Lua script comparing the stored bytes.)
+   */
+  compareAndDelete?(key: string, expected: JsonValue): Promise<boolean>;
 }
