@@ -5,8 +5,9 @@
  *
  * - The holder's clock starts *before* `acquire` is sent: the lease the store grants ends at most
  *   `ttlMs` after that moment, so the holder never believes in a lease longer than the store's.
- * - While the work runs the holder renews the lease every third of `ttlMs` (stores whose release has
- *   `renew`); each confirmed renewal moves the end of the lease to `ttlMs` after it was sent.
+ * - While the work runs the holder renews the lease every third of `ttlMs`, counted between the
+ *   moments the renewals are sent (stores whose release has `renew`); each confirmed renewal moves the
+ *   end of the lease to `ttlMs` after it was sent.
  * - The holder's `signal` aborts `marginMs` before the end of the last confirmed lease, when a
  *   renewal says the lease was lost, or when the work's own budget (`budgetMs`) runs out, whichever
  *   comes first. Work that must not outlive its lease (a redemption) stops there.
@@ -87,21 +88,26 @@ export async function acquireLease(
   armStop(sentAt + ttlMs);
 
   const renew = release.renew;
-  const scheduleRenewal = () => {
-    cancelRenew = timers.schedule(async () => {
-      const renewSentAt = now();
-      const kept = await link.call(() => renew!.call(release, ttlMs));
-      if (ended) return;
-      if (kept === true) {
-        armStop(renewSentAt + ttlMs);
-        scheduleRenewal();
-      } else if (kept === false) {
-        stop(new TimeoutError("the lease on the shared store was lost", { timeoutMs: ttlMs }));
-      }
-      // FAILED: the store did not answer; the stop armed for the last confirmed lease stands.
-    }, ttlMs / 3);
+  // Each renewal is sent a third of the lease after the one before it was *sent* (the acquire first),
+  // so a slow store still confirms the next lease well before the last confirmed one ends.
+  const scheduleRenewal = (lastSentAt: number) => {
+    cancelRenew = timers.schedule(
+      async () => {
+        const renewSentAt = now();
+        const kept = await link.call(() => renew!.call(release, ttlMs));
+        if (ended) return;
+        if (kept === true) {
+          armStop(renewSentAt + ttlMs);
+          scheduleRenewal(renewSentAt);
+        } else if (kept === false) {
+          stop(new TimeoutError("the lease on the shared store was lost", { timeoutMs: ttlMs }));
+        }
+        // FAILED: the store did not answer; the stop armed for the last confirmed lease stands.
+      },
+      Math.max(0, lastSentAt + ttlMs / 3 - now()),
+    );
   };
-  if (typeof renew === "function") scheduleRenewal();
+  if (typeof renew === "function") scheduleRenewal(sentAt);
 
   return {
     signal: controller.signal,

@@ -73,8 +73,8 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
         workerId = init.workerId;
         store = createRedisStore({
           url: init.redisUrl,
-          prefix: init.prefix,
-          commandTimeoutMs: init.commandTimeoutMs,
+          keyPrefix: init.prefix,
+          timeoutMs: init.commandTimeoutMs,
         });
         manager = createTokenManager({
           shared: shareStore(store, { keyPrefix: init.prefix, ...init.share }),
