@@ -22,7 +22,6 @@ export {
   isOAuthError,
   isTimeoutError,
   isTokenkeepError,
-  isTransientError,
   NetworkError,
   OAuthError,
   type OAuthErrorOptions,
@@ -32,7 +31,7 @@ export {
   type TokenkeepErrorCode,
   type TokenkeepErrorOptions,
 } from "./errors/errors.js";
-export { isTransientFailure } from "./errors/failure-classification.js";
+export { isTransientError } from "./errors/failure-classification.js";
 export type { Timers } from "./internal/timers.js";
 export type { RetryPolicy } from "./manager/backoff.js";
 export type { TokenEvent, TokenEventHandler, TokenEventType } from "./manager/events.js";

@@ -46,7 +46,7 @@ export interface DiscoverOptions {
 // Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
 // Built on first use, so a bundle that never discovers drops it.
 const metadataRule = () =>
-  rules.object({
+  rules.looseObject({
     issuer: rules.string(1),
     token_endpoint: rules.optional(rules.string()),
     revocation_endpoint: rules.optional(rules.string()),

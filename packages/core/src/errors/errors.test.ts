@@ -8,12 +8,12 @@ import {
   isOAuthError,
   isTimeoutError,
   isTokenkeepError,
-  isTransientError,
   NetworkError,
   OAuthError,
   TimeoutError,
   TokenkeepError,
 } from "./errors.js";
+import { isTransientError } from "./failure-classification.js";
 
 const SECRET = "s3cr3t-refresh-token";
 

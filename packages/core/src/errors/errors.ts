@@ -209,12 +209,3 @@ export const isTimeoutError = /* @__PURE__ */ guard<TimeoutError>("ERR_TOKENKEEP
 
 /** True for an {@link AbortError} from any install. */
 export const isAbortError = /* @__PURE__ */ guard<AbortError>("ERR_TOKENKEEP_ABORTED");
-
-/**
- * Whether a tokenkeep error says retrying may help; `false` for anything else. The token manager
- * also reads other errors (fetch's network `TypeError`, a status of 408, 429 or 5xx): see
- * `isTransientFailure`.
- */
-export function isTransientError(value: unknown): boolean {
-  return isTokenkeepError(value) && value.transient;
-}

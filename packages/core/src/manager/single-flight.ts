@@ -4,9 +4,11 @@
  * `timeoutMs` only abandons that caller's wait (`waitFor`): the shared fetch keeps running for the
  * others, and only disposing the manager aborts it.
  */
+import { MAX_TIMER_MS } from "../defaults.js";
 import { AbortError, TimeoutError } from "../errors/errors.js";
 import { createDeadline, within } from "../internal/deadline.js";
 import type { TimerSet } from "../internal/timers.js";
+import { invalidOptions, problem } from "../options/rules.js";
 
 /** One fetch in flight. */
 export interface Flight<T> {
@@ -20,6 +22,16 @@ export interface Flight<T> {
 export interface WaitOptions {
   readonly signal?: AbortSignal | undefined;
   readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Checks a caller's `timeoutMs` before anything starts: a NaN, a negative or an over-long delay (a
+ * timer fires at once past `MAX_TIMER_MS`) is a programmer error, thrown as one.
+ */
+export function checkTimeoutMs(timeoutMs: number | undefined, method: string): void {
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    throw invalidOptions(method, [problem("timeoutMs", `expected a number > 0 and <= ${MAX_TIMER_MS}`)]);
+  }
 }
 
 /**

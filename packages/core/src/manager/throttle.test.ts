@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isTransientError } from "../errors/errors.js";
+import { isTransientError } from "../errors/failure-classification.js";
 import { createThrottle, throttledError } from "./throttle.js";
 
 describe("throttle", () => {

@@ -15,7 +15,7 @@ import {
   DEFAULT_SKEW_MS,
 } from "../defaults.js";
 import type { Timers } from "../internal/timers.js";
-import { defaulted, func, methods, number, object, optional, validate } from "../options/rules.js";
+import { defaulted, duration, func, methods, number, object, optional, validate } from "../options/rules.js";
 import type { SharedStore } from "../shared/shared-store.js";
 import type { TokenCreator, TokenIdentity } from "../token/token-creator.js";
 import type { RetryPolicy } from "./backoff.js";
@@ -101,8 +101,9 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
 }
 
 const fn = func<(...args: never[]) => unknown>();
-const ms = (fallback: number) => optional(number({ min: 0 }), fallback);
-const positiveMs = (fallback: number) => optional(number({ above: 0 }), fallback);
+// Every delay is bounded by MAX_TIMER_MS: a longer timer fires at once in every runtime.
+const ms = (fallback: number) => optional(duration({ zero: true }), fallback);
+const positiveMs = (fallback: number) => optional(duration(), fallback);
 const fraction = (fallback: number, max = 1) => optional(number({ min: 0, max }), fallback);
 
 const optionsRule = object({

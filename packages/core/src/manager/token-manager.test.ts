@@ -576,8 +576,45 @@ describe("createTokenManager: options", () => {
     expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
     expect((error as Error).cause).toEqual([
       "creator: expected a function",
-      "skewMs: expected a number >= 0",
+      "skewMs: expected a number >= 0 and <= 2147483647",
     ]);
+  });
+
+  it("rejects a misspelt or unknown option, naming the nearest known one", () => {
+    const problems = (options: unknown) => {
+      try {
+        createTokenManager(options as TokenManagerOptions<TokenIdentity>);
+      } catch (error) {
+        expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+        return (error as Error).cause;
+      }
+      return [];
+    };
+    const creator = async () => ({ access_token: "a" });
+    expect(problems({ creator, skewMS: 1_000 })).toEqual([
+      "(options): unknown option `skewMS` - did you mean `skewMs`?",
+    ]);
+    // The option that moved to shareStore: no longer silently ignored.
+    expect(problems({ creator, store: {} })).toEqual(["(options): unknown option `store`"]);
+    expect(problems({ creator, retry: { retires: 1 } })).toEqual([
+      "retry: unknown option `retires` - did you mean `retries`?",
+    ]);
+  });
+
+  it("bounds every delay: one past what a timer can wait is an error, not an instant timeout", async () => {
+    const creator = async () => ({ access_token: "a", expires_in: 60 });
+    expect(() => createTokenManager({ creator, creatorTimeoutMs: 3e9 })).toThrow(
+      "creatorTimeoutMs: expected a number > 0 and <= 2147483647",
+    );
+    const manager = createTokenManager({ creator });
+    for (const timeoutMs of [3e9, Number.NaN, 0, -1]) {
+      await expect(manager.getToken({ timeoutMs })).rejects.toMatchObject({
+        name: "TypeError",
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: "invalid getToken options: timeoutMs: expected a number > 0 and <= 2147483647",
+      });
+    }
+    await expect(manager.getToken({ timeoutMs: 1_000 })).resolves.toMatchObject({ accessToken: "a" });
   });
 
   it("says what was expected, never the value given", () => {

@@ -10,7 +10,7 @@
  */
 
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "../errors/errors.js";
-import { isTransientFailure } from "../errors/failure-classification.js";
+import { isTransientError } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
@@ -22,7 +22,7 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { createThrottle, throttledError } from "./throttle.js";
@@ -195,7 +195,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         return obtained;
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        if (useRefresher && !isTransientFailure(error)) {
+        if (useRefresher && !isTransientError(error)) {
           // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
           // do not let the dead refresh token be kept in (or presented again from) the new set.
           useRefresher = false;
@@ -206,7 +206,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           continue;
         }
         const delayMs =
-          attempt < retry.retries && isTransientFailure(error) && retryDelayMs(error, attempt, retry, random);
+          attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
         if (delayMs === false || delayMs === undefined) throw error;
         counters.retries++;
         if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
@@ -252,7 +252,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         counters.refreshFailures++;
         const at = clock();
         if (onEvent) emit("refresh-failure", key, { background, error });
-        const retryAfterMs = isTransientFailure(error) ? retryAfterOf(error) : undefined;
+        const retryAfterMs = isTransientError(error) ? retryAfterOf(error) : undefined;
         if (retryAfterMs !== undefined) throttle.open(key, at + retryAfterMs);
         if (background && current !== undefined && entries.get(key) === current) {
           // Keep serving the valid token; try again after a backoff, never later than its end.
@@ -314,6 +314,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   // The fast path: a hit costs one map lookup and one clock read, allocates nothing and builds no
   // event object unless a hook is set. Everything else is in `slowPath`.
   const getToken = async (options?: GetTokenOptions<I>): Promise<TokenSet> => {
+    if (options?.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "getToken");
     const key = options?.identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(options.identity);
     const entry = entries.get(key);
     if (entry !== undefined && clock() < entry.refreshAt && options?.forceRefresh !== true) {

@@ -44,6 +44,7 @@ describe("parseOptions", () => {
     expect(error.code).toBe(INVALID_OPTIONS_CODE);
     expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
     expect(error.cause).toEqual([
+      "(options): unknown option `extra`",
       "name: must not be empty",
       "code: length must be >= 4",
       "tags: length must be <= 2",
@@ -52,7 +53,6 @@ describe("parseOptions", () => {
       "secret: expected string",
       "either: does not match any allowed shape",
       "url: expected https",
-      '(options): unknown option "extra"',
     ]);
     expect(error.message).toBe(`invalid createThing options: ${(error.cause as string[]).join("; ")}`);
     expect(error.message).not.toContain("hunter2");
@@ -61,6 +61,26 @@ describe("parseOptions", () => {
       "size: must be <= 10",
     ]);
     expect(thrown(() => parseOptions(schema, "hunter2", "x")).cause).toEqual(["(options): expected object"]);
+  });
+
+  it("rejects unknown keys of a zod object (strict or not), nested ones too, naming the nearest known key", () => {
+    const classic = z.object({
+      timeoutMs: z.optional(z.number()),
+      retry: z.optional(z._default(z.object({ retries: z.optional(z.number()) }), {})),
+    });
+    const error = thrown(() =>
+      parseOptions(classic, { timeout: 300, retry: { retires: 2 }, token: "hunter2" }, "createThing"),
+    );
+    expect(error.cause).toEqual([
+      "(options): unknown option `timeout` - did you mean `timeoutMs`?",
+      "(options): unknown option `token`",
+      "retry: unknown option `retires` - did you mean `retries`?",
+    ]);
+    expect(error.message).not.toContain("hunter2");
+    expect(parseOptions(classic, { timeoutMs: 1, retry: { retries: 1 } }, "createThing")).toEqual({
+      timeoutMs: 1,
+      retry: { retries: 1 },
+    });
   });
 
   it("runs check on valid options only and throws its problems the same way", () => {

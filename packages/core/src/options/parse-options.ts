@@ -1,4 +1,4 @@
-import { invalidOptions, problem } from "./rules.js";
+import { invalidOptions, isObject, problem, unknownKeys } from "./rules.js";
 
 /** The Standard Schema v1 interface (https://standardschema.dev), copied as its authors recommend. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
@@ -68,6 +68,44 @@ function describeIssue(issue: Issue): string {
   }
 }
 
+/** zod's internals the unknown-key check reads: an object schema's shape, a wrapper's inner schema. */
+interface SchemaInternals {
+  readonly shape?: Record<string, unknown>;
+  readonly _zod?: {
+    readonly def?: {
+      readonly shape?: Record<string, unknown>;
+      readonly innerType?: unknown;
+      readonly in?: unknown;
+    };
+  };
+}
+
+/** The shape of an object schema, looking through optional/default/nullable/pipe wrappers. */
+function shapeOf(schema: unknown): Record<string, unknown> | undefined {
+  let current = schema as SchemaInternals | undefined;
+  for (let depth = 0; current !== undefined && depth < 10; depth++) {
+    const shape = current._zod?.def?.shape ?? current.shape;
+    if (isObject(shape)) return shape;
+    current = (current._zod?.def?.innerType ?? current._zod?.def?.in) as SchemaInternals | undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Keys of `input` that an object schema (zod's, or any exposing `shape`) does not know, at every
+ * depth where both the schema and the input are objects: each named with the nearest known key.
+ * Schemas without a visible shape are not checked here (they may reject unknown keys themselves).
+ */
+function unknownKeyProblems(schema: unknown, input: unknown, path: string): string[] {
+  const shape = shapeOf(schema);
+  if (shape === undefined || !isObject(input)) return [];
+  const problems = unknownKeys(input, Object.keys(shape), path);
+  for (const [key, field] of Object.entries(shape)) {
+    problems.push(...unknownKeyProblems(field, input[key], path ? `${path}.${key}` : key));
+  }
+  return problems;
+}
+
 /**
  * Validates the options of a factory with a schema library: like `rules.validate`, but with any
  * synchronous Standard Schema (https://standardschema.dev), such as a zod, valibot or arktype schema.
@@ -102,18 +140,25 @@ export function parseOptions<S extends StandardSchemaV1>(
   if (result instanceof Promise) {
     throw new TypeError(`the options schema of ${factoryName} must validate synchronously`);
   }
-  if (result.issues) {
-    throw invalidOptions(
-      factoryName,
-      (result.issues as readonly Issue[]).map((issue) =>
+  // Unknown keys are named here, with the nearest known one; a strict schema's own report of them goes.
+  const unknown = unknownKeyProblems(schema, input ?? {}, "");
+  const issues = ((result.issues ?? []) as readonly Issue[]).filter(
+    (issue) => unknown.length === 0 || issue.code !== "unrecognized_keys",
+  );
+  if (issues.length > 0 || unknown.length > 0) {
+    throw invalidOptions(factoryName, [
+      ...unknown,
+      ...issues.map((issue) =>
         problem(
           (issue.path ?? []).map((part) => String(typeof part === "object" ? part.key : part)).join("."),
           describeIssue(issue),
         ),
       ),
-    );
+    ]);
   }
-  const problems = check?.(result.value as StandardSchemaV1.InferOutput<S>) ?? [];
+  // No issue left: the schema accepted the input.
+  const value = (result as { readonly value: StandardSchemaV1.InferOutput<S> }).value;
+  const problems = check?.(value) ?? [];
   if (problems.length > 0) throw invalidOptions(factoryName, problems);
-  return result.value as StandardSchemaV1.InferOutput<S>;
+  return value;
 }

@@ -7,6 +7,7 @@ import {
   func,
   INVALID_OPTIONS_CODE,
   methods,
+  nearestKey,
   number,
   object,
   oneOf,
@@ -32,19 +33,35 @@ const rule = object({
 });
 
 describe("rules", () => {
-  it("returns the value with every default filled in, keeping fields the shape does not name", () => {
-    expect(validate(rule, { name: "x", extra: 1 }, "createThing")).toEqual({
+  it("returns the value with every default filled in", () => {
+    expect(validate(rule, { name: "x" }, "createThing")).toEqual({
       name: "x",
       label: "none",
       count: 3,
       mode: "a",
       nested: { depth: 2 },
-      extra: 1,
     });
     expect(validate(rule, { name: "x", count: 0, nested: { depth: 5 } }, "createThing")).toMatchObject({
       count: 0,
       nested: { depth: 5 },
     });
+  });
+
+  it("rejects an unknown key, naming the nearest known one, at any depth", () => {
+    const error = thrown(() =>
+      validate(rule, { name: "x", Count: 1, nested: { dpeth: 1 }, whatever: "secret-value" }, "createThing"),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.cause).toEqual([
+      "(options): unknown option `Count` - did you mean `count`?",
+      "(options): unknown option `whatever`",
+      "nested: unknown option `dpeth` - did you mean `depth`?",
+    ]);
+    expect(error.message).not.toContain("secret-value");
+    expect(nearestKey("skewMS", ["skewMs", "maxSkewFraction"])).toBe("skewMs");
+    expect(nearestKey("timeout", ["timeoutMs", "tokenUrl"])).toBe("timeoutMs");
+    expect(nearestKey("zzz", ["timeoutMs"])).toBeUndefined();
   });
 
   it("reports every problem as `path: message`, saying what was expected and never the value", () => {

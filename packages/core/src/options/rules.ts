@@ -10,6 +10,7 @@
  * `path: message` problem for what is wrong. Messages say what was expected, never the value given:
  * it may be a secret.
  */
+import { MAX_TIMER_MS } from "../defaults.js";
 
 /**
  * A rule: checks `value` at `path` (`retry.retries`; `""` for the options object itself), pushes
@@ -122,6 +123,13 @@ export const number = ({ min = -Infinity, above, max = Infinity, int }: NumberBo
   );
 };
 
+/**
+ * A delay or timeout in ms: a finite number above 0 (or >= 0 with `{ zero: true }`) and at most
+ * `MAX_TIMER_MS`, the longest a timer can wait (a longer one fires at once in every runtime).
+ */
+export const duration = ({ zero = false }: { readonly zero?: boolean } = {}): Rule<number> =>
+  number(zero ? { min: 0, max: MAX_TIMER_MS } : { above: 0, max: MAX_TIMER_MS });
+
 /** One of `values`. */
 export const oneOf = <const T extends string>(values: readonly T[]): Rule<T> =>
   check(
@@ -137,13 +145,86 @@ export const isObject = (value: unknown): value is Record<string, unknown> =>
 export const methods = <T>(names: readonly string[], expected: string): Rule<T> =>
   check((value) => isObject(value) && names.every((name) => typeof value[name] === "function"), expected);
 
+/** Edit distance between two short strings (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known key closest to `key` (case-insensitively), when it is close enough to be a typo. */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const candidate of known) {
+    const d = distance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
 /**
- * An object whose fields follow `shape`; fields not in the shape are kept as they are. The result
- * holds every field of the shape (its default when absent) and the extra ones.
+ * The problem lines for the keys of `value` that are not in `known`: "unknown option `skewMS` - did
+ * you mean `skewMs`?". Key names are shown (they are the caller's code), never values.
+ */
+export function unknownKeys(
+  value: Record<string, unknown>,
+  known: readonly string[],
+  path: string,
+): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    const near = nearestKey(key, known);
+    problems.push(problem(path, `unknown option \`${key}\`${near ? ` - did you mean \`${near}\`?` : ""}`));
+  }
+  return problems;
+}
+
+/**
+ * An object whose fields follow `shape`. A key the shape does not know is a problem naming the
+ * nearest known key (a misspelt option is never silently ignored). The result holds every field of
+ * the shape (its default when absent).
  */
 export function object<S extends Record<string, Rule<unknown>>>(
   shape: S,
 ): Rule<{ [K in keyof S]: RuleOutput<S[K]> }> {
+  const known = Object.keys(shape);
+  return (value, problems, path) => {
+    if (!isObject(value)) {
+      problems.push(problem(path, "expected object"));
+      return value as never;
+    }
+    problems.push(...unknownKeys(value, known, path));
+    const result: Record<string, unknown> = {};
+    for (const key in shape) {
+      const field = shape[key]!(value[key], problems, path ? `${path}.${key}` : key);
+      if (field !== undefined) result[key] = field;
+    }
+    return result as never;
+  };
+}
+
+/**
+ * Like {@link object}, for data rather than options (a server's metadata document): keys the shape
+ * does not name are allowed and kept as they are.
+ */
+export function looseObject<S extends Record<string, Rule<unknown>>>(
+  shape: S,
+): Rule<{ [K in keyof S]: RuleOutput<S[K]> } & Record<string, unknown>> {
   return (value, problems, path) => {
     if (!isObject(value)) {
       problems.push(problem(path, "expected object"));

@@ -31,7 +31,6 @@ import {
   DEFAULT_REDEEM_TIMEOUT_MS,
   DEFAULT_REDEEMED_TTL_MS,
   DEFAULT_SUCCESSOR_TTL_MS,
-  MAX_TIMER_MS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
 import { isOAuthError, OAuthError, TokenkeepError } from "../errors/errors.js";
@@ -39,9 +38,9 @@ import { raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
 import { createTimerSet, runtimeTimers, type Timers } from "../internal/timers.js";
-import { waitFor } from "../manager/single-flight.js";
+import { checkTimeoutMs, waitFor } from "../manager/single-flight.js";
 import { createMemoryStore } from "../memory-store/memory-store.js";
-import { func, methods, number, object, optional, validate } from "../options/rules.js";
+import { duration, func, methods, object, optional, validate } from "../options/rules.js";
 import { leaseSettings, linkShared, shareStore } from "../shared/share-store.js";
 import type { SharedStore } from "../shared/shared-store.js";
 import type { HeldLease } from "../store/lease.js";
@@ -206,7 +205,7 @@ export interface RotationCoordinator {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const delay = optional(number({ above: 0, max: MAX_TIMER_MS }));
+const delay = optional(duration());
 const optionsRule = object({
   redeem: func<RotationRedeemer>(),
   shared: optional(
@@ -472,6 +471,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
 
   async function rotate(current: TokenSet | string, rotateOptions?: RotateOptions): Promise<TokenSet> {
     if (lifetime.signal.aborted) throw disposedError();
+    checkTimeoutMs(rotateOptions?.timeoutMs, "rotate");
     const refreshToken = typeof current === "string" ? current : current?.refreshToken;
     if (typeof refreshToken !== "string" || refreshToken === "") {
       throw Object.assign(new TypeError("rotate needs a refresh token (or a token set that has one)"), {

@@ -11,10 +11,9 @@ import {
   DEFAULT_LEASE_TTL_MS,
   DEFAULT_STORE_PROBE_INTERVAL_MS,
   DEFAULT_STORE_TIMEOUT_MS,
-  MAX_TIMER_MS,
 } from "../defaults.js";
 import { hashIdentityKey } from "../manager/identity.js";
-import { isObject, methods, number, object, optional, string, validate } from "../options/rules.js";
+import { duration, isObject, methods, object, optional, string, validate } from "../options/rules.js";
 import { type LeaseSettings, leaseMarginMs, underLease } from "../store/lease.js";
 import type { Store } from "../store/store.js";
 import { createStoreLink, FAILED, type StoreLink } from "../store/store-link.js";
@@ -49,7 +48,7 @@ export interface ShareStoreOptions {
   probeIntervalMs?: number | undefined;
 }
 
-const delay = (fallback: number) => optional(number({ above: 0, max: MAX_TIMER_MS }), fallback);
+const delay = (fallback: number) => optional(duration(), fallback);
 
 const optionsRule = object({
   keyPrefix: optional(string(), DEFAULT_KEY_PREFIX),

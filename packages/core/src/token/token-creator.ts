@@ -27,7 +27,7 @@ export interface TokenCreatorContext<I extends TokenIdentity = TokenIdentity> {
  * which the manager validates and normalizes, or a ready {@link TokenSet}. A plain
  * `() => Promise<{ access_token, token_type, expires_in }>` is a valid creator.
  *
- * Failures are classified by `isTransientFailure`: `fetch`'s network `TypeError`, a `TimeoutError`
+ * Failures are classified by `isTransientError`: `fetch`'s network `TypeError`, a `TimeoutError`
  * and errors carrying status 408, 429 or 5xx are retried, anything else surfaces at once. Throw
  * tokenkeep errors (`OAuthError`, `NetworkError`, ...) for full control, including `retryAfterMs`.
  */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_LIFETIME_MS } from "../defaults.js";
-import { isInvalidResponseError, isOAuthError, isTransientError, type OAuthError } from "../errors/errors.js";
+import { isInvalidResponseError, isOAuthError, type OAuthError } from "../errors/errors.js";
+import { isTransientError } from "../errors/failure-classification.js";
 import { readTokenResponse } from "../http/read-token-response.js";
 import { isTokenSet, parseTokenResponse } from "./token-response.js";
 import type { TokenSet } from "./token-set.js";
