@@ -38,6 +38,21 @@ export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
 /** Each creator call is aborted (and counts as a transient failure) after this long. */
 export const DEFAULT_CREATOR_TIMEOUT_MS = 30_000;
+/**
+ * The whole of one fetch - every attempt and every backoff between them - takes at most this long:
+ * against a token endpoint that hangs, a caller hears within it (openid-client uses 30 s too).
+ */
+export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+/**
+ * A permanent failure (bad credentials) is remembered per identity this long: meanwhile callers get
+ * it at once instead of each sending another doomed request. 0 turns it off.
+ */
+export const DEFAULT_FAILURE_CACHE_MS = 5_000;
+/**
+ * The skew never goes below this (servers write `exp` in whole seconds, so a token may die up to a
+ * second before `expiresAt`), though never above half the token's lifetime.
+ */
+export const SKEW_FLOOR_MS = 1_000;
 /** Prefix of every key `shareStore` and the rotation coordinator write to a store. */
 export const DEFAULT_KEY_PREFIX = "tokenkeep:";
 /** Lifetime of the cross-instance fetch lease; a holder that died blocks others at most this long. */

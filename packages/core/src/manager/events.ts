@@ -22,6 +22,8 @@ export type TokenEventType =
   | "retry"
   /** A caller failed fast: the server asked to wait (`Retry-After`) and the window is still open. */
   | "throttled"
+  /** A caller got a permanent failure remembered from a fetch moments ago (`failureCacheMs`). */
+  | "failure-recalled"
   /** The shared store failed or timed out: the manager works per process until it answers again. */
   | "store-degraded"
   | "store-recovered";
@@ -42,7 +44,7 @@ export interface TokenEvent {
   readonly delayMs?: number;
   /** For `refresh-success` and `hit`: the expiry of the token. */
   readonly expiresAt?: number;
-  /** For `refresh-failure`, `retry`, `store-degraded`: what went wrong. */
+  /** For `refresh-failure`, `failure-recalled`, `retry`, `store-degraded`: what went wrong. */
   readonly error?: unknown;
 }
 

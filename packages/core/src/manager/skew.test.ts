@@ -9,6 +9,11 @@ describe("effectiveSkewMs", () => {
     expect(effectiveSkewMs(20_000, 30_000, 0.2)).toBe(4_000);
     expect(effectiveSkewMs(1_000, 30_000, 0.5)).toBe(500);
   });
+  it("is at least one second (servers write exp in whole seconds), but never more than half the lifetime", () => {
+    expect(effectiveSkewMs(3_000, 30_000, 0.2)).toBe(1_000);
+    expect(effectiveSkewMs(3_600_000, 0, 0.2)).toBe(1_000);
+    expect(effectiveSkewMs(1_500, 30_000, 0.2)).toBe(750);
+  });
   it("is never negative, even for a token that arrived expired", () => {
     expect(effectiveSkewMs(-5_000, 30_000, 0.2)).toBe(0);
   });

@@ -26,6 +26,8 @@ export interface TokenManagerStats {
   staleServed: number;
   /** Callers that failed fast inside a throttle window. */
   throttled: number;
+  /** Callers that got a remembered permanent failure at once (see `failureCacheMs`). */
+  failuresRecalled: number;
   /** Fetches answered by the shared store (another instance had fetched). */
   storeHits: number;
   /** Token sets written to the store. */
@@ -66,6 +68,7 @@ export function createCounters(): TokenManagerCounters {
     retries: 0,
     staleServed: 0,
     throttled: 0,
+    failuresRecalled: 0,
     storeHits: 0,
     storeWrites: 0,
     leaseWaits: 0,

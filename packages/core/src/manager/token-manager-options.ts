@@ -4,6 +4,8 @@
 
 import {
   DEFAULT_CREATOR_TIMEOUT_MS,
+  DEFAULT_FAILURE_CACHE_MS,
+  DEFAULT_FETCH_TIMEOUT_MS,
   DEFAULT_LIFETIME_MS,
   DEFAULT_MANAGER_MAX_ENTRIES,
   DEFAULT_MAX_SKEW_FRACTION,
@@ -79,6 +81,19 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   creatorTimeoutMs?: number | undefined;
   /**
+   * The whole of one fetch - every attempt and every backoff - takes at most this long; a caller
+   * waiting on it then gets the last error (a `TimeoutError` when an attempt was still running).
+   * @default 30_000
+   */
+  fetchTimeoutMs?: number | undefined;
+  /**
+   * A permanent failure (bad credentials, `invalid_client`...) is remembered per identity this long:
+   * callers without a usable token get it at once instead of each sending another request. 0 turns
+   * it off; `forceRefresh` skips it.
+   * @default 5_000
+   */
+  failureCacheMs?: number | undefined;
+  /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
    */
@@ -126,6 +141,8 @@ const optionsRule = object({
     }),
   ),
   creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
+  fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
+  failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
   onEvent: optional(fn),
   now: optional(fn),
   timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
@@ -145,6 +162,8 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly defaultLifetimeMs: number;
   readonly retry: RetryPolicy;
   readonly creatorTimeoutMs: number;
+  readonly fetchTimeoutMs: number;
+  readonly failureCacheMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;

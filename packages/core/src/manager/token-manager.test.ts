@@ -637,3 +637,78 @@ describe("createTokenManager: options", () => {
     expect((error as Error).message).not.toContain("42");
   });
 });
+
+describe("createTokenManager: failures remembered and fetch budget", () => {
+  const badCredentials = () => {
+    throw new OAuthError({ error: "invalid_client", status: 401 });
+  };
+
+  it("remembers a permanent failure per identity for failureCacheMs, so wrong credentials cost one request", async () => {
+    const { manager, calls, time, events } = setup({}, badCredentials);
+    for (let i = 0; i < 5; i++) {
+      expect(await rejected(manager.getToken())).toMatchObject({ error: "invalid_client" });
+    }
+    expect(calls).toHaveLength(1);
+    expect(manager.stats().failuresRecalled).toBe(4);
+    expect(events.filter((event) => event.type === "failure-recalled")).toHaveLength(4);
+    // Another identity has its own memory.
+    await rejected(manager.getToken({ identity: { scope: "other" } }));
+    expect(calls).toHaveLength(2);
+    // forceRefresh skips it; the window's end forgets it.
+    await rejected(manager.getToken({ forceRefresh: true }));
+    expect(calls).toHaveLength(3);
+    await time.advance(5_000);
+    await rejected(manager.getToken());
+    expect(calls).toHaveLength(4);
+  });
+
+  it("does not remember transient failures, nor anything with failureCacheMs 0", async () => {
+    const { manager, calls } = setup({ failureCacheMs: 0 }, badCredentials);
+    await rejected(manager.getToken());
+    await rejected(manager.getToken());
+    expect(calls).toHaveLength(2);
+    const transient = setup({ retry: { retries: 0 } }, () => {
+      throw new NetworkError("connection reset");
+    });
+    await rejected(transient.manager.getToken());
+    await rejected(transient.manager.getToken());
+    expect(transient.calls).toHaveLength(2);
+  });
+
+  it("gives a caller its error within fetchTimeoutMs against an endpoint that hangs, not after every attempt's timeout", async () => {
+    const { manager, time, calls } = setup({}, () => new Promise<never>(() => {}));
+    const outcome = rejected(manager.getToken());
+    await time.advance(29_999);
+    expect(calls).toHaveLength(1);
+    await time.advance(1);
+    expect(await outcome).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("does not start a backoff that would end past the fetch budget", async () => {
+    const { manager, time, calls } = setup(
+      {
+        fetchTimeoutMs: 1_000,
+        creatorTimeoutMs: 400,
+        retry: { retries: 5, baseDelayMs: 100, maxDelayMs: 100 },
+      },
+      () => new Promise<never>(() => {}),
+    );
+    const outcome = rejected(manager.getToken());
+    await time.advance(1_000);
+    expect(await outcome).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    // 400 ms, ~50 ms backoff, 400 ms, then a backoff would pass 1 s: two or three attempts, never six.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThanOrEqual(3);
+  });
+
+  it("applies the one-second skew floor: a 3 s token is handed out until 1 s before its expiry", async () => {
+    const { manager, time, calls } = setup({}, (n) => ({ access_token: `at-${n}`, expires_in: 3 }));
+    await manager.getToken();
+    await time.advance(1_999);
+    expect(manager.peek()?.accessToken).toBe("at-1");
+    await time.advance(1);
+    expect(manager.peek()).toBeUndefined();
+    expect(calls).toHaveLength(1);
+  });
+});

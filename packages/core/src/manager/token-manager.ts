@@ -5,7 +5,7 @@
  * refresh-ahead window: return the current token and start one background refresh -> otherwise join
  * or start the one fetch of that identity (single-flight), which reads the shared store if there is
  * one, calls the creator with retries, and installs the result. The rules live in their own files:
- * skew.ts, refresh-ahead.ts, single-flight.ts, backoff.ts, throttle.ts, identity.ts,
+ * skew.ts, refresh-ahead.ts, single-flight.ts, backoff.ts, throttle.ts, identity.ts, internal/windows.ts,
  * shared-store.ts (the contract with `shareStore`), events.ts, stats.ts, timers.ts.
  */
 
@@ -14,6 +14,7 @@ import { isTransientError } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
+import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
@@ -25,7 +26,7 @@ import { refreshAheadAt } from "./refresh-ahead.js";
 import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
-import { createThrottle, throttledError } from "./throttle.js";
+import { throttledError } from "./throttle.js";
 import { resolveTokenManagerOptions, type TokenManagerOptions } from "./token-manager-options.js";
 
 /** Options of one `getToken` call. */
@@ -111,7 +112,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const timers = createTimerSet(config.timers ?? runtimeTimers());
   const entries = new Map<string, Entry>();
   const flights = new Map<string, Flight<TokenSet>>();
-  const throttle = createThrottle(maxEntries);
+  // Per identity: until when the server asked to be left alone (throttle.ts), and a permanent
+  // failure remembered for `failureCacheMs`, so wrong credentials cost one request per window.
+  const throttle = createWindows<undefined>(maxEntries);
+  const failures = createWindows<unknown>(maxEntries);
   const counters = createCounters();
   let disposed = false;
 
@@ -144,14 +148,15 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
   };
 
-  /** One creator call, bounded by `creatorTimeoutMs` and the flight's signal. */
+  /** One creator call, bounded by `creatorTimeoutMs`, what is left of the fetch's budget and its signal. */
   const callCreator = (
     fn: TokenCreator<I>,
     identity: I,
     previous: TokenSet | undefined,
     signal: AbortSignal,
+    budgetEnd: number,
   ): Promise<TokenCreatorResult> => {
-    const timeoutMs = config.creatorTimeoutMs;
+    const timeoutMs = Math.max(0, Math.min(config.creatorTimeoutMs, budgetEnd - clock()));
     const deadline = createDeadline(timers, {
       parent: signal,
       timeoutMs,
@@ -178,11 +183,18 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       refresher !== undefined &&
       previous?.refreshToken !== undefined &&
       !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
+    const budgetEnd = clock() + config.fetchTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const sentAt = clock();
       try {
         counters.creatorCalls++;
-        const answer = await callCreator(useRefresher ? refresher! : creator, identity, previous, signal);
+        const answer = await callCreator(
+          useRefresher ? refresher! : creator,
+          identity,
+          previous,
+          signal,
+          budgetEnd,
+        );
         const set = isTokenSet(answer)
           ? answer
           : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
@@ -207,7 +219,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         }
         const delayMs =
           attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
-        if (delayMs === false || delayMs === undefined) throw error;
+        // No retry that could not finish within the fetch's budget: the caller hears now.
+        if (delayMs === false || delayMs === undefined || clock() + delayMs >= budgetEnd) throw error;
         counters.retries++;
         if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
         await timers.sleep(delayMs, signal);
@@ -241,6 +254,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
+        failures.close(key);
         const entry = makeEntry(obtained);
         boundedSet(entries, key, entry, maxEntries);
         counters.refreshSuccesses++;
@@ -252,8 +266,12 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         counters.refreshFailures++;
         const at = clock();
         if (onEvent) emit("refresh-failure", key, { background, error });
-        const retryAfterMs = isTransientError(error) ? retryAfterOf(error) : undefined;
-        if (retryAfterMs !== undefined) throttle.open(key, at + retryAfterMs);
+        const transient = isTransientError(error);
+        const retryAfterMs = transient ? retryAfterOf(error) : undefined;
+        if (retryAfterMs !== undefined) throttle.open(key, undefined, at + retryAfterMs);
+        if (!transient && config.failureCacheMs > 0 && !disposed) {
+          failures.open(key, error, at + config.failureCacheMs);
+        }
         if (background && current !== undefined && entries.get(key) === current) {
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
@@ -285,7 +303,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         counters.staleServed++;
         if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
       } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
-      if (now >= entry.retryAt && !flights.has(key) && throttle.remainingMs(key, now) === 0) {
+      if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
         startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, true);
       }
       return entry.set;
@@ -296,7 +314,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       if (onEvent) emit("coalesced", key);
       return waitFor(flight.promise, options, timers);
     }
-    const remainingMs = throttle.remainingMs(key, now);
+    const remembered = options?.forceRefresh === true ? undefined : failures.get(key, now);
+    if (remembered !== undefined) {
+      counters.failuresRecalled++;
+      if (onEvent) emit("failure-recalled", key, { error: remembered.value });
+      throw remembered.value;
+    }
+    const remainingMs = (throttle.get(key, now)?.until ?? now) - now;
     if (remainingMs > 0) {
       counters.throttled++;
       if (onEvent) emit("throttled", key, { delayMs: remainingMs });
@@ -349,6 +373,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     timers.clear();
     entries.clear();
     throttle.clear();
+    failures.clear();
   };
 
   return {

@@ -147,31 +147,24 @@ export const methods = <T>(names: readonly string[], expected: string): Rule<T> 
 
 /** Edit distance between two short strings (insertions, deletions, substitutions). */
 function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  let row = [...Array(b.length + 1).keys()];
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
+    const next = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + +(a[i - 1] !== b[j - 1]));
     }
-    previous = current;
+    row = next;
   }
-  return previous[b.length]!;
+  return row[b.length]!;
 }
 
 /** The known key closest to `key` (case-insensitively), when it is close enough to be a typo. */
 export function nearestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  let bestDistance = Math.max(3, key.length / 3 + 1);
   for (const candidate of known) {
     const d = distance(key.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   return best;
 }
