@@ -4,6 +4,7 @@ import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "
 import type * as z from "zod";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
+import { endpointOf, networkReason } from "./network-reason";
 import { redactJson, redactText } from "./redact";
 
 /** What every request of a client shares. */
@@ -81,14 +82,14 @@ export function createHttp(settings: HttpSettings): Http {
         body = await response.json();
       } catch {
         // Not kept as the cause: JSON.parse's message quotes the body, which may hold a token.
-        throw invalidResponse(request.operation, response.status, ["(body): not JSON"]);
+        throw invalidResponse(request, response.status, ["(body): not JSON"]);
       }
       const result = schema.safeParse(body);
       if (!result.success) {
         const problems = result.error.issues.map(
           (issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`,
         );
-        throw invalidResponse(request.operation, response.status, problems);
+        throw invalidResponse(request, response.status, problems);
       }
       return result.data;
     },
@@ -99,18 +100,16 @@ export function createHttp(settings: HttpSettings): Http {
   };
 }
 
-function invalidResponse(
-  operation: PatClientOperation,
-  status: number,
-  problems: readonly string[],
-): PatClientError {
+function invalidResponse(request: HttpRequest, status: number, problems: readonly string[]): PatClientError {
   // zod's messages name the expected type, never the received value.
+  const endpoint = endpointOf(request.url);
   return new PatClientError({
     code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
-    operation,
+    operation: request.operation,
     status,
     cause: problems,
-    detail: `invalid response (${status}): ${problems.slice(0, 3).join("; ")}`,
+    endpoint,
+    detail: `invalid response (${status}) from ${endpoint}: ${problems.slice(0, 3).join("; ")}`,
   });
 }
 
@@ -121,6 +120,7 @@ function toClientError(
   now: () => number,
 ): PatClientError {
   const { operation } = request;
+  const endpoint = endpointOf(request.url);
   if (error instanceof HTTPError) {
     const { status, statusText, headers } = error.response;
     const reason = redactText(statusText || `HTTP ${status}`, secrets);
@@ -134,7 +134,8 @@ function toClientError(
       cause: apiError ?? reason,
       transient: status === 408 || status === 429 || status >= 500,
       retryAfterMs,
-      detail: `${status} ${apiError?.error.message ?? reason}`,
+      endpoint,
+      detail: `${status} ${apiError?.error.message ?? reason} (from ${endpoint})`,
     });
   }
   if (request.signal?.aborted || (error instanceof Error && error.name === "AbortError")) {
@@ -142,6 +143,7 @@ function toClientError(
       code: "ERR_PAT_CLIENT_ABORTED",
       operation,
       cause: request.signal?.reason,
+      endpoint,
       detail: "the request was aborted",
     });
   }
@@ -150,18 +152,26 @@ function toClientError(
       code: "ERR_PAT_CLIENT_TIMEOUT",
       operation,
       transient: true,
-      detail: "the server did not answer in time",
+      endpoint,
+      detail: `${endpoint} did not answer in time`,
     });
   }
   // A network error: keep the runtime's error (not ky's, which holds the request and its headers).
   const cause = isNetworkError(error) ? error.cause : error;
-  const message = cause instanceof Error ? redactText(describe(cause), secrets) : "no answer";
+  const reason = networkReason(cause);
+  const why = reason
+    ? `${reason.code} (${reason.description})`
+    : cause instanceof Error
+      ? redactText(describe(cause), secrets)
+      : "no answer";
   return new PatClientError({
     code: "ERR_PAT_CLIENT_NETWORK",
     operation,
     cause,
     transient: true,
-    detail: `no answer from the server (${message})`,
+    endpoint,
+    reason: reason?.code,
+    detail: `no answer from ${endpoint}: ${why}`,
   });
 }
 
