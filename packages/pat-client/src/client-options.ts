@@ -10,7 +10,20 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from "./defaults";
 import { INSECURE_ENDPOINT_MESSAGE, isSecureEnough } from "./internal/transport-security";
+import type { PatClientError, PatClientOperation } from "./pat-client-error";
 import type { PatRetryOptions, ResolvedRetryPolicy } from "./retry-policy";
+
+/** What {@link PatAdminClientOptions.onRetry} receives before each retry. */
+export interface PatRetryState {
+  /** The method being retried. */
+  readonly operation: PatClientOperation;
+  /** The attempt about to start: 2 for the first retry. */
+  readonly attempt: number;
+  /** Attempts in all, the first included (`retry.limit + 1`). */
+  readonly attempts: number;
+  /** Why the previous attempt failed (free of secrets, like every error of the client). */
+  readonly error: PatClientError;
+}
 
 /** Options of {@link PatAdminClient}: those of the original `AccessTokensClient`, plus `retry` and `timeoutMs`. */
 export interface PatAdminClientOptions {
@@ -59,6 +72,12 @@ export interface PatAdminClientOptions {
    */
   readonly now?: () => number;
   /**
+   * Called before each retry, after the backoff delay, with what failed: for telling a user that the
+   * client is still trying (the `tokenkeep-pat` command prints it). Errors it throws are ignored.
+   * @default undefined
+   */
+  readonly onRetry?: (state: PatRetryState) => void;
+  /**
    * Lets `endpoint` be plain `http:` to a host that is not loopback. Without it such an endpoint is
    * refused (the options `TypeError`): the PAT and the JWT would cross the network in clear text.
    * @default false
@@ -78,6 +97,7 @@ export interface ResolvedClientOptions {
   readonly random: () => number;
   readonly now: () => number;
   readonly allowInsecureRequests: boolean;
+  readonly onRetry: ((state: PatRetryState) => void) | undefined;
 }
 
 const fn = <T>() => z.custom<T>((value) => typeof value === "function", "Expected a function");
@@ -110,6 +130,7 @@ const schema = z
     random: fn<() => number>().default(() => Math.random),
     now: fn<() => number>().default(() => Date.now),
     allowInsecureRequests: z.boolean().default(DEFAULT_ALLOW_INSECURE_REQUESTS),
+    onRetry: fn<(state: PatRetryState) => void>().optional(),
   })
   .superRefine((options, context) => {
     if (!isSecureEnough(options.endpoint, options.allowInsecureRequests)) {

@@ -2,6 +2,7 @@ import { parseRetryAfter } from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type * as z from "zod";
+import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
 import { endpointOf, networkReason } from "./network-reason";
@@ -16,6 +17,8 @@ export interface HttpSettings {
   readonly now: () => number;
   /** Strings never allowed into an error (the PAT). */
   readonly secrets: readonly string[];
+  /** Told before each retry. */
+  readonly onRetry?: ((state: PatRetryState) => void) | undefined;
 }
 
 /** One request. */
@@ -68,6 +71,24 @@ export function createHttp(settings: HttpSettings): Http {
         ...(request.searchParams && { searchParams: request.searchParams }),
         retry: request.idempotent ? idempotentRetry : onceRetry,
         ...(request.signal && { signal: request.signal }),
+        ...(settings.onRetry && {
+          hooks: {
+            beforeRetry: [
+              ({ error, retryCount }) => {
+                try {
+                  settings.onRetry?.({
+                    operation: request.operation,
+                    attempt: retryCount + 1,
+                    attempts: settings.retry.limit + 1,
+                    error: toClientError(error, request, secrets, settings.now),
+                  });
+                } catch {
+                  // A listener's failure must not change the request's outcome.
+                }
+              },
+            ],
+          },
+        }),
       });
     } catch (error) {
       throw toClientError(error, request, secrets, settings.now);
