@@ -190,6 +190,21 @@ describe("the PAT never travels in clear text", () => {
   });
 });
 
+describe("redirects are not followed", () => {
+  it("a 307 of the exchange is an error: the PAT is not sent where it points", async () => {
+    const server = await startTestServer();
+    const elsewhere = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/auth/token" ? { status: 307, headers: { location: `${elsewhere.url}/auth/token` } } : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    const error = await failure(client.list());
+    expect(error).toMatchObject({ status: 307, operation: "exchange", code: "ERR_PAT_CLIENT_HTTP" });
+    expect(error.message).toContain(`(from ${proxy.url}/auth/token)`);
+    expect(elsewhere.requests.size).toBe(0);
+  });
+});
+
 describe("errors name the endpoint and the network reason, in the message and in toJSON()", () => {
   it("a wrong path: the 404 names the URL it came from (origin and path, no query string)", async () => {
     const server = await startTestServer();

@@ -70,6 +70,9 @@ export function createHttp(settings: HttpSettings): Http {
         ...(request.form && { body: request.form }),
         ...(request.searchParams && { searchParams: request.searchParams }),
         retry: request.idempotent ? idempotentRetry : onceRetry,
+        // A redirect is answered as an error, never followed: following a 307 would send the PAT
+        // (exchange body) or the JWT to wherever it points, plain http included.
+        redirect: "manual",
         ...(request.signal && { signal: request.signal }),
         ...(settings.onRetry && {
           hooks: {
