@@ -89,7 +89,7 @@ const caches = new WeakMap<object, Map<string, CacheEntry>>();
  * the requests for nothing.
  */
 function cacheLifetimeMs(header: string | null): number | undefined {
-  const maxAge = header === null ? undefined : /(?:^|[\s,])max-age\s*=\s*"?(\d+)"?/i.exec(header)?.[1];
+  const maxAge = header === null ? undefined : /\bmax-age="?(\d+)/i.exec(header)?.[1];
   return maxAge === undefined ? undefined : Number(maxAge) * 1000;
 }
 

@@ -95,7 +95,7 @@ describe("options are validated once, when the creator is made", () => {
 
 describe("credentials never travel in clear text", () => {
   const insecure =
-    "expected an https URL (http is accepted only for localhost, 127.0.0.0/8 and ::1; pass allowInsecureRequests: true to send credentials in clear text anyway)";
+    "expected https (http only to localhost, 127.0.0.0/8 or ::1, or with allowInsecureRequests: true)";
 
   it("refuses an http tokenUrl, issuer or revocationUrl to a host that is not loopback", async () => {
     const error = thrown(() => clientCredentialsGrant({ ...base, tokenUrl: "http://192.0.2.2/token" }));

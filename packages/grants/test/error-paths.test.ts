@@ -205,9 +205,7 @@ describe("errors name the endpoint and the network reason, in the message and in
     await gone.close();
     const error = await failure(clientCredentialsGrant({ ...options(), tokenUrl: `${gone.url}/token` })());
     expect(isNetworkError(error)).toBe(true);
-    expect(error.message).toBe(
-      `token request to ${gone.url}/token failed: ECONNREFUSED (connection refused)`,
-    );
+    expect(error.message).toBe(`token request to ${gone.url}/token failed: ECONNREFUSED`);
     expect(error.toJSON()).toMatchObject({ endpoint: `${gone.url}/token`, reason: "ECONNREFUSED" });
   });
 
@@ -216,7 +214,7 @@ describe("errors name the endpoint and the network reason, in the message and in
       clientCredentialsGrant({ ...options(), tokenUrl: "https://tokenkeep.invalid/token" })(),
     );
     expect(error.message).toMatch(
-      /^token request to https:\/\/tokenkeep\.invalid\/token failed: (ENOTFOUND|EAI_AGAIN) \(/,
+      /^token request to https:\/\/tokenkeep\.invalid\/token failed: (ENOTFOUND|EAI_AGAIN)$/,
     );
     expect(error.toJSON()).toMatchObject({
       endpoint: "https://tokenkeep.invalid/token",

@@ -7,7 +7,7 @@ import {
   type TokenkeepError,
 } from "@tokenkeep/core";
 import type { KyLike } from "../grant-options.js";
-import { endpointOf, networkReason } from "./network-reason.js";
+import { describeReason, endpointOf, networkReason } from "./network-reason.js";
 
 /** How requests are sent: a `fetch` or a ky instance, and how long one may take. */
 export interface Transport {
@@ -33,13 +33,7 @@ export interface ExchangeRequest {
  */
 function withEndpoint<E extends TokenkeepError>(error: E, request: ExchangeRequest, endpoint: string): E {
   if (!error.message.includes(endpoint)) error.message = `${request.what} to ${endpoint}: ${error.message}`;
-  Object.defineProperty(error, "endpoint", {
-    value: endpoint,
-    enumerable: true,
-    configurable: true,
-    writable: true,
-  });
-  return error;
+  return Object.assign(error, { endpoint });
 }
 
 /**
@@ -90,15 +84,12 @@ export async function exchange<T>(
     // ky's errors hold the request (and so the Authorization header): keep only what they wrap.
     const cause = error instanceof Error && "request" in error ? error.cause : error;
     const reason = networkReason(cause);
-    const why = reason ? `${reason.code} (${reason.description})` : "no answer";
+    const why = reason ? describeReason(reason) : "no answer";
     const failure = withEndpoint(
       new NetworkError(`${request.what} to ${endpoint} failed: ${why}`, { cause }),
       request,
       endpoint,
     );
-    if (reason) {
-      Object.defineProperty(failure, "reason", { value: reason.code, enumerable: true, configurable: true });
-    }
-    throw failure;
+    throw reason ? Object.assign(failure, { reason }) : failure;
   }
 }

@@ -33,7 +33,7 @@ export async function resolveEndpoint(
   // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
   if (!isSecureEnough(url, options.allowInsecureRequests)) {
     throw new InvalidResponseError(
-      `the metadata of ${issuer} names an http ${kind} on a host that is not loopback; credentials are not sent in clear text (allowInsecureRequests: true permits it)`,
+      `the metadata of ${issuer} names an http ${kind}: not sent (allowInsecureRequests: true allows it)`,
       { transient: false },
     );
   }

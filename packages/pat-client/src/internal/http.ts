@@ -5,7 +5,7 @@ import type * as z from "zod";
 import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
-import { endpointOf, networkReason } from "./network-reason";
+import { describeReason, endpointOf, networkReason } from "./network-reason";
 import { redactJson, redactText } from "./redact";
 
 /** What every request of a client shares. */
@@ -184,7 +184,7 @@ function toClientError(
   const cause = isNetworkError(error) ? error.cause : error;
   const reason = networkReason(cause);
   const why = reason
-    ? `${reason.code} (${reason.description})`
+    ? describeReason(reason)
     : cause instanceof Error
       ? redactText(describe(cause), secrets)
       : "no answer";
@@ -194,7 +194,7 @@ function toClientError(
     cause,
     transient: true,
     endpoint,
-    reason: reason?.code,
+    reason,
     detail: `no answer from ${endpoint}: ${why}`,
   });
 }
