@@ -147,6 +147,7 @@ export class PatAdminClient implements AsyncDisposable {
       random: resolved.random,
       now: resolved.now,
       secrets: [resolved.apiKey],
+      onRetry: resolved.onRetry,
     });
     const { limit, maxDelayMs } = resolved.retry;
     this.#manager = createTokenManager({
