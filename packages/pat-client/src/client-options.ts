@@ -1,3 +1,4 @@
+import { parseOptions } from "@tokenkeep/core/options";
 import * as z from "zod";
 import {
   DEFAULT_ADMIN_PATH,
@@ -139,17 +140,11 @@ const schema = z
   });
 
 /**
- * Validates the client's options once. A bad option is a `TypeError` with code
- * `ERR_PAT_CLIENT_OPTIONS` whose `cause` lists the problems as `path: message` (never a value: the
- * `apiKey` is a secret).
+ * Validates the client's options once, with core's `parseOptions`: a bad option is a `TypeError` with
+ * code `ERR_TOKENKEEP_INVALID_OPTIONS` (as in every tokenkeep package) whose `cause` lists the problems
+ * as `path: message`, an unknown key naming the nearest known one, never a value (the `apiKey` is a
+ * secret).
  */
 export function resolveClientOptions(options: PatAdminClientOptions): ResolvedClientOptions {
-  const result = schema.safeParse(options ?? {});
-  if (result.success) return result.data as ResolvedClientOptions;
-  const issues = result.error.issues.map(
-    (issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`,
-  );
-  throw Object.assign(new TypeError(`Invalid PAT client options: ${issues.join("; ")}`, { cause: issues }), {
-    code: "ERR_PAT_CLIENT_OPTIONS",
-  });
+  return parseOptions(schema, options, "PatAdminClient") as ResolvedClientOptions;
 }

@@ -173,7 +173,7 @@ describe("the PAT never travels in clear text", () => {
       throw new Error("expected a throw");
     })();
     expect(error).toBeInstanceOf(TypeError);
-    expect(error.code).toBe("ERR_PAT_CLIENT_OPTIONS");
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
     expect(error.cause).toEqual([
       expect.stringMatching(/^endpoint: Expected an https URL \(http is accepted only for localhost/),
     ]);

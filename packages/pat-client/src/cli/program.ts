@@ -400,7 +400,7 @@ function report(error: unknown, json: boolean, io: CliIo, explanation: readonly 
       : EXIT_USAGE;
   }
   const optionsError =
-    error instanceof TypeError && (error as { code?: unknown }).code === "ERR_PAT_CLIENT_OPTIONS";
+    error instanceof TypeError && (error as { code?: unknown }).code === "ERR_TOKENKEEP_INVALID_OPTIONS";
   const usage = error instanceof UsageError || optionsError;
   let message = error instanceof Error ? error.message : String(error);
   if (optionsError) {
