@@ -58,7 +58,7 @@ function defaultOnError({ error }: { error: unknown }): void {
  * Creates the PAT service as `(request: Request) => Promise<Response>`: the exchange
  * (`POST /auth/token`), the admin routes (`/admin/tokens...`), the JWKS document and a health route.
  * Mount it in `node:http` (see {@link serve}), an Astro API route, or anything speaking Request/Response.
- * Every failure answers the protocol's JSON error body (`application/json; charset=utf-8`).
+ * Every failure answers the protocol's JSON error body (`Content-Type: application/json`, no parameters).
  * @throws TypeError with code `ERR_PAT_HANDLER_OPTIONS` for bad options.
  */
 export function createPatHandler(options: PatHandlerOptions): PatHandler {

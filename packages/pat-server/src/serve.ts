@@ -78,7 +78,7 @@ async function respond(
 ): Promise<void> {
   try {
     if (!req.url?.startsWith("/")) {
-      res.writeHead(400, { "content-type": "application/json; charset=utf-8" });
+      res.writeHead(400, { "content-type": "application/json" });
       res.end(JSON.stringify({ error: { message: "Bad request target" } }));
       return;
     }
@@ -100,7 +100,7 @@ async function respond(
   } catch {
     if (!res.headersSent) {
       res.statusCode = 500;
-      res.setHeader("content-type", "application/json; charset=utf-8");
+      res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ error: { message: "Internal server error" } }));
     } else {
       res.destroy();

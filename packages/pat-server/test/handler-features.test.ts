@@ -46,7 +46,7 @@ describe("rate limit of the exchange", () => {
     const limited = await post();
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBe("30");
-    expect(limited.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(limited.headers.get("content-type")).toBe("application/json");
     expect(await limited.json()).toEqual({
       error: { message: "Too many requests", code: "ERR_RATE_LIMITED" },
     });

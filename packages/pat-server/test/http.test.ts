@@ -6,7 +6,8 @@ import type { PatStore } from "../src/store";
 import { generateToken } from "../src/token-generator";
 import { openStore, type StoreKind, startTestServer, storeKindsFor, type TestServer } from "./helpers/server";
 
-const JSON_TYPE = "application/json; charset=utf-8";
+/** Exactly, without `; charset=...`: the `@access-tokens` client reads error bodies only then. */
+const JSON_TYPE = "application/json";
 
 async function expectError(response: Response, status: number, message?: string) {
   expect(response.status).toBe(status);
