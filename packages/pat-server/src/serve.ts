@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import type { AddressInfo, Socket } from "node:net";
 import { DEFAULT_HOSTNAME } from "./defaults";
 
 /** Per-request facts a host passes to the handler next to the `Request`. */
@@ -42,8 +41,10 @@ export interface ServedHandler {
 export async function serve(handler: ServableHandler, options: ServeOptions = {}): Promise<ServedHandler> {
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   let origin = "";
+  /** Connections closing after an answer to a request whose body was not read. */
+  const lingering = new Set<Socket>();
   const server = createServer((req, res) => {
-    void respond(handler, req, res, origin);
+    void respond(handler, req, res, origin, lingering);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -64,10 +65,97 @@ export async function serve(handler: ServableHandler, options: ServeOptions = {}
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();
+        for (const socket of lingering) socket.destroy();
       });
       return closing;
     },
   };
+}
+
+/**
+ * How long a connection whose request body was not read keeps discarding what the client still sends
+ * after our answer and our FIN, before it is destroyed. Closing at once would reset the connection
+ * (unread bytes make the kernel answer with RST), and the client could lose our answer.
+ */
+const LINGER_MS = 2000;
+
+/**
+ * The request body as a web stream that reads from `req` on demand. Cancelling it (the handler stops
+ * reading, say at `maxBodyBytes`) only stops reading: unlike `Readable.toWeb`, it does not destroy the
+ * request and with it the socket before the answer is written.
+ */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let detach = () => {};
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const onData = (chunk: Buffer) => {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        };
+        const onEnd = () => {
+          detach();
+          controller.close();
+        };
+        const onError = (error: Error) => {
+          detach();
+          controller.error(error);
+        };
+        detach = () => {
+          req.off("data", onData);
+          req.off("end", onEnd);
+          req.off("error", onError);
+        };
+        req.on("data", onData);
+        req.on("end", onEnd);
+        req.on("error", onError);
+        req.pause();
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        // Whatever still arrives is left to the caller of `serve`'s answer path (discarded there).
+        detach();
+        req.pause();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
+}
+
+/**
+ * Closes the connection after the answer without resetting it: Node calls `destroySoon` once a
+ * `Connection: close` answer is written; here it sends FIN, then discards what the client still sends
+ * (the rest of the body, pipelined requests) until the client closes too, or {@link LINGER_MS}.
+ */
+function closeAfterAnswer(req: IncomingMessage, socket: Socket, lingering: Set<Socket>): void {
+  lingering.add(socket);
+  socket.destroySoon = () => {
+    socket.end();
+    req.resume();
+    socket.resume();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("end", () => socket.destroy());
+    socket.once("close", () => {
+      clearTimeout(timer);
+      lingering.delete(socket);
+    });
+  };
+}
+
+function toRequest(req: IncomingMessage, origin: string): Request {
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2)
+    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  const method = req.method ?? "GET";
+  const hasBody = method !== "GET" && method !== "HEAD";
+  return new Request(`${origin}${req.url}`, {
+    method,
+    headers,
+    ...(hasBody && { body: bodyStream(req), duplex: "half" }),
+  } as RequestInit);
 }
 
 async function respond(
@@ -75,32 +163,40 @@ async function respond(
   req: IncomingMessage,
   res: ServerResponse,
   origin: string,
+  lingering: Set<Socket>,
 ): Promise<void> {
+  if (lingering.has(req.socket)) {
+    // A request pipelined behind one we answered with `Connection: close`: it is never answered.
+    req.resume();
+    return;
+  }
   try {
-    if (!req.url?.startsWith("/")) {
-      res.writeHead(400, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: "Bad request target" } }));
-      return;
-    }
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2)
-      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-    const method = req.method ?? "GET";
-    const hasBody = method !== "GET" && method !== "HEAD";
-    const request = new Request(`${origin}${req.url}`, {
-      method,
-      headers,
-      ...(hasBody && { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" }),
-    } as RequestInit);
-    const response = await handler(request, { clientAddress: req.socket.remoteAddress });
+    const response = req.url?.startsWith("/")
+      ? await handler(toRequest(req, origin), { clientAddress: req.socket.remoteAddress })
+      : new Response(JSON.stringify({ error: { message: "Bad request target" } }), {
+          status: 400,
+          headers: { "content-type": "application/json" },
+        });
     res.statusCode = response.status;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    // The handler answered before the whole body arrived (413, or a 401/404/415 that never reads it):
+    // the connection cannot carry another request, so say so, and close it once the answer is out.
+    if (!req.complete) {
+      res.setHeader("connection", "close");
+      closeAfterAnswer(req, req.socket, lingering);
+    } else {
+      req.resume(); // a body left unread in the buffer must not hold back the next request
+    }
     res.end(body);
   } catch {
     if (!res.headersSent) {
       res.statusCode = 500;
       res.setHeader("content-type", "application/json");
+      if (!req.complete) {
+        res.setHeader("connection", "close");
+        closeAfterAnswer(req, req.socket, lingering);
+      }
       res.end(JSON.stringify({ error: { message: "Internal server error" } }));
     } else {
       res.destroy();

@@ -53,15 +53,18 @@ export async function handleExchange(
   });
 }
 
+const EXCHANGE_MEDIA_TYPES = "application/x-www-form-urlencoded or application/json";
+
 async function readExchangeBody(ctx: HandlerContext, request: Request): Promise<unknown> {
   const type = mediaType(request);
+  const form = type === "application/x-www-form-urlencoded";
+  // A declared type we cannot read is refused before the body is read.
+  if (type !== "" && !form && !isJsonMediaType(type)) throw unsupportedMediaType(EXCHANGE_MEDIA_TYPES);
   const bytes = await readBody(request, ctx.options.maxBodyBytes);
   if (bytes.byteLength === 0) return {};
-  if (type === "application/x-www-form-urlencoded") {
-    return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
-  }
-  if (isJsonMediaType(type)) return parseJson(bytes);
-  throw unsupportedMediaType("application/x-www-form-urlencoded or application/json");
+  if (form) return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
+  if (type !== "") return parseJson(bytes);
+  throw unsupportedMediaType(EXCHANGE_MEDIA_TYPES);
 }
 
 /** The PAT: `client_secret` when non-empty, else the Basic password, else the Bearer token. */
