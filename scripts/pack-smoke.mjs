@@ -37,11 +37,26 @@ for (const { dir, manifest } of packages) {
   files[manifest.name] = `file:${JSON.parse(out).filename}`;
 }
 
+// Peer dependencies (optional ones too, such as pat-server's `pg` for `./postgres`) are installed the
+// way a user of every entry installs them: by naming them.
+const peers = {};
+for (const { manifest } of packages) {
+  for (const [name, range] of Object.entries(manifest.peerDependencies ?? {})) {
+    if (!name.startsWith("@tokenkeep/")) peers[name] = range;
+  }
+}
+
 // Every @tokenkeep dependency resolves to its tarball, never to the registry.
 writeFileSync(
   join(app, "package.json"),
   JSON.stringify(
-    { name: "pack-smoke", private: true, type: "module", dependencies: files, overrides: files },
+    {
+      name: "pack-smoke",
+      private: true,
+      type: "module",
+      dependencies: { ...peers, ...files },
+      overrides: files,
+    },
     null,
     2,
   ),

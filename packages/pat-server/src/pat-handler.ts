@@ -10,7 +10,15 @@ import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
-import type { RequestContext } from "./serve";
+
+/** Per-request facts a host passes to the handler next to the `Request`. */
+export interface RequestContext {
+  /**
+   * The client's address as the host saw it: the socket's remote address under `serve`, Astro's
+   * `clientAddress`, `info.remoteAddr.hostname` in `Deno.serve`, `server.requestIP(request)` in Bun.
+   */
+  readonly clientAddress?: string | undefined;
+}
 
 /** Outcome of {@link PatHandler.authenticate}: the JWT's claims, or the error response to send. */
 export type PatAuthResult =

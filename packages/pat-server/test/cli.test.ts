@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run-cli";
+import { runCli } from "../src/node/run-cli";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 
 function capture(signal?: AbortSignal) {

@@ -3,13 +3,13 @@ import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { PatErrorState } from "../src/handler-options";
+import { serve } from "../src/node/serve";
+import { startPatServer } from "../src/node/start-pat-server";
 import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
-import { serve } from "../src/serve";
 import { generateSigningKey } from "../src/signing-keys";
-import { createSqliteStore } from "../src/sqlite-store";
-import { startPatServer } from "../src/start-pat-server";
+import { createSqliteStore } from "../src/sqlite/sqlite-store";
 import { bootstrapAdminToken, issueToken } from "../src/token-service";
 
 const fast = { scryptLog2Cost: 10 } as const;

@@ -1,7 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { serve } from "../src/node/serve";
 import { createPatHandler } from "../src/pat-handler";
-import { serve } from "../src/serve";
 import type { PatStore } from "../src/store";
 import { generateToken } from "../src/token-generator";
 import { openStore, type StoreKind, startTestServer, storeKindsFor, type TestServer } from "./helpers/server";

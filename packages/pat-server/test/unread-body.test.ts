@@ -1,6 +1,6 @@
 import { connect } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { startPatServer } from "../src/start-pat-server";
+import { startPatServer } from "../src/node/start-pat-server";
 
 /** What came back on one raw connection, and how it ended. */
 interface RawOutcome {

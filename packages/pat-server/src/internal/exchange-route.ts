@@ -1,6 +1,7 @@
 import { parsePat, tokenExchangeRequestSchema } from "@tokenkeep/pat-protocol";
 import { verifySecret } from "../scrypt";
 import type { StoredPatRecord } from "../store";
+import { fromBase64 } from "./bytes";
 import type { HandlerContext } from "./handler-context";
 import {
   HttpError,
@@ -94,7 +95,7 @@ function credentialsOf(request: Request, clientSecret: string | undefined): stri
 async function verifyPat(ctx: HandlerContext, token: string): Promise<StoredPatRecord> {
   const parsed = parsePat(token, { prefix: ctx.options.tokenPrefix });
   if (!parsed.ok) throw invalidToken();
-  const secret = Buffer.from(parsed.secret, "base64");
+  const secret = fromBase64(parsed.secret);
   const record = await ctx.store.get(parsed.tokenId);
   if (!record) return bootstrap(ctx, parsed.tokenId, secret);
   if (!(await verifySecret(secret, record.secretPhc))) throw invalidToken();

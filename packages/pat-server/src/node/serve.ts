@@ -1,12 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { DEFAULT_HOSTNAME } from "./defaults";
-
-/** Per-request facts a host passes to the handler next to the `Request`. */
-export interface RequestContext {
-  /** The client's address as the host saw it (the socket's remote address under `serve`). */
-  readonly clientAddress?: string | undefined;
-}
+import { DEFAULT_HOSTNAME } from "../defaults";
+import type { RequestContext } from "../pat-handler";
 
 /** What {@link serve} can serve: any Request/Response handler; it also receives the client address. */
 export type ServableHandler = (request: Request, context: RequestContext) => Promise<Response>;

@@ -3,12 +3,11 @@ import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_BOOTSTRAP_OWNER, DEFAULT_HOSTNAME, DEFAULT_PORT } from "../defaults";
 import { lastForwardedFor } from "../internal/forwarded-for";
 import { createPatHandler } from "../pat-handler";
-import { createPostgresStore } from "../postgres-store";
-import { serve } from "../serve";
 import { generateSigningKey, type SigningJwk } from "../signing-keys";
-import { createSqliteStore } from "../sqlite-store";
+import { createSqliteStore } from "../sqlite/sqlite-store";
 import type { PatStore } from "../store";
 import { bootstrapAdminToken } from "../token-service";
+import { serve } from "./serve";
 
 /**
  * Where the command writes, and what stops `start` (SIGTERM/SIGINT in the real binary). Environment
@@ -57,8 +56,13 @@ function storageOptions(command: Command): Command {
     );
 }
 
-function openStore(flags: StorageFlags): { store: PatStore; description: string } {
+/** Opens the store; `pg` (an optional peer dependency) is loaded only when a PostgreSQL URL is given. */
+async function openStore(flags: StorageFlags): Promise<{ store: PatStore; description: string }> {
   if (flags.postgresUrl) {
+    const { createPostgresStore } = await import("../postgres/postgres-store").catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+      throw new Error("--postgres-url needs the PostgreSQL driver: npm install pg");
+    });
     return {
       store: createPostgresStore({ connectionString: flags.postgresUrl, schema: flags.postgresSchema }),
       description: `PostgreSQL (schema ${flags.postgresSchema ?? "public"})`,
@@ -177,7 +181,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option("--owner <owner>", "owner of the admin token").default(DEFAULT_BOOTSTRAP_OWNER))
     .addOption(new Option("--token-prefix <prefix>", "PAT prefix").env("TOKENKEEP_PAT_TOKEN_PREFIX"))
     .action(async (flags: StorageFlags & { owner: string; tokenPrefix?: string }) => {
-      const { store } = openStore(flags);
+      const { store } = await openStore(flags);
       try {
         const issued = await bootstrapAdminToken(store, { owner: flags.owner, prefix: flags.tokenPrefix });
         if (!issued) {
@@ -245,7 +249,7 @@ async function start(flags: StartFlags, io: CliIo): Promise<number> {
   if (!signingKeys) {
     io.stderr("warning: no --signing-keys-file: using an ephemeral key; JWTs die with this process.\n");
   }
-  const { store, description } = openStore(flags);
+  const { store, description } = await openStore(flags);
   try {
     const handler = createPatHandler({
       store,
