@@ -10,6 +10,8 @@ import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
+import { createVerifierCache } from "./internal/verifier-cache";
+import { unmatchablePhc, verifySecret } from "./scrypt";
 
 /** Per-request facts a host passes to the handler next to the `Request`. */
 export interface RequestContext {
@@ -77,6 +79,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     keysPromise ??= createJwtKeys(resolved.signingKeys, resolved.issuer, resolved.jwtLifetimeSeconds);
     return keysPromise;
   };
+  let pendingVerifications = 0;
   const ctx: HandlerContext = {
     options: resolved,
     store: resolved.store,
@@ -90,6 +93,25 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
             maxKeys: resolved.rateLimit.maxAddresses,
             now: resolved.now,
           }),
+    verifySecret: async (secret, secretPhc) => {
+      if (pendingVerifications >= resolved.maxPendingVerifications) {
+        throw new HttpError(503, "Too many exchanges in progress", {
+          code: "ERR_BUSY",
+          headers: { "retry-after": "1" },
+        });
+      }
+      pendingVerifications += 1;
+      try {
+        return await verifySecret(secret, secretPhc);
+      } finally {
+        pendingVerifications -= 1;
+      }
+    },
+    unmatchablePhc: unmatchablePhc(resolved.scryptLog2Cost),
+    verifierCache:
+      resolved.verifierCache === false
+        ? undefined
+        : createVerifierCache({ ...resolved.verifierCache, now: resolved.now }),
     usage: createUsageRecorder({
       store: resolved.store,
       flushMs: resolved.lastUsedFlushMs,
@@ -100,7 +122,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
 
   async function route(request: Request, context: RequestContext): Promise<Response> {
     const { pathname } = new URL(request.url);
-    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context.clientAddress);
+    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context);
     if (pathname.startsWith(`${resolved.adminPath}/`)) {
       return handleAdmin(ctx, request, pathname.slice(resolved.adminPath.length));
     }

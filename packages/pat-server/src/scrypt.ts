@@ -149,3 +149,18 @@ export async function verifySecret(secret: Uint8Array, secretPhc: string): Promi
   );
   return constantTimeEqual(actual, expected);
 }
+
+/**
+ * A PHC string at `log2Cost` with a random salt and hash: verifying a secret against it costs one
+ * scrypt run, like a real record, and never matches. An exchange for an unknown token id pays it, so
+ * the answer's timing does not tell whether the id exists.
+ */
+export function unmatchablePhc(log2Cost: number): string {
+  return formatScryptPhc({
+    log2Cost,
+    blockSize: SCRYPT_BLOCK_SIZE,
+    parallelization: SCRYPT_PARALLELIZATION,
+    salt: phcBase64(randomBytes(SCRYPT_SALT_BYTES)),
+    hash: phcBase64(randomBytes(SCRYPT_KEY_BYTES)),
+  });
+}

@@ -159,8 +159,8 @@ describe("JWT lifetime and guards", () => {
     const store = sqlite();
     const handler = createPatHandler({ store, ...fast });
     const reader = (await issueToken(store, { owner: "r", roles: ["reader"] }, fast))!;
-    const { url } = await served(async (request) => {
-      if (new URL(request.url).pathname !== "/reports") return handler(request);
+    const { url } = await served(async (request, context) => {
+      if (new URL(request.url).pathname !== "/reports") return handler(request, context);
       const auth = await handler.authenticate(request, { role: "reader" });
       return auth.ok ? Response.json({ owner: auth.claims.owner }) : auth.response;
     });
@@ -268,6 +268,7 @@ describe("onError", () => {
         method: "POST",
         headers: { authorization: `Bearer ${token}` },
       }),
+      { clientAddress: "203.0.113.9" },
     );
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: { message: "Internal server error" } });
