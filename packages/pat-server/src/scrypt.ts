@@ -46,11 +46,20 @@ function scryptHost(): { crypto: ScryptHost; slots: Semaphore } {
       "scrypt needs node:crypto, which this runtime does not provide (Node.js, Deno, Bun and Cloudflare Workers with nodejs_compat do)",
     );
   }
-  const threadPoolSize = Number(process?.env?.UV_THREADPOOL_SIZE) || 4;
+  const threadPoolSize = Number(threadPoolSetting(process)) || 4;
   const cores =
     (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   host = { crypto, slots: createSemaphore(Math.max(1, Math.min(cores, threadPoolSize - 1))) };
   return host;
+}
+
+/** `UV_THREADPOOL_SIZE`, if readable: Deno throws `NotCapable` without `--allow-env`. */
+function threadPoolSetting(process: ProcessLike | undefined): string | undefined {
+  try {
+    return process?.env?.UV_THREADPOOL_SIZE;
+  } catch {
+    return undefined;
+  }
 }
 
 function scrypt(
