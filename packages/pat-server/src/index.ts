@@ -11,7 +11,12 @@
  * `lastUsedAt` coalescer under `src/internal/` (configure them through the handler's options).
  */
 
-export type { PatErrorState, PatHandlerOptions, PatRateLimitOptions } from "./handler-options";
+export type {
+  PatErrorState,
+  PatHandlerOptions,
+  PatRateLimitOptions,
+  PatVerifierCacheOptions,
+} from "./handler-options";
 export { createMemoryStore } from "./memory-store";
 export { createPatGuard, type PatGuard, type PatGuardOptions } from "./pat-guard";
 export type { AccessRequirement, PatAuthResult, PatHandler, RequestContext } from "./pat-handler";
