@@ -96,6 +96,30 @@ for (const { manifest } of packages) {
   }
 }
 
+// An optional peer dependency is optional: with it removed, a package's main entry still loads (only
+// the subpath that needs it may not), e.g. @tokenkeep/pat-server without `pg`.
+for (const { manifest } of packages) {
+  const optional = Object.entries(manifest.peerDependenciesMeta ?? {})
+    .filter(([, meta]) => meta?.optional)
+    .map(([name]) => name);
+  for (const peer of optional) {
+    rmSync(join(app, "node_modules", peer), { recursive: true, force: true });
+    try {
+      execFileSync("node", ["--input-type=module", "-e", `await import(${JSON.stringify(manifest.name)});`], {
+        cwd: app,
+        encoding: "utf8",
+      });
+      console.log(`ok   ${manifest.name} loads without its optional peer ${peer}`);
+      passed++;
+    } catch (error) {
+      console.log(
+        `FAIL ${manifest.name} needs ${peer}, an optional peer\n${String(error.stderr ?? error.message).trim()}`,
+      );
+      failed++;
+    }
+  }
+}
+
 rmSync(work, { recursive: true, force: true });
 console.log(`${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
