@@ -85,7 +85,7 @@ function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
     {
       start(controller) {
         const onData = (chunk: Buffer) => {
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          controller.enqueue(new Uint8Array(chunk)); // a copy: the handler may keep it past this tick
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
         };
         const onEnd = () => {
@@ -110,7 +110,7 @@ function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
         req.resume();
       },
       cancel() {
-        // Whatever still arrives is left to the caller of `serve`'s answer path (discarded there).
+        // What still arrives is discarded once the answer is written (see `respond`).
         detach();
         req.pause();
       },
