@@ -46,11 +46,26 @@ for (const { dir, manifest } of packages) {
   packed[manifest.name] = result.files.map((file) => file.path);
 }
 
+// Peer dependencies (optional ones too, such as pat-server's `pg` for `./postgres`) are installed the
+// way a user of every entry installs them: by naming them.
+const peers = {};
+for (const { manifest } of packages) {
+  for (const [name, range] of Object.entries(manifest.peerDependencies ?? {})) {
+    if (!name.startsWith("@tokenkeep/")) peers[name] = range;
+  }
+}
+
 // Every @tokenkeep dependency resolves to its tarball, never to the registry.
 writeFileSync(
   join(app, "package.json"),
   JSON.stringify(
-    { name: "pack-smoke", private: true, type: "module", dependencies: files, overrides: files },
+    {
+      name: "pack-smoke",
+      private: true,
+      type: "module",
+      dependencies: { ...peers, ...files },
+      overrides: files,
+    },
     null,
     2,
   ),
@@ -104,6 +119,30 @@ for (const { manifest } of packages) {
       passed++;
     } catch (error) {
       console.log(`FAIL ${specifier}\n${String(error.stderr ?? error.message).trim()}`);
+      failed++;
+    }
+  }
+}
+
+// An optional peer dependency is optional: with it removed, a package's main entry still loads (only
+// the subpath that needs it may not), e.g. @tokenkeep/pat-server without `pg`.
+for (const { manifest } of packages) {
+  const optional = Object.entries(manifest.peerDependenciesMeta ?? {})
+    .filter(([, meta]) => meta?.optional)
+    .map(([name]) => name);
+  for (const peer of optional) {
+    rmSync(join(app, "node_modules", peer), { recursive: true, force: true });
+    try {
+      execFileSync("node", ["--input-type=module", "-e", `await import(${JSON.stringify(manifest.name)});`], {
+        cwd: app,
+        encoding: "utf8",
+      });
+      console.log(`ok   ${manifest.name} loads without its optional peer ${peer}`);
+      passed++;
+    } catch (error) {
+      console.log(
+        `FAIL ${manifest.name} needs ${peer}, an optional peer\n${String(error.stderr ?? error.message).trim()}`,
+      );
       failed++;
     }
   }

@@ -1,9 +1,9 @@
-import type { PatHandlerOptions } from "./handler-options";
-import { createPatHandler, type PatHandler } from "./pat-handler";
+import type { PatHandlerOptions } from "../handler-options";
+import { createPatHandler, type PatHandler } from "../pat-handler";
+import { createSqliteStore } from "../sqlite/sqlite-store";
+import type { PatStore } from "../store";
+import { type IssuedToken, type IssueTokenInput, issueToken } from "../token-service";
 import { serve } from "./serve";
-import { createSqliteStore } from "./sqlite-store";
-import type { PatStore } from "./store";
-import { type IssuedToken, type IssueTokenInput, issueToken } from "./token-service";
 
 /** Options of {@link startPatServer}: the handler's options, with the store optional. */
 export interface StartPatServerOptions extends Omit<PatHandlerOptions, "store"> {

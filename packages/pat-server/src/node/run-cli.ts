@@ -1,14 +1,13 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_BOOTSTRAP_OWNER, DEFAULT_HOSTNAME, DEFAULT_PORT } from "../defaults";
 import { lastForwardedFor } from "../internal/forwarded-for";
 import { createPatHandler } from "../pat-handler";
-import { createPostgresStore } from "../postgres-store";
-import { serve } from "../serve";
 import { generateSigningKey, type SigningJwk } from "../signing-keys";
-import { createSqliteStore } from "../sqlite-store";
+import { createSqliteStore } from "../sqlite/sqlite-store";
 import type { PatStore } from "../store";
 import { bootstrapAdminToken } from "../token-service";
+import { serve } from "./serve";
 
 /**
  * Where the command writes, and what stops `start` (SIGTERM/SIGINT in the real binary). Environment
@@ -57,8 +56,13 @@ function storageOptions(command: Command): Command {
     );
 }
 
-function openStore(flags: StorageFlags): { store: PatStore; description: string } {
+/** Opens the store; `pg` (an optional peer dependency) is loaded only when a PostgreSQL URL is given. */
+async function openStore(flags: StorageFlags): Promise<{ store: PatStore; description: string }> {
   if (flags.postgresUrl) {
+    const { createPostgresStore } = await import("../postgres/postgres-store").catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+      throw new Error("--postgres-url needs the PostgreSQL driver: npm install pg");
+    });
     return {
       store: createPostgresStore({ connectionString: flags.postgresUrl, schema: flags.postgresSchema }),
       description: `PostgreSQL (schema ${flags.postgresSchema ?? "public"})`,
@@ -80,6 +84,32 @@ function readSigningKeys(path: string): SigningJwk[] {
   const keys = (parsed as { keys?: unknown } | null)?.keys;
   if (Array.isArray(keys)) return keys as SigningJwk[];
   throw new Error('--signing-keys-file: expected { "keys": [...] } or an array of private JWKs');
+}
+
+/** Private key material: a new file (never an existing one), readable and writable by its owner only. */
+function writeKeyFile(path: string, text: string): void {
+  try {
+    // `wx`: refuse to replace a key set that may be in use; the mode applies as the file is created.
+    writeFileSync(path, text, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === "EEXIST"
+        ? `--out: ${path} exists already: nothing was written`
+        : `--out: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Warns when a signing key file can be read by other users than its owner. */
+function warnIfShared(path: string, io: CliIo): void {
+  try {
+    if ((statSync(path).mode & 0o077) !== 0) {
+      io.stderr(`warning: ${path} holds private keys but other users may read it (chmod 600 ${path}).\n`);
+    }
+  } catch {
+    // readSigningKeys reports a missing file
+  }
 }
 
 /**
@@ -151,7 +181,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(new Option("--owner <owner>", "owner of the admin token").default(DEFAULT_BOOTSTRAP_OWNER))
     .addOption(new Option("--token-prefix <prefix>", "PAT prefix").env("TOKENKEEP_PAT_TOKEN_PREFIX"))
     .action(async (flags: StorageFlags & { owner: string; tokenPrefix?: string }) => {
-      const { store } = openStore(flags);
+      const { store } = await openStore(flags);
       try {
         const issued = await bootstrapAdminToken(store, { owner: flags.owner, prefix: flags.tokenPrefix });
         if (!issued) {
@@ -172,8 +202,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .command("genkey")
     .description("Print a new private signing key set (JSON) for --signing-keys-file")
     .addOption(new Option("--alg <alg>", "signing algorithm").choices(["EdDSA", "RS256"]).default("EdDSA"))
-    .action(async (flags: { alg: "EdDSA" | "RS256" }) => {
-      io.stdout(`${JSON.stringify({ keys: [await generateSigningKey({ alg: flags.alg })] }, null, 2)}\n`);
+    .addOption(
+      new Option("--out <path>", "write the key set to a new file readable by its owner only (mode 0600)"),
+    )
+    .action(async (flags: { alg: "EdDSA" | "RS256"; out?: string }) => {
+      const text = `${JSON.stringify({ keys: [await generateSigningKey({ alg: flags.alg })] }, null, 2)}\n`;
+      if (flags.out === undefined) {
+        io.stdout(text);
+        return;
+      }
+      writeKeyFile(flags.out, text);
+      io.stderr(`Wrote a private signing key set to ${flags.out} (mode 0600).\n`);
     });
 
   try {
@@ -205,11 +244,12 @@ interface StartFlags extends StorageFlags {
 }
 
 async function start(flags: StartFlags, io: CliIo): Promise<number> {
+  if (flags.signingKeysFile && process.platform !== "win32") warnIfShared(flags.signingKeysFile, io);
   const signingKeys = flags.signingKeysFile ? readSigningKeys(flags.signingKeysFile) : undefined;
   if (!signingKeys) {
     io.stderr("warning: no --signing-keys-file: using an ephemeral key; JWTs die with this process.\n");
   }
-  const { store, description } = openStore(flags);
+  const { store, description } = await openStore(flags);
   try {
     const handler = createPatHandler({
       store,

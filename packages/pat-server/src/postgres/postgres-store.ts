@@ -1,12 +1,12 @@
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import pg from "pg";
 import * as z from "zod";
-import { DEFAULT_POSTGRES_SCHEMA } from "./defaults";
-import { parseOptions } from "./internal/options";
-import { postgresMigrations } from "./internal/postgres-migrations";
-import { type RecordRow, rowToRecord } from "./internal/record-row";
-import { applyRolesUpdate, normalizeRoles } from "./internal/roles";
-import type { ListRecordsQuery, PatStore, StoredPatRecord, UpdateOutcome } from "./store";
+import { DEFAULT_POSTGRES_SCHEMA } from "../defaults";
+import { parseOptions } from "../internal/options";
+import { postgresMigrations } from "../internal/postgres-migrations";
+import { type RecordRow, rowToRecord } from "../internal/record-row";
+import { applyRolesUpdate, normalizeRoles } from "../internal/roles";
+import type { ListRecordsQuery, PatStore, StoredPatRecord, UpdateOutcome } from "../store";
 
 /** Options of {@link createPostgresStore}: a connection string or a pool of your own. */
 export interface PostgresStoreOptions {

@@ -1,11 +1,11 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import * as z from "zod";
-import { SQLITE_BUSY_TIMEOUT_MS } from "./defaults";
-import { parseOptions } from "./internal/options";
-import { type RecordRow, rowToRecord } from "./internal/record-row";
-import { applyRolesUpdate, normalizeRoles } from "./internal/roles";
-import { sqliteMigrations } from "./internal/sqlite-migrations";
+import { SQLITE_BUSY_TIMEOUT_MS } from "../defaults";
+import { parseOptions } from "../internal/options";
+import { type RecordRow, rowToRecord } from "../internal/record-row";
+import { applyRolesUpdate, normalizeRoles } from "../internal/roles";
+import { sqliteMigrations } from "../internal/sqlite-migrations";
 import type {
   ListRecordsQuery,
   PatStore,
@@ -13,7 +13,7 @@ import type {
   StoredPatRecord,
   UpdateOutcome,
   UsageEntry,
-} from "./store";
+} from "../store";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
