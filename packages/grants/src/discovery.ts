@@ -83,6 +83,18 @@ interface CacheEntry {
  */
 const caches = new WeakMap<object, Map<string, CacheEntry>>();
 
+// Only the keys: the values are checked where they are used.
+const anything = rules.check(() => true, "");
+const optionKeysRule = () =>
+  rules.object({
+    fetch: anything,
+    ky: anything,
+    timeoutMs: rules.optional(rules.duration()),
+    signal: anything,
+    allowInsecureRequests: anything,
+    now: rules.optional(rules.func()),
+  });
+
 /**
  * `Cache-Control: max-age=N` in milliseconds, else `undefined`. Only `max-age` is read: many servers
  * send `no-store` on every answer, and reading the metadata before every token request would double
@@ -210,6 +222,9 @@ export function discover(
   issuer: string | URL,
   options: DiscoverOptions = {},
 ): Promise<AuthorizationServerMetadata> {
+  // Misspelt options are errors here as in every factory.
+  const problems = rules.runRule(optionKeysRule(), options).problems;
+  if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
   const allowInsecure = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
   if (!isSecureEnough(issuer, allowInsecure)) {
     return Promise.reject(rules.invalidOptions("discover", [insecureUrlProblem("issuer")]));
