@@ -17,7 +17,7 @@ const packages = readdirSync(`${repo}/packages`)
       engines?: { node?: string };
     },
   }))
-  .filter(({ name, manifest }) => !manifest.private);
+  .filter(({ manifest }) => !manifest.private);
 
 describe("package READMEs state the requirements", () => {
   it("covers the published packages", () => {
