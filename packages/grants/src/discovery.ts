@@ -125,8 +125,21 @@ interface ReadMetadata {
   readonly lifetimeMs: number | undefined;
 }
 
-async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
+async function readMetadata(
+  response: Response,
+  issuer: string,
+  allowInsecure: boolean,
+): Promise<ReadMetadata | undefined> {
   const { status } = response;
+  // An https issuer redirected to http: metadata read in clear could name any token endpoint, and the
+  // client's credentials would follow it. Nothing from that answer is used.
+  if (response.redirected && !isSecureEnough(response.url, allowInsecure)) {
+    await response.body?.cancel().catch(() => {});
+    throw new InvalidResponseError(
+      "discovery was redirected to an http URL on a host that is not loopback; its metadata is not used",
+      { status },
+    );
+  }
   if (status === 404) {
     await response.body?.cancel().catch(() => {});
     return undefined;
@@ -185,7 +198,7 @@ async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<
       what: "discovery request",
     } as const;
     const metadata = await exchange(request, transport, undefined, (response) =>
-      readMetadata(response, issuer),
+      readMetadata(response, issuer, options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS),
     );
     if (metadata) return metadata;
   }
@@ -229,6 +242,10 @@ export function discover(
   if (!isSecureEnough(issuer, allowInsecure)) {
     return Promise.reject(rules.invalidOptions("discover", [insecureUrlProblem("issuer")]));
   }
+  // Aborted already: nothing is sent (and no shared lookup is left without a listener).
+  if (options.signal?.aborted) {
+    return Promise.reject(new AbortError("discovery was aborted", { cause: options.signal.reason }));
+  }
   const key = String(issuer);
   const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
   const now = options.now ?? Date.now;
@@ -241,6 +258,8 @@ export function discover(
   if (entry === undefined || entry.expiresAt <= now()) {
     const pending = fetchMetadata(key, options);
     const created: CacheEntry = { metadata: pending.then((read) => read.metadata), expiresAt: Infinity };
+    // Every caller may stop waiting (its signal): the shared lookup's failure must not go unhandled.
+    created.metadata.catch(() => {});
     const owner = cache;
     owner.set(key, created);
     pending.then(
