@@ -119,9 +119,12 @@ describe("discovery", () => {
     const seen: string[] = [];
     const redirectedFetch = (async (input: RequestInfo | URL) => {
       seen.push(String(input));
-      const response = new Response(JSON.stringify({ issuer: "https://auth.example", token_endpoint: "https://evil.example/token" }), {
-        headers: { "content-type": "application/json" },
-      });
+      const response = new Response(
+        JSON.stringify({ issuer: "https://auth.example", token_endpoint: "https://evil.example/token" }),
+        {
+          headers: { "content-type": "application/json" },
+        },
+      );
       Object.defineProperties(response, {
         redirected: { value: true },
         url: { value: "http://auth.example/.well-known/openid-configuration" },
@@ -153,7 +156,9 @@ describe("discovery", () => {
     ).rejects.toMatchObject({ code: "ERR_TOKENKEEP_ABORTED" });
     // A caller that gives up while the shared lookup fails.
     const late = new AbortController();
-    const waiting = discover("https://auth2.example", { fetch: counting, signal: late.signal }).catch((e) => e);
+    const waiting = discover("https://auth2.example", { fetch: counting, signal: late.signal }).catch(
+      (e) => e,
+    );
     late.abort();
     await waiting;
     for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));

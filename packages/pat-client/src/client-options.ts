@@ -1,3 +1,4 @@
+import { INSECURE_URL_MESSAGE, isSecureEnough } from "@tokenkeep/core/http";
 import { parseOptions } from "@tokenkeep/core/options";
 import * as z from "zod";
 import {
@@ -10,7 +11,6 @@ import {
   DEFAULT_RETRY_STATUS_CODES,
   DEFAULT_TIMEOUT_MS,
 } from "./defaults";
-import { INSECURE_ENDPOINT_MESSAGE, isSecureEnough } from "./internal/transport-security";
 import type { PatClientError, PatClientOperation } from "./pat-client-error";
 import type { PatRetryOptions, ResolvedRetryPolicy } from "./retry-policy";
 
@@ -135,7 +135,7 @@ const schema = z
   })
   .superRefine((options, context) => {
     if (!isSecureEnough(options.endpoint, options.allowInsecureRequests)) {
-      context.addIssue({ code: "custom", path: ["endpoint"], message: INSECURE_ENDPOINT_MESSAGE });
+      context.addIssue({ code: "custom", path: ["endpoint"], message: INSECURE_URL_MESSAGE });
     }
   });
 

@@ -345,7 +345,6 @@ export class PatAdminClient implements AsyncDisposable {
     return `${this.#tokensUrl()}/${tokenId}${action === undefined ? "" : `/${action}`}`;
   }
 
-
   async #token(signal: AbortSignal | undefined): Promise<TokenSet> {
     try {
       return await this.#manager.getToken(signal ? { signal } : undefined);

@@ -266,7 +266,7 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     expect(revoked.stderr).toContain("unknown option `--include-revokd`, did you mean `--include-revoked`?");
     expect(unknown.stderr).toBe("error: unknown option `--frobnicate` (add --help for usage)\n");
     expect(insecure.code).toBe(2);
-    expect(insecure.stderr).toContain("error: --endpoint (TOKENKEEP_PAT_ENDPOINT): expected an https URL");
+    expect(insecure.stderr).toContain("error: --endpoint (TOKENKEEP_PAT_ENDPOINT): expected https");
     expect(insecure.stderr).toContain("--allow-insecure-requests");
     expect(insecure.stderr).not.toMatch(/options|allowInsecureRequests/);
     expect(JSON.parse(json.stderr)).toMatchObject({

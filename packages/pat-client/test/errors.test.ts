@@ -175,7 +175,7 @@ describe("the PAT never travels in clear text", () => {
     expect(error).toBeInstanceOf(TypeError);
     expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
     expect(error.cause).toEqual([
-      expect.stringMatching(/^endpoint: Expected an https URL \(http is accepted only for localhost/),
+      expect.stringMatching(/^endpoint: expected https \(http only to localhost/),
     ]);
     const fine = [
       { endpoint: "https://192.0.2.2" },

@@ -15,3 +15,10 @@ export {
 } from "./ky-hooks.js";
 export { type ReadTokenResponseOptions, readTokenResponse } from "./read-token-response.js";
 export { parseRetryAfter } from "./retry-after.js";
+export {
+  describeReason,
+  endpointOf,
+  INSECURE_URL_MESSAGE,
+  isSecureEnough,
+  networkReason,
+} from "./transport.js";

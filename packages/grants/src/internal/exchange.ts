@@ -6,8 +6,8 @@ import {
   TimeoutError,
   type TokenkeepError,
 } from "@tokenkeep/core";
+import { describeReason, endpointOf, networkReason } from "@tokenkeep/core/http";
 import type { KyLike } from "../grant-options.js";
-import { describeReason, endpointOf, networkReason } from "./network-reason.js";
 
 /** How requests are sent: a `fetch` or a ky instance, and how long one may take. */
 export interface Transport {

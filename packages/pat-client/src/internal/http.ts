@@ -1,11 +1,10 @@
-import { parseRetryAfter } from "@tokenkeep/core/http";
+import { describeReason, endpointOf, networkReason, parseRetryAfter } from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type * as z from "zod";
 import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
-import { describeReason, endpointOf, networkReason } from "./network-reason";
 import { redactJson, redactText } from "./redact";
 
 /** What every request of a client shares. */
