@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { connect, createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { build } from "astro";
+
+/** Builds a fixture site with Astro's programmatic build() (once per test file). */
+export async function buildFixture(name: string): Promise<string> {
+  const root = fileURLToPath(new URL(`../fixtures/${name}/`, import.meta.url));
+  process.env.ASTRO_TELEMETRY_DISABLED = "1";
+  await build({ root, logLevel: "error" });
+  return root;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** A built site served by its standalone entry (`node dist/server/entry.mjs`). */
+export interface RunningSite {
+  readonly url: string;
+  readonly output: () => string;
+  close(): Promise<void>;
+}
+
+/** Starts `dist/server/entry.mjs` of a built fixture on 127.0.0.1 with `env`. */
+export async function serveBuilt(root: string, env: Record<string, string>): Promise<RunningSite> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ["dist/server/entry.mjs"], {
+    cwd: root,
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  // The build's log level is baked into the server (quiet here), so readiness is a TCP connect.
+  const deadline = Date.now() + 20_000;
+  while (!(await accepts(port))) {
+    if (exited) throw new Error(`the site exited:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`the site did not listen within 20 s:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
