@@ -46,7 +46,7 @@ describe("integration", () => {
     const { middlewares, updates } = setup(tokenkeep(), root);
     expect(middlewares).toEqual([{ entrypoint: "@tokenkeep/astro/middleware", order: "pre" }]);
     expect(updates[0]?.vite.ssr).toEqual({ noExternal: ["@tokenkeep/astro"] });
-    expect((updates[0]?.vite.plugins[0] as { name: string }).name).toBe("@tokenkeep/astro:config");
+    expect((updates[0]!.vite.plugins[0] as { name: string }).name).toBe("@tokenkeep/astro:config");
   });
 
   it("a missing config module is a build error naming the file, with a minimal example", () => {
