@@ -1,44 +1,40 @@
 /**
- * The integration in a real built site: the fixture under test/fixtures/site is built once with
+ * The integration in a real built site: the fixture under test/fixtures/site, built once per run with
  * Astro's build(), served from dist/server/entry.mjs on 127.0.0.1, against oidc-provider with
  * rotating, reuse-detecting refresh tokens.
  */
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
+import { refreshTokenGrant } from "@tokenkeep/grants";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CLIENTS,
   type OidcProviderServer,
   startOidcProvider,
 } from "../../grants/test/fixtures/oidc-provider.js";
-import { createCookieSealer } from "../src/cookie-seal.js";
-import type { Session } from "../src/session.js";
-import { writeSessionCookie } from "../src/session-cookies.js";
-import { cookieValues, makeContext, setCookies } from "./helpers/context.js";
-import { buildFixture, type RunningSite, serveBuilt } from "./helpers/site.js";
+import {
+  cookieHeader,
+  followUp,
+  getSession as getSessionAt,
+  refreshTokenIn,
+  sha256,
+  signIn,
+  siteEnv,
+} from "./helpers/sessions.js";
+import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
 
-const SECRET = "site-test-secret-0123456789abcdef0123";
 const MARKER = "tokenkeep-fixture-secret-marker-5b1f";
 let root: string;
 let provider: OidcProviderServer;
 let site: RunningSite;
 
 beforeAll(async () => {
-  [root, provider] = await Promise.all([
-    buildFixture("site"),
-    startOidcProvider({ rotateRefreshToken: true }),
-  ]);
-  site = await serveBuilt(root, {
-    TOKENKEEP_SECRET: SECRET,
-    FIXTURE_ISSUER: provider.issuer,
-    FIXTURE_CLIENT_ID: CLIENTS.service.id,
-    FIXTURE_CLIENT_SECRET: CLIENTS.service.secret,
-  });
-}, 60_000);
+  root = fixtureRoot("site"); // built by global-setup.ts
+  provider = await startOidcProvider({ rotateRefreshToken: true });
+  site = await serveBuilt(root, siteEnv(provider));
+});
 
 afterAll(async () => {
   await site?.close();
@@ -46,68 +42,8 @@ afterAll(async () => {
 });
 
 const tokenHits = () => provider.hits.get("/token") ?? 0;
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** A fresh session from the provider (password grant), as a sign-in would store it. */
-async function signIn(): Promise<Session> {
-  const set = await passwordGrant({
-    issuer: provider.issuer,
-    clientId: CLIENTS.service.id,
-    clientSecret: CLIENTS.service.secret,
-    username: "alice",
-    password: "correct horse",
-  })();
-  return {
-    accessToken: set.accessToken,
-    tokenType: set.tokenType,
-    expiresAt: set.expiresAt,
-    refreshToken: set.refreshToken,
-  };
-}
-
-/** The `Cookie` header carrying `session`, sealed as the site seals it. */
-async function cookieHeader(session: Session, secure = false): Promise<string> {
-  const context = makeContext(secure ? "https://x.test/" : "http://x.test/");
-  await writeSessionCookie(
-    {
-      jar: context.cookies,
-      secure,
-      settings: { name: "tokenkeep", domain: undefined, maxAgeS: 1000 },
-      sealer: createCookieSealer([SECRET], "tokenkeep"),
-      now: Date.now,
-    },
-    session,
-  );
-  return Object.entries(cookieValues(setCookies(context)))
-    .map(([name, value]) => `${name}=${value}`)
-    .join("; ");
-}
-
-interface SessionAnswer {
-  signedIn: boolean;
-  tokenHash: string | null;
-  sameInStorage: boolean;
-  stats: Record<string, number>;
-  events: Record<string, number>;
-}
-
-async function getSession(cookie: string | undefined, headers: Record<string, string> = {}) {
-  const response = await fetch(`${site.url}/api/session`, {
-    headers: { ...headers, ...(cookie === undefined ? {} : { cookie }) },
-  });
-  return {
-    response,
-    body: (await response.json()) as SessionAnswer,
-    setCookie: response.headers.getSetCookie(),
-  };
-}
-
-/** The Cookie header a browser would send after `setCookie`. */
-const followUp = (setCookie: string[]) =>
-  setCookie
-    .map((header) => header.split(";")[0]!)
-    .filter((pair) => !pair.endsWith("=deleted"))
-    .join("; ");
+const getSession = (cookie: string | undefined, headers: Record<string, string> = {}) =>
+  getSessionAt(site.url, cookie, headers);
 
 describe("built site", () => {
   it("an anonymous page: 200, signed out, no Set-Cookie", async () => {
@@ -118,7 +54,7 @@ describe("built site", () => {
   });
 
   it("a valid session outside the refresh window: signed in, no Set-Cookie, no token request", async () => {
-    const session = await signIn();
+    const session = await signIn(provider);
     const before = tokenHits();
     const { body, setCookie } = await getSession(await cookieHeader(session));
     expect(body).toMatchObject({
@@ -131,7 +67,7 @@ describe("built site", () => {
   });
 
   it("a prerendered page sends no Set-Cookie, even for a session due for rotation", async () => {
-    const session = { ...(await signIn()), expiresAt: Date.now() + 5_000 };
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const before = tokenHits();
     const response = await fetch(`${site.url}/static`, { headers: { cookie: await cookieHeader(session) } });
     expect(response.status).toBe(200);
@@ -141,7 +77,7 @@ describe("built site", () => {
   });
 
   it("50 parallel requests of one expiring session: 1 refresh; a request with the old refresh token right after is served the successor; the family lives on", async () => {
-    const session = { ...(await signIn()), expiresAt: Date.now() + 5_000 };
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session);
     const before = tokenHits();
     const answers = await Promise.all(Array.from({ length: 50 }, () => getSession(cookie)));
@@ -175,13 +111,13 @@ describe("built site", () => {
       clientId: CLIENTS.service.id,
       clientSecret: CLIENTS.service.secret,
     })({
-      previous: { ...session, refreshToken: await successorRefreshToken(answers[0]!.setCookie), raw: {} },
+      previous: { ...session, refreshToken: await refreshTokenIn(answers[0]!.setCookie), raw: {} },
     });
     expect(successor.accessToken).toBeTruthy();
   });
 
   it("X-Forwarded-Proto: https from a trusted proxy gives Secure and the __Host- prefix", async () => {
-    const session = { ...(await signIn()), expiresAt: Date.now() + 5_000 };
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session, true);
     const { body, setCookie } = await getSession(cookie, { "x-forwarded-proto": "https" });
     expect(body.signedIn).toBe(true);
@@ -223,10 +159,3 @@ describe("built site", () => {
     ).not.toThrow();
   }, 30_000);
 });
-
-/** The refresh token inside a Set-Cookie the site sent (unsealed with the test's secret). */
-async function successorRefreshToken(setCookie: string[]): Promise<string> {
-  const value = setCookie[0]!.split(";")[0]!.split("=").slice(1).join("=");
-  const text = await createCookieSealer([SECRET], "tokenkeep").unseal(value);
-  return (JSON.parse(text!) as { r: string }).r;
-}

@@ -3,9 +3,14 @@ import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "astro";
 
-/** Builds a fixture site with Astro's programmatic build() (once per test file). */
+/** The root folder of a fixture site. */
+export function fixtureRoot(name: string): string {
+  return fileURLToPath(new URL(`../fixtures/${name}/`, import.meta.url));
+}
+
+/** Builds a fixture site with Astro's programmatic build() (the `site` fixture once per run: global-setup.ts). */
 export async function buildFixture(name: string): Promise<string> {
-  const root = fileURLToPath(new URL(`../fixtures/${name}/`, import.meta.url));
+  const root = fixtureRoot(name);
   process.env.ASTRO_TELEMETRY_DISABLED = "1";
   await build({ root, logLevel: "error" });
   return root;
