@@ -61,7 +61,7 @@ export interface SessionAnswer {
   signedIn: boolean;
   tokenHash: string | null;
   sameInStorage: boolean;
-  stats: Record<string, number>;
+  stats: { rotations: number; successorHits: number; lateRequests: number; refreshFailures: number };
   events: Record<string, number>;
 }
 
