@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "astro";
@@ -25,6 +26,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+function cleanEnvironment(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !/^(VITEST|TEST$|NODE_OPTIONS$|NODE_ENV$|MODE$|PROD$|DEV$|SSR$|BASE_URL$)/.test(name),
+    ),
+  );
+}
+
 /** Whether something accepts connections on 127.0.0.1:`port`. */
 function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -47,9 +56,39 @@ export interface RunningSite {
 /** Starts `dist/server/entry.mjs` of a built fixture on 127.0.0.1 with `env`. */
 export async function serveBuilt(root: string, env: Record<string, string>): Promise<RunningSite> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ["dist/server/entry.mjs"], {
+  return start(root, ["dist/server/entry.mjs"], port, { HOST: "127.0.0.1", PORT: String(port), ...env });
+}
+
+/**
+ * Runs `astro dev` on a fixture (the CLI, in the foreground: ASTRO_DEV_BACKGROUND set, since Astro
+ * detaches the dev server when it detects a coding agent), on 127.0.0.1 with `env`.
+ */
+export async function serveDev(root: string, env: Record<string, string>): Promise<RunningSite> {
+  const port = await freePort();
+  const astro = createRequire(import.meta.url)
+    .resolve("astro/package.json")
+    .replace(/package\.json$/, "bin/astro.mjs");
+  // The dev server accepts connections before its routes are loaded: wait for its ready line.
+  return start(
+    root,
+    [astro, "dev", "--host", "127.0.0.1", "--port", String(port), "--force"],
+    port,
+    { ASTRO_DEV_BACKGROUND: "0", ASTRO_TELEMETRY_DISABLED: "1", ...env },
+    "watching for file changes",
+  );
+}
+
+async function start(
+  root: string,
+  args: string[],
+  port: number,
+  env: Record<string, string>,
+  readyText?: string,
+): Promise<RunningSite> {
+  const child: ChildProcess = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), ...env },
+    // The child is a plain Node process: none of the test runner's variables (VITEST, TEST, ...).
+    env: { ...cleanEnvironment(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -64,7 +103,7 @@ export async function serveBuilt(root: string, env: Record<string, string>): Pro
   });
   // The build's log level is baked into the server (quiet here), so readiness is a TCP connect.
   const deadline = Date.now() + 20_000;
-  while (!(await accepts(port))) {
+  while (!(await accepts(port)) || (readyText !== undefined && !output.includes(readyText))) {
     if (exited) throw new Error(`the site exited:\n${output}`);
     if (Date.now() > deadline) throw new Error(`the site did not listen within 20 s:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
