@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { createCookieSealer, createPlainSealer, MIN_SECRET_LENGTH } from "./cookie-seal.js";
+import {
+  type CookieSealer,
+  createCookieSealer,
+  createPlainSealer,
+  MIN_SECRET_LENGTH,
+  withUnsealCache,
+} from "./cookie-seal.js";
 
 const OLD = "old-secret-old-secret-old-secret-0000";
 const NEW = "new-secret-new-secret-new-secret-1111";
@@ -61,5 +67,30 @@ describe("cookie sealing (AES-256-GCM)", () => {
     // A sealed value is not mistaken for a plain one, nor the other way round.
     expect(await plain.unseal(await createCookieSealer([NEW], "t").seal("x"))).toBeUndefined();
     expect(await createCookieSealer([NEW], "t").unseal(value)).toBeUndefined();
+  });
+
+  it("the unseal cache decrypts a value once, never caches a failure, and stays bounded", async () => {
+    const inner = createCookieSealer([NEW], "tokenkeep");
+    let decryptions = 0;
+    const counting: CookieSealer = {
+      sealed: true,
+      seal: (plaintext) => inner.seal(plaintext),
+      unseal: (value) => {
+        decryptions++;
+        return inner.unseal(value);
+      },
+    };
+    const cached = withUnsealCache(counting, 2);
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((text) => cached.seal(text)));
+    expect(await cached.unseal(a!)).toBe("a");
+    expect(await cached.unseal(a!)).toBe("a");
+    expect(decryptions).toBe(1);
+    expect(await cached.unseal(`${a!}x`)).toBeUndefined();
+    expect(await cached.unseal(`${a!}x`)).toBeUndefined();
+    expect(decryptions).toBe(3);
+    await cached.unseal(b!);
+    await cached.unseal(c!); // a is the least recently used: dropped
+    expect(await cached.unseal(a!)).toBe("a");
+    expect(decryptions).toBe(6);
   });
 });

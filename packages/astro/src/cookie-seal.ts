@@ -125,3 +125,31 @@ export function createPlainSealer(): CookieSealer {
     },
   };
 }
+
+/**
+ * Remembers the plaintext of the last `maxEntries` values unsealed (least recently used dropped), so
+ * a session's repeated requests cost a map lookup instead of a decryption: Web Crypto runs each
+ * operation off the main thread, which costs more than the rest of the middleware together. Keys are
+ * whole sealed values, which carry a random IV, so only a value that unsealed before can hit.
+ */
+export function withUnsealCache(sealer: CookieSealer, maxEntries: number): CookieSealer {
+  const cache = new Map<string, string>();
+  return {
+    sealed: sealer.sealed,
+    seal: (plaintext) => sealer.seal(plaintext),
+    async unseal(value) {
+      const known = cache.get(value);
+      if (known !== undefined) {
+        cache.delete(value);
+        cache.set(value, known);
+        return known;
+      }
+      const plaintext = await sealer.unseal(value);
+      if (plaintext !== undefined) {
+        cache.set(value, plaintext);
+        if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
+      }
+      return plaintext;
+    },
+  };
+}

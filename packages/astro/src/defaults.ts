@@ -24,3 +24,5 @@ export const DEFAULT_CONTENT_TYPE = "application/json";
 export const DEFAULT_REFRESH_REQUEST_FIELD = "refreshToken";
 /** Each custom-endpoint request may take this long. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+/** Unsealed cookie values remembered per process (a session's next request skips the decryption). */
+export const UNSEAL_CACHE_ENTRIES = 1000;

@@ -20,8 +20,8 @@ import {
   splitSecrets,
   type Upstream,
 } from "../config/schema.js";
-import { type CookieSealer, createCookieSealer, createPlainSealer } from "../cookie-seal.js";
-import { DEFAULT_SECRET_ENV } from "../defaults.js";
+import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
+import { DEFAULT_SECRET_ENV, UNSEAL_CACHE_ENTRIES } from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
 import { createLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
@@ -106,7 +106,7 @@ export function createTokenkeepMiddleware(
     const secrets =
       config.cookie.secrets === undefined ? secretsFromEnvironment() : splitSecrets(config.cookie.secrets);
     if (secrets.length > 0) {
-      sealer = createCookieSealer(secrets, settings.name);
+      sealer = withUnsealCache(createCookieSealer(secrets, settings.name), UNSEAL_CACHE_ENTRIES);
     } else if (runtime.dev) {
       if (flags[WARNED] !== true) {
         flags[WARNED] = true;
