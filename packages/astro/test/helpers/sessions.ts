@@ -60,6 +60,7 @@ export async function cookieHeader(session: Session, secure = false): Promise<st
 export interface SessionAnswer {
   signedIn: boolean;
   tokenHash: string | null;
+  sessionPayload: unknown;
   sameInStorage: boolean;
   stats: { rotations: number; successorHits: number; lateRequests: number; refreshFailures: number };
   events: Record<string, number>;
