@@ -41,6 +41,14 @@ describe("integration", () => {
     expect(tokenkeep().name).toBe("@tokenkeep/astro");
   });
 
+  it("bad options throw a TypeError with ERR_TOKENKEEP_INVALID_OPTIONS", () => {
+    for (const bad of [{ configFile: "" }, { config: "x" }, "src/x.ts"]) {
+      expect(() => tokenkeep(bad as never)).toThrow(
+        expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+      );
+    }
+  });
+
   it("registers its middleware with order pre and serves the config module to the server bundle", () => {
     const root = project("src/tokenkeep.config.ts");
     const { middlewares, updates } = setup(tokenkeep(), root);

@@ -5,7 +5,9 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseOptions } from "@tokenkeep/core/options";
 import type { AstroIntegration } from "astro";
+import { z } from "zod";
 import { DEFAULT_CONFIG_FILE } from "./defaults.js";
 import { INJECTED_TYPES } from "./inject-types.js";
 import { configModulePlugin } from "./vite-plugin.js";
@@ -18,6 +20,10 @@ export interface TokenkeepIntegrationOptions {
    */
   configFile?: string | undefined;
 }
+
+const integrationOptionsSchema = z.strictObject({
+  configFile: z.string().min(1).optional(),
+});
 
 /** The integration's name, as Astro logs it. */
 export const INTEGRATION_NAME = "@tokenkeep/astro";
@@ -45,12 +51,8 @@ export function missingConfigMessage(relativePath: string): string {
  * middleware handles each request once.
  */
 export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroIntegration {
-  if (typeof options !== "object" || options === null) {
-    throw Object.assign(new TypeError("tokenkeep(options): options must be an object"), {
-      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
-    });
-  }
-  const relativePath = options.configFile ?? DEFAULT_CONFIG_FILE;
+  const { configFile } = parseOptions(integrationOptionsSchema, options, "tokenkeep");
+  const relativePath = configFile ?? DEFAULT_CONFIG_FILE;
   return {
     name: INTEGRATION_NAME,
     hooks: {
