@@ -1,6 +1,7 @@
 // Packs every published package with `pnpm pack`, installs the tarballs into a clean temporary folder
 // with npm (as a user would), and imports every entry of every exports map under plain Node. It catches
-// a broken exports map, a file missing from `files`, or a dependency missing from package.json.
+// a broken exports map, a file missing from `files`, or a dependency missing from package.json; and
+// checks that every tarball holds the LICENSE and a manifest with the fields a registry page shows.
 // Run after `turbo run build`. Prints one line per check and a closing "N passed, N failed".
 import { execFileSync } from "node:child_process";
 import {
@@ -28,20 +29,43 @@ const packages = readdirSync(join(root, "packages"))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) }))
   .filter(({ manifest }) => !manifest.private);
 
+// pat-server is being reworked on its own branch (issue #16's pat-server section), which adds its
+// LICENSE and manifest fields; remove it from this list once that branch is merged.
+const METADATA_PENDING = new Set(["@tokenkeep/pat-server"]);
+const MANIFEST_FIELDS = ["license", "author", "homepage", "bugs", "keywords"];
+
 const files = {};
+const packed = {};
 for (const { dir, manifest } of packages) {
   const out = execFileSync("pnpm", ["pack", "--pack-destination", tarballs, "--json"], {
     cwd: dir,
     encoding: "utf8",
   });
-  files[manifest.name] = `file:${JSON.parse(out).filename}`;
+  const result = JSON.parse(out);
+  files[manifest.name] = `file:${result.filename}`;
+  packed[manifest.name] = result.files.map((file) => file.path);
+}
+
+// Peer dependencies (optional ones too, such as pat-server's `pg` for `./postgres`) are installed the
+// way a user of every entry installs them: by naming them.
+const peers = {};
+for (const { manifest } of packages) {
+  for (const [name, range] of Object.entries(manifest.peerDependencies ?? {})) {
+    if (!name.startsWith("@tokenkeep/")) peers[name] = range;
+  }
 }
 
 // Every @tokenkeep dependency resolves to its tarball, never to the registry.
 writeFileSync(
   join(app, "package.json"),
   JSON.stringify(
-    { name: "pack-smoke", private: true, type: "module", dependencies: files, overrides: files },
+    {
+      name: "pack-smoke",
+      private: true,
+      type: "module",
+      dependencies: { ...peers, ...files },
+      overrides: files,
+    },
     null,
     2,
   ),
@@ -53,6 +77,25 @@ execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "
 
 let passed = 0;
 let failed = 0;
+for (const { manifest } of packages) {
+  if (METADATA_PENDING.has(manifest.name)) continue;
+  // The manifest as installed from the tarball, not the workspace's.
+  const installed = JSON.parse(
+    readFileSync(join(app, "node_modules", ...manifest.name.split("/"), "package.json"), "utf8"),
+  );
+  const missing = MANIFEST_FIELDS.filter((field) => {
+    const value = installed[field];
+    return value === undefined || value === "" || (Array.isArray(value) && value.length === 0);
+  });
+  if (!packed[manifest.name].includes("LICENSE")) missing.push("LICENSE file");
+  if (missing.length === 0) {
+    console.log(`ok   ${manifest.name} tarball has LICENSE, ${MANIFEST_FIELDS.join(", ")}`);
+    passed++;
+  } else {
+    console.log(`FAIL ${manifest.name} tarball lacks ${missing.join(", ")}`);
+    failed++;
+  }
+}
 for (const { manifest } of packages) {
   const subpaths = Object.keys(manifest.exports ?? { ".": null }).filter((key) => !key.endsWith(".json"));
   for (const subpath of subpaths) {
@@ -76,6 +119,30 @@ for (const { manifest } of packages) {
       passed++;
     } catch (error) {
       console.log(`FAIL ${specifier}\n${String(error.stderr ?? error.message).trim()}`);
+      failed++;
+    }
+  }
+}
+
+// An optional peer dependency is optional: with it removed, a package's main entry still loads (only
+// the subpath that needs it may not), e.g. @tokenkeep/pat-server without `pg`.
+for (const { manifest } of packages) {
+  const optional = Object.entries(manifest.peerDependenciesMeta ?? {})
+    .filter(([, meta]) => meta?.optional)
+    .map(([name]) => name);
+  for (const peer of optional) {
+    rmSync(join(app, "node_modules", peer), { recursive: true, force: true });
+    try {
+      execFileSync("node", ["--input-type=module", "-e", `await import(${JSON.stringify(manifest.name)});`], {
+        cwd: app,
+        encoding: "utf8",
+      });
+      console.log(`ok   ${manifest.name} loads without its optional peer ${peer}`);
+      passed++;
+    } catch (error) {
+      console.log(
+        `FAIL ${manifest.name} needs ${peer}, an optional peer\n${String(error.stderr ?? error.message).trim()}`,
+      );
       failed++;
     }
   }

@@ -17,6 +17,9 @@ stop_services() {
 trap stop_services EXIT
 
 stage "services"
+mkdir -p .tmp
+# Before ours start: the scripts' choice of server (TOKENKEEP_*_URL, PATH, apt-get).
+bash scripts/services/test-services.sh | tee .tmp/services.log
 for service in postgres redis; do
   if [ -f "scripts/services/$service.sh" ]; then
     exports=$(bash "scripts/services/$service.sh" start) || exit 1
@@ -41,4 +44,4 @@ stage "pack every package and import it under plain Node"
 node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log
 
 stage "done"
-node scripts/summarize.mjs .tmp/turbo.log .tmp/pack-smoke.log
+node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log

@@ -2,12 +2,13 @@ import { defineConfig } from "tsup";
 
 export default defineConfig({
   entry: {
+    // One folder per public entry: the tree is the export map.
     index: "src/index.ts",
-    http: "src/http.ts",
-    "memory-store": "src/memory-store-entry.ts",
-    options: "src/options.ts",
-    rotation: "src/rotation.ts",
-    shared: "src/shared.ts",
+    http: "src/http/index.ts",
+    "memory-store": "src/memory-store/index.ts",
+    options: "src/options/index.ts",
+    rotation: "src/rotation/index.ts",
+    shared: "src/shared/index.ts",
     testing: "src/testing/index.ts",
   },
   format: ["esm"],

@@ -37,3 +37,19 @@ tk_service_dir() {
   sum=$(printf '%s' "$TK_ROOT" | cksum | cut -d' ' -f1)
   echo "${TMPDIR:-/tmp}/tokenkeep-services-$sum/$1"
 }
+
+# tk_url_answers URL DEFAULT_PORT: succeeds when something accepts TCP connections at URL's host and port.
+tk_url_answers() {
+  node -e '
+    const url = new URL(process.argv[1]);
+    const host = url.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1";
+    const socket = require("net").connect({ host, port: Number(url.port || process.argv[2]) });
+    socket.setTimeout(3000, () => process.exit(1));
+    socket.on("connect", () => process.exit(0)).on("error", () => process.exit(1));
+  ' "$1" "$2"
+}
+
+# tk_url_for_humans URL: URL without its user name and password, for messages.
+tk_url_for_humans() {
+  node -e 'const u = new URL(process.argv[1]); u.username = ""; u.password = ""; console.log(u.href)' "$1"
+}

@@ -5,8 +5,11 @@
 #   eval "$(bash scripts/services/postgres.sh start)"   # exports TOKENKEEP_PG_URL
 #   bash scripts/services/postgres.sh stop
 #
-# Installs Debian's postgresql when its server binaries are missing. Idempotent: a running cluster
-# is reused.
+# Where the server comes from, in this order:
+#   1. TOKENKEEP_PG_URL already set (a server of yours): it is used as it is, and never stopped here;
+#   2. `initdb` and `pg_ctl` on PATH (Homebrew's postgresql@17, for example);
+#   3. Debian's /usr/lib/postgresql/*/bin, installed with apt-get when missing.
+# Idempotent: a running cluster is reused.
 set -euo pipefail
 TK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/system.sh
@@ -15,8 +18,18 @@ TK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dir=$(tk_service_dir postgres)
 data="$dir/data"
 
+own_url() {
+  [ -f "$dir/port" ] && echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres"
+}
+
+# The folder of initdb and pg_ctl: PATH first (Homebrew and other installs), then Debian's layout.
 pg_bin() {
   local found
+  found=$(command -v initdb 2>/dev/null || true)
+  if [ -n "$found" ] && [ -x "$(dirname "$found")/pg_ctl" ]; then
+    dirname "$found"
+    return 0
+  fi
   found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$found" ] && [ -x "$found/initdb" ] && echo "$found"
 }
@@ -33,8 +46,20 @@ as_owner() {
 
 case "${1:-}" in
 start)
-  tk_require_package postgresql "/usr/lib/postgresql/*/bin/initdb"
-  bin=$(pg_bin) || { echo "tokenkeep: initdb not found after installing postgresql." >&2; exit 1; }
+  if [ -n "${TOKENKEEP_PG_URL:-}" ] && [ "$TOKENKEEP_PG_URL" != "$(own_url || true)" ]; then
+    shown=$(tk_url_for_humans "$TOKENKEEP_PG_URL")
+    if ! tk_url_answers "$TOKENKEEP_PG_URL" 5432; then
+      echo "tokenkeep: TOKENKEEP_PG_URL ($shown) does not answer: start that server, or unset TOKENKEEP_PG_URL to have a private one started here." >&2
+      exit 1
+    fi
+    echo "tokenkeep: using the PostgreSQL server of TOKENKEEP_PG_URL ($shown); it is not started or stopped here." >&2
+    printf 'export TOKENKEEP_PG_URL=%q\n' "$TOKENKEEP_PG_URL"
+    exit 0
+  fi
+  bin=$(pg_bin) || {
+    tk_require_package postgresql "/usr/lib/postgresql/*/bin/initdb"
+    bin=$(pg_bin) || { echo "tokenkeep: initdb not found after installing postgresql." >&2; exit 1; }
+  }
   if [ -f "$dir/port" ] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     echo "export TOKENKEEP_PG_URL=postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres"
     exit 0
@@ -59,6 +84,7 @@ start)
   echo "export TOKENKEEP_PG_URL=postgres://postgres@127.0.0.1:$port/postgres"
   ;;
 stop)
+  # Only the private cluster of this checkout: a server named by TOKENKEEP_PG_URL is never stopped.
   bin=$(pg_bin) || exit 0
   [ -d "$data" ] && as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$dir"

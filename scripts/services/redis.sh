@@ -6,11 +6,17 @@
 #   bash scripts/services/redis.sh status             # prints the export line when running, exit 1 otherwise
 #   bash scripts/services/redis.sh stop
 #
-# `start` installs Debian's redis-server with apt-get when it is missing, and reuses an instance that
-# is already running (idempotent). Only the export line goes to stdout; progress goes to stderr.
+# Where the server comes from, in this order:
+#   1. TOKENKEEP_REDIS_URL already set (a server of yours): it is used as it is, and never stopped here;
+#   2. `redis-server` and `redis-cli` on PATH (Homebrew's redis, for example);
+#   3. Debian's redis-server, installed with apt-get.
+# `start` reuses an instance of its own that is already running (idempotent). Only the export line goes
+# to stdout; progress goes to stderr.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../lib/system.sh
+. "$root/scripts/lib/system.sh"
 dir="$root/.tmp/services/redis"
 pidfile="$dir/redis.pid"
 portfile="$dir/port"
@@ -59,7 +65,23 @@ free_port_candidate() {
   return 1
 }
 
+# The URL of this checkout's own instance, when it has one.
+own_url() {
+  [[ -f "$portfile" ]] && printf 'redis://127.0.0.1:%s' "$(cat "$portfile")"
+}
+
 start() {
+  if [[ -n "${TOKENKEEP_REDIS_URL:-}" && "$TOKENKEEP_REDIS_URL" != "$(own_url || true)" ]]; then
+    local shown
+    shown="$(tk_url_for_humans "$TOKENKEEP_REDIS_URL")"
+    if ! tk_url_answers "$TOKENKEEP_REDIS_URL" 6379; then
+      say "TOKENKEEP_REDIS_URL ($shown) does not answer: start that server, or unset TOKENKEEP_REDIS_URL to have a private one started here."
+      exit 1
+    fi
+    say "using the Redis server of TOKENKEEP_REDIS_URL ($shown); it is not started or stopped here."
+    printf 'export TOKENKEEP_REDIS_URL=%q\n' "$TOKENKEEP_REDIS_URL"
+    return 0
+  fi
   ensure_installed
   mkdir -p "$dir"
   exec 9>"$dir/lock"
@@ -116,6 +138,7 @@ stop_instance() {
   rm -f "$pidfile" "$portfile"
 }
 
+# Only this checkout's own instance: a server named by TOKENKEEP_REDIS_URL is never stopped.
 stop() {
   [[ -d "$dir" ]] || return 0
   exec 9>"$dir/lock"

@@ -4,6 +4,7 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
+import { MemoryAdapter, signingKeys } from "./provider-storage.ts";
 
 export interface LocalServers {
   readonly issuer: string;
@@ -31,6 +32,8 @@ export async function startLocalServers(tokenLifetimeS: number): Promise<LocalSe
   let provider: Provider | undefined;
   const auth = await listen((request, response) => provider?.callback()(request, response));
   provider = new Provider(auth.url, {
+    adapter: MemoryAdapter,
+    jwks: signingKeys(),
     clients: [
       {
         client_id: clientId,

@@ -22,6 +22,8 @@ function run(env: Record<string, string>): Promise<{ code: number | null; stdout
 it("calls the API with client credentials and shows the token being fetched, reused and refreshed ahead", async () => {
   const { code, stdout, stderr } = await run({});
   expect(code, stderr).toBe(0);
+  // No third-party notice (oidc-provider warns about its development-only adapter and keys).
+  expect(stderr).toBe("");
   const lines = stdout.trim().split("\n");
   const index = (text: string) => lines.findIndex((line) => line.includes(text));
 

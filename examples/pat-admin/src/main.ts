@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isApiError, isPatClientError, PatAdminClient, type PatRecord } from "@tokenkeep/pat-client";
-import { bootstrapAdminToken, createPatHandler, createSqliteStore, serve } from "@tokenkeep/pat-server";
+import { bootstrapAdminToken, createPatHandler } from "@tokenkeep/pat-server";
+import { serve } from "@tokenkeep/pat-server/node";
+import { createSqliteStore } from "@tokenkeep/pat-server/sqlite";
 
 const log = (line = "") => console.log(line);
 const days = (n: number) => Math.floor(Date.now() / 1000) + n * 86_400;

@@ -19,6 +19,7 @@ function run(): Promise<{ code: number | null; stdout: string; stderr: string }>
 it("bootstraps an admin, then issues, lists, revokes and restores with the client and the command", async () => {
   const { code, stdout, stderr } = await run();
   expect(code, stderr).toBe(0);
+  expect(stderr).toBe(""); // the demo shows no third-party notice
   const lines = stdout.split("\n");
   const at = (text: string | RegExp) =>
     lines.findIndex((line) => (typeof text === "string" ? line.includes(text) : text.test(line)));

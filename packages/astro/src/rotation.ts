@@ -8,13 +8,16 @@
  *   is late, after the successor window) -> signed out for this request only, cookies untouched: the
  *   browser already holds the newer pair, and presenting the old token upstream again would make a
  *   reuse-detecting server revoke the whole family;
- * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: an earlier redemption of this token was abandoned and may have
- *   succeeded upstream -> handled like a late request;
- * - anything else (a failing store, the network, a timeout, a misconfigured client): transient, the
- *   current access token is used while it is valid, and the cookies are kept.
+ * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: a redemption of this token got no definite answer (network
+ *   error, timeout, a holder that died) and the server may have rotated it -> handled like a late
+ *   request; the coordinator never presents the token again;
+ * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
+ *   another instance kept the lease, a misconfigured client): the current access token is used while
+ *   it is valid, and the cookies are kept.
  */
 import { isOAuthError, isTokenkeepError, type Store, type TokenSet } from "@tokenkeep/core";
 import { createRotationCoordinator } from "@tokenkeep/core/rotation";
+import { shareStore } from "@tokenkeep/core/shared";
 import type { Upstream } from "./config/schema.js";
 
 /** The coordinator's code for a refresh token this deployment already redeemed. */
@@ -63,7 +66,7 @@ export interface SessionRotationOptions {
 /** A coordinator redeeming through the upstream, one redemption per refresh token. */
 export function createSessionRotation(options: SessionRotationOptions): SessionRotation {
   const coordinator = createRotationCoordinator({
-    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.store === undefined ? {} : { shared: shareStore(options.store) }),
     redeem: ({ refreshToken, previous, signal }) =>
       options.upstream.refresh({ refreshToken, previous, signal }),
     now: options.now,

@@ -12,6 +12,12 @@ export const DEFAULT_LIFETIME_MS = 3_600_000;
 /** How many entries (values and leases) the in-memory store holds before evicting the least recently used. */
 export const DEFAULT_STORE_MAX_ENTRIES = 1000;
 
+/**
+ * The longest delay a timer can take: runtimes store it in a signed 32-bit integer and fire a longer
+ * one at once. Every option that ends up in a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 // Token manager (createTokenManager).
 
 /** How many identities the manager's in-process cache holds before evicting the least recently used. */
@@ -32,6 +38,21 @@ export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
 /** Each creator call is aborted (and counts as a transient failure) after this long. */
 export const DEFAULT_CREATOR_TIMEOUT_MS = 30_000;
+/**
+ * The whole of one fetch - every attempt and every backoff between them - takes at most this long:
+ * against a token endpoint that hangs, a caller hears within it (openid-client uses 30 s too).
+ */
+export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+/**
+ * A permanent failure (bad credentials) is remembered per identity this long: meanwhile callers get
+ * it at once instead of each sending another doomed request. 0 turns it off.
+ */
+export const DEFAULT_FAILURE_CACHE_MS = 5_000;
+/**
+ * The skew never goes below this (servers write `exp` in whole seconds, so a token may die up to a
+ * second before `expiresAt`), though never above half the token's lifetime.
+ */
+export const SKEW_FLOOR_MS = 1_000;
 /** Prefix of every key `shareStore` and the rotation coordinator write to a store. */
 export const DEFAULT_KEY_PREFIX = "tokenkeep:";
 /** Lifetime of the cross-instance fetch lease; a holder that died blocks others at most this long. */
@@ -53,5 +74,12 @@ export const DEFAULT_LEASE_POLL_MAX_MS = 500;
  * Keep it short: within it, the old refresh token yields the new pair without a redemption.
  */
 export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
+/**
+ * How long the "redeemed" marker of a refresh token lives (it holds no token material): within it, a
+ * refresh token this deployment already redeemed is never presented upstream again.
+ */
+export const DEFAULT_REDEEMED_TTL_MS = 86_400_000;
+/** The longest one redemption may take, counted from before its lease is requested. */
+export const DEFAULT_REDEEM_TIMEOUT_MS = 10_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */
 export const RECENT_SUCCESSORS = 1000;

@@ -11,7 +11,6 @@
  * `@tokenkeep/core/testing` (the store contract).
  */
 
-export type { RetryPolicy } from "./backoff.js";
 export { DEFAULT_LIFETIME_MS } from "./defaults.js";
 export {
   AbortError,
@@ -23,7 +22,6 @@ export {
   isOAuthError,
   isTimeoutError,
   isTokenkeepError,
-  isTransientError,
   NetworkError,
   OAuthError,
   type OAuthErrorOptions,
@@ -32,31 +30,32 @@ export {
   TokenkeepError,
   type TokenkeepErrorCode,
   type TokenkeepErrorOptions,
-} from "./errors.js";
-export type { TokenEvent, TokenEventHandler, TokenEventType } from "./events.js";
-export { isTransientFailure } from "./failure-classification.js";
-export { identityKey } from "./identity.js";
-export type { SharedStore } from "./shared-store.js";
-export type { TokenManagerStats } from "./stats.js";
-export type { LeaseRelease, Store } from "./store.js";
-export type { Timers } from "./timers.js";
-export type {
-  TokenCreator,
-  TokenCreatorContext,
-  TokenCreatorResult,
-  TokenIdentity,
-} from "./token-creator.js";
+} from "./errors/errors.js";
+export { isTransientError } from "./errors/failure-classification.js";
+export type { Timers } from "./internal/timers.js";
+export type { RetryPolicy } from "./manager/backoff.js";
+export type { TokenEvent, TokenEventHandler, TokenEventType } from "./manager/events.js";
+export { identityKey } from "./manager/identity.js";
+export type { TokenManagerStats } from "./manager/stats.js";
 export {
   createTokenManager,
   type GetTokenOptions,
   type InvalidateOptions,
   type TokenManager,
-} from "./token-manager.js";
-export type { TokenManagerOptions } from "./token-manager-options.js";
+} from "./manager/token-manager.js";
+export type { TokenManagerOptions } from "./manager/token-manager-options.js";
+export type { SharedStore } from "./shared/shared-store.js";
+export type { LeaseRelease, Store } from "./store/store.js";
+export type {
+  TokenCreator,
+  TokenCreatorContext,
+  TokenCreatorResult,
+  TokenIdentity,
+} from "./token/token-creator.js";
 export {
   isTokenSet,
   type ParseTokenResponseOptions,
   parseTokenResponse,
   type TokenResponse,
-} from "./token-response.js";
-export type { JsonValue, TokenSet } from "./token-set.js";
+} from "./token/token-response.js";
+export type { JsonValue, TokenSet } from "./token/token-set.js";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createAuthFetch } from "../src/auth-fetch.js";
-import { isOAuthError, OAuthError } from "../src/errors.js";
-import { createTokenManager, type TokenManager } from "../src/token-manager.js";
+import { isOAuthError, OAuthError } from "../src/errors/errors.js";
+import { createAuthFetch } from "../src/http/auth-fetch.js";
+import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
 import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
 
 interface Setup {

@@ -5,8 +5,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { isTransientFailure } from "../src/failure-classification.js";
-import { createTokenManager } from "../src/token-manager.js";
+import { isTransientError } from "../src/errors/failure-classification.js";
+import { createTokenManager } from "../src/manager/token-manager.js";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe("a custom creator calling the real fetch", () => {
       (error: unknown) => error,
     );
     expect(failure).toBeInstanceOf(TypeError);
-    expect(isTransientFailure(failure)).toBe(true);
+    expect(isTransientError(failure)).toBe(true);
   });
 
   it("is retried while nothing listens, and succeeds once the server is up", async () => {

@@ -1,7 +1,7 @@
 import ky, { isHTTPError } from "ky";
 import { afterEach, describe, expect, it } from "vitest";
-import { createKyHooks } from "../src/ky-hooks.js";
-import { createTokenManager, type TokenManager } from "../src/token-manager.js";
+import { createKyHooks } from "../src/http/ky-hooks.js";
+import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
 import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -5,9 +5,9 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { TokenEvent } from "../src/events.js";
-import { readTokenResponse } from "../src/read-token-response.js";
-import { createTokenManager } from "../src/token-manager.js";
+import { readTokenResponse } from "../src/http/read-token-response.js";
+import type { TokenEvent } from "../src/manager/events.js";
+import { createTokenManager } from "../src/manager/token-manager.js";
 
 type Script = (response: ServerResponse, count: number) => void;
 

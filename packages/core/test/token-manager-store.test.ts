@@ -4,14 +4,14 @@
  * degraded mode.
  */
 import { describe, expect, it } from "vitest";
-import type { TokenEvent } from "../src/events.js";
-import { hashIdentityKey } from "../src/identity.js";
-import { createMemoryStore } from "../src/memory-store.js";
-import { type ShareStoreOptions, shareStore } from "../src/shared.js";
-import type { Store } from "../src/store.js";
-import type { TokenCreator } from "../src/token-creator.js";
-import { createTokenManager, type TokenManager } from "../src/token-manager.js";
-import type { TokenManagerOptions } from "../src/token-manager-options.js";
+import type { TokenEvent } from "../src/manager/events.js";
+import { hashIdentityKey } from "../src/manager/identity.js";
+import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
+import type { TokenManagerOptions } from "../src/manager/token-manager-options.js";
+import { createMemoryStore } from "../src/memory-store/memory-store.js";
+import { type ShareStoreOptions, shareStore } from "../src/shared/index.js";
+import type { Store } from "../src/store/store.js";
+import type { TokenCreator } from "../src/token/token-creator.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
 import { thrown } from "./support/thrown.js";
 
@@ -69,6 +69,17 @@ function renewableLeaseStore(time: FakeTime) {
     },
   };
   return { store, renewals };
+}
+
+/** The memory store with leases that cannot be renewed (a store whose release has no `renew`). */
+function withoutRenew(inner: Store): Store {
+  return {
+    ...inner,
+    acquire: async (key, ttlMs) => {
+      const release = await inner.acquire!(key, ttlMs);
+      return release && (() => release());
+    },
+  };
 }
 
 /** A creator shared by every "instance", answering after `latencyMs` of fake time. */
@@ -154,7 +165,8 @@ describe("token manager with a shared store", () => {
 
   it("takes over when the lease holder died mid-fetch", async () => {
     const time = createFakeTime();
-    const store = createMemoryStore({ now: time.now });
+    // A holder that died no longer renews: a lease without renewal stands for it.
+    const store = withoutRenew(createMemoryStore({ now: time.now }));
     const { creator, state } = countingCreator(time);
     const a = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
     const b = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
@@ -190,7 +202,7 @@ describe("token manager with a shared store", () => {
 
   it("without renewal, a fetch slower than the lease is taken over (the reason renew exists)", async () => {
     const time = createFakeTime();
-    const store = createMemoryStore({ now: time.now });
+    const store = withoutRenew(createMemoryStore({ now: time.now }));
     const { creator, state } = countingCreator(time, 5_000);
     const a = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
     const b = instance(time, store, creator, {}, { leaseTtlMs: 2_000 });
@@ -237,6 +249,33 @@ describe("token manager with a shared store", () => {
     await time.advance(10);
     expect((await fresh).accessToken).toBe("at-2");
     expect(state.calls).toBe(2);
+  });
+
+  it("invalidate never deletes a newer token another instance wrote after it read (compare-and-delete)", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const { creator } = countingCreator(time, 0);
+    const key = `tokenkeep:token:${await hashIdentityKey("")}`;
+    // Between invalidate's read and its delete, another instance writes its newer token.
+    let interleave: (() => Promise<void>) | undefined;
+    const store: Store = {
+      ...inner,
+      get: async (k) => {
+        const value = await inner.get(k);
+        const then = interleave;
+        interleave = undefined;
+        await then?.();
+        return value;
+      },
+    };
+    const a = instance(time, store, creator);
+    const first = a.manager.getToken();
+    await time.advance(10);
+    const bad = await first;
+    const newer = { set: { ...bad, accessToken: "at-newer", raw: {} }, obtainedAt: time.now() };
+    interleave = () => inner.set(key, newer, 60_000);
+    expect(await a.manager.invalidate(bad)).toBe(true);
+    expect(await inner.get(key)).toMatchObject({ set: { accessToken: "at-newer" } });
   });
 
   it("ignores a store value it cannot read", async () => {
@@ -297,18 +336,23 @@ describe("token manager with a failing store (degraded mode)", () => {
     const down = manager.getToken({ identity: { user: "a" } });
     await time.advance(10);
     await down;
+    const pendingWhileDegraded = time.pending();
     control.mode = "ok";
-    await time.advance(2_000);
-    const up = manager.getToken({ identity: { user: "b" } });
-    await time.advance(10);
-    await up;
+    // No call reaches the store: the probe timer alone notices the recovery, within one interval.
+    await time.advance(1_000);
+    expect(manager.stats().storeDegraded).toBe(false);
     expect(events.map((event) => event.type).filter((type) => type.startsWith("store-"))).toEqual([
       "store-degraded",
       "store-recovered",
     ]);
+    // The probe runs only while degraded: one timer fewer once recovered.
+    expect(time.pending()).toBe(pendingWhileDegraded - 1);
+    const up = manager.getToken({ identity: { user: "b" } });
+    await time.advance(10);
+    await up;
     const stats = manager.stats();
-    expect(stats.storeDegraded).toBe(false);
-    expect(stats.storeDegradedMs).toBeGreaterThanOrEqual(2_000);
+    expect(stats.storeDegradedMs).toBeGreaterThanOrEqual(1_000);
+    expect(stats.storeDegradedMs).toBeLessThan(1_100);
     expect(stats.storeWrites).toBe(1);
   });
 
@@ -336,7 +380,7 @@ describe("token manager with a failing store (degraded mode)", () => {
       "keyPrefix: expected string",
       "leaseTtlMs: expected a number > 0 and <= 2147483647",
       "timeoutMs: expected a number > 0 and <= 2147483647",
-      "probeIntervalMs: expected a number >= 0 and <= 2147483647",
+      "probeIntervalMs: expected a number > 0 and <= 2147483647",
     ]);
     expect(
       problems(() =>

@@ -1,8 +1,13 @@
 import { AbortError, InvalidResponseError, type JsonValue } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
-import { DEFAULT_TIMEOUT_MS } from "./defaults.js";
+import {
+  DEFAULT_ALLOW_INSECURE_REQUESTS,
+  DEFAULT_DISCOVERY_CACHE_MS,
+  DEFAULT_TIMEOUT_MS,
+} from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
+import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
 
 /**
  * The authorization server metadata tokenkeep uses (RFC 8414 section 2); every other field the
@@ -41,12 +46,22 @@ export interface DiscoverOptions {
   timeoutMs?: number | undefined;
   /** Stops waiting for the metadata (the shared request itself goes on for other callers). */
   signal?: AbortSignal | undefined;
+  /**
+   * Lets the issuer be plain `http:` to a host that is not loopback.
+   * @default false
+   */
+  allowInsecureRequests?: boolean | undefined;
+  /**
+   * The clock, in epoch milliseconds, that expires cached metadata.
+   * @default Date.now
+   */
+  now?: (() => number) | undefined;
 }
 
 // Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
 // Built on first use, so a bundle that never discovers drops it.
 const metadataRule = () =>
-  rules.object({
+  rules.looseObject({
     issuer: rules.string(1),
     token_endpoint: rules.optional(rules.string()),
     revocation_endpoint: rules.optional(rules.string()),
@@ -55,7 +70,28 @@ const metadataRule = () =>
     token_endpoint_auth_methods_supported: rules.optional(rules.array(rules.string())),
   });
 
-const cache = new Map<string, Promise<AuthorizationServerMetadata>>();
+/** Metadata being read or read, and until when it may be reused. */
+interface CacheEntry {
+  readonly metadata: Promise<AuthorizationServerMetadata>;
+  /** Epoch ms; `Infinity` while the request is in flight. */
+  expiresAt: number;
+}
+
+/**
+ * The cache, per transport (the `fetch` or ky instance that read it: a caller's proxy agent, hooks
+ * or test double never serves another's), then per issuer exactly as given.
+ */
+const caches = new WeakMap<object, Map<string, CacheEntry>>();
+
+/**
+ * `Cache-Control: max-age=N` in milliseconds, else `undefined`. Only `max-age` is read: many servers
+ * send `no-store` on every answer, and reading the metadata before every token request would double
+ * the requests for nothing.
+ */
+function cacheLifetimeMs(header: string | null): number | undefined {
+  const maxAge = header === null ? undefined : /\bmax-age="?(\d+)/i.exec(header)?.[1];
+  return maxAge === undefined ? undefined : Number(maxAge) * 1000;
+}
 
 function withoutTrailingSlash(value: string): string {
   return value.endsWith("/") ? value.slice(0, -1) : value;
@@ -71,10 +107,13 @@ function metadataUrls(issuer: string): string[] {
   ];
 }
 
-async function readMetadata(
-  response: Response,
-  issuer: string,
-): Promise<AuthorizationServerMetadata | undefined> {
+interface ReadMetadata {
+  readonly metadata: AuthorizationServerMetadata;
+  /** From `Cache-Control`, when the answer had one. */
+  readonly lifetimeMs: number | undefined;
+}
+
+async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
   const { status } = response;
   if (status === 404) {
     await response.body?.cancel().catch(() => {});
@@ -85,7 +124,7 @@ async function readMetadata(
   try {
     body = status >= 200 && status < 300 ? await response.json() : undefined;
   } catch (error) {
-    throw new InvalidResponseError(`discovery answered ${status} with a body that is not JSON`, {
+    throw new InvalidResponseError(`answered ${status} with a body that is not JSON`, {
       status,
       transient: true,
       cause: error,
@@ -93,7 +132,7 @@ async function readMetadata(
   }
   if (body === undefined) {
     await response.body?.cancel().catch(() => {});
-    throw new InvalidResponseError(`discovery answered ${status}`, { status, transient });
+    throw new InvalidResponseError(`answered ${status}`, { status, transient });
   }
   if (!rules.isObject(body)) {
     throw new InvalidResponseError("invalid authorization server metadata: not a JSON object", { status });
@@ -107,16 +146,20 @@ async function readMetadata(
       status,
     });
   }
-  // RFC 8414 section 3.3: the metadata must be about the issuer that was asked for.
-  if (withoutTrailingSlash(result.value.issuer) !== withoutTrailingSlash(issuer)) {
+  // RFC 8414 section 3.3: the metadata must be about the issuer that was asked for, character for
+  // character (a trailing slash is a different issuer).
+  if (result.value.issuer !== issuer) {
     throw new InvalidResponseError('invalid authorization server metadata: field "issuer" does not match', {
       status,
     });
   }
-  return result.value as AuthorizationServerMetadata;
+  return {
+    metadata: result.value as AuthorizationServerMetadata,
+    lifetimeMs: cacheLifetimeMs(response.headers.get("cache-control")),
+  };
 }
 
-async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<AuthorizationServerMetadata> {
+async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<ReadMetadata> {
   const transport = {
     fetch: options.fetch,
     ky: options.ky,
@@ -127,19 +170,16 @@ async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<
       url,
       method: "GET",
       headers: { accept: "application/json" },
-      what: "discovery",
+      what: "discovery request",
     } as const;
     const metadata = await exchange(request, transport, undefined, (response) =>
       readMetadata(response, issuer),
     );
     if (metadata) return metadata;
   }
-  throw new InvalidResponseError(
-    `no authorization server metadata found for ${withoutTrailingSlash(issuer)}`,
-    {
-      status: 404,
-    },
-  );
+  throw new InvalidResponseError(`no authorization server metadata found for ${issuer}`, {
+    status: 404,
+  });
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -156,9 +196,12 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
 /**
  * Reads an authorization server's metadata: OpenID Connect discovery
  * (`{issuer}/.well-known/openid-configuration`), then RFC 8414
- * (`/.well-known/oauth-authorization-server{path}`). The answer is validated (its `issuer` must be
- * the one asked for) and cached for the life of the process; concurrent callers share one request,
- * and a failed lookup is not cached.
+ * (`/.well-known/oauth-authorization-server{path}`). The answer is validated: its `issuer` must be
+ * the one asked for, exactly (RFC 8414 section 3.3; `https://auth.example/` and
+ * `https://auth.example` are different issuers). It is cached per issuer and per transport (`fetch`
+ * or ky instance) for the answer's `Cache-Control: max-age`, else 1 hour; concurrent callers share
+ * one request, and a failed lookup is not cached. An `http:` issuer is refused (`TypeError`, code
+ * `ERR_TOKENKEEP_INVALID_OPTIONS`) unless its host is loopback or `allowInsecureRequests` is set.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
@@ -167,12 +210,34 @@ export function discover(
   issuer: string | URL,
   options: DiscoverOptions = {},
 ): Promise<AuthorizationServerMetadata> {
-  const key = withoutTrailingSlash(String(issuer));
-  let pending = cache.get(key);
-  if (!pending) {
-    pending = fetchMetadata(String(issuer), options);
-    cache.set(key, pending);
-    pending.catch(() => cache.delete(key));
+  const allowInsecure = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
+  if (!isSecureEnough(issuer, allowInsecure)) {
+    return Promise.reject(rules.invalidOptions("discover", [insecureUrlProblem("issuer")]));
   }
-  return untilAborted(pending, options.signal);
+  const key = String(issuer);
+  const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  let cache = caches.get(transport);
+  if (!cache) {
+    cache = new Map();
+    caches.set(transport, cache);
+  }
+  let entry = cache.get(key);
+  if (entry === undefined || entry.expiresAt <= now()) {
+    const pending = fetchMetadata(key, options);
+    const created: CacheEntry = { metadata: pending.then((read) => read.metadata), expiresAt: Infinity };
+    const owner = cache;
+    owner.set(key, created);
+    pending.then(
+      (read) => {
+        created.expiresAt = now() + (read.lifetimeMs ?? DEFAULT_DISCOVERY_CACHE_MS);
+        if (created.expiresAt <= now() && owner.get(key) === created) owner.delete(key);
+      },
+      () => {
+        if (owner.get(key) === created) owner.delete(key);
+      },
+    );
+    entry = created;
+  }
+  return untilAborted(entry.metadata, options.signal);
 }

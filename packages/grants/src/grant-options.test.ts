@@ -1,6 +1,7 @@
 import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core/options";
 import { describe, expect, it } from "vitest";
 import { clientCredentialsGrant } from "./client-credentials-grant.js";
+import { discover } from "./discovery.js";
 import { passwordGrant } from "./password-grant.js";
 import { NO_REFRESH_TOKEN, refreshTokenGrant } from "./refresh-token-grant.js";
 import { revokeToken } from "./revoke-token.js";
@@ -89,5 +90,58 @@ describe("options are validated once, when the creator is made", () => {
     });
     await expect(creator()).rejects.toMatchObject({ code: NO_REFRESH_TOKEN, transient: false });
     expect(requests).toBe(0);
+  });
+});
+
+describe("credentials never travel in clear text", () => {
+  const insecure =
+    "expected https (http only to localhost, 127.0.0.0/8 or ::1, or with allowInsecureRequests: true)";
+
+  it("refuses an http tokenUrl, issuer or revocationUrl to a host that is not loopback", async () => {
+    const error = thrown(() => clientCredentialsGrant({ ...base, tokenUrl: "http://192.0.2.2/token" }));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe(INVALID_OPTIONS);
+    expect(error.cause).toEqual([`tokenUrl: ${insecure}`]);
+    expect(
+      thrown(() =>
+        passwordGrant({
+          ...base,
+          tokenUrl: undefined,
+          issuer: "http://auth.example",
+          username: "u",
+          password: "p",
+        }),
+      ).cause,
+    ).toEqual([`issuer: ${insecure}`]);
+    await expect(
+      revokeToken({ clientId: "id", clientSecret: "s", token: "t", revocationUrl: "http://10.0.0.1/revoke" }),
+    ).rejects.toMatchObject({ code: INVALID_OPTIONS, cause: [`revocationUrl: ${insecure}`] });
+  });
+
+  it("accepts http to loopback hosts, and anywhere with allowInsecureRequests: true", () => {
+    for (const tokenUrl of [
+      "http://localhost:8080/token",
+      "http://127.0.0.1/token",
+      "http://127.42.0.9:1/token",
+      "http://[::1]:9000/token",
+      "https://192.0.2.2/token",
+    ]) {
+      expect(() => clientCredentialsGrant({ ...base, tokenUrl }), tokenUrl).not.toThrow();
+    }
+    expect(() =>
+      clientCredentialsGrant({ ...base, tokenUrl: "http://192.0.2.2/token", allowInsecureRequests: true }),
+    ).not.toThrow();
+    expect(
+      thrown(() => clientCredentialsGrant({ ...base, allowInsecureRequests: "yes" as unknown as boolean }))
+        .cause,
+    ).toEqual(["allowInsecureRequests: expected a boolean"]);
+  });
+
+  it("refuses an http issuer in discover() itself", async () => {
+    await expect(discover("http://auth.example")).rejects.toMatchObject({
+      name: "TypeError",
+      code: INVALID_OPTIONS,
+      cause: [`issuer: ${insecure}`],
+    });
   });
 });

@@ -11,7 +11,13 @@ import {
 } from "@tokenkeep/core/options";
 import type { BodyEncoding } from "./body-encoding.js";
 import type { ClientAuthentication } from "./client-authentication.js";
-import { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
+import {
+  DEFAULT_ALLOW_INSECURE_REQUESTS,
+  DEFAULT_BODY_ENCODING,
+  DEFAULT_CLIENT_AUTHENTICATION,
+  DEFAULT_TIMEOUT_MS,
+} from "./defaults.js";
+import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
 
 /**
  * The part of a ky instance tokenkeep calls: `ky(url, options)` resolving to a `Response`. Typed
@@ -39,11 +45,14 @@ export type KyLike = (
 export interface GrantOptions {
   /**
    * The token endpoint. Either this or `issuer` is required; when both are given, `tokenUrl` wins.
+   * Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
    */
   tokenUrl?: string | URL | undefined;
   /**
    * The authorization server's issuer identifier: its metadata (RFC 8414 or OpenID Connect
-   * discovery) is read once, cached, and gives the token and revocation endpoints.
+   * discovery) is read, cached, and gives the token and revocation endpoints. Compared exactly with
+   * the metadata's `issuer` (RFC 8414 section 3.3): spell it as the server does, trailing slash
+   * included. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
    */
   issuer?: string | URL | undefined;
   /** The client identifier. Required for `client_secret_basic` and `client_secret_post`. */
@@ -86,6 +95,15 @@ export interface GrantOptions {
    * @default Date.now
    */
   now?: (() => number) | undefined;
+  /**
+   * Lets `tokenUrl`, `issuer`, `revocationUrl` and the endpoints the issuer's metadata names be
+   * plain `http:` to any host. Without it, `http:` is refused (a `TypeError` when the creator is
+   * made) unless the host is `localhost`, in 127.0.0.0/8 or `::1`: the client secret, password or
+   * refresh token would otherwise cross the network in clear text. The name oauth4webapi and
+   * openid-client use.
+   * @default false
+   */
+  allowInsecureRequests?: boolean | undefined;
 }
 
 /** {@link GrantOptions} after validation: defaults applied, URLs as strings. */
@@ -103,6 +121,7 @@ export interface ResolvedGrantOptions {
   readonly ky: KyLike | undefined;
   readonly defaultLifetimeMs: number | undefined;
   readonly now: () => number;
+  readonly allowInsecureRequests: boolean;
 }
 
 function isHttpUrl(value: unknown): boolean {
@@ -143,6 +162,10 @@ export const grantOptionsShape = () => ({
   ky: optional(func<KyLike>()),
   defaultLifetimeMs: optional(number({ above: 0 })),
   now: optional(func<() => number>()),
+  allowInsecureRequests: optional(
+    check<boolean>((value) => typeof value === "boolean", "expected a boolean"),
+    DEFAULT_ALLOW_INSECURE_REQUESTS,
+  ),
 });
 
 type ParsedShared = {
@@ -151,8 +174,9 @@ type ParsedShared = {
 
 /**
  * The checks that span several options: an endpoint (`tokenUrl`, or the one named by `endpoint`) or
- * an issuer is known, credentials match the chosen client
- * authentication, and only one transport is given. Problems are `path: message` lines.
+ * an issuer is known, endpoints are https unless loopback or `allowInsecureRequests`, credentials
+ * match the chosen client authentication, and only one transport is given. Problems are
+ * `path: message` lines.
  */
 export function checkGrantOptions(
   options: ParsedShared,
@@ -164,6 +188,14 @@ export function checkGrantOptions(
   const problems: string[] = [];
   if (endpoint.value === undefined && options.issuer === undefined) {
     problems.push(`${endpoint.name}: either ${endpoint.name} or issuer is required`);
+  }
+  for (const [name, value] of [
+    [endpoint.name, endpoint.value],
+    ["issuer", options.issuer],
+  ] as const) {
+    if (value !== undefined && !isSecureEnough(value as string | URL, options.allowInsecureRequests)) {
+      problems.push(insecureUrlProblem(name));
+    }
   }
   if (options.clientAuthentication !== "none") {
     if (options.clientId === undefined) {
@@ -195,5 +227,6 @@ export function resolveGrantOptions(options: ParsedShared): ResolvedGrantOptions
     ky: options.ky,
     defaultLifetimeMs: options.defaultLifetimeMs,
     now: options.now ?? (() => Date.now()),
+    allowInsecureRequests: options.allowInsecureRequests,
   };
 }

@@ -17,7 +17,13 @@ export {
   type ClientCredentials,
 } from "./client-authentication.js";
 export { type ClientCredentialsGrantOptions, clientCredentialsGrant } from "./client-credentials-grant.js";
-export { DEFAULT_BODY_ENCODING, DEFAULT_CLIENT_AUTHENTICATION, DEFAULT_TIMEOUT_MS } from "./defaults.js";
+export {
+  DEFAULT_ALLOW_INSECURE_REQUESTS,
+  DEFAULT_BODY_ENCODING,
+  DEFAULT_CLIENT_AUTHENTICATION,
+  DEFAULT_DISCOVERY_CACHE_MS,
+  DEFAULT_TIMEOUT_MS,
+} from "./defaults.js";
 export { type AuthorizationServerMetadata, type DiscoverOptions, discover } from "./discovery.js";
 export type { GrantCreator } from "./grant-creator.js";
 export type { GrantOptions, KyLike } from "./grant-options.js";

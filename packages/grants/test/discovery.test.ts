@@ -26,10 +26,64 @@ describe("discovery", () => {
       path === "/.well-known/openid-configuration" ? metadata(issuer) : tokenAnswer(),
     );
     const creator = clientCredentialsGrant({ issuer: server.url, clientId: "a", clientSecret: "b" });
-    await Promise.all([creator(), creator(), creator(), discover(server.url), discover(`${server.url}/`)]);
+    await Promise.all([creator(), creator(), creator(), discover(server.url)]);
     await creator();
     expect(server.hits.get("/.well-known/openid-configuration")).toBe(1);
     expect(server.hits.get("/oauth/token")).toBe(4);
+  });
+
+  it("compares the issuer exactly: a trailing slash is another issuer (RFC 8414 section 3.3)", async () => {
+    const server = await metadataServer((issuer) => metadata(issuer));
+    const error = await discover(`${server.url}/`).catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(String(error)).toMatch(/field "issuer" does not match/);
+    await expect(discover(server.url)).resolves.toMatchObject({ issuer: server.url });
+  });
+
+  it("keeps one cache per transport: another caller's fetch never serves this one", async () => {
+    const server = await metadataServer((issuer) => metadata(issuer));
+    const seenBy: string[] = [];
+    const tagged =
+      (tag: string): typeof fetch =>
+      (input, init) => {
+        seenBy.push(tag);
+        return fetch(input, init);
+      };
+    const first = tagged("first");
+    const second = tagged("second");
+    await discover(server.url, { fetch: first });
+    await discover(server.url, { fetch: first });
+    await discover(server.url, { fetch: second });
+    expect(seenBy).toEqual(["first", "second"]);
+    expect(server.hits.get("/.well-known/openid-configuration")).toBe(2);
+  });
+
+  it("expires cached metadata after an hour, or after the answer's Cache-Control max-age", async () => {
+    let cacheControl: string | undefined;
+    const server = await metadataServer((issuer) => ({
+      ...metadata(issuer),
+      headers:
+        cacheControl === undefined ? {} : ({ "cache-control": cacheControl } as Record<string, string>),
+    }));
+    let clock = 1_000_000;
+    const options = { fetch: (...args: Parameters<typeof fetch>) => fetch(...args), now: () => clock };
+    const hits = () => server.hits.get("/.well-known/openid-configuration");
+    await discover(server.url, options);
+    clock += 3_599_000;
+    await discover(server.url, options);
+    expect(hits()).toBe(1);
+    clock += 1_000;
+    cacheControl = "public, max-age=60";
+    await discover(server.url, options);
+    expect(hits()).toBe(2);
+    clock += 59_000;
+    await discover(server.url, options);
+    expect(hits()).toBe(2);
+    clock += 1_000;
+    cacheControl = "max-age=0";
+    await discover(server.url, options);
+    await discover(server.url, options);
+    expect(hits()).toBe(4);
   });
 
   it("falls back to RFC 8414's location and finds the revocation endpoint there", async () => {
@@ -57,6 +111,22 @@ describe("discovery", () => {
     expect(isInvalidResponseError(error)).toBe(true);
     expect(error).toMatchObject({ transient: false });
     expect(String(error)).toMatch(/names no revocation_endpoint/);
+  });
+
+  it("does not send credentials to an http endpoint the metadata names on another host", async () => {
+    const server = await metadataServer((issuer) => ({
+      status: 200,
+      body: { issuer, token_endpoint: "http://192.0.2.2/oauth/token" },
+    }));
+    const creator = clientCredentialsGrant({
+      issuer: server.url,
+      clientId: "a",
+      clientSecret: "b",
+      timeoutMs: 60_000,
+    });
+    const error = await creator().catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(String(error)).toMatch(/names an http token_endpoint: not sent/);
   });
 
   it("rejects metadata about another issuer (RFC 8414 section 3.3)", async () => {

@@ -8,9 +8,9 @@ import {
   type TokenkeepError,
 } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
+import { clientCredentialsGrant, discover, passwordGrant, refreshTokenGrant } from "../src/index.js";
 import { listen } from "./fixtures/http.js";
-import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
+import { type Answer, type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
 const SECRET = "s3cr3t-client-value";
 const PASSWORD = "pa55-word-value";
@@ -23,7 +23,6 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const options = () => ({ tokenUrl: `${server.url}/token`, clientId: "svc", clientSecret: SECRET });
-const seen: unknown[] = [];
 
 async function failure(promise: Promise<unknown>): Promise<TokenkeepError> {
   const error = await promise.then(
@@ -31,8 +30,59 @@ async function failure(promise: Promise<unknown>): Promise<TokenkeepError> {
     (reason: unknown) => reason,
   );
   if (error === undefined) throw new Error("expected a failure");
-  seen.push(error);
   return error as TokenkeepError;
+}
+
+/** One failure of every kind this file tests, each with credentials in the request. */
+async function everyKindOfFailure(): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const fail = async (answer: Answer, promise: () => Promise<unknown>) => {
+    server.script.push(answer);
+    seen.push(await failure(promise()));
+  };
+  const grant = () => clientCredentialsGrant(options())();
+  await fail({ status: 500, body: { error: "server_error" } }, grant);
+  await fail({ status: 429, headers: { "retry-after": "2" }, body: { error: "slow_down" } }, grant);
+  await fail({ status: 502, headers: { "content-type": "text/html" }, body: "<h1>Bad Gateway</h1>" }, grant);
+  await fail({ status: 503, headers: { "content-type": "application/json" } }, grant);
+  await fail({ status: 200, body: { error: "invalid_client", error_description: "nope" } }, grant);
+  await fail({ status: 200, body: { access_token: 42, token_type: "Bearer" } }, grant);
+  await fail({ status: 200, hang: true }, () => clientCredentialsGrant({ ...options(), timeoutMs: 50 })());
+  await fail({ status: 400, body: { error: "invalid_grant" } }, () =>
+    passwordGrant({ ...options(), username: "u", password: PASSWORD })(),
+  );
+  await fail(
+    { status: 401, headers: { "www-authenticate": 'Basic realm="x"' }, body: { error: "invalid_client" } },
+    () => refreshTokenGrant({ ...options(), refreshToken: REFRESH })(),
+  );
+  await fail({ status: 200, hang: true }, () =>
+    refreshTokenGrant({ ...options(), refreshToken: REFRESH, timeoutMs: 50 })(),
+  );
+  // Servers that echo what they refused (Spring Security OAuth does for refresh tokens).
+  await fail(
+    {
+      status: 400,
+      body: { error: "invalid_grant", error_description: `Invalid refresh token: ${REFRESH}` },
+    },
+    () => refreshTokenGrant({ ...options(), refreshToken: REFRESH })(),
+  );
+  await fail(
+    {
+      status: 401,
+      headers: { "www-authenticate": `Basic error_description="bad secret ${SECRET}"` },
+      body: { error: "invalid_client", error_description: `bad password ${PASSWORD}` },
+    },
+    () => passwordGrant({ ...options(), username: "u", password: PASSWORD })(),
+  );
+  const gone = await listen();
+  await gone.close();
+  seen.push(await failure(clientCredentialsGrant({ ...options(), tokenUrl: `${gone.url}/token` })()));
+  try {
+    clientCredentialsGrant({ ...options(), clientSecret: 7 as unknown as string });
+  } catch (error) {
+    seen.push(error);
+  }
+  return seen;
 }
 
 describe("error paths", () => {
@@ -108,18 +158,7 @@ describe("error paths", () => {
     expect(error.transient).toBe(true);
   });
 
-  it("never puts a secret, password or refresh token in an error", async () => {
-    server.script.push({ status: 400, body: { error: "invalid_grant" } });
-    await failure(passwordGrant({ ...options(), username: "u", password: PASSWORD })());
-    server.script.push({
-      status: 401,
-      headers: { "www-authenticate": 'Basic realm="x"' },
-      body: { error: "invalid_client" },
-    });
-    await failure(refreshTokenGrant({ ...options(), refreshToken: REFRESH })());
-    server.script.push({ status: 200, hang: true });
-    await failure(refreshTokenGrant({ ...options(), refreshToken: REFRESH, timeoutMs: 50 })());
-    // Servers that echo what they refused (Spring Security OAuth does for refresh tokens).
+  it("redacts a credential the server echoes in its error answer", async () => {
     server.script.push({
       status: 400,
       body: { error: "invalid_grant", error_description: `Invalid refresh token: ${REFRESH}` },
@@ -131,18 +170,12 @@ describe("error paths", () => {
       status: 400,
       transient: false,
     });
-    server.script.push({
-      status: 401,
-      headers: { "www-authenticate": `Basic error_description="bad secret ${SECRET}"` },
-      body: { error: "invalid_client", error_description: `bad password ${PASSWORD}` },
-    });
-    await failure(passwordGrant({ ...options(), username: "u", password: PASSWORD })());
-    try {
-      clientCredentialsGrant({ ...options(), clientSecret: 7 as unknown as string });
-    } catch (error) {
-      seen.push(error);
-    }
-    expect(seen.length).toBeGreaterThanOrEqual(12);
+  });
+
+  // Self-contained (it makes every failure itself), so it passes alone and in any order.
+  it("never puts a secret, password or refresh token in an error", async () => {
+    const seen = await everyKindOfFailure();
+    expect(seen).toHaveLength(14);
     for (const error of seen) {
       for (const text of [JSON.stringify(error), String(error), inspect(error, { depth: 5 })]) {
         for (const secret of [SECRET, PASSWORD, REFRESH, btoa(`svc:${SECRET}`)]) {
@@ -150,5 +183,62 @@ describe("error paths", () => {
         }
       }
     }
+  });
+});
+
+describe("errors name the endpoint and the network reason, in the message and in toJSON()", () => {
+  it("names the endpoint of an error answer (origin and path, never the query string)", async () => {
+    server.script.push({ status: 404 });
+    const error = await failure(
+      clientCredentialsGrant({ ...options(), tokenUrl: `${server.url}/wrong/path?tenant=t-secret#frag` })(),
+    );
+    const endpoint = `${server.url}/wrong/path`;
+    expect(error.message).toBe(
+      `token request to ${endpoint}: authorization server answered 404 with an empty body`,
+    );
+    expect(error.toJSON()).toMatchObject({ endpoint, message: error.message });
+    expect(JSON.stringify(error)).not.toContain("t-secret");
+  });
+
+  it("names the endpoint and ECONNREFUSED when nothing listens", async () => {
+    const gone = await listen();
+    await gone.close();
+    const error = await failure(clientCredentialsGrant({ ...options(), tokenUrl: `${gone.url}/token` })());
+    expect(isNetworkError(error)).toBe(true);
+    expect(error.message).toBe(`token request to ${gone.url}/token failed: ECONNREFUSED`);
+    expect(error.toJSON()).toMatchObject({ endpoint: `${gone.url}/token`, reason: "ECONNREFUSED" });
+  });
+
+  it("names ENOTFOUND for a host that does not exist", async () => {
+    const error = await failure(
+      clientCredentialsGrant({ ...options(), tokenUrl: "https://tokenkeep.invalid/token" })(),
+    );
+    expect(error.message).toMatch(
+      /^token request to https:\/\/tokenkeep\.invalid\/token failed: (ENOTFOUND|EAI_AGAIN)$/,
+    );
+    expect(error.toJSON()).toMatchObject({
+      endpoint: "https://tokenkeep.invalid/token",
+      reason: expect.stringMatching(/^(ENOTFOUND|EAI_AGAIN)$/),
+    });
+  });
+
+  it("names a TLS failure (https to a server that speaks plain http)", async () => {
+    const tokenUrl = `${server.url.replace("http:", "https:")}/token`;
+    const error = await failure(clientCredentialsGrant({ ...options(), tokenUrl })());
+    expect(error.message).toMatch(
+      /^token request to https:\/\/127\.0\.0\.1:\d+\/token failed: \S+ \(TLS failure\)$/,
+    );
+    expect(error.toJSON()).toMatchObject({ endpoint: tokenUrl, reason: expect.stringMatching(/SSL|TLS/) });
+  });
+
+  it("names the discovery endpoint that failed", async () => {
+    server.script.push({ status: 503 });
+    const error = await failure(discover(`${server.url}/realm`));
+    expect(error.message).toBe(
+      `discovery request to ${server.url}/realm/.well-known/openid-configuration: answered 503`,
+    );
+    expect(error.toJSON()).toMatchObject({
+      endpoint: `${server.url}/realm/.well-known/openid-configuration`,
+    });
   });
 });

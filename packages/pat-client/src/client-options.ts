@@ -1,6 +1,8 @@
+import { parseOptions } from "@tokenkeep/core/options";
 import * as z from "zod";
 import {
   DEFAULT_ADMIN_PATH,
+  DEFAULT_ALLOW_INSECURE_REQUESTS,
   DEFAULT_AUTH_PATH,
   DEFAULT_RETRY_BASE_DELAY_MS,
   DEFAULT_RETRY_LIMIT,
@@ -8,11 +10,28 @@ import {
   DEFAULT_RETRY_STATUS_CODES,
   DEFAULT_TIMEOUT_MS,
 } from "./defaults";
+import { INSECURE_ENDPOINT_MESSAGE, isSecureEnough } from "./internal/transport-security";
+import type { PatClientError, PatClientOperation } from "./pat-client-error";
 import type { PatRetryOptions, ResolvedRetryPolicy } from "./retry-policy";
+
+/** What {@link PatAdminClientOptions.onRetry} receives before each retry. */
+export interface PatRetryState {
+  /** The method being retried. */
+  readonly operation: PatClientOperation;
+  /** The attempt about to start: 2 for the first retry. */
+  readonly attempt: number;
+  /** Attempts in all, the first included (`retry.limit + 1`). */
+  readonly attempts: number;
+  /** Why the previous attempt failed (free of secrets, like every error of the client). */
+  readonly error: PatClientError;
+}
 
 /** Options of {@link PatAdminClient}: those of the original `AccessTokensClient`, plus `retry` and `timeoutMs`. */
 export interface PatAdminClientOptions {
-  /** Base URL of the PAT service, e.g. `https://api.example.com`. */
+  /**
+   * Base URL of the PAT service, e.g. `https://api.example.com`. Must be `https:` unless the host is
+   * loopback (`localhost`, 127.0.0.0/8, `::1`) or `allowInsecureRequests` is set.
+   */
   readonly endpoint: string;
   /** The personal access token. It is sent only to the exchange route, never to the admin routes. */
   readonly apiKey: string;
@@ -53,6 +72,18 @@ export interface PatAdminClientOptions {
    * @default Date.now
    */
   readonly now?: () => number;
+  /**
+   * Called before each retry, after the backoff delay, with what failed: for telling a user that the
+   * client is still trying (the `tokenkeep-pat` command prints it). Errors it throws are ignored.
+   * @default undefined
+   */
+  readonly onRetry?: (state: PatRetryState) => void;
+  /**
+   * Lets `endpoint` be plain `http:` to a host that is not loopback. Without it such an endpoint is
+   * refused (the options `TypeError`): the PAT and the JWT would cross the network in clear text.
+   * @default false
+   */
+  readonly allowInsecureRequests?: boolean;
 }
 
 /** Options after validation, every default applied. */
@@ -66,6 +97,8 @@ export interface ResolvedClientOptions {
   readonly timeoutMs: number;
   readonly random: () => number;
   readonly now: () => number;
+  readonly allowInsecureRequests: boolean;
+  readonly onRetry: ((state: PatRetryState) => void) | undefined;
 }
 
 const fn = <T>() => z.custom<T>((value) => typeof value === "function", "Expected a function");
@@ -81,35 +114,37 @@ const retrySchema = z.strictObject({
   statusCodes: z.array(z.int().min(400).max(599)).readonly().default(DEFAULT_RETRY_STATUS_CODES),
 });
 
-const schema = z.strictObject({
-  endpoint: z
-    .url({ protocol: /^https?$/, error: "Expected an http or https URL" })
-    .transform((value) => value.replace(/\/+$/, "")),
-  apiKey: z.string().min(1, "Expected a personal access token"),
-  authPath: path.default(DEFAULT_AUTH_PATH),
-  adminPath: path.default(DEFAULT_ADMIN_PATH),
-  fetch: fn<typeof globalThis.fetch>().optional(),
-  retry: z
-    .union([z.literal(false), retrySchema])
-    .prefault({})
-    .transform((retry) => (retry === false ? retrySchema.parse({ limit: 0 }) : retry)),
-  timeoutMs: z.int().min(1).max(2_147_483_647).default(DEFAULT_TIMEOUT_MS),
-  random: fn<() => number>().default(() => Math.random),
-  now: fn<() => number>().default(() => Date.now),
-});
+const schema = z
+  .strictObject({
+    endpoint: z
+      .url({ protocol: /^https?$/, error: "Expected an http or https URL" })
+      .transform((value) => value.replace(/\/+$/, "")),
+    apiKey: z.string().min(1, "Expected a personal access token"),
+    authPath: path.default(DEFAULT_AUTH_PATH),
+    adminPath: path.default(DEFAULT_ADMIN_PATH),
+    fetch: fn<typeof globalThis.fetch>().optional(),
+    retry: z
+      .union([z.literal(false), retrySchema])
+      .prefault({})
+      .transform((retry) => (retry === false ? retrySchema.parse({ limit: 0 }) : retry)),
+    timeoutMs: z.int().min(1).max(2_147_483_647).default(DEFAULT_TIMEOUT_MS),
+    random: fn<() => number>().default(() => Math.random),
+    now: fn<() => number>().default(() => Date.now),
+    allowInsecureRequests: z.boolean().default(DEFAULT_ALLOW_INSECURE_REQUESTS),
+    onRetry: fn<(state: PatRetryState) => void>().optional(),
+  })
+  .superRefine((options, context) => {
+    if (!isSecureEnough(options.endpoint, options.allowInsecureRequests)) {
+      context.addIssue({ code: "custom", path: ["endpoint"], message: INSECURE_ENDPOINT_MESSAGE });
+    }
+  });
 
 /**
- * Validates the client's options once. A bad option is a `TypeError` with code
- * `ERR_PAT_CLIENT_OPTIONS` whose `cause` lists the problems as `path: message` (never a value: the
- * `apiKey` is a secret).
+ * Validates the client's options once, with core's `parseOptions`: a bad option is a `TypeError` with
+ * code `ERR_TOKENKEEP_INVALID_OPTIONS` (as in every tokenkeep package) whose `cause` lists the problems
+ * as `path: message`, an unknown key naming the nearest known one, never a value (the `apiKey` is a
+ * secret).
  */
 export function resolveClientOptions(options: PatAdminClientOptions): ResolvedClientOptions {
-  const result = schema.safeParse(options ?? {});
-  if (result.success) return result.data as ResolvedClientOptions;
-  const issues = result.error.issues.map(
-    (issue) => `${issue.path.join(".") || "(options)"}: ${issue.message}`,
-  );
-  throw Object.assign(new TypeError(`Invalid PAT client options: ${issues.join("; ")}`, { cause: issues }), {
-    code: "ERR_PAT_CLIENT_OPTIONS",
-  });
+  return parseOptions(schema, options, "PatAdminClient") as ResolvedClientOptions;
 }

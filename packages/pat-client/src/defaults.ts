@@ -24,3 +24,5 @@ export const DEFAULT_LIST_ALL_PAGE_SIZE = 1000;
  * a fifth of the JWT's lifetime, so short-lived JWTs stay usable.
  */
 export const DEFAULT_JWT_SKEW_MS = 30_000;
+/** `http:` endpoints are refused unless their host is loopback: the PAT never travels in clear text. */
+export const DEFAULT_ALLOW_INSECURE_REQUESTS = false;

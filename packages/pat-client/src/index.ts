@@ -17,7 +17,7 @@ export {
   type PatRecord,
   type RolesUpdate,
 } from "@tokenkeep/pat-protocol";
-export type { PatAdminClientOptions } from "./client-options";
+export type { PatAdminClientOptions, PatRetryState } from "./client-options";
 export {
   DEFAULT_ADMIN_PATH,
   DEFAULT_AUTH_PATH,

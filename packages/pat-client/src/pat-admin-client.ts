@@ -130,7 +130,7 @@ function pick<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T
  * const client = new PatAdminClient({ endpoint: "https://api.example.com", apiKey: process.env.PAT! });
  * const { token, record } = await client.issue({ owner: "ci@example.com", roles: ["deploy"] });
  * ```
- * @throws TypeError with code `ERR_PAT_CLIENT_OPTIONS` for invalid options.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for invalid options.
  */
 export class PatAdminClient implements AsyncDisposable {
   readonly #options: ResolvedClientOptions;
@@ -147,6 +147,7 @@ export class PatAdminClient implements AsyncDisposable {
       random: resolved.random,
       now: resolved.now,
       secrets: [resolved.apiKey],
+      onRetry: resolved.onRetry,
     });
     const { limit, maxDelayMs } = resolved.retry;
     this.#manager = createTokenManager({

@@ -43,6 +43,10 @@ export interface PatClientErrorOptions {
   readonly retryAfterMs?: number | undefined;
   /** What went wrong, for the message (already free of secrets). */
   readonly detail: string;
+  /** The URL the request went to, as origin and path (no query string). */
+  readonly endpoint?: string | undefined;
+  /** Why no answer came, as the runtime's code (`ECONNREFUSED`, `ENOTFOUND`, a TLS code). */
+  readonly reason?: string | undefined;
 }
 
 const DESCRIPTIONS: Readonly<Record<PatClientOperation, string>> = {
@@ -80,6 +84,13 @@ export class PatClientError extends TokenkeepError {
   readonly status: number | undefined;
   /** The method that failed. */
   readonly operation: PatClientOperation;
+  /** Where the failed request went: origin and path, never the query string. */
+  readonly endpoint: string | undefined;
+  /**
+   * Why no answer came, as the runtime's code: `ECONNREFUSED`, `ENOTFOUND`, a TLS code such as
+   * `CERT_HAS_EXPIRED`. `undefined` when an answer came or the runtime gave no code.
+   */
+  readonly reason: string | undefined;
   /**
    * The server's `ApiError` body (check with `isApiError`), else the status text; for an invalid answer
    * the list of problems (`path: message`); for network errors and timeouts the underlying error.
@@ -94,15 +105,22 @@ export class PatClientError extends TokenkeepError {
     });
     this.status = options.status;
     this.operation = options.operation;
+    this.endpoint = options.endpoint;
+    this.reason = options.reason;
   }
 
-  /** A log-safe view: name, code, message, status, operation and the `ApiError`'s code. */
+  /**
+   * A log-safe view: name, code, message, status, operation, endpoint, network reason and the
+   * `ApiError`'s code.
+   */
   override toJSON(): Record<string, unknown> {
     const cause = this.cause as Partial<ApiError> | undefined;
     return {
       ...super.toJSON(),
       status: this.status,
       operation: this.operation,
+      endpoint: this.endpoint,
+      reason: this.reason,
       errorCode: typeof cause?.error?.code === "string" ? cause.error.code : undefined,
     };
   }

@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
@@ -81,9 +82,13 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       envOf(server),
     );
     expect(issued.code, issued.stderr).toBe(0);
-    expect(issued.stdout).toContain("shown only once");
+    expect(issued.stderr).toContain("shown only once");
+    expect(issued.stderr).toContain("Issued token");
+    // stdout is the token alone, so `tokenkeep-pat issue ... > token.txt` captures just the token.
+    expect(issued.stdout).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=\n$/);
     const tokens = issued.stdout.match(/pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/g) ?? [];
     expect(tokens).toHaveLength(1);
+    expect(issued.stderr).not.toContain(tokens[0]!);
     const parsed = parsePat(tokens[0]!);
     expect(parsed.ok).toBe(true);
     expectNoPat(issued, server.adminToken);
@@ -203,4 +208,134 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     }
     expect(server.requests.size).toBe(0);
   });
+
+  it("refuses a whole PAT where a token id belongs, before sending anything, naming the id inside", async () => {
+    const server = await startTestServer();
+    const pasted = (await generateToken({ scryptLog2Cost: 10 })).token;
+    const id = parsePat(pasted).ok ? pasted.slice(4, 25) : "";
+    const runs = await Promise.all([
+      cli(["revoke", pasted], envOf(server)),
+      cli(["restore", pasted], envOf(server)),
+      cli(["update", pasted, "--owner", "x"], envOf(server)),
+      cli(["register", pasted, "--secret-phc", "$scrypt$x", "--owner", "x"], envOf(server)),
+    ]);
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(
+        "looks like a whole personal access token, not a token id; nothing was sent",
+      );
+      expect(run.stderr).toContain(`its token id is ${id}`);
+      expectNoPat(run, pasted);
+    }
+    expect(server.requests.size).toBe(0);
+  });
+
+  it("refuses useless expiries with the value probably meant (exit 2, nothing sent)", async () => {
+    const server = await startTestServer();
+    const nowS = Math.floor(Date.now() / 1000);
+    const inAMonthMs = (nowS + 30 * 86_400) * 1000;
+    const [zero, millis, past, duration] = await Promise.all([
+      cli(["issue", "--owner", "o", "--expires-in", "0d"], envOf(server)),
+      cli(["issue", "--owner", "o", "--expires-at", String(inAMonthMs)], envOf(server)),
+      cli(["issue", "--owner", "o", "--expires-at", "2020-01-01"], envOf(server)),
+      cli(["revoke", "E".repeat(21), "--expires-at", "86400"], envOf(server)),
+    ]);
+    for (const run of [zero, millis, past, duration]) expect(run.code, run.stderr).toBe(2);
+    expect(zero.stderr).toContain("--expires-in must be longer than 0");
+    expect(millis.stderr).toContain(
+      `looks like epoch milliseconds (it is year ${new Date(inAMonthMs * 1000).getUTCFullYear()} in seconds); did you mean --expires-at ${inAMonthMs / 1000} (`,
+    );
+    expect(past.stderr).toContain("is 2020-01-01T00:00:00Z, in the past");
+    expect(duration.stderr).toContain("did you mean --expires-in 86400s");
+    expect(server.requests.size).toBe(0);
+  });
+
+  it("names a mistyped option and the one probably meant; messages use flag names", async () => {
+    const server = await startTestServer();
+    const [owner, revoked, unknown, insecure, json] = await Promise.all([
+      cli(["issue", "--ownr", "x"], envOf(server)),
+      cli(["list", "--include-revokd"], envOf(server)),
+      cli(["list", "--frobnicate"], envOf(server)),
+      cli(["list"], { TOKENKEEP_PAT_ENDPOINT: "http://192.0.2.2:8080", TOKENKEEP_PAT: server.adminToken }),
+      cli(["issue", "--json", "--onwer", "x"], envOf(server)),
+    ]);
+    expect(owner).toMatchObject({ code: 2, stdout: "" });
+    expect(owner.stderr).toBe(
+      "error: unknown option `--ownr`, did you mean `--owner`? (add --help for usage)\n",
+    );
+    expect(revoked.stderr).toContain("unknown option `--include-revokd`, did you mean `--include-revoked`?");
+    expect(unknown.stderr).toBe("error: unknown option `--frobnicate` (add --help for usage)\n");
+    expect(insecure.code).toBe(2);
+    expect(insecure.stderr).toContain("error: --endpoint (TOKENKEEP_PAT_ENDPOINT): expected an https URL");
+    expect(insecure.stderr).toContain("--allow-insecure-requests");
+    expect(insecure.stderr).not.toMatch(/options|allowInsecureRequests/);
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      error: { code: "ERR_USAGE", message: expect.stringContaining("did you mean `--owner`?") },
+    });
+    const invalid = await cli(["issue", "--owner", ""], envOf(server));
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain("→ --owner");
+    expect(server.requests.get("POST /admin/tokens")).toBe(1);
+  });
+
+  it("says that it retries when the server cannot be reached", async () => {
+    const listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+    const { port } = listener.address() as AddressInfo;
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+    const endpoint = `http://127.0.0.1:${port}`;
+    const run = await cli(["list", "--retries", "1"], {
+      TOKENKEEP_PAT_ENDPOINT: endpoint,
+      TOKENKEEP_PAT: "pat_x",
+    });
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    const failed = `no answer from ${endpoint}/auth/token: ECONNREFUSED`;
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(`^warning: .*${escapeRegExp(failed)}; retrying \\(attempt 2 of 2\\)$`),
+      ),
+      expect.stringMatching(new RegExp(`^error: .*${escapeRegExp(failed)}$`)),
+    ]);
+  });
+
+  it("explains a refused PAT, and with --admin-token says which token it is and why", async () => {
+    const server = await startTestServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 }); // well-formed, never stored
+    const user = await server.issue({ owner: "ci@example.com" });
+    const old = await server.issue({
+      owner: "old@example.com",
+      expiresAt: Math.floor(Date.now() / 1000) - 60,
+    });
+    const revoked = await cli(["revoke", user.tokenId], envOf(server));
+    expect(revoked.code, revoked.stderr).toBe(0);
+    const admin = { TOKENKEEP_PAT_ADMIN_TOKEN: server.adminToken };
+
+    const plain = await cli(["exchange"], envOf(server, stranger.token));
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain(
+      `The server refused the personal access token with id ${stranger.tokenId}`,
+    );
+    expect(plain.stderr).toContain("is not expired or revoked, and that it was copied whole");
+    expect(plain.stderr).toContain("With an admin token in --admin-token");
+
+    const [unknown, wasRevoked, expired, wrongSecret] = await Promise.all([
+      cli(["exchange"], { ...envOf(server, stranger.token), ...admin }),
+      cli(["exchange"], { ...envOf(server, user.token), ...admin }),
+      cli(["list"], { ...envOf(server, old.token), ...admin }),
+      cli(["exchange"], { ...envOf(server, `${server.adminToken.slice(0, -5)}AAAA=`), ...admin }),
+    ]);
+    expect(unknown.stderr).toContain(`No token with id ${stranger.tokenId} exists on this server`);
+    expect(wasRevoked.stderr).toContain(`Token ${user.tokenId} (owner ci@example.com) was revoked`);
+    expect(expired.stderr).toContain(`Token ${old.tokenId} (owner old@example.com) expired`);
+    expect(wrongSecret.stderr).toContain("(owner admin) is active, so the secret part of the PAT is wrong");
+    for (const run of [plain, unknown, wasRevoked, expired, wrongSecret]) {
+      expect(run.code).toBe(1);
+      for (const pat of [server.adminToken, stranger.token, user.token, old.token]) expectNoPat(run, pat);
+    }
+  });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -196,7 +196,7 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
     try {
       attempt();
     } catch (error) {
-      expect((error as { code?: string }).code).toBe("ERR_PAT_CLIENT_OPTIONS");
+      expect((error as { code?: string }).code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
       expect((error as Error).cause).toEqual(
         expect.arrayContaining([expect.stringMatching(/^endpoint: /), expect.stringMatching(/^timeoutMs: /)]),
       );

@@ -1,9 +1,19 @@
+import { type AddressInfo, createServer } from "node:net";
 import { inspect } from "node:util";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
 import { isApiError, isPatClientError, PatAdminClient, PatClientError } from "../src/index";
 import { startFaultProxy } from "./helpers/fault-proxy";
 import { startTestServer } from "./helpers/pat-server";
+
+/** A loopback URL where nothing listens any more. */
+async function closedPort(): Promise<{ url: string }> {
+  const listener = createServer();
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const { port } = listener.address() as AddressInfo;
+  await new Promise<void>((resolve) => listener.close(() => resolve()));
+  return { url: `http://127.0.0.1:${port}` };
+}
 
 async function failure(promise: Promise<unknown>): Promise<PatClientError> {
   const error = await promise.then(
@@ -149,5 +159,112 @@ describe("structured errors from a real pat-server", () => {
     const error = await failure(client.list());
     expect(error.code).toBe("ERR_PAT_CLIENT_INVALID_RESPONSE");
     expect(error.message).toContain("records.0.tokenId");
+  });
+});
+
+describe("the PAT never travels in clear text", () => {
+  it("refuses an http endpoint to a host that is not loopback, unless allowInsecureRequests", () => {
+    const error = (() => {
+      try {
+        new PatAdminClient({ endpoint: "http://192.0.2.2:8080", apiKey: "pat_secret-value-123" });
+      } catch (caught) {
+        return caught as TypeError & { code?: string };
+      }
+      throw new Error("expected a throw");
+    })();
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.cause).toEqual([
+      expect.stringMatching(/^endpoint: Expected an https URL \(http is accepted only for localhost/),
+    ]);
+    const fine = [
+      { endpoint: "https://192.0.2.2" },
+      { endpoint: "http://localhost:3000" },
+      { endpoint: "http://127.9.9.9" },
+      { endpoint: "http://[::1]:3000" },
+      { endpoint: "http://192.0.2.2", allowInsecureRequests: true },
+    ];
+    for (const options of fine) {
+      expect(() => new PatAdminClient({ ...options, apiKey: "pat_x" }), options.endpoint).not.toThrow();
+    }
+  });
+});
+
+describe("redirects are not followed", () => {
+  it("a 307 of the exchange is an error: the PAT is not sent where it points", async () => {
+    const server = await startTestServer();
+    const elsewhere = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === "/auth/token" ? { status: 307, headers: { location: `${elsewhere.url}/auth/token` } } : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    const error = await failure(client.list());
+    expect(error).toMatchObject({ status: 307, operation: "exchange", code: "ERR_PAT_CLIENT_HTTP" });
+    expect(error.message).toContain(`(from ${proxy.url}/auth/token)`);
+    expect(elsewhere.requests.size).toBe(0);
+  });
+});
+
+describe("errors name the endpoint and the network reason, in the message and in toJSON()", () => {
+  it("a wrong path: the 404 names the URL it came from (origin and path, no query string)", async () => {
+    const server = await startTestServer();
+    await using client = new PatAdminClient({
+      endpoint: server.url,
+      apiKey: server.adminToken,
+      adminPath: "/wrong",
+      retry: false,
+    });
+    const error = await failure(client.list({ hasRole: "ops" }));
+    const endpoint = `${server.url}/wrong/tokens`;
+    expect(error.message).toBe(`Failed to list tokens: 404 Not found (from ${endpoint})`);
+    expect(error.toJSON()).toMatchObject({ endpoint, status: 404 });
+    expect(JSON.stringify(error)).not.toContain("hasRole");
+  });
+
+  it("nothing listening: ECONNREFUSED", async () => {
+    const server = await startTestServer();
+    const closed = await closedPort();
+    await using client = new PatAdminClient({
+      endpoint: closed.url,
+      apiKey: server.adminToken,
+      retry: false,
+    });
+    const error = await failure(client.list());
+    expect(error.message).toBe(
+      `Failed to exchange the personal access token for a JWT: no answer from ${closed.url}/auth/token: ECONNREFUSED`,
+    );
+    expect(error.toJSON()).toMatchObject({
+      code: "ERR_PAT_CLIENT_NETWORK",
+      endpoint: `${closed.url}/auth/token`,
+      reason: "ECONNREFUSED",
+    });
+  });
+
+  it("a host that does not exist: ENOTFOUND; https to a plain http server: a TLS failure", async () => {
+    const server = await startTestServer();
+    await using missing = new PatAdminClient({
+      endpoint: "https://tokenkeep.invalid",
+      apiKey: server.adminToken,
+      retry: false,
+    });
+    const notFound = await failure(missing.list());
+    expect(notFound.message).toMatch(
+      /: no answer from https:\/\/tokenkeep\.invalid\/auth\/token: (ENOTFOUND|EAI_AGAIN)$/,
+    );
+    expect(notFound.toJSON()).toMatchObject({ reason: expect.stringMatching(/^(ENOTFOUND|EAI_AGAIN)$/) });
+
+    const https = server.url.replace("http:", "https:");
+    await using tls = new PatAdminClient({ endpoint: https, apiKey: server.adminToken, retry: false });
+    const tlsError = await failure(tls.list());
+    expect(tlsError.message).toMatch(
+      /: no answer from https:\/\/127\.0\.0\.1:\d+\/auth\/token: \S+ \(TLS failure\)$/,
+    );
+    expect(tlsError.toJSON()).toMatchObject({
+      endpoint: `${https}/auth/token`,
+      reason: expect.stringMatching(/SSL|TLS/),
+    });
+    for (const error of [notFound, tlsError]) {
+      for (const text of renderings(error)) expect(text).not.toContain(server.adminToken);
+    }
   });
 });

@@ -57,6 +57,26 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     expect(proxy.seen.get("GET /admin/tokens")).toBe(4);
   });
 
+  it("tells onRetry before each retry what failed and which attempt comes next", async () => {
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/admin/tokens" && count <= 2 ? { status: 502 } : "pass",
+    );
+    const states: unknown[] = [];
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+      onRetry: (state) => states.push({ ...state, error: state.error.message }),
+    });
+    await client.list();
+    const failed = `Failed to list tokens: 502 Injected fault (from ${proxy.url}/admin/tokens)`;
+    expect(states).toEqual([
+      { operation: "list", attempt: 2, attempts: 4, error: failed },
+      { operation: "list", attempt: 3, attempts: 4, error: failed },
+    ]);
+  });
+
   it("retries a dropped connection for an idempotent call", async () => {
     const server = await startTestServer();
     const proxy = await startFaultProxy(server.url, ({ path, count }) =>

@@ -10,14 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import {
-  createPatHandler,
-  createPostgresStore,
-  createSqliteStore,
-  generateSigningKey,
-  issueToken,
-  serve,
-} from "../dist/index.js";
+import { createPatHandler, generateSigningKey, issueToken } from "../dist/index.js";
+import { serve } from "../dist/node/index.js";
+import { createPostgresStore } from "../dist/postgres/index.js";
+import { createSqliteStore } from "../dist/sqlite/index.js";
 
 const argv = process.argv.slice(2);
 const { values } = parseArgs({

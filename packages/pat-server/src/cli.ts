@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { runCli } from "./cli/run-cli";
+import { runCli } from "./node/run-cli";
 
 // A reader that stops early (`| head`) closes the pipe: end quietly instead of with a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

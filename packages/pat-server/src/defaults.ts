@@ -34,6 +34,16 @@ export const DEFAULT_RATE_LIMIT_MAX_REQUESTS = 60;
 export const DEFAULT_RATE_LIMIT_WINDOW_MS = 60_000;
 /** Most client addresses the rate limiter remembers before dropping the oldest. */
 export const DEFAULT_RATE_LIMIT_MAX_ADDRESSES = 100_000;
+/**
+ * Exchanges waiting for or running scrypt at once, per handler; beyond it the exchange answers 503
+ * with `Retry-After` instead of queueing without bound (at ~20 scrypt runs per core per second, 64
+ * waiting is under two seconds of work on two cores).
+ */
+export const DEFAULT_MAX_PENDING_VERIFICATIONS = 64;
+/** How long a verified secret is remembered per token id, in milliseconds (10 minutes). */
+export const DEFAULT_VERIFIER_CACHE_TTL_MS = 600_000;
+/** Most token ids whose verified secret is remembered; the least recently used is forgotten. */
+export const DEFAULT_VERIFIER_CACHE_MAX_ENTRIES = 10_000;
 /** How long `lastUsedAt` writes are coalesced before one batched write, in milliseconds. */
 export const DEFAULT_LAST_USED_FLUSH_MS = 5000;
 /** SQLite busy timeout, in milliseconds. */

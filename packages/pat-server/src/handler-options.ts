@@ -9,13 +9,17 @@ import {
   DEFAULT_JWT_LIFETIME_SECONDS,
   DEFAULT_LAST_USED_FLUSH_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_PENDING_VERIFICATIONS,
   DEFAULT_PAT_PREFIX,
   DEFAULT_RATE_LIMIT_MAX_ADDRESSES,
   DEFAULT_RATE_LIMIT_MAX_REQUESTS,
   DEFAULT_RATE_LIMIT_WINDOW_MS,
   DEFAULT_SCRYPT_LOG2_COST,
+  DEFAULT_VERIFIER_CACHE_MAX_ENTRIES,
+  DEFAULT_VERIFIER_CACHE_TTL_MS,
   MAX_SCRYPT_LOG2_COST,
 } from "./defaults";
+import type { RequestContext } from "./pat-handler";
 import type { SigningJwk } from "./signing-keys";
 import type { PatStore } from "./store";
 
@@ -35,7 +39,10 @@ export interface PatErrorState {
   readonly request?: Request;
 }
 
-/** Rate limit of the exchange route, per client address. */
+/**
+ * Rate limit of the exchange route, per client address (an IPv6 client per /64), in this instance's
+ * memory: N instances behind a load balancer allow up to N times the limit.
+ */
 export interface PatRateLimitOptions {
   /**
    * Exchanges allowed per address per window (a token bucket of this size).
@@ -52,6 +59,25 @@ export interface PatRateLimitOptions {
    * @default 100000
    */
   readonly maxAddresses?: number;
+}
+
+/**
+ * The in-memory verifier cache of the exchange: after a successful scrypt verification, a keyed
+ * SHA-256 (HMAC, with a key drawn at random per process) of the secret and the stored PHC string is
+ * kept per token id, so a returning client's next exchange costs a hash instead of scrypt. A changed
+ * PHC (a rotated secret) never matches; revocation and expiry are read from the store on every exchange.
+ */
+export interface PatVerifierCacheOptions {
+  /**
+   * How long a verification is remembered, in milliseconds.
+   * @default 600000
+   */
+  readonly ttlMs?: number;
+  /**
+   * Token ids remembered; the least recently used is forgotten beyond this.
+   * @default 10000
+   */
+  readonly maxEntries?: number;
 }
 
 /** Options of {@link createPatHandler}. */
@@ -102,6 +128,18 @@ export interface PatHandlerOptions {
    */
   readonly rateLimit?: PatRateLimitOptions | false;
   /**
+   * Exchanges waiting for or running scrypt at once; one more answers 503 with `Retry-After: 1`
+   * (the queue behind the rate limit is bounded, so a flood of distinct clients cannot stall it).
+   * @default 64
+   */
+  readonly maxPendingVerifications?: number;
+  /**
+   * Remember verified secrets per token id for returning clients (see {@link PatVerifierCacheOptions}),
+   * or `false` to run scrypt on every exchange.
+   * @default { ttlMs: 600000, maxEntries: 10000 }
+   */
+  readonly verifierCache?: PatVerifierCacheOptions | false;
+  /**
    * How long `lastUsedAt` writes are coalesced, in milliseconds (0: write at once).
    * @default 5000
    */
@@ -118,11 +156,13 @@ export interface PatHandlerOptions {
    */
   readonly bootstrapSecretPhc?: string;
   /**
-   * The client address used as the rate limit key. By default the `clientAddress` the host passed
-   * with the request (`serve` passes the socket address), else `"unknown"` (all such clients share one
-   * bucket). Behind a proxy, read your trusted header here.
+   * The client address used as the rate limit key (an IPv6 address counts as its /64). By default,
+   * and whenever this returns `undefined`, the `clientAddress` the host passed with the request
+   * (`serve` passes the socket address). Behind a proxy, read your trusted header here. With rate
+   * limiting on and no address at all, the exchange answers 500 and `onError` says what to configure:
+   * clients never share one bucket.
    */
-  readonly getClientAddress?: (request: Request) => string | undefined;
+  readonly getClientAddress?: (request: Request, context: RequestContext) => string | undefined;
   /** Clock in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
   /** Unexpected errors (never containing a secret). @default logs name and message to console.error */
@@ -178,10 +218,20 @@ export const patHandlerOptionsSchema = z.object({
       windowMs: DEFAULT_RATE_LIMIT_WINDOW_MS,
       maxAddresses: DEFAULT_RATE_LIMIT_MAX_ADDRESSES,
     }),
+  maxPendingVerifications: z.int().min(1).default(DEFAULT_MAX_PENDING_VERIFICATIONS),
+  verifierCache: z
+    .union([
+      z.literal(false),
+      z.object({
+        ttlMs: z.int().min(1).default(DEFAULT_VERIFIER_CACHE_TTL_MS),
+        maxEntries: z.int().min(1).default(DEFAULT_VERIFIER_CACHE_MAX_ENTRIES),
+      }),
+    ])
+    .default({ ttlMs: DEFAULT_VERIFIER_CACHE_TTL_MS, maxEntries: DEFAULT_VERIFIER_CACHE_MAX_ENTRIES }),
   lastUsedFlushMs: z.int().nonnegative().default(DEFAULT_LAST_USED_FLUSH_MS),
   recheckAdminTokens: z.boolean().default(true),
   bootstrapSecretPhc: scryptPhcSchema.optional(),
-  getClientAddress: fn<(request: Request) => string | undefined>().optional(),
+  getClientAddress: fn<(request: Request, context: RequestContext) => string | undefined>().optional(),
   now: fn<() => number>().default(() => () => Date.now()),
   onError: fn<(state: PatErrorState) => void>().optional(),
 });

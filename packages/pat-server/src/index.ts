@@ -1,26 +1,27 @@
 /**
  * @packageDocumentation
- * A personal access token service speaking the `@access-tokens` protocol: a Web-standard handler,
- * SQLite (embedded, default) and PostgreSQL stores, a `serve` helper for Node, and the
- * `tokenkeep-pat-server` command. Wire schemas live in `@tokenkeep/pat-protocol`.
+ * A personal access token service speaking the `@access-tokens` protocol. This entry is the
+ * Web-standard handler, the store interface and an in-memory store: it imports no `node:` module,
+ * `pg` or `node:sqlite`, so it loads on Node, Deno, Bun and Cloudflare Workers. The stores live in
+ * `@tokenkeep/pat-server/sqlite` and `@tokenkeep/pat-server/postgres`, the Node server (`serve`,
+ * `startPatServer`) and the command in `@tokenkeep/pat-server/node`. Wire schemas live in
+ * `@tokenkeep/pat-protocol`.
  *
  * Deliberately not exported: the route modules, HTTP helpers, migrations, the rate limiter and the
  * `lastUsedAt` coalescer under `src/internal/` (configure them through the handler's options).
  */
 
-export type { PatErrorState, PatHandlerOptions, PatRateLimitOptions } from "./handler-options";
+export type {
+  PatErrorState,
+  PatHandlerOptions,
+  PatRateLimitOptions,
+  PatVerifierCacheOptions,
+} from "./handler-options";
+export { createMemoryStore } from "./memory-store";
 export { createPatGuard, type PatGuard, type PatGuardOptions } from "./pat-guard";
-export type { AccessRequirement, PatAuthResult, PatHandler } from "./pat-handler";
+export type { AccessRequirement, PatAuthResult, PatHandler, RequestContext } from "./pat-handler";
 export { createPatHandler } from "./pat-handler";
-export { createPostgresStore, type PostgresStoreOptions } from "./postgres-store";
 export { type HashSecretOptions, hashSecret, verifySecret } from "./scrypt";
-export {
-  type RequestContext,
-  type ServableHandler,
-  type ServedHandler,
-  type ServeOptions,
-  serve,
-} from "./serve";
 export {
   type GenerateSigningKeyOptions,
   generateSigningKey,
@@ -28,12 +29,6 @@ export {
   type SigningJwk,
   toPublicJwk,
 } from "./signing-keys";
-export { createSqliteStore, type SqliteStoreOptions } from "./sqlite-store";
-export {
-  type RunningPatServer,
-  type StartPatServerOptions,
-  startPatServer,
-} from "./start-pat-server";
 export type {
   ListRecordsQuery,
   PatStore,

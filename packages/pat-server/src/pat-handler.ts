@@ -10,7 +10,17 @@ import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
-import type { RequestContext } from "./serve";
+import { createVerifierCache } from "./internal/verifier-cache";
+import { unmatchablePhc, verifySecret } from "./scrypt";
+
+/** Per-request facts a host passes to the handler next to the `Request`. */
+export interface RequestContext {
+  /**
+   * The client's address as the host saw it: the socket's remote address under `serve`, Astro's
+   * `clientAddress`, `info.remoteAddr.hostname` in `Deno.serve`, `server.requestIP(request)` in Bun.
+   */
+  readonly clientAddress?: string | undefined;
+}
 
 /** Outcome of {@link PatHandler.authenticate}: the JWT's claims, or the error response to send. */
 export type PatAuthResult =
@@ -58,7 +68,7 @@ function defaultOnError({ error }: { error: unknown }): void {
  * Creates the PAT service as `(request: Request) => Promise<Response>`: the exchange
  * (`POST /auth/token`), the admin routes (`/admin/tokens...`), the JWKS document and a health route.
  * Mount it in `node:http` (see {@link serve}), an Astro API route, or anything speaking Request/Response.
- * Every failure answers the protocol's JSON error body (`application/json; charset=utf-8`).
+ * Every failure answers the protocol's JSON error body (`Content-Type: application/json`, no parameters).
  * @throws TypeError with code `ERR_PAT_HANDLER_OPTIONS` for bad options.
  */
 export function createPatHandler(options: PatHandlerOptions): PatHandler {
@@ -69,6 +79,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     keysPromise ??= createJwtKeys(resolved.signingKeys, resolved.issuer, resolved.jwtLifetimeSeconds);
     return keysPromise;
   };
+  let pendingVerifications = 0;
   const ctx: HandlerContext = {
     options: resolved,
     store: resolved.store,
@@ -82,6 +93,25 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
             maxKeys: resolved.rateLimit.maxAddresses,
             now: resolved.now,
           }),
+    verifySecret: async (secret, secretPhc) => {
+      if (pendingVerifications >= resolved.maxPendingVerifications) {
+        throw new HttpError(503, "Too many exchanges in progress", {
+          code: "ERR_BUSY",
+          headers: { "retry-after": "1" },
+        });
+      }
+      pendingVerifications += 1;
+      try {
+        return await verifySecret(secret, secretPhc);
+      } finally {
+        pendingVerifications -= 1;
+      }
+    },
+    unmatchablePhc: unmatchablePhc(resolved.scryptLog2Cost),
+    verifierCache:
+      resolved.verifierCache === false
+        ? undefined
+        : createVerifierCache({ ...resolved.verifierCache, now: resolved.now }),
     usage: createUsageRecorder({
       store: resolved.store,
       flushMs: resolved.lastUsedFlushMs,
@@ -92,7 +122,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
 
   async function route(request: Request, context: RequestContext): Promise<Response> {
     const { pathname } = new URL(request.url);
-    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context.clientAddress);
+    if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context);
     if (pathname.startsWith(`${resolved.adminPath}/`)) {
       return handleAdmin(ctx, request, pathname.slice(resolved.adminPath.length));
     }

@@ -1,5 +1,3 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto";
-import { availableParallelism } from "node:os";
 import { formatScryptPhc, parseScryptPhc } from "@tokenkeep/pat-protocol";
 import {
   DEFAULT_SCRYPT_LOG2_COST,
@@ -9,15 +7,60 @@ import {
   SCRYPT_PARALLELIZATION,
   SCRYPT_SALT_BYTES,
 } from "./defaults";
-import { createSemaphore } from "./internal/semaphore";
+import { constantTimeEqual, fromBase64, randomBytes, toBase64 } from "./internal/bytes";
+import { createSemaphore, type Semaphore } from "./internal/semaphore";
+
+/** The part of `node:crypto` this file uses. */
+interface ScryptHost {
+  scrypt(
+    secret: Uint8Array,
+    salt: Uint8Array,
+    keyBytes: number,
+    options: { N: number; r: number; p: number; maxmem: number },
+    callback: (error: Error | null, key: Uint8Array) => void,
+  ): void;
+}
+
+interface ProcessLike {
+  getBuiltinModule?: (id: string) => unknown;
+  env?: Record<string, string | undefined>;
+}
+
+let host: { crypto: ScryptHost; slots: Semaphore } | undefined;
 
 /**
+ * Node's scrypt, found at first use through `process.getBuiltinModule` rather than an import, so this
+ * entry loads wherever `fetch` does: Node, Deno, Bun and workerd (with its default `nodejs_compat`)
+ * provide it; elsewhere hashing fails with a clear error and the rest of the handler still works.
+ *
  * scrypt runs on libuv's thread pool, which WebCrypto (JWT signing and verification) shares. Leaving
  * one thread free keeps admin calls and JWT signing from queueing behind a backlog of scrypt jobs;
  * the CPU is saturated either way.
  */
-const threadPoolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-const scryptSlots = createSemaphore(Math.max(1, Math.min(availableParallelism(), threadPoolSize - 1)));
+function scryptHost(): { crypto: ScryptHost; slots: Semaphore } {
+  if (host) return host;
+  const process = (globalThis as { process?: ProcessLike }).process;
+  const crypto = process?.getBuiltinModule?.("node:crypto") as ScryptHost | undefined;
+  if (typeof crypto?.scrypt !== "function") {
+    throw new Error(
+      "scrypt needs node:crypto, which this runtime does not provide (Node.js, Deno, Bun and Cloudflare Workers with nodejs_compat do)",
+    );
+  }
+  const threadPoolSize = Number(threadPoolSetting(process)) || 4;
+  const cores =
+    (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  host = { crypto, slots: createSemaphore(Math.max(1, Math.min(cores, threadPoolSize - 1))) };
+  return host;
+}
+
+/** `UV_THREADPOOL_SIZE`, if readable: Deno throws `NotCapable` without `--allow-env`. */
+function threadPoolSetting(process: ProcessLike | undefined): string | undefined {
+  try {
+    return process?.env?.UV_THREADPOOL_SIZE;
+  } catch {
+    return undefined;
+  }
+}
 
 function scrypt(
   secret: Uint8Array,
@@ -26,25 +69,22 @@ function scrypt(
   log2Cost: number,
   r: number,
   p: number,
-) {
+): Promise<Uint8Array> {
   const N = 2 ** log2Cost;
-  return scryptSlots.run(
+  const { crypto, slots } = scryptHost();
+  return slots.run(
     () =>
-      new Promise<Buffer>((resolve, reject) => {
+      new Promise<Uint8Array>((resolve, reject) => {
         // maxmem: scrypt needs about 128 * N * r bytes; leave headroom above it.
-        scryptCallback(
-          secret,
-          salt,
-          keyBytes,
-          { N, r, p, maxmem: 256 * N * r + 1024 * 1024 },
-          (error, key) => (error ? reject(error) : resolve(key)),
+        crypto.scrypt(secret, salt, keyBytes, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 }, (error, key) =>
+          error ? reject(error) : resolve(key),
         );
       }),
   );
 }
 
-function toBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("base64").replace(/=+$/, "");
+function phcBase64(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/=+$/, "");
 }
 
 /** Options of {@link hashSecret}. */
@@ -88,8 +128,8 @@ export async function hashSecret(secret: Uint8Array, options: HashSecretOptions 
     log2Cost,
     blockSize: SCRYPT_BLOCK_SIZE,
     parallelization: SCRYPT_PARALLELIZATION,
-    salt: toBase64(salt),
-    hash: toBase64(hash),
+    salt: phcBase64(salt),
+    hash: phcBase64(hash),
   });
 }
 
@@ -100,8 +140,14 @@ export async function hashSecret(secret: Uint8Array, options: HashSecretOptions 
 export async function verifySecret(secret: Uint8Array, secretPhc: string): Promise<boolean> {
   const phc = parseScryptPhc(secretPhc);
   if (!phc) return false;
-  const salt = Buffer.from(phc.salt, "base64");
-  const expected = Buffer.from(phc.hash, "base64");
+  let salt: Uint8Array;
+  let expected: Uint8Array;
+  try {
+    salt = fromBase64(phc.salt);
+    expected = fromBase64(phc.hash);
+  } catch {
+    return false;
+  }
   const actual = await scrypt(
     secret,
     salt,
@@ -110,5 +156,20 @@ export async function verifySecret(secret: Uint8Array, secretPhc: string): Promi
     phc.blockSize,
     phc.parallelization,
   );
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return constantTimeEqual(actual, expected);
+}
+
+/**
+ * A PHC string at `log2Cost` with a random salt and hash: verifying a secret against it costs one
+ * scrypt run, like a real record, and never matches. An exchange for an unknown token id pays it, so
+ * the answer's timing does not tell whether the id exists.
+ */
+export function unmatchablePhc(log2Cost: number): string {
+  return formatScryptPhc({
+    log2Cost,
+    blockSize: SCRYPT_BLOCK_SIZE,
+    parallelization: SCRYPT_PARALLELIZATION,
+    salt: phcBase64(randomBytes(SCRYPT_SALT_BYTES)),
+    hash: phcBase64(randomBytes(SCRYPT_KEY_BYTES)),
+  });
 }

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { DEFAULT_PAT_PREFIX, formatPat, PAT_SECRET_BYTES } from "@tokenkeep/pat-protocol";
 import { customAlphabet } from "nanoid";
+import { randomBytes, toBase64 } from "./internal/bytes";
 import { hashSecret } from "./scrypt";
 
 const TOKEN_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -37,7 +37,7 @@ export async function generateToken(options: GenerateTokenOptions = {}): Promise
   const secret = randomBytes(PAT_SECRET_BYTES);
   const tokenId = options.tokenId ?? generateTokenId();
   const secretPhc = await hashSecret(secret, { log2Cost: options.scryptLog2Cost });
-  const token = formatPat(tokenId, secret.toString("base64"), {
+  const token = formatPat(tokenId, toBase64(secret), {
     prefix: options.prefix ?? DEFAULT_PAT_PREFIX,
   });
   return { token, tokenId, secretPhc };

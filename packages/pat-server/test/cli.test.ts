@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runCli } from "../src/cli/run-cli";
+import { runCli } from "../src/node/run-cli";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 
 function capture(signal?: AbortSignal) {
@@ -35,6 +35,36 @@ describe("tokenkeep-pat-server", () => {
     expect(await runCli(["bootstrap", "--database", database], second.io)).toBe(1);
     expect(second.out()).toBe("");
     expect(second.err()).toMatch(/exists already/);
+  });
+
+  it("genkey --out writes a new key file readable by its owner only, and never replaces one", async () => {
+    const keysFile = join(dir, "keys.json");
+    const first = capture();
+    expect(await runCli(["genkey", "--out", keysFile], first.io)).toBe(0);
+    expect(statSync(keysFile).mode & 0o777).toBe(0o600);
+    expect(first.out()).toBe(""); // the private key is not echoed
+    const written = readFileSync(keysFile, "utf8");
+    expect(JSON.parse(written)).toMatchObject({ keys: [{ alg: "EdDSA", kid: expect.any(String) }] });
+
+    const second = capture();
+    expect(await runCli(["genkey", "--out", keysFile], second.io)).toBe(1);
+    expect(second.err()).toMatch(/exists already/);
+    expect(readFileSync(keysFile, "utf8")).toBe(written);
+  });
+
+  it("start warns when the signing key file is readable by other users", async () => {
+    const keysFile = join(dir, "keys.json");
+    await runCli(["genkey", "--out", keysFile], capture().io);
+    chmodSync(keysFile, 0o644);
+    const run = capture();
+    // An unusable port makes `start` stop right after reading the keys.
+    expect(
+      await runCli(
+        ["start", "--database", database, "--signing-keys-file", keysFile, "--port", "99999"],
+        run.io,
+      ),
+    ).not.toBe(0);
+    expect(run.err()).toContain("other users may read it");
   });
 
   it("starts, serves the bootstrapped token and the health route, and shuts down on signal", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type ServedHandler, serve } from "../src/node/serve";
 import { createPatHandler, type PatHandler } from "../src/pat-handler";
-import { type ServedHandler, serve } from "../src/serve";
 import { generateSigningKey } from "../src/signing-keys";
 import type { PatStore } from "../src/store";
 import { generateToken } from "../src/token-generator";

@@ -3,13 +3,13 @@ import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { PatErrorState } from "../src/handler-options";
+import { serve } from "../src/node/serve";
+import { startPatServer } from "../src/node/start-pat-server";
 import { createPatGuard } from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
-import { serve } from "../src/serve";
 import { generateSigningKey } from "../src/signing-keys";
-import { createSqliteStore } from "../src/sqlite-store";
-import { startPatServer } from "../src/start-pat-server";
+import { createSqliteStore } from "../src/sqlite/sqlite-store";
 import { bootstrapAdminToken, issueToken } from "../src/token-service";
 
 const fast = { scryptLog2Cost: 10 } as const;
@@ -46,7 +46,7 @@ describe("rate limit of the exchange", () => {
     const limited = await post();
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBe("30");
-    expect(limited.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(limited.headers.get("content-type")).toBe("application/json");
     expect(await limited.json()).toEqual({
       error: { message: "Too many requests", code: "ERR_RATE_LIMITED" },
     });
@@ -159,8 +159,8 @@ describe("JWT lifetime and guards", () => {
     const store = sqlite();
     const handler = createPatHandler({ store, ...fast });
     const reader = (await issueToken(store, { owner: "r", roles: ["reader"] }, fast))!;
-    const { url } = await served(async (request) => {
-      if (new URL(request.url).pathname !== "/reports") return handler(request);
+    const { url } = await served(async (request, context) => {
+      if (new URL(request.url).pathname !== "/reports") return handler(request, context);
       const auth = await handler.authenticate(request, { role: "reader" });
       return auth.ok ? Response.json({ owner: auth.claims.owner }) : auth.response;
     });
@@ -268,6 +268,7 @@ describe("onError", () => {
         method: "POST",
         headers: { authorization: `Bearer ${token}` },
       }),
+      { clientAddress: "203.0.113.9" },
     );
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: { message: "Internal server error" } });

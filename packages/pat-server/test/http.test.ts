@@ -1,12 +1,13 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { serve } from "../src/node/serve";
 import { createPatHandler } from "../src/pat-handler";
-import { serve } from "../src/serve";
 import type { PatStore } from "../src/store";
 import { generateToken } from "../src/token-generator";
 import { openStore, type StoreKind, startTestServer, storeKindsFor, type TestServer } from "./helpers/server";
 
-const JSON_TYPE = "application/json; charset=utf-8";
+/** Exactly, without `; charset=...`: the `@access-tokens` client reads error bodies only then. */
+const JSON_TYPE = "application/json";
 
 async function expectError(response: Response, status: number, message?: string) {
   expect(response.status).toBe(status);

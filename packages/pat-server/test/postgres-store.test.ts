@@ -1,7 +1,7 @@
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createPatHandler } from "../src/pat-handler";
-import { createPostgresStore } from "../src/postgres-store";
+import { createPostgresStore } from "../src/postgres/postgres-store";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 import { describeStoreContract } from "./store-contract";
 

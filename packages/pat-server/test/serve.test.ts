@@ -1,7 +1,8 @@
 import { request as httpRequest } from "node:http";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { type RequestContext, serve } from "../src/serve";
-import { startPatServer } from "../src/start-pat-server";
+import { serve } from "../src/node/serve";
+import { startPatServer } from "../src/node/start-pat-server";
+import type { RequestContext } from "../src/pat-handler";
 
 describe("serve", () => {
   it("listens on 127.0.0.1 and a free port, and passes the socket address as context", async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createSqliteStore } from "../src/sqlite-store";
+import { createSqliteStore } from "../src/sqlite/sqlite-store";
 import { describeStoreContract } from "./store-contract";
 
 describeStoreContract("SQLite (file)", async () => {

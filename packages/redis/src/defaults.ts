@@ -4,13 +4,13 @@
  */
 
 /** Prefix of every key the store writes. */
-export const DEFAULT_PREFIX = "tokenkeep:";
+export const DEFAULT_KEY_PREFIX = "tokenkeep:";
 
 /**
  * Milliseconds one Redis command may take before it fails with a `TimeoutError`. Short on purpose:
  * the token manager treats a slow store as a failing one and keeps serving per process.
  */
-export const DEFAULT_COMMAND_TIMEOUT_MS = 500;
+export const DEFAULT_TIMEOUT_MS = 500;
 
 /** Milliseconds a connection attempt of a store-owned client may take. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;

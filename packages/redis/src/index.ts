@@ -4,7 +4,7 @@
  * of a service.
  */
 
-export { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
+export { DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT_MS } from "./defaults.js";
 export { isStoreError, STORE_ERROR_CODE } from "./errors.js";
 export type { RedisStoreClient, RedisStoreOptions } from "./options.js";
 export { createRedisStore, type RedisStore } from "./redis-store.js";

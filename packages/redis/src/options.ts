@@ -1,6 +1,6 @@
 import { parseOptions } from "@tokenkeep/core/options";
 import { z } from "zod";
-import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_PREFIX } from "./defaults.js";
+import { DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT_MS } from "./defaults.js";
 
 /**
  * What the store needs from a Redis client: node-redis's `sendCommand` (a client made by
@@ -28,7 +28,7 @@ export interface RedisStoreOptions {
    * Prefix of every Redis key the store writes; give each application its own.
    * @default "tokenkeep:"
    */
-  prefix?: string | undefined;
+  keyPrefix?: string | undefined;
   /**
    * Encrypts every stored value with AES-256-GCM (`crypto.subtle`): a 32-byte key as raw bytes, as
    * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
@@ -41,16 +41,16 @@ export interface RedisStoreOptions {
    * Milliseconds each Redis command may take before it fails with a `TimeoutError`.
    * @default 500
    */
-  commandTimeoutMs?: number | undefined;
+  timeoutMs?: number | undefined;
 }
 
 /** {@link RedisStoreOptions} after validation. */
 export interface ParsedRedisStoreOptions {
   client?: RedisStoreClient | undefined;
   url?: string | undefined;
-  prefix: string;
+  keyPrefix: string;
   encryptionKey?: CryptoKey | Uint8Array | undefined;
-  commandTimeoutMs: number;
+  timeoutMs: number;
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
@@ -85,7 +85,7 @@ const encryptionKeySchema = z.unknown().transform((value, context): CryptoKey | 
 });
 
 const schema = z
-  .object({
+  .strictObject({
     client: z
       .custom<RedisStoreClient>(
         (value) =>
@@ -99,9 +99,9 @@ const schema = z
       .string()
       .refine((url) => /^rediss?:\/\/[^\s]+$/.test(url), "must be a redis:// or rediss:// URL")
       .optional(),
-    prefix: z.string().max(200).default(DEFAULT_PREFIX),
+    keyPrefix: z.string().max(200).default(DEFAULT_KEY_PREFIX),
     encryptionKey: encryptionKeySchema.optional(),
-    commandTimeoutMs: z.number().int().positive().max(60_000).default(DEFAULT_COMMAND_TIMEOUT_MS),
+    timeoutMs: z.number().int().positive().max(60_000).default(DEFAULT_TIMEOUT_MS),
   })
   .refine((options) => (options.client === undefined) !== (options.url === undefined), {
     message: "give exactly one of client and url",

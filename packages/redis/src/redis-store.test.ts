@@ -38,7 +38,7 @@ describe("createRedisStore options", () => {
       createRedisStore({
         url: "http://user:hunter2@example.test",
         encryptionKey: "c2hvcnQ=",
-        commandTimeoutMs: -1,
+        timeoutMs: -1,
       });
     } catch (error) {
       caught = error;
@@ -50,7 +50,7 @@ describe("createRedisStore options", () => {
       expect.arrayContaining([
         "url: must be a redis:// or rediss:// URL",
         "encryptionKey: must decode to 32 bytes (AES-256)",
-        expect.stringMatching(/^commandTimeoutMs: /),
+        expect.stringMatching(/^timeoutMs: /),
       ]),
     );
     expect(error.message).not.toContain("hunter2");
@@ -98,7 +98,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
 
   it("stores JSON under hashed keys with PX expiry", async () => {
     const prefix = uniquePrefix("hash");
-    const store = open({ prefix });
+    const store = open({ keyPrefix: prefix });
     const key = "token:client=my-client&scope=read";
     await store.set(key, { accessToken: "at-123", n: 1, list: [true, null] }, 60_000);
     expect(await store.get(key)).toEqual({ accessToken: "at-123", n: 1, list: [true, null] });
@@ -117,7 +117,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
   });
 
   it("forgets an entry once its ttl passed", async () => {
-    const store = open({ prefix: uniquePrefix("ttl") });
+    const store = open({ keyPrefix: uniquePrefix("ttl") });
     // Long enough that the get right after the set lands inside it on a loaded machine.
     await store.set("k", "v", 250);
     expect(await store.get("k")).toBe("v");
@@ -126,14 +126,14 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
   });
 
   it("rejects a ttl that is not > 0", async () => {
-    const store = open({ prefix: uniquePrefix("ttl0") });
+    const store = open({ keyPrefix: uniquePrefix("ttl0") });
     await expect(store.set("k", "v", 0)).rejects.toThrow(TypeError);
     await expect(store.acquire("k", Number.NaN)).rejects.toThrow(TypeError);
   });
 
   it("reads an entry that is not JSON as absent", async () => {
     const prefix = uniquePrefix("junk");
-    const store = open({ prefix });
+    const store = open({ keyPrefix: prefix });
     await store.set("k", "v", 60_000);
     const [key] = await raw.keys(`${prefix}*`);
     await raw.set(key!, "{not json", { expiration: { type: "PX", value: 60_000 } });
@@ -142,7 +142,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
 
   it("encrypts values with AES-GCM bound to their key", async () => {
     const prefix = uniquePrefix("enc");
-    const store = open({ prefix, encryptionKey: KEY_BYTES });
+    const store = open({ keyPrefix: prefix, encryptionKey: KEY_BYTES });
     const secret = { accessToken: "at-very-secret", refreshToken: "rt-very-secret" };
     await store.set("a", secret, 60_000);
     await store.set("b", "other", 60_000);
@@ -155,11 +155,13 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     }
 
     // Another key, no key, or a ciphertext moved under another Redis key: all read as absent.
-    expect(await open({ prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a")).toBeUndefined();
-    expect(await open({ prefix }).get("a")).toBeUndefined();
-    const plain = open({ prefix: uniquePrefix("plain") });
+    expect(
+      await open({ keyPrefix: prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a"),
+    ).toBeUndefined();
+    expect(await open({ keyPrefix: prefix }).get("a")).toBeUndefined();
+    const plain = open({ keyPrefix: uniquePrefix("plain") });
     await plain.set("a", "plain", 60_000);
-    expect(await open({ prefix, encryptionKey: KEY_BYTES }).get("b")).toBe("other");
+    expect(await open({ keyPrefix: prefix, encryptionKey: KEY_BYTES }).get("b")).toBe("other");
     const [rawA, rawB] = await Promise.all(
       (await raw.keys(`${prefix}*`)).sort().map(async (k) => [k, await raw.get(k)] as const),
     );
@@ -170,7 +172,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
   });
 
   it("hands a lease to one holder at a time, with keys apart from values", async () => {
-    const store = open({ prefix: uniquePrefix("lease") });
+    const store = open({ keyPrefix: uniquePrefix("lease") });
     const release = await store.acquire("k", 10_000);
     expect(release).toBeTypeOf("function");
     expect(await store.acquire("k", 10_000)).toBeUndefined();
@@ -184,8 +186,8 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
 
   it("renews a lease only while it still holds it", async () => {
     const prefix = uniquePrefix("renew");
-    const a = open({ prefix });
-    const b = open({ prefix });
+    const a = open({ keyPrefix: prefix });
+    const b = open({ keyPrefix: prefix });
     // Long enough that the renewal right after the acquire lands inside it on a loaded machine.
     const held = (await a.acquire("k", 250)) as (() => Promise<void>) & {
       renew(ttlMs: number): Promise<boolean>;
@@ -207,8 +209,8 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
 
   it("never lets a holder that overran its lease release the next holder's lease", async () => {
     const prefix = uniquePrefix("overrun");
-    const a = open({ prefix });
-    const b = open({ prefix });
+    const a = open({ keyPrefix: prefix });
+    const b = open({ keyPrefix: prefix });
     const late = await a.acquire("k", 40);
     expect(late).toBeDefined();
     await sleep(120);
@@ -227,7 +229,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     });
     client.on("error", () => {});
     await client.connect();
-    const store = createRedisStore({ client, prefix: uniquePrefix("buffers"), encryptionKey: KEY_BYTES });
+    const store = createRedisStore({ client, keyPrefix: uniquePrefix("buffers"), encryptionKey: KEY_BYTES });
     await store.set("k", { n: 1 }, 60_000);
     expect(await store.get("k")).toEqual({ n: 1 });
     const release = await store.acquire("lease", 60_000);
@@ -242,14 +244,14 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     client.on("error", () => {});
     await client.connect();
     const prefix = uniquePrefix("given");
-    const given = createRedisStore({ client, prefix });
+    const given = createRedisStore({ client, keyPrefix: prefix });
     await given.set("k", 1, 60_000);
     await given.close();
     expect(client.isOpen).toBe(true);
     expect(await client.keys(`${prefix}*`)).toHaveLength(1);
     await client.close();
 
-    const owned = createRedisStore({ url, prefix });
+    const owned = createRedisStore({ url, keyPrefix: prefix });
     expect(await owned.get("k")).toBe(1);
     await owned[Symbol.asyncDispose]();
     await owned.close();
@@ -271,7 +273,7 @@ describe("createRedisStore when Redis fails", () => {
   it.skipIf(!url)("times out a Redis that stops answering, with a transient TimeoutError", async () => {
     const proxy = await startTcpProxy(Number(new URL(url!).port));
     try {
-      const store = createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 100 });
+      const store = createRedisStore({ url: `redis://127.0.0.1:${proxy.port}`, timeoutMs: 100 });
       await eventually(() => store.set("k", "v", 60_000));
       proxy.freeze();
       const error = await store.get("k").catch((e: unknown) => e);
@@ -294,7 +296,7 @@ describe("createRedisStore when Redis fails", () => {
     await once(server, "close");
     server = undefined;
 
-    const store = createRedisStore({ url: `redis://user:hunter2@127.0.0.1:${port}`, commandTimeoutMs: 100 });
+    const store = createRedisStore({ url: `redis://user:hunter2@127.0.0.1:${port}`, timeoutMs: 100 });
     const errors: unknown[] = [];
     for (let i = 0; i < 3; i++) errors.push(await store.set("k", "v", 1000).catch((e: unknown) => e));
     for (const error of errors) {

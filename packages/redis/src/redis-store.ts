@@ -3,7 +3,7 @@ import { NetworkError, TimeoutError } from "@tokenkeep/core";
 import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
 import { redisKey } from "./internal/key-hash.js";
-import { RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
+import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
 import { wrapRedisError } from "./internal/redis-errors.js";
 import { aesGcmCipher, importEncryptionKey, plainCipher, type ValueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
@@ -14,8 +14,9 @@ import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions }
  */
 export interface RedisStore extends Store {
   acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
+  compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
   /**
-   * Closes the client the store created from `url` (waiting at most `commandTimeoutMs` for pending
+   * Closes the client the store created from `url` (waiting at most `timeoutMs` for pending
    * commands). A client passed in as `client` is left open: its owner closes it. Idempotent.
    */
   close(): Promise<void>;
@@ -42,10 +43,12 @@ type OwnedClient = RedisStoreClient & {
  *   script that deletes the lease only while it still holds that owner, and never rejects (a lease
  *   that cannot be released expires by itself). `release.renew(ttlMs)` extends a lease still held
  *   (another owner-checked script) and resolves `false` once it was lost.
- * - Redis keys are `prefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
+ * - `compareAndDelete(key, expected)`: reads and compares the value, then one Lua script deletes it
+ *   only while its stored bytes are still those it read (atomic, encrypted values included).
+ * - Redis keys are `keyPrefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
  *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
  *   `encryptionKey` is set. An entry that is not valid JSON or does not decrypt reads as absent.
- * - Every command fails after `commandTimeoutMs` with core's `TimeoutError`; an unreachable Redis
+ * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
  * - A client created from `url` holds no reference on the event loop while idle, so it never keeps a
@@ -54,18 +57,18 @@ type OwnedClient = RedisStoreClient & {
  * @example
  * ```ts
  * const store = createRedisStore({ url: process.env.REDIS_URL, encryptionKey: process.env.TOKEN_KEY });
- * const manager = createTokenManager({ creator, store });
+ * const manager = createTokenManager({ creator, shared: shareStore(store) });
  * ```
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const parsed = parseRedisStoreOptions(options);
-  const { prefix, commandTimeoutMs } = parsed;
+  const { keyPrefix, timeoutMs } = parsed;
   const cipher: ValueCipher =
     parsed.encryptionKey === undefined
       ? plainCipher
       : aesGcmCipher(importEncryptionKey(parsed.encryptionKey));
 
-  const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, commandTimeoutMs) : undefined;
+  const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
   const client: RedisStoreClient = owned?.client ?? parsed.client!;
   let closed = false;
   let inFlight = 0;
@@ -75,45 +78,57 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     if (owned && inFlight++ === 0) owned.client.ref();
     try {
       if (owned && !owned.client.isReady) await owned.firstConnect(command);
-      return await withTimeout(
-        client.sendCommand(args, { timeout: commandTimeoutMs }),
-        command,
-        commandTimeoutMs,
-      );
+      return await withTimeout(client.sendCommand(args, { timeout: timeoutMs }), command, timeoutMs);
     } catch (error) {
-      throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, commandTimeoutMs);
+      throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, timeoutMs);
     } finally {
       if (owned && --inFlight === 0) owned.client.unref();
     }
   }
 
-  async function get(key: string): Promise<JsonValue | undefined> {
-    const rk = redisKey(prefix, "v", key);
+  /** The stored payload (sealed when encrypted) and the value it holds. */
+  async function read(rk: string): Promise<{ payload: string; value: JsonValue } | undefined> {
     const payload = asText(await send("GET", ["GET", rk]));
     if (payload === undefined) return undefined;
     const text = await cipher.open(payload, rk);
     if (text === undefined) return undefined;
     try {
-      return JSON.parse(text) as JsonValue;
+      return { payload, value: JSON.parse(text) as JsonValue };
     } catch {
       return undefined;
     }
   }
 
+  async function get(key: string): Promise<JsonValue | undefined> {
+    return (await read(redisKey(keyPrefix, "v", key)))?.value;
+  }
+
+  /**
+   * Deletes `key` only while it holds `expected`: the value is read and compared here (it may be
+   * encrypted), then one Lua script deletes it only if its stored bytes are still the ones read.
+   */
+  async function compareAndDelete(key: string, expected: JsonValue): Promise<boolean> {
+    const rk = redisKey(keyPrefix, "v", key);
+    const current = await read(rk);
+    if (current === undefined || JSON.stringify(current.value) !== JSON.stringify(expected)) return false;
+    const answer = await send("EVAL", ["EVAL", COMPARE_AND_DELETE_SCRIPT, "1", rk, current.payload]);
+    return Number(answer) === 1;
+  }
+
   async function set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
     checkTtl("set", ttlMs);
-    const rk = redisKey(prefix, "v", key);
+    const rk = redisKey(keyPrefix, "v", key);
     const payload = await cipher.seal(JSON.stringify(value), rk);
     await send("SET", ["SET", rk, payload, "PX", String(Math.ceil(ttlMs))]);
   }
 
   async function remove(key: string): Promise<void> {
-    await send("DEL", ["DEL", redisKey(prefix, "v", key)]);
+    await send("DEL", ["DEL", redisKey(keyPrefix, "v", key)]);
   }
 
   async function acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined> {
     checkTtl("acquire", ttlMs);
-    const lk = redisKey(prefix, "l", key);
+    const lk = redisKey(keyPrefix, "l", key);
     const owner = crypto.randomUUID();
     const answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
     if (asText(answer) !== "OK") return undefined;
@@ -146,7 +161,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   async function close(): Promise<void> {
     if (closed) return;
     closed = true;
-    if (owned) await owned.shutdown(commandTimeoutMs);
+    if (owned) await owned.shutdown(timeoutMs);
   }
 
   return {
@@ -154,6 +169,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     set,
     delete: remove,
     acquire,
+    compareAndDelete,
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -205,13 +221,13 @@ function isTokenkeepTimeout(error: unknown): boolean {
 }
 
 /** A client the store created from a URL, plus its connection bookkeeping. */
-function createOwnedClient(url: string, commandTimeoutMs: number) {
+function createOwnedClient(url: string, timeoutMs: number) {
   const client = createClient({
     url,
     // Fail at once while disconnected instead of queueing: the manager then serves per process.
     disableOfflineQueue: true,
     socket: {
-      connectTimeout: Math.max(commandTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+      connectTimeout: Math.max(timeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
       reconnectStrategy: (retries: number) =>
         Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
         Math.floor(Math.random() * 50),
@@ -227,7 +243,7 @@ function createOwnedClient(url: string, commandTimeoutMs: number) {
   return {
     client,
     /**
-     * Waits (once, at most `commandTimeoutMs`) for the first connection, so the first commands after
+     * Waits (once, at most `timeoutMs`) for the first connection, so the first commands after
      * creation do not fail just because the socket is still opening. Later, a disconnected client
      * fails fast.
      */
@@ -238,13 +254,13 @@ function createOwnedClient(url: string, commandTimeoutMs: number) {
         const timedOut = await Promise.race([
           connecting.then(() => false),
           new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), commandTimeoutMs);
+            timer = setTimeout(() => resolve(true), timeoutMs);
           }),
         ]);
         if (timedOut) {
           waitedOnce = true;
-          throw new TimeoutError(`redis store: ${command} waited ${commandTimeoutMs} ms for a connection`, {
-            timeoutMs: commandTimeoutMs,
+          throw new TimeoutError(`redis store: ${command} waited ${timeoutMs} ms for a connection`, {
+            timeoutMs: timeoutMs,
           });
         }
         connecting = undefined;

@@ -10,7 +10,7 @@ const close = (store: Store) => (store as RedisStore).close();
 describe.skipIf(!url)("on a real Redis", () => {
   describeStoreContract(
     "redis store",
-    () => createRedisStore({ url: url!, prefix: "tktest:contract:" }),
+    () => createRedisStore({ url: url!, keyPrefix: "tktest:contract:" }),
     {
       describe,
       it,
@@ -24,7 +24,7 @@ describe.skipIf(!url)("on a real Redis", () => {
     () =>
       createRedisStore({
         url: url!,
-        prefix: "tktest:contract-enc:",
+        keyPrefix: "tktest:contract-enc:",
         encryptionKey: new Uint8Array(32).fill(1),
       }),
     { describe, it, expect },

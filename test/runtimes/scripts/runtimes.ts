@@ -73,8 +73,13 @@ const workerd = join(modules, "workerd/bin/workerd");
 /** Debian's Chromium (the lead's test command exports CHROMIUM_PATH). */
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
-/** The worker's config: no Node compatibility at all, and only the loopback network reachable. */
-function workerdConfig(origin: string, compatibilityDate: string): string {
+/**
+ * The worker's config: only the loopback network reachable; no Node compatibility at all (the
+ * `workerd` row), or workerd's defaults, which include `nodejs_compat` since 2026-08-04 (the
+ * `workerd-compat` row: a Worker as most are deployed, where pat-server's handler finds scrypt).
+ */
+function workerdConfig(origin: string, compatibilityDate: string, runtime: string): string {
+  const flags = runtime === "workerd" ? `["no_nodejs_compat", "no_nodejs_compat_v2"]` : "[]";
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -87,11 +92,27 @@ const config :Workerd.Config = (
 const matrixWorker :Workerd.Worker = (
   modules = [(name = "worker.js", esModule = embed "worker.js")],
   compatibilityDate = "${compatibilityDate}",
-  compatibilityFlags = ["no_nodejs_compat", "no_nodejs_compat_v2"],
-  bindings = [(name = "ORCHESTRATOR", text = "${origin}")],
+  compatibilityFlags = ${flags},
+  bindings = [(name = "ORCHESTRATOR", text = "${origin}"), (name = "RUNTIME", text = "${runtime}")],
   globalOutbound = "loopback",
 );
 `;
+}
+
+function workerdRow(name: "workerd" | "workerd-compat"): Row {
+  return {
+    name,
+    userAgent: /^Cloudflare-Workers$/,
+    version: async () => (await firstLine(workerd, ["--version"])).split(" ")[1] ?? "?",
+    async start(origin, bundles, workdir) {
+      // The newest date this workerd knows is its own build date (`workerd --version`).
+      const date = (await this.version()).replace(/[^0-9-]/g, "");
+      const dir = await mkdtemp(join(workdir, `${name}-`));
+      await copyFile(bundles.worker, join(dir, "worker.js"));
+      await writeFile(join(dir, "config.capnp"), workerdConfig(origin, date, name));
+      return startProcess(workerd, ["test", "config.capnp"], { cwd: dir });
+    },
+  };
 }
 
 export const rows: readonly Row[] = [
@@ -136,19 +157,8 @@ export const rows: readonly Row[] = [
     start: async (origin, bundles, workdir) =>
       startProcess(bun, [bundles.cli, origin, "bun"], { cwd: workdir, env: { DO_NOT_TRACK: "1" } }),
   },
-  {
-    name: "workerd",
-    userAgent: /^Cloudflare-Workers$/,
-    version: async () => (await firstLine(workerd, ["--version"])).split(" ")[1] ?? "?",
-    async start(origin, bundles, workdir) {
-      // The newest date this workerd knows is its own build date (`workerd --version`).
-      const date = (await this.version()).replace(/[^0-9-]/g, "");
-      const dir = await mkdtemp(join(workdir, "workerd-"));
-      await copyFile(bundles.worker, join(dir, "worker.js"));
-      await writeFile(join(dir, "config.capnp"), workerdConfig(origin, date));
-      return startProcess(workerd, ["test", "config.capnp"], { cwd: dir });
-    },
-  },
+  workerdRow("workerd"),
+  workerdRow("workerd-compat"),
   {
     name: "chromium",
     userAgent: /Chrome\/\d+/,

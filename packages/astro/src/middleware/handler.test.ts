@@ -1,4 +1,11 @@
-import { NetworkError, OAuthError, TokenkeepError, type TokenSet } from "@tokenkeep/core";
+import {
+  InvalidResponseError,
+  NetworkError,
+  OAuthError,
+  TokenkeepError,
+  type TokenSet,
+} from "@tokenkeep/core";
+import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { sequence } from "astro/middleware";
 import { afterEach, describe, expect, it } from "vitest";
@@ -43,6 +50,8 @@ function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = 
 }
 
 const clock = { now: START };
+/** A 503: the upstream refused before redeeming, so the token is intact (transient). */
+const unavailable = () => new InvalidResponseError("refresh answered 503", { status: 503, transient: true });
 const middlewares: TokenkeepMiddleware[] = [];
 
 afterEach(async () => {
@@ -270,7 +279,7 @@ describe("middleware: rotation failures", () => {
   }
 
   it("a transient failure keeps serving the still-valid access token, cookies untouched", async () => {
-    const { upstream } = makeUpstream({ fail: () => new NetworkError("unreachable") });
+    const { upstream } = makeUpstream({ fail: () => unavailable() });
     const { middleware, events } = create(upstream);
     const cookies = await sessionCookies(session(1, 5_000));
     const { locals, seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
@@ -306,11 +315,45 @@ describe("middleware: rotation failures", () => {
   });
 });
 
+describe("middleware: with core's rotation coordinator", () => {
+  it("a redemption without a definite answer (network error): in doubt, signed out, cookies untouched, never presented again", async () => {
+    const { upstream, redeemed } = makeUpstream({ fail: () => new NetworkError("connection reset") });
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(middleware, "http://app.test/", { cookies });
+    const again = await run(middleware, "http://app.test/", { cookies });
+    for (const { locals, setCookie } of [first, again]) {
+      expect(locals?.signedIn).toBe(false);
+      expect(setCookie).toEqual([]);
+    }
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(middleware.stats().lateRequests).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the old refresh token 60 s after its rotation: signed out without presenting it again, cookies untouched", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    // The store shares the test's clock, so the 30 s successor window really passes.
+    const { middleware, events } = create(upstream, { store: createMemoryStore({ now: () => clock.now }) });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const fresh = await run(middleware, "http://app.test/", { cookies });
+    expect(fresh.seen.token).toBe("at-2");
+    clock.now += 1_000;
+    expect((await run(middleware, "http://app.test/", { cookies })).seen.token).toBe("at-2"); // successor
+    clock.now += 59_000;
+    const late = await run(middleware, "http://app.test/", { cookies });
+    expect(late.locals?.signedIn).toBe(false);
+    expect(late.setCookie).toEqual([]);
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(middleware.stats()).toMatchObject({ lateRequests: 1, refreshFailures: 0 });
+    expect(events.map((event) => event.type)).toEqual(["rotated", "rotated", "late-request"]);
+  });
+});
+
 describe("middleware: registration and setup", () => {
   it("registered twice (two integrations, or also in src/middleware.ts), it handles a request once", async () => {
     // A rotation that fails transiently leaves the cookies as they were, so a second run would
     // read the same session and try again.
-    const { upstream, redeemed } = makeUpstream({ fail: () => new NetworkError("unreachable") });
+    const { upstream, redeemed } = makeUpstream({ fail: () => unavailable() });
     const first = create(upstream);
     const second = create(upstream);
     const cookies = await sessionCookies(session(1, 5_000));

@@ -3,7 +3,7 @@
  * comes first, on the manager's (injectable, unref'd) timers. The one mechanism behind a caller's own
  * `signal`/`timeoutMs`, the creator timeout and the store-call timeout.
  */
-import type { TimerSet } from "../timers.js";
+import type { TimerSet } from "./timers.js";
 
 /** A signal with the listener and timer that may fire it. */
 export interface Deadline {

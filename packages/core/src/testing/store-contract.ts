@@ -1,5 +1,5 @@
-import type { Store } from "../store.js";
-import type { JsonValue } from "../token-set.js";
+import type { Store } from "../store/store.js";
+import type { JsonValue } from "../token/token-set.js";
 
 /** The assertions the contract suite uses; vitest's and Jest's `expect` fit. */
 export interface StoreContractAssertion {
@@ -53,8 +53,8 @@ async function rejects(operation: () => Promise<unknown>): Promise<boolean> {
 /**
  * Registers the behaviour every {@link Store} must have, as tests of your runner: get/set/delete,
  * JSON round-trips, overwrite, TTL expiry, copies on read, and, when the store has `acquire`, lease
- * exclusivity, expiry, owner-checked and idempotent release, and exactly one winner among 50
- * concurrent acquirers.
+ * exclusivity, expiry, owner-checked and idempotent release, exactly one winner among 50
+ * concurrent acquirers, and `renew` when the release offers it; `compareAndDelete` when offered.
  *
  * `makeStore` is called once per test. Keys are unique per test (a random prefix), so a shared
  * backend (one Redis database) can serve every test.
@@ -232,6 +232,37 @@ export function describeStoreContract(
       for (const ttlMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
         expect(await rejects(() => acquire(key("lease"), ttlMs))).toBe(true);
       }
+    });
+
+    leaseTest(
+      "renew, when offered, extends the holder's lease and fails once it was lost",
+      async (acquire, key) => {
+        const release = await acquire(key("lease"), shortTtlMs);
+        if (typeof release?.renew !== "function") return; // leases without renewal: nothing to check
+        expect(await release.renew(LONG_TTL_MS)).toBe(true);
+        await expire();
+        // Renewed: still held past its first TTL.
+        expect(await acquire(key("lease"), LONG_TTL_MS)).toBeUndefined();
+        await release();
+        expect(await release.renew(LONG_TTL_MS)).toBe(false);
+        const other = await acquire(key("lease"), shortTtlMs);
+        expect(await release.renew(LONG_TTL_MS)).toBe(false);
+        await other?.();
+      },
+    );
+
+    test("compareAndDelete, when offered, deletes only the value it was given", async (store, key) => {
+      if (typeof store.compareAndDelete !== "function") return; // not offered: nothing to check
+      const value = { set: { accessToken: "a" }, obtainedAt: 1 };
+      await store.set(key("k"), value, LONG_TTL_MS);
+      const read = await store.get(key("k"));
+      await store.set(key("k"), { set: { accessToken: "b" }, obtainedAt: 2 }, LONG_TTL_MS);
+      expect(await store.compareAndDelete(key("k"), read as JsonValue)).toBe(false);
+      expect(await store.get(key("k"))).toEqual({ set: { accessToken: "b" }, obtainedAt: 2 });
+      const current = await store.get(key("k"));
+      expect(await store.compareAndDelete(key("k"), current as JsonValue)).toBe(true);
+      expect(await store.get(key("k"))).toBeUndefined();
+      expect(await store.compareAndDelete(key("absent"), "x")).toBe(false);
     });
 
     leaseTest("a lease does not touch the values stored under other keys", async (acquire, key, store) => {

@@ -1,4 +1,4 @@
-import type { Timers } from "../../src/timers.js";
+import type { Timers } from "../../src/internal/timers.js";
 
 /** A deterministic clock and timers for tests: time moves only when `advance` is called. */
 export interface FakeTime {

@@ -4,6 +4,7 @@ import { applyClientAuthentication } from "../client-authentication.js";
 import { discover } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
+import { isSecureEnough } from "./transport-security.js";
 
 /** Which endpoint of the server a request goes to. */
 export type EndpointKind = "token_endpoint" | "revocation_endpoint";
@@ -22,10 +23,19 @@ export async function resolveEndpoint(
     ky: options.ky,
     timeoutMs: options.timeoutMs,
     signal,
+    allowInsecureRequests: options.allowInsecureRequests,
+    now: options.now,
   });
   const url = metadata[kind];
   if (url === undefined) {
     throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
+  }
+  // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
+  if (!isSecureEnough(url, options.allowInsecureRequests)) {
+    throw new InvalidResponseError(
+      `the metadata of ${issuer} names an http ${kind}: not sent (allowInsecureRequests: true allows it)`,
+      { transient: false },
+    );
   }
   return url;
 }

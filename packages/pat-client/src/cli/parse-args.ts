@@ -43,3 +43,10 @@ export function collect(value: string, previous: string[] = []): string[] {
       .filter((item) => item !== ""),
   ];
 }
+
+/** `--retries`: an integer from 0 to 10. */
+export function parseRetries(value: string): number {
+  const retries = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(retries >= 0 && retries <= 10)) throw new InvalidArgumentError("Expected an integer from 0 to 10.");
+  return retries;
+}

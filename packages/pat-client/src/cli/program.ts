@@ -3,8 +3,18 @@ import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
+import { checkedExpiry } from "./expiry";
+import {
+  badRequestDetails,
+  describeRefusal,
+  isRefusedPat,
+  optionProblemsAsFlags,
+  refusedPatAdvice,
+} from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
-import { collect, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
+import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
+import { patInsteadOfTokenId, tokenIdOfPat } from "./token-id";
+import { findUnknownOption } from "./unknown-options";
 
 /** Where the CLI reads and writes: the process in `main.ts`, buffers in tests. */
 export interface CliIo {
@@ -42,9 +52,29 @@ class UsageError extends Error {
 interface GlobalOptions {
   endpoint?: string;
   token?: string;
+  adminToken?: string;
   authPath?: string;
   adminPath?: string;
+  retries?: number;
+  allowInsecureRequests?: boolean;
   json?: boolean;
+}
+
+/** Refuses a whole PAT where a token id belongs, before anything is sent. */
+function checkTokenId(tokenId: string, command: string): void {
+  const problem = patInsteadOfTokenId(tokenId, command);
+  if (problem) throw new UsageError(problem);
+}
+
+/** The expiry the options ask for, or a usage error saying what was probably meant. */
+function expiry(
+  at: number | undefined,
+  inSeconds: number | undefined,
+  nowSeconds: number,
+): number | undefined {
+  const checked = checkedExpiry(at, inSeconds, nowSeconds);
+  if ("problem" in checked) throw new UsageError(checked.problem);
+  return checked.expiresAt;
 }
 
 /**
@@ -74,13 +104,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         "TOKENKEEP_PAT",
       ),
     )
+    .addOption(
+      new Option(
+        "--admin-token <pat>",
+        "an admin PAT used only to look up a --token the server refuses (to say why)",
+      ).env("TOKENKEEP_PAT_ADMIN_TOKEN"),
+    )
     .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
     .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
+    .option("--retries <n>", "retries of a failed request (0 to 10)", parseRetries, 3)
+    .option("--allow-insecure-requests", "accept an http --endpoint on a host that is not loopback")
     .option("--json", "print machine-readable JSON")
     .addHelpText(
       "after",
       "\nExit codes: 0 success, 1 server or network error, 2 usage error.\n" +
-        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT.",
+        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT, TOKENKEEP_PAT_ADMIN_TOKEN.",
     );
 
   /** A client from the global options; closed when `use` settles. */
@@ -94,6 +132,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       apiKey: options.token,
       authPath: options.authPath,
       adminPath: options.adminPath,
+      retry: { limit: options.retries ?? 3 },
+      allowInsecureRequests: options.allowInsecureRequests === true,
+      onRetry: ({ attempt, attempts, error }) => {
+        io.stderr(`warning: ${error.message}; retrying (attempt ${attempt} of ${attempts})\n`);
+      },
       now,
     });
     try {
@@ -155,17 +198,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           expiresAt,
         });
         const warning = "Store this token now: it is shown only once and cannot be recovered.";
-        if (json) {
-          io.stderr(`${warning}\n`);
-          return printJson({ token, record });
+        // stdout holds the token alone (`tokenkeep-pat issue ... > token.txt`); the rest is stderr.
+        if (!json) {
+          const expires = describeExpiry(record.expiresAt, nowSeconds());
+          io.stderr(`Issued token ${record.tokenId} for ${record.owner} (${expires}).\n`);
         }
-        print(
-          `Issued token ${record.tokenId} for ${record.owner} (${describeExpiry(record.expiresAt, nowSeconds())}).`,
-        );
-        print(warning);
-        print("");
-        print(`  ${token}`);
-        print("");
+        io.stderr(`${warning}\n`);
+        if (json) return printJson({ token, record });
+        print(token);
       });
     });
 
@@ -180,6 +220,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--expires-at <when>", "expiry: Unix seconds or an ISO date", parseUnixSeconds)
     .option("--expires-in <duration>", "expiry from now: 90s, 15m, 12h, 30d, 2w, 1y", parseDurationSeconds)
     .action(async (tokenId: string, options, command: Command) => {
+      checkTokenId(tokenId, "register");
       const expiresAt = expiry(options.expiresAt, options.expiresIn, nowSeconds());
       await withClient(command, async (client) => {
         const record = await client.register({
@@ -215,6 +256,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--no-expiry", "remove the expiry")
     .option("--secret-phc <phc>", "a new scrypt PHC string (rotates the secret)")
     .action(async (tokenId: string, options, command: Command) => {
+      checkTokenId(tokenId, "update");
       const changes = [options.roles !== undefined, options.addRole, options.removeRole].filter(Boolean);
       if (changes.length > 1) throw new UsageError("use only one of --roles, --add-role and --remove-role");
       const roles =
@@ -254,6 +296,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--expires-at <when>", "also set an expiry: Unix seconds or an ISO date", parseUnixSeconds)
     .option("--expires-in <duration>", "also set an expiry from now: 30d, ...", parseDurationSeconds)
     .action(async (tokenId: string, options, command: Command) => {
+      checkTokenId(tokenId, "revoke");
       const expiresAt = expiry(options.expiresAt, options.expiresIn, nowSeconds());
       await withClient(command, async (client) => {
         await client.revoke(tokenId, expiresAt === undefined ? {} : { expiresAt });
@@ -267,6 +310,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .description("restore a revoked token")
     .argument("<tokenId>", "the token id")
     .action(async (tokenId: string, _options, command: Command) => {
+      checkTokenId(tokenId, "restore");
       await withClient(command, async (client) => {
         await client.restore(tokenId);
         if (json) return printJson({ tokenId, restored: true });
@@ -289,43 +333,90 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       });
     });
 
+  const unknown = findUnknownOption(program, argv);
+  if (unknown) {
+    // A PAT pasted as an option (its `=` padding would split it) is named, never shown.
+    const pasted = redactPats(unknown.arg) !== unknown.arg;
+    const flag = pasted ? "<personal access token, not shown>" : unknown.flag;
+    const suggestion = unknown.suggestion && !pasted ? `, did you mean \`${unknown.suggestion}\`?` : "";
+    const message = redactPats(`unknown option \`${flag}\`${suggestion} (add --help for usage)`);
+    if (argv.includes("--json")) {
+      io.stderr(`${JSON.stringify({ error: { message, code: "ERR_USAGE" } })}\n`);
+    } else {
+      io.stderr(`error: ${message}\n`);
+    }
+    return EXIT_USAGE;
+  }
+
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT_OK;
   } catch (error) {
-    return report(error, json, io);
+    const explanation = isRefusedPat(error) ? await explainRefusal(program.opts<GlobalOptions>(), now) : [];
+    return report(error, json, io, explanation);
   }
 }
 
-/** An expiry from `--expires-at` or `--expires-in` (not both). */
-function expiry(
-  at: number | undefined,
-  inSeconds: number | undefined,
-  nowSeconds: number,
-): number | undefined {
-  if (at !== undefined && inSeconds !== undefined) {
-    throw new UsageError("use either --expires-at or --expires-in");
+/**
+ * Why the server refused `--token`: what to check and, with an admin token (`--admin-token`) at
+ * hand, what the token's record says (unknown id, revoked, expired, or active with a wrong secret).
+ */
+async function explainRefusal(options: GlobalOptions, now: () => number): Promise<string[]> {
+  const pat = options.token ?? "";
+  const lines = refusedPatAdvice(pat);
+  const tokenId = tokenIdOfPat(pat);
+  if (!tokenId || !options.endpoint) return lines;
+  if (!options.adminToken || options.adminToken === pat) {
+    return [
+      ...lines,
+      "With an admin token in --admin-token (or TOKENKEEP_PAT_ADMIN_TOKEN), this command says which.",
+    ];
   }
-  return inSeconds !== undefined ? nowSeconds + inSeconds : at;
+  const lookup = new PatAdminClient({
+    endpoint: options.endpoint,
+    apiKey: options.adminToken,
+    authPath: options.authPath,
+    adminPath: options.adminPath,
+    retry: false,
+    allowInsecureRequests: options.allowInsecureRequests === true,
+    now,
+  });
+  try {
+    const { found } = await lookup.batchGet([tokenId]);
+    return [...lines, describeRefusal(tokenId, found[0], Math.floor(now() / 1000))];
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return [...lines, `Looking it up with --admin-token failed too: ${message}`];
+  } finally {
+    await lookup.close();
+  }
 }
 
-function report(error: unknown, json: boolean, io: CliIo): number {
+function report(error: unknown, json: boolean, io: CliIo, explanation: readonly string[]): number {
   if (error instanceof CommanderError) {
     // Commander printed the message (or the help) already.
     return error.code === "commander.helpDisplayed" || error.code === "commander.version"
       ? EXIT_OK
       : EXIT_USAGE;
   }
-  const usage =
-    error instanceof UsageError ||
-    (error instanceof TypeError && (error as { code?: unknown }).code === "ERR_PAT_CLIENT_OPTIONS");
-  const message = error instanceof Error ? error.message : String(error);
+  const optionsError =
+    error instanceof TypeError && (error as { code?: unknown }).code === "ERR_TOKENKEEP_INVALID_OPTIONS";
+  const usage = error instanceof UsageError || optionsError;
+  let message = error instanceof Error ? error.message : String(error);
+  if (optionsError) {
+    // The client's option names, as the flags the operator typed.
+    message = optionProblemsAsFlags(Array.isArray(error.cause) ? (error.cause as string[]) : [message]).join(
+      "; ",
+    );
+  }
+  const details = badRequestDetails(error);
   if (json) {
     const status = isPatClientError(error) ? error.status : undefined;
     const code = isPatClientError(error) ? error.code : usage ? "ERR_USAGE" : "ERR_UNEXPECTED";
-    io.stderr(`${JSON.stringify({ error: { message, code, status } })}\n`);
+    const hint = [...details, ...explanation].map((line) => line.trim());
+    io.stderr(`${JSON.stringify({ error: { message, code, status, ...(hint.length > 0 && { hint }) } })}\n`);
   } else {
-    io.stderr(`error: ${message}\n`);
+    io.stderr(`error: ${[message, ...details, ...explanation].join("\n")}\n`);
   }
   return usage ? EXIT_USAGE : EXIT_FAILURE;
 }

@@ -2,8 +2,10 @@ import { parseRetryAfter } from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type * as z from "zod";
+import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
+import { describeReason, endpointOf, networkReason } from "./network-reason";
 import { redactJson, redactText } from "./redact";
 
 /** What every request of a client shares. */
@@ -15,6 +17,8 @@ export interface HttpSettings {
   readonly now: () => number;
   /** Strings never allowed into an error (the PAT). */
   readonly secrets: readonly string[];
+  /** Told before each retry. */
+  readonly onRetry?: ((state: PatRetryState) => void) | undefined;
 }
 
 /** One request. */
@@ -66,7 +70,28 @@ export function createHttp(settings: HttpSettings): Http {
         ...(request.form && { body: request.form }),
         ...(request.searchParams && { searchParams: request.searchParams }),
         retry: request.idempotent ? idempotentRetry : onceRetry,
+        // A redirect is answered as an error, never followed: following a 307 would send the PAT
+        // (exchange body) or the JWT to wherever it points, plain http included.
+        redirect: "manual",
         ...(request.signal && { signal: request.signal }),
+        ...(settings.onRetry && {
+          hooks: {
+            beforeRetry: [
+              ({ error, retryCount }) => {
+                try {
+                  settings.onRetry?.({
+                    operation: request.operation,
+                    attempt: retryCount + 1,
+                    attempts: settings.retry.limit + 1,
+                    error: toClientError(error, request, secrets, settings.now),
+                  });
+                } catch {
+                  // A listener's failure must not change the request's outcome.
+                }
+              },
+            ],
+          },
+        }),
       });
     } catch (error) {
       throw toClientError(error, request, secrets, settings.now);
@@ -81,14 +106,14 @@ export function createHttp(settings: HttpSettings): Http {
         body = await response.json();
       } catch {
         // Not kept as the cause: JSON.parse's message quotes the body, which may hold a token.
-        throw invalidResponse(request.operation, response.status, ["(body): not JSON"]);
+        throw invalidResponse(request, response.status, ["(body): not JSON"]);
       }
       const result = schema.safeParse(body);
       if (!result.success) {
         const problems = result.error.issues.map(
           (issue) => `${issue.path.join(".") || "(body)"}: ${issue.message}`,
         );
-        throw invalidResponse(request.operation, response.status, problems);
+        throw invalidResponse(request, response.status, problems);
       }
       return result.data;
     },
@@ -99,18 +124,16 @@ export function createHttp(settings: HttpSettings): Http {
   };
 }
 
-function invalidResponse(
-  operation: PatClientOperation,
-  status: number,
-  problems: readonly string[],
-): PatClientError {
+function invalidResponse(request: HttpRequest, status: number, problems: readonly string[]): PatClientError {
   // zod's messages name the expected type, never the received value.
+  const endpoint = endpointOf(request.url);
   return new PatClientError({
     code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
-    operation,
+    operation: request.operation,
     status,
     cause: problems,
-    detail: `invalid response (${status}): ${problems.slice(0, 3).join("; ")}`,
+    endpoint,
+    detail: `invalid response (${status}) from ${endpoint}: ${problems.slice(0, 3).join("; ")}`,
   });
 }
 
@@ -121,6 +144,7 @@ function toClientError(
   now: () => number,
 ): PatClientError {
   const { operation } = request;
+  const endpoint = endpointOf(request.url);
   if (error instanceof HTTPError) {
     const { status, statusText, headers } = error.response;
     const reason = redactText(statusText || `HTTP ${status}`, secrets);
@@ -134,7 +158,8 @@ function toClientError(
       cause: apiError ?? reason,
       transient: status === 408 || status === 429 || status >= 500,
       retryAfterMs,
-      detail: `${status} ${apiError?.error.message ?? reason}`,
+      endpoint,
+      detail: `${status} ${apiError?.error.message ?? reason} (from ${endpoint})`,
     });
   }
   if (request.signal?.aborted || (error instanceof Error && error.name === "AbortError")) {
@@ -142,6 +167,7 @@ function toClientError(
       code: "ERR_PAT_CLIENT_ABORTED",
       operation,
       cause: request.signal?.reason,
+      endpoint,
       detail: "the request was aborted",
     });
   }
@@ -150,18 +176,26 @@ function toClientError(
       code: "ERR_PAT_CLIENT_TIMEOUT",
       operation,
       transient: true,
-      detail: "the server did not answer in time",
+      endpoint,
+      detail: `${endpoint} did not answer in time`,
     });
   }
   // A network error: keep the runtime's error (not ky's, which holds the request and its headers).
   const cause = isNetworkError(error) ? error.cause : error;
-  const message = cause instanceof Error ? redactText(describe(cause), secrets) : "no answer";
+  const reason = networkReason(cause);
+  const why = reason
+    ? describeReason(reason)
+    : cause instanceof Error
+      ? redactText(describe(cause), secrets)
+      : "no answer";
   return new PatClientError({
     code: "ERR_PAT_CLIENT_NETWORK",
     operation,
     cause,
     transient: true,
-    detail: `no answer from the server (${message})`,
+    endpoint,
+    reason,
+    detail: `no answer from ${endpoint}: ${why}`,
   });
 }
 

@@ -1,11 +1,6 @@
-import {
-  createPatHandler,
-  createSqliteStore,
-  issueToken,
-  type PatHandlerOptions,
-  type PatStore,
-  serve,
-} from "@tokenkeep/pat-server";
+import { createPatHandler, issueToken, type PatHandlerOptions, type PatStore } from "@tokenkeep/pat-server";
+import { serve } from "@tokenkeep/pat-server/node";
+import { createSqliteStore } from "@tokenkeep/pat-server/sqlite";
 import { onTestFinished } from "vitest";
 
 /** A real PAT server on 127.0.0.1, with counters of what reached it. */

@@ -1,6 +1,7 @@
 import { parsePat, tokenExchangeRequestSchema } from "@tokenkeep/pat-protocol";
-import { verifySecret } from "../scrypt";
+import type { RequestContext } from "../pat-handler";
 import type { StoredPatRecord } from "../store";
+import { fromBase64 } from "./bytes";
 import type { HandlerContext } from "./handler-context";
 import {
   HttpError,
@@ -12,6 +13,7 @@ import {
   unsupportedMediaType,
 } from "./http";
 import { isActive } from "./public-record";
+import { rateLimitKey } from "./rate-limit-key";
 import { validate } from "./validation";
 
 const invalidToken = () => new HttpError(401, "Invalid Authorization token");
@@ -20,14 +22,24 @@ const invalidToken = () => new HttpError(401, "Invalid Authorization token");
 export async function handleExchange(
   ctx: HandlerContext,
   request: Request,
-  clientAddress: string | undefined,
+  context: RequestContext,
 ): Promise<Response> {
   if (request.method.toUpperCase() !== "POST") {
     throw new HttpError(405, "Method not allowed", { headers: { allow: "POST" } });
   }
   if (ctx.rateLimiter) {
-    const address = ctx.options.getClientAddress?.(request) ?? clientAddress ?? "unknown";
-    const decision = ctx.rateLimiter.take(address);
+    const address = ctx.options.getClientAddress?.(request, context) ?? context.clientAddress;
+    if (!address) {
+      // One shared bucket would let one abuser lock every client out: refuse instead, loudly.
+      throw Object.assign(
+        new Error(
+          "Rate limiting needs the client address: pass { clientAddress } as the handler's second argument, " +
+            "set getClientAddress, or set rateLimit: false",
+        ),
+        { code: "ERR_PAT_NO_CLIENT_ADDRESS" },
+      );
+    }
+    const decision = ctx.rateLimiter.take(rateLimitKey(address));
     if (!decision.allowed) {
       throw new HttpError(429, "Too many requests", {
         code: "ERR_RATE_LIMITED",
@@ -53,15 +65,18 @@ export async function handleExchange(
   });
 }
 
+const EXCHANGE_MEDIA_TYPES = "application/x-www-form-urlencoded or application/json";
+
 async function readExchangeBody(ctx: HandlerContext, request: Request): Promise<unknown> {
   const type = mediaType(request);
+  const form = type === "application/x-www-form-urlencoded";
+  // A declared type we cannot read is refused before the body is read.
+  if (type !== "" && !form && !isJsonMediaType(type)) throw unsupportedMediaType(EXCHANGE_MEDIA_TYPES);
   const bytes = await readBody(request, ctx.options.maxBodyBytes);
   if (bytes.byteLength === 0) return {};
-  if (type === "application/x-www-form-urlencoded") {
-    return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
-  }
-  if (isJsonMediaType(type)) return parseJson(bytes);
-  throw unsupportedMediaType("application/x-www-form-urlencoded or application/json");
+  if (form) return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
+  if (type !== "") return parseJson(bytes);
+  throw unsupportedMediaType(EXCHANGE_MEDIA_TYPES);
 }
 
 /** The PAT: `client_secret` when non-empty, else the Basic password, else the Bearer token. */
@@ -87,28 +102,45 @@ function credentialsOf(request: Request, clientSecret: string | undefined): stri
   });
 }
 
-/** parse -> load -> scrypt + constant-time compare -> revoked -> expired (`<=`) -> record use. */
+/**
+ * parse -> load -> verify (the cached verifier of a returning client, else scrypt + constant-time
+ * compare) -> revoked -> expired (`<=`) -> record use. Revocation and expiry are read from the store
+ * on every exchange, cached verifier or not.
+ */
 async function verifyPat(ctx: HandlerContext, token: string): Promise<StoredPatRecord> {
   const parsed = parsePat(token, { prefix: ctx.options.tokenPrefix });
   if (!parsed.ok) throw invalidToken();
-  const secret = Buffer.from(parsed.secret, "base64");
+  const secret = fromBase64(parsed.secret);
   const record = await ctx.store.get(parsed.tokenId);
-  if (!record) return bootstrap(ctx, parsed.tokenId, secret);
-  if (!(await verifySecret(secret, record.secretPhc))) throw invalidToken();
+  if (!record) return unknownTokenId(ctx, parsed.tokenId, secret);
+  const cached = (await ctx.verifierCache?.matches(record.tokenId, secret, record.secretPhc)) ?? false;
+  if (!cached) {
+    // A wrong secret always pays scrypt, cached id or not: its timing says nothing about the id.
+    if (!(await ctx.verifySecret(secret, record.secretPhc))) throw invalidToken();
+    await ctx.verifierCache?.remember(record.tokenId, secret, record.secretPhc);
+  }
   const now = ctx.nowSeconds();
   if (!isActive(record, now)) throw invalidToken();
   ctx.usage.record(record.tokenId, now);
   return record;
 }
 
-/** The original's bootstrap through the exchange, when `bootstrapSecretPhc` is configured. */
-async function bootstrap(ctx: HandlerContext, tokenId: string, secret: Uint8Array): Promise<StoredPatRecord> {
+/**
+ * An id the store does not hold: the original's bootstrap when configured and no admin is active;
+ * otherwise one scrypt run against a PHC nothing matches, so it answers as slowly as a wrong secret.
+ */
+async function unknownTokenId(
+  ctx: HandlerContext,
+  tokenId: string,
+  secret: Uint8Array,
+): Promise<StoredPatRecord> {
   const secretPhc = ctx.options.bootstrapSecretPhc;
-  if (secretPhc === undefined) throw invalidToken();
   const now = ctx.nowSeconds();
-  // One indexed count instead of a scrypt run for every unknown id once an admin exists.
-  if ((await ctx.store.countActiveAdmins(now)) > 0) throw invalidToken();
-  if (!(await verifySecret(secret, secretPhc))) throw invalidToken();
+  if (secretPhc === undefined || (await ctx.store.countActiveAdmins(now)) > 0) {
+    await ctx.verifySecret(secret, ctx.unmatchablePhc);
+    throw invalidToken();
+  }
+  if (!(await ctx.verifySecret(secret, secretPhc))) throw invalidToken();
   const record: StoredPatRecord = {
     tokenId,
     secretPhc,

@@ -1,7 +1,11 @@
 import type { ApiError } from "@tokenkeep/pat-protocol";
 
-/** The content type of every JSON body we send. */
-export const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+/**
+ * The content type of every JSON body we send, without parameters: JSON is UTF-8 by definition
+ * (RFC 8259 section 8.1), and the `@access-tokens` client reads an error body only when the type is
+ * exactly `application/json`.
+ */
+export const JSON_CONTENT_TYPE = "application/json";
 
 /** A failure that maps to one protocol-shaped error response. Never carries a secret. */
 export class HttpError extends Error {

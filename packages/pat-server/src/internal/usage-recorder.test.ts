@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createSqliteStore } from "../sqlite-store";
+import { createSqliteStore } from "../sqlite/sqlite-store";
 import type { PatStore, UsageEntry } from "../store";
 import { createUsageRecorder } from "./usage-recorder";
 

@@ -10,3 +10,10 @@ export const RELEASE_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then ret
  * KEYS[1] = lease key, ARGV[1] = owner value, ARGV[2] = ttl in ms. Returns 1 when renewed, 0 when lost.
  */
 export const RENEW_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end`;
+
+/**
+ * Deletes a value only while it still holds exactly the bytes the caller read, atomically, so an
+ * instance never deletes a newer value another instance wrote since.
+ * KEYS[1] = value key, ARGV[1] = the stored payload as read. Returns 1 when deleted, 0 otherwise.
+ */
+export const COMPARE_AND_DELETE_SCRIPT = RELEASE_SCRIPT;

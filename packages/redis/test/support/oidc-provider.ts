@@ -25,7 +25,12 @@ export interface RunningProvider {
  * (`rotateRefreshToken: true`: every use rotates; presenting a used one revokes the whole grant).
  * A `password` grant, registered on the provider, issues the first refresh token.
  */
-export async function startOidcProvider(): Promise<RunningProvider> {
+export async function startOidcProvider(
+  hooks: {
+    /** Called synchronously when a refresh token was redeemed, before the answer is sent. */
+    onRefreshSuccess?: () => void;
+  } = {},
+): Promise<RunningProvider> {
   const server = createServer();
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -80,7 +85,10 @@ export async function startOidcProvider(): Promise<RunningProvider> {
   );
   const ledger: RefreshLedger = { redeemed: 0, rejected: 0, revokedGrants: 0 };
   provider.on("grant.success", (ctx) => {
-    if (ctx.oidc.params.grant_type === "refresh_token") ledger.redeemed++;
+    if (ctx.oidc.params.grant_type === "refresh_token") {
+      ledger.redeemed++;
+      hooks.onRefreshSuccess?.();
+    }
   });
   provider.on("grant.error", (ctx) => {
     if (ctx.oidc.params?.grant_type === "refresh_token") ledger.rejected++;

@@ -3,24 +3,40 @@ import { connect, createServer, type Socket } from "node:net";
 
 /**
  * A TCP proxy on 127.0.0.1 (port 0) in front of a real server, able to freeze: while frozen it
- * forwards nothing, so the server looks alive but never answers (a slow Redis).
+ * forwards nothing, so the server looks alive but never answers (a slow Redis). `latencyMs` delays
+ * every chunk in both directions (order kept), to spike a store's latency under a running fleet.
  */
 export interface TcpProxy {
   readonly port: number;
   freeze(): void;
   thaw(): void;
+  /** Delay added to every chunk from now on (0 by default). */
+  latencyMs: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let frozen = false;
+  const control = { latencyMs: 0 };
   const server = createServer((inbound) => {
     const outbound = connect(targetPort, "127.0.0.1");
     const pair: [Socket, Socket] = [inbound, outbound];
     pairs.add(pair);
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
+    // Each direction keeps its chunks in order: a chunk never leaves before the one ahead of it.
+    const forward = (from: Socket, to: Socket) => {
+      let lastDue = 0;
+      from.on("data", (chunk: Buffer) => {
+        if (control.latencyMs === 0 && lastDue <= Date.now()) {
+          to.write(chunk);
+          return;
+        }
+        lastDue = Math.max(Date.now() + control.latencyMs, lastDue);
+        setTimeout(() => to.writable && to.write(chunk), lastDue - Date.now());
+      });
+    };
+    forward(inbound, outbound);
+    forward(outbound, inbound);
     if (frozen) {
       inbound.pause();
       outbound.pause();
@@ -38,6 +54,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const { port } = server.address() as { port: number };
   return {
     port,
+    get latencyMs() {
+      return control.latencyMs;
+    },
+    set latencyMs(ms: number) {
+      control.latencyMs = ms;
+    },
     freeze() {
       frozen = true;
       for (const [a, b] of pairs) {

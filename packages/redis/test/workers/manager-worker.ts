@@ -19,6 +19,8 @@ interface Init {
 }
 
 let manager: TokenManager | undefined;
+/** Added to `Date.now()` for the manager's clock: the test moves time instead of sleeping. */
+let clockOffsetMs = 0;
 let store: RedisStore | undefined;
 let workerId = "";
 const events: TokenEvent["type"][] = [];
@@ -73,11 +75,12 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
         workerId = init.workerId;
         store = createRedisStore({
           url: init.redisUrl,
-          prefix: init.prefix,
-          commandTimeoutMs: init.commandTimeoutMs,
+          keyPrefix: init.prefix,
+          timeoutMs: init.commandTimeoutMs,
         });
         manager = createTokenManager({
           shared: shareStore(store, { keyPrefix: init.prefix, ...init.share }),
+          now: () => Date.now() + clockOffsetMs,
           ...init.manager,
           onEvent: (event) => {
             if (event.type.startsWith("store-")) events.push(event.type);
@@ -116,6 +119,10 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
             message.pauseMs as number,
           )),
         });
+        break;
+      case "advance-clock":
+        clockOffsetMs += message.ms as number;
+        reply({ type: "clock-advanced" });
         break;
       case "stats":
         reply({ type: "stats", stats: manager!.stats(), events });

@@ -7,10 +7,12 @@ import { runMatrix } from "../run.ts";
 
 interface Env {
   ORCHESTRATOR: string;
+  /** The row: `workerd` (no Node compatibility) or `workerd-compat` (workerd's defaults). */
+  RUNTIME: string;
 }
 
 export default {
   async test(_controller: unknown, env: Env): Promise<void> {
-    await runMatrix(env.ORCHESTRATOR, "workerd");
+    await runMatrix(env.ORCHESTRATOR, env.RUNTIME);
   },
 };

@@ -3,6 +3,7 @@ import type { Scenario } from "../harness.ts";
 import { replayNotRepeated, replayOnce } from "./auth-fetch.ts";
 import { clientCredentials, oauthError, refreshTokenRotation } from "./grants.ts";
 import { invalidation, refreshAhead, singleFlight, skew } from "./manager.ts";
+import { patServerHandler } from "./pat-server.ts";
 import { abortSignalTimeout, cryptoSubtle, timers, webGlobals } from "./platform.ts";
 
 export const scenarios: Readonly<Record<string, Scenario>> = {
@@ -19,4 +20,5 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   "grants: client credentials": clientCredentials,
   "grants: refresh-token rotation": refreshTokenRotation,
   "grants: OAuth error answer": oauthError,
+  "pat-server: handler on a memory store": patServerHandler,
 };

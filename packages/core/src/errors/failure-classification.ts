@@ -1,0 +1,98 @@
+/**
+ * Whether a token creator's failure is worth retrying. Tokenkeep errors carry their own `transient`
+ * flag; a custom creator (any async function, or an HTTP client such as `@authup/core-http-kit`)
+ * throws errors of its own, which are read here by the shapes runtimes and HTTP clients give them.
+ */
+import { isTokenkeepError } from "./errors.js";
+
+/**
+ * The messages of the `TypeError` that `fetch` rejects with when no HTTP answer arrived (refused
+ * connection, reset, DNS failure). Node (undici) and Deno 2 say "fetch failed", Chromium "Failed to
+ * fetch", Firefox "NetworkError when attempting to fetch resource.", Safari "Load failed".
+ */
+const FETCH_FAILURE_MESSAGES: ReadonlySet<string> = new Set([
+  "fetch failed",
+  "Failed to fetch",
+  "NetworkError when attempting to fetch resource.",
+  "Load failed",
+]);
+
+/** Older Deno: "error sending request for url (...): ...". */
+const DENO_FETCH_FAILURE_PREFIX = "error sending request";
+
+/**
+ * Bun rejects `fetch` with a `TypeError` whose `code` names the system error ("ECONNREFUSED: Unable to
+ * connect..."); these are the codes of a connection that failed or broke, not of a bad request.
+ */
+const NETWORK_ERROR_CODE =
+  /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|NETDOWN)$/;
+
+type Failure = Record<string, unknown>;
+
+function isObject(value: unknown): value is Failure {
+  return typeof value === "object" && value !== null;
+}
+
+/** A `fetch` that got no HTTP answer. Any other `TypeError` is a bug and not retried. */
+function isFetchNetworkFailure(error: Failure): boolean {
+  if (!(error instanceof TypeError)) return false;
+  const { message } = error;
+  return (
+    FETCH_FAILURE_MESSAGES.has(message) ||
+    message.startsWith(DENO_FETCH_FAILURE_PREFIX) ||
+    (typeof error.code === "string" && NETWORK_ERROR_CODE.test(error.code))
+  );
+}
+
+/**
+ * A timeout's abort reason: the `TimeoutError` `DOMException` of `AbortSignal.timeout()`, or an HTTP
+ * client's error of that name (ky). An `AbortError` means someone asked to stop: not retried.
+ */
+function isTimeout(error: Failure): boolean {
+  return error.name === "TimeoutError" && (error instanceof Error || error instanceof DOMException);
+}
+
+/** The HTTP status an error carries as `status`, `statusCode` or `response.status`, when numeric. */
+function statusOf(error: Failure): number | undefined {
+  for (const status of [error.status, error.statusCode, isObject(error.response) && error.response.status]) {
+    if (typeof status === "number") return status;
+  }
+  return undefined;
+}
+
+/** 408 Request Timeout, 429 Too Many Requests and every 5xx may succeed later. */
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status <= 599);
+}
+
+/** Classifies one error by itself; `undefined` when it says nothing either way. */
+function classifyOne(error: unknown): boolean | undefined {
+  if (!isObject(error)) return undefined;
+  if (isTokenkeepError(error)) return error.transient;
+  const status = statusOf(error);
+  if (status !== undefined) return isTransientStatus(status);
+  if (isFetchNetworkFailure(error) || isTimeout(error)) return true;
+  return undefined;
+}
+
+/**
+ * Whether retrying the failed token request may succeed. The token manager retries exactly these
+ * (with backoff) and surfaces every other failure at once.
+ *
+ * - A tokenkeep error: its own `transient` flag (an `OAuthError` for `invalid_grant` is permanent).
+ * - An error carrying a numeric HTTP status as `status`, `statusCode` or `response.status` (the shape
+ *   of ky's `HTTPError` and most HTTP clients' errors): transient for 408, 429 and 5xx, permanent
+ *   otherwise.
+ * - The `TypeError` `fetch` rejects with when no answer arrived (Node, Deno, Bun, Chromium, Firefox
+ *   and Safari messages): transient. Any other `TypeError` is a bug: permanent.
+ * - A `TimeoutError` (`AbortSignal.timeout()`'s `DOMException`, ky's): transient. An `AbortError`:
+ *   permanent.
+ * - Otherwise the error's `cause`, one level down, by the same rules; failing that, permanent.
+ *
+ * A foreign error carries no `Retry-After`: throw core's errors with `retryAfterMs` to control waits.
+ */
+export function isTransientError(error: unknown): boolean {
+  const own = classifyOne(error);
+  if (own !== undefined) return own;
+  return isObject(error) && classifyOne(error.cause) === true;
+}

@@ -1,0 +1,31 @@
+/**
+ * Windows: a value remembered per key until a moment, bounded to `max` keys (the oldest dropped
+ * first). The manager's throttle windows and its failure memory are both this.
+ */
+import { setRecent } from "./lru.js";
+
+export interface Windows<T> {
+  /** The value of `key` while its window is open at `now`; `undefined` after (and it is dropped). */
+  get(key: string, now: number): { readonly value: T; readonly until: number } | undefined;
+  /** Opens (or replaces) the window of `key` until `until`. */
+  open(key: string, value: T, until: number): void;
+  close(key: string): void;
+  clear(): void;
+}
+
+export function createWindows<T>(max: number): Windows<T> {
+  const windows = new Map<string, { readonly value: T; readonly until: number }>();
+  return {
+    get(key, now) {
+      const window = windows.get(key);
+      if (window === undefined || window.until > now) return window;
+      windows.delete(key);
+      return undefined;
+    },
+    open(key, value, until) {
+      setRecent(windows, key, { value, until }, max);
+    },
+    close: (key) => windows.delete(key),
+    clear: () => windows.clear(),
+  };
+}

@@ -1,0 +1,404 @@
+/**
+ * The token manager: one object that hands out valid tokens for any number of identities.
+ *
+ * A `getToken` call goes: cache hit (the fast path: one map lookup, one clock read) -> inside the
+ * refresh-ahead window: return the current token and start one background refresh -> otherwise join
+ * or start the one fetch of that identity (single-flight), which reads the shared store if there is
+ * one, calls the creator with retries, and installs the result. The rules live in their own files:
+ * skew.ts, refresh-ahead.ts, single-flight.ts, backoff.ts, throttle.ts, identity.ts, internal/windows.ts,
+ * shared-store.ts (the contract with `shareStore`), events.ts, stats.ts, timers.ts.
+ */
+
+import { InvalidResponseError, TimeoutError, TokenkeepError } from "../errors/errors.js";
+import { isTransientError } from "../errors/failure-classification.js";
+import { createDeadline, raceAbort, within } from "../internal/deadline.js";
+import { boundedSet, type Hot } from "../internal/lru.js";
+import { createTimerSet, runtimeTimers } from "../internal/timers.js";
+import { createWindows } from "../internal/windows.js";
+import type { Obtained } from "../shared/shared-store.js";
+import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
+import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
+import type { TokenSet } from "../token/token-set.js";
+import { retryAfterOf, retryDelayMs } from "./backoff.js";
+import type { TokenEvent, TokenEventType } from "./events.js";
+import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
+import { refreshAheadAt } from "./refresh-ahead.js";
+import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { effectiveSkewMs } from "./skew.js";
+import { createCounters, type TokenManagerStats } from "./stats.js";
+import { throttledError } from "./throttle.js";
+import { resolveTokenManagerOptions, type TokenManagerOptions } from "./token-manager-options.js";
+
+/** Options of one `getToken` call. */
+export interface GetTokenOptions<I extends TokenIdentity = TokenIdentity> extends WaitOptions {
+  /**
+   * Which token: the cache and single-flight key. Omit it for a manager that serves one identity.
+   * @default {} (the default identity)
+   */
+  identity?: I | undefined;
+  /** Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError`. */
+  signal?: AbortSignal | undefined;
+  /** Abandons this caller's wait after this long with a `TimeoutError`. No limit by default. */
+  timeoutMs?: number | undefined;
+  /** Ignore the cached token and fetch a new one (joining a fetch already in flight). */
+  forceRefresh?: boolean | undefined;
+}
+
+/** Options of {@link TokenManager.invalidate}. */
+export interface InvalidateOptions<I extends TokenIdentity = TokenIdentity> {
+  /** The identity the token was obtained for. */
+  identity?: I | undefined;
+}
+
+/** Hands out valid tokens: cached, refreshed ahead of expiry, fetched once per identity. */
+export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends AsyncDisposable {
+  /**
+   * A usable token set for the identity: from the cache when possible, otherwise from the one fetch
+   * in flight for that identity. Rejects with the creator's error (after retries, for transient
+   * ones), a `TokenkeepError` with code `ERR_TOKENKEEP_THROTTLED` inside a throttle window,
+   * `AbortError`/`TimeoutError` for this caller's own signal/timeout, or `ERR_TOKENKEEP_DISPOSED`.
+   */
+  getToken(options?: GetTokenOptions<I>): Promise<TokenSet>;
+  /** The `Authorization` header value for the token, e.g. `Bearer eyJ...`. */
+  getAuthorizationHeader(options?: GetTokenOptions<I>): Promise<string>;
+  /**
+   * Drops the cached token if (and only if) it is `token`: call it when a request with that token
+   * got a 401. A burst of 401s for one token thus causes one refresh. Resolves `true` when dropped.
+   * The refresh token of the dropped set is kept for the next refresh.
+   */
+  invalidate(token: string | TokenSet, options?: InvalidateOptions<I>): Promise<boolean>;
+  /** The cached, usable token set of the identity, or `undefined`. Synchronous; never fetches. */
+  peek(identity?: I): TokenSet | undefined;
+  /** A snapshot of the counters. */
+  stats(): TokenManagerStats;
+  /** Clears every cache entry and timer, aborts fetches in flight and rejects their waiters. */
+  dispose(): Promise<void>;
+}
+
+/** A cached token set with its computed timeline. */
+interface Entry extends Hot {
+  readonly set: TokenSet;
+  /** Until when it is handed out: `expiresAt - skew`. */
+  usableUntil: number;
+  /** From when `getToken` starts a background refresh. */
+  refreshAt: number;
+  /** After a failed background refresh: when the next one may start. */
+  retryAt: number;
+  /** Background refreshes that failed in a row. */
+  failures: number;
+}
+
+const EMPTY_IDENTITY: TokenIdentity = Object.freeze({});
+
+function disposedError(): TokenkeepError {
+  return new TokenkeepError("ERR_TOKENKEEP_DISPOSED", "the token manager was disposed");
+}
+
+/**
+ * Creates a token manager.
+ *
+ * @example
+ * ```ts
+ * const manager = createTokenManager({ creator: clientCredentialsGrant({ tokenUrl, clientId, clientSecret }) });
+ * const { accessToken } = await manager.getToken();
+ * ```
+ * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for invalid options.
+ */
+export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
+  options: TokenManagerOptions<I>,
+): TokenManager<I> {
+  const config = resolveTokenManagerOptions(options);
+  const { creator, refresher, onEvent, now: clock, retry, maxEntries, random } = config;
+  const timers = createTimerSet(config.timers ?? runtimeTimers());
+  const entries = new Map<string, Entry>();
+  const flights = new Map<string, Flight<TokenSet>>();
+  // Per identity: until when the server asked to be left alone (throttle.ts), and a permanent
+  // failure remembered for `failureCacheMs`, so wrong credentials cost one request per window.
+  const throttle = createWindows<undefined>(maxEntries);
+  const failures = createWindows<unknown>(maxEntries);
+  const counters = createCounters();
+  let disposed = false;
+
+  /** Sends one event to the hook (call sites check `onEvent` first, so no event is built for nobody). */
+  const emit = (type: TokenEventType, key: string, fields?: Omit<TokenEvent, "type" | "key" | "at">) => {
+    try {
+      onEvent?.({ type, key, at: clock(), ...fields });
+    } catch {
+      // A faulty hook must not break token handling.
+    }
+  };
+
+  const shared = config.shared?.attach({
+    now: clock,
+    timers,
+    counters,
+    onChange: (degraded, error) =>
+      onEvent && emit(degraded ? "store-degraded" : "store-recovered", "", { error }),
+  });
+
+  /** The timeline of a freshly obtained set. */
+  const makeEntry = ({ set, obtainedAt }: Obtained): Entry => {
+    const usableUntil =
+      set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
+    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, {
+      ratio: config.refreshAheadRatio,
+      jitterRatio: config.refreshAheadJitterRatio,
+      random,
+    });
+    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
+  };
+
+  /** One creator call, bounded by `creatorTimeoutMs`, what is left of the fetch's budget and its signal. */
+  const callCreator = (
+    fn: TokenCreator<I>,
+    identity: I,
+    previous: TokenSet | undefined,
+    signal: AbortSignal,
+    budgetEnd: number,
+  ): Promise<TokenCreatorResult> => {
+    const timeoutMs = Math.max(0, Math.min(config.creatorTimeoutMs, budgetEnd - clock()));
+    const deadline = createDeadline(timers, {
+      parent: signal,
+      timeoutMs,
+      timeoutReason: () =>
+        new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
+    });
+    // A creator that throws instead of rejecting rejects this promise all the same.
+    return within(
+      new Promise<TokenCreatorResult>((resolve) =>
+        resolve(fn({ signal: deadline.signal, previous, identity })),
+      ),
+      deadline,
+    );
+  };
+
+  /** Obtains a new set from the refresher or creator, retrying transient failures. */
+  const obtain = async (
+    key: string,
+    identity: I,
+    previous: TokenSet | undefined,
+    signal: AbortSignal,
+  ): Promise<Obtained> => {
+    let useRefresher =
+      refresher !== undefined &&
+      previous?.refreshToken !== undefined &&
+      !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
+    const budgetEnd = clock() + config.fetchTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const sentAt = clock();
+      try {
+        counters.creatorCalls++;
+        const answer = await callCreator(
+          useRefresher ? refresher! : creator,
+          identity,
+          previous,
+          signal,
+          budgetEnd,
+        );
+        const set = isTokenSet(answer)
+          ? answer
+          : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
+        const obtained = { set, obtainedAt: sentAt };
+        if (clock() >= makeEntry(obtained).usableUntil) {
+          throw new InvalidResponseError("the token was already expired when it arrived", {
+            transient: true,
+          });
+        }
+        return obtained;
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        if (useRefresher && !isTransientError(error)) {
+          // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
+          // do not let the dead refresh token be kept in (or presented again from) the new set.
+          useRefresher = false;
+          if (previous !== undefined) {
+            const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous;
+            previous = rest;
+          }
+          continue;
+        }
+        const delayMs =
+          attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
+        // No retry that could not finish within the fetch's budget: the caller hears now.
+        if (delayMs === false || delayMs === undefined || clock() + delayMs >= budgetEnd) throw error;
+        counters.retries++;
+        if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
+        await timers.sleep(delayMs, signal);
+      }
+    }
+  };
+
+  /** Runs one fetch: through the shared store when there is one, else straight to the creator. */
+  const fetchToken = (key: string, identity: I, previous: TokenSet | undefined, signal: AbortSignal) =>
+    shared === undefined
+      ? obtain(key, identity, previous, signal)
+      : shared.fetch(key, {
+          accept: (found) =>
+            found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal),
+          signal,
+        });
+
+  /** Starts the one fetch of `key`; every caller of that identity shares its promise. */
+  const startFlight = (key: string, identity: I, current: Entry | undefined, background: boolean) => {
+    const controller = new AbortController();
+    counters.refreshes++;
+    if (background) counters.backgroundRefreshes++;
+    // The flight is registered before the fetch starts (and before any hook runs), so a creator or
+    // hook that calls back into the manager joins this flight instead of starting another.
+    let startFetch!: (fetch: Promise<Obtained>) => void;
+    const fetched = new Promise<Obtained>((resolve) => {
+      startFetch = resolve;
+    });
+    const promise = raceAbort(fetched, controller.signal).then(
+      (obtained) => {
+        flights.delete(key);
+        if (disposed) throw disposedError();
+        failures.close(key);
+        const entry = makeEntry(obtained);
+        boundedSet(entries, key, entry, maxEntries);
+        counters.refreshSuccesses++;
+        if (onEvent) emit("refresh-success", key, { background, expiresAt: entry.set.expiresAt });
+        return entry.set;
+      },
+      (error: unknown) => {
+        flights.delete(key);
+        counters.refreshFailures++;
+        const at = clock();
+        if (onEvent) emit("refresh-failure", key, { background, error });
+        const transient = isTransientError(error);
+        const retryAfterMs = transient ? retryAfterOf(error) : undefined;
+        if (retryAfterMs !== undefined) throttle.open(key, undefined, at + retryAfterMs);
+        if (!transient && config.failureCacheMs > 0 && !disposed) {
+          failures.open(key, error, at + config.failureCacheMs);
+        }
+        if (background && current !== undefined && entries.get(key) === current) {
+          // Keep serving the valid token; try again after a backoff, never later than its end.
+          current.failures++;
+          const backoff = Math.max(
+            retryAfterMs ?? 0,
+            retryDelayMs(undefined, current.failures, retry, random) ?? 0,
+          );
+          current.retryAt = Math.min(at + backoff, current.usableUntil);
+        }
+        throw error;
+      },
+    );
+    promise.catch(() => {});
+    flights.set(key, { promise, controller });
+    if (onEvent) emit("refresh-start", key, { background });
+    startFetch(fetchToken(key, identity, current?.set, controller.signal));
+    return promise;
+  };
+
+  /** Everything that is not a plain cache hit. */
+  const slowPath = async (key: string, entry: Entry | undefined, options: GetTokenOptions<I> | undefined) => {
+    if (disposed) throw disposedError();
+    const now = clock();
+    if (entry !== undefined && options?.forceRefresh !== true && now < entry.usableUntil) {
+      // Refresh-ahead window: serve the current token, start one background refresh.
+      entry.hot = true;
+      counters.hits++;
+      if (entry.failures > 0) {
+        counters.staleServed++;
+        if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
+      } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
+      if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
+        startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, true);
+      }
+      return entry.set;
+    }
+    const flight = flights.get(key);
+    if (flight !== undefined) {
+      counters.coalesced++;
+      if (onEvent) emit("coalesced", key);
+      return waitFor(flight.promise, options, timers);
+    }
+    const remembered = options?.forceRefresh === true ? undefined : failures.get(key, now);
+    if (remembered !== undefined) {
+      counters.failuresRecalled++;
+      if (onEvent) emit("failure-recalled", key, { error: remembered.value });
+      throw remembered.value;
+    }
+    const remainingMs = (throttle.get(key, now)?.until ?? now) - now;
+    if (remainingMs > 0) {
+      counters.throttled++;
+      if (onEvent) emit("throttled", key, { delayMs: remainingMs });
+      throw throttledError(remainingMs);
+    }
+    counters.misses++;
+    if (onEvent) emit("miss", key);
+    return waitFor(
+      startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, false),
+      options,
+      timers,
+    );
+  };
+
+  // The fast path: a hit costs one map lookup and one clock read, allocates nothing and builds no
+  // event object unless a hook is set. Everything else is in `slowPath`.
+  const getToken = async (options?: GetTokenOptions<I>): Promise<TokenSet> => {
+    if (options?.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "getToken");
+    const key = options?.identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(options.identity);
+    const entry = entries.get(key);
+    if (entry !== undefined && clock() < entry.refreshAt && options?.forceRefresh !== true) {
+      entry.hot = true;
+      counters.hits++;
+      if (onEvent !== undefined) emit("hit", key, { expiresAt: entry.set.expiresAt });
+      return entry.set;
+    }
+    return slowPath(key, entry, options);
+  };
+
+  const invalidate = async (token: string | TokenSet, options?: InvalidateOptions<I>): Promise<boolean> => {
+    const key = identityKey(options?.identity);
+    const accessToken = typeof token === "string" ? token : token.accessToken;
+    const entry = entries.get(key);
+    let dropped = false;
+    if (entry !== undefined && entry.set.accessToken === accessToken && entry.usableUntil > -1) {
+      // Keep the entry (its refresh token serves the next refresh) but make it unusable.
+      entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
+      dropped = true;
+    }
+    if (shared !== undefined) dropped = (await shared.invalidate(key, accessToken)) || dropped;
+    return dropped;
+  };
+
+  const dispose = async (): Promise<void> => {
+    if (disposed) return;
+    disposed = true;
+    const error = disposedError();
+    for (const flight of flights.values()) flight.controller.abort(error);
+    flights.clear();
+    timers.clear();
+    entries.clear();
+    throttle.clear();
+    failures.clear();
+  };
+
+  return {
+    getToken,
+    getAuthorizationHeader: async (options) => {
+      const set = await getToken(options);
+      return `${set.tokenType} ${set.accessToken}`;
+    },
+    invalidate,
+    peek(identity) {
+      const entry = entries.get(identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(identity));
+      return entry !== undefined && clock() < entry.usableUntil ? entry.set : undefined;
+    },
+    stats: () => ({
+      ...counters,
+      ...(shared?.state() ?? {
+        storeFailures: 0,
+        storeDegradedCount: 0,
+        storeDegradedMs: 0,
+        storeDegraded: false,
+      }),
+      entries: entries.size,
+      inFlight: flights.size,
+    }),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
+}

@@ -1,8 +1,0 @@
-/**
- * @packageDocumentation
- * `@tokenkeep/core/memory-store`: the in-process {@link Store}, bounded and with leases. The rotation
- * coordinator uses it when given no store; the token manager needs none (its cache is built in).
- */
-
-export { createMemoryStore, type MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
-export type { LeaseRelease, Store } from "./store.js";

@@ -1,0 +1,122 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { describeStoreContract } from "../testing/index.js";
+import { createMemoryStore } from "./memory-store.js";
+
+describeStoreContract("memory store", () => createMemoryStore(), { describe, it, expect });
+
+describe("createMemoryStore", () => {
+  it("expires entries and leases by the injected clock", async () => {
+    let now = 1_000;
+    const store = createMemoryStore({ now: () => now });
+    await store.set("k", "v", 100);
+    now = 1_099;
+    expect(await store.get("k")).toBe("v");
+    now = 1_100;
+    expect(await store.get("k")).toBeUndefined();
+
+    const release = await store.acquire("lease", 50);
+    expect(release).toBeTypeOf("function");
+    now = 1_149;
+    expect(await store.acquire("lease", 50)).toBeUndefined();
+    now = 1_150;
+    expect(await store.acquire("lease", 50)).toBeTypeOf("function");
+  });
+
+  it("never holds more than maxEntries and evicts the least recently used", async () => {
+    const store = createMemoryStore({ maxEntries: 3 });
+    for (const key of ["a", "b", "c"]) await store.set(key, key, 60_000);
+    expect(await store.get("a")).toBe("a"); // a is now the most recently used
+    await store.set("d", "d", 60_000);
+    expect(store.size).toBe(3);
+    expect(await store.get("b")).toBeUndefined();
+    expect(await store.get("a")).toBe("a");
+    expect(await store.get("c")).toBe("c");
+    expect(await store.get("d")).toBe("d");
+    for (let index = 0; index < 1000; index++) await store.set(`many-${index}`, index, 60_000);
+    expect(store.size).toBe(3);
+    expect(await store.get("many-999")).toBe(999);
+  });
+
+  it("stores a copy: changing a value after set does not change the stored one", async () => {
+    const store = createMemoryStore();
+    const value = { list: [1] };
+    await store.set("k", value, 60_000);
+    value.list.push(2);
+    expect(await store.get("k")).toEqual({ list: [1] });
+  });
+
+  it("rejects invalid options with a TypeError listing path: message", () => {
+    for (const options of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { now: 3 }]) {
+      let error: unknown;
+      try {
+        createMemoryStore(options as never);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as { code: string }).code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+      const [issue] = (error as { cause: string[] }).cause;
+      expect(issue).toMatch(new RegExp(`^${Object.keys(options)[0]}: `));
+    }
+  });
+
+  it("behaves like a reference LRU-with-TTL model under any sequence of operations", async () => {
+    type Op =
+      | { type: "set"; key: string; value: number; ttlMs: number }
+      | { type: "get" | "delete"; key: string }
+      | { type: "acquire"; key: string; ttlMs: number }
+      | { type: "advance"; ms: number };
+    const key = fc.constantFrom("a", "b", "c", "d", "e");
+    const ttlMs = fc.integer({ min: 1, max: 50 });
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ type: fc.constant("set" as const), key, value: fc.integer(), ttlMs }),
+      fc.record({ type: fc.constantFrom("get" as const, "delete" as const), key }),
+      fc.record({ type: fc.constant("acquire" as const), key, ttlMs }),
+      fc.record({ type: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 30 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(op, { maxLength: 60 }),
+        async (maxEntries, ops) => {
+          let now = 0;
+          const store = createMemoryStore({ maxEntries, now: () => now });
+          // The model: entries from least to most recently used.
+          let model: { key: string; value: unknown; expiresAt: number }[] = [];
+          const touch = (k: string) => {
+            const entry = model.find((item) => item.key === k);
+            model = model.filter((item) => item.key !== k);
+            if (entry === undefined || entry.expiresAt <= now) return undefined;
+            model.push(entry);
+            return entry;
+          };
+          const put = (k: string, value: unknown, ttl: number) => {
+            model = model.filter((item) => item.key !== k);
+            model.push({ key: k, value, expiresAt: now + ttl });
+            while (model.length > maxEntries) model.shift();
+          };
+          for (const step of ops) {
+            if (step.type === "advance") now += step.ms;
+            else if (step.type === "set") {
+              await store.set(step.key, step.value, step.ttlMs);
+              put(step.key, step.value, step.ttlMs);
+            } else if (step.type === "get") {
+              expect(await store.get(step.key)).toEqual(touch(step.key)?.value);
+            } else if (step.type === "delete") {
+              await store.delete(step.key);
+              model = model.filter((item) => item.key !== step.key);
+            } else if (step.type === "acquire") {
+              const release = await store.acquire(step.key, step.ttlMs);
+              const free = touch(step.key) === undefined;
+              expect(release !== undefined).toBe(free);
+              if (free) put(step.key, "lease", step.ttlMs);
+            }
+            expect(store.size).toBeLessThanOrEqual(maxEntries);
+            expect(store.size).toBe(model.length);
+          }
+        },
+      ),
+    );
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import * as z from "zod/mini";
+import { thrown } from "../../test/support/thrown.js";
+import { parseOptions, type StandardSchemaV1 } from "./parse-options.js";
+import { INVALID_OPTIONS_CODE } from "./rules.js";
+
+const schema = z.strictObject({
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(8))),
+  code: z.optional(z.string().check(z.minLength(4))),
+  tags: z.optional(z.array(z.string()).check(z.maxLength(2))),
+  size: z.optional(z.number().check(z.gt(0), z.lte(10))),
+  mode: z._default(z.enum(["a", "b"]), "a"),
+  secret: z.optional(z.string()),
+  either: z.optional(z.union([z.number(), z.boolean()])),
+  url: z.optional(z.string().check(z.refine((value) => value.startsWith("https:"), "expected https"))),
+});
+
+describe("parseOptions", () => {
+  it("returns the parsed options with defaults, reading undefined and null as {}", () => {
+    expect(parseOptions(schema, { size: 3 }, "createThing")).toEqual({ size: 3, mode: "a" });
+    expect(parseOptions(schema, undefined, "createThing")).toEqual({ mode: "a" });
+    expect(parseOptions(schema, null, "createThing")).toEqual({ mode: "a" });
+  });
+
+  it("lists every problem as `path: message` in cause and message, never a value", () => {
+    const error = thrown(() =>
+      parseOptions(
+        schema,
+        {
+          name: "",
+          code: "abc",
+          tags: ["x", "y", "z"],
+          size: 0,
+          mode: "hunter2",
+          secret: 42,
+          either: "hunter2",
+          url: "http://hunter2",
+          extra: "hunter2",
+        },
+        "createThing",
+      ),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe(INVALID_OPTIONS_CODE);
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.cause).toEqual([
+      "(options): unknown option `extra`",
+      "name: must not be empty",
+      "code: length must be >= 4",
+      "tags: length must be <= 2",
+      "size: must be > 0",
+      'mode: expected one of "a", "b"',
+      "secret: expected string",
+      "either: does not match any allowed shape",
+      "url: expected https",
+    ]);
+    expect(error.message).toBe(`invalid createThing options: ${(error.cause as string[]).join("; ")}`);
+    expect(error.message).not.toContain("hunter2");
+    expect(thrown(() => parseOptions(schema, { size: 11, name: "123456789" }, "x")).cause).toEqual([
+      "name: length must be <= 8",
+      "size: must be <= 10",
+    ]);
+    expect(thrown(() => parseOptions(schema, "hunter2", "x")).cause).toEqual(["(options): expected object"]);
+  });
+
+  it("rejects unknown keys of a zod object (strict or not), nested ones too, naming the nearest known key", () => {
+    const classic = z.object({
+      timeoutMs: z.optional(z.number()),
+      retry: z.optional(z._default(z.object({ retries: z.optional(z.number()) }), {})),
+    });
+    const error = thrown(() =>
+      parseOptions(classic, { timeout: 300, retry: { retires: 2 }, token: "hunter2" }, "createThing"),
+    );
+    expect(error.cause).toEqual([
+      "(options): unknown option `timeout` - did you mean `timeoutMs`?",
+      "(options): unknown option `token`",
+      "retry: unknown option `retires` - did you mean `retries`?",
+    ]);
+    expect(error.message).not.toContain("hunter2");
+    expect(parseOptions(classic, { timeoutMs: 1, retry: { retries: 1 } }, "createThing")).toEqual({
+      timeoutMs: 1,
+      retry: { retries: 1 },
+    });
+  });
+
+  it("runs check on valid options only and throws its problems the same way", () => {
+    const needsName = (options: { name?: string | undefined }) => (options.name ? [] : ["name: required"]);
+    expect(parseOptions(schema, { name: "n" }, "createThing", needsName)).toEqual({ name: "n", mode: "a" });
+    const error = thrown(() => parseOptions(schema, {}, "createThing", needsName));
+    expect(error).toMatchObject({ code: INVALID_OPTIONS_CODE, cause: ["name: required"] });
+    expect(error.message).toBe("invalid createThing options: name: required");
+    let checked = false;
+    thrown(() =>
+      parseOptions(schema, { size: -1 }, "createThing", () => {
+        checked = true;
+        return [];
+      }),
+    );
+    expect(checked).toBe(false);
+  });
+
+  it("takes any Standard Schema, and refuses one that validates asynchronously", () => {
+    const upper: StandardSchemaV1<unknown, string> = {
+      "~standard": {
+        version: 1,
+        vendor: "test",
+        validate: (value) =>
+          typeof value === "string"
+            ? { value: value.toUpperCase() }
+            : { issues: [{ message: "expected text", path: [{ key: "label" }] }] },
+      },
+    };
+    expect(parseOptions(upper, "abc", "createThing")).toBe("ABC");
+    expect(thrown(() => parseOptions(upper, 1, "createThing")).cause).toEqual(["label: expected text"]);
+    const later: StandardSchemaV1 = {
+      "~standard": { version: 1, vendor: "test", validate: async (value) => ({ value }) },
+    };
+    expect(thrown(() => parseOptions(later, {}, "createThing")).message).toBe(
+      "the options schema of createThing must validate synchronously",
+    );
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * What the rotation coordinator keeps in the store per refresh-token hash, and how it is read back.
+ * Anything that does not decode (another version, garbage) reads as absent.
+ */
+import { isObject } from "../options/rules.js";
+import { isTokenSet } from "../token/token-response.js";
+import type { JsonValue, TokenSet } from "../token/token-set.js";
+
+/** The permanent failure a marker records (RFC 6749 section 5.2 fields; never a token). */
+export interface RecordedFailure {
+  readonly error: string;
+  readonly status: number;
+  readonly errorDescription?: string | undefined;
+}
+
+/**
+ * What happened to a refresh token; no token material. Lives `redeemedTtlMs`.
+ * - `redeeming`: a holder confirmed this marker and is presenting the token (`by` tells holders apart);
+ * - `redeemed`: the redemption succeeded (its successor may have expired since);
+ * - `failed`: the server refused the token permanently;
+ * - `in-doubt`: a redemption was abandoned without a definite answer.
+ */
+export type Marker =
+  | { readonly state: "redeeming"; readonly at: number; readonly by: string }
+  | { readonly state: "redeemed" | "in-doubt"; readonly at: number }
+  | { readonly state: "failed"; readonly at: number; readonly failure: RecordedFailure };
+
+/** A successor: the set a redemption returned, for late arrivals until `until` (epoch ms). */
+export interface Successor {
+  readonly set: TokenSet;
+  readonly until: number;
+}
+
+/** A token set as JSON (fields that are `undefined` left out). */
+export function encodeSet(set: TokenSet): JsonValue {
+  const out: Record<string, JsonValue> = {};
+  for (const [name, value] of Object.entries(set)) {
+    if (value !== undefined) out[name] = value as JsonValue;
+  }
+  return out;
+}
+
+export function decodeSuccessor(value: unknown): Successor | undefined {
+  return isObject(value) && isTokenSet(value.set) && typeof value.until === "number"
+    ? { set: value.set, until: value.until }
+    : undefined;
+}
+
+export function decodeMarker(value: unknown): Marker | undefined {
+  if (!isObject(value) || typeof value.at !== "number") return undefined;
+  switch (value.state) {
+    case "redeeming":
+      return typeof value.by === "string" ? (value as unknown as Marker) : undefined;
+    case "redeemed":
+    case "in-doubt":
+      return { state: value.state, at: value.at };
+    case "failed": {
+      const failure = value.failure;
+      if (!isObject(failure) || typeof failure.error !== "string" || typeof failure.status !== "number") {
+        return undefined;
+      }
+      const errorDescription =
+        typeof failure.errorDescription === "string" ? failure.errorDescription : undefined;
+      return {
+        state: "failed",
+        at: value.at,
+        failure: { error: failure.error, status: failure.status, errorDescription },
+      };
+    }
+    default:
+      return undefined;
+  }
+}

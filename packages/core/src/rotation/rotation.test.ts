@@ -1,0 +1,570 @@
+import { describe, expect, it } from "vitest";
+import { createFakeTime, type FakeTime } from "../../test/support/fake-time.js";
+import {
+  isOAuthError,
+  isTimeoutError,
+  isTokenkeepError,
+  NetworkError,
+  OAuthError,
+} from "../errors/errors.js";
+import { sha256Hex } from "../internal/sha256.js";
+import { createMemoryStore, type MemoryStore } from "../memory-store/memory-store.js";
+import { shareStore } from "../shared/share-store.js";
+import type { Store } from "../store/store.js";
+import type { TokenResponse } from "../token/token-response.js";
+import type { TokenSet } from "../token/token-set.js";
+import {
+  createRotationCoordinator,
+  type RotationCoordinator,
+  type RotationCoordinatorOptions,
+  type RotationEvent,
+  type RotationRedeemContext,
+} from "./rotation.js";
+
+/**
+ * A rotating, reuse-detecting authorization server in miniature (what oidc-provider does with
+ * `rotateRefreshToken: true`): each refresh token works once; presenting a used one revokes the
+ * family. Its answer takes `latencyMs` of fake time, and it may ignore the abort signal.
+ */
+function rotatingServer(time: FakeTime, options: { latencyMs?: number; ignoreAbort?: boolean } = {}) {
+  let counter = 0;
+  const live = new Set(["rt-0"]);
+  const used = new Set<string>();
+  const state = { redemptions: 0, reuses: 0, concurrent: 0, maxConcurrent: 0, revoked: false };
+  const redeem = ({ refreshToken, signal }: RotationRedeemContext): Promise<TokenResponse> => {
+    state.redemptions++;
+    state.concurrent++;
+    state.maxConcurrent = Math.max(state.maxConcurrent, state.concurrent);
+    return new Promise<TokenResponse>((resolve, reject) => {
+      const answer = () => {
+        state.concurrent--;
+        if (state.revoked || used.has(refreshToken) || !live.has(refreshToken)) {
+          if (used.has(refreshToken)) {
+            state.reuses++;
+            state.revoked = true;
+            live.clear();
+          }
+          return reject(new OAuthError({ error: "invalid_grant", status: 400 }));
+        }
+        live.delete(refreshToken);
+        used.add(refreshToken);
+        counter++;
+        live.add(`rt-${counter}`);
+        resolve({
+          access_token: `at-${counter}`,
+          token_type: "bearer",
+          expires_in: 300,
+          refresh_token: `rt-${counter}`,
+        });
+      };
+      const handle = time.timers.setTimeout(answer, options.latencyMs ?? 10);
+      if (!options.ignoreAbort) {
+        signal.addEventListener("abort", () => {
+          // The request was on the wire: the server may still process it (here it does not).
+          time.timers.clearTimeout(handle);
+          state.concurrent--;
+          reject(signal.reason);
+        });
+      }
+    });
+  };
+  return { redeem, state, isLive: (token: string) => live.has(token) };
+}
+
+/** A memory store whose calls take fake time: `latency.get` etc. in ms, changeable during a test. */
+function slowStore(time: FakeTime, inner: MemoryStore = createMemoryStore({ now: time.now })) {
+  const latency = { get: 0, set: 0, acquire: 0, delete: 0 };
+  const later = <T>(ms: number, work: () => Promise<T>) =>
+    ms === 0 ? work() : new Promise<T>((resolve) => time.timers.setTimeout(() => resolve(work()), ms));
+  const store: Store = {
+    get: (key) => later(latency.get, () => inner.get(key)),
+    set: (key, value, ttl) => later(latency.set, () => inner.set(key, value, ttl)),
+    delete: (key) => later(latency.delete, () => inner.delete(key)),
+    compareAndDelete: (key, value) => later(latency.delete, () => inner.compareAndDelete(key, value)),
+    acquire: (key, ttl) => later(latency.acquire, () => inner.acquire(key, ttl)),
+  };
+  return { store, inner, latency };
+}
+
+const code = (error: unknown) => (isTokenkeepError(error) ? error.code : error);
+
+function fleet(
+  time: FakeTime,
+  store: Store,
+  redeem: RotationCoordinatorOptions["redeem"],
+  count: number,
+  extra: Partial<RotationCoordinatorOptions> & { leaseTtlMs?: number; timeoutMs?: number } = {},
+): RotationCoordinator[] {
+  const { leaseTtlMs, timeoutMs, ...rest } = extra;
+  return Array.from({ length: count }, () =>
+    createRotationCoordinator({
+      shared: shareStore(store, { leaseTtlMs: leaseTtlMs ?? 500, timeoutMs: timeoutMs ?? 1_000 }),
+      redeem,
+      now: time.now,
+      timers: time.timers,
+      ...rest,
+    }),
+  );
+}
+
+/** Starts `rotate` and records how it settled, without an unhandled rejection. */
+function track(promise: Promise<TokenSet>) {
+  const outcome: { value?: TokenSet; error?: unknown; done: boolean } = { done: false };
+  promise.then(
+    (value) => Object.assign(outcome, { value, done: true }),
+    (error: unknown) => Object.assign(outcome, { error, done: true }),
+  );
+  return outcome;
+}
+
+describe("createRotationCoordinator: one redemption, whatever the timing", () => {
+  it("redeems once for many concurrent callers in several instances sharing a store", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time, { latencyMs: 20 });
+    const instances = fleet(time, store, server.redeem, 3);
+    const calls = Array.from({ length: 150 }, (_, index) => track(instances[index % 3]!.rotate("rt-0")));
+    await time.advance(2_000);
+    expect(calls.every((call) => call.value?.refreshToken === "rt-1")).toBe(true);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0 });
+    const stats = instances.map((instance) => instance.stats());
+    expect(stats.reduce((sum, s) => sum + s.redemptions, 0)).toBe(1);
+    expect(stats.reduce((sum, s) => sum + s.coalesced, 0)).toBe(147);
+    expect(stats.reduce((sum, s) => sum + s.successorHits, 0)).toBe(2);
+  });
+
+  it("the measured interleaving: a 300 ms store read and a 450 ms redemption under 500 ms leases", async () => {
+    // The timeline of the issue: A takes the lease, its re-read takes 300 ms, its redemption 450 ms,
+    // so it would outlive its lease; B and C poll, and used to take the expired lease and redeem too.
+    const time = createFakeTime();
+    const { store, latency } = slowStore(time);
+    const server = rotatingServer(time, { latencyMs: 450 });
+    const [a, b, c] = fleet(time, store, server.redeem, 3, { leaseTtlMs: 500 });
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(1);
+    latency.get = 300;
+    const others = [track(b!.rotate("rt-0")), track(c!.rotate("rt-0"))];
+    await time.advance(5_000);
+    latency.get = 0;
+    expect(server.state.redemptions).toBe(1);
+    expect(server.state.maxConcurrent).toBe(1);
+    expect(server.state.reuses).toBe(0);
+    // Whatever each caller got, it is the successor or a coded error, never a reuse.
+    for (const call of [first, ...others]) {
+      expect(call.done).toBe(true);
+      if (call.value === undefined) expect(code(call.error)).toMatch(/^ERR_TOKENKEEP_/);
+      else expect(call.value.refreshToken).toBe("rt-1");
+    }
+    // A later arrival finds the successor if the redemption succeeded, and never redeems.
+    const late = track(c!.rotate("rt-0"));
+    await time.advance(10);
+    expect(server.state.redemptions).toBe(1);
+    if (server.isLive("rt-1")) expect(late.value?.refreshToken).toBe("rt-1");
+  });
+
+  it("counts the lease from before acquire: a slow acquire answer shortens the redemption, it does not extend it", async () => {
+    const time = createFakeTime();
+    const { store, latency } = slowStore(time);
+    const server = rotatingServer(time, { latencyMs: 350 });
+    const [a, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500 });
+    // Leases are not renewed (the lease has no renew) so the holder must stop before 500 - 100 ms.
+    const noRenew: Store = {
+      ...store,
+      acquire: async (key, ttl) => {
+        const release = await store.acquire!(key, ttl);
+        return release && (() => release());
+      },
+    };
+    const [a2] = fleet(time, noRenew, server.redeem, 1, { leaseTtlMs: 500 });
+    latency.acquire = 200;
+    const held = track(a2!.rotate("rt-0"));
+    await time.advance(50);
+    const waiting = track(b!.rotate("rt-0"));
+    await time.advance(3_000);
+    // 200 ms to acquire + 350 ms to redeem passes the lease's safe end (400 ms): stopped, in doubt.
+    expect(code(held.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(server.state.redemptions).toBe(1);
+    expect(code(waiting.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(a).toBeDefined();
+  });
+
+  it("renews the lease while a slow redemption runs, so the others wait for its successor", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time, { latencyMs: 1_200 });
+    const [a, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500, redeemTimeoutMs: 5_000 });
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(50);
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(3_000);
+    expect(first.value?.refreshToken).toBe("rt-1");
+    expect(second.value?.refreshToken).toBe("rt-1");
+    expect(server.state.redemptions).toBe(1);
+    expect(b!.stats().leaseWaits).toBe(1);
+  });
+
+  it("a redemption that outlives its lease and ignores its abort: one redemption, in doubt, then its late successor", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time, { latencyMs: 2_000, ignoreAbort: true });
+    const events: string[] = [];
+    const [a, b] = fleet(time, store, server.redeem, 2, {
+      leaseTtlMs: 500,
+      redeemTimeoutMs: 1_000,
+      onEvent: (event: RotationEvent) => events.push(event.type),
+    });
+    const first = track(a!.rotate("rt-0"));
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(1_500);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(code(second.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    // Between the abort and the answer, a new arrival is told the same: it does not redeem.
+    const meanwhile = track(b!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(meanwhile.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(server.state.redemptions).toBe(1);
+    // The answer arrives after all: its successor is published for later arrivals.
+    await time.advance(1_000);
+    expect(server.isLive("rt-1")).toBe(true);
+    const later = track(b!.rotate("rt-0"));
+    await time.advance(10);
+    expect(later.value?.refreshToken).toBe("rt-1");
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0 });
+    expect(events).toContain("in-doubt");
+  });
+
+  it("a holder that died mid-redemption: the next arrival after its lease expired gets in doubt, not a redemption", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time);
+    const [survivor] = fleet(time, store, server.redeem, 1, { leaseTtlMs: 500 });
+    // What a holder leaves when it dies after its marker: the marker, and a lease that expires.
+    const hash = await sha256Hex("rt-0");
+    await store.set(
+      `tokenkeep:rotation:marker:${hash}`,
+      { state: "redeeming", at: time.now(), by: "x" },
+      60_000,
+    );
+    await store.acquire!(`tokenkeep:rotation:lease:${hash}`, 500);
+    const late = track(survivor!.rotate("rt-0"));
+    await time.advance(2_000);
+    expect(code(late.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(survivor!.stats()).toMatchObject({ leaseWaits: 1, inDoubt: 1, redemptions: 0 });
+    expect(server.state.redemptions).toBe(0);
+  });
+
+  it("takes over the lease of a holder that died before its marker, once the lease expired", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time);
+    const events: string[] = [];
+    const [rotation] = fleet(time, store, server.redeem, 1, {
+      leaseTtlMs: 500,
+      onEvent: (event: RotationEvent) => events.push(event.type),
+    });
+    await store.acquire!(`tokenkeep:rotation:lease:${await sha256Hex("rt-0")}`, 500);
+    const call = track(rotation!.rotate("rt-0"));
+    await time.advance(1_000);
+    expect(call.value?.refreshToken).toBe("rt-1");
+    expect(events).toEqual(["lease-wait", "redeemed"]);
+    expect(server.state.redemptions).toBe(1);
+  });
+
+  it("store reads that time out: a transient STORE_UNAVAILABLE, no redemption per process", async () => {
+    const time = createFakeTime();
+    const { store, latency } = slowStore(time);
+    const server = rotatingServer(time);
+    const events: RotationEvent[] = [];
+    const [a, b] = fleet(time, store, server.redeem, 2, {
+      timeoutMs: 100,
+      onEvent: (event: RotationEvent) => events.push(event),
+    });
+    latency.get = 5_000;
+    const calls = [track(a!.rotate("rt-0")), track(a!.rotate("rt-0")), track(b!.rotate("rt-0"))];
+    await time.advance(200);
+    for (const call of calls) {
+      expect(code(call.error)).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+      expect((call.error as { transient: boolean }).transient).toBe(true);
+    }
+    expect(server.state.redemptions).toBe(0);
+    // Reported once per instance.
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(2);
+    // While degraded, callers fail at once; the probe finds the store again, and rotation resumes.
+    latency.get = 0;
+    const during = track(a!.rotate("rt-0"));
+    await time.advance(1);
+    expect(code(during.error)).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+    await time.advance(5_000);
+    expect(a!.stats().storeDegraded).toBe(false);
+    expect(events.map((event) => event.type)).toContain("store-recovered");
+    const after = track(a!.rotate("rt-0"));
+    await time.advance(100);
+    expect(after.value?.refreshToken).toBe("rt-1");
+    expect(server.state.redemptions).toBe(1);
+  });
+
+  it("a marker write that times out: nothing is redeemed", async () => {
+    const time = createFakeTime();
+    const { store, latency } = slowStore(time);
+    const server = rotatingServer(time);
+    const [a] = fleet(time, store, server.redeem, 1, { timeoutMs: 100 });
+    latency.set = 5_000;
+    const call = track(a!.rotate("rt-0"));
+    await time.advance(6_000);
+    expect(code(call.error)).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+    expect(server.state.redemptions).toBe(0);
+  });
+
+  it("a store failing outright: every caller gets the transient error, none redeems", async () => {
+    const time = createFakeTime();
+    const down = () => Promise.reject(new Error("down"));
+    const failing: Store = { get: down, set: down, delete: down, acquire: down };
+    const server = rotatingServer(time);
+    const [rotation] = fleet(time, failing, server.redeem, 1);
+    const calls = Array.from({ length: 20 }, () => track(rotation!.rotate("rt-0")));
+    await time.advance(10);
+    expect(calls.map((call) => code(call.error))).toEqual(Array(20).fill("ERR_TOKENKEEP_STORE_UNAVAILABLE"));
+    expect(server.state.redemptions).toBe(0);
+    expect(rotation!.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
+  });
+
+  it("hands late arrivals the successor, then refuses the old token as superseded without presenting it", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = rotatingServer(time);
+    const [a, b] = fleet(time, store, server.redeem, 2, { successorTtlMs: 10_000 });
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(100);
+    await time.advance(9_800);
+    const late = track(b!.rotate("rt-0"));
+    await time.advance(10);
+    expect(late.value).toEqual(first.value);
+    // Ten minutes later: the successor is gone, the marker is not.
+    await time.advance(600_000);
+    const stale = track(b!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(stale.error)).toBe("ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED");
+    expect(b!.stats().superseded).toBe(1);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+    expect(server.isLive("rt-1")).toBe(true);
+  });
+
+  it("records a permanent failure in the marker, and never over a successor", async () => {
+    const time = createFakeTime();
+    const { store, inner } = slowStore(time);
+    let calls = 0;
+    const redeem = async (): Promise<TokenResponse> => {
+      calls++;
+      throw new OAuthError({
+        error: "invalid_grant",
+        errorDescription: "grant request is invalid",
+        status: 400,
+      });
+    };
+    const [a, b] = fleet(time, store, redeem, 2);
+    const outcomes = [track(a!.rotate("dead")), track(b!.rotate("dead")), track(b!.rotate("dead"))];
+    await time.advance(100);
+    const late = track(a!.rotate("dead"));
+    await time.advance(100);
+    expect(calls).toBe(1);
+    for (const outcome of [...outcomes, late]) expect(isOAuthError(outcome.error)).toBe(true);
+    expect(late.error).toMatchObject({
+      error: "invalid_grant",
+      status: 400,
+      errorDescription: "grant request is invalid",
+    });
+    const hash = await sha256Hex("dead");
+    expect(await inner.get(`tokenkeep:rotation:successor:${hash}`)).toBeUndefined();
+    expect(await inner.get(`tokenkeep:rotation:marker:${hash}`)).toMatchObject({ state: "failed" });
+  });
+
+  it("takes its claim back when the server refused before redeeming (429): the next rotation redeems", async () => {
+    const time = createFakeTime();
+    let calls = 0;
+    const redeem = async (): Promise<TokenResponse> => {
+      calls++;
+      if (calls === 1) throw new OAuthError({ error: "slow_down", status: 429 });
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    };
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), redeem, 1);
+    const first = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(first.error).toMatchObject({ status: 429, transient: true });
+    const second = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(second.value?.refreshToken).toBe("rt-next");
+    expect(calls).toBe(2);
+  });
+
+  it("treats a network failure during the redemption as in doubt: the token is not presented again", async () => {
+    const time = createFakeTime();
+    let calls = 0;
+    const [rotation] = fleet(
+      time,
+      createMemoryStore({ now: time.now }),
+      async () => {
+        calls++;
+        throw new NetworkError("connection reset");
+      },
+      1,
+    );
+    const first = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect((first.error as Error).cause).toBeInstanceOf(NetworkError);
+    const second = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(code(second.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(calls).toBe(1);
+  });
+
+  it("works in one process without a store option (memory store)", async () => {
+    const time = createFakeTime();
+    const server = rotatingServer(time);
+    const rotation = createRotationCoordinator({ redeem: server.redeem, now: time.now, timers: time.timers });
+    const first = track(rotation.rotate("rt-0"));
+    await time.advance(20);
+    const late = track(rotation.rotate("rt-0"));
+    await time.advance(1);
+    expect(late.value).toEqual(first.value);
+    expect(rotation.stats()).toMatchObject({ redemptions: 1, successorHits: 1 });
+    await rotation.dispose();
+  });
+
+  it("passes the set being rotated as previous, so a grant creator works as redeem", async () => {
+    const seen: RotationRedeemContext[] = [];
+    const current: TokenSet = {
+      accessToken: "old",
+      tokenType: "Bearer",
+      expiresAt: 1,
+      refreshToken: "rt-keep",
+      raw: {},
+    };
+    const rotation = createRotationCoordinator({
+      redeem: async (context) => {
+        seen.push(context);
+        // No refresh_token in the answer: the one redeemed is kept.
+        return { access_token: "new", expires_in: "60" };
+      },
+    });
+    const next = await rotation.rotate(current);
+    expect(seen[0]!.previous).toBe(current);
+    expect(seen[0]!.refreshToken).toBe("rt-keep");
+    expect(seen[0]!.signal).toBeInstanceOf(AbortSignal);
+    expect(next).toMatchObject({ accessToken: "new", refreshToken: "rt-keep" });
+    await rotation.rotate("bare-token");
+    expect(seen[1]!.previous).toMatchObject({ refreshToken: "bare-token", accessToken: "", expiresAt: 0 });
+  });
+
+  it("lets one caller give up without cancelling the redemption others wait on", async () => {
+    const time = createFakeTime();
+    const server = rotatingServer(time, { latencyMs: 40 });
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1);
+    const controller = new AbortController();
+    const impatient = track(rotation!.rotate("rt-0", { signal: controller.signal }));
+    const patient = track(rotation!.rotate("rt-0"));
+    const timed = track(rotation!.rotate("rt-0", { timeoutMs: 5 }));
+    await time.settle();
+    controller.abort();
+    await time.advance(100);
+    expect(impatient.error).toMatchObject({ code: "ERR_TOKENKEEP_ABORTED" });
+    expect(isTimeoutError(timed.error)).toBe(true);
+    expect(patient.value?.refreshToken).toBe("rt-1");
+    expect(server.state.redemptions).toBe(1);
+  });
+
+  it("writes only hashes of refresh tokens into store keys, and no token into a marker", async () => {
+    const inner = createMemoryStore();
+    const writes: [string, unknown][] = [];
+    const recording: Store = {
+      get: (key) => inner.get(key),
+      set: (key, value, ttl) => {
+        writes.push([key, value]);
+        return inner.set(key, value, ttl);
+      },
+      delete: (key) => inner.delete(key),
+      acquire: (key, ttl) => {
+        writes.push([key, "lease"]);
+        return inner.acquire(key, ttl);
+      },
+    };
+    const rotation = createRotationCoordinator({
+      shared: shareStore(recording, { keyPrefix: "app:" }),
+      redeem: async () => ({ access_token: "at-secret", expires_in: 60, refresh_token: "rt-secret" }),
+    });
+    await rotation.rotate("rt-0");
+    expect(writes.map(([key]) => key.replace(/[0-9a-f]{64}$/, "<hash>"))).toEqual([
+      "app:rotation:lease:<hash>",
+      "app:rotation:marker:<hash>",
+      "app:rotation:successor:<hash>",
+      "app:rotation:marker:<hash>",
+    ]);
+    for (const [key, value] of writes) {
+      expect(key).not.toContain("rt-0");
+      if (key.includes(":marker:")) expect(JSON.stringify(value)).not.toMatch(/rt-|at-/);
+    }
+  });
+
+  it("rejects rotations in flight and new ones once disposed; never redeems after dispose", async () => {
+    let redeeming!: () => void;
+    const called = new Promise<void>((resolve) => {
+      redeeming = resolve;
+    });
+    const rotation = createRotationCoordinator({
+      redeem: () => {
+        redeeming();
+        return new Promise<never>(() => {});
+      },
+    });
+    const pending = rotation.rotate("rt");
+    await called;
+    await rotation[Symbol.asyncDispose]();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+    await expect(rotation.rotate("rt")).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+
+    let calls = 0;
+    const other = createRotationCoordinator({
+      redeem: async () => {
+        calls++;
+        return { access_token: "at", expires_in: 60 };
+      },
+    });
+    // dispose() runs while rotate() is still hashing the refresh token.
+    const early = other.rotate("rt");
+    await other.dispose();
+    await expect(early).rejects.toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+    expect(calls).toBe(0);
+  });
+
+  it("validates its options and its argument", async () => {
+    const problems = (options: unknown) => {
+      try {
+        createRotationCoordinator(options as RotationCoordinatorOptions);
+      } catch (error) {
+        expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+        return (error as Error).cause;
+      }
+      return [];
+    };
+    expect(problems({ shared: {}, redeem: "no", successorTtlMs: -1, redeemTimeoutMs: 3e9 })).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^shared: /),
+        expect.stringMatching(/^redeem: /),
+        expect.stringMatching(/^successorTtlMs: /),
+        expect.stringMatching(/^redeemTimeoutMs: /),
+      ]),
+    );
+    const noLeases: Store = { get: async () => undefined, set: async () => {}, delete: async () => {} };
+    expect(problems({ shared: shareStore(noLeases), redeem: async () => ({}) })).toEqual([
+      "shared: the store must offer leases (acquire) to coordinate redemptions",
+    ]);
+    expect(problems({ redeem: async () => ({}), successorTtlMs: 60_000, redeemedTtlMs: 60_000 })).toEqual([
+      "redeemedTtlMs: must be longer than successorTtlMs",
+    ]);
+    const rotation = createRotationCoordinator({ redeem: async () => ({ access_token: "a" }) });
+    await expect(rotation.rotate("")).rejects.toThrow(TypeError);
+    await expect(
+      rotation.rotate({ accessToken: "a", tokenType: "Bearer", expiresAt: 0, raw: {} }),
+    ).rejects.toThrow(/refresh token/);
+  });
+});

@@ -1,0 +1,519 @@
+/**
+ * Rotation: redeeming a single-use refresh token at most once across every process that shares a
+ * store, however many requests arrive with it, and whatever the store or the network does.
+ *
+ * With rotating refresh tokens the first redemption returns a new pair and kills the old refresh
+ * token; presenting the old one again is a reuse, which a reuse-detecting server answers by revoking
+ * the whole grant (every tab signed out). So, per refresh token (keyed by its SHA-256 only):
+ *
+ * 1. callers in this process join one flight;
+ * 2. the *marker* and the *successor* are read (in that order; they are written in the other):
+ *    the successor is the set a redemption returned, kept `successorTtlMs` for late arrivals; the
+ *    marker says what happened to the token (`redeeming`, `redeemed`, `failed`, `in-doubt`), holds no
+ *    token material, and lives `redeemedTtlMs` (a day), so a token redeemed long ago is refused with
+ *    `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED` instead of being presented again;
+ * 3. otherwise one process takes the lease (`store/lease.ts`), reads again, writes the `redeeming`
+ *    marker *before* it redeems (a write the store must confirm), redeems within the lease and its
+ *    budget, then writes the successor and the `redeemed` marker. A permanent failure (`invalid_grant`)
+ *    goes into the marker, never over a successor. A redemption that timed out, was abandoned or got no
+ *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
+ *    than a second presentation of a token the server may already have rotated. A holder that died
+ *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`.
+ *
+ * Safety over availability: a redemption happens only under a lease the store confirmed, after a
+ * marker the store confirmed. When the store fails, callers get a transient
+ * `ERR_TOKENKEEP_STORE_UNAVAILABLE` (no per-process redemption: that is how a slow store turns into a
+ * revoked grant). Successors this process produced are also kept in memory for its own late arrivals.
+ * The successor holds a token set: give a shared store encryption (`@tokenkeep/redis` has `encryptionKey`).
+ */
+import {
+  DEFAULT_LEASE_POLL_MAX_MS,
+  DEFAULT_REDEEM_TIMEOUT_MS,
+  DEFAULT_REDEEMED_TTL_MS,
+  DEFAULT_SUCCESSOR_TTL_MS,
+  RECENT_SUCCESSORS,
+} from "../defaults.js";
+import { isOAuthError, OAuthError, TokenkeepError } from "../errors/errors.js";
+import { raceAbort } from "../internal/deadline.js";
+import { setRecent } from "../internal/lru.js";
+import { sha256Hex } from "../internal/sha256.js";
+import { createTimerSet, runtimeTimers, type Timers } from "../internal/timers.js";
+import { checkTimeoutMs, waitFor } from "../manager/single-flight.js";
+import { createMemoryStore } from "../memory-store/memory-store.js";
+import { duration, func, methods, object, optional, validate } from "../options/rules.js";
+import { leaseSettings, linkShared, shareStore } from "../shared/share-store.js";
+import type { SharedStore } from "../shared/shared-store.js";
+import type { HeldLease } from "../store/lease.js";
+import { underLease } from "../store/lease.js";
+import { FAILED } from "../store/store-link.js";
+import { isTokenSet, parseTokenResponse, type TokenResponse } from "../token/token-response.js";
+import type { TokenSet } from "../token/token-set.js";
+import { decodeMarker, decodeSuccessor, encodeSet, type Marker } from "./records.js";
+
+export { DEFAULT_REDEEMED_TTL_MS, DEFAULT_SUCCESSOR_TTL_MS } from "../defaults.js";
+
+/** What {@link RotationCoordinatorOptions.redeem} is called with. */
+export interface RotationRedeemContext {
+  /** The refresh token to redeem. Secret. */
+  readonly refreshToken: string;
+  /**
+   * The set being rotated: the one passed to `rotate`, or, when `rotate` got only a refresh token,
+   * an expired set holding just that refresh token. Grant creators read `previous.refreshToken`,
+   * so `refreshTokenGrant(...)` from `@tokenkeep/grants` can be passed as `redeem` unchanged.
+   */
+  readonly previous: TokenSet;
+  /**
+   * Aborts before the lease runs out (a safety margin before its end) or the redemption's
+   * `redeemTimeoutMs` passes, or when the coordinator is disposed. Ignoring it does not extend
+   * anything: the coordinator stops waiting then and records the redemption as in doubt.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Redeems a refresh token at the authorization server; returns the new set or the wire answer. */
+export type RotationRedeemer = (context: RotationRedeemContext) => Promise<TokenSet | TokenResponse>;
+
+/** The kinds of {@link RotationEvent}. */
+export type RotationEventType =
+  /** This process redeemed a refresh token. */
+  | "redeemed"
+  /** The redemption failed (`error` says why). */
+  | "redeem-failure"
+  /** A caller got the set another redemption produced (in this process or another). */
+  | "successor"
+  /** A caller presented a refresh token this deployment redeemed earlier (past the successor window). */
+  | "superseded"
+  /** A caller presented a refresh token whose redemption was abandoned (it is never presented again). */
+  | "in-doubt"
+  /** A caller joined a rotation already in flight in this process. */
+  | "coalesced"
+  /** Another instance holds the lease: this one waits for its successor. */
+  | "lease-wait"
+  /** The store failed or timed out: rotations fail with a transient error until it answers. */
+  | "store-degraded"
+  | "store-recovered";
+
+/** One event. Never carries a token or a hash of one. */
+export interface RotationEvent {
+  /** What happened. */
+  readonly type: RotationEventType;
+  /** Epoch ms, from the coordinator's clock. */
+  readonly at: number;
+  /** For `redeem-failure` and `store-degraded`: what went wrong (log-safe). */
+  readonly error?: unknown;
+}
+
+/** Counters since the coordinator was created. */
+export interface RotationStats {
+  /** `rotate` calls. */
+  rotations: number;
+  /** Redemptions this process made (calls of `redeem`). */
+  redemptions: number;
+  /** Redemptions that failed (permanent, transient or in doubt). */
+  redeemFailures: number;
+  /** Callers answered with a successor another redemption wrote. */
+  successorHits: number;
+  /** Callers refused because the refresh token was redeemed earlier (`ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`). */
+  superseded: number;
+  /** Callers refused because a redemption of the token is in doubt (`ERR_TOKENKEEP_ROTATION_IN_DOUBT`). */
+  inDoubt: number;
+  /** Callers that joined a flight in this process. */
+  coalesced: number;
+  /** Flights that waited for another instance's lease. */
+  leaseWaits: number;
+  /** Store calls that failed or timed out. */
+  storeFailures: number;
+  /** Times the store started failing. */
+  storeDegradedCount: number;
+  /** Total time the store was failing, in ms, including the current period. */
+  storeDegradedMs: number;
+  /** Whether the store is failing right now. */
+  storeDegraded: boolean;
+}
+
+/** Options of {@link createRotationCoordinator}. */
+export interface RotationCoordinatorOptions {
+  /** Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`). */
+  redeem: RotationRedeemer;
+  /**
+   * The store every instance shares, with its settings: `shareStore(createRedisStore(...), { keyPrefix,
+   * leaseTtlMs, timeoutMs, probeIntervalMs })` from `@tokenkeep/core/shared`, the same value a token
+   * manager takes. The store must offer leases (`acquire`). Without it, a memory store covers this
+   * process only.
+   * @default shareStore(createMemoryStore())
+   */
+  shared?: SharedStore | undefined;
+  /**
+   * Lifetime of a successor entry: the window in which a request still carrying the old refresh
+   * token gets the new set.
+   * @default 30_000
+   */
+  successorTtlMs?: number | undefined;
+  /**
+   * Lifetime of the "redeemed" marker (no token material): within it a refresh token already
+   * redeemed is refused with `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`. Longer than `successorTtlMs`.
+   * @default 86_400_000 (24 h)
+   */
+  redeemedTtlMs?: number | undefined;
+  /**
+   * The longest one redemption may take, counted from before its lease is requested; it is also
+   * stopped a safety margin before a lease it could not renew runs out.
+   * @default 10_000
+   */
+  redeemTimeoutMs?: number | undefined;
+  /** Receives one {@link RotationEvent} per event. Must not throw (errors are ignored). */
+  onEvent?: ((event: RotationEvent) => void) | undefined;
+  /**
+   * The clock, in epoch ms.
+   * @default Date.now
+   */
+  now?: (() => number) | undefined;
+  /**
+   * Timer functions (fake ones make tests deterministic). Every handle is unref'd where possible.
+   * @default globalThis.setTimeout / clearTimeout
+   */
+  timers?: Timers | undefined;
+}
+
+/** Options of {@link RotationCoordinator.rotate}. */
+export interface RotateOptions {
+  /** Abandons this caller's wait only; the redemption others wait on goes on. */
+  signal?: AbortSignal | undefined;
+  /** Abandons this caller's wait after this many ms (`TimeoutError`). */
+  timeoutMs?: number | undefined;
+}
+
+/** Rotates refresh tokens once across every process sharing a store. */
+export interface RotationCoordinator {
+  /**
+   * The set that replaces `current` (a token set with a `refreshToken`, or a refresh token): redeemed
+   * here, or taken from the redemption another caller or instance made. Rejects with:
+   * - the redemption's error, e.g. an `OAuthError` `invalid_grant` when the refresh token is dead
+   *   (remembered: later callers get it without a redemption);
+   * - `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED` when this deployment redeemed that token earlier and its
+   *   successor window has passed (the caller holds a stale token; a newer pair exists somewhere);
+   * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned;
+   * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing;
+   * - a `TimeoutError` (transient) when another instance kept the lease past every bound.
+   * It settles within about `redeemTimeoutMs + leaseTtlMs + 1 s` plus the store calls' timeouts.
+   */
+  rotate(current: TokenSet | string, options?: RotateOptions): Promise<TokenSet>;
+  /** Counters since creation. */
+  stats(): RotationStats;
+  /** Aborts rotations in flight (their callers get `ERR_TOKENKEEP_DISPOSED`) and clears every timer. */
+  dispose(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const delay = optional(duration());
+const optionsRule = object({
+  redeem: func<RotationRedeemer>(),
+  shared: optional(
+    methods<SharedStore>(["attach"], "expected shareStore(store) from @tokenkeep/core/shared"),
+  ),
+  successorTtlMs: delay,
+  redeemedTtlMs: delay,
+  redeemTimeoutMs: delay,
+  onEvent: optional(func<(event: RotationEvent) => void>()),
+  now: optional(func<() => number>()),
+  timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
+});
+
+/** An expired set holding only `refreshToken`: `previous` for a rotation that got a bare token. */
+function bareSet(refreshToken: string): TokenSet {
+  return { accessToken: "", tokenType: "Bearer", expiresAt: 0, refreshToken, raw: {} };
+}
+
+function disposedError(): TokenkeepError {
+  return new TokenkeepError("ERR_TOKENKEEP_DISPOSED", "the rotation coordinator was disposed");
+}
+
+const storeUnavailable = (cause?: unknown) =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_STORE_UNAVAILABLE",
+    "the shared store is failing: no refresh token is redeemed until it answers",
+    { transient: true, cause },
+  );
+const superseded = () =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
+    "this refresh token was already redeemed and replaced; it is not presented again",
+  );
+const inDoubt = (cause?: unknown) =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
+    "a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again",
+    { cause },
+  );
+
+/** An answer that proves the server did not redeem the token: it refused before doing anything. */
+const refusedUnredeemed = (error: unknown) => {
+  const status = (error as { status?: unknown } | null)?.status;
+  return status === 429 || status === 503;
+};
+
+/** A random tag, so a holder can take back its own `redeeming` marker and nobody else's. */
+function nonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(9));
+  let tag = "";
+  for (const byte of bytes) tag += byte.toString(36);
+  return tag;
+}
+
+/**
+ * Creates a {@link RotationCoordinator}: single-use refresh tokens are redeemed at most once across
+ * every process sharing the store, late arrivals get the successor set, and a token redeemed long
+ * ago is never presented again. Runtime-agnostic.
+ *
+ * @example
+ * ```ts
+ * const rotation = createRotationCoordinator({
+ *   shared: shareStore(createRedisStore({ url, encryptionKey })),
+ *   redeem: refreshTokenGrant({ issuer, clientId, clientSecret }),
+ * });
+ * const next = await rotation.rotate(session); // session.refreshToken redeemed at most once
+ * ```
+ * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for invalid options.
+ */
+export function createRotationCoordinator(options: RotationCoordinatorOptions): RotationCoordinator {
+  const parsed = validate(optionsRule, options, "createRotationCoordinator", (value) => {
+    const problems: string[] = [];
+    if (value.shared !== undefined && typeof value.shared.store?.acquire !== "function") {
+      problems.push("shared: the store must offer leases (acquire) to coordinate redemptions");
+    }
+    const successorTtlMs = value.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
+    if ((value.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS) <= successorTtlMs) {
+      problems.push("redeemedTtlMs: must be longer than successorTtlMs");
+    }
+    return problems;
+  });
+  const { redeem, onEvent } = parsed;
+  const shared = parsed.shared ?? shareStore(createMemoryStore());
+  const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
+  const redeemedTtlMs = parsed.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS;
+  const redeemTimeoutMs = parsed.redeemTimeoutMs ?? DEFAULT_REDEEM_TIMEOUT_MS;
+  const prefix = `${shared.settings.keyPrefix}rotation:`;
+  const lease = leaseSettings(shared.settings);
+  const now = parsed.now ?? Date.now;
+  const timers = createTimerSet(parsed.timers ?? runtimeTimers());
+  const lifetime = new AbortController();
+  const flights = new Map<string, Promise<TokenSet>>();
+  // Successors this process produced or received, so its own late arrivals are answered even while
+  // the store is failing. Bounded; the oldest goes first.
+  const recent = new Map<string, { readonly set: TokenSet; readonly until: number }>();
+  const remember = (hash: string, set: TokenSet, until: number) =>
+    setRecent(recent, hash, { set, until }, RECENT_SUCCESSORS);
+  const counters = {
+    rotations: 0,
+    redemptions: 0,
+    redeemFailures: 0,
+    successorHits: 0,
+    superseded: 0,
+    inDoubt: 0,
+    coalesced: 0,
+    leaseWaits: 0,
+  };
+
+  const emit = (type: RotationEventType, error?: unknown) => {
+    if (onEvent === undefined) return;
+    try {
+      onEvent(error === undefined ? { type, at: now() } : { type, at: now(), error });
+    } catch {
+      // A throwing hook must not break a rotation.
+    }
+  };
+
+  const link = linkShared(shared, {
+    now,
+    timers,
+    onChange: (degraded, error) => emit(degraded ? "store-degraded" : "store-recovered", error),
+  });
+
+  const successorHit = (set: TokenSet) => {
+    counters.successorHits++;
+    emit("successor");
+    return set;
+  };
+
+  /** One flight: the recorded outcome, else the lease and one redemption, else the holder's outcome. */
+  async function fly(hash: string, refreshToken: string, previous: TokenSet): Promise<TokenSet> {
+    const successorKey = `${prefix}successor:${hash}`;
+    const markerKey = `${prefix}marker:${hash}`;
+    const startedAt = now();
+    const write = (key: string, value: Marker | ReturnType<typeof encodeSet>, ttlMs: number) =>
+      link.call((store) => store.set(key, value as never, ttlMs));
+    const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
+    // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
+    let redeeming = false;
+
+    /** The recorded outcome: a set, a thrown refusal, `undefined` (none yet) or `FAILED`. */
+    const read = async (): Promise<TokenSet | undefined | typeof FAILED> => {
+      // Marker first: a holder writes the successor before the marker, so a `redeemed` marker read
+      // here means the successor read next is there (unless its window passed).
+      const marker = await link.call((store) => store.get(markerKey));
+      if (marker === FAILED) return FAILED;
+      const successor = await link.call((store) => store.get(successorKey));
+      if (successor === FAILED) return FAILED;
+      const found = decodeSuccessor(successor);
+      if (found !== undefined) {
+        remember(hash, found.set, found.until);
+        return successorHit(found.set);
+      }
+      const state = decodeMarker(marker);
+      redeeming = state?.state === "redeeming";
+      if (state?.state === "redeemed") {
+        counters.superseded++;
+        emit("superseded");
+        throw superseded();
+      }
+      if (state?.state === "failed") throw new OAuthError({ ...state.failure });
+      if (state?.state === "in-doubt") {
+        counters.inDoubt++;
+        emit("in-doubt");
+        throw inDoubt();
+      }
+      return undefined;
+    };
+
+    /** Writes what a redemption returned, successor first, for every late arrival. */
+    const publish = async (set: TokenSet) => {
+      const until = now() + successorTtlMs;
+      remember(hash, set, until);
+      await write(successorKey, { set: encodeSet(set), until }, successorTtlMs);
+      await mark({ state: "redeemed", at: now() });
+    };
+
+    /** Redeems under `held`: marker first, then the one presentation of the token. */
+    const redeemHere = async (held: HeldLease): Promise<TokenSet> => {
+      // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
+      lifetime.signal.throwIfAborted();
+      const claim: Marker = { state: "redeeming", at: now(), by: nonce() };
+      if ((await mark(claim)) === FAILED) throw storeUnavailable();
+      if (held.signal.aborted) {
+        // The store took the whole lease to confirm the marker: the token was not presented, so
+        // take the claim back (only ours), else leave it in doubt, which is safe.
+        const undone = await link.call((store) =>
+          store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
+        );
+        if (undone !== true) await mark({ state: "in-doubt", at: now() });
+        throw storeUnavailable(held.signal.reason);
+      }
+      counters.redemptions++;
+      const sentAt = now();
+      const attempt = Promise.resolve()
+        .then(() => redeem({ refreshToken, previous, signal: held.signal }))
+        .then((answer) => (isTokenSet(answer) ? answer : parseTokenResponse(answer, { sentAt, previous })));
+      try {
+        const set = await raceAbort(attempt, held.signal);
+        emit("redeemed");
+        await publish(set);
+        return set;
+      } catch (error) {
+        counters.redeemFailures++;
+        emit("redeem-failure", error);
+        if (isOAuthError(error) && !error.transient) {
+          const failure = {
+            error: error.error,
+            status: error.status,
+            errorDescription: error.errorDescription,
+          };
+          await mark({ state: "failed", at: now(), failure });
+          throw error;
+        }
+        if (!held.signal.aborted && refusedUnredeemed(error)) {
+          // The server refused before redeeming (429, 503): the token is intact; take the claim back.
+          const undone = await link.call((store) =>
+            store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
+          );
+          if (undone !== true) await mark({ state: "in-doubt", at: now() });
+          throw error;
+        }
+        await mark({ state: "in-doubt", at: now() });
+        // A redemption that ignored its abort and succeeds after all still reaches late arrivals.
+        attempt.then(
+          (set) => {
+            if (!lifetime.signal.aborted) void publish(set);
+          },
+          () => {},
+        );
+        throw inDoubt(error);
+      }
+    };
+
+    return underLease(link, lease, {
+      leaseKey: `${prefix}lease:${hash}`,
+      read,
+      work: async (held) => {
+        const found = await read();
+        if (found === FAILED) throw storeUnavailable();
+        if (found !== undefined) return found;
+        if (redeeming) {
+          // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
+          await mark({ state: "in-doubt", at: now() });
+          counters.inDoubt++;
+          emit("in-doubt");
+          throw inDoubt();
+        }
+        return redeemHere(held);
+      },
+      unavailable: async () => {
+        throw storeUnavailable();
+      },
+      onWait: () => {
+        counters.leaseWaits++;
+        emit("lease-wait");
+      },
+      signal: lifetime.signal,
+      budgetMs: redeemTimeoutMs,
+      giveUpAt: startedAt + redeemTimeoutMs + shared.settings.leaseTtlMs + 2 * DEFAULT_LEASE_POLL_MAX_MS,
+    });
+  }
+
+  async function rotate(current: TokenSet | string, rotateOptions?: RotateOptions): Promise<TokenSet> {
+    if (lifetime.signal.aborted) throw disposedError();
+    checkTimeoutMs(rotateOptions?.timeoutMs, "rotate");
+    const refreshToken = typeof current === "string" ? current : current?.refreshToken;
+    if (typeof refreshToken !== "string" || refreshToken === "") {
+      throw Object.assign(new TypeError("rotate needs a refresh token (or a token set that has one)"), {
+        code: "ERR_TOKENKEEP_INVALID_ARGUMENT",
+      });
+    }
+    counters.rotations++;
+    const hash = await sha256Hex(refreshToken);
+    // dispose() may have run while the hash was computed.
+    if (lifetime.signal.aborted) throw disposedError();
+    const known = recent.get(hash);
+    if (known !== undefined) {
+      if (now() < known.until) return successorHit(known.set);
+      recent.delete(hash);
+    }
+    let flight = flights.get(hash);
+    if (flight === undefined) {
+      const previous = typeof current === "string" ? bareSet(current) : current;
+      // Settles at dispose even when `redeem` ignores its signal, so dispose never hangs on it.
+      flight = raceAbort(fly(hash, refreshToken, previous), lifetime.signal).finally(() =>
+        flights.delete(hash),
+      );
+      flights.set(hash, flight);
+    } else {
+      counters.coalesced++;
+      emit("coalesced");
+    }
+    return waitFor(flight, rotateOptions, timers);
+  }
+
+  const dispose = async (): Promise<void> => {
+    if (lifetime.signal.aborted) return;
+    lifetime.abort(disposedError());
+    timers.clear();
+    recent.clear();
+    await Promise.allSettled([...flights.values()]);
+  };
+
+  return {
+    rotate,
+    stats: () => ({ ...counters, ...link.state() }),
+    dispose,
+    [Symbol.asyncDispose]: dispose,
+  };
+}

@@ -1,0 +1,267 @@
+import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
+import pg from "pg";
+import * as z from "zod";
+import { DEFAULT_POSTGRES_SCHEMA } from "../defaults";
+import { parseOptions } from "../internal/options";
+import { postgresMigrations } from "../internal/postgres-migrations";
+import { type RecordRow, rowToRecord } from "../internal/record-row";
+import { applyRolesUpdate, normalizeRoles } from "../internal/roles";
+import type { ListRecordsQuery, PatStore, StoredPatRecord, UpdateOutcome } from "../store";
+
+/** Options of {@link createPostgresStore}: a connection string or a pool of your own. */
+export interface PostgresStoreOptions {
+  /** e.g. `postgres://user@127.0.0.1:5432/db`. The store creates and ends its own pool. */
+  readonly connectionString?: string;
+  /** A `pg.Pool` you own; the store does not end it on `close()`. */
+  readonly pool?: pg.Pool;
+  /**
+   * Schema holding the tables; created when missing.
+   * @default "public"
+   */
+  readonly schema?: string;
+  /**
+   * Pool size when the store creates the pool.
+   * @default 10
+   */
+  readonly maxConnections?: number;
+}
+
+const optionsSchema = z
+  .object({
+    connectionString: z.string().min(1).optional(),
+    pool: z.custom<pg.Pool>((value) => value instanceof pg.Pool, "Expected a pg.Pool").optional(),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, "Expected a lowercase SQL identifier")
+      .default(DEFAULT_POSTGRES_SCHEMA),
+    maxConnections: z.int().min(1).default(10),
+  })
+  .refine((value) => (value.connectionString === undefined) !== (value.pool === undefined), {
+    message: "Give exactly one of connectionString and pool",
+  });
+
+const RETRYABLE = new Set(["40001", "40P01"]);
+
+/**
+ * A {@link PatStore} on PostgreSQL through `pg`, for several server instances sharing one database.
+ * Tables are created and migrated automatically (versioned, under an advisory lock so instances
+ * starting together do not race). Ids sort in byte order (`COLLATE "C"`).
+ * @throws TypeError with code `ERR_PAT_POSTGRES_OPTIONS` for bad options.
+ */
+export function createPostgresStore(options: PostgresStoreOptions): PatStore {
+  const parsed = parseOptions(optionsSchema, options, "ERR_PAT_POSTGRES_OPTIONS", "PostgreSQL store");
+  const pool =
+    parsed.pool ?? new pg.Pool({ connectionString: parsed.connectionString, max: parsed.maxConnections });
+  const ownsPool = parsed.pool === undefined;
+  if (ownsPool) pool.on("error", () => {}); // idle client errors surface on the next query instead
+  const schema = `"${parsed.schema}"`;
+  const table = `${schema}.pat_tokens`;
+  const lockKey = `tokenkeep_pat:${parsed.schema}`;
+  let closed = false;
+
+  // Migrations run before the first query; a failure (database not reachable yet) is reported to
+  // that call and retried by the next one, so a server started before its database recovers.
+  let migrated: Promise<void> | undefined;
+  const ready = () => {
+    migrated ??= migrate(pool, schema, lockKey).catch((error: unknown) => {
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  };
+
+  async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
+    if (closed) throw new Error("The PostgreSQL PAT store is closed");
+    await ready();
+    return pool.query<R>(sql, params);
+  }
+
+  async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (closed) throw new Error("The PostgreSQL PAT store is closed");
+    await ready();
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  const insertSql = `INSERT INTO ${table}
+    (token_id, secret_phc, owner, is_admin, roles, created_at, last_used_at, expires_at, revoked_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (token_id) DO NOTHING`;
+  const insertParams = (record: StoredPatRecord) => [
+    record.tokenId,
+    record.secretPhc,
+    record.owner,
+    record.isAdmin,
+    normalizeRoles(record.roles),
+    record.createdAt,
+    record.lastUsedAt,
+    record.expiresAt,
+    record.revokedAt,
+  ];
+  const countAdminsSql = `SELECT COUNT(*)::int AS n FROM ${table}
+    WHERE is_admin AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)`;
+
+  return {
+    async insert(record) {
+      const result = await query(insertSql, insertParams(record));
+      return result.rowCount === 1;
+    },
+
+    async insertIfNoActiveAdmin(record, nowSeconds) {
+      return transaction(async (client) => {
+        await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:bootstrap`]);
+        const count = await client.query<{ n: number }>(countAdminsSql, [nowSeconds]);
+        if (count.rows[0]!.n > 0) return false;
+        const result = await client.query(insertSql, insertParams(record));
+        return result.rowCount === 1;
+      });
+    },
+
+    async get(tokenId) {
+      const result = await query<RecordRow>(`SELECT * FROM ${table} WHERE token_id = $1`, [tokenId]);
+      return result.rows[0] ? rowToRecord(result.rows[0]) : undefined;
+    },
+
+    async getMany(tokenIds) {
+      if (tokenIds.length === 0) return [];
+      const result = await query<RecordRow>(`SELECT * FROM ${table} WHERE token_id = ANY($1::text[])`, [
+        [...tokenIds],
+      ]);
+      return result.rows.map(rowToRecord);
+    },
+
+    async list(q: ListRecordsQuery) {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      const param = (value: unknown) => {
+        params.push(value);
+        return `$${params.length}`;
+      };
+      if (q.afterTokenId !== undefined) where.push(`token_id > ${param(q.afterTokenId)} COLLATE "C"`);
+      if (!q.includeRevoked) where.push("revoked_at IS NULL");
+      if (!q.includeExpired) where.push(`(expires_at IS NULL OR expires_at > ${param(q.nowSeconds)})`);
+      if (q.hasRole !== undefined) where.push(`roles @> ARRAY[${param(q.hasRole)}]::text[]`);
+      const sql = `SELECT * FROM ${table} ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY token_id COLLATE "C" LIMIT ${param(q.limit)}`;
+      const result = await query<RecordRow>(sql, params);
+      return result.rows.map(rowToRecord);
+    },
+
+    async update(tokenId, patch): Promise<UpdateOutcome> {
+      return transaction(async (client) => {
+        const result = await client.query<RecordRow>(
+          `SELECT * FROM ${table} WHERE token_id = $1 FOR UPDATE`,
+          [tokenId],
+        );
+        if (!result.rows[0]) return "not_found";
+        const current = rowToRecord(result.rows[0]);
+        const roles =
+          patch.roles === undefined ? current.roles : applyRolesUpdate(current.roles, patch.roles);
+        if (roles.length > MAX_ROLES_COUNT) return "too_many_roles";
+        await client.query(
+          `UPDATE ${table} SET secret_phc = $2, owner = $3, is_admin = $4, roles = $5, expires_at = $6
+           WHERE token_id = $1`,
+          [
+            tokenId,
+            patch.secretPhc ?? current.secretPhc,
+            patch.owner ?? current.owner,
+            patch.isAdmin ?? current.isAdmin,
+            roles,
+            patch.expiresAt === undefined ? current.expiresAt : patch.expiresAt,
+          ],
+        );
+        return "updated";
+      });
+    },
+
+    async revoke(tokenId, change) {
+      const result = await query(
+        `UPDATE ${table} SET revoked_at = $2, expires_at = COALESCE($3, expires_at)
+         WHERE token_id = $1 AND revoked_at IS NULL`,
+        [tokenId, change.revokedAt, change.expiresAt ?? null],
+      );
+      if (result.rowCount === 1) return true;
+      const existing = await query(`SELECT 1 FROM ${table} WHERE token_id = $1`, [tokenId]);
+      return existing.rowCount === 1;
+    },
+
+    async restore(tokenId) {
+      const result = await query(`UPDATE ${table} SET revoked_at = NULL WHERE token_id = $1`, [tokenId]);
+      return result.rowCount === 1;
+    },
+
+    async recordUsage(entries) {
+      if (entries.length === 0) return;
+      const sorted = [...entries].sort((a, b) => (a.tokenId < b.tokenId ? -1 : 1));
+      const sql = `UPDATE ${table} AS t SET last_used_at = GREATEST(COALESCE(t.last_used_at, 0), v.ts)
+        FROM unnest($1::text[], $2::bigint[]) AS v(id, ts) WHERE t.token_id = v.id`;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await query(sql, [sorted.map((entry) => entry.tokenId), sorted.map((entry) => entry.lastUsedAt)]);
+          return;
+        } catch (error) {
+          if (attempt >= 3 || !RETRYABLE.has((error as { code?: string }).code ?? "")) throw error;
+        }
+      }
+    },
+
+    async count() {
+      const result = await query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${table}`);
+      return result.rows[0]!.n;
+    },
+
+    async countActiveAdmins(nowSeconds) {
+      const result = await query<{ n: number }>(countAdminsSql, [nowSeconds]);
+      return result.rows[0]!.n;
+    },
+
+    async ping() {
+      await query("SELECT 1");
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await migrated?.catch(() => {});
+      if (ownsPool) await pool.end();
+    },
+  };
+}
+
+async function migrate(pool: pg.Pool, schema: string, lockKey: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:migrate`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.pat_schema_migrations (version INT PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+    );
+    const current = await client.query<{ v: number }>(
+      `SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.pat_schema_migrations`,
+    );
+    for (const migration of postgresMigrations) {
+      if (migration.version <= current.rows[0]!.v) continue;
+      await client.query(migration.sql.replaceAll("$schema", schema));
+      await client.query(
+        `INSERT INTO ${schema}.pat_schema_migrations (version, applied_at) VALUES ($1, $2)`,
+        [migration.version, Math.floor(Date.now() / 1000)],
+      );
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
