@@ -10,10 +10,10 @@ export function fixtureRoot(name: string): string {
 }
 
 /** Builds a fixture site with Astro's programmatic build() (the `site` fixture once per run: global-setup.ts). */
-export async function buildFixture(name: string): Promise<string> {
+export async function buildFixture(name: string, logLevel: "error" | "silent" = "error"): Promise<string> {
   const root = fixtureRoot(name);
   process.env.ASTRO_TELEMETRY_DISABLED = "1";
-  await build({ root, logLevel: "error" });
+  await build({ root, logLevel });
   return root;
 }
 
