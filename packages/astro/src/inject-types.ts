@@ -15,5 +15,6 @@ declare module "virtual:tokenkeep/config" {
   const config: import("@tokenkeep/astro/config").TokenkeepConfig;
   export default config;
   export const dev: boolean;
+  export const prerenderOnly: boolean;
 }
 `;

@@ -96,11 +96,15 @@ describe("config module plugin", () => {
     expect((plugin.resolveId as (id: string) => string | undefined)("virtual:tokenkeep/config")).toBe(
       "\0virtual:tokenkeep/config",
     );
-    for (const environment of ["ssr", "prerender"]) {
-      expect(load(environment)).toBe(
-        'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;',
-      );
-    }
+    expect(load("ssr")).toBe(
+      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const prerenderOnly = false;',
+    );
+  });
+
+  it("gives the build's prerender environment a stand-in: the user's module is not evaluated at build time", () => {
+    expect(load("prerender")).toBe(
+      "export default undefined;\nexport const dev = false;\nexport const prerenderOnly = true;",
+    );
   });
 
   it("refuses the client environment (a client script would ship the secrets)", () => {

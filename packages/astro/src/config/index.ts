@@ -21,8 +21,8 @@ export type {
 
 /**
  * Declares the configuration, checked at once: a bad value throws a `TypeError` with code
- * `ERR_TOKENKEEP_INVALID_OPTIONS` naming each problem (`path: message`), when the server starts or
- * the site builds.
+ * `ERR_TOKENKEEP_INVALID_OPTIONS` naming each problem (`path: message`) when the server loads the
+ * module (the first on-demand request; the build does not evaluate it).
  *
  * @example
  * ```ts

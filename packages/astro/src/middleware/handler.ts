@@ -78,6 +78,15 @@ export function activeMiddleware(): TokenkeepMiddleware | undefined {
   return flags[ACTIVE];
 }
 
+/**
+ * The middleware of the build's prerender step: pages rendered at build time get signed-out locals
+ * and nothing else (no cookie, no configuration, no upstream).
+ */
+export const prerenderMiddleware: MiddlewareHandler = (context, next) => {
+  (context.locals as { tokenkeep?: unknown }).tokenkeep = createLocals(undefined, Date.now);
+  return next();
+};
+
 /** Creates the middleware for a validated configuration. */
 export function createTokenkeepMiddleware(
   config: ResolvedConfig,

@@ -4,4 +4,6 @@ declare module "virtual:tokenkeep/config" {
   export default config;
   /** Whether the server runs under `astro dev`. */
   export const dev: boolean;
+  /** Whether this copy renders prerendered pages at build time only (`default` is then undefined). */
+  export const prerenderOnly: boolean;
 }
