@@ -18,6 +18,8 @@ export interface Session {
   readonly refreshTokenExpiresAt?: number | undefined;
   /** What the upstream said about the user (claims, profile), when mapped. Kept across refreshes. */
   readonly sessionPayload?: JsonValue | undefined;
+  /** When these tokens were received, epoch ms: bounds the refresh window to half their lifetime. */
+  readonly issuedAt?: number | undefined;
 }
 
 /** Where an upstream adapter puts the session payload inside a token set's `raw`. */
@@ -31,6 +33,7 @@ interface Stored {
   r?: string;
   re?: number;
   p?: JsonValue;
+  i?: number;
 }
 
 /** The cookie text of a session (to be sealed). */
@@ -39,6 +42,7 @@ export function encodeSession(session: Session): string {
   if (session.refreshToken !== undefined) stored.r = session.refreshToken;
   if (session.refreshTokenExpiresAt !== undefined) stored.re = session.refreshTokenExpiresAt;
   if (session.sessionPayload !== undefined) stored.p = session.sessionPayload;
+  if (session.issuedAt !== undefined) stored.i = session.issuedAt;
   return JSON.stringify(stored);
 }
 
@@ -61,6 +65,7 @@ export function decodeSession(text: string): Session | undefined {
     refreshToken: typeof stored.r === "string" ? stored.r : undefined,
     refreshTokenExpiresAt: typeof stored.re === "number" ? stored.re : undefined,
     sessionPayload: stored.p,
+    issuedAt: typeof stored.i === "number" ? stored.i : undefined,
   };
 }
 
@@ -76,8 +81,11 @@ export function sessionToTokenSet(session: Session): TokenSet {
   };
 }
 
-/** The session for a token set an upstream returned; `previous` supplies what a refresh left out. */
-export function tokenSetToSession(set: TokenSet, previous?: Session): Session {
+/**
+ * The session for a token set an upstream returned at `receivedAt`; `previous` supplies what a
+ * refresh left out.
+ */
+export function tokenSetToSession(set: TokenSet, receivedAt: number, previous?: Session): Session {
   const payload = set.raw[SESSION_PAYLOAD_KEY];
   return {
     accessToken: set.accessToken,
@@ -88,5 +96,6 @@ export function tokenSetToSession(set: TokenSet, previous?: Session): Session {
       set.refreshTokenExpiresAt ??
       (set.refreshToken === undefined ? previous?.refreshTokenExpiresAt : undefined),
     sessionPayload: payload ?? previous?.sessionPayload,
+    issuedAt: receivedAt,
   };
 }

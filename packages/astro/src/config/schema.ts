@@ -154,7 +154,11 @@ export interface TokenkeepConfig {
   readonly upstream: UpstreamConfig;
   /** The session cookie. */
   readonly cookie?: CookieConfig | undefined;
-  /** An access token expiring within this many ms is rotated before the page renders. @default 60_000 */
+  /**
+   * An access token expiring within this many ms (at most half its lifetime) is rotated before the
+   * page renders.
+   * @default 60_000
+   */
   readonly refreshWindowMs?: number | undefined;
   /** A request waits at most this long for a rotation. @default 10_000 */
   readonly rotationTimeoutMs?: number | undefined;

@@ -241,6 +241,19 @@ describe("middleware: rotation before next()", () => {
     expect(setCookie).toEqual([]);
   });
 
+  it("tokens shorter-lived than the window are rotated at half their lifetime, not on every request", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream); // window 60 s
+    const cookies = await sessionCookies({ ...session(1, 40_000), issuedAt: clock.now });
+    await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual([]);
+    clock.now += 20_001;
+    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(seen.token).toBe("at-2");
+    expect((await readBack(setCookie))?.issuedAt).toBe(clock.now);
+  });
+
   it("the refresh window is an option", async () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware } = create(upstream, { refreshWindowMs: 1_000 });

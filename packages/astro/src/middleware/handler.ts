@@ -87,6 +87,15 @@ export const prerenderMiddleware: MiddlewareHandler = (context, next) => {
   return next();
 };
 
+/**
+ * How long before expiry a session is rotated: `refreshWindowMs`, but at most half the tokens'
+ * lifetime when it is known, so tokens shorter-lived than the window are not rotated on every request.
+ */
+export function refreshWindow(session: Session, refreshWindowMs: number): number {
+  if (session.issuedAt === undefined) return refreshWindowMs;
+  return Math.min(refreshWindowMs, Math.max(0, (session.expiresAt - session.issuedAt) / 2));
+}
+
 /** Creates the middleware for a validated configuration. */
 export function createTokenkeepMiddleware(
   config: ResolvedConfig,
@@ -154,12 +163,12 @@ export function createTokenkeepMiddleware(
     session: Session,
     path: string,
   ): Promise<Session | undefined> => {
-    if (session.expiresAt - now() > config.refreshWindowMs) return session;
+    if (session.expiresAt - now() > refreshWindow(session, config.refreshWindowMs)) return session;
     if (session.refreshToken === undefined) return now() < session.expiresAt ? session : undefined;
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
-        const next = tokenSetToSession(outcome.set, session);
+        const next = tokenSetToSession(outcome.set, now(), session);
         await writeSessionCookie(cookies, next);
         emit("rotated", path);
         return next;
