@@ -44,6 +44,20 @@ describe("configuration", () => {
     expect(text).toMatch(/cookies/);
   });
 
+  it("a mistake inside an upstream mode is reported at its path, with the nearest option", () => {
+    const error = thrown(() =>
+      parseConfig({ upstream: { endpoints: { ...endpoints, ...({ feilds: {} } as object) } } }),
+    );
+    expect(String(error.message)).toMatch(/upstream\.endpoints.*feilds.*fields/);
+    expect(() => parseConfig({ upstream: {} as never })).toThrow(/exactly one of oauth, endpoints/);
+    expect(() => parseConfig({ upstream: { endpoints, oauth: { issuer: "https://a" } } as never })).toThrow(
+      /exactly one/,
+    );
+    expect(() => parseConfig({ upstream: { refresh: async () => ({}) as never } as never })).toThrow(
+      /both signIn and refresh/,
+    );
+  });
+
   it("accepts an upstream made of functions, and an OAuth upstream (grants validates its own options)", () => {
     const upstream = { signIn: async () => ({}) as never, refresh: async () => ({}) as never };
     expect(parseConfig({ upstream }).upstream).toMatchObject({ signIn: upstream.signIn });

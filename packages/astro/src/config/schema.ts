@@ -204,16 +204,36 @@ const endpointsSchema = z.strictObject({
   fetch: fn<typeof globalThis.fetch>().optional(),
 });
 
-const upstreamSchema = z.union([
-  // grants validates these itself, with its own messages, when the middleware builds the creators.
-  z.strictObject({ oauth: z.record(z.string(), z.unknown()) }),
-  z.strictObject({ endpoints: endpointsSchema }),
-  z.looseObject({
-    signIn: fn<Upstream["signIn"]>(),
-    refresh: fn<Upstream["refresh"]>(),
+// One object with the three modes' keys, so a mistake inside a mode is reported at its path
+// (`upstream.endpoints.feilds: unknown option - did you mean fields?`), not as "no shape matched".
+const upstreamSchema = z
+  .strictObject({
+    // grants validates these itself, with its own messages, when the middleware builds the creators.
+    oauth: z.record(z.string(), z.unknown()).optional(),
+    endpoints: endpointsSchema.optional(),
+    signIn: fn<Upstream["signIn"]>().optional(),
+    refresh: fn<Upstream["refresh"]>().optional(),
     signOut: fn<NonNullable<Upstream["signOut"]>>().optional(),
-  }),
-]);
+  })
+  .superRefine((upstream, context) => {
+    const modes = [
+      upstream.oauth !== undefined,
+      upstream.endpoints !== undefined,
+      upstream.signIn !== undefined || upstream.refresh !== undefined || upstream.signOut !== undefined,
+    ].filter(Boolean).length;
+    if (modes !== 1) {
+      context.addIssue({
+        code: "custom",
+        message: "give exactly one of oauth, endpoints, or the signIn and refresh functions",
+      });
+    } else if (
+      upstream.oauth === undefined &&
+      upstream.endpoints === undefined &&
+      (upstream.signIn === undefined || upstream.refresh === undefined)
+    ) {
+      context.addIssue({ code: "custom", message: "an upstream of functions needs both signIn and refresh" });
+    }
+  });
 
 const storeSchema = z.custom<Store>(
   (value) =>

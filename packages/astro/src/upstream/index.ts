@@ -10,7 +10,7 @@ import { oauthUpstream } from "./oauth.js";
 
 /** The upstream the middleware calls. */
 export function resolveUpstream(config: ResolvedConfig["upstream"]): Upstream {
-  if ("oauth" in config) return oauthUpstream(config.oauth as OAuthUpstreamOptions);
-  if ("endpoints" in config) return endpointsUpstream(config.endpoints as ResolvedEndpointsOptions);
+  if (config.oauth !== undefined) return oauthUpstream(config.oauth as OAuthUpstreamOptions);
+  if (config.endpoints !== undefined) return endpointsUpstream(config.endpoints as ResolvedEndpointsOptions);
   return config as Upstream;
 }
