@@ -104,8 +104,8 @@ export function createTokenkeepMiddleware(
   const now = config.now ?? (() => Date.now());
   const counters = createStats();
   const settings = { name: config.cookie.name, domain: config.cookie.domain, maxAgeS: config.cookie.maxAgeS };
-  // Built on the first request that needs them: the module is also evaluated while the build
-  // prerenders, where no secret and no upstream is needed.
+  // Built on the first on-demand request: loading the module does no work and reads no secret, and
+  // the upstream (grants' creators, discovery) is built only once a session needs rotating.
   let sealer: CookieSealer | undefined;
   let upstream: Upstream | undefined;
   let rotation: SessionRotation | undefined;
