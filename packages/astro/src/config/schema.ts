@@ -155,6 +155,12 @@ export interface TokenkeepConfig {
   /** The session cookie. */
   readonly cookie?: CookieConfig | undefined;
   /**
+   * Where sessions live: sealed in the session cookie, or sealed in Astro's server-side session
+   * (`session.driver` in the Astro config; the browser then holds only Astro's session id).
+   * @default "cookie"
+   */
+  readonly storage?: "cookie" | "session" | undefined;
+  /**
    * An access token expiring within this many ms (at most half its lifetime) is rotated before the
    * page renders.
    * @default 60_000
@@ -257,6 +263,7 @@ export const configSchema = z.strictObject({
       secrets: z.union([z.string(), z.array(z.string())]).optional(),
     })
     .default({ name: DEFAULT_COOKIE_NAME, maxAgeS: DEFAULT_COOKIE_MAX_AGE_S }),
+  storage: z.enum(["cookie", "session"]).default("cookie"),
   refreshWindowMs: z.number().nonnegative().max(2_147_483_647).default(DEFAULT_REFRESH_WINDOW_MS),
   rotationTimeoutMs: positiveMs.default(DEFAULT_ROTATION_TIMEOUT_MS),
   store: storeSchema.optional(),

@@ -402,6 +402,74 @@ describe("middleware: registration and setup", () => {
   });
 });
 
+describe("middleware: storage in Astro's session", () => {
+  /** A stand-in for Astro's session API (get, set, delete), backed by a map. */
+  function astroSession(initial: Record<string, unknown> = {}) {
+    const data = new Map(Object.entries(initial));
+    return {
+      data,
+      get: async (key: string) => data.get(key),
+      set: (key: string, value: unknown) => void data.set(key, value),
+      delete: (key: string) => void data.delete(key),
+    };
+  }
+  const sealed = async (value: Session) =>
+    createCookieSealer([SECRET], settings.name).seal(
+      JSON.stringify({ v: 1, a: value.accessToken, t: "Bearer", e: value.expiresAt, r: value.refreshToken }),
+    );
+
+  async function runWithSession(
+    middleware: MiddlewareHandler,
+    store: ReturnType<typeof astroSession> | undefined,
+  ) {
+    const context = makeContext("http://app.test/") as APIContext;
+    Object.defineProperty(context, "session", { value: store });
+    const seen: { token?: string | undefined } = {};
+    await middleware(context, async () => {
+      seen.token = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.getAccessToken();
+      return new Response("page");
+    });
+    return { seen, setCookie: setCookies(context) };
+  }
+
+  it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream, { storage: "session" });
+    const store = astroSession({ tokenkeep: await sealed(session(1, 5_000)) });
+    const { seen, setCookie } = await runWithSession(middleware, store);
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(seen.token).toBe("at-2");
+    expect(setCookie).toEqual([]);
+    const stored = store.data.get("tokenkeep") as string;
+    expect(stored).toMatch(/^tk1\./);
+    expect(stored).not.toContain("rt-2");
+    expect(JSON.parse((await createCookieSealer([SECRET], settings.name).unseal(stored))!)).toMatchObject({
+      r: "rt-2",
+    });
+  });
+
+  it("invalid_grant deletes it; an unreadable value is deleted; nothing stored stays nothing", async () => {
+    const { upstream } = makeUpstream({
+      fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),
+    });
+    const { middleware } = create(upstream, { storage: "session" });
+    const rejected = astroSession({ tokenkeep: await sealed(session(1, 5_000)) });
+    expect((await runWithSession(middleware, rejected)).seen.token).toBeUndefined();
+    expect(rejected.data.has("tokenkeep")).toBe(false);
+    const garbage = astroSession({ tokenkeep: "tk1.nope" });
+    await runWithSession(middleware, garbage);
+    expect(garbage.data.has("tokenkeep")).toBe(false);
+    const empty = astroSession();
+    await runWithSession(middleware, empty);
+    expect(empty.data.size).toBe(0);
+  });
+
+  it("without Astro sessions configured, the request fails with a message saying what to configure", async () => {
+    const { middleware } = create(makeUpstream().upstream, { storage: "session" });
+    await expect(runWithSession(middleware, undefined)).rejects.toThrow(/session\.driver/);
+  });
+});
+
 describe("middleware: route protection", () => {
   const protect = { paths: ["/account/*", "/settings"] };
 

@@ -28,13 +28,7 @@ import { requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
 import { denyAccess, isProtected } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
-import {
-  clearSessionCookie,
-  hasSessionCookie,
-  readSessionCookie,
-  type SessionCookieContext,
-  writeSessionCookie,
-} from "../session-cookies.js";
+import { astroSessionStorage, cookieStorage, type SessionStorage } from "../session-storage.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -159,7 +153,7 @@ export function createTokenkeepMiddleware(
 
   /** The session after rotating it when due, and whether the cookies must change. */
   const refreshIfDue = async (
-    cookies: SessionCookieContext,
+    storage: SessionStorage,
     session: Session,
     path: string,
   ): Promise<Session | undefined> => {
@@ -169,13 +163,13 @@ export function createTokenkeepMiddleware(
     switch (outcome.kind) {
       case "rotated": {
         const next = tokenSetToSession(outcome.set, now(), session);
-        await writeSessionCookie(cookies, next);
+        await storage.write(next);
         emit("rotated", path);
         return next;
       }
       case "rejected":
         counters.refreshFailures++;
-        clearSessionCookie(cookies);
+        storage.clear();
         emit("refresh-failure", path, { permanent: true, error: outcome.error });
         return undefined;
       case "late":
@@ -202,19 +196,22 @@ export function createTokenkeepMiddleware(
     handled.add(context.locals);
 
     const path = context.url.pathname;
-    const cookies: SessionCookieContext = {
-      jar: context.cookies,
-      secure: context.url.protocol === "https:",
-      settings,
-      sealer: getSealer(),
-      now,
-    };
-    let session = await readSessionCookie(cookies);
-    if (session === undefined && hasSessionCookie(cookies)) {
-      // Tampered with, sealed with a retired key, or from an older format: it can never be read.
-      clearSessionCookie(cookies);
-    }
-    if (session !== undefined) session = await refreshIfDue(cookies, session, path);
+    const sealer = getSealer();
+    const storage =
+      config.storage === "session"
+        ? astroSessionStorage(context, sealer)
+        : cookieStorage({
+            jar: context.cookies,
+            secure: context.url.protocol === "https:",
+            settings,
+            sealer,
+            now,
+          });
+    const stored = await storage.read();
+    // Tampered with, sealed with a retired key, or from an older format: it can never be read.
+    if (stored.unreadable) storage.clear();
+    let session = stored.session;
+    if (session !== undefined) session = await refreshIfDue(storage, session, path);
 
     const locals = createLocals(session, now);
     (context.locals as { tokenkeep?: unknown }).tokenkeep = locals;
