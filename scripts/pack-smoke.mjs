@@ -29,9 +29,6 @@ const packages = readdirSync(join(root, "packages"))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) }))
   .filter(({ manifest }) => !manifest.private);
 
-// pat-server is being reworked on its own branch (issue #16's pat-server section), which adds its
-// LICENSE and manifest fields; remove it from this list once that branch is merged.
-const METADATA_PENDING = new Set(["@tokenkeep/pat-server"]);
 const MANIFEST_FIELDS = ["license", "author", "homepage", "bugs", "keywords"];
 
 const files = {};
@@ -78,7 +75,6 @@ execFileSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", "
 let passed = 0;
 let failed = 0;
 for (const { manifest } of packages) {
-  if (METADATA_PENDING.has(manifest.name)) continue;
   // The manifest as installed from the tarball, not the workspace's.
   const installed = JSON.parse(
     readFileSync(join(app, "node_modules", ...manifest.name.split("/"), "package.json"), "utf8"),

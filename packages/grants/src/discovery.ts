@@ -83,6 +83,18 @@ interface CacheEntry {
  */
 const caches = new WeakMap<object, Map<string, CacheEntry>>();
 
+// Only the keys: the values are checked where they are used.
+const anything = rules.check(() => true, "");
+const optionKeysRule = () =>
+  rules.object({
+    fetch: anything,
+    ky: anything,
+    timeoutMs: rules.optional(rules.duration()),
+    signal: anything,
+    allowInsecureRequests: anything,
+    now: rules.optional(rules.func()),
+  });
+
 /**
  * `Cache-Control: max-age=N` in milliseconds, else `undefined`. Only `max-age` is read: many servers
  * send `no-store` on every answer, and reading the metadata before every token request would double
@@ -113,8 +125,21 @@ interface ReadMetadata {
   readonly lifetimeMs: number | undefined;
 }
 
-async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
+async function readMetadata(
+  response: Response,
+  issuer: string,
+  allowInsecure: boolean,
+): Promise<ReadMetadata | undefined> {
   const { status } = response;
+  // An https issuer redirected to http: metadata read in clear could name any token endpoint, and the
+  // client's credentials would follow it. Nothing from that answer is used.
+  if (response.redirected && !isSecureEnough(response.url, allowInsecure)) {
+    await response.body?.cancel().catch(() => {});
+    throw new InvalidResponseError(
+      "discovery was redirected to an http URL on a host that is not loopback; its metadata is not used",
+      { status },
+    );
+  }
   if (status === 404) {
     await response.body?.cancel().catch(() => {});
     return undefined;
@@ -173,7 +198,7 @@ async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<
       what: "discovery request",
     } as const;
     const metadata = await exchange(request, transport, undefined, (response) =>
-      readMetadata(response, issuer),
+      readMetadata(response, issuer, options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS),
     );
     if (metadata) return metadata;
   }
@@ -210,9 +235,16 @@ export function discover(
   issuer: string | URL,
   options: DiscoverOptions = {},
 ): Promise<AuthorizationServerMetadata> {
+  // Misspelt options are errors here as in every factory.
+  const problems = rules.runRule(optionKeysRule(), options).problems;
+  if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
   const allowInsecure = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
   if (!isSecureEnough(issuer, allowInsecure)) {
     return Promise.reject(rules.invalidOptions("discover", [insecureUrlProblem("issuer")]));
+  }
+  // Aborted already: nothing is sent (and no shared lookup is left without a listener).
+  if (options.signal?.aborted) {
+    return Promise.reject(new AbortError("discovery was aborted", { cause: options.signal.reason }));
   }
   const key = String(issuer);
   const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
@@ -226,6 +258,8 @@ export function discover(
   if (entry === undefined || entry.expiresAt <= now()) {
     const pending = fetchMetadata(key, options);
     const created: CacheEntry = { metadata: pending.then((read) => read.metadata), expiresAt: Infinity };
+    // Every caller may stop waiting (its signal): the shared lookup's failure must not go unhandled.
+    created.metadata.catch(() => {});
     const owner = cache;
     owner.set(key, created);
     pending.then(

@@ -144,4 +144,20 @@ describe("credentials never travel in clear text", () => {
       cause: [`issuer: ${insecure}`],
     });
   });
+
+  it("rejects a misspelt option in every creator and in discover(), naming the nearest known one", async () => {
+    expect(thrown(() => clientCredentialsGrant({ ...base, timeout: 300 } as never)).cause).toEqual([
+      "(options): unknown option `timeout` - did you mean `timeoutMs`?",
+    ]);
+    expect(
+      thrown(() => passwordGrant({ ...base, username: "u", password: "p", pasword: "x" } as never)).cause,
+    ).toEqual(["(options): unknown option `pasword` - did you mean `password`?"]);
+    const error = await discover("https://auth.example", { timout: 5 } as never).catch(
+      (caught: Error) => caught,
+    );
+    expect(error).toMatchObject({ name: "TypeError", code: INVALID_OPTIONS });
+    expect((error as Error).cause).toEqual([
+      "(options): unknown option `timout` - did you mean `timeoutMs`?",
+    ]);
+  });
 });

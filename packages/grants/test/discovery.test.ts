@@ -113,6 +113,54 @@ describe("discovery", () => {
     expect(String(error)).toMatch(/names no revocation_endpoint/);
   });
 
+  it("uses no metadata an https issuer's redirect brought from an http URL on another host", async () => {
+    // What fetch returns after following https://auth.example -> http://auth.example (no request
+    // leaves this machine: the redirect's outcome is handed over as fetch reports it).
+    const seen: string[] = [];
+    const redirectedFetch = (async (input: RequestInfo | URL) => {
+      seen.push(String(input));
+      const response = new Response(JSON.stringify({ issuer: "https://auth.example", token_endpoint: "https://evil.example/token" }), {
+        headers: { "content-type": "application/json" },
+      });
+      Object.defineProperties(response, {
+        redirected: { value: true },
+        url: { value: "http://auth.example/.well-known/openid-configuration" },
+      });
+      return response;
+    }) as typeof fetch;
+    const error = await discover("https://auth.example", { fetch: redirectedFetch }).catch((e: unknown) => e);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(String(error)).toMatch(/redirected to an http URL/);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("sends nothing for a caller whose signal was aborted already, and leaves no rejection unhandled", async () => {
+    let calls = 0;
+    const counting = (async () => {
+      calls++;
+      throw new TypeError("fetch failed");
+    }) as typeof fetch;
+    const controller = new AbortController();
+    controller.abort();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    onTestFinished(() => {
+      process.off("unhandledRejection", onUnhandled);
+    });
+    await expect(
+      discover("https://auth.example", { fetch: counting, signal: controller.signal }),
+    ).rejects.toMatchObject({ code: "ERR_TOKENKEEP_ABORTED" });
+    // A caller that gives up while the shared lookup fails.
+    const late = new AbortController();
+    const waiting = discover("https://auth2.example", { fetch: counting, signal: late.signal }).catch((e) => e);
+    late.abort();
+    await waiting;
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toBe(1);
+    expect(unhandled).toEqual([]);
+  });
+
   it("does not send credentials to an http endpoint the metadata names on another host", async () => {
     const server = await metadataServer((issuer) => ({
       status: 200,

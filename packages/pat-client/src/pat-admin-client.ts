@@ -10,6 +10,7 @@ import {
   batchTokensResponseSchema,
   type IssueTokenResponse,
   issueTokenResponseSchema,
+  isTokenId,
   type ListTokensOptions,
   listTokensResponseSchema,
   type PatRecord,
@@ -238,7 +239,7 @@ export class PatAdminClient implements AsyncDisposable {
       {
         operation: "register",
         method: "PUT",
-        url: this.#tokensUrl(params.tokenId),
+        url: this.#tokenUrl(params.tokenId),
         json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
         idempotent: true,
         signal: requestOptions.signal,
@@ -253,7 +254,7 @@ export class PatAdminClient implements AsyncDisposable {
     await this.#admin({
       operation: "update",
       method: "PATCH",
-      url: this.#tokensUrl(tokenId),
+      url: this.#tokenUrl(tokenId),
       json: pick(updates, ["owner", "isAdmin", "secretPhc", "roles", "expiresAt"]),
       idempotent: true,
       signal: requestOptions.signal,
@@ -269,7 +270,7 @@ export class PatAdminClient implements AsyncDisposable {
     await this.#admin({
       operation: "revoke",
       method: "PUT",
-      url: this.#tokensUrl(tokenId, "revoke"),
+      url: this.#tokenUrl(tokenId, "revoke"),
       json: pick(options, ["expiresAt"]),
       idempotent: true,
       signal: requestOptions.signal,
@@ -281,7 +282,7 @@ export class PatAdminClient implements AsyncDisposable {
     await this.#admin({
       operation: "restore",
       method: "PUT",
-      url: this.#tokensUrl(tokenId, "restore"),
+      url: this.#tokenUrl(tokenId, "restore"),
       idempotent: true,
       signal: requestOptions.signal,
     });
@@ -324,10 +325,26 @@ export class PatAdminClient implements AsyncDisposable {
     await this.close();
   }
 
-  #tokensUrl(...segments: string[]): string {
+  #tokensUrl(route?: "batch"): string {
     const base = `${this.#options.endpoint}${this.#options.adminPath}/tokens`;
-    return segments.length === 0 ? base : `${base}/${segments.map(encodeURIComponent).join("/")}`;
+    return route === undefined ? base : `${base}/${route}`;
   }
+
+  /** The URL of one token's route. */
+  #tokenUrl(tokenId: string, action?: "revoke" | "restore"): string {
+    // A token id goes into the URL, so into every proxy's access log: a whole PAT pasted in its place
+    // (its secret included) is refused before anything is sent, and never repeated.
+    if (!isTokenId(tokenId)) {
+      throw Object.assign(
+        new TypeError(
+          "tokenId: expected a token id (21 characters of [A-Za-z0-9]), not a whole personal access token; nothing was sent",
+        ),
+        { code: "ERR_TOKENKEEP_INVALID_ARGUMENT" },
+      );
+    }
+    return `${this.#tokensUrl()}/${tokenId}${action === undefined ? "" : `/${action}`}`;
+  }
+
 
   async #token(signal: AbortSignal | undefined): Promise<TokenSet> {
     try {

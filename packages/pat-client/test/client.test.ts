@@ -153,14 +153,25 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
     expect(result.notFound).toEqual([missing]);
   });
 
-  it("URL-encodes path segments", async () => {
+  it("refuses anything but a token id where one belongs (a pasted PAT, a path), before sending, never repeating it", async () => {
     const { server, client } = await setup();
-    const error = await client.revoke("../tokens/x?y#z").catch((e: unknown) => e);
-    expect(isPatClientError(error) && error.status).toBe(400);
-    expect(isPatClientError(error) && isApiError(error.cause) && error.cause.error.message).toBe(
-      "Invalid token id",
-    );
-    expect([...server.requests.keys()]).toContain("PUT /admin/tokens/..%2Ftokens%2Fx%3Fy%23z/revoke");
+    const pat = "pat_ABCDEFGHIJKLMNOPQRSTU.c2VjcmV0LXNlY3JldC1zZWNyZXQ=";
+    const tokenRoutes = () => [...server.requests.keys()].filter((key) => key.includes("/admin/tokens/"));
+    const before = tokenRoutes();
+    for (const call of [
+      () => client.revoke(pat),
+      () => client.restore(pat),
+      () => client.update(pat, { owner: "x" }),
+      () => client.register({ tokenId: pat, owner: "x", secretPhc: "$scrypt$x" } as never),
+      () => client.revoke("../tokens/x?y#z"),
+    ]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TypeError);
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_ARGUMENT" });
+      expect(String((error as Error).message)).not.toContain("c2Vj");
+      expect(JSON.stringify(error)).not.toContain("c2Vj");
+    }
+    expect(tokenRoutes()).toEqual(before);
   });
 
   it("sends the PAT to the exchange route only, and the JWT to the admin routes", async () => {

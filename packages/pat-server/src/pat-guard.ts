@@ -38,10 +38,10 @@ const optionsSchema = z.object({
  * Creates a route guard for an API that trusts a PAT server: JWT signature (from the server's JWKS),
  * issuer, expiry, then the `admin` claim or a role. Answers the protocol's 401/403 error bodies.
  * Revocation reaches such an API only when the JWT expires: keep `jwtLifetimeSeconds` short.
- * @throws TypeError with code `ERR_PAT_GUARD_OPTIONS` for bad options.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for bad options.
  */
 export function createPatGuard(options: PatGuardOptions): PatGuard {
-  const parsed = parseOptions(optionsSchema, options, "ERR_PAT_GUARD_OPTIONS", "PAT guard");
+  const parsed = parseOptions(optionsSchema, options, "createPatGuard");
   const keySet =
     parsed.jwks instanceof URL
       ? createRemoteJWKSet(parsed.jwks)

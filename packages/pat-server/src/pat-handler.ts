@@ -69,10 +69,10 @@ function defaultOnError({ error }: { error: unknown }): void {
  * (`POST /auth/token`), the admin routes (`/admin/tokens...`), the JWKS document and a health route.
  * Mount it in `node:http` (see {@link serve}), an Astro API route, or anything speaking Request/Response.
  * Every failure answers the protocol's JSON error body (`Content-Type: application/json`, no parameters).
- * @throws TypeError with code `ERR_PAT_HANDLER_OPTIONS` for bad options.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for bad options.
  */
 export function createPatHandler(options: PatHandlerOptions): PatHandler {
-  const resolved = parseOptions(patHandlerOptionsSchema, options, "ERR_PAT_HANDLER_OPTIONS", "PAT handler");
+  const resolved = parseOptions(patHandlerOptionsSchema, options, "createPatHandler");
   const onError = resolved.onError ?? defaultOnError;
   let keysPromise: Promise<JwtKeys> | undefined;
   const keys = () => {

@@ -22,7 +22,7 @@ describe("scrypt", () => {
     for (const log2Cost of [0, 17, 20, 1.5]) {
       await expect(hashSecret(secret, { log2Cost })).rejects.toMatchObject({
         name: "TypeError",
-        code: "ERR_PAT_SCRYPT_OPTIONS",
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
       });
     }
   });

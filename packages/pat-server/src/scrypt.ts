@@ -100,7 +100,7 @@ export interface HashSecretOptions {
 /**
  * Hashes a PAT secret (its raw bytes) with scrypt (N = 2^14, r = 8, p = 1, 16-byte salt, 32-byte key)
  * and returns the PHC string `$scrypt$ln=14,r=8,p=1$<salt>$<hash>`. Runs on libuv's thread pool.
- * @throws TypeError with code `ERR_PAT_SCRYPT_OPTIONS` for a `log2Cost` outside 1..16.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for a `log2Cost` outside 1..16.
  */
 export async function hashSecret(secret: Uint8Array, options: HashSecretOptions = {}): Promise<string> {
   const log2Cost = options.log2Cost ?? DEFAULT_SCRYPT_LOG2_COST;
@@ -110,7 +110,7 @@ export async function hashSecret(secret: Uint8Array, options: HashSecretOptions 
         `Invalid scrypt options: log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`,
       ),
       {
-        code: "ERR_PAT_SCRYPT_OPTIONS",
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
         cause: [`log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`],
       },
     );

@@ -379,7 +379,7 @@ describe("handler options", () => {
       createPatHandler({ store, jwtLifetimeSeconds: -1, adminPath: "admin" });
       expect.unreachable();
     } catch (error) {
-      expect(error).toMatchObject({ name: "TypeError", code: "ERR_PAT_HANDLER_OPTIONS" });
+      expect(error).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
       expect((error as Error).cause).toEqual([
         expect.stringMatching(/^jwtLifetimeSeconds: /),
         expect.stringMatching(/^adminPath: /),

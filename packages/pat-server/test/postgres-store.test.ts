@@ -18,7 +18,7 @@ describe.skipIf(skip)("PostgreSQL", () => {
 
   it("rejects options with both a pool and a connection string missing", () => {
     expect(() => createPostgresStore({})).toThrow(
-      expect.objectContaining({ code: "ERR_PAT_POSTGRES_OPTIONS" }),
+      expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
     );
     expect(() => createPostgresStore({ connectionString: pgUrl!, schema: 'x"; drop' })).toThrow(TypeError);
   });

@@ -21,7 +21,7 @@ describe("createSqliteStore options", () => {
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(TypeError);
-      expect(error).toMatchObject({ code: "ERR_PAT_SQLITE_OPTIONS" });
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
       expect((error as Error).cause).toEqual([expect.stringMatching(/^path: /)]);
     }
   });

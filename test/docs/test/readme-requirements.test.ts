@@ -8,10 +8,6 @@ import { describe, expect, it } from "vitest";
 
 const repo = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
 
-// pat-server is being reworked on its own branch (issue #16's pat-server section: entry points and
-// engines), whose README gains this paragraph; remove it from this list once that branch is merged.
-const PENDING = new Set(["pat-server"]);
-
 const packages = readdirSync(`${repo}/packages`)
   .filter((name) => existsSync(`${repo}/packages/${name}/package.json`))
   .map((name) => ({
@@ -21,12 +17,12 @@ const packages = readdirSync(`${repo}/packages`)
       engines?: { node?: string };
     },
   }))
-  .filter(({ name, manifest }) => !manifest.private && !PENDING.has(name));
+  .filter(({ manifest }) => !manifest.private);
 
 describe("package READMEs state the requirements", () => {
   it("covers the published packages", () => {
     expect(packages.map(({ name }) => name)).toEqual(
-      expect.arrayContaining(["core", "grants", "pat-client", "pat-protocol", "redis"]),
+      expect.arrayContaining(["core", "grants", "pat-client", "pat-protocol", "pat-server", "redis"]),
     );
   });
 

@@ -595,7 +595,10 @@ describe("createTokenManager: options", () => {
       "(options): unknown option `skewMS` - did you mean `skewMs`?",
     ]);
     // The option that moved to shareStore: no longer silently ignored.
-    expect(problems({ creator, store: {} })).toEqual(["(options): unknown option `store`"]);
+    expect(problems({ creator, store: {} })).toEqual([
+      "(options): unknown option `store` - did you mean `shared`?",
+    ]);
+    expect(problems({ creator, zzzzzzzz: 1 })).toEqual(["(options): unknown option `zzzzzzzz`"]);
     expect(problems({ creator, retry: { retires: 1 } })).toEqual([
       "retry: unknown option `retires` - did you mean `retries`?",
     ]);

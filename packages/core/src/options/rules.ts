@@ -161,7 +161,8 @@ function distance(a: string, b: string): number {
 /** The known key closest to `key` (case-insensitively), when it is close enough to be a typo. */
 export function nearestKey(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(3, key.length / 3 + 1);
+  // A typo is within half the key's length (at least 2 edits): `timout` finds `timeoutMs`.
+  let bestDistance = Math.max(2, Math.ceil(key.length / 2)) + 1;
   for (const candidate of known) {
     const d = distance(key.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [candidate, d];

@@ -1,19 +1,11 @@
+import { parseOptions as parseWithSchema } from "@tokenkeep/core/options";
 import type * as z from "zod";
 
 /**
- * Parses options with `schema`; a failure is a `TypeError` with `code` and the zod issues in `cause`,
- * listed as `path: message`. Option values are never echoed.
+ * Parses options with `schema` through core's `parseOptions`, so pat-server reports bad options as
+ * every tokenkeep package does: a `TypeError` with code `ERR_TOKENKEEP_INVALID_OPTIONS`, the problems
+ * in `cause` as `path: message`, an unknown key naming the nearest known one. Values are never echoed.
  */
-export function parseOptions<S extends z.ZodType>(
-  schema: S,
-  options: unknown,
-  code: string,
-  what: string,
-): z.output<S> {
-  const result = schema.safeParse(options);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-  throw Object.assign(new TypeError(`Invalid ${what} options: ${issues.join("; ")}`, { cause: issues }), {
-    code,
-  });
+export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, what: string): z.output<S> {
+  return parseWithSchema(schema, options, what) as z.output<S>;
 }

@@ -46,10 +46,10 @@ const RETRYABLE = new Set(["40001", "40P01"]);
  * A {@link PatStore} on PostgreSQL through `pg`, for several server instances sharing one database.
  * Tables are created and migrated automatically (versioned, under an advisory lock so instances
  * starting together do not race). Ids sort in byte order (`COLLATE "C"`).
- * @throws TypeError with code `ERR_PAT_POSTGRES_OPTIONS` for bad options.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for bad options.
  */
 export function createPostgresStore(options: PostgresStoreOptions): PatStore {
-  const parsed = parseOptions(optionsSchema, options, "ERR_PAT_POSTGRES_OPTIONS", "PostgreSQL store");
+  const parsed = parseOptions(optionsSchema, options, "createPostgresStore");
   const pool =
     parsed.pool ?? new pg.Pool({ connectionString: parsed.connectionString, max: parsed.maxConnections });
   const ownsPool = parsed.pool === undefined;

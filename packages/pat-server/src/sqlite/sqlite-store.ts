@@ -35,15 +35,10 @@ const optionsSchema = z.object({
  * A {@link PatStore} on SQLite through Node's built-in `node:sqlite` (no native module to install).
  * The schema is created and migrated automatically (versioned, in `pat_schema_migrations`). File
  * databases use WAL mode, so several processes may share one file; one process is the common case.
- * @throws TypeError with code `ERR_PAT_SQLITE_OPTIONS` for bad options.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for bad options.
  */
 export function createSqliteStore(options: SqliteStoreOptions): PatStore {
-  const { path, busyTimeoutMs } = parseOptions(
-    optionsSchema,
-    options,
-    "ERR_PAT_SQLITE_OPTIONS",
-    "SQLite store",
-  );
+  const { path, busyTimeoutMs } = parseOptions(optionsSchema, options, "createSqliteStore");
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs });
   if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
   migrate(db);
