@@ -1,8 +1,8 @@
 # shellcheck shell=bash
-# Sourced by scripts/run.sh. Makes sure a Node >= 22.12 and the pinned pnpm are first on PATH and the
+# Sourced by scripts/run.sh. Makes sure a Node >= 22.23.4 and the pinned pnpm are first on PATH and the
 # workspace's dependencies are installed from the frozen lockfile. Idempotent: a second call only checks.
 #
-# A machine whose Node is older than 22.12 (or has none) gets Node and pnpm from the npm registry, in
+# A machine whose Node is older than 22.23.4 (or has none) gets Node and pnpm from the npm registry, in
 # .tools/ inside the repository (ignored by git). Nothing is installed globally; corepack is not used.
 
 TK_NODE_VERSION="24.21.0"
@@ -17,13 +17,19 @@ tk_log() {
   echo "tokenkeep: $*" >&2
 }
 
-# 0 when the node binary given is >= 22.12.
+# The oldest Node the workspace runs on: Astro 7.4 (@tokenkeep/astro's tests and fixtures) needs 22.23.4.
+TK_NODE_MIN="22.23.4"
+
+# 0 when the node binary given is >= $TK_NODE_MIN (major, minor and patch compared as numbers).
 tk_node_is_recent() {
   local version
   version=$("$1" -p 'process.versions.node' 2>/dev/null) || return 1
-  local major=${version%%.*} rest=${version#*.}
-  local minor=${rest%%.*}
-  [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 12 ]; }
+  local major minor patch want_major want_minor want_patch
+  IFS=. read -r major minor patch <<<"$version"
+  IFS=. read -r want_major want_minor want_patch <<<"$TK_NODE_MIN"
+  [ "$major" -ne "$want_major" ] && { [ "$major" -gt "$want_major" ]; return; }
+  [ "$minor" -ne "$want_minor" ] && { [ "$minor" -gt "$want_minor" ]; return; }
+  [ "${patch%%[!0-9]*}" -ge "$want_patch" ]
 }
 
 tk_ensure_toolchain() {
@@ -44,7 +50,7 @@ tk_ensure_toolchain() {
   local packages=("pnpm@$TK_PNPM_VERSION")
   if [ "$want_node" -eq 1 ]; then
     packages=("node@$TK_NODE_VERSION" "${packages[@]}")
-    tk_log "Node $(node --version 2>/dev/null || echo '(none)') is older than 22.12: installing Node $TK_NODE_VERSION and pnpm $TK_PNPM_VERSION into .tools/"
+    tk_log "Node $(node --version 2>/dev/null || echo '(none)') is older than $TK_NODE_MIN: installing Node $TK_NODE_VERSION and pnpm $TK_PNPM_VERSION into .tools/"
   else
     tk_log "installing pnpm $TK_PNPM_VERSION into .tools/"
   fi

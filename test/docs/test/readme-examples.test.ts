@@ -59,6 +59,7 @@ const SETTINGS: Record<string, Omit<Readme, "path">> = {
     `,
   },
   "packages/redis/README.md": { minimum: 2, context: "" },
+  "packages/astro/README.md": { minimum: 4, context: "" },
   "packages/pat-server/README.md": {
     minimum: 4,
     context: "",

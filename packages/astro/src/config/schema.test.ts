@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { defineTokenkeepConfig } from "./index.js";
+import { parseConfig, splitSecrets } from "./schema.js";
+
+function thrown(run: () => unknown): TypeError & { code?: string; cause?: unknown } {
+  try {
+    run();
+  } catch (error) {
+    return error as TypeError & { code?: string };
+  }
+  throw new Error("expected a throw");
+}
+
+const endpoints = { baseURL: "https://api.test", login: "/auth/login", refresh: "/auth/refresh" };
+
+describe("configuration", () => {
+  it("applies the documented defaults", () => {
+    const config = parseConfig({ upstream: { endpoints } });
+    expect(config.cookie).toEqual({ name: "tokenkeep", maxAgeS: 2_592_000 });
+    expect(config.refreshWindowMs).toBe(60_000);
+    expect(config.rotationTimeoutMs).toBe(10_000);
+    expect(config.upstream).toMatchObject({
+      endpoints: { contentType: "application/json", refreshRequestField: "refreshToken", timeoutMs: 30_000 },
+    });
+    expect(parseConfig({ upstream: { endpoints }, protect: { paths: ["/a/*"] } }).protect).toEqual({
+      paths: ["/a/*"],
+      signInPath: "/login",
+      returnToParam: "returnTo",
+    });
+  });
+
+  it("bad options throw a TypeError with ERR_TOKENKEEP_INVALID_OPTIONS naming each path", () => {
+    const error = thrown(() =>
+      defineTokenkeepConfig({
+        upstream: { endpoints: { ...endpoints, baseURL: "ftp://x" } },
+        refreshWindowMs: -1,
+        ...({ cookies: {} } as object), // an unknown key
+      }),
+    );
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    const text = `${error.message}\n${String((error.cause as { message?: string } | undefined)?.message ?? error.cause)}`;
+    expect(text).toMatch(/refreshWindowMs/);
+    expect(text).toMatch(/cookies/);
+  });
+
+  it("a mistake inside an upstream mode is reported at its path, with the nearest option", () => {
+    const error = thrown(() =>
+      parseConfig({ upstream: { endpoints: { ...endpoints, ...({ feilds: {} } as object) } } }),
+    );
+    expect(String(error.message)).toMatch(/upstream\.endpoints.*feilds.*fields/);
+    expect(() => parseConfig({ upstream: {} as never })).toThrow(/exactly one of oauth, endpoints/);
+    expect(() => parseConfig({ upstream: { endpoints, oauth: { issuer: "https://a" } } as never })).toThrow(
+      /exactly one/,
+    );
+    expect(() => parseConfig({ upstream: { refresh: async () => ({}) as never } as never })).toThrow(
+      /both signIn and refresh/,
+    );
+  });
+
+  it("accepts an upstream made of functions, and an OAuth upstream (grants validates its own options)", () => {
+    const upstream = { signIn: async () => ({}) as never, refresh: async () => ({}) as never };
+    expect(parseConfig({ upstream }).upstream).toMatchObject({ signIn: upstream.signIn });
+    expect(
+      parseConfig({ upstream: { oauth: { issuer: "https://auth.test", clientId: "c", clientSecret: "s" } } })
+        .upstream,
+    ).toBeTruthy();
+    expect(() => parseConfig({ upstream: { refresh: "nope" } as never })).toThrow(TypeError);
+  });
+
+  it("secrets: a comma-separated environment value or a list, blanks dropped", () => {
+    expect(splitSecrets(" new , old ,")).toEqual(["new", "old"]);
+    expect(splitSecrets(["a", " "])).toEqual(["a"]);
+    expect(splitSecrets(undefined)).toEqual([]);
+  });
+});

@@ -1,0 +1,302 @@
+/**
+ * The configuration a user writes in `src/tokenkeep.config.ts`, its zod schema and its defaults.
+ * Parsed once, when the module is evaluated (`defineTokenkeepConfig`); a bad value throws a `TypeError`
+ * with code `ERR_TOKENKEEP_INVALID_OPTIONS` listing `path: message` for each problem.
+ */
+import type { JsonValue, Store, TokenSet } from "@tokenkeep/core";
+import { parseOptions } from "@tokenkeep/core/options";
+import type { GrantOptions } from "@tokenkeep/grants";
+import { z } from "zod";
+import {
+  DEFAULT_CONTENT_TYPE,
+  DEFAULT_COOKIE_MAX_AGE_S,
+  DEFAULT_COOKIE_NAME,
+  DEFAULT_REFRESH_REQUEST_FIELD,
+  DEFAULT_REFRESH_WINDOW_MS,
+  DEFAULT_RETURN_TO_PARAM,
+  DEFAULT_ROTATION_TIMEOUT_MS,
+  DEFAULT_SECRET_ENV,
+  DEFAULT_SIGN_IN_PATH,
+  DEFAULT_UPSTREAM_TIMEOUT_MS,
+} from "../defaults.js";
+import type { TokenkeepEvent } from "../events.js";
+
+/** What a login or refresh answer parser returns (custom endpoints). */
+export interface ParsedTokens {
+  /** The access token. Secret. */
+  readonly accessToken: string;
+  /** The refresh token, when the answer has one (a refresh answer without one keeps the old one). */
+  readonly refreshToken?: string | undefined;
+  /** Expiry as epoch ms, epoch seconds (below 10^11) or an ISO date. Wins over `expiresIn`. */
+  readonly expiresAt?: number | string | undefined;
+  /** Lifetime in seconds from when the request was sent. */
+  readonly expiresIn?: number | undefined;
+  /** @default "Bearer" */
+  readonly tokenType?: string | undefined;
+  /** What to keep about the user (claims, profile); readable as `locals.tokenkeep.sessionPayload`. */
+  readonly sessionPayload?: JsonValue | undefined;
+}
+
+/** Dotted paths (`data.tokens.access`) into a login or refresh answer. */
+export interface FieldMapping {
+  /** @default "accessToken", else "access_token" */
+  readonly accessToken?: string | undefined;
+  /** @default "refreshToken", else "refresh_token" */
+  readonly refreshToken?: string | undefined;
+  /** @default "expiresAt", else "expires_at" */
+  readonly expiresAt?: string | undefined;
+  /** @default "expiresIn", else "expires_in" */
+  readonly expiresIn?: string | undefined;
+  /** @default "tokenType", else "token_type" */
+  readonly tokenType?: string | undefined;
+  /** @default "sessionPayload", else "user" */
+  readonly sessionPayload?: string | undefined;
+}
+
+/**
+ * An upstream with its own login, refresh and logout endpoints (what astro-tokenkit calls `auth`).
+ * Option names follow astro-tokenkit's, so a configuration maps one to one.
+ */
+export interface EndpointsUpstreamOptions {
+  /** The API's base URL; the paths below are resolved against it. Read at runtime, e.g. from `process.env`. */
+  readonly baseURL: string;
+  /** The login path (POST). */
+  readonly login: string;
+  /** The refresh path (POST). */
+  readonly refresh: string;
+  /** The logout path (POST), when the API has one. */
+  readonly logout?: string | undefined;
+  /** @default "application/json" */
+  readonly contentType?: "application/json" | "application/x-www-form-urlencoded" | undefined;
+  /** Extra headers of the login, refresh and logout requests. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Extra fields of the login request. */
+  readonly loginData?: Readonly<Record<string, JsonValue>> | undefined;
+  /** Extra fields of the refresh request. */
+  readonly refreshData?: Readonly<Record<string, JsonValue>> | undefined;
+  /** @default "refreshToken" */
+  readonly refreshRequestField?: string | undefined;
+  /** Where the answers keep each field (dotted paths). */
+  readonly fields?: FieldMapping | undefined;
+  /** Reads a login answer's body (wins over `fields`). */
+  readonly parseLogin?: ((body: unknown) => ParsedTokens) | undefined;
+  /** Reads a refresh answer's body (wins over `fields`). */
+  readonly parseRefresh?: ((body: unknown) => ParsedTokens) | undefined;
+  /** @default 30_000 */
+  readonly timeoutMs?: number | undefined;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof globalThis.fetch | undefined;
+}
+
+/**
+ * An OAuth 2.0 authorization server: sign-in with the password grant, rotation with the refresh
+ * token grant, sign-out revokes the refresh token (RFC 7009); all through `@tokenkeep/grants`, whose
+ * options these are (`issuer` enables discovery).
+ */
+export interface OAuthUpstreamOptions extends GrantOptions {
+  /** The revocation endpoint; discovered from `issuer` when omitted. */
+  readonly revocationUrl?: string | URL | undefined;
+  /** The scope requested at sign-in. */
+  readonly scope?: string | readonly string[] | undefined;
+}
+
+/** What the middleware calls. Any object with these functions is an upstream. */
+export interface Upstream {
+  /** Exchanges credentials for a session's token set. */
+  signIn(credentials: Readonly<Record<string, string>>, context: { signal?: AbortSignal }): Promise<TokenSet>;
+  /** Redeems a refresh token (called once per token across the deployment). */
+  refresh(context: { refreshToken: string; previous: TokenSet; signal: AbortSignal }): Promise<TokenSet>;
+  /** Ends the session upstream (revocation, logout endpoint). */
+  signOut?(session: {
+    accessToken: string;
+    refreshToken?: string | undefined;
+    signal?: AbortSignal;
+  }): Promise<void>;
+}
+
+/** One of the upstream modes. */
+export type UpstreamConfig =
+  | { readonly oauth: OAuthUpstreamOptions }
+  | { readonly endpoints: EndpointsUpstreamOptions }
+  | Upstream;
+
+/** Route protection. */
+export interface ProtectOptions {
+  /**
+   * Paths that need a session: exact (`/account`), or a prefix ending in `/*` (`/account/*` covers
+   * `/account` and everything below).
+   */
+  readonly paths: readonly string[];
+  /** @default "/login" */
+  readonly signInPath?: string | undefined;
+  /** @default "returnTo" */
+  readonly returnToParam?: string | undefined;
+}
+
+/** The session cookie. */
+export interface CookieConfig {
+  /** @default "tokenkeep" (sent as `__Host-tokenkeep` over https) */
+  readonly name?: string | undefined;
+  /** Shares the cookie with subdomains (the prefix becomes `__Secure-`). */
+  readonly domain?: string | undefined;
+  /** `Max-Age` in seconds when the refresh token's lifetime is unknown. @default 2_592_000 (30 days) */
+  readonly maxAgeS?: number | undefined;
+  /**
+   * The sealing secret(s), newest first, each at least 32 characters; read at runtime.
+   * @default process.env.TOKENKEEP_SECRET split at commas
+   */
+  readonly secrets?: string | readonly string[] | undefined;
+}
+
+/** The configuration module's default export. */
+export interface TokenkeepConfig {
+  /** The API that issues the tokens. */
+  readonly upstream: UpstreamConfig;
+  /** The session cookie. */
+  readonly cookie?: CookieConfig | undefined;
+  /**
+   * Where sessions live: sealed in the session cookie, or sealed in Astro's server-side session
+   * (`session.driver` in the Astro config; the browser then holds only Astro's session id).
+   * @default "cookie"
+   */
+  readonly storage?: "cookie" | "session" | undefined;
+  /**
+   * An access token expiring within this many ms (at most half its lifetime) is rotated before the
+   * page renders.
+   * @default 60_000
+   */
+  readonly refreshWindowMs?: number | undefined;
+  /** A request waits at most this long for a rotation. @default 10_000 */
+  readonly rotationTimeoutMs?: number | undefined;
+  /** The store rotations are coordinated through: `@tokenkeep/redis` for several instances. @default memory (this process) */
+  readonly store?: Store | undefined;
+  /** Paths that need a session. */
+  readonly protect?: ProtectOptions | undefined;
+  /** Receives one state object per event; never a token. Must not throw (errors are ignored). */
+  readonly onEvent?: ((event: TokenkeepEvent) => void) | undefined;
+  /** The clock, epoch ms. @default Date.now */
+  readonly now?: (() => number) | undefined;
+}
+
+const fn = <T>() => z.custom<T>((value) => typeof value === "function", { message: "expected a function" });
+const positiveMs = z.number().positive().max(2_147_483_647);
+const path = z.string().startsWith("/", { message: "expected a path starting with /" });
+
+const endpointsSchema = z.strictObject({
+  baseURL: z.url({ protocol: /^https?$/ }),
+  login: z.string().min(1),
+  refresh: z.string().min(1),
+  logout: z.string().min(1).optional(),
+  contentType: z
+    .enum(["application/json", "application/x-www-form-urlencoded"])
+    .default(DEFAULT_CONTENT_TYPE),
+  headers: z.record(z.string(), z.string()).default({}),
+  loginData: z.record(z.string(), z.json()).default({}),
+  refreshData: z.record(z.string(), z.json()).default({}),
+  refreshRequestField: z.string().min(1).default(DEFAULT_REFRESH_REQUEST_FIELD),
+  fields: z
+    .strictObject({
+      accessToken: z.string().min(1).optional(),
+      refreshToken: z.string().min(1).optional(),
+      expiresAt: z.string().min(1).optional(),
+      expiresIn: z.string().min(1).optional(),
+      tokenType: z.string().min(1).optional(),
+      sessionPayload: z.string().min(1).optional(),
+    })
+    .default({}),
+  parseLogin: fn<(body: unknown) => ParsedTokens>().optional(),
+  parseRefresh: fn<(body: unknown) => ParsedTokens>().optional(),
+  timeoutMs: positiveMs.default(DEFAULT_UPSTREAM_TIMEOUT_MS),
+  fetch: fn<typeof globalThis.fetch>().optional(),
+});
+
+// One object with the three modes' keys, so a mistake inside a mode is reported at its path
+// (`upstream.endpoints.feilds: unknown option - did you mean fields?`), not as "no shape matched".
+const upstreamSchema = z
+  .strictObject({
+    // grants validates these itself, with its own messages, when the middleware builds the creators.
+    oauth: z.record(z.string(), z.unknown()).optional(),
+    endpoints: endpointsSchema.optional(),
+    signIn: fn<Upstream["signIn"]>().optional(),
+    refresh: fn<Upstream["refresh"]>().optional(),
+    signOut: fn<NonNullable<Upstream["signOut"]>>().optional(),
+  })
+  .superRefine((upstream, context) => {
+    const modes = [
+      upstream.oauth !== undefined,
+      upstream.endpoints !== undefined,
+      upstream.signIn !== undefined || upstream.refresh !== undefined || upstream.signOut !== undefined,
+    ].filter(Boolean).length;
+    if (modes !== 1) {
+      context.addIssue({
+        code: "custom",
+        message: "give exactly one of oauth, endpoints, or the signIn and refresh functions",
+      });
+    } else if (
+      upstream.oauth === undefined &&
+      upstream.endpoints === undefined &&
+      (upstream.signIn === undefined || upstream.refresh === undefined)
+    ) {
+      context.addIssue({ code: "custom", message: "an upstream of functions needs both signIn and refresh" });
+    }
+  });
+
+const storeSchema = z.custom<Store>(
+  (value) =>
+    typeof value === "object" &&
+    value !== null &&
+    ["get", "set", "delete"].every((name) => typeof (value as Record<string, unknown>)[name] === "function"),
+  { message: "expected a store (get, set, delete)" },
+);
+
+/** The schema of {@link TokenkeepConfig}. */
+export const configSchema = z.strictObject({
+  upstream: upstreamSchema,
+  cookie: z
+    .strictObject({
+      name: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]+$/, { message: "expected letters, digits, _ or -" })
+        .default(DEFAULT_COOKIE_NAME),
+      domain: z.string().min(1).optional(),
+      maxAgeS: z.number().int().positive().default(DEFAULT_COOKIE_MAX_AGE_S),
+      secrets: z.union([z.string(), z.array(z.string())]).optional(),
+    })
+    .default({ name: DEFAULT_COOKIE_NAME, maxAgeS: DEFAULT_COOKIE_MAX_AGE_S }),
+  storage: z.enum(["cookie", "session"]).default("cookie"),
+  refreshWindowMs: z.number().nonnegative().max(2_147_483_647).default(DEFAULT_REFRESH_WINDOW_MS),
+  rotationTimeoutMs: positiveMs.default(DEFAULT_ROTATION_TIMEOUT_MS),
+  store: storeSchema.optional(),
+  protect: z
+    .strictObject({
+      paths: z.array(path),
+      signInPath: path.default(DEFAULT_SIGN_IN_PATH),
+      returnToParam: z.string().min(1).default(DEFAULT_RETURN_TO_PARAM),
+    })
+    .optional(),
+  onEvent: fn<(event: TokenkeepEvent) => void>().optional(),
+  now: fn<() => number>().optional(),
+});
+
+/** The configuration after validation, defaults applied. */
+export type ResolvedConfig = z.output<typeof configSchema>;
+/** The custom-endpoint options after validation. */
+export type ResolvedEndpointsOptions = z.output<typeof endpointsSchema>;
+
+/** The default secret list: `TOKENKEEP_SECRET`, comma-separated, read when called (at runtime). */
+export function secretsFromEnvironment(): string[] {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return splitSecrets(env?.[DEFAULT_SECRET_ENV]);
+}
+
+/** A secret list from the option or the environment variable's text. */
+export function splitSecrets(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const list = typeof value === "string" ? value.split(",") : [...value];
+  return list.map((secret) => secret.trim()).filter((secret) => secret !== "");
+}
+
+/** Validates a configuration (see {@link TokenkeepConfig}). */
+export function parseConfig(config: TokenkeepConfig): ResolvedConfig {
+  return parseOptions(configSchema, config, "defineTokenkeepConfig");
+}

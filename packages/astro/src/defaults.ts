@@ -1,0 +1,28 @@
+/** Every default of @tokenkeep/astro, in one place. */
+
+/** Where the integration looks for the configuration module, relative to the project root. */
+export const DEFAULT_CONFIG_FILE = "src/tokenkeep.config.ts";
+/** The virtual module that re-exports the configuration module inside the server bundle. */
+export const CONFIG_MODULE_ID = "virtual:tokenkeep/config";
+/** The session cookie's name (before the `__Host-`/`__Secure-` prefix). */
+export const DEFAULT_COOKIE_NAME = "tokenkeep";
+/** The cookie's `Max-Age` when the refresh token's lifetime is unknown: 30 days, in seconds. */
+export const DEFAULT_COOKIE_MAX_AGE_S = 30 * 24 * 60 * 60;
+/** The environment variable holding the cookie secret(s), comma-separated, newest first. */
+export const DEFAULT_SECRET_ENV = "TOKENKEEP_SECRET";
+/** An access token that expires within this many ms is rotated before the page renders. */
+export const DEFAULT_REFRESH_WINDOW_MS = 60_000;
+/** A request waits at most this long for a rotation, then is served as the failure rules say. */
+export const DEFAULT_ROTATION_TIMEOUT_MS = 10_000;
+/** Where route protection sends a visitor without a session. */
+export const DEFAULT_SIGN_IN_PATH = "/login";
+/** The query parameter carrying the page to return to after sign-in. */
+export const DEFAULT_RETURN_TO_PARAM = "returnTo";
+/** The custom-endpoint upstream's body encoding (astro-tokenkit's default too). */
+export const DEFAULT_CONTENT_TYPE = "application/json";
+/** The custom-endpoint upstream's refresh-token field in the refresh request (astro-tokenkit's too). */
+export const DEFAULT_REFRESH_REQUEST_FIELD = "refreshToken";
+/** Each custom-endpoint request may take this long. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+/** Unsealed cookie values remembered per process (a session's next request skips the decryption). */
+export const UNSEAL_CACHE_ENTRIES = 1000;

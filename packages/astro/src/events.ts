@@ -1,0 +1,48 @@
+/**
+ * Events and counters: one `onEvent` hook and `stats()` for a health page. Never a token in them:
+ * events carry the type, the time, the request's path and, for failures, the error (whose message
+ * and `toJSON()` core keeps free of secrets).
+ */
+
+/** The kinds of {@link TokenkeepEvent}. */
+export type TokenkeepEventType =
+  /** A session's refresh token was redeemed, by this request or (successor) by another. */
+  | "rotated"
+  /** The rotation was answered by a redemption another request or instance had just made. */
+  | "successor"
+  /** The request carried a refresh token this deployment already redeemed: served signed out, cookies kept. */
+  | "late-request"
+  /** A rotation failed; `permanent` tells whether the session ended (cookies cleared). */
+  | "refresh-failure"
+  /** Route protection turned a request away. */
+  | "protected";
+
+/** One event. */
+export interface TokenkeepEvent {
+  readonly type: TokenkeepEventType;
+  /** Epoch ms. */
+  readonly at: number;
+  /** The request's path (no query string: it may carry secrets). */
+  readonly path: string;
+  /** For `refresh-failure`: whether the upstream rejected the refresh token for good. */
+  readonly permanent?: boolean;
+  /** For `refresh-failure` and `late-request`: what went wrong (log-safe). */
+  readonly error?: unknown;
+}
+
+/** Counters since the server started (per process). */
+export interface TokenkeepStats {
+  /** Sessions rotated (by this request, or served a successor). */
+  rotations: number;
+  /** Rotations answered with another request's or instance's redemption. */
+  successorHits: number;
+  /** Requests that carried an already-redeemed refresh token after the successor window. */
+  lateRequests: number;
+  /** Rotations that failed, permanently or not. */
+  refreshFailures: number;
+}
+
+/** A fresh set of counters. */
+export function createStats(): TokenkeepStats {
+  return { rotations: 0, successorHits: 0, lateRequests: 0, refreshFailures: 0 };
+}

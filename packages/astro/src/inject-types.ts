@@ -1,0 +1,20 @@
+/**
+ * The declarations the integration injects (`.astro/integrations/_tokenkeep_astro/types.d.ts`, which
+ * Astro's tsconfig presets include): `App.Locals['tokenkeep']` and the virtual module. A global
+ * script: a top-level import or export would turn it into a module and the declarations would stop
+ * applying, so types are referenced with `import("...")`.
+ */
+export const INJECTED_TYPES = `declare namespace App {
+  interface Locals {
+    /** The session of this request (set by @tokenkeep/astro's middleware). */
+    tokenkeep: import("@tokenkeep/astro/server").TokenkeepLocals;
+  }
+}
+
+declare module "virtual:tokenkeep/config" {
+  const config: import("@tokenkeep/astro/config").TokenkeepConfig;
+  export default config;
+  export const dev: boolean;
+  export const prerenderOnly: boolean;
+}
+`;

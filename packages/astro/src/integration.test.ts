@@ -1,0 +1,113 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import tokenkeepDefault, { tokenkeep } from "./index.js";
+import { INJECTED_TYPES } from "./inject-types.js";
+import { CLIENT_IMPORT_MESSAGE, configModulePlugin } from "./vite-plugin.js";
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+function project(withConfig: string | undefined): string {
+  const root = mkdtempSync(join(tmpdir(), "tokenkeep-astro-"));
+  roots.push(root);
+  if (withConfig !== undefined) {
+    mkdirSync(join(root, ...withConfig.split("/").slice(0, -1)), { recursive: true });
+    writeFileSync(join(root, withConfig), "export default {};\n");
+  }
+  return root;
+}
+
+function setup(integration: ReturnType<typeof tokenkeep>, root: string, command = "build") {
+  const middlewares: unknown[] = [];
+  const updates: Array<{ vite: { plugins: unknown[]; ssr: unknown } }> = [];
+  const hook = integration.hooks["astro:config:setup"] as (options: unknown) => void;
+  hook({
+    config: { root: pathToFileURL(`${root}/`) },
+    command,
+    addMiddleware: (middleware: unknown) => middlewares.push(middleware),
+    updateConfig: (update: { vite: { plugins: unknown[]; ssr: unknown } }) => updates.push(update),
+  });
+  return { middlewares, updates };
+}
+
+describe("integration", () => {
+  it("is the default export, callable with no arguments, named after the package", () => {
+    expect(tokenkeepDefault).toBe(tokenkeep);
+    expect(tokenkeep().name).toBe("@tokenkeep/astro");
+  });
+
+  it("bad options throw a TypeError with ERR_TOKENKEEP_INVALID_OPTIONS", () => {
+    for (const bad of [{ configFile: "" }, { config: "x" }, "src/x.ts"]) {
+      expect(() => tokenkeep(bad as never)).toThrow(
+        expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+      );
+    }
+  });
+
+  it("registers its middleware with order pre and serves the config module to the server bundle", () => {
+    const root = project("src/tokenkeep.config.ts");
+    const { middlewares, updates } = setup(tokenkeep(), root);
+    expect(middlewares).toEqual([{ entrypoint: "@tokenkeep/astro/middleware", order: "pre" }]);
+    expect(updates[0]?.vite.ssr).toEqual({ noExternal: ["@tokenkeep/astro"] });
+    expect((updates[0]!.vite.plugins[0] as { name: string }).name).toBe("@tokenkeep/astro:config");
+  });
+
+  it("a missing config module is a build error naming the file, with a minimal example", () => {
+    const root = project(undefined);
+    expect(() => setup(tokenkeep(), root)).toThrow(
+      /src\/tokenkeep\.config\.ts does not exist[\s\S]*defineTokenkeepConfig/,
+    );
+    expect(() => setup(tokenkeep({ configFile: "config/auth.ts" }), root)).toThrow(
+      /config\/auth\.ts does not exist/,
+    );
+    const other = project("config/auth.ts");
+    expect(() => setup(tokenkeep({ configFile: "config/auth.ts" }), other)).not.toThrow();
+  });
+
+  it("injects App.Locals['tokenkeep'] types as a global script (no top-level import or export)", () => {
+    const injected: Array<{ filename: string; content: string }> = [];
+    const hook = tokenkeep().hooks["astro:config:done"] as (options: unknown) => void;
+    hook({ injectTypes: (file: { filename: string; content: string }) => injected.push(file) });
+    expect(injected).toEqual([{ filename: "types.d.ts", content: INJECTED_TYPES }]);
+    expect(INJECTED_TYPES).toContain("interface Locals");
+    expect(INJECTED_TYPES).not.toMatch(/^(import|export)\s/m); // top level only
+  });
+});
+
+describe("config module plugin", () => {
+  const plugin = configModulePlugin({ configPath: "/project/src/tokenkeep.config.ts", dev: false });
+  const load = (environment: string) =>
+    (plugin.load as (this: unknown, id: string) => string | undefined).call(
+      {
+        environment: { name: environment },
+        error: (message: string) => {
+          throw new Error(message);
+        },
+      },
+      "\0virtual:tokenkeep/config",
+    );
+
+  it("re-exports the user's module by absolute path in server environments", () => {
+    expect((plugin.resolveId as (id: string) => string | undefined)("virtual:tokenkeep/config")).toBe(
+      "\0virtual:tokenkeep/config",
+    );
+    expect(load("ssr")).toBe(
+      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const prerenderOnly = false;',
+    );
+  });
+
+  it("gives the build's prerender environment a stand-in: the user's module is not evaluated at build time", () => {
+    expect(load("prerender")).toBe(
+      "export default undefined;\nexport const dev = false;\nexport const prerenderOnly = true;",
+    );
+  });
+
+  it("refuses the client environment (a client script would ship the secrets)", () => {
+    expect(() => load("client")).toThrow(CLIENT_IMPORT_MESSAGE);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The integration: checks that the configuration module exists, serves it to the server bundle as a
+ * virtual module, registers the middleware with `order: "pre"` and injects the `App.Locals` types.
+ */
+import { existsSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseOptions } from "@tokenkeep/core/options";
+import type { AstroIntegration } from "astro";
+import { z } from "zod";
+import { DEFAULT_CONFIG_FILE } from "./defaults.js";
+import { INJECTED_TYPES } from "./inject-types.js";
+import { configModulePlugin } from "./vite-plugin.js";
+
+/** Options of the integration. Everything else lives in the configuration module. */
+export interface TokenkeepIntegrationOptions {
+  /**
+   * The configuration module, relative to the project root.
+   * @default "src/tokenkeep.config.ts"
+   */
+  configFile?: string | undefined;
+}
+
+const integrationOptionsSchema = z.strictObject({
+  configFile: z.string().min(1).optional(),
+});
+
+/** The integration's name, as Astro logs it. */
+export const INTEGRATION_NAME = "@tokenkeep/astro";
+
+/** The build error for a missing configuration module: names the file and shows a minimal one. */
+export function missingConfigMessage(relativePath: string): string {
+  return [
+    `${INTEGRATION_NAME}: the configuration module ${relativePath} does not exist. Create it, for example:`,
+    "",
+    `  // ${relativePath}`,
+    `  import { defineTokenkeepConfig } from "@tokenkeep/astro/config";`,
+    "  export default defineTokenkeepConfig({",
+    "    upstream: {",
+    '      endpoints: { baseURL: process.env.API_URL!, login: "/auth/login", refresh: "/auth/refresh" },',
+    "    },",
+    "  });",
+    "",
+    '(or pass another path: tokenkeep({ configFile: "..." }))',
+  ].join("\n");
+}
+
+/**
+ * The Astro integration. `npx astro add @tokenkeep/astro` adds `tokenkeep()`: no option is needed.
+ * Adding it twice (or also exporting its middleware from `src/middleware.ts`) is harmless: the
+ * middleware handles each request once.
+ */
+export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroIntegration {
+  const { configFile } = parseOptions(integrationOptionsSchema, options, "tokenkeep");
+  const relativePath = configFile ?? DEFAULT_CONFIG_FILE;
+  return {
+    name: INTEGRATION_NAME,
+    hooks: {
+      "astro:config:setup": ({ config, command, addMiddleware, updateConfig }) => {
+        const root = fileURLToPath(config.root);
+        const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
+        if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
+        updateConfig({
+          vite: {
+            plugins: [configModulePlugin({ configPath, dev: command === "dev" })],
+            // The middleware imports the virtual module, so Vite must bundle it rather than leave it
+            // to Node's resolver.
+            ssr: { noExternal: [INTEGRATION_NAME] },
+          },
+        });
+        addMiddleware({ entrypoint: `${INTEGRATION_NAME}/middleware`, order: "pre" });
+      },
+      "astro:config:done": ({ injectTypes }) => {
+        injectTypes({ filename: "types.d.ts", content: INJECTED_TYPES });
+      },
+    },
+  };
+}

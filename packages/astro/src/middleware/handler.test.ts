@@ -1,0 +1,507 @@
+import {
+  InvalidResponseError,
+  NetworkError,
+  OAuthError,
+  TokenkeepError,
+  type TokenSet,
+} from "@tokenkeep/core";
+import { createMemoryStore } from "@tokenkeep/core/memory-store";
+import type { APIContext, MiddlewareHandler } from "astro";
+import { sequence } from "astro/middleware";
+import { afterEach, describe, expect, it } from "vitest";
+import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
+import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
+import { createCookieSealer } from "../cookie-seal.js";
+import type { TokenkeepEvent } from "../events.js";
+import type { TokenkeepLocals } from "../locals.js";
+import { getAccessToken } from "../server/index.js";
+import type { Session } from "../session.js";
+import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
+import { createTokenkeepMiddleware, MissingSecretError, type TokenkeepMiddleware } from "./handler.js";
+
+const SECRET = "middleware-test-secret-0123456789abcdef";
+const START = 1_800_000_000_000;
+const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
+
+/** A counting upstream: each refresh token redeems once into the next generation, as a rotating server does. */
+function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = {}) {
+  const redeemed: string[] = [];
+  const upstream: Upstream = {
+    signIn: async () => {
+      throw new Error("not used");
+    },
+    refresh: async ({ refreshToken }) => {
+      redeemed.push(refreshToken);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const failure = behaviour.fail?.(refreshToken);
+      if (failure !== undefined) throw failure;
+      const generation = Number(refreshToken.split("-").at(-1)) + 1;
+      const set: TokenSet = {
+        accessToken: `at-${generation}`,
+        tokenType: "Bearer",
+        expiresAt: clock.now + 300_000,
+        refreshToken: `rt-${generation}`,
+        raw: {},
+      };
+      return set;
+    },
+  };
+  return { upstream, redeemed };
+}
+
+const clock = { now: START };
+/** A 503: the upstream refused before redeeming, so the token is intact (transient). */
+const unavailable = () => new InvalidResponseError("refresh answered 503", { status: 503, transient: true });
+const middlewares: TokenkeepMiddleware[] = [];
+
+afterEach(async () => {
+  clock.now = START;
+  await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
+});
+
+function create(
+  upstream: Upstream,
+  overrides: Partial<TokenkeepConfig> = {},
+  runtime: { dev?: boolean; warn?: (message: string) => void } = {},
+) {
+  const events: TokenkeepEvent[] = [];
+  const middleware = createTokenkeepMiddleware(
+    parseConfig({
+      upstream,
+      cookie: { secrets: [SECRET] },
+      now: () => clock.now,
+      onEvent: (event) => events.push(event),
+      ...overrides,
+    }),
+    { dev: runtime.dev ?? false, warn: runtime.warn },
+  );
+  middlewares.push(middleware);
+  return { middleware, events };
+}
+
+/** Cookies carrying `session`, sealed as the middleware seals them. */
+async function sessionCookies(session: Session, url = "http://app.test/"): Promise<Record<string, string>> {
+  const context = makeContext(url);
+  await writeSessionCookie(
+    {
+      jar: context.cookies,
+      secure: url.startsWith("https:"),
+      settings,
+      sealer: createCookieSealer([SECRET], settings.name),
+      now: () => clock.now,
+    },
+    session,
+  );
+  return cookieValues(setCookies(context));
+}
+
+const session = (generation: number, expiresInMs: number): Session => ({
+  accessToken: `at-${generation}`,
+  tokenType: "Bearer",
+  expiresAt: clock.now + expiresInMs,
+  refreshToken: `rt-${generation}`,
+});
+
+/** Runs a request through `middleware`; `next` records what the page would see. */
+async function run(
+  middleware: MiddlewareHandler,
+  url: string,
+  options: Parameters<typeof makeContext>[1] & { prerendered?: boolean } = {},
+) {
+  const context = makeContext(url, options) as APIContext;
+  if (options.prerendered) Object.defineProperty(context, "isPrerendered", { value: true });
+  const seen: { calls: number; token?: string | undefined; fromStorage?: string | undefined } = { calls: 0 };
+  const response = await middleware(context, async () => {
+    seen.calls++;
+    const locals = (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep;
+    seen.token = await locals.getAccessToken();
+    seen.fromStorage = await getAccessToken();
+    return new Response("page");
+  });
+  const locals = (context.locals as { tokenkeep?: TokenkeepLocals }).tokenkeep;
+  return { response: response as Response, seen, locals, setCookie: setCookies(context), context };
+}
+
+async function readBack(setCookie: string[], url = "http://app.test/") {
+  const context = makeContext(url, { cookies: cookieValues(setCookie) });
+  return readSessionCookie({
+    jar: context.cookies,
+    secure: url.startsWith("https:"),
+    settings,
+    sealer: createCookieSealer([SECRET], settings.name),
+    now: () => clock.now,
+  });
+}
+
+describe("middleware: reading sessions", () => {
+  it("an anonymous request gets signed-out locals and no Set-Cookie", async () => {
+    const { middleware } = create(makeUpstream().upstream);
+    const { seen, locals, setCookie } = await run(middleware, "http://app.test/");
+    expect(seen.calls).toBe(1);
+    expect(locals?.signedIn).toBe(false);
+    expect(seen.token).toBeUndefined();
+    expect(setCookie).toEqual([]);
+  });
+
+  it("a valid session outside the refresh window: signed in, same token in locals and storage, no Set-Cookie", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies({ ...session(1, 600_000), sessionPayload: { sub: "alice" } });
+    const { seen, locals, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(true);
+    expect(locals?.sessionPayload).toEqual({ sub: "alice" });
+    expect(seen.token).toBe("at-1");
+    expect(seen.fromStorage).toBe("at-1");
+    expect(setCookie).toEqual([]);
+    expect(redeemed).toEqual([]);
+    expect(JSON.stringify(locals)).not.toContain("at-1");
+  });
+
+  it("outside a request, getAccessToken() resolves undefined", async () => {
+    expect(await getAccessToken()).toBeUndefined();
+  });
+
+  it("prerendered routes: cookies neither read nor written, even with a session due for rotation", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 10_000));
+    const { seen, locals, setCookie } = await run(middleware, "http://app.test/", {
+      cookies,
+      prerendered: true,
+    });
+    expect(seen.calls).toBe(1);
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toEqual([]);
+    expect(redeemed).toEqual([]);
+  });
+
+  it("a tampered or foreign cookie is cleared (it can never be read) and the request is signed out", async () => {
+    const { middleware } = create(makeUpstream().upstream);
+    const { locals, setCookie } = await run(middleware, "http://app.test/", {
+      cookies: { tokenkeep: "tk1.x.y.z" },
+    });
+    expect(locals?.signedIn).toBe(false);
+    expect(cookieValues(setCookie)).toEqual({ tokenkeep: "deleted" });
+  });
+});
+
+describe("middleware: rotation before next()", () => {
+  it("rotates a session inside the refresh window before the page renders and sets the new cookie", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies({ ...session(1, 30_000), sessionPayload: { sub: "alice" } });
+    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(seen.token).toBe("at-2");
+    expect(seen.fromStorage).toBe("at-2");
+    const written = await readBack(setCookie);
+    expect(written).toMatchObject({
+      accessToken: "at-2",
+      refreshToken: "rt-2",
+      sessionPayload: { sub: "alice" },
+    });
+    expect(middleware.stats()).toMatchObject({ rotations: 1, successorHits: 0, refreshFailures: 0 });
+    expect(events.map((event) => event.type)).toEqual(["rotated"]);
+  });
+
+  it("50 parallel requests of one expiring session cause one refresh, and all render with the new token", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => run(middleware, "http://app.test/", { cookies })),
+    );
+    expect(redeemed).toEqual(["rt-1"]);
+    for (const result of results) {
+      expect(result.seen.token).toBe("at-2");
+      expect((await readBack(result.setCookie))?.refreshToken).toBe("rt-2");
+    }
+  });
+
+  it("a request arriving with the just-rotated refresh token is served with the successor", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    await run(middleware, "http://app.test/", { cookies });
+    clock.now += 1_000;
+    const late = await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(late.seen.token).toBe("at-2");
+    expect((await readBack(late.setCookie))?.refreshToken).toBe("rt-2");
+    expect(middleware.stats()).toMatchObject({ rotations: 2, successorHits: 1 });
+    expect(events.map((event) => event.type)).toEqual(["rotated", "rotated"]);
+  });
+
+  it("an expired access token without a refresh token is signed out, without touching cookies", async () => {
+    const { middleware } = create(makeUpstream().upstream);
+    const cookies = await sessionCookies({ ...session(1, 5_000), refreshToken: undefined });
+    clock.now += 6_000;
+    const { locals, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toEqual([]);
+  });
+
+  it("tokens shorter-lived than the window are rotated at half their lifetime, not on every request", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream); // window 60 s
+    const cookies = await sessionCookies({ ...session(1, 40_000), issuedAt: clock.now });
+    await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual([]);
+    clock.now += 20_001;
+    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(seen.token).toBe("at-2");
+    expect((await readBack(setCookie))?.issuedAt).toBe(clock.now);
+  });
+
+  it("the refresh window is an option", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream, { refreshWindowMs: 1_000 });
+    const cookies = await sessionCookies(session(1, 5_000));
+    await run(middleware, "http://app.test/", { cookies });
+    expect(redeemed).toEqual([]);
+  });
+});
+
+describe("middleware: rotation failures", () => {
+  it("invalid_grant: signed out, cookies cleared (they hold the rejected token), counted", async () => {
+    const { upstream } = makeUpstream({
+      fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),
+    });
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { locals, seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(seen.token).toBeUndefined();
+    expect(cookieValues(setCookie)).toEqual({ tokenkeep: "deleted" });
+    expect(middleware.stats().refreshFailures).toBe(1);
+    expect(events).toMatchObject([{ type: "refresh-failure", permanent: true }]);
+  });
+
+  for (const code of ["ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED", "ERR_TOKENKEEP_ROTATION_IN_DOUBT"]) {
+    it(`${code}: signed out for this request, cookies untouched, counted as a late request`, async () => {
+      const { upstream } = makeUpstream({ fail: () => new TokenkeepError(code, "already redeemed") });
+      const { middleware, events } = create(upstream);
+      const cookies = await sessionCookies(session(1, 5_000));
+      const { locals, setCookie } = await run(middleware, "http://app.test/", { cookies });
+      expect(locals?.signedIn).toBe(false);
+      expect(setCookie).toEqual([]);
+      expect(middleware.stats()).toMatchObject({ lateRequests: 1, refreshFailures: 0 });
+      expect(events.map((event) => event.type)).toEqual(["late-request"]);
+    });
+  }
+
+  it("a transient failure keeps serving the still-valid access token, cookies untouched", async () => {
+    const { upstream } = makeUpstream({ fail: () => unavailable() });
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { locals, seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(true);
+    expect(seen.token).toBe("at-1");
+    expect(setCookie).toEqual([]);
+    expect(events).toMatchObject([{ type: "refresh-failure", permanent: false }]);
+  });
+
+  it("a transient failure with an expired access token: signed out for this request, cookies untouched", async () => {
+    const { upstream } = makeUpstream({
+      fail: () => new TokenkeepError("ERR_TOKENKEEP_STORE_UNAVAILABLE", "store down", { transient: true }),
+    });
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    clock.now += 10_000;
+    const { locals, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toEqual([]);
+  });
+
+  it("events never carry a token", async () => {
+    const { upstream } = makeUpstream({
+      fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),
+    });
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    await run(middleware, "http://app.test/?code=x", { cookies });
+    const text = JSON.stringify(events);
+    expect(text).not.toContain("rt-1");
+    expect(text).not.toContain("at-1");
+    expect(events[0]?.path).toBe("/");
+  });
+});
+
+describe("middleware: with core's rotation coordinator", () => {
+  it("a redemption without a definite answer (network error): in doubt, signed out, cookies untouched, never presented again", async () => {
+    const { upstream, redeemed } = makeUpstream({ fail: () => new NetworkError("connection reset") });
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(middleware, "http://app.test/", { cookies });
+    const again = await run(middleware, "http://app.test/", { cookies });
+    for (const { locals, setCookie } of [first, again]) {
+      expect(locals?.signedIn).toBe(false);
+      expect(setCookie).toEqual([]);
+    }
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(middleware.stats().lateRequests).toBeGreaterThanOrEqual(1);
+  });
+
+  it("the old refresh token 60 s after its rotation: signed out without presenting it again, cookies untouched", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    // The store shares the test's clock, so the 30 s successor window really passes.
+    const { middleware, events } = create(upstream, { store: createMemoryStore({ now: () => clock.now }) });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const fresh = await run(middleware, "http://app.test/", { cookies });
+    expect(fresh.seen.token).toBe("at-2");
+    clock.now += 1_000;
+    expect((await run(middleware, "http://app.test/", { cookies })).seen.token).toBe("at-2"); // successor
+    clock.now += 59_000;
+    const late = await run(middleware, "http://app.test/", { cookies });
+    expect(late.locals?.signedIn).toBe(false);
+    expect(late.setCookie).toEqual([]);
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(middleware.stats()).toMatchObject({ lateRequests: 1, refreshFailures: 0 });
+    expect(events.map((event) => event.type)).toEqual(["rotated", "rotated", "late-request"]);
+  });
+});
+
+describe("middleware: registration and setup", () => {
+  it("registered twice (two integrations, or also in src/middleware.ts), it handles a request once", async () => {
+    // A rotation that fails transiently leaves the cookies as they were, so a second run would
+    // read the same session and try again.
+    const { upstream, redeemed } = makeUpstream({ fail: () => unavailable() });
+    const first = create(upstream);
+    const second = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { seen } = await run(sequence(first.middleware, second.middleware), "http://app.test/", {
+      cookies,
+    });
+    expect(seen.calls).toBe(1);
+    expect(seen.token).toBe("at-1");
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(first.events.length + second.events.length).toBe(1);
+  });
+
+  it("production without a secret refuses to handle the request", async () => {
+    const { middleware } = create(makeUpstream().upstream, { cookie: {} });
+    await expect(run(middleware, "http://app.test/")).rejects.toBeInstanceOf(MissingSecretError);
+  });
+
+  it("the dev server without a secret warns once and stores sessions unsealed", async () => {
+    const warnings: string[] = [];
+    delete (globalThis as Record<symbol, unknown>)[Symbol.for("tokenkeep.astro.warned-unsealed")];
+    const { upstream } = makeUpstream();
+    const { middleware } = create(
+      upstream,
+      { cookie: {} },
+      { dev: true, warn: (message) => warnings.push(message) },
+    );
+    const plain = `tk0.${btoa(JSON.stringify({ v: 1, a: "at-1", t: "Bearer", e: clock.now + 5_000, r: "rt-1" })).replaceAll("=", "")}`;
+    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies: { tokenkeep: plain } });
+    await run(middleware, "http://app.test/");
+    expect(seen.token).toBe("at-2");
+    expect(cookieValues(setCookie).tokenkeep).toMatch(/^tk0\./);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe("middleware: storage in Astro's session", () => {
+  /** A stand-in for Astro's session API (get, set, delete), backed by a map. */
+  function astroSession(initial: Record<string, unknown> = {}) {
+    const data = new Map(Object.entries(initial));
+    return {
+      data,
+      get: async (key: string) => data.get(key),
+      set: (key: string, value: unknown) => void data.set(key, value),
+      delete: (key: string) => void data.delete(key),
+    };
+  }
+  const sealed = async (value: Session) =>
+    createCookieSealer([SECRET], settings.name).seal(
+      JSON.stringify({ v: 1, a: value.accessToken, t: "Bearer", e: value.expiresAt, r: value.refreshToken }),
+    );
+
+  async function runWithSession(
+    middleware: MiddlewareHandler,
+    store: ReturnType<typeof astroSession> | undefined,
+  ) {
+    const context = makeContext("http://app.test/") as APIContext;
+    Object.defineProperty(context, "session", { value: store });
+    const seen: { token?: string | undefined } = {};
+    await middleware(context, async () => {
+      seen.token = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.getAccessToken();
+      return new Response("page");
+    });
+    return { seen, setCookie: setCookies(context) };
+  }
+
+  it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream, { storage: "session" });
+    const store = astroSession({ tokenkeep: await sealed(session(1, 5_000)) });
+    const { seen, setCookie } = await runWithSession(middleware, store);
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(seen.token).toBe("at-2");
+    expect(setCookie).toEqual([]);
+    const stored = store.data.get("tokenkeep") as string;
+    expect(stored).toMatch(/^tk1\./);
+    expect(stored).not.toContain("rt-2");
+    expect(JSON.parse((await createCookieSealer([SECRET], settings.name).unseal(stored))!)).toMatchObject({
+      r: "rt-2",
+    });
+  });
+
+  it("invalid_grant deletes it; an unreadable value is deleted; nothing stored stays nothing", async () => {
+    const { upstream } = makeUpstream({
+      fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),
+    });
+    const { middleware } = create(upstream, { storage: "session" });
+    const rejected = astroSession({ tokenkeep: await sealed(session(1, 5_000)) });
+    expect((await runWithSession(middleware, rejected)).seen.token).toBeUndefined();
+    expect(rejected.data.has("tokenkeep")).toBe(false);
+    const garbage = astroSession({ tokenkeep: "tk1.nope" });
+    await runWithSession(middleware, garbage);
+    expect(garbage.data.has("tokenkeep")).toBe(false);
+    const empty = astroSession();
+    await runWithSession(middleware, empty);
+    expect(empty.data.size).toBe(0);
+  });
+
+  it("without Astro sessions configured, the request fails with a message saying what to configure", async () => {
+    const { middleware } = create(makeUpstream().upstream, { storage: "session" });
+    await expect(runWithSession(middleware, undefined)).rejects.toThrow(/session\.driver/);
+  });
+});
+
+describe("middleware: route protection", () => {
+  const protect = { paths: ["/account/*", "/settings"] };
+
+  it("a page request without a session is redirected to sign-in with a same-origin returnTo", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const { response, seen } = await run(middleware, "http://app.test/account/orders?page=2", {
+      headers: { accept: "text/html,application/xhtml+xml" },
+    });
+    expect(seen.calls).toBe(0);
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount%2Forders%3Fpage%3D2");
+    expect(events.map((event) => event.type)).toEqual(["protected"]);
+  });
+
+  it("an endpoint or non-GET request gets 401; unprotected and signed-in requests pass", async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    expect(
+      (await run(middleware, "http://app.test/account", { headers: { accept: "application/json" } })).response
+        .status,
+    ).toBe(401);
+    expect(
+      (
+        await run(middleware, "http://app.test/settings", {
+          method: "POST",
+          headers: { accept: "text/html" },
+        })
+      ).response.status,
+    ).toBe(401);
+    expect(
+      (await run(middleware, "http://app.test/accounting", { headers: { accept: "text/html" } })).seen.calls,
+    ).toBe(1);
+    const cookies = await sessionCookies(session(1, 600_000));
+    expect((await run(middleware, "http://app.test/account/x", { cookies })).seen.calls).toBe(1);
+  });
+});

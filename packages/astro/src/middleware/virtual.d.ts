@@ -1,0 +1,9 @@
+// Served by the integration's Vite plugin (see ../vite-plugin.ts); typed here for this package's build.
+declare module "virtual:tokenkeep/config" {
+  const config: unknown;
+  export default config;
+  /** Whether the server runs under `astro dev`. */
+  export const dev: boolean;
+  /** Whether this copy renders prerendered pages at build time only (`default` is then undefined). */
+  export const prerenderOnly: boolean;
+}

@@ -1,0 +1,28 @@
+/**
+ * The per-request state, reachable from library code without passing Astro's context: an
+ * `AsyncLocalStorage` kept on `globalThis` under `Symbol.for(...)`, so every copy of this module a
+ * bundler may produce shares one, and entered with `run` (never `enterWith`) around `next()`.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { TokenkeepLocals } from "./locals.js";
+
+const KEY = Symbol.for("tokenkeep.astro.request-context");
+
+/** What the middleware binds for the rest of the request. */
+export interface RequestContext {
+  readonly locals: TokenkeepLocals;
+}
+
+type Holder = { [KEY]?: AsyncLocalStorage<RequestContext> };
+
+/** The process-wide storage. */
+export function requestStorage(): AsyncLocalStorage<RequestContext> {
+  const holder = globalThis as Holder;
+  holder[KEY] ??= new AsyncLocalStorage<RequestContext>();
+  return holder[KEY];
+}
+
+/** The state of the request being handled, when inside the middleware's `next()`. */
+export function currentRequest(): RequestContext | undefined {
+  return requestStorage().getStore();
+}

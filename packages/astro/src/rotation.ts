@@ -1,0 +1,88 @@
+/**
+ * The one place that talks to core's rotation coordinator: its options, and what each of its
+ * failures means for the request at hand. (Kept in one file: core's option names may move.)
+ *
+ * - an `OAuthError` `invalid_grant`: the upstream rejected this refresh token -> the session is over
+ *   and the cookies, which hold that token, are cleared;
+ * - `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`: this deployment already redeemed the token (the request
+ *   is late, after the successor window) -> signed out for this request only, cookies untouched: the
+ *   browser already holds the newer pair, and presenting the old token upstream again would make a
+ *   reuse-detecting server revoke the whole family;
+ * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: a redemption of this token got no definite answer (network
+ *   error, timeout, a holder that died) and the server may have rotated it -> handled like a late
+ *   request; the coordinator never presents the token again;
+ * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
+ *   another instance kept the lease, a misconfigured client): the current access token is used while
+ *   it is valid, and the cookies are kept.
+ */
+import { isOAuthError, isTokenkeepError, type Store, type TokenSet } from "@tokenkeep/core";
+import { createRotationCoordinator } from "@tokenkeep/core/rotation";
+import { shareStore } from "@tokenkeep/core/shared";
+import type { Upstream } from "./config/schema.js";
+
+/** The coordinator's code for a refresh token this deployment already redeemed. */
+export const SUPERSEDED = "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED";
+/** The coordinator's code for a refresh token whose earlier redemption was abandoned. */
+export const IN_DOUBT = "ERR_TOKENKEEP_ROTATION_IN_DOUBT";
+
+/** What a rotation attempt means for the request. */
+export type RotationOutcome =
+  | { readonly kind: "rotated"; readonly set: TokenSet }
+  /** The upstream rejected the refresh token: end the session, clear the cookies. */
+  | { readonly kind: "rejected"; readonly error: unknown }
+  /** Already redeemed here (or in doubt): signed out for this request, cookies untouched. */
+  | { readonly kind: "late"; readonly error: unknown }
+  /** Could not rotate now: keep the session while its access token is valid. */
+  | { readonly kind: "transient"; readonly error: unknown };
+
+/** Sorts a rotation failure into the outcomes above. */
+export function classifyRotationError(error: unknown): RotationOutcome {
+  if (isOAuthError(error) && error.error === "invalid_grant" && !error.transient) {
+    return { kind: "rejected", error };
+  }
+  if (isTokenkeepError(error) && (error.code === SUPERSEDED || error.code === IN_DOUBT)) {
+    return { kind: "late", error };
+  }
+  return { kind: "transient", error };
+}
+
+/** What the middleware needs of the coordinator. */
+export interface SessionRotation {
+  rotate(set: TokenSet, timeoutMs: number): Promise<RotationOutcome>;
+  dispose(): Promise<void>;
+}
+
+/** Options of {@link createSessionRotation}. */
+export interface SessionRotationOptions {
+  readonly upstream: Upstream;
+  readonly store: Store | undefined;
+  readonly now: () => number;
+  /** Called when a redemption this process made succeeded. */
+  readonly onRedeemed: () => void;
+  /** Called when a rotation was answered by another request's or instance's redemption. */
+  readonly onSuccessor: () => void;
+}
+
+/** A coordinator redeeming through the upstream, one redemption per refresh token. */
+export function createSessionRotation(options: SessionRotationOptions): SessionRotation {
+  const coordinator = createRotationCoordinator({
+    ...(options.store === undefined ? {} : { shared: shareStore(options.store) }),
+    redeem: ({ refreshToken, previous, signal }) =>
+      options.upstream.refresh({ refreshToken, previous, signal }),
+    now: options.now,
+    onEvent: (event) => {
+      if (event.type === "redeemed") options.onRedeemed();
+      else if (event.type === "successor") options.onSuccessor();
+    },
+  });
+  return {
+    async rotate(set, timeoutMs) {
+      try {
+        return { kind: "rotated", set: await coordinator.rotate(set, { timeoutMs }) };
+      } catch (error) {
+        return classifyRotationError(error);
+      }
+    },
+    dispose: () => coordinator.dispose(),
+  };
+}

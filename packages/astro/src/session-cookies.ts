@@ -1,0 +1,88 @@
+/**
+ * Reads and writes the session cookie: sealed, chunked, with the flags decided per request.
+ *
+ * `Secure` comes from the request's protocol as Astro sees it (`context.url`, which honours
+ * `X-Forwarded-Proto` only from the proxies `security.allowedDomains` trusts), never from `NODE_ENV`.
+ * A secure cookie without a `domain` takes the `__Host-` prefix (the browser then refuses it from
+ * http or with a `Domain`), one with a `domain` the `__Secure-` prefix.
+ */
+import {
+  type CookieJar,
+  type CookieOptions,
+  deleteChunked,
+  readChunked,
+  writeChunked,
+} from "./cookie-chunks.js";
+import type { CookieSealer } from "./cookie-seal.js";
+import { decodeSession, encodeSession, type Session } from "./session.js";
+
+/** The cookie settings after validation. */
+export interface SessionCookieSettings {
+  /** The name without prefix. */
+  readonly name: string;
+  /** `Domain`, when the cookie is shared with subdomains (no `__Host-` prefix then). */
+  readonly domain: string | undefined;
+  /** `Max-Age` in seconds when the refresh token's lifetime is unknown. */
+  readonly maxAgeS: number;
+}
+
+/** The name and attributes the session cookie gets on a request over `secure` or plain http. */
+export function sessionCookieFlags(
+  settings: SessionCookieSettings,
+  secure: boolean,
+): { readonly name: string; readonly options: CookieOptions } {
+  const prefix = !secure ? "" : settings.domain === undefined ? "__Host-" : "__Secure-";
+  return {
+    name: prefix + settings.name,
+    options: {
+      httpOnly: true,
+      sameSite: "lax",
+      path: "/",
+      secure,
+      ...(settings.domain === undefined ? {} : { domain: settings.domain }),
+      // Values are base64url (and dots): nothing to escape.
+      encode: (value: string) => value,
+    },
+  };
+}
+
+/** What one request's cookie I/O needs. */
+export interface SessionCookieContext {
+  readonly jar: CookieJar;
+  readonly secure: boolean;
+  readonly settings: SessionCookieSettings;
+  readonly sealer: CookieSealer;
+  readonly now: () => number;
+}
+
+/** The session the request's cookies carry; `undefined` when absent, tampered with or malformed. */
+export async function readSessionCookie(context: SessionCookieContext): Promise<Session | undefined> {
+  const { name } = sessionCookieFlags(context.settings, context.secure);
+  const value = readChunked(context.jar, name);
+  if (value === undefined) return undefined;
+  const text = await context.sealer.unseal(value);
+  return text === undefined ? undefined : decodeSession(text);
+}
+
+/** Whether the request carries a session cookie at all (readable or not). */
+export function hasSessionCookie(context: SessionCookieContext): boolean {
+  const { name } = sessionCookieFlags(context.settings, context.secure);
+  return readChunked(context.jar, name) !== undefined;
+}
+
+/** Writes `session`; the cookie lives as long as the refresh token (or `maxAgeS`). */
+export async function writeSessionCookie(context: SessionCookieContext, session: Session): Promise<void> {
+  const { name, options } = sessionCookieFlags(context.settings, context.secure);
+  const until =
+    session.refreshTokenExpiresAt ?? (session.refreshToken === undefined ? session.expiresAt : undefined);
+  const maxAge =
+    until === undefined ? context.settings.maxAgeS : Math.max(0, Math.floor((until - context.now()) / 1000));
+  const value = await context.sealer.seal(encodeSession(session));
+  writeChunked(context.jar, name, value, { ...options, maxAge });
+}
+
+/** Deletes the session cookie and its chunks, with the attributes they were set with. */
+export function clearSessionCookie(context: SessionCookieContext): void {
+  const { name, options } = sessionCookieFlags(context.settings, context.secure);
+  deleteChunked(context.jar, name, options);
+}

@@ -1,0 +1,73 @@
+/**
+ * Where a session lives: sealed in the session cookie (the default), or sealed in Astro's server-side
+ * session (`storage: "session"`, the `session.driver` of the Astro config), where the browser holds
+ * only Astro's session id. Either way the stored value is sealed, so a cookie jar, a session store's
+ * files or a log shows no token.
+ */
+import type { APIContext } from "astro";
+import type { CookieSealer } from "./cookie-seal.js";
+import { decodeSession, encodeSession, type Session } from "./session.js";
+import {
+  clearSessionCookie,
+  hasSessionCookie,
+  readSessionCookie,
+  type SessionCookieContext,
+  writeSessionCookie,
+} from "./session-cookies.js";
+
+/** The key of the session in Astro's session. */
+export const ASTRO_SESSION_KEY = "tokenkeep";
+
+/** Reads and writes one request's session. */
+export interface SessionStorage {
+  /** The session; `unreadable` when something is stored that can never be read (tampered, old key). */
+  read(): Promise<{ readonly session: Session | undefined; readonly unreadable: boolean }>;
+  write(session: Session): Promise<void>;
+  clear(): void;
+}
+
+/** The session sealed in the session cookie (chunked when large). */
+export function cookieStorage(context: SessionCookieContext): SessionStorage {
+  return {
+    async read() {
+      const session = await readSessionCookie(context);
+      return { session, unreadable: session === undefined && hasSessionCookie(context) };
+    },
+    write: (session) => writeSessionCookie(context, session),
+    clear: () => clearSessionCookie(context),
+  };
+}
+
+/** The error when `storage: "session"` meets a site without Astro sessions. */
+export class MissingAstroSessionError extends Error {
+  override name = "MissingAstroSessionError";
+  readonly code = "ERR_TOKENKEEP_NO_ASTRO_SESSION";
+  constructor() {
+    super(
+      '@tokenkeep/astro: storage "session" needs Astro sessions: configure `session.driver` in the Astro ' +
+        "config (the Node adapter provides one by default unless `session: false`).",
+    );
+  }
+}
+
+/** The session sealed in Astro's server-side session; the browser holds only Astro's session id. */
+export function astroSessionStorage(
+  context: Pick<APIContext, "session">,
+  sealer: CookieSealer,
+): SessionStorage {
+  const session = context.session;
+  if (session === undefined) throw new MissingAstroSessionError();
+  return {
+    async read() {
+      const value: unknown = await session.get(ASTRO_SESSION_KEY);
+      if (value === undefined || value === null) return { session: undefined, unreadable: false };
+      const text = typeof value === "string" ? await sealer.unseal(value) : undefined;
+      const decoded = text === undefined ? undefined : decodeSession(text);
+      return { session: decoded, unreadable: decoded === undefined };
+    },
+    async write(next) {
+      session.set(ASTRO_SESSION_KEY, await sealer.seal(encodeSession(next)));
+    },
+    clear: () => session.delete(ASTRO_SESSION_KEY),
+  };
+}

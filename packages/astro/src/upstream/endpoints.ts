@@ -1,0 +1,153 @@
+/**
+ * The custom-endpoint upstream: an API with its own `login`, `refresh` and `logout` paths (the shape
+ * astro-tokenkit configures), JSON or form bodies, extra fields and headers, and answers read through
+ * a field mapping or parser functions.
+ *
+ * Failures are typed so the middleware can tell them apart: a 400, 401 or 403 from `refresh` means the
+ * refresh token is dead (an `OAuthError` `invalid_grant`, permanent); a 5xx, 408, 429, a non-JSON answer
+ * or a network failure is transient (the session survives while its access token is valid).
+ */
+import {
+  InvalidResponseError,
+  isTokenkeepError,
+  type JsonValue,
+  NetworkError,
+  OAuthError,
+  TimeoutError,
+  type TokenSet,
+} from "@tokenkeep/core";
+import type { ParsedTokens, ResolvedEndpointsOptions, Upstream } from "../config/schema.js";
+import { mapFields, toTokenSet } from "./field-mapping.js";
+
+/** Lifetime of an access token whose answer states none: one hour, as core assumes. */
+const DEFAULT_LIFETIME_MS = 3_600_000;
+
+function encodeBody(options: ResolvedEndpointsOptions, fields: Record<string, JsonValue>): string {
+  if (options.contentType === "application/json") return JSON.stringify(fields);
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === null || value === undefined) continue;
+    form.set(name, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  return form.toString();
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `path` under `baseURL` (`https://api.test/v1` + `/auth/login`); an absolute URL stays as it is. */
+export function joinUrl(baseURL: string, path: string): string {
+  if (/^https?:\/\//i.test(path)) return path;
+  return `${baseURL.replace(/\/+$/, "")}/${path.replace(/^\/+/, "")}`;
+}
+
+/** Builds the {@link Upstream} of a custom-endpoint configuration. */
+export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
+  const send = async (
+    path: string,
+    fields: Record<string, JsonValue>,
+    signal: AbortSignal | undefined,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> => {
+    const target = joinUrl(options.baseURL, path);
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    try {
+      return await (options.fetch ?? globalThis.fetch)(target, {
+        method: "POST",
+        headers: {
+          accept: "application/json",
+          "content-type": options.contentType,
+          ...options.headers,
+          ...extraHeaders,
+        },
+        body: encodeBody(options, fields),
+        signal: combined,
+        redirect: "error",
+      });
+    } catch (error) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new TimeoutError(`the upstream took longer than ${options.timeoutMs} ms`, {
+          timeoutMs: options.timeoutMs,
+        });
+      }
+      if (signal?.aborted) throw signal.reason;
+      throw new NetworkError("the upstream could not be reached", { cause: error });
+    }
+  };
+
+  const readTokens = async (
+    response: Response,
+    sentAt: number,
+    parse: ((body: unknown) => ParsedTokens) | undefined,
+    what: string,
+  ): Promise<TokenSet> => {
+    const body = await readJson(response);
+    if (!response.ok) {
+      const status = response.status;
+      if (status === 400 || status === 401 || status === 403) {
+        const code = (body as { error?: unknown } | undefined)?.error;
+        throw new OAuthError({
+          error: typeof code === "string" && code !== "" ? code : "invalid_grant",
+          status,
+          transient: false,
+        });
+      }
+      throw new InvalidResponseError(`${what} answered ${status}`, {
+        status,
+        transient: status >= 500 || status === 408 || status === 429,
+      });
+    }
+    if (body === undefined)
+      throw new InvalidResponseError(`${what} answered a body that is not JSON`, {
+        transient: true,
+        status: response.status,
+      });
+    try {
+      const parsed = parse === undefined ? mapFields(body, options.fields) : parse(body);
+      return toTokenSet(parsed, { sentAt, defaultLifetimeMs: DEFAULT_LIFETIME_MS });
+    } catch (error) {
+      if (isTokenkeepError(error)) throw error;
+      throw new InvalidResponseError(`the ${what} parser failed`, { cause: error });
+    }
+  };
+
+  return {
+    async signIn(credentials, { signal }) {
+      const sentAt = Date.now();
+      const response = await send(options.login, { ...options.loginData, ...credentials }, signal);
+      return readTokens(response, sentAt, options.parseLogin, "login");
+    },
+    async refresh({ refreshToken, previous, signal }) {
+      const sentAt = Date.now();
+      const response = await send(
+        options.refresh,
+        { ...options.refreshData, [options.refreshRequestField]: refreshToken },
+        signal,
+      );
+      const set = await readTokens(response, sentAt, options.parseRefresh, "refresh");
+      // An API that does not rotate answers without a refresh token: the old one stays valid.
+      return set.refreshToken === undefined ? { ...set, refreshToken: previous.refreshToken } : set;
+    },
+    ...(options.logout === undefined
+      ? {}
+      : {
+          async signOut({ accessToken, refreshToken, signal }) {
+            const logout = options.logout as string;
+            const response = await send(
+              logout,
+              refreshToken === undefined ? {} : { [options.refreshRequestField]: refreshToken },
+              signal,
+              { authorization: `Bearer ${accessToken}` },
+            );
+            await response.body?.cancel().catch(() => {});
+          },
+        }),
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The OAuth 2.0 upstream: sign-in with the password grant, rotation with the refresh token grant,
+ * sign-out revokes the refresh token (RFC 7009), all from `@tokenkeep/grants` (which validates these
+ * options when the upstream is built, and discovers endpoints from `issuer`).
+ */
+import type { JsonValue, TokenSet } from "@tokenkeep/core";
+import { passwordGrant, refreshTokenGrant, revokeToken } from "@tokenkeep/grants";
+import type { OAuthUpstreamOptions, Upstream } from "../config/schema.js";
+import { fromBase64Url } from "../internal/base64url.js";
+import { SESSION_PAYLOAD_KEY } from "../session.js";
+
+/**
+ * The claims of an ID token as the session payload. The token came straight from the token endpoint
+ * over the connection the client authenticated, which OpenID Connect Core (section 3.1.3.7) accepts
+ * in place of checking its signature; nothing here authorizes anything by these claims.
+ */
+function claimsOf(set: TokenSet): JsonValue | undefined {
+  const payload = set.idToken?.split(".")[1];
+  const bytes = payload === undefined ? undefined : fromBase64Url(payload);
+  if (bytes === undefined) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as JsonValue;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps only what the session needs: the wire answer (`raw`) stays out of the cookie. */
+function slim(set: TokenSet): TokenSet {
+  const claims = claimsOf(set);
+  return { ...set, raw: claims === undefined ? {} : { [SESSION_PAYLOAD_KEY]: claims } };
+}
+
+/** Builds the {@link Upstream} of an OAuth configuration. */
+export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
+  const { revocationUrl, scope, ...grant } = options;
+  const redeem = refreshTokenGrant(grant);
+  const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
+  return {
+    async signIn(credentials, { signal }) {
+      const { username = "", password = "" } = credentials;
+      const creator = passwordGrant({ ...grant, username, password, scope });
+      return slim(await creator(signal === undefined ? {} : { signal }));
+    },
+    async refresh({ previous, signal }) {
+      return slim(await redeem({ previous, signal }));
+    },
+    async signOut({ accessToken, refreshToken, signal }) {
+      await revokeToken({
+        ...revocation,
+        revocationUrl,
+        token: refreshToken ?? accessToken,
+        tokenTypeHint: refreshToken === undefined ? "access_token" : "refresh_token",
+        signal,
+      });
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * The integration in a real built site: the fixture under test/fixtures/site, built once per run with
+ * Astro's build(), served from dist/server/entry.mjs on 127.0.0.1, against oidc-provider with
+ * rotating, reuse-detecting refresh tokens.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { refreshTokenGrant } from "@tokenkeep/grants";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CLIENTS,
+  type OidcProviderServer,
+  startOidcProvider,
+} from "../../grants/test/fixtures/oidc-provider.js";
+import {
+  cookieHeader,
+  followUp,
+  getSession as getSessionAt,
+  refreshTokenIn,
+  sha256,
+  signIn,
+  siteEnv,
+} from "./helpers/sessions.js";
+import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
+
+const MARKER = "tokenkeep-fixture-secret-marker-5b1f";
+let root: string;
+let provider: OidcProviderServer;
+let site: RunningSite;
+
+beforeAll(async () => {
+  root = fixtureRoot("site"); // built by global-setup.ts
+  provider = await startOidcProvider({ rotateRefreshToken: true });
+  site = await serveBuilt(root, siteEnv(provider));
+});
+
+afterAll(async () => {
+  await site?.close();
+  await provider?.close();
+});
+
+const tokenHits = () => provider.hits.get("/token") ?? 0;
+const getSession = (cookie: string | undefined, headers: Record<string, string> = {}) =>
+  getSessionAt(site.url, cookie, headers);
+
+describe("built site", () => {
+  it("an anonymous page: 200, signed out, no Set-Cookie", async () => {
+    const response = await fetch(`${site.url}/`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("signed out");
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("a valid session outside the refresh window: signed in, no Set-Cookie, no token request", async () => {
+    const session = await signIn(provider);
+    const before = tokenHits();
+    const { body, setCookie } = await getSession(await cookieHeader(session));
+    expect(body).toMatchObject({
+      signedIn: true,
+      tokenHash: sha256(session.accessToken),
+      sameInStorage: true,
+    });
+    expect(setCookie).toEqual([]);
+    expect(tokenHits()).toBe(before);
+  });
+
+  it("a prerendered page sends no Set-Cookie, even for a session due for rotation", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const before = tokenHits();
+    const response = await fetch(`${site.url}/static`, { headers: { cookie: await cookieHeader(session) } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("prerendered");
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(tokenHits()).toBe(before);
+  });
+
+  it("50 parallel requests of one expiring session: 1 refresh; a request with the old refresh token right after is served the successor; the family lives on", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const cookie = await cookieHeader(session);
+    const before = tokenHits();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => getSession(cookie)));
+    expect(tokenHits() - before).toBe(1);
+    const hashes = new Set(answers.map((answer) => answer.body.tokenHash));
+    expect(hashes.size).toBe(1);
+    expect([...hashes][0]).not.toBe(sha256(session.accessToken));
+    for (const answer of answers) {
+      expect(answer.body.signedIn).toBe(true);
+      expect(answer.setCookie).toHaveLength(1);
+      expect(answer.setCookie[0]).toMatch(
+        /^tokenkeep=tk1\.[^;]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+      );
+    }
+
+    // The old cookie again (a tab that missed the answer): the successor, no second redemption.
+    const late = await getSession(cookie);
+    expect(late.body.signedIn).toBe(true);
+    expect(late.body.tokenHash).toBe([...hashes][0]);
+    expect(tokenHits() - before).toBe(1);
+    expect(late.body.stats.successorHits).toBeGreaterThanOrEqual(1);
+    // The onEvent function option ran in the built server.
+    expect(late.body.events.rotated).toBeGreaterThanOrEqual(2);
+
+    // No reuse was detected: the successor's refresh token still rotates.
+    const next = await getSession(followUp(answers[0]!.setCookie));
+    expect(next.body.signedIn).toBe(true);
+    expect(tokenHits() - before).toBe(1); // still valid for minutes: no rotation needed
+    const successor = await refreshTokenGrant({
+      issuer: provider.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+    })({
+      previous: { ...session, refreshToken: await refreshTokenIn(answers[0]!.setCookie), raw: {} },
+    });
+    expect(successor.accessToken).toBeTruthy();
+  });
+
+  it("X-Forwarded-Proto: https from a trusted proxy gives Secure and the __Host- prefix", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const cookie = await cookieHeader(session, true);
+    const { body, setCookie } = await getSession(cookie, { "x-forwarded-proto": "https" });
+    expect(body.signedIn).toBe(true);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(
+      /^__Host-tokenkeep=tk1\.[^;]+; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    // The same cookie over plain http is not read: a __Host- cookie belongs to https only.
+    expect((await getSession(cookie)).body.signedIn).toBe(false);
+  });
+
+  it("route protection in the built server: a page redirects with returnTo", async () => {
+    const response = await fetch(`${site.url}/account/orders`, {
+      headers: { accept: "text/html" },
+      redirect: "manual",
+    });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount%2Forders");
+  });
+
+  it("no configuration value reaches a client asset (the marker is in the server bundle only)", () => {
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) => {
+        const path = join(dir, name);
+        return statSync(path).isDirectory() ? files(path) : [path];
+      });
+    const client = files(join(root, "dist/client"));
+    expect(client.some((path) => path.endsWith(".js"))).toBe(true);
+    for (const path of client) expect(readFileSync(path, "utf8")).not.toContain(MARKER);
+    expect(files(join(root, "dist/server")).some((path) => readFileSync(path, "utf8").includes(MARKER))).toBe(
+      true,
+    );
+  });
+
+  it("App.Locals['tokenkeep'] is typed by the injected types, without an env.d.ts", () => {
+    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
+    expect(() =>
+      execFileSync(process.execPath, [tsc, "--noEmit", "-p", root], { encoding: "utf8" }),
+    ).not.toThrow();
+  }, 30_000);
+});

@@ -1,0 +1,239 @@
+/**
+ * The two upstream modes against real servers on 127.0.0.1: a custom-endpoint API (hand-written: no
+ * off-the-shelf server has astro-tokenkit's endpoint shape) and oidc-provider for OAuth.
+ */
+import type { IncomingMessage } from "node:http";
+import { isOAuthError, isTokenkeepError, type TokenSet } from "@tokenkeep/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
+import {
+  CLIENTS,
+  type OidcProviderServer,
+  startOidcProvider,
+} from "../../grants/test/fixtures/oidc-provider.js";
+import { type EndpointsUpstreamOptions, parseConfig, type Upstream } from "../src/config/schema.js";
+import { SESSION_PAYLOAD_KEY } from "../src/session.js";
+import { resolveUpstream } from "../src/upstream/index.js";
+
+interface Seen {
+  path: string;
+  contentType: string | undefined;
+  authorization: string | undefined;
+  tenant: string | undefined;
+  body: Record<string, unknown>;
+}
+
+let api: RunningServer;
+const seen: Seen[] = [];
+/** What the API answers next, by path. */
+const answers = new Map<string, { status: number; body: unknown; raw?: string }>();
+
+beforeAll(async () => {
+  api = await listen(async (request: IncomingMessage, response) => {
+    const text = await readBody(request);
+    const contentType = request.headers["content-type"];
+    const body = contentType?.includes("json")
+      ? (JSON.parse(text) as Record<string, unknown>)
+      : Object.fromEntries(new URLSearchParams(text));
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    seen.push({
+      path,
+      contentType,
+      authorization: request.headers.authorization,
+      tenant: request.headers["x-tenant"] as string | undefined,
+      body,
+    });
+    const answer = answers.get(path) ?? { status: 404, body: { error: "not_found" } };
+    if (answer.raw !== undefined) {
+      response.writeHead(answer.status, { "content-type": "text/html" });
+      response.end(answer.raw);
+      return;
+    }
+    sendJson(response, answer.status, answer.body);
+  });
+});
+
+afterAll(async () => {
+  await api?.close();
+});
+
+function endpoints(options: Partial<EndpointsUpstreamOptions> = {}): Upstream {
+  const config = parseConfig({
+    upstream: {
+      endpoints: { baseURL: `${api.url}/api`, login: "/auth/login", refresh: "/auth/refresh", ...options },
+    },
+  });
+  return resolveUpstream(config.upstream);
+}
+
+const previous: TokenSet = {
+  accessToken: "old-at",
+  tokenType: "Bearer",
+  expiresAt: 0,
+  refreshToken: "old-rt",
+  raw: {},
+};
+const refresh = (upstream: Upstream) =>
+  upstream.refresh({ refreshToken: "old-rt", previous, signal: new AbortController().signal });
+
+async function failure(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("custom endpoints", () => {
+  it("login: JSON body with loginData and headers; answer read through dotted paths", async () => {
+    answers.set("/api/auth/login", {
+      status: 200,
+      body: { data: { tokens: { access: "at-1", refresh: "rt-1", ttl: 900 }, profile: { name: "Alice" } } },
+    });
+    const upstream = endpoints({
+      headers: { "x-tenant": "lynx" },
+      loginData: { remember: true },
+      fields: {
+        accessToken: "data.tokens.access",
+        refreshToken: "data.tokens.refresh",
+        expiresIn: "data.tokens.ttl",
+        sessionPayload: "data.profile",
+      },
+    });
+    const before = Date.now();
+    const set = await upstream.signIn({ username: "alice", password: "pw" }, {});
+    expect(seen.at(-1)).toMatchObject({
+      path: "/api/auth/login",
+      contentType: "application/json",
+      tenant: "lynx",
+      body: { remember: true, username: "alice", password: "pw" },
+    });
+    expect(set).toMatchObject({ accessToken: "at-1", refreshToken: "rt-1", tokenType: "Bearer" });
+    expect(set.expiresAt).toBeGreaterThanOrEqual(before + 900_000);
+    expect(set.expiresAt).toBeLessThanOrEqual(Date.now() + 900_000);
+    expect(set.raw[SESSION_PAYLOAD_KEY]).toEqual({ name: "Alice" });
+  });
+
+  it("refresh: form body, the refresh-token field's name and refreshData; expiresAt in seconds or ISO", async () => {
+    answers.set("/api/auth/refresh", {
+      status: 200,
+      body: { access_token: "at-2", refresh_token: "rt-2", expires_at: 1_900_000_000 },
+    });
+    const upstream = endpoints({
+      contentType: "application/x-www-form-urlencoded",
+      refreshRequestField: "token",
+      refreshData: { client: "web" },
+    });
+    const set = await refresh(upstream);
+    expect(seen.at(-1)).toMatchObject({
+      contentType: "application/x-www-form-urlencoded",
+      body: { client: "web", token: "old-rt" },
+    });
+    expect(set).toMatchObject({ accessToken: "at-2", refreshToken: "rt-2", expiresAt: 1_900_000_000_000 });
+
+    answers.set("/api/auth/refresh", {
+      status: 200,
+      body: { accessToken: "at-3", expiresAt: "2030-01-01T00:00:00Z" },
+    });
+    const kept = await refresh(endpoints());
+    expect(kept).toMatchObject({
+      accessToken: "at-3",
+      refreshToken: "old-rt",
+      expiresAt: Date.parse("2030-01-01T00:00:00Z"),
+    });
+  });
+
+  it("parser functions win over the mapping", async () => {
+    answers.set("/api/auth/refresh", { status: 200, body: { weird: ["at-4", "rt-4", 60] } });
+    const upstream = endpoints({
+      parseRefresh: (body) => {
+        const [accessToken, refreshToken, expiresIn] = (body as { weird: [string, string, number] }).weird;
+        return { accessToken, refreshToken, expiresIn, sessionPayload: { parsed: true } };
+      },
+    });
+    const set = await refresh(upstream);
+    expect(set).toMatchObject({
+      accessToken: "at-4",
+      refreshToken: "rt-4",
+      raw: { [SESSION_PAYLOAD_KEY]: { parsed: true } },
+    });
+  });
+
+  it("a rejected refresh (400/401/403) is a permanent invalid_grant; 5xx and HTML are transient", async () => {
+    answers.set("/api/auth/refresh", { status: 401, body: { message: "expired" } });
+    const rejected = await failure(refresh(endpoints()));
+    expect(isOAuthError(rejected) && rejected.error === "invalid_grant" && !rejected.transient).toBe(true);
+
+    answers.set("/api/auth/refresh", { status: 503, body: {} });
+    const unavailable = await failure(refresh(endpoints()));
+    expect(isTokenkeepError(unavailable) && unavailable.transient).toBe(true);
+
+    answers.set("/api/auth/refresh", { status: 200, body: null, raw: "<html>proxy</html>" });
+    const html = await failure(refresh(endpoints()));
+    expect(isTokenkeepError(html) && html.transient).toBe(true);
+  });
+
+  it("an answer without an access token names the field, never a value", async () => {
+    answers.set("/api/auth/refresh", { status: 200, body: { refreshToken: "rt-secret-9" } });
+    const error = await failure(refresh(endpoints()));
+    expect(String((error as Error).message)).toMatch(/accessToken/);
+    expect(JSON.stringify(error)).not.toContain("rt-secret-9");
+  });
+
+  it("logout posts the refresh token with the access token as bearer", async () => {
+    answers.set("/api/auth/logout", { status: 204, body: {} });
+    const upstream = endpoints({ logout: "/auth/logout" });
+    await upstream.signOut?.({ accessToken: "at-9", refreshToken: "rt-9" });
+    expect(seen.at(-1)).toMatchObject({
+      path: "/api/auth/logout",
+      authorization: "Bearer at-9",
+      body: { refreshToken: "rt-9" },
+    });
+    expect(endpoints().signOut).toBeUndefined();
+  });
+});
+
+describe("OAuth (oidc-provider)", () => {
+  let provider: OidcProviderServer;
+  beforeAll(async () => {
+    provider = await startOidcProvider({ rotateRefreshToken: true });
+  });
+  afterAll(async () => {
+    await provider?.close();
+  });
+
+  it("signs in with the password grant, rotates with the refresh grant, revokes on sign-out", async () => {
+    const upstream = resolveUpstream(
+      parseConfig({
+        upstream: {
+          oauth: {
+            issuer: provider.issuer,
+            clientId: CLIENTS.service.id,
+            clientSecret: CLIENTS.service.secret,
+          },
+        },
+      }).upstream,
+    );
+    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    expect(first.refreshToken).toBeTruthy();
+    expect(first.raw).toEqual({}); // the wire answer stays out of the cookie
+    const second = await upstream.refresh({
+      refreshToken: first.refreshToken!,
+      previous: first,
+      signal: new AbortController().signal,
+    });
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    await upstream.signOut?.({ accessToken: second.accessToken, refreshToken: second.refreshToken });
+    const revoked = await failure(
+      upstream.refresh({
+        refreshToken: second.refreshToken!,
+        previous: second,
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(isOAuthError(revoked) && revoked.error).toBe("invalid_grant");
+    const wrong = await failure(upstream.signIn({ username: "alice", password: "nope" }, {}));
+    expect(isOAuthError(wrong) && wrong.error).toBe("invalid_grant");
+  });
+});
