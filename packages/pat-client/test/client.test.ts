@@ -1,13 +1,7 @@
 import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
-import {
-  AccessTokensClient,
-  isApiError,
-  isPatClientError,
-  PatAdminClient,
-  type PatRecord,
-} from "../src/index";
+import { AccessTokensClient, PatAdminClient, type PatRecord } from "../src/index";
 import { startTestServer } from "./helpers/pat-server";
 
 const DAY = 86_400;
