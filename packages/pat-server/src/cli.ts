@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-import { runCli } from "./node/run-cli";
+// `node:sqlite` loads without a flag from Node 22.13: say so rather than fail with a raw stack.
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+if (major < 22 || (major === 22 && minor < 13)) {
+  process.stderr.write(`tokenkeep-pat-server needs Node.js 22.13 or newer (this is ${process.version}).\n`);
+  process.exit(1);
+}
+const { runCli } = await import("./node/run-cli");
 
 // A reader that stops early (`| head`) closes the pipe: end quietly instead of with a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

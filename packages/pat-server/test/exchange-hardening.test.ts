@@ -115,6 +115,41 @@ describe("the scrypt queue", () => {
   });
 });
 
+describe("timing does not tell an unknown id from a wrong secret", () => {
+  it("makes the same store calls for both, in bootstrap mode with an admin already active", async () => {
+    const memory = createMemoryStore();
+    const calls: string[] = [];
+    const store = new Proxy(memory, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver);
+        return typeof value === "function"
+          ? (...args: unknown[]) => {
+              calls.push(String(name));
+              return value.apply(target, args);
+            }
+          : value;
+      },
+    }) as PatStore;
+    const bootstrap = await generateToken(fast);
+    const handler = createPatHandler({
+      ...fast,
+      lastUsedFlushMs: 0,
+      rateLimit: false,
+      store,
+      bootstrapSecretPhc: bootstrap.secretPhc,
+    });
+    onTestFinished(() => handler.close());
+    const { token } = (await issueToken(store, { owner: "admin", isAdmin: true }, fast))!;
+    const wrongSecret = `${token.slice(0, -4)}AAA=`;
+    calls.length = 0;
+    expect((await exchange(handler, wrongSecret)).status).toBe(401);
+    const known = [...calls];
+    calls.length = 0;
+    expect((await exchange(handler, unknownPat)).status).toBe(401);
+    expect(calls).toEqual(known);
+  });
+});
+
 describe("the verifier cache of returning clients", () => {
   it("serves a returning client without scrypt, even while the queue is full", async () => {
     const { handler, store } = setup({ scryptLog2Cost: 16, maxPendingVerifications: 1, rateLimit: false });

@@ -136,11 +136,11 @@ async function unknownTokenId(
 ): Promise<StoredPatRecord> {
   const secretPhc = ctx.options.bootstrapSecretPhc;
   const now = ctx.nowSeconds();
-  if (secretPhc === undefined || (await ctx.store.countActiveAdmins(now)) > 0) {
-    await ctx.verifySecret(secret, ctx.unmatchablePhc);
+  // One scrypt run and no further store query before it, whatever the id: the answer's timing does
+  // not tell an unknown id from a wrong secret. Only the bootstrap secret's holder gets further.
+  if (!(await ctx.verifySecret(secret, secretPhc ?? ctx.unmatchablePhc)) || secretPhc === undefined) {
     throw invalidToken();
   }
-  if (!(await ctx.verifySecret(secret, secretPhc))) throw invalidToken();
   const record: StoredPatRecord = {
     tokenId,
     secretPhc,
