@@ -56,6 +56,8 @@ export interface SessionRotation {
 export interface SessionRotationOptions {
   readonly upstream: Upstream;
   readonly store: Store | undefined;
+  /** How long a just-rotated refresh token is answered with its successor. */
+  readonly successorTtlMs: number;
   readonly now: () => number;
   /** Called when a redemption this process made succeeded. */
   readonly onRedeemed: () => void;
@@ -67,6 +69,7 @@ export interface SessionRotationOptions {
 export function createSessionRotation(options: SessionRotationOptions): SessionRotation {
   const coordinator = createRotationCoordinator({
     ...(options.store === undefined ? {} : { shared: shareStore(options.store) }),
+    successorTtlMs: options.successorTtlMs,
     redeem: ({ refreshToken, previous, signal }) =>
       options.upstream.refresh({ refreshToken, previous, signal }),
     now: options.now,

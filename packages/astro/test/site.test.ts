@@ -26,6 +26,8 @@ import {
 import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
 
 const MARKER = "tokenkeep-fixture-secret-marker-5b1f";
+/** The successor window of this site (30 s by default): short, so a late request takes seconds. */
+const SUCCESSOR_TTL_MS = 3_000;
 let root: string;
 let provider: OidcProviderServer;
 let site: RunningSite;
@@ -33,7 +35,7 @@ let site: RunningSite;
 beforeAll(async () => {
   root = fixtureRoot("site"); // built by global-setup.ts
   provider = await startOidcProvider({ rotateRefreshToken: true });
-  site = await serveBuilt(root, siteEnv(provider));
+  site = await serveBuilt(root, { ...siteEnv(provider), FIXTURE_SUCCESSOR_TTL_MS: String(SUCCESSOR_TTL_MS) });
 });
 
 afterAll(async () => {
@@ -114,6 +116,31 @@ describe("built site", () => {
       previous: { ...session, refreshToken: await refreshTokenIn(answers[0]!.setCookie), raw: {} },
     });
     expect(successor.accessToken).toBeTruthy();
+  });
+
+  it("a request with the old refresh token after the successor window: signed out, cookies untouched, nothing presented upstream, the family alive", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const cookie = await cookieHeader(session);
+    const before = tokenHits();
+    const rotated = await getSession(cookie);
+    expect(rotated.body.signedIn).toBe(true);
+    expect(tokenHits() - before).toBe(1);
+    // A tab that slept through the rotation comes back after the successor window (real time: the
+    // built server's own clock decides).
+    await new Promise((resolve) => setTimeout(resolve, SUCCESSOR_TTL_MS + 500));
+    const late = await getSession(cookie);
+    expect(late.response.status).toBe(200);
+    expect(late.body.signedIn).toBe(false);
+    expect(late.setCookie).toEqual([]); // the browser already holds the newer pair: untouched
+    expect(late.body.stats.lateRequests).toBeGreaterThanOrEqual(1);
+    expect(tokenHits() - before).toBe(1); // the old refresh token was not presented again
+    // No reuse was detected upstream: the newer pair still rotates.
+    const next = await refreshTokenGrant({
+      issuer: provider.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+    })({ previous: { ...session, refreshToken: await refreshTokenIn(rotated.setCookie), raw: {} } });
+    expect(next.accessToken).toBeTruthy();
   });
 
   it("X-Forwarded-Proto: https from a trusted proxy gives Secure and the __Host- prefix", async () => {

@@ -17,6 +17,7 @@ import {
   DEFAULT_ROTATION_TIMEOUT_MS,
   DEFAULT_SECRET_ENV,
   DEFAULT_SIGN_IN_PATH,
+  DEFAULT_SUCCESSOR_TTL_MS,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from "../defaults.js";
 import type { TokenkeepEvent } from "../events.js";
@@ -168,6 +169,13 @@ export interface TokenkeepConfig {
   readonly refreshWindowMs?: number | undefined;
   /** A request waits at most this long for a rotation. @default 10_000 */
   readonly rotationTimeoutMs?: number | undefined;
+  /**
+   * How long a request still carrying a just-rotated refresh token (a tab that missed the answer) is
+   * served the new session. Later, such a request is served signed out, without presenting the old
+   * token upstream and without touching its cookies (the browser already holds the newer pair).
+   * @default 30_000
+   */
+  readonly successorTtlMs?: number | undefined;
   /** The store rotations are coordinated through: `@tokenkeep/redis` for several instances. @default memory (this process) */
   readonly store?: Store | undefined;
   /** Paths that need a session. */
@@ -266,6 +274,7 @@ export const configSchema = z.strictObject({
   storage: z.enum(["cookie", "session"]).default("cookie"),
   refreshWindowMs: z.number().nonnegative().max(2_147_483_647).default(DEFAULT_REFRESH_WINDOW_MS),
   rotationTimeoutMs: positiveMs.default(DEFAULT_ROTATION_TIMEOUT_MS),
+  successorTtlMs: positiveMs.default(DEFAULT_SUCCESSOR_TTL_MS),
   store: storeSchema.optional(),
   protect: z
     .strictObject({

@@ -139,6 +139,7 @@ export function createTokenkeepMiddleware(
     rotation ??= createSessionRotation({
       upstream,
       store: config.store,
+      successorTtlMs: config.successorTtlMs,
       now,
       onRedeemed: () => {
         counters.rotations++;
