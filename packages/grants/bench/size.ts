@@ -49,6 +49,23 @@ async function bundle(contents: string) {
   return { result, code, gzipped: gzipSync(code, { level: 9 }).length };
 }
 
+// The same client authenticating with private_key_jwt: what the client-assertion entry (and jose) adds.
+const privateKeyJwtEntry = `
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
+import { clientCredentialsGrant } from "@tokenkeep/grants";
+import { privateKeyJwt } from "@tokenkeep/grants/client-assertion";
+
+const manager = createTokenManager({
+  creator: clientCredentialsGrant({
+    issuer: "https://auth.example.com",
+    clientId: "service",
+    clientAuthentication: privateKeyJwt({ key: globalThis.PRIVATE_JWK }),
+  }),
+});
+export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"] });
+`;
+
 const { result, code, gzipped } = await bundle(entry);
 const coreOnly = await bundle(coreOnlyEntry);
 
@@ -80,4 +97,9 @@ console.log(
 );
 console.log(
   `  of which core alone (no grant): ${kib(coreOnly.gzipped)}; the grant adds ${kib(gzipped - coreOnly.gzipped)}`,
+);
+
+const withAssertion = await bundle(privateKeyJwtEntry);
+console.log(
+  `private_key_jwt instead of a shared secret (@tokenkeep/grants/client-assertion + jose): ${kib(withAssertion.gzipped)} minified + gzipped, ${kib(withAssertion.gzipped - gzipped)} more`,
 );

@@ -14,6 +14,9 @@ export {
   applyClientAuthentication,
   basicAuthorization,
   type ClientAuthentication,
+  type ClientAuthenticationMethod,
+  type ClientAuthenticationRequest,
+  type ClientAuthenticator,
   type ClientCredentials,
 } from "./client-authentication.js";
 export { type ClientCredentialsGrantOptions, clientCredentialsGrant } from "./client-credentials-grant.js";

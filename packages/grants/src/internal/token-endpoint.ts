@@ -41,7 +41,17 @@ export async function resolveEndpoint(
 }
 
 /** Request parameters whose values are credentials. */
-const SECRET_PARAMS = ["client_secret", "password", "secret", "refresh_token", "token"] as const;
+const SECRET_PARAMS = [
+  "client_secret",
+  "client_assertion",
+  "password",
+  "secret",
+  "refresh_token",
+  "token",
+  "subject_token",
+  "actor_token",
+  "assertion",
+] as const;
 
 /**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
@@ -70,7 +80,7 @@ function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unkno
  * parameters encoded, extra parameters and headers added, within the timeout and the caller's signal.
  * A credential the server echoes in its error answer is redacted from the `OAuthError`.
  */
-export function postToEndpoint<T>(
+export async function postToEndpoint<T>(
   url: string,
   params: RequestParams,
   options: ResolvedGrantOptions,
@@ -80,7 +90,11 @@ export function postToEndpoint<T>(
 ): Promise<T> {
   const all: RequestParams = { ...options.extraParams, ...params };
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-  applyClientAuthentication(options, all, headers);
+  await applyClientAuthentication(options, all, headers, {
+    url,
+    issuer: options.issuer,
+    now: options.now,
+  });
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
   const secrets = [options.clientSecret, ...SECRET_PARAMS.map((name) => all[name])].filter(
