@@ -203,7 +203,7 @@ describe("private_key_jwt against oidc-provider", () => {
     expect(header).toMatch(/^Bearer /);
     // The revocation endpoint accepts an assertion whose aud is its own URL.
     await revokeToken({ ...server, token: header.slice("Bearer ".length), tokenTypeHint: "access_token" });
-    await manager.dispose?.();
+    await manager.dispose();
   });
 });
 
