@@ -5,6 +5,7 @@ export default defineConfig({
     // One folder per public entry besides the main one: the tree is the export map.
     index: "src/index.ts",
     "client-assertion": "src/client-assertion/index.ts",
+    dpop: "src/dpop/index.ts",
   },
   format: ["esm"],
   dts: true,

@@ -1,0 +1,164 @@
+import * as rules from "@tokenkeep/core/options";
+import { base64url, calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
+
+/** The algorithms DPoP proofs are signed with: those oidc-provider and most servers accept. */
+export type DPoPAlgorithm = "ES256" | "EdDSA";
+
+/** Options of {@link createDPoP}. */
+export interface DPoPOptions {
+  /**
+   * The key pair proofs are signed with. The private key may (and should) be non-extractable; the
+   * public key must be extractable, since every proof carries it as a JWK.
+   * @default a P-256 pair generated on first use, with a non-extractable private key (ES256)
+   */
+  keyPair?: CryptoKeyPair | undefined;
+  /**
+   * The clock for the proofs' `iat`, in epoch milliseconds.
+   * @default Date.now
+   */
+  now?: (() => number) | undefined;
+}
+
+/** One sender-constraining key and the nonces servers gave it. */
+export interface DPoP {
+  /**
+   * Wraps a `fetch` so each request carries a fresh DPoP proof (RFC 9449 section 4): `htm`, `htu`
+   * without query and fragment, a random `jti`, `iat`, the server's last nonce, and `ath` when the
+   * request carries `Authorization: DPoP <token>`. A request with a `Bearer` token gets none. A
+   * nonce challenge (400 `use_dpop_nonce` from an authorization server, 401 with
+   * `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a resource server) is answered by sending
+   * the request once more with the nonce; nonces are remembered per origin.
+   * @param fetch the `fetch` to wrap (default: `globalThis.fetch`, looked up per call)
+   */
+  wrap(fetch?: typeof globalThis.fetch): typeof globalThis.fetch;
+  /** `wrap()` of `globalThis.fetch`: pass it as a grant's or `createAuthFetch`'s `fetch`. */
+  readonly fetch: typeof globalThis.fetch;
+  /** The JWK SHA-256 thumbprint of the public key (RFC 7638): the `cnf.jkt` of bound tokens. */
+  thumbprint(): Promise<string>;
+}
+
+interface Signer {
+  readonly privateKey: CryptoKey;
+  readonly jwk: JWK;
+  readonly alg: DPoPAlgorithm;
+}
+
+const isKeyPair = (value: unknown): value is CryptoKeyPair =>
+  rules.isObject(value) &&
+  rules.isObject(value.privateKey) &&
+  rules.isObject(value.publicKey) &&
+  (value.publicKey as { extractable?: unknown }).extractable === true;
+
+async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
+  const pair =
+    keyPair ??
+    ((await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair);
+  const { kty, crv, x, y, e, n } = await exportJWK(pair.publicKey);
+  const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, v]) => v !== undefined));
+  return {
+    privateKey: pair.privateKey,
+    jwk,
+    alg: pair.privateKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256",
+  };
+}
+
+/** Whether `response` asks for the request again with the nonce it carries (RFC 9449 sections 8, 9). */
+async function isNonceChallenge(response: Response): Promise<boolean> {
+  if (!response.headers.has("dpop-nonce")) return false;
+  if (response.status === 401) {
+    return /\bDPoP\b[^]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
+  }
+  if (response.status !== 400) return false;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as { error?: unknown } | undefined;
+  return body?.error === "use_dpop_nonce";
+}
+
+/**
+ * A DPoP key (RFC 9449) for one client: pass `dpop.fetch` (or `dpop.wrap(yourFetch)`) as the
+ * `fetch` of the grant that obtains tokens and of `createAuthFetch` that spends them, so both prove
+ * possession of the same key. The server then answers `token_type: "DPoP"`, and `createAuthFetch`
+ * sends `Authorization: DPoP <token>` with a proof bound to it.
+ *
+ * @example
+ * const dpop = createDPoP();
+ * const manager = createTokenManager({
+ *   creator: clientCredentialsGrant({ issuer, clientId, clientSecret, fetch: dpop.fetch }),
+ * });
+ * const authFetch = createAuthFetch(manager, { origins: ["https://api.example"], fetch: dpop.fetch });
+ * @see https://www.rfc-editor.org/rfc/rfc9449
+ */
+export function createDPoP(options: DPoPOptions = {}): DPoP {
+  const parsed = rules.validate(
+    rules.object({
+      keyPair: rules.optional(
+        rules.check<CryptoKeyPair>(isKeyPair, "expected a CryptoKeyPair whose public key is extractable"),
+      ),
+      now: rules.optional(rules.func<() => number>()),
+    }),
+    options,
+    "createDPoP",
+  );
+  const now = parsed.now ?? (() => Date.now());
+  let signer: Promise<Signer> | undefined;
+  const load = () => {
+    signer ??= signerOf(parsed.keyPair);
+    return signer;
+  };
+  const nonces = new Map<string, string>();
+
+  const proof = async (request: Request, accessToken: string | undefined): Promise<string> => {
+    const { privateKey, jwk, alg } = await load();
+    const url = new URL(request.url);
+    const claims: Record<string, string> = {
+      htm: request.method,
+      htu: `${url.origin}${url.pathname}`,
+      jti: crypto.randomUUID(),
+    };
+    const nonce = nonces.get(url.origin);
+    if (nonce !== undefined) claims.nonce = nonce;
+    if (accessToken !== undefined) {
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+      claims.ath = base64url.encode(new Uint8Array(digest));
+    }
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, typ: "dpop+jwt", jwk })
+      .setIssuedAt(Math.floor(now() / 1000))
+      .sign(privateKey);
+  };
+
+  const wrap = (fetch?: typeof globalThis.fetch): typeof globalThis.fetch => {
+    const send = fetch ?? ((input, init) => globalThis.fetch(input, init));
+    return async (input, init) => {
+      const request = new Request(input, init);
+      const authorization = request.headers.get("authorization") ?? "";
+      // A Bearer token is not ours to bind: the request goes out as it came.
+      if (/^bearer /i.test(authorization)) return send(request);
+      const accessToken = /^dpop (.+)$/i.exec(authorization)?.[1];
+      const origin = new URL(request.url).origin;
+      const attempt = async (outgoing: Request) => {
+        outgoing.headers.set("dpop", await proof(outgoing, accessToken));
+        const response = await send(outgoing);
+        const nonce = response.headers.get("dpop-nonce");
+        if (nonce) nonces.set(origin, nonce);
+        return response;
+      };
+      const again = request.body === null ? undefined : request.clone();
+      const response = await attempt(request);
+      if (!(await isNonceChallenge(response))) return response;
+      await response.body?.cancel().catch(() => {});
+      return attempt(again ?? new Request(request));
+    };
+  };
+
+  return {
+    wrap,
+    fetch: wrap(),
+    thumbprint: async () => calculateJwkThumbprint((await load()).jwk),
+  };
+}
