@@ -69,7 +69,7 @@ async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
 async function isNonceChallenge(response: Response): Promise<boolean> {
   if (!response.headers.has("dpop-nonce")) return false;
   if (response.status === 401) {
-    return /\bDPoP\b[^]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
+    return /\bDPoP\b[\s\S]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
   }
   if (response.status !== 400) return false;
   const body = (await response
