@@ -6,10 +6,19 @@ import type { RequestParams } from "./body-encoding.js";
  * - `client_secret_basic`: HTTP Basic with the form-url-encoded id and secret (RFC 6749 section 2.3.1).
  * - `client_secret_post`: `client_id` and `client_secret` in the request body.
  * - `none`: a public client; `client_id` is sent in the body when one is configured.
+ * - `tls_client_auth`, `self_signed_tls_client_auth`: mutual TLS (RFC 8705): the client certificate
+ *   of the TLS connection authenticates (give the creator a `fetch` that presents it); `client_id`
+ *   is sent in the body, and the issuer's `mtls_endpoint_aliases` are used when its metadata has them.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2
  */
-export type ClientAuthenticationMethod = "client_secret_basic" | "client_secret_post" | "none";
+export type ClientAuthenticationMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "none"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth";
 
 /** What a {@link ClientAuthenticator} is given for one request. */
 export interface ClientAuthenticationRequest {
@@ -78,7 +87,7 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 /**
  * Adds the client's credentials to a token, revocation or introspection request: an `authorization`
  * header for `client_secret_basic`, body parameters for `client_secret_post`, only `client_id` for
- * `none`, or whatever a {@link ClientAuthenticator} adds (it is told the `endpoint`, and the promise
+ * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds (it is told the `endpoint`, and the promise
  * it returns must be awaited). Mutates `params` and `headers`; the options were validated when the
  * creator was made.
  */

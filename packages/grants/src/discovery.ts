@@ -27,6 +27,13 @@ export interface AuthorizationServerMetadata {
   readonly grant_types_supported?: string[] | undefined;
   /** The client authentication methods the token endpoint accepts. */
   readonly token_endpoint_auth_methods_supported?: string[] | undefined;
+  /**
+   * Endpoints to use instead when the client authenticates with mutual TLS (RFC 8705 section 5):
+   * `tls_client_auth` and `self_signed_tls_client_auth` clients post there.
+   */
+  readonly mtls_endpoint_aliases?:
+    | { readonly token_endpoint?: string | undefined; readonly revocation_endpoint?: string | undefined }
+    | undefined;
   readonly [field: string]: JsonValue | undefined;
 }
 
@@ -68,6 +75,12 @@ const metadataRule = () =>
     introspection_endpoint: rules.optional(rules.string()),
     grant_types_supported: rules.optional(rules.array(rules.string())),
     token_endpoint_auth_methods_supported: rules.optional(rules.array(rules.string())),
+    mtls_endpoint_aliases: rules.optional(
+      rules.looseObject({
+        token_endpoint: rules.optional(rules.string()),
+        revocation_endpoint: rules.optional(rules.string()),
+      }),
+    ),
   });
 
 /** Metadata being read or read, and until when it may be reused. */

@@ -55,7 +55,7 @@ export interface GrantOptions {
    * included. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
    */
   issuer?: string | URL | undefined;
-  /** The client identifier. Required for `client_secret_basic` and `client_secret_post`. */
+  /** The client identifier. Required unless `clientAuthentication` is `none`. */
   clientId?: string | undefined;
   /** The client secret. Required for `client_secret_basic` and `client_secret_post`. Secret. */
   clientSecret?: string | undefined;
@@ -145,7 +145,13 @@ export const stringsRule = (): Rule<string | readonly string[]> =>
 
 /** A built-in method's name, or an object with `method` and `authenticate` (a {@link ClientAuthenticator}). */
 const clientAuthenticationRule = (): Rule<ClientAuthentication> => {
-  const names = oneOf(["client_secret_basic", "client_secret_post", "none"]);
+  const names = oneOf([
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+  ]);
   return (value, problems, path) =>
     typeof (value as ClientAuthenticator | undefined)?.authenticate === "function"
       ? (value as ClientAuthenticator)
@@ -209,7 +215,8 @@ export function checkGrantOptions(
   if (method !== "none") {
     const name = typeof method === "string" ? method : method.method;
     if (options.clientId === undefined) problems.push(`clientId: required with ${name}`);
-    if (typeof method === "string" && options.clientSecret === undefined) {
+    // A string method with a secret: client_secret_basic or client_secret_post.
+    if (method === name && name.startsWith("client_secret_") && options.clientSecret === undefined) {
       problems.push(`clientSecret: required with ${name}`);
     }
   }

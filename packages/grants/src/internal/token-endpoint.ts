@@ -26,7 +26,9 @@ export async function resolveEndpoint(
     allowInsecureRequests: options.allowInsecureRequests,
     now: options.now,
   });
-  const url = metadata[kind];
+  // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases.
+  const mtls = String(options.clientAuthentication).includes("tls_client_auth");
+  const url = (mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined) ?? metadata[kind];
   if (url === undefined) {
     throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
   }
