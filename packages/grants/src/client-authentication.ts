@@ -87,26 +87,23 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 /**
  * Adds the client's credentials to a token, revocation or introspection request: an `authorization`
  * header for `client_secret_basic`, body parameters for `client_secret_post`, only `client_id` for
- * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds (it is told the `endpoint`, and the promise
- * it returns must be awaited). Mutates `params` and `headers`; the options were validated when the
+ * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds (it is told
+ * `request`: the endpoint, issuer and clock; the promise it returns must be awaited). Mutates `params` and `headers`; the options were validated when the
  * creator was made.
  */
 export function applyClientAuthentication(
   credentials: ClientCredentials,
   params: RequestParams,
   headers: Record<string, string>,
-  endpoint?: { readonly url: string; readonly issuer?: string | undefined; readonly now?: () => number },
+  request: Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now"> = {
+    endpoint: "",
+    issuer: undefined,
+    now: Date.now,
+  },
 ): Promise<void> | undefined {
   const { clientId, clientSecret, clientAuthentication } = credentials;
   if (typeof clientAuthentication === "object") {
-    return clientAuthentication.authenticate({
-      clientId: clientId ?? "",
-      endpoint: endpoint?.url ?? "",
-      issuer: endpoint?.issuer,
-      params,
-      headers,
-      now: endpoint?.now ?? Date.now,
-    });
+    return clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers });
   }
   if (clientAuthentication === "client_secret_basic") {
     headers.authorization = basicAuthorization(clientId ?? "", clientSecret ?? "");

@@ -29,7 +29,8 @@ export interface AuthorizationServerMetadata {
   readonly token_endpoint_auth_methods_supported?: string[] | undefined;
   /**
    * Endpoints to use instead when the client authenticates with mutual TLS (RFC 8705 section 5):
-   * `tls_client_auth` and `self_signed_tls_client_auth` clients post there.
+   * `tls_client_auth` and `self_signed_tls_client_auth` clients post there. Not validated here: an
+   * alias that is not a string is ignored where it is used.
    */
   readonly mtls_endpoint_aliases?:
     | { readonly token_endpoint?: string | undefined; readonly revocation_endpoint?: string | undefined }
@@ -75,12 +76,6 @@ const metadataRule = () =>
     introspection_endpoint: rules.optional(rules.string()),
     grant_types_supported: rules.optional(rules.array(rules.string())),
     token_endpoint_auth_methods_supported: rules.optional(rules.array(rules.string())),
-    mtls_endpoint_aliases: rules.optional(
-      rules.looseObject({
-        token_endpoint: rules.optional(rules.string()),
-        revocation_endpoint: rules.optional(rules.string()),
-      }),
-    ),
   });
 
 /** Metadata being read or read, and until when it may be reused. */

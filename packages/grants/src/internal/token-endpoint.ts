@@ -28,7 +28,8 @@ export async function resolveEndpoint(
   });
   // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases.
   const mtls = String(options.clientAuthentication).includes("tls_client_auth");
-  const url = (mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined) ?? metadata[kind];
+  const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
+  const url = typeof alias === "string" ? alias : metadata[kind];
   if (url === undefined) {
     throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
   }
@@ -42,18 +43,8 @@ export async function resolveEndpoint(
   return url;
 }
 
-/** Request parameters whose values are credentials. */
-const SECRET_PARAMS = [
-  "client_secret",
-  "client_assertion",
-  "password",
-  "secret",
-  "refresh_token",
-  "token",
-  "subject_token",
-  "actor_token",
-  "assertion",
-] as const;
+/** Names of request parameters whose values are credentials (`client_secret`, `subject_token`...). */
+const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
@@ -93,15 +84,16 @@ export async function postToEndpoint<T>(
   const all: RequestParams = { ...options.extraParams, ...params };
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
   await applyClientAuthentication(options, all, headers, {
-    url,
+    endpoint: url,
     issuer: options.issuer,
     now: options.now,
   });
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
-  const secrets = [options.clientSecret, ...SECRET_PARAMS.map((name) => all[name])].filter(
-    (value): value is string => typeof value === "string" && value !== "",
-  );
+  const secrets = [
+    options.clientSecret,
+    ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
+  ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);
