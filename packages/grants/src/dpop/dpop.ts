@@ -112,20 +112,28 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
   };
   const nonces = new Map<string, string>();
 
-  const proof = async (request: Request, accessToken: string | undefined): Promise<string> => {
+  // The `ath` of the last token: a manager hands out the same token for many requests.
+  let hashed: { token: string; ath: Promise<string> } | undefined;
+  const athOf = (token: string) => {
+    if (hashed?.token !== token) {
+      const ath = crypto.subtle
+        .digest("SHA-256", new TextEncoder().encode(token))
+        .then((digest) => base64url.encode(new Uint8Array(digest)));
+      hashed = { token, ath };
+    }
+    return hashed.ath;
+  };
+
+  const proof = async (method: string, url: URL, accessToken: string | undefined): Promise<string> => {
     const { privateKey, jwk, alg } = await load();
-    const url = new URL(request.url);
     const claims: Record<string, string> = {
-      htm: request.method,
+      htm: method,
       htu: `${url.origin}${url.pathname}`,
       jti: crypto.randomUUID(),
     };
     const nonce = nonces.get(url.origin);
     if (nonce !== undefined) claims.nonce = nonce;
-    if (accessToken !== undefined) {
-      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
-      claims.ath = base64url.encode(new Uint8Array(digest));
-    }
+    if (accessToken !== undefined) claims.ath = await athOf(accessToken);
     return new SignJWT(claims)
       .setProtectedHeader({ alg, typ: "dpop+jwt", jwk })
       .setIssuedAt(Math.floor(now() / 1000))
@@ -135,17 +143,18 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
   const wrap = (fetch?: typeof globalThis.fetch): typeof globalThis.fetch => {
     const send = fetch ?? ((input, init) => globalThis.fetch(input, init));
     return async (input, init) => {
-      const request = new Request(input, init);
+      // createAuthFetch and ky hand over a Request of their own: it is used as it is.
+      const request = input instanceof Request && init === undefined ? input : new Request(input, init);
       const authorization = request.headers.get("authorization") ?? "";
       // A Bearer token is not ours to bind: the request goes out as it came.
       if (/^bearer /i.test(authorization)) return send(request);
       const accessToken = /^dpop (.+)$/i.exec(authorization)?.[1];
-      const origin = new URL(request.url).origin;
+      const url = new URL(request.url);
       const attempt = async (outgoing: Request) => {
-        outgoing.headers.set("dpop", await proof(outgoing, accessToken));
+        outgoing.headers.set("dpop", await proof(outgoing.method, url, accessToken));
         const response = await send(outgoing);
         const nonce = response.headers.get("dpop-nonce");
-        if (nonce) nonces.set(origin, nonce);
+        if (nonce) nonces.set(url.origin, nonce);
         return response;
       };
       const again = request.body === null ? undefined : request.clone();
