@@ -183,7 +183,23 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     await manager.dispose();
   });
 
-  it("refuses a key pair whose public key cannot be exported", async () => {
+  it("adds no proof to Bearer requests or to GETs without a DPoP token", async () => {
+    const dpop = createDPoP();
+    const headers: (string | null)[] = [];
+    const wrapped = dpop.wrap(async (input, init) => {
+      headers.push(new Request(input, init).headers.get("dpop"));
+      return new Response(null, { status: 204 });
+    });
+    await wrapped(`${rs.url}/x`, { headers: { authorization: "Bearer abc" } });
+    await wrapped(`${rs.url}/.well-known/openid-configuration`);
+    await wrapped(`${rs.url}/token`, { method: "POST", body: "grant_type=client_credentials" });
+    await wrapped(`${rs.url}/x`, { headers: { authorization: "DPoP abc" } });
+    expect(headers.map((header) => header !== null)).toEqual([false, false, true, true]);
+    expect(decodeJwt(headers[2]!)).not.toHaveProperty("ath");
+    expect(decodeJwt(headers[3]!)).toHaveProperty("ath");
+  });
+
+  it("refuses a key pair it cannot sign proofs with or put in them", async () => {
     const keyPair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
       "sign",
       "verify",
@@ -193,7 +209,13 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
       publicKey: { ...keyPair.publicKey, extractable: false },
     };
     expect(() => createDPoP({ keyPair: hidden as CryptoKeyPair })).toThrow(
-      "keyPair: expected a CryptoKeyPair whose public key is extractable",
+      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose public key is extractable",
     );
+    const rsa = (await crypto.subtle.generateKey(
+      { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    expect(() => createDPoP({ keyPair: rsa })).toThrow(/keyPair: expected a P-256 ECDSA or Ed25519/);
   });
 });

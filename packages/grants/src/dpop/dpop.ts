@@ -24,7 +24,8 @@ export interface DPoP {
   /**
    * Wraps a `fetch` so each request carries a fresh DPoP proof (RFC 9449 section 4): `htm`, `htu`
    * without query and fragment, a random `jti`, `iat`, the server's last nonce, and `ath` when the
-   * request carries `Authorization: DPoP <token>`. A request with a `Bearer` token gets none. A
+   * request carries `Authorization: DPoP <token>`. A request with a `Bearer` token gets none, nor
+   * does a `GET` or `HEAD` without a DPoP token (discovery, requests to other origins). A
    * nonce challenge (400 `use_dpop_nonce` from an authorization server, 401 with
    * `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a resource server) is answered by sending
    * the request once more with the nonce; nonces are remembered per origin.
@@ -43,11 +44,17 @@ interface Signer {
   readonly alg: DPoPAlgorithm;
 }
 
-const isKeyPair = (value: unknown): value is CryptoKeyPair =>
-  rules.isObject(value) &&
-  rules.isObject(value.privateKey) &&
-  rules.isObject(value.publicKey) &&
-  (value.publicKey as { extractable?: unknown }).extractable === true;
+/** A P-256 ECDSA or Ed25519 pair whose public key can be exported into the proofs. */
+const isKeyPair = (value: unknown): value is CryptoKeyPair => {
+  if (!rules.isObject(value) || !rules.isObject(value.privateKey) || !rules.isObject(value.publicKey)) {
+    return false;
+  }
+  const algorithm = value.privateKey.algorithm as { name?: string; namedCurve?: string } | undefined;
+  return (
+    value.publicKey.extractable === true &&
+    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256"))
+  );
+};
 
 async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
   const pair =
@@ -97,7 +104,10 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
   const parsed = rules.validate(
     rules.object({
       keyPair: rules.optional(
-        rules.check<CryptoKeyPair>(isKeyPair, "expected a CryptoKeyPair whose public key is extractable"),
+        rules.check<CryptoKeyPair>(
+          isKeyPair,
+          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose public key is extractable",
+        ),
       ),
       now: rules.optional(rules.func<() => number>()),
     }),
@@ -146,9 +156,15 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
       // createAuthFetch and ky hand over a Request of their own: it is used as it is.
       const request = input instanceof Request && init === undefined ? input : new Request(input, init);
       const authorization = request.headers.get("authorization") ?? "";
-      // A Bearer token is not ours to bind: the request goes out as it came.
-      if (/^bearer /i.test(authorization)) return send(request);
       const accessToken = /^dpop (.+)$/i.exec(authorization)?.[1];
+      // Proofs go with token requests (POSTs) and DPoP-authorized calls. A Bearer token is not ours to
+      // bind, and a GET without a DPoP token (discovery, another origin's page) needs no proof.
+      if (
+        /^bearer /i.test(authorization) ||
+        (accessToken === undefined && /^(GET|HEAD)$/.test(request.method))
+      ) {
+        return send(request);
+      }
       const url = new URL(request.url);
       const attempt = async (outgoing: Request) => {
         outgoing.headers.set("dpop", await proof(outgoing.method, url, accessToken));
