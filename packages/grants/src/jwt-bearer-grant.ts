@@ -26,9 +26,15 @@ export interface JwtBearerGrantOptions extends GrantOptions {
    * fresh one per request (servers refuse a replayed `jti`). Secret.
    */
   assertion: TokenSource;
-  /** The scope wanted. A manager identity's `scope` replaces it. */
+  /**
+   * The scope wanted. A manager identity's `scope` replaces it.
+   * @default undefined (the server's default)
+   */
   scope?: string | readonly string[] | undefined;
-  /** The resource(s) the token is for (RFC 8707). A manager identity's `resource` replaces it. */
+  /**
+   * The resource(s) the token is for (RFC 8707). A manager identity's `resource` replaces it.
+   * @default undefined
+   */
   resource?: string | readonly string[] | undefined;
 }
 

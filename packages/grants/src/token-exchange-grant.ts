@@ -47,7 +47,10 @@ export interface TokenExchangeGrantOptions extends GrantOptions {
    * @default "access_token"
    */
   subjectTokenType?: TokenType | undefined;
-  /** The token of the party acting on the subject's behalf (`actor_token`), for delegation. Secret. */
+  /**
+   * The token of the party acting on the subject's behalf (`actor_token`), for delegation. Secret.
+   * @default undefined (no actor)
+   */
   actorToken?: TokenSource | undefined;
   /**
    * What `actorToken` is.
@@ -59,11 +62,20 @@ export interface TokenExchangeGrantOptions extends GrantOptions {
    * @default undefined (the server's choice, usually an access token)
    */
   requestedTokenType?: TokenType | undefined;
-  /** The scope wanted. A manager identity's `scope` replaces it. */
+  /**
+   * The scope wanted. A manager identity's `scope` replaces it.
+   * @default undefined (the server's default)
+   */
   scope?: string | readonly string[] | undefined;
-  /** The resource(s) the new token is for (RFC 8707 URIs). A manager identity's `resource` replaces it. */
+  /**
+   * The resource(s) the new token is for (RFC 8707 URIs). A manager identity's `resource` replaces it.
+   * @default undefined
+   */
   resource?: string | readonly string[] | undefined;
-  /** The logical name of the target service (`audience`). A manager identity's `audience` replaces it. */
+  /**
+   * The logical name(s) of the target service (`audience`). A manager identity's `audience` replaces it.
+   * @default undefined
+   */
   audience?: string | readonly string[] | undefined;
 }
 
