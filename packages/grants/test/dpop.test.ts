@@ -183,6 +183,19 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     await manager.dispose();
   });
 
+  it("a grant sending through ky gets proofs from a ky instance made with dpop.fetch", async () => {
+    const dpop = createDPoP();
+    const set = await clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+      resource: RESOURCE,
+      ky: ky.create({ fetch: dpop.fetch }),
+    })();
+    expect(set.tokenType).toBe("DPoP");
+    expect((decodeJwt(set.accessToken).cnf as { jkt: string }).jkt).toBe(await dpop.thumbprint());
+  });
+
   it("adds no proof to Bearer requests or to GETs without a DPoP token", async () => {
     const dpop = createDPoP();
     const headers: (string | null)[] = [];
