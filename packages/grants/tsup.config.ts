@@ -1,7 +1,12 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/index.ts"],
+  entry: {
+    // One folder per public entry besides the main one: the tree is the export map.
+    index: "src/index.ts",
+    "client-assertion": "src/client-assertion/index.ts",
+    dpop: "src/dpop/index.ts",
+  },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -49,6 +49,42 @@ async function bundle(contents: string) {
   return { result, code, gzipped: gzipSync(code, { level: 9 }).length };
 }
 
+// The same client authenticating with private_key_jwt: what the client-assertion entry (and jose) adds.
+const privateKeyJwtEntry = `
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
+import { clientCredentialsGrant } from "@tokenkeep/grants";
+import { privateKeyJwt } from "@tokenkeep/grants/client-assertion";
+
+const manager = createTokenManager({
+  creator: clientCredentialsGrant({
+    issuer: "https://auth.example.com",
+    clientId: "service",
+    clientAuthentication: privateKeyJwt({ key: globalThis.PRIVATE_JWK }),
+  }),
+});
+export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"] });
+`;
+
+// The same Bearer client made sender-constrained: what the dpop entry (and jose) adds.
+const dpopEntry = `
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
+import { clientCredentialsGrant } from "@tokenkeep/grants";
+import { createDPoP } from "@tokenkeep/grants/dpop";
+
+const dpop = createDPoP();
+const manager = createTokenManager({
+  creator: clientCredentialsGrant({
+    issuer: "https://auth.example.com",
+    clientId: "service",
+    clientSecret: globalThis.CLIENT_SECRET,
+    fetch: dpop.fetch,
+  }),
+});
+export const authFetch = createAuthFetch(manager, { origins: ["https://api.example.com"], fetch: dpop.fetch });
+`;
+
 const { result, code, gzipped } = await bundle(entry);
 const coreOnly = await bundle(coreOnlyEntry);
 
@@ -81,3 +117,18 @@ console.log(
 console.log(
   `  of which core alone (no grant): ${kib(coreOnly.gzipped)}; the grant adds ${kib(gzipped - coreOnly.gzipped)}`,
 );
+
+const withAssertion = await bundle(privateKeyJwtEntry);
+console.log(
+  `private_key_jwt instead of a shared secret (@tokenkeep/grants/client-assertion + jose): ${kib(withAssertion.gzipped)} minified + gzipped, ${kib(withAssertion.gzipped - gzipped)} more`,
+);
+const withDpop = await bundle(dpopEntry);
+console.log(
+  `DPoP (@tokenkeep/grants/dpop + jose): ${kib(withDpop.gzipped)} minified + gzipped, ${kib(withDpop.gzipped - gzipped)} more`,
+);
+for (const [name, contents] of [
+  ["@tokenkeep/grants/client-assertion alone", 'export * from "@tokenkeep/grants/client-assertion";'],
+  ["@tokenkeep/grants/dpop alone", 'export * from "@tokenkeep/grants/dpop";'],
+] as const) {
+  console.log(`${name}, with jose: ${kib((await bundle(contents)).gzipped)} minified + gzipped`);
+}

@@ -28,4 +28,50 @@ describe("client authentication", () => {
       expect(actualParams).toEqual(params);
     }
   });
+
+  it("sends only client_id for the mutual TLS methods (the certificate authenticates)", () => {
+    for (const clientAuthentication of ["tls_client_auth", "self_signed_tls_client_auth"] as const) {
+      const params: RequestParams = {};
+      const headers: Record<string, string> = {};
+      const pending = applyClientAuthentication({ clientId: "a", clientAuthentication }, params, headers);
+      expect(pending).toBeUndefined();
+      expect([params, headers]).toEqual([{ client_id: "a" }, {}]);
+    }
+  });
+
+  it("hands an authenticator the client id, the endpoint, the issuer, the clock and the request", async () => {
+    const seen: unknown[] = [];
+    const now = () => 1_000;
+    const params: RequestParams = { grant_type: "client_credentials" };
+    const headers: Record<string, string> = {};
+    await applyClientAuthentication(
+      {
+        clientId: "a",
+        clientSecret: "ignored",
+        clientAuthentication: {
+          method: "custom",
+          async authenticate(request) {
+            seen.push({ ...request, params: { ...request.params }, headers: { ...request.headers } });
+            request.params.client_assertion = "signed";
+            request.headers["x-client"] = "a";
+          },
+        },
+      },
+      params,
+      headers,
+      { endpoint: "https://as.example/token", issuer: "https://as.example", now },
+    );
+    expect(seen).toEqual([
+      {
+        clientId: "a",
+        endpoint: "https://as.example/token",
+        issuer: "https://as.example",
+        now,
+        params: { grant_type: "client_credentials" },
+        headers: {},
+      },
+    ]);
+    expect(params).toEqual({ grant_type: "client_credentials", client_assertion: "signed" });
+    expect(headers).toEqual({ "x-client": "a" });
+  });
 });

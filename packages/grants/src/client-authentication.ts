@@ -1,15 +1,58 @@
 import type { RequestParams } from "./body-encoding.js";
 
 /**
- * How the client proves its identity to the authorization server.
+ * The client authentication methods built into the main entry.
  *
  * - `client_secret_basic`: HTTP Basic with the form-url-encoded id and secret (RFC 6749 section 2.3.1).
  * - `client_secret_post`: `client_id` and `client_secret` in the request body.
  * - `none`: a public client; `client_id` is sent in the body when one is configured.
+ * - `tls_client_auth`, `self_signed_tls_client_auth`: mutual TLS (RFC 8705): the client certificate
+ *   of the TLS connection authenticates (give the creator a `fetch` that presents it); `client_id`
+ *   is sent in the body, and the issuer's `mtls_endpoint_aliases` are used when its metadata has them.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2
  */
-export type ClientAuthentication = "client_secret_basic" | "client_secret_post" | "none";
+export type ClientAuthenticationMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "none"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth";
+
+/** What a {@link ClientAuthenticator} is given for one request. */
+export interface ClientAuthenticationRequest {
+  /** The client identifier (`iss` and `sub` of a client assertion). */
+  readonly clientId: string;
+  /** The URL the request is posted to (the token endpoint for a grant). */
+  readonly endpoint: string;
+  /** The issuer the creator was configured with, if any. */
+  readonly issuer: string | undefined;
+  /** The request's body parameters: add the credentials here. */
+  readonly params: RequestParams;
+  /** The request's headers: or here. */
+  readonly headers: Record<string, string>;
+  /** The creator's clock, in epoch milliseconds. */
+  readonly now: () => number;
+}
+
+/**
+ * A client authentication method that computes its credentials per request, such as the JWT client
+ * assertions of `@tokenkeep/grants/client-assertion` (`privateKeyJwt`, `clientSecretJwt`). Kept out of
+ * the main entry so a shared-secret client does not bundle a JOSE library.
+ */
+export interface ClientAuthenticator {
+  /** The method's registered name (`private_key_jwt`), used in messages. */
+  readonly method: string;
+  /** Adds the credentials of one request to its parameters or headers. */
+  authenticate(request: ClientAuthenticationRequest): Promise<void>;
+}
+
+/**
+ * How the client proves its identity to the authorization server: one of the built-in methods, or
+ * a {@link ClientAuthenticator}.
+ */
+export type ClientAuthentication = ClientAuthenticationMethod | ClientAuthenticator;
 
 /** The client credentials, as validated by a creator's options. */
 export interface ClientCredentials {
@@ -43,21 +86,32 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 
 /**
  * Adds the client's credentials to a token, revocation or introspection request: an `authorization`
- * header for `client_secret_basic`, body parameters for `client_secret_post`, or only `client_id` for
- * `none`. Mutates and returns nothing; the options were validated when the creator was made.
+ * header for `client_secret_basic`, body parameters for `client_secret_post`, only `client_id` for
+ * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds (it is told
+ * `request`: the endpoint, issuer and clock; the promise it returns must be awaited). Mutates `params` and `headers`; the options were validated when the
+ * creator was made.
  */
 export function applyClientAuthentication(
   credentials: ClientCredentials,
   params: RequestParams,
   headers: Record<string, string>,
-): void {
+  request: Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now"> = {
+    endpoint: "",
+    issuer: undefined,
+    now: Date.now,
+  },
+): Promise<void> | undefined {
   const { clientId, clientSecret, clientAuthentication } = credentials;
+  if (typeof clientAuthentication === "object") {
+    return clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers });
+  }
   if (clientAuthentication === "client_secret_basic") {
     headers.authorization = basicAuthorization(clientId ?? "", clientSecret ?? "");
-    return;
+    return undefined;
   }
   if (clientId !== undefined) params.client_id = clientId;
   if (clientAuthentication === "client_secret_post" && clientSecret !== undefined) {
     params.client_secret = clientSecret;
   }
+  return undefined;
 }

@@ -23,3 +23,12 @@ export const DEFAULT_ALLOW_INSECURE_REQUESTS = false;
  * milliseconds: 1 h.
  */
 export const DEFAULT_DISCOVERY_CACHE_MS = 3_600_000;
+
+/**
+ * How long a client assertion (`private_key_jwt`, `client_secret_jwt`) is valid, in milliseconds:
+ * 60 s. Each request signs a fresh one, so it only has to outlive the request and the clock skew.
+ */
+export const DEFAULT_ASSERTION_LIFETIME_MS = 60_000;
+
+/** A client assertion's `aud`: the URL of the endpoint it is sent to (RFC 7523 section 3, point 3). */
+export const DEFAULT_ASSERTION_AUDIENCE = "token_endpoint";

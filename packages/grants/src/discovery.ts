@@ -27,6 +27,14 @@ export interface AuthorizationServerMetadata {
   readonly grant_types_supported?: string[] | undefined;
   /** The client authentication methods the token endpoint accepts. */
   readonly token_endpoint_auth_methods_supported?: string[] | undefined;
+  /**
+   * Endpoints to use instead when the client authenticates with mutual TLS (RFC 8705 section 5):
+   * `tls_client_auth` and `self_signed_tls_client_auth` clients post there. Not validated here: an
+   * alias that is not a string is ignored where it is used.
+   */
+  readonly mtls_endpoint_aliases?:
+    | { readonly token_endpoint?: string | undefined; readonly revocation_endpoint?: string | undefined }
+    | undefined;
   readonly [field: string]: JsonValue | undefined;
 }
 

@@ -18,11 +18,11 @@ export type GrantCreator = (context?: Partial<TokenCreatorContext>) => Promise<T
 export function createGrantCreator(
   grantType: string,
   options: ResolvedGrantOptions,
-  grantParams: (context: Partial<TokenCreatorContext>) => RequestParams,
+  grantParams: (context: Partial<TokenCreatorContext>) => RequestParams | Promise<RequestParams>,
 ): GrantCreator {
   return async (context = {}) => {
     const { signal, previous } = context;
-    const params: RequestParams = { ...grantParams(context), grant_type: grantType };
+    const params: RequestParams = { ...(await grantParams(context)), grant_type: grantType };
     const url = await resolveEndpoint(options, "token_endpoint", options.tokenUrl, signal);
     const sentAt = options.now();
     return postToEndpoint(url, params, options, signal, "token request", (response) =>

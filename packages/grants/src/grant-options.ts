@@ -10,7 +10,7 @@ import {
   string,
 } from "@tokenkeep/core/options";
 import type { BodyEncoding } from "./body-encoding.js";
-import type { ClientAuthentication } from "./client-authentication.js";
+import type { ClientAuthentication, ClientAuthenticator } from "./client-authentication.js";
 import {
   DEFAULT_ALLOW_INSECURE_REQUESTS,
   DEFAULT_BODY_ENCODING,
@@ -55,12 +55,14 @@ export interface GrantOptions {
    * included. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
    */
   issuer?: string | URL | undefined;
-  /** The client identifier. Required for `client_secret_basic` and `client_secret_post`. */
+  /** The client identifier. Required unless `clientAuthentication` is `none`. */
   clientId?: string | undefined;
   /** The client secret. Required for `client_secret_basic` and `client_secret_post`. Secret. */
   clientSecret?: string | undefined;
   /**
-   * How the client authenticates: HTTP Basic, body parameters, or not at all (public client).
+   * How the client authenticates: HTTP Basic, body parameters, not at all (public client), or a
+   * {@link ClientAuthenticator} such as `privateKeyJwt(...)` or `clientSecretJwt(...)` from
+   * `@tokenkeep/grants/client-assertion` (which need `clientId` but no `clientSecret`).
    * @default "client_secret_basic"
    */
   clientAuthentication?: ClientAuthentication | undefined;
@@ -141,6 +143,21 @@ export const stringsRule = (): Rule<string | readonly string[]> =>
     "expected a string or an array of strings",
   );
 
+/** A built-in method's name, or an object with `method` and `authenticate` (a {@link ClientAuthenticator}). */
+const clientAuthenticationRule = (): Rule<ClientAuthentication> => {
+  const names = oneOf([
+    "client_secret_basic",
+    "client_secret_post",
+    "none",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+  ]);
+  return (value, problems, path) =>
+    typeof (value as ClientAuthenticator | undefined)?.authenticate === "function"
+      ? (value as ClientAuthenticator)
+      : names(value, problems, path);
+};
+
 /**
  * The rules of {@link GrantOptions}; each creator's rule spreads them and adds its own fields. Built
  * on first use, so a bundle that never makes a creator drops them.
@@ -150,10 +167,7 @@ export const grantOptionsShape = () => ({
   issuer: optional(urlRule()),
   clientId: optional(string(1)),
   clientSecret: optional(string(1)),
-  clientAuthentication: optional(
-    oneOf(["client_secret_basic", "client_secret_post", "none"]),
-    DEFAULT_CLIENT_AUTHENTICATION,
-  ),
+  clientAuthentication: optional(clientAuthenticationRule(), DEFAULT_CLIENT_AUTHENTICATION),
   bodyEncoding: optional(oneOf(["form", "json"]), DEFAULT_BODY_ENCODING),
   extraParams: optional(record(stringsRule())),
   headers: optional(record(string())),
@@ -197,12 +211,13 @@ export function checkGrantOptions(
       problems.push(insecureUrlProblem(name));
     }
   }
-  if (options.clientAuthentication !== "none") {
-    if (options.clientId === undefined) {
-      problems.push(`clientId: required with ${options.clientAuthentication}`);
-    }
-    if (options.clientSecret === undefined) {
-      problems.push(`clientSecret: required with ${options.clientAuthentication}`);
+  const method = options.clientAuthentication;
+  if (method !== "none") {
+    const name = typeof method === "string" ? method : method.method;
+    if (options.clientId === undefined) problems.push(`clientId: required with ${name}`);
+    // A string method with a secret: client_secret_basic or client_secret_post.
+    if (method === name && name.startsWith("client_secret_") && options.clientSecret === undefined) {
+      problems.push(`clientSecret: required with ${name}`);
     }
   }
   if (options.fetch !== undefined && options.ky !== undefined) {

@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
- * OAuth 2.0 token creators for tokenkeep: client credentials, password, robot credentials and refresh
- * token grants, revocation (RFC 7009) and discovery (RFC 8414 / OpenID Connect).
+ * OAuth 2.0 token creators for tokenkeep: client credentials, password, robot credentials, refresh
+ * token, token exchange (RFC 8693) and JWT bearer (RFC 7523) grants, revocation (RFC 7009) and
+ * discovery (RFC 8414 / OpenID Connect).
  *
  * Deliberately not exported: the request plumbing in `src/internal/` (the transport), which may
  * change in any release.
@@ -14,6 +15,9 @@ export {
   applyClientAuthentication,
   basicAuthorization,
   type ClientAuthentication,
+  type ClientAuthenticationMethod,
+  type ClientAuthenticationRequest,
+  type ClientAuthenticator,
   type ClientCredentials,
 } from "./client-authentication.js";
 export { type ClientCredentialsGrantOptions, clientCredentialsGrant } from "./client-credentials-grant.js";
@@ -27,7 +31,19 @@ export {
 export { type AuthorizationServerMetadata, type DiscoverOptions, discover } from "./discovery.js";
 export type { GrantCreator } from "./grant-creator.js";
 export type { GrantOptions, KyLike } from "./grant-options.js";
+export {
+  JWT_BEARER_GRANT_TYPE,
+  type JwtBearerGrantOptions,
+  jwtBearerGrant,
+} from "./jwt-bearer-grant.js";
 export { type PasswordGrantOptions, passwordGrant } from "./password-grant.js";
 export { NO_REFRESH_TOKEN, type RefreshTokenGrantOptions, refreshTokenGrant } from "./refresh-token-grant.js";
 export { type RevokeTokenOptions, revokeToken } from "./revoke-token.js";
 export { type RobotGrantOptions, robotGrant } from "./robot-grant.js";
+export {
+  TOKEN_EXCHANGE_GRANT_TYPE,
+  type TokenExchangeGrantOptions,
+  type TokenSource,
+  type TokenType,
+  tokenExchangeGrant,
+} from "./token-exchange-grant.js";

@@ -3,7 +3,7 @@
  * 127.0.0.1, port 0, with one confidential client allowed `client_credentials` and `refresh_token`,
  * refresh tokens rotated on every use, and CORS open so the browser page may call it.
  */
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider, { type Adapter, type AdapterPayload } from "oidc-provider";
@@ -11,6 +11,14 @@ import Provider, { type Adapter, type AdapterPayload } from "oidc-provider";
 export const CLIENT_ID = "runtime-matrix";
 /** Reserved characters on purpose: grants must form-url-encode them before Base64 (RFC 6749 2.3.1). */
 export const CLIENT_SECRET = "s3cret:with%reserved+chars";
+
+/** A client that authenticates with `private_key_jwt` (ES256); its private JWK goes to the runtimes. */
+export const PRIVATE_KEY_JWT_CLIENT_ID = "runtime-matrix-pkjwt";
+/** A client that authenticates with `client_secret_jwt` (HS256). */
+export const CLIENT_SECRET_JWT_CLIENT_ID = "runtime-matrix-hmac";
+export const CLIENT_SECRET_JWT_SECRET = "hmac-secret-of-the-runtime-matrix-0123456789";
+const assertionKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
+export const PRIVATE_KEY_JWT_KEY = { ...assertionKey.privateKey.export({ format: "jwk" }), kid: "matrix-1" };
 
 /** What the orchestrator needs from the authorization server. */
 export interface AuthorizationServer {
@@ -20,6 +28,8 @@ export interface AuthorizationServer {
   mintRefreshToken(): Promise<string>;
   /** Whether `token` is a live client-credentials access token this server issued. */
   isClientCredentialsToken(token: string): Promise<boolean>;
+  /** The `jkt` a live client-credentials token is bound to (DPoP), if any. */
+  boundThumbprint(token: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -83,10 +93,30 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
         redirect_uris: [],
         id_token_signed_response_alg: "ES256",
       },
+      {
+        client_id: PRIVATE_KEY_JWT_CLIENT_ID,
+        token_endpoint_auth_method: "private_key_jwt",
+        jwks: { keys: [{ ...assertionKey.publicKey.export({ format: "jwk" }), kid: "matrix-1" }] },
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        id_token_signed_response_alg: "ES256",
+      },
+      {
+        client_id: CLIENT_SECRET_JWT_CLIENT_ID,
+        client_secret: CLIENT_SECRET_JWT_SECRET,
+        token_endpoint_auth_method: "client_secret_jwt",
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        id_token_signed_response_alg: "ES256",
+      },
     ],
     features: {
       clientCredentials: { enabled: true },
       devInteractions: { enabled: false },
+      // Every DPoP token request must carry a server nonce: each runtime meets the challenge.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
     },
     clientBasedCORS: () => true,
     rotateRefreshToken: true,
@@ -116,6 +146,10 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
     async isClientCredentialsToken(token) {
       const found = await provider.ClientCredentials.find(token);
       return found !== undefined && !found.isExpired;
+    },
+    async boundThumbprint(token) {
+      const found = await provider.ClientCredentials.find(token);
+      return found === undefined || found.isExpired ? undefined : (found.jkt as string | undefined);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

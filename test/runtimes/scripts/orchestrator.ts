@@ -5,14 +5,24 @@
  * - `POST /results/<runtime>`: where each runtime reports;
  * - `GET /page?runtime=<row>` and `GET /bundles/browser.js`: the browser page and its bundle;
  * - `/rs/*`: the resource server (`echo` answers 401 for `stale-*` tokens, `protected` accepts live
- *   client-credentials tokens of the authorization server, `slow` answers after two seconds).
+ *   client-credentials tokens of the authorization server, `slow` answers after two seconds, `dpop`
+ *   accepts a live DPoP-bound token with a valid proof carrying its nonce).
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { base64url, calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from "jose";
 import type { MatrixConfig } from "../src/harness.ts";
 import type { RuntimeReport } from "../src/run.ts";
-import { type AuthorizationServer, CLIENT_ID, CLIENT_SECRET } from "./authorization-server.ts";
+import {
+  type AuthorizationServer,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  CLIENT_SECRET_JWT_CLIENT_ID,
+  CLIENT_SECRET_JWT_SECRET,
+  PRIVATE_KEY_JWT_CLIENT_ID,
+  PRIVATE_KEY_JWT_KEY,
+} from "./authorization-server.ts";
 
 export interface Orchestrator {
   origin: string;
@@ -77,6 +87,8 @@ export async function startOrchestrator(
         clientSecret: CLIENT_SECRET,
         refreshToken: await authorizationServer.mintRefreshToken(),
         origin,
+        privateKeyJwt: { clientId: PRIVATE_KEY_JWT_CLIENT_ID, privateJwk: PRIVATE_KEY_JWT_KEY },
+        clientSecretJwt: { clientId: CLIENT_SECRET_JWT_CLIENT_ID, secret: CLIENT_SECRET_JWT_SECRET },
       };
       return send(response, 200, config);
     }
@@ -113,6 +125,7 @@ export async function startOrchestrator(
       }
       return send(response, 200, { ok: true });
     }
+    if (route === "dpop") return dpopResource(request, response);
     if (route === "slow") {
       const timer = setTimeout(() => send(response, 200, "late"), 2_000);
       request.on("close", () => clearTimeout(timer));
@@ -120,6 +133,35 @@ export async function startOrchestrator(
       return;
     }
     return send(response, 404, { error: "not_found" });
+  }
+
+  const seenJtis = new Set<unknown>();
+  const RS_NONCE = "matrix-rs-nonce";
+  /**
+   * RFC 9449 section 7: `Authorization: DPoP <token>` bound (`jkt`) to the key of a valid proof for
+   * this request (htm, htu without query, ath, a new jti) that carries this server's nonce.
+   */
+  async function dpopResource(request: IncomingMessage, response: ServerResponse) {
+    const deny = (error: string, headers: Record<string, string> = {}) =>
+      send(response, 401, { error }, { "www-authenticate": `DPoP error="${error}"`, ...headers });
+    const token = /^DPoP (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    const jkt = token === undefined ? undefined : await authorizationServer.boundThumbprint(token);
+    if (token === undefined || jkt === undefined) return deny("invalid_token");
+    const proof = await jwtVerify(String(request.headers.dpop), EmbeddedJWK, { typ: "dpop+jwt" }).catch(
+      () => undefined,
+    );
+    if (!proof) return deny("invalid_dpop_proof");
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+    const valid =
+      proof.payload.htm === request.method &&
+      proof.payload.htu === `${origin}/rs/dpop` &&
+      proof.payload.ath === base64url.encode(new Uint8Array(digest)) &&
+      !seenJtis.has(proof.payload.jti) &&
+      (await calculateJwkThumbprint(proof.protectedHeader.jwk!)) === jkt;
+    seenJtis.add(proof.payload.jti);
+    if (!valid) return deny("invalid_dpop_proof");
+    if (proof.payload.nonce !== RS_NONCE) return deny("use_dpop_nonce", { "dpop-nonce": RS_NONCE });
+    return send(response, 200, { ok: true });
   }
 
   server.on("request", (request, response) => {

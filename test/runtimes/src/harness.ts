@@ -18,6 +18,10 @@ export interface MatrixConfig {
   refreshToken: string;
   /** The orchestrator's origin: resource-server routes live under `/rs/`. */
   origin: string;
+  /** A client authenticating with `private_key_jwt`, and its private JWK (a test key). */
+  privateKeyJwt: { clientId: string; privateJwk: JsonWebKey };
+  /** A client authenticating with `client_secret_jwt`. */
+  clientSecretJwt: { clientId: string; secret: string };
 }
 
 /** One scenario's outcome. */

@@ -1,4 +1,5 @@
-import type { TokenIdentity } from "@tokenkeep/core";
+import type { TokenCreatorContext, TokenIdentity } from "@tokenkeep/core";
+import * as rules from "@tokenkeep/core/options";
 
 /** Joins a scope list with spaces (RFC 6749 section 3.3); an empty scope is left out. */
 export function scopeParam(scope: string | readonly string[] | undefined): string | undefined {
@@ -26,4 +27,30 @@ export function identityField(
   if (Array.isArray(value) && value.every((item) => typeof item === "string"))
     return value as readonly string[];
   return undefined;
+}
+
+/**
+ * A credential the creator sends (a subject token, an assertion): fixed, or read per request from the
+ * creator's context (its `identity`, `signal` and `previous`).
+ */
+export type TokenSource = string | ((context: Partial<TokenCreatorContext>) => string | PromiseLike<string>);
+
+/** A non-empty string or a function. */
+export const tokenSourceRule = (): rules.Rule<TokenSource> =>
+  rules.check(
+    (value) => (typeof value === "string" && value !== "") || typeof value === "function",
+    "expected a non-empty string or a function returning one",
+  );
+
+/** The value of a {@link TokenSource} for one request; a function must give a non-empty string. */
+export async function readTokenSource(
+  source: TokenSource,
+  context: Partial<TokenCreatorContext>,
+  name: string,
+): Promise<string> {
+  const value = typeof source === "string" ? source : await source(context);
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(`${name}: the function returned no token (expected a non-empty string)`);
+  }
+  return value;
 }

@@ -26,7 +26,10 @@ export async function resolveEndpoint(
     allowInsecureRequests: options.allowInsecureRequests,
     now: options.now,
   });
-  const url = metadata[kind];
+  // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases.
+  const mtls = String(options.clientAuthentication).includes("tls_client_auth");
+  const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
+  const url = typeof alias === "string" ? alias : metadata[kind];
   if (url === undefined) {
     throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
   }
@@ -40,8 +43,8 @@ export async function resolveEndpoint(
   return url;
 }
 
-/** Request parameters whose values are credentials. */
-const SECRET_PARAMS = ["client_secret", "password", "secret", "refresh_token", "token"] as const;
+/** Names of request parameters whose values are credentials (`client_secret`, `subject_token`...). */
+const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
@@ -70,7 +73,7 @@ function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unkno
  * parameters encoded, extra parameters and headers added, within the timeout and the caller's signal.
  * A credential the server echoes in its error answer is redacted from the `OAuthError`.
  */
-export function postToEndpoint<T>(
+export async function postToEndpoint<T>(
   url: string,
   params: RequestParams,
   options: ResolvedGrantOptions,
@@ -80,12 +83,17 @@ export function postToEndpoint<T>(
 ): Promise<T> {
   const all: RequestParams = { ...options.extraParams, ...params };
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-  applyClientAuthentication(options, all, headers);
+  await applyClientAuthentication(options, all, headers, {
+    endpoint: url,
+    issuer: options.issuer,
+    now: options.now,
+  });
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
-  const secrets = [options.clientSecret, ...SECRET_PARAMS.map((name) => all[name])].filter(
-    (value): value is string => typeof value === "string" && value !== "",
-  );
+  const secrets = [
+    options.clientSecret,
+    ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
+  ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);

@@ -1,6 +1,7 @@
 /** Every scenario of the matrix, in the order they run and are reported. */
 import type { Scenario } from "../harness.ts";
 import { replayNotRepeated, replayOnce } from "./auth-fetch.ts";
+import { clientSecretJwtAuthentication, dpop, privateKeyJwtAuthentication } from "./enterprise.ts";
 import { clientCredentials, oauthError, refreshTokenRotation } from "./grants.ts";
 import { invalidation, refreshAhead, singleFlight, skew } from "./manager.ts";
 import { patServerHandler } from "./pat-server.ts";
@@ -20,5 +21,8 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   "grants: client credentials": clientCredentials,
   "grants: refresh-token rotation": refreshTokenRotation,
   "grants: OAuth error answer": oauthError,
+  "grants: private_key_jwt": privateKeyJwtAuthentication,
+  "grants: client_secret_jwt": clientSecretJwtAuthentication,
+  "grants: DPoP": dpop,
   "pat-server: handler on a memory store": patServerHandler,
 };

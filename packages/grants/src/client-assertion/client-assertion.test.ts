@@ -1,0 +1,106 @@
+import { generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { clientCredentialsGrant } from "../index.js";
+import { clientSecretJwt, privateKeyJwt } from "./index.js";
+
+const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
+
+function problems(make: () => unknown): string[] {
+  try {
+    make();
+  } catch (error) {
+    expect(error).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+    return (error as { cause: string[] }).cause;
+  }
+  throw new Error("expected a TypeError");
+}
+
+describe("privateKeyJwt options", () => {
+  it("refuses public keys, secrets and certificates as the key, naming no key material", () => {
+    const publicJwk = rsa.publicKey.export({ format: "jwk" });
+    const spki = rsa.publicKey.export({ format: "pem", type: "spki" }) as string;
+    for (const key of [publicJwk, spki, "s3cret", 42]) {
+      const found = problems(() => privateKeyJwt({ key: key as never }));
+      expect(found).toEqual([expect.stringMatching(/^key: expected a private CryptoKey/)]);
+      expect(found.join()).not.toContain(typeof key === "string" ? key : String(publicJwk.n));
+    }
+  });
+
+  it("needs an algorithm for a PEM or a key of another curve, and one matching a CryptoKey", async () => {
+    const pem = rsa.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+    expect(problems(() => privateKeyJwt({ key: pem }))).toEqual([
+      expect.stringMatching(/^algorithm: required/),
+    ]);
+    expect(problems(() => privateKeyJwt({ key: p384.privateKey.export({ format: "jwk" }) }))).toEqual([
+      expect.stringMatching(/^algorithm: required/),
+    ]);
+    const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign"])) as CryptoKeyPair;
+    expect(problems(() => privateKeyJwt({ key: pair.privateKey, algorithm: "ES256" }))).toEqual([
+      "algorithm: the CryptoKey is not a ES256 key",
+    ]);
+    expect(() => privateKeyJwt({ key: pem, algorithm: "PS256" })).not.toThrow();
+  });
+
+  it("checks audience, lifetime, certificate and unknown keys", () => {
+    const key = rsa.privateKey.export({ format: "jwk" });
+    expect(
+      problems(() =>
+        privateKeyJwt({
+          key,
+          audience: "somewhere",
+          lifetimeMs: 0,
+          certificate: "<cert>",
+          keyid: "x",
+        } as never),
+      ),
+    ).toEqual([
+      "(options): unknown option `keyid` - did you mean `keyId`?",
+      expect.stringMatching(/^audience: /),
+      expect.stringMatching(/^lifetimeMs: /),
+      expect.stringMatching(/^certificate: /),
+    ]);
+  });
+
+  it("a PEM that does not import fails the request as an options error", async () => {
+    const pem = rsa.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+    const creator = clientCredentialsGrant({
+      tokenUrl: "http://127.0.0.1:9/token",
+      clientId: "a",
+      clientAuthentication: privateKeyJwt({ key: pem, algorithm: "ES256" }),
+    });
+    await expect(creator()).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: "invalid privateKeyJwt options: key: not a usable ES256 private key",
+    });
+  });
+});
+
+describe("JWT client authentication in a creator's options", () => {
+  it("needs clientId but no clientSecret", () => {
+    const clientAuthentication = clientSecretJwt({ secret: "s" });
+    expect(() => clientCredentialsGrant({ tokenUrl: "https://a.example/t", clientAuthentication })).toThrow(
+      "clientId: required with client_secret_jwt",
+    );
+    expect(() =>
+      clientCredentialsGrant({ tokenUrl: "https://a.example/t", clientId: "a", clientAuthentication }),
+    ).not.toThrow();
+  });
+
+  it("still names the built-in methods for anything else", () => {
+    expect(() =>
+      clientCredentialsGrant({
+        tokenUrl: "https://a.example/t",
+        clientId: "a",
+        clientAuthentication: { method: "x" } as never,
+      }),
+    ).toThrow(/clientAuthentication: expected one of "client_secret_basic"/);
+  });
+
+  it("clientSecretJwt refuses an empty secret and an unknown algorithm", () => {
+    expect(problems(() => clientSecretJwt({ secret: "", algorithm: "RS256" as never }))).toEqual([
+      expect.stringMatching(/^secret: /),
+      expect.stringMatching(/^algorithm: expected one of "HS256", "HS384", "HS512"/),
+    ]);
+  });
+});

@@ -1,0 +1,93 @@
+import * as rules from "@tokenkeep/core/options";
+import { base64url, importJWK, importPKCS8 } from "jose";
+
+/** The asymmetric algorithms `privateKeyJwt` signs with. */
+export const ASYMMETRIC_ALGORITHMS = ["RS256", "PS256", "ES256", "EdDSA"] as const;
+
+/** A `private_key_jwt` signing algorithm. */
+export type PrivateKeyJwtAlgorithm = (typeof ASYMMETRIC_ALGORITHMS)[number];
+
+/**
+ * A private key: a Web Crypto `CryptoKey` (non-extractable is fine), a private JWK (with `d`), or a
+ * PKCS#8 PEM string (`-----BEGIN PRIVATE KEY-----`; an `algorithm` is then required).
+ */
+export type PrivateKeyInput = CryptoKey | JsonWebKey | string;
+
+/** A `CryptoKey` by shape, so one from another realm (a worker, a test runner) is recognised too. */
+export function isCryptoKey(value: unknown): value is CryptoKey {
+  return rules.isObject(value) && typeof value.type === "string" && Array.isArray(value.usages);
+}
+
+/** A key input that can sign: a private `CryptoKey`, a JWK with `d`, or a PKCS#8 PEM. */
+export function isPrivateKeyInput(value: unknown): value is PrivateKeyInput {
+  if (typeof value === "string") return value.includes("-----BEGIN PRIVATE KEY-----");
+  if (isCryptoKey(value)) return value.type === "private";
+  return rules.isObject(value) && typeof value.kty === "string" && typeof value.d === "string";
+}
+
+const BY_WEB_CRYPTO_NAME: Readonly<Record<string, PrivateKeyJwtAlgorithm>> = {
+  "RSASSA-PKCS1-v1_5": "RS256",
+  "RSA-PSS": "PS256",
+  ECDSA: "ES256",
+  Ed25519: "EdDSA",
+};
+
+/**
+ * The algorithm a key implies: a `CryptoKey`'s algorithm (an RSA key imported for RSA-PSS is PS256),
+ * a JWK's `alg`, else its key type (RSA keys default to RS256). `undefined` for a PEM, or a key of
+ * another kind (P-384, RSA-OAEP...).
+ */
+export function impliedAlgorithm(key: PrivateKeyInput): PrivateKeyJwtAlgorithm | undefined {
+  if (typeof key === "string") return undefined;
+  if (isCryptoKey(key)) {
+    const algorithm = key.algorithm as { name: string; namedCurve?: string; hash?: { name: string } };
+    if (algorithm.name === "ECDSA" && algorithm.namedCurve !== "P-256") return undefined;
+    if (algorithm.name.startsWith("RSA") && algorithm.hash?.name !== "SHA-256") return undefined;
+    return BY_WEB_CRYPTO_NAME[algorithm.name];
+  }
+  const jwk = key as JsonWebKey & { kid?: string };
+  if ((ASYMMETRIC_ALGORITHMS as readonly unknown[]).includes(jwk.alg))
+    return jwk.alg as PrivateKeyJwtAlgorithm;
+  if (jwk.alg !== undefined) return undefined;
+  if (jwk.kty === "RSA") return "RS256";
+  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
+  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
+  return undefined;
+}
+
+/**
+ * The `CryptoKey` to sign with: a `CryptoKey` as given, a JWK or PEM imported once as a
+ * non-extractable key. A key that does not import is an options error, naming no key material.
+ */
+export async function importSigningKey(
+  key: PrivateKeyInput,
+  algorithm: PrivateKeyJwtAlgorithm,
+  factoryName: string,
+): Promise<CryptoKey> {
+  if (isCryptoKey(key)) return key;
+  try {
+    return typeof key === "string"
+      ? await importPKCS8(key, algorithm, { extractable: false })
+      : ((await importJWK(key as Parameters<typeof importJWK>[0], algorithm, {
+          extractable: false,
+        })) as CryptoKey);
+  } catch {
+    // jose's reason is left out: only the problem line, as for every other option.
+    throw rules.invalidOptions(factoryName, [`key: not a usable ${algorithm} private key`]);
+  }
+}
+
+/** A certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or as the Base64 of its DER. */
+export function isCertificateInput(value: unknown): value is string {
+  return typeof value === "string" && /^[\s\w+/=-]*$/.test(value.replace(/-----[A-Z ]+-----/g, ""));
+}
+
+/**
+ * The `x5t#S256` of a certificate: the base64url SHA-256 of its DER encoding (RFC 7515 section
+ * 4.1.8), the thumbprint Microsoft Entra ID looks a certificate credential up by.
+ */
+export async function certificateThumbprint(certificate: string): Promise<string> {
+  const base64 = certificate.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", der)));
+}

@@ -1,0 +1,189 @@
+import * as rules from "@tokenkeep/core/options";
+import { base64url, calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
+
+/** The algorithms DPoP proofs are signed with: those oidc-provider and most servers accept. */
+export type DPoPAlgorithm = "ES256" | "EdDSA";
+
+/** Options of {@link createDPoP}. */
+export interface DPoPOptions {
+  /**
+   * The key pair proofs are signed with. The private key may (and should) be non-extractable; the
+   * public key must be extractable, since every proof carries it as a JWK.
+   * @default a P-256 pair generated on first use, with a non-extractable private key (ES256)
+   */
+  keyPair?: CryptoKeyPair | undefined;
+  /**
+   * The clock for the proofs' `iat`, in epoch milliseconds.
+   * @default Date.now
+   */
+  now?: (() => number) | undefined;
+}
+
+/** One sender-constraining key and the nonces servers gave it. */
+export interface DPoP {
+  /**
+   * Wraps a `fetch` so each request carries a fresh DPoP proof (RFC 9449 section 4): `htm`, `htu`
+   * without query and fragment, a random `jti`, `iat`, the server's last nonce, and `ath` when the
+   * request carries `Authorization: DPoP <token>`. A request with a `Bearer` token gets none, nor
+   * does a `GET` or `HEAD` without a DPoP token (discovery, requests to other origins). A
+   * nonce challenge (400 `use_dpop_nonce` from an authorization server, 401 with
+   * `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a resource server) is answered by sending
+   * the request once more with the nonce; nonces are remembered per origin.
+   * @param fetch the `fetch` to wrap (default: `globalThis.fetch`, looked up per call)
+   */
+  wrap(fetch?: typeof globalThis.fetch): typeof globalThis.fetch;
+  /** `wrap()` of `globalThis.fetch`: pass it as a grant's or `createAuthFetch`'s `fetch`. */
+  readonly fetch: typeof globalThis.fetch;
+  /** The JWK SHA-256 thumbprint of the public key (RFC 7638): the `cnf.jkt` of bound tokens. */
+  thumbprint(): Promise<string>;
+}
+
+interface Signer {
+  readonly privateKey: CryptoKey;
+  readonly jwk: JWK;
+  readonly alg: DPoPAlgorithm;
+}
+
+/** A P-256 ECDSA or Ed25519 pair whose public key can be exported into the proofs. */
+const isKeyPair = (value: unknown): value is CryptoKeyPair => {
+  if (!rules.isObject(value) || !rules.isObject(value.privateKey) || !rules.isObject(value.publicKey)) {
+    return false;
+  }
+  const algorithm = value.privateKey.algorithm as { name?: string; namedCurve?: string } | undefined;
+  return (
+    value.publicKey.extractable === true &&
+    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256"))
+  );
+};
+
+async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
+  const pair =
+    keyPair ??
+    ((await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair);
+  const { kty, crv, x, y, e, n } = await exportJWK(pair.publicKey);
+  const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, v]) => v !== undefined));
+  return {
+    privateKey: pair.privateKey,
+    jwk,
+    alg: pair.privateKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256",
+  };
+}
+
+/** Whether `response` asks for the request again with the nonce it carries (RFC 9449 sections 8, 9). */
+async function isNonceChallenge(response: Response): Promise<boolean> {
+  if (!response.headers.has("dpop-nonce")) return false;
+  if (response.status === 401) {
+    return /\bDPoP\b[\s\S]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
+  }
+  if (response.status !== 400) return false;
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as { error?: unknown } | undefined;
+  return body?.error === "use_dpop_nonce";
+}
+
+/**
+ * A DPoP key (RFC 9449) for one client: pass `dpop.fetch` (or `dpop.wrap(yourFetch)`) as the
+ * `fetch` of the grant that obtains tokens and of `createAuthFetch` that spends them, so both prove
+ * possession of the same key. The server then answers `token_type: "DPoP"`, and `createAuthFetch`
+ * sends `Authorization: DPoP <token>` with a proof bound to it.
+ *
+ * @example
+ * const dpop = createDPoP();
+ * const manager = createTokenManager({
+ *   creator: clientCredentialsGrant({ issuer, clientId, clientSecret, fetch: dpop.fetch }),
+ * });
+ * const authFetch = createAuthFetch(manager, { origins: ["https://api.example"], fetch: dpop.fetch });
+ * @see https://www.rfc-editor.org/rfc/rfc9449
+ */
+export function createDPoP(options: DPoPOptions = {}): DPoP {
+  const parsed = rules.validate(
+    rules.object({
+      keyPair: rules.optional(
+        rules.check<CryptoKeyPair>(
+          isKeyPair,
+          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose public key is extractable",
+        ),
+      ),
+      now: rules.optional(rules.func<() => number>()),
+    }),
+    options,
+    "createDPoP",
+  );
+  const now = parsed.now ?? (() => Date.now());
+  let signer: Promise<Signer> | undefined;
+  const load = () => {
+    signer ??= signerOf(parsed.keyPair);
+    return signer;
+  };
+  const nonces = new Map<string, string>();
+
+  // The `ath` of the last token: a manager hands out the same token for many requests.
+  let hashed: { token: string; ath: Promise<string> } | undefined;
+  const athOf = (token: string) => {
+    if (hashed?.token !== token) {
+      const ath = crypto.subtle
+        .digest("SHA-256", new TextEncoder().encode(token))
+        .then((digest) => base64url.encode(new Uint8Array(digest)));
+      hashed = { token, ath };
+    }
+    return hashed.ath;
+  };
+
+  const proof = async (method: string, url: URL, accessToken: string | undefined): Promise<string> => {
+    const { privateKey, jwk, alg } = await load();
+    const claims: Record<string, string> = {
+      htm: method,
+      htu: `${url.origin}${url.pathname}`,
+      jti: crypto.randomUUID(),
+    };
+    const nonce = nonces.get(url.origin);
+    if (nonce !== undefined) claims.nonce = nonce;
+    if (accessToken !== undefined) claims.ath = await athOf(accessToken);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg, typ: "dpop+jwt", jwk })
+      .setIssuedAt(Math.floor(now() / 1000))
+      .sign(privateKey);
+  };
+
+  const wrap = (fetch?: typeof globalThis.fetch): typeof globalThis.fetch => {
+    const send = fetch ?? ((input, init) => globalThis.fetch(input, init));
+    return async (input, init) => {
+      // createAuthFetch and ky hand over a Request of their own: it is used as it is.
+      const request = input instanceof Request && init === undefined ? input : new Request(input, init);
+      const authorization = request.headers.get("authorization") ?? "";
+      const accessToken = /^dpop (.+)$/i.exec(authorization)?.[1];
+      // Proofs go with token requests (POSTs) and DPoP-authorized calls. A Bearer token is not ours to
+      // bind, and a GET without a DPoP token (discovery, another origin's page) needs no proof.
+      if (
+        /^bearer /i.test(authorization) ||
+        (accessToken === undefined && /^(GET|HEAD)$/.test(request.method))
+      ) {
+        return send(request);
+      }
+      const url = new URL(request.url);
+      const attempt = async (outgoing: Request) => {
+        outgoing.headers.set("dpop", await proof(outgoing.method, url, accessToken));
+        const response = await send(outgoing);
+        const nonce = response.headers.get("dpop-nonce");
+        if (nonce) nonces.set(url.origin, nonce);
+        return response;
+      };
+      const again = request.body === null ? undefined : request.clone();
+      const response = await attempt(request);
+      if (!(await isNonceChallenge(response))) return response;
+      await response.body?.cancel().catch(() => {});
+      return attempt(again ?? new Request(request));
+    };
+  };
+
+  return {
+    wrap,
+    fetch: wrap(),
+    thumbprint: async () => calculateJwkThumbprint((await load()).jwk),
+  };
+}

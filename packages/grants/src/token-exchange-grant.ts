@@ -1,0 +1,145 @@
+import * as rules from "@tokenkeep/core/options";
+import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  resolveGrantOptions,
+  stringsRule,
+} from "./grant-options.js";
+import {
+  identityField,
+  readTokenSource,
+  resourceParam,
+  scopeParam,
+  type TokenSource,
+  tokenSourceRule,
+} from "./internal/params.js";
+
+export type { TokenSource } from "./internal/params.js";
+
+/** RFC 8693's `grant_type`. */
+export const TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/**
+ * A token type (RFC 8693 section 3): a short name, which becomes
+ * `urn:ietf:params:oauth:token-type:<name>`, or any URI as it is.
+ */
+export type TokenType =
+  | "access_token"
+  | "refresh_token"
+  | "id_token"
+  | "saml1"
+  | "saml2"
+  | "jwt"
+  | (string & {});
+
+/** Options of {@link tokenExchangeGrant}. */
+export interface TokenExchangeGrantOptions extends GrantOptions {
+  /**
+   * The token to exchange (`subject_token`): a string, or a function of the creator's context
+   * (`{ identity, signal, previous }`) returning one, so each manager identity exchanges its own
+   * subject's token. Secret.
+   */
+  subjectToken: TokenSource;
+  /**
+   * What `subjectToken` is.
+   * @default "access_token"
+   */
+  subjectTokenType?: TokenType | undefined;
+  /**
+   * The token of the party acting on the subject's behalf (`actor_token`), for delegation. Secret.
+   * @default undefined (no actor)
+   */
+  actorToken?: TokenSource | undefined;
+  /**
+   * What `actorToken` is.
+   * @default "access_token" (sent only with an `actorToken`)
+   */
+  actorTokenType?: TokenType | undefined;
+  /**
+   * The kind of token wanted back (`requested_token_type`).
+   * @default undefined (the server's choice, usually an access token)
+   */
+  requestedTokenType?: TokenType | undefined;
+  /**
+   * The scope wanted. A manager identity's `scope` replaces it.
+   * @default undefined (the server's default)
+   */
+  scope?: string | readonly string[] | undefined;
+  /**
+   * The resource(s) the new token is for (RFC 8707 URIs). A manager identity's `resource` replaces it.
+   * @default undefined
+   */
+  resource?: string | readonly string[] | undefined;
+  /**
+   * The logical name(s) of the target service (`audience`). A manager identity's `audience` replaces it.
+   * @default undefined
+   */
+  audience?: string | readonly string[] | undefined;
+}
+
+const tokenTypeRule = () => rules.optional(rules.string(1));
+
+// Built on first use, so a bundle that never calls this creator drops it.
+const rule = () =>
+  rules.object({
+    ...grantOptionsShape(),
+    subjectToken: tokenSourceRule(),
+    subjectTokenType: tokenTypeRule(),
+    actorToken: rules.optional(tokenSourceRule()),
+    actorTokenType: tokenTypeRule(),
+    requestedTokenType: tokenTypeRule(),
+    scope: rules.optional(stringsRule()),
+    resource: rules.optional(stringsRule()),
+    audience: rules.optional(stringsRule()),
+  });
+
+/** A short token type name as its URN; a URI stays as it is. */
+function tokenTypeUri(type: string | undefined): string | undefined {
+  return type === undefined || type.includes(":") ? type : `urn:ietf:params:oauth:token-type:${type}`;
+}
+
+/**
+ * A token creator for OAuth 2.0 Token Exchange: trades a subject token (a user's token a service
+ * received, say) and optionally an actor token for a new token, for example one for a downstream
+ * API. With a function as `subjectToken`, one manager serves many subjects: the manager caches,
+ * renews and single-flights per identity, so put the subject (its user id, never the token) in the
+ * identity and let the function find that subject's token.
+ *
+ * @example
+ * const incoming = new Map<string, string>(); // user id -> the token that user's request carried
+ * const manager = createTokenManager({
+ *   creator: tokenExchangeGrant({
+ *     issuer, clientId, clientSecret,
+ *     subjectToken: ({ identity }) => incoming.get(String(identity?.user))!,
+ *     audience: "https://orders.example",
+ *   }),
+ * });
+ * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
+ */
+export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCreator {
+  const parsed = rules.validate(rule(), options, "tokenExchangeGrant", (value) => [
+    ...checkGrantOptions(value),
+    ...(value.actorTokenType !== undefined && value.actorToken === undefined
+      ? ["actorTokenType: only with actorToken"]
+      : []),
+  ]);
+  const resolved = resolveGrantOptions(parsed);
+  const { actorToken } = parsed;
+  return createGrantCreator(TOKEN_EXCHANGE_GRANT_TYPE, resolved, async (context) => {
+    const { identity } = context;
+    return {
+      subject_token: await readTokenSource(parsed.subjectToken, context, "subjectToken"),
+      subject_token_type: tokenTypeUri(parsed.subjectTokenType ?? "access_token"),
+      actor_token:
+        actorToken === undefined ? undefined : await readTokenSource(actorToken, context, "actorToken"),
+      actor_token_type:
+        actorToken === undefined ? undefined : tokenTypeUri(parsed.actorTokenType ?? "access_token"),
+      requested_token_type: tokenTypeUri(parsed.requestedTokenType),
+      scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
+      resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
+      audience: resourceParam(identityField(identity, "audience") ?? parsed.audience),
+    };
+  });
+}

@@ -1,0 +1,236 @@
+import { execFileSync } from "node:child_process";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { decodeJwt, decodeProtectedHeader, exportJWK } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { clientSecretJwt, privateKeyJwt } from "../src/client-assertion/index.js";
+import { clientCredentialsGrant, revokeToken } from "../src/index.js";
+import { type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
+
+// One client per algorithm family, each registered with its public key only.
+const subtle = globalThis.crypto.subtle;
+const rsaPss = (await subtle.generateKey(
+  { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+  false,
+  ["sign", "verify"],
+)) as CryptoKeyPair;
+const ed25519 = (await subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"])) as CryptoKeyPair;
+const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const ecPrivateJwk = { ...ec.privateKey.export({ format: "jwk" }), kid: "ec-1" };
+const otherEc = generateKeyPairSync("ec", { namedCurve: "P-256" });
+
+// An RSA key and a self-signed certificate made by the openssl CLI (a certificate credential).
+const dir = mkdtempSync(join(tmpdir(), "tokenkeep-assertion-"));
+execFileSync(
+  "openssl",
+  ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=billing", "-days", "1"].concat([
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+  ]),
+  { stdio: "ignore" },
+);
+const rsaPem = readFileSync(join(dir, "key.pem"), "utf8");
+const certificatePem = readFileSync(join(dir, "cert.pem"), "utf8");
+rmSync(dir, { recursive: true });
+const certificate = new X509Certificate(certificatePem);
+const expectedX5t = Buffer.from(certificate.fingerprint256.replaceAll(":", ""), "hex").toString("base64url");
+
+const SECRET_JWT = { id: "hmac", secret: "a-long-enough-shared-secret-for-hs256-0123456789" };
+
+const jwtClient = (id: string, method: string, extra: Record<string, unknown>) => ({
+  client_id: id,
+  token_endpoint_auth_method: method,
+  grant_types: ["client_credentials"],
+  response_types: [],
+  redirect_uris: [],
+  scope: "api:read",
+  ...extra,
+});
+
+let op: OidcProviderServer;
+beforeAll(async () => {
+  const publicJwk = async (key: CryptoKey, kid?: string) => ({ ...(await exportJWK(key)), kid });
+  op = await startOidcProvider({
+    clients: [
+      jwtClient("rs256", "private_key_jwt", {
+        jwks: { keys: [{ ...certificate.publicKey.export({ format: "jwk" }), kid: "rsa-1" }] },
+      }),
+      jwtClient("ps256", "private_key_jwt", { jwks: { keys: [await publicJwk(rsaPss.publicKey)] } }),
+      jwtClient("es256", "private_key_jwt", {
+        jwks: { keys: [{ ...ec.publicKey.export({ format: "jwk" }), kid: "ec-1" }] },
+      }),
+      jwtClient("eddsa", "private_key_jwt", { jwks: { keys: [await publicJwk(ed25519.publicKey)] } }),
+      jwtClient(SECRET_JWT.id, "client_secret_jwt", { client_secret: SECRET_JWT.secret }),
+    ],
+  });
+});
+afterAll(() => op?.close());
+
+/** A fetch that keeps the body of every request, to look at the assertions sent. */
+function recordingFetch(bodies: URLSearchParams[]): typeof fetch {
+  return (input, init) => {
+    bodies.push(new URLSearchParams(String(init?.body)));
+    return fetch(input, init);
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
+  return error;
+}
+
+describe("private_key_jwt against oidc-provider", () => {
+  const cases = [
+    [
+      "RS256, PKCS#8 PEM, kid and x5t#S256",
+      "rs256",
+      () => privateKeyJwt({ key: rsaPem, algorithm: "RS256", keyId: "rsa-1", certificate: certificatePem }),
+    ],
+    ["PS256, non-extractable CryptoKey", "ps256", () => privateKeyJwt({ key: rsaPss.privateKey })],
+    ["ES256, private JWK (kid from the JWK)", "es256", () => privateKeyJwt({ key: ecPrivateJwk })],
+    ["EdDSA, non-extractable CryptoKey", "eddsa", () => privateKeyJwt({ key: ed25519.privateKey })],
+  ] as const;
+
+  for (const [name, clientId, authentication] of cases) {
+    it(`${name}: a token per request, each with a fresh assertion`, async () => {
+      const bodies: URLSearchParams[] = [];
+      const creator = clientCredentialsGrant({
+        issuer: op.issuer,
+        clientId,
+        clientAuthentication: authentication(),
+        fetch: recordingFetch(bodies),
+      });
+      const first = await creator();
+      // The server refuses a jti it has seen: a second success proves the assertion is new.
+      const second = await creator();
+      expect(first.accessToken).not.toBe(second.accessToken);
+      const tokenRequests = bodies.filter((body) => body.has("client_assertion"));
+      expect(tokenRequests).toHaveLength(2);
+      const [a, b] = tokenRequests.map((body) => decodeJwt(body.get("client_assertion")!));
+      expect(a!.jti).not.toBe(b!.jti);
+      expect(a).toMatchObject({ iss: clientId, sub: clientId, aud: `${op.issuer}/token` });
+      expect(a!.exp! - a!.iat!).toBe(60);
+      expect(tokenRequests[0]!.get("client_assertion_type")).toBe(
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      );
+      expect(tokenRequests[0]!.get("client_id")).toBe(clientId);
+      expect(tokenRequests[0]!.has("client_secret")).toBe(false);
+    });
+  }
+
+  it("puts kid and the certificate's x5t#S256 in the header", async () => {
+    const bodies: URLSearchParams[] = [];
+    await clientCredentialsGrant({
+      tokenUrl: `${op.issuer}/token`,
+      clientId: "rs256",
+      clientAuthentication: privateKeyJwt({
+        key: rsaPem,
+        algorithm: "RS256",
+        keyId: "rsa-1",
+        certificate: certificatePem,
+      }),
+      fetch: recordingFetch(bodies),
+    })();
+    const header = decodeProtectedHeader(bodies[0]!.get("client_assertion")!);
+    expect(header).toEqual({ alg: "RS256", kid: "rsa-1", "x5t#S256": expectedX5t });
+  });
+
+  it("signs for the issuer when asked, and for an explicit audience", async () => {
+    const bodies: URLSearchParams[] = [];
+    const grant = (audience: string) =>
+      clientCredentialsGrant({
+        issuer: op.issuer,
+        clientId: "es256",
+        clientAuthentication: privateKeyJwt({ key: ecPrivateJwk, audience }),
+        fetch: recordingFetch(bodies),
+      })();
+    await grant("issuer");
+    await grant(op.issuer);
+    const audiences = bodies
+      .filter((body) => body.has("client_assertion"))
+      .map((body) => decodeJwt(body.get("client_assertion")!).aud);
+    expect(audiences).toEqual([op.issuer, op.issuer]);
+  });
+
+  it('refuses audience "issuer" when the creator has no issuer', async () => {
+    const creator = clientCredentialsGrant({
+      tokenUrl: `${op.issuer}/token`,
+      clientId: "es256",
+      clientAuthentication: privateKeyJwt({ key: ecPrivateJwk, audience: "issuer" }),
+    });
+    await expect(creator()).rejects.toMatchObject({
+      name: "TypeError",
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+    });
+  });
+
+  it("a key the server does not hold is a permanent invalid_client that leaks no assertion", async () => {
+    const bodies: URLSearchParams[] = [];
+    const error = await rejection(
+      clientCredentialsGrant({
+        issuer: op.issuer,
+        clientId: "es256",
+        clientAuthentication: privateKeyJwt({ key: otherEc.privateKey.export({ format: "jwk" }) }),
+        fetch: recordingFetch(bodies),
+      })(),
+    );
+    expect(error).toMatchObject({ error: "invalid_client", status: 401, transient: false });
+    const assertion = bodies.find((body) => body.has("client_assertion"))!.get("client_assertion")!;
+    for (const text of [JSON.stringify(error), String(error), inspect(error, { depth: 5 }), error.stack]) {
+      expect(text).not.toContain(assertion);
+      expect(text).not.toContain(assertion.split(".")[2]);
+    }
+  });
+
+  it("feeds a token manager and authenticates revocation", async () => {
+    const server = {
+      issuer: op.issuer,
+      clientId: "eddsa",
+      clientAuthentication: privateKeyJwt({ key: ed25519.privateKey }),
+    };
+    const manager = createTokenManager({ creator: clientCredentialsGrant(server) });
+    const header = await manager.getAuthorizationHeader();
+    expect(header).toMatch(/^Bearer /);
+    // The revocation endpoint accepts an assertion whose aud is its own URL.
+    await revokeToken({ ...server, token: header.slice("Bearer ".length), tokenTypeHint: "access_token" });
+    await manager.dispose();
+  });
+});
+
+describe("client_secret_jwt against oidc-provider", () => {
+  it("signs with HMAC keyed by the secret, which is never sent", async () => {
+    const bodies: URLSearchParams[] = [];
+    const set = await clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: SECRET_JWT.id,
+      clientAuthentication: clientSecretJwt({ secret: SECRET_JWT.secret }),
+      fetch: recordingFetch(bodies),
+    })();
+    expect(set.accessToken).toBeTruthy();
+    const body = bodies.find((entry) => entry.has("client_assertion"))!;
+    expect(decodeProtectedHeader(body.get("client_assertion")!)).toEqual({ alg: "HS256" });
+    expect(body.toString()).not.toContain(encodeURIComponent(SECRET_JWT.secret));
+  });
+
+  it("a wrong secret is invalid_client", async () => {
+    const error = await rejection(
+      clientCredentialsGrant({
+        issuer: op.issuer,
+        clientId: SECRET_JWT.id,
+        clientAuthentication: clientSecretJwt({ secret: `${SECRET_JWT.secret}-wrong` }),
+      })(),
+    );
+    expect(error).toMatchObject({ error: "invalid_client", transient: false });
+    expect(JSON.stringify(error)).not.toContain(SECRET_JWT.secret);
+  });
+});

@@ -1,0 +1,234 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch, createKyHooks } from "@tokenkeep/core/http";
+import {
+  base64url,
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  decodeJwt,
+  EmbeddedJWK,
+  type JWTPayload,
+  jwtVerify,
+} from "jose";
+import ky from "ky";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDPoP } from "../src/dpop/index.js";
+import { clientCredentialsGrant } from "../src/index.js";
+import { listen, type RunningServer } from "./fixtures/http.js";
+import { CLIENTS, type OidcProviderServer, RESOURCE, startOidcProvider } from "./fixtures/oidc-provider.js";
+
+/** What the resource server saw of one request. */
+interface Seen {
+  readonly scheme: string;
+  readonly status: number;
+  readonly proof?: JWTPayload | undefined;
+  readonly token?: string | undefined;
+}
+
+/**
+ * A resource server that verifies DPoP-bound JWT access tokens with jose: the token (issuer,
+ * audience, `at+jwt`), the proof (`dpop+jwt`, embedded JWK, htm, htu, ath, a jti never seen, its
+ * nonce) and the binding (`cnf.jkt` = the proof key's thumbprint). Tokens in `revoked` get 401
+ * `invalid_token`.
+ */
+async function startResourceServer(issuer: string) {
+  const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+  const seen: Seen[] = [];
+  const jtis = new Set<unknown>();
+  const revoked = new Set<string>();
+  const nonce = "rs-nonce-1";
+  let base = "";
+  const deny = (response: ServerResponse, error: string, extra: Record<string, string> = {}) => {
+    response.writeHead(401, { "www-authenticate": `DPoP error="${error}", algs="ES256 EdDSA"`, ...extra });
+    response.end();
+    return 401;
+  };
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<Seen> => {
+    const [scheme = "", token] = (request.headers.authorization ?? "").split(" ");
+    if (scheme !== "DPoP" || !token) return { scheme, status: deny(response, "invalid_token") };
+    const at = await jwtVerify(token, jwks, { issuer, audience: RESOURCE, typ: "at+jwt" });
+    const proof = await jwtVerify(String(request.headers.dpop), EmbeddedJWK, {
+      typ: "dpop+jwt",
+      maxTokenAge: "60s",
+    });
+    const path = new URL(request.url ?? "/", base).pathname;
+    const ath = base64url.encode(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))),
+    );
+    const jkt = await calculateJwkThumbprint(proof.protectedHeader.jwk!);
+    const checks = [
+      proof.payload.htm === request.method,
+      proof.payload.htu === `${base}${path}`,
+      proof.payload.ath === ath,
+      !jtis.has(proof.payload.jti),
+      (at.payload.cnf as { jkt?: string } | undefined)?.jkt === jkt,
+    ];
+    jtis.add(proof.payload.jti);
+    const base_ = { scheme, proof: proof.payload, token };
+    if (checks.includes(false)) return { ...base_, status: deny(response, "invalid_dpop_proof") };
+    if (proof.payload.nonce !== nonce) {
+      return { ...base_, status: deny(response, "use_dpop_nonce", { "dpop-nonce": nonce }) };
+    }
+    if (revoked.has(token)) return { ...base_, status: deny(response, "invalid_token") };
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify({ ok: true }));
+    return { ...base_, status: 200 };
+  };
+  const server: RunningServer = await listen((request, response) => {
+    handle(request, response).then(
+      (entry) => seen.push(entry),
+      () => {
+        seen.push({ scheme: "error", status: deny(response, "invalid_token") });
+      },
+    );
+  });
+  base = server.url;
+  return Object.assign(server, { seen, revoked });
+}
+
+let op: OidcProviderServer;
+let rs: Awaited<ReturnType<typeof startResourceServer>>;
+beforeAll(async () => {
+  op = await startOidcProvider({
+    jwtAccessTokens: true,
+    dPoP: { nonceSecret: randomBytes(32), requireNonce: () => true },
+  });
+  rs = await startResourceServer(op.issuer);
+});
+afterAll(async () => {
+  await rs?.close();
+  await op?.close();
+});
+
+const grant = (fetch: typeof globalThis.fetch) =>
+  clientCredentialsGrant({
+    issuer: op.issuer,
+    clientId: CLIENTS.service.id,
+    clientSecret: CLIENTS.service.secret,
+    resource: RESOURCE,
+    fetch,
+  });
+
+describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying with jose", () => {
+  it("binds the token to the key, answering the token endpoint's nonce challenge once", async () => {
+    const dpop = createDPoP();
+    const statuses: number[] = [];
+    const observed: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (new URL(response.url).pathname === "/token") statuses.push(response.status);
+      return response;
+    };
+    const creator = grant(dpop.wrap(observed));
+    const set = await creator();
+    expect(set.tokenType).toBe("DPoP");
+    expect((decodeJwt(set.accessToken).cnf as { jkt: string }).jkt).toBe(await dpop.thumbprint());
+    await creator(); // the nonce is remembered: no second challenge
+    expect(statuses).toEqual([400, 200, 200]);
+  });
+
+  it("createAuthFetch sends Authorization: DPoP with a fresh proof per request (htu without query)", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    const before = rs.seen.length;
+    const first = await authFetch(`${rs.url}/orders?page=2#top`);
+    const second = await authFetch(`${rs.url}/orders?page=3`, { method: "POST", body: "{}" });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const seen = rs.seen.slice(before);
+    // The first request met the resource server's nonce challenge; the rest carried the nonce.
+    expect(seen.map((entry) => entry.status)).toEqual([401, 200, 200]);
+    expect(seen.every((entry) => entry.scheme === "DPoP")).toBe(true);
+    // Answered by the proof's nonce retry, not by createAuthFetch's invalidate-and-replay.
+    expect(new Set(seen.map((entry) => entry.token)).size).toBe(1);
+    expect(seen[2]!.proof).toMatchObject({ htm: "POST", htu: `${rs.url}/orders`, nonce: "rs-nonce-1" });
+    expect(new Set(seen.map((entry) => entry.proof!.jti)).size).toBe(3);
+    await manager.dispose();
+  });
+
+  it("a 401 invalid_token invalidates the token and replays once with a new token and proof", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    expect((await authFetch(`${rs.url}/a`)).status).toBe(200);
+    const old = (await manager.getToken()).accessToken;
+    rs.revoked.add(old);
+    const before = rs.seen.length;
+    const response = await authFetch(`${rs.url}/a`);
+    expect(response.status).toBe(200);
+    const seen = rs.seen.slice(before);
+    expect(seen.map((entry) => entry.status)).toEqual([401, 200]);
+    expect(seen[1]!.token).not.toBe(old);
+    expect(seen[1]!.proof!.jti).not.toBe(seen[0]!.proof!.jti);
+    await manager.dispose();
+  });
+
+  it("works through ky with createKyHooks, and with a supplied Ed25519 key (EdDSA)", async () => {
+    const keyPair = (await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const dpop = createDPoP({ keyPair });
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const api = ky.create({
+      fetch: dpop.fetch,
+      retry: 0,
+      hooks: createKyHooks(manager, { origins: [rs.url], fetch: dpop.fetch }),
+    });
+    const body = await api.get(`${rs.url}/items`).json();
+    expect(body).toEqual({ ok: true });
+    const set = await manager.getToken();
+    expect((decodeJwt(set.accessToken).cnf as { jkt: string }).jkt).toBe(await dpop.thumbprint());
+    expect(rs.seen.at(-1)!.proof).toMatchObject({ htm: "GET", htu: `${rs.url}/items` });
+    await manager.dispose();
+  });
+
+  it("a grant sending through ky gets proofs from a ky instance made with dpop.fetch", async () => {
+    const dpop = createDPoP();
+    const set = await clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+      resource: RESOURCE,
+      ky: ky.create({ fetch: dpop.fetch }),
+    })();
+    expect(set.tokenType).toBe("DPoP");
+    expect((decodeJwt(set.accessToken).cnf as { jkt: string }).jkt).toBe(await dpop.thumbprint());
+  });
+
+  it("adds no proof to Bearer requests or to GETs without a DPoP token", async () => {
+    const dpop = createDPoP();
+    const headers: (string | null)[] = [];
+    const wrapped = dpop.wrap(async (input, init) => {
+      headers.push(new Request(input, init).headers.get("dpop"));
+      return new Response(null, { status: 204 });
+    });
+    await wrapped(`${rs.url}/x`, { headers: { authorization: "Bearer abc" } });
+    await wrapped(`${rs.url}/.well-known/openid-configuration`);
+    await wrapped(`${rs.url}/token`, { method: "POST", body: "grant_type=client_credentials" });
+    await wrapped(`${rs.url}/x`, { headers: { authorization: "DPoP abc" } });
+    expect(headers.map((header) => header !== null)).toEqual([false, false, true, true]);
+    expect(decodeJwt(headers[2]!)).not.toHaveProperty("ath");
+    expect(decodeJwt(headers[3]!)).toHaveProperty("ath");
+  });
+
+  it("refuses a key pair it cannot sign proofs with or put in them", async () => {
+    const keyPair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    const hidden = {
+      privateKey: keyPair.privateKey,
+      publicKey: { ...keyPair.publicKey, extractable: false },
+    };
+    expect(() => createDPoP({ keyPair: hidden as CryptoKeyPair })).toThrow(
+      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose public key is extractable",
+    );
+    const rsa = (await crypto.subtle.generateKey(
+      { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      false,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    expect(() => createDPoP({ keyPair: rsa })).toThrow(/keyPair: expected a P-256 ECDSA or Ed25519/);
+  });
+});
