@@ -5,8 +5,9 @@
 // Usage: node scripts/run.mjs short|long [vitest arguments...]
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sweep } from "../src/leak-scan.mjs";
 
@@ -33,7 +34,11 @@ function canary() {
   }
 }
 
-const child = spawn("vitest", ["run", ...process.argv.slice(3)], {
+// vitest is the workspace root's dev dependency: found from here by Node's resolution, run by this Node.
+const require = createRequire(join(pkg, "package.json"));
+const vitestPackage = require.resolve("vitest/package.json");
+const vitest = join(dirname(vitestPackage), JSON.parse(readFileSync(vitestPackage, "utf8")).bin.vitest);
+const child = spawn(process.execPath, [vitest, "run", ...process.argv.slice(3)], {
   cwd: pkg,
   env: { ...process.env, RELIABILITY_OUT: out, RELIABILITY_MODE: mode },
   stdio: ["ignore", "pipe", "pipe"],
