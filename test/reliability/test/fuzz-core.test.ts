@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { check } from "../src/fuzz";
 import { dumpError } from "../src/output";
-import { mintSecret } from "../src/secrets";
+import { findLeaks, mintSecret } from "../src/secrets";
 
 const SENT_AT = 1_800_000_000_000;
 
@@ -191,7 +191,8 @@ describe("parseRetryAfter", () => {
 });
 
 describe("an error answer echoing the client secret (description and WWW-Authenticate)", () => {
-  const secret = mintSecret("echoed client secret");
+  // With characters that URL and form encoding change, so an encoded echo differs from the clear one.
+  const secret = mintSecret("echoed client secret", { odd: true });
   let url = "";
   let answer: { status: number; description: string; challenge: string } = {
     status: 401,
@@ -217,7 +218,7 @@ describe("an error answer echoing the client secret (description and WWW-Authent
   /** Printable header-safe text around the secret. */
   const around = fc.string({ unit: fc.constantFrom(..."abc XYZ=,\"':;-_/"), maxLength: 20 });
 
-  it("never carries the secret in the error's message, fields, toJSON or inspect output", async () => {
+  it("never carries the secret, in any form, in the error's message, toJSON or inspect output", async () => {
     const creator = clientCredentialsGrant({ tokenUrl: url, clientId: "fuzz-client", clientSecret: secret });
     await check(
       "echoed secret",
@@ -226,11 +227,18 @@ describe("an error answer echoing the client secret (description and WWW-Authent
         around,
         around,
         fc.boolean(),
-        async (status, before, after, inChallenge) => {
+        fc.constantFrom("clear", "percent", "form"),
+        async (status, before, after, inChallenge, encoding) => {
+          // As sent: some servers echo the credential as they parsed it, others the raw form body.
+          const echoed = {
+            clear: secret,
+            percent: encodeURIComponent(secret),
+            form: new URLSearchParams({ s: secret }).toString().slice(2),
+          }[encoding];
           answer = {
             status,
-            description: `${before}${secret}${after}`,
-            challenge: inChallenge ? `Basic realm="${before}${secret}${after}"` : `Bearer realm="${before}"`,
+            description: `${before}${echoed}${after}`,
+            challenge: inChallenge ? `Basic realm="${before}${echoed}${after}"` : `Bearer realm="${before}"`,
           };
           const error = await creator().then(
             () => undefined,
@@ -238,9 +246,12 @@ describe("an error answer echoing the client secret (description and WWW-Authent
           );
           expect(isOAuthError(error)).toBe(true);
           dumpError("echoed secret", error);
-          for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 6 })]) {
-            expect(text.includes(secret)).toBe(false);
-          }
+          const texts = [String(error), JSON.stringify(error), inspect(error, { depth: 6 })];
+          const leaks = findLeaks(
+            [{ label: "client secret", secret }],
+            texts.map((text, index) => ({ where: ["String", "toJSON", "inspect"][index]!, text })),
+          );
+          expect(leaks, `echoed ${encoding}`).toEqual([]);
         },
       ),
       50,
