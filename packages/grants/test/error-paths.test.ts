@@ -172,6 +172,31 @@ describe("error paths", () => {
     });
   });
 
+  it("redacts a credential the server echoes URL-encoded, as the form body carried it", async () => {
+    const secret = "p%+:w rd/=&more";
+    for (const echoed of [
+      encodeURIComponent(secret),
+      new URLSearchParams({ s: secret }).toString().slice(2),
+    ]) {
+      server.script.push({
+        status: 401,
+        headers: { "www-authenticate": `Basic realm="token", error_description="bad ${echoed}"` },
+        body: { error: "invalid_client", error_description: `client_secret=${echoed}` },
+      });
+      const error = await failure(
+        clientCredentialsGrant({
+          ...options(),
+          clientSecret: secret,
+          clientAuthentication: "client_secret_post",
+        })(),
+      );
+      expect(error).toMatchObject({
+        errorDescription: "client_secret=[redacted]",
+        wwwAuthenticate: 'Basic realm="token", error_description="bad [redacted]"',
+      });
+    }
+  });
+
   // Self-contained (it makes every failure itself), so it passes alone and in any order.
   it("never puts a secret, password or refresh token in an error", async () => {
     const seen = await everyKindOfFailure();

@@ -47,15 +47,35 @@ export async function resolveEndpoint(
 const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
+ * A credential as a server may echo it: as it parsed it, or as it arrived in the form body
+ * (percent-encoded, `+` for a space, upper- or lower-case hex). Longest first, so no form is
+ * half-replaced by a shorter one.
+ */
+function echoForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    const percent = encodeURIComponent(secret);
+    forms
+      .add(secret)
+      .add(percent)
+      .add(percent.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
- * An `OAuthError` whose text fields contain one of `secrets` is rebuilt with `[redacted]` in its place.
+ * An `OAuthError` whose text fields contain one of `secrets`, clear or URL-encoded, is rebuilt with
+ * `[redacted]` in its place.
  */
 function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unknown {
   if (!isOAuthError(error)) return error;
   const fields = [error.errorDescription, error.errorUri, error.wwwAuthenticate];
-  if (!secrets.some((secret) => fields.some((field) => field?.includes(secret)))) return error;
+  const forms = echoForms(secrets);
+  if (!forms.some((form) => fields.some((field) => field?.includes(form)))) return error;
   const redact = (field: string | undefined) =>
-    secrets.reduce((text, secret) => text?.replaceAll(secret, "[redacted]"), field);
+    forms.reduce((text, form) => text?.replaceAll(form, "[redacted]"), field);
   return new OAuthError({
     error: error.error,
     errorDescription: redact(error.errorDescription),
