@@ -36,8 +36,11 @@ export const DEFAULT_RETRIES = 3;
 export const DEFAULT_RETRY_BASE_DELAY_MS = 200;
 /** Longest backoff delay, and the longest `Retry-After` honoured inline (longer ones fail and throttle). */
 export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
-/** Each creator call is aborted (and counts as a transient failure) after this long. */
-export const DEFAULT_CREATOR_TIMEOUT_MS = 30_000;
+/**
+ * Each creator call is aborted (and counts as a transient failure, retried) after this long: a third
+ * of the fetch's budget, so an attempt that hangs leaves time for the retries.
+ */
+export const DEFAULT_CREATOR_TIMEOUT_MS = 10_000;
 /**
  * The whole of one fetch - every attempt and every backoff between them - takes at most this long:
  * against a token endpoint that hangs, a caller hears within it (openid-client uses 30 s too).

@@ -85,12 +85,15 @@ describe("parseTokenResponse", () => {
     );
   });
 
-  // Found by the property above (seed 1953731046, long mode) and reported: core accepts an
-  // `expires_in` so large that `expiresAt` is Infinity, a token kept forever, where an absent
-  // `expires_in` is "never forever". This pins today's behaviour so the fix shows up here.
-  it("known finding: an expires_in of 1e306 seconds gives an infinite expiresAt", () => {
-    const set = parseTokenResponse({ access_token: "abc", expires_in: 1e306 }, { sentAt: SENT_AT });
-    expect(set.expiresAt).toBe(Number.POSITIVE_INFINITY);
+  // Found by the property above (seed 1953731046, long mode): an `expires_in` so large that
+  // `expiresAt` was Infinity, a token kept forever. Now an invalid field, like a negative one.
+  it("an expires_in past what a Date can hold is an invalid response, never an infinite expiry", () => {
+    expect(() => parseTokenResponse({ access_token: "abc", expires_in: 1e306 }, { sentAt: SENT_AT })).toThrow(
+      'field "expires_in" is invalid',
+    );
+    expect(parseTokenResponse({ access_token: "abc", expires_in: 1e9 }, { sentAt: SENT_AT }).expiresAt).toBe(
+      SENT_AT + 1e12,
+    );
   });
 });
 

@@ -76,8 +76,9 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   retry?: Partial<RetryPolicy> | undefined;
   /**
-   * Each creator call is aborted after this long (a transient `TimeoutError`, retried).
-   * @default 30_000
+   * Each creator call is aborted after this long (a transient `TimeoutError`, retried within
+   * `fetchTimeoutMs`).
+   * @default 10_000
    */
   creatorTimeoutMs?: number | undefined;
   /**

@@ -680,12 +680,17 @@ describe("createTokenManager: failures remembered and fetch budget", () => {
 
   it("gives a caller its error within fetchTimeoutMs against an endpoint that hangs, not after every attempt's timeout", async () => {
     const { manager, time, calls } = setup({}, () => new Promise<never>(() => {}));
-    const outcome = rejected(manager.getToken());
+    let settled = false;
+    const outcome = rejected(manager.getToken()).finally(() => {
+      settled = true;
+    });
     await time.advance(29_999);
-    expect(calls).toHaveLength(1);
+    expect(settled).toBe(false);
     await time.advance(1);
     expect(await outcome).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
-    expect(calls).toHaveLength(1);
+    // 10 s attempts: the hang was retried within the budget, never past it.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThanOrEqual(3);
   });
 
   it("does not start a backoff that would end past the fetch budget", async () => {

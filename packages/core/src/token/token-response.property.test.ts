@@ -10,13 +10,17 @@ import * as z from "zod";
 import { isInvalidResponseError, isOAuthError } from "../errors/errors.js";
 import { parseTokenResponse } from "./token-response.js";
 
-const seconds = z.union([
-  z.number().nonnegative().finite(),
-  z
-    .string()
-    .regex(/^\s*\d+(\.\d+)?\s*$/)
-    .transform(Number),
-]);
+// Counted from the send time (1_000_000 ms here), an expiry must stay within what a Date can hold.
+const LAST_SECOND = (8.64e15 - 1_000_000) / 1000;
+const seconds = z
+  .union([
+    z.number().nonnegative().finite(),
+    z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?\s*$/)
+      .transform(Number),
+  ])
+  .refine((value) => value <= LAST_SECOND);
 const reference = z.object({
   access_token: z.string().min(1),
   token_type: z.string().optional(),

@@ -27,6 +27,15 @@ async function rejected(promise: Promise<unknown>): Promise<unknown> {
 }
 
 describe("parseTokenResponse", () => {
+  it("refuses an expiry past what a Date can hold: a token is never kept forever", () => {
+    expect(() => parseTokenResponse({ access_token: "a", expires_in: 1e306 }, { sentAt: 0 })).toThrow(
+      'field "expires_in" is invalid',
+    );
+    expect(() => parseTokenResponse({ access_token: "a", expires_in: "1e400" }, { sentAt: 0 })).toThrow(
+      'field "expires_in" is invalid',
+    );
+  });
+
   it("normalizes a minimal answer: Bearer, default lifetime from the send time", () => {
     const set = parseTokenResponse({ access_token: "at-1" }, { sentAt });
     expect(set).toEqual({

@@ -127,8 +127,10 @@ export function parseTokenResponse(body: unknown, options: ParseTokenResponseOpt
       typeof value === "number" || (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value))
         ? Number(value)
         : -1;
-    if (!(seconds >= 0 && seconds < Number.POSITIVE_INFINITY)) throw invalidField(field, "is invalid");
-    return sentAt + seconds * 1000;
+    const ms = sentAt + seconds * 1000;
+    // Past the last moment a Date can hold (year 275760) is no expiry at all: never "forever".
+    if (!(seconds >= 0 && ms <= 8.64e15)) throw invalidField(field, "is invalid");
+    return ms;
   };
   const type = answer.token_type?.trim() || "Bearer";
   const refreshToken = answer.refresh_token;
