@@ -32,3 +32,7 @@ export const DEFAULT_API_TIMEOUT_MS = 10_000;
 export const DEFAULT_API_RETRY_LIMIT = 2;
 /** The methods the API client retries: the idempotent ones (RFC 9110 section 9.2.2). POST and PATCH never. */
 export const IDEMPOTENT_METHODS: readonly string[] = ["get", "head", "put", "delete", "options"];
+/** The injected sign-in route (integration option `routes`). */
+export const DEFAULT_LOGIN_ROUTE = "/_tokenkeep/login";
+/** The injected sign-out route (integration option `routes`). */
+export const DEFAULT_LOGOUT_ROUTE = "/_tokenkeep/logout";
