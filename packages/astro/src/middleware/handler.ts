@@ -97,6 +97,15 @@ export function refreshWindow(session: Session, refreshWindowMs: number): number
   return Math.min(refreshWindowMs, Math.max(0, (session.expiresAt - session.issuedAt) / 2));
 }
 
+/** Marks a response `Cache-Control: private, no-store` (a response with immutable headers is left as it is). */
+function noStore(response: Response): void {
+  try {
+    response.headers.set("cache-control", "private, no-store");
+  } catch {
+    // Response.redirect() and fetched responses have immutable headers; they carry no page.
+  }
+}
+
 /** Creates the middleware for a validated configuration. */
 export function createTokenkeepMiddleware(
   config: ResolvedConfig,
@@ -320,13 +329,16 @@ export function createTokenkeepMiddleware(
     bag.tokenkeep = locals;
     bag.api = bindApiClient(transport, () => state.apiSession);
 
-    if (config.protect !== undefined && session === undefined && isProtected(path, config.protect.paths)) {
+    const guarded = config.protect !== undefined && isProtected(path, config.protect.paths);
+    if (guarded && session === undefined && config.protect !== undefined) {
       emit("protected", path);
       return denyAccess(context.request, context.url, config.protect);
     }
     const response = await requestStorage().run({ locals, api: state.apiSession }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
     state.started();
+    // A protected page is never stored: after sign-out, the back button must not show it.
+    if (guarded) noStore(response);
     return response;
   };
 
