@@ -19,8 +19,8 @@ export interface LocalServers {
   readonly apiUrl: string;
   readonly patUrl: string;
   readonly patAdminToken: string;
-  /** Requests the provider answered at its token endpoint, and refresh-token reuses it detected. */
-  readonly counters: { tokenRequests: number; reuseDetected: number; revocations: number };
+  /** Requests at the token endpoint and the revocation endpoint, and grants the provider revoked (a reused refresh token revokes its grant). */
+  readonly counters: { tokenRequests: number; grantsRevoked: number; revocations: number };
   close(): Promise<void>;
 }
 
@@ -38,7 +38,7 @@ function close(server: Server): Promise<void> {
 export async function startLocalServers(accessTokenLifetimeS: number): Promise<LocalServers> {
   const clientId = "astro-app";
   const clientSecret = `demo-${crypto.randomUUID()}`;
-  const counters = { tokenRequests: 0, reuseDetected: 0, revocations: 0 };
+  const counters = { tokenRequests: 0, grantsRevoked: 0, revocations: 0 };
 
   let provider: Provider | undefined;
   const auth = await listen((request, response) => {
@@ -82,7 +82,7 @@ export async function startLocalServers(accessTokenLifetimeS: number): Promise<L
     },
   });
   provider.on("grant.revoked", () => {
-    counters.reuseDetected++;
+    counters.grantsRevoked++;
   });
   provider.registerGrantType(
     "password",
