@@ -4,7 +4,7 @@
  * redeem once each.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { TokenSet } from "@tokenkeep/core";
+import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
 import type { APIContext } from "astro";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -273,6 +273,47 @@ describe("API client", () => {
       now: Date.now,
     });
     expect(written?.accessToken).toBe("at-1");
+  });
+
+  it("a POST answered 401 is replayed once with its body after the renewal", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.post<{ received: unknown }>("/echo", { a: 1 }),
+    );
+    const posted = unwrap(result);
+    expect(posted.status).toBe(201);
+    expect(posted.data.received).toEqual({ a: 1 });
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((hit) => hit.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+  });
+
+  it("a 401 the renewal cannot cure: SessionExpiredError when the session ended, else ApiHttpError through the error interceptors", async () => {
+    const cookies = await sessionCookies(session(0));
+    const failing = (failure: () => Error): Upstream => ({
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async () => {
+        throw failure();
+      },
+    });
+    const ended = create(failing(() => new OAuthError({ error: "invalid_grant", status: 400 })));
+    const first = await run(ended, cookies, (api) => api.get("/me"));
+    expect(isSessionExpiredError((first.result as { error: unknown }).error)).toBe(true);
+
+    const errors: string[] = [];
+    const busy = create(
+      failing(() => new InvalidResponseError("refresh answered 503", { status: 503, transient: true })),
+      {
+        interceptors: { error: [({ error }) => void errors.push(error.name)] },
+      },
+    );
+    const second = await run(busy, cookies, (api) => api.get("/me"));
+    const error = (second.result as { error: unknown }).error;
+    expect(isApiHttpError(error) && error.status).toBe(401);
+    expect(errors).toEqual(["ApiHttpError"]);
   });
 
   it("a 401 after the response started never rotates: SessionExpiredError", async () => {

@@ -54,7 +54,10 @@ export interface ApiResponseState {
 /** What an error interceptor receives. */
 export interface ApiErrorState {
   readonly request: Request;
-  /** ky's error (HTTP status, timeout, network); return another `Error` to replace it. */
+  /**
+   * ky's error (HTTP status, timeout, network), or for a 401 that renewal could not cure our
+   * `ApiHttpError`; return another `Error` to replace it.
+   */
   readonly error: Error;
   readonly retryCount: number;
 }
@@ -202,6 +205,8 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     const method = (options.method ?? "GET").toUpperCase();
     const auth = current === undefined ? undefined : authHooks(current);
     let target = url;
+    // The request as sent (a copy when it has a body, which fetch consumes), for the 401 replay.
+    let sent: Request | undefined;
     const kyOptions: Options = {
       method,
       timeout: options.timeoutMs ?? config.timeoutMs,
@@ -221,12 +226,14 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
               undefined,
           ),
           ...(auth?.beforeRequest ?? []),
-          ({ request: sent }: { request: Request }) => {
-            target = sent.url;
+          ({ request }: { request: Request }) => {
+            target = request.url;
+            sent = request.body === null ? request : request.clone();
           },
         ],
+        // The 401 renewal runs below, not as a ky hook: ky hands every afterResponse hook a clone of
+        // the response, a cost every answer would pay for the rare 401.
         afterResponse: [
-          ...(auth?.afterResponse ?? []),
           ...(interceptors.response ?? []).map(
             (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
               (await interceptor(state)) ?? undefined,
@@ -239,9 +246,31 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     };
     let response: Response;
     try {
-      response = await base(url, kyOptions);
+      response = await base(url, {
+        ...kyOptions,
+        // A 401 comes back as a response when a session's token may have been sent: renewed below.
+        ...(auth === undefined ? {} : { throwHttpErrors: (status: number) => status !== 401 }),
+      });
     } catch (error) {
       throw toApiError(error, method, target, options.signal);
+    }
+    if (response.status === 401 && auth !== undefined && sent !== undefined) {
+      // core's hook: invalidates exactly the token sent (here: renews the session) and replays once.
+      const replay = await (auth.afterResponse[0] as KyHooks["afterResponse"][number])({
+        request: sent,
+        response,
+      });
+      if (replay !== undefined) {
+        await response.body?.cancel().catch(() => {});
+        response = replay;
+      }
+      if (!response.ok) {
+        let error: Error = await httpErrorOf(response, method, target);
+        for (const interceptor of interceptors.error ?? []) {
+          error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
+        }
+        throw error;
+      }
     }
     const data = await readData(response, options.responseType ?? "json", describeTarget(method, target));
     return {
@@ -275,6 +304,20 @@ export function bindApiClient(transport: ApiTransport, session: () => ApiSession
     put: withBody("PUT"),
     patch: withBody("PATCH"),
   };
+}
+
+/** The typed error of an answer that is not 2xx and that ky did not throw for (a 401 after the replay). */
+async function httpErrorOf(response: Response, method: string, url: string): Promise<ApiHttpError> {
+  const text = await response.text().catch(() => "");
+  let data: unknown = text === "" ? undefined : text;
+  if ((response.headers.get("content-type") ?? "").includes("json")) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+  }
+  return new ApiHttpError({ method, url, status: response.status, data, headers: response.headers });
 }
 
 /** ky's failures as our typed errors; ours and the interceptors' own errors pass through. */
