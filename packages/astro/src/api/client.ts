@@ -45,7 +45,7 @@ export interface ApiRequestState {
 /** What a response interceptor receives. */
 export interface ApiResponseState {
   readonly request: Request;
-  /** The answer (after the 401 replay, if any); return another `Response` to replace it. */
+  /** The answer as ky received it (a 401 is seen before its renewal and replay); return another `Response` to replace it. */
   readonly response: Response;
   /** 0 for the first attempt, then the retry's number. */
   readonly retryCount: number;
@@ -69,7 +69,7 @@ export type Interceptor<State, Result> = (state: State) => Result | undefined | 
 export interface ApiInterceptors {
   /** Before each request (after the client's headers, before `Authorization` is added). */
   readonly request?: ReadonlyArray<Interceptor<ApiRequestState, Request>> | undefined;
-  /** After each answer (after the 401 renewal and replay). */
+  /** After each answer ky receives (a 401 before its renewal and replay; the replay's answer is not seen). */
   readonly response?: ReadonlyArray<Interceptor<ApiResponseState, Response>> | undefined;
   /** Before an HTTP, timeout or network error is turned into the client's typed error. */
   readonly error?: ReadonlyArray<Interceptor<ApiErrorState, Error>> | undefined;
