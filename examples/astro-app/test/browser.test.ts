@@ -134,6 +134,30 @@ describe.skipIf(!existsSync(CHROMIUM))("in Chromium", () => {
     await context.close();
   });
 
+  it("a server island and a prefetched link after expiry: one refresh in all", async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context);
+    await age();
+    const before = servers.counters.tokenRequests;
+    const prefetched = page.waitForRequest(`${app.url}/account/dashboard`);
+    await page.goto(`${app.url}/account/overview`);
+    await prefetched;
+    expect(await page.locator("#badge").textContent()).toBe("island: signed in");
+    await page.waitForLoadState("networkidle");
+    expect(servers.counters.tokenRequests - before).toBe(1);
+    await context.close();
+  });
+
+  it("a prerendered page sends no Set-Cookie", async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context);
+    await age(); // due for rotation: an on-demand page would rotate and set the cookie
+    const response = await page.goto(`${app.url}/about`);
+    expect(await response?.headerValue("set-cookie")).toBeNull();
+    expect(await page.textContent("#about")).toContain("A static page");
+    await context.close();
+  });
+
   it("sign-out clears every cookie and revokes upstream; the back button shows no protected content", async () => {
     const context = await browser.newContext();
     const page = await signIn(context);
