@@ -12,7 +12,11 @@ import { listen, type RunningServer, readBody, sendJson } from "../../../grants/
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
 import { createCookieSealer } from "../cookie-seal.js";
-import { createTokenkeepMiddleware, type TokenkeepMiddleware } from "../middleware/handler.js";
+import {
+  createTokenkeepMiddleware,
+  prerenderMiddleware,
+  type TokenkeepMiddleware,
+} from "../middleware/handler.js";
 import { api as importedApi } from "../server/index.js";
 import type { Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
@@ -385,5 +389,19 @@ describe("API client", () => {
       "response 404",
       "error HTTPError",
     ]);
+  });
+});
+
+describe("API client while the build prerenders", () => {
+  it("locals.api rejects with ERR_TOKENKEEP_API_NOT_READY (the config is not loaded at build time)", async () => {
+    const context = makeContext("http://localhost:4321/static") as APIContext;
+    let error: unknown;
+    await prerenderMiddleware(context, async () => {
+      error = await (context.locals as unknown as { api: ApiClient }).api
+        .get("/x")
+        .catch((caught: unknown) => caught);
+      return new Response("page");
+    });
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_NOT_READY");
   });
 });

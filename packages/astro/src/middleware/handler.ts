@@ -17,7 +17,7 @@
 import { isOAuthError } from "@tokenkeep/core";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
-import { SessionExpiredError } from "../api/errors.js";
+import { ApiError, SessionExpiredError } from "../api/errors.js";
 import {
   type ResolvedConfig,
   secretsFromEnvironment,
@@ -84,9 +84,24 @@ export function activeMiddleware(): TokenkeepMiddleware | undefined {
  * and nothing else (no cookie, no configuration, no upstream).
  */
 export const prerenderMiddleware: MiddlewareHandler = (context, next) => {
-  (context.locals as { tokenkeep?: unknown }).tokenkeep = createLocals(undefined);
+  const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
+  bag.tokenkeep = createLocals(undefined);
+  bag.api = prerenderApi;
   return next();
 };
+
+/** `locals.api` while the build prerenders: the configuration is not loaded then, so calls fail clearly. */
+const prerenderApi: ApiClient = bindApiClient(
+  () =>
+    Promise.reject(
+      new ApiError(
+        "ERR_TOKENKEEP_API_NOT_READY",
+        "@tokenkeep/astro: locals.api is not available while the build prerenders a page (the tokenkeep " +
+          "config is not loaded then); call the API with fetch there, or render the page on demand",
+      ),
+    ),
+  () => undefined,
+);
 
 /**
  * How long before expiry a session is rotated: `refreshWindowMs`, but at most half the tokens'
