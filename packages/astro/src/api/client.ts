@@ -170,12 +170,30 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
   const allowed = originPolicy(config);
   const fetchImpl =
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const interceptors = config.interceptors;
+  // What every call shares is given to ky once; a call passes only what it changes.
   const base = ky.create({
     ...(config.baseURL === undefined ? {} : { baseUrl: config.baseURL }),
-    headers: config.headers,
+    ...(Object.keys(config.headers).length === 0 ? {} : { headers: config.headers }),
     fetch: fetchImpl,
     throwHttpErrors: true,
+    timeout: config.timeoutMs,
+    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
+    hooks: {
+      afterResponse: (interceptors.response ?? []).map(
+        (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
+          (await interceptor(state)) ?? undefined,
+      ),
+      beforeError: (interceptors.error ?? []).map(
+        (interceptor) => async (state: BeforeErrorState) => (await interceptor(state)) ?? state.error,
+      ),
+    },
   });
+  const requestInterceptors = (interceptors.request ?? []).map(
+    (interceptor) => async (state: { request: Request; options: { context: Record<string, unknown> } }) =>
+      (await interceptor({ request: state.request, signedIn: state.options.context.signedIn === true })) ??
+      undefined,
+  );
   // One set of auth hooks per request's session: a replay is matched to the token that request sent.
   const hooksOf = new WeakMap<ApiSession, KyHooks>();
   const authHooks = (current: ApiSession): KyHooks => {
@@ -199,7 +217,6 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     }
     return hooks;
   };
-  const interceptors = config.interceptors;
 
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
     const method = (options.method ?? "GET").toUpperCase();
@@ -209,8 +226,10 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     let sent: Request | undefined;
     const kyOptions: Options = {
       method,
-      timeout: options.timeoutMs ?? config.timeoutMs,
-      retry: { limit: options.retry ?? config.retry, methods: [...IDEMPOTENT_METHODS] },
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+      ...(options.retry === undefined
+        ? {}
+        : { retry: { limit: options.retry, methods: [...IDEMPOTENT_METHODS] } }),
       ...(options.json === undefined || options.body !== undefined ? {} : { json: options.json }),
       ...(options.body === undefined ? {} : { body: options.body }),
       ...(options.headers === undefined ? {} : { headers: options.headers as HeadersInit }),
@@ -218,30 +237,17 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
         ? {}
         : { searchParams: options.searchParams as URLSearchParams }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
+      // Read by the request interceptors' state.
+      context: { signedIn: current?.current() !== undefined },
       hooks: {
         beforeRequest: [
-          ...(interceptors.request ?? []).map(
-            (interceptor) => async (state: { request: Request }) =>
-              (await interceptor({ request: state.request, signedIn: current?.current() !== undefined })) ??
-              undefined,
-          ),
+          ...requestInterceptors,
           ...(auth?.beforeRequest ?? []),
           ({ request }: { request: Request }) => {
             target = request.url;
             sent = request.body === null ? request : request.clone();
           },
         ],
-        // The 401 renewal runs below, not as a ky hook: ky hands every afterResponse hook a clone of
-        // the response, a cost every answer would pay for the rare 401.
-        afterResponse: [
-          ...(interceptors.response ?? []).map(
-            (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
-              (await interceptor(state)) ?? undefined,
-          ),
-        ],
-        beforeError: (interceptors.error ?? []).map(
-          (interceptor) => async (state: BeforeErrorState) => (await interceptor(state)) ?? state.error,
-        ),
       },
     };
     let response: Response;
