@@ -46,7 +46,10 @@ export async function startApp(env: Record<string, string>): Promise<App> {
     )
   ) {
     if (child.exitCode !== null) throw new Error(`the app exited:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the app did not start:\n${output}`);
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL"); // never leave it running
+      throw new Error(`the app did not start:\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return {
