@@ -7,6 +7,8 @@ export default defineConfig({
     config: "src/config/index.ts",
     middleware: "src/middleware/index.ts",
     server: "src/server/index.ts",
+    "routes/login": "src/routes/login.ts",
+    "routes/logout": "src/routes/logout.ts",
   },
   format: ["esm"],
   dts: true,

@@ -6,14 +6,18 @@
  *    integration, calling it with a fixed header (bench/fixtures/plain). Each server runs alone, pinned to CPU 1; the
  *    load generator and the upstream share CPU 0; the two sites alternate rounds. Targets: ratio at
  *    least 0.95, server CPU per page over the plain page at most 100 us.
+ *    The same for a built endpoint whose one upstream call is the API client's `get` (`/api-client`)
+ *    against plain `fetch` with a fixed header; and the client-side JavaScript each site ships
+ *    (target: the integration adds 0 bytes).
  * 2. Rotation storm: 200 sessions whose access tokens expire at once, 5 parallel requests each,
  *    against oidc-provider (rotating, reuse-detecting refresh tokens): exactly 200 refreshes, 0
  *    sessions lost, 0 reuse detections; then the same with 2 instances on one Redis.
  *
- * Run with `pnpm --filter @tokenkeep/astro bench` (needs taskset and, for the Redis part, redis-server).
+ * Run with `pnpm --filter @tokenkeep/astro bench` (needs taskset and, for the Redis part, redis-server);
+ * `BENCH_ONLY=api` runs only the API client's figures.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, createServer } from "node:net";
 import { loadavg } from "node:os";
@@ -141,7 +145,7 @@ async function load(url: string, cookie: string | undefined, ms: number): Promis
   return done;
 }
 
-async function overhead(): Promise<void> {
+async function overhead(path: string, label: string): Promise<void> {
   const upstreamPort = await freePort();
   const upstream = [
     'require("node:http").createServer((q, s) => {',
@@ -164,10 +168,10 @@ async function overhead(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
       const site = await startSite(variant.cwd, env);
-      await load(`${site.url}/bench`, variant.cookie, WARMUP_MS);
+      await load(`${site.url}${path}`, variant.cookie, WARMUP_MS);
       const cpuBefore = cpuMicros(site.child.pid!);
       const started = performance.now();
-      variant.requests += await load(`${site.url}/bench`, variant.cookie, ROUND_MS);
+      variant.requests += await load(`${site.url}${path}`, variant.cookie, ROUND_MS);
       variant.ms += performance.now() - started;
       variant.cpu += cpuMicros(site.child.pid!) - cpuBefore;
       await stop(site.child);
@@ -180,7 +184,7 @@ async function overhead(): Promise<void> {
   const ratio = rps(withTokenkeep) / rps(plain);
   const extraCpu = cpuPerPage(withTokenkeep) - cpuPerPage(plain);
   console.log(
-    `overhead (built SSR page, one upstream call, server pinned to CPU 1; load average ${loadavg()
+    `overhead (${label}, one upstream call, server pinned to CPU 1; load average ${loadavg()
       .map((n) => n.toFixed(1))
       .join(" ")}):`,
   );
@@ -192,6 +196,21 @@ async function overhead(): Promise<void> {
   console.log(
     `  CPU per page over plain ${extraCpu.toFixed(0)} us (target <= 100) ${extraCpu <= 100 ? "met" : "MISSED"}`,
   );
+}
+
+/** Bytes of JavaScript under a built site's dist/client. */
+function clientScriptBytes(site: string): number {
+  const walk = (folder: string): number =>
+    readdirSync(folder, { withFileTypes: true }).reduce((sum, entry) => {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) return sum + walk(path);
+      return /\.(m?js)$/.test(entry.name) ? sum + statSync(path).size : sum;
+    }, 0);
+  try {
+    return walk(join(site, "dist/client"));
+  } catch {
+    return 0; // no client folder: nothing shipped
+  }
 }
 
 /** 200 expiring sessions, 5 parallel requests each, spread over `urls`. */
@@ -235,8 +254,17 @@ async function storm(provider: OidcProviderServer, urls: readonly string[], labe
 
 try {
   console.log("building the fixture sites...");
-  for (const site of [SITE, MEASURED, PLAIN]) await build({ root: site, logLevel: "error" });
-  await overhead();
+  const only = process.env.BENCH_ONLY;
+  for (const site of only === "api" ? [MEASURED, PLAIN] : [SITE, MEASURED, PLAIN]) {
+    await build({ root: site, logLevel: "error" });
+  }
+  const added = clientScriptBytes(MEASURED) - clientScriptBytes(PLAIN);
+  console.log(
+    `client-side JavaScript added by the integration: ${added} bytes (target 0) ${added === 0 ? "met" : "MISSED"}`,
+  );
+  if (only !== "api") await overhead("/bench", "built SSR page");
+  await overhead("/api-client", "built endpoint, the API client's get against plain fetch");
+  if (only === "api") process.exit(0);
 
   const provider = await startOidcProvider({ rotateRefreshToken: true });
   const one = await startSite(SITE, siteEnv(provider));

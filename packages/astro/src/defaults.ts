@@ -28,3 +28,13 @@ export const DEFAULT_REFRESH_REQUEST_FIELD = "refreshToken";
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
 /** Unsealed cookie values remembered per process (a session's next request skips the decryption). */
 export const UNSEAL_CACHE_ENTRIES = 1000;
+/** The API client's per-attempt timeout. */
+export const DEFAULT_API_TIMEOUT_MS = 10_000;
+/** The API client's retries of an idempotent request (network errors, 408, 413, 429, 5xx). */
+export const DEFAULT_API_RETRY_LIMIT = 2;
+/** The methods the API client retries: the idempotent ones (RFC 9110 section 9.2.2). POST and PATCH never. */
+export const IDEMPOTENT_METHODS: readonly string[] = ["get", "head", "put", "delete", "options"];
+/** The injected sign-in route (integration option `routes`). */
+export const DEFAULT_LOGIN_ROUTE = "/_tokenkeep/login";
+/** The injected sign-out route (integration option `routes`). */
+export const DEFAULT_LOGOUT_ROUTE = "/_tokenkeep/logout";

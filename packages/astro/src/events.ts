@@ -15,7 +15,11 @@ export type TokenkeepEventType =
   /** A rotation failed; `permanent` tells whether the session ended (cookies cleared). */
   | "refresh-failure"
   /** Route protection turned a request away. */
-  | "protected";
+  | "protected"
+  /** `login()` stored a new session. */
+  | "signed-in"
+  /** `logout()` ended a session; `revoked` tells whether the upstream confirmed it. */
+  | "signed-out";
 
 /** One event. */
 export interface TokenkeepEvent {
@@ -26,7 +30,9 @@ export interface TokenkeepEvent {
   readonly path: string;
   /** For `refresh-failure`: whether the upstream rejected the refresh token for good. */
   readonly permanent?: boolean;
-  /** For `refresh-failure` and `late-request`: what went wrong (log-safe). */
+  /** For `signed-out`: whether the upstream revoked the session. */
+  readonly revoked?: boolean;
+  /** For `refresh-failure`, `late-request` and `signed-out`: what went wrong (log-safe). */
   readonly error?: unknown;
 }
 

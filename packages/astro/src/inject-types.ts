@@ -8,6 +8,8 @@ export const INJECTED_TYPES = `declare namespace App {
   interface Locals {
     /** The session of this request (set by @tokenkeep/astro's middleware). */
     tokenkeep: import("@tokenkeep/astro/server").TokenkeepLocals;
+    /** The API client bound to this request's session (set by @tokenkeep/astro's middleware). */
+    api: import("@tokenkeep/astro/server").ApiClient;
   }
 }
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseOptions } from "@tokenkeep/core/options";
 import type { AstroIntegration } from "astro";
 import { z } from "zod";
-import { DEFAULT_CONFIG_FILE } from "./defaults.js";
+import { DEFAULT_CONFIG_FILE, DEFAULT_LOGIN_ROUTE, DEFAULT_LOGOUT_ROUTE } from "./defaults.js";
 import { INJECTED_TYPES } from "./inject-types.js";
 import { configModulePlugin } from "./vite-plugin.js";
 
@@ -19,10 +19,23 @@ export interface TokenkeepIntegrationOptions {
    * @default "src/tokenkeep.config.ts"
    */
   configFile?: string | undefined;
+  /**
+   * Injects `POST /_tokenkeep/login` and `POST /_tokenkeep/logout` (form posts and JSON; see the
+   * README). `true` for those paths, or `{ login, logout }` for others.
+   * @default false
+   */
+  routes?: boolean | { login?: string | undefined; logout?: string | undefined } | undefined;
 }
+
+const routePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._~\-/]*$/, { message: "expected a path such as /auth/login" });
 
 const integrationOptionsSchema = z.strictObject({
   configFile: z.string().min(1).optional(),
+  routes: z
+    .union([z.boolean(), z.strictObject({ login: routePath.optional(), logout: routePath.optional() })])
+    .optional(),
 });
 
 /** The integration's name, as Astro logs it. */
@@ -51,12 +64,19 @@ export function missingConfigMessage(relativePath: string): string {
  * middleware handles each request once.
  */
 export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroIntegration {
-  const { configFile } = parseOptions(integrationOptionsSchema, options, "tokenkeep");
+  const { configFile, routes } = parseOptions(integrationOptionsSchema, options, "tokenkeep");
+  const injected =
+    routes === undefined || routes === false
+      ? undefined
+      : {
+          login: (routes === true ? undefined : routes.login) ?? DEFAULT_LOGIN_ROUTE,
+          logout: (routes === true ? undefined : routes.logout) ?? DEFAULT_LOGOUT_ROUTE,
+        };
   const relativePath = configFile ?? DEFAULT_CONFIG_FILE;
   return {
     name: INTEGRATION_NAME,
     hooks: {
-      "astro:config:setup": ({ config, command, addMiddleware, updateConfig }) => {
+      "astro:config:setup": ({ config, command, addMiddleware, updateConfig, injectRoute }) => {
         const root = fileURLToPath(config.root);
         const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
         if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
@@ -69,6 +89,11 @@ export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroInteg
           },
         });
         addMiddleware({ entrypoint: `${INTEGRATION_NAME}/middleware`, order: "pre" });
+        if (injected !== undefined) {
+          const entrypoint = (name: string) => `${INTEGRATION_NAME}/routes/${name}`;
+          injectRoute({ pattern: injected.login, entrypoint: entrypoint("login"), prerender: false });
+          injectRoute({ pattern: injected.logout, entrypoint: entrypoint("logout"), prerender: false });
+        }
       },
       "astro:config:done": ({ injectTypes }) => {
         injectTypes({ filename: "types.d.ts", content: INJECTED_TYPES });

@@ -1,5 +1,23 @@
-/** `context.locals.tokenkeep`: what a page or endpoint sees of the session. */
+/** `context.locals.tokenkeep`: what a page, endpoint or action sees of the session, and sign-in/out. */
 import type { JsonValue } from "@tokenkeep/core";
+import type { Session } from "./session.js";
+
+/** What `login` resolves to. */
+export interface SignInResult {
+  readonly signedIn: true;
+  /** What the upstream said about the user. */
+  readonly sessionPayload: JsonValue | undefined;
+  /** When the access token expires, epoch ms. */
+  readonly expiresAt: number;
+}
+
+/** What `logout` resolves to: the local session always ends; `revoked` tells whether upstream did. */
+export interface SignOutResult {
+  /** Whether the upstream confirmed the revocation (or logout); `false` when it failed or there is none. */
+  readonly revoked: boolean;
+  /** Why the upstream revocation failed (log-safe), when it did. */
+  readonly error?: unknown;
+}
 
 /** The session state of one request. Never holds a token in an enumerable field. */
 export interface TokenkeepLocals {
@@ -11,26 +29,58 @@ export interface TokenkeepLocals {
   readonly expiresAt: number | undefined;
   /** The access token while it is valid; `undefined` when signed out. Secret: never log it. */
   getAccessToken(): Promise<string | undefined>;
+  /**
+   * Signs in through the upstream (password grant or the custom login endpoint) and stores the
+   * session in its sealed cookies. Use it from actions and endpoints (or a page's frontmatter).
+   * @throws SignInError (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong credentials,
+   *   `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed)
+   */
+  login(credentials: Readonly<Record<string, string>>): Promise<SignInResult>;
+  /**
+   * Ends the session: revokes it upstream (RFC 7009 or the custom logout) and clears every cookie
+   * and chunk. The local session ends even when the upstream is down; `revoked` says whether it heard.
+   */
+  logout(): Promise<SignOutResult>;
 }
 
-/** The locals of a request with `session` (or none). */
+/** What the locals read and call (the middleware's per-request state). */
+export interface LocalsSource {
+  session(): Session | undefined;
+  now(): number;
+  login(credentials: Readonly<Record<string, string>>): Promise<SignInResult>;
+  logout(): Promise<SignOutResult>;
+}
+
+const signedOutSource = (now: () => number): LocalsSource => ({
+  session: () => undefined,
+  now,
+  login: () => Promise.reject(new Error("@tokenkeep/astro: login() is not available on a prerendered page")),
+  logout: async () => ({ revoked: false }),
+});
+
+/** The locals of a request (or, without a source, of a prerendered page: signed out). */
 export function createLocals(
-  session:
-    | {
-        readonly accessToken: string;
-        readonly expiresAt: number;
-        readonly sessionPayload?: JsonValue | undefined;
-      }
-    | undefined,
-  now: () => number,
+  source: LocalsSource | undefined,
+  now: () => number = Date.now,
 ): TokenkeepLocals {
+  const from = source ?? signedOutSource(now);
   return {
-    signedIn: session !== undefined,
-    sessionPayload: session?.sessionPayload,
-    expiresAt: session?.expiresAt,
-    getAccessToken: async () =>
-      session !== undefined && now() < session.expiresAt ? session.accessToken : undefined,
+    get signedIn() {
+      return from.session() !== undefined;
+    },
+    get sessionPayload() {
+      return from.session()?.sessionPayload;
+    },
+    get expiresAt() {
+      return from.session()?.expiresAt;
+    },
+    getAccessToken: async () => {
+      const session = from.session();
+      return session !== undefined && from.now() < session.expiresAt ? session.accessToken : undefined;
+    },
+    login: (credentials) => from.login(credentials),
+    logout: () => from.logout(),
     // A state object may end up in a log: show what it is, never the token.
-    toJSON: () => ({ signedIn: session !== undefined, expiresAt: session?.expiresAt }),
+    toJSON: () => ({ signedIn: from.session() !== undefined, expiresAt: from.session()?.expiresAt }),
   } as TokenkeepLocals;
 }

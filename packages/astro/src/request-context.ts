@@ -4,6 +4,7 @@
  * bundler may produce shares one, and entered with `run` (never `enterWith`) around `next()`.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ApiSession } from "./api/client.js";
 import type { TokenkeepLocals } from "./locals.js";
 
 const KEY = Symbol.for("tokenkeep.astro.request-context");
@@ -11,6 +12,8 @@ const KEY = Symbol.for("tokenkeep.astro.request-context");
 /** What the middleware binds for the rest of the request. */
 export interface RequestContext {
   readonly locals: TokenkeepLocals;
+  /** The session as the API client sees it (renewed after a 401 while cookies can still be set). */
+  readonly api: ApiSession;
 }
 
 type Holder = { [KEY]?: AsyncLocalStorage<RequestContext> };

@@ -7,7 +7,10 @@ import type { JsonValue, Store, TokenSet } from "@tokenkeep/core";
 import { parseOptions } from "@tokenkeep/core/options";
 import type { GrantOptions } from "@tokenkeep/grants";
 import { z } from "zod";
+import type { ApiInterceptors } from "../api/client.js";
 import {
+  DEFAULT_API_RETRY_LIMIT,
+  DEFAULT_API_TIMEOUT_MS,
   DEFAULT_CONTENT_TYPE,
   DEFAULT_COOKIE_MAX_AGE_S,
   DEFAULT_COOKIE_NAME,
@@ -149,8 +152,31 @@ export interface CookieConfig {
   readonly secrets?: string | readonly string[] | undefined;
 }
 
+/** The API client (`locals.api`, and `api` from `@tokenkeep/astro/server`). */
+export interface ApiConfig {
+  /** Relative URLs (`/orders`) are resolved against it. Read at runtime, e.g. from `process.env`. */
+  readonly baseURL?: string | undefined;
+  /**
+   * The origins that receive the session's `Authorization` header; every other host gets none.
+   * @default the origin of `baseURL` (none without it)
+   */
+  readonly origins?: readonly string[] | undefined;
+  /** Per attempt. @default 10_000 */
+  readonly timeoutMs?: number | undefined;
+  /** Retries of idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS) only. @default 2 */
+  readonly retry?: number | undefined;
+  /** Headers of every call. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Request, response and error interceptors; each receives one state object. */
+  readonly interceptors?: ApiInterceptors | undefined;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof globalThis.fetch | undefined;
+}
+
 /** The configuration module's default export. */
 export interface TokenkeepConfig {
+  /** The API client's settings. */
+  readonly api?: ApiConfig | undefined;
   /** The API that issues the tokens. */
   readonly upstream: UpstreamConfig;
   /** The session cookie. */
@@ -257,8 +283,44 @@ const storeSchema = z.custom<Store>(
   { message: "expected a store (get, set, delete)" },
 );
 
+const originSchema = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) && `${url.origin}/` === url.href;
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected an origin such as https://api.example (no path)" },
+);
+
+const apiSchema = z
+  .strictObject({
+    baseURL: z.url({ protocol: /^https?$/ }).optional(),
+    origins: z.array(originSchema).optional(),
+    timeoutMs: positiveMs.default(DEFAULT_API_TIMEOUT_MS),
+    retry: z.number().int().nonnegative().max(10).default(DEFAULT_API_RETRY_LIMIT),
+    headers: z.record(z.string(), z.string()).default({}),
+    interceptors: z
+      .strictObject({
+        request: z.array(fn<NonNullable<ApiInterceptors["request"]>[number]>()).optional(),
+        response: z.array(fn<NonNullable<ApiInterceptors["response"]>[number]>()).optional(),
+        error: z.array(fn<NonNullable<ApiInterceptors["error"]>[number]>()).optional(),
+      })
+      .default({}),
+    fetch: fn<typeof globalThis.fetch>().optional(),
+  })
+  .transform((api) => ({
+    ...api,
+    origins: (api.origins ?? (api.baseURL === undefined ? [] : [api.baseURL])).map(
+      (origin) => new URL(origin).origin,
+    ),
+  }));
+
 /** The schema of {@link TokenkeepConfig}. */
 export const configSchema = z.strictObject({
+  api: apiSchema.prefault({}),
   upstream: upstreamSchema,
   cookie: z
     .strictObject({
@@ -289,6 +351,8 @@ export const configSchema = z.strictObject({
 
 /** The configuration after validation, defaults applied. */
 export type ResolvedConfig = z.output<typeof configSchema>;
+/** The API client's options after validation (`origins` always set). */
+export type ResolvedApiConfig = ResolvedConfig["api"];
 /** The custom-endpoint options after validation. */
 export type ResolvedEndpointsOptions = z.output<typeof endpointsSchema>;
 

@@ -504,4 +504,13 @@ describe("middleware: route protection", () => {
     const cookies = await sessionCookies(session(1, 600_000));
     expect((await run(middleware, "http://app.test/account/x", { cookies })).seen.calls).toBe(1);
   });
+
+  it("a protected page is sent no-store (the back button after sign-out shows nothing); others are untouched", async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const cookies = await sessionCookies(session(1, 600_000));
+    const guarded = await run(middleware, "http://app.test/account/x", { cookies });
+    expect(guarded.response.headers.get("cache-control")).toBe("private, no-store");
+    const open = await run(middleware, "http://app.test/", { cookies });
+    expect(open.response.headers.get("cache-control")).toBeNull();
+  });
 });

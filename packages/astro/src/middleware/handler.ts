@@ -13,7 +13,11 @@
  * A `Set-Cookie` is sent only when the session changed (rotated, or cleared because it is dead or
  * unreadable); an anonymous page and a session that needs no rotation get none.
  */
+
+import { isOAuthError } from "@tokenkeep/core";
 import type { APIContext, MiddlewareHandler } from "astro";
+import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
+import { ApiError, SessionExpiredError } from "../api/errors.js";
 import {
   type ResolvedConfig,
   secretsFromEnvironment,
@@ -23,12 +27,13 @@ import {
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
 import { DEFAULT_SECRET_ENV, UNSEAL_CACHE_ENTRIES } from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
-import { createLocals } from "../locals.js";
-import { requestStorage } from "../request-context.js";
+import { createLocals, type SignInResult, type SignOutResult } from "../locals.js";
+import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
 import { denyAccess, isProtected } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { astroSessionStorage, cookieStorage, type SessionStorage } from "../session-storage.js";
+import { SignInError } from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -41,6 +46,8 @@ export interface MiddlewareRuntimeOptions {
 
 /** The middleware plus its counters. */
 export interface TokenkeepMiddleware extends MiddlewareHandler {
+  /** The API client, for the session of whichever request calls it (`api` of `@tokenkeep/astro/server`). */
+  readonly api: ApiClient;
   /** Counters since this middleware was created. */
   stats(): TokenkeepStats;
   /** Stops the rotation coordinator (tests; a server simply exits). */
@@ -77,9 +84,24 @@ export function activeMiddleware(): TokenkeepMiddleware | undefined {
  * and nothing else (no cookie, no configuration, no upstream).
  */
 export const prerenderMiddleware: MiddlewareHandler = (context, next) => {
-  (context.locals as { tokenkeep?: unknown }).tokenkeep = createLocals(undefined, Date.now);
+  const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
+  bag.tokenkeep = createLocals(undefined);
+  bag.api = prerenderApi;
   return next();
 };
+
+/** `locals.api` while the build prerenders: the configuration is not loaded then, so calls fail clearly. */
+const prerenderApi: ApiClient = bindApiClient(
+  () =>
+    Promise.reject(
+      new ApiError(
+        "ERR_TOKENKEEP_API_NOT_READY",
+        "@tokenkeep/astro: locals.api is not available while the build prerenders a page (the tokenkeep " +
+          "config is not loaded then); call the API with fetch there, or render the page on demand",
+      ),
+    ),
+  () => undefined,
+);
 
 /**
  * How long before expiry a session is rotated: `refreshWindowMs`, but at most half the tokens'
@@ -88,6 +110,15 @@ export const prerenderMiddleware: MiddlewareHandler = (context, next) => {
 export function refreshWindow(session: Session, refreshWindowMs: number): number {
   if (session.issuedAt === undefined) return refreshWindowMs;
   return Math.min(refreshWindowMs, Math.max(0, (session.expiresAt - session.issuedAt) / 2));
+}
+
+/** Marks a response `Cache-Control: private, no-store` (a response with immutable headers is left as it is). */
+function noStore(response: Response): void {
+  try {
+    response.headers.set("cache-control", "private, no-store");
+  } catch {
+    // Response.redirect() and fetched responses have immutable headers; they carry no page.
+  }
 }
 
 /** Creates the middleware for a validated configuration. */
@@ -152,13 +183,15 @@ export function createTokenkeepMiddleware(
     return rotation;
   };
 
-  /** The session after rotating it when due, and whether the cookies must change. */
-  const refreshIfDue = async (
+  /**
+   * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
+   * what each failure means is `rotation.ts`'s table. `undefined` when the request ends signed out.
+   */
+  const rotateNow = async (
     storage: SessionStorage,
     session: Session,
     path: string,
   ): Promise<Session | undefined> => {
-    if (session.expiresAt - now() > refreshWindow(session, config.refreshWindowMs)) return session;
     if (session.refreshToken === undefined) return now() < session.expiresAt ? session : undefined;
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
@@ -184,11 +217,103 @@ export function createTokenkeepMiddleware(
     }
   };
 
+  /** The session after rotating it when due. */
+  const refreshIfDue = async (
+    storage: SessionStorage,
+    session: Session,
+    path: string,
+  ): Promise<Session | undefined> => {
+    if (session.expiresAt - now() > refreshWindow(session, config.refreshWindowMs)) return session;
+    return rotateNow(storage, session, path);
+  };
+
+  const transport = createApiTransport(config.api);
+  const api = bindApiClient(transport, () => currentRequest()?.api);
+
+  /**
+   * One request's session: read by the locals and the API client, renewed after a 401 while the
+   * response can still carry cookies, replaced by `login`, ended by `logout`.
+   */
+  const requestState = (storage: SessionStorage, initial: Session | undefined, path: string) => {
+    let session = initial;
+    let responseStarted = false;
+    const renewals = new Map<string, Promise<Session | undefined>>();
+    const apiSession: ApiSession = {
+      current: () => session,
+      async renew(rejected) {
+        if (responseStarted) throw new SessionExpiredError({ reason: "response-started" });
+        if (session === undefined || session.accessToken !== rejected) return session;
+        // Every call of this request that met the 401 waits for the one renewal.
+        let renewal = renewals.get(rejected);
+        if (renewal === undefined) {
+          renewal = rotateNow(storage, session, path).then((next) => {
+            session = next;
+            return next;
+          });
+          renewals.set(rejected, renewal);
+        }
+        return renewal;
+      },
+    };
+    const login = async (credentials: Readonly<Record<string, string>>): Promise<SignInResult> => {
+      if (responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
+      upstream ??= resolveUpstream(config.upstream);
+      let set: Awaited<ReturnType<Upstream["signIn"]>>;
+      try {
+        set = await upstream.signIn(credentials, {});
+      } catch (error) {
+        const rejected = isOAuthError(error) && !error.transient;
+        throw new SignInError(
+          rejected ? "ERR_TOKENKEEP_SIGN_IN_REJECTED" : "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
+          {
+            cause: error,
+          },
+        );
+      }
+      const next = tokenSetToSession(set, now());
+      await storage.write(next);
+      session = next;
+      emit("signed-in", path);
+      return { signedIn: true, sessionPayload: next.sessionPayload, expiresAt: next.expiresAt };
+    };
+    const logout = async (): Promise<SignOutResult> => {
+      const ending = session;
+      session = undefined;
+      storage.clear();
+      if (ending === undefined) return { revoked: false };
+      upstream ??= resolveUpstream(config.upstream);
+      if (upstream.signOut === undefined) {
+        emit("signed-out", path, { revoked: false });
+        return { revoked: false };
+      }
+      try {
+        await upstream.signOut({
+          accessToken: ending.accessToken,
+          refreshToken: ending.refreshToken,
+          signal: AbortSignal.timeout(config.rotationTimeoutMs),
+        });
+        emit("signed-out", path, { revoked: true });
+        return { revoked: true };
+      } catch (error) {
+        emit("signed-out", path, { revoked: false, error });
+        return { revoked: false, error };
+      }
+    };
+    return {
+      apiSession,
+      source: { session: () => session, now, login, logout },
+      started: () => {
+        responseStarted = true;
+      },
+    };
+  };
+
   const handler = async (context: APIContext, next: Parameters<MiddlewareHandler>[1]) => {
     if (context.isPrerendered) {
       // Rendered at build time: cookies set here would be dropped silently (and sent by the dev
       // server only). Signed out, without reading or writing anything.
       (context.locals as { tokenkeep?: unknown }).tokenkeep = createLocals(undefined, now);
+      (context.locals as { api?: unknown }).api = api;
       return next();
     }
     flags[HANDLED] ??= new WeakSet();
@@ -214,17 +339,27 @@ export function createTokenkeepMiddleware(
     let session = stored.session;
     if (session !== undefined) session = await refreshIfDue(storage, session, path);
 
-    const locals = createLocals(session, now);
-    (context.locals as { tokenkeep?: unknown }).tokenkeep = locals;
+    const state = requestState(storage, session, path);
+    const locals = createLocals(state.source, now);
+    const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
+    bag.tokenkeep = locals;
+    bag.api = bindApiClient(transport, () => state.apiSession);
 
-    if (config.protect !== undefined && session === undefined && isProtected(path, config.protect.paths)) {
+    const guarded = config.protect !== undefined && isProtected(path, config.protect.paths);
+    if (guarded && session === undefined && config.protect !== undefined) {
       emit("protected", path);
       return denyAccess(context.request, context.url, config.protect);
     }
-    return requestStorage().run({ locals }, () => next());
+    const response = await requestStorage().run({ locals, api: state.apiSession }, () => next());
+    // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
+    state.started();
+    // A protected page is never stored: after sign-out, the back button must not show it.
+    if (guarded) noStore(response);
+    return response;
   };
 
   const middleware = Object.assign(handler, {
+    api,
     stats: (): TokenkeepStats => ({ ...counters }),
     dispose: async () => {
       await rotation?.dispose();

@@ -3,14 +3,41 @@
  * `@tokenkeep/astro/server`: server-side access to the current request's session from any code the
  * request runs (pages, endpoints, library code), without passing Astro's context around.
  */
+import type { ApiClient } from "../api/client.js";
+import { bindApiClient } from "../api/client.js";
+import { ApiError } from "../api/errors.js";
 import type { TokenkeepStats } from "../events.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { activeMiddleware } from "../middleware/handler.js";
 import { currentRequest } from "../request-context.js";
 
+export type {
+  ApiClient,
+  ApiErrorState,
+  ApiInterceptors,
+  ApiRequestOptions,
+  ApiRequestState,
+  ApiResponse,
+  ApiResponseState,
+  ApiResponseType,
+} from "../api/client.js";
+export {
+  ApiError,
+  type ApiErrorCode,
+  ApiHttpError,
+  ApiSchemaError,
+  type ApiSchemaIssue,
+  isApiError,
+  isApiHttpError,
+  isApiSchemaError,
+  isSessionExpiredError,
+  SessionExpiredError,
+} from "../api/errors.js";
+export type { StandardSchema } from "../api/standard-schema.js";
 export type { TokenkeepEvent, TokenkeepEventType, TokenkeepStats } from "../events.js";
-export type { TokenkeepLocals } from "../locals.js";
+export type { SignInResult, SignOutResult, TokenkeepLocals } from "../locals.js";
 export { safeReturnTo } from "../route-protection.js";
+export { isSignInError, SignInError, type SignInErrorCode } from "../sign-in-error.js";
 
 /**
  * The session state of the request being handled (`locals.tokenkeep`), or `undefined` outside a
@@ -34,3 +61,33 @@ export function stats(): TokenkeepStats {
     activeMiddleware()?.stats() ?? { rotations: 0, successorHits: 0, lateRequests: 0, refreshFailures: 0 }
   );
 }
+
+function activeApi(): ApiClient {
+  const client = activeMiddleware()?.api;
+  if (client === undefined) {
+    throw new ApiError(
+      "ERR_TOKENKEEP_API_NOT_READY",
+      "@tokenkeep/astro: `api` was used before the middleware loaded (call it while a request is handled)",
+    );
+  }
+  return client;
+}
+
+/**
+ * The API client for the request being handled (the same as `locals.api`): its session's
+ * `Authorization` goes to the configured API origins only. Usable from any server code a request
+ * runs, through the middleware's `AsyncLocalStorage`; outside a request it sends no token.
+ *
+ * @example
+ * ```ts
+ * import { api } from "@tokenkeep/astro/server";
+ * const { data } = await api.get<{ name: string }>("/me");
+ * ```
+ */
+export const api: ApiClient = bindApiClient(
+  (session, url, options) => {
+    void session;
+    return activeApi().request(url, options);
+  },
+  () => undefined,
+);

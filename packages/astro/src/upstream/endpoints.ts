@@ -147,6 +147,13 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
               { authorization: `Bearer ${accessToken}` },
             );
             await response.body?.cancel().catch(() => {});
+            // The local session ends either way; the caller reports that the upstream did not.
+            if (!response.ok) {
+              throw new InvalidResponseError(`logout answered ${response.status}`, {
+                status: response.status,
+                transient: response.status >= 500 || response.status === 429,
+              });
+            }
           },
         }),
   };

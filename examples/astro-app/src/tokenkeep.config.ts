@@ -1,0 +1,19 @@
+// Everything that holds secrets or functions: bundled into the server only, read at runtime.
+import { defineTokenkeepConfig } from "@tokenkeep/astro/config";
+
+const env = process.env;
+
+export default defineTokenkeepConfig({
+  upstream: {
+    oauth: {
+      issuer: env.AUTH_ISSUER ?? "http://127.0.0.1:9/",
+      clientId: env.AUTH_CLIENT_ID ?? "astro-app",
+      clientSecret: env.AUTH_CLIENT_SECRET,
+      scope: env.AUTH_SCOPE ?? "openid offline_access",
+    },
+  },
+  api: { baseURL: env.API_URL ?? "http://127.0.0.1:9/" },
+  protect: { paths: ["/account/*", "/admin/*"] },
+  // Short-lived tokens in the local demo: rotate when less than 10 s are left.
+  refreshWindowMs: Number(env.REFRESH_WINDOW_MS ?? 10_000),
+});

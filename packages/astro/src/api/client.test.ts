@@ -1,0 +1,407 @@
+/**
+ * The API client through the real middleware (Astro's createContext, a stub `next` playing the
+ * endpoint) against real resource servers on 127.0.0.1, and a counting upstream whose refresh tokens
+ * redeem once each.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
+import type { APIContext } from "astro";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { listen, type RunningServer, readBody, sendJson } from "../../../grants/test/fixtures/http.js";
+import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
+import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
+import { createCookieSealer } from "../cookie-seal.js";
+import {
+  createTokenkeepMiddleware,
+  prerenderMiddleware,
+  type TokenkeepMiddleware,
+} from "../middleware/handler.js";
+import { api as importedApi } from "../server/index.js";
+import type { Session } from "../session.js";
+import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
+import type { ApiClient } from "./client.js";
+import { isApiError, isApiHttpError, isApiSchemaError, isSessionExpiredError } from "./errors.js";
+
+const SECRET = "api-client-test-secret-0123456789abcdef";
+const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
+
+let resource: RunningServer;
+let other: RunningServer;
+/** Access tokens the resource server accepts. */
+const valid = new Set<string>();
+/** `Authorization` headers seen, by server and path. */
+const seen: { path: string; authorization: string | undefined; host: string }[] = [];
+let flaky = 0;
+
+beforeAll(async () => {
+  resource = await listen(async (request: IncomingMessage, response: ServerResponse) => {
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    const authorization = request.headers.authorization;
+    seen.push({ path, authorization, host: "resource" });
+    const body = await readBody(request);
+    const token = authorization?.replace(/^Bearer /, "");
+    if (path === "/hang") return; // never answers
+    if (path === "/flaky") {
+      flaky++;
+      return flaky <= 2 ? sendJson(response, 503, { error: "busy" }) : sendJson(response, 200, { ok: true });
+    }
+    if (path === "/flaky-post") return sendJson(response, 503, { error: "busy" });
+    if (token === undefined || !valid.has(token)) {
+      return sendJson(response, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
+    }
+    if (path === "/me")
+      return sendJson(response, 200, { name: "alice", tag: request.headers["x-tag"] ?? null });
+    if (path === "/items") return sendJson(response, 200, { items: [{ id: 1 }, { id: "two" }] });
+    if (path === "/echo") return sendJson(response, 201, { received: JSON.parse(body) });
+    if (path === "/missing") return sendJson(response, 404, { error: "no such thing" });
+    if (path === "/text") {
+      response.writeHead(200, { "content-type": "text/plain" });
+      return response.end("not json");
+    }
+    return sendJson(response, 404, {});
+  });
+  other = await listen((request, response) => {
+    seen.push({ path: request.url ?? "/", authorization: request.headers.authorization, host: "other" });
+    sendJson(response, 200, { other: true });
+  });
+});
+
+afterAll(async () => {
+  await resource?.close();
+  await other?.close();
+});
+
+const middlewares: TokenkeepMiddleware[] = [];
+afterEach(async () => {
+  valid.clear();
+  seen.length = 0;
+  flaky = 0;
+  await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
+});
+
+/** A counting upstream: `rt-N` redeems once into `at-(N+1)`/`rt-(N+1)`, which the resource server then accepts. */
+function makeUpstream() {
+  const redeemed: string[] = [];
+  const upstream: Upstream = {
+    signIn: async () => {
+      throw new Error("not used");
+    },
+    refresh: async ({ refreshToken }) => {
+      redeemed.push(refreshToken);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const generation = Number(refreshToken.split("-").at(-1)) + 1;
+      valid.add(`at-${generation}`);
+      const set: TokenSet = {
+        accessToken: `at-${generation}`,
+        tokenType: "Bearer",
+        expiresAt: Date.now() + 600_000,
+        refreshToken: `rt-${generation}`,
+        raw: {},
+      };
+      return set;
+    },
+  };
+  return { upstream, redeemed };
+}
+
+function create(upstream: Upstream, api: TokenkeepConfig["api"] = {}) {
+  const middleware = createTokenkeepMiddleware(
+    parseConfig({ upstream, cookie: { secrets: [SECRET] }, api: { baseURL: resource.url, ...api } }),
+    { dev: false },
+  );
+  middlewares.push(middleware);
+  return middleware;
+}
+
+const session = (generation: number): Session => ({
+  accessToken: `at-${generation}`,
+  tokenType: "Bearer",
+  expiresAt: Date.now() + 300_000,
+  refreshToken: `rt-${generation}`,
+});
+
+async function sessionCookies(value: Session): Promise<Record<string, string>> {
+  const context = makeContext("http://app.test/");
+  await writeSessionCookie(
+    {
+      jar: context.cookies,
+      secure: false,
+      settings,
+      sealer: createCookieSealer([SECRET], "tokenkeep"),
+      now: Date.now,
+    },
+    value,
+  );
+  return cookieValues(setCookies(context));
+}
+
+/** Runs one request: `endpoint` plays the page or endpoint, with `locals.api`. */
+async function run<T>(
+  middleware: TokenkeepMiddleware,
+  cookies: Record<string, string>,
+  endpoint: (api: ApiClient) => Promise<T>,
+) {
+  const context = makeContext("http://app.test/page", { cookies }) as APIContext;
+  let result = { error: new Error("not run") } as { value: T } | { error: unknown };
+  await middleware(context, async () => {
+    try {
+      result = { value: await endpoint((context.locals as unknown as { api: ApiClient }).api) };
+    } catch (error) {
+      result = { error };
+    }
+    return new Response("page");
+  });
+  return { result, context, locals: context.locals as unknown as { api: ApiClient } };
+}
+
+function unwrap<T>(result: { value: T } | { error: unknown }): T {
+  if ("error" in result) throw result.error;
+  return result.value;
+}
+
+describe("API client", () => {
+  it("sends the session's token to the API origin only, from locals.api and the api import alike", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => {
+      const fromLocals = await api.get<{ name: string }>("/me");
+      const fromImport = await importedApi.get<{ name: string }>(`${resource.url}/me`);
+      const elsewhere = await api.get(`${other.url}/anything`);
+      return { fromLocals, fromImport, elsewhere };
+    });
+    const { fromLocals, fromImport, elsewhere } = unwrap(result);
+    expect(fromLocals.status).toBe(200);
+    expect(fromLocals.data.name).toBe("alice");
+    expect(fromLocals.headers.get("content-type")).toBe("application/json");
+    expect(fromImport.data.name).toBe("alice");
+    expect(elsewhere.data).toEqual({ other: true });
+    expect(seen.filter((hit) => hit.host === "resource").map((hit) => hit.authorization)).toEqual([
+      "Bearer at-0",
+      "Bearer at-0",
+    ]);
+    expect(seen.find((hit) => hit.host === "other")?.authorization).toBeUndefined();
+  });
+
+  it("sends no token without a session", async () => {
+    const middleware = create(makeUpstream().upstream);
+    const { result } = await run(middleware, {}, (api) => api.get("/me"));
+    expect("error" in result && isApiHttpError(result.error) && result.error.status).toBe(401);
+    expect(seen[0]?.authorization).toBeUndefined();
+  });
+
+  it("validates data with a Standard Schema (zod) and names the failing path", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const Items = z.object({ items: z.array(z.object({ id: z.number() })) });
+    const { result } = await run(middleware, cookies, (api) => api.get("/items", { schema: Items }));
+    expect("error" in result).toBe(true);
+    const error = (result as { error: unknown }).error;
+    expect(isApiSchemaError(error) && error.path).toBe("items.1.id");
+    expect(isApiError(error)).toBe(true);
+    expect(String(error)).toContain("items.1.id");
+    const Me = z.object({ name: z.string() });
+    const ok = await run(middleware, cookies, (api) => api.get("/me", { schema: Me }));
+    const typed: { name: string } = unwrap(ok.result).data;
+    expect(typed.name).toBe("alice");
+  });
+
+  it("sends JSON bodies and returns JSON, text or nothing", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      posted: await api.post<{ received: unknown }>("/echo", { a: 1 }),
+      text: await api.get<string>("/text", { responseType: "text" }),
+      notJson: await api.get("/text").catch((error: unknown) => error),
+    }));
+    const { posted, text, notJson } = unwrap(result);
+    expect(posted.status).toBe(201);
+    expect(posted.data.received).toEqual({ a: 1 });
+    expect(text.data).toBe("not json");
+    expect(isApiError(notJson) && notJson.code).toBe("ERR_TOKENKEEP_API_INVALID_BODY");
+  });
+
+  it("an error carries status and parsed body, is recognised by its guard, and never shows the token", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) => api.get("/missing?secret=q"));
+    const error = (result as { error: unknown }).error;
+    expect(isApiHttpError(error)).toBe(true);
+    if (!isApiHttpError<{ error: string }>(error)) return;
+    expect(error.status).toBe(404);
+    expect(error.data).toEqual({ error: "no such thing" });
+    expect(error.message).toBe(`GET ${resource.url}/missing answered 404`);
+    const printed = `${JSON.stringify(error)} ${String(error)} ${error.stack}`;
+    expect(printed).not.toContain("at-0");
+    expect(printed).not.toContain("secret=q");
+    // A copy of the package installed twice: another class, the same brand and code.
+    const foreign = Object.defineProperty(
+      Object.assign(new Error("x"), { code: "ERR_TOKENKEEP_API_HTTP" }),
+      Symbol.for("tokenkeep.error"),
+      { value: true },
+    );
+    expect(isApiHttpError(foreign)).toBe(true);
+    expect(isApiError({ code: "ERR_TOKENKEEP_API_HTTP" })).toBe(false);
+  });
+
+  it("a 401 inside the request renews the session once (5 parallel calls) and replays each call once", async () => {
+    const { upstream, redeemed } = makeUpstream(); // at-0 is not accepted: the API answers 401
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result, context } = await run(middleware, cookies, (api) =>
+      Promise.all(Array.from({ length: 5 }, () => api.get<{ name: string }>("/me"))),
+    );
+    const answers = unwrap(result);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(redeemed).toEqual(["rt-0"]);
+    const sent = seen.map((hit) => hit.authorization);
+    expect(sent.filter((value) => value === "Bearer at-0")).toHaveLength(5);
+    expect(sent.filter((value) => value === "Bearer at-1")).toHaveLength(5);
+    // The renewed session reached the cookies.
+    const written = await readSessionCookie({
+      jar: {
+        ...context.cookies,
+        get: (name: string) => {
+          const value = cookieValues(setCookies(context))[name];
+          return value === undefined ? undefined : { value };
+        },
+        has: (name: string) => cookieValues(setCookies(context))[name] !== undefined,
+      } as never,
+      secure: false,
+      settings,
+      sealer: createCookieSealer([SECRET], "tokenkeep"),
+      now: Date.now,
+    });
+    expect(written?.accessToken).toBe("at-1");
+  });
+
+  it("a POST answered 401 is replayed once with its body after the renewal", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.post<{ received: unknown }>("/echo", { a: 1 }),
+    );
+    const posted = unwrap(result);
+    expect(posted.status).toBe(201);
+    expect(posted.data.received).toEqual({ a: 1 });
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((hit) => hit.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+  });
+
+  it("a 401 the renewal cannot cure: SessionExpiredError when the session ended, else ApiHttpError through the error interceptors", async () => {
+    const cookies = await sessionCookies(session(0));
+    const failing = (failure: () => Error): Upstream => ({
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async () => {
+        throw failure();
+      },
+    });
+    const ended = create(failing(() => new OAuthError({ error: "invalid_grant", status: 400 })));
+    const first = await run(ended, cookies, (api) => api.get("/me"));
+    expect(isSessionExpiredError((first.result as { error: unknown }).error)).toBe(true);
+
+    const errors: string[] = [];
+    const busy = create(
+      failing(() => new InvalidResponseError("refresh answered 503", { status: 503, transient: true })),
+      {
+        interceptors: { error: [({ error }) => void errors.push(error.name)] },
+      },
+    );
+    const second = await run(busy, cookies, (api) => api.get("/me"));
+    const error = (second.result as { error: unknown }).error;
+    expect(isApiHttpError(error) && error.status).toBe(401);
+    expect(errors).toEqual(["ApiHttpError"]);
+  });
+
+  it("a 401 after the response started never rotates: SessionExpiredError", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    // A component rendering while the page streams: its call runs after the middleware returned.
+    const { locals } = await run(middleware, cookies, async () => undefined);
+    const error = await locals.api.get("/me").catch((caught: unknown) => caught);
+    expect(isSessionExpiredError(error)).toBe(true);
+    expect(isApiError(error)).toBe(true);
+    expect(redeemed).toEqual([]);
+  });
+
+  it("retries idempotent requests only", async () => {
+    const middleware = create(makeUpstream().upstream, { retry: 2 });
+    const { result } = await run(middleware, {}, async (api) => ({
+      get: await api.get<{ ok: boolean }>("/flaky"),
+      post: await api.post("/flaky-post", { a: 1 }).catch((error: unknown) => error),
+    }));
+    const { get, post } = unwrap(result);
+    expect(get.data.ok).toBe(true);
+    expect(seen.filter((hit) => hit.path === "/flaky")).toHaveLength(3);
+    expect(isApiHttpError(post) && post.status).toBe(503);
+    expect(seen.filter((hit) => hit.path === "/flaky-post")).toHaveLength(1);
+  });
+
+  it("times out, and honours the caller's AbortSignal", async () => {
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 100, retry: 0 });
+    const { result } = await run(middleware, {}, async (api) => {
+      const timedOut = await api.get("/hang").catch((error: unknown) => error);
+      const controller = new AbortController();
+      const aborted = api
+        .get("/hang", { signal: controller.signal, timeoutMs: 10_000 })
+        .catch((error: unknown) => error);
+      controller.abort();
+      return { timedOut, aborted: await aborted };
+    });
+    const { timedOut, aborted } = unwrap(result);
+    expect(isApiError(timedOut) && timedOut.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+    expect(isApiError(aborted) && aborted.code).toBe("ERR_TOKENKEEP_API_ABORTED");
+  });
+
+  it("runs request, response and error interceptors, each with one state object", async () => {
+    valid.add("at-0");
+    const states: string[] = [];
+    const middleware = create(makeUpstream().upstream, {
+      interceptors: {
+        request: [
+          ({ request, signedIn }) => {
+            states.push(`request signedIn=${signedIn}`);
+            request.headers.set("x-tag", "tagged");
+          },
+        ],
+        response: [({ response }) => void states.push(`response ${response.status}`)],
+        error: [({ error }) => void states.push(`error ${error.name}`)],
+      },
+    });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      me: await api.get<{ tag: string }>("/me"),
+      missing: await api.get("/missing").catch((error: unknown) => error),
+    }));
+    expect(unwrap(result).me.data.tag).toBe("tagged");
+    expect(states).toEqual([
+      "request signedIn=true",
+      "response 200",
+      "request signedIn=true",
+      "response 404",
+      "error HTTPError",
+    ]);
+  });
+});
+
+describe("API client while the build prerenders", () => {
+  it("locals.api rejects with ERR_TOKENKEEP_API_NOT_READY (the config is not loaded at build time)", async () => {
+    const context = makeContext("http://localhost:4321/static") as APIContext;
+    let error: unknown;
+    await prerenderMiddleware(context, async () => {
+      error = await (context.locals as unknown as { api: ApiClient }).api
+        .get("/x")
+        .catch((caught: unknown) => caught);
+      return new Response("page");
+    });
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_NOT_READY");
+  });
+});

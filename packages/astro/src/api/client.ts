@@ -1,0 +1,358 @@
+/**
+ * The API client: `context.locals.api` and the `api` import of `@tokenkeep/astro/server`. Built on ky
+ * and core's `createKyHooks`, so `Authorization` goes only to the configured API origins, and a 401
+ * to one of our tokens renews the session once and replays the request once.
+ *
+ * The session it authorizes with is the current request's (`ApiSession`, bound by the middleware):
+ * the hooks are made per request, so a replay is matched to the token that request sent. Renewal
+ * after a 401 goes through the middleware's rotation coordinator while the response can still carry
+ * cookies; once it has started, a 401 is a `SessionExpiredError` and nothing is rotated.
+ */
+import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
+import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
+import type { ResolvedApiConfig } from "../config/schema.js";
+import { IDEMPOTENT_METHODS } from "../defaults.js";
+import { type Session, sessionToTokenSet } from "../session.js";
+import {
+  ApiError,
+  ApiHttpError,
+  ApiSchemaError,
+  describeTarget,
+  isApiError,
+  SessionExpiredError,
+} from "./errors.js";
+import { dottedPath, type StandardSchema } from "./standard-schema.js";
+
+/** What the API client needs of the current request's session (the middleware provides it). */
+export interface ApiSession {
+  /** The session now (after any renewal), or `undefined` when signed out. */
+  current(): Session | undefined;
+  /**
+   * Renews the session whose access token `rejected` was answered 401 (once per token per request);
+   * `undefined` when the session ended. Throws {@link SessionExpiredError} when the response has started.
+   */
+  renew(rejected: string): Promise<Session | undefined>;
+}
+
+/** What a request interceptor receives. */
+export interface ApiRequestState {
+  /** The request about to be sent; set headers on it, or return a replacement. */
+  readonly request: Request;
+  /** Whether the current request has a session (its token is added after the interceptors ran). */
+  readonly signedIn: boolean;
+}
+
+/** What a response interceptor receives. */
+export interface ApiResponseState {
+  readonly request: Request;
+  /** The answer as ky received it (a 401 is seen before its renewal and replay); return another `Response` to replace it. */
+  readonly response: Response;
+  /** 0 for the first attempt, then the retry's number. */
+  readonly retryCount: number;
+}
+
+/** What an error interceptor receives. */
+export interface ApiErrorState {
+  readonly request: Request;
+  /**
+   * ky's error (HTTP status, timeout, network), or for a 401 that renewal could not cure our
+   * `ApiHttpError`; return another `Error` to replace it.
+   */
+  readonly error: Error;
+  readonly retryCount: number;
+}
+
+/** What an interceptor may return: a replacement, or nothing to keep the original. */
+export type Interceptor<State, Result> = (state: State) => Result | undefined | Promise<Result | undefined>;
+
+/** Request, response and error interceptors (config functions: they run in the built server). */
+export interface ApiInterceptors {
+  /** Before each request (after the client's headers, before `Authorization` is added). */
+  readonly request?: ReadonlyArray<Interceptor<ApiRequestState, Request>> | undefined;
+  /** After each answer ky receives (a 401 before its renewal and replay; the replay's answer is not seen). */
+  readonly response?: ReadonlyArray<Interceptor<ApiResponseState, Response>> | undefined;
+  /** Before an HTTP, timeout or network error is turned into the client's typed error. */
+  readonly error?: ReadonlyArray<Interceptor<ApiErrorState, Error>> | undefined;
+}
+
+/** How the answer's body becomes `data`. */
+export type ApiResponseType = "json" | "text" | "none";
+
+/** Options of one call. */
+export interface ApiRequestOptions<T = unknown> {
+  /** @default "GET" for `request` */
+  readonly method?: string | undefined;
+  /** A JSON body (sets `content-type: application/json`). */
+  readonly json?: unknown;
+  /** Any other body (`FormData`, `URLSearchParams`, text). */
+  readonly body?: BodyInit | undefined;
+  readonly headers?: Readonly<Record<string, string>> | Headers | undefined;
+  readonly searchParams?: Readonly<Record<string, string | number | boolean>> | URLSearchParams | undefined;
+  /** Aborts the call (and its retries). */
+  readonly signal?: AbortSignal | undefined;
+  /** Per attempt. @default the client's `timeoutMs` (10_000) */
+  readonly timeoutMs?: number | undefined;
+  /** Retries of an idempotent request; POST and PATCH are never retried. @default the client's `retry` (2) */
+  readonly retry?: number | undefined;
+  /** @default "json" (an empty body gives `undefined`) */
+  readonly responseType?: ApiResponseType | undefined;
+  /** Validates `data` (zod or any Standard Schema); a mismatch throws `ApiSchemaError` naming the path. */
+  readonly schema?: StandardSchema<T> | undefined;
+}
+
+/** What every call resolves to. */
+export interface ApiResponse<T> {
+  readonly data: T;
+  readonly status: number;
+  readonly headers: Headers;
+}
+
+type Bodyless<T> = Omit<ApiRequestOptions<T>, "method" | "json" | "body">;
+type WithBody<T> = Omit<ApiRequestOptions<T>, "method" | "json">;
+
+/** The API client. `T` types `data` (or the `schema` infers it). */
+export interface ApiClient {
+  request<T = unknown>(url: string, options?: ApiRequestOptions<T>): Promise<ApiResponse<T>>;
+  get<T = unknown>(url: string, options?: Bodyless<T>): Promise<ApiResponse<T>>;
+  delete<T = unknown>(url: string, options?: Bodyless<T>): Promise<ApiResponse<T>>;
+  /** `json` is sent as JSON unless `options.body` is given. */
+  post<T = unknown>(url: string, json?: unknown, options?: WithBody<T>): Promise<ApiResponse<T>>;
+  put<T = unknown>(url: string, json?: unknown, options?: WithBody<T>): Promise<ApiResponse<T>>;
+  patch<T = unknown>(url: string, json?: unknown, options?: WithBody<T>): Promise<ApiResponse<T>>;
+}
+
+/** Whether `url` goes to one of the API origins. */
+function originPolicy(config: ResolvedApiConfig): (url: URL) => boolean {
+  const origins = new Set(config.origins);
+  return (url) => origins.has(url.origin);
+}
+
+async function readData(response: Response, type: ApiResponseType, target: string): Promise<unknown> {
+  if (type === "none") {
+    await response.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  const text = await response.text();
+  if (type === "text") return text;
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ApiError("ERR_TOKENKEEP_API_INVALID_BODY", `${target} answered a body that is not JSON`, {
+      cause,
+      status: response.status,
+    });
+  }
+}
+
+async function validate<T>(
+  schema: StandardSchema<T>,
+  data: unknown,
+  where: { method: string; url: string; status: number },
+): Promise<T> {
+  const result = await schema["~standard"].validate(data);
+  if (result.issues === undefined) return result.value;
+  throw new ApiSchemaError({
+    ...where,
+    issues: result.issues.map((issue) => ({ message: issue.message, path: dottedPath(issue.path) })),
+  });
+}
+
+/** Sends one call on behalf of a request's session (or none). */
+export type ApiTransport = <T>(
+  current: ApiSession | undefined,
+  url: string,
+  options: ApiRequestOptions<T>,
+) => Promise<ApiResponse<T>>;
+
+/** Creates the transport of a validated API configuration (one ky instance per process). */
+export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
+  const allowed = originPolicy(config);
+  const fetchImpl =
+    config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  const interceptors = config.interceptors;
+  // What every call shares is given to ky once; a call passes only what it changes.
+  const base = ky.create({
+    ...(config.baseURL === undefined ? {} : { baseUrl: config.baseURL }),
+    ...(Object.keys(config.headers).length === 0 ? {} : { headers: config.headers }),
+    fetch: fetchImpl,
+    throwHttpErrors: true,
+    timeout: config.timeoutMs,
+    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
+    hooks: {
+      afterResponse: (interceptors.response ?? []).map(
+        (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
+          (await interceptor(state)) ?? undefined,
+      ),
+      beforeError: (interceptors.error ?? []).map(
+        (interceptor) => async (state: BeforeErrorState) => (await interceptor(state)) ?? state.error,
+      ),
+    },
+  });
+  const requestInterceptors = (interceptors.request ?? []).map(
+    (interceptor) => async (state: { request: Request; options: { context: Record<string, unknown> } }) =>
+      (await interceptor({ request: state.request, signedIn: state.options.context.signedIn === true })) ??
+      undefined,
+  );
+  // One set of auth hooks per request's session: a replay is matched to the token that request sent.
+  const hooksOf = new WeakMap<ApiSession, KyHooks>();
+  const authHooks = (current: ApiSession): KyHooks => {
+    let hooks = hooksOf.get(current);
+    if (hooks === undefined) {
+      hooks = createKyHooks(
+        {
+          getToken: async () => {
+            const now = current.current();
+            if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
+            return sessionToTokenSet(now);
+          },
+          invalidate: async (token) => {
+            await current.renew(typeof token === "string" ? token : token.accessToken);
+            return true;
+          },
+        },
+        { origins: (url) => allowed(url) && current.current() !== undefined, fetch: fetchImpl },
+      );
+      hooksOf.set(current, hooks);
+    }
+    return hooks;
+  };
+
+  return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
+    const method = (options.method ?? "GET").toUpperCase();
+    const auth = current === undefined ? undefined : authHooks(current);
+    let target = url;
+    // The request as sent (a copy when it has a body, which fetch consumes), for the 401 replay.
+    let sent: Request | undefined;
+    const kyOptions: Options = {
+      method,
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+      ...(options.retry === undefined
+        ? {}
+        : { retry: { limit: options.retry, methods: [...IDEMPOTENT_METHODS] } }),
+      ...(options.json === undefined || options.body !== undefined ? {} : { json: options.json }),
+      ...(options.body === undefined ? {} : { body: options.body }),
+      ...(options.headers === undefined ? {} : { headers: options.headers as HeadersInit }),
+      ...(options.searchParams === undefined
+        ? {}
+        : { searchParams: options.searchParams as URLSearchParams }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      // Read by the request interceptors' state.
+      context: { signedIn: current?.current() !== undefined },
+      hooks: {
+        beforeRequest: [
+          ...requestInterceptors,
+          ...(auth?.beforeRequest ?? []),
+          ({ request }: { request: Request }) => {
+            target = request.url;
+            sent = request.body === null ? request : request.clone();
+          },
+        ],
+      },
+    };
+    let response: Response;
+    try {
+      response = await base(url, {
+        ...kyOptions,
+        // A 401 comes back as a response when a session's token may have been sent: renewed below.
+        ...(auth === undefined ? {} : { throwHttpErrors: (status: number) => status !== 401 }),
+      });
+    } catch (error) {
+      throw toApiError(error, method, target, options.signal);
+    }
+    if (response.status === 401 && auth !== undefined && sent !== undefined) {
+      // core's hook: invalidates exactly the token sent (here: renews the session) and replays once.
+      const replay = await (auth.afterResponse[0] as KyHooks["afterResponse"][number])({
+        request: sent,
+        response,
+      });
+      if (replay !== undefined) {
+        await response.body?.cancel().catch(() => {});
+        response = replay;
+      }
+      if (!response.ok) {
+        let error: Error = await httpErrorOf(response, method, target);
+        for (const interceptor of interceptors.error ?? []) {
+          error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
+        }
+        throw error;
+      }
+    }
+    const data = await readData(response, options.responseType ?? "json", describeTarget(method, target));
+    return {
+      data:
+        options.schema === undefined
+          ? (data as T)
+          : await validate(options.schema, data, { method, url: target, status: response.status }),
+      status: response.status,
+      headers: response.headers,
+    };
+  };
+}
+
+/** The client's methods over a transport, for the session `session()` finds at call time. */
+export function bindApiClient(transport: ApiTransport, session: () => ApiSession | undefined): ApiClient {
+  const request = <T>(url: string, options: ApiRequestOptions<T> = {}) =>
+    transport<T>(session(), url, options);
+  const bodyless =
+    (method: string) =>
+    <T>(url: string, options: Bodyless<T> = {}) =>
+      request<T>(url, { ...options, method });
+  const withBody =
+    (method: string) =>
+    <T>(url: string, json?: unknown, options: WithBody<T> = {}) =>
+      request<T>(url, { ...options, method, json });
+  return {
+    request,
+    get: bodyless("GET"),
+    delete: bodyless("DELETE"),
+    post: withBody("POST"),
+    put: withBody("PUT"),
+    patch: withBody("PATCH"),
+  };
+}
+
+/** The typed error of an answer that is not 2xx and that ky did not throw for (a 401 after the replay). */
+async function httpErrorOf(response: Response, method: string, url: string): Promise<ApiHttpError> {
+  const text = await response.text().catch(() => "");
+  let data: unknown = text === "" ? undefined : text;
+  if ((response.headers.get("content-type") ?? "").includes("json")) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // keep the text
+    }
+  }
+  return new ApiHttpError({ method, url, status: response.status, data, headers: response.headers });
+}
+
+/** ky's failures as our typed errors; ours and the interceptors' own errors pass through. */
+function toApiError(error: unknown, method: string, url: string, signal: AbortSignal | undefined): unknown {
+  if (isApiError(error)) return error;
+  if (isHTTPError(error)) {
+    return new ApiHttpError({
+      method,
+      url: error.request.url,
+      status: error.response.status,
+      data: error.data,
+      headers: error.response.headers,
+    });
+  }
+  const target = describeTarget(method, url);
+  if (isTimeoutError(error)) {
+    return new ApiError("ERR_TOKENKEEP_API_TIMEOUT", `${target} took longer than its timeout`, {
+      cause: error,
+      transient: true,
+    });
+  }
+  if (signal?.aborted) {
+    return new ApiError("ERR_TOKENKEEP_API_ABORTED", `${target} was aborted by its signal`, { cause: error });
+  }
+  if (isKyError(error) || error instanceof TypeError) {
+    return new ApiError("ERR_TOKENKEEP_API_NETWORK", `${target} could not be reached`, {
+      cause: error,
+      transient: true,
+    });
+  }
+  return error;
+}

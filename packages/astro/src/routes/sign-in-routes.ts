@@ -1,0 +1,135 @@
+/**
+ * The optional injected routes `POST /_tokenkeep/login` and `POST /_tokenkeep/logout` (names
+ * configurable): form posts and JSON, a same-site check against login CSRF, a same-origin
+ * `returnTo` only, 400 for a malformed body. They call `locals.tokenkeep.login()` / `logout()`.
+ *
+ * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
+ * page that posted, else `/login`, with `?error=rejected|unavailable` on failure); JSON requests
+ * with JSON. Every answer is `Cache-Control: no-store`.
+ */
+import type { APIContext } from "astro";
+import type { TokenkeepLocals } from "../locals.js";
+import { safeReturnTo } from "../route-protection.js";
+import { isSignInError } from "../sign-in-error.js";
+
+const NO_STORE = { "cache-control": "no-store" };
+
+function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...NO_STORE },
+  });
+}
+
+function redirect(location: string): Response {
+  return new Response(null, { status: 303, headers: { location, ...NO_STORE } });
+}
+
+/**
+ * Whether the request comes from this site: `Sec-Fetch-Site` (`same-origin`, or `none` for a
+ * user-typed navigation) when the browser sends it, else `Origin` equal to the site's origin. A
+ * request with neither is not a browser's cross-site post (which always carries one) and passes.
+ */
+export function isSameSite(request: Request, siteOrigin: string): boolean {
+  const fetchSite = request.headers.get("sec-fetch-site");
+  if (fetchSite !== null) return fetchSite === "same-origin" || fetchSite === "none";
+  const origin = request.headers.get("origin");
+  return origin === null || origin === siteOrigin;
+}
+
+type Body = { readonly kind: "json" | "form"; readonly fields: Record<string, string> };
+
+/** The request's fields, or the reason it is malformed. */
+async function readBody(request: Request): Promise<Body | { readonly error: string }> {
+  const type = (request.headers.get("content-type") ?? "").toLowerCase();
+  if (type.includes("application/json")) {
+    let value: unknown;
+    try {
+      value = JSON.parse(await request.text());
+    } catch {
+      return { error: "the body is not valid JSON" };
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      return { error: "expected a JSON object" };
+    }
+    const fields: Record<string, string> = {};
+    for (const [name, field] of Object.entries(value)) {
+      if (typeof field !== "string") return { error: `field ${JSON.stringify(name)} must be a string` };
+      fields[name] = field;
+    }
+    return { kind: "json", fields };
+  }
+  if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
+    let form: FormData;
+    try {
+      form = await request.formData();
+    } catch {
+      return { error: "the form body could not be read" };
+    }
+    const fields: Record<string, string> = {};
+    for (const [name, field] of form) {
+      if (typeof field === "string") fields[name] = field;
+    }
+    return { kind: "form", fields };
+  }
+  return { error: "expected application/json, application/x-www-form-urlencoded or multipart/form-data" };
+}
+
+/** Where a failed form sign-in goes back to: the same-origin page that posted, else `/login`. */
+function backTo(request: Request, siteOrigin: string, error: string, returnTo: string | undefined): string {
+  const referer = URL.parse(request.headers.get("referer") ?? "");
+  const page = referer !== null && referer.origin === siteOrigin ? referer.pathname : "/login";
+  const query = new URLSearchParams({ error });
+  if (returnTo !== undefined) query.set("returnTo", safeReturnTo(returnTo));
+  return `${safeReturnTo(page, "/login")}?${query}`;
+}
+
+function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
+  return (context.locals as { tokenkeep?: TokenkeepLocals }).tokenkeep;
+}
+
+/** `POST /_tokenkeep/login`: the credentials are every field but `returnTo`. */
+export async function loginRoute(context: APIContext): Promise<Response> {
+  const { request } = context;
+  const siteOrigin = context.url.origin;
+  if (!isSameSite(request, siteOrigin)) return json(403, { error: "cross-site sign-in is refused" });
+  const body = await readBody(request);
+  if ("error" in body) return json(400, { error: `malformed sign-in request: ${body.error}` });
+  const { returnTo, ...credentials } = body.fields;
+  if (Object.keys(credentials).length === 0) {
+    return json(400, { error: "malformed sign-in request: no credentials" });
+  }
+  const tokenkeep = tokenkeepOf(context);
+  if (tokenkeep === undefined) return json(500, { error: "the tokenkeep middleware did not run" });
+  try {
+    const result = await tokenkeep.login(credentials);
+    if (body.kind === "form") return redirect(safeReturnTo(returnTo));
+    return json(200, {
+      signedIn: true,
+      sessionPayload: result.sessionPayload ?? null,
+      expiresAt: result.expiresAt,
+    });
+  } catch (error) {
+    const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
+    const reason = rejected ? "rejected" : "unavailable";
+    if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo));
+    return json(rejected ? 401 : 503, {
+      error: rejected ? "invalid_credentials" : "unavailable",
+      message: rejected ? "the credentials were not accepted" : "sign-in is unavailable, try again later",
+    });
+  }
+}
+
+/** `POST /_tokenkeep/logout`: ends the session (cookies cleared even when the upstream is down). */
+export async function logoutRoute(context: APIContext): Promise<Response> {
+  const { request } = context;
+  if (!isSameSite(request, context.url.origin)) return json(403, { error: "cross-site sign-out is refused" });
+  const type = request.headers.get("content-type");
+  const body = type === null ? { kind: "form" as const, fields: {} } : await readBody(request);
+  if ("error" in body) return json(400, { error: `malformed sign-out request: ${body.error}` });
+  const tokenkeep = tokenkeepOf(context);
+  if (tokenkeep === undefined) return json(500, { error: "the tokenkeep middleware did not run" });
+  const result = await tokenkeep.logout();
+  if (body.kind === "form") return redirect(safeReturnTo(body.fields.returnTo));
+  return json(200, { signedOut: true, revoked: result.revoked });
+}
