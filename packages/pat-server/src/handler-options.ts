@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import { PAT_PREFIX_PATTERN, scryptPhcSchema } from "@tokenkeep/pat-protocol";
 import * as z from "zod";
 import {
@@ -209,7 +210,7 @@ export const patHandlerOptionsSchema = z.object({
       z.literal(false),
       z.object({
         maxRequests: z.int().min(1).default(DEFAULT_RATE_LIMIT_MAX_REQUESTS),
-        windowMs: z.int().min(1).default(DEFAULT_RATE_LIMIT_WINDOW_MS),
+        windowMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_RATE_LIMIT_WINDOW_MS),
         maxAddresses: z.int().min(1).default(DEFAULT_RATE_LIMIT_MAX_ADDRESSES),
       }),
     ])
@@ -223,12 +224,12 @@ export const patHandlerOptionsSchema = z.object({
     .union([
       z.literal(false),
       z.object({
-        ttlMs: z.int().min(1).default(DEFAULT_VERIFIER_CACHE_TTL_MS),
+        ttlMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_VERIFIER_CACHE_TTL_MS),
         maxEntries: z.int().min(1).default(DEFAULT_VERIFIER_CACHE_MAX_ENTRIES),
       }),
     ])
     .default({ ttlMs: DEFAULT_VERIFIER_CACHE_TTL_MS, maxEntries: DEFAULT_VERIFIER_CACHE_MAX_ENTRIES }),
-  lastUsedFlushMs: z.int().nonnegative().default(DEFAULT_LAST_USED_FLUSH_MS),
+  lastUsedFlushMs: z.int().nonnegative().max(MAX_TIMER_MS).default(DEFAULT_LAST_USED_FLUSH_MS),
   recheckAdminTokens: z.boolean().default(true),
   bootstrapSecretPhc: scryptPhcSchema.optional(),
   getClientAddress: fn<(request: Request, context: RequestContext) => string | undefined>().optional(),

@@ -388,4 +388,28 @@ describe("handler options", () => {
       void store.close();
     }
   });
+
+  it("rejects a misspelt option and a delay no timer can wait, naming the nearest known option", () => {
+    const { store } = openStore("sqlite");
+    try {
+      createPatHandler({
+        store,
+        lastUsedFlushMs: 3e9,
+        verifierCache: { ttlMs: 3e9 },
+        rateLimt: false,
+      } as never);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+      expect((error as Error).cause).toEqual(
+        expect.arrayContaining([
+          "(options): unknown option `rateLimt` - did you mean `rateLimit`?",
+          expect.stringMatching(/^lastUsedFlushMs: /),
+          expect.stringMatching(/^verifierCache\.ttlMs: /),
+        ]),
+      );
+    } finally {
+      void store.close();
+    }
+  });
 });

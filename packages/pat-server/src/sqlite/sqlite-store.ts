@@ -1,4 +1,5 @@
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import * as z from "zod";
 import { SQLITE_BUSY_TIMEOUT_MS } from "../defaults";
@@ -28,7 +29,7 @@ export interface SqliteStoreOptions {
 
 const optionsSchema = z.object({
   path: z.string().min(1),
-  busyTimeoutMs: z.int().nonnegative().default(SQLITE_BUSY_TIMEOUT_MS),
+  busyTimeoutMs: z.int().nonnegative().max(MAX_TIMER_MS).default(SQLITE_BUSY_TIMEOUT_MS),
 });
 
 /**
