@@ -1,5 +1,5 @@
 import { INSECURE_URL_MESSAGE, isSecureEnough } from "@tokenkeep/core/http";
-import { parseOptions } from "@tokenkeep/core/options";
+import { MAX_TIMER_MS, parseOptions } from "@tokenkeep/core/options";
 import * as z from "zod";
 import {
   DEFAULT_ADMIN_PATH,
@@ -109,8 +109,8 @@ const path = z
 
 const retrySchema = z.strictObject({
   limit: z.int().min(0).max(10).default(DEFAULT_RETRY_LIMIT),
-  baseDelayMs: z.number().min(0).default(DEFAULT_RETRY_BASE_DELAY_MS),
-  maxDelayMs: z.number().min(0).default(DEFAULT_RETRY_MAX_DELAY_MS),
+  baseDelayMs: z.number().min(0).max(MAX_TIMER_MS).default(DEFAULT_RETRY_BASE_DELAY_MS),
+  maxDelayMs: z.number().min(0).max(MAX_TIMER_MS).default(DEFAULT_RETRY_MAX_DELAY_MS),
   statusCodes: z.array(z.int().min(400).max(599)).readonly().default(DEFAULT_RETRY_STATUS_CODES),
 });
 
@@ -127,7 +127,7 @@ const schema = z
       .union([z.literal(false), retrySchema])
       .prefault({})
       .transform((retry) => (retry === false ? retrySchema.parse({ limit: 0 }) : retry)),
-    timeoutMs: z.int().min(1).max(2_147_483_647).default(DEFAULT_TIMEOUT_MS),
+    timeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_TIMEOUT_MS),
     random: fn<() => number>().default(() => Math.random),
     now: fn<() => number>().default(() => Date.now),
     allowInsecureRequests: z.boolean().default(DEFAULT_ALLOW_INSECURE_REQUESTS),
