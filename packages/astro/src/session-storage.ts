@@ -24,6 +24,13 @@ export interface SessionStorage {
   read(): Promise<{ readonly session: Session | undefined; readonly unreadable: boolean }>;
   write(session: Session): Promise<void>;
   clear(): void;
+  /**
+   * Called before a sign-in writes: a storage keyed by an id the browser already holds gives it a
+   * new one, so an id planted before sign-in (session fixation) never carries the new session.
+   */
+  beginSession?(): Promise<void>;
+  /** Called at sign-out after `clear`: that id is ended too. */
+  endSession?(): void;
 }
 
 /** The session sealed in the session cookie (chunked when large). */
@@ -69,5 +76,7 @@ export function astroSessionStorage(
       session.set(ASTRO_SESSION_KEY, await sealer.seal(encodeSession(next)));
     },
     clear: () => session.delete(ASTRO_SESSION_KEY),
+    beginSession: () => session.regenerate(),
+    endSession: () => session.destroy(),
   };
 }

@@ -164,6 +164,14 @@ describe("custom endpoints", () => {
     answers.set("/api/auth/refresh", { status: 401, body: { message: "expired" } });
     const rejected = await failure(refresh(endpoints()));
     expect(isOAuthError(rejected) && rejected.error === "invalid_grant" && !rejected.transient).toBe(true);
+    // Whatever the API calls it (NestJS: "Unauthorized"), a refused refresh ends the session.
+    answers.set("/api/auth/refresh", { status: 401, body: { error: "Unauthorized", statusCode: 401 } });
+    const named = await failure(refresh(endpoints()));
+    expect(named).toMatchObject({
+      error: "invalid_grant",
+      errorDescription: "Unauthorized",
+      transient: false,
+    });
 
     answers.set("/api/auth/refresh", { status: 503, body: {} });
     const unavailable = await failure(refresh(endpoints()));

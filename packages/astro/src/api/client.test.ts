@@ -42,6 +42,8 @@ beforeAll(async () => {
     const body = await readBody(request);
     const token = authorization?.replace(/^Bearer /, "");
     if (path === "/hang") return; // never answers
+    // 401 to a token it does not know, then no answer at all to the renewed one's replay.
+    if (path === "/hang-when-renewed" && token !== undefined && token !== "at-0") return;
     if (path === "/flaky") {
       flaky++;
       return flaky <= 2 ? sendJson(response, 503, { error: "busy" }) : sendJson(response, 200, { ok: true });
@@ -359,6 +361,31 @@ describe("API client", () => {
     const { timedOut, aborted } = unwrap(result);
     expect(isApiError(timedOut) && timedOut.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
     expect(isApiError(aborted) && aborted.code).toBe("ERR_TOKENKEEP_API_ABORTED");
+  });
+
+  it("a timeout's error, logged whole (cause included), shows neither the token nor the query", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 100, retry: 0 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/hang?secret-query=1").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+    const { inspect } = await import("node:util");
+    const logged = inspect(error, { depth: 8 });
+    expect(logged).not.toContain("at-0");
+    expect(logged).not.toContain("secret-query");
+  });
+
+  it("bounds the replay after a 401 by the timeout too (ky's own timer has stopped by then)", async () => {
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 150, retry: 0 });
+    const cookies = await sessionCookies(session(0)); // at-0 is not accepted: 401, renewal, replay
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/hang-when-renewed").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
   });
 
   it("runs request, response and error interceptors, each with one state object", async () => {

@@ -8,6 +8,7 @@
  * after a 401 goes through the middleware's rotation coordinator while the response can still carry
  * cookies; once it has started, a 401 is a `SessionExpiredError` and nothing is rotated.
  */
+import { isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
@@ -211,7 +212,15 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
             return true;
           },
         },
-        { origins: (url) => allowed(url) && current.current() !== undefined, fetch: fetchImpl },
+        {
+          origins: (url) => allowed(url) && current.current() !== undefined,
+          // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
+          fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+            const limit = AbortSignal.timeout(config.timeoutMs);
+            const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+            return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
+          },
+        },
       );
       hooksOf.set(current, hooks);
     }
@@ -262,10 +271,21 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     }
     if (response.status === 401 && auth !== undefined && sent !== undefined) {
       // core's hook: invalidates exactly the token sent (here: renews the session) and replays once.
-      const replay = await (auth.afterResponse[0] as KyHooks["afterResponse"][number])({
-        request: sent,
-        response,
-      });
+      let replay: Response | undefined;
+      try {
+        replay = await (auth.afterResponse[0] as KyHooks["afterResponse"][number])({
+          request: sent,
+          response,
+        });
+      } catch (error) {
+        if (isApiError(error) || isTokenkeepError(error)) throw error;
+        const timedOut = (error as { name?: unknown } | null)?.name === "TimeoutError";
+        throw new ApiError(
+          timedOut ? "ERR_TOKENKEEP_API_TIMEOUT" : "ERR_TOKENKEEP_API_NETWORK",
+          `${describeTarget(method, target)} ${timedOut ? "took longer than its timeout" : "could not be reached"} (replay after a 401)`,
+          { cause: (error as { cause?: unknown } | null)?.cause, transient: true },
+        );
+      }
       if (replay !== undefined) {
         await response.body?.cancel().catch(() => {});
         response = replay;
@@ -339,18 +359,21 @@ function toApiError(error: unknown, method: string, url: string, signal: AbortSi
     });
   }
   const target = describeTarget(method, url);
+  // Not ky's error itself as the cause: its enumerable `request` carries the Authorization header
+  // (and its message the full URL), which a logged cause would print. The runtime's cause is enough.
+  const cause = isKyError(error) ? (error as Error).cause : error;
   if (isTimeoutError(error)) {
     return new ApiError("ERR_TOKENKEEP_API_TIMEOUT", `${target} took longer than its timeout`, {
-      cause: error,
+      cause,
       transient: true,
     });
   }
   if (signal?.aborted) {
-    return new ApiError("ERR_TOKENKEEP_API_ABORTED", `${target} was aborted by its signal`, { cause: error });
+    return new ApiError("ERR_TOKENKEEP_API_ABORTED", `${target} was aborted by its signal`, { cause });
   }
   if (isKyError(error) || error instanceof TypeError) {
     return new ApiError("ERR_TOKENKEEP_API_NETWORK", `${target} could not be reached`, {
-      cause: error,
+      cause,
       transient: true,
     });
   }

@@ -406,11 +406,22 @@ describe("middleware: storage in Astro's session", () => {
   /** A stand-in for Astro's session API (get, set, delete), backed by a map. */
   function astroSession(initial: Record<string, unknown> = {}) {
     const data = new Map(Object.entries(initial));
+    const calls: string[] = [];
     return {
       data,
+      calls,
       get: async (key: string) => data.get(key),
-      set: (key: string, value: unknown) => void data.set(key, value),
+      set: (key: string, value: unknown) => {
+        calls.push("set");
+        data.set(key, value);
+      },
       delete: (key: string) => void data.delete(key),
+      // Astro's: a new session id for this browser (the old one's data carried over) / ended.
+      regenerate: async () => void calls.push("regenerate"),
+      destroy: () => {
+        calls.push("destroy");
+        data.clear();
+      },
     };
   }
   const sealed = async (value: Session) =>
@@ -462,6 +473,34 @@ describe("middleware: storage in Astro's session", () => {
     const empty = astroSession();
     await runWithSession(middleware, empty);
     expect(empty.data.size).toBe(0);
+  });
+
+  it("sign-in gives the browser a new session id before writing (no fixation); sign-out ends it", async () => {
+    const { upstream } = makeUpstream();
+    const signingIn: Upstream = {
+      ...upstream,
+      signIn: async () => ({
+        accessToken: "at-1",
+        tokenType: "Bearer",
+        expiresAt: clock.now + 300_000,
+        refreshToken: "rt-1",
+        raw: {},
+      }),
+    };
+    const { middleware } = create(signingIn, { storage: "session" });
+    // A session id planted before sign-in (another subdomain, a shared machine).
+    const planted = astroSession({ unrelated: "x" });
+    const context = makeContext("http://app.test/") as APIContext;
+    Object.defineProperty(context, "session", { value: planted });
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep.login({ username: "u", password: "p" });
+      expect(planted.calls).toEqual(["regenerate", "set"]);
+      await tokenkeep.logout();
+      expect(planted.calls.at(-1)).toBe("destroy");
+      return new Response("page");
+    });
+    expect(planted.data.has("tokenkeep")).toBe(false);
   });
 
   it("without Astro sessions configured, the request fails with a message saying what to configure", async () => {

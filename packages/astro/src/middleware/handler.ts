@@ -271,6 +271,7 @@ export function createTokenkeepMiddleware(
         );
       }
       const next = tokenSetToSession(set, now());
+      await storage.beginSession?.();
       await storage.write(next);
       session = next;
       emit("signed-in", path);
@@ -280,6 +281,7 @@ export function createTokenkeepMiddleware(
       const ending = session;
       session = undefined;
       storage.clear();
+      storage.endSession?.();
       if (ending === undefined) return { revoked: false };
       upstream ??= resolveUpstream(config.upstream);
       if (upstream.signOut === undefined) {

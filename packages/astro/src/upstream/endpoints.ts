@@ -93,8 +93,12 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
       const status = response.status;
       if (status === 400 || status === 401 || status === 403) {
         const code = (body as { error?: unknown } | undefined)?.error;
+        const named = typeof code === "string" && code !== "" ? code : undefined;
+        // A refresh refused this way is a dead refresh token whatever the API calls it (NestJS says
+        // "Unauthorized"): `invalid_grant`, so the session ends instead of presenting it again.
         throw new OAuthError({
-          error: typeof code === "string" && code !== "" ? code : "invalid_grant",
+          error: what === "refresh" ? "invalid_grant" : (named ?? "invalid_grant"),
+          errorDescription: what === "refresh" ? named : undefined,
           status,
           transient: false,
         });
