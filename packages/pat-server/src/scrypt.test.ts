@@ -27,6 +27,13 @@ describe("scrypt", () => {
     }
   });
 
+  it("names an unknown option and never echoes the secret", async () => {
+    const secret = randomBytes(32);
+    const error = await hashSecret(secret, { log2cost: 4 } as never).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+    expect(String((error as Error).message)).toContain("log2Cost");
+  });
+
   it("salts every hash", async () => {
     const secret = randomBytes(32);
     expect(await hashSecret(secret, { log2Cost: 4 })).not.toBe(await hashSecret(secret, { log2Cost: 4 }));

@@ -1,4 +1,5 @@
 import { formatScryptPhc, parseScryptPhc } from "@tokenkeep/pat-protocol";
+import * as z from "zod";
 import {
   DEFAULT_SCRYPT_LOG2_COST,
   MAX_SCRYPT_LOG2_COST,
@@ -8,6 +9,7 @@ import {
   SCRYPT_SALT_BYTES,
 } from "./defaults";
 import { constantTimeEqual, fromBase64, randomBytes, toBase64 } from "./internal/bytes";
+import { parseOptions } from "./internal/options";
 import { createSemaphore, type Semaphore } from "./internal/semaphore";
 
 /** The part of `node:crypto` this file uses. */
@@ -87,6 +89,16 @@ function phcBase64(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/=+$/, "");
 }
 
+const COST_MESSAGE = `Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`;
+const hashSecretOptionsSchema = z.object({
+  log2Cost: z
+    .number(COST_MESSAGE)
+    .int(COST_MESSAGE)
+    .min(1, COST_MESSAGE)
+    .max(MAX_SCRYPT_LOG2_COST, COST_MESSAGE)
+    .default(DEFAULT_SCRYPT_LOG2_COST),
+});
+
 /** Options of {@link hashSecret}. */
 export interface HashSecretOptions {
   /**
@@ -100,21 +112,11 @@ export interface HashSecretOptions {
 /**
  * Hashes a PAT secret (its raw bytes) with scrypt (N = 2^14, r = 8, p = 1, 16-byte salt, 32-byte key)
  * and returns the PHC string `$scrypt$ln=14,r=8,p=1$<salt>$<hash>`. Runs on libuv's thread pool.
- * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for a `log2Cost` outside 1..16.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for a `log2Cost` outside 1..16 or an
+ *   unknown option.
  */
 export async function hashSecret(secret: Uint8Array, options: HashSecretOptions = {}): Promise<string> {
-  const log2Cost = options.log2Cost ?? DEFAULT_SCRYPT_LOG2_COST;
-  if (!Number.isInteger(log2Cost) || log2Cost < 1 || log2Cost > MAX_SCRYPT_LOG2_COST) {
-    throw Object.assign(
-      new TypeError(
-        `Invalid scrypt options: log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`,
-      ),
-      {
-        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
-        cause: [`log2Cost: Expected an integer from 1 to ${MAX_SCRYPT_LOG2_COST}`],
-      },
-    );
-  }
+  const { log2Cost } = parseOptions(hashSecretOptionsSchema, options, "hashSecret");
   const salt = randomBytes(SCRYPT_SALT_BYTES);
   const hash = await scrypt(
     secret,

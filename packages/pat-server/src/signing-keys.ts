@@ -1,5 +1,7 @@
 import { exportJWK, generateKeyPair, type JWK } from "jose";
+import * as z from "zod";
 import { DEFAULT_SIGNING_ALGORITHM } from "./defaults";
+import { parseOptions } from "./internal/options";
 import { generateTokenId } from "./token-generator";
 
 /** JWT signing algorithms the server supports. */
@@ -16,15 +18,22 @@ export interface GenerateSigningKeyOptions {
   readonly kid?: string;
 }
 
+const generateSigningKeyOptionsSchema = z.object({
+  alg: z.enum(["EdDSA", "RS256"]).default(DEFAULT_SIGNING_ALGORITHM),
+  kid: z.string().min(1).max(256).optional(),
+});
+
 /**
  * Generates a private signing key as a JWK (Ed25519 by default, or RSA 2048 for RS256). Keep it secret;
  * pass it (and older keys still in use) as `signingKeys` so every instance signs and verifies alike.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for an unknown algorithm, an empty `kid`
+ *   or an unknown option.
  */
 export async function generateSigningKey(options: GenerateSigningKeyOptions = {}): Promise<SigningJwk> {
-  const alg = options.alg ?? DEFAULT_SIGNING_ALGORITHM;
+  const { alg, kid } = parseOptions(generateSigningKeyOptionsSchema, options, "generateSigningKey");
   const { privateKey } = await generateKeyPair(alg === "EdDSA" ? "Ed25519" : "RS256", { extractable: true });
   const jwk = await exportJWK(privateKey);
-  return { ...jwk, kid: options.kid ?? generateTokenId(), alg, use: "sig" };
+  return { ...jwk, kid: kid ?? generateTokenId(), alg, use: "sig" };
 }
 
 const PRIVATE_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k", "key_ops", "ext"]);
