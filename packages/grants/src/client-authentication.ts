@@ -70,7 +70,7 @@ export interface ClientCredentials {
  * everything but `*-._` and alphanumerics is percent-encoded), as RFC 6749 appendix B asks for the
  * parts of a Basic credential.
  */
-function formUrlEncode(value: string): string {
+export function formUrlEncode(value: string): string {
   return new URLSearchParams([["", value]]).toString().slice(1);
 }
 

@@ -1,6 +1,6 @@
 import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
-import { applyClientAuthentication } from "../client-authentication.js";
+import { applyClientAuthentication, formUrlEncode } from "../client-authentication.js";
 import { discover } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
@@ -47,19 +47,16 @@ export async function resolveEndpoint(
 const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
- * A credential as a server may echo it: as it parsed it, or as it arrived in the form body
- * (percent-encoded, `+` for a space, upper- or lower-case hex). Longest first, so no form is
- * half-replaced by a shorter one.
+ * A credential as a server may echo it: as it parsed it, or as it arrived (percent-encoded as
+ * `encodeURIComponent` does, or form-url-encoded with `+` for a space, in upper- or lower-case hex).
+ * Longest first, so no form is half-replaced by a shorter one.
  */
 function echoForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    const percent = encodeURIComponent(secret);
-    forms
-      .add(secret)
-      .add(percent)
-      .add(percent.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
-    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
+    for (const form of [secret, encodeURIComponent(secret), formUrlEncode(secret)]) {
+      forms.add(form).add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+    }
   }
   return [...forms].sort((a, b) => b.length - a.length);
 }
@@ -110,9 +107,11 @@ export async function postToEndpoint<T>(
   });
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
+  // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
     ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
+    ...Object.keys(headers).map((name) => /^authorization$/i.test(name) && headers[name]?.split(" ").at(-1)),
   ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
