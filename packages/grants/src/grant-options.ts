@@ -127,9 +127,10 @@ export interface ResolvedGrantOptions {
 }
 
 function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== "string" && !(value instanceof URL)) return false;
-  const url = URL.parse(String(value));
-  return url !== null && (url.protocol === "https:" || url.protocol === "http:");
+  return (
+    (typeof value === "string" || value instanceof URL) &&
+    /^https?:$/.test(URL.parse(String(value))?.protocol ?? "")
+  );
 }
 
 /** An absolute http(s) URL, as a string or a `URL`. */
@@ -226,22 +227,17 @@ export function checkGrantOptions(
   return problems;
 }
 
-/** Turns parsed shared options into the plain object the request code uses. */
+/**
+ * Turns parsed shared options into the plain object the request code uses (a creator's own parsed
+ * fields ride along unread).
+ */
 export function resolveGrantOptions(options: ParsedShared): ResolvedGrantOptions {
   return {
-    tokenUrl: options.tokenUrl === undefined ? undefined : String(options.tokenUrl),
-    issuer: options.issuer === undefined ? undefined : String(options.issuer),
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    clientAuthentication: options.clientAuthentication,
-    bodyEncoding: options.bodyEncoding,
+    ...options,
+    tokenUrl: options.tokenUrl?.toString(),
+    issuer: options.issuer?.toString(),
     extraParams: options.extraParams ?? {},
     headers: options.headers ?? {},
-    timeoutMs: options.timeoutMs,
-    fetch: options.fetch,
-    ky: options.ky,
-    defaultLifetimeMs: options.defaultLifetimeMs,
     now: options.now ?? (() => Date.now()),
-    allowInsecureRequests: options.allowInsecureRequests,
   };
 }
