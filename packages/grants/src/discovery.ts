@@ -102,30 +102,14 @@ function invalidMetadataField(body: Readonly<Record<string, unknown>>): string |
   });
 }
 
-/**
- * `Cache-Control: max-age=N` in milliseconds, else `undefined`. Only `max-age` is read: many servers
- * send `no-store` on every answer, and reading the metadata before every token request would double
- * the requests for nothing.
- */
-function cacheLifetimeMs(header: string | null): number | undefined {
-  const maxAge = header === null ? undefined : /\bmax-age="?(\d+)/i.exec(header)?.[1];
-  return maxAge === undefined ? undefined : Number(maxAge) * 1000;
-}
-
-/** The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible). */
-function metadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  const path = url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname;
-  return [
-    `${url.origin}${path}/.well-known/openid-configuration`,
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-  ];
-}
-
 interface ReadMetadata {
   readonly metadata: AuthorizationServerMetadata;
-  /** From `Cache-Control`, when the answer had one. */
-  readonly lifetimeMs: number | undefined;
+  /**
+   * How long it may be reused: the answer's `Cache-Control: max-age`, else 1 hour. Only `max-age` is
+   * read: many servers send `no-store` on every answer, and reading the metadata before every token
+   * request would double the requests for nothing.
+   */
+  readonly lifetimeMs: number;
 }
 
 /** The metadata of one answer; `undefined` for a 404 (the next location is tried). */
@@ -173,9 +157,10 @@ async function readMetadata(
         : (body as AuthorizationServerMetadata).issuer !== issuer && 'field "issuer" does not match';
   if (problem)
     throw new InvalidResponseError(`invalid authorization server metadata: ${problem}`, { status });
+  const maxAge = /\bmax-age="?(\d+)/i.exec(response.headers.get("cache-control") ?? "")?.[1];
   return {
     metadata: body as AuthorizationServerMetadata,
-    lifetimeMs: cacheLifetimeMs(response.headers.get("cache-control")),
+    lifetimeMs: maxAge === undefined ? DEFAULT_DISCOVERY_CACHE_MS : Number(maxAge) * 1000,
   };
 }
 
@@ -184,7 +169,13 @@ type LookUpOptions = Pick<DiscoverOptions, "fetch" | "ky" | "timeoutMs" | "allow
 
 async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<ReadMetadata> {
   const transport = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS };
-  for (const url of metadataUrls(issuer)) {
+  // The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible).
+  const { origin, pathname } = new URL(issuer);
+  const path = pathname.replace(/\/$/, "");
+  for (const url of [
+    `${origin}${path}/.well-known/openid-configuration`,
+    `${origin}/.well-known/oauth-authorization-server${path}`,
+  ]) {
     const request = {
       url,
       method: "GET",
@@ -223,7 +214,7 @@ export function lookUpMetadata(
     const created: CacheEntry = {
       metadata: fetchMetadata(issuer, options).then(
         (read) => {
-          created.expiresAt = now() + (read.lifetimeMs ?? DEFAULT_DISCOVERY_CACHE_MS);
+          created.expiresAt = now() + read.lifetimeMs;
           return read.metadata;
         },
         (error: unknown) => {
