@@ -126,7 +126,7 @@ async function readMetadata(
     await response.body?.cancel().catch(() => {});
     if (inClear) {
       throw new InvalidResponseError(
-        "discovery was redirected to an http URL on a host that is not loopback; its metadata is not used",
+        "discovery was redirected to an http URL on a host that is not loopback: its metadata is not used",
         { status },
       );
     }
@@ -164,11 +164,16 @@ async function readMetadata(
   };
 }
 
-/** What {@link lookUpMetadata} needs: a creator's resolved options, or `discover`'s own. */
-type LookUpOptions = Pick<DiscoverOptions, "fetch" | "ky" | "timeoutMs" | "allowInsecureRequests" | "now">;
+/** What {@link lookUpMetadata} needs, defaults applied: a creator's options, or `discover`'s own. */
+interface LookUpOptions {
+  readonly fetch?: typeof globalThis.fetch | undefined;
+  readonly ky?: KyLike | undefined;
+  readonly timeoutMs: number;
+  readonly allowInsecureRequests: boolean;
+  readonly now: () => number;
+}
 
 async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<ReadMetadata> {
-  const transport = { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS };
   // The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible).
   const { origin, pathname } = new URL(issuer);
   const path = pathname.replace(/\/$/, "");
@@ -182,8 +187,8 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
       headers: { accept: "application/json" },
       what: "discovery request",
     } as const;
-    const metadata = await exchange(request, transport, undefined, (response) =>
-      readMetadata(response, issuer, options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS),
+    const metadata = await exchange(request, options, undefined, (response) =>
+      readMetadata(response, issuer, options.allowInsecureRequests),
     );
     if (metadata) return metadata;
   }
@@ -206,7 +211,7 @@ export function lookUpMetadata(
   // Aborted already: nothing is sent (and no shared lookup is left without a listener).
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
-  const now = options.now ?? Date.now;
+  const { now } = options;
   const cache = caches.get(transport) ?? new Map<string, CacheEntry>();
   caches.set(transport, cache);
   let entry = cache.get(issuer);
@@ -272,9 +277,14 @@ export function discover(
 ): Promise<AuthorizationServerMetadata> {
   // Misspelt options are errors here as in every factory.
   const problems = rules.runRule(optionKeysRule(), options).problems;
-  if (!isSecureEnough(issuer, options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS)) {
-    problems.push(insecureUrlProblem("issuer"));
-  }
+  const allowInsecureRequests = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
+  if (!isSecureEnough(issuer, allowInsecureRequests)) problems.push(insecureUrlProblem("issuer"));
   if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
-  return lookUpMetadata(String(issuer), options, options.signal);
+  const resolved = {
+    ...options,
+    allowInsecureRequests,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    now: options.now ?? (() => Date.now()),
+  };
+  return lookUpMetadata(String(issuer), resolved, options.signal);
 }
