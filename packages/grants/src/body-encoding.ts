@@ -18,17 +18,11 @@ export interface EncodedBody {
 
 /** Encodes `params` as a form or a JSON object, dropping `undefined` values. */
 export function encodeBody(params: RequestParams, encoding: BodyEncoding): EncodedBody {
-  if (encoding === "json") {
-    const object: Record<string, string | readonly string[]> = {};
-    for (const [key, value] of Object.entries(params)) {
-      if (value !== undefined) object[key] = value;
-    }
-    return { body: JSON.stringify(object), contentType: "application/json" };
-  }
+  // JSON.stringify leaves out `undefined` members by itself.
+  if (encoding === "json") return { body: JSON.stringify(params), contentType: "application/json" };
   const form = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined) continue;
-    for (const item of typeof value === "string" ? [value] : value) form.append(key, item);
+    for (const item of [value ?? []].flat()) form.append(key, item);
   }
   return { body: form.toString(), contentType: "application/x-www-form-urlencoded;charset=UTF-8" };
 }

@@ -74,4 +74,26 @@ describe("client authentication", () => {
     expect(params).toEqual({ grant_type: "client_credentials", client_assertion: "signed" });
     expect(headers).toEqual({ "x-client": "a" });
   });
+
+  it("refuses to call an authenticator without an endpoint (no assertion for an empty aud)", async () => {
+    let called = 0;
+    const credentials = {
+      clientId: "a",
+      clientAuthentication: {
+        method: "private_key_jwt",
+        async authenticate() {
+          called += 1;
+        },
+      },
+    };
+    const now = () => 1;
+    for (const request of [undefined, { endpoint: "", issuer: undefined, now }]) {
+      await expect(applyClientAuthentication(credentials, {}, {}, request)).rejects.toMatchObject({
+        name: "TypeError",
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        cause: ["request.endpoint: required with private_key_jwt"],
+      });
+    }
+    expect(called).toBe(0);
+  });
 });

@@ -1,3 +1,4 @@
+import { invalidOptions } from "@tokenkeep/core/options";
 import type { RequestParams } from "./body-encoding.js";
 
 /**
@@ -69,7 +70,7 @@ export interface ClientCredentials {
  * everything but `*-._` and alphanumerics is percent-encoded), as RFC 6749 appendix B asks for the
  * parts of a Basic credential.
  */
-function formUrlEncode(value: string): string {
+export function formUrlEncode(value: string): string {
   return new URLSearchParams([["", value]]).toString().slice(1);
 }
 
@@ -87,23 +88,29 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
 /**
  * Adds the client's credentials to a token, revocation or introspection request: an `authorization`
  * header for `client_secret_basic`, body parameters for `client_secret_post`, only `client_id` for
- * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds (it is told
- * `request`: the endpoint, issuer and clock; the promise it returns must be awaited). Mutates `params` and `headers`; the options were validated when the
- * creator was made.
+ * `none` and the mutual TLS methods, or whatever a {@link ClientAuthenticator} adds. An authenticator
+ * is told `request` (the endpoint, issuer and clock; its `aud` is the endpoint) and the promise it
+ * returns must be awaited; without a `request` naming a non-empty `endpoint`, it is not called and the
+ * promise rejects with a `TypeError` (`code: "ERR_TOKENKEEP_INVALID_OPTIONS"`). The built-in methods
+ * need no `request`. Mutates `params` and `headers`; the options were validated when the creator was
+ * made.
  */
 export function applyClientAuthentication(
   credentials: ClientCredentials,
   params: RequestParams,
   headers: Record<string, string>,
-  request: Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now"> = {
-    endpoint: "",
-    issuer: undefined,
-    now: Date.now,
-  },
+  request?: Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now">,
 ): Promise<void> | undefined {
   const { clientId, clientSecret, clientAuthentication } = credentials;
   if (typeof clientAuthentication === "object") {
-    return clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers });
+    // No guessed endpoint: an assertion whose `aud` is "" would be refused by the server, or worse.
+    return request?.endpoint
+      ? clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers })
+      : Promise.reject(
+          invalidOptions("applyClientAuthentication", [
+            `request.endpoint: required with ${clientAuthentication.method}`,
+          ]),
+        );
   }
   if (clientAuthentication === "client_secret_basic") {
     headers.authorization = basicAuthorization(clientId ?? "", clientSecret ?? "");

@@ -1,12 +1,6 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  stringsRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import { identityField, resourceParam, scopeParam } from "./internal/params.js";
 
 /** Options of {@link clientCredentialsGrant}. */
@@ -52,8 +46,7 @@ const rule = () =>
  */
 export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "clientCredentialsGrant", checkGrantOptions);
-  const resolved = resolveGrantOptions(parsed);
-  return createGrantCreator("client_credentials", resolved, ({ identity }) => {
+  return createGrantCreator("client_credentials", parsed, ({ identity }) => {
     const audience = identityField(identity, "audience");
     return {
       scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),

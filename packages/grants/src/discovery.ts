@@ -66,18 +66,6 @@ export interface DiscoverOptions {
   now?: (() => number) | undefined;
 }
 
-// Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
-// Built on first use, so a bundle that never discovers drops it.
-const metadataRule = () =>
-  rules.looseObject({
-    issuer: rules.string(1),
-    token_endpoint: rules.optional(rules.string()),
-    revocation_endpoint: rules.optional(rules.string()),
-    introspection_endpoint: rules.optional(rules.string()),
-    grant_types_supported: rules.optional(rules.array(rules.string())),
-    token_endpoint_auth_methods_supported: rules.optional(rules.array(rules.string())),
-  });
-
 /** Metadata being read or read, and until when it may be reused. */
 interface CacheEntry {
   readonly metadata: Promise<AuthorizationServerMetadata>;
@@ -91,48 +79,40 @@ interface CacheEntry {
  */
 const caches = new WeakMap<object, Map<string, CacheEntry>>();
 
-// Only the keys: the values are checked where they are used.
-const anything = rules.check(() => true, "");
-const optionKeysRule = () =>
-  rules.object({
-    fetch: anything,
-    ky: anything,
-    timeoutMs: rules.optional(rules.duration()),
-    signal: anything,
-    allowInsecureRequests: anything,
-    now: rules.optional(rules.func()),
-  });
-
 /**
- * `Cache-Control: max-age=N` in milliseconds, else `undefined`. Only `max-age` is read: many servers
- * send `no-store` on every answer, and reading the metadata before every token request would double
- * the requests for nothing.
+ * The first field of `body` that is not what {@link AuthorizationServerMetadata} says: `issuer` a
+ * string, the endpoints strings when present, the `*_supported` fields lists of strings when present.
+ * Endpoints are checked as URLs where they are used (`fetch` rejects a bad one as a network error).
+ * Plain checks rather than core's rules: this runs in every bundle that discovers.
  */
-function cacheLifetimeMs(header: string | null): number | undefined {
-  const maxAge = header === null ? undefined : /\bmax-age="?(\d+)/i.exec(header)?.[1];
-  return maxAge === undefined ? undefined : Number(maxAge) * 1000;
-}
-
-function withoutTrailingSlash(value: string): string {
-  return value.endsWith("/") ? value.slice(0, -1) : value;
-}
-
-/** The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible). */
-function metadataUrls(issuer: string): string[] {
-  const url = new URL(issuer);
-  const path = withoutTrailingSlash(url.pathname);
+function invalidMetadataField(body: Readonly<Record<string, unknown>>): string | undefined {
   return [
-    `${url.origin}${path}/.well-known/openid-configuration`,
-    `${url.origin}/.well-known/oauth-authorization-server${path}`,
-  ];
+    "issuer",
+    "token_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+  ].find((field) => {
+    const value = body[field];
+    if (value === undefined) return field === "issuer";
+    return field.endsWith("_supported")
+      ? !(Array.isArray(value) && value.every((item) => typeof item === "string"))
+      : typeof value !== "string";
+  });
 }
 
 interface ReadMetadata {
   readonly metadata: AuthorizationServerMetadata;
-  /** From `Cache-Control`, when the answer had one. */
-  readonly lifetimeMs: number | undefined;
+  /**
+   * How long it may be reused: the answer's `Cache-Control: max-age`, else 1 hour. Only `max-age` is
+   * read: many servers send `no-store` on every answer, and reading the metadata before every token
+   * request would double the requests for nothing.
+   */
+  readonly lifetimeMs: number;
 }
 
+/** The metadata of one answer; `undefined` for a 404 (the next location is tried). */
 async function readMetadata(
   response: Response,
   issuer: string,
@@ -141,21 +121,24 @@ async function readMetadata(
   const { status } = response;
   // An https issuer redirected to http: metadata read in clear could name any token endpoint, and the
   // client's credentials would follow it. Nothing from that answer is used.
-  if (response.redirected && !isSecureEnough(response.url, allowInsecure)) {
+  const inClear = response.redirected && !isSecureEnough(response.url, allowInsecure);
+  if (inClear || status < 200 || status > 299) {
     await response.body?.cancel().catch(() => {});
-    throw new InvalidResponseError(
-      "discovery was redirected to an http URL on a host that is not loopback; its metadata is not used",
-      { status },
-    );
+    if (inClear) {
+      throw new InvalidResponseError(
+        "discovery was redirected to an http URL on a host that is not loopback: its metadata is not used",
+        { status },
+      );
+    }
+    if (status === 404) return undefined;
+    throw new InvalidResponseError(`answered ${status}`, {
+      status,
+      transient: status >= 500 || status === 429 || status === 408,
+    });
   }
-  if (status === 404) {
-    await response.body?.cancel().catch(() => {});
-    return undefined;
-  }
-  const transient = status >= 500 || status === 429 || status === 408;
   let body: unknown;
   try {
-    body = status >= 200 && status < 300 ? await response.json() : undefined;
+    body = await response.json();
   } catch (error) {
     throw new InvalidResponseError(`answered ${status} with a body that is not JSON`, {
       status,
@@ -163,50 +146,49 @@ async function readMetadata(
       cause: error,
     });
   }
-  if (body === undefined) {
-    await response.body?.cancel().catch(() => {});
-    throw new InvalidResponseError(`answered ${status}`, { status, transient });
-  }
-  if (!rules.isObject(body)) {
-    throw new InvalidResponseError("invalid authorization server metadata: not a JSON object", { status });
-  }
-  const result = rules.runRule(metadataRule(), body);
-  const [problem] = result.problems;
-  if (problem !== undefined) {
-    // A problem reads `path: what was expected`; only the path is named, never a value.
-    const field = problem.slice(0, problem.indexOf(": "));
-    throw new InvalidResponseError(`invalid authorization server metadata: field "${field}" is invalid`, {
-      status,
-    });
-  }
-  // RFC 8414 section 3.3: the metadata must be about the issuer that was asked for, character for
-  // character (a trailing slash is a different issuer).
-  if (result.value.issuer !== issuer) {
-    throw new InvalidResponseError('invalid authorization server metadata: field "issuer" does not match', {
-      status,
-    });
-  }
+  // Only a field's name is given, never its value. RFC 8414 section 3.3: the metadata must be about
+  // the issuer that was asked for, character for character (a trailing slash is another issuer).
+  const field = rules.isObject(body) ? invalidMetadataField(body) : "";
+  const problem =
+    field === ""
+      ? "not a JSON object"
+      : field
+        ? `field "${field}" is invalid`
+        : (body as AuthorizationServerMetadata).issuer !== issuer && 'field "issuer" does not match';
+  if (problem)
+    throw new InvalidResponseError(`invalid authorization server metadata: ${problem}`, { status });
+  const maxAge = /\bmax-age="?(\d+)/i.exec(response.headers.get("cache-control") ?? "")?.[1];
   return {
-    metadata: result.value as AuthorizationServerMetadata,
-    lifetimeMs: cacheLifetimeMs(response.headers.get("cache-control")),
+    metadata: body as AuthorizationServerMetadata,
+    lifetimeMs: maxAge === undefined ? DEFAULT_DISCOVERY_CACHE_MS : Number(maxAge) * 1000,
   };
 }
 
-async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<ReadMetadata> {
-  const transport = {
-    fetch: options.fetch,
-    ky: options.ky,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  };
-  for (const url of metadataUrls(issuer)) {
+/** What {@link lookUpMetadata} needs, defaults applied: a creator's options, or `discover`'s own. */
+interface LookUpOptions {
+  readonly fetch?: typeof globalThis.fetch | undefined;
+  readonly ky?: KyLike | undefined;
+  readonly timeoutMs: number;
+  readonly allowInsecureRequests: boolean;
+  readonly now: () => number;
+}
+
+async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<ReadMetadata> {
+  // The two well-known locations, OpenID Connect's first (RFC 8414 section 5 keeps it compatible).
+  const { origin, pathname } = new URL(issuer);
+  const path = pathname.replace(/\/$/, "");
+  for (const url of [
+    `${origin}${path}/.well-known/openid-configuration`,
+    `${origin}/.well-known/oauth-authorization-server${path}`,
+  ]) {
     const request = {
       url,
       method: "GET",
       headers: { accept: "application/json" },
       what: "discovery request",
     } as const;
-    const metadata = await exchange(request, transport, undefined, (response) =>
-      readMetadata(response, issuer, options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS),
+    const metadata = await exchange(request, options, undefined, (response) =>
+      readMetadata(response, issuer, options.allowInsecureRequests),
     );
     if (metadata) return metadata;
   }
@@ -215,16 +197,66 @@ async function fetchMetadata(issuer: string, options: DiscoverOptions): Promise<
   });
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted)
-    return Promise.reject(new AbortError("discovery was aborted", { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError("discovery was aborted", { cause: signal.reason }));
+const abortError = (signal: AbortSignal) => new AbortError("discovery was aborted", { cause: signal.reason });
+
+/**
+ * The metadata of `issuer` from the cache, or read once for every caller; `signal` only stops this
+ * caller's wait. What creators call: their options were checked when they were made.
+ */
+export function lookUpMetadata(
+  issuer: string,
+  options: LookUpOptions,
+  signal: AbortSignal | undefined,
+): Promise<AuthorizationServerMetadata> {
+  // Aborted already: nothing is sent (and no shared lookup is left without a listener).
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
+  const { now } = options;
+  const cache = caches.get(transport) ?? new Map<string, CacheEntry>();
+  caches.set(transport, cache);
+  let entry = cache.get(issuer);
+  if (entry === undefined || entry.expiresAt <= now()) {
+    const created: CacheEntry = {
+      metadata: fetchMetadata(issuer, options).then(
+        (read) => {
+          created.expiresAt = now() + read.lifetimeMs;
+          return read.metadata;
+        },
+        (error: unknown) => {
+          // A failure is not cached: the next caller asks again.
+          if (cache.get(issuer) === created) cache.delete(issuer);
+          throw error;
+        },
+      ),
+      expiresAt: Infinity,
+    };
+    // Every caller may stop waiting (its signal): the shared lookup's failure must not go unhandled.
+    created.metadata.catch(() => {});
+    cache.set(issuer, created);
+    entry = created;
+  }
+  if (!signal) return entry.metadata;
+  const { metadata } = entry;
+  return new Promise<AuthorizationServerMetadata>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
     signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    metadata.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
+
+// Only the keys: the values are checked where they are used. Built on first use, so a bundle that
+// never calls discover() drops it.
+const optionKeysRule = () => {
+  const anything = rules.check(() => true, "");
+  return rules.object({
+    fetch: anything,
+    ky: anything,
+    timeoutMs: rules.optional(rules.duration()),
+    signal: anything,
+    allowInsecureRequests: anything,
+    now: rules.optional(rules.func()),
+  });
+};
 
 /**
  * Reads an authorization server's metadata: OpenID Connect discovery
@@ -245,41 +277,14 @@ export function discover(
 ): Promise<AuthorizationServerMetadata> {
   // Misspelt options are errors here as in every factory.
   const problems = rules.runRule(optionKeysRule(), options).problems;
+  const allowInsecureRequests = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
+  if (!isSecureEnough(issuer, allowInsecureRequests)) problems.push(insecureUrlProblem("issuer"));
   if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
-  const allowInsecure = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
-  if (!isSecureEnough(issuer, allowInsecure)) {
-    return Promise.reject(rules.invalidOptions("discover", [insecureUrlProblem("issuer")]));
-  }
-  // Aborted already: nothing is sent (and no shared lookup is left without a listener).
-  if (options.signal?.aborted) {
-    return Promise.reject(new AbortError("discovery was aborted", { cause: options.signal.reason }));
-  }
-  const key = String(issuer);
-  const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
-  const now = options.now ?? Date.now;
-  let cache = caches.get(transport);
-  if (!cache) {
-    cache = new Map();
-    caches.set(transport, cache);
-  }
-  let entry = cache.get(key);
-  if (entry === undefined || entry.expiresAt <= now()) {
-    const pending = fetchMetadata(key, options);
-    const created: CacheEntry = { metadata: pending.then((read) => read.metadata), expiresAt: Infinity };
-    // Every caller may stop waiting (its signal): the shared lookup's failure must not go unhandled.
-    created.metadata.catch(() => {});
-    const owner = cache;
-    owner.set(key, created);
-    pending.then(
-      (read) => {
-        created.expiresAt = now() + (read.lifetimeMs ?? DEFAULT_DISCOVERY_CACHE_MS);
-        if (created.expiresAt <= now() && owner.get(key) === created) owner.delete(key);
-      },
-      () => {
-        if (owner.get(key) === created) owner.delete(key);
-      },
-    );
-    entry = created;
-  }
-  return untilAborted(entry.metadata, options.signal);
+  const resolved = {
+    ...options,
+    allowInsecureRequests,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    now: options.now ?? (() => Date.now()),
+  };
+  return lookUpMetadata(String(issuer), resolved, options.signal);
 }

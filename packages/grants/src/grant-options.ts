@@ -1,5 +1,6 @@
 import {
   check,
+  duration,
   func,
   number,
   oneOf,
@@ -108,32 +109,18 @@ export interface GrantOptions {
   allowInsecureRequests?: boolean | undefined;
 }
 
-/** {@link GrantOptions} after validation: defaults applied, URLs as strings. */
-export interface ResolvedGrantOptions {
-  readonly tokenUrl: string | undefined;
-  readonly issuer: string | undefined;
-  readonly clientId: string | undefined;
-  readonly clientSecret: string | undefined;
-  readonly clientAuthentication: ClientAuthentication;
-  readonly bodyEncoding: BodyEncoding;
-  readonly extraParams: Readonly<Record<string, string | readonly string[]>>;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly timeoutMs: number;
-  readonly fetch: typeof globalThis.fetch | undefined;
-  readonly ky: KyLike | undefined;
-  readonly defaultLifetimeMs: number | undefined;
-  readonly now: () => number;
-  readonly allowInsecureRequests: boolean;
-}
-
 function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== "string" && !(value instanceof URL)) return false;
-  const url = URL.parse(String(value));
-  return url !== null && (url.protocol === "https:" || url.protocol === "http:");
+  return (
+    (typeof value === "string" || value instanceof URL) &&
+    /^https?:$/.test(URL.parse(String(value))?.protocol ?? "")
+  );
 }
 
-/** An absolute http(s) URL, as a string or a `URL`. */
-export const urlRule = (): Rule<string | URL> => check(isHttpUrl, "expected an absolute http(s) URL");
+/** An absolute http(s) URL, as a string or a `URL`; parsed as a string. */
+export const urlRule = (): Rule<string> => {
+  const valid = check(isHttpUrl, "expected an absolute http(s) URL");
+  return (value, problems, path) => String(valid(value, problems, path));
+};
 
 /** A string, or a list of strings (scope, resource). */
 export const stringsRule = (): Rule<string | readonly string[]> =>
@@ -159,8 +146,9 @@ const clientAuthenticationRule = (): Rule<ClientAuthentication> => {
 };
 
 /**
- * The rules of {@link GrantOptions}; each creator's rule spreads them and adds its own fields. Built
- * on first use, so a bundle that never makes a creator drops them.
+ * The rules of {@link GrantOptions}; each creator's rule spreads them and adds its own fields. What
+ * they return is what the request code uses: defaults applied, URLs as strings. Built on first use,
+ * so a bundle that never makes a creator drops them.
  */
 export const grantOptionsShape = () => ({
   tokenUrl: optional(urlRule()),
@@ -169,21 +157,25 @@ export const grantOptionsShape = () => ({
   clientSecret: optional(string(1)),
   clientAuthentication: optional(clientAuthenticationRule(), DEFAULT_CLIENT_AUTHENTICATION),
   bodyEncoding: optional(oneOf(["form", "json"]), DEFAULT_BODY_ENCODING),
-  extraParams: optional(record(stringsRule())),
-  headers: optional(record(string())),
-  timeoutMs: optional(number({ above: 0, max: 2_147_483_647 }), DEFAULT_TIMEOUT_MS),
+  extraParams: optional(record(stringsRule()), {}),
+  headers: optional(record(string()), {}),
+  timeoutMs: optional(duration(), DEFAULT_TIMEOUT_MS),
   fetch: optional(func<typeof globalThis.fetch>()),
   ky: optional(func<KyLike>()),
   defaultLifetimeMs: optional(number({ above: 0 })),
-  now: optional(func<() => number>()),
+  // Read per call, never captured: fake timers and polyfills may replace Date.now later.
+  now: optional(func<() => number>(), () => Date.now()),
   allowInsecureRequests: optional(
     check<boolean>((value) => typeof value === "boolean", "expected a boolean"),
     DEFAULT_ALLOW_INSECURE_REQUESTS,
   ),
 });
 
-type ParsedShared = {
-  [K in keyof ReturnType<typeof grantOptionsShape>]: RuleOutput<ReturnType<typeof grantOptionsShape>[K]>;
+/** {@link GrantOptions} after validation: defaults applied, URLs as strings. */
+export type ResolvedGrantOptions = {
+  readonly [K in keyof ReturnType<typeof grantOptionsShape>]: RuleOutput<
+    ReturnType<typeof grantOptionsShape>[K]
+  >;
 };
 
 /**
@@ -193,7 +185,7 @@ type ParsedShared = {
  * `path: message` lines.
  */
 export function checkGrantOptions(
-  options: ParsedShared,
+  options: ResolvedGrantOptions,
   endpoint: { readonly name: string; readonly value: unknown } = {
     name: "tokenUrl",
     value: options.tokenUrl,
@@ -224,24 +216,4 @@ export function checkGrantOptions(
     problems.push("ky: pass either fetch or ky, not both");
   }
   return problems;
-}
-
-/** Turns parsed shared options into the plain object the request code uses. */
-export function resolveGrantOptions(options: ParsedShared): ResolvedGrantOptions {
-  return {
-    tokenUrl: options.tokenUrl === undefined ? undefined : String(options.tokenUrl),
-    issuer: options.issuer === undefined ? undefined : String(options.issuer),
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    clientAuthentication: options.clientAuthentication,
-    bodyEncoding: options.bodyEncoding,
-    extraParams: options.extraParams ?? {},
-    headers: options.headers ?? {},
-    timeoutMs: options.timeoutMs,
-    fetch: options.fetch,
-    ky: options.ky,
-    defaultLifetimeMs: options.defaultLifetimeMs,
-    now: options.now ?? (() => Date.now()),
-    allowInsecureRequests: options.allowInsecureRequests,
-  };
 }

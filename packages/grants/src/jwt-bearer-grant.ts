@@ -1,12 +1,6 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  stringsRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import {
   identityField,
   readTokenSource,
@@ -56,8 +50,7 @@ const rule = () =>
  */
 export function jwtBearerGrant(options: JwtBearerGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "jwtBearerGrant", checkGrantOptions);
-  const resolved = resolveGrantOptions(parsed);
-  return createGrantCreator(JWT_BEARER_GRANT_TYPE, resolved, async (context) => ({
+  return createGrantCreator(JWT_BEARER_GRANT_TYPE, parsed, async (context) => ({
     assertion: await readTokenSource(parsed.assertion, context, "assertion"),
     scope: scopeParam(identityField(context.identity, "scope") ?? parsed.scope),
     resource: resourceParam(identityField(context.identity, "resource") ?? parsed.resource),

@@ -1,12 +1,6 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  stringsRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import { identityField, scopeParam } from "./internal/params.js";
 
 /** Options of {@link passwordGrant}. */
@@ -48,8 +42,7 @@ const rule = () =>
  */
 export function passwordGrant(options: PasswordGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "passwordGrant", checkGrantOptions);
-  const resolved = resolveGrantOptions(parsed);
-  return createGrantCreator("password", resolved, ({ identity }) => ({
+  return createGrantCreator("password", parsed, ({ identity }) => ({
     username: parsed.username,
     password: parsed.password,
     scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),

@@ -1,13 +1,7 @@
 import { TokenkeepError, type TokenSet } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  stringsRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import { identityField, scopeParam } from "./internal/params.js";
 
 /** Options of {@link refreshTokenGrant}. */
@@ -49,9 +43,8 @@ export const NO_REFRESH_TOKEN = "ERR_TOKENKEEP_NO_REFRESH_TOKEN";
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "refreshTokenGrant", checkGrantOptions);
-  const resolved = resolveGrantOptions(parsed);
   const redeemed = (previous: TokenSet | undefined) => previous?.refreshToken ?? parsed.refreshToken;
-  const creator = createGrantCreator("refresh_token", resolved, ({ previous, identity }) => ({
+  const creator = createGrantCreator("refresh_token", parsed, ({ previous, identity }) => ({
     refresh_token: redeemed(previous),
     scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
   }));

@@ -1,13 +1,7 @@
 import { InvalidResponseError } from "@tokenkeep/core";
 import { readTokenResponse } from "@tokenkeep/core/http";
 import * as rules from "@tokenkeep/core/options";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  urlRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, urlRule } from "./grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
 
 /** Options of {@link revokeToken}. */
@@ -50,9 +44,8 @@ export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
   const parsed = rules.validate(rule(), options, "revokeToken", (parsed) =>
     checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
   );
-  const resolved = resolveGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined });
-  const configured = parsed.revocationUrl === undefined ? undefined : String(parsed.revocationUrl);
-  const url = await resolveEndpoint(resolved, "revocation_endpoint", configured, parsed.signal);
+  const resolved = { ...parsed, tokenUrl: undefined };
+  const url = await resolveEndpoint(resolved, "revocation_endpoint", parsed.revocationUrl, parsed.signal);
   const params = { token: parsed.token, token_type_hint: parsed.tokenTypeHint };
   await postToEndpoint(url, params, resolved, parsed.signal, "revocation request", async (response) => {
     if (response.ok) {

@@ -1,11 +1,6 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape } from "./grant-options.js";
 
 /** Options of {@link robotGrant}. */
 export interface RobotGrantOptions extends GrantOptions {
@@ -35,8 +30,7 @@ const rule = () =>
  */
 export function robotGrant(options: RobotGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "robotGrant", checkGrantOptions);
-  const resolved = resolveGrantOptions(parsed);
-  return createGrantCreator("robot_credentials", resolved, () => ({
+  return createGrantCreator("robot_credentials", parsed, () => ({
     id: parsed.id,
     secret: parsed.secret,
     realm_id: parsed.realmId,

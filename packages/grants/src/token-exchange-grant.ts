@@ -1,12 +1,6 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
-import {
-  checkGrantOptions,
-  type GrantOptions,
-  grantOptionsShape,
-  resolveGrantOptions,
-  stringsRule,
-} from "./grant-options.js";
+import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import {
   identityField,
   readTokenSource,
@@ -125,9 +119,8 @@ export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCre
       ? ["actorTokenType: only with actorToken"]
       : []),
   ]);
-  const resolved = resolveGrantOptions(parsed);
   const { actorToken } = parsed;
-  return createGrantCreator(TOKEN_EXCHANGE_GRANT_TYPE, resolved, async (context) => {
+  return createGrantCreator(TOKEN_EXCHANGE_GRANT_TYPE, parsed, async (context) => {
     const { identity } = context;
     return {
       subject_token: await readTokenSource(parsed.subjectToken, context, "subjectToken"),

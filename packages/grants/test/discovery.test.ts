@@ -189,6 +189,40 @@ describe("discovery", () => {
     expect(String(error)).toMatch(/issuer/);
   });
 
+  it("names the first field of the metadata that is not what RFC 8414 says, never its value", async () => {
+    const cases: [(issuer: string) => unknown, string][] = [
+      [(issuer) => ({ issuer, token_endpoint: 42 }), "token_endpoint"],
+      [(issuer) => ({ issuer, grant_types_supported: ["client_credentials", 7] }), "grant_types_supported"],
+      [
+        (issuer) => ({ issuer, token_endpoint_auth_methods_supported: "client_secret_basic" }),
+        "token_endpoint_auth_methods_supported",
+      ],
+      [() => ({ token_endpoint: "https://as.example/token" }), "issuer"],
+    ];
+    for (const [body, field] of cases) {
+      const server = await metadataServer((issuer) => ({ status: 200, body: body(issuer) }));
+      const error = await discover(server.url).catch((reason: unknown) => reason);
+      expect(isInvalidResponseError(error)).toBe(true);
+      expect(String(error)).toContain(`invalid authorization server metadata: field "${field}" is invalid`);
+    }
+    const listed = await metadataServer(() => ({ status: 200, body: ["not", "an", "object"] }));
+    const error = await discover(listed.url).catch((reason: unknown) => reason);
+    expect(String(error)).toContain("invalid authorization server metadata: not a JSON object");
+    const server = await metadataServer((issuer) => ({
+      status: 200,
+      body: {
+        issuer,
+        token_endpoint: `${issuer}/t`,
+        grant_types_supported: ["client_credentials"],
+        extra: 1,
+      },
+    }));
+    await expect(discover(server.url)).resolves.toMatchObject({
+      grant_types_supported: ["client_credentials"],
+      extra: 1,
+    });
+  });
+
   it("does not cache a failure", async () => {
     let calls = 0;
     const server = await metadataServer((issuer) => {

@@ -197,6 +197,29 @@ describe("error paths", () => {
     }
   });
 
+  it("redacts the Basic credentials a server echoes in Base64, and lower-case form-url-encoding", async () => {
+    const secret = "é x:%";
+    const basic = btoa(`svc:${new URLSearchParams({ s: secret }).toString().slice(2)}`);
+    const lower = new URLSearchParams({ s: secret })
+      .toString()
+      .slice(2)
+      .replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase());
+    server.script.push({
+      status: 401,
+      headers: { "www-authenticate": `Basic realm="token", error_description="bad Basic ${basic}"` },
+      body: { error: "invalid_client", error_description: `credentials ${basic} (secret ${lower})` },
+    });
+    const error = await failure(clientCredentialsGrant({ ...options(), clientSecret: secret })());
+    expect(error).toMatchObject({
+      errorDescription: "credentials [redacted] (secret [redacted])",
+      wwwAuthenticate: 'Basic realm="token", error_description="bad Basic [redacted]"',
+    });
+    for (const text of [JSON.stringify(error), String(error), inspect(error, { depth: 5 })]) {
+      expect(text).not.toContain(basic);
+      expect(text).not.toContain(lower);
+    }
+  });
+
   // Self-contained (it makes every failure itself), so it passes alone and in any order.
   it("never puts a secret, password or refresh token in an error", async () => {
     const seen = await everyKindOfFailure();

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { clientCredentialsGrant } from "../index.js";
 import { clientSecretJwt, privateKeyJwt } from "./index.js";
+import { isCertificateInput } from "./signing-key.js";
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const p384 = generateKeyPairSync("ec", { namedCurve: "P-384" });
@@ -73,6 +74,32 @@ describe("privateKeyJwt options", () => {
       code: "ERR_TOKENKEEP_INVALID_OPTIONS",
       message: "invalid privateKeyJwt options: key: not a usable ES256 private key",
     });
+  });
+});
+
+describe("isCertificateInput", () => {
+  it("takes a PEM or the Base64 of a DER, never an empty or body-less certificate", () => {
+    const der = btoa("not really DER, but Base64 all the same");
+    for (const good of [der, `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`]) {
+      expect(isCertificateInput(good)).toBe(true);
+    }
+    for (const bad of [
+      "",
+      "   \n",
+      "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
+      "under_score",
+      "abcde",
+      42,
+    ]) {
+      expect(isCertificateInput(bad)).toBe(false);
+    }
+  });
+
+  it("makes privateKeyJwt refuse an empty certificate when it is made", () => {
+    const key = rsa.privateKey.export({ format: "jwk" });
+    expect(problems(() => privateKeyJwt({ key, certificate: "" }))).toEqual([
+      expect.stringMatching(/^certificate: /),
+    ]);
   });
 });
 

@@ -77,9 +77,15 @@ export async function importSigningKey(
   }
 }
 
-/** A certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or as the Base64 of its DER. */
+/**
+ * A certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or as the Base64 of its DER: once the
+ * PEM lines and white space are gone, a non-empty Base64 text (an empty string or a PEM without a
+ * body is no certificate).
+ */
 export function isCertificateInput(value: unknown): value is string {
-  return typeof value === "string" && /^[\s\w+/=-]*$/.test(value.replace(/-----[A-Z ]+-----/g, ""));
+  if (typeof value !== "string") return false;
+  const base64 = value.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 !== 1;
 }
 
 /**

@@ -27,23 +27,14 @@ export interface ExchangeRequest {
 }
 
 /**
- * Names the endpoint on an error that passed through: an enumerable `endpoint` (so `toJSON()` has
- * it) and, unless the message already names it, a message prefixed with `<what> to <endpoint>: `.
- * Core's errors carry no such field, so it is added to the instance.
- */
-function withEndpoint<E extends TokenkeepError>(error: E, request: ExchangeRequest, endpoint: string): E {
-  if (!error.message.includes(endpoint)) error.message = `${request.what} to ${endpoint}: ${error.message}`;
-  return Object.assign(error, { endpoint });
-}
-
-/**
  * Sends `request` and reads its answer with `read`, both within `transport.timeoutMs` and the
  * caller's `signal`. Failures become core's errors: `AbortError` when the caller aborted,
  * `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
  * code: `ECONNREFUSED`, `ENOTFOUND`, a TLS code); errors thrown by `read` (`OAuthError`,
  * `InvalidResponseError`) pass through. Every one but `AbortError` names the endpoint (origin and
- * path) in its message and `endpoint` field. No request header or body ever reaches an error: they
- * carry the client's credentials. POST redirects are not followed.
+ * path) in its message and an enumerable `endpoint` field (so `toJSON()` has it; core's errors carry
+ * no such field, so it is added to the instance). No request header or body ever reaches an error:
+ * they carry the client's credentials. POST redirects are not followed.
  */
 export async function exchange<T>(
   request: ExchangeRequest,
@@ -51,45 +42,48 @@ export async function exchange<T>(
   signal: AbortSignal | undefined,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
-  if (signal?.aborted) throw new AbortError(`${request.what} was aborted`, { cause: signal.reason });
+  const { url, what } = request;
+  const aborted = () => new AbortError(`${what} was aborted`, { cause: signal?.reason });
+  if (signal?.aborted) throw aborted();
   const timeout = AbortSignal.timeout(transport.timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
-  const redirect: RequestRedirect = request.method === "POST" ? "manual" : "follow";
   const init = {
     method: request.method,
     headers: request.headers,
     body: request.body,
-    signal: combined,
-    redirect,
-  };
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
+    redirect: request.method === "POST" ? "manual" : "follow",
+  } as const;
   try {
-    const response = transport.ky
-      ? await transport.ky(request.url, { ...init, retry: 0, timeout: false, throwHttpErrors: false })
-      : await (transport.fetch ?? globalThis.fetch)(request.url, init);
-    return await read(response);
-  } catch (error) {
-    const endpoint = endpointOf(request.url);
-    if (isOAuthError(error) || isInvalidResponseError(error)) throw withEndpoint(error, request, endpoint);
-    if (signal?.aborted) throw new AbortError(`${request.what} was aborted`, { cause: signal.reason });
-    if (timeout.aborted) {
-      throw withEndpoint(
-        new TimeoutError(`${request.what} to ${endpoint} timed out after ${transport.timeoutMs} ms`, {
-          timeoutMs: transport.timeoutMs,
-        }),
-        request,
-        endpoint,
-      );
-    }
-    // ky's errors hold the request (and so the Authorization header): keep only what they wrap.
-    const cause = error instanceof Error && "request" in error ? error.cause : error;
-    const reason = networkReason(cause);
-    const why = reason ? describeReason(reason) : "no answer";
-    const failure = withEndpoint(
-      new NetworkError(`${request.what} to ${endpoint} failed: ${why}`, { cause }),
-      request,
-      endpoint,
+    return await read(
+      await (transport.ky
+        ? transport.ky(url, { ...init, retry: 0, timeout: false, throwHttpErrors: false })
+        : (transport.fetch ?? globalThis.fetch)(url, init)),
     );
-    throw reason ? Object.assign(failure, { reason }) : failure;
+  } catch (error) {
+    const endpoint = endpointOf(url);
+    let failure: TokenkeepError;
+    if (isOAuthError(error) || isInvalidResponseError(error)) {
+      failure = error;
+      if (!error.message.includes(endpoint)) error.message = `${what} to ${endpoint}: ${error.message}`;
+    } else if (signal?.aborted) {
+      throw aborted();
+    } else if (timeout.aborted) {
+      failure = new TimeoutError(`${what} to ${endpoint} timed out after ${transport.timeoutMs} ms`, {
+        timeoutMs: transport.timeoutMs,
+      });
+    } else {
+      // ky's errors hold the request (and so the Authorization header): keep only what they wrap.
+      const cause = error instanceof Error && "request" in error ? error.cause : error;
+      const reason = networkReason(cause);
+      failure = new NetworkError(
+        `${what} to ${endpoint} failed: ${reason ? describeReason(reason) : "no answer"}`,
+        {
+          cause,
+        },
+      );
+      if (reason) Object.assign(failure, { reason });
+    }
+    throw Object.assign(failure, { endpoint });
   }
 }

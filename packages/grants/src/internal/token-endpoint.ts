@@ -1,7 +1,7 @@
 import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
-import { applyClientAuthentication } from "../client-authentication.js";
-import { discover } from "../discovery.js";
+import { applyClientAuthentication, formUrlEncode } from "../client-authentication.js";
+import { lookUpMetadata } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
 import { isSecureEnough } from "./transport-security.js";
@@ -18,72 +18,55 @@ export async function resolveEndpoint(
 ): Promise<string> {
   if (configured !== undefined) return configured;
   const issuer = options.issuer as string; // options were checked: one of the two is set
-  const metadata = await discover(issuer, {
-    fetch: options.fetch,
-    ky: options.ky,
-    timeoutMs: options.timeoutMs,
-    signal,
-    allowInsecureRequests: options.allowInsecureRequests,
-    now: options.now,
-  });
+  const metadata = await lookUpMetadata(issuer, options, signal);
   // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases.
   const mtls = String(options.clientAuthentication).includes("tls_client_auth");
   const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
   const url = typeof alias === "string" ? alias : metadata[kind];
-  if (url === undefined) {
-    throw new InvalidResponseError(`the metadata of ${issuer} names no ${kind}`, { transient: false });
-  }
   // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
-  if (!isSecureEnough(url, options.allowInsecureRequests)) {
-    throw new InvalidResponseError(
-      `the metadata of ${issuer} names an http ${kind}: not sent (allowInsecureRequests: true allows it)`,
-      { transient: false },
-    );
-  }
-  return url;
+  const problem =
+    url === undefined
+      ? `names no ${kind}`
+      : !isSecureEnough(url, options.allowInsecureRequests) &&
+        `names an http ${kind}: not sent (allowInsecureRequests: true allows it)`;
+  if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`, { transient: false });
+  return url as string;
 }
 
 /** Names of request parameters whose values are credentials (`client_secret`, `subject_token`...). */
 const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
- * A credential as a server may echo it: as it parsed it, or as it arrived in the form body
- * (percent-encoded, `+` for a space, upper- or lower-case hex). Longest first, so no form is
- * half-replaced by a shorter one.
+ * A credential as a server may echo it: as it parsed it, or as it arrived (percent-encoded as
+ * `encodeURIComponent` does, or form-url-encoded with `+` for a space, in upper- or lower-case hex).
+ * Longest first, so no form is half-replaced by a shorter one.
  */
 function echoForms(secrets: readonly string[]): string[] {
   const forms = new Set<string>();
   for (const secret of secrets) {
-    const percent = encodeURIComponent(secret);
-    forms
-      .add(secret)
-      .add(percent)
-      .add(percent.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
-    forms.add(new URLSearchParams({ s: secret }).toString().slice(2));
+    for (const form of [secret, encodeURIComponent(secret), formUrlEncode(secret)]) {
+      forms.add(form).add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
+    }
   }
   return [...forms].sort((a, b) => b.length - a.length);
 }
 
 /**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
- * An `OAuthError` whose text fields contain one of `secrets`, clear or URL-encoded, is rebuilt with
- * `[redacted]` in its place.
+ * An `OAuthError` is rebuilt with `[redacted]` wherever its text fields hold one of `secrets`, clear
+ * or encoded.
  */
 function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unknown {
   if (!isOAuthError(error)) return error;
-  const fields = [error.errorDescription, error.errorUri, error.wwwAuthenticate];
   const forms = echoForms(secrets);
-  if (!forms.some((form) => fields.some((field) => field?.includes(form)))) return error;
   const redact = (field: string | undefined) =>
     forms.reduce((text, form) => text?.replaceAll(form, "[redacted]"), field);
+  // Rebuilt rather than edited: the message (and the stack that copied it) are made from these fields.
   return new OAuthError({
-    error: error.error,
+    ...error,
     errorDescription: redact(error.errorDescription),
     errorUri: redact(error.errorUri),
     wwwAuthenticate: redact(error.wwwAuthenticate),
-    status: error.status,
-    transient: error.transient,
-    retryAfterMs: error.retryAfterMs,
     response: error.response,
   });
 }
@@ -110,9 +93,11 @@ export async function postToEndpoint<T>(
   });
   const { body, contentType } = encodeBody(all, options.bodyEncoding);
   headers["content-type"] = contentType;
+  // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
     ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
+    ...Object.keys(headers).map((name) => /^authorization$/i.test(name) && headers[name]?.split(" ").at(-1)),
   ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
