@@ -71,6 +71,8 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
       npm_config_registry: `${registry.url}/`,
       // The workspace's pnpm store: astro's tarballs are already there (hard links, no download).
       npm_config_store_dir: store.trim(),
+      // pnpm caches metadata per registry host and port: keep this run's in the temp dir.
+      npm_config_cache_dir: join(dir, "pnpm-cache"),
       ASTRO_TELEMETRY_DISABLED: "1",
       CI: "1",
     };
