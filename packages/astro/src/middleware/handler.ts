@@ -83,11 +83,14 @@ function configuredSecrets(config: ResolvedConfig): string[] {
 }
 
 /**
- * Throws {@link MissingSecretError} unless the configuration has a cookie secret: the production
- * server's start-up check (`astro dev` only warns).
+ * The production server's start-up check (`astro dev` only warns): throws {@link MissingSecretError}
+ * unless the configuration has a cookie secret, and a `TypeError` when one is shorter than 32
+ * characters (the sealer's own check, run now rather than on the first request).
  */
 export function assertCookieSecret(config: ResolvedConfig): void {
-  if (configuredSecrets(config).length === 0) throw new MissingSecretError();
+  const secrets = configuredSecrets(config);
+  if (secrets.length === 0) throw new MissingSecretError();
+  createCookieSealer(secrets, config.cookie.name);
 }
 
 /** The middleware that most recently started in this process (for `stats()` of `@tokenkeep/astro/server`). */
