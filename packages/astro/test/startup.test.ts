@@ -13,7 +13,11 @@ describe("production start-up", () => {
   });
 
   it("with the secret the same build starts (the check reads the environment when the server starts)", async () => {
-    const site = await runBuiltUntilExit(fixtureRoot("site"), { TOKENKEEP_SECRET: "x".repeat(32) }, 3_000);
+    const site = await runBuiltUntilExit(
+      fixtureRoot("site"),
+      { TOKENKEEP_SECRET: "x".repeat(32) },
+      { untilListening: true },
+    );
     expect(site.code, site.output).toBeNull();
     expect(site.listened).toBe(true);
   });

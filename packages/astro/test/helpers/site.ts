@@ -131,12 +131,13 @@ export interface ExitedSite {
 
 /**
  * Starts `dist/server/entry.mjs` of a built fixture with `env` (nothing of the test runner's, no
- * `TOKENKEEP_SECRET` unless given) and waits up to `deadlineMs` for it to exit on its own.
+ * `TOKENKEEP_SECRET` unless given) and waits up to `deadlineMs` for it to exit on its own; with
+ * `untilListening`, it is stopped as soon as it accepts a connection instead.
  */
 export async function runBuiltUntilExit(
   root: string,
   env: Record<string, string>,
-  deadlineMs = 20_000,
+  { deadlineMs = 20_000, untilListening = false }: { deadlineMs?: number; untilListening?: boolean } = {},
 ): Promise<ExitedSite> {
   const port = await freePort();
   const inherited = cleanEnvironment();
@@ -160,7 +161,7 @@ export async function runBuiltUntilExit(
     code = value;
   });
   const deadline = Date.now() + deadlineMs;
-  while (code === undefined && Date.now() < deadline) {
+  while (code === undefined && Date.now() < deadline && !(untilListening && listened)) {
     if (await accepts(port)) listened = true;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
