@@ -4,6 +4,8 @@
 export const DEFAULT_CONFIG_FILE = "src/tokenkeep.config.ts";
 /** The virtual module that re-exports the configuration module inside the server bundle. */
 export const CONFIG_MODULE_ID = "virtual:tokenkeep/config";
+/** The virtual module the built server's entry imports first, to load the middleware as it starts. */
+export const STARTUP_MODULE_ID = "virtual:tokenkeep/startup";
 /** The session cookie's name (before the `__Host-`/`__Secure-` prefix). */
 export const DEFAULT_COOKIE_NAME = "tokenkeep";
 /** The cookie's `Max-Age` when the refresh token's lifetime is unknown: 30 days, in seconds. */

@@ -22,12 +22,17 @@ function project(withConfig: string | undefined): string {
   return root;
 }
 
-function setup(integration: ReturnType<typeof tokenkeep>, root: string, command = "build") {
+function setup(
+  integration: ReturnType<typeof tokenkeep>,
+  root: string,
+  command = "build",
+  adapter: { name: string } | undefined = undefined,
+) {
   const middlewares: unknown[] = [];
   const updates: Array<{ vite: { plugins: unknown[]; ssr: unknown } }> = [];
   const hook = integration.hooks["astro:config:setup"] as (options: unknown) => void;
   hook({
-    config: { root: pathToFileURL(`${root}/`) },
+    config: { root: pathToFileURL(`${root}/`), adapter },
     command,
     addMiddleware: (middleware: unknown) => middlewares.push(middleware),
     updateConfig: (update: { vite: { plugins: unknown[]; ssr: unknown } }) => updates.push(update),
@@ -55,6 +60,21 @@ describe("integration", () => {
     expect(middlewares).toEqual([{ entrypoint: "@tokenkeep/astro/middleware", order: "pre" }]);
     expect(updates[0]?.vite.ssr).toEqual({ noExternal: ["@tokenkeep/astro"] });
     expect((updates[0]!.vite.plugins[0] as { name: string }).name).toBe("@tokenkeep/astro:config");
+  });
+
+  it("with @astrojs/node (only), the built server loads the middleware as it starts: no secret, no start", () => {
+    const root = project("src/tokenkeep.config.ts");
+    const names = (adapter: { name: string } | undefined) =>
+      (setup(tokenkeep(), root, "build", adapter).updates[0]!.vite.plugins as Array<{ name: string }>).map(
+        (plugin) => plugin.name,
+      );
+    expect(names({ name: "@astrojs/node" })).toEqual([
+      "@tokenkeep/astro:config",
+      "@tokenkeep/astro:startup-check",
+    ]);
+    // Other platforms may expose secrets per request only: there the first request refuses instead.
+    expect(names({ name: "@astrojs/cloudflare" })).toEqual(["@tokenkeep/astro:config"]);
+    expect(names(undefined)).toEqual(["@tokenkeep/astro:config"]);
   });
 
   it("a missing config module is a build error naming the file, with a minimal example", () => {

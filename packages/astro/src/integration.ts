@@ -10,7 +10,10 @@ import type { AstroIntegration } from "astro";
 import { z } from "zod";
 import { DEFAULT_CONFIG_FILE, DEFAULT_LOGIN_ROUTE, DEFAULT_LOGOUT_ROUTE } from "./defaults.js";
 import { INJECTED_TYPES } from "./inject-types.js";
-import { configModulePlugin } from "./vite-plugin.js";
+import { configModulePlugin, startupCheckPlugin } from "./vite-plugin.js";
+
+/** The adapter whose built server the integration makes load the middleware as it starts. */
+const NODE_ADAPTER = "@astrojs/node";
 
 /** Options of the integration. Everything else lives in the configuration module. */
 export interface TokenkeepIntegrationOptions {
@@ -80,9 +83,13 @@ export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroInteg
         const root = fileURLToPath(config.root);
         const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
         if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
+        const plugins = [configModulePlugin({ configPath, dev: command === "dev" })];
+        // With @astrojs/node the server refuses to start without a cookie secret. Other adapters'
+        // platforms may only expose secrets per request, so there the first request refuses instead.
+        if (config.adapter?.name === NODE_ADAPTER) plugins.push(startupCheckPlugin());
         updateConfig({
           vite: {
-            plugins: [configModulePlugin({ configPath, dev: command === "dev" })],
+            plugins,
             // The middleware imports the virtual module, so Vite must bundle it rather than leave it
             // to Node's resolver.
             ssr: { noExternal: [INTEGRATION_NAME] },

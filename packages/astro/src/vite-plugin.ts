@@ -5,10 +5,12 @@
  * browser fails the build: a client script importing it would ship every secret it holds. The build's
  * prerender environment gets a stand-in instead, so building never evaluates the user's module.
  */
+import { posix } from "node:path";
 import type { Plugin } from "vite";
-import { CONFIG_MODULE_ID } from "./defaults.js";
+import { CONFIG_MODULE_ID, STARTUP_MODULE_ID } from "./defaults.js";
 
 const RESOLVED_ID = `\0${CONFIG_MODULE_ID}`;
+const RESOLVED_STARTUP_ID = `\0${STARTUP_MODULE_ID}`;
 
 /** Options of {@link configModulePlugin}. */
 export interface ConfigModulePluginOptions {
@@ -50,6 +52,43 @@ export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
         `export const dev = ${JSON.stringify(options.dev)};`,
         "export const prerenderOnly = false;",
       ].join("\n");
+    },
+  };
+}
+
+/**
+ * Makes the built server load the middleware module (which checks the configuration and the cookie
+ * secret) as it starts, rather than on the first request as Astro does: the server's entry chunks
+ * import a small chunk that imports `@tokenkeep/astro/middleware`, so a production server without a
+ * secret exits at once with the error naming `TOKENKEEP_SECRET`. Build only, server environment only;
+ * the build itself never runs the entry.
+ */
+export function startupCheckPlugin(): Plugin {
+  return {
+    name: "@tokenkeep/astro:startup-check",
+    apply: "build",
+    applyToEnvironment: (environment) => environment.name === "ssr",
+    buildStart() {
+      this.emitFile({ type: "chunk", id: STARTUP_MODULE_ID, name: "tokenkeep-startup" });
+    },
+    resolveId(id) {
+      return id === STARTUP_MODULE_ID ? RESOLVED_STARTUP_ID : undefined;
+    },
+    load(id) {
+      return id === RESOLVED_STARTUP_ID ? 'import "@tokenkeep/astro/middleware";\n' : undefined;
+    },
+    generateBundle(_options, bundle) {
+      const chunks = Object.values(bundle).filter((item) => item.type === "chunk");
+      const startup = chunks.find((chunk) => chunk.facadeModuleId === RESOLVED_STARTUP_ID);
+      if (startup === undefined) return;
+      for (const chunk of chunks) {
+        if (!chunk.isEntry || chunk === startup) continue;
+        const relative = posix.relative(posix.dirname(chunk.fileName), startup.fileName);
+        const statement = `import ${JSON.stringify(relative.startsWith(".") ? relative : `./${relative}`)};`;
+        // Prepended on the first line, so the chunk's source map stays aligned; once, however many
+        // times the integration was added.
+        if (!chunk.code.startsWith(statement)) chunk.code = `${statement}${chunk.code}`;
+      }
     },
   };
 }

@@ -17,7 +17,12 @@ import type { TokenkeepLocals } from "../locals.js";
 import { getAccessToken } from "../server/index.js";
 import type { Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
-import { createTokenkeepMiddleware, MissingSecretError, type TokenkeepMiddleware } from "./handler.js";
+import {
+  assertCookieSecret,
+  createTokenkeepMiddleware,
+  MissingSecretError,
+  type TokenkeepMiddleware,
+} from "./handler.js";
 
 const SECRET = "middleware-test-secret-0123456789abcdef";
 const START = 1_800_000_000_000;
@@ -382,6 +387,27 @@ describe("middleware: registration and setup", () => {
   it("production without a secret refuses to handle the request", async () => {
     const { middleware } = create(makeUpstream().upstream, { cookie: {} });
     await expect(run(middleware, "http://app.test/")).rejects.toBeInstanceOf(MissingSecretError);
+  });
+
+  it("the start-up check: no secret (option or TOKENKEEP_SECRET) or a short one throws, naming what to set", () => {
+    const config = (cookie: TokenkeepConfig["cookie"]) =>
+      parseConfig({ upstream: makeUpstream().upstream, cookie });
+    const saved = process.env.TOKENKEEP_SECRET;
+    try {
+      delete process.env.TOKENKEEP_SECRET;
+      expect(() => assertCookieSecret(config({}))).toThrow(MissingSecretError);
+      expect(() => assertCookieSecret(config({}))).toThrow(/Set TOKENKEEP_SECRET/);
+      expect(() => assertCookieSecret(config({ secrets: [] }))).toThrow(MissingSecretError);
+      expect(() => assertCookieSecret(config({ secrets: "short" }))).toThrow(/at least 32 characters/);
+      expect(() => assertCookieSecret(config({ secrets: SECRET }))).not.toThrow();
+      process.env.TOKENKEEP_SECRET = ` ${SECRET} , `;
+      expect(() => assertCookieSecret(config({}))).not.toThrow();
+      process.env.TOKENKEEP_SECRET = "too-short";
+      expect(() => assertCookieSecret(config({}))).toThrow(/at least 32 characters/);
+    } finally {
+      if (saved === undefined) delete process.env.TOKENKEEP_SECRET;
+      else process.env.TOKENKEEP_SECRET = saved;
+    }
   });
 
   it("the dev server without a secret warns once and stores sessions unsealed", async () => {

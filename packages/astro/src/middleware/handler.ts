@@ -61,7 +61,10 @@ const ACTIVE = Symbol.for("tokenkeep.astro.active-middleware");
 type Flags = { [HANDLED]?: WeakSet<object>; [WARNED]?: boolean; [ACTIVE]?: TokenkeepMiddleware };
 const flags = globalThis as Flags;
 
-/** The error a production server answers with when no cookie secret is configured. */
+/**
+ * The error a production server refuses to start with (with `@astrojs/node`; with other adapters, to
+ * handle a request) when no cookie secret is configured.
+ */
 export class MissingSecretError extends Error {
   override name = "MissingSecretError";
   readonly code = "ERR_TOKENKEEP_NO_COOKIE_SECRET";
@@ -72,6 +75,22 @@ export class MissingSecretError extends Error {
         "stored unsealed outside `astro dev`.",
     );
   }
+}
+
+/** The cookie secrets of a configuration: `cookie.secrets`, else `TOKENKEEP_SECRET` (read when called). */
+function configuredSecrets(config: ResolvedConfig): string[] {
+  return config.cookie.secrets === undefined ? secretsFromEnvironment() : splitSecrets(config.cookie.secrets);
+}
+
+/**
+ * The production server's start-up check (`astro dev` only warns): throws {@link MissingSecretError}
+ * unless the configuration has a cookie secret, and a `TypeError` when one is shorter than 32
+ * characters (the sealer's own check, run now rather than on the first request).
+ */
+export function assertCookieSecret(config: ResolvedConfig): void {
+  const secrets = configuredSecrets(config);
+  if (secrets.length === 0) throw new MissingSecretError();
+  createCookieSealer(secrets, config.cookie.name);
 }
 
 /** The middleware that most recently started in this process (for `stats()` of `@tokenkeep/astro/server`). */
@@ -146,8 +165,7 @@ export function createTokenkeepMiddleware(
 
   const getSealer = (): CookieSealer => {
     if (sealer !== undefined) return sealer;
-    const secrets =
-      config.cookie.secrets === undefined ? secretsFromEnvironment() : splitSecrets(config.cookie.secrets);
+    const secrets = configuredSecrets(config);
     if (secrets.length > 0) {
       sealer = withUnsealCache(createCookieSealer(secrets, settings.name), UNSEAL_CACHE_ENTRIES);
     } else if (runtime.dev) {

@@ -7,12 +7,17 @@
 import config, { dev, prerenderOnly } from "virtual:tokenkeep/config";
 import type { MiddlewareHandler } from "astro";
 import { parseConfig, type TokenkeepConfig } from "../config/schema.js";
-import { createTokenkeepMiddleware, prerenderMiddleware } from "./handler.js";
+import { assertCookieSecret, createTokenkeepMiddleware, prerenderMiddleware } from "./handler.js";
+
+const resolved = prerenderOnly ? undefined : parseConfig(config as TokenkeepConfig);
+// Outside `astro dev`, no cookie secret is fatal here. With @astrojs/node the integration makes the
+// built server import this module as it starts (vite-plugin.ts), so the server refuses to start;
+// elsewhere Astro loads middleware on the first request, and that request fails.
+if (resolved !== undefined && !dev) assertCookieSecret(resolved);
 
 /**
  * The middleware, configured by `src/tokenkeep.config.ts` (or the file the integration was given);
  * while the build prerenders pages, a stand-in that only sets signed-out locals.
  */
-export const onRequest: MiddlewareHandler = prerenderOnly
-  ? prerenderMiddleware
-  : createTokenkeepMiddleware(parseConfig(config as TokenkeepConfig), { dev });
+export const onRequest: MiddlewareHandler =
+  resolved === undefined ? prerenderMiddleware : createTokenkeepMiddleware(resolved, { dev });

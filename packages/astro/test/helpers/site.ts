@@ -119,3 +119,56 @@ async function start(
       }),
   };
 }
+
+/** How a built server that was expected to exit ended. */
+export interface ExitedSite {
+  /** The exit code (`null` when it was still running at the deadline and was killed). */
+  readonly code: number | null;
+  readonly output: string;
+  /** Whether 127.0.0.1:`port` accepted a connection while the server ran. */
+  readonly listened: boolean;
+}
+
+/**
+ * Starts `dist/server/entry.mjs` of a built fixture with `env` (nothing of the test runner's, no
+ * `TOKENKEEP_SECRET` unless given) and waits up to `deadlineMs` for it to exit on its own; with
+ * `untilListening`, it is stopped as soon as it accepts a connection instead.
+ */
+export async function runBuiltUntilExit(
+  root: string,
+  env: Record<string, string>,
+  { deadlineMs = 20_000, untilListening = false }: { deadlineMs?: number; untilListening?: boolean } = {},
+): Promise<ExitedSite> {
+  const port = await freePort();
+  const inherited = cleanEnvironment();
+  delete inherited.TOKENKEEP_SECRET;
+  const child = spawn(process.execPath, ["dist/server/entry.mjs"], {
+    cwd: root,
+    env: { ...inherited, HOST: "127.0.0.1", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let listened = false;
+  let code: number | null | undefined;
+  void exited.then((value) => {
+    code = value;
+  });
+  const deadline = Date.now() + deadlineMs;
+  while (code === undefined && Date.now() < deadline && !(untilListening && listened)) {
+    if (await accepts(port)) listened = true;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (code === undefined) {
+    child.kill("SIGKILL");
+    await exited;
+    return { code: null, output, listened };
+  }
+  return { code, output, listened };
+}

@@ -1,0 +1,157 @@
+/**
+ * `npx astro add @tokenkeep/astro` on a fresh site, as a user runs it: the package comes from a
+ * loopback registry serving our packed packages (they are not published), the rest from npmjs
+ * through it; pnpm installs from its local store, so only metadata crosses the network.
+ */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type LocalRegistry,
+  PUBLIC_REGISTRY,
+  packWorkspacePackages,
+  publicRegistryReachable,
+  startLocalRegistry,
+} from "./helpers/registry.js";
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+const versionOf = (name: string): string => (require(`${name}/package.json`) as { version: string }).version;
+
+// Installing needs the public registry's metadata. Offline, the test is skipped with this message,
+// except in CI (CI set), where an unreachable registry is a failure, never a silent skip.
+const reachable = await publicRegistryReachable();
+if (!reachable && process.env.CI === undefined) {
+  console.warn(`astro-add.test.ts skipped: ${PUBLIC_REGISTRY} is unreachable (set CI=1 to fail instead)`);
+}
+
+interface Result {
+  readonly code: number;
+  readonly output: string;
+}
+
+describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @tokenkeep/astro", () => {
+  let dir: string;
+  let site: string;
+  let registry: LocalRegistry;
+  let env: NodeJS.ProcessEnv;
+
+  /** Runs a command in the site; resolves with its exit code and output (it does not throw). */
+  const inSite = async (command: string, args: string[]): Promise<Result> => {
+    try {
+      const { stdout, stderr } = await run(command, args, { cwd: site, env, maxBuffer: 16 << 20 });
+      return { code: 0, output: stdout + stderr };
+    } catch (error) {
+      const failed = error as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: typeof failed.code === "number" ? failed.code : 1,
+        output: `${failed.stdout}${failed.stderr}`,
+      };
+    }
+  };
+  const astro = (...args: string[]) =>
+    inSite(process.execPath, ["node_modules/astro/bin/astro.mjs", ...args]);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tokenkeep-astro-add-"));
+    const tarballs = join(dir, "tarballs");
+    site = join(dir, "site");
+    await mkdir(join(site, "src/pages"), { recursive: true });
+    await packWorkspacePackages(["astro", "core", "grants"], tarballs);
+    registry = await startLocalRegistry(tarballs);
+    const { stdout: store } = await run("pnpm", ["store", "path"]);
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      npm_config_registry: `${registry.url}/`,
+      // The workspace's pnpm store: astro's tarballs are already there (hard links, no download).
+      npm_config_store_dir: store.trim(),
+      // pnpm caches metadata per registry host and port: keep this run's in the temp dir.
+      npm_config_cache_dir: join(dir, "pnpm-cache"),
+      // astro add's own `pnpm add` reuses the metadata the first install fetched.
+      npm_config_prefer_offline: "true",
+      ASTRO_TELEMETRY_DISABLED: "1",
+      CI: "1",
+    };
+    await writeFile(
+      join(site, "package.json"),
+      `${JSON.stringify(
+        {
+          name: "astro-add-site",
+          private: true,
+          type: "module",
+          dependencies: { astro: versionOf("astro"), "@astrojs/node": versionOf("@astrojs/node") },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    await writeFile(
+      join(site, "astro.config.mjs"),
+      [
+        'import node from "@astrojs/node";',
+        'import { defineConfig } from "astro/config";',
+        "",
+        "export default defineConfig({",
+        '  output: "server",',
+        '  adapter: node({ mode: "standalone" }),',
+        "});",
+        "",
+      ].join("\n"),
+    );
+    await writeFile(
+      join(site, "src/pages/index.astro"),
+      "<h1>{Astro.locals.tokenkeep.signedIn ? 'in' : 'out'}</h1>\n",
+    );
+    const installed = await inSite("pnpm", ["install", "--reporter=append-only"]);
+    expect(installed.code, installed.output).toBe(0);
+  }, 120_000);
+
+  afterAll(async () => {
+    await registry?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("adds the integration, then the build asks for the config file, then the site builds", async () => {
+    const added = await astro("add", "@tokenkeep/astro", "--yes");
+    expect(added.code, added.output).toBe(0);
+    expect(registry.served).toContain("/@tokenkeep/astro/latest");
+    // Installed from the packed tarball (pnpm skips the download when its store already holds it).
+    const installed = JSON.parse(
+      await readFile(join(site, "node_modules/@tokenkeep/astro/package.json"), "utf8"),
+    );
+    expect(installed.dependencies["@tokenkeep/core"]).toBe("^0.0.0");
+
+    const config = await readFile(join(site, "astro.config.mjs"), "utf8");
+    expect(config).toMatch(/import tokenkeep from ["']@tokenkeep\/astro["']/);
+    expect(config).toMatch(/integrations: \[\s*tokenkeep\(\)\s*\]/);
+    const manifest = JSON.parse(await readFile(join(site, "package.json"), "utf8"));
+    expect(manifest.dependencies["@tokenkeep/astro"]).toBe("^0.0.0");
+
+    const missing = await astro("build");
+    expect(missing.code).not.toBe(0);
+    expect(missing.output).toMatch(/src\/tokenkeep\.config\.ts does not exist[\s\S]*defineTokenkeepConfig/);
+
+    await writeFile(
+      join(site, "src/tokenkeep.config.ts"),
+      [
+        'import { defineTokenkeepConfig } from "@tokenkeep/astro/config";',
+        "",
+        "export default defineTokenkeepConfig({",
+        "  upstream: {",
+        '    endpoints: { baseURL: process.env.API_URL ?? "http://127.0.0.1:9", login: "/auth/login", refresh: "/auth/refresh" },',
+        "  },",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const built = await astro("build");
+    expect(built.code, built.output).toBe(0);
+    expect(existsSync(join(site, "dist/server/entry.mjs"))).toBe(true);
+  }, 120_000);
+});
