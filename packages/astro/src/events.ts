@@ -6,10 +6,11 @@
 
 /** The kinds of {@link TokenkeepEvent}. */
 export type TokenkeepEventType =
-  /** A session's refresh token was redeemed, by this request or (successor) by another. */
+  /**
+   * A request's session was rotated: its refresh token redeemed by this request, or by another request
+   * or instance a moment before (a successor; `stats().successorHits` counts those).
+   */
   | "rotated"
-  /** The rotation was answered by a redemption another request or instance had just made. */
-  | "successor"
   /** The request carried a refresh token this deployment already redeemed: served signed out, cookies kept. */
   | "late-request"
   /** A rotation failed; `permanent` tells whether the session ended (cookies cleared). */

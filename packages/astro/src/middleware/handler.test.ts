@@ -195,8 +195,10 @@ describe("middleware: rotation before next()", () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware, events } = create(upstream);
     const cookies = await sessionCookies({ ...session(1, 30_000), sessionPayload: { sub: "alice" } });
-    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    const { seen, setCookie, response } = await run(middleware, "http://app.test/", { cookies });
     expect(redeemed).toEqual(["rt-1"]);
+    // A public page carrying a rotated session cookie: no shared cache may keep it for the next user.
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
     expect(seen.token).toBe("at-2");
     expect(seen.fromStorage).toBe("at-2");
     const written = await readBack(setCookie);
@@ -253,8 +255,10 @@ describe("middleware: rotation before next()", () => {
     await run(middleware, "http://app.test/", { cookies });
     expect(redeemed).toEqual([]);
     clock.now += 20_001;
-    const { seen, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    const { seen, setCookie, response } = await run(middleware, "http://app.test/", { cookies });
     expect(redeemed).toEqual(["rt-1"]);
+    // A public page carrying a rotated session cookie: no shared cache may keep it for the next user.
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
     expect(seen.token).toBe("at-2");
     expect((await readBack(setCookie))?.issuedAt).toBe(clock.now);
   });

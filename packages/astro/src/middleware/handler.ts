@@ -140,6 +140,24 @@ function noStore(response: Response): void {
   }
 }
 
+/** `storage`, remembering whether this request wrote or cleared the session. */
+function tracked(storage: SessionStorage): SessionStorage & { changed(): boolean } {
+  let changed = false;
+  return {
+    ...storage,
+    read: () => storage.read(),
+    write: (session) => {
+      changed = true;
+      return storage.write(session);
+    },
+    clear: () => {
+      changed = true;
+      storage.clear();
+    },
+    changed: () => changed,
+  };
+}
+
 /** Creates the middleware for a validated configuration. */
 export function createTokenkeepMiddleware(
   config: ResolvedConfig,
@@ -343,7 +361,7 @@ export function createTokenkeepMiddleware(
 
     const path = context.url.pathname;
     const sealer = getSealer();
-    const storage =
+    const storage = tracked(
       config.storage === "session"
         ? astroSessionStorage(context, sealer)
         : cookieStorage({
@@ -352,7 +370,8 @@ export function createTokenkeepMiddleware(
             settings,
             sealer,
             now,
-          });
+          }),
+    );
     const stored = await storage.read();
     // Tampered with, sealed with a retired key, or from an older format: it can never be read.
     if (stored.unreadable) storage.clear();
@@ -373,8 +392,10 @@ export function createTokenkeepMiddleware(
     const response = await requestStorage().run({ locals, api: state.apiSession }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
     state.started();
-    // A protected page is never stored: after sign-out, the back button must not show it.
-    if (guarded) noStore(response);
+    // A protected page is never stored: after sign-out, the back button must not show it. Nor is
+    // any page whose answer carries a changed session (a rotation on a public page): a shared cache
+    // must never keep one user's session cookie for the next.
+    if (guarded || storage.changed()) noStore(response);
     return response;
   };
 
