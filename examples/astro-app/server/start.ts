@@ -17,7 +17,8 @@ if (!existsSync(entry)) {
 
 let local: LocalServers | undefined;
 if (env.AUTH_ISSUER === undefined || env.AUTH_ISSUER === "") {
-  local = await startLocalServers({ accessTokenLifetimeS: Number(env.ACCESS_TOKEN_LIFETIME_S ?? 30) });
+  env.ACCESS_TOKEN_LIFETIME_S ??= "30"; // the session page shows when a token was issued from it
+  local = await startLocalServers({ accessTokenLifetimeS: Number(env.ACCESS_TOKEN_LIFETIME_S) });
   env.AUTH_ISSUER = local.issuer;
   env.AUTH_CLIENT_ID = local.clientId;
   env.AUTH_CLIENT_SECRET = local.clientSecret;

@@ -65,7 +65,7 @@ describe("with no configuration", () => {
     const browser = client(app.url);
     await browser.post("/login?_action=login", { username: "alice", password: "correct horse" });
     const before = await text(await browser.get("/admin/tokens"));
-    expect(before).toContain("admin@astro-app.example");
+    expect(before).toContain("admin@tokenkeep.example");
 
     const issued = await text(await browser.post("/admin/tokens", { op: "issue", owner: "ci@example.com" }));
     expect(issued).toMatch(/<p id="issued">New token/);
