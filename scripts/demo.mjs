@@ -185,53 +185,55 @@ const site = {
 const patUrl = env.PAT_URL || local.patUrl;
 const backendApi = env.BACKEND_TOKEN_URL ? env.BACKEND_API_URL : `${local.apiUrl}/reports`;
 
-// 2. The Node backend service, reporting its counters on a loopback port.
-const backendStatus = await startChild(
-  "backend",
-  join(root, "examples/node-backend/src/service.ts"),
-  {
-    TOKEN_URL: env.BACKEND_TOKEN_URL || `${local.issuer}/token`,
-    CLIENT_ID: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_ID : local.service.clientId,
-    CLIENT_SECRET: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_SECRET : local.service.clientSecret,
-    API_URL: backendApi,
-    SCOPE: env.BACKEND_TOKEN_URL ? (env.BACKEND_SCOPE ?? "") : "reports:read",
-    INTERVAL_MS: String(backendIntervalMs),
-    STATUS_PORT: env.BACKEND_STATUS_PORT ?? "0",
-  },
-  (output) => /status: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1],
-);
-
-// 3. The built Astro site, pointed at all of the above.
+// 2 and 3, started side by side: the Node backend service, reporting its counters on a loopback port,
+// and the built Astro site, pointed at all of the above.
+const backendStatus = `http://127.0.0.1:${Number(env.BACKEND_STATUS_PORT || (await freePort()))}/`;
 const port = Number(env.DEMO_PORT || (await freePort()));
 const siteUrl = `http://127.0.0.1:${port}`;
-await startChild(
-  "site",
-  join(root, "examples/astro-app/server/start.ts"),
-  {
-    AUTH_ISSUER: site.issuer,
-    AUTH_CLIENT_ID: site.clientId ?? "",
-    AUTH_CLIENT_SECRET: site.clientSecret ?? "",
-    API_URL: site.apiUrl ?? "",
-    PAT_URL: patUrl,
-    PAT_ADMIN_TOKEN: adminToken ?? "",
-    TOKENKEEP_SECRET: env.TOKENKEEP_SECRET || randomBytes(32).toString("base64url"),
-    ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
-      ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
-      : String(accessTokenLifetimeS),
-    REFRESH_WINDOW_MS: String(refreshWindowMs),
-    BACKEND_STATUS_URL: backendStatus,
-    HOST: "127.0.0.1",
-    PORT: String(port),
-    ASTRO_TELEMETRY_DISABLED: "1",
-  },
-  async (output) =>
-    output.includes("site: http")
-      ? await fetch(`${siteUrl}/`).then(
-          (answer) => answer.ok || undefined,
-          () => undefined,
-        )
-      : undefined,
-);
+await Promise.all([
+  startChild(
+    "backend",
+    join(root, "examples/node-backend/src/service.ts"),
+    {
+      TOKEN_URL: env.BACKEND_TOKEN_URL || `${local.issuer}/token`,
+      CLIENT_ID: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_ID : local.service.clientId,
+      CLIENT_SECRET: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_SECRET : local.service.clientSecret,
+      API_URL: backendApi,
+      SCOPE: env.BACKEND_TOKEN_URL ? (env.BACKEND_SCOPE ?? "") : "reports:read",
+      INTERVAL_MS: String(backendIntervalMs),
+      STATUS_PORT: new URL(backendStatus).port,
+    },
+    (output) => (output.includes(`status: ${backendStatus}`) ? true : undefined),
+  ),
+  startChild(
+    "site",
+    join(root, "examples/astro-app/server/start.ts"),
+    {
+      AUTH_ISSUER: site.issuer,
+      AUTH_CLIENT_ID: site.clientId ?? "",
+      AUTH_CLIENT_SECRET: site.clientSecret ?? "",
+      API_URL: site.apiUrl ?? "",
+      PAT_URL: patUrl,
+      PAT_ADMIN_TOKEN: adminToken ?? "",
+      TOKENKEEP_SECRET: env.TOKENKEEP_SECRET || randomBytes(32).toString("base64url"),
+      ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
+        ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
+        : String(accessTokenLifetimeS),
+      REFRESH_WINDOW_MS: String(refreshWindowMs),
+      BACKEND_STATUS_URL: backendStatus,
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      ASTRO_TELEMETRY_DISABLED: "1",
+    },
+    async (output) =>
+      output.includes("site: http")
+        ? await fetch(`${siteUrl}/`).then(
+            (answer) => answer.ok || undefined,
+            () => undefined,
+          )
+        : undefined,
+  ),
+]);
 
 const [user, password] = env.AUTH_ISSUER || !localServers ? [] : Object.entries(localServers.USERS)[0];
 const lines = [
