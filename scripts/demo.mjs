@@ -190,6 +190,14 @@ const backendApi = env.BACKEND_TOKEN_URL ? env.BACKEND_API_URL : `${local.apiUrl
 const backendStatus = `http://127.0.0.1:${Number(env.BACKEND_STATUS_PORT || (await freePort()))}/`;
 const port = Number(env.DEMO_PORT || (await freePort()));
 const siteUrl = `http://127.0.0.1:${port}`;
+// With Redis (TOKENKEEP_REDIS_URL, e.g. from `eval "$(bash scripts/services/redis.sh start)"`), a
+// second instance of the site on the same store and cookie secret: one rotation serves both.
+const redisUrl = env.TOKENKEEP_REDIS_URL || undefined;
+const secondUrl = redisUrl ? `http://127.0.0.1:${await freePort()}` : undefined;
+const sites = [{ name: "site", url: siteUrl, port, peer: secondUrl }];
+if (secondUrl)
+  sites.push({ name: "site-b", url: secondUrl, port: Number(new URL(secondUrl).port), peer: siteUrl });
+const secret = env.TOKENKEEP_SECRET || randomBytes(32).toString("base64url");
 await Promise.all([
   startChild(
     "backend",
@@ -205,33 +213,37 @@ await Promise.all([
     },
     (output) => (output.includes(`status: ${backendStatus}`) ? true : undefined),
   ),
-  startChild(
-    "site",
-    join(root, "examples/astro-app/server/start.ts"),
-    {
-      AUTH_ISSUER: site.issuer,
-      AUTH_CLIENT_ID: site.clientId ?? "",
-      AUTH_CLIENT_SECRET: site.clientSecret ?? "",
-      API_URL: site.apiUrl ?? "",
-      PAT_URL: patUrl,
-      PAT_ADMIN_TOKEN: adminToken ?? "",
-      TOKENKEEP_SECRET: env.TOKENKEEP_SECRET || randomBytes(32).toString("base64url"),
-      ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
-        ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
-        : String(accessTokenLifetimeS),
-      REFRESH_WINDOW_MS: String(refreshWindowMs),
-      BACKEND_STATUS_URL: backendStatus,
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      ASTRO_TELEMETRY_DISABLED: "1",
-    },
-    async (output) =>
-      output.includes("site: http")
-        ? await fetch(`${siteUrl}/`).then(
-            (answer) => answer.ok || undefined,
-            () => undefined,
-          )
-        : undefined,
+  ...sites.map((one) =>
+    startChild(
+      one.name,
+      join(root, "examples/astro-app/server/start.ts"),
+      {
+        AUTH_ISSUER: site.issuer,
+        AUTH_CLIENT_ID: site.clientId ?? "",
+        AUTH_CLIENT_SECRET: site.clientSecret ?? "",
+        API_URL: site.apiUrl ?? "",
+        PAT_URL: patUrl,
+        PAT_ADMIN_TOKEN: adminToken ?? "",
+        TOKENKEEP_SECRET: secret,
+        ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
+          ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
+          : String(accessTokenLifetimeS),
+        REFRESH_WINDOW_MS: String(refreshWindowMs),
+        BACKEND_STATUS_URL: backendStatus,
+        HOST: "127.0.0.1",
+        PORT: String(one.port),
+        ASTRO_TELEMETRY_DISABLED: "1",
+        INSTANCE_NAME: one.name,
+        ...(redisUrl ? { REDIS_URL: redisUrl, PEER_URL: one.peer } : { REDIS_URL: "", PEER_URL: "" }),
+      },
+      async (output) =>
+        output.includes("site: http")
+          ? await fetch(`${one.url}/`).then(
+              (answer) => answer.ok || undefined,
+              () => undefined,
+            )
+          : undefined,
+    ),
   ),
 ]);
 
@@ -243,6 +255,9 @@ const lines = [
   `  API                   ${site.apiUrl}`,
   `  PAT server            ${patUrl}${env.PAT_URL ? "" : ` (SQLite: ${once ? "in memory" : shown(patDatabase)})`}`,
   `  backend counters      ${backendStatus} (calls ${backendApi} every ${backendIntervalMs} ms)`,
+  ...(secondUrl
+    ? [`  second site (Redis)   ${secondUrl} (same session; ${siteUrl}/account/shared shows both)`]
+    : []),
 ];
 
 if (once) {
@@ -253,6 +268,7 @@ if (once) {
   try {
     ok = await tour({
       siteUrl,
+      secondUrl,
       backendStatus,
       user,
       password,

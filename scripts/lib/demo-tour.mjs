@@ -9,8 +9,7 @@ const root = resolve(import.meta.dirname, "../..");
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /** A browser-like client: a cookie jar, same-origin form posts, no redirects followed. */
-function browser(base) {
-  const jar = new Map();
+function browser(base, jar = new Map()) {
   const keep = (response) => {
     for (const header of response.headers.getSetCookie()) {
       const [pair] = header.split(";");
@@ -28,6 +27,7 @@ function browser(base) {
     cookie: [...jar].map(([name, value]) => `${name}=${value}`).join("; "),
   });
   return {
+    jar,
     signedIn: () => jar.size > 0,
     get: async (path) => {
       const response = keep(await fetch(`${base}${path}`, { headers: headers(), redirect: "manual" }));
@@ -60,7 +60,7 @@ const check = (condition, what) => {
   if (!condition) throw new Error(what);
 };
 
-export async function tour({ siteUrl, backendStatus, user, password, local, log }) {
+export async function tour({ siteUrl, secondUrl, backendStatus, user, password, local, log }) {
   const site = browser(siteUrl);
 
   // 1. Sign in through the form (an Astro Action calling locals.tokenkeep.login()).
@@ -98,6 +98,36 @@ export async function tour({ siteUrl, backendStatus, user, password, local, log 
     const profile = await site.get("/account/profile");
     check(profile.html.includes("Hello, Alice"), "the profile page did not greet the user");
     log("profile read from the API with the new access token: Hello, Alice");
+
+    // 2b. With Redis: the same cookie at both instances once a rotation is due: one redeems the
+    // refresh token, the other is served by that rotation through the shared store.
+    if (secondUrl !== undefined) {
+      const other = browser(secondUrl, site.jar);
+      const counters = async () => {
+        const [a, b] = await Promise.all(
+          [siteUrl, secondUrl].map(async (url) => (await fetch(`${url}/stats.json`)).json()),
+        );
+        // `rotations` counts sessions rotated either way; those served a successor redeemed nothing.
+        return {
+          redeemed: a.rotations - a.successorHits + b.rotations - b.successorHits,
+          served: a.successorHits + b.successorHits,
+        };
+      };
+      const due = Date.parse(field((await site.get("/account/session")).html, "refresh-due"));
+      const before = await counters();
+      await sleep(Math.max(0, due - Date.now()) + 100);
+      const answers = await Promise.all([site.get("/account/session"), other.get("/account/session")]);
+      check(
+        answers.every((answer) => answer.status === 200),
+        "an instance refused the shared session",
+      );
+      const after = await counters();
+      check(after.redeemed - before.redeemed === 1, `${after.redeemed - before.redeemed} redemptions, not 1`);
+      check(after.served - before.served === 1, "the other instance was not served the first one's rotation");
+      log(
+        "two instances on one Redis, the same cookie at both: 1 refresh token redeemed, the other served by it",
+      );
+    }
 
     // 3. Personal access tokens through @tokenkeep/pat-client on the admin page.
     const owner = `tour-${Date.now()}@example.com`;

@@ -37,6 +37,7 @@ it.skipIf(!existsSync(CHROMIUM))(
       REFRESH_WINDOW_MS: "2000",
       SERVICE_TOKEN_LIFETIME_S: "4",
       BACKEND_INTERVAL_MS: "250",
+      TOKENKEEP_REDIS_URL: "", // one site is enough here; once.test.ts covers two on Redis
     });
     pid = demo.child.pid;
     const [, site] = await demo.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\/login/);

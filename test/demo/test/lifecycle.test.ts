@@ -13,7 +13,7 @@ afterAll(() => {
 
 it("runs until SIGINT, is found by a second start, then stops everything with exit code 0", async () => {
   const dir = demoDir();
-  const first = startDemo({ TOKENKEEP_DEMO_DIR: dir });
+  const first = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
   started.push(first.child.pid!);
   await first.waitFor(/logs +\S+/);
   const output = first.output();
@@ -30,7 +30,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   for (const url of urls) expect(await listening(url), url).toBe(true);
 
   // A second start while it runs: prints the first one's URLs, starts nothing, exits 0.
-  const second = startDemo({ TOKENKEEP_DEMO_DIR: dir });
+  const second = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
   started.push(second.child.pid!);
   expect(await second.exited(), second.output()).toBe(0);
   expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
@@ -45,7 +45,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(existsSync(join(dir, "state.json"))).toBe(false);
 
   // Started again on the same folder: the PAT database and its admin PAT are kept, not shown again.
-  const third = startDemo({ TOKENKEEP_DEMO_DIR: dir });
+  const third = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
   started.push(third.child.pid!);
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
