@@ -24,7 +24,10 @@ const env = process.env;
 const once = process.argv.includes("--once");
 const dir = resolve(env.TOKENKEEP_DEMO_DIR || join(root, ".demo"));
 const stateFile = join(dir, "state.json");
-const shown = (path) => relative(process.cwd(), path) || ".";
+const shown = (path) => {
+  const near = relative(process.cwd(), path);
+  return near.startsWith("..") ? path : near || ".";
+};
 
 mkdirSync(dir, { recursive: true });
 
