@@ -1,35 +1,301 @@
-// The demo behind `npm run demo`: lists the tokenkeep packages of this workspace, then runs the two
-// runnable examples - a Node backend keeping a client-credentials token valid, and an operator
-// administering personal access tokens with the client and the CLI, each introduced by its source
-// file. Each example starts its own servers on 127.0.0.1 and stops them when done. Packages still
-// marked private (not published, in progress) are not listed.
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+// The demo behind `npm run demo` (after scripts/run.sh has built the workspace): every package working
+// together, live, on 127.0.0.1 and free ports, with nothing to configure.
+//
+// - In this process: the local servers of examples/local-servers - ONE authorization server
+//   (oidc-provider: client credentials, password and robot credentials grants, rotating refresh
+//   tokens), the API, and the PAT server on SQLite under .demo/ with an admin PAT made once.
+// - Children (in this process group; each also stops when its stdin pipe closes, so none outlives
+//   the demo): the Node backend service (examples/node-backend/src/service.ts) and the built Astro
+//   site (examples/astro-app/server/start.ts).
+//
+// It prints one block, runs until SIGINT/SIGTERM, then stops everything and exits 0. While it runs,
+// .demo/state.json holds its pid and URLs: a second `npm run demo` prints them and exits 0.
+// `--once` runs a scripted tour through the same servers instead (scripts/lib/demo-tour.mjs) and exits.
+// Environment variables point any part at a real upstream (see the README's "The demo").
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const root = resolve(import.meta.dirname, "..");
-console.log(`tokenkeep demo - Node ${process.version}\n`);
-for (const folder of readdirSync(join(root, "packages")).sort()) {
-  const manifest = join(root, "packages", folder, "package.json");
-  if (!existsSync(manifest)) continue;
-  const { name, version, description, private: unpublished } = JSON.parse(readFileSync(manifest, "utf8"));
-  if (unpublished) continue; // in progress (the Astro integration): not listed as working
-  console.log(`  ${`${name}@${version}`.padEnd(32)} ${description.split(":")[0]}`);
+const env = process.env;
+const once = process.argv.includes("--once");
+const dir = resolve(env.TOKENKEEP_DEMO_DIR || join(root, ".demo"));
+const stateFile = join(dir, "state.json");
+const shown = (path) => {
+  const near = relative(process.cwd(), path);
+  return near.startsWith("..") ? path : near || ".";
+};
+
+mkdirSync(dir, { recursive: true });
+
+// A demo already running (its pid alive): say so, print its URLs, and leave it alone.
+if (!once && existsSync(stateFile)) {
+  let state;
+  try {
+    state = JSON.parse(readFileSync(stateFile, "utf8"));
+  } catch {
+    state = undefined;
+  }
+  if (state && alive(state.pid)) {
+    console.log(`A demo is already running (pid ${state.pid}, since ${state.startedAt}):`);
+    for (const line of state.lines) console.log(line);
+    process.exit(0);
+  }
+  rmSync(stateFile, { force: true }); // left by a demo that was killed
 }
 
-const examples = [
-  ["node-backend", "a Node service calling a protected API with client credentials"],
-  ["pat-admin", "an operator issuing, listing, revoking and restoring personal access tokens"],
-];
-let failed = 0;
-for (const [folder, what] of examples) {
-  console.log(
-    `\n=== ${what}\n    source: examples/${folder}/src/main.ts (run it alone: node examples/${folder}/src/main.ts)\n`,
-  );
-  const run = spawnSync(process.execPath, ["src/main.ts"], {
-    cwd: join(root, "examples", folder),
-    stdio: "inherit",
-  });
-  if (run.status !== 0) failed++;
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
 }
-process.exitCode = failed === 0 ? 0 : 1;
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address();
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+// Lifetimes: short enough that a rotation shows within a minute (the tour: within seconds).
+const numberFrom = (name, fallback) => {
+  const value = env[name] === undefined || env[name] === "" ? fallback : Number(env[name]);
+  if (!Number.isFinite(value) || value <= 0) {
+    console.error(`${name} must be a positive number`);
+    process.exit(2);
+  }
+  return value;
+};
+const accessTokenLifetimeS = numberFrom("ACCESS_TOKEN_LIFETIME_S", once ? 4 : 30);
+const refreshWindowMs = numberFrom("REFRESH_WINDOW_MS", once ? 2_000 : 10_000);
+const serviceTokenLifetimeS = numberFrom("SERVICE_TOKEN_LIFETIME_S", once ? 4 : 20);
+const backendIntervalMs = numberFrom("BACKEND_INTERVAL_MS", once ? 250 : 1_000);
+
+const children = [];
+let local;
+let stopping;
+
+/** Stops every child (SIGTERM, then SIGKILL after 5 s) and the local servers; idempotent. */
+function stopAll() {
+  stopping ??= (async () => {
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+            child.once("exit", () => {
+              clearTimeout(kill);
+              done();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+    await local?.close();
+    if (!once) rmSync(stateFile, { force: true });
+  })();
+  return stopping;
+}
+
+const fail = async (message) => {
+  console.error(`demo: ${message}`);
+  await stopAll();
+  process.exit(1);
+};
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (stopping === undefined) console.log("\nstopping the demo...");
+    stopAll().then(() => process.exit(0));
+  });
+}
+
+/** Starts a Node child with its output in a log file; resolves once `ready(output)` says so. */
+async function startChild(name, script, childEnv, ready) {
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { recursive: true });
+  const logFile = join(logs, `${name}.log`);
+  writeFileSync(logFile, "");
+  const child = spawn(process.execPath, [script], {
+    cwd: resolve(script, "../.."),
+    env: { ...env, ...childEnv, EXIT_WITH_STDIN: "1" },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.push(child);
+  let output = "";
+  const keep = (chunk) => {
+    output += chunk;
+    writeFileSync(logFile, chunk, { flag: "a" });
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.on("exit", (code, signal) => {
+    if (stopping === undefined)
+      fail(`${name} stopped (${signal ?? `exit code ${code}`}), see ${shown(logFile)}`);
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const result = await ready(output);
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) await fail(`${name} did not start within 60 s:\n${output}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+}
+
+// 1. The local servers, unless every part has a real upstream.
+const needLocal = !env.AUTH_ISSUER || !env.BACKEND_TOKEN_URL || !env.PAT_URL;
+const patDatabase = once ? ":memory:" : join(dir, "pat.sqlite");
+const adminTokenFile = join(dir, "admin-token");
+let adminToken = env.PAT_ADMIN_TOKEN || undefined;
+let adminTokenIsNew = false;
+const localServers = needLocal
+  ? await import(pathToFileURL(join(root, "examples/local-servers/src/index.ts")).href)
+  : undefined;
+if (localServers !== undefined) {
+  // The admin PAT is made once per database and kept (mode 600) beside it, git-ignored.
+  const bootstrapPatAdmin = once || !existsSync(patDatabase) || !existsSync(adminTokenFile);
+  local = await localServers.startLocalServers({
+    accessTokenLifetimeS,
+    serviceTokenLifetimeS,
+    patDatabase,
+    bootstrapPatAdmin,
+  });
+  if (!env.PAT_URL && adminToken === undefined) {
+    if (local.patAdminToken !== undefined) {
+      adminToken = local.patAdminToken;
+      adminTokenIsNew = true;
+      if (!once) {
+        writeFileSync(adminTokenFile, `${adminToken}\n`, { mode: 0o600 });
+        chmodSync(adminTokenFile, 0o600);
+      }
+    } else adminToken = readFileSync(adminTokenFile, "utf8").trim();
+  }
+}
+const site = {
+  issuer: env.AUTH_ISSUER || local.issuer,
+  clientId: env.AUTH_ISSUER ? env.AUTH_CLIENT_ID : local.clientId,
+  clientSecret: env.AUTH_ISSUER ? env.AUTH_CLIENT_SECRET : local.clientSecret,
+  apiUrl: env.AUTH_ISSUER ? env.API_URL : local.apiUrl,
+};
+const patUrl = env.PAT_URL || local.patUrl;
+const backendApi = env.BACKEND_TOKEN_URL ? env.BACKEND_API_URL : `${local.apiUrl}/reports`;
+
+// 2 and 3, started side by side: the Node backend service, reporting its counters on a loopback port,
+// and the built Astro site, pointed at all of the above.
+const backendStatus = `http://127.0.0.1:${Number(env.BACKEND_STATUS_PORT || (await freePort()))}/`;
+const port = Number(env.DEMO_PORT || (await freePort()));
+const siteUrl = `http://127.0.0.1:${port}`;
+// With Redis (TOKENKEEP_REDIS_URL, e.g. from `eval "$(bash scripts/services/redis.sh start)"`), a
+// second instance of the site on the same store and cookie secret: one rotation serves both.
+const redisUrl = env.TOKENKEEP_REDIS_URL || undefined;
+const secondUrl = redisUrl ? `http://127.0.0.1:${await freePort()}` : undefined;
+const sites = [{ name: "site", url: siteUrl, port, peer: secondUrl }];
+if (secondUrl)
+  sites.push({ name: "site-b", url: secondUrl, port: Number(new URL(secondUrl).port), peer: siteUrl });
+const secret = env.TOKENKEEP_SECRET || randomBytes(32).toString("base64url");
+await Promise.all([
+  startChild(
+    "backend",
+    join(root, "examples/node-backend/src/service.ts"),
+    {
+      TOKEN_URL: env.BACKEND_TOKEN_URL || `${local.issuer}/token`,
+      CLIENT_ID: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_ID : local.service.clientId,
+      CLIENT_SECRET: env.BACKEND_TOKEN_URL ? env.BACKEND_CLIENT_SECRET : local.service.clientSecret,
+      API_URL: backendApi,
+      SCOPE: env.BACKEND_TOKEN_URL ? (env.BACKEND_SCOPE ?? "") : "reports:read",
+      INTERVAL_MS: String(backendIntervalMs),
+      STATUS_PORT: new URL(backendStatus).port,
+    },
+    (output) => (output.includes(`status: ${backendStatus}`) ? true : undefined),
+  ),
+  ...sites.map((one) =>
+    startChild(
+      one.name,
+      join(root, "examples/astro-app/server/start.ts"),
+      {
+        AUTH_ISSUER: site.issuer,
+        AUTH_CLIENT_ID: site.clientId ?? "",
+        AUTH_CLIENT_SECRET: site.clientSecret ?? "",
+        API_URL: site.apiUrl ?? "",
+        PAT_URL: patUrl,
+        PAT_ADMIN_TOKEN: adminToken ?? "",
+        TOKENKEEP_SECRET: secret,
+        ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
+          ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
+          : String(accessTokenLifetimeS),
+        REFRESH_WINDOW_MS: String(refreshWindowMs),
+        BACKEND_STATUS_URL: backendStatus,
+        HOST: "127.0.0.1",
+        PORT: String(one.port),
+        ASTRO_TELEMETRY_DISABLED: "1",
+        INSTANCE_NAME: one.name,
+        ...(redisUrl ? { REDIS_URL: redisUrl, PEER_URL: one.peer } : { REDIS_URL: "", PEER_URL: "" }),
+      },
+      async (output) =>
+        output.includes("site: http")
+          ? await fetch(`${one.url}/`).then(
+              (answer) => answer.ok || undefined,
+              () => undefined,
+            )
+          : undefined,
+    ),
+  ),
+]);
+
+const [user, password] = env.AUTH_ISSUER || !localServers ? [] : Object.entries(localServers.USERS)[0];
+const lines = [
+  `  open ${siteUrl}/login${user ? `  and sign in as ${user} / ${password}` : ""}`,
+  `  then ${siteUrl}/account/session (a rotation within ~${Math.round(accessTokenLifetimeS - refreshWindowMs / 1000)} s), /admin/tokens (PATs), /backend (the Node service)`,
+  `  authorization server  ${site.issuer}${env.AUTH_ISSUER ? "" : ` (oidc-provider; access tokens live ${accessTokenLifetimeS} s)`}`,
+  `  API                   ${site.apiUrl}`,
+  `  PAT server            ${patUrl}${env.PAT_URL ? "" : ` (SQLite: ${once ? "in memory" : shown(patDatabase)})`}`,
+  `  backend counters      ${backendStatus} (calls ${backendApi} every ${backendIntervalMs} ms)`,
+  ...(secondUrl
+    ? [`  second site (Redis)   ${secondUrl} (same session; ${siteUrl}/account/shared shows both)`]
+    : []),
+];
+
+if (once) {
+  const { tour } = await import(pathToFileURL(join(root, "scripts/lib/demo-tour.mjs")).href);
+  console.log("tokenkeep demo, scripted tour (--once):");
+  for (const line of lines.slice(2)) console.log(line);
+  let ok = false;
+  try {
+    ok = await tour({
+      siteUrl,
+      secondUrl,
+      backendStatus,
+      user,
+      password,
+      local,
+      log: (line) => console.log(`  ${line}`),
+    });
+  } catch (error) {
+    console.error(`  tour failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  await stopAll();
+  console.log(ok ? "tour done: everything stopped" : "tour FAILED: everything stopped");
+  process.exit(ok ? 0 : 1);
+}
+
+const startedAt = new Date().toISOString();
+writeFileSync(
+  stateFile,
+  `${JSON.stringify({ pid: process.pid, startedAt, siteUrl, backendStatus, lines }, null, 2)}\n`,
+);
+console.log("tokenkeep demo - Ctrl-C stops everything");
+for (const line of lines) console.log(line);
+if (adminTokenIsNew) {
+  console.log(`  admin PAT (shown once; kept in ${shown(adminTokenFile)}): ${adminToken}`);
+} else if (adminToken !== undefined && !env.PAT_ADMIN_TOKEN) {
+  console.log(`  admin PAT             in ${shown(adminTokenFile)} (shown when it was made)`);
+}
+console.log(`  logs                  ${shown(join(dir, "logs"))}/`);

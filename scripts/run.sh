@@ -13,7 +13,16 @@ case "$command" in
 demo)
   tk_setup
   cd "$TK_ROOT"
-  pnpm exec turbo run build --output-logs=errors-only >&2
+  # Only what the demo runs (the examples and the packages they use); turbo's cache makes a second
+  # run's build take well under a second. Its log is shown only when it fails, so the demo prints one block.
+  demo_dir=${TOKENKEEP_DEMO_DIR:-$TK_ROOT/.demo}
+  mkdir -p "$demo_dir"
+  [ -d examples/astro-app/dist ] || tk_log "building the packages and the Astro site (the first time takes a few minutes)"
+  if ! pnpm exec turbo run build --output-logs=errors-only --filter=@tokenkeep/example-astro-app... \
+    --filter=@tokenkeep/example-node-backend... --filter=@tokenkeep/example-local-servers... >"$demo_dir/build.log" 2>&1; then
+    cat "$demo_dir/build.log" >&2
+    tk_die "the build failed (output above)"
+  fi
   exec node scripts/demo.mjs "$@"
   ;;
 test)

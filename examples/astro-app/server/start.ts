@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type LocalServers, startLocalServers, USERS } from "./local-servers.ts";
+import { type LocalServers, startLocalServers, USERS } from "@tokenkeep/example-local-servers";
 
 const env = process.env;
 const entry = fileURLToPath(new URL("../dist/server/entry.mjs", import.meta.url));
@@ -17,13 +17,14 @@ if (!existsSync(entry)) {
 
 let local: LocalServers | undefined;
 if (env.AUTH_ISSUER === undefined || env.AUTH_ISSUER === "") {
-  local = await startLocalServers(Number(env.ACCESS_TOKEN_LIFETIME_S ?? 30));
+  env.ACCESS_TOKEN_LIFETIME_S ??= "30"; // the session page shows when a token was issued from it
+  local = await startLocalServers({ accessTokenLifetimeS: Number(env.ACCESS_TOKEN_LIFETIME_S) });
   env.AUTH_ISSUER = local.issuer;
   env.AUTH_CLIENT_ID = local.clientId;
   env.AUTH_CLIENT_SECRET = local.clientSecret;
   env.API_URL = local.apiUrl;
   env.PAT_URL ??= local.patUrl;
-  env.PAT_ADMIN_TOKEN ??= local.patAdminToken;
+  env.PAT_ADMIN_TOKEN ??= local.patAdminToken ?? "";
   const [user, password] = Object.entries(USERS)[0]!;
   console.log(`authorization server (oidc-provider): ${local.issuer}`);
   console.log(`API: ${local.apiUrl}`);
@@ -44,6 +45,8 @@ const stop = async () => {
 };
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
+// Run by `npm run demo`: stop with the parent even when it could not signal (its pipe closes).
+if (env.EXIT_WITH_STDIN === "1") process.stdin.on("end", stop).resume();
 
 await import(entry);
 console.log(`site: http://${env.HOST}:${env.PORT}/`);

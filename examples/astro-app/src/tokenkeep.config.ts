@@ -1,5 +1,6 @@
 // Everything that holds secrets or functions: bundled into the server only, read at runtime.
 import { defineTokenkeepConfig } from "@tokenkeep/astro/config";
+import { createRedisStore } from "@tokenkeep/redis";
 
 const env = process.env;
 
@@ -16,4 +17,8 @@ export default defineTokenkeepConfig({
   protect: { paths: ["/account/*", "/admin/*"] },
   // Short-lived tokens in the local demo: rotate when less than 10 s are left.
   refreshWindowMs: Number(env.REFRESH_WINDOW_MS ?? 10_000),
+  // Several instances (the demo's second site): one store, so one rotation serves them all.
+  store: env.REDIS_URL
+    ? createRedisStore({ url: env.REDIS_URL, keyPrefix: "tokenkeep-example:" })
+    : undefined,
 });

@@ -1,7 +1,8 @@
 // The example built with Astro's build() and started as a user starts it (`node server/start.ts`):
 // once with no configuration (it starts its own servers), once pointed at servers the test runs.
+
+import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalServers, startLocalServers } from "../server/local-servers.ts";
 import { type App, client, startApp } from "./helpers.ts";
 
 const text = async (response: Response) => response.text();
@@ -64,7 +65,7 @@ describe("with no configuration", () => {
     const browser = client(app.url);
     await browser.post("/login?_action=login", { username: "alice", password: "correct horse" });
     const before = await text(await browser.get("/admin/tokens"));
-    expect(before).toContain("admin@astro-app.example");
+    expect(before).toContain("admin@tokenkeep.example");
 
     const issued = await text(await browser.post("/admin/tokens", { op: "issue", owner: "ci@example.com" }));
     expect(issued).toMatch(/<p id="issued">New token/);
@@ -86,14 +87,14 @@ describe("pointed at an upstream", () => {
   let app: App;
   beforeAll(async () => {
     // Access tokens live 4 s: the middleware rotates once less than 2 s (half their life) are left.
-    servers = await startLocalServers(4);
+    servers = await startLocalServers({ accessTokenLifetimeS: 4 });
     app = await startApp({
       AUTH_ISSUER: servers.issuer,
       AUTH_CLIENT_ID: servers.clientId,
       AUTH_CLIENT_SECRET: servers.clientSecret,
       API_URL: servers.apiUrl,
       PAT_URL: servers.patUrl,
-      PAT_ADMIN_TOKEN: servers.patAdminToken,
+      PAT_ADMIN_TOKEN: servers.patAdminToken ?? "",
       TOKENKEEP_SECRET: "example-test-secret-0123456789abcdef",
     });
   });

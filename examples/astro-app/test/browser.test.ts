@@ -3,9 +3,9 @@
 // living 4 s (the middleware rotates once less than 2 s are left). Time is real here: two servers and
 // a browser share no clock, so the tests wait for a token to age.
 import { existsSync } from "node:fs";
+import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalServers, startLocalServers } from "../server/local-servers.ts";
 import { type App, startApp } from "./helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -28,14 +28,14 @@ let app: App;
 let browser: Browser;
 
 beforeAll(async () => {
-  servers = await startLocalServers(4);
+  servers = await startLocalServers({ accessTokenLifetimeS: 4 });
   app = await startApp({
     AUTH_ISSUER: servers.issuer,
     AUTH_CLIENT_ID: servers.clientId,
     AUTH_CLIENT_SECRET: servers.clientSecret,
     API_URL: servers.apiUrl,
     PAT_URL: servers.patUrl,
-    PAT_ADMIN_TOKEN: servers.patAdminToken,
+    PAT_ADMIN_TOKEN: servers.patAdminToken ?? "",
     TOKENKEEP_SECRET: "browser-test-secret-0123456789abcdef",
   });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });

@@ -8,6 +8,7 @@
 import { createTokenManager, type TokenEvent } from "@tokenkeep/core";
 import { createAuthFetch } from "@tokenkeep/core/http";
 import { clientCredentialsGrant } from "@tokenkeep/grants";
+import { configure } from "./configure.ts";
 
 const TOKEN_LIFETIME_S = 4; // short, so a refresh happens while you watch
 const DURATION_MS = Number(process.env.DEMO_DURATION_MS ?? 5_000); // counted from the first call
@@ -16,35 +17,11 @@ const INTERVAL_MS = 500;
 const started = performance.now();
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(2)}s] ${line}`);
 
-async function configure() {
-  if (process.env.TOKEN_URL) {
-    const { TOKEN_URL, CLIENT_ID, CLIENT_SECRET, API_URL, SCOPE } = process.env;
-    if (!CLIENT_ID || !CLIENT_SECRET || !API_URL) {
-      throw new Error("with TOKEN_URL, also set CLIENT_ID, CLIENT_SECRET and API_URL");
-    }
-    return {
-      grant: { tokenUrl: TOKEN_URL, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: SCOPE },
-      apiUrl: API_URL,
-      close: async () => {},
-    };
-  }
-  const { startLocalServers } = await import("./local-servers.ts");
-  const servers = await startLocalServers(TOKEN_LIFETIME_S);
-  log(`authorization server (oidc-provider): ${servers.issuer}, tokens live ${TOKEN_LIFETIME_S} s`);
-  log(`protected API: ${servers.apiUrl}/reports`);
-  return {
-    grant: {
-      issuer: servers.issuer,
-      clientId: servers.clientId,
-      clientSecret: servers.clientSecret,
-      scope: "reports:read",
-    },
-    apiUrl: `${servers.apiUrl}/reports`,
-    close: servers.close,
-  };
+const config = await configure(TOKEN_LIFETIME_S);
+if (config.local) {
+  log(`authorization server (oidc-provider): ${config.local.issuer}, tokens live ${TOKEN_LIFETIME_S} s`);
+  log(`protected API: ${config.apiUrl}`);
 }
-
-const config = await configure();
 
 // Tokens are numbered in the order they arrive; the log never shows a token itself.
 let tokens = 0;

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { startLocalServers } from "@tokenkeep/example-local-servers";
 import { expect, it } from "vitest";
-import { startLocalServers } from "../src/local-servers.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -50,12 +50,12 @@ it("calls the API with client credentials and shows the token being fetched, reu
 });
 
 it("uses the servers named by TOKEN_URL and API_URL instead of its own", async () => {
-  const servers = await startLocalServers(60);
+  const servers = await startLocalServers({ accessTokenLifetimeS: 60, bootstrapPatAdmin: false });
   try {
     const { code, stdout, stderr } = await run({
       TOKEN_URL: `${servers.issuer}/token`,
-      CLIENT_ID: servers.clientId,
-      CLIENT_SECRET: servers.clientSecret,
+      CLIENT_ID: servers.service.clientId,
+      CLIENT_SECRET: servers.service.clientSecret,
       API_URL: `${servers.apiUrl}/reports`,
       SCOPE: "reports:read",
       DEMO_DURATION_MS: "1000",
@@ -63,7 +63,7 @@ it("uses the servers named by TOKEN_URL and API_URL instead of its own", async (
     expect(code, stderr).toBe(0);
     expect(stdout).not.toContain("authorization server (oidc-provider)");
     expect(stdout).toMatch(/done: \d+ API calls, 0 failed; tokens fetched: 1;/);
-    expect(stdout).not.toContain(servers.clientSecret);
+    expect(stdout).not.toContain(servers.service.clientSecret);
   } finally {
     await servers.close();
   }

@@ -1,4 +1,4 @@
-// oidc-provider 9 ships no type declarations; the example touches only this part of it.
+// oidc-provider 9 ships no type declarations; the examples touch only this part of it.
 declare module "oidc-provider" {
   interface GrantContext {
     oidc: { client: { clientId: string }; params: Record<string, string | undefined> };
@@ -32,6 +32,9 @@ declare module "oidc-provider" {
       options: Record<string, unknown>,
     ) => Model;
     RefreshToken: new (
+      options: Record<string, unknown>,
+    ) => Model;
+    ClientCredentials: new (
       options: Record<string, unknown>,
     ) => Model;
   }

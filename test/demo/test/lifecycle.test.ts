@@ -1,0 +1,56 @@
+// `npm run demo` as a long-running process: one block of URLs, a second start that finds the first,
+// Ctrl-C (SIGINT) that stops every child and frees every port with exit code 0, and an admin PAT that
+// is shown on the first start only.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+
+const started: number[] = [];
+afterAll(() => {
+  for (const pid of started) killGroup(pid);
+});
+
+it("runs until SIGINT, is found by a second start, then stops everything with exit code 0", async () => {
+  const dir = demoDir();
+  const first = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
+  started.push(first.child.pid!);
+  await first.waitFor(/logs +\S+/);
+  const output = first.output();
+  const site = /open (http:\/\/127\.0\.0\.1:\d+)\/login {2}and sign in as alice \/ correct horse/.exec(
+    output,
+  );
+  expect(site, output).not.toBeNull();
+  // One short block, the admin PAT in it once (and kept, owner-only, in the demo folder).
+  expect(output.trim().split("\n").length).toBeLessThanOrEqual(12);
+  expect(output).toMatch(/admin PAT \(shown once; kept in \S+\): pat_\S+/);
+  expect(existsSync(join(dir, "state.json"))).toBe(true);
+  const urls = printedUrls(output);
+  expect(urls.length).toBeGreaterThanOrEqual(5);
+  for (const url of urls) expect(await listening(url), url).toBe(true);
+
+  // A second start while it runs: prints the first one's URLs, starts nothing, exits 0.
+  const second = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
+  started.push(second.child.pid!);
+  expect(await second.exited(), second.output()).toBe(0);
+  expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
+  expect(second.output()).toContain(`open ${site![1]}/login`);
+  expect(second.output()).not.toContain("pat_");
+
+  // Ctrl-C: exit code 0, no process of its group left, every port closed, the state file gone.
+  process.kill(first.child.pid!, "SIGINT");
+  expect(await first.exited(), first.output()).toBe(0);
+  expect(await groupGone(first.child.pid!)).toBe(true);
+  for (const url of urls) expect(await listening(url), url).toBe(false);
+  expect(existsSync(join(dir, "state.json"))).toBe(false);
+
+  // Started again on the same folder: the PAT database and its admin PAT are kept, not shown again.
+  const third = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
+  started.push(third.child.pid!);
+  await third.waitFor(/logs +\S+/);
+  expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
+  expect(third.output()).not.toContain("pat_");
+  process.kill(third.child.pid!, "SIGTERM");
+  expect(await third.exited(), third.output()).toBe(0);
+  expect(await groupGone(third.child.pid!)).toBe(true);
+});

@@ -1,0 +1,32 @@
+// `npm run demo -- --once`: the scripted tour through the demo's servers exits 0 and says what it saw.
+import { afterAll, expect, it } from "vitest";
+import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+
+let pid: number | undefined;
+afterAll(() => killGroup(pid));
+
+it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's counters, and stops everything", async () => {
+  const demo = startDemo({}, ["--once"]);
+  pid = demo.child.pid;
+  const code = await demo.exited();
+  const output = demo.output();
+  expect(code, output).toBe(0);
+  expect(output).toMatch(/signed in as alice: 303 to \/account\/session/);
+  expect(output).toMatch(/rotated after \d+\.\d s: .*rotations 1/);
+  expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
+  expect(output).toMatch(/robot credentials grant: a token for robot-1, the API answered 200/);
+  expect(output).toMatch(
+    /backend: \d+ API calls \(\d+ ok\), [1-9]\d* tokens from the cache, \d+ token requests of which [1-9]\d* refreshed ahead/,
+  );
+  expect(output).toMatch(/\/backend shows the same counters/);
+  if (process.env.TOKENKEEP_REDIS_URL) {
+    // npm test runs with Redis: a second site on it, one redemption serving both.
+    expect(output).toMatch(/second site \(Redis\) +http:/);
+    expect(output).toContain("the same cookie at both: 1 refresh token redeemed, the other served by it");
+  }
+  expect(output).toContain("tour done: everything stopped");
+  // No secret in what it prints: no PAT, no client secret, no access token.
+  expect(output).not.toMatch(/pat_|demo-[0-9a-f]{8}-|eyJ|Bearer /);
+  expect(await groupGone(pid!)).toBe(true);
+  for (const url of printedUrls(output)) expect(await listening(url), url).toBe(false);
+});
