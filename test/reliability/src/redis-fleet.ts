@@ -28,7 +28,13 @@ export interface LoopResult {
 }
 
 export interface WorkerStats {
-  stats: { storeDegraded: boolean; storeDegradedCount: number; storeFailures: number; creatorCalls: number };
+  stats: {
+    storeDegraded: boolean;
+    storeDegradedCount: number;
+    storeFailures: number;
+    creatorCalls: number;
+    inFlight: number;
+  };
   events: string[];
 }
 

@@ -108,8 +108,17 @@ describe.skipIf(!url)(`Redis faults under a ${S.size}-process fleet (${MODE} mod
     return per;
   }
 
-  /** One expiry: every clock jumps past the lifetime, then the round's requests settle. */
+  /**
+   * One expiry: every clock jumps past the lifetime, then the round's requests settle. The jump waits
+   * for every fetch in flight to end: a token in flight across a 61 s jump would arrive expired, which
+   * only a test's clock can do.
+   */
   async function round(): Promise<number> {
+    for (;;) {
+      const stats = await fleet.stats();
+      if (stats.every((s) => s.stats.inFlight === 0)) break;
+      await sleep(20);
+    }
     const before = fleet.endpoint.requests.length;
     await fleet.advance(JUMP_MS);
     await sleep(S.roundMs);
