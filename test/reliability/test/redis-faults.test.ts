@@ -16,17 +16,19 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const url = process.env.TOKENKEEP_REDIS_URL;
 if (!url && process.env.CI) throw new Error("TOKENKEEP_REDIS_URL is not set on CI");
 
-/** Short: small timeouts so each fault takes seconds. Long: `@tokenkeep/redis` and core's defaults. */
+/** Short: a short probe and lease, so each fault takes seconds. Long: every default. */
 const S =
   MODE === "short"
     ? {
         size: 4,
         concurrency: 10,
-        commandTimeoutMs: 250,
-        share: { timeoutMs: 250, probeIntervalMs: 200, leaseTtlMs: 1_500 },
-        roundMs: 600,
+        // The default command timeouts (a shorter one fails now and then on a loaded CI machine);
+        // a short probe and lease so that each fault takes seconds.
+        commandTimeoutMs: 500,
+        share: { timeoutMs: 500, probeIntervalMs: 200, leaseTtlMs: 1_500 },
+        roundMs: 700,
         faultMs: 2_000,
-        slowMs: 600,
+        slowMs: 1_000,
         slowUnderMs: 60,
         maxRecoveryMs: 8_000,
       }
