@@ -37,7 +37,9 @@ export interface RedisStoreSentinelClient {
     args: string[],
     options?: { timeout?: number },
   ): Promise<unknown>;
-  getMasterNode(): unknown;
+  /** `createSentinel()` has `getMasterNode`; a client it leased with `acquire()` has `release`. */
+  getMasterNode?(): unknown;
+  release?(): unknown;
 }
 
 /** Any client the store accepts as `client`. */

@@ -51,6 +51,12 @@ describe.skipIf(!url)("on a master, a replica and a sentinel (createSentinel)", 
     expect(await release!.renew!(5_000)).toBe(true);
     await release!();
     expect(await store.compareAndDelete("k", { v: 1 })).toBe(true);
+    // A client leased from the sentinel with acquire() works too.
+    const leased = await fleetClients[0]!.acquire();
+    const onLease = createRedisStore({ client: leased, keyPrefix: uniquePrefix("leased") });
+    await onLease.set("k", { v: 2 }, 60_000);
+    expect(await onLease.get("k")).toEqual({ v: 2 });
+    leased.release();
 
     const fleet = startManagerFleet({
       clients: fleetClients,

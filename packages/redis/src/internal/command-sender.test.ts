@@ -21,12 +21,15 @@ describe("clientKind", () => {
     };
     const cluster = { sendCommand: record, nodeClient: record, getSlotMaster: record };
     const sentinel = { sendCommand: record, getMasterNode: record };
+    const leased = { sendCommand: record, release: record };
     const single = { sendCommand: record };
     await commandSender(cluster)(["GET", "k"], "k", 100);
     await commandSender(sentinel)(["GET", "k"], "k", 100);
+    await commandSender(leased)(["GET", "k"], "k", 100);
     await commandSender(single)(["GET", "k"], "k", 100);
     expect(calls).toEqual([
       ["k", false, ["GET", "k"], { timeout: 100 }],
+      [false, ["GET", "k"], { timeout: 100 }],
       [false, ["GET", "k"], { timeout: 100 }],
       [["GET", "k"], { timeout: 100 }],
     ]);

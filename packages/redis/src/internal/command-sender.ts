@@ -17,12 +17,14 @@ export type CommandSender = (args: string[], key: string, timeoutMs: number) => 
 /**
  * Tells the three node-redis client shapes apart by what only each has: a cluster
  * (`createCluster`) has `nodeClient` and `getSlotMaster`; a sentinel (`createSentinel`) has
- * `getMasterNode`; anything else with `sendCommand(args, options)` is a single-node client.
+ * `getMasterNode`, and a client leased from it (`acquire()`) has `release`; anything else with
+ * `sendCommand(args, options)` is a single-node client.
  */
 export function clientKind(client: RedisStoreAnyClient): ClientKind {
   const shape = client as unknown as Record<string, unknown>;
   if (typeof shape.nodeClient === "function" && typeof shape.getSlotMaster === "function") return "cluster";
-  if (typeof shape.getMasterNode === "function") return "sentinel";
+  // A sentinel, or a client leased from one with `acquire()` (same `sendCommand`, plus `release`).
+  if (typeof shape.getMasterNode === "function" || typeof shape.release === "function") return "sentinel";
   return "client";
 }
 
