@@ -38,8 +38,12 @@ describe.skipIf(!url)("on a 3-master Redis Cluster (createCluster)", () => {
     const slot = await cluster.slotOf(`${prefix}x`);
     const from = await cluster.ownerOf(slot);
     const to = cluster.ports[(cluster.ports.indexOf(from) + 1) % cluster.ports.length]!;
+    await cli(to, "CONFIG", "RESETSTAT");
     await cluster.migrateSlot(slot, to, pauseMs);
     expect(await cluster.ownerOf(slot)).toBe(to);
+    // Commands reached the new owner through ASK redirections while the slot was half-moved.
+    const asking = /cmdstat_asking:calls=(\d+)/.exec(await cli(to, "INFO", "commandstats"))?.[1];
+    expect(Number(asking ?? 0), "ASKING commands on the importing node").toBeGreaterThan(0);
     // The entries moved with the slot (the value, and the markers or lease still alive).
     expect(Number(await cli(to, "CLUSTER", "COUNTKEYSINSLOT", String(slot)))).toBeGreaterThan(0);
     return { slot, from, to };
