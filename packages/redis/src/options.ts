@@ -49,7 +49,8 @@ export type RedisStoreAnyClient = RedisStoreClient | RedisStoreClusterClient | R
 export interface RedisStoreOptions {
   /**
    * A connected node-redis client that you own: `createClient()` (one node), `createCluster()`
-   * (Redis Cluster) or `createSentinel()` (a master found through Redis Sentinel). The store never
+   * (Redis Cluster) or `createSentinel()` (a master found through Redis Sentinel; or a client it
+   * leased with `acquire()`). Each command is routed by its one key. The store never
    * connects, quits or closes it, and you attach its `error` listener. Use it to share one
    * connection with the rest of the app.
    */
