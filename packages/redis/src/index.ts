@@ -6,5 +6,11 @@
 
 export { DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT_MS } from "./defaults.js";
 export { isStoreError, STORE_ERROR_CODE } from "./errors.js";
-export type { RedisStoreClient, RedisStoreOptions } from "./options.js";
+export type {
+  RedisStoreAnyClient,
+  RedisStoreClient,
+  RedisStoreClusterClient,
+  RedisStoreOptions,
+  RedisStoreSentinelClient,
+} from "./options.js";
 export { createRedisStore, type RedisStore } from "./redis-store.js";

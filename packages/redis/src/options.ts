@@ -12,13 +12,49 @@ export interface RedisStoreClient {
   sendCommand(args: ReadonlyArray<string>, options?: { timeout?: number }): Promise<unknown>;
 }
 
+/**
+ * What the store needs from a Redis Cluster client: node-redis's `createCluster()`, connected by its
+ * owner. Each command is routed by its one key (`firstKey`) to the master owning that key's slot.
+ */
+export interface RedisStoreClusterClient {
+  sendCommand(
+    firstKey: string | undefined,
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: { timeout?: number },
+  ): Promise<unknown>;
+  nodeClient(node: never): Promise<unknown>;
+  getSlotMaster(slot: number): unknown;
+}
+
+/**
+ * What the store needs from a Redis Sentinel client: node-redis's `createSentinel()`, connected by its
+ * owner. Commands go to the master the sentinels name, and follow it across a failover.
+ */
+export interface RedisStoreSentinelClient {
+  sendCommand(
+    isReadonly: boolean | undefined,
+    args: string[],
+    options?: { timeout?: number },
+  ): Promise<unknown>;
+  /** `createSentinel()` has `getMasterNode`; a client it leased with `acquire()` has `release`. */
+  getMasterNode?(): unknown;
+  release?(): unknown;
+}
+
+/** Any client the store accepts as `client`. */
+export type RedisStoreAnyClient = RedisStoreClient | RedisStoreClusterClient | RedisStoreSentinelClient;
+
 /** Options of {@link createRedisStore}. Give exactly one of `client` and `url`. */
 export interface RedisStoreOptions {
   /**
-   * A connected node-redis client that you own: the store never connects, quits or closes it, and
-   * you attach its `error` listener. Use it to share one connection with the rest of the app.
+   * A connected node-redis client that you own: `createClient()` (one node), `createCluster()`
+   * (Redis Cluster) or `createSentinel()` (a master found through Redis Sentinel; or a client it
+   * leased with `acquire()`). Each command is routed by its one key. The store never
+   * connects, quits or closes it, and you attach its `error` listener. Use it to share one
+   * connection with the rest of the app.
    */
-  client?: RedisStoreClient | undefined;
+  client?: RedisStoreAnyClient | undefined;
   /**
    * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS): the store creates,
    * connects and owns its client, and closes it in {@link RedisStore.close}.
@@ -46,7 +82,7 @@ export interface RedisStoreOptions {
 
 /** {@link RedisStoreOptions} after validation. */
 export interface ParsedRedisStoreOptions {
-  client?: RedisStoreClient | undefined;
+  client?: RedisStoreAnyClient | undefined;
   url?: string | undefined;
   keyPrefix: string;
   encryptionKey?: CryptoKey | Uint8Array | undefined;
@@ -87,7 +123,7 @@ const encryptionKeySchema = z.unknown().transform((value, context): CryptoKey | 
 const schema = z
   .strictObject({
     client: z
-      .custom<RedisStoreClient>(
+      .custom<RedisStoreAnyClient>(
         (value) =>
           typeof value === "object" &&
           value !== null &&

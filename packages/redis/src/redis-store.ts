@@ -2,6 +2,7 @@ import type { JsonValue, LeaseRelease, Store } from "@tokenkeep/core";
 import { NetworkError, TimeoutError } from "@tokenkeep/core";
 import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
+import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
 import { wrapRedisError } from "./internal/redis-errors.js";
@@ -69,16 +70,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       : aesGcmCipher(importEncryptionKey(parsed.encryptionKey));
 
   const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
-  const client: RedisStoreClient = owned?.client ?? parsed.client!;
+  const sendToRedis: CommandSender = commandSender(owned?.client ?? parsed.client!);
   let closed = false;
   let inFlight = 0;
 
+  /** Sends `args`, whose one key is `args[1]` (every command here names exactly one key). */
   async function send(command: string, args: string[]): Promise<unknown> {
     if (closed) throw new NetworkError(`redis store: ${command} after close()`);
     if (owned && inFlight++ === 0) owned.client.ref();
     try {
       if (owned && !owned.client.isReady) await owned.firstConnect(command);
-      return await withTimeout(client.sendCommand(args, { timeout: timeoutMs }), command, timeoutMs);
+      const key = args[0] === "EVAL" ? args[3]! : args[1]!;
+      return await withTimeout(sendToRedis(args, key, timeoutMs), command, timeoutMs);
     } catch (error) {
       throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, timeoutMs);
     } finally {

@@ -6,6 +6,8 @@ import { createServer } from "node:net";
 export interface RedisServerProcess {
   readonly port: number;
   readonly url: string;
+  /** The running server's process id (for SIGSTOP), `undefined` while stopped. */
+  readonly pid: number | undefined;
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
@@ -62,6 +64,9 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid;
+    },
     stop,
     async restart() {
       await stop();

@@ -44,15 +44,22 @@ async function burst(callers: number) {
   return { ok: callers - failed, failed, tokens: [...tokens], errors, stats: manager!.stats() };
 }
 
+/** Set by `stop-loop`: a running loop ends before its `durationMs`. */
+let loopStopped = false;
+
 async function loop(durationMs: number, concurrency: number, pauseMs: number) {
   const until = Date.now() + durationMs;
+  loopStopped = false;
   let ok = 0;
   let failed = 0;
+  /** The slowest `getToken` call, in ms. */
+  let maxMs = 0;
   const errors: string[] = [];
   const tokens = new Set<string>();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (Date.now() < until) {
+      while (Date.now() < until && !loopStopped) {
+        const started = performance.now();
         try {
           tokens.add((await manager!.getToken()).accessToken);
           ok++;
@@ -60,11 +67,12 @@ async function loop(durationMs: number, concurrency: number, pauseMs: number) {
           failed++;
           if (errors.length < 5) errors.push(describeError(error));
         }
+        maxMs = Math.max(maxMs, performance.now() - started);
         await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }),
   );
-  return { ok, failed, errors, tokens: tokens.size };
+  return { ok, failed, errors, tokens: tokens.size, maxMs: Math.round(maxMs) };
 }
 
 process.on("message", async (message: { type: string } & Record<string, unknown>) => {
@@ -119,6 +127,9 @@ process.on("message", async (message: { type: string } & Record<string, unknown>
             message.pauseMs as number,
           )),
         });
+        break;
+      case "stop-loop":
+        loopStopped = true;
         break;
       case "advance-clock":
         clockOffsetMs += message.ms as number;
