@@ -128,7 +128,7 @@ function originPolicy(config: ResolvedApiConfig): (url: URL) => boolean {
   return (url) => origins.has(url.origin);
 }
 
-async function readData(response: Response, type: ApiResponseType, target: string): Promise<unknown> {
+async function readData(response: Response, type: ApiResponseType, describe: () => string): Promise<unknown> {
   if (type === "none") {
     await response.body?.cancel().catch(() => {});
     return undefined;
@@ -139,7 +139,7 @@ async function readData(response: Response, type: ApiResponseType, target: strin
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new ApiError("ERR_TOKENKEEP_API_INVALID_BODY", `${target} answered a body that is not JSON`, {
+    throw new ApiError("ERR_TOKENKEEP_API_INVALID_BODY", `${describe()} answered a body that is not JSON`, {
       cause,
       status: response.status,
     });
@@ -166,36 +166,31 @@ export type ApiTransport = <T>(
   options: ApiRequestOptions<T>,
 ) => Promise<ApiResponse<T>>;
 
-/** Creates the transport of a validated API configuration (one ky instance per process). */
+/**
+ * What one call hands the instance's hooks through ky's `context` (shallow-merged by ky, so this
+ * object itself reaches the hooks): the session to authorize with, and what the last hook saw.
+ */
+interface CallState {
+  readonly session: ApiSession | undefined;
+  readonly signedIn: boolean;
+  /**
+   * The request as sent, after the request interceptors (a copy when it has a body, which fetch
+   * consumes): for the 401 replay, and its URL for errors.
+   */
+  sent: Request | undefined;
+}
+
+/**
+ * Creates the transport of a validated API configuration: one ky instance per process, holding
+ * every hook; a call passes ky only its method, its `context` and what it overrides.
+ */
 export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
   const allowed = originPolicy(config);
   const fetchImpl =
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const interceptors = config.interceptors;
-  // What every call shares is given to ky once; a call passes only what it changes.
-  const base = ky.create({
-    ...(config.baseURL === undefined ? {} : { baseUrl: config.baseURL }),
-    ...(Object.keys(config.headers).length === 0 ? {} : { headers: config.headers }),
-    fetch: fetchImpl,
-    throwHttpErrors: true,
-    timeout: config.timeoutMs,
-    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
-    hooks: {
-      afterResponse: (interceptors.response ?? []).map(
-        (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
-          (await interceptor(state)) ?? undefined,
-      ),
-      beforeError: (interceptors.error ?? []).map(
-        (interceptor) => async (state: BeforeErrorState) => (await interceptor(state)) ?? state.error,
-      ),
-    },
-  });
-  const requestInterceptors = (interceptors.request ?? []).map(
-    (interceptor) => async (state: { request: Request; options: { context: Record<string, unknown> } }) =>
-      (await interceptor({ request: state.request, signedIn: state.options.context.signedIn === true })) ??
-      undefined,
-  );
-  // One set of auth hooks per request's session: a replay is matched to the token that request sent.
+  // One set of auth hooks per request's session (core's createKyHooks): a replay is matched to the
+  // token that request sent. Made on the session's first call, looked up by the instance's hook.
   const hooksOf = new WeakMap<ApiSession, KyHooks>();
   const authHooks = (current: ApiSession): KyHooks => {
     let hooks = hooksOf.get(current);
@@ -226,54 +221,74 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     }
     return hooks;
   };
+  const stateOf = (options: { context: Record<string, unknown> }) => options.context.call as CallState;
+  // What every call shares is given to ky once (ky merges a call's options into these on each call,
+  // so the fewer keys a call passes, the less it costs).
+  const instance: Options = {
+    fetch: fetchImpl,
+    // A 401 comes back as a response (renewed below); a call without a session asks for `true`.
+    throwHttpErrors: (status: number) => status !== 401,
+    timeout: config.timeoutMs,
+    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
+    hooks: {
+      beforeRequest: [
+        ...(interceptors.request ?? []).map(
+          (interceptor) =>
+            async (state: { request: Request; options: { context: Record<string, unknown> } }) =>
+              (await interceptor({ request: state.request, signedIn: stateOf(state.options).signedIn })) ??
+              undefined,
+        ),
+        async ({ request, options }: { request: Request; options: { context: Record<string, unknown> } }) => {
+          const call = stateOf(options);
+          if (call.session !== undefined) await authHooks(call.session).beforeRequest[0]?.({ request });
+          call.sent = request.body === null ? request : request.clone();
+        },
+      ],
+      afterResponse: (interceptors.response ?? []).map(
+        (interceptor) => async (state: { request: Request; response: Response; retryCount: number }) =>
+          (await interceptor(state)) ?? undefined,
+      ),
+      beforeError: (interceptors.error ?? []).map(
+        (interceptor) => async (state: BeforeErrorState) => (await interceptor(state)) ?? state.error,
+      ),
+    },
+  };
+  if (config.baseURL !== undefined) instance.baseUrl = config.baseURL;
+  if (Object.keys(config.headers).length > 0) instance.headers = config.headers;
+  const base = ky.create(instance);
 
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
-    const method = (options.method ?? "GET").toUpperCase();
-    const auth = current === undefined ? undefined : authHooks(current);
-    let target = url;
-    // The request as sent (a copy when it has a body, which fetch consumes), for the 401 replay.
-    let sent: Request | undefined;
-    const kyOptions: Options = {
-      method,
-      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-      ...(options.retry === undefined
-        ? {}
-        : { retry: { limit: options.retry, methods: [...IDEMPOTENT_METHODS] } }),
-      ...(options.json === undefined || options.body !== undefined ? {} : { json: options.json }),
-      ...(options.body === undefined ? {} : { body: options.body }),
-      ...(options.headers === undefined ? {} : { headers: options.headers as HeadersInit }),
-      ...(options.searchParams === undefined
-        ? {}
-        : { searchParams: options.searchParams as URLSearchParams }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      // Read by the request interceptors' state.
-      context: { signedIn: current?.current() !== undefined },
-      hooks: {
-        beforeRequest: [
-          ...requestInterceptors,
-          ...(auth?.beforeRequest ?? []),
-          ({ request }: { request: Request }) => {
-            target = request.url;
-            sent = request.body === null ? request : request.clone();
-          },
-        ],
-      },
-    };
+    const method = options.method === undefined ? "GET" : options.method.toUpperCase();
+    const signedIn = current?.current() !== undefined;
+    const call: CallState = { session: current, signedIn, sent: undefined };
+    // Read only when needed (an error, a schema): serializing a Request's URL is not free.
+    const target = () => call.sent?.url ?? url;
+    // Only what this call sets: the common GET passes two keys.
+    const kyOptions: Options = { method, context: { call } };
+    if (current === undefined) kyOptions.throwHttpErrors = true;
+    if (options.timeoutMs !== undefined) kyOptions.timeout = options.timeoutMs;
+    if (options.retry !== undefined) {
+      kyOptions.retry = { limit: options.retry, methods: [...IDEMPOTENT_METHODS] };
+    }
+    if (options.body !== undefined) kyOptions.body = options.body;
+    else if (options.json !== undefined) kyOptions.json = options.json;
+    if (options.headers !== undefined) kyOptions.headers = options.headers as HeadersInit;
+    if (options.searchParams !== undefined) {
+      kyOptions.searchParams = options.searchParams as URLSearchParams;
+    }
+    if (options.signal !== undefined) kyOptions.signal = options.signal;
     let response: Response;
     try {
-      response = await base(url, {
-        ...kyOptions,
-        // A 401 comes back as a response when a session's token may have been sent: renewed below.
-        ...(auth === undefined ? {} : { throwHttpErrors: (status: number) => status !== 401 }),
-      });
+      response = await base(url, kyOptions);
     } catch (error) {
-      throw toApiError(error, method, target, options.signal);
+      throw toApiError(error, method, target(), options.signal);
     }
-    if (response.status === 401 && auth !== undefined && sent !== undefined) {
+    const sent = call.sent;
+    if (response.status === 401 && current !== undefined && sent !== undefined) {
       // core's hook: invalidates exactly the token sent (here: renews the session) and replays once.
       let replay: Response | undefined;
       try {
-        replay = await (auth.afterResponse[0] as KyHooks["afterResponse"][number])({
+        replay = await (authHooks(current).afterResponse[0] as KyHooks["afterResponse"][number])({
           request: sent,
           response,
         });
@@ -282,7 +297,7 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
         const timedOut = (error as { name?: unknown } | null)?.name === "TimeoutError";
         throw new ApiError(
           timedOut ? "ERR_TOKENKEEP_API_TIMEOUT" : "ERR_TOKENKEEP_API_NETWORK",
-          `${describeTarget(method, target)} ${timedOut ? "took longer than its timeout" : "could not be reached"} (replay after a 401)`,
+          `${describeTarget(method, target())} ${timedOut ? "took longer than its timeout" : "could not be reached"} (replay after a 401)`,
           { cause: (error as { cause?: unknown } | null)?.cause, transient: true },
         );
       }
@@ -291,19 +306,21 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
         response = replay;
       }
       if (!response.ok) {
-        let error: Error = await httpErrorOf(response, method, target);
+        let error: Error = await httpErrorOf(response, method, target());
         for (const interceptor of interceptors.error ?? []) {
           error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
         }
         throw error;
       }
     }
-    const data = await readData(response, options.responseType ?? "json", describeTarget(method, target));
+    const data = await readData(response, options.responseType ?? "json", () =>
+      describeTarget(method, target()),
+    );
     return {
       data:
         options.schema === undefined
           ? (data as T)
-          : await validate(options.schema, data, { method, url: target, status: response.status }),
+          : await validate(options.schema, data, { method, url: target(), status: response.status }),
       status: response.status,
       headers: response.headers,
     };
