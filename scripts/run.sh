@@ -11,7 +11,7 @@ command=${1:-}
 shift || true
 case "$command" in
 demo)
-  tk_setup
+  tk_setup demo
   cd "$TK_ROOT"
   # Only what the demo runs (the examples and the packages they use); turbo's cache makes a second
   # run's build take well under a second. Its log is shown only when it fails, so the demo prints one block.

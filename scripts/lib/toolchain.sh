@@ -66,19 +66,34 @@ tk_ensure_toolchain() {
   touch "$stamp"
 }
 
+# `tk_ensure_dependencies` installs every workspace project (what `npm test` needs);
+# `tk_ensure_dependencies demo` only the projects `npm run demo` builds and runs (the examples, the
+# packages they use, and the root's build tools), so a first demo skips the test-only runtimes
+# (Deno, Bun, workerd, Playwright). A full install satisfies both; a later full one completes a demo one.
+TK_DEMO_PROJECTS=(tokenkeep-workspace "@tokenkeep/example-astro-app..." "@tokenkeep/example-node-backend..."
+  "@tokenkeep/example-local-servers...")
+
 tk_ensure_dependencies() {
-  local lock="$TK_ROOT/pnpm-lock.yaml"
-  local stamp="$TK_ROOT/node_modules/.tokenkeep-lock-$(cksum <"$lock" | cut -d' ' -f1)"
+  local scope=${1:-all}
+  local lock="$TK_ROOT/pnpm-lock.yaml" sum filters=() project
+  sum=$(cksum <"$lock" | cut -d' ' -f1)
+  local stamp="$TK_ROOT/node_modules/.tokenkeep-lock-$sum"
   [ -f "$stamp" ] && return 0
-  tk_log "installing dependencies (pnpm install --frozen-lockfile)"
-  (cd "$TK_ROOT" && pnpm install --frozen-lockfile --reporter=append-only) >&2 ||
+  if [ "$scope" = demo ]; then
+    [ -f "$stamp-demo" ] && return 0
+    for project in "${TK_DEMO_PROJECTS[@]}"; do filters+=(--filter "$project"); done
+    stamp="$stamp-demo"
+  fi
+  tk_log "installing dependencies (pnpm install --frozen-lockfile${filters:+ for the demo})"
+  (cd "$TK_ROOT" && pnpm install --frozen-lockfile "${filters[@]}" --reporter=append-only) >&2 ||
     tk_die "pnpm install failed (output above)."
   rm -f "$TK_ROOT"/node_modules/.tokenkeep-lock-*
   touch "$stamp"
 }
 
+# `tk_setup` for `npm test`, `tk_setup demo` for `npm run demo` (see tk_ensure_dependencies).
 tk_setup() {
   export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 ASTRO_TELEMETRY_DISABLED=1
   tk_ensure_toolchain
-  tk_ensure_dependencies
+  tk_ensure_dependencies "${1:-all}"
 }
