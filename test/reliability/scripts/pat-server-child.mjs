@@ -29,7 +29,9 @@ const served = await serve(handler, { port: 0, hostname: "127.0.0.1" });
 console.log(`listening on ${served.url}`);
 
 // Memory figures for the soak, on request (the parent sends SIGUSR2, the answer is one line).
+// Started with --expose-gc: a full collection first, so growth means something kept.
 process.on("SIGUSR2", () => {
+  globalThis.gc?.();
   const { rss, heapUsed } = process.memoryUsage();
   console.log(`memory rss=${rss} heapUsed=${heapUsed}`);
 });

@@ -31,7 +31,7 @@ export async function startPatServerProcess(
   store: ChildStore,
   signingKeys: readonly SigningJwk[],
 ): Promise<PatServerProcess> {
-  const child = spawn(process.execPath, [CHILD], {
+  const child = spawn(process.execPath, ["--expose-gc", CHILD], {
     env: {
       PATH: process.env.PATH ?? "",
       PAT_CHILD_SIGNING_KEYS: JSON.stringify(signingKeys),

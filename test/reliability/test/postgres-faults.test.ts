@@ -20,7 +20,7 @@ import { type PostgresInstance, startPostgres } from "../src/postgres-instance";
 import { registerSecret } from "../src/secrets";
 
 const SCALE = {
-  short: { workers: 6, opsPerPhase: 30, retryDelayMs: 100, timeoutMs: 10_000 },
+  short: { workers: 6, opsPerPhase: 15, retryDelayMs: 100, timeoutMs: 10_000 },
   long: { workers: 16, opsPerPhase: 1_000, retryDelayMs: 1_000, timeoutMs: 30_000 },
 }[MODE];
 
