@@ -103,7 +103,10 @@ describe("soak", { timeout: MODE === "long" ? 900_000 : 60_000 }, () => {
         const adminCall = async (method: string, path: string, json?: unknown) => {
           const response = await fetch(`${server.url}/admin${path}`, {
             method,
-            headers: { authorization: `Bearer ${jwt}`, ...(json !== undefined && { "content-type": "application/json" }) },
+            headers: {
+              authorization: `Bearer ${jwt}`,
+              ...(json !== undefined && { "content-type": "application/json" }),
+            },
             ...(json !== undefined && { body: JSON.stringify(json) }),
           });
           const body = (await response.json()) as { token?: string };
