@@ -32,12 +32,26 @@ const now = 1_800_000_000_000;
 const validSession = fc.record({
   accessToken: fc.string({ minLength: 1, maxLength: 40 }),
   tokenType: fc.constant("Bearer"),
-  expiresAt: fc.integer({ min: now - 10_000_000, max: now + 10_000_000 }),
+  // Mostly near now: inside the refresh window (so the middleware rotates), expired, or well ahead.
+  expiresAt: fc.oneof(
+    fc.integer({ min: now - 120_000, max: now + 120_000 }),
+    fc.integer({ min: now - 10_000_000, max: now + 10_000_000 }),
+  ),
   refreshToken: fc.option(fc.string({ minLength: 1, maxLength: 40 }), { nil: undefined }),
 });
 
 /** A cookie value: random text, or something sealed (then maybe cut, altered or from the wrong key). */
 const cookieValue = fc.oneof(
+  // An intact session sealed with the right key (a third of the values), so sessions are read.
+  {
+    arbitrary: validSession.map((session) => ({
+      plaintext: encodeSession(session),
+      key: "same",
+      damage: "whole",
+      at: 0,
+    })),
+    weight: 2,
+  },
   fc.string({ maxLength: 60 }),
   fc.string({ unit: fc.constantFrom(...'tk01.abcXYZ-_=%;, "\\'.split("")), maxLength: 80 }),
   fc
