@@ -5,11 +5,11 @@
  * by path (`../../../test/reliability/src/secret-registry`) without a dependency.
  *
  * When `TOKENKEEP_TEST_SECRETS` is `1` (scripts/test.sh sets it), each secret is appended to
- * `.tmp/test-secrets.jsonl` under the test process's working folder (the package's folder: turbo
+ * `test-secrets.jsonl` in the test process's working folder (the package's folder: turbo
  * keeps the file as the test task's output, so a cached run brings its secrets back with its log);
  * scripts/secret-scan.mjs then searches `.tmp/turbo.log` for every one of them.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process"; // imported, not global: grants' and astro's tests see no Node globals
 
@@ -19,8 +19,11 @@ import process from "node:process"; // imported, not global: grants' and astro's
  */
 export const MIN_REGISTERED_SECRET_LENGTH = 12;
 
-/** Where the workspace run's registry lives, relative to a package's folder. */
-export const WORKSPACE_SECRETS_FILE = join(".tmp", "test-secrets.jsonl");
+/**
+ * Where the workspace run's registry lives, relative to a package's folder: at its top, not in a
+ * dot-folder, because turbo's output globs skip hidden folders on Linux (gitignored at the root).
+ */
+export const WORKSPACE_SECRETS_FILE = "test-secrets.jsonl";
 
 const registered = new Set<string>();
 
@@ -39,7 +42,6 @@ export function registerSecret(secret: string, label = "secret"): string {
   registered.add(secret);
   const line = `${JSON.stringify({ label, secret })}\n`;
   if (process.env.TOKENKEEP_TEST_SECRETS === "1") {
-    mkdirSync(join(process.cwd(), ".tmp"), { recursive: true });
     appendFileSync(join(process.cwd(), WORKSPACE_SECRETS_FILE), line);
   }
   const out = process.env.RELIABILITY_OUT; // test/reliability's own sweep (scripts/run.mjs)

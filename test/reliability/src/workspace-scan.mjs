@@ -1,5 +1,5 @@
 // The workspace run's "no secret anywhere" search: every secret that any package's tests registered
-// (src/secret-registry.ts writes `<package>/.tmp/test-secrets.jsonl` when TOKENKEEP_TEST_SECRETS=1)
+// (src/secret-registry.ts writes `<package>/test-secrets.jsonl` when TOKENKEEP_TEST_SECRETS=1)
 // looked for in the run's captured logs (.tmp/turbo.log holds every package's test output), in clear,
 // URL-encoded and base64 forms (leak-scan.mjs). Plain JavaScript: scripts/secret-scan.mjs runs it
 // on any Node the workspace supports.
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { findLeaks } from "./leak-scan.mjs";
 
 /** The registry file of one package, relative to its folder (as src/secret-registry.ts writes it). */
-export const PACKAGE_SECRETS_FILE = join(".tmp", "test-secrets.jsonl");
+export const PACKAGE_SECRETS_FILE = "test-secrets.jsonl";
 
 /** The workspace's package folders: packages/*, examples/* and test/*. */
 const GROUPS = ["packages", "examples", "test"];

@@ -19,7 +19,7 @@ function workspace(registries: Record<string, string[]>, logs: Record<string, st
   const root = mkdtempSync(join(tmpdir(), "tk-secret-scan-"));
   dirs.push(root);
   for (const [pkg, secrets] of Object.entries(registries)) {
-    mkdirSync(join(root, pkg, ".tmp"), { recursive: true });
+    mkdirSync(join(root, pkg), { recursive: true });
     writeFileSync(
       join(root, pkg, PACKAGE_SECRETS_FILE),
       secrets.map((secret) => `${JSON.stringify({ label: "PAT", secret })}\n`).join(""),
@@ -66,7 +66,7 @@ describe("scanWorkspace", () => {
 });
 
 describe("registerSecret", () => {
-  it("appends to the package's .tmp/test-secrets.jsonl when TOKENKEEP_TEST_SECRETS=1", () => {
+  it("appends to the package's test-secrets.jsonl when TOKENKEEP_TEST_SECRETS=1", () => {
     const previous = process.env.TOKENKEEP_TEST_SECRETS;
     process.env.TOKENKEEP_TEST_SECRETS = "1";
     try {
