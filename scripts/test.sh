@@ -37,11 +37,19 @@ fi
 stage "lint, typecheck, build, test, package checks"
 pnpm exec biome check scripts
 mkdir -p .tmp
+# Every secret a test registers goes to its package's test-secrets.jsonl (turbo keeps it as the
+# test task's output, so a cached task brings back the secrets of its replayed log); the last stage
+# searches the logs for them. Stale registries of earlier runs go first.
+export TOKENKEEP_TEST_SECRETS=1
+rm -f packages/*/test-secrets.jsonl examples/*/test-secrets.jsonl test/*/test-secrets.jsonl
 # Full logs, also for tasks served from turbo's cache, so the closing count covers every test.
 pnpm exec turbo run lint typecheck build test check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
 
 stage "pack every package and import it under plain Node"
 node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log
 
+stage "no secret in the run's output"
+node scripts/secret-scan.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log | tee .tmp/secret-scan.log
+
 stage "done"
-node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log
+node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log .tmp/secret-scan.log

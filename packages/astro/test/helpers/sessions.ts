@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { passwordGrant } from "@tokenkeep/grants";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { CLIENTS, type OidcProviderServer } from "../../../grants/test/fixtures/oidc-provider.js";
 import { createCookieSealer } from "../../src/cookie-seal.js";
 import type { Session } from "../../src/session.js";
@@ -7,7 +8,7 @@ import { writeSessionCookie } from "../../src/session-cookies.js";
 import { cookieValues, makeContext, setCookies } from "./context.js";
 
 /** The cookie secret the fixture servers get as TOKENKEEP_SECRET. */
-export const SECRET = "site-test-secret-0123456789abcdef0123";
+export const SECRET = registerSecret("site-test-secret-0123456789abcdef0123", "cookie secret");
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -31,10 +32,10 @@ export async function signIn(provider: OidcProviderServer): Promise<Session> {
     password: "correct horse",
   })();
   return {
-    accessToken: set.accessToken,
+    accessToken: registerSecret(set.accessToken, "access token"),
     tokenType: set.tokenType,
     expiresAt: set.expiresAt,
-    refreshToken: set.refreshToken,
+    refreshToken: set.refreshToken && registerSecret(set.refreshToken, "refresh token"),
   };
 }
 

@@ -2,6 +2,7 @@ import { createPatHandler, issueToken, type PatHandlerOptions, type PatStore } f
 import { serve } from "@tokenkeep/pat-server/node";
 import { createSqliteStore } from "@tokenkeep/pat-server/sqlite";
 import { onTestFinished } from "vitest";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 
 /** A real PAT server on 127.0.0.1, with counters of what reached it. */
 export interface TestServer {
@@ -50,7 +51,7 @@ export async function startTestServer(options: Partial<PatHandlerOptions> = {}):
   const issue: TestServer["issue"] = async (input) => {
     const issued = await issueToken(store, input, { scryptLog2Cost: 10, now });
     if (!issued) throw new Error("token id taken");
-    return { token: issued.token, tokenId: issued.record.tokenId };
+    return { token: registerSecret(issued.token, "PAT"), tokenId: issued.record.tokenId };
   };
   const admin = await issue({ owner: "admin", isAdmin: true });
   return {

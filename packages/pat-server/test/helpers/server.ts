@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry";
 import type { PatHandlerOptions } from "../../src/handler-options";
 import { serve } from "../../src/node/serve";
 import { createPatHandler, type PatHandler } from "../../src/pat-handler";
@@ -64,6 +65,7 @@ export async function startTestServer(
       prefix: options.tokenPrefix,
     });
     if (!issued) throw new Error("duplicate");
+    registerSecret(issued.token, "PAT");
     return issued;
   };
   const { token: adminToken } = await issue({ owner: "admin", isAdmin: true });
@@ -74,7 +76,7 @@ export async function startTestServer(
       body: JSON.stringify({ client_secret: token }),
     });
     if (response.status !== 200) throw new Error(`exchange failed: ${response.status}`);
-    return ((await response.json()) as { access_token: string }).access_token;
+    return registerSecret(((await response.json()) as { access_token: string }).access_token, "JWT");
   };
   let adminJwt: string | undefined;
   return {
