@@ -14,7 +14,7 @@
 // Environment variables point any part at a real upstream (see the README's "The demo").
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -31,28 +31,74 @@ const shown = (path) => {
 
 mkdirSync(dir, { recursive: true });
 
-// A demo already running (its pid alive): say so, print its URLs, and leave it alone.
-if (!once && existsSync(stateFile)) {
+// A demo already running (its pid alive, and that process a demo): say so, print its URLs, and leave
+// it alone. `--check` (what scripts/run.sh asks before it builds, so a running demo's site is never
+// rebuilt under it) does only this: exit 0 when one runs, 3 when none does.
+const check = process.argv.includes("--check");
+if (!once) {
+  if (reportRunning()) process.exit(0);
+  if (check) process.exit(3);
+  // Claim the state file before starting (two demos started together: the second says so and leaves).
+  try {
+    writeFileSync(stateFile, `${JSON.stringify({ pid: process.pid, starting: true })}\n`, { flag: "wx" });
+  } catch (error) {
+    if (error.code !== "EEXIST" || !reportRunning()) throw error;
+    process.exit(0);
+  }
+}
+
+/** Prints a running demo's URLs (true), or removes a dead one's state file (false). */
+function reportRunning() {
   let state;
   try {
     state = JSON.parse(readFileSync(stateFile, "utf8"));
-  } catch {
-    state = undefined;
+  } catch (error) {
+    if (error.code === "ENOENT") return false;
+    state = undefined; // unreadable: a demo that died mid-write (states are written by rename)
   }
-  if (state && alive(state.pid)) {
-    console.log(`A demo is already running (pid ${state.pid}, since ${state.startedAt}):`);
-    for (const line of state.lines) console.log(line);
-    process.exit(0);
+  if (state && isDemo(state.pid)) {
+    if (state.starting) {
+      console.log(
+        `A demo is starting (pid ${state.pid}): run \`npm run demo\` again in a moment for its URLs.`,
+      );
+    } else {
+      console.log(`A demo is already running (pid ${state.pid}, since ${state.startedAt}):`);
+      for (const line of state.lines) console.log(line);
+    }
+    return true;
   }
   rmSync(stateFile, { force: true }); // left by a demo that was killed
+  return false;
 }
 
-function alive(pid) {
+/** Whether `pid` is a live demo process of this user (not a reused pid of another program). */
+function isDemo(pid) {
+  if (!Number.isInteger(pid) || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
-    return pid !== process.pid;
-  } catch (error) {
-    return error.code === "EPERM";
+  } catch {
+    return false; // gone, or another user's process (EPERM): not our demo
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("demo.mjs");
+  } catch {
+    return true; // no /proc (macOS): a live pid of ours is the best evidence there is
+  }
+}
+
+/** Writes the state file whole (a reader never sees half of it). */
+function writeState(state) {
+  const temporary = `${stateFile}.${process.pid}`;
+  writeFileSync(temporary, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(temporary, stateFile);
+}
+
+/** Removes the state file if it is this demo's. */
+function releaseState() {
+  try {
+    if (JSON.parse(readFileSync(stateFile, "utf8")).pid === process.pid) rmSync(stateFile, { force: true });
+  } catch {
+    // absent or unreadable: not ours to remove
   }
 }
 
@@ -100,7 +146,7 @@ function stopAll() {
       ),
     );
     await local?.close();
-    if (!once) rmSync(stateFile, { force: true });
+    if (!once) releaseState();
   })();
   return stopping;
 }
@@ -241,7 +287,7 @@ await Promise.all([
       },
       async (output) =>
         output.includes("site: http")
-          ? await fetch(`${one.url}/`).then(
+          ? await fetch(`${one.url}/`, { signal: AbortSignal.timeout(2_000) }).then(
               (answer) => answer.ok || undefined,
               () => undefined,
             )
@@ -287,10 +333,7 @@ if (once) {
 }
 
 const startedAt = new Date().toISOString();
-writeFileSync(
-  stateFile,
-  `${JSON.stringify({ pid: process.pid, startedAt, siteUrl, backendStatus, lines }, null, 2)}\n`,
-);
+writeState({ pid: process.pid, startedAt, siteUrl, backendStatus, lines });
 console.log("tokenkeep demo - Ctrl-C stops everything");
 for (const line of lines) console.log(line);
 if (adminTokenIsNew) {

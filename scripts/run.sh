@@ -17,6 +17,12 @@ demo)
   # run's build take well under a second. Its log is shown only when it fails, so the demo prints one block.
   demo_dir=${TOKENKEEP_DEMO_DIR:-$TK_ROOT/.demo}
   mkdir -p "$demo_dir"
+  # A demo already running: print its URLs before building anything (a build would replace the
+  # running site's files under it).
+  if [ "${1:-}" != --once ]; then
+    node scripts/demo.mjs --check && exit 0
+    [ $? -eq 3 ] || exit 1
+  fi
   [ -d examples/astro-app/dist ] || tk_log "building the packages and the Astro site (the first time takes a few minutes)"
   if ! pnpm exec turbo run build --output-logs=errors-only --filter=@tokenkeep/example-astro-app... \
     --filter=@tokenkeep/example-node-backend... --filter=@tokenkeep/example-local-servers... >"$demo_dir/build.log" 2>&1; then

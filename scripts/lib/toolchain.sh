@@ -85,7 +85,7 @@ tk_ensure_dependencies() {
     stamp="$stamp-demo"
   fi
   tk_log "installing dependencies (pnpm install --frozen-lockfile${filters:+ for the demo})"
-  (cd "$TK_ROOT" && pnpm install --frozen-lockfile "${filters[@]}" --reporter=append-only) >&2 ||
+  (cd "$TK_ROOT" && pnpm install --frozen-lockfile ${filters[@]+"${filters[@]}"} --reporter=append-only) >&2 ||
     tk_die "pnpm install failed (output above)."
   rm -f "$TK_ROOT"/node_modules/.tokenkeep-lock-*
   touch "$stamp"

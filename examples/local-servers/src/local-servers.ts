@@ -179,18 +179,17 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
   // The API, for valid bearer tokens only.
   const api = await listen(async (request, response) => {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    // A failed introspection answers 502 (never an unhandled rejection that would end the process).
     const introspection = token
       ? ((await fetch(`${auth.url}/token/introspection`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: new URLSearchParams({ token, client_id: site.clientId, client_secret: site.clientSecret }),
-        }).then((answer) => answer.json())) as {
-          active: boolean;
-          sub?: string;
-          exp?: number;
-          client_id?: string;
-          scope?: string;
         })
+          .then((answer) => answer.json())
+          .catch(() => undefined)) as
+          | { active: boolean; sub?: string; exp?: number; client_id?: string; scope?: string }
+          | undefined)
       : { active: false };
     const send = (status: number, body: unknown) => {
       response.writeHead(status, {
@@ -200,6 +199,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
       });
       response.end(JSON.stringify(body));
     };
+    if (introspection === undefined) return send(502, { error: "introspection_failed" });
     if (!introspection.active) return send(401, { error: "invalid_token" });
     const path = new URL(request.url ?? "/", "http://x").pathname;
     if (path === "/reports") {

@@ -1,7 +1,7 @@
 // `npm run demo` as a long-running process: one block of URLs, a second start that finds the first,
 // Ctrl-C (SIGINT) that stops every child and frees every port with exit code 0, and an admin PAT that
 // is shown on the first start only.
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
@@ -37,8 +37,9 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(second.output()).toContain(`open ${site![1]}/login`);
   expect(second.output()).not.toContain("pat_");
 
-  // Ctrl-C: exit code 0, no process of its group left, every port closed, the state file gone.
-  process.kill(first.child.pid!, "SIGINT");
+  // Ctrl-C, as a terminal sends it (to the whole process group, children included): exit code 0, no
+  // process of its group left, every port closed, the state file gone.
+  process.kill(-first.child.pid!, "SIGINT");
   expect(await first.exited(), first.output()).toBe(0);
   expect(await groupGone(first.child.pid!)).toBe(true);
   for (const url of urls) expect(await listening(url), url).toBe(false);
@@ -53,4 +54,25 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   process.kill(third.child.pid!, "SIGTERM");
   expect(await third.exited(), third.output()).toBe(0);
   expect(await groupGone(third.child.pid!)).toBe(true);
+});
+
+it("a state file left by a killed demo, or naming a live process that is not a demo, is not a running demo", async () => {
+  const dir = demoDir();
+  for (const pid of [2 ** 22 + 1, process.pid]) {
+    // A pid that does not exist, then a live one (this test's own process) that is no demo.
+    writeFileSync(
+      join(dir, "state.json"),
+      JSON.stringify({ pid, startedAt: "then", lines: ["  open http://x"] }),
+    );
+    const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
+    started.push(check.child.pid!);
+    expect(await check.exited(), check.output()).toBe(3);
+    expect(check.output()).not.toContain("already running");
+    expect(existsSync(join(dir, "state.json"))).toBe(false);
+  }
+  // Half a state file (a demo killed mid-write) is no running demo either.
+  writeFileSync(join(dir, "state.json"), '{"pid": 1');
+  const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
+  started.push(check.child.pid!);
+  expect(await check.exited(), check.output()).toBe(3);
 });

@@ -10,6 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
+/** runuser lives in /usr/sbin, which a non-login shell's PATH may lack (as postgres.sh also assumes). */
+const RUNUSER = ["/usr/sbin/runuser", "/sbin/runuser"].find((path) => existsSync(path)) ?? "runuser";
+
 const run = promisify(execFile);
 
 const SCRIPT = fileURLToPath(new URL("../../../scripts/services/postgres.sh", import.meta.url));
@@ -70,7 +73,7 @@ export function startPostgres(): PostgresInstance {
     const command = join(bin, "pg_ctl");
     const [file, argv] =
       process.getuid?.() === 0
-        ? ["runuser", ["-u", "postgres", "--", command, "-D", data, ...args]]
+        ? [RUNUSER, ["-u", "postgres", "--", command, "-D", data, ...args]]
         : [command, ["-D", data, ...args]];
     await run(file, argv);
   };
