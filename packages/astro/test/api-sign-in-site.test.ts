@@ -115,7 +115,7 @@ describe("built site: sign-in routes", () => {
   it("JSON sign-in sets the sealed HttpOnly cookie and returns the session", async () => {
     const response = await postJson("/_tokenkeep/login", { username: "alice", password: "correct horse" });
     expect(response.status).toBe(200);
-    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
     expect(await response.json()).toMatchObject({ signedIn: true, sessionPayload: { name: "alice" } });
     const [cookie] = response.headers.getSetCookie();
     expect(cookie).toMatch(/^tokenkeep=/);
