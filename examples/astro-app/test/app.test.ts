@@ -3,6 +3,7 @@
 
 import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
 import { type App, client, startApp } from "./helpers.ts";
 
 const text = async (response: Response) => response.text();
@@ -91,11 +92,11 @@ describe("pointed at an upstream", () => {
     app = await startApp({
       AUTH_ISSUER: servers.issuer,
       AUTH_CLIENT_ID: servers.clientId,
-      AUTH_CLIENT_SECRET: servers.clientSecret,
+      AUTH_CLIENT_SECRET: registerSecret(servers.clientSecret, "client secret"),
       API_URL: servers.apiUrl,
       PAT_URL: servers.patUrl,
-      PAT_ADMIN_TOKEN: servers.patAdminToken ?? "",
-      TOKENKEEP_SECRET: "example-test-secret-0123456789abcdef",
+      PAT_ADMIN_TOKEN: servers.patAdminToken ? registerSecret(servers.patAdminToken, "admin PAT") : "",
+      TOKENKEEP_SECRET: registerSecret("example-test-secret-0123456789abcdef", "cookie secret"),
     });
   });
   afterAll(async () => {
