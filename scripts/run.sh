@@ -24,8 +24,9 @@ demo)
     [ $? -eq 3 ] || exit 1
   fi
   [ -d examples/astro-app/dist ] || tk_log "building the packages and the Astro site (the first time takes a few minutes)"
-  if ! pnpm exec turbo run build --output-logs=errors-only --filter=@tokenkeep/example-astro-app... \
-    --filter=@tokenkeep/example-node-backend... --filter=@tokenkeep/example-local-servers... >"$demo_dir/build.log" 2>&1; then
+  filters=()
+  for project in "${TK_DEMO_PROJECTS[@]}"; do filters+=("--filter=$project"); done
+  if ! pnpm exec turbo run build --output-logs=errors-only "${filters[@]}" >"$demo_dir/build.log" 2>&1; then
     cat "$demo_dir/build.log" >&2
     tk_die "the build failed (output above)"
   fi

@@ -70,7 +70,8 @@ tk_ensure_toolchain() {
 # `tk_ensure_dependencies demo` only the projects `npm run demo` builds and runs (the examples, the
 # packages they use, and the root's build tools), so a first demo skips the test-only runtimes
 # (Deno, Bun, workerd, Playwright). A full install satisfies both; a later full one completes a demo one.
-TK_DEMO_PROJECTS=(tokenkeep-workspace "@tokenkeep/example-astro-app..." "@tokenkeep/example-node-backend..."
+# The projects the demo runs, with their dependencies (`...`): what `npm run demo` installs and builds.
+TK_DEMO_PROJECTS=("@tokenkeep/example-astro-app..." "@tokenkeep/example-node-backend..."
   "@tokenkeep/example-local-servers...")
 
 tk_ensure_dependencies() {
@@ -81,7 +82,8 @@ tk_ensure_dependencies() {
   [ -f "$stamp" ] && return 0
   if [ "$scope" = demo ]; then
     [ -f "$stamp-demo" ] && return 0
-    for project in "${TK_DEMO_PROJECTS[@]}"; do filters+=(--filter "$project"); done
+    # The root project too: its devDependencies are the build tools (turbo, tsup, TypeScript).
+    for project in tokenkeep-workspace "${TK_DEMO_PROJECTS[@]}"; do filters+=(--filter "$project"); done
     stamp="$stamp-demo"
   fi
   tk_log "installing dependencies (pnpm install --frozen-lockfile${filters:+ for the demo})"

@@ -3,8 +3,7 @@
 
 import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
-import { type App, client, startApp } from "./helpers.ts";
+import { type App, client, startApp, startAppAgainst } from "./helpers.ts";
 
 const text = async (response: Response) => response.text();
 
@@ -89,15 +88,7 @@ describe("pointed at an upstream", () => {
   beforeAll(async () => {
     // Access tokens live 4 s: the middleware rotates once less than 2 s (half their life) are left.
     servers = await startLocalServers({ accessTokenLifetimeS: 4 });
-    app = await startApp({
-      AUTH_ISSUER: servers.issuer,
-      AUTH_CLIENT_ID: servers.clientId,
-      AUTH_CLIENT_SECRET: registerSecret(servers.clientSecret, "client secret"),
-      API_URL: servers.apiUrl,
-      PAT_URL: servers.patUrl,
-      PAT_ADMIN_TOKEN: servers.patAdminToken ? registerSecret(servers.patAdminToken, "admin PAT") : "",
-      TOKENKEEP_SECRET: registerSecret("example-test-secret-0123456789abcdef", "cookie secret"),
-    });
+    app = await startAppAgainst(servers, "example-test-secret-0123456789abcdef");
   });
   afterAll(async () => {
     await app?.close();

@@ -6,8 +6,7 @@ import { existsSync } from "node:fs";
 import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
-import { type App, startApp } from "./helpers.ts";
+import { type App, startAppAgainst } from "./helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FLAGS = [
@@ -30,15 +29,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   servers = await startLocalServers({ accessTokenLifetimeS: 4 });
-  app = await startApp({
-    AUTH_ISSUER: servers.issuer,
-    AUTH_CLIENT_ID: servers.clientId,
-    AUTH_CLIENT_SECRET: registerSecret(servers.clientSecret, "client secret"),
-    API_URL: servers.apiUrl,
-    PAT_URL: servers.patUrl,
-    PAT_ADMIN_TOKEN: servers.patAdminToken ? registerSecret(servers.patAdminToken, "admin PAT") : "",
-    TOKENKEEP_SECRET: registerSecret("browser-test-secret-0123456789abcdef", "cookie secret"),
-  });
+  app = await startAppAgainst(servers, "browser-test-secret-0123456789abcdef");
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
 });
 

@@ -2,6 +2,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { LocalServers } from "@tokenkeep/example-local-servers";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
 
 export const root = fileURLToPath(new URL("..", import.meta.url));
 const start = fileURLToPath(new URL("../server/start.ts", import.meta.url));
@@ -62,6 +64,22 @@ export async function startApp(env: Record<string, string>): Promise<App> {
         child.kill("SIGTERM");
       }),
   };
+}
+
+/**
+ * The built site pointed at `servers` (as a user points it at a real upstream), with `cookieSecret`.
+ * The secrets it is handed are registered, so the run's closing search looks for them in every log.
+ */
+export function startAppAgainst(servers: LocalServers, cookieSecret: string): Promise<App> {
+  return startApp({
+    AUTH_ISSUER: servers.issuer,
+    AUTH_CLIENT_ID: servers.clientId,
+    AUTH_CLIENT_SECRET: registerSecret(servers.clientSecret, "client secret"),
+    API_URL: servers.apiUrl,
+    PAT_URL: servers.patUrl,
+    PAT_ADMIN_TOKEN: servers.patAdminToken ? registerSecret(servers.patAdminToken, "admin PAT") : "",
+    TOKENKEEP_SECRET: registerSecret(cookieSecret, "cookie secret"),
+  });
 }
 
 /** A browser-like client: a cookie jar, same-origin form posts, no redirects followed. */

@@ -145,7 +145,6 @@ function tracked(storage: SessionStorage): SessionStorage & { changed(): boolean
   let changed = false;
   return {
     ...storage,
-    read: () => storage.read(),
     write: (session) => {
       changed = true;
       return storage.write(session);
