@@ -13,21 +13,23 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type LocalRegistry,
-  PUBLIC_REGISTRY,
   packWorkspacePackages,
-  publicRegistryReachable,
   startLocalRegistry,
+  upstreamReachable,
+  upstreamRegistry,
 } from "./helpers/registry.js";
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
 const versionOf = (name: string): string => (require(`${name}/package.json`) as { version: string }).version;
 
-// Installing needs the public registry's metadata. Offline, the test is skipped with this message,
-// except in CI (CI set), where an unreachable registry is a failure, never a silent skip.
-const reachable = await publicRegistryReachable();
+// Installing needs the registry's metadata (pnpm's registry, reached with pnpm's CA settings).
+// Offline, the test is skipped with this message, except in CI (CI set), where an unreachable
+// registry is a failure, never a silent skip.
+const upstream = await upstreamRegistry();
+const reachable = await upstreamReachable(upstream);
 if (!reachable && process.env.CI === undefined) {
-  console.warn(`astro-add.test.ts skipped: ${PUBLIC_REGISTRY} is unreachable (set CI=1 to fail instead)`);
+  console.warn(`astro-add.test.ts skipped: ${upstream.url} is unreachable (set CI=1 to fail instead)`);
 }
 
 interface Result {
@@ -63,7 +65,7 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
     site = join(dir, "site");
     await mkdir(join(site, "src/pages"), { recursive: true });
     await packWorkspacePackages(["astro", "core", "grants"], tarballs);
-    registry = await startLocalRegistry(tarballs);
+    registry = await startLocalRegistry(tarballs, upstream);
     const { stdout: store } = await run("pnpm", ["store", "path"]);
     env = {
       PATH: process.env.PATH,
@@ -109,11 +111,15 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
       "<h1>{Astro.locals.tokenkeep.signedIn ? 'in' : 'out'}</h1>\n",
     );
     const installed = await inSite("pnpm", ["install", "--reporter=append-only"]);
-    expect(installed.code, installed.output).toBe(0);
+    expect(
+      installed.code,
+      `${installed.output}\nforwarding failures: ${registry.failures.join("; ") || "none"}`,
+    ).toBe(0);
   }, 120_000);
 
   afterAll(async () => {
     await registry?.close();
+    upstream.agent.destroy();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,21 +1,73 @@
 /**
  * A loopback npm registry for `astro add` tests: it serves the packed workspace packages (which are
- * not published) and forwards every other request to the public registry, so a package manager and
- * `astro add` pointed at it install our tarballs exactly as they would install published ones.
+ * not published) and forwards every other request to the registry pnpm is configured with, so a
+ * package manager and `astro add` pointed at it install our tarballs exactly as they would published
+ * ones. Forwarding trusts the system's CA store as well as Node's: a machine whose registry sits
+ * behind a TLS-inspecting proxy has that proxy's CA there, and Node's own fetch rejects the chain
+ * unless NODE_EXTRA_CA_CERTS names it (turbo passes that variable through, see turbo.json).
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Agent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { getCACertificates } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 
 const run = promisify(execFile);
 
-/** The registry everything but our packages comes from. */
-export const PUBLIC_REGISTRY = "https://registry.npmjs.org";
+/** The registry everything but our packages comes from, and the TLS trust to reach it with. */
+export interface Upstream {
+  /** pnpm's `registry`, without the trailing slash. */
+  readonly url: string;
+  readonly agent: Agent;
+}
+
+const configValue = async (key: string): Promise<string | undefined> => {
+  const { stdout } = await run("pnpm", ["config", "get", key]);
+  const value = stdout.trim();
+  return value === "" || value === "undefined" || value === "null" ? undefined : value;
+};
+
+/** pnpm's registry and CA settings (`registry`, `cafile`, `strict-ssl`), read once. */
+export async function upstreamRegistry(): Promise<Upstream> {
+  const [registry, cafile, strict] = await Promise.all([
+    configValue("registry"),
+    configValue("cafile"),
+    configValue("strict-ssl"),
+  ]);
+  // Node's bundled roots and NODE_EXTRA_CA_CERTS ("default"), the operating system's store (where a
+  // TLS-inspecting proxy's CA lives; Node's fetch ignores it without --use-system-ca) and pnpm's cafile.
+  const ca = [...getCACertificates("default"), ...getCACertificates("system")];
+  if (cafile !== undefined) ca.push(await readFile(cafile, "utf8"));
+  return {
+    url: (registry ?? "https://registry.npmjs.org/").replace(/\/+$/, ""),
+    agent: new Agent({ keepAlive: true, ca, rejectUnauthorized: strict !== "false" }),
+  };
+}
+
+/** One GET or HEAD to the upstream registry; resolves with the response (its body unread). */
+function upstreamGet(
+  upstream: Upstream,
+  path: string,
+  method: "GET" | "HEAD",
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpsRequest(
+      `${upstream.url}${path}`,
+      { method, headers, agent: upstream.agent },
+      resolve,
+    );
+    outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
 
 /** A packed workspace package. */
 interface Packed {
@@ -30,6 +82,8 @@ export interface LocalRegistry {
   readonly url: string;
   /** The paths of the requests it answered from our packages (not forwarded). */
   readonly served: readonly string[];
+  /** Forwarded requests that failed (`GET /astro: <reason>`), for assertion messages. */
+  readonly failures: readonly string[];
   close(): Promise<void>;
 }
 
@@ -97,22 +151,40 @@ function json(response: ServerResponse, status: number, body: unknown): void {
 /**
  * Starts the registry on 127.0.0.1 (a free port), serving every `.tgz` in `tarballDirectory` as the
  * only version of its package (packument at `/<name>`, `/<name>/latest` for `astro add`, tarball at
- * `/<name>/-/<file>`) and forwarding anything else to {@link PUBLIC_REGISTRY}.
+ * `/<name>/-/<file>`) and forwarding anything else to the upstream registry (pnpm's).
  */
-export async function startLocalRegistry(tarballDirectory: string): Promise<LocalRegistry> {
+export async function startLocalRegistry(
+  tarballDirectory: string,
+  upstream?: Upstream,
+): Promise<LocalRegistry> {
   const packed = await loadPacked(tarballDirectory);
+  const target = upstream ?? (await upstreamRegistry());
   const served: string[] = [];
+  const failures: string[] = [];
   let base = "";
 
+  // Proxied, not redirected: pnpm does not carry its TLS settings across a redirect from an http
+  // registry to an https one.
   const forward = async (request: IncomingMessage, response: ServerResponse) => {
-    const upstream = await fetch(`${PUBLIC_REGISTRY}${request.url}`, {
-      method: request.method === "HEAD" ? "HEAD" : "GET",
-      headers: { accept: request.headers.accept ?? "application/json" },
+    const headers: Record<string, string> = { accept: request.headers.accept ?? "application/json" };
+    const encoding = request.headers["accept-encoding"];
+    if (typeof encoding === "string") headers["accept-encoding"] = encoding;
+    const method = request.method === "HEAD" ? "HEAD" : "GET";
+    const answer = await upstreamGet(target, request.url ?? "/", method, headers, 60_000);
+    const passed: Record<string, string> = {};
+    for (const name of ["content-type", "content-encoding", "content-length", "etag", "last-modified"]) {
+      const value = answer.headers[name];
+      if (typeof value === "string") passed[name] = value;
+    }
+    if (answer.statusCode === undefined || answer.statusCode >= 500) {
+      failures.push(`${method} ${request.url}: upstream answered ${answer.statusCode}`);
+    }
+    response.writeHead(answer.statusCode ?? 502, passed);
+    answer.on("error", (error) => {
+      failures.push(`${method} ${request.url}: ${error.message}`);
+      response.destroy();
     });
-    const headers: Record<string, string> = {};
-    const type = upstream.headers.get("content-type");
-    if (type !== null) headers["content-type"] = type;
-    response.writeHead(upstream.status, headers).end(Buffer.from(await upstream.arrayBuffer()));
+    answer.pipe(response);
   };
 
   const server = createServer((request, response) => {
@@ -138,7 +210,9 @@ export async function startLocalRegistry(tarballDirectory: string): Promise<Loca
       }
     }
     forward(request, response).catch((error: unknown) => {
-      if (!response.headersSent) json(response, 502, { error: String(error) });
+      const reason = error instanceof Error ? error.message : String(error);
+      failures.push(`${request.method} ${request.url}: ${reason}`);
+      if (!response.headersSent) json(response, 502, { error: reason });
       else response.destroy();
     });
   });
@@ -147,20 +221,22 @@ export async function startLocalRegistry(tarballDirectory: string): Promise<Loca
   return {
     url: base,
     served,
+    failures,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
+        if (upstream === undefined) target.agent.destroy();
       }),
   };
 }
 
-/** Whether the public registry answers within `timeoutMs`. */
-export async function publicRegistryReachable(timeoutMs = 5_000): Promise<boolean> {
+/** Whether the upstream registry answers its ping within `timeoutMs` (with pnpm's own trust). */
+export async function upstreamReachable(upstream: Upstream, timeoutMs = 5_000): Promise<boolean> {
   try {
-    const response = await fetch(`${PUBLIC_REGISTRY}/-/ping`, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.arrayBuffer();
-    return response.ok;
+    const answer = await upstreamGet(upstream, "/-/ping", "GET", { accept: "application/json" }, timeoutMs);
+    answer.resume();
+    return answer.statusCode !== undefined && answer.statusCode < 400;
   } catch {
     return false;
   }
