@@ -141,8 +141,11 @@ async function readIntrospection(response: Response, now: () => number): Promise
   for (const [claim, type] of Object.entries(CLAIMS)) {
     const value = body[claim];
     if (value === undefined) continue;
-    if (!hasType(value, type))
-      throw invalid(`field "${claim}" is not a ${type === "number" ? "number" : "string"}`);
+    if (!hasType(value, type)) {
+      throw invalid(
+        `field "${claim}" is not a ${type === "audience" ? "string or a list of strings" : type}`,
+      );
+    }
     result[claim] = value;
   }
   return result as unknown as IntrospectionResult;
