@@ -95,7 +95,11 @@ export interface EndpointsUpstreamOptions {
    * @default undefined (a rotation in doubt ends the session)
    */
   readonly introspect?: string | undefined;
-  /** Reads the introspection answer's body (wins over `active`): `true` only when the token is unredeemed. */
+  /**
+   * Reads the introspection answer's body (wins over `active`): `true` only when the token is
+   * unredeemed, `false` when it is dead; a throw means "cannot tell". Needs `introspect`.
+   * @default undefined (the answer's `active` boolean)
+   */
   readonly parseIntrospect?: ((body: unknown) => boolean) | undefined;
   /** @default 30_000 */
   readonly timeoutMs?: number | undefined;
