@@ -12,6 +12,7 @@ import {
   startOidcProvider,
 } from "../../grants/test/fixtures/oidc-provider.js";
 import { type EndpointsUpstreamOptions, parseConfig, type Upstream } from "../src/config/schema.js";
+import { createSessionRotation } from "../src/rotation.js";
 import { SESSION_PAYLOAD_KEY } from "../src/session.js";
 import { resolveUpstream } from "../src/upstream/index.js";
 
@@ -281,5 +282,92 @@ describe("OAuth (oidc-provider)", () => {
     expect(isOAuthError(revoked) && revoked.error).toBe("invalid_grant");
     const wrong = await failure(upstream.signIn({ username: "alice", password: "nope" }, {}));
     expect(isOAuthError(wrong) && wrong.error).toBe("invalid_grant");
+  });
+
+  const oauth = (extra: Record<string, unknown>) =>
+    resolveUpstream(
+      parseConfig({
+        upstream: {
+          oauth: {
+            issuer: provider.issuer,
+            clientId: CLIENTS.service.id,
+            clientSecret: CLIENTS.service.secret,
+            ...extra,
+          },
+        },
+      }).upstream,
+    );
+  const live = (upstream: Upstream, refreshToken: string) =>
+    upstream.isRefreshTokenActive!({
+      refreshToken,
+      previous: { accessToken: "", tokenType: "Bearer", expiresAt: 0, refreshToken, raw: {} },
+      signal: new AbortController().signal,
+    });
+
+  it("introspection: the refresh token is asked about at the issuer's introspection endpoint (RFC 7662)", async () => {
+    expect(oauth({}).isRefreshTokenActive).toBeUndefined();
+    expect(oauth({ introspection: false }).isRefreshTokenActive).toBeUndefined();
+    const upstream = oauth({ introspection: true });
+    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    await expect(live(upstream, first.refreshToken!)).resolves.toBe(true);
+    const second = await upstream.refresh({
+      refreshToken: first.refreshToken!,
+      previous: first,
+      signal: new AbortController().signal,
+    });
+    await expect(live(upstream, first.refreshToken!)).resolves.toBe(false); // rotated away
+    // The endpoint named explicitly (no discovery needed for it).
+    const named = oauth({ introspection: `${provider.issuer}/token/introspection` });
+    await expect(live(named, second.refreshToken!)).resolves.toBe(true);
+    expect(() => oauth({ introspection: 5 })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/introspection/),
+      }),
+    );
+  });
+
+  it("introspection: a refresh answered 502 before the server saw it is checked after the settle time and redeemed once", async () => {
+    let refreshes = 0;
+    let gatewayDown = true;
+    // A gateway in front of the token endpoint: its 502 never reaches the server.
+    const gateway: typeof fetch = async (input, init) => {
+      const body = init?.body instanceof URLSearchParams ? init.body.toString() : String(init?.body ?? "");
+      if (body.includes("grant_type=refresh_token")) {
+        refreshes++;
+        if (gatewayDown) return new Response("<html>502 Bad Gateway</html>", { status: 502 });
+      }
+      return fetch(input, init);
+    };
+    const upstream = oauth({ introspection: true, fetch: gateway });
+    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    let clock = Date.now();
+    const rotation = createSessionRotation({
+      upstream,
+      store: undefined,
+      successorTtlMs: 30_000,
+      settleMs: 10_000,
+      now: () => clock,
+      onRedeemed: () => {},
+      onSuccessor: () => {},
+    });
+    try {
+      const doubtful = await rotation.rotate(first, 5_000);
+      expect(doubtful.kind).toBe("transient"); // the session is kept while its access token lasts
+      gatewayDown = false;
+      const early = await rotation.rotate(first, 5_000);
+      expect(early.kind).toBe("transient"); // not asked before the settle time
+      expect(refreshes).toBe(1);
+      clock += 10_000;
+      const recovered = await rotation.rotate(first, 5_000);
+      expect(recovered.kind).toBe("rotated");
+      expect(refreshes).toBe(2);
+      const next = recovered.kind === "rotated" ? recovered.set : first;
+      expect(next.refreshToken).not.toBe(first.refreshToken);
+      // The family is alive upstream: the new refresh token redeems.
+      await expect(live(upstream, next.refreshToken!)).resolves.toBe(true);
+    } finally {
+      await rotation.dispose();
+    }
   });
 });

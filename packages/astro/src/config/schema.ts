@@ -117,6 +117,15 @@ export interface OAuthUpstreamOptions extends GrantOptions {
   readonly revocationUrl?: string | URL | undefined;
   /** The scope requested at sign-in. */
   readonly scope?: string | readonly string[] | undefined;
+  /**
+   * Token introspection (RFC 7662) for rotations in doubt: a refresh whose answer was lost (a 500,
+   * 502 or 504, a cut connection, a timeout) is checked `rotationSettleMs` later by introspecting the
+   * refresh token with this client's credentials; still active -> redeemed once more, inactive -> the
+   * session ends. `true` takes the endpoint from `issuer`'s metadata (`introspection_endpoint`); a URL
+   * names it. The client must be allowed to introspect its own refresh tokens.
+   * @default false (a rotation in doubt ends the session)
+   */
+  readonly introspection?: boolean | string | URL | undefined;
 }
 
 /** What the middleware calls. Any object with these functions is an upstream. */

@@ -1,10 +1,12 @@
 /**
  * The OAuth 2.0 upstream: sign-in with the password grant, rotation with the refresh token grant,
- * sign-out revokes the refresh token (RFC 7009), all from `@tokenkeep/grants` (which validates these
- * options when the upstream is built, and discovers endpoints from `issuer`).
+ * sign-out revokes the refresh token (RFC 7009), and, when `introspection` asks for it, a rotation in
+ * doubt is checked by introspecting the refresh token (RFC 7662); all from `@tokenkeep/grants` (which
+ * validates these options when the upstream is built, and discovers endpoints from `issuer`).
  */
 import type { JsonValue, TokenSet } from "@tokenkeep/core";
 import { passwordGrant, refreshTokenGrant, revokeToken } from "@tokenkeep/grants";
+import { refreshTokenActive } from "@tokenkeep/grants/introspection";
 import type { OAuthUpstreamOptions, Upstream } from "../config/schema.js";
 import { fromBase64Url } from "../internal/base64url.js";
 import { SESSION_PAYLOAD_KEY } from "../session.js";
@@ -33,10 +35,30 @@ function slim(set: TokenSet): TokenSet {
 
 /** Builds the {@link Upstream} of an OAuth configuration. */
 export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
-  const { revocationUrl, scope, ...grant } = options;
+  const { revocationUrl, scope, introspection, ...grant } = options;
+  if (
+    introspection !== undefined &&
+    typeof introspection !== "boolean" &&
+    typeof introspection !== "string" &&
+    !(introspection instanceof URL)
+  ) {
+    throw Object.assign(
+      new TypeError("upstream.oauth.introspection: expected true, false or the introspection endpoint's URL"),
+      { code: "ERR_TOKENKEEP_INVALID_OPTIONS" },
+    );
+  }
   const redeem = refreshTokenGrant(grant);
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
+  // Built now, so its options are checked when the upstream is (an issuer without an introspection
+  // endpoint fails at the first check, as a "cannot tell": the rotation stays in doubt).
+  const verify =
+    introspection === undefined || introspection === false
+      ? undefined
+      : refreshTokenActive(
+          introspection === true ? revocation : { ...revocation, introspectionUrl: introspection },
+        );
   return {
+    ...(verify === undefined ? {} : { isRefreshTokenActive: verify }),
     async signIn(credentials, { signal }) {
       const { username = "", password = "" } = credentials;
       const creator = passwordGrant({ ...grant, username, password, scope });
