@@ -43,7 +43,7 @@ mkdir -p .tmp
 export TOKENKEEP_TEST_SECRETS=1
 rm -f packages/*/test-secrets.jsonl examples/*/test-secrets.jsonl test/*/test-secrets.jsonl
 # Full logs, also for tasks served from turbo's cache, so the closing count covers every test.
-pnpm exec turbo run lint typecheck build test check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
+pnpm exec turbo run lint typecheck build test test:storm check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
 
 stage "pack every package and import it under plain Node"
 node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log

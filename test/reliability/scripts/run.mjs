@@ -2,7 +2,7 @@
 // README's figures) with an output folder for server logs, error dumps, registered secrets and
 // figures, then sweeps the run's stdout, stderr and that folder for every registered secret in clear,
 // base64 and URL-encoded forms. A planted canary proves the sweep sees what it should, before it runs.
-// Usage: node scripts/run.mjs short|long [vitest arguments...]
+// Usage: node scripts/run.mjs short|long|storm [vitest arguments...]
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,7 +11,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sweep } from "../src/leak-scan.mjs";
 
-const mode = process.argv[2] === "long" ? "long" : "short";
+// `storm`: the Astro rotation storm alone, in short mode's sizes, as its own turbo task (`test:storm`),
+// which runs after @tokenkeep/astro's tests have built the fixture site it serves.
+const mode = ["long", "storm"].includes(process.argv[2]) ? process.argv[2] : "short";
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 const out = join(pkg, ".tmp", mode);
 rmSync(out, { recursive: true, force: true });
@@ -40,7 +42,12 @@ const vitestPackage = require.resolve("vitest/package.json");
 const vitest = join(dirname(vitestPackage), JSON.parse(readFileSync(vitestPackage, "utf8")).bin.vitest);
 const child = spawn(process.execPath, [vitest, "run", ...process.argv.slice(3)], {
   cwd: pkg,
-  env: { ...process.env, RELIABILITY_OUT: out, RELIABILITY_MODE: mode },
+  env: {
+    ...process.env,
+    RELIABILITY_OUT: out,
+    RELIABILITY_MODE: mode === "long" ? "long" : "short",
+    ...(mode === "storm" ? { RELIABILITY_STORM: "1" } : {}),
+  },
   stdio: ["ignore", "pipe", "pipe"],
 });
 let stdout = "";
