@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { passwordGrant } from "@tokenkeep/grants";
 import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
-import { CLIENTS, type OidcProviderServer } from "../../../grants/test/fixtures/oidc-provider.js";
+import { CLIENTS, type OidcProviderServer, USERS } from "../../../grants/test/fixtures/oidc-provider.js";
 import { createCookieSealer } from "../../src/cookie-seal.js";
 import type { Session } from "../../src/session.js";
 import { writeSessionCookie } from "../../src/session-cookies.js";
@@ -29,7 +29,7 @@ export async function signIn(provider: OidcProviderServer): Promise<Session> {
     clientId: CLIENTS.service.id,
     clientSecret: CLIENTS.service.secret,
     username: "alice",
-    password: "correct horse",
+    password: USERS.alice!,
   })();
   return {
     accessToken: registerSecret(set.accessToken, "access token"),
