@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cookieHeader, followUp, getSession } from "../../../packages/astro/test/helpers/sessions";
+import { cookieHeader, followUp, getSession, SECRET } from "../../../packages/astro/test/helpers/sessions";
 import { fixtureRoot, type RunningSite, serveBuilt } from "../../../packages/astro/test/helpers/site";
 import { listen, type RunningServer, readBody, sendJson } from "../../../packages/grants/test/fixtures/http";
 import { type Fault, type FaultProxy, startFaultProxy } from "../src/fault-proxy";
@@ -69,7 +69,7 @@ describe.runIf(MODE === "long")(
       });
       proxy = await startFaultProxy({ upstream: api.url, schedule: (n) => fault(n) });
       site = await serveBuilt(fixtureRoot("site"), {
-        TOKENKEEP_SECRET: "site-test-secret-0123456789abcdef0123",
+        TOKENKEEP_SECRET: SECRET,
         FIXTURE_UPSTREAM: "endpoints",
         FIXTURE_API_URL: proxy.url,
       });

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { passwordGrant } from "@tokenkeep/grants";
-import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
+import { mintSecret, registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { CLIENTS, type OidcProviderServer, USERS } from "../../../grants/test/fixtures/oidc-provider.js";
 import { createCookieSealer } from "../../src/cookie-seal.js";
 import type { Session } from "../../src/session.js";
@@ -8,7 +8,7 @@ import { writeSessionCookie } from "../../src/session-cookies.js";
 import { cookieValues, makeContext, setCookies } from "./context.js";
 
 /** The cookie secret the fixture servers get as TOKENKEEP_SECRET. */
-export const SECRET = registerSecret("site-test-secret-0123456789abcdef0123", "cookie secret");
+export const SECRET = mintSecret("cookie secret", { prefix: "site-test-secret-" }); // random, registered
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
