@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startLocalServers } from "@tokenkeep/example-local-servers";
 import { expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -51,6 +52,10 @@ it("calls the API with client credentials and shows the token being fetched, reu
 
 it("uses the servers named by TOKEN_URL and API_URL instead of its own", async () => {
   const servers = await startLocalServers({ accessTokenLifetimeS: 60, bootstrapPatAdmin: false });
+  // Made in this process, handed to the example: registered, so the workspace run searches for them.
+  registerSecret(servers.service.clientSecret, "client secret");
+  registerSecret(servers.clientSecret, "client secret");
+  registerSecret(servers.robot.secret, "robot secret");
   try {
     const { code, stdout, stderr } = await run({
       TOKEN_URL: `${servers.issuer}/token`,

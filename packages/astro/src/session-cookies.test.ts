@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { cookieValues, makeContext, setCookies } from "../test/helpers/context.js";
 import { createCookieSealer } from "./cookie-seal.js";
 import type { Session } from "./session.js";
@@ -10,14 +11,15 @@ import {
   writeSessionCookie,
 } from "./session-cookies.js";
 
-const SECRET = "session-cookie-test-secret-0123456789";
+// Fixed values, registered (secret-registry.ts): the run searches its output for them.
+const SECRET = registerSecret("session-cookie-test-secret-0123456789", "cookie secret");
 const NOW = 1_800_000_000_000;
 const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
 const session: Session = {
-  accessToken: "at-secret-value",
+  accessToken: registerSecret("at-secret-value", "access token"),
   tokenType: "Bearer",
   expiresAt: NOW + 300_000,
-  refreshToken: "rt-secret-value",
+  refreshToken: registerSecret("rt-secret-value", "refresh token"),
   refreshTokenExpiresAt: NOW + 3_600_000,
   sessionPayload: { sub: "alice" },
 };
@@ -50,8 +52,8 @@ describe("session cookie", () => {
     expect(header).toContain("Path=/");
     expect(header).toContain("Max-Age=3600");
     expect(header).not.toContain("Secure");
-    expect(header).not.toContain("rt-secret-value");
-    expect(header).not.toContain("at-secret-value");
+    expect(header).not.toContain(session.refreshToken);
+    expect(header).not.toContain(session.accessToken);
   });
 
   it("over https: Secure and the __Host- prefix, without Domain", async () => {

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import { cookieHeader, followUp, SECRET } from "./helpers/sessions.js";
 import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
@@ -18,14 +19,18 @@ const resourceAuth: (string | undefined)[] = [];
 let refreshes = 0;
 let generation = 0;
 let logoutDown = false;
+/** Alice's password and every token the API issues: minted and registered (secret-registry.ts). */
+const PASSWORD = mintSecret("password", { prefix: "alice-" });
+let last = { token: "", renew: "" };
 
 function issue(): { token: string; renew: string } {
   generation++;
-  const token = `token-${generation}`;
-  const renew = `renew-${generation}`;
+  const token = mintSecret("access token", { prefix: `token-${generation}-` });
+  const renew = mintSecret("refresh token", { prefix: `renew-${generation}-` });
   liveAccess.add(token);
   liveRefresh.add(renew);
-  return { token, renew };
+  last = { token, renew };
+  return last;
 }
 
 beforeAll(async () => {
@@ -34,7 +39,7 @@ beforeAll(async () => {
     const body = (text === "" ? {} : JSON.parse(text)) as Record<string, string>;
     switch (request.url) {
       case "/auth/login": {
-        if (body.username !== "alice" || body.password !== "correct horse") {
+        if (body.username !== "alice" || body.password !== PASSWORD) {
           return sendJson(response, 401, { error: "invalid_credentials" });
         }
         const { token, renew } = issue();
@@ -106,14 +111,14 @@ const postForm = (path: string, fields: Record<string, string>, headers: Record<
   });
 
 async function signedInCookie(): Promise<string> {
-  const response = await postJson("/_tokenkeep/login", { username: "alice", password: "correct horse" });
+  const response = await postJson("/_tokenkeep/login", { username: "alice", password: PASSWORD });
   expect(response.status).toBe(200);
   return followUp(response.headers.getSetCookie());
 }
 
 describe("built site: sign-in routes", () => {
   it("JSON sign-in sets the sealed HttpOnly cookie and returns the session", async () => {
-    const response = await postJson("/_tokenkeep/login", { username: "alice", password: "correct horse" });
+    const response = await postJson("/_tokenkeep/login", { username: "alice", password: PASSWORD });
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("private, no-store");
     expect(await response.json()).toMatchObject({ signedIn: true, sessionPayload: { name: "alice" } });
@@ -121,7 +126,7 @@ describe("built site: sign-in routes", () => {
     expect(cookie).toMatch(/^tokenkeep=/);
     expect(cookie).toContain("HttpOnly");
     expect(cookie).toContain("SameSite=Lax");
-    expect(cookie).not.toContain(`token-${generation}`);
+    expect(cookie).not.toContain(last.token);
   });
 
   it("wrong credentials: 401 JSON, or a form redirected back with ?error=rejected; no cookie either way", async () => {
@@ -142,7 +147,7 @@ describe("built site: sign-in routes", () => {
   it("a form sign-in redirects to a same-origin returnTo only", async () => {
     const good = await postForm("/_tokenkeep/login", {
       username: "alice",
-      password: "correct horse",
+      password: PASSWORD,
       returnTo: "/account?tab=1",
     });
     expect(good.status).toBe(303);
@@ -151,7 +156,7 @@ describe("built site: sign-in routes", () => {
     for (const returnTo of ["//evil.test/x", "https://evil.test/", "/\\evil.test"]) {
       const response = await postForm("/_tokenkeep/login", {
         username: "alice",
-        password: "correct horse",
+        password: PASSWORD,
         returnTo,
       });
       expect(response.headers.get("location")).toBe("/");
@@ -159,7 +164,7 @@ describe("built site: sign-in routes", () => {
   });
 
   it("refuses cross-site posts (Sec-Fetch-Site or Origin) and answers 400 to a malformed body", async () => {
-    const credentials = { username: "alice", password: "correct horse" };
+    const credentials = { username: "alice", password: PASSWORD };
     const crossSite = await postJson("/_tokenkeep/login", credentials, { "sec-fetch-site": "cross-site" });
     expect(crossSite.status).toBe(403);
     const otherOrigin = await postJson("/_tokenkeep/login", credentials, { origin: "http://evil.test" });
@@ -179,7 +184,7 @@ describe("built site: sign-in routes", () => {
     const response = await postJson("/_tokenkeep/logout", {}, { cookie });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ signedOut: true, revoked: true });
-    expect(revoked).toEqual([`renew-${generation}`]);
+    expect(revoked).toEqual([last.renew]);
     const cleared = response.headers.getSetCookie();
     expect(cleared).toHaveLength(1);
     expect(cleared[0]).toMatch(/^tokenkeep=deleted;.*Expires=Thu, 01 Jan 1970/);
@@ -204,7 +209,7 @@ describe("built site: sign-in routes", () => {
     expect(await bad.json()).toMatchObject({ code: "UNAUTHORIZED", message: "Wrong username or password." });
     const good = await postForm(
       "/_actions/login",
-      { username: "alice", password: "correct horse" },
+      { username: "alice", password: PASSWORD },
       { accept: "application/json" },
     );
     expect(good.status).toBe(200);
@@ -217,7 +222,7 @@ describe("built site: API client", () => {
     const cookie = await signedInCookie();
     const response = await fetch(`${site.url}/api/profile`, { headers: { cookie } });
     expect(await response.json()).toEqual({ status: 200, data: { name: "alice" }, same: true });
-    expect(resourceAuth).toEqual([`Bearer token-${generation}`, `Bearer token-${generation}`]);
+    expect(resourceAuth).toEqual([`Bearer ${last.token}`, `Bearer ${last.token}`]);
     expect(response.headers.getSetCookie()).toEqual([]);
   });
 
@@ -233,11 +238,7 @@ describe("built site: API client", () => {
     const response = await fetch(`${site.url}/api/profile`, { headers: { cookie } });
     expect(await response.json()).toEqual({ status: 200, data: { name: "alice" }, same: true });
     expect(refreshes - before).toBe(1);
-    expect(resourceAuth).toEqual([
-      "Bearer token-revoked",
-      `Bearer token-${generation}`,
-      `Bearer token-${generation}`,
-    ]);
+    expect(resourceAuth).toEqual(["Bearer token-revoked", `Bearer ${last.token}`, `Bearer ${last.token}`]);
     expect(response.headers.getSetCookie()[0]).toMatch(/^tokenkeep=/);
   });
 });

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import { cookieHeader, getSession, SECRET, sha256 } from "./helpers/sessions.js";
 import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
@@ -16,6 +17,14 @@ describe("built site, custom-endpoint upstream", () => {
   let refreshes = 0;
   let reuses = 0;
   let generation = 0;
+  // Each token, by name (`token-1`, `renew-0`): minted once and registered (secret-registry.ts).
+  const minted = new Map<string, string>();
+  const named = (name: string, label: string): string => {
+    if (!minted.has(name)) minted.set(name, mintSecret(label, { prefix: `${name}-` }));
+    return minted.get(name)!;
+  };
+  const token = (n: number) => named(`token-${n}`, "access token");
+  const renewal = (n: number) => named(`renew-${n}`, "refresh token");
 
   beforeAll(async () => {
     api = await listen(async (request: IncomingMessage, response: ServerResponse) => {
@@ -28,10 +37,10 @@ describe("built site, custom-endpoint upstream", () => {
         return sendJson(response, 401, { message: "refresh token reused or unknown" });
       }
       generation++;
-      const renew = `renew-${generation}`;
+      const renew = renewal(generation);
       live.add(renew);
       // A shape no field mapping guesses: only the config's parseRefresh reads it.
-      sendJson(response, 200, { result: { token: `token-${generation}`, renew, ttl: 600 } });
+      sendJson(response, 200, { result: { token: token(generation), renew, ttl: 600 } });
     });
     site = await serveBuilt(fixtureRoot("site"), {
       TOKENKEEP_SECRET: SECRET,
@@ -46,19 +55,19 @@ describe("built site, custom-endpoint upstream", () => {
   });
 
   it("20 parallel requests of one expiring session: one refresh, read by the config's parser function", async () => {
-    live.add("renew-0");
+    live.add(renewal(0));
     const cookie = await cookieHeader({
-      accessToken: "token-0",
+      accessToken: token(0),
       tokenType: "Bearer",
       expiresAt: Date.now() + 5_000,
-      refreshToken: "renew-0",
+      refreshToken: renewal(0),
     });
     const answers = await Promise.all(Array.from({ length: 20 }, () => getSession(site.url, cookie)));
     expect(refreshes).toBe(1);
     expect(reuses).toBe(0);
     for (const answer of answers) {
       expect(answer.body.signedIn).toBe(true);
-      expect(answer.body.tokenHash).toBe(sha256("token-1"));
+      expect(answer.body.tokenHash).toBe(sha256(token(1)));
       expect(answer.body.sessionPayload).toEqual({ parsedBy: "fixture parseRefresh" });
     }
   });

@@ -10,6 +10,7 @@ import {
   CLIENTS,
   type OidcProviderServer,
   startOidcProvider,
+  USERS,
 } from "../../grants/test/fixtures/oidc-provider.js";
 import { type EndpointsUpstreamOptions, parseConfig, type Upstream } from "../src/config/schema.js";
 import { createSessionRotation } from "../src/rotation.js";
@@ -262,7 +263,7 @@ describe("OAuth (oidc-provider)", () => {
         },
       }).upstream,
     );
-    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    const first = await upstream.signIn({ username: "alice", password: USERS.alice! }, {});
     expect(first.refreshToken).toBeTruthy();
     expect(first.raw).toEqual({}); // the wire answer stays out of the cookie
     const second = await upstream.refresh({

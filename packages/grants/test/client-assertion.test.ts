@@ -7,6 +7,7 @@ import { inspect } from "node:util";
 import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
 import { decodeJwt, decodeProtectedHeader, exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientSecretJwt, privateKeyJwt } from "../src/client-assertion/index.js";
 import { clientCredentialsGrant, revokeToken } from "../src/index.js";
 import { type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
@@ -41,7 +42,10 @@ rmSync(dir, { recursive: true });
 const certificate = new X509Certificate(certificatePem);
 const expectedX5t = Buffer.from(certificate.fingerprint256.replaceAll(":", ""), "hex").toString("base64url");
 
-const SECRET_JWT = { id: "hmac", secret: "a-long-enough-shared-secret-for-hs256-0123456789" };
+const SECRET_JWT = {
+  id: "hmac",
+  secret: mintSecret("client secret", { prefix: "a-long-enough-shared-secret-for-hs256-" }),
+};
 
 const jwtClient = (id: string, method: string, extra: Record<string, unknown>) => ({
   client_id: id,

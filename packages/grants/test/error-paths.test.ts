@@ -8,6 +8,7 @@ import {
   type TokenkeepError,
 } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientCredentialsGrant, discover, passwordGrant, refreshTokenGrant } from "../src/index.js";
 import { listen } from "./fixtures/http.js";
 import { type Answer, type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
@@ -173,7 +174,7 @@ describe("error paths", () => {
   });
 
   it("redacts a credential the server echoes URL-encoded, as the form body carried it", async () => {
-    const secret = "p%+:w rd/=&more";
+    const secret = registerSecret("p%+:w rd/=&more", "client secret"); // fixed: the encodings under test
     for (const echoed of [
       encodeURIComponent(secret),
       new URLSearchParams({ s: secret }).toString().slice(2),

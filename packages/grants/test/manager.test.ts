@@ -1,7 +1,7 @@
 import { createTokenManager, isInvalidResponseError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
-import { CLIENTS, type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
+import { CLIENTS, type OidcProviderServer, startOidcProvider, USERS } from "./fixtures/oidc-provider.js";
 import { startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
 
 // Grants classify failures; the token manager (core) decides what to retry. These tests run both.
@@ -37,7 +37,7 @@ function manager(creator: Parameters<typeof createTokenManager>[0]["creator"], e
 
 describe("refresh-token rotation through the manager (oidc-provider)", () => {
   it("rotates, and a replayed rotated token fails with invalid_grant without a retry", async () => {
-    const user = { ...service(), username: "alice", password: "correct horse" };
+    const user = { ...service(), username: "alice", password: USERS.alice! };
     const tokens = createTokenManager({
       creator: passwordGrant(user),
       refresher: refreshTokenGrant(service()),

@@ -12,6 +12,7 @@ import { isOAuthError } from "@tokenkeep/core";
 import Provider from "oidc-provider";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientCredentialsGrant, discover } from "../src/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokenkeep-mtls-"));
@@ -73,6 +74,8 @@ function fetchWith(certificate?: { cert: string; key: string }): typeof globalTh
     undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof globalThis.fetch;
 }
 
+/** The `client_secret_basic` client's secret: minted and registered (secret-registry.ts). */
+const TLS_SECRET = mintSecret("client secret");
 let server: Server;
 let issuer: string;
 const paths: string[] = [];
@@ -102,7 +105,7 @@ beforeAll(async () => {
         token_endpoint_auth_method: "self_signed_tls_client_auth",
         jwks: { keys: [{ ...selfJwk, x5c: [new X509Certificate(pems.self!.cert).raw.toString("base64")] }] },
       }),
-      client("secret", { client_secret: "secret-over-tls-1234" }),
+      client("secret", { client_secret: TLS_SECRET }),
     ],
     clientAuthMethods: ["client_secret_basic", "tls_client_auth", "self_signed_tls_client_auth"],
     discovery: { mtls_endpoint_aliases: { token_endpoint: `${issuer}/mtls/token` } },
@@ -176,7 +179,7 @@ describe("mutual TLS client authentication against oidc-provider", () => {
     // Bound to the certificate (RFC 8705 section 3): cnf is its SHA-256 thumbprint.
     const introspection = await fetchWith()(`${issuer}/token/introspection`, {
       method: "POST",
-      headers: { authorization: `Basic ${btoa("secret:secret-over-tls-1234")}` },
+      headers: { authorization: `Basic ${btoa(`secret:${TLS_SECRET}`)}` },
       body: new URLSearchParams({ token: set.accessToken }),
     });
     const thumbprint = Buffer.from(
@@ -217,7 +220,7 @@ describe("mutual TLS client authentication against oidc-provider", () => {
     await clientCredentialsGrant({
       issuer,
       clientId: "secret",
-      clientSecret: "secret-over-tls-1234",
+      clientSecret: TLS_SECRET,
       fetch: fetchWith(),
     })();
     expect(paths.slice(before).filter((path) => path.endsWith("/token"))).toEqual(["/token"]);

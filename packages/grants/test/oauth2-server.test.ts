@@ -4,6 +4,8 @@ import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } 
 import {
   NODE_CLIENT,
   NODE_ODD_CLIENT,
+  NODE_ROBOTS,
+  NODE_USERS,
   type NodeOAuthServer,
   startNodeOAuth,
 } from "./fixtures/oauth2-server.js";
@@ -72,7 +74,7 @@ describe("@node-oauth/oauth2-server", () => {
   });
 
   it("runs the password grant and rotates its refresh token", async () => {
-    const first = await passwordGrant({ ...client(rotating), username: "bob", password: "hunter2" })();
+    const first = await passwordGrant({ ...client(rotating), username: "bob", password: NODE_USERS.bob! })();
     expect(first.refreshToken).toBeTruthy();
     const second = await refreshTokenGrant(client(rotating))({ previous: first });
     expect(second.refreshToken).toBeTruthy();
@@ -83,7 +85,7 @@ describe("@node-oauth/oauth2-server", () => {
   });
 
   it("keeps the old refresh token when a refresh answer carries none", async () => {
-    const first = await passwordGrant({ ...client(steady), username: "bob", password: "hunter2" })();
+    const first = await passwordGrant({ ...client(steady), username: "bob", password: NODE_USERS.bob! })();
     const refresh = refreshTokenGrant({ ...client(steady), refreshToken: first.refreshToken });
     const second = await refresh();
     expect(second.raw.refresh_token).toBeUndefined();
@@ -95,7 +97,7 @@ describe("@node-oauth/oauth2-server", () => {
   });
 
   it("runs robot_credentials as an extension grant", async () => {
-    const set = await robotGrant({ ...client(rotating), id: "robot-7", secret: "robot-seven" })();
+    const set = await robotGrant({ ...client(rotating), id: "robot-7", secret: NODE_ROBOTS["robot-7"]! })();
     expect(rotating.isActive(set.accessToken)).toBe(true);
     expect(set.refreshToken).toBeTruthy();
     const error = await rejection(robotGrant({ ...client(rotating), id: "robot-7", secret: "nope" })());

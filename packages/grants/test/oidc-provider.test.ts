@@ -13,7 +13,9 @@ import {
   type OidcProviderServer,
   OTHER_RESOURCE,
   RESOURCE,
+  ROBOTS,
   startOidcProvider,
+  USERS,
 } from "./fixtures/oidc-provider.js";
 
 let op: OidcProviderServer;
@@ -116,8 +118,8 @@ describe("oidc-provider", () => {
   });
 
   it("runs the password and robot_credentials grants, each with a refresh token", async () => {
-    const user = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
-    const robot = await robotGrant({ ...service(), id: "robot-1", secret: "robot-secret" })();
+    const user = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+    const robot = await robotGrant({ ...service(), id: "robot-1", secret: ROBOTS["robot-1"]! })();
     for (const set of [user, robot] as TokenSet[]) {
       expect(set.refreshToken).toBeTruthy();
       expect((await introspect(set.accessToken)).active).toBe(true);
@@ -128,7 +130,7 @@ describe("oidc-provider", () => {
   });
 
   it("rotates refresh tokens and kills the family when a rotated one is replayed", async () => {
-    const first = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+    const first = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
     const refresh = refreshTokenGrant(service());
     const second = await refresh({ previous: first });
     expect(second.refreshToken).toBeTruthy();
@@ -141,7 +143,7 @@ describe("oidc-provider", () => {
   });
 
   it("revokes a refresh token (RFC 7009)", async () => {
-    const set = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+    const set = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
     await revokeToken({ ...service(), token: set.refreshToken!, tokenTypeHint: "refresh_token" });
     expect((await introspect(set.refreshToken!)).active).toBe(false);
     const error = await rejection(refreshTokenGrant(service())({ previous: set }));

@@ -2,6 +2,7 @@ import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/co
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import {
   JWT_BEARER_GRANT_TYPE,
   jwtBearerGrant,
@@ -20,7 +21,7 @@ import {
 
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
-const EXCHANGER = { id: "exchanger", secret: "exchanger-secret-5678" };
+const EXCHANGER = { id: "exchanger", secret: mintSecret("client secret") };
 // The party whose JWTs the server accepts for the jwt-bearer grant (an upstream identity provider).
 const trusted = await generateKeyPair("ES256");
 const TRUSTED_ISSUER = "https://idp.example.test";

@@ -1,6 +1,7 @@
 import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { AccessTokensClient, PatAdminClient, type PatRecord } from "../src/index";
 import { startTestServer } from "./helpers/pat-server";
 
@@ -196,7 +197,11 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
 
   it("rejects invalid options with a TypeError that never echoes the PAT", () => {
     const attempt = () =>
-      new PatAdminClient({ endpoint: "ftp://x", apiKey: "pat_secret-value-123", timeoutMs: -1 });
+      new PatAdminClient({
+        endpoint: "ftp://x",
+        apiKey: registerSecret("pat_secret-value-123", "PAT"),
+        timeoutMs: -1,
+      });
     expect(attempt).toThrow(TypeError);
     try {
       attempt();

@@ -2,6 +2,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { inspect } from "node:util";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isApiError, isPatClientError, PatAdminClient, PatClientError } from "../src/index";
 import { startFaultProxy } from "./helpers/fault-proxy";
 import { startTestServer } from "./helpers/pat-server";
@@ -166,7 +167,10 @@ describe("the PAT never travels in clear text", () => {
   it("refuses an http endpoint to a host that is not loopback, unless allowInsecureRequests", () => {
     const error = (() => {
       try {
-        new PatAdminClient({ endpoint: "http://192.0.2.2:8080", apiKey: "pat_secret-value-123" });
+        new PatAdminClient({
+          endpoint: "http://192.0.2.2:8080",
+          apiKey: registerSecret("pat_secret-value-123", "PAT"),
+        });
       } catch (caught) {
         return caught as TypeError & { code?: string };
       }

@@ -1,8 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { formatPat, isTokenId, parsePat } from "./pat-format";
 
 const id = "AbCdEfGhIjKlMnOpQrStU";
-const secret = `${"A".repeat(42)}Q=`;
+/** A random PAT secret (32 bytes, standard base64), registered: the run searches its output for it. */
+const secret = registerSecret(
+  btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
+  "PAT secret",
+);
 
 describe("parsePat", () => {
   it("splits a well-formed PAT of 70 characters", () => {

@@ -3,12 +3,15 @@ import { createServer, type Server } from "node:net";
 import { isNetworkError, isTimeoutError, isTransientError, NetworkError } from "@tokenkeep/core";
 import { createClient, RESP_TYPES } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { redisUrlOrSkip, uniquePrefix } from "../test/support/redis-url.js";
 import { startTcpProxy } from "../test/support/tcp-proxy.js";
 import { createRedisStore, type RedisStore } from "./redis-store.js";
 
 const url = redisUrlOrSkip("redis-store.test.ts");
-const KEY_BYTES = new Uint8Array(32).fill(7);
+/** A random AES-256 key, registered as base64 (secret-registry.ts); the run searches its output for it. */
+const KEY_BYTES = crypto.getRandomValues(new Uint8Array(32));
+registerSecret(Buffer.from(KEY_BYTES).toString("base64"), "encryption key");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Retries `operation` for a few seconds: on a loaded machine the first connection may be slow. */
@@ -143,7 +146,10 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
   it("encrypts values with AES-GCM bound to their key", async () => {
     const prefix = uniquePrefix("enc");
     const store = open({ keyPrefix: prefix, encryptionKey: KEY_BYTES });
-    const secret = { accessToken: "at-very-secret", refreshToken: "rt-very-secret" };
+    const secret = {
+      accessToken: registerSecret("at-very-secret", "access token"),
+      refreshToken: registerSecret("rt-very-secret", "refresh token"),
+    };
     await store.set("a", secret, 60_000);
     await store.set("b", "other", 60_000);
     expect(await store.get("a")).toEqual(secret);

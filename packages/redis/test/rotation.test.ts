@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { CLIENT, type RunningProvider, startOidcProvider, USER } from "./support/oidc-provider.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
@@ -46,7 +47,10 @@ describe.skipIf(!url)("two processes rotating one refresh token against oidc-pro
     expect(initial.refreshToken).toBeTypeOf("string");
 
     const prefix = uniquePrefix("rotation");
-    const encryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64");
+    const encryptionKey = registerSecret(
+      Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+      "encryption key",
+    );
     const pair = [0, 1].map(() => {
       const worker = startWorker(workerFile);
       workers.push(worker);
@@ -102,7 +106,10 @@ describe.skipIf(!url)("two processes rotating one refresh token against oidc-pro
       type: "init",
       redisUrl: `redis://127.0.0.1:${proxy.port}`,
       prefix: uniquePrefix("fleet"),
-      encryptionKey: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+      encryptionKey: registerSecret(
+        Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64"),
+        "encryption key",
+      ),
       leaseTtlMs,
       redeemTimeoutMs,
       storeTimeoutMs,

@@ -1,11 +1,22 @@
 // Runs the demo as a user does: `node scripts/demo.mjs` (what `npm run demo` execs after building) as
 // a child in a process group of its own, as a terminal would start it, with a private .demo folder.
+//
+// Secrets (test/reliability/src/secret-registry.ts): the cookie secret is minted here and handed to
+// the demo; the client secrets, the admin PAT and the cookie secret its children run with are
+// learned from their environment (Linux /proc) and registered; a PAT the admin page issues is
+// registered by the browser test. The demo prints the admin PAT once BY DESIGN (that is how a user
+// learns it): it is registered too, this test never echoes the demo's output (failure messages show
+// `report()`, every registered secret replaced by its label), and `leaks()` checks that the output
+// holds no registered secret but that one designed line, and that the demo's logs hold none at all.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { findLeaks } from "../../reliability/src/leak-scan.mjs";
+import { mintSecret, registeredEntries, registerSecret } from "../../reliability/src/secret-registry.ts";
 
 export const root = fileURLToPath(new URL("../../..", import.meta.url));
 const script = join(root, "scripts/demo.mjs");
@@ -13,7 +24,14 @@ const script = join(root, "scripts/demo.mjs");
 export interface Demo {
   readonly child: ChildProcess;
   readonly dir: string;
+  /** What it printed (never echo it: it may hold the admin PAT; see `report()`). */
   output(): string;
+  /** The output with every registered secret replaced by its label: for failure messages. */
+  report(): string;
+  /** Registers the secrets its processes run with (client secrets, admin PAT, cookie secret). */
+  learnSecrets(): number;
+  /** Where a registered secret shows: in the output outside the admin PAT's one line, or in its logs. */
+  leaks(): string[];
   /** Resolves once the output matches (polling, 60 s at most). */
   waitFor(pattern: RegExp): Promise<RegExpExecArray>;
   /** Resolves with the exit code. */
@@ -30,7 +48,7 @@ export function startDemo(env: Record<string, string>, args: string[] = []): Dem
   const dir = env.TOKENKEEP_DEMO_DIR ?? demoDir();
   const child = spawn(process.execPath, [script, ...args], {
     cwd: root,
-    env: { ...clean, TOKENKEEP_DEMO_DIR: dir, ...env },
+    env: { ...clean, TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_SECRET: COOKIE_SECRET, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, whose id is its pid: what Ctrl-C in a terminal reaches
   });
@@ -38,18 +56,22 @@ export function startDemo(env: Record<string, string>, args: string[] = []): Dem
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const report = () => redact(output);
   return {
     child,
     dir,
     output: () => output,
+    report,
+    learnSecrets: () => learnSecrets(child.pid!, dir, output),
+    leaks: () => leaksOf(output, dir),
     exited: () => exit,
     async waitFor(pattern) {
       const deadline = Date.now() + 60_000;
       for (;;) {
         const match = pattern.exec(output);
         if (match) return match;
-        if (child.exitCode !== null) throw new Error(`the demo exited (${child.exitCode}):\n${output}`);
-        if (Date.now() > deadline) throw new Error(`the demo did not print ${pattern}:\n${output}`);
+        if (child.exitCode !== null) throw new Error(`the demo exited (${child.exitCode}):\n${report()}`);
+        if (Date.now() > deadline) throw new Error(`the demo did not print ${pattern}:\n${report()}`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     },
@@ -97,4 +119,62 @@ export async function groupGone(pid: number, timeoutMs = 10_000): Promise<boolea
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return true;
+}
+
+/** The cookie secret every demo of this run is started with (it would be random and unknown otherwise). */
+const COOKIE_SECRET = mintSecret("cookie secret", { prefix: "demo-cookie-secret-" }); // 32 characters at least
+
+/** The environment variables of the demo's children that hold secrets. */
+const SECRET_VARIABLES = ["AUTH_CLIENT_SECRET", "CLIENT_SECRET", "PAT_ADMIN_TOKEN", "TOKENKEEP_SECRET"];
+
+/** The line on which the demo shows a new admin PAT, by design, and the PAT. */
+const ADMIN_PAT_LINE = /^ {2}admin PAT \(shown once; kept in \S+\): (\S+)$/m;
+
+/**
+ * Registers what the demo's processes run with: every secret variable in the environment of each
+ * process of its group (Linux `/proc`; elsewhere none is found), the admin PAT it printed or kept.
+ * Returns how many it found.
+ */
+function learnSecrets(group: number, dir: string, output: string): number {
+  const found = new Set<string>();
+  const shown = ADMIN_PAT_LINE.exec(output)?.[1];
+  if (shown) found.add(registerSecret(shown, "admin PAT"));
+  const kept = join(dir, "admin-token");
+  if (existsSync(kept)) found.add(registerSecret(readFileSync(kept, "utf8").trim(), "admin PAT"));
+  if (!existsSync("/proc/self/environ")) return found.size;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      // /proc/<pid>/stat: "pid (name) state ppid pgrp ..."; the name may hold spaces.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== group) continue;
+      for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
+        const at = entry.indexOf("=");
+        const value = entry.slice(at + 1);
+        if (SECRET_VARIABLES.includes(entry.slice(0, at)) && value !== "") {
+          found.add(registerSecret(value, entry.slice(0, at).toLowerCase().replaceAll("_", " ")));
+        }
+      }
+    } catch {
+      // the process ended meanwhile, or is not ours to read
+    }
+  }
+  return found.size;
+}
+
+/** `text` with every registered secret replaced by `[its label]`. */
+export function redact(text: string): string {
+  let shown = text;
+  for (const { label, secret } of registeredEntries()) shown = shown.replaceAll(secret, `[${label}]`);
+  return shown;
+}
+
+function leaksOf(output: string, dir: string): string[] {
+  const texts = [{ where: "output", text: output.replace(ADMIN_PAT_LINE, "  admin PAT line (by design)") }];
+  const logs = join(dir, "logs");
+  if (existsSync(logs)) {
+    for (const name of readdirSync(logs)) {
+      texts.push({ where: `logs/${name}`, text: readFileSync(join(logs, name), "utf8") });
+    }
+  }
+  return findLeaks(registeredEntries(), texts).map((leak) => `${leak.label} (${leak.form}) in ${leak.where}`);
 }

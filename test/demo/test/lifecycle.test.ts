@@ -16,14 +16,17 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   const first = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
   started.push(first.child.pid!);
   await first.waitFor(/logs +\S+/);
-  const output = first.output();
+  const learned = first.learnSecrets(); // the shown admin PAT, the client secrets, the cookie secret
+  if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4);
+  const output = first.report(); // never the clear PAT, even in a failure message
   const site = /open (http:\/\/127\.0\.0\.1:\d+)\/login {2}and sign in as alice \/ correct horse/.exec(
     output,
   );
-  expect(site, output).not.toBeNull();
+  expect(site, first.report()).not.toBeNull();
   // One short block, the admin PAT in it once (and kept, owner-only, in the demo folder).
   expect(output.trim().split("\n").length).toBeLessThanOrEqual(12);
-  expect(output).toMatch(/admin PAT \(shown once; kept in \S+\): pat_\S+/);
+  expect(output).toMatch(/admin PAT \(shown once; kept in \S+\): \[admin PAT\]/);
+  expect(first.output()).toMatch(/admin PAT \(shown once; kept in \S+\): pat_/);
   expect(existsSync(join(dir, "state.json"))).toBe(true);
   const urls = printedUrls(output);
   expect(urls.length).toBeGreaterThanOrEqual(5);
@@ -32,7 +35,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   // A second start while it runs: prints the first one's URLs, starts nothing, exits 0.
   const second = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
   started.push(second.child.pid!);
-  expect(await second.exited(), second.output()).toBe(0);
+  expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
   expect(second.output()).toContain(`open ${site![1]}/login`);
   expect(second.output()).not.toContain("pat_");
@@ -40,7 +43,10 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   // Ctrl-C, as a terminal sends it (to the whole process group, children included): exit code 0, no
   // process of its group left, every port closed, the state file gone.
   process.kill(-first.child.pid!, "SIGINT");
-  expect(await first.exited(), first.output()).toBe(0);
+  expect(await first.exited(), first.report()).toBe(0);
+  // Its admin PAT shown once, on its line; no other registered secret in its output or its logs.
+  expect(first.leaks()).toEqual([]);
+  expect(second.leaks()).toEqual([]);
   expect(await groupGone(first.child.pid!)).toBe(true);
   for (const url of urls) expect(await listening(url), url).toBe(false);
   expect(existsSync(join(dir, "state.json"))).toBe(false);
@@ -52,7 +58,8 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
   expect(third.output()).not.toContain("pat_");
   process.kill(third.child.pid!, "SIGTERM");
-  expect(await third.exited(), third.output()).toBe(0);
+  expect(await third.exited(), third.report()).toBe(0);
+  expect(third.leaks()).toEqual([]);
   expect(await groupGone(third.child.pid!)).toBe(true);
 });
 
@@ -66,7 +73,7 @@ it("a state file left by a killed demo, or naming a live process that is not a d
     );
     const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
     started.push(check.child.pid!);
-    expect(await check.exited(), check.output()).toBe(3);
+    expect(await check.exited(), check.report()).toBe(3);
     expect(check.output()).not.toContain("already running");
     expect(existsSync(join(dir, "state.json"))).toBe(false);
   }
@@ -74,5 +81,5 @@ it("a state file left by a killed demo, or naming a live process that is not a d
   writeFileSync(join(dir, "state.json"), '{"pid": 1');
   const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
   started.push(check.child.pid!);
-  expect(await check.exited(), check.output()).toBe(3);
+  expect(await check.exited(), check.report()).toBe(3);
 });

@@ -1,4 +1,5 @@
 // `npm run demo -- --once`: the scripted tour through the demo's servers exits 0 and says what it saw.
+import { existsSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
 import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
 
@@ -8,9 +9,12 @@ afterAll(() => killGroup(pid));
 it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's counters, and stops everything", async () => {
   const demo = startDemo({}, ["--once"]);
   pid = demo.child.pid;
+  // While the tour runs: the secrets its servers, backend and sites run with, registered.
+  await demo.waitFor(/scripted tour/);
+  const learned = demo.learnSecrets();
   const code = await demo.exited();
-  const output = demo.output();
-  expect(code, output).toBe(0);
+  const output = demo.report(); // registered secrets shown as labels, even in a failure message
+  expect(code, demo.report()).toBe(0);
   expect(output).toMatch(/signed in as alice: 303 to \/account\/session/);
   expect(output).toMatch(/rotated after \d+\.\d s: .*rotations 1/);
   expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
@@ -27,6 +31,8 @@ it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's cou
   expect(output).toContain("tour done: everything stopped");
   // No secret in what it prints: no PAT, no client secret, no access token.
   expect(output).not.toMatch(/pat_|demo-[0-9a-f]{8}-|eyJ|Bearer /);
+  expect(demo.leaks()).toEqual([]);
+  if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
   expect(await groupGone(pid!)).toBe(true);
   for (const url of printedUrls(output)) expect(await listening(url), url).toBe(false);
 });

@@ -8,6 +8,10 @@
  * `test-secrets.jsonl` in the test process's working folder (the package's folder: turbo
  * keeps the file as the test task's output, so a cached run brings its secrets back with its log);
  * scripts/secret-scan.mjs then searches `.tmp/turbo.log` for every one of them.
+ *
+ * A test mints its secrets with {@link mintSecret} (random, registered) and registers with
+ * {@link registerSecret} what a server made (issued tokens, PATs, JWTs) or what must stay fixed.
+ * Which packages' tests register what: test/reliability/README.md ("Covered packages").
  */
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
@@ -25,7 +29,7 @@ export const MIN_REGISTERED_SECRET_LENGTH = 12;
  */
 export const WORKSPACE_SECRETS_FILE = "test-secrets.jsonl";
 
-const registered = new Set<string>();
+const registered = new Map<string, string>(); // secret -> label
 
 /**
  * Records `secret` (for the run's search) and returns it unchanged, so minting stays one expression:
@@ -39,7 +43,7 @@ export function registerSecret(secret: string, label = "secret"): string {
     throw new Error(`registerSecret: a ${label} of ${secret.length} characters is too short to search for`);
   }
   if (registered.has(secret)) return secret;
-  registered.add(secret);
+  registered.set(secret, label);
   const line = `${JSON.stringify({ label, secret })}\n`;
   if (process.env.TOKENKEEP_TEST_SECRETS === "1") {
     appendFileSync(join(process.cwd(), WORKSPACE_SECRETS_FILE), line);
@@ -49,7 +53,29 @@ export function registerSecret(secret: string, label = "secret"): string {
   return secret;
 }
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * A fresh random secret (24 random base64url characters after `prefix`), registered under `label`.
+ * `odd` puts characters that base64, URL and form encoding all change (`+ / = % : & space`) in the
+ * middle, for tests of encoding. Uses Web Crypto only, so it runs wherever the tests do.
+ * @default options.prefix "s_"
+ * @default options.odd false
+ */
+export function mintSecret(label: string, options: { prefix?: string; odd?: boolean } = {}): string {
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(24)), (byte) => ALPHABET[byte & 63]).join(
+    "",
+  );
+  const body = options.odd ? `${random.slice(0, 12)}+/=% :&${random.slice(12)}` : random;
+  return registerSecret(`${options.prefix ?? "s_"}${body}`, label);
+}
+
 /** Every secret registered in this process. */
 export function registeredSecrets(): readonly string[] {
-  return [...registered];
+  return [...registered.keys()];
+}
+
+/** Every secret registered in this process, with its label (the shape `findLeaks` takes). */
+export function registeredEntries(): readonly { readonly label: string; readonly secret: string }[] {
+  return [...registered].map(([secret, label]) => ({ label, secret }));
 }

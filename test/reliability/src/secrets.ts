@@ -6,23 +6,9 @@
  * and after the run the sweep (`scripts/run.mjs`, using {@link findLeaks}) searches everything else in
  * that folder and the run's own stdout and stderr for every registered secret.
  */
-import { registerSecret } from "./secret-registry";
 
 /** The file, inside the output folder, that lists registered secrets (never swept itself). */
 export const SECRETS_FILE = "secrets.jsonl";
-
-export { registeredSecrets, registerSecret } from "./secret-registry";
-
-/**
- * A fresh random secret, registered. `odd` adds characters that base64, URL and form encoding all
- * change (`+ / = % : & space`), so the sweep's encoded forms differ from the clear one.
- */
-export function mintSecret(label: string, options: { odd?: boolean } = {}): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  const core = Buffer.from(bytes).toString("base64url");
-  const secret = options.odd ? `${core.slice(0, 12)}+/=% :&${core.slice(12)}` : `s_${core}`;
-  return registerSecret(secret, label);
-}
 
 export {
   findLeaks,
@@ -32,3 +18,4 @@ export {
   secretForms,
   sweep,
 } from "./leak-scan.mjs";
+export { mintSecret, registeredSecrets, registerSecret } from "./secret-registry";

@@ -22,7 +22,13 @@ import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cookieHeader, followUp, getSession, sha256 } from "../../../packages/astro/test/helpers/sessions";
+import {
+  cookieHeader,
+  followUp,
+  getSession,
+  SECRET,
+  sha256,
+} from "../../../packages/astro/test/helpers/sessions";
 import { fixtureRoot, type RunningSite, serveBuilt } from "../../../packages/astro/test/helpers/site";
 import { listen, type RunningServer, readBody, sendJson } from "../../../packages/grants/test/fixtures/http";
 import { type Fault, type FaultProxy, startFaultProxy } from "../src/fault-proxy";
@@ -90,7 +96,7 @@ describe.runIf(MODE === "long" || process.env.RELIABILITY_STORM === "1")(
       });
       proxy = await startFaultProxy({ upstream: api.url, schedule: (n) => fault(n) });
       site = await serveBuilt(fixtureRoot("site"), {
-        TOKENKEEP_SECRET: "site-test-secret-0123456789abcdef0123",
+        TOKENKEEP_SECRET: SECRET,
         FIXTURE_UPSTREAM: "endpoints",
         FIXTURE_API_URL: proxy.url,
         FIXTURE_INTROSPECT: "1",

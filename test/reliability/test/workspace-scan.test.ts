@@ -2,12 +2,26 @@
  * The workspace run's closing search (scripts/secret-scan.mjs over .tmp/turbo.log): it reads every
  * package's registry and finds a planted leak in a log, coloured or encoded; a clean log passes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MIN_SECRET_LENGTH } from "../src/leak-scan.mjs";
-import { MIN_REGISTERED_SECRET_LENGTH, registerSecret, WORKSPACE_SECRETS_FILE } from "../src/secret-registry";
+import {
+  MIN_REGISTERED_SECRET_LENGTH,
+  mintSecret,
+  registeredEntries,
+  registerSecret,
+  WORKSPACE_SECRETS_FILE,
+} from "../src/secret-registry";
 import { PACKAGE_SECRETS_FILE, scanWorkspace } from "../src/workspace-scan.mjs";
 
 const dirs: string[] = [];
@@ -82,5 +96,72 @@ describe("registerSecret", () => {
   it("holds the same minimum length as the search", () => {
     expect(MIN_REGISTERED_SECRET_LENGTH).toBe(MIN_SECRET_LENGTH);
     expect(() => registerSecret("short")).toThrow(/too short/);
+  });
+});
+
+describe("mintSecret", () => {
+  it("makes a fresh secret each time, registered under its label, odd characters in the middle when asked", () => {
+    const [one, two] = [mintSecret("probe"), mintSecret("probe")];
+    expect(one).not.toBe(two);
+    expect(one).toMatch(/^s_[A-Za-z0-9_-]{24}$/);
+    const odd = mintSecret("odd probe", { prefix: "p%+:", odd: true });
+    expect(odd).toMatch(/^p%\+:[A-Za-z0-9_-]{12}\+\/=% :&[A-Za-z0-9_-]{12}$/);
+    expect(registeredEntries()).toEqual(
+      expect.arrayContaining([
+        { label: "probe", secret: one },
+        { label: "probe", secret: two },
+        { label: "odd probe", secret: odd },
+      ]),
+    );
+  });
+});
+
+describe("the workspace's registries", () => {
+  const root = join(import.meta.dirname, "../../..");
+  const read = (path: string) => readFileSync(join(root, path), "utf8");
+  /** Whether any source file under `dir` (not node_modules, dist) imports the registry. */
+  const registers = (dir: string): boolean =>
+    readdirSync(join(root, dir), { recursive: true, withFileTypes: true }).some(
+      (entry) =>
+        entry.isFile() &&
+        /\.(ts|mts|mjs)$/.test(entry.name) &&
+        !/(^|\/)(node_modules|dist)(\/|$)/.test(join(entry.parentPath, entry.name).slice(root.length)) &&
+        /secret-registry|src\/secrets/.test(readFileSync(join(entry.parentPath, entry.name), "utf8")),
+    );
+
+  it("every package whose tests register keeps test-secrets.jsonl as its turbo test output, git-ignored", () => {
+    const rootTest = JSON.parse(read("turbo.json")).tasks.test;
+    expect(rootTest.outputs).toContain(WORKSPACE_SECRETS_FILE);
+    expect(rootTest.env).toContain("TOKENKEEP_TEST_SECRETS");
+    expect(read(".gitignore").split("\n")).toContain(WORKSPACE_SECRETS_FILE);
+    const registering: string[] = [];
+    for (const group of ["packages", "examples", "test"]) {
+      for (const name of readdirSync(join(root, group))) {
+        const dir = `${group}/${name}`;
+        if (!existsSync(join(root, dir, "package.json")) || !registers(dir)) continue;
+        registering.push(dir);
+        const own = existsSync(join(root, dir, "turbo.json"))
+          ? JSON.parse(read(`${dir}/turbo.json`)).tasks?.test
+          : undefined;
+        expect(own?.outputs ?? rootTest.outputs, dir).toContain(WORKSPACE_SECRETS_FILE);
+      }
+    }
+    // The packages the README's "Covered packages" table names, at least.
+    expect(registering).toEqual(
+      expect.arrayContaining([
+        "packages/astro",
+        "packages/core",
+        "packages/grants",
+        "packages/pat-client",
+        "packages/pat-protocol",
+        "packages/pat-server",
+        "packages/redis",
+        "examples/astro-app",
+        "examples/node-backend",
+        "test/demo",
+        "test/reliability",
+        "test/runtimes",
+      ]),
+    );
   });
 });

@@ -2,23 +2,35 @@
  * The authorization server every runtime talks to: oidc-provider (a certified OpenID provider) on
  * 127.0.0.1, port 0, with one confidential client allowed `client_credentials` and `refresh_token`,
  * refresh tokens rotated on every use, and CORS open so the browser page may call it.
+ *
+ * Every secret the runtimes are handed (client secrets, the private JWK, refresh tokens) and every
+ * token the server answers with is registered here, in the parent process: the runtimes are
+ * children, and only this process writes `test-secrets.jsonl` (secret-registry.ts).
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider, { type Adapter, type AdapterPayload } from "oidc-provider";
+import { mintSecret, registerSecret } from "../../reliability/src/secret-registry.ts";
 
 export const CLIENT_ID = "runtime-matrix";
 /** Reserved characters on purpose: grants must form-url-encode them before Base64 (RFC 6749 2.3.1). */
-export const CLIENT_SECRET = "s3cret:with%reserved+chars";
+export const CLIENT_SECRET = mintSecret("client secret", { prefix: "s3cret:with%reserved+chars-" });
 
 /** A client that authenticates with `private_key_jwt` (ES256); its private JWK goes to the runtimes. */
 export const PRIVATE_KEY_JWT_CLIENT_ID = "runtime-matrix-pkjwt";
 /** A client that authenticates with `client_secret_jwt` (HS256). */
 export const CLIENT_SECRET_JWT_CLIENT_ID = "runtime-matrix-hmac";
-export const CLIENT_SECRET_JWT_SECRET = "hmac-secret-of-the-runtime-matrix-0123456789";
+export const CLIENT_SECRET_JWT_SECRET = mintSecret("client secret", {
+  prefix: "hmac-secret-of-the-runtime-matrix-",
+});
+/** A wrong client secret for the OAuth error scenario, which checks that it never shows. */
+export const WRONG_CLIENT_SECRET = mintSecret("wrong client secret", {
+  prefix: "wrong-secret-must-not-leak-",
+});
 const assertionKey = generateKeyPairSync("ec", { namedCurve: "P-256" });
 export const PRIVATE_KEY_JWT_KEY = { ...assertionKey.privateKey.export({ format: "jwk" }), kid: "matrix-1" };
+registerSecret(PRIVATE_KEY_JWT_KEY.d!, "private key (JWK d)");
 
 /** What the orchestrator needs from the authorization server. */
 export interface AuthorizationServer {
@@ -81,6 +93,7 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  registerSecret(privateKey.export({ format: "jwk" }).d!, "signing key (JWK d)");
   const provider = new Provider(issuer, {
     adapter: memoryAdapter(),
     jwks: { keys: [{ ...privateKey.export({ format: "jwk" }), alg: "ES256", use: "sig" }] },
@@ -128,6 +141,20 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
     findAccount: (_context, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
     ttl: { AccessToken: 300, ClientCredentials: 300, RefreshToken: 3600, Grant: 3600 },
   });
+  // Every token the server answers with, to any runtime, is registered as it leaves, and so is every
+  // JWT a runtime authenticates with (a client assertion, a DPoP proof).
+  provider.use(async (ctx, next) => {
+    const proof = ctx.get("dpop");
+    if (proof.length > 0) registerSecret(proof, "DPoP proof");
+    await next();
+    const assertion = (ctx.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
+    if (typeof assertion === "string" && assertion.length > 0) registerSecret(assertion, "client assertion");
+    const body = ctx.body as Record<string, unknown> | undefined;
+    for (const field of ["access_token", "refresh_token", "id_token"]) {
+      const token = body?.[field];
+      if (typeof token === "string" && token.length > 0) registerSecret(token, field.replace("_", " "));
+    }
+  });
   server.on("request", provider.callback());
   const client = await provider.Client.find(CLIENT_ID);
   if (!client) throw new Error("oidc-provider lost its client");
@@ -146,7 +173,7 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
         gty: "matrix",
         scope: "offline_access",
       });
-      return refreshToken.save();
+      return registerSecret(await refreshToken.save(), "refresh token");
     },
     async isClientCredentialsToken(token) {
       const found = await provider.ClientCredentials.find(token);

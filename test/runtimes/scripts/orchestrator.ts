@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { base64url, calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from "jose";
+import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import type { MatrixConfig } from "../src/harness.ts";
 import type { RuntimeReport } from "../src/run.ts";
 import {
@@ -22,6 +23,7 @@ import {
   CLIENT_SECRET_JWT_SECRET,
   PRIVATE_KEY_JWT_CLIENT_ID,
   PRIVATE_KEY_JWT_KEY,
+  WRONG_CLIENT_SECRET,
 } from "./authorization-server.ts";
 
 export interface Orchestrator {
@@ -90,6 +92,7 @@ export async function startOrchestrator(
         origin,
         privateKeyJwt: { clientId: PRIVATE_KEY_JWT_CLIENT_ID, privateJwk: PRIVATE_KEY_JWT_KEY },
         clientSecretJwt: { clientId: CLIENT_SECRET_JWT_CLIENT_ID, secret: CLIENT_SECRET_JWT_SECRET },
+        wrongClientSecret: WRONG_CLIENT_SECRET,
       };
       return send(response, 200, config);
     }
@@ -146,6 +149,7 @@ export async function startOrchestrator(
     const deny = (error: string, headers: Record<string, string> = {}) =>
       send(response, 401, { error }, { "www-authenticate": `DPoP error="${error}"`, ...headers });
     const token = /^DPoP (.+)$/.exec(request.headers.authorization ?? "")?.[1];
+    if (typeof request.headers.dpop === "string") registerSecret(request.headers.dpop, "DPoP proof");
     const jkt = token === undefined ? undefined : await authorizationServer.boundThumbprint(token);
     if (token === undefined || jkt === undefined) return deny("invalid_token");
     const proof = await jwtVerify(String(request.headers.dpop), EmbeddedJWK, { typ: "dpop+jwt" }).catch(

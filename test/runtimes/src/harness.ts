@@ -24,6 +24,8 @@ export interface MatrixConfig {
   privateKeyJwt: { clientId: string; privateJwk: JsonWebKey };
   /** A client authenticating with `client_secret_jwt`. */
   clientSecretJwt: { clientId: string; secret: string };
+  /** A wrong secret for `clientId` (the OAuth error scenario): registered, so it must never show. */
+  wrongClientSecret: string;
 }
 
 /** One scenario's outcome. */

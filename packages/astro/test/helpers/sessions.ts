@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import { passwordGrant } from "@tokenkeep/grants";
-import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
-import { CLIENTS, type OidcProviderServer } from "../../../grants/test/fixtures/oidc-provider.js";
+import { mintSecret, registerSecret } from "../../../../test/reliability/src/secret-registry.js";
+import { CLIENTS, type OidcProviderServer, USERS } from "../../../grants/test/fixtures/oidc-provider.js";
 import { createCookieSealer } from "../../src/cookie-seal.js";
 import type { Session } from "../../src/session.js";
 import { writeSessionCookie } from "../../src/session-cookies.js";
 import { cookieValues, makeContext, setCookies } from "./context.js";
 
 /** The cookie secret the fixture servers get as TOKENKEEP_SECRET. */
-export const SECRET = registerSecret("site-test-secret-0123456789abcdef0123", "cookie secret");
+export const SECRET = mintSecret("cookie secret", { prefix: "site-test-secret-" }); // random, registered
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -29,7 +29,7 @@ export async function signIn(provider: OidcProviderServer): Promise<Session> {
     clientId: CLIENTS.service.id,
     clientSecret: CLIENTS.service.secret,
     username: "alice",
-    password: "correct horse",
+    password: USERS.alice!,
   })();
   return {
     accessToken: registerSecret(set.accessToken, "access token"),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import {
   AbortError,
   InvalidResponseError,
@@ -15,7 +16,7 @@ import {
 } from "./errors.js";
 import { isTransientError } from "./failure-classification.js";
 
-const SECRET = "s3cr3t-refresh-token";
+const SECRET = registerSecret("s3cr3t-refresh-token", "refresh token"); // fixed, registered
 
 describe("errors", () => {
   it("each guard accepts its own class and rejects the others and foreign values", () => {

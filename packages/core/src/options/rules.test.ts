@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { thrown } from "../../test/support/thrown.js";
 import {
   array,
@@ -65,7 +66,7 @@ describe("rules", () => {
   });
 
   it("reports every problem as `path: message`, saying what was expected and never the value", () => {
-    const secret = "hunter2-secret";
+    const secret = registerSecret("hunter2-secret", "secret option"); // fixed, registered
     const error = thrown(() =>
       validate(
         rule,

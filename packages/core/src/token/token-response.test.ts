@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { DEFAULT_LIFETIME_MS } from "../defaults.js";
 import { isInvalidResponseError, isOAuthError, type OAuthError } from "../errors/errors.js";
 import { isTransientError } from "../errors/failure-classification.js";
@@ -145,18 +146,20 @@ describe("parseTokenResponse", () => {
   });
 
   it("names the failing field but never a value", () => {
-    const missing = thrown(() => parseTokenResponse({ refresh_token: "secret-refresh" }, { sentAt }));
+    const refreshToken = registerSecret("secret-refresh", "refresh token"); // fixed, registered
+    const accessToken = registerSecret("secret-access", "access token");
+    const missing = thrown(() => parseTokenResponse({ refresh_token: refreshToken }, { sentAt }));
     expect(isInvalidResponseError(missing)).toBe(true);
     expect((missing as Error).message).toContain('"access_token" is missing');
-    expect((missing as Error).message).not.toContain("secret-refresh");
+    expect((missing as Error).message).not.toContain(refreshToken);
 
     const invalid = thrown(() =>
-      parseTokenResponse({ access_token: "secret-access", expires_in: "soon-ish" }, { sentAt }),
+      parseTokenResponse({ access_token: accessToken, expires_in: "soon-ish" }, { sentAt }),
     ) as Error;
     expect(invalid.message).toContain('"expires_in" is invalid');
-    expect(invalid.message).not.toContain("secret-access");
+    expect(invalid.message).not.toContain(accessToken);
     expect(invalid.message).not.toContain("soon-ish");
-    expect(JSON.stringify(invalid)).not.toContain("secret-access");
+    expect(JSON.stringify(invalid)).not.toContain(accessToken);
     expect(isTransientError(invalid)).toBe(false);
 
     for (const body of [{ access_token: "" }, { access_token: 42 }, { access_token: "a", expires_in: -1 }]) {

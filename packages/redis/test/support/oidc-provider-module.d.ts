@@ -14,6 +14,8 @@ declare module "oidc-provider" {
       params?: readonly string[],
     ): void;
     on(event: string, listener: (...args: Untyped[]) => void): this;
+    /** Koa's `app.use`: a middleware around every request the provider serves. */
+    use(middleware: (ctx: Untyped, next: () => Promise<void>) => Promise<void>): this;
     Grant: Untyped;
     AccessToken: Untyped;
     RefreshToken: Untyped;

@@ -1,9 +1,12 @@
 import { once } from "node:events";
 import { createServer } from "node:http";
 import Provider, { errors } from "oidc-provider";
+import { mintSecret, registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 
-export const CLIENT = { id: "fleet", secret: "fleet-secret-0123456789" } as const;
-export const USER = { name: "alice", password: "correct horse battery" } as const;
+// The client secret and the password are minted and registered, and so is every token the provider
+// answers with (test/reliability/src/secret-registry.ts): the workspace run searches its output for them.
+export const CLIENT = { id: "fleet", secret: mintSecret("client secret") } as const;
+export const USER = { name: "alice", password: mintSecret("password", { prefix: "alice-" }) } as const;
 
 /** What the provider's token endpoint did with `refresh_token` requests. */
 export interface RefreshLedger {
@@ -98,6 +101,14 @@ export async function startOidcProvider(
   });
   provider.on("grant.revoked", () => {
     ledger.revokedGrants++;
+  });
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    for (const field of ["access_token", "refresh_token", "id_token"]) {
+      const token = body?.[field];
+      if (typeof token === "string" && token.length > 0) registerSecret(token, field.replace("_", " "));
+    }
   });
   server.on("request", provider.callback());
   return {

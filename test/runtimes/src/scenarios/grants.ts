@@ -85,7 +85,7 @@ export async function refreshTokenRotation(config: MatrixConfig): Promise<void> 
 /** A wrong client secret: 401 `invalid_client` as core's `OAuthError` (code and fields), not retried, secret-free. */
 export async function oauthError(config: MatrixConfig): Promise<void> {
   const { counter, fetcher } = countingFetch();
-  const wrongSecret = "wrong-secret-must-not-leak";
+  const wrongSecret = config.wrongClientSecret;
   await using manager = createTokenManager({
     creator: clientCredentialsGrant({
       tokenUrl: config.tokenUrl,
