@@ -13,7 +13,8 @@ import { sweep } from "../src/leak-scan.mjs";
 
 // `storm`: the Astro rotation storm alone, in short mode's sizes, as its own turbo task (`test:storm`),
 // which runs after @tokenkeep/astro's tests have built the fixture site it serves.
-const mode = ["long", "storm"].includes(process.argv[2]) ? process.argv[2] : "short";
+const requested = process.argv[2] ?? "short";
+const mode = requested === "long" || requested === "storm" ? requested : "short";
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 const out = join(pkg, ".tmp", mode);
 rmSync(out, { recursive: true, force: true });
