@@ -125,9 +125,12 @@ async function readMetadata(
   if (inClear || status < 200 || status > 299) {
     await response.body?.cancel().catch(() => {});
     if (inClear) {
-      throw new InvalidResponseError(`discovery was redirected to an http URL, not used: ${INSECURE_URL_MESSAGE}`, {
-        status,
-      });
+      throw new InvalidResponseError(
+        `discovery was redirected to an http URL, not used: ${INSECURE_URL_MESSAGE}`,
+        {
+          status,
+        },
+      );
     }
     if (status === 404) return undefined;
     throw new InvalidResponseError(`answered ${status}`, {
