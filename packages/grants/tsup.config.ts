@@ -6,6 +6,7 @@ export default defineConfig({
     index: "src/index.ts",
     "client-assertion": "src/client-assertion/index.ts",
     dpop: "src/dpop/index.ts",
+    introspection: "src/introspection/index.ts",
   },
   format: ["esm"],
   dts: true,

@@ -16,6 +16,11 @@ export const DEFAULT_SECRET_ENV = "TOKENKEEP_SECRET";
 export const DEFAULT_REFRESH_WINDOW_MS = 60_000;
 /** A request waits at most this long for a rotation, then is served as the failure rules say. */
 export const DEFAULT_ROTATION_TIMEOUT_MS = 10_000;
+/**
+ * How long after a redemption got no definite answer before the upstream is asked whether the refresh
+ * token is still unredeemed (core's `inDoubtSettleMs` default).
+ */
+export const DEFAULT_ROTATION_SETTLE_MS = 10_000;
 /** How long a request with a just-rotated refresh token is served the new session (core's default). */
 export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
 /** Where route protection sends a visitor without a session. */

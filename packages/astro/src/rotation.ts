@@ -8,9 +8,12 @@
  *   is late, after the successor window) -> signed out for this request only, cookies untouched: the
  *   browser already holds the newer pair, and presenting the old token upstream again would make a
  *   reuse-detecting server revoke the whole family;
- * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: a redemption of this token got no definite answer (network
- *   error, timeout, a holder that died) and the server may have rotated it -> handled like a late
- *   request; the coordinator never presents the token again;
+ * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: a redemption of this token got no definite answer (a 5xx,
+ *   network error, timeout, a holder that died) and the server may have rotated it. With the
+ *   upstream's `isRefreshTokenActive` the error is transient: handled as below, and after
+ *   `rotationSettleMs` the coordinator asks the upstream, then redeems the token once or records it
+ *   dead (`invalid_grant`, above). Without it, it is final -> handled like a late request; the
+ *   coordinator never presents the token again;
  * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.
@@ -40,7 +43,10 @@ export function classifyRotationError(error: unknown): RotationOutcome {
   if (isOAuthError(error) && error.error === "invalid_grant" && !error.transient) {
     return { kind: "rejected", error };
   }
-  if (isTokenkeepError(error) && (error.code === SUPERSEDED || error.code === IN_DOUBT)) {
+  if (
+    isTokenkeepError(error) &&
+    (error.code === SUPERSEDED || (error.code === IN_DOUBT && !error.transient))
+  ) {
     return { kind: "late", error };
   }
   return { kind: "transient", error };
@@ -58,6 +64,8 @@ export interface SessionRotationOptions {
   readonly store: Store | undefined;
   /** How long a just-rotated refresh token is answered with its successor. */
   readonly successorTtlMs: number;
+  /** How long after a redemption in doubt before the upstream's `isRefreshTokenActive` is asked. */
+  readonly settleMs: number;
   readonly now: () => number;
   /** Called when a redemption this process made succeeded. */
   readonly onRedeemed: () => void;
@@ -72,6 +80,13 @@ export function createSessionRotation(options: SessionRotationOptions): SessionR
     successorTtlMs: options.successorTtlMs,
     redeem: ({ refreshToken, previous, signal }) =>
       options.upstream.refresh({ refreshToken, previous, signal }),
+    ...(options.upstream.isRefreshTokenActive === undefined
+      ? {}
+      : {
+          verifyUnredeemed: ({ refreshToken, previous, signal }) =>
+            options.upstream.isRefreshTokenActive!({ refreshToken, previous, signal }),
+          inDoubtSettleMs: options.settleMs,
+        }),
     now: options.now,
     onEvent: (event) => {
       if (event.type === "redeemed") options.onRedeemed();

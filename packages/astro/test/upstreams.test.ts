@@ -200,6 +200,44 @@ describe("custom endpoints", () => {
     });
     expect(endpoints().signOut).toBeUndefined();
   });
+
+  it("introspect posts the refresh token and reads active; anything else is 'cannot tell' (a throw)", async () => {
+    const upstream = endpoints({ introspect: "/auth/introspect", refreshRequestField: "token" });
+    const ask = () =>
+      upstream.isRefreshTokenActive!({
+        refreshToken: "rt-7",
+        previous,
+        signal: new AbortController().signal,
+      });
+    answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
+    await expect(ask()).resolves.toBe(true);
+    expect(seen.at(-1)).toMatchObject({ path: "/api/auth/introspect", body: { token: "rt-7" } });
+    answers.set("/api/auth/introspect", { status: 200, body: { active: false } });
+    await expect(ask()).resolves.toBe(false);
+    for (const answer of [
+      { status: 200, body: { active: "yes" } },
+      { status: 200, body: {} },
+      { status: 401, body: { error: "invalid_client" } },
+      { status: 502, body: {} },
+      { status: 200, body: null, raw: "<html>proxy</html>" },
+    ]) {
+      answers.set("/api/auth/introspect", answer);
+      const error = await failure(ask());
+      expect(isTokenkeepError(error) && error.transient).toBe(true);
+      expect(JSON.stringify(error)).not.toContain("rt-7");
+    }
+    // Another shape through parseIntrospect; no hook without introspect.
+    answers.set("/api/auth/introspect", { status: 200, body: { state: "live" } });
+    const parsed = endpoints({
+      introspect: "/auth/introspect",
+      parseIntrospect: (body) => (body as { state: string }).state === "live",
+    });
+    await expect(
+      parsed.isRefreshTokenActive!({ refreshToken: "rt-7", previous, signal: new AbortController().signal }),
+    ).resolves.toBe(true);
+    expect(endpoints().isRefreshTokenActive).toBeUndefined();
+    expect(() => endpoints({ parseIntrospect: () => true })).toThrow(/parseIntrospect: needs introspect/);
+  });
 });
 
 describe("OAuth (oidc-provider)", () => {

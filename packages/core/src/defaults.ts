@@ -84,5 +84,7 @@ export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
 export const DEFAULT_REDEEMED_TTL_MS = 86_400_000;
 /** The longest one redemption may take, counted from before its lease is requested. */
 export const DEFAULT_REDEEM_TIMEOUT_MS = 10_000;
+/** How long after a redemption was abandoned before `verifyUnredeemed` is asked about its token. */
+export const DEFAULT_IN_DOUBT_SETTLE_MS = 10_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */
 export const RECENT_SUCCESSORS = 1000;

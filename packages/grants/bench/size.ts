@@ -127,8 +127,16 @@ console.log(
   `DPoP (@tokenkeep/grants/dpop + jose): ${kib(withDpop.gzipped)} minified + gzipped, ${kib(withDpop.gzipped - gzipped)} more`,
 );
 for (const [name, contents] of [
-  ["@tokenkeep/grants/client-assertion alone", 'export * from "@tokenkeep/grants/client-assertion";'],
-  ["@tokenkeep/grants/dpop alone", 'export * from "@tokenkeep/grants/dpop";'],
+  [
+    "@tokenkeep/grants/client-assertion alone, with jose",
+    'export * from "@tokenkeep/grants/client-assertion";',
+  ],
+  ["@tokenkeep/grants/dpop alone, with jose", 'export * from "@tokenkeep/grants/dpop";'],
+  // Token introspection (RFC 7662) has its own entry, so the client-credentials bundle above does not grow.
+  [
+    "@tokenkeep/grants/introspection alone, with what it uses of core",
+    'export * from "@tokenkeep/grants/introspection";',
+  ],
 ] as const) {
-  console.log(`${name}, with jose: ${kib((await bundle(contents)).gzipped)} minified + gzipped`);
+  console.log(`${name}: ${kib((await bundle(contents)).gzipped)} minified + gzipped`);
 }

@@ -21,7 +21,7 @@ export interface AuthorizationServerMetadata {
   readonly token_endpoint?: string | undefined;
   /** Where `revokeToken` posts (RFC 7009). */
   readonly revocation_endpoint?: string | undefined;
-  /** The token introspection endpoint (RFC 7662), when the server has one. */
+  /** Where `createIntrospection` posts (RFC 7662), when the server has one. */
   readonly introspection_endpoint?: string | undefined;
   /** The `grant_type` values the server accepts. */
   readonly grant_types_supported?: string[] | undefined;
@@ -33,7 +33,11 @@ export interface AuthorizationServerMetadata {
    * alias that is not a string is ignored where it is used.
    */
   readonly mtls_endpoint_aliases?:
-    | { readonly token_endpoint?: string | undefined; readonly revocation_endpoint?: string | undefined }
+    | {
+        readonly token_endpoint?: string | undefined;
+        readonly revocation_endpoint?: string | undefined;
+        readonly introspection_endpoint?: string | undefined;
+      }
     | undefined;
   readonly [field: string]: JsonValue | undefined;
 }

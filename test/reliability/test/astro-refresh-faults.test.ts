@@ -7,8 +7,11 @@
  *
  * Many sessions due for rotation arrive at once, each as several parallel requests, while the proxy
  * answers some refreshes 5xx (the upstream never sees them) and resets others mid-answer (the
- * upstream rotated, the site never heard). Then each browser comes back once with the newest cookie it
- * received. A session may end only if the upstream revoked it; every other one is still signed in.
+ * upstream rotated, the site never heard). The site asks the upstream's introspection route about a
+ * refresh in doubt once its settle time has passed (FIXTURE_INTROSPECT, FIXTURE_SETTLE_MS). Then each
+ * browser comes back with the newest cookie it received, until its session is rotated or over. A
+ * session may end only where the upstream rotated and the answer was cut (the new token never
+ * arrived); none may end whose refresh token the upstream still holds, and none is revoked.
  *
  * Long mode only, on the site @tokenkeep/astro's own tests built (their global setup builds it; a
  * second build here would race with theirs when `npm test` runs both at once).
@@ -17,7 +20,7 @@ import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cookieHeader, followUp, getSession } from "../../../packages/astro/test/helpers/sessions";
+import { cookieHeader, followUp, getSession, sha256 } from "../../../packages/astro/test/helpers/sessions";
 import { fixtureRoot, type RunningSite, serveBuilt } from "../../../packages/astro/test/helpers/site";
 import { listen, type RunningServer, readBody, sendJson } from "../../../packages/grants/test/fixtures/http";
 import { type Fault, type FaultProxy, startFaultProxy } from "../src/fault-proxy";
@@ -27,6 +30,11 @@ import { registerSecret } from "../src/secrets";
 
 const SESSIONS = 60;
 const PARALLEL = 5;
+/** The site's `rotationSettleMs`: how long after a refresh in doubt before it asks the upstream. */
+const SETTLE_MS = 300;
+/** How long the browsers may take to come back to a definite state after the settle time. */
+const COME_BACK_BOUND_MS = 30_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.runIf(MODE === "long")(
   "Astro: refresh endpoint failing during a rotation storm",
@@ -37,7 +45,9 @@ describe.runIf(MODE === "long")(
     let site: RunningSite;
     /** family -> its one live refresh token, or "revoked". */
     const families = new Map<string, string>();
-    const counts = { refreshes: 0, rotated: 0, reuses: 0 };
+    const counts = { refreshes: 0, rotated: 0, reuses: 0, introspections: 0 };
+    /** family -> the SHA-256 of the access token the upstream issued last. */
+    const latestAccess = new Map<string, string>();
     let fault: (n: number) => Fault | undefined = () => undefined;
     /** family -> the refresh token its first cookie carried. */
     const original = new Map<string, string>();
@@ -52,6 +62,14 @@ describe.runIf(MODE === "long")(
       }
       api = await listen(async (request: IncomingMessage, response: ServerResponse) => {
         const body = JSON.parse((await readBody(request)) || "{}") as { refreshToken?: string };
+        if (request.url === "/auth/introspect") {
+          // Active: the token presented is its family's live one (never redeemed, not revoked).
+          counts.introspections++;
+          const presented = body.refreshToken ?? "";
+          return sendJson(response, 200, {
+            active: families.get(presented.split(".")[0] ?? "") === presented,
+          });
+        }
         if (request.url !== "/auth/refresh") return sendJson(response, 404, {});
         counts.refreshes++;
         const presented = body.refreshToken ?? "";
@@ -65,6 +83,7 @@ describe.runIf(MODE === "long")(
         const renew = registerSecret(`${family}.${crypto.randomUUID()}`, "refresh token");
         families.set(family, renew);
         const token = registerSecret(`access-${crypto.randomUUID()}`, "access token");
+        latestAccess.set(family, sha256(token));
         sendJson(response, 200, { result: { token, renew, ttl: 600 } });
       });
       proxy = await startFaultProxy({ upstream: api.url, schedule: (n) => fault(n) });
@@ -72,6 +91,8 @@ describe.runIf(MODE === "long")(
         TOKENKEEP_SECRET: "site-test-secret-0123456789abcdef0123",
         FIXTURE_UPSTREAM: "endpoints",
         FIXTURE_API_URL: proxy.url,
+        FIXTURE_INTROSPECT: "1",
+        FIXTURE_SETTLE_MS: String(SETTLE_MS),
       });
     }, 300_000);
 
@@ -81,7 +102,7 @@ describe.runIf(MODE === "long")(
       await api?.close();
     });
 
-    it(`${SESSIONS} sessions x ${PARALLEL} parallel requests, refreshes failing (5xx, resets): none lost that the upstream did not revoke`, async () => {
+    it(`${SESSIONS} sessions x ${PARALLEL} parallel requests, refreshes failing (5xx, resets): none lost whose refresh token the upstream still held`, async () => {
       // Of every 5 refreshes reaching the proxy: 2 answered 5xx, 1 reset after the upstream rotated.
       fault = (n) => (n % 5 === 1 || n % 5 === 2 ? "5xx" : n % 5 === 3 ? "reset" : undefined);
       const browsers = await Promise.all(
@@ -93,7 +114,8 @@ describe.runIf(MODE === "long")(
           const cookie = await cookieHeader({
             accessToken: registerSecret(`access-${crypto.randomUUID()}`, "access token"),
             tokenType: "Bearer",
-            expiresAt: Date.now() + 8_000, // inside the refresh window, still valid
+            // Inside the refresh window (60 s), and valid through the storm and the settle time.
+            expiresAt: Date.now() + 30_000,
             refreshToken,
           });
           return { family, cookie };
@@ -116,11 +138,29 @@ describe.runIf(MODE === "long")(
       );
       const stormMs = Date.now() - started;
       const injected = { ...proxy.injected };
-      // The endpoint is healthy again; each browser comes back once with the newest cookie it holds.
+      // The endpoint is healthy again. After the settle time each browser comes back with the newest
+      // cookie it holds, again and again (bounded), until its session carries the upstream's newest
+      // access token (rotated) or is signed out (over); meanwhile it is served its old access token.
       fault = () => undefined;
+      await sleep(SETTLE_MS);
+      const comeBackUntil = Date.now() + COME_BACK_BOUND_MS;
       const after = await Promise.all(
-        storm.map(async (browser) => ({ ...browser, again: await getSession(site.url, browser.cookie) })),
+        storm.map(async (browser) => {
+          let cookie = browser.cookie;
+          let visits = 0;
+          for (;;) {
+            const again = await getSession(site.url, cookie);
+            visits++;
+            if (again.setCookie.length > 0) cookie = followUp(again.setCookie);
+            const rotated = again.body.signedIn && again.body.tokenHash === latestAccess.get(browser.family);
+            if (rotated || !again.body.signedIn || Date.now() > comeBackUntil) {
+              return { ...browser, again, visits, settled: rotated || !again.body.signedIn };
+            }
+            await sleep(50);
+          }
+        }),
       );
+      const comeBackMs = Date.now() - comeBackUntil + COME_BACK_BOUND_MS;
       const revoked = after.filter((browser) => families.get(browser.family) === "revoked");
       const lost = after.filter(
         (browser) => !browser.again.body.signedIn && families.get(browser.family) !== "revoked",
@@ -138,6 +178,10 @@ describe.runIf(MODE === "long")(
         fiveHundreds: storm.flatMap((browser) => browser.statuses).filter((status) => status >= 500).length,
         signedInDuringStorm: storm.reduce((sum, browser) => sum + browser.signedIn, 0),
         requestsDuringStorm: SESSIONS * PARALLEL,
+        settleMs: SETTLE_MS,
+        comeBackMs,
+        visitsAfter: after.reduce((sum, browser) => sum + browser.visits, 0),
+        unsettledAfterBound: after.filter((browser) => !browser.settled).length,
         signedInAfter: after.filter((browser) => browser.again.body.signedIn).length,
         revokedByUpstream: revoked.length,
         lostNotRevoked: lost.length,
@@ -152,16 +196,14 @@ describe.runIf(MODE === "long")(
       expect(proxy.injected.reset ?? 0).toBeGreaterThan(0);
       expect(figure.fiveHundreds).toBe(0);
       expect(figure.revokedByUpstream).toBe(0); // no refresh token was ever presented twice
-      // A cut answer after the upstream rotated loses that session (the new token never arrived, the
-      // old one is spent): at most one per reset.
+      expect(figure.unsettledAfterBound).toBe(0); // every browser ended rotated or signed out
+      // No session ends whose refresh token the upstream still holds (a 5xx it never saw, a check
+      // that came too early): the site asked the upstream and redeemed it. Only a cut answer after
+      // the upstream rotated loses a session (the new token never arrived, the old one is spent):
+      // at most one per reset.
+      expect(figure.lostWithRefreshTokenIntact).toBe(0);
       expect(figure.lostAfterRotationAnswerCut).toBeLessThanOrEqual(proxy.injected.reset ?? 0);
-      // FINDING (reported, not fixed here: astro and core are not this suite's to change): a 5xx from
-      // the refresh endpoint, which the upstream never saw, also ends the session - the rotation
-      // coordinator treats the failed redemption as in doubt, so every later request is "late" and
-      // signed out although the upstream still holds the refresh token. Pinned so a fix shows: when
-      // this fails with 0, make it `toBe(0)` and fold it into the check above.
-      expect(intact.length).toBeGreaterThan(0);
-      expect(intact.length).toBeLessThanOrEqual(proxy.injected["5xx"] ?? 0);
+      expect(counts.introspections).toBeGreaterThan(0);
     });
   },
 );

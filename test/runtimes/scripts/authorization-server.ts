@@ -114,6 +114,11 @@ export async function startAuthorizationServer(): Promise<AuthorizationServer> {
     ],
     features: {
       clientCredentials: { enabled: true },
+      // RFC 7662, for the introspection scenario: a client may ask about its own tokens.
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_context, client, token) => token.clientId === client.clientId,
+      },
       devInteractions: { enabled: false },
       // Every DPoP token request must carry a server nonce: each runtime meets the challenge.
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },

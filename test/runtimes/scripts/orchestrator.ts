@@ -86,6 +86,7 @@ export async function startOrchestrator(
         clientId: CLIENT_ID,
         clientSecret: CLIENT_SECRET,
         refreshToken: await authorizationServer.mintRefreshToken(),
+        introspectionRefreshToken: await authorizationServer.mintRefreshToken(),
         origin,
         privateKeyJwt: { clientId: PRIVATE_KEY_JWT_CLIENT_ID, privateJwk: PRIVATE_KEY_JWT_KEY },
         clientSecretJwt: { clientId: CLIENT_SECRET_JWT_CLIENT_ID, secret: CLIENT_SECRET_JWT_SECRET },

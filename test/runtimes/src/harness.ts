@@ -16,6 +16,8 @@ export interface MatrixConfig {
   clientSecret: string;
   /** A refresh token minted for this runtime alone (rotated on every use). */
   refreshToken: string;
+  /** Another one, for the introspection scenario (rotated there, apart from the rotation scenario's). */
+  introspectionRefreshToken: string;
   /** The orchestrator's origin: resource-server routes live under `/rs/`. */
   origin: string;
   /** A client authenticating with `private_key_jwt`, and its private JWK (a test key). */

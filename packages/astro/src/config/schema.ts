@@ -17,6 +17,7 @@ import {
   DEFAULT_REFRESH_REQUEST_FIELD,
   DEFAULT_REFRESH_WINDOW_MS,
   DEFAULT_RETURN_TO_PARAM,
+  DEFAULT_ROTATION_SETTLE_MS,
   DEFAULT_ROTATION_TIMEOUT_MS,
   DEFAULT_SECRET_ENV,
   DEFAULT_SIGN_IN_PATH,
@@ -86,6 +87,20 @@ export interface EndpointsUpstreamOptions {
   readonly parseLogin?: ((body: unknown) => ParsedTokens) | undefined;
   /** Reads a refresh answer's body (wins over `fields`). */
   readonly parseRefresh?: ((body: unknown) => ParsedTokens) | undefined;
+  /**
+   * The path (POST) that says whether a refresh token is still unredeemed: the token goes in
+   * `refreshRequestField`, the JSON answer's `active` boolean is read (RFC 7662's shape). With it, a
+   * rotation whose answer was lost (a 5xx, a reset, a timeout) is checked after `rotationSettleMs`
+   * instead of ending the session. A non-2xx answer means "cannot tell" (asked again later).
+   * @default undefined (a rotation in doubt ends the session)
+   */
+  readonly introspect?: string | undefined;
+  /**
+   * Reads the introspection answer's body (wins over `active`): `true` only when the token is
+   * unredeemed, `false` when it is dead; a throw means "cannot tell". Needs `introspect`.
+   * @default undefined (the answer's `active` boolean)
+   */
+  readonly parseIntrospect?: ((body: unknown) => boolean) | undefined;
   /** @default 30_000 */
   readonly timeoutMs?: number | undefined;
   /** @default globalThis.fetch */
@@ -110,6 +125,18 @@ export interface Upstream {
   signIn(credentials: Readonly<Record<string, string>>, context: { signal?: AbortSignal }): Promise<TokenSet>;
   /** Redeems a refresh token (called once per token across the deployment). */
   refresh(context: { refreshToken: string; previous: TokenSet; signal: AbortSignal }): Promise<TokenSet>;
+  /**
+   * Whether the upstream still holds `refreshToken` unredeemed (e.g. RFC 7662 introspection's
+   * `active`): `true` only when it says so, `false` when the token is dead there, a throw when it
+   * cannot tell. Called, once per token across the deployment, `rotationSettleMs` after a redemption
+   * got no definite answer; `true` lets the rotation go ahead, `false` ends the session. Without it a
+   * rotation in doubt ends the session (the token is never presented again).
+   */
+  isRefreshTokenActive?(context: {
+    refreshToken: string;
+    previous: TokenSet;
+    signal: AbortSignal;
+  }): Promise<boolean>;
   /** Ends the session upstream (revocation, logout endpoint). */
   signOut?(session: {
     accessToken: string;
@@ -202,6 +229,15 @@ export interface TokenkeepConfig {
    * @default 30_000
    */
   readonly successorTtlMs?: number | undefined;
+  /**
+   * How long after a rotation got no definite answer (a 5xx, a reset, a timeout) before the upstream
+   * is asked whether the refresh token is still unredeemed (needs `isRefreshTokenActive`, or
+   * `introspect` for custom endpoints). Meanwhile the session is served with its access token while
+   * it is valid. Longer than the upstream's slowest refresh: a refresh still running upstream when
+   * the check is made would turn the next presentation into a reuse.
+   * @default 10_000
+   */
+  readonly rotationSettleMs?: number | undefined;
   /** The store rotations are coordinated through: `@tokenkeep/redis` for several instances. @default memory (this process) */
   readonly store?: Store | undefined;
   /** Paths that need a session. */
@@ -216,33 +252,45 @@ const fn = <T>() => z.custom<T>((value) => typeof value === "function", { messag
 const positiveMs = z.number().positive().max(2_147_483_647);
 const path = z.string().startsWith("/", { message: "expected a path starting with /" });
 
-const endpointsSchema = z.strictObject({
-  baseURL: z.url({ protocol: /^https?$/ }),
-  login: z.string().min(1),
-  refresh: z.string().min(1),
-  logout: z.string().min(1).optional(),
-  contentType: z
-    .enum(["application/json", "application/x-www-form-urlencoded"])
-    .default(DEFAULT_CONTENT_TYPE),
-  headers: z.record(z.string(), z.string()).default({}),
-  loginData: z.record(z.string(), z.json()).default({}),
-  refreshData: z.record(z.string(), z.json()).default({}),
-  refreshRequestField: z.string().min(1).default(DEFAULT_REFRESH_REQUEST_FIELD),
-  fields: z
-    .strictObject({
-      accessToken: z.string().min(1).optional(),
-      refreshToken: z.string().min(1).optional(),
-      expiresAt: z.string().min(1).optional(),
-      expiresIn: z.string().min(1).optional(),
-      tokenType: z.string().min(1).optional(),
-      sessionPayload: z.string().min(1).optional(),
-    })
-    .default({}),
-  parseLogin: fn<(body: unknown) => ParsedTokens>().optional(),
-  parseRefresh: fn<(body: unknown) => ParsedTokens>().optional(),
-  timeoutMs: positiveMs.default(DEFAULT_UPSTREAM_TIMEOUT_MS),
-  fetch: fn<typeof globalThis.fetch>().optional(),
-});
+const endpointsSchema = z
+  .strictObject({
+    baseURL: z.url({ protocol: /^https?$/ }),
+    login: z.string().min(1),
+    refresh: z.string().min(1),
+    logout: z.string().min(1).optional(),
+    contentType: z
+      .enum(["application/json", "application/x-www-form-urlencoded"])
+      .default(DEFAULT_CONTENT_TYPE),
+    headers: z.record(z.string(), z.string()).default({}),
+    loginData: z.record(z.string(), z.json()).default({}),
+    refreshData: z.record(z.string(), z.json()).default({}),
+    refreshRequestField: z.string().min(1).default(DEFAULT_REFRESH_REQUEST_FIELD),
+    fields: z
+      .strictObject({
+        accessToken: z.string().min(1).optional(),
+        refreshToken: z.string().min(1).optional(),
+        expiresAt: z.string().min(1).optional(),
+        expiresIn: z.string().min(1).optional(),
+        tokenType: z.string().min(1).optional(),
+        sessionPayload: z.string().min(1).optional(),
+      })
+      .default({}),
+    parseLogin: fn<(body: unknown) => ParsedTokens>().optional(),
+    parseRefresh: fn<(body: unknown) => ParsedTokens>().optional(),
+    introspect: z.string().min(1).optional(),
+    parseIntrospect: fn<(body: unknown) => boolean>().optional(),
+    timeoutMs: positiveMs.default(DEFAULT_UPSTREAM_TIMEOUT_MS),
+    fetch: fn<typeof globalThis.fetch>().optional(),
+  })
+  .superRefine((endpoints, context) => {
+    if (endpoints.parseIntrospect !== undefined && endpoints.introspect === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["parseIntrospect"],
+        message: "needs introspect (the path it reads)",
+      });
+    }
+  });
 
 // One object with the three modes' keys, so a mistake inside a mode is reported at its path
 // (`upstream.endpoints.feilds: unknown option - did you mean fields?`), not as "no shape matched".
@@ -253,13 +301,17 @@ const upstreamSchema = z
     endpoints: endpointsSchema.optional(),
     signIn: fn<Upstream["signIn"]>().optional(),
     refresh: fn<Upstream["refresh"]>().optional(),
+    isRefreshTokenActive: fn<NonNullable<Upstream["isRefreshTokenActive"]>>().optional(),
     signOut: fn<NonNullable<Upstream["signOut"]>>().optional(),
   })
   .superRefine((upstream, context) => {
     const modes = [
       upstream.oauth !== undefined,
       upstream.endpoints !== undefined,
-      upstream.signIn !== undefined || upstream.refresh !== undefined || upstream.signOut !== undefined,
+      upstream.signIn !== undefined ||
+        upstream.refresh !== undefined ||
+        upstream.signOut !== undefined ||
+        upstream.isRefreshTokenActive !== undefined,
     ].filter(Boolean).length;
     if (modes !== 1) {
       context.addIssue({
@@ -337,6 +389,7 @@ export const configSchema = z.strictObject({
   refreshWindowMs: z.number().nonnegative().max(2_147_483_647).default(DEFAULT_REFRESH_WINDOW_MS),
   rotationTimeoutMs: positiveMs.default(DEFAULT_ROTATION_TIMEOUT_MS),
   successorTtlMs: positiveMs.default(DEFAULT_SUCCESSOR_TTL_MS),
+  rotationSettleMs: positiveMs.default(DEFAULT_ROTATION_SETTLE_MS),
   store: storeSchema.optional(),
   protect: z
     .strictObject({

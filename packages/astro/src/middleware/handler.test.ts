@@ -352,6 +352,71 @@ describe("middleware: with core's rotation coordinator", () => {
     expect(middleware.stats().lateRequests).toBeGreaterThanOrEqual(1);
   });
 
+  /**
+   * An upstream that can be asked whether a refresh token is unredeemed; its first refresh fails as
+   * `fault` says: a gateway's 502 before the upstream saw it, or a reset after it rotated the token.
+   */
+  function introspectedUpstream(fault: "gateway" | "reset") {
+    let failed = false;
+    const live = new Set(["rt-1"]);
+    const asked: string[] = [];
+    const { upstream, redeemed } = makeUpstream({
+      fail: (refreshToken) => {
+        if (failed) return undefined;
+        failed = true;
+        if (fault === "reset") {
+          live.delete(refreshToken);
+          return new NetworkError("connection reset");
+        }
+        return new InvalidResponseError("refresh answered 502", { status: 502, transient: true });
+      },
+    });
+    const introspected: Upstream = {
+      ...upstream,
+      isRefreshTokenActive: async ({ refreshToken }) => {
+        asked.push(refreshToken);
+        return live.has(refreshToken);
+      },
+    };
+    return { upstream: introspected, redeemed, asked };
+  }
+
+  it("a 502 with isRefreshTokenActive: the session is kept meanwhile, then checked and rotated once", async () => {
+    const { upstream, redeemed, asked } = introspectedUpstream("gateway");
+    const { middleware, events } = create(upstream, { rotationSettleMs: 1_000 });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(middleware, "http://app.test/", { cookies });
+    clock.now += 500;
+    const waiting = await run(middleware, "http://app.test/", { cookies });
+    for (const { locals, seen, setCookie } of [first, waiting]) {
+      expect(locals?.signedIn).toBe(true);
+      expect(seen.token).toBe("at-1");
+      expect(setCookie).toEqual([]);
+    }
+    expect(asked).toEqual([]);
+    clock.now += 600;
+    const checked = await run(middleware, "http://app.test/", { cookies });
+    expect(checked.seen.token).toBe("at-2");
+    expect(cookieValues(checked.setCookie).tokenkeep).toBeTypeOf("string");
+    expect(asked).toEqual(["rt-1"]);
+    expect(redeemed).toEqual(["rt-1", "rt-1"]);
+    expect(middleware.stats()).toMatchObject({ lateRequests: 0 });
+    expect(events.map((event) => event.type)).toEqual(["refresh-failure", "refresh-failure", "rotated"]);
+  });
+
+  it("a reset after the upstream rotated, with isRefreshTokenActive: after the settle time the session ends (cookies cleared)", async () => {
+    const { upstream, redeemed, asked } = introspectedUpstream("reset");
+    const { middleware } = create(upstream, { rotationSettleMs: 1_000 });
+    const cookies = await sessionCookies(session(1, 5_000));
+    expect((await run(middleware, "http://app.test/", { cookies })).seen.token).toBe("at-1");
+    clock.now += 1_100;
+    const checked = await run(middleware, "http://app.test/", { cookies });
+    expect(checked.locals?.signedIn).toBe(false);
+    expect(cookieValues(checked.setCookie)).toEqual({ tokenkeep: "deleted" });
+    expect(asked).toEqual(["rt-1"]);
+    expect(redeemed).toEqual(["rt-1"]);
+  });
+
   it("the old refresh token 60 s after its rotation: signed out without presenting it again, cookies untouched", async () => {
     const { upstream, redeemed } = makeUpstream();
     // The store shares the test's clock, so the 30 s successor window really passes.

@@ -206,6 +206,7 @@ export function createTokenkeepMiddleware(
       upstream,
       store: config.store,
       successorTtlMs: config.successorTtlMs,
+      settleMs: config.rotationSettleMs,
       now,
       onRedeemed: () => {
         counters.rotations++;

@@ -5,7 +5,9 @@
  *
  * Failures are typed so the middleware can tell them apart: a 400, 401 or 403 from `refresh` means the
  * refresh token is dead (an `OAuthError` `invalid_grant`, permanent); a 5xx, 408, 429, a non-JSON answer
- * or a network failure is transient (the session survives while its access token is valid).
+ * or a network failure is transient (the session survives while its access token is valid). With
+ * `introspect`, the upstream can also say whether a refresh token is still unredeemed, which turns a
+ * refresh that got no definite answer into a wait instead of the end of the session.
  */
 import {
   InvalidResponseError,
@@ -139,6 +141,41 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
       // An API that does not rotate answers without a refresh token: the old one stays valid.
       return set.refreshToken === undefined ? { ...set, refreshToken: previous.refreshToken } : set;
     },
+    ...(options.introspect === undefined
+      ? {}
+      : {
+          async isRefreshTokenActive({ refreshToken, signal }) {
+            const introspect = options.introspect as string;
+            const response = await send(introspect, { [options.refreshRequestField]: refreshToken }, signal);
+            const body = await readJson(response);
+            // Anything but a 2xx JSON answer with a boolean is "cannot tell": the rotation stays in
+            // doubt and is checked again later (a 401 here is the check's failure, not the token's).
+            if (!response.ok) {
+              throw new InvalidResponseError(`introspect answered ${response.status}`, {
+                status: response.status,
+                transient: true,
+              });
+            }
+            let active: unknown;
+            try {
+              active =
+                options.parseIntrospect === undefined
+                  ? (body as { active?: unknown } | undefined)?.active
+                  : options.parseIntrospect(body);
+            } catch (error) {
+              throw new InvalidResponseError("the introspect parser failed", {
+                cause: error,
+                transient: true,
+              });
+            }
+            if (typeof active !== "boolean") {
+              throw new InvalidResponseError('introspect answered without a boolean "active"', {
+                transient: true,
+              });
+            }
+            return active;
+          },
+        }),
     ...(options.logout === undefined
       ? {}
       : {

@@ -15,4 +15,5 @@ export {
   type RotationRedeemContext,
   type RotationRedeemer,
   type RotationStats,
+  type RotationVerifier,
 } from "./rotation.js";

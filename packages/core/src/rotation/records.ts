@@ -18,11 +18,13 @@ export interface RecordedFailure {
  * - `redeeming`: a holder confirmed this marker and is presenting the token (`by` tells holders apart);
  * - `redeemed`: the redemption succeeded (its successor may have expired since);
  * - `failed`: the server refused the token permanently;
- * - `in-doubt`: a redemption was abandoned without a definite answer.
+ * - `in-doubt`: a redemption was abandoned without a definite answer (`checkedAt`: when the server
+ *   was last asked whether the token is still unredeemed, without a definite answer).
  */
 export type Marker =
   | { readonly state: "redeeming"; readonly at: number; readonly by: string }
-  | { readonly state: "redeemed" | "in-doubt"; readonly at: number }
+  | { readonly state: "redeemed"; readonly at: number }
+  | { readonly state: "in-doubt"; readonly at: number; readonly checkedAt?: number | undefined }
   | { readonly state: "failed"; readonly at: number; readonly failure: RecordedFailure };
 
 /** A successor: the set a redemption returned, for late arrivals until `until` (epoch ms). */
@@ -52,8 +54,11 @@ export function decodeMarker(value: unknown): Marker | undefined {
     case "redeeming":
       return typeof value.by === "string" ? (value as unknown as Marker) : undefined;
     case "redeemed":
-    case "in-doubt":
       return { state: value.state, at: value.at };
+    case "in-doubt":
+      return typeof value.checkedAt === "number"
+        ? { state: value.state, at: value.at, checkedAt: value.checkedAt }
+        : { state: value.state, at: value.at };
     case "failed": {
       const failure = value.failure;
       if (!isObject(failure) || typeof failure.error !== "string" || typeof failure.status !== "number") {

@@ -568,3 +568,254 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     ).rejects.toThrow(/refresh token/);
   });
 });
+
+/**
+ * The rotating server behind a gateway: `fail(mode)` makes the next redemptions fail the way a proxy
+ * does, either before the server sees the request (`gateway`: a 502, the token intact) or after the
+ * server rotated it (`reset`: the answer carrying the new pair is lost). `verify` is its
+ * introspection: whether a token is still unredeemed there, after `verifyLatencyMs`.
+ */
+function gatewayServer(time: FakeTime, options: { verifyLatencyMs?: number } = {}) {
+  const server = rotatingServer(time);
+  const faults: ("gateway" | "reset")[] = [];
+  const presented: string[] = [];
+  const verifier = { calls: 0, fail: false };
+  const redeem = async (context: RotationRedeemContext): Promise<TokenResponse> => {
+    presented.push(context.refreshToken);
+    const fault = faults.shift();
+    if (fault === "gateway") throw new OAuthError({ error: "server_error", status: 502 });
+    const answer = await server.redeem(context);
+    if (fault === "reset") throw new NetworkError("connection reset after the answer was sent");
+    return answer;
+  };
+  const verify = async ({ refreshToken }: RotationRedeemContext): Promise<boolean> => {
+    verifier.calls++;
+    await new Promise<void>((resolve) =>
+      time.timers.setTimeout(() => resolve(), options.verifyLatencyMs ?? 5),
+    );
+    if (verifier.fail) throw new NetworkError("introspection unreachable");
+    return server.isLive(refreshToken);
+  };
+  return {
+    redeem,
+    verify,
+    state: server.state,
+    verifier,
+    presented,
+    fail: (...modes: ("gateway" | "reset")[]) => faults.push(...modes),
+  };
+}
+
+describe("createRotationCoordinator: in doubt, then asking the server (verifyUnredeemed)", () => {
+  const settle = 10_000;
+  const transient = (error: unknown) => (error as { transient?: boolean } | undefined)?.transient;
+
+  it("before the settle time: a transient in-doubt error, and the server is not asked", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+    });
+    server.fail("gateway");
+    const first = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(first.error).toMatchObject({ transient: true, retryAfterMs: settle });
+    await time.advance(settle - 1_000);
+    const early = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(early.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(transient(early.error)).toBe(true);
+    expect((early.error as { retryAfterMs?: number }).retryAfterMs).toBeLessThanOrEqual(1_000);
+    expect(server.verifier.calls).toBe(0);
+    expect(server.presented).toEqual(["rt-0"]);
+  });
+
+  it("the server says unredeemed: one more presentation after the check, its successor for late arrivals", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const events: string[] = [];
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+      onEvent: (event) => events.push(event.type),
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(settle);
+    const calls = Array.from({ length: 20 }, () => track(rotation!.rotate("rt-0")));
+    await time.advance(100);
+    expect(calls.every((call) => call.value?.refreshToken === "rt-1")).toBe(true);
+    const late = track(rotation!.rotate({ ...calls[0]!.value!, refreshToken: "rt-0" }));
+    await time.advance(10);
+    expect(late.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(1);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+    expect(events).toContain("in-doubt-cleared");
+    expect(rotation!.stats()).toMatchObject({ inDoubtCleared: 1, inDoubtLost: 0, redemptions: 2 });
+  });
+
+  it("the server says it is dead (rotated, its answer lost): invalid_grant for everyone after, never presented again", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const events: RotationEvent[] = [];
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+      onEvent: (event) => events.push(event),
+    });
+    server.fail("reset");
+    const first = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(transient(first.error)).toBe(true);
+    await time.advance(settle);
+    const after = [track(rotation!.rotate("rt-0")), track(rotation!.rotate("rt-0"))];
+    await time.advance(100);
+    const again = track(rotation!.rotate("rt-0"));
+    await time.advance(settle * 3);
+    for (const call of [...after, again]) {
+      expect(isOAuthError(call.error)).toBe(true);
+      expect(call.error).toMatchObject({ error: "invalid_grant", status: 400, transient: false });
+      expect(String((call.error as Error).message)).toMatch(/no longer accepts/);
+      expect(String((call.error as Error).message)).not.toContain("rt-");
+    }
+    expect(server.verifier.calls).toBe(1);
+    expect(server.presented).toEqual(["rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0 });
+    expect(events.map((event) => event.type)).toContain("in-doubt-lost");
+    expect(rotation!.stats()).toMatchObject({ inDoubtLost: 1, inDoubtCleared: 0 });
+  });
+
+  it("the check fails or times out: still in doubt (transient), asked again only after another settle period", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time, { verifyLatencyMs: 5 });
+    const events: RotationEvent[] = [];
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+      onEvent: (event) => events.push(event),
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(settle);
+    server.verifier.fail = true;
+    const failed = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(failed.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(failed.error).toMatchObject({ transient: true, retryAfterMs: settle });
+    expect(events.some((event) => event.type === "in-doubt" && event.error instanceof NetworkError)).toBe(
+      true,
+    );
+    server.verifier.fail = false;
+    await time.advance(settle - 100);
+    const early = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(transient(early.error)).toBe(true);
+    expect(server.verifier.calls).toBe(1);
+    await time.advance(100);
+    const due = track(rotation!.rotate("rt-0"));
+    await time.advance(50);
+    expect(due.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(2);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+  });
+
+  it("a check that never answers is bounded by the redemption budget and stays in doubt", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    let asked = 0;
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: () => {
+        asked++;
+        return new Promise<boolean>(() => {});
+      },
+      redeemTimeoutMs: 2_000,
+      leaseTtlMs: 5_000,
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(settle);
+    const hung = track(rotation!.rotate("rt-0"));
+    await time.advance(2_100);
+    expect(code(hung.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(transient(hung.error)).toBe(true);
+    expect(asked).toBe(1);
+    expect(server.presented).toEqual(["rt-0"]);
+  });
+
+  it("two processes on one store after the settle time: one check, one redemption, both get the successor", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = gatewayServer(time, { verifyLatencyMs: 200 });
+    const instances = fleet(time, store, server.redeem, 2, { verifyUnredeemed: server.verify });
+    server.fail("gateway");
+    const first = track(instances[0]!.rotate("rt-0"));
+    await time.advance(10);
+    expect(transient(first.error)).toBe(true);
+    await time.advance(settle);
+    const calls = Array.from({ length: 40 }, (_, index) => track(instances[index % 2]!.rotate("rt-0")));
+    await time.advance(3_000);
+    expect(calls.every((call) => call.value?.refreshToken === "rt-1")).toBe(true);
+    expect(server.verifier.calls).toBe(1);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+    const stats = instances.map((instance) => instance.stats());
+    expect(stats.reduce((sum, s) => sum + s.inDoubtCleared, 0)).toBe(1);
+  });
+
+  it("a holder that died mid-redemption: in doubt (transient), then checked after the settle time", async () => {
+    const time = createFakeTime();
+    const { store } = slowStore(time);
+    const server = gatewayServer(time);
+    const [survivor] = fleet(time, store, server.redeem, 1, { verifyUnredeemed: server.verify });
+    const hash = await sha256Hex("rt-0");
+    await store.set(
+      `tokenkeep:rotation:marker:${hash}`,
+      { state: "redeeming", at: time.now(), by: "x" },
+      60_000,
+    );
+    const late = track(survivor!.rotate("rt-0"));
+    await time.advance(100);
+    expect(code(late.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(transient(late.error)).toBe(true);
+    expect(server.verifier.calls).toBe(0);
+    await time.advance(settle);
+    const due = track(survivor!.rotate("rt-0"));
+    await time.advance(100);
+    expect(due.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(1);
+    expect(server.presented).toEqual(["rt-0"]);
+  });
+
+  it("without a verifier nothing changes: in doubt for good, not transient", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1);
+    server.fail("gateway");
+    const first = track(rotation!.rotate("rt-0"));
+    await time.advance(settle * 2);
+    const later = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    for (const call of [first, later]) {
+      expect(code(call.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+      expect(call.error).toMatchObject({ transient: false, retryAfterMs: undefined });
+    }
+    expect(server.presented).toEqual(["rt-0"]);
+  });
+
+  it("validates verifyUnredeemed and inDoubtSettleMs", () => {
+    expect(() =>
+      createRotationCoordinator({
+        redeem: async () => ({ access_token: "a" }),
+        verifyUnredeemed: "yes" as never,
+        inDoubtSettleMs: -1,
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        cause: expect.arrayContaining([
+          expect.stringMatching(/^verifyUnredeemed: /),
+          expect.stringMatching(/^inDoubtSettleMs: /),
+        ]),
+      }),
+    );
+  });
+});

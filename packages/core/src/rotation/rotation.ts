@@ -18,7 +18,13 @@
  *    goes into the marker, never over a successor. A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
- *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`.
+ *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`;
+ * 4. with `verifyUnredeemed`, in doubt is a wait, not an end: the error is transient, and the first
+ *    arrival `inDoubtSettleMs` after the redemption was abandoned takes the lease and asks the server
+ *    whether the token is still unredeemed. Yes: it redeems it (the one presentation since the check).
+ *    No: the marker records `invalid_grant`. No answer: asked again `inDoubtSettleMs` later. The
+ *    settle time lets a redemption the server (or a gateway that answered 504) is still running end
+ *    first, so the check cannot race it into a reuse.
  *
  * Safety over availability: a redemption happens only under a lease the store confirmed, after a
  * marker the store confirmed. When the store fails, callers get a transient
@@ -27,6 +33,7 @@
  * The successor holds a token set: give a shared store encryption (`@tokenkeep/redis` has `encryptionKey`).
  */
 import {
+  DEFAULT_IN_DOUBT_SETTLE_MS,
   DEFAULT_LEASE_POLL_MAX_MS,
   DEFAULT_REDEEM_TIMEOUT_MS,
   DEFAULT_REDEEMED_TTL_MS,
@@ -73,6 +80,15 @@ export interface RotationRedeemContext {
 /** Redeems a refresh token at the authorization server; returns the new set or the wire answer. */
 export type RotationRedeemer = (context: RotationRedeemContext) => Promise<TokenSet | TokenResponse>;
 
+/**
+ * Asks the server whether a refresh token is still unredeemed, e.g. RFC 7662 introspection's
+ * `active: true`, or an API's own check. Resolves `true` only when the server says so, `false` when
+ * the token is dead there (rotated, revoked, expired); throws (or resolves anything else) when it
+ * cannot tell. Called with the same context as the redeemer; it must stop when `signal` aborts.
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2
+ */
+export type RotationVerifier = (context: RotationRedeemContext) => Promise<boolean>;
+
 /** The kinds of {@link RotationEvent}. */
 export type RotationEventType =
   /** This process redeemed a refresh token. */
@@ -83,8 +99,15 @@ export type RotationEventType =
   | "successor"
   /** A caller presented a refresh token this deployment redeemed earlier (past the successor window). */
   | "superseded"
-  /** A caller presented a refresh token whose redemption was abandoned (it is never presented again). */
+  /**
+   * A caller presented a refresh token whose redemption was abandoned: refused (for good without
+   * `verifyUnredeemed`; until the server is asked, or when it could not tell, with it: `error` says why).
+   */
   | "in-doubt"
+  /** The server said a refresh token in doubt is still unredeemed: it is redeemed now. */
+  | "in-doubt-cleared"
+  /** The server said a refresh token in doubt is no longer accepted: its session is over (`invalid_grant`). */
+  | "in-doubt-lost"
   /** A caller joined a rotation already in flight in this process. */
   | "coalesced"
   /** Another instance holds the lease: this one waits for its successor. */
@@ -99,7 +122,7 @@ export interface RotationEvent {
   readonly type: RotationEventType;
   /** Epoch ms, from the coordinator's clock. */
   readonly at: number;
-  /** For `redeem-failure` and `store-degraded`: what went wrong (log-safe). */
+  /** For `redeem-failure`, `store-degraded` and a failed check (`in-doubt`): what went wrong (log-safe). */
   readonly error?: unknown;
 }
 
@@ -117,6 +140,10 @@ export interface RotationStats {
   superseded: number;
   /** Callers refused because a redemption of the token is in doubt (`ERR_TOKENKEEP_ROTATION_IN_DOUBT`). */
   inDoubt: number;
+  /** Tokens in doubt that `verifyUnredeemed` found unredeemed, and which were redeemed then. */
+  inDoubtCleared: number;
+  /** Tokens in doubt that `verifyUnredeemed` found dead at the server. */
+  inDoubtLost: number;
   /** Callers that joined a flight in this process. */
   coalesced: number;
   /** Flights that waited for another instance's lease. */
@@ -161,6 +188,22 @@ export interface RotationCoordinatorOptions {
    * @default 10_000
    */
   redeemTimeoutMs?: number | undefined;
+  /**
+   * Asks the server whether a refresh token whose redemption is in doubt is still unredeemed (see
+   * {@link RotationVerifier}). With it, `ERR_TOKENKEEP_ROTATION_IN_DOUBT` is transient and the token
+   * is redeemed once the server confirms it was never redeemed; without it, a token in doubt is
+   * refused for good. The check runs under the lease and within `redeemTimeoutMs`, in one process.
+   * @default undefined (a token in doubt is never presented again)
+   */
+  verifyUnredeemed?: RotationVerifier | undefined;
+  /**
+   * How long after a redemption was abandoned (or a check got no answer) before `verifyUnredeemed`
+   * is asked. A slow server, or one behind a gateway that answered 504, may still be redeeming the
+   * token: asking at once could see it unredeemed just before it is, and the redemption that follows
+   * would be a reuse. Until then callers get the transient in-doubt error.
+   * @default 10_000
+   */
+  inDoubtSettleMs?: number | undefined;
   /** Receives one {@link RotationEvent} per event. Must not throw (errors are ignored). */
   onEvent?: ((event: RotationEvent) => void) | undefined;
   /**
@@ -192,7 +235,9 @@ export interface RotationCoordinator {
    *   (remembered: later callers get it without a redemption);
    * - `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED` when this deployment redeemed that token earlier and its
    *   successor window has passed (the caller holds a stale token; a newer pair exists somewhere);
-   * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned;
+   * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned (transient
+   *   with `verifyUnredeemed`: retry after `retryAfterMs`; then an `invalid_grant` when the server says
+   *   the token is dead);
    * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing;
    * - a `TimeoutError` (transient) when another instance kept the lease past every bound.
    * It settles within about `redeemTimeoutMs + leaseTtlMs + 1 s` plus the store calls' timeouts.
@@ -214,6 +259,8 @@ const optionsRule = object({
   successorTtlMs: delay,
   redeemedTtlMs: delay,
   redeemTimeoutMs: delay,
+  verifyUnredeemed: optional(func<RotationVerifier>()),
+  inDoubtSettleMs: delay,
   onEvent: optional(func<(event: RotationEvent) => void>()),
   now: optional(func<() => number>()),
   timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
@@ -239,12 +286,21 @@ const superseded = () =>
     "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
     "this refresh token was already redeemed and replaced; it is not presented again",
   );
-const inDoubt = (cause?: unknown) =>
+const inDoubt = (cause: unknown, retryAfterMs: number | undefined) =>
   new TokenkeepError(
     "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
-    "a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again",
-    { cause },
+    retryAfterMs === undefined
+      ? "a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again"
+      : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
+    { cause, transient: retryAfterMs !== undefined, retryAfterMs },
   );
+/** What a marker records when the server says a token in doubt is dead: the session is over. */
+const deadAfterDoubt = {
+  error: "invalid_grant",
+  status: 400,
+  errorDescription:
+    "the server no longer accepts this refresh token (checked after its redemption was abandoned)",
+};
 
 /** An answer that proves the server did not redeem the token: it refused before doing anything. */
 const refusedUnredeemed = (error: unknown) => {
@@ -287,7 +343,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     }
     return problems;
   });
-  const { redeem, onEvent } = parsed;
+  const { redeem, onEvent, verifyUnredeemed } = parsed;
+  const inDoubtSettleMs = parsed.inDoubtSettleMs ?? DEFAULT_IN_DOUBT_SETTLE_MS;
+  /** The in-doubt error; transient with a verifier, to be retried once the check is due. */
+  const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs) =>
+    inDoubt(cause, verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()));
   const shared = parsed.shared ?? shareStore(createMemoryStore());
   const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
   const redeemedTtlMs = parsed.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS;
@@ -310,6 +370,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     successorHits: 0,
     superseded: 0,
     inDoubt: 0,
+    inDoubtCleared: 0,
+    inDoubtLost: 0,
     coalesced: 0,
     leaseWaits: 0,
   };
@@ -345,6 +407,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
     // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
     let redeeming = false;
+    // Set by each read: an `in-doubt` marker whose settle time has passed, so the server is asked.
+    let due: (Marker & { state: "in-doubt" }) | undefined;
 
     /** The recorded outcome: a set, a thrown refusal, `undefined` (none yet) or `FAILED`. */
     const read = async (): Promise<TokenSet | undefined | typeof FAILED> => {
@@ -361,6 +425,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       }
       const state = decodeMarker(marker);
       redeeming = state?.state === "redeeming";
+      due = undefined;
       if (state?.state === "redeemed") {
         counters.superseded++;
         emit("superseded");
@@ -368,9 +433,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       }
       if (state?.state === "failed") throw new OAuthError({ ...state.failure });
       if (state?.state === "in-doubt") {
+        const dueAt = (state.checkedAt ?? state.at) + inDoubtSettleMs;
+        if (verifyUnredeemed !== undefined && now() >= dueAt) {
+          due = state;
+          return undefined; // the lease holder asks the server; the others wait for its outcome
+        }
         counters.inDoubt++;
         emit("in-doubt");
-        throw inDoubt();
+        throw doubt(undefined, dueAt);
       }
       return undefined;
     };
@@ -436,8 +506,36 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           },
           () => {},
         );
-        throw inDoubt(error);
+        throw doubt(error);
       }
+    };
+
+    /** Asks the server about a token in doubt, under `held`: redeems it, records it dead, or waits on. */
+    const check = async (held: HeldLease, marker: Marker & { state: "in-doubt" }): Promise<TokenSet> => {
+      lifetime.signal.throwIfAborted();
+      let answer: unknown;
+      try {
+        const asked = Promise.resolve().then(() =>
+          verifyUnredeemed!({ refreshToken, previous, signal: held.signal }),
+        );
+        answer = await raceAbort(asked, held.signal);
+        if (typeof answer !== "boolean") throw new TypeError("verifyUnredeemed resolved to a non-boolean");
+      } catch (error) {
+        // No definite answer: in doubt still, not asked again before another settle period.
+        await mark({ state: "in-doubt", at: marker.at, checkedAt: now() });
+        counters.inDoubt++;
+        emit("in-doubt", error);
+        throw doubt(error);
+      }
+      if (!answer) {
+        counters.inDoubtLost++;
+        emit("in-doubt-lost");
+        await mark({ state: "failed", at: now(), failure: deadAfterDoubt });
+        throw new OAuthError({ ...deadAfterDoubt });
+      }
+      counters.inDoubtCleared++;
+      emit("in-doubt-cleared");
+      return redeemHere(held); // its claim replaces the in-doubt marker
     };
 
     return underLease(link, lease, {
@@ -452,8 +550,9 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           await mark({ state: "in-doubt", at: now() });
           counters.inDoubt++;
           emit("in-doubt");
-          throw inDoubt();
+          throw doubt();
         }
+        if (due !== undefined) return check(held, due);
         return redeemHere(held);
       },
       unavailable: async () => {

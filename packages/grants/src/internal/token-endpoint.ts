@@ -7,7 +7,7 @@ import { exchange } from "./exchange.js";
 import { INSECURE_URL_MESSAGE, isSecureEnough } from "./transport-security.js";
 
 /** Which endpoint of the server a request goes to. */
-export type EndpointKind = "token_endpoint" | "revocation_endpoint";
+export type EndpointKind = "token_endpoint" | "revocation_endpoint" | "introspection_endpoint";
 
 /** The endpoint's URL: the configured one, or the one the issuer's metadata names. */
 export async function resolveEndpoint(

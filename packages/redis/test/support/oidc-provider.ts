@@ -16,6 +16,8 @@ export interface RefreshLedger {
 export interface RunningProvider {
   readonly issuer: string;
   readonly tokenUrl: string;
+  /** The introspection endpoint (RFC 7662), client authentication by `client_secret_basic`. */
+  readonly introspectionUrl: string;
   readonly ledger: RefreshLedger;
   close(): Promise<void>;
 }
@@ -48,7 +50,8 @@ export async function startOidcProvider(
       },
     ],
     findAccount: (_ctx: unknown, id: string) => ({ accountId: id, claims: () => ({ sub: id }) }),
-    features: { devInteractions: { enabled: false } },
+    // Introspection (RFC 7662): what a rotation coordinator asks about a refresh token in doubt.
+    features: { devInteractions: { enabled: false }, introspection: { enabled: true } },
     scopes: ["openid", "offline_access"],
     rotateRefreshToken: true,
     ttl: {
@@ -100,6 +103,7 @@ export async function startOidcProvider(
   return {
     issuer,
     tokenUrl: `${issuer}/token`,
+    introspectionUrl: `${issuer}/token/introspection`,
     ledger,
     async close() {
       server.closeAllConnections();

@@ -3,6 +3,7 @@ import type { Scenario } from "../harness.ts";
 import { replayNotRepeated, replayOnce } from "./auth-fetch.ts";
 import { clientSecretJwtAuthentication, dpop, privateKeyJwtAuthentication } from "./enterprise.ts";
 import { clientCredentials, oauthError, refreshTokenRotation } from "./grants.ts";
+import { introspection } from "./introspection.ts";
 import { invalidation, refreshAhead, singleFlight, skew } from "./manager.ts";
 import { patServerHandler } from "./pat-server.ts";
 import { abortSignalTimeout, cryptoSubtle, timers, webGlobals } from "./platform.ts";
@@ -24,5 +25,6 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   "grants: private_key_jwt": privateKeyJwtAuthentication,
   "grants: client_secret_jwt": clientSecretJwtAuthentication,
   "grants: DPoP": dpop,
+  "grants: introspection": introspection,
   "pat-server: handler on a memory store": patServerHandler,
 };
