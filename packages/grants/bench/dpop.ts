@@ -91,7 +91,7 @@ async function serve(): Promise<void> {
   };
   // Under /same-work/, a Bearer request waits for the verification of a proof the server made
   // itself (same key type, same claims), so Bearer and DPoP answers take the server equally long:
-  // the client's CPU per request grows with how long it waits for an answer (its caches go cold),
+  // the client's CPU per request grows with how long it waits for an answer (colder caches, likely),
   // and that part is the server's latency, not the client's DPoP work.
   const own = await generateKeyPair("ES256");
   const ownProof = await new SignJWT({ htm: "GET", htu: "https://resource.example/", jti: "j", ath: "a" })
