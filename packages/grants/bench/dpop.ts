@@ -90,7 +90,7 @@ async function serve(): Promise<void> {
     }
   };
   // Under /same-work/, a Bearer request waits for the verification of a proof the server made
-  // itself (same key type, same claims), so Bearer and DPoP answers take the server equally long:
+  // itself (same key type, the same claims with other values), so both take the server as long:
   // the client's CPU per request grows with how long it waits for an answer (colder caches, likely),
   // and that part is the server's latency, not the client's DPoP work.
   const own = await generateKeyPair("ES256");
