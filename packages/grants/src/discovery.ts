@@ -7,7 +7,7 @@ import {
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
-import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
+import { INSECURE_URL_MESSAGE, insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
 
 /**
  * The authorization server metadata tokenkeep uses (RFC 8414 section 2); every other field the
@@ -130,8 +130,10 @@ async function readMetadata(
     await response.body?.cancel().catch(() => {});
     if (inClear) {
       throw new InvalidResponseError(
-        "discovery was redirected to an http URL on a host that is not loopback: its metadata is not used",
-        { status },
+        `discovery was redirected to an http URL, not used: ${INSECURE_URL_MESSAGE}`,
+        {
+          status,
+        },
       );
     }
     if (status === 404) return undefined;

@@ -1,5 +1,12 @@
 import * as rules from "@tokenkeep/core/options";
-import { base64url, calculateJwkThumbprint, exportJWK, type JWK, SignJWT } from "jose";
+import {
+  base64url,
+  type CompactJWSHeaderParameters,
+  CompactSign,
+  calculateJwkThumbprint,
+  exportJWK,
+  type JWK,
+} from "jose";
 
 /** The algorithms DPoP proofs are signed with: those oidc-provider and most servers accept. */
 export type DPoPAlgorithm = "ES256" | "EdDSA";
@@ -41,7 +48,8 @@ export interface DPoP {
 interface Signer {
   readonly privateKey: CryptoKey;
   readonly jwk: JWK;
-  readonly alg: DPoPAlgorithm;
+  /** The protected header, the same for every proof of this key: built once. */
+  readonly header: CompactJWSHeaderParameters;
 }
 
 /** A P-256 ECDSA or Ed25519 pair whose public key can be exported into the proofs. */
@@ -65,11 +73,8 @@ async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
     ])) as CryptoKeyPair);
   const { kty, crv, x, y, e, n } = await exportJWK(pair.publicKey);
   const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, v]) => v !== undefined));
-  return {
-    privateKey: pair.privateKey,
-    jwk,
-    alg: pair.privateKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256",
-  };
+  const alg: DPoPAlgorithm = pair.privateKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256";
+  return { privateKey: pair.privateKey, jwk, header: { alg, typ: "dpop+jwt", jwk } };
 }
 
 /** Whether `response` asks for the request again with the nonce it carries (RFC 9449 sections 8, 9). */
@@ -122,31 +127,34 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
   };
   const nonces = new Map<string, string>();
 
+  const encoder = new TextEncoder();
   // The `ath` of the last token: a manager hands out the same token for many requests.
   let hashed: { token: string; ath: Promise<string> } | undefined;
   const athOf = (token: string) => {
     if (hashed?.token !== token) {
       const ath = crypto.subtle
-        .digest("SHA-256", new TextEncoder().encode(token))
+        .digest("SHA-256", encoder.encode(token))
         .then((digest) => base64url.encode(new Uint8Array(digest)));
       hashed = { token, ath };
     }
     return hashed.ath;
   };
 
+  // A compact JWS over the claims (RFC 9449 section 4.2). jose's SignJWT would do the same, plus a
+  // structured clone and checks of claims we build ourselves: measurable at one proof per request.
   const proof = async (method: string, url: URL, accessToken: string | undefined): Promise<string> => {
-    const { privateKey, jwk, alg } = await load();
-    const claims: Record<string, string> = {
+    const { privateKey, header } = await load();
+    const claims: Record<string, string | number> = {
       htm: method,
       htu: `${url.origin}${url.pathname}`,
       jti: crypto.randomUUID(),
+      iat: Math.floor(now() / 1000),
     };
     const nonce = nonces.get(url.origin);
     if (nonce !== undefined) claims.nonce = nonce;
     if (accessToken !== undefined) claims.ath = await athOf(accessToken);
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg, typ: "dpop+jwt", jwk })
-      .setIssuedAt(Math.floor(now() / 1000))
+    return new CompactSign(encoder.encode(JSON.stringify(claims)))
+      .setProtectedHeader(header)
       .sign(privateKey);
   };
 

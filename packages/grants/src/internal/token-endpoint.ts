@@ -4,7 +4,7 @@ import { applyClientAuthentication, formUrlEncode } from "../client-authenticati
 import { lookUpMetadata } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
-import { isSecureEnough } from "./transport-security.js";
+import { INSECURE_URL_MESSAGE, isSecureEnough } from "./transport-security.js";
 
 /** Which endpoint of the server a request goes to. */
 export type EndpointKind = "token_endpoint" | "revocation_endpoint" | "introspection_endpoint";
@@ -28,7 +28,7 @@ export async function resolveEndpoint(
     url === undefined
       ? `names no ${kind}`
       : !isSecureEnough(url, options.allowInsecureRequests) &&
-        `names an http ${kind}: not sent (allowInsecureRequests: true allows it)`;
+        `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
   if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`, { transient: false });
   return url as string;
 }

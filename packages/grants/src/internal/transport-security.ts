@@ -4,7 +4,7 @@
  */
 import { INSECURE_URL_MESSAGE } from "@tokenkeep/core/http";
 
-export { isSecureEnough } from "@tokenkeep/core/http";
+export { INSECURE_URL_MESSAGE, isSecureEnough } from "@tokenkeep/core/http";
 
 /** The problem line of an option holding an http URL to a host that is not loopback. */
 export const insecureUrlProblem = (name: string): string => `${name}: ${INSECURE_URL_MESSAGE}`;
