@@ -309,7 +309,7 @@ describe("OAuth (oidc-provider)", () => {
     expect(oauth({}).isRefreshTokenActive).toBeUndefined();
     expect(oauth({ introspection: false }).isRefreshTokenActive).toBeUndefined();
     const upstream = oauth({ introspection: true });
-    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    const first = await upstream.signIn({ username: "alice", password: USERS.alice! }, {});
     await expect(live(upstream, first.refreshToken!)).resolves.toBe(true);
     const second = await upstream.refresh({
       refreshToken: first.refreshToken!,
@@ -341,7 +341,7 @@ describe("OAuth (oidc-provider)", () => {
       return fetch(input, init);
     };
     const upstream = oauth({ introspection: true, fetch: gateway });
-    const first = await upstream.signIn({ username: "alice", password: "correct horse" }, {});
+    const first = await upstream.signIn({ username: "alice", password: USERS.alice! }, {});
     let clock = Date.now();
     const rotation = createSessionRotation({
       upstream,

@@ -14,7 +14,13 @@ import { clientSecretJwt } from "../src/client-assertion/index.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
 import { createIntrospection, refreshTokenActive } from "../src/introspection/index.js";
 import { listen } from "./fixtures/http.js";
-import { CLIENTS, type OidcProviderServer, RESOURCE, startOidcProvider } from "./fixtures/oidc-provider.js";
+import {
+  CLIENTS,
+  type OidcProviderServer,
+  RESOURCE,
+  startOidcProvider,
+  USERS,
+} from "./fixtures/oidc-provider.js";
 import { type Answer, type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
 const HMAC_CLIENT = {
@@ -67,7 +73,7 @@ function recordingFetch() {
 
 /** A user session from the password grant: an access and a refresh token, both registered as secrets. */
 async function signIn() {
-  const set = await passwordGrant({ ...service(), username: "alice", password: "correct horse" })();
+  const set = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
   registerSecret(set.accessToken, "access token");
   registerSecret(set.refreshToken!, "refresh token");
   return set;
