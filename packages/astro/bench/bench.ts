@@ -16,8 +16,9 @@
  *    The same for a built endpoint whose one upstream call is the API client's `get` (`/api-client`)
  *    against plain `fetch` with a fixed header, with steps between them measured in the same
  *    rounds: ky alone with a fixed header (`/ky-client`, no integration), the middleware with plain
- *    `fetch` (`/fetch-client`) and the API client's `get` made to take its ky path by a per-call
- *    option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
+ *    `fetch` (`/fetch-client`), the same with an `AbortSignal.timeout` (`/fetch-client-timeout`, as
+ *    the client's fetch path sends), and the API client's `get` made to take its ky path by a
+ *    per-call option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
  *    integration adds 0 bytes).
  * 2. Rotation storm: 200 sessions whose access tokens expire at once, 5 parallel requests each,
  *    against oidc-provider (rotating, reuse-detecting refresh tokens): exactly 200 refreshes, 0
@@ -390,12 +391,13 @@ try {
     ]);
   }
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
-  // a fixed header), the middleware alone (plain fetch with the session's token), and the client's
-  // get sent through ky (a per-call option).
+  // a fixed header), the middleware alone (plain fetch with the session's token, without and with a
+  // timeout signal), and the client's get sent through ky (a per-call option).
   await overhead("built endpoint, the API client's get against plain fetch", [
     { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
     { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
     { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
+    { name: "the same with a timeout signal", cwd: MEASURED, path: "/fetch-client-timeout" },
     { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
     { name: "API client's get", cwd: MEASURED, path: "/api-client" },
   ]);

@@ -201,6 +201,9 @@ const HAS_SCHEME = /^[a-z][\d+.a-z-]*:/i;
 /** Characters ky strips before it checks a URL: such URLs are left to ky. */
 const STRIPPED_BY_KY = /^[\0-\u0020]|[\t\n\r]/;
 
+/** The signal of a request-like object handed to core's hook: never aborted. */
+const NEVER = new AbortController().signal;
+
 /** Internal options of {@link createApiTransport}. */
 export interface ApiTransportOptions {
   /**
@@ -441,20 +444,26 @@ export function createApiTransport(
     method: string,
     options: ApiRequestOptions<T>,
   ): Promise<ApiResponse<T>> => {
-    const request = new Request(href, { method, headers: headersOf(options.headers) });
-    if (current !== undefined) await authHooks(current).beforeRequest[0]?.({ request });
-    const target = () => request.url;
+    const headers = headersOf(options.headers);
+    if (current !== undefined) {
+      // Core's hook reads a request's URL, headers and signal only: a `Request` is built when one is
+      // needed (a 401's replay, a hand-over to ky), not on every call (fetch builds its own).
+      const seen: Pick<Request, "url" | "headers" | "signal"> = { url: href, headers, signal: NEVER };
+      await authHooks(current).beforeRequest[0]?.({ request: seen as Request });
+    }
+    const target = () => href;
+    const sent = () => new Request(href, { method, headers });
     const signal = AbortSignal.timeout(config.timeoutMs);
     let response: Response;
     try {
-      response = await fetchImpl(request, { signal });
+      response = await fetchImpl(href, { method, headers, signal });
     } catch (error) {
-      return viaKy(current, href, method, options, { attempt: { error }, request });
+      return viaKy(current, href, method, options, { attempt: { error }, request: sent() });
     }
     if (response.status === 401 && current !== undefined) {
-      response = await afterUnauthorized(current, response, request, method, target);
+      response = await afterUnauthorized(current, response, sent(), method, target);
     } else if (!response.ok) {
-      return viaKy(current, href, method, options, { attempt: { response }, request });
+      return viaKy(current, href, method, options, { attempt: { response }, request: sent() });
     }
     try {
       return await finish(response, options, method, target);
