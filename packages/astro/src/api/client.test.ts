@@ -1,7 +1,9 @@
 /**
  * The API client through the real middleware (Astro's createContext, a stub `next` playing the
  * endpoint) against real resource servers on 127.0.0.1, and a counting upstream whose refresh tokens
- * redeem once each.
+ * redeem once each. Every case runs twice: with the client as the middleware makes it (the common
+ * GET over plain fetch) and with a transport of the same configuration that sends everything
+ * through ky, bound to the same request's session; both must behave alike.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
@@ -17,10 +19,11 @@ import {
   prerenderMiddleware,
   type TokenkeepMiddleware,
 } from "../middleware/handler.js";
+import { currentRequest } from "../request-context.js";
 import { api as importedApi } from "../server/index.js";
 import type { Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
-import type { ApiClient } from "./client.js";
+import { type ApiClient, type ApiTransport, bindApiClient, createApiTransport } from "./client.js";
 import { isApiError, isApiHttpError, isApiSchemaError, isSessionExpiredError } from "./errors.js";
 
 const SECRET = "api-client-test-secret-0123456789abcdef";
@@ -33,6 +36,19 @@ const valid = new Set<string>();
 /** `Authorization` headers seen, by server and path. */
 const seen: { path: string; authorization: string | undefined; host: string }[] = [];
 let flaky = 0;
+/** Requests per path of the hand-over cases, and when each arrived (ms). */
+const hits = new Map<string, number[]>();
+const hit = (path: string) => {
+  const times = hits.get(path) ?? [];
+  times.push(performance.now());
+  hits.set(path, times);
+  return times.length;
+};
+/**
+ * How each attempt went out, seen by the client's `fetch` option: "fetch" when sent by the fetch
+ * path (or the 401 replay), which passes its timeout signal; "ky" when sent by ky, which passes none.
+ */
+const via: string[] = [];
 
 beforeAll(async () => {
   resource = await listen(async (request: IncomingMessage, response: ServerResponse) => {
@@ -49,10 +65,17 @@ beforeAll(async () => {
       return flaky <= 2 ? sendJson(response, 503, { error: "busy" }) : sendJson(response, 200, { ok: true });
     }
     if (path === "/flaky-post") return sendJson(response, 503, { error: "busy" });
+    if (path === "/busy-once" && hit(path) === 1) return sendJson(response, 503, { error: "busy" });
+    if (path === "/down") return sendJson(response, 503, { error: "down" });
+    if (path === "/hang-once" && hit(path) === 1) return; // the first attempt never answers
+    if (path === "/slow-body") {
+      response.writeHead(200, { "content-type": "application/json" });
+      return response.write('{"partial":'); // and never ends
+    }
     if (token === undefined || !valid.has(token)) {
       return sendJson(response, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
     }
-    if (path === "/me")
+    if (path === "/me" || path === "/busy-once" || path === "/hang-once")
       return sendJson(response, 200, { name: "alice", tag: request.headers["x-tag"] ?? null });
     if (path === "/items") return sendJson(response, 200, { items: [{ id: 1 }, { id: "two" }] });
     if (path === "/echo") return sendJson(response, 201, { received: JSON.parse(body) });
@@ -64,7 +87,10 @@ beforeAll(async () => {
     return sendJson(response, 404, {});
   });
   other = await listen((request, response) => {
-    seen.push({ path: request.url ?? "/", authorization: request.headers.authorization, host: "other" });
+    const path = request.url ?? "/";
+    seen.push({ path, authorization: request.headers.authorization, host: "other" });
+    if (path === "/unauthorized") return sendJson(response, 401, { error: "who are you" });
+    if (path === "/busy-once" && hit(`other${path}`) === 1) return sendJson(response, 503, {});
     sendJson(response, 200, { other: true });
   });
 });
@@ -79,6 +105,8 @@ afterEach(async () => {
   valid.clear();
   seen.length = 0;
   flaky = 0;
+  hits.clear();
+  via.length = 0;
   await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
 });
 
@@ -107,11 +135,25 @@ function makeUpstream() {
   return { upstream, redeemed };
 }
 
+/** Which transport the cases use: the middleware's own (the fetch path on), or one through ky alone. */
+let path: "fetch" | "ky" = "fetch";
+const kyOnly = new WeakMap<TokenkeepMiddleware, ApiTransport>();
+
 function create(upstream: Upstream, api: TokenkeepConfig["api"] = {}) {
-  const middleware = createTokenkeepMiddleware(
-    parseConfig({ upstream, cookie: { secrets: [SECRET] }, api: { baseURL: resource.url, ...api } }),
-    { dev: false },
-  );
+  const config = parseConfig({
+    upstream,
+    cookie: { secrets: [SECRET] },
+    api: {
+      baseURL: resource.url,
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+        via.push(init?.signal === undefined ? "ky" : "fetch");
+        return globalThis.fetch(input, init);
+      },
+      ...api,
+    },
+  });
+  const middleware = createTokenkeepMiddleware(config, { dev: false });
+  kyOnly.set(middleware, createApiTransport(config.api, { fastPath: false }));
   middlewares.push(middleware);
   return middleware;
 }
@@ -146,15 +188,21 @@ async function run<T>(
 ) {
   const context = makeContext("http://app.test/page", { cookies }) as APIContext;
   let result = { error: new Error("not run") } as { value: T } | { error: unknown };
+  let client = (context.locals as unknown as { api: ApiClient }).api;
   await middleware(context, async () => {
+    if (path === "ky") {
+      // What locals.api is, over the ky-only transport: bound to this request's session.
+      const session = currentRequest()?.api;
+      client = bindApiClient(kyOnly.get(middleware)!, () => session);
+    } else client = (context.locals as unknown as { api: ApiClient }).api;
     try {
-      result = { value: await endpoint((context.locals as unknown as { api: ApiClient }).api) };
+      result = { value: await endpoint(client) };
     } catch (error) {
       result = { error };
     }
     return new Response("page");
   });
-  return { result, context, locals: context.locals as unknown as { api: ApiClient } };
+  return { result, context, locals: { api: client } };
 }
 
 function unwrap<T>(result: { value: T } | { error: unknown }): T {
@@ -162,7 +210,11 @@ function unwrap<T>(result: { value: T } | { error: unknown }): T {
   return result.value;
 }
 
-describe("API client", () => {
+describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
+  beforeAll(() => {
+    path = which;
+  });
+
   it("sends the session's token to the API origin only, from locals.api and the api import alike", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream);
@@ -415,6 +467,169 @@ describe("API client", () => {
       "request signedIn=true",
       "response 404",
       "error HTTPError",
+    ]);
+  });
+
+  // The fetch path's hand-overs: what its first attempt did not settle continues through ky, as a
+  // call through ky alone would have from there.
+  const first = which === "fetch" ? "fetch" : "ky";
+
+  it("a 503 then 200: ky retries after its own backoff, the retry budget spent by the first attempt", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { retry: 1 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      recovered: await api.get<{ name: string }>("/busy-once"),
+      down: await api.get("/down").catch((error: unknown) => error),
+    }));
+    const { recovered, down } = unwrap(result);
+    expect(recovered.data.name).toBe("alice");
+    const [sent, retried] = hits.get("/busy-once") ?? [];
+    expect(retried! - sent!).toBeGreaterThanOrEqual(290); // ky's first backoff: 300 ms
+    // retry: 1 means two attempts in all, whichever sent the first.
+    expect(isApiHttpError(down) && [down.status, down.data, down.message]).toEqual([
+      503,
+      { error: "down" },
+      `GET ${resource.url}/down answered 503`,
+    ]);
+    expect(seen.filter((entry) => entry.path === "/down")).toHaveLength(2);
+    expect(via).toEqual([first, "ky", first, "ky"]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(Array(4).fill("Bearer at-0"));
+  });
+
+  it("a timeout on the first attempt: ky's timeout error, not retried (ky retries no timeout)", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 100, retry: 2 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/hang-once").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && [error.code, error.message, error.transient]).toEqual([
+      "ERR_TOKENKEEP_API_TIMEOUT",
+      `GET ${resource.url}/hang-once took longer than its timeout`,
+      true,
+    ]);
+    expect(hits.get("/hang-once")).toHaveLength(1);
+    expect(via).toEqual([first]);
+  });
+
+  it("an unreachable API: ky's network error after its retries", async () => {
+    const closed = await listen();
+    const url = closed.url;
+    await closed.close();
+    const middleware = create(makeUpstream().upstream, { retry: 1, origins: [url] });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get(`${url}/x?q=1`).catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && [error.code, error.message]).toEqual([
+      "ERR_TOKENKEEP_API_NETWORK",
+      `GET ${url}/x could not be reached`,
+    ]);
+    expect(via).toEqual([first, "ky"]);
+  });
+
+  it("a 401, the renewal, then 200: one rotation, one replay with the new token", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) => api.get<{ name: string }>("/me"));
+    expect(unwrap(result).data.name).toBe("alice");
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+    expect(via).toEqual([first, "fetch"]); // the replay goes out through core's hook
+  });
+
+  it("a 401 twice (the renewed token refused too): the same ApiHttpError, one rotation, one replay", async () => {
+    const redeemed: string[] = [];
+    const refused: Upstream = {
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async ({ refreshToken }) => {
+        redeemed.push(refreshToken);
+        return { accessToken: "at-9", tokenType: "Bearer", expiresAt: Date.now() + 600_000, raw: {} };
+      },
+    };
+    const middleware = create(refused);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) => api.get("/me?q=1"));
+    const error = (result as { error: unknown }).error;
+    expect(isApiHttpError(error) && [error.status, error.data, error.message, error.transient]).toEqual([
+      401,
+      { error: "invalid_token" },
+      `GET ${resource.url}/me answered 401`,
+      false,
+    ]);
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-9"]);
+  });
+
+  it("never sends Authorization to another origin: not on the first attempt, a retry or after its 401", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream, { retry: 1 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      retried: await api.get(`${other.url}/busy-once`),
+      refused: await api.get(`${other.url}/unauthorized`).catch((error: unknown) => error),
+    }));
+    const { retried, refused } = unwrap(result);
+    expect(retried.data).toEqual({ other: true });
+    expect(isApiHttpError(refused) && [refused.status, refused.data]).toEqual([
+      401,
+      { error: "who are you" },
+    ]);
+    expect(seen.map((entry) => [entry.host, entry.authorization])).toEqual([
+      ["other", undefined],
+      ["other", undefined],
+      ["other", undefined],
+    ]);
+    expect(redeemed).toEqual([]);
+    expect(via).toEqual([first, "ky", first]);
+  });
+});
+
+describe("API client: which calls take the fetch path", () => {
+  beforeAll(() => {
+    path = "fetch";
+  });
+
+  it("a GET or HEAD without per-call options, when no interceptor is configured; everything else ky", async () => {
+    valid.add("at-0");
+    const cookies = await sessionCookies(session(0));
+    const plain = create(makeUpstream().upstream);
+    await run(plain, cookies, async (api) => {
+      await api.get("/me");
+      await api.request("/me", { method: "HEAD" });
+      await api.get("/me", { headers: { "x-tag": "a" }, responseType: "text" });
+      await api.get("/me", { timeoutMs: 5_000 });
+      await api.get("/me", { retry: 0 });
+      await api.get("/me", { signal: new AbortController().signal });
+      await api.get("/me", { searchParams: { a: 1 } });
+      await api.delete("/me").catch(() => undefined);
+      await api.post("/echo", { a: 1 });
+    });
+    expect(via).toEqual(["fetch", "fetch", "fetch", "ky", "ky", "ky", "ky", "ky", "ky"]);
+    expect(seen[2]?.authorization).toBe("Bearer at-0");
+    via.length = 0;
+    const intercepted = create(makeUpstream().upstream, { interceptors: { response: [() => undefined] } });
+    await run(intercepted, cookies, (api) => api.get("/me"));
+    expect(via).toEqual(["ky"]);
+  });
+
+  it("the timeout also bounds reading the body (a typed timeout error)", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 150 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/slow-body").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && [error.code, error.message]).toEqual([
+      "ERR_TOKENKEEP_API_TIMEOUT",
+      `GET ${resource.url}/slow-body took longer than its timeout`,
     ]);
   });
 });

@@ -3,6 +3,14 @@
  * and core's `createKyHooks`, so `Authorization` goes only to the configured API origins, and a 401
  * to one of our tokens renews the session once and replays the request once.
  *
+ * The common call (a GET or HEAD without per-call `timeoutMs`, `retry`, `body`, `json`, `signal` or
+ * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with the client's
+ * timeout and the same auth hook: ky's pipeline costs more CPU per call than the whole rest of the
+ * request. A 2xx is read as usual and a 401 goes through the same renewal and single replay; any other
+ * outcome of that first attempt (an error status, a network error, a timeout) is handed to ky as its
+ * own first attempt, so ky decides from there exactly as it would have (retry or not, its backoff, the
+ * retry budget spent by one, the typed error).
+ *
  * The session it authorizes with is the current request's (`ApiSession`, bound by the middleware):
  * the hooks are made per request, so a replay is matched to the token that request sent. Renewal
  * after a 401 goes through the middleware's rotation coordinator while the response can still carry
@@ -181,16 +189,47 @@ interface CallState {
 }
 
 /**
- * Creates the transport of a validated API configuration: one ky instance per process, holding
- * every hook; a call passes ky only its method, its `context` and what it overrides.
+ * The outcome of a call's first attempt sent over plain `fetch` that is not final there: handed to
+ * ky as the outcome of its own first attempt.
  */
-export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
+type FirstAttempt = { readonly response: Response } | { readonly error: unknown };
+
+/** An absolute http(s) URL, which ky sends as it is. */
+const ABSOLUTE_HTTP = /^https?:\/\//i;
+/** A URL with a scheme (ky's own test for an absolute input). */
+const HAS_SCHEME = /^[a-z][\d+.a-z-]*:/i;
+/** Characters ky strips before it checks a URL: such URLs are left to ky. */
+const STRIPPED_BY_KY = /^[\0-\u0020]|[\t\n\r]/;
+
+/** The signal of a request-like object handed to core's hook: never aborted. */
+const NEVER = new AbortController().signal;
+
+/** Internal options of {@link createApiTransport}. */
+export interface ApiTransportOptions {
+  /**
+   * Whether the common call may go out over `fetch` directly (tests turn it off to run the same
+   * cases through ky alone).
+   * @default true
+   */
+  readonly fastPath?: boolean | undefined;
+}
+
+/**
+ * Creates the transport of a validated API configuration: one ky instance per process, holding
+ * every hook; a call passes ky only its method, its `context` and what it overrides. The common
+ * call goes out over `fetch` directly (see the file's comment).
+ */
+export function createApiTransport(
+  config: ResolvedApiConfig,
+  transportOptions: ApiTransportOptions = {},
+): ApiTransport {
   const allowed = originPolicy(config);
   const fetchImpl =
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const interceptors = config.interceptors;
   // One set of auth hooks per request's session (core's createKyHooks): a replay is matched to the
-  // token that request sent. Made on the session's first call, looked up by the instance's hook.
+  // token that request sent. Made on the session's first call, looked up by the instance's hook and
+  // by the fetch path, so both decide who gets a token with the same code.
   const hooksOf = new WeakMap<ApiSession, KyHooks>();
   const authHooks = (current: ApiSession): KyHooks => {
     let hooks = hooksOf.get(current);
@@ -257,10 +296,105 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
   if (Object.keys(config.headers).length > 0) instance.headers = config.headers;
   const base = ky.create(instance);
 
-  return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
-    const method = options.method === undefined ? "GET" : options.method.toUpperCase();
+  // The fetch path: only without interceptors (they are defined on ky's request, retry and error
+  // states), and only for URLs whose resolution is plain (ky resolves a relative one against the
+  // base URL as a Request would; anything else is left to ky).
+  const fastPath =
+    transportOptions.fastPath !== false &&
+    (interceptors.request ?? []).length === 0 &&
+    (interceptors.response ?? []).length === 0 &&
+    (interceptors.error ?? []).length === 0;
+  const baseHref = config.baseURL === undefined ? undefined : new Request(config.baseURL).url;
+  const fastUrl = (url: string): string | undefined => {
+    if (STRIPPED_BY_KY.test(url)) return undefined;
+    if (ABSOLUTE_HTTP.test(url)) return url;
+    if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
+    return new URL(url, baseHref).href;
+  };
+  /** The client's headers with the call's over them, as ky merges them. */
+  const headersOf = (own: ApiRequestOptions["headers"]): Headers => {
+    const headers = new Headers(config.headers);
+    if (own === undefined) return headers;
+    const isHeaders = own instanceof Headers;
+    for (const [name, value] of new Headers(own as HeadersInit)) {
+      if (isHeaders && value === "undefined") headers.delete(name);
+      else headers.set(name, value);
+    }
+    return headers;
+  };
+
+  /** The typed result of a 2xx answer (or of the 401 replay's answer). */
+  const finish = async <T>(
+    response: Response,
+    options: ApiRequestOptions<T>,
+    method: string,
+    target: () => string,
+  ): Promise<ApiResponse<T>> => {
+    const data = await readData(response, options.responseType ?? "json", () =>
+      describeTarget(method, target()),
+    );
+    return {
+      data:
+        options.schema === undefined
+          ? (data as T)
+          : await validate(options.schema, data, { method, url: target(), status: response.status }),
+      status: response.status,
+      headers: response.headers,
+    };
+  };
+
+  /**
+   * A 401 to a call with a session: core's hook invalidates exactly the token sent (here: renews
+   * the session) and replays once; the answer, or the typed error of one that is still not 2xx.
+   */
+  const afterUnauthorized = async (
+    current: ApiSession,
+    response: Response,
+    sent: Request,
+    method: string,
+    target: () => string,
+  ): Promise<Response> => {
+    let replay: Response | undefined;
+    try {
+      replay = await (authHooks(current).afterResponse[0] as KyHooks["afterResponse"][number])({
+        request: sent,
+        response,
+      });
+    } catch (error) {
+      if (isApiError(error) || isTokenkeepError(error)) throw error;
+      const timedOut = (error as { name?: unknown } | null)?.name === "TimeoutError";
+      throw new ApiError(
+        timedOut ? "ERR_TOKENKEEP_API_TIMEOUT" : "ERR_TOKENKEEP_API_NETWORK",
+        `${describeTarget(method, target())} ${timedOut ? "took longer than its timeout" : "could not be reached"} (replay after a 401)`,
+        { cause: (error as { cause?: unknown } | null)?.cause, transient: true },
+      );
+    }
+    if (replay !== undefined) {
+      await response.body?.cancel().catch(() => {});
+      response = replay;
+    }
+    if (!response.ok) {
+      let error: Error = await httpErrorOf(response, method, target());
+      for (const interceptor of interceptors.error ?? []) {
+        error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
+      }
+      throw error;
+    }
+    return response;
+  };
+
+  /** A call through ky; `first` is the outcome of an attempt the fetch path already made. */
+  const viaKy = async <T>(
+    current: ApiSession | undefined,
+    url: string,
+    method: string,
+    options: ApiRequestOptions<T>,
+    first?: { readonly attempt: FirstAttempt; readonly request: Request },
+  ): Promise<ApiResponse<T>> => {
     const signedIn = current?.current() !== undefined;
-    const call: CallState = { session: current, signedIn, sent: undefined };
+    // After a first attempt the request is already complete (Authorization included, or not): ky's
+    // auth hook is not run again, as ky would not run it for a retry.
+    const call: CallState = { session: first === undefined ? current : undefined, signedIn, sent: undefined };
     // Read only when needed (an error, a schema): serializing a Request's URL is not free.
     const target = () => call.sent?.url ?? url;
     // Only what this call sets: the common GET passes two keys.
@@ -277,6 +411,19 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
       kyOptions.searchParams = options.searchParams as URLSearchParams;
     }
     if (options.signal !== undefined) kyOptions.signal = options.signal;
+    if (first !== undefined) {
+      url = first.request.url;
+      kyOptions.headers = first.request.headers;
+      // ky's first attempt is the one already made: its fetch answers with that outcome once.
+      let pending: FirstAttempt | undefined = first.attempt;
+      kyOptions.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+        const attempt = pending;
+        pending = undefined;
+        if (attempt === undefined) return fetchImpl(input, init);
+        // A timeout is the runtime's TimeoutError, which ky treats as its own (it checks the name).
+        return "response" in attempt ? Promise.resolve(attempt.response) : Promise.reject(attempt.error);
+      };
+    }
     let response: Response;
     try {
       response = await base(url, kyOptions);
@@ -285,45 +432,84 @@ export function createApiTransport(config: ResolvedApiConfig): ApiTransport {
     }
     const sent = call.sent;
     if (response.status === 401 && current !== undefined && sent !== undefined) {
-      // core's hook: invalidates exactly the token sent (here: renews the session) and replays once.
-      let replay: Response | undefined;
+      response = await afterUnauthorized(current, response, sent, method, target);
+    }
+    return finish(response, options, method, target);
+  };
+
+  /** The common call over `fetch`: its first attempt, then ky for anything not final. */
+  const viaFetch = async <T>(
+    current: ApiSession | undefined,
+    href: string,
+    method: string,
+    options: ApiRequestOptions<T>,
+  ): Promise<ApiResponse<T>> => {
+    const headers = headersOf(options.headers);
+    if (current !== undefined) {
+      // Core's hook reads a request's URL, headers and signal only: a `Request` is built when one is
+      // needed (a 401's replay, a hand-over to ky), not on every call (fetch builds its own).
+      const seen: Pick<Request, "url" | "headers" | "signal"> = { url: href, headers, signal: NEVER };
+      await authHooks(current).beforeRequest[0]?.({ request: seen as Request });
+    }
+    const target = () => href;
+    const sent = () => new Request(href, { method, headers });
+    // The client's timeout, cleared as soon as the call is settled: an `AbortSignal.timeout` would
+    // live (with its timer) for the whole `timeoutMs` after every call, which the bench measured at
+    // as much CPU per call as the rest of the client. The reason is the runtime's TimeoutError.
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
+      config.timeoutMs,
+    );
+    try {
+      let response: Response;
       try {
-        replay = await (authHooks(current).afterResponse[0] as KyHooks["afterResponse"][number])({
-          request: sent,
-          response,
-        });
+        response = await fetchImpl(href, { method, headers, signal: controller.signal });
       } catch (error) {
-        if (isApiError(error) || isTokenkeepError(error)) throw error;
-        const timedOut = (error as { name?: unknown } | null)?.name === "TimeoutError";
+        clearTimeout(timer);
+        return await viaKy(current, href, method, options, { attempt: { error }, request: sent() });
+      }
+      if (response.status === 401 && current !== undefined) {
+        clearTimeout(timer); // the replay has its own
+        response = await afterUnauthorized(current, response, sent(), method, target);
+      } else if (!response.ok) {
+        clearTimeout(timer);
+        return await viaKy(current, href, method, options, { attempt: { response }, request: sent() });
+      }
+      try {
+        return await finish(response, options, method, target);
+      } catch (error) {
+        // The timeout also bounds reading the body here (ky's timer stops at the headers).
+        if (!controller.signal.aborted || isApiError(error)) throw error;
         throw new ApiError(
-          timedOut ? "ERR_TOKENKEEP_API_TIMEOUT" : "ERR_TOKENKEEP_API_NETWORK",
-          `${describeTarget(method, target())} ${timedOut ? "took longer than its timeout" : "could not be reached"} (replay after a 401)`,
-          { cause: (error as { cause?: unknown } | null)?.cause, transient: true },
+          "ERR_TOKENKEEP_API_TIMEOUT",
+          `${describeTarget(method, href)} took longer than its timeout`,
+          {
+            transient: true,
+          },
         );
       }
-      if (replay !== undefined) {
-        await response.body?.cancel().catch(() => {});
-        response = replay;
-      }
-      if (!response.ok) {
-        let error: Error = await httpErrorOf(response, method, target());
-        for (const interceptor of interceptors.error ?? []) {
-          error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
-        }
-        throw error;
-      }
+    } finally {
+      clearTimeout(timer);
     }
-    const data = await readData(response, options.responseType ?? "json", () =>
-      describeTarget(method, target()),
-    );
-    return {
-      data:
-        options.schema === undefined
-          ? (data as T)
-          : await validate(options.schema, data, { method, url: target(), status: response.status }),
-      status: response.status,
-      headers: response.headers,
-    };
+  };
+
+  return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
+    const method = options.method === undefined ? "GET" : options.method.toUpperCase();
+    if (
+      fastPath &&
+      (method === "GET" || method === "HEAD") &&
+      options.timeoutMs === undefined &&
+      options.retry === undefined &&
+      options.body === undefined &&
+      options.json === undefined &&
+      options.signal === undefined &&
+      options.searchParams === undefined
+    ) {
+      const href = fastUrl(url);
+      if (href !== undefined) return viaFetch(current, href, method, options);
+    }
+    return viaKy(current, url, method, options);
   };
 }
 
