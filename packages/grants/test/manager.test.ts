@@ -99,7 +99,9 @@ describe("failing endpoints through the manager", () => {
         tokenUrl: `${server.url}/token`,
         clientId: "a",
         clientSecret: "b",
-        timeoutMs: 100,
+        // Long enough for each request to reach the server on a loaded machine (at 100 ms an attempt
+        // could time out before the server read it, and the count below came out 2).
+        timeoutMs: 400,
       }),
     );
     const error = await tokens.getToken().catch((reason: unknown) => reason);
