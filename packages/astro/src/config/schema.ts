@@ -137,8 +137,9 @@ export interface Upstream {
   /**
    * Whether the upstream still holds `refreshToken` unredeemed (e.g. RFC 7662 introspection's
    * `active`): `true` only when it says so, `false` when the token is dead there, a throw when it
-   * cannot tell. Called, once per token across the deployment, `rotationSettleMs` after a redemption
-   * got no definite answer; `true` lets the rotation go ahead, `false` ends the session. Without it a
+   * cannot tell. Called by one instance at a time, `rotationSettleMs` after a redemption got no
+   * definite answer, and again every `rotationSettleMs` while it cannot tell; within half of the
+   * rotation's time budget. `true` lets the rotation go ahead, `false` ends the session. Without it a
    * rotation in doubt ends the session (the token is never presented again).
    */
   isRefreshTokenActive?(context: {
@@ -240,8 +241,8 @@ export interface TokenkeepConfig {
   readonly successorTtlMs?: number | undefined;
   /**
    * How long after a rotation got no definite answer (a 5xx, a reset, a timeout) before the upstream
-   * is asked whether the refresh token is still unredeemed (needs `isRefreshTokenActive`, or
-   * `introspect` for custom endpoints). Meanwhile the session is served with its access token while
+   * is asked whether the refresh token is still unredeemed (needs `oauth.introspection`,
+   * `endpoints.introspect` or `isRefreshTokenActive`). Meanwhile the session is served with its access token while
    * it is valid. Longer than the upstream's slowest refresh: a refresh still running upstream when
    * the check is made would turn the next presentation into a reuse.
    * @default 10_000

@@ -577,22 +577,21 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
  */
 function gatewayServer(time: FakeTime, options: { verifyLatencyMs?: number } = {}) {
   const server = rotatingServer(time);
-  const faults: ("gateway" | "reset")[] = [];
+  const faults: ("gateway" | "reset" | "unavailable")[] = [];
   const presented: string[] = [];
-  const verifier = { calls: 0, fail: false };
+  const verifier = { calls: 0, fail: false, latencyMs: options.verifyLatencyMs ?? 5 };
   const redeem = async (context: RotationRedeemContext): Promise<TokenResponse> => {
     presented.push(context.refreshToken);
     const fault = faults.shift();
     if (fault === "gateway") throw new OAuthError({ error: "server_error", status: 502 });
+    if (fault === "unavailable") throw new OAuthError({ error: "temporarily_unavailable", status: 503 });
     const answer = await server.redeem(context);
     if (fault === "reset") throw new NetworkError("connection reset after the answer was sent");
     return answer;
   };
   const verify = async ({ refreshToken }: RotationRedeemContext): Promise<boolean> => {
     verifier.calls++;
-    await new Promise<void>((resolve) =>
-      time.timers.setTimeout(() => resolve(), options.verifyLatencyMs ?? 5),
-    );
+    await new Promise<void>((resolve) => time.timers.setTimeout(() => resolve(), verifier.latencyMs));
     if (verifier.fail) throw new NetworkError("introspection unreachable");
     return server.isLive(refreshToken);
   };
@@ -602,7 +601,7 @@ function gatewayServer(time: FakeTime, options: { verifyLatencyMs?: number } = {
     state: server.state,
     verifier,
     presented,
-    fail: (...modes: ("gateway" | "reset")[]) => faults.push(...modes),
+    fail: (...modes: ("gateway" | "reset" | "unavailable")[]) => faults.push(...modes),
   };
 }
 
@@ -715,6 +714,58 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     await time.advance(50);
     expect(due.value?.refreshToken).toBe("rt-1");
     expect(server.verifier.calls).toBe(2);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+  });
+
+  it("a check slower than half the redemption budget is 'cannot tell': the token is not presented on what time is left", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time, { verifyLatencyMs: 1_900 });
+    const events: RotationEvent[] = [];
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+      redeemTimeoutMs: 2_000,
+      leaseTtlMs: 5_000,
+      onEvent: (event) => events.push(event),
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(settle);
+    const slow = track(rotation!.rotate("rt-0"));
+    await time.advance(1_100); // half the budget (1 s) has passed: the check is abandoned
+    expect(code(slow.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(transient(slow.error)).toBe(true);
+    expect(events.some((event) => event.type === "in-doubt" && isTimeoutError(event.error))).toBe(true);
+    expect(server.presented).toEqual(["rt-0"]); // not presented on the 0.1 s a 1.9 s check would leave
+    // A faster check after another settle period redeems with the rest of the budget.
+    server.verifier.latencyMs = 900;
+    await time.advance(settle);
+    const due = track(rotation!.rotate("rt-0"));
+    await time.advance(1_000);
+    expect(due.value?.refreshToken).toBe("rt-1");
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+
+  it("a 503 goes in doubt when the server can be asked (a gateway may answer 503 after the upstream rotated)", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+    });
+    server.fail("unavailable");
+    const first = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(transient(first.error)).toBe(true);
+    const again = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(again.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(server.presented).toEqual(["rt-0"]); // not presented again before the check
+    await time.advance(settle);
+    const due = track(rotation!.rotate("rt-0"));
+    await time.advance(50);
+    expect(due.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(1);
     expect(server.presented).toEqual(["rt-0", "rt-0"]);
   });
 

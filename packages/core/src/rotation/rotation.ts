@@ -40,8 +40,8 @@ import {
   DEFAULT_SUCCESSOR_TTL_MS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
-import { isOAuthError, OAuthError, TokenkeepError } from "../errors/errors.js";
-import { raceAbort } from "../internal/deadline.js";
+import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "../errors/errors.js";
+import { createDeadline, raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
 import { createTimerSet, runtimeTimers, type Timers } from "../internal/timers.js";
@@ -302,10 +302,14 @@ const deadAfterDoubt = {
     "the server no longer accepts this refresh token (checked after its redemption was abandoned)",
 };
 
-/** An answer that proves the server did not redeem the token: it refused before doing anything. */
-const refusedUnredeemed = (error: unknown) => {
+/**
+ * An answer taken as proof that the server did not redeem the token: it refused before doing
+ * anything. A 503 counts only when the server cannot be asked (`verifyUnredeemed`): a gateway may
+ * answer 503 for an upstream that reset after rotating, so with a check a 503 goes in doubt instead.
+ */
+const refusedUnredeemed = (error: unknown, canAsk: boolean) => {
   const status = (error as { status?: unknown } | null)?.status;
-  return status === 429 || status === 503;
+  return status === 429 || (status === 503 && !canAsk);
 };
 
 /** A random tag, so a holder can take back its own `redeeming` marker and nobody else's. */
@@ -490,8 +494,9 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           await mark({ state: "failed", at: now(), failure });
           throw error;
         }
-        if (!held.signal.aborted && refusedUnredeemed(error)) {
-          // The server refused before redeeming (429, 503): the token is intact; take the claim back.
+        if (!held.signal.aborted && refusedUnredeemed(error, verifyUnredeemed !== undefined)) {
+          // The server refused before redeeming (429; 503 without a check): the token is intact;
+          // take the claim back.
           const undone = await link.call((store) =>
             store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
           );
@@ -514,11 +519,22 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const check = async (held: HeldLease, marker: Marker & { state: "in-doubt" }): Promise<TokenSet> => {
       lifetime.signal.throwIfAborted();
       let answer: unknown;
+      // The check and the redemption after it share the lease's budget: the check gets half of it,
+      // so a slow check cannot leave the redemption too little time (a redemption cut short would
+      // go in doubt again, and the next check would find the token spent).
+      const limit = createDeadline(timers, {
+        parent: held.signal,
+        timeoutMs: Math.floor(redeemTimeoutMs / 2),
+        timeoutReason: () =>
+          new TimeoutError("verifyUnredeemed took longer than half of redeemTimeoutMs", {
+            timeoutMs: Math.floor(redeemTimeoutMs / 2),
+          }),
+      });
       try {
         const asked = Promise.resolve().then(() =>
-          verifyUnredeemed!({ refreshToken, previous, signal: held.signal }),
+          verifyUnredeemed!({ refreshToken, previous, signal: limit.signal }),
         );
-        answer = await raceAbort(asked, held.signal);
+        answer = await raceAbort(asked, limit.signal);
         if (typeof answer !== "boolean") throw new TypeError("verifyUnredeemed resolved to a non-boolean");
       } catch (error) {
         // No definite answer: in doubt still, not asked again before another settle period.
@@ -526,6 +542,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         counters.inDoubt++;
         emit("in-doubt", error);
         throw doubt(error);
+      } finally {
+        limit.release();
       }
       if (!answer) {
         counters.inDoubtLost++;
