@@ -142,6 +142,7 @@ function learnSecrets(group: number, dir: string, output: string): number {
   const kept = join(dir, "admin-token");
   if (existsSync(kept)) found.add(registerSecret(readFileSync(kept, "utf8").trim(), "admin PAT"));
   if (!existsSync("/proc/self/environ")) return found.size;
+  const learned: [value: string, label: string][] = [];
   for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
     try {
       // /proc/<pid>/stat: "pid (name) state ppid pgrp ..."; the name may hold spaces.
@@ -151,13 +152,15 @@ function learnSecrets(group: number, dir: string, output: string): number {
         const at = entry.indexOf("=");
         const value = entry.slice(at + 1);
         if (SECRET_VARIABLES.includes(entry.slice(0, at)) && value !== "") {
-          found.add(registerSecret(value, entry.slice(0, at).toLowerCase().replaceAll("_", " ")));
+          learned.push([value, entry.slice(0, at).toLowerCase().replaceAll("_", " ")]);
         }
       }
     } catch {
       // the process ended meanwhile, or is not ours to read
     }
   }
+  // Registered outside the try: a secret too short to search for must fail the test, not vanish.
+  for (const [value, label] of learned) found.add(registerSecret(value, label));
   return found.size;
 }
 
