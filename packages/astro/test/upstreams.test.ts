@@ -320,6 +320,24 @@ describe("OAuth (oidc-provider)", () => {
     // The endpoint named explicitly (no discovery needed for it).
     const named = oauth({ introspection: `${provider.issuer}/token/introspection` });
     await expect(live(named, second.refreshToken!)).resolves.toBe(true);
+    // Errors name this config's setting, not grants' own option names.
+    expect(() =>
+      resolveUpstream(
+        parseConfig({
+          upstream: {
+            oauth: {
+              tokenUrl: `${provider.issuer}/token`,
+              clientId: CLIENTS.service.id,
+              clientSecret: CLIENTS.service.secret,
+              introspection: true,
+            },
+          },
+        }).upstream,
+      ),
+    ).toThrow(/^upstream\.oauth\.introspection: true needs `issuer`/);
+    expect(() => oauth({ introspection: "http://10.0.0.1/introspect" })).toThrow(
+      /^upstream\.oauth\.introspection: (?!createIntrospection)/,
+    );
     expect(() => oauth({ introspection: 5 })).toThrow(
       expect.objectContaining({
         code: "ERR_TOKENKEEP_INVALID_OPTIONS",

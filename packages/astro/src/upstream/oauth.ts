@@ -33,6 +33,9 @@ function slim(set: TokenSet): TokenSet {
   return { ...set, raw: claims === undefined ? {} : { [SESSION_PAYLOAD_KEY]: claims } };
 }
 
+const invalid = (message: string) =>
+  Object.assign(new TypeError(message), { code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+
 /** Builds the {@link Upstream} of an OAuth configuration. */
 export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
   const { revocationUrl, scope, introspection, ...grant } = options;
@@ -42,21 +45,29 @@ export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
     typeof introspection !== "string" &&
     !(introspection instanceof URL)
   ) {
-    throw Object.assign(
-      new TypeError("upstream.oauth.introspection: expected true, false or the introspection endpoint's URL"),
-      { code: "ERR_TOKENKEEP_INVALID_OPTIONS" },
-    );
+    throw invalid("upstream.oauth.introspection: expected true, false or the introspection endpoint's URL");
   }
   const redeem = refreshTokenGrant(grant);
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
   // Built now, so its options are checked when the upstream is (an issuer without an introspection
   // endpoint fails at the first check, as a "cannot tell": the rotation stays in doubt).
-  const verify =
-    introspection === undefined || introspection === false
-      ? undefined
-      : refreshTokenActive(
-          introspection === true ? revocation : { ...revocation, introspectionUrl: introspection },
-        );
+  let verify: Upstream["isRefreshTokenActive"];
+  if (introspection === true && grant.issuer === undefined) {
+    throw invalid(
+      "upstream.oauth.introspection: true needs `issuer` (its metadata names the introspection endpoint); or give the endpoint's URL",
+    );
+  }
+  if (introspection !== undefined && introspection !== false) {
+    try {
+      verify = refreshTokenActive(
+        introspection === true ? revocation : { ...revocation, introspectionUrl: introspection },
+      );
+    } catch (error) {
+      // grants names its own option (`introspectionUrl`): say which setting of this config it was.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw invalid(`upstream.oauth.introspection: ${reason.replace(/^createIntrospection[^:]*:\s*/, "")}`);
+    }
+  }
   return {
     ...(verify === undefined ? {} : { isRefreshTokenActive: verify }),
     async signIn(credentials, { signal }) {
