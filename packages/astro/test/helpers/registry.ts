@@ -9,7 +9,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import { Agent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { getCACertificates } from "node:tls";
@@ -58,11 +58,11 @@ function upstreamGet(
   timeoutMs: number,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpsRequest(
-      `${upstream.url}${path}`,
-      { method, headers, agent: upstream.agent },
-      resolve,
-    );
+    // An http: registry (a local Verdaccio, say) is asked over plain HTTP, without the TLS agent.
+    const target = `${upstream.url}${path}`;
+    const outgoing = target.startsWith("http:")
+      ? httpRequest(target, { method, headers }, resolve)
+      : httpsRequest(target, { method, headers, agent: upstream.agent }, resolve);
     outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     outgoing.on("error", reject);
     outgoing.end();
