@@ -231,6 +231,12 @@ export function createApiTransport(
   // token that request sent. Made on the session's first call, looked up by the instance's hook and
   // by the fetch path, so both decide who gets a token with the same code.
   const hooksOf = new WeakMap<ApiSession, KyHooks>();
+  // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
+  const replayFetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const limit = AbortSignal.timeout(config.timeoutMs);
+    const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
+  };
   const authHooks = (current: ApiSession): KyHooks => {
     let hooks = hooksOf.get(current);
     if (hooks === undefined) {
@@ -248,12 +254,7 @@ export function createApiTransport(
         },
         {
           origins: (url) => allowed(url) && current.current() !== undefined,
-          // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
-          fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-            const limit = AbortSignal.timeout(config.timeoutMs);
-            const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-            return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
-          },
+          fetch: replayFetch,
         },
       );
       hooksOf.set(current, hooks);
