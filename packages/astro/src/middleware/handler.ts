@@ -288,6 +288,8 @@ export function createTokenkeepMiddleware(
    */
   class RequestState implements ApiSession, LocalsSource {
     readonly now = now;
+    /** The API client's auth hooks for this request (see `ApiSession`). */
+    authHooks: ApiSession["authHooks"] = undefined;
     private responseStarted = false;
     /** The renewal of each access token answered 401 (made on the first one). */
     private renewals: Map<string, Promise<Session | undefined>> | undefined;
