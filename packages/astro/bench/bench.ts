@@ -26,7 +26,10 @@
  *
  * Run with `pnpm --filter @tokenkeep/astro bench` (needs taskset and, for the Redis part, redis-server);
  * `BENCH_ONLY=api` runs only the API client's figures, `BENCH_ONLY=overhead` both overhead figures (no
- * storm); `BENCH_ROUNDS` sets the rounds (16).
+ * storm); `BENCH_ROUNDS` sets the rounds (16). `BENCH_BEFORE=<folder>` (a copy of
+ * bench/fixtures/tokenkeep built with an earlier version, its `dist` beside this package's
+ * `node_modules`) measures that build beside this one in the same rounds: the API client's endpoint
+ * compares the middleware + plain `fetch` and the client's `get` of both builds, against plain `fetch`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -393,6 +396,18 @@ try {
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
   // a fixed header), the middleware alone (plain fetch with the session's token, without and with a
   // timeout signal), and the client's get sent through ky (a per-call option).
+  const before = process.env.BENCH_BEFORE;
+  if (before !== undefined) {
+    // An earlier build beside this one, in the same rounds (the steps without the integration left out).
+    await overhead("built endpoint, this build against an earlier one, both against plain fetch", [
+      { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
+      { name: "middleware + plain fetch, earlier build", cwd: before, path: "/fetch-client" },
+      { name: "middleware + plain fetch, this build", cwd: MEASURED, path: "/fetch-client" },
+      { name: "API client's get, earlier build", cwd: before, path: "/api-client" },
+      { name: "API client's get, this build", cwd: MEASURED, path: "/api-client" },
+    ]);
+    process.exit(0);
+  }
   await overhead("built endpoint, the API client's get against plain fetch", [
     { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
     { name: "ky alone", cwd: PLAIN, path: "/ky-client" },

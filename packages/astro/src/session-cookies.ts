@@ -15,6 +15,7 @@ import {
 } from "./cookie-chunks.js";
 import type { CookieSealer } from "./cookie-seal.js";
 import { decodeSession, encodeSession, type Session } from "./session.js";
+import type { SessionCache } from "./session-cache.js";
 
 /** The cookie settings after validation. */
 export interface SessionCookieSettings {
@@ -26,24 +27,45 @@ export interface SessionCookieSettings {
   readonly maxAgeS: number;
 }
 
-/** The name and attributes the session cookie gets on a request over `secure` or plain http. */
-export function sessionCookieFlags(
-  settings: SessionCookieSettings,
-  secure: boolean,
-): { readonly name: string; readonly options: CookieOptions } {
+/** The name and attributes of the session cookie over https or plain http. */
+interface SessionCookieFlags {
+  readonly name: string;
+  readonly options: CookieOptions;
+}
+
+/** Flags already built, per settings object (validated once, then shared by every request). */
+const builtFlags = new WeakMap<
+  SessionCookieSettings,
+  { plain?: SessionCookieFlags; secure?: SessionCookieFlags }
+>();
+
+/** Values are base64url (and dots): nothing to escape. */
+const asIs = (value: string) => value;
+
+/** The name and attributes the session cookie gets on a request over `secure` or plain http (frozen, built once per settings object). */
+export function sessionCookieFlags(settings: SessionCookieSettings, secure: boolean): SessionCookieFlags {
+  let known = builtFlags.get(settings);
+  if (known === undefined) {
+    known = {};
+    builtFlags.set(settings, known);
+  }
+  const built = secure ? known.secure : known.plain;
+  if (built !== undefined) return built;
   const prefix = !secure ? "" : settings.domain === undefined ? "__Host-" : "__Secure-";
-  return {
+  const flags: SessionCookieFlags = Object.freeze({
     name: prefix + settings.name,
-    options: {
+    options: Object.freeze({
       httpOnly: true,
-      sameSite: "lax",
+      sameSite: "lax" as const,
       path: "/",
       secure,
       ...(settings.domain === undefined ? {} : { domain: settings.domain }),
-      // Values are base64url (and dots): nothing to escape.
-      encode: (value: string) => value,
-    },
-  };
+      encode: asIs,
+    }),
+  });
+  if (secure) known.secure = flags;
+  else known.plain = flags;
+  return flags;
 }
 
 /** What one request's cookie I/O needs. */
@@ -53,15 +75,28 @@ export interface SessionCookieContext {
   readonly settings: SessionCookieSettings;
   readonly sealer: CookieSealer;
   readonly now: () => number;
+  /** Sessions already decoded, by sealed value (the middleware keeps one per process). */
+  readonly sessions?: SessionCache | undefined;
 }
 
-/** The session the request's cookies carry; `undefined` when absent, tampered with or malformed. */
-export async function readSessionCookie(context: SessionCookieContext): Promise<Session | undefined> {
+/**
+ * The session the request's cookies carry; `undefined` when absent, tampered with or malformed.
+ * Synchronous when `context.sessions` already holds the cookie's value.
+ */
+export function readSessionCookie(
+  context: SessionCookieContext,
+): Session | undefined | Promise<Session | undefined> {
   const { name } = sessionCookieFlags(context.settings, context.secure);
   const value = readChunked(context.jar, name);
   if (value === undefined) return undefined;
+  return context.sessions?.get(value) ?? unsealSession(context, value);
+}
+
+async function unsealSession(context: SessionCookieContext, value: string): Promise<Session | undefined> {
   const text = await context.sealer.unseal(value);
-  return text === undefined ? undefined : decodeSession(text);
+  const session = text === undefined ? undefined : decodeSession(text);
+  if (session !== undefined) context.sessions?.remember(value, session);
+  return session;
 }
 
 /** Whether the request carries a session cookie at all (readable or not). */

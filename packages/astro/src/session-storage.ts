@@ -18,10 +18,17 @@ import {
 /** The key of the session in Astro's session. */
 export const ASTRO_SESSION_KEY = "tokenkeep";
 
+/** What {@link SessionStorage.read} finds. */
+export interface StoredSession {
+  readonly session: Session | undefined;
+  /** Something is stored that can never be read (tampered with, an old key). */
+  readonly unreadable: boolean;
+}
+
 /** Reads and writes one request's session. */
 export interface SessionStorage {
-  /** The session; `unreadable` when something is stored that can never be read (tampered, old key). */
-  read(): Promise<{ readonly session: Session | undefined; readonly unreadable: boolean }>;
+  /** The session; synchronous when it needs no unsealing (a returning session in the cookie). */
+  read(): StoredSession | Promise<StoredSession>;
   write(session: Session): Promise<void>;
   clear(): void;
   /**
@@ -36,13 +43,19 @@ export interface SessionStorage {
 /** The session sealed in the session cookie (chunked when large). */
 export function cookieStorage(context: SessionCookieContext): SessionStorage {
   return {
-    async read() {
-      const session = await readSessionCookie(context);
-      return { session, unreadable: session === undefined && hasSessionCookie(context) };
+    read() {
+      const session = readSessionCookie(context);
+      return session instanceof Promise
+        ? session.then((read) => storedCookie(context, read))
+        : storedCookie(context, session);
     },
     write: (session) => writeSessionCookie(context, session),
     clear: () => clearSessionCookie(context),
   };
+}
+
+function storedCookie(context: SessionCookieContext, session: Session | undefined): StoredSession {
+  return { session, unreadable: session === undefined && hasSessionCookie(context) };
 }
 
 /** The error when `storage: "session"` meets a site without Astro sessions. */

@@ -41,6 +41,12 @@ export interface ApiSession {
    * `undefined` when the session ended. Throws {@link SessionExpiredError} when the response has started.
    */
   renew(rejected: string): Promise<Session | undefined>;
+  /**
+   * The transport's own slot: this session's auth hooks, made on its first call (kept here rather
+   * than in a `WeakMap` keyed by the session, whose entries cost the garbage collector on every
+   * request). Leave it `undefined`.
+   */
+  authHooks?: KyHooks | undefined;
 }
 
 /** What a request interceptor receives. */
@@ -228,11 +234,16 @@ export function createApiTransport(
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const interceptors = config.interceptors;
   // One set of auth hooks per request's session (core's createKyHooks): a replay is matched to the
-  // token that request sent. Made on the session's first call, looked up by the instance's hook and
-  // by the fetch path, so both decide who gets a token with the same code.
-  const hooksOf = new WeakMap<ApiSession, KyHooks>();
+  // token that request sent. Made on the session's first call and kept on the session, looked up by
+  // the instance's hook and by the fetch path, so both decide who gets a token with the same code.
+  // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
+  const replayFetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const limit = AbortSignal.timeout(config.timeoutMs);
+    const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
+  };
   const authHooks = (current: ApiSession): KyHooks => {
-    let hooks = hooksOf.get(current);
+    let hooks = current.authHooks;
     if (hooks === undefined) {
       hooks = createKyHooks(
         {
@@ -248,15 +259,10 @@ export function createApiTransport(
         },
         {
           origins: (url) => allowed(url) && current.current() !== undefined,
-          // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
-          fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-            const limit = AbortSignal.timeout(config.timeoutMs);
-            const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-            return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
-          },
+          fetch: replayFetch,
         },
       );
-      hooksOf.set(current, hooks);
+      current.authHooks = hooks;
     }
     return hooks;
   };

@@ -27,12 +27,24 @@ import {
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
 import { DEFAULT_SECRET_ENV, UNSEAL_CACHE_ENTRIES } from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
-import { createLocals, type SignInResult, type SignOutResult } from "../locals.js";
+import {
+  createLocals,
+  isOwnLocals,
+  type LocalsSource,
+  type SignInResult,
+  type SignOutResult,
+} from "../locals.js";
 import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
 import { denyAccess, isProtected } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
-import { astroSessionStorage, cookieStorage, type SessionStorage } from "../session-storage.js";
+import { createSessionCache, type SessionCache } from "../session-cache.js";
+import {
+  astroSessionStorage,
+  cookieStorage,
+  type SessionStorage,
+  type StoredSession,
+} from "../session-storage.js";
 import { SignInError } from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
@@ -54,11 +66,10 @@ export interface TokenkeepMiddleware extends MiddlewareHandler {
   dispose(): Promise<void>;
 }
 
-const HANDLED = Symbol.for("tokenkeep.astro.handled");
 const WARNED = Symbol.for("tokenkeep.astro.warned-unsealed");
 const ACTIVE = Symbol.for("tokenkeep.astro.active-middleware");
 
-type Flags = { [HANDLED]?: WeakSet<object>; [WARNED]?: boolean; [ACTIVE]?: TokenkeepMiddleware };
+type Flags = { [WARNED]?: boolean; [ACTIVE]?: TokenkeepMiddleware };
 const flags = globalThis as Flags;
 
 /**
@@ -140,21 +151,28 @@ function noStore(response: Response): void {
   }
 }
 
-/** `storage`, remembering whether this request wrote or cleared the session. */
-function tracked(storage: SessionStorage): SessionStorage & { changed(): boolean } {
-  let changed = false;
-  return {
-    ...storage,
-    write: (session) => {
-      changed = true;
-      return storage.write(session);
-    },
-    clear: () => {
-      changed = true;
-      storage.clear();
-    },
-    changed: () => changed,
-  };
+/** A request's storage, remembering whether this request wrote or cleared the session. */
+class TrackedStorage implements SessionStorage {
+  /** Whether the session was written or cleared. */
+  changed = false;
+  constructor(private readonly storage: SessionStorage) {}
+  read(): StoredSession | Promise<StoredSession> {
+    return this.storage.read();
+  }
+  write(session: Session): Promise<void> {
+    this.changed = true;
+    return this.storage.write(session);
+  }
+  clear(): void {
+    this.changed = true;
+    this.storage.clear();
+  }
+  async beginSession(): Promise<void> {
+    await this.storage.beginSession?.();
+  }
+  endSession(): void {
+    this.storage.endSession?.();
+  }
 }
 
 /** Creates the middleware for a validated configuration. */
@@ -168,6 +186,8 @@ export function createTokenkeepMiddleware(
   // Built on the first on-demand request: loading the module does no work and reads no secret, and
   // the upstream (grants' creators, discovery) is built only once a session needs rotating.
   let sealer: CookieSealer | undefined;
+  // Sessions decoded from this sealer's values, by value (a returning session skips unsealing).
+  let sessions: SessionCache | undefined;
   let upstream: Upstream | undefined;
   let rotation: SessionRotation | undefined;
 
@@ -197,6 +217,7 @@ export function createTokenkeepMiddleware(
     } else {
       throw new MissingSecretError();
     }
+    sessions = createSessionCache(UNSEAL_CACHE_ENTRIES);
     return sealer;
   };
 
@@ -253,46 +274,63 @@ export function createTokenkeepMiddleware(
     }
   };
 
-  /** The session after rotating it when due. */
-  const refreshIfDue = async (
-    storage: SessionStorage,
-    session: Session,
-    path: string,
-  ): Promise<Session | undefined> => {
-    if (session.expiresAt - now() > refreshWindow(session, config.refreshWindowMs)) return session;
-    return rotateNow(storage, session, path);
-  };
+  /** Whether `session` is inside its refresh window (then it is rotated before the page renders). */
+  const isDue = (session: Session): boolean =>
+    session.expiresAt - now() <= refreshWindow(session, config.refreshWindowMs);
 
   const transport = createApiTransport(config.api);
   const api = bindApiClient(transport, () => currentRequest()?.api);
 
   /**
-   * One request's session: read by the locals and the API client, renewed after a 401 while the
-   * response can still carry cookies, replaced by `login`, ended by `logout`.
+   * One request's session: read by the locals and the API client (it is both their source and the
+   * client's `ApiSession`), renewed after a 401 while the response can still carry cookies, replaced
+   * by `login`, ended by `logout`. One object per request, its methods shared.
    */
-  const requestState = (storage: SessionStorage, initial: Session | undefined, path: string) => {
-    let session = initial;
-    let responseStarted = false;
-    const renewals = new Map<string, Promise<Session | undefined>>();
-    const apiSession: ApiSession = {
-      current: () => session,
-      async renew(rejected) {
-        if (responseStarted) throw new SessionExpiredError({ reason: "response-started" });
-        if (session === undefined || session.accessToken !== rejected) return session;
-        // Every call of this request that met the 401 waits for the one renewal.
-        let renewal = renewals.get(rejected);
-        if (renewal === undefined) {
-          renewal = rotateNow(storage, session, path).then((next) => {
-            session = next;
-            return next;
-          });
-          renewals.set(rejected, renewal);
-        }
-        return renewal;
-      },
-    };
-    const login = async (credentials: Readonly<Record<string, string>>): Promise<SignInResult> => {
-      if (responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
+  class RequestState implements ApiSession, LocalsSource {
+    readonly now = now;
+    /** The API client's auth hooks for this request (see `ApiSession`). */
+    authHooks: ApiSession["authHooks"] = undefined;
+    private responseStarted = false;
+    /** The renewal of each access token answered 401 (made on the first one). */
+    private renewals: Map<string, Promise<Session | undefined>> | undefined;
+    constructor(
+      private readonly storage: SessionStorage,
+      private state: Session | undefined,
+      private readonly path: string,
+    ) {}
+
+    current(): Session | undefined {
+      return this.state;
+    }
+
+    session(): Session | undefined {
+      return this.state;
+    }
+
+    /** From here a rotation's cookies could not reach the browser. */
+    started(): void {
+      this.responseStarted = true;
+    }
+
+    async renew(rejected: string): Promise<Session | undefined> {
+      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
+      const session = this.state;
+      if (session === undefined || session.accessToken !== rejected) return session;
+      // Every call of this request that met the 401 waits for the one renewal.
+      this.renewals ??= new Map();
+      let renewal = this.renewals.get(rejected);
+      if (renewal === undefined) {
+        renewal = rotateNow(this.storage, session, this.path).then((next) => {
+          this.state = next;
+          return next;
+        });
+        this.renewals.set(rejected, renewal);
+      }
+      return renewal;
+    }
+
+    async login(credentials: Readonly<Record<string, string>>): Promise<SignInResult> {
+      if (this.responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
       upstream ??= resolveUpstream(config.upstream);
       let set: Awaited<ReturnType<Upstream["signIn"]>>;
       try {
@@ -307,21 +345,22 @@ export function createTokenkeepMiddleware(
         );
       }
       const next = tokenSetToSession(set, now());
-      await storage.beginSession?.();
-      await storage.write(next);
-      session = next;
-      emit("signed-in", path);
+      await this.storage.beginSession?.();
+      await this.storage.write(next);
+      this.state = next;
+      emit("signed-in", this.path);
       return { signedIn: true, sessionPayload: next.sessionPayload, expiresAt: next.expiresAt };
-    };
-    const logout = async (): Promise<SignOutResult> => {
-      const ending = session;
-      session = undefined;
-      storage.clear();
-      storage.endSession?.();
+    }
+
+    async logout(): Promise<SignOutResult> {
+      const ending = this.state;
+      this.state = undefined;
+      this.storage.clear();
+      this.storage.endSession?.();
       if (ending === undefined) return { revoked: false };
       upstream ??= resolveUpstream(config.upstream);
       if (upstream.signOut === undefined) {
-        emit("signed-out", path, { revoked: false });
+        emit("signed-out", this.path, { revoked: false });
         return { revoked: false };
       }
       try {
@@ -330,21 +369,14 @@ export function createTokenkeepMiddleware(
           refreshToken: ending.refreshToken,
           signal: AbortSignal.timeout(config.rotationTimeoutMs),
         });
-        emit("signed-out", path, { revoked: true });
+        emit("signed-out", this.path, { revoked: true });
         return { revoked: true };
       } catch (error) {
-        emit("signed-out", path, { revoked: false, error });
+        emit("signed-out", this.path, { revoked: false, error });
         return { revoked: false, error };
       }
-    };
-    return {
-      apiSession,
-      source: { session: () => session, now, login, logout },
-      started: () => {
-        responseStarted = true;
-      },
-    };
-  };
+    }
+  }
 
   const handler = async (context: APIContext, next: Parameters<MiddlewareHandler>[1]) => {
     if (context.isPrerendered) {
@@ -354,14 +386,12 @@ export function createTokenkeepMiddleware(
       (context.locals as { api?: unknown }).api = api;
       return next();
     }
-    flags[HANDLED] ??= new WeakSet();
-    const handled = flags[HANDLED];
-    if (handled.has(context.locals)) return next();
-    handled.add(context.locals);
+    // A second registration runs inside the first one's next(): the locals are already ours.
+    if (isOwnLocals((context.locals as { tokenkeep?: unknown }).tokenkeep)) return next();
 
     const path = context.url.pathname;
     const sealer = getSealer();
-    const storage = tracked(
+    const storage = new TrackedStorage(
       config.storage === "session"
         ? astroSessionStorage(context, sealer)
         : cookieStorage({
@@ -370,32 +400,35 @@ export function createTokenkeepMiddleware(
             settings,
             sealer,
             now,
+            sessions,
           }),
     );
-    const stored = await storage.read();
+    // A returning session in the cookie is read without waiting (see session-cache.ts).
+    const read = storage.read();
+    const stored = read instanceof Promise ? await read : read;
     // Tampered with, sealed with a retired key, or from an older format: it can never be read.
     if (stored.unreadable) storage.clear();
     let session = stored.session;
-    if (session !== undefined) session = await refreshIfDue(storage, session, path);
+    if (session !== undefined && isDue(session)) session = await rotateNow(storage, session, path);
 
-    const state = requestState(storage, session, path);
-    const locals = createLocals(state.source, now);
+    const state = new RequestState(storage, session, path);
+    const locals = createLocals(state, now);
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
-    bag.api = bindApiClient(transport, () => state.apiSession);
+    bag.api = bindApiClient(transport, () => state);
 
     const guarded = config.protect !== undefined && isProtected(path, config.protect.paths);
     if (guarded && session === undefined && config.protect !== undefined) {
       emit("protected", path);
       return denyAccess(context.request, context.url, config.protect);
     }
-    const response = await requestStorage().run({ locals, api: state.apiSession }, () => next());
+    const response = await requestStorage().run({ locals, api: state }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
     state.started();
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
-    if (guarded || storage.changed()) noStore(response);
+    if (guarded || storage.changed) noStore(response);
     return response;
   };
 
