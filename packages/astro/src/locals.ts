@@ -59,58 +59,42 @@ const signedOutSource = (now: () => number): LocalsSource => ({
 });
 
 /**
- * Marks the locals this middleware made (on their prototype, under a global symbol, so every copy of
- * this module a bundler may produce recognises them): a second registration of the middleware sees
- * the request's `locals.tokenkeep` carry it and passes the request on.
+ * Marks the locals this middleware made (a global symbol, so every copy of this module a bundler may
+ * produce recognises them): a second registration of the middleware sees the request's
+ * `locals.tokenkeep` carry it and passes the request on.
  */
 export const OWN_LOCALS = Symbol.for("tokenkeep.astro.locals");
 
 /**
- * The locals of one request. `signedIn`, `sessionPayload` and `expiresAt` are getters on the
- * prototype (an object literal's own getters cost about a microsecond per request to create);
- * `getAccessToken`, `login`, `logout` and `toJSON` are the instance's own functions, so they can be
- * destructured (`const { login } = Astro.locals.tokenkeep`).
+ * The locals of a request (or, without a source, of a prerendered page: signed out). Own getters
+ * and functions, so a spread (`{ ...Astro.locals.tokenkeep }`) copies the values and destructuring
+ * works.
  */
-class RequestLocals {
-  declare readonly [OWN_LOCALS]: true;
-  readonly getAccessToken: () => Promise<string | undefined>;
-  readonly login: (credentials: Readonly<Record<string, string>>) => Promise<SignInResult>;
-  readonly logout: () => Promise<SignOutResult>;
-  readonly toJSON: () => { signedIn: boolean; expiresAt: number | undefined };
-  readonly #from: LocalsSource;
-
-  constructor(from: LocalsSource) {
-    this.#from = from;
-    this.getAccessToken = async () => {
-      const session = from.session();
-      return session !== undefined && from.now() < session.expiresAt ? session.accessToken : undefined;
-    };
-    this.login = (credentials) => from.login(credentials);
-    this.logout = () => from.logout();
-    // A state object may end up in a log: show what it is, never the token.
-    this.toJSON = () => ({ signedIn: from.session() !== undefined, expiresAt: from.session()?.expiresAt });
-  }
-
-  get signedIn(): boolean {
-    return this.#from.session() !== undefined;
-  }
-
-  get sessionPayload(): JsonValue | undefined {
-    return this.#from.session()?.sessionPayload;
-  }
-
-  get expiresAt(): number | undefined {
-    return this.#from.session()?.expiresAt;
-  }
-}
-Object.defineProperty(RequestLocals.prototype, OWN_LOCALS, { value: true });
-
-/** The locals of a request (or, without a source, of a prerendered page: signed out). */
 export function createLocals(
   source: LocalsSource | undefined,
   now: () => number = Date.now,
 ): TokenkeepLocals {
-  return new RequestLocals(source ?? signedOutSource(now));
+  const from = source ?? signedOutSource(now);
+  return {
+    [OWN_LOCALS]: true,
+    get signedIn() {
+      return from.session() !== undefined;
+    },
+    get sessionPayload() {
+      return from.session()?.sessionPayload;
+    },
+    get expiresAt() {
+      return from.session()?.expiresAt;
+    },
+    getAccessToken: async () => {
+      const session = from.session();
+      return session !== undefined && from.now() < session.expiresAt ? session.accessToken : undefined;
+    },
+    login: (credentials: Readonly<Record<string, string>>) => from.login(credentials),
+    logout: () => from.logout(),
+    // A state object may end up in a log: show what it is, never the token.
+    toJSON: () => ({ signedIn: from.session() !== undefined, expiresAt: from.session()?.expiresAt }),
+  } as TokenkeepLocals;
 }
 
 /** Whether `value` is locals this middleware (any copy of it) made. */
