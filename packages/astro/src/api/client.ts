@@ -207,6 +207,19 @@ const HAS_SCHEME = /^[a-z][\d+.a-z-]*:/i;
 /** Characters ky strips before it checks a URL: such URLs are left to ky. */
 const STRIPPED_BY_KY = /^[\0-\u0020]|[\t\n\r]/;
 
+/**
+ * Whether a call's headers remove one of the client's (ky's `undefined` value): such calls go through
+ * ky, which keeps the header removed on its retries too (a hand-over would merge it back).
+ */
+function removesHeader(headers: ApiRequestOptions["headers"]): boolean {
+  if (headers === undefined) return false;
+  if (headers instanceof Headers) {
+    for (const [, value] of headers) if (value === "undefined") return true;
+    return false;
+  }
+  return Object.values(headers).some((value) => value === undefined || value === "undefined");
+}
+
 /** The signal of a request-like object handed to core's hook: never aborted. */
 const NEVER = new AbortController().signal;
 
@@ -510,7 +523,8 @@ export function createApiTransport(
       options.body === undefined &&
       options.json === undefined &&
       options.signal === undefined &&
-      options.searchParams === undefined
+      options.searchParams === undefined &&
+      !removesHeader(options.headers)
     ) {
       const href = fastUrl(url);
       if (href !== undefined) return viaFetch(current, href, method, options);
