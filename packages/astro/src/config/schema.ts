@@ -335,6 +335,27 @@ const upstreamSchema = z
     ) {
       context.addIssue({ code: "custom", message: "an upstream of functions needs both signIn and refresh" });
     }
+    // `oauth` is passed to @tokenkeep/grants, which checks it; `introspection` is this package's own.
+    const introspection = upstream.oauth?.introspection;
+    if (
+      introspection !== undefined &&
+      typeof introspection !== "boolean" &&
+      typeof introspection !== "string" &&
+      !(introspection instanceof URL)
+    ) {
+      context.addIssue({
+        code: "custom",
+        path: ["oauth", "introspection"],
+        message: "expected true, false or the introspection endpoint's URL",
+      });
+    } else if (introspection === true && upstream.oauth?.issuer === undefined) {
+      context.addIssue({
+        code: "custom",
+        path: ["oauth", "introspection"],
+        message:
+          "true needs issuer (its metadata names the introspection endpoint); or give the endpoint's URL",
+      });
+    }
   });
 
 const storeSchema = z.custom<Store>(

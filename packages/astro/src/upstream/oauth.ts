@@ -5,6 +5,7 @@
  * validates these options when the upstream is built, and discovers endpoints from `issuer`).
  */
 import type { JsonValue, TokenSet } from "@tokenkeep/core";
+import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import { passwordGrant, refreshTokenGrant, revokeToken } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
 import type { OAuthUpstreamOptions, Upstream } from "../config/schema.js";
@@ -33,30 +34,16 @@ function slim(set: TokenSet): TokenSet {
   return { ...set, raw: claims === undefined ? {} : { [SESSION_PAYLOAD_KEY]: claims } };
 }
 
-const invalid = (message: string) =>
-  Object.assign(new TypeError(message), { code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+const invalid = (message: string) => Object.assign(new TypeError(message), { code: INVALID_OPTIONS_CODE });
 
 /** Builds the {@link Upstream} of an OAuth configuration. */
 export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
   const { revocationUrl, scope, introspection, ...grant } = options;
-  if (
-    introspection !== undefined &&
-    typeof introspection !== "boolean" &&
-    typeof introspection !== "string" &&
-    !(introspection instanceof URL)
-  ) {
-    throw invalid("upstream.oauth.introspection: expected true, false or the introspection endpoint's URL");
-  }
   const redeem = refreshTokenGrant(grant);
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
   // Built now, so its options are checked when the upstream is (an issuer without an introspection
   // endpoint fails at the first check, as a "cannot tell": the rotation stays in doubt).
   let verify: Upstream["isRefreshTokenActive"];
-  if (introspection === true && grant.issuer === undefined) {
-    throw invalid(
-      "upstream.oauth.introspection: true needs `issuer` (its metadata names the introspection endpoint); or give the endpoint's URL",
-    );
-  }
   if (introspection !== undefined && introspection !== false) {
     try {
       verify = refreshTokenActive(
