@@ -72,6 +72,11 @@ beforeAll(async () => {
       response.writeHead(200, { "content-type": "application/json" });
       return response.write('{"partial":'); // and never ends
     }
+    if (path === "/broken-body") {
+      response.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      response.write('{"partial":');
+      return setTimeout(() => response.socket?.destroy(), 20); // the connection breaks off mid-body
+    }
     if (token === undefined || !valid.has(token)) {
       return sendJson(response, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
     }
@@ -380,10 +385,43 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const cookies = await sessionCookies(session(0));
     // A component rendering while the page streams: its call runs after the middleware returned.
     const { locals } = await run(middleware, cookies, async () => undefined);
-    const error = await locals.api.get("/me").catch((caught: unknown) => caught);
-    expect(isSessionExpiredError(error)).toBe(true);
+    const error = await locals.api.get("/me?q=secret").catch((caught: unknown) => caught);
+    expect(isSessionExpiredError(error) && [error.reason, error.message]).toEqual([
+      "response-started",
+      `GET ${resource.url}/me answered 401 and the response has already started, so the session is not ` +
+        "renewed now (the next request renews it)",
+    ]);
     expect(isApiError(error)).toBe(true);
     expect(redeemed).toEqual([]);
+  });
+
+  it("the timeout also bounds reading the body (a typed timeout error)", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 150 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/slow-body").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && [error.code, error.message]).toEqual([
+      "ERR_TOKENKEEP_API_TIMEOUT",
+      `GET ${resource.url}/slow-body took longer than its timeout`,
+    ]);
+  });
+
+  it("a body that breaks off while it is read: a typed, transient network error", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 5_000, retry: 0 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/broken-body").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && [error.code, error.transient, error.message]).toEqual([
+      "ERR_TOKENKEEP_API_NETWORK",
+      true,
+      `GET ${resource.url}/broken-body broke off while its answer was read`,
+    ]);
   });
 
   it("retries idempotent requests only", async () => {
@@ -622,19 +660,6 @@ describe("API client: which calls take the fetch path", () => {
     expect(via).toEqual(["ky"]);
   });
 
-  it("the timeout also bounds reading the body (a typed timeout error)", async () => {
-    valid.add("at-0");
-    const middleware = create(makeUpstream().upstream, { timeoutMs: 150 });
-    const cookies = await sessionCookies(session(0));
-    const { result } = await run(middleware, cookies, (api) =>
-      api.get("/slow-body").catch((error: unknown) => error),
-    );
-    const error = unwrap(result);
-    expect(isApiError(error) && [error.code, error.message]).toEqual([
-      "ERR_TOKENKEEP_API_TIMEOUT",
-      `GET ${resource.url}/slow-body took longer than its timeout`,
-    ]);
-  });
 });
 
 describe("API client while the build prerenders", () => {

@@ -28,6 +28,7 @@ import {
   ApiSchemaError,
   describeTarget,
   isApiError,
+  isSessionExpiredError,
   SessionExpiredError,
 } from "./errors.js";
 import { dottedPath, type StandardSchema } from "./standard-schema.js";
@@ -142,20 +143,32 @@ function originPolicy(config: ResolvedApiConfig): (url: URL) => boolean {
   return (url) => origins.has(url.origin);
 }
 
-async function readData(response: Response, type: ApiResponseType, describe: () => string): Promise<unknown> {
+/**
+ * The answer's body as `data`. `text` reads the body (ky's body method on the ky path, which bounds
+ * the read by the call's timeout); a failed read is the caller's to type.
+ */
+async function readData(
+  response: Response,
+  type: ApiResponseType,
+  describe: () => string,
+  text: () => Promise<string>,
+): Promise<unknown> {
   if (type === "none") {
     await response.body?.cancel().catch(() => {});
     return undefined;
   }
-  const text = await response.text();
-  if (type === "text") return text;
+  const body = await text();
+  return type === "text" ? body : parseJson(body, response.status, describe);
+}
+
+function parseJson(text: string, status: number, describe: () => string): unknown {
   if (text === "") return undefined;
   try {
     return JSON.parse(text);
   } catch (cause) {
     throw new ApiError("ERR_TOKENKEEP_API_INVALID_BODY", `${describe()} answered a body that is not JSON`, {
       cause,
-      status: response.status,
+      status,
     });
   }
 }
@@ -342,16 +355,32 @@ export function createApiTransport(
     return headers;
   };
 
-  /** The typed result of a 2xx answer (or of the 401 replay's answer). */
+  /**
+   * The typed result of a 2xx answer (or of the 401 replay's answer). `text` reads the body (by
+   * default the response's own method); a read that fails is typed: a timeout (`timedOut`, or the
+   * runtime's TimeoutError), the caller's abort, or the connection breaking off.
+   */
   const finish = async <T>(
     response: Response,
     options: ApiRequestOptions<T>,
     method: string,
     target: () => string,
+    read: { text?: () => Promise<string>; timedOut?: () => boolean } = {},
   ): Promise<ApiResponse<T>> => {
-    const data = await readData(response, options.responseType ?? "json", () =>
-      describeTarget(method, target()),
-    );
+    let data: unknown;
+    try {
+      data = await readData(
+        response,
+        options.responseType ?? "json",
+        () => describeTarget(method, target()),
+        read.text ?? (() => response.text()),
+      );
+    } catch (error) {
+      throw toApiError(error, method, target(), options.signal, {
+        reading: true,
+        timedOut: read.timedOut?.() === true,
+      });
+    }
     return {
       data:
         options.schema === undefined
@@ -380,6 +409,10 @@ export function createApiTransport(
         response,
       });
     } catch (error) {
+      // Renewal is not possible for this call: the error names it (the session's code has no target).
+      if (isSessionExpiredError(error)) {
+        throw new SessionExpiredError({ reason: error.reason, method, url: target() });
+      }
       if (isApiError(error) || isTokenkeepError(error)) throw error;
       const timedOut = (error as { name?: unknown } | null)?.name === "TimeoutError";
       throw new ApiError(
@@ -443,17 +476,24 @@ export function createApiTransport(
         return "response" in attempt ? Promise.resolve(attempt.response) : Promise.reject(attempt.error);
       };
     }
+    const pending = base(url, kyOptions);
     let response: Response;
     try {
-      response = await base(url, kyOptions);
+      response = await pending;
     } catch (error) {
       throw toApiError(error, method, target(), options.signal);
     }
+    // ky's body method bounds reading by the call's timeout (ky's timer stops at the headers, and
+    // reading the Response directly would wait for a stalled body forever); a replay's answer is
+    // bounded by the replay's own timeout signal.
+    let text: (() => Promise<string>) | undefined = () => pending.text();
     const sent = call.sent;
     if (response.status === 401 && current !== undefined && sent !== undefined) {
+      const answered = response;
       response = await afterUnauthorized(current, response, sent, method, target);
+      if (response !== answered) text = undefined;
     }
-    return finish(response, options, method, target);
+    return finish(response, options, method, target, { text });
   };
 
   /** The common call over `fetch`: its first attempt, then ky for anything not final. */
@@ -495,19 +535,8 @@ export function createApiTransport(
         clearTimeout(timer);
         return await viaKy(current, href, method, options, { attempt: { response }, request: sent() });
       }
-      try {
-        return await finish(response, options, method, target);
-      } catch (error) {
-        // The timeout also bounds reading the body here (ky's timer stops at the headers).
-        if (!controller.signal.aborted || isApiError(error)) throw error;
-        throw new ApiError(
-          "ERR_TOKENKEEP_API_TIMEOUT",
-          `${describeTarget(method, href)} took longer than its timeout`,
-          {
-            transient: true,
-          },
-        );
-      }
+      // The timer also bounds reading the body (it aborts the fetch, which ends the read).
+      return await finish(response, options, method, target, { timedOut: () => controller.signal.aborted });
     } finally {
       clearTimeout(timer);
     }
@@ -569,8 +598,17 @@ async function httpErrorOf(response: Response, method: string, url: string): Pro
   return new ApiHttpError({ method, url, status: response.status, data, headers: response.headers });
 }
 
-/** ky's failures as our typed errors; ours and the interceptors' own errors pass through. */
-function toApiError(error: unknown, method: string, url: string, signal: AbortSignal | undefined): unknown {
+/**
+ * ky's and the runtime's failures as our typed errors; ours and the interceptors' own errors pass
+ * through. `reading`: the failure came while the answer's body was read (`timedOut`: our timer ended it).
+ */
+function toApiError(
+  error: unknown,
+  method: string,
+  url: string,
+  signal: AbortSignal | undefined,
+  read: { readonly reading: boolean; readonly timedOut: boolean } = { reading: false, timedOut: false },
+): unknown {
   if (isApiError(error)) return error;
   if (isHTTPError(error)) {
     return new ApiHttpError({
@@ -585,7 +623,11 @@ function toApiError(error: unknown, method: string, url: string, signal: AbortSi
   // Not ky's error itself as the cause: its enumerable `request` carries the Authorization header
   // (and its message the full URL), which a logged cause would print. The runtime's cause is enough.
   const cause = isKyError(error) ? (error as Error).cause : error;
-  if (isTimeoutError(error)) {
+  if (
+    read.timedOut ||
+    isTimeoutError(error) ||
+    (error as { name?: unknown } | null)?.name === "TimeoutError"
+  ) {
     return new ApiError("ERR_TOKENKEEP_API_TIMEOUT", `${target} took longer than its timeout`, {
       cause,
       transient: true,
@@ -593,6 +635,13 @@ function toApiError(error: unknown, method: string, url: string, signal: AbortSi
   }
   if (signal?.aborted) {
     return new ApiError("ERR_TOKENKEEP_API_ABORTED", `${target} was aborted by its signal`, { cause });
+  }
+  if (read.reading && (error instanceof TypeError || error instanceof DOMException || isKyError(error))) {
+    // The connection broke off while the answer was read.
+    return new ApiError("ERR_TOKENKEEP_API_NETWORK", `${target} broke off while its answer was read`, {
+      cause,
+      transient: true,
+    });
   }
   if (isKyError(error) || error instanceof TypeError) {
     return new ApiError("ERR_TOKENKEEP_API_NETWORK", `${target} could not be reached`, {

@@ -114,6 +114,11 @@ export class ApiSchemaError extends ApiError {
  */
 export class SessionExpiredError extends ApiError {
   override name = "SessionExpiredError";
+  /**
+   * Why: `response-started` (a 401 once the response had started: the next request renews the
+   * session) or `session-ended` (the renewal ended the session: sign in again).
+   */
+  declare readonly reason: "response-started" | "session-ended";
   constructor(options: { reason: "response-started" | "session-ended"; method?: string; url?: string }) {
     const target =
       options.method === undefined || options.url === undefined
@@ -128,6 +133,7 @@ export class SessionExpiredError extends ApiError {
       }`,
       { status: 401 },
     );
+    this.reason = options.reason;
   }
 }
 
