@@ -4,9 +4,15 @@
  * rotate and whose reuse detection revokes the grant. The first redemption fails the way a gateway
  * does (a 502 the provider never saw) or the way a reset does (the provider rotated, the answer was
  * lost); `verifyUnredeemed` asks the provider's introspection endpoint (RFC 7662) after the settle time.
+ * A verifier configured with a wrong client secret fails permanently (401 `invalid_client`): it is
+ * asked once, and the token is then refused for good in both instances, as without a verifier.
  */
 import { NetworkError, OAuthError } from "@tokenkeep/core";
-import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core/rotation";
+import {
+  createRotationCoordinator,
+  type RotationCoordinator,
+  type RotationEvent,
+} from "@tokenkeep/core/rotation";
 import { shareStore } from "@tokenkeep/core/shared";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
@@ -29,16 +35,17 @@ describe.skipIf(!url)(
       await provider?.close();
     });
 
-    async function setUp(fault: "gateway" | "reset") {
+    async function setUp(fault: "gateway" | "reset", verifierSecret = CLIENT.secret) {
       provider = await startOidcProvider();
       const grant = { tokenUrl: provider.tokenUrl, clientId: CLIENT.id, clientSecret: CLIENT.secret };
       const initial = await passwordGrant({ ...grant, username: USER.name, password: USER.password })();
       const redeem = refreshTokenGrant(grant);
       const calls = { presented: 0, introspections: 0 };
+      const events: RotationEvent[] = [];
       let failed = false;
       const verify = refreshTokenActive({
         clientId: CLIENT.id,
-        clientSecret: CLIENT.secret,
+        clientSecret: verifierSecret,
         introspectionUrl: provider.introspectionUrl,
       });
       // One clock for both instances, moved past the settle time instead of sleeping through it.
@@ -54,6 +61,7 @@ describe.skipIf(!url)(
           shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
           now,
           inDoubtSettleMs: SETTLE_MS,
+          onEvent: (event) => events.push(event),
           redeem: async (context) => {
             calls.presented++;
             if (!failed) {
@@ -82,7 +90,7 @@ describe.skipIf(!url)(
             Array.from({ length: callers }, () => instance.rotate(initial.refreshToken!)),
           ),
         );
-      return { grant, calls, clock, rotateAll, ledger: provider.ledger };
+      return { grant, calls, events, clock, rotateAll, ledger: provider.ledger };
     }
 
     it("a 502 the provider never saw: transient until the settle time, then one check and one redemption for both", async () => {
@@ -129,6 +137,37 @@ describe.skipIf(!url)(
       }
       expect(calls).toEqual({ presented: 1, introspections: 1 });
       expect(ledger).toEqual({ redeemed: 1, rejected: 0, revokedGrants: 0 });
+    }, 30_000);
+
+    it("a verifier with a wrong client secret (401 invalid_client): asked once, then in doubt for good in both instances", async () => {
+      const { calls, events, clock, rotateAll, ledger } = await setUp("gateway", "not-the-secret");
+      await rotateAll(5);
+      clock.offset += SETTLE_MS;
+      const checked = await rotateAll(10);
+      expect(calls).toEqual({ presented: 1, introspections: 1 });
+      const reasons = checked.map((outcome) => {
+        expect(outcome.status).toBe("rejected");
+        return (outcome as PromiseRejectedResult).reason as { cause?: unknown };
+      });
+      for (const reason of reasons) {
+        expect(reason).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: false });
+      }
+      const failure = expect.objectContaining({ error: "invalid_client", status: 401, transient: false });
+      expect(reasons.map((reason) => reason.cause)).toContainEqual(failure);
+      expect(events.filter((event) => event.type === "in-doubt" && event.error !== undefined)).toEqual([
+        expect.objectContaining({ error: failure }),
+      ]);
+      // Settle periods later, in both instances: refused as without a verifier, the provider not asked.
+      clock.offset += SETTLE_MS * 3;
+      const later = await rotateAll(10);
+      for (const outcome of later) {
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+          code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
+          transient: false,
+        });
+      }
+      expect(calls).toEqual({ presented: 1, introspections: 1 });
+      expect(ledger).toEqual({ redeemed: 0, rejected: 0, revokedGrants: 0 });
     }, 30_000);
   },
 );

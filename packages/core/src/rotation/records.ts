@@ -19,12 +19,19 @@ export interface RecordedFailure {
  * - `redeemed`: the redemption succeeded (its successor may have expired since);
  * - `failed`: the server refused the token permanently;
  * - `in-doubt`: a redemption was abandoned without a definite answer (`checkedAt`: when the server
- *   was last asked whether the token is still unredeemed, without a definite answer).
+ *   was last asked whether the token is still unredeemed, without a definite answer;
+ *   `verifyFailedAt`: when that check failed permanently, so it is not asked again). Its expiry stays
+ *   `redeemedTtlMs` after `at`, however often it is rewritten.
  */
 export type Marker =
   | { readonly state: "redeeming"; readonly at: number; readonly by: string }
   | { readonly state: "redeemed"; readonly at: number }
-  | { readonly state: "in-doubt"; readonly at: number; readonly checkedAt?: number | undefined }
+  | {
+      readonly state: "in-doubt";
+      readonly at: number;
+      readonly checkedAt?: number | undefined;
+      readonly verifyFailedAt?: number | undefined;
+    }
   | { readonly state: "failed"; readonly at: number; readonly failure: RecordedFailure };
 
 /** A successor: the set a redemption returned, for late arrivals until `until` (epoch ms). */
@@ -56,9 +63,14 @@ export function decodeMarker(value: unknown): Marker | undefined {
     case "redeemed":
       return { state: value.state, at: value.at };
     case "in-doubt":
-      return typeof value.checkedAt === "number"
-        ? { state: value.state, at: value.at, checkedAt: value.checkedAt }
-        : { state: value.state, at: value.at };
+      // Optional fields are kept only when numeric (a marker from an older or newer version that
+      // lacks them, or has others, still reads as in doubt).
+      return {
+        state: value.state,
+        at: value.at,
+        ...(typeof value.checkedAt === "number" && { checkedAt: value.checkedAt }),
+        ...(typeof value.verifyFailedAt === "number" && { verifyFailedAt: value.verifyFailedAt }),
+      };
     case "failed": {
       const failure = value.failure;
       if (!isObject(failure) || typeof failure.error !== "string" || typeof failure.status !== "number") {

@@ -852,6 +852,155 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     expect(server.presented).toEqual(["rt-0"]);
   });
 
+  it.each([
+    [
+      "a 401 invalid_client from introspection",
+      () => new OAuthError({ error: "invalid_client", status: 401 }),
+    ],
+    ["a TypeError from a bad URL", () => new TypeError("Invalid URL")],
+    ["a programming error", () => new RangeError("bug in the verifier")],
+  ])(
+    "a check that fails permanently (%s): reported once, then in doubt for good in every instance, never asked again",
+    async (_, makeError) => {
+      const time = createFakeTime();
+      const store = createMemoryStore({ now: time.now });
+      const server = gatewayServer(time);
+      const events: RotationEvent[] = [];
+      const failure = makeError();
+      let asked = 0;
+      const instances = fleet(time, store, server.redeem, 2, {
+        verifyUnredeemed: async () => {
+          asked++;
+          throw failure;
+        },
+        onEvent: (event) => events.push(event),
+      });
+      server.fail("gateway");
+      const first = track(instances[0]!.rotate("rt-0"));
+      await time.advance(10);
+      expect(transient(first.error)).toBe(true);
+      await time.advance(settle);
+      const checked = [track(instances[0]!.rotate("rt-0")), track(instances[1]!.rotate("rt-0"))];
+      await time.advance(100);
+      expect(asked).toBe(1);
+      for (const call of checked) {
+        expect(code(call.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+        expect(call.error).toMatchObject({ transient: false, retryAfterMs: undefined });
+      }
+      // The caller whose flight asked gets the verifier's error as cause; the event reports it.
+      expect(checked.some((call) => (call.error as Error).cause === failure)).toBe(true);
+      expect(events.filter((event) => event.type === "in-doubt" && event.error === failure)).toHaveLength(1);
+      // The marker records it (and stays readable by an older instance: state, at and checkedAt as before).
+      const marker = await store.get(`tokenkeep:rotation:marker:${await sha256Hex("rt-0")}`);
+      expect(marker).toEqual({
+        state: "in-doubt",
+        at: expect.any(Number),
+        checkedAt: expect.any(Number),
+        verifyFailedAt: expect.any(Number),
+      });
+      // Later, in either instance: as without a verifier (refused for good), and the server is not asked.
+      for (let round = 0; round < 3; round++) {
+        await time.advance(settle * 2);
+        const later = instances.map((instance) => track(instance.rotate("rt-0")));
+        await time.advance(100);
+        for (const call of later) {
+          expect(code(call.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+          expect(call.error).toMatchObject({ transient: false, retryAfterMs: undefined });
+        }
+      }
+      expect(asked).toBe(1);
+      expect(server.presented).toEqual(["rt-0"]);
+    },
+  );
+
+  it("a check that fails transiently does not extend the marker: the token is in doubt until redeemedTtlMs after it was abandoned", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = gatewayServer(time);
+    server.verifier.fail = true; // a NetworkError every time: asked again each settle period
+    const redeemedTtlMs = 60_000;
+    const instances = fleet(time, store, server.redeem, 2, {
+      verifyUnredeemed: server.verify,
+      redeemedTtlMs,
+    });
+    server.fail("gateway");
+    const first = track(instances[0]!.rotate("rt-0"));
+    await time.advance(10);
+    expect(transient(first.error)).toBe(true);
+    const abandonedAt = time.now();
+    for (let round = 1; round <= 5; round++) {
+      await time.advance(settle);
+      const call = track(instances[round % 2]!.rotate("rt-0"));
+      await time.advance(10);
+      expect(code(call.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+      expect(transient(call.error)).toBe(true);
+      expect(server.verifier.calls).toBe(round);
+    }
+    // Just before the bound: still in doubt, and not due (checked < settle ago).
+    await time.advance(abandonedAt + redeemedTtlMs - 500 - time.now());
+    const before = track(instances[0]!.rotate("rt-0"));
+    await time.advance(10);
+    expect(code(before.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(server.presented).toEqual(["rt-0"]);
+    // Past it: no marker, handled as a token never seen (its one presentation since the gateway's 502).
+    await time.advance(1_000);
+    const after = track(instances[1]!.rotate("rt-0"));
+    await time.advance(50);
+    expect(after.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(5);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+
+  it("a permanently failed check keeps the marker's expiry too: past redeemedTtlMs the token is handled as never seen", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const redeemedTtlMs = 60_000;
+    let asked = 0;
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: async () => {
+        asked++;
+        throw new OAuthError({ error: "invalid_client", status: 401 });
+      },
+      redeemedTtlMs,
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    const abandonedAt = time.now();
+    await time.advance(redeemedTtlMs - 1_000);
+    const failed = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(failed.error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: false });
+    expect(asked).toBe(1);
+    await time.advance(abandonedAt + redeemedTtlMs + 1 - time.now());
+    const after = track(rotation!.rotate("rt-0"));
+    await time.advance(50);
+    expect(after.value?.refreshToken).toBe("rt-1");
+    expect(asked).toBe(1);
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+  });
+
+  it("a verifier resolving a non-boolean 'cannot tell': transient, asked again after the settle time", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    let asked = 0;
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: async (context) => (++asked === 1 ? (undefined as never) : server.verify(context)),
+    });
+    server.fail("gateway");
+    track(rotation!.rotate("rt-0"));
+    await time.advance(settle + 10);
+    const unsure = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(unsure.error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: true });
+    await time.advance(settle);
+    const due = track(rotation!.rotate("rt-0"));
+    await time.advance(50);
+    expect(due.value?.refreshToken).toBe("rt-1");
+    expect(asked).toBe(2);
+  });
+
   it("validates verifyUnredeemed and inDoubtSettleMs", () => {
     expect(() =>
       createRotationCoordinator({

@@ -22,9 +22,11 @@
  * 4. with `verifyUnredeemed`, in doubt is a wait, not an end: the error is transient, and the first
  *    arrival `inDoubtSettleMs` after the redemption was abandoned takes the lease and asks the server
  *    whether the token is still unredeemed. Yes: it redeems it (the one presentation since the check).
- *    No: the marker records `invalid_grant`. No answer: asked again `inDoubtSettleMs` later. The
- *    settle time lets a redemption the server (or a gateway that answered 504) is still running end
- *    first, so the check cannot race it into a reuse.
+ *    No: the marker records `invalid_grant`. No answer (a transient failure): asked again
+ *    `inDoubtSettleMs` later. A permanent failure (a 401, a bug): reported once, then the token is in
+ *    doubt for good, as without a verifier. The settle time lets a redemption the server (or a gateway
+ *    that answered 504) is still running end first, so the check cannot race it into a reuse. However
+ *    often it is checked, an in-doubt marker expires `redeemedTtlMs` after the redemption was abandoned.
  *
  * Safety over availability: a redemption happens only under a lease the store confirmed, after a
  * marker the store confirmed. When the store fails, callers get a transient
@@ -40,7 +42,14 @@ import {
   DEFAULT_SUCCESSOR_TTL_MS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
-import { isOAuthError, OAuthError, TimeoutError, TokenkeepError } from "../errors/errors.js";
+import {
+  InvalidResponseError,
+  isOAuthError,
+  OAuthError,
+  TimeoutError,
+  TokenkeepError,
+} from "../errors/errors.js";
+import { isTransientError } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
@@ -84,7 +93,11 @@ export type RotationRedeemer = (context: RotationRedeemContext) => Promise<Token
  * Asks the server whether a refresh token is still unredeemed, e.g. RFC 7662 introspection's
  * `active: true`, or an API's own check. Resolves `true` only when the server says so, `false` when
  * the token is dead there (rotated, revoked, expired); throws (or resolves anything else) when it
- * cannot tell. Called with the same context as the redeemer; it must stop when `signal` aborts.
+ * cannot tell. A throw is classified by `isTransientError`: a transient one (a network error, a
+ * timeout, a 5xx) is asked again after `inDoubtSettleMs`; any other (a 401 `invalid_client`, a
+ * `TypeError` from a bad URL, a bug) is reported once and the token is then refused for good, as
+ * without a verifier. Resolving a non-boolean counts as transient. Called with the same context as
+ * the redeemer; it must stop when `signal` aborts.
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2
  */
 export type RotationVerifier = (context: RotationRedeemContext) => Promise<boolean>;
@@ -101,7 +114,8 @@ export type RotationEventType =
   | "superseded"
   /**
    * A caller presented a refresh token whose redemption was abandoned: refused (for good without
-   * `verifyUnredeemed`; until the server is asked, or when it could not tell, with it: `error` says why).
+   * `verifyUnredeemed` or once it failed permanently; until the server is asked, or when it could not
+   * tell, with it: `error` says why).
    */
   | "in-doubt"
   /** The server said a refresh token in doubt is still unredeemed: it is redeemed now. */
@@ -177,8 +191,11 @@ export interface RotationCoordinatorOptions {
    */
   successorTtlMs?: number | undefined;
   /**
-   * Lifetime of the "redeemed" marker (no token material): within it a refresh token already
-   * redeemed is refused with `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`. Longer than `successorTtlMs`.
+   * Lifetime of the marker (no token material): within it a refresh token already redeemed is refused
+   * with `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`, a failed one with its error, one in doubt with
+   * `ERR_TOKENKEEP_ROTATION_IN_DOUBT`. An in-doubt marker keeps the expiry it got when the redemption
+   * was abandoned (checks that rewrite it do not extend it); past it, the token is handled as one
+   * never seen (redeemed). Longer than `successorTtlMs`.
    * @default 86_400_000 (24 h)
    */
   redeemedTtlMs?: number | undefined;
@@ -193,6 +210,10 @@ export interface RotationCoordinatorOptions {
    * {@link RotationVerifier}). With it, `ERR_TOKENKEEP_ROTATION_IN_DOUBT` is transient and the token
    * is redeemed once the server confirms it was never redeemed; without it, a token in doubt is
    * refused for good. The check runs under the lease and within `redeemTimeoutMs`, in one process.
+   * A check that fails transiently is repeated every `inDoubtSettleMs` until the in-doubt marker
+   * expires (`redeemedTtlMs` after the redemption was abandoned); one that fails permanently is
+   * reported (event `in-doubt` with `error`, and the `cause` of the error callers get) and not repeated:
+   * the token is then refused for good, as without a verifier.
    * @default undefined (a token in doubt is never presented again)
    */
   verifyUnredeemed?: RotationVerifier | undefined;
@@ -438,13 +459,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       if (state?.state === "failed") throw new OAuthError({ ...state.failure });
       if (state?.state === "in-doubt") {
         const dueAt = (state.checkedAt ?? state.at) + inDoubtSettleMs;
-        if (verifyUnredeemed !== undefined && now() >= dueAt) {
+        // A verifier that failed permanently for this token is not asked again: as without one.
+        const canAsk = verifyUnredeemed !== undefined && state.verifyFailedAt === undefined;
+        if (canAsk && now() >= dueAt) {
           due = state;
           return undefined; // the lease holder asks the server; the others wait for its outcome
         }
         counters.inDoubt++;
         emit("in-doubt");
-        throw doubt(undefined, dueAt);
+        throw canAsk ? doubt(undefined, dueAt) : inDoubt(undefined, undefined);
       }
       return undefined;
     };
@@ -535,13 +558,33 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           verifyUnredeemed!({ refreshToken, previous, signal: limit.signal }),
         );
         answer = await raceAbort(asked, limit.signal);
-        if (typeof answer !== "boolean") throw new TypeError("verifyUnredeemed resolved to a non-boolean");
+        if (typeof answer !== "boolean") {
+          // "Cannot tell", as documented: asked again later, like a network error.
+          throw new InvalidResponseError("verifyUnredeemed resolved to a non-boolean", { transient: true });
+        }
       } catch (error) {
-        // No definite answer: in doubt still, not asked again before another settle period.
-        await mark({ state: "in-doubt", at: marker.at, checkedAt: now() });
+        // Our own abort (the deadline, the lease, dispose) or a transient failure: no answer yet, asked
+        // again after another settle period. Anything else (a 401 from introspection, a bad URL, a
+        // bug) would fail the same way every time: recorded in the marker and not asked again, so the
+        // token is refused for good, as without a verifier.
+        // The record is a field of the `in-doubt` marker, not a new state: an older instance's
+        // `decodeMarker` reads an unknown state as no marker at all, and would present the token
+        // again (a reuse); it reads this marker as in doubt and ignores the field (`checkedAt` makes
+        // it wait a settle period before it asks, as it always did).
+        // Either way the marker keeps the expiry it got when the redemption was abandoned (`at`), so
+        // checks that keep failing do not keep the token in doubt past `redeemedTtlMs`.
+        const permanent = !limit.signal.aborted && !isTransientError(error);
+        const checkedAt = now();
+        await write(
+          markerKey,
+          permanent
+            ? { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt }
+            : { state: "in-doubt", at: marker.at, checkedAt },
+          Math.max(1, marker.at + redeemedTtlMs - checkedAt),
+        );
         counters.inDoubt++;
         emit("in-doubt", error);
-        throw doubt(error);
+        throw permanent ? inDoubt(error, undefined) : doubt(error);
       } finally {
         limit.release();
       }
