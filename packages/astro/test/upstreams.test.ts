@@ -203,7 +203,7 @@ describe("custom endpoints", () => {
     expect(endpoints().signOut).toBeUndefined();
   });
 
-  it("introspect posts the refresh token and reads active; anything else is 'cannot tell' (a throw)", async () => {
+  it("introspect posts the refresh token and reads active; anything else is 'cannot tell' (a throw, transient only for 408, 429, 5xx)", async () => {
     const upstream = endpoints({ introspect: "/auth/introspect", refreshRequestField: "token" });
     const ask = () =>
       upstream.isRefreshTokenActive!({
@@ -216,18 +216,36 @@ describe("custom endpoints", () => {
     expect(seen.at(-1)).toMatchObject({ path: "/api/auth/introspect", body: { token: "rt-7" } });
     answers.set("/api/auth/introspect", { status: 200, body: { active: false } });
     await expect(ask()).resolves.toBe(false);
-    for (const answer of [
-      { status: 200, body: { active: "yes" } },
-      { status: 200, body: {} },
-      { status: 401, body: { error: "invalid_client" } },
-      { status: 502, body: {} },
-      { status: 200, body: null, raw: "<html>proxy</html>" },
-    ]) {
+    for (const [answer, transient] of [
+      [{ status: 200, body: { active: "yes" } }, false],
+      [{ status: 200, body: {} }, false],
+      [{ status: 401, body: { error: "invalid_client" } }, false],
+      [{ status: 404, body: {} }, false],
+      [{ status: 200, body: null, raw: "<html>proxy</html>" }, false],
+      [{ status: 502, body: {} }, true],
+      [{ status: 503, body: {} }, true],
+      [{ status: 429, body: {} }, true],
+    ] as const) {
       answers.set("/api/auth/introspect", answer);
       const error = await failure(ask());
-      expect(isTokenkeepError(error) && error.transient).toBe(true);
+      expect([answer.status, isTokenkeepError(error) && error.transient]).toEqual([answer.status, transient]);
       expect(JSON.stringify(error)).not.toContain("rt-7");
     }
+    answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
+    const throwing = endpoints({
+      introspect: "/auth/introspect",
+      parseIntrospect: () => {
+        throw new Error("parser bug");
+      },
+    });
+    const parserError = await failure(
+      throwing.isRefreshTokenActive!({
+        refreshToken: "rt-7",
+        previous,
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(isTokenkeepError(parserError) && parserError.transient).toBe(false);
     // Another shape through parseIntrospect; no hook without introspect.
     answers.set("/api/auth/introspect", { status: 200, body: { state: "live" } });
     const parsed = endpoints({

@@ -148,12 +148,16 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
             const introspect = options.introspect as string;
             const response = await send(introspect, { [options.refreshRequestField]: refreshToken }, signal);
             const body = await readJson(response);
-            // Anything but a 2xx JSON answer with a boolean is "cannot tell": the rotation stays in
-            // doubt and is checked again later (a 401 here is the check's failure, not the token's).
+            // Anything but a 2xx JSON answer with a boolean is "cannot tell". A 408, 429 or 5xx may
+            // answer later: transient, the rotation stays in doubt and is checked again. Anything else
+            // (a 401 to our credentials, a 404, a body without `active`, a parser that throws) is how
+            // this endpoint is set up, which asking again will not change: permanent, and the rotation
+            // is then handled as without a check (the token in doubt is never presented again).
             if (!response.ok) {
-              throw new InvalidResponseError(`introspect answered ${response.status}`, {
-                status: response.status,
-                transient: true,
+              const status = response.status;
+              throw new InvalidResponseError(`introspect answered ${status}`, {
+                status,
+                transient: status === 408 || status === 429 || status >= 500,
               });
             }
             let active: unknown;
@@ -165,12 +169,12 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
             } catch (error) {
               throw new InvalidResponseError("the introspect parser failed", {
                 cause: error,
-                transient: true,
+                transient: false,
               });
             }
             if (typeof active !== "boolean") {
               throw new InvalidResponseError('introspect answered without a boolean "active"', {
-                transient: true,
+                transient: false,
               });
             }
             return active;

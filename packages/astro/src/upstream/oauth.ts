@@ -42,7 +42,7 @@ export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
   const redeem = refreshTokenGrant(grant);
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
   // Built now, so its options are checked when the upstream is (an issuer without an introspection
-  // endpoint fails at the first check, as a "cannot tell": the rotation stays in doubt).
+  // endpoint fails at the first check, permanently: the rotation is then handled as without a check).
   let verify: Upstream["isRefreshTokenActive"];
   if (introspection !== undefined && introspection !== false) {
     try {
