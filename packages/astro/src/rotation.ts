@@ -12,8 +12,9 @@
  *   network error, timeout, a holder that died) and the server may have rotated it. With the
  *   upstream's `isRefreshTokenActive` the error is transient: handled as below, and after
  *   `rotationSettleMs` the coordinator asks the upstream, then redeems the token once or records it
- *   dead (`invalid_grant`, above). Without it, it is final -> handled like a late request; the
- *   coordinator never presents the token again;
+ *   dead (`invalid_grant`, above); a check that fails permanently (rejected credentials, a wrong
+ *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> handled
+ *   like a late request; the coordinator never presents the token again;
  * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.

@@ -659,7 +659,6 @@ describe("API client: which calls take the fetch path", () => {
     await run(intercepted, cookies, (api) => api.get("/me"));
     expect(via).toEqual(["ky"]);
   });
-
 });
 
 describe("API client while the build prerenders", () => {
