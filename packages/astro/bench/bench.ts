@@ -15,7 +15,9 @@
  *    CPU per page over the plain page at most 100 us.
  *    The same for a built endpoint whose one upstream call is the API client's `get` (`/api-client`)
  *    against plain `fetch` with a fixed header, with steps between them measured in the same
- *    rounds: ky alone with a fixed header (`/ky-client`, no integration), the middleware with plain
+ *    rounds: ky alone with a fixed header (`/ky-client`, no integration), two floors under any
+ *    session middleware (bench/fixtures/floor, no integration: one that only calls `next()`, and one
+ *    that reads a cookie into locals and runs the page in an AsyncLocalStorage context), the middleware with plain
  *    `fetch` (`/fetch-client`), the same with an `AbortSignal.timeout` (`/fetch-client-timeout`, as
  *    the client's fetch path sends), and the API client's `get` made to take its ky path by a
  *    per-call option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
@@ -52,6 +54,7 @@ const root = process.cwd(); // pnpm runs scripts in the package folder
 const SITE = join(root, "test/fixtures/site");
 const PLAIN = join(root, "bench/fixtures/plain");
 const MEASURED = join(root, "bench/fixtures/tokenkeep");
+const FLOOR = join(root, "bench/fixtures/floor");
 const children: ChildProcess[] = [];
 
 process.env.ASTRO_TELEMETRY_DISABLED = "1";
@@ -380,7 +383,7 @@ async function storm(provider: OidcProviderServer, urls: readonly string[], labe
 try {
   console.log("building the fixture sites...");
   const only = process.env.BENCH_ONLY;
-  for (const site of only === undefined ? [SITE, MEASURED, PLAIN] : [MEASURED, PLAIN]) {
+  for (const site of only === undefined ? [SITE, MEASURED, PLAIN, FLOOR] : [MEASURED, PLAIN, FLOOR]) {
     await build({ root: site, logLevel: "error" });
   }
   const added = clientScriptBytes(MEASURED) - clientScriptBytes(PLAIN);
@@ -394,7 +397,9 @@ try {
     ]);
   }
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
-  // a fixed header), the middleware alone (plain fetch with the session's token, without and with a
+  // a fixed header), two floors under any session middleware (bench/fixtures/floor: a middleware that
+  // only calls next(), and one that reads a cookie, looks it up in a map and runs the page in an
+  // AsyncLocalStorage context, both before plain fetch with a fixed header), the middleware alone (plain fetch with the session's token, without and with a
   // timeout signal), and the client's get sent through ky (a per-call option).
   const before = process.env.BENCH_BEFORE;
   if (before !== undefined) {
@@ -411,6 +416,8 @@ try {
   await overhead("built endpoint, the API client's get against plain fetch", [
     { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
     { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
+    { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
+    { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
     { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
     { name: "the same with a timeout signal", cwd: MEASURED, path: "/fetch-client-timeout" },
     { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
