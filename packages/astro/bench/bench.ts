@@ -18,8 +18,11 @@
  *    rounds: ky alone with a fixed header (`/ky-client`, no integration), two floors under any
  *    session middleware (bench/fixtures/floor, no integration: one that only calls `next()`, and one
  *    that reads a cookie into locals and runs the page in an AsyncLocalStorage context), the middleware with plain
- *    `fetch` (`/fetch-client`), the same with an `AbortSignal.timeout` (`/fetch-client-timeout`, as
- *    the client's fetch path sends), and the API client's `get` made to take its ky path by a
+ *    `fetch` (`/fetch-client`), the same with the signal of an `AbortController` whose timer is
+ *    cleared when the call settles (`/fetch-client-signal`, as the client's fetch path sends) and
+ *    with an `AbortSignal.timeout` (`/fetch-client-timeout`), plain `fetch` with an
+ *    `AbortSignal.timeout` and no integration (`/fetch-timeout`: a careful caller's bounded call
+ *    without any library), and the API client's `get` made to take its ky path by a
  *    per-call option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
  *    integration adds 0 bytes).
  * 2. Rotation storm: 200 sessions whose access tokens expire at once, 5 parallel requests each,
@@ -399,8 +402,10 @@ try {
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
   // a fixed header), two floors under any session middleware (bench/fixtures/floor: a middleware that
   // only calls next(), and one that reads a cookie, looks it up in a map and runs the page in an
-  // AsyncLocalStorage context, both before plain fetch with a fixed header), the middleware alone (plain fetch with the session's token, without and with a
-  // timeout signal), and the client's get sent through ky (a per-call option).
+  // AsyncLocalStorage context, both before plain fetch with a fixed header), the middleware alone
+  // (plain fetch with the session's token: without a signal, with the client's kind of signal, with
+  // AbortSignal.timeout), plain fetch with AbortSignal.timeout and no integration, and the client's
+  // get sent through ky (a per-call option).
   const before = process.env.BENCH_BEFORE;
   if (before !== undefined) {
     // An earlier build beside this one, in the same rounds (the steps without the integration left out).
@@ -419,7 +424,9 @@ try {
     { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
     { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
     { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
-    { name: "the same with a timeout signal", cwd: MEASURED, path: "/fetch-client-timeout" },
+    { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
+    { name: "the same with AbortSignal.timeout", cwd: MEASURED, path: "/fetch-client-timeout" },
+    { name: "plain fetch with AbortSignal.timeout", cwd: PLAIN, path: "/fetch-timeout" },
     { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
     { name: "API client's get", cwd: MEASURED, path: "/api-client" },
   ]);
