@@ -343,15 +343,14 @@ export function createApiTransport(
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
     return new URL(url, baseHref).href;
   };
-  /** The client's headers with the call's over them, as ky merges them. */
+  /**
+   * The client's headers with the call's over them, as ky merges them (a call that removes one of
+   * the client's headers never comes here: see `removesHeader`).
+   */
   const headersOf = (own: ApiRequestOptions["headers"]): Headers => {
     const headers = new Headers(config.headers);
-    if (own === undefined) return headers;
-    const isHeaders = own instanceof Headers;
-    for (const [name, value] of new Headers(own as HeadersInit)) {
-      if (isHeaders && value === "undefined") headers.delete(name);
-      else headers.set(name, value);
-    }
+    if (own !== undefined)
+      for (const [name, value] of new Headers(own as HeadersInit)) headers.set(name, value);
     return headers;
   };
 
