@@ -1,5 +1,6 @@
 import { isOAuthError, type OAuthError } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } from "../src/index.js";
 import {
   NODE_CLIENT,
@@ -78,7 +79,7 @@ describe("@node-oauth/oauth2-server", () => {
     expect(first.refreshToken).toBeTruthy();
     const second = await refreshTokenGrant(client(rotating))({ previous: first });
     expect(second.refreshToken).toBeTruthy();
-    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
     expect(rotating.isActive(second.accessToken)).toBe(true);
     const replay = await rejection(refreshTokenGrant(client(rotating))({ previous: first }));
     expect(replay.error).toBe("invalid_grant");
@@ -89,8 +90,8 @@ describe("@node-oauth/oauth2-server", () => {
     const refresh = refreshTokenGrant({ ...client(steady), refreshToken: first.refreshToken });
     const second = await refresh();
     expect(second.raw.refresh_token).toBeUndefined();
-    expect(second.refreshToken).toBe(first.refreshToken);
-    expect(second.accessToken).not.toBe(first.accessToken);
+    expectSameSecret(second.refreshToken, first.refreshToken, "the kept refresh token");
+    expectOtherSecret(second.accessToken, first.accessToken, "the refreshed access token");
     // and the kept one still works
     const third = await refresh({ previous: second });
     expect(steady.isActive(third.accessToken)).toBe(true);

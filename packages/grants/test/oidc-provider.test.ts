@@ -1,5 +1,6 @@
 import { isOAuthError, type OAuthError, type TokenSet } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import {
   clientCredentialsGrant,
   discover,
@@ -134,7 +135,7 @@ describe("oidc-provider", () => {
     const refresh = refreshTokenGrant(service());
     const second = await refresh({ previous: first });
     expect(second.refreshToken).toBeTruthy();
-    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
     const replay = await rejection(refresh({ previous: first }));
     expect(replay.error).toBe("invalid_grant");
     expect(replay.transient).toBe(false);

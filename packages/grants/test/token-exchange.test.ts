@@ -2,6 +2,7 @@ import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/co
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import {
   JWT_BEARER_GRANT_TYPE,
@@ -157,7 +158,7 @@ describe("token exchange (RFC 8693) against oidc-provider", () => {
     const forAlice = await manager.getToken({ identity: { user: "alice" } });
     const again = await manager.getToken({ identity: { user: "alice" } });
     const forRobot = await manager.getToken({ identity: { user: "robot" } });
-    expect(again.accessToken).toBe(forAlice.accessToken);
+    expectSameSecret(again.accessToken, forAlice.accessToken, "the cached exchanged token");
     expect(received.length - before).toBe(2);
     expect(await subjectOf(forAlice.accessToken)).toBe("alice");
     expect(await subjectOf(forRobot.accessToken)).toBe("robot:robot-1");
@@ -230,7 +231,7 @@ describe("JWT bearer grant (RFC 7523 section 2.1) against oidc-provider", () => 
     const first = await creator();
     const second = await creator();
     expect(await subjectOf(first.accessToken)).toBe("carol");
-    expect(second.accessToken).not.toBe(first.accessToken);
+    expectOtherSecret(second.accessToken, first.accessToken, "the second exchanged token");
     expect(received.at(-1)).toMatchObject({ scope: "openid" });
     expect(received.at(-1)!.assertion).not.toBe(received.at(-2)!.assertion);
   });
