@@ -1,4 +1,4 @@
-/// <reference path="./oidc-provider.d.ts" />
+/// <reference path="../../../packages/grants/test/fixtures/oidc-provider-module.d.ts" />
 // The servers the examples and the demo start for themselves when no upstream is configured, all on
 // 127.0.0.1 and free ports:
 // - ONE OpenID provider (oidc-provider) for every kind of caller: client credentials for a backend,
