@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
 import { decodeJwt, decodeProtectedHeader, exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
@@ -12,6 +12,7 @@ import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientSecretJwt, privateKeyJwt } from "../src/client-assertion/index.js";
 import { clientCredentialsGrant, revokeToken } from "../src/index.js";
 import { type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
+import { rejection } from "./fixtures/rejection.js";
 
 // One client per algorithm family, each registered with its public key only.
 const subtle = globalThis.crypto.subtle;
@@ -83,15 +84,6 @@ function recordingFetch(bodies: URLSearchParams[]): typeof fetch {
     bodies.push(new URLSearchParams(String(init?.body)));
     return fetch(input, init);
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
 }
 
 describe("private_key_jwt against oidc-provider", () => {

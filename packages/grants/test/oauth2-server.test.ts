@@ -1,4 +1,3 @@
-import { isOAuthError, type OAuthError } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } from "../src/index.js";
@@ -10,6 +9,7 @@ import {
   type NodeOAuthServer,
   startNodeOAuth,
 } from "./fixtures/oauth2-server.js";
+import { rejection } from "./fixtures/rejection.js";
 
 let rotating: NodeOAuthServer;
 let steady: NodeOAuthServer;
@@ -26,15 +26,6 @@ const client = (server: NodeOAuthServer) => ({
   clientId: NODE_CLIENT.id,
   clientSecret: NODE_CLIENT.secret,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
-}
 
 describe("@node-oauth/oauth2-server", () => {
   it("issues client credentials tokens (basic and post)", async () => {

@@ -1,4 +1,4 @@
-import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +19,7 @@ import {
   startOidcProvider,
   USERS,
 } from "./fixtures/oidc-provider.js";
+import { rejection } from "./fixtures/rejection.js";
 
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
@@ -120,15 +121,6 @@ async function subjectOf(token: string): Promise<unknown> {
   const body = (await response.json()) as { active: boolean; sub?: string };
   expect(body.active).toBe(true);
   return body.sub;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
 }
 
 describe("token exchange (RFC 8693) against oidc-provider", () => {
