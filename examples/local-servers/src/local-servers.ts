@@ -1,4 +1,4 @@
-/// <reference path="./oidc-provider.d.ts" />
+/// <reference path="../../../packages/grants/test/fixtures/oidc-provider-module.d.ts" />
 // The servers the examples and the demo start for themselves when no upstream is configured, all on
 // 127.0.0.1 and free ports:
 // - ONE OpenID provider (oidc-provider) for every kind of caller: client credentials for a backend,
@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { startPatServer } from "@tokenkeep/pat-server/node";
 import { createSqliteStore } from "@tokenkeep/pat-server/sqlite";
 import Provider, { errors } from "oidc-provider";
+import { answerWithTokens } from "../../../packages/grants/test/fixtures/oidc-provider-grants.ts";
 import { MemoryAdapter, signingKeys } from "./provider-storage.ts";
 
 /** The demo's users (the sign-in form's hint shows the first). */
@@ -141,20 +142,7 @@ export async function startLocalServers(options: LocalServersOptions = {}): Prom
     async (ctx) => {
       const { username, password } = ctx.oidc.params;
       if (!username || USERS[username] !== password) throw new errors.InvalidGrant("invalid credentials");
-      const scope = "openid offline_access";
-      const grant = new provider!.Grant({ accountId: username, clientId: ctx.oidc.client.clientId });
-      grant.addOIDCScope(scope);
-      const grantId = await grant.save();
-      const common = { accountId: username, client: ctx.oidc.client, grantId, gty: "password", scope };
-      const accessToken = new provider!.AccessToken(common);
-      const refreshToken = new provider!.RefreshToken(common);
-      ctx.body = {
-        access_token: await accessToken.save(),
-        token_type: "Bearer",
-        expires_in: accessToken.expiration,
-        refresh_token: await refreshToken.save(),
-        scope,
-      };
+      await answerWithTokens(provider!, ctx, { accountId: username, gty: "password" });
     },
     ["username", "password", "scope"],
   );

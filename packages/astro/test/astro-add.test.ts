@@ -120,6 +120,7 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
   afterAll(async () => {
     await registry?.close();
     upstream.agent.destroy();
+    upstream.plainAgent.destroy();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 

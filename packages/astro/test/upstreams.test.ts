@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { isOAuthError, isTokenkeepError, type TokenSet } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import {
   CLIENTS,
@@ -289,7 +290,7 @@ describe("OAuth (oidc-provider)", () => {
       previous: first,
       signal: new AbortController().signal,
     });
-    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
     await upstream.signOut?.({ accessToken: second.accessToken, refreshToken: second.refreshToken });
     const revoked = await failure(
       upstream.refresh({
@@ -400,7 +401,7 @@ describe("OAuth (oidc-provider)", () => {
       expect(recovered.kind).toBe("rotated");
       expect(refreshes).toBe(2);
       const next = recovered.kind === "rotated" ? recovered.set : first;
-      expect(next.refreshToken).not.toBe(first.refreshToken);
+      expectOtherSecret(next.refreshToken, first.refreshToken, "the recovered refresh token");
       // The family is alive upstream: the new refresh token redeems.
       await expect(live(upstream, next.refreshToken!)).resolves.toBe(true);
     } finally {

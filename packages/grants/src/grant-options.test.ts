@@ -79,6 +79,35 @@ describe("options are validated once, when the creator is made", () => {
     });
   });
 
+  it("refuses tokenUrl and defaultLifetimeMs in revokeToken, which would ignore them, naming revocationUrl", async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests += 1;
+      return new Response();
+    };
+    const options = {
+      revocationUrl: "https://auth.test/revoke",
+      clientId: "id",
+      clientSecret: "s",
+      token: "t",
+      fetch,
+    };
+    await expect(
+      revokeToken({ ...options, tokenUrl: "https://auth.test/token" } as never),
+    ).rejects.toMatchObject({
+      code: INVALID_OPTIONS,
+      cause: ["(options): unknown option `tokenUrl` - did you mean `revocationUrl`?"],
+    });
+    await expect(revokeToken({ ...options, defaultLifetimeMs: 60_000 } as never)).rejects.toMatchObject({
+      code: INVALID_OPTIONS,
+      cause: ["(options): unknown option `defaultLifetimeMs`"],
+    });
+    expect(requests).toBe(0);
+    // An absent key spelt out (a spread of grant options) is not a value that would be ignored.
+    await revokeToken({ ...options, tokenUrl: undefined } as never);
+    expect(requests).toBe(1);
+  });
+
   it("refuses to refresh without a refresh token, permanently and without a request", async () => {
     let requests = 0;
     const creator = refreshTokenGrant({

@@ -5,6 +5,7 @@ import {
   number,
   oneOf,
   optional,
+  problem,
   type Rule,
   type RuleOutput,
   record,
@@ -121,6 +122,20 @@ export const urlRule = (): Rule<string> => {
   const valid = check(isHttpUrl, "expected an absolute http(s) URL");
   return (value, problems, path) => String(valid(value, problems, path));
 };
+
+/**
+ * A shared option that one factory does not take (`revokeToken` has no use for `tokenUrl`): any value
+ * is core's unknown-option problem, naming `instead` rather than the nearest key by spelling (which,
+ * for `tokenUrl`, is `token`). `undefined` passes, so a spread of grant options with the key unset
+ * still fits.
+ */
+export const notTaken =
+  (name: string, instead?: string): Rule<undefined> =>
+  (value, problems) => {
+    const hint = instead === undefined ? "" : ` - did you mean \`${instead}\`?`;
+    if (value !== undefined) problems.push(problem("", `unknown option \`${name}\`${hint}`));
+    return undefined;
+  };
 
 /** A string, or a list of strings (scope, resource). */
 export const stringsRule = (): Rule<string | readonly string[]> =>

@@ -1,12 +1,26 @@
 import { InvalidResponseError } from "@tokenkeep/core";
 import { readTokenResponse } from "@tokenkeep/core/http";
 import * as rules from "@tokenkeep/core/options";
-import { checkGrantOptions, type GrantOptions, grantOptionsShape, urlRule } from "./grant-options.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  notTaken,
+  urlRule,
+} from "./grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
 
-/** Options of {@link revokeToken}. */
+/**
+ * Options of {@link revokeToken}: the grants' shared options but `tokenUrl` and `defaultLifetimeMs`,
+ * which a revocation has no use for. A value for either is refused as an unknown option (a
+ * `TypeError` with code `ERR_TOKENKEEP_INVALID_OPTIONS`), never silently ignored.
+ */
 export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "defaultLifetimeMs"> {
-  /** The revocation endpoint. Either this or `issuer` (whose metadata names it) is required. */
+  /**
+   * The revocation endpoint. Either this or `issuer` (whose metadata names it) is required; it takes
+   * the place of the grants' `tokenUrl`.
+   * @default the issuer metadata's `revocation_endpoint`
+   */
   revocationUrl?: string | URL | undefined;
   /** The token to revoke: an access token or a refresh token. Secret. */
   token: string;
@@ -19,10 +33,14 @@ export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "def
   signal?: AbortSignal | undefined;
 }
 
-// Built on first use, so a bundle that never calls this creator drops it.
+// Built on first use, so a bundle that never calls this creator drops it. The shared shape has
+// `tokenUrl` and `defaultLifetimeMs`, which a revocation never uses: a value for either is refused,
+// not ignored, so nobody believes the token endpoint is where the revocation goes.
 const rule = () =>
   rules.object({
     ...grantOptionsShape(),
+    tokenUrl: notTaken("tokenUrl", "revocationUrl"),
+    defaultLifetimeMs: notTaken("defaultLifetimeMs"),
     revocationUrl: rules.optional(urlRule()),
     token: rules.string(1),
     tokenTypeHint: rules.optional(rules.string(1)),
@@ -44,16 +62,15 @@ export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
   const parsed = rules.validate(rule(), options, "revokeToken", (parsed) =>
     checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
   );
-  const resolved = { ...parsed, tokenUrl: undefined };
-  const url = await resolveEndpoint(resolved, "revocation_endpoint", parsed.revocationUrl, parsed.signal);
+  const url = await resolveEndpoint(parsed, "revocation_endpoint", parsed.revocationUrl, parsed.signal);
   const params = { token: parsed.token, token_type_hint: parsed.tokenTypeHint };
-  await postToEndpoint(url, params, resolved, parsed.signal, "revocation request", async (response) => {
+  await postToEndpoint(url, params, parsed, parsed.signal, "revocation request", async (response) => {
     if (response.ok) {
       await response.body?.cancel().catch(() => {});
       return;
     }
     // Error answers share the token endpoint's shape (RFC 7009 section 2.2.1): let core read them.
-    await readTokenResponse(response, { sentAt: resolved.now(), now: resolved.now });
+    await readTokenResponse(response, { sentAt: parsed.now(), now: parsed.now });
     throw new InvalidResponseError(`revocation answered ${response.status}`, { status: response.status });
   });
 }

@@ -4,13 +4,15 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
-import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
 import { decodeJwt, decodeProtectedHeader, exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientSecretJwt, privateKeyJwt } from "../src/client-assertion/index.js";
 import { clientCredentialsGrant, revokeToken } from "../src/index.js";
 import { type OidcProviderServer, startOidcProvider } from "./fixtures/oidc-provider.js";
+import { rejection } from "./fixtures/rejection.js";
 
 // One client per algorithm family, each registered with its public key only.
 const subtle = globalThis.crypto.subtle;
@@ -84,15 +86,6 @@ function recordingFetch(bodies: URLSearchParams[]): typeof fetch {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
-}
-
 describe("private_key_jwt against oidc-provider", () => {
   const cases = [
     [
@@ -117,7 +110,7 @@ describe("private_key_jwt against oidc-provider", () => {
       const first = await creator();
       // The server refuses a jti it has seen: a second success proves the assertion is new.
       const second = await creator();
-      expect(first.accessToken).not.toBe(second.accessToken);
+      expectOtherSecret(first.accessToken, second.accessToken, "the second access token");
       const tokenRequests = bodies.filter((body) => body.has("client_assertion"));
       expect(tokenRequests).toHaveLength(2);
       const [a, b] = tokenRequests.map((body) => decodeJwt(body.get("client_assertion")!));

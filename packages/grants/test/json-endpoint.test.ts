@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant } from "../src/index.js";
 import {
   JSON_CLIENT,
@@ -24,10 +25,11 @@ describe("JSON-body token endpoint", () => {
       scope: ["api:read", "api:write"],
       resource: "https://api.example.test/",
     })();
-    expect(endpoint.lastBody()).toEqual({
+    const { client_secret: sentSecret, ...sent } = endpoint.lastBody() ?? {};
+    expectSameSecret(sentSecret, JSON_CLIENT.secret, "the client_secret of the JSON body");
+    expect(sent).toEqual({
       grant_type: "client_credentials",
       client_id: JSON_CLIENT.id,
-      client_secret: JSON_CLIENT.secret,
       scope: "api:read api:write",
       resource: ["https://api.example.test/"],
     });

@@ -1,5 +1,6 @@
 import { createTokenManager, isInvalidResponseError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
 import { CLIENTS, type OidcProviderServer, startOidcProvider, USERS } from "./fixtures/oidc-provider.js";
 import { startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
@@ -47,8 +48,8 @@ describe("refresh-token rotation through the manager (oidc-provider)", () => {
     const first = await tokens.getToken();
     const second = await tokens.getToken({ forceRefresh: true });
     expect(second.refreshToken).toBeTruthy();
-    expect(second.refreshToken).not.toBe(first.refreshToken);
-    expect(second.accessToken).not.toBe(first.accessToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
+    expectOtherSecret(second.accessToken, first.accessToken, "the refreshed access token");
 
     // Someone presents the rotated-away refresh token again: the server revokes the whole grant.
     const replayer = manager(refreshTokenGrant({ ...service(), refreshToken: first.refreshToken }));
@@ -61,7 +62,7 @@ describe("refresh-token rotation through the manager (oidc-provider)", () => {
     const hitsBeforeRecovery = tokenHits();
     const third = await tokens.getToken({ forceRefresh: true });
     expect(tokenHits() - hitsBeforeRecovery).toBe(2);
-    expect(third.refreshToken).not.toBe(second.refreshToken);
+    expectOtherSecret(third.refreshToken, second.refreshToken, "the third refresh token");
   });
 });
 

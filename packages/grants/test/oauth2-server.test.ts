@@ -1,5 +1,5 @@
-import { isOAuthError, type OAuthError } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant, robotGrant } from "../src/index.js";
 import {
   NODE_CLIENT,
@@ -9,6 +9,7 @@ import {
   type NodeOAuthServer,
   startNodeOAuth,
 } from "./fixtures/oauth2-server.js";
+import { rejection } from "./fixtures/rejection.js";
 
 let rotating: NodeOAuthServer;
 let steady: NodeOAuthServer;
@@ -25,15 +26,6 @@ const client = (server: NodeOAuthServer) => ({
   clientId: NODE_CLIENT.id,
   clientSecret: NODE_CLIENT.secret,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
-}
 
 describe("@node-oauth/oauth2-server", () => {
   it("issues client credentials tokens (basic and post)", async () => {
@@ -78,7 +70,7 @@ describe("@node-oauth/oauth2-server", () => {
     expect(first.refreshToken).toBeTruthy();
     const second = await refreshTokenGrant(client(rotating))({ previous: first });
     expect(second.refreshToken).toBeTruthy();
-    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
     expect(rotating.isActive(second.accessToken)).toBe(true);
     const replay = await rejection(refreshTokenGrant(client(rotating))({ previous: first }));
     expect(replay.error).toBe("invalid_grant");
@@ -89,8 +81,8 @@ describe("@node-oauth/oauth2-server", () => {
     const refresh = refreshTokenGrant({ ...client(steady), refreshToken: first.refreshToken });
     const second = await refresh();
     expect(second.raw.refresh_token).toBeUndefined();
-    expect(second.refreshToken).toBe(first.refreshToken);
-    expect(second.accessToken).not.toBe(first.accessToken);
+    expectSameSecret(second.refreshToken, first.refreshToken, "the kept refresh token");
+    expectOtherSecret(second.accessToken, first.accessToken, "the refreshed access token");
     // and the kept one still works
     const third = await refresh({ previous: second });
     expect(steady.isActive(third.accessToken)).toBe(true);

@@ -1,5 +1,6 @@
-import { isOAuthError, type OAuthError, type TokenSet } from "@tokenkeep/core";
+import type { TokenSet } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import {
   clientCredentialsGrant,
   discover,
@@ -17,6 +18,7 @@ import {
   startOidcProvider,
   USERS,
 } from "./fixtures/oidc-provider.js";
+import { rejection } from "./fixtures/rejection.js";
 
 let op: OidcProviderServer;
 beforeAll(async () => {
@@ -41,15 +43,6 @@ async function introspect(token: string): Promise<Record<string, unknown>> {
     }),
   });
   return (await response.json()) as Record<string, unknown>;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
 }
 
 describe("oidc-provider", () => {
@@ -134,7 +127,7 @@ describe("oidc-provider", () => {
     const refresh = refreshTokenGrant(service());
     const second = await refresh({ previous: first });
     expect(second.refreshToken).toBeTruthy();
-    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expectOtherSecret(second.refreshToken, first.refreshToken, "the rotated refresh token");
     const replay = await rejection(refresh({ previous: first }));
     expect(replay.error).toBe("invalid_grant");
     expect(replay.transient).toBe(false);

@@ -1,7 +1,8 @@
-import { createTokenManager, isOAuthError, type OAuthError } from "@tokenkeep/core";
+import { createTokenManager } from "@tokenkeep/core";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import {
   JWT_BEARER_GRANT_TYPE,
@@ -18,6 +19,7 @@ import {
   startOidcProvider,
   USERS,
 } from "./fixtures/oidc-provider.js";
+import { rejection } from "./fixtures/rejection.js";
 
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
@@ -121,15 +123,6 @@ async function subjectOf(token: string): Promise<unknown> {
   return body.sub;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<OAuthError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
-}
-
 describe("token exchange (RFC 8693) against oidc-provider", () => {
   const service = () => ({
     issuer: op.issuer,
@@ -157,7 +150,7 @@ describe("token exchange (RFC 8693) against oidc-provider", () => {
     const forAlice = await manager.getToken({ identity: { user: "alice" } });
     const again = await manager.getToken({ identity: { user: "alice" } });
     const forRobot = await manager.getToken({ identity: { user: "robot" } });
-    expect(again.accessToken).toBe(forAlice.accessToken);
+    expectSameSecret(again.accessToken, forAlice.accessToken, "the cached exchanged token");
     expect(received.length - before).toBe(2);
     expect(await subjectOf(forAlice.accessToken)).toBe("alice");
     expect(await subjectOf(forRobot.accessToken)).toBe("robot:robot-1");
@@ -230,7 +223,7 @@ describe("JWT bearer grant (RFC 7523 section 2.1) against oidc-provider", () => 
     const first = await creator();
     const second = await creator();
     expect(await subjectOf(first.accessToken)).toBe("carol");
-    expect(second.accessToken).not.toBe(first.accessToken);
+    expectOtherSecret(second.accessToken, first.accessToken, "the second exchanged token");
     expect(received.at(-1)).toMatchObject({ scope: "openid" });
     expect(received.at(-1)!.assertion).not.toBe(received.at(-2)!.assertion);
   });

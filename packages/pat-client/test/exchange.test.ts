@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { PatAdminClient } from "../src/index";
 import { startTestServer } from "./helpers/pat-server";
 
@@ -46,7 +47,7 @@ describe("the PAT-to-JWT exchange through core's token manager", () => {
     expect(results).toHaveLength(20);
     expect(server.exchanges()).toBe(2);
     expect(server.requests.get("GET /admin/tokens")).toBe(1 + 20 + 20);
-    expect((await client.getAccessToken()).accessToken).not.toBe(before.accessToken);
+    expectOtherSecret((await client.getAccessToken()).accessToken, before.accessToken, "the renewed JWT");
   });
 
   it("a second 401 after the replay is returned, not replayed again", async () => {
@@ -67,7 +68,7 @@ describe("the PAT-to-JWT exchange through core's token manager", () => {
     await using client = new PatAdminClient({ endpoint: server.url, apiKey: server.adminToken });
     const first = await client.getAccessToken();
     const second = await client.getAccessToken();
-    expect(second.accessToken).toBe(first.accessToken);
+    expectSameSecret(second.accessToken, first.accessToken, "the cached JWT");
     expect(first.tokenType).toBe("Bearer");
     expect(first.expiresAt).toBeGreaterThan(Date.now() + 3_000_000);
     expect(server.exchanges()).toBe(1);

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
 import { runCli } from "../src/node/run-cli";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 
@@ -28,7 +29,7 @@ describe("tokenkeep-pat-server", () => {
     const first = capture();
     expect(await runCli(["bootstrap", "--database", database, "--owner", "ops"], first.io)).toBe(0);
     const token = first.out().trim();
-    expect(token).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/);
+    expectSecretMatches(token, /^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/, "the printed PAT");
     expect(first.err()).toContain("for ops");
     expect(first.err()).not.toContain(token.slice(26));
     const second = capture();

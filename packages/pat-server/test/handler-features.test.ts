@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { expectSameSecret, expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
 import type { PatErrorState } from "../src/handler-options";
 import { serve } from "../src/node/serve";
 import { startPatServer } from "../src/node/start-pat-server";
@@ -224,7 +225,7 @@ describe("bootstrap", () => {
     const store = sqlite();
     const first = await bootstrapAdminToken(store, fast);
     expect(first?.record).toMatchObject({ owner: "admin", isAdmin: true });
-    expect(first?.token).toMatch(/^pat_/);
+    expectSecretMatches(first?.token, /^pat_/, "the bootstrap PAT");
     expect(await bootstrapAdminToken(store, fast)).toBeUndefined();
     await store.revoke(first!.record.tokenId, { revokedAt: 1 });
     expect(await bootstrapAdminToken(store, { ...fast, owner: "ops" })).toMatchObject({
@@ -275,7 +276,11 @@ describe("onError", () => {
     expect(states).toHaveLength(1);
     const [state] = states as [PatErrorState];
     expect(state).toMatchObject({ method: "POST", path: "/auth/token", error: { message: "store down" } });
-    expect(state.request?.headers.get("authorization")).toBe(`Bearer ${token}`);
+    expectSameSecret(
+      state.request?.headers.get("authorization"),
+      `Bearer ${token}`,
+      "the authorization header in the error state",
+    );
     for (const text of [inspect(state, { depth: 10 }), JSON.stringify(state), String(Object.values(state))]) {
       expect(text).not.toContain(token.slice(token.indexOf(".") + 1));
     }

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
 import { serve } from "../src/node/serve";
 import { createPatHandler } from "../src/pat-handler";
 import type { PatStore } from "../src/store";
@@ -160,7 +161,7 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
       expect(issued.status).toBe(201);
       expect(issued.headers.get("content-type")).toBe(JSON_TYPE);
       const { token, record } = (await issued.json()) as { token: string; record: Record<string, unknown> };
-      expect(token).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/);
+      expectSecretMatches(token, /^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/, "the issued PAT");
       expect(record).toEqual({
         tokenId: token.slice(4, 25),
         owner: "user@example.com",

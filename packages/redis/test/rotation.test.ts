@@ -1,6 +1,7 @@
 import { rmSync } from "node:fs";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { CLIENT, type RunningProvider, startOidcProvider, USER } from "./support/oidc-provider.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
@@ -68,17 +69,17 @@ describe.skipIf(!url)("two processes rotating one refresh token against oidc-pro
       expect(result.errors).toEqual([]);
       expect(result.pairs).toHaveLength(1);
     }
-    expect(results[0]!.pairs).toEqual(results[1]!.pairs);
+    expectSameSecret(results[0]!.pairs, results[1]!.pairs, "the token pairs both processes saw");
     const [accessToken, refreshToken] = results[0]!.pairs[0]!.split(" ");
-    expect(accessToken).not.toBe(initial.accessToken);
-    expect(refreshToken).not.toBe(initial.refreshToken);
+    expectOtherSecret(accessToken, initial.accessToken, "the rotated access token");
+    expectOtherSecret(refreshToken, initial.refreshToken, "the rotated refresh token");
     expect(provider.ledger).toEqual({ redeemed: 1, rejected: 0, revokedGrants: 0 });
     expect(results[0]!.stats.redemptions + results[1]!.stats.redemptions).toBe(1);
 
     // Not revoked: the new refresh token redeems once more.
     const next = await refreshTokenGrant({ ...grant, refreshToken })();
     expect(next.accessToken).toBeTypeOf("string");
-    expect(next.refreshToken).not.toBe(refreshToken);
+    expectOtherSecret(next.refreshToken, refreshToken, "the next refresh token");
     expect(provider.ledger).toEqual({ redeemed: 2, rejected: 0, revokedGrants: 0 });
   }, 30_000);
 

@@ -19,9 +19,9 @@ import {
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { REPO_ROOT as repo } from "../../reliability/src/repo-root.js";
 
 const here = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
-const repo = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
 
 interface Readme {
   /** Relative to the repository. */

@@ -3,10 +3,8 @@
  * minimum Node (the one its `engines` states), and the TypeScript settings that resolve its exports.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-
-const repo = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
+import { REPO_ROOT as repo } from "../../reliability/src/repo-root.js";
 
 const packages = readdirSync(`${repo}/packages`)
   .filter((name) => existsSync(`${repo}/packages/${name}/package.json`))

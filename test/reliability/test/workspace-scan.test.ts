@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MIN_SECRET_LENGTH } from "../src/leak-scan.mjs";
+import { REPO_ROOT } from "../src/repo-root";
 import {
   MIN_REGISTERED_SECRET_LENGTH,
   mintSecret,
@@ -117,7 +118,7 @@ describe("mintSecret", () => {
 });
 
 describe("the workspace's registries", () => {
-  const root = join(import.meta.dirname, "../../..");
+  const root = REPO_ROOT;
   const read = (path: string) => readFileSync(join(root, path), "utf8");
   /** Whether any source file under `dir` (not node_modules, dist) imports the registry. */
   const registers = (dir: string): boolean =>

@@ -5,11 +5,23 @@
  * ones. Forwarding trusts the system's CA store as well as Node's: a machine whose registry sits
  * behind a TLS-inspecting proxy has that proxy's CA there, and Node's own fetch rejects the chain
  * unless NODE_EXTRA_CA_CERTS names it (turbo passes that variable through, see turbo.json).
+ *
+ * A machine that reaches the registry only through an explicit proxy sets HTTPS_PROXY (or
+ * https_proxy; HTTP_PROXY for an http: registry) and NO_PROXY: forwarding honours them, through an
+ * HTTP CONNECT tunnel for https, with the same CA trust inside the tunnel. That is Node's own agent
+ * option `proxyEnv` (node:http and node:https, Node 24.5 on), which reads those variables
+ * with the usual precedence and NO_PROXY matching: no dependency, and no tunnel code of ours.
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { Agent, request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { getCACertificates } from "node:tls";
@@ -19,11 +31,42 @@ import { gunzipSync } from "node:zlib";
 
 const run = promisify(execFile);
 
-/** The registry everything but our packages comes from, and the TLS trust to reach it with. */
+/** The registry everything but our packages comes from, and the TLS trust and proxy to reach it with. */
 export interface Upstream {
   /** pnpm's `registry`, without the trailing slash. */
   readonly url: string;
+  /** For an https: registry: the CA trust, and HTTPS_PROXY/https_proxy (a CONNECT tunnel) unless NO_PROXY matches. */
   readonly agent: Agent;
+  /** For an http: registry: HTTP_PROXY/http_proxy unless NO_PROXY matches. */
+  readonly plainAgent: HttpAgent;
+}
+
+/** The proxy variables an {@link Upstream} honours, as in `process.env`. */
+export type ProxyEnv = Readonly<Record<string, string | undefined>>;
+
+/**
+ * An {@link Upstream} for `url`, trusting `ca`, through the proxy `env` names (`process.env` by
+ * default; a variable left unset means a direct connection).
+ */
+export function createUpstream(options: {
+  readonly url: string;
+  readonly ca: readonly string[];
+  readonly rejectUnauthorized?: boolean;
+  readonly env?: ProxyEnv;
+}): Upstream {
+  const { HTTP_PROXY, http_proxy, HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy } = options.env ?? process.env;
+  // Only the proxy variables: the agent reads nothing else of it.
+  const proxyEnv = { HTTP_PROXY, http_proxy, HTTPS_PROXY, https_proxy, NO_PROXY, no_proxy };
+  return {
+    url: options.url.replace(/\/+$/, ""),
+    agent: new Agent({
+      keepAlive: true,
+      ca: [...options.ca],
+      rejectUnauthorized: options.rejectUnauthorized ?? true,
+      proxyEnv,
+    }),
+    plainAgent: new HttpAgent({ keepAlive: true, proxyEnv }),
+  };
 }
 
 const configValue = async (key: string): Promise<string | undefined> => {
@@ -43,10 +86,11 @@ export async function upstreamRegistry(): Promise<Upstream> {
   // TLS-inspecting proxy's CA lives; Node's fetch ignores it without --use-system-ca) and pnpm's cafile.
   const ca = [...getCACertificates("default"), ...getCACertificates("system")];
   if (cafile !== undefined) ca.push(await readFile(cafile, "utf8"));
-  return {
-    url: (registry ?? "https://registry.npmjs.org/").replace(/\/+$/, ""),
-    agent: new Agent({ keepAlive: true, ca, rejectUnauthorized: strict !== "false" }),
-  };
+  return createUpstream({
+    url: registry ?? "https://registry.npmjs.org/",
+    ca,
+    rejectUnauthorized: strict !== "false",
+  });
 }
 
 /** One GET or HEAD to the upstream registry; resolves with the response (its body unread). */
@@ -58,10 +102,10 @@ function upstreamGet(
   timeoutMs: number,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    // An http: registry (a local Verdaccio, say) is asked over plain HTTP, without the TLS agent.
+    // An http: registry (a local Verdaccio, say) is asked over plain HTTP, without the TLS trust.
     const target = `${upstream.url}${path}`;
     const outgoing = target.startsWith("http:")
-      ? httpRequest(target, { method, headers }, resolve)
+      ? httpRequest(target, { method, headers, agent: upstream.plainAgent }, resolve)
       : httpsRequest(target, { method, headers, agent: upstream.agent }, resolve);
     outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     outgoing.on("error", reject);
@@ -226,7 +270,10 @@ export async function startLocalRegistry(
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-        if (upstream === undefined) target.agent.destroy();
+        if (upstream === undefined) {
+          target.agent.destroy();
+          target.plainAgent.destroy();
+        }
       }),
   };
 }

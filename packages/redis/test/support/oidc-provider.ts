@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createServer } from "node:http";
 import Provider, { errors } from "oidc-provider";
 import { mintSecret, registerSecret } from "../../../../test/reliability/src/secret-registry.js";
+import { answerWithTokens, onAnsweredTokens } from "../../../grants/test/fixtures/oidc-provider-grants.js";
 
 // The client secret and the password are minted and registered, and so is every token the provider
 // answers with (test/reliability/src/secret-registry.ts): the workspace run searches its output for them.
@@ -72,20 +73,7 @@ export async function startOidcProvider(
       const { username, password } = ctx.oidc.params;
       if (username !== USER.name || password !== USER.password)
         throw new errors.InvalidGrant!("bad credentials");
-      const client = ctx.oidc.client;
-      const scope = "openid offline_access";
-      const grant = new provider.Grant({ accountId: username, clientId: client.clientId });
-      grant.addOIDCScope(scope);
-      const grantId = await grant.save();
-      const shape = { accountId: username, client, grantId, gty: "password", scope };
-      const accessToken = new provider.AccessToken(shape);
-      ctx.body = {
-        access_token: await accessToken.save(),
-        token_type: "Bearer",
-        expires_in: accessToken.expiration,
-        refresh_token: await new provider.RefreshToken(shape).save(),
-        scope,
-      };
+      await answerWithTokens(provider, ctx, { accountId: username, gty: "password" });
     },
     ["username", "password", "scope"],
   );
@@ -102,14 +90,7 @@ export async function startOidcProvider(
   provider.on("grant.revoked", () => {
     ledger.revokedGrants++;
   });
-  provider.use(async (ctx, next) => {
-    await next();
-    const body = ctx.body as Record<string, unknown> | undefined;
-    for (const field of ["access_token", "refresh_token", "id_token"]) {
-      const token = body?.[field];
-      if (typeof token === "string" && token.length > 0) registerSecret(token, field.replace("_", " "));
-    }
-  });
+  onAnsweredTokens(provider, registerSecret);
   server.on("request", provider.callback());
   return {
     issuer,

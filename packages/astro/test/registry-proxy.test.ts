@@ -1,0 +1,176 @@
+/**
+ * The astro-add test's loopback registry forwards through the proxy the environment names: an https
+ * registry through a CONNECT tunnel (HTTPS_PROXY or https_proxy), trusting inside the tunnel only the
+ * CA it was given; an http one through HTTP_PROXY; straight when NO_PROXY matches or nothing is set.
+ * Everything is local: a tiny CONNECT proxy that counts what it carries, and an HTTPS "registry"
+ * with a self-signed certificate made by the openssl CLI.
+ */
+import { execFileSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUpstream, type ProxyEnv, startLocalRegistry } from "./helpers/registry.js";
+
+const dir = mkdtempSync(join(tmpdir(), "tokenkeep-registry-proxy-"));
+execFileSync(
+  "openssl",
+  [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-keyout",
+    join(dir, "key.pem"),
+    "-out",
+    join(dir, "cert.pem"),
+  ],
+  { stdio: "ignore" },
+);
+const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** Answers any path with a small packument naming it, and counts what it answered. */
+const registryHandler =
+  (hits: string[]) => (request: { url?: string }, response: import("node:http").ServerResponse) => {
+    hits.push(request.url ?? "");
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end(JSON.stringify({ name: request.url?.slice(1) }));
+  };
+
+const tlsHits: string[] = [];
+const plainHits: string[] = [];
+const tlsRegistry = createHttpsServer(
+  { key: readFileSync(join(dir, "key.pem")), cert },
+  registryHandler(tlsHits),
+);
+const plainRegistry = createHttpServer(registryHandler(plainHits));
+
+/** A forward proxy: CONNECT tunnels (counted by target) and absolute-form GETs for plain HTTP. */
+const tunnels: string[] = [];
+const forwarded: string[] = [];
+const proxy = createHttpServer((request, response) => {
+  forwarded.push(request.url ?? "");
+  const upstream = httpRequest(
+    request.url ?? "",
+    { method: request.method, headers: request.headers },
+    (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    },
+  );
+  upstream.on("error", () => response.destroy());
+  request.pipe(upstream);
+});
+proxy.on("connect", (request, socket, head) => {
+  tunnels.push(request.url ?? "");
+  const [host, port] = (request.url ?? "").split(":");
+  const target = connect(Number(port), host, () => {
+    socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    target.write(head);
+    target.pipe(socket);
+    socket.pipe(target);
+  });
+  target.on("error", () => socket.destroy());
+  socket.on("error", () => target.destroy());
+});
+
+let tlsHost: string;
+let plainHost: string;
+let proxyUrl: string;
+beforeAll(async () => {
+  [tlsHost, plainHost, proxyUrl] = await Promise.all([
+    listen(tlsRegistry),
+    listen(plainRegistry),
+    listen(proxy).then((host) => `http://${host}`),
+  ]);
+});
+afterAll(() => {
+  for (const server of [tlsRegistry, plainRegistry, proxy]) {
+    server.closeAllConnections();
+    server.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One forwarded GET through a loopback registry (which serves no package of its own). */
+async function forward(url: string, env: ProxyEnv, ca = [cert]) {
+  const upstream = createUpstream({ url, ca, env });
+  const registry = await startLocalRegistry(dir, upstream);
+  try {
+    const answer = await fetch(`${registry.url}/left-pad`);
+    return {
+      status: answer.status,
+      body: (await answer.json()) as unknown,
+      failures: [...registry.failures],
+    };
+  } finally {
+    await registry.close();
+    upstream.agent.destroy();
+    upstream.plainAgent.destroy();
+  }
+}
+
+describe("the loopback registry's forwarding", () => {
+  it("tunnels to an https registry through HTTPS_PROXY or https_proxy with CONNECT", async () => {
+    for (const env of [{ HTTPS_PROXY: proxyUrl }, { https_proxy: proxyUrl }]) {
+      const [tunnelsBefore, hitsBefore] = [tunnels.length, tlsHits.length];
+      const answer = await forward(`https://${tlsHost}`, env);
+      expect(answer, Object.keys(env)[0]).toEqual({ status: 200, body: { name: "left-pad" }, failures: [] });
+      expect(tunnels.slice(tunnelsBefore)).toEqual([tlsHost]);
+      expect(tlsHits.slice(hitsBefore)).toEqual(["/left-pad"]);
+    }
+  });
+
+  it("checks the registry's certificate inside the tunnel against the CA it was given", async () => {
+    const before = tunnels.length;
+    const answer = await forward(`https://${tlsHost}`, { HTTPS_PROXY: proxyUrl }, []);
+    expect(answer.status).toBe(502);
+    expect(answer.failures.join()).toMatch(/certificate/i);
+    expect(tunnels.length - before).toBe(1);
+  });
+
+  it("goes straight to the registry when NO_PROXY names its host, or no proxy is set", async () => {
+    const before = tunnels.length;
+    for (const env of [
+      { HTTPS_PROXY: proxyUrl, NO_PROXY: "127.0.0.1" },
+      { https_proxy: proxyUrl, no_proxy: "*" },
+      {},
+    ]) {
+      const answer = await forward(`https://${tlsHost}`, env);
+      expect(answer, JSON.stringify(Object.keys(env))).toEqual({
+        status: 200,
+        body: { name: "left-pad" },
+        failures: [],
+      });
+    }
+    expect(tunnels.length).toBe(before);
+  });
+
+  it("asks an http registry through HTTP_PROXY, not HTTPS_PROXY", async () => {
+    const before = forwarded.length;
+    const viaProxy = await forward(`http://${plainHost}`, { HTTP_PROXY: proxyUrl });
+    expect(viaProxy).toEqual({ status: 200, body: { name: "left-pad" }, failures: [] });
+    expect(forwarded.slice(before)).toEqual([`http://${plainHost}/left-pad`]);
+    await forward(`http://${plainHost}`, { HTTPS_PROXY: proxyUrl });
+    expect(forwarded.length - before).toBe(1);
+  });
+});

@@ -1,0 +1,8 @@
+/**
+ * The repository's top folder, without a trailing slash, for the tests that read the workspace's own
+ * files (READMEs, manifests, turbo.json). Imported by path from other test packages, like
+ * `secret-registry.ts`.
+ */
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
