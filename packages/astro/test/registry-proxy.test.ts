@@ -129,7 +129,14 @@ async function forward(url: string, env: ProxyEnv, ca = [cert]) {
   }
 }
 
-describe("the loopback registry's forwarding", () => {
+/**
+ * `proxyEnv` came to http.Agent in Node 24.5; the workspace also runs on Node 22.23.4 and later, where
+ * the option is ignored (the registry then forwards directly, as before it honoured a proxy).
+ */
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+const proxyEnvSupported = major > 24 || (major === 24 && minor >= 5);
+
+describe.skipIf(!proxyEnvSupported)("the loopback registry's forwarding (Node 24.5 or later)", () => {
   it("tunnels to an https registry through HTTPS_PROXY or https_proxy with CONNECT", async () => {
     for (const env of [{ HTTPS_PROXY: proxyUrl }, { https_proxy: proxyUrl }]) {
       const [tunnelsBefore, hitsBefore] = [tunnels.length, tlsHits.length];
