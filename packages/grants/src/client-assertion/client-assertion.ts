@@ -1,5 +1,5 @@
 import * as rules from "@tokenkeep/core/options";
-import { SignJWT } from "jose";
+import { CompactSign } from "jose";
 import type { ClientAuthenticator } from "../client-authentication.js";
 import { DEFAULT_ASSERTION_AUDIENCE, DEFAULT_ASSERTION_LIFETIME_MS } from "../defaults.js";
 import {
@@ -115,13 +115,18 @@ function assertionAuthenticator(
       }
       const iat = Math.floor(now() / 1000);
       const x5t = await thumbprint();
-      const assertion = await new SignJWT({ jti: crypto.randomUUID() })
+      // A compact JWS over claims built here (RFC 7523 section 3). jose's SignJWT would sign the same
+      // bytes after re-checking claims we build ourselves; CompactSign keeps this entry smaller.
+      const claims = {
+        iss: clientId,
+        sub: clientId,
+        aud,
+        jti: crypto.randomUUID(),
+        iat,
+        exp: iat + Math.ceil(lifetimeMs / 1000),
+      };
+      const assertion = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
         .setProtectedHeader({ ...header, ...(x5t === undefined ? {} : { "x5t#S256": x5t }) })
-        .setIssuer(clientId)
-        .setSubject(clientId)
-        .setAudience(aud)
-        .setIssuedAt(iat)
-        .setExpirationTime(iat + Math.ceil(lifetimeMs / 1000))
         .sign(await key());
       params.client_id = clientId;
       params.client_assertion_type = JWT_BEARER_ASSERTION_TYPE;
