@@ -141,6 +141,8 @@ async function measure(): Promise<void> {
   const dpopManager = createTokenManager({ creator: grant(dpop.fetch) });
   const bearerFetch = createAuthFetch(bearerManager, { origins: [api] });
   const dpopFetch = createAuthFetch(dpopManager, { origins: [api], fetch: dpop.fetch });
+  // A Bearer request through the DPoP wrapper, which passes it on untouched: what the wrapper costs.
+  const bearerWrappedFetch = createAuthFetch(bearerManager, { origins: [api], fetch: dpop.fetch });
   const url = `${api}/resource?page=1`;
 
   const call =
@@ -154,6 +156,7 @@ async function measure(): Promise<void> {
     bearer: call(bearerFetch),
     bearerSameWork: call(bearerFetch, `${api}/same-work/resource?page=1`),
     dpop: call(dpopFetch),
+    bearerWrapped: call(bearerWrappedFetch, `${api}/same-work/resource?page=1`),
   };
   type Kind = keyof typeof runs;
   const kinds = Object.keys(runs) as Kind[];
@@ -209,6 +212,7 @@ async function measure(): Promise<void> {
   console.log(`  Bearer: ${line("bearer")}`);
   console.log(`  Bearer, the server doing a proof verification's work first: ${line("bearerSameWork")}`);
   console.log(`  DPoP (ES256 proof): ${line("dpop")}`);
+  console.log(`  Bearer after the same server work, through the DPoP wrapper: ${line("bearerWrapped")}`);
   const extra = of((r) => r.dpop.client - r.bearer.client);
   const extraSameWork = of((r) => r.dpop.client - r.bearerSameWork.client);
   console.log(`  DPoP adds, against Bearer: ${ms(extra)} of client CPU per request ${verdict(extra)}`);
@@ -219,7 +223,9 @@ async function measure(): Promise<void> {
     const split = THREAD_KINDS.map(
       (thread) => `${thread} ${kinds.map((kind) => ms(of((r) => r[kind].threads[thread]))).join(" / ")}`,
     );
-    console.log(`  per thread, Bearer / Bearer after the same work / DPoP (medians): ${split.join(", ")}`);
+    console.log(
+      `  per thread, Bearer / Bearer after the same work / DPoP / Bearer through the wrapper (medians): ${split.join(", ")}`,
+    );
   }
   console.log("resource server (the child process; information, not the client's cost):");
   console.log(
