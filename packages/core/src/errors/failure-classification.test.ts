@@ -29,6 +29,7 @@ describe("isTransientError: fetch network failures", () => {
     ["Chromium", "Failed to fetch"],
     ["Firefox", "NetworkError when attempting to fetch resource."],
     ["Safari", "Load failed"],
+    ["Node (undici), an answer broken off mid-body", "terminated"],
     ["older Deno", "error sending request for url (http://127.0.0.1:1/): connection refused"],
   ])("retries the TypeError of %s", (_runtime, message) => {
     expect(isTransientError(new TypeError(message))).toBe(true);

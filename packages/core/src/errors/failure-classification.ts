@@ -8,10 +8,12 @@ import { isTokenkeepError } from "./errors.js";
 /**
  * The messages of the `TypeError` that `fetch` rejects with when no HTTP answer arrived (refused
  * connection, reset, DNS failure). Node (undici) and Deno 2 say "fetch failed", Chromium "Failed to
- * fetch", Firefox "NetworkError when attempting to fetch resource.", Safari "Load failed".
+ * fetch", Firefox "NetworkError when attempting to fetch resource.", Safari "Load failed"; Node says
+ * "terminated" when the connection broke off while the answer's body was read.
  */
 const FETCH_FAILURE_MESSAGES: ReadonlySet<string> = new Set([
   "fetch failed",
+  "terminated",
   "Failed to fetch",
   "NetworkError when attempting to fetch resource.",
   "Load failed",
@@ -84,7 +86,8 @@ function classifyOne(error: unknown): boolean | undefined {
  *   of ky's `HTTPError` and most HTTP clients' errors): transient for 408, 429 and 5xx, permanent
  *   otherwise.
  * - The `TypeError` `fetch` rejects with when no answer arrived (Node, Deno, Bun, Chromium, Firefox
- *   and Safari messages): transient. Any other `TypeError` is a bug: permanent.
+ *   and Safari messages), or Node's "terminated" for an answer that broke off mid-body: transient.
+ *   Any other `TypeError` is a bug: permanent.
  * - A `TimeoutError` (`AbortSignal.timeout()`'s `DOMException`, ky's): transient. An `AbortError`:
  *   permanent.
  * - Otherwise the error's `cause`, one level down, by the same rules; failing that, permanent.
@@ -95,4 +98,16 @@ export function isTransientError(error: unknown): boolean {
   const own = classifyOne(error);
   if (own !== undefined) return own;
   return isObject(error) && classifyOne(error.cause) === true;
+}
+
+/**
+ * Whether a failure is known to repeat however often it is retried: a tokenkeep error marked
+ * permanent, an HTTP status other than 408, 429 and 5xx, or a `TypeError` or `RangeError` that is
+ * not a network failure (a bad URL, a bug). Stricter than `!isTransientError`: an error it cannot
+ * read (a plain `Error`, an HTTP client's own network error) is not known to repeat. Internal.
+ */
+export function failsForGood(error: unknown): boolean {
+  const own = classifyOne(error);
+  if (own !== undefined) return !own;
+  return (error instanceof TypeError || error instanceof RangeError) && !isTransientError(error);
 }

@@ -1001,6 +1001,43 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     expect(asked).toBe(2);
   });
 
+  it.each([
+    ["a plain Error (an HTTP client's own network error)", () => new Error("socket hang up")],
+    [
+      "Node's TypeError for an answer that broke off mid-body",
+      () =>
+        new TypeError("terminated", {
+          cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+        }),
+    ],
+    ["an error with a 503 status", () => Object.assign(new Error("unavailable"), { status: 503 })],
+    ["a thrown string", () => "nope" as unknown as Error],
+  ])(
+    "a check failing with %s is not known to repeat: 'cannot tell', asked again after the settle time",
+    async (_, makeError) => {
+      const time = createFakeTime();
+      const server = gatewayServer(time);
+      let asked = 0;
+      const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+        verifyUnredeemed: async (context) => {
+          if (++asked === 1) throw makeError();
+          return server.verify(context);
+        },
+      });
+      server.fail("gateway");
+      track(rotation!.rotate("rt-0"));
+      await time.advance(settle + 10);
+      const unsure = track(rotation!.rotate("rt-0"));
+      await time.advance(10);
+      expect(unsure.error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: true });
+      await time.advance(settle);
+      const due = track(rotation!.rotate("rt-0"));
+      await time.advance(50);
+      expect(due.value?.refreshToken).toBe("rt-1");
+      expect(asked).toBe(2);
+    },
+  );
+
   it("validates verifyUnredeemed and inDoubtSettleMs", () => {
     expect(() =>
       createRotationCoordinator({

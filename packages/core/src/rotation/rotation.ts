@@ -22,9 +22,9 @@
  * 4. with `verifyUnredeemed`, in doubt is a wait, not an end: the error is transient, and the first
  *    arrival `inDoubtSettleMs` after the redemption was abandoned takes the lease and asks the server
  *    whether the token is still unredeemed. Yes: it redeems it (the one presentation since the check).
- *    No: the marker records `invalid_grant`. No answer (a transient failure): asked again
- *    `inDoubtSettleMs` later. A permanent failure (a 401, a bug): reported once, then the token is in
- *    doubt for good, as without a verifier. The settle time lets a redemption the server (or a gateway
+ *    No: the marker records `invalid_grant`. No answer (a failure not known to repeat): asked again
+ *    `inDoubtSettleMs` later. A failure known to repeat (a 401, a bad URL): reported once, then the
+ *    token is in doubt for good, as without a verifier. The settle time lets a redemption the server (or a gateway
  *    that answered 504) is still running end first, so the check cannot race it into a reuse. However
  *    often it is checked, an in-doubt marker expires `redeemedTtlMs` after the redemption was abandoned.
  *
@@ -49,7 +49,7 @@ import {
   TimeoutError,
   TokenkeepError,
 } from "../errors/errors.js";
-import { isTransientError } from "../errors/failure-classification.js";
+import { failsForGood } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
@@ -93,10 +93,11 @@ export type RotationRedeemer = (context: RotationRedeemContext) => Promise<Token
  * Asks the server whether a refresh token is still unredeemed, e.g. RFC 7662 introspection's
  * `active: true`, or an API's own check. Resolves `true` only when the server says so, `false` when
  * the token is dead there (rotated, revoked, expired); throws (or resolves anything else) when it
- * cannot tell. A throw is classified by `isTransientError`: a transient one (a network error, a
- * timeout, a 5xx) is asked again after `inDoubtSettleMs`; any other (a 401 `invalid_client`, a
- * `TypeError` from a bad URL, a bug) is reported once and the token is then refused for good, as
- * without a verifier. Resolving a non-boolean counts as transient. Called with the same context as
+ * cannot tell. A throw known to repeat (a tokenkeep error marked permanent, such as a 401
+ * `invalid_client`; an HTTP status other than 408, 429 and 5xx; a `TypeError` or `RangeError` that is
+ * not a network failure, such as a bad URL) is reported once, and the token is then refused for good,
+ * as without a verifier. Any other throw (a network error, a timeout, a 5xx, an error it cannot read)
+ * or a non-boolean answer is "cannot tell": asked again after `inDoubtSettleMs`. Called with the same context as
  * the redeemer; it must stop when `signal` aborts.
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2.2
  */
@@ -210,9 +211,9 @@ export interface RotationCoordinatorOptions {
    * {@link RotationVerifier}). With it, `ERR_TOKENKEEP_ROTATION_IN_DOUBT` is transient and the token
    * is redeemed once the server confirms it was never redeemed; without it, a token in doubt is
    * refused for good. The check runs under the lease and within `redeemTimeoutMs`, in one process.
-   * A check that fails transiently is repeated every `inDoubtSettleMs` until the in-doubt marker
-   * expires (`redeemedTtlMs` after the redemption was abandoned); one that fails permanently is
-   * reported (event `in-doubt` with `error`, and the `cause` of the error callers get) and not repeated:
+   * A check that cannot tell is repeated every `inDoubtSettleMs` until the in-doubt marker expires
+   * (`redeemedTtlMs` after the redemption was abandoned); one that fails in a way known to repeat (see
+   * {@link RotationVerifier}) is reported (event `in-doubt` with `error`, and the `cause` of the error callers get) and not repeated:
    * the token is then refused for good, as without a verifier.
    * @default undefined (a token in doubt is never presented again)
    */
@@ -563,17 +564,18 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           throw new InvalidResponseError("verifyUnredeemed resolved to a non-boolean", { transient: true });
         }
       } catch (error) {
-        // Our own abort (the deadline, the lease, dispose) or a transient failure: no answer yet, asked
-        // again after another settle period. Anything else (a 401 from introspection, a bad URL, a
-        // bug) would fail the same way every time: recorded in the marker and not asked again, so the
-        // token is refused for good, as without a verifier.
+        // Our own abort (the deadline, the lease, dispose), or a failure not known to repeat: no answer
+        // yet, asked again after another settle period. One known to repeat (a 401 from introspection,
+        // a bad URL) would fail the same way every time: recorded in the marker and not asked again, so
+        // the token is refused for good, as without a verifier. Only what is positively known counts:
+        // a network blip in an HTTP client whose errors core cannot read must not end sessions.
         // The record is a field of the `in-doubt` marker, not a new state: an older instance's
         // `decodeMarker` reads an unknown state as no marker at all, and would present the token
         // again (a reuse); it reads this marker as in doubt and ignores the field (`checkedAt` makes
         // it wait a settle period before it asks, as it always did).
         // Either way the marker keeps the expiry it got when the redemption was abandoned (`at`), so
         // checks that keep failing do not keep the token in doubt past `redeemedTtlMs`.
-        const permanent = !limit.signal.aborted && !isTransientError(error);
+        const permanent = !limit.signal.aborted && failsForGood(error);
         const checkedAt = now();
         await write(
           markerKey,
