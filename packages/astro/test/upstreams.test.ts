@@ -29,7 +29,7 @@ interface Seen {
 let api: RunningServer;
 const seen: Seen[] = [];
 /** What the API answers next, by path. */
-const answers = new Map<string, { status: number; body: unknown; raw?: string }>();
+const answers = new Map<string, { status: number; body: unknown; raw?: string; breakOff?: boolean }>();
 
 beforeAll(async () => {
   api = await listen(async (request: IncomingMessage, response) => {
@@ -47,6 +47,13 @@ beforeAll(async () => {
       body,
     });
     const answer = answers.get(path) ?? { status: 404, body: { error: "not_found" } };
+    if (answer.breakOff === true) {
+      // Headers and part of the body, then the connection breaks off.
+      response.writeHead(answer.status, { "content-type": "application/json", "content-length": "100" });
+      response.write('{"active":');
+      setTimeout(() => response.socket?.destroy(), 10);
+      return;
+    }
     if (answer.raw !== undefined) {
       response.writeHead(answer.status, { "content-type": "text/html" });
       response.end(answer.raw);
@@ -204,7 +211,7 @@ describe("custom endpoints", () => {
     expect(endpoints().signOut).toBeUndefined();
   });
 
-  it("introspect posts the refresh token and reads active; anything else is 'cannot tell' (a throw, transient only for 408, 429, 5xx)", async () => {
+  it("introspect posts the refresh token and reads active; anything else is 'cannot tell' (a throw, transient for what may answer later)", async () => {
     const upstream = endpoints({ introspect: "/auth/introspect", refreshRequestField: "token" });
     const ask = () =>
       upstream.isRefreshTokenActive!({
@@ -222,7 +229,8 @@ describe("custom endpoints", () => {
       [{ status: 200, body: {} }, false],
       [{ status: 401, body: { error: "invalid_client" } }, false],
       [{ status: 404, body: {} }, false],
-      [{ status: 200, body: null, raw: "<html>proxy</html>" }, false],
+      [{ status: 200, body: null, raw: "<html>proxy</html>" }, true],
+      [{ status: 200, body: null, breakOff: true }, true],
       [{ status: 502, body: {} }, true],
       [{ status: 503, body: {} }, true],
       [{ status: 429, body: {} }, true],

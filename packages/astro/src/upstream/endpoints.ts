@@ -147,17 +147,32 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
           async isRefreshTokenActive({ refreshToken, signal }) {
             const introspect = options.introspect as string;
             const response = await send(introspect, { [options.refreshRequestField]: refreshToken }, signal);
-            const body = await readJson(response);
-            // Anything but a 2xx JSON answer with a boolean is "cannot tell". A 408, 429 or 5xx may
-            // answer later: transient, the rotation stays in doubt and is checked again. Anything else
-            // (a 401 to our credentials, a 404, a body without `active`, a parser that throws) is how
-            // this endpoint is set up, which asking again will not change: permanent, and the rotation
-            // is then handled as without a check (the token in doubt is never presented again).
+            // Anything but a 2xx JSON answer with a boolean is "cannot tell". What may answer later is
+            // transient (the rotation stays in doubt and is checked again): a 408, 429 or 5xx, an answer
+            // that broke off, a body that is not JSON (a proxy's page), as grants' introspection has it.
+            // What is how this endpoint is set up, which asking again will not change, is permanent (the
+            // rotation is then handled as without a check): a 401 to our credentials, a 404, JSON
+            // without a boolean `active`, a parser that throws.
+            let text: string;
+            try {
+              text = await response.text();
+            } catch (cause) {
+              throw new NetworkError("introspect's answer broke off", { cause });
+            }
             if (!response.ok) {
               const status = response.status;
               throw new InvalidResponseError(`introspect answered ${status}`, {
                 status,
                 transient: status === 408 || status === 429 || status >= 500,
+              });
+            }
+            let body: unknown;
+            try {
+              body = JSON.parse(text);
+            } catch {
+              throw new InvalidResponseError("introspect answered a body that is not JSON", {
+                status: response.status,
+                transient: true,
               });
             }
             let active: unknown;
