@@ -72,6 +72,14 @@ beforeAll(async () => {
       response.writeHead(200, { "content-type": "application/json" });
       return response.write('{"partial":'); // and never ends
     }
+    if (path === "/late-body") {
+      // The headers within the timeout, the body only after it: one limit covers both.
+      setTimeout(() => {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.write('{"late":');
+      }, 100);
+      return setTimeout(() => response.end("true}"), 260);
+    }
     if (path === "/broken-body") {
       response.writeHead(200, { "content-type": "application/json", "content-length": "100" });
       response.write('{"partial":');
@@ -407,6 +415,35 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       "ERR_TOKENKEEP_API_TIMEOUT",
       `GET ${resource.url}/slow-body took longer than its timeout`,
     ]);
+  });
+
+  it("one timeout covers the answer and its body together (headers in time, the body late)", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 180, retry: 0 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/late-body", which === "ky" ? { timeoutMs: 180 } : {}).catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+  });
+
+  it("an answer whose body was already read (a custom fetch that consumed it): a TypeError saying so, not a network error", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, {
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+        const response = await globalThis.fetch(input, init);
+        if (response.ok) await response.text(); // a bug: the body is gone, the answer goes on
+        return response;
+      },
+    });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/me").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe(`GET ${resource.url}/me: the answer's body was already read`);
   });
 
   it("a body that breaks off while it is read: a typed, transient network error", async () => {

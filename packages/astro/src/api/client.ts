@@ -143,21 +143,13 @@ function originPolicy(config: ResolvedApiConfig): (url: URL) => boolean {
   return (url) => origins.has(url.origin);
 }
 
-/**
- * The answer's body as `data`. `text` reads the body (ky's body method on the ky path, which bounds
- * the read by the call's timeout); a failed read is the caller's to type.
- */
-async function readData(
-  response: Response,
-  type: ApiResponseType,
-  describe: () => string,
-  text: () => Promise<string>,
-): Promise<unknown> {
+/** The answer's body as `data`; a failed read is the caller's to type. */
+async function readData(response: Response, type: ApiResponseType, describe: () => string): Promise<unknown> {
   if (type === "none") {
     await response.body?.cancel().catch(() => {});
     return undefined;
   }
-  const body = await text();
+  const body = await response.text();
   return type === "text" ? body : parseJson(body, response.status, describe);
 }
 
@@ -232,6 +224,9 @@ function removesHeader(headers: ApiRequestOptions["headers"]): boolean {
   }
   return Object.values(headers).some((value) => value === undefined || value === "undefined");
 }
+
+/** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
+const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
 
 /** The signal of a request-like object handed to core's hook: never aborted. */
 const NEVER = new AbortController().signal;
@@ -355,25 +350,24 @@ export function createApiTransport(
   };
 
   /**
-   * The typed result of a 2xx answer (or of the 401 replay's answer). `text` reads the body (by
-   * default the response's own method); a read that fails is typed: a timeout (`timedOut`, or the
-   * runtime's TimeoutError), the caller's abort, or the connection breaking off.
+   * The typed result of a 2xx answer (or of the 401 replay's answer). A read that fails is typed: a
+   * timeout (`timedOut`: the call's timer ended it; or the runtime's TimeoutError), the caller's
+   * abort, or the connection breaking off.
    */
   const finish = async <T>(
     response: Response,
     options: ApiRequestOptions<T>,
     method: string,
     target: () => string,
-    read: { text?: () => Promise<string>; timedOut?: () => boolean } = {},
+    read: { timedOut?: () => boolean } = {},
   ): Promise<ApiResponse<T>> => {
+    if (response.bodyUsed) {
+      // Not the network: something read the body and passed the answer on (a custom `fetch`).
+      throw new TypeError(`${describeTarget(method, target())}: the answer's body was already read`);
+    }
     let data: unknown;
     try {
-      data = await readData(
-        response,
-        options.responseType ?? "json",
-        () => describeTarget(method, target()),
-        read.text ?? (() => response.text()),
-      );
+      data = await readData(response, options.responseType ?? "json", () => describeTarget(method, target()));
     } catch (error) {
       throw toApiError(error, method, target(), options.signal, {
         reading: true,
@@ -461,7 +455,13 @@ export function createApiTransport(
     if (options.searchParams !== undefined) {
       kyOptions.searchParams = options.searchParams as URLSearchParams;
     }
-    if (options.signal !== undefined) kyOptions.signal = options.signal;
+    // One limit per attempt for the answer and its body together, as on the fetch path: ky's own timer
+    // stops at the headers (and its body methods would start a second full one). Each attempt notes
+    // when it went out; once the answer is in, what is left of the limit bounds reading the body.
+    const limit = new AbortController();
+    kyOptions.signal =
+      options.signal === undefined ? limit.signal : AbortSignal.any([options.signal, limit.signal]);
+    let attemptAt = performance.now();
     if (first !== undefined) {
       url = first.request.url;
       kyOptions.headers = first.request.headers;
@@ -475,24 +475,34 @@ export function createApiTransport(
         return "response" in attempt ? Promise.resolve(attempt.response) : Promise.reject(attempt.error);
       };
     }
-    const pending = base(url, kyOptions);
+    const send = kyOptions.fetch ?? fetchImpl;
+    kyOptions.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+      attemptAt = performance.now();
+      return send(input, init);
+    };
     let response: Response;
     try {
-      response = await pending;
+      response = await base(url, kyOptions);
     } catch (error) {
       throw toApiError(error, method, target(), options.signal);
     }
-    // ky's body method bounds reading by the call's timeout (ky's timer stops at the headers, and
-    // reading the Response directly would wait for a stalled body forever); a replay's answer is
-    // bounded by the replay's own timeout signal.
-    let text: (() => Promise<string>) | undefined = () => pending.text();
     const sent = call.sent;
     if (response.status === 401 && current !== undefined && sent !== undefined) {
-      const answered = response;
-      response = await afterUnauthorized(current, response, sent, method, target);
-      if (response !== answered) text = undefined;
+      // The replay's answer is bounded by the replay's own timeout signal.
+      return finish(
+        await afterUnauthorized(current, response, sent, method, target),
+        options,
+        method,
+        target,
+      );
     }
-    return finish(response, options, method, target, { text });
+    const left = (options.timeoutMs ?? config.timeoutMs) - (performance.now() - attemptAt);
+    const timer = setTimeout(() => limit.abort(timeoutReason()), Math.max(0, left));
+    try {
+      return await finish(response, options, method, target, { timedOut: () => limit.signal.aborted });
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
   /** The common call over `fetch`: its first attempt, then ky for anything not final. */
@@ -515,10 +525,7 @@ export function createApiTransport(
     // live (with its timer) for the whole `timeoutMs` after every call, which the bench measured at
     // as much CPU per call as the rest of the client. The reason is the runtime's TimeoutError.
     const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError")),
-      config.timeoutMs,
-    );
+    const timer = setTimeout(() => controller.abort(timeoutReason()), config.timeoutMs);
     try {
       let response: Response;
       try {
