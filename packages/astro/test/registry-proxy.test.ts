@@ -16,31 +16,33 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUpstream, type ProxyEnv, startLocalRegistry } from "./helpers/registry.js";
 
-const dir = mkdtempSync(join(tmpdir(), "tokenkeep-registry-proxy-"));
-execFileSync(
-  "openssl",
-  [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=127.0.0.1",
-    "-addext",
-    "subjectAltName=IP:127.0.0.1",
-    "-keyout",
-    join(dir, "key.pem"),
-    "-out",
-    join(dir, "cert.pem"),
-  ],
-  { stdio: "ignore" },
-);
-const cert = readFileSync(join(dir, "cert.pem"), "utf8");
+/** A self-signed certificate for 127.0.0.1 (key and cert written into `dir`). */
+function makeCertificate(dir: string): string {
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
+  return readFileSync(join(dir, "cert.pem"), "utf8");
+}
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, "127.0.0.1");
@@ -58,10 +60,10 @@ const registryHandler =
 
 const tlsHits: string[] = [];
 const plainHits: string[] = [];
-const tlsRegistry = createHttpsServer(
-  { key: readFileSync(join(dir, "key.pem")), cert },
-  registryHandler(tlsHits),
-);
+// Made in beforeAll (a key written to disk only while the tests run, removed after).
+let dir: string | undefined;
+let cert: string;
+let tlsRegistry: Server | undefined;
 const plainRegistry = createHttpServer(registryHandler(plainHits));
 
 /** A forward proxy: CONNECT tunnels (counted by target) and absolute-form GETs for plain HTTP. */
@@ -97,6 +99,12 @@ let tlsHost: string;
 let plainHost: string;
 let proxyUrl: string;
 beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tokenkeep-registry-proxy-"));
+  cert = makeCertificate(dir);
+  tlsRegistry = createHttpsServer(
+    { key: readFileSync(join(dir, "key.pem")), cert },
+    registryHandler(tlsHits),
+  );
   [tlsHost, plainHost, proxyUrl] = await Promise.all([
     listen(tlsRegistry),
     listen(plainRegistry),
@@ -105,16 +113,16 @@ beforeAll(async () => {
 });
 afterAll(() => {
   for (const server of [tlsRegistry, plainRegistry, proxy]) {
-    server.closeAllConnections();
-    server.close();
+    server?.closeAllConnections();
+    server?.close();
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 /** One forwarded GET through a loopback registry (which serves no package of its own). */
-async function forward(url: string, env: ProxyEnv, ca = [cert]) {
-  const upstream = createUpstream({ url, ca, env });
-  const registry = await startLocalRegistry(dir, upstream);
+async function forward(url: string, env: ProxyEnv, ca?: string[]) {
+  const upstream = createUpstream({ url, ca: ca ?? [cert], env });
+  const registry = await startLocalRegistry(dir!, upstream);
   try {
     const answer = await fetch(`${registry.url}/left-pad`);
     return {
@@ -129,14 +137,7 @@ async function forward(url: string, env: ProxyEnv, ca = [cert]) {
   }
 }
 
-/**
- * `proxyEnv` came to http.Agent in Node 24.5; the workspace also runs on Node 22.23.4 and later, where
- * the option is ignored (the registry then forwards directly, as before it honoured a proxy).
- */
-const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-const proxyEnvSupported = major > 24 || (major === 24 && minor >= 5);
-
-describe.skipIf(!proxyEnvSupported)("the loopback registry's forwarding (Node 24.5 or later)", () => {
+describe("the loopback registry's forwarding", () => {
   it("tunnels to an https registry through HTTPS_PROXY or https_proxy with CONNECT", async () => {
     for (const env of [{ HTTPS_PROXY: proxyUrl }, { https_proxy: proxyUrl }]) {
       const [tunnelsBefore, hitsBefore] = [tunnels.length, tlsHits.length];

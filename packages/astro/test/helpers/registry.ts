@@ -9,7 +9,7 @@
  * A machine that reaches the registry only through an explicit proxy sets HTTPS_PROXY (or
  * https_proxy; HTTP_PROXY for an http: registry) and NO_PROXY: forwarding honours them, through an
  * HTTP CONNECT tunnel for https, with the same CA trust inside the tunnel. That is Node's own agent
- * option `proxyEnv` (node:http and node:https, Node 24.5 on), which reads those variables
+ * option `proxyEnv` (node:http and node:https; every Node this workspace runs on has it), which reads those variables
  * with the usual precedence and NO_PROXY matching: no dependency, and no tunnel code of ours.
  */
 import { execFile } from "node:child_process";
