@@ -274,8 +274,10 @@ await Promise.all([
         PAT_URL: patUrl,
         PAT_ADMIN_TOKEN: adminToken ?? "",
         TOKENKEEP_SECRET: secret,
+        // Unknown for a configured upstream unless given: left unset (not "", which reads as 0 s and
+        // put the session page's issue and due times at the expiry).
         ACCESS_TOKEN_LIFETIME_S: env.AUTH_ISSUER
-          ? (env.ACCESS_TOKEN_LIFETIME_S ?? "")
+          ? env.ACCESS_TOKEN_LIFETIME_S || undefined
           : String(accessTokenLifetimeS),
         REFRESH_WINDOW_MS: String(refreshWindowMs),
         BACKEND_STATUS_URL: backendStatus,
@@ -296,9 +298,15 @@ await Promise.all([
   ),
 ]);
 
-const [user, password] = env.AUTH_ISSUER || !localServers ? [] : Object.entries(localServers.USERS)[0];
+// Who the tour signs in as: the local servers' first user, or with AUTH_ISSUER a user of that server
+// named by DEMO_USER and DEMO_PASSWORD (never printed: it may be a real account).
+const [user, password] = env.AUTH_ISSUER
+  ? env.DEMO_USER && env.DEMO_PASSWORD
+    ? [env.DEMO_USER, env.DEMO_PASSWORD]
+    : []
+  : Object.entries(localServers.USERS)[0];
 const lines = [
-  `  open ${siteUrl}/login${user ? `  and sign in as ${user} / ${password}` : ""}`,
+  `  open ${siteUrl}/login${env.AUTH_ISSUER ? "" : `  and sign in as ${user} / ${password}`}`,
   `  then ${siteUrl}/account/session (a rotation within ~${Math.round(accessTokenLifetimeS - refreshWindowMs / 1000)} s), /admin/tokens (PATs), /backend (the Node service)`,
   `  authorization server  ${site.issuer}${env.AUTH_ISSUER ? "" : ` (oidc-provider; access tokens live ${accessTokenLifetimeS} s)`}`,
   `  API                   ${site.apiUrl}`,

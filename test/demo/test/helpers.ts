@@ -9,7 +9,7 @@
 // `report()`, every registered secret replaced by its label), and `leaks()` checks that the output
 // holds no registered secret but that one designed line, and that the demo's logs hold none at all.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -125,7 +125,13 @@ export async function groupGone(pid: number, timeoutMs = 10_000): Promise<boolea
 const COOKIE_SECRET = mintSecret("cookie secret", { prefix: "demo-cookie-secret-" }); // 32 characters at least
 
 /** The environment variables of the demo's children that hold secrets. */
-const SECRET_VARIABLES = ["AUTH_CLIENT_SECRET", "CLIENT_SECRET", "PAT_ADMIN_TOKEN", "TOKENKEEP_SECRET"];
+const SECRET_VARIABLES = [
+  "AUTH_CLIENT_SECRET",
+  "BACKEND_CLIENT_SECRET",
+  "CLIENT_SECRET",
+  "PAT_ADMIN_TOKEN",
+  "TOKENKEEP_SECRET",
+];
 
 /** The line on which the demo shows a new admin PAT, by design, and the PAT. */
 const ADMIN_PAT_LINE = /^ {2}admin PAT \(shown once; kept in \S+\): (\S+)$/m;
@@ -143,11 +149,8 @@ function learnSecrets(group: number, dir: string, output: string): number {
   if (existsSync(kept)) found.add(registerSecret(readFileSync(kept, "utf8").trim(), "admin PAT"));
   if (!existsSync("/proc/self/environ")) return found.size;
   const learned: [value: string, label: string][] = [];
-  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+  for (const pid of groupPids(group)) {
     try {
-      // /proc/<pid>/stat: "pid (name) state ppid pgrp ..."; the name may hold spaces.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== group) continue;
       for (const entry of readFileSync(`/proc/${pid}/environ`, "utf8").split("\0")) {
         const at = entry.indexOf("=");
         const value = entry.slice(at + 1);
@@ -162,6 +165,63 @@ function learnSecrets(group: number, dir: string, output: string): number {
   // Registered outside the try: a secret too short to search for must fail the test, not vanish.
   for (const [value, label] of learned) found.add(registerSecret(value, label));
   return found.size;
+}
+
+/** The pids of the processes in process group `group` (Linux `/proc`; none elsewhere). */
+function groupPids(group: number): number[] {
+  if (!existsSync("/proc/self/stat")) return [];
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        // /proc/<pid>/stat: "pid (name) state ppid pgrp ..."; the name may hold spaces.
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === group;
+      } catch {
+        return false; // ended meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/**
+ * The TCP ports each process of the demo's group listens on, by pid (Linux `/proc`: the listening
+ * sockets of `/proc/net/tcp` and `tcp6` whose inode one of its file descriptors names); `undefined`
+ * where there is no `/proc`.
+ */
+export function listeningPorts(group: number): Map<number, number[]> | undefined {
+  if (!existsSync("/proc/net/tcp")) return undefined;
+  const portOf = new Map<string, number>(); // socket inode -> port
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"].filter((path) => existsSync(path))) {
+    // "sl local_address rem_address st ... uid timeout inode": state 0A is LISTEN, the port is hex.
+    for (const line of readFileSync(table, "utf8").trim().split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] === "0A") portOf.set(fields[9]!, Number.parseInt(fields[1]!.split(":")[1]!, 16));
+    }
+  }
+  const ports = new Map<number, number[]>();
+  for (const pid of groupPids(group)) {
+    const own: number[] = [];
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const inode = /^socket:\[(\d+)\]$/.exec(readlinkOrEmpty(`/proc/${pid}/fd/${fd}`))?.[1];
+        const port = inode === undefined ? undefined : portOf.get(inode);
+        if (port !== undefined) own.push(port);
+      }
+    } catch {
+      continue; // ended meanwhile
+    }
+    ports.set(pid, own);
+  }
+  return ports;
+}
+
+function readlinkOrEmpty(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return ""; // closed meanwhile
+  }
 }
 
 /** `text` with every registered secret replaced by `[its label]`. */

@@ -1,0 +1,188 @@
+// `npm run demo -- --once` with every part pointed at a configured upstream: examples/local-servers,
+// started here in the test's own process, stand in for a real authorization server, API and PAT
+// server. The demo must start no server of its own, send each part where its variables say, and
+// still print no secret.
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { existsSync, readFileSync } from "node:fs";
+import type { IncomingMessage, Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { type LocalServers, startLocalServers, USERS } from "@tokenkeep/example-local-servers";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { registerSecret } from "../../reliability/src/secret-registry.ts";
+import { groupGone, killGroup, listening, listeningPorts, printedUrls, startDemo } from "./helpers.ts";
+
+/** A request one of this process's servers received: its port, path and query, the Basic client id. */
+interface Received {
+  readonly port: number;
+  readonly path: string;
+  readonly search: string;
+  readonly clientId: string | undefined;
+}
+
+interface Introspection {
+  readonly active: boolean;
+  readonly client_id?: string;
+  readonly scope?: string;
+}
+
+let servers: LocalServers;
+let pid: number | undefined;
+const received: Received[] = [];
+let backendToken: Promise<Introspection> | undefined;
+
+const portOf = (url: string) => Number(new URL(url).port);
+/** A query on the backend's URLs (the servers ignore it), so its requests differ from the site's. */
+const BACKEND = "?via=backend";
+const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+// Every request a node:http server of this process receives, through Node's diagnostics channel:
+// the servers are the real ones, observed, not replaced. Headers only (the body is theirs to read).
+function onRequest(message: unknown): void {
+  const { request, server } = message as { request: IncomingMessage; server: Server };
+  const port = (server.address() as AddressInfo).port;
+  const { pathname: path, search } = new URL(request.url ?? "/", "http://x");
+  const authorization = request.headers.authorization ?? "";
+  // client_secret_basic: base64 of the form-encoded `id:secret`; only the id is kept.
+  const basic = /^Basic (.+)$/.exec(authorization)?.[1];
+  const id = basic === undefined ? undefined : Buffer.from(basic, "base64").toString("utf8").split(":")[0];
+  received.push({ port, path, search, clientId: id === undefined ? undefined : decodeURIComponent(id) });
+  // The backend's first API call: what client and scope its token was issued for, asked of the
+  // provider while the token lives (4 s).
+  const bearer = /^Bearer (.+)$/.exec(authorization)?.[1];
+  if (bearer && port === portOf(servers.apiUrl) && path === "/reports" && backendToken === undefined) {
+    backendToken = introspect(registerSecret(bearer, "backend access token"));
+  }
+}
+
+async function introspect(token: string): Promise<Introspection> {
+  const answer = await fetch(`${servers.issuer}/token/introspection`, {
+    method: "POST",
+    body: new URLSearchParams({ token, client_id: servers.clientId, client_secret: servers.clientSecret }),
+  });
+  return (await answer.json()) as Introspection;
+}
+
+beforeAll(async () => {
+  subscribe("http.server.request.start", onRequest);
+  // Short lives, as the demo's own --once servers have: a rotation and a refresh ahead within seconds.
+  servers = await startLocalServers({ accessTokenLifetimeS: 4, serviceTokenLifetimeS: 4 });
+  registerSecret(servers.clientSecret, "site client secret");
+  registerSecret(servers.service.clientSecret, "backend client secret");
+  registerSecret(servers.robot.secret, "robot secret");
+  registerSecret(servers.patAdminToken!, "admin PAT");
+});
+
+afterAll(async () => {
+  killGroup(pid);
+  unsubscribe("http.server.request.start", onRequest);
+  await servers?.close();
+});
+
+it("sends every part to the upstream it is given, starts no server of its own, and the tour passes", async () => {
+  // bob, not alice: the user the demo picks for its own servers would not prove DEMO_USER is read.
+  // (The local servers' demo password is printed by the demo by design: not a registered secret.)
+  const [user, password] = Object.entries(USERS)[1]!;
+  const demo = startDemo(
+    {
+      AUTH_ISSUER: servers.issuer,
+      AUTH_CLIENT_ID: servers.clientId,
+      AUTH_CLIENT_SECRET: servers.clientSecret,
+      API_URL: servers.apiUrl,
+      BACKEND_TOKEN_URL: `${servers.issuer}/token${BACKEND}`,
+      BACKEND_CLIENT_ID: servers.service.clientId,
+      BACKEND_CLIENT_SECRET: servers.service.clientSecret,
+      BACKEND_API_URL: `${servers.apiUrl}/reports${BACKEND}`,
+      BACKEND_SCOPE: "reports:read",
+      PAT_URL: servers.patUrl,
+      PAT_ADMIN_TOKEN: servers.patAdminToken!,
+      DEMO_USER: user,
+      DEMO_PASSWORD: password,
+    },
+    ["--once"],
+  );
+  pid = demo.child.pid;
+  // While the tour runs: every port its processes listen on, and the secrets they run with.
+  await demo.waitFor(/scripted tour/);
+  const ports = listeningPorts(pid!);
+  const learned = demo.learnSecrets();
+  const code = await demo.exited();
+  const output = demo.report(); // registered secrets shown as labels, even in a failure message
+  expect(code, output).toBe(0);
+
+  // The tour, as once.test.ts checks it, through the given servers.
+  expect(output).toMatch(/signed in as bob: 303 to \/account\/session/);
+  // The site is not told the tokens' life: the session page rotates REFRESH_WINDOW_MS before expiry.
+  const timeline = /session: access token expires (\S+), refresh due from (\S+)/.exec(output);
+  expect(timeline, output).not.toBeNull();
+  expect(Date.parse(timeline![1]!) - Date.parse(timeline![2]!)).toBe(2_000);
+  expect(output).toMatch(/rotated after \d+\.\d s: .*rotations 1/);
+  expect(output).toContain("profile read from the API with the new access token: Hello, Bob");
+  expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
+  expect(output).toMatch(/signed out \(303\)/);
+  expect(output).toContain("robot credentials grant skipped: no local authorization server");
+  expect(output).toMatch(
+    /backend: \d+ API calls \(\d+ ok\), [1-9]\d* tokens from the cache, \d+ token requests of which [1-9]\d* refreshed ahead/,
+  );
+  expect(output).toMatch(/\/backend shows the same counters/);
+  if (process.env.TOKENKEEP_REDIS_URL) {
+    expect(output).toContain("the same cookie at both: 1 refresh token redeemed, the other served by it");
+  }
+  expect(output).toContain("tour done: everything stopped");
+
+  // No server of its own: it names the given servers and no local one, and while the tour ran its
+  // own process listened on no port and each child (the backend's counters, each site) on one.
+  expect(output).toMatch(new RegExp(`^ {2}authorization server +${escaped(servers.issuer)}$`, "m"));
+  expect(output).toMatch(new RegExp(`^ {2}API +${escaped(servers.apiUrl)}$`, "m"));
+  expect(output).toMatch(new RegExp(`^ {2}PAT server +${escaped(servers.patUrl)}$`, "m"));
+  expect(output).toContain(`(calls ${servers.apiUrl}/reports${BACKEND} every`);
+  expect(output).not.toMatch(/oidc-provider|SQLite|sign in as/);
+  for (const log of ["site.log", "backend.log"]) {
+    expect(readFileSync(join(demo.dir, "logs", log), "utf8"), log).not.toMatch(/oidc-provider|sign in as/);
+  }
+  if (ports !== undefined) {
+    const sites = process.env.TOKENKEEP_REDIS_URL ? 2 : 1;
+    const shown = JSON.stringify([...ports]);
+    expect(ports.get(pid!), shown).toEqual([]);
+    for (const own of ports.values()) expect(own.length, shown).toBeLessThanOrEqual(1);
+    expect([...ports.values()].flat(), shown).toHaveLength(1 + sites);
+  }
+
+  // What the given servers received. The backend: its token requests at BACKEND_TOKEN_URL as
+  // BACKEND_CLIENT_ID (the first and one refreshed ahead), its calls at BACKEND_API_URL with a token
+  // issued for BACKEND_SCOPE.
+  const count = (url: string, path: string, search = "", clientId?: string) =>
+    received.filter(
+      (one) =>
+        one.port === portOf(url) &&
+        one.path === path &&
+        one.search === search &&
+        (clientId === undefined || one.clientId === clientId),
+    ).length;
+  const { clientId: backendId } = servers.service;
+  expect(count(servers.issuer, "/token", BACKEND, backendId)).toBeGreaterThanOrEqual(2);
+  expect(count(servers.issuer, "/token", "", backendId)).toBe(0);
+  expect(count(servers.apiUrl, "/reports", BACKEND)).toBeGreaterThanOrEqual(3);
+  expect(count(servers.apiUrl, "/reports")).toBe(0);
+  expect(await backendToken).toMatchObject({ active: true, client_id: backendId, scope: "reports:read" });
+  // The site: the sign-in and the rotation at AUTH_ISSUER as AUTH_CLIENT_ID, the sign-out's
+  // revocation, the profile from API_URL.
+  expect(count(servers.issuer, "/token", "", servers.clientId)).toBeGreaterThanOrEqual(2);
+  expect(count(servers.issuer, "/token/revocation", "", servers.clientId)).toBeGreaterThanOrEqual(1);
+  expect(count(servers.apiUrl, "/me")).toBeGreaterThanOrEqual(1);
+  // The admin page: PAT_URL with PAT_ADMIN_TOKEN (the PAT above was issued, revoked and restored there).
+  expect(received.filter((one) => one.port === portOf(servers.patUrl)).length).toBeGreaterThanOrEqual(3);
+
+  // No secret in what it prints (it has no admin PAT of its own to show), nor in its logs.
+  expect(output).not.toMatch(/pat_|demo-[0-9a-f]{8}-|eyJ|Bearer |admin PAT/);
+  expect(demo.leaks()).toEqual([]);
+  if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
+  // Everything it started is stopped; the given servers are this test's and still answer.
+  expect(await groupGone(pid!)).toBe(true);
+  const given = [servers.issuer, servers.apiUrl, servers.patUrl].map((url) => new URL(url).origin);
+  const own = printedUrls(output).filter((url) => !given.includes(url));
+  // The backend's counters; with Redis also both sites (the second site's line names them).
+  expect(own).toHaveLength(process.env.TOKENKEEP_REDIS_URL ? 3 : 1);
+  for (const url of own) expect(await listening(url), url).toBe(false);
+  for (const url of given) expect(await listening(url), url).toBe(true);
+});
