@@ -124,6 +124,26 @@ const refreshWindowMs = numberFrom("REFRESH_WINDOW_MS", once ? 2_000 : 10_000);
 const serviceTokenLifetimeS = numberFrom("SERVICE_TOKEN_LIFETIME_S", once ? 4 : 20);
 const backendIntervalMs = numberFrom("BACKEND_INTERVAL_MS", once ? 250 : 1_000);
 
+// A part pointed at a real upstream needs all of its settings: name what is missing before anything
+// starts (an empty client id or API URL would only fail later, less clearly).
+for (const [switchedOn, needed, what] of [
+  ["AUTH_ISSUER", ["AUTH_CLIENT_ID", "API_URL"], "the site signs in at that server"],
+  [
+    "BACKEND_TOKEN_URL",
+    ["BACKEND_CLIENT_ID", "BACKEND_CLIENT_SECRET", "BACKEND_API_URL"],
+    "the backend gets its tokens there",
+  ],
+  ["PAT_URL", ["PAT_ADMIN_TOKEN"], "the admin page manages that PAT server's tokens"],
+]) {
+  const missing = needed.filter((name) => !env[name]);
+  if (env[switchedOn] && missing.length > 0) {
+    console.error(
+      `demo: ${switchedOn} is set, so ${what}: set ${missing.join(" and ")} too (see examples/astro-app/README.md)`,
+    );
+    process.exit(2);
+  }
+}
+
 const children = [];
 let local;
 let stopping;

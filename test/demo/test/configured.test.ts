@@ -186,3 +186,17 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   for (const url of own) expect(await listening(url), url).toBe(false);
   for (const url of given) expect(await listening(url), url).toBe(true);
 });
+
+it("a configured part missing one of its settings: exits 2 naming what to set, before starting anything", async () => {
+  const demo = startDemo({ AUTH_ISSUER: "http://127.0.0.1:9", AUTH_CLIENT_ID: "site" }, ["--once"]);
+  expect(await demo.exited()).toBe(2);
+  expect(demo.report()).toContain(
+    "demo: AUTH_ISSUER is set, so the site signs in at that server: set API_URL too (see examples/astro-app/README.md)",
+  );
+  expect(demo.report()).not.toMatch(/http:\/\/127\.0\.0\.1:\d+/); // nothing started, no URL printed
+  const backend = startDemo({ BACKEND_TOKEN_URL: "http://127.0.0.1:9/token" }, ["--once"]);
+  expect(await backend.exited()).toBe(2);
+  expect(backend.report()).toContain(
+    "set BACKEND_CLIENT_ID and BACKEND_CLIENT_SECRET and BACKEND_API_URL too",
+  );
+});
