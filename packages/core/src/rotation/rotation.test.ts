@@ -906,6 +906,10 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
         for (const call of later) {
           expect(code(call.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
           expect(call.error).toMatchObject({ transient: false, retryAfterMs: undefined });
+          // No cause for later callers, but the message says when the check failed for good.
+          expect((call.error as Error).message).toContain(
+            `verifyUnredeemed failed for good at ${new Date((marker as { verifyFailedAt: number }).verifyFailedAt).toISOString()}`,
+          );
         }
       }
       expect(asked).toBe(1);

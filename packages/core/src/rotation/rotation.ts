@@ -308,11 +308,17 @@ const superseded = () =>
     "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
     "this refresh token was already redeemed and replaced; it is not presented again",
   );
-const inDoubt = (cause: unknown, retryAfterMs: number | undefined) =>
+const inDoubt = (cause: unknown, retryAfterMs: number | undefined, checkFailedAt?: number) =>
   new TokenkeepError(
     "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
     retryAfterMs === undefined
-      ? "a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again"
+      ? `a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again${
+          // Later callers do not get the check's error (the marker holds no error text): say when it
+          // failed, so the `in-doubt` event of that moment can be found.
+          checkFailedAt === undefined
+            ? ""
+            : ` (verifyUnredeemed failed for good at ${new Date(checkFailedAt).toISOString()}; see the in-doubt event then)`
+        }`
       : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
   );
@@ -468,7 +474,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         }
         counters.inDoubt++;
         emit("in-doubt");
-        throw canAsk ? doubt(undefined, dueAt) : inDoubt(undefined, undefined);
+        throw canAsk ? doubt(undefined, dueAt) : inDoubt(undefined, undefined, state.verifyFailedAt);
       }
       return undefined;
     };
