@@ -184,6 +184,20 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/**
+ * The variables of the demo's own environment that hold a part's secrets: no child inherits them,
+ * each gets what it needs under its own names (the backend its client secret, the site its client
+ * secret, admin PAT and cookie secret), so no process holds another part's secrets.
+ */
+const PART_SECRETS = [
+  "AUTH_CLIENT_SECRET",
+  "BACKEND_CLIENT_SECRET",
+  "PAT_ADMIN_TOKEN",
+  "TOKENKEEP_SECRET",
+  "DEMO_PASSWORD",
+];
+const inherited = Object.fromEntries(Object.entries(env).filter(([name]) => !PART_SECRETS.includes(name)));
+
 /** Starts a Node child with its output in a log file; resolves once `ready(output)` says so. */
 async function startChild(name, script, childEnv, ready) {
   const logs = join(dir, "logs");
@@ -192,7 +206,7 @@ async function startChild(name, script, childEnv, ready) {
   writeFileSync(logFile, "");
   const child = spawn(process.execPath, [script], {
     cwd: resolve(script, "../.."),
-    env: { ...env, ...childEnv, EXIT_WITH_STDIN: "1" },
+    env: { ...inherited, ...childEnv, EXIT_WITH_STDIN: "1" },
     stdio: ["pipe", "pipe", "pipe"],
   });
   children.push(child);

@@ -10,7 +10,15 @@ import { join } from "node:path";
 import { type LocalServers, startLocalServers, USERS } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
-import { groupGone, killGroup, listening, listeningPorts, printedUrls, startDemo } from "./helpers.ts";
+import {
+  groupGone,
+  killGroup,
+  listening,
+  listeningPorts,
+  printedUrls,
+  secretNamesByProcess,
+  startDemo,
+} from "./helpers.ts";
 
 /** A request one of this process's servers received: its port, path and query, the Basic client id. */
 interface Received {
@@ -105,10 +113,21 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   // While the tour runs: every port its processes listen on, and the secrets they run with.
   await demo.waitFor(/scripted tour/);
   const ports = listeningPorts(pid!);
+  const secretNames = secretNamesByProcess(pid!);
   const learned = demo.learnSecrets();
   const code = await demo.exited();
   const output = demo.report(); // registered secrets shown as labels, even in a failure message
   expect(code, output).toBe(0);
+
+  // Each child holds its own part's secrets only (the demo process itself, their parent, holds all).
+  if (secretNames !== undefined) {
+    const backend = secretNames.filter((one) => one.command.includes("node-backend/src/service.ts"));
+    const sites = secretNames.filter((one) => one.command.includes("astro-app/server/start.ts"));
+    expect(backend.map((one) => one.names)).toEqual([["CLIENT_SECRET"]]);
+    expect(sites.length).toBeGreaterThanOrEqual(1);
+    for (const one of sites)
+      expect(one.names).toEqual(["AUTH_CLIENT_SECRET", "PAT_ADMIN_TOKEN", "TOKENKEEP_SECRET"]);
+  }
 
   // The tour, as once.test.ts checks it, through the given servers.
   expect(output).toMatch(/signed in as bob: 303 to \/account\/session/);

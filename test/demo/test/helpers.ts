@@ -167,6 +167,30 @@ function learnSecrets(group: number, dir: string, output: string): number {
   return found.size;
 }
 
+/**
+ * For each process of the demo's group, its command line and which of the secret variables (and
+ * `DEMO_PASSWORD`) it holds, non-empty: names only, never values (Linux `/proc`; `undefined` elsewhere).
+ */
+export function secretNamesByProcess(group: number): { command: string; names: string[] }[] | undefined {
+  if (!existsSync("/proc/self/environ")) return undefined;
+  const out: { command: string; names: string[] }[] = [];
+  for (const pid of groupPids(group)) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      const names = readFileSync(`/proc/${pid}/environ`, "utf8")
+        .split("\0")
+        .filter((entry) => entry.indexOf("=") > 0 && entry.indexOf("=") < entry.length - 1) // a value, not ""
+        .map((entry) => entry.slice(0, entry.indexOf("=")))
+        .filter((name) => SECRET_VARIABLES.includes(name) || name === "DEMO_PASSWORD")
+        .sort();
+      out.push({ command, names });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** The pids of the processes in process group `group` (Linux `/proc`; none elsewhere). */
 function groupPids(group: number): number[] {
   if (!existsSync("/proc/self/stat")) return [];
