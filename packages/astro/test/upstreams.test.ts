@@ -13,6 +13,7 @@ import {
   startOidcProvider,
   USERS,
 } from "../../grants/test/fixtures/oidc-provider.js";
+import { failure } from "../../grants/test/fixtures/rejection.js";
 import { type EndpointsUpstreamOptions, parseConfig, type Upstream } from "../src/config/schema.js";
 import { createSessionRotation } from "../src/rotation.js";
 import { SESSION_PAYLOAD_KEY } from "../src/session.js";
@@ -85,15 +86,6 @@ const previous: TokenSet = {
 };
 const refresh = (upstream: Upstream) =>
   upstream.refresh({ refreshToken: "old-rt", previous, signal: new AbortController().signal });
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a rejection");
-}
 
 describe("custom endpoints", () => {
   it("login: JSON body with loginData and headers; answer read through dotted paths", async () => {

@@ -5,12 +5,12 @@ import {
   isNetworkError,
   isOAuthError,
   isTimeoutError,
-  type TokenkeepError,
 } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientCredentialsGrant, discover, passwordGrant, refreshTokenGrant } from "../src/index.js";
 import { listen } from "./fixtures/http.js";
+import { failure } from "./fixtures/rejection.js";
 import { type Answer, type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
 const SECRET = "s3cr3t-client-value";
@@ -24,15 +24,6 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const options = () => ({ tokenUrl: `${server.url}/token`, clientId: "svc", clientSecret: SECRET });
-
-async function failure(promise: Promise<unknown>): Promise<TokenkeepError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (error === undefined) throw new Error("expected a failure");
-  return error as TokenkeepError;
-}
 
 /** One failure of every kind this file tests, each with credentials in the request. */
 async function everyKindOfFailure(): Promise<unknown[]> {

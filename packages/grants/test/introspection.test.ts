@@ -5,7 +5,6 @@ import {
   isNetworkError,
   isOAuthError,
   isTimeoutError,
-  type TokenkeepError,
   type TokenSet,
 } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,6 +20,7 @@ import {
   startOidcProvider,
   USERS,
 } from "./fixtures/oidc-provider.js";
+import { failure } from "./fixtures/rejection.js";
 import { type Answer, type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
 const HMAC_CLIENT = {
@@ -77,15 +77,6 @@ async function signIn() {
   registerSecret(set.accessToken, "access token");
   registerSecret(set.refreshToken!, "refresh token");
   return set;
-}
-
-async function failure(promise: Promise<unknown>): Promise<TokenkeepError> {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (error === undefined) throw new Error("expected a failure");
-  return error as TokenkeepError;
 }
 
 /** Every way an error is shown or logged, for looking for secrets in it. */

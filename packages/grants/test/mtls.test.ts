@@ -8,12 +8,12 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isOAuthError } from "@tokenkeep/core";
 import Provider from "oidc-provider";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientCredentialsGrant, discover } from "../src/index.js";
+import { rejection } from "./fixtures/rejection.js";
 
 const dir = mkdtempSync(join(tmpdir(), "tokenkeep-mtls-"));
 const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
@@ -152,15 +152,6 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-async function failure(promise: Promise<unknown>) {
-  const error = await promise.then(
-    () => undefined,
-    (reason: unknown) => reason,
-  );
-  if (!isOAuthError(error)) throw new Error(`expected an OAuthError, got ${String(error)}`);
-  return error;
-}
-
 describe("mutual TLS client authentication against oidc-provider", () => {
   it("discovery reports the mTLS endpoint aliases", async () => {
     const metadata = await discover(issuer, { fetch: fetchWith() });
@@ -191,7 +182,7 @@ describe("mutual TLS client authentication against oidc-provider", () => {
 
   it("tls_client_auth without a certificate, or with another one, is invalid_client", async () => {
     for (const certificate of [undefined, pems.stranger]) {
-      const error = await failure(
+      const error = await rejection(
         clientCredentialsGrant({
           issuer,
           clientId: "billing",
@@ -212,7 +203,7 @@ describe("mutual TLS client authentication against oidc-provider", () => {
         fetch: fetchWith(certificate),
       })();
     expect((await grant(pems.self!)).accessToken).toBeTruthy();
-    expect(await failure(grant(pems.stranger!))).toMatchObject({ error: "invalid_client" });
+    expect(await rejection(grant(pems.stranger!))).toMatchObject({ error: "invalid_client" });
   });
 
   it("a client authenticating with a secret ignores the aliases", async () => {
