@@ -629,11 +629,8 @@ function toApiError(
   // Not ky's error itself as the cause: its enumerable `request` carries the Authorization header
   // (and its message the full URL), which a logged cause would print. The runtime's cause is enough.
   const cause = isKyError(error) ? (error as Error).cause : error;
-  if (
-    read.timedOut ||
-    isTimeoutError(error) ||
-    (error as { name?: unknown } | null)?.name === "TimeoutError"
-  ) {
+  // ky's guard goes by the name: its own TimeoutError and the runtime's (a timer's abort reason) alike.
+  if (read.timedOut || isTimeoutError(error)) {
     return new ApiError("ERR_TOKENKEEP_API_TIMEOUT", `${target} took longer than its timeout`, {
       cause,
       transient: true,
