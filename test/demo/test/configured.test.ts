@@ -136,7 +136,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   expect(timeline, output).not.toBeNull();
   expect(Date.parse(timeline![1]!) - Date.parse(timeline![2]!)).toBe(2_000);
   expect(output).toMatch(/rotated after \d+\.\d s: .*rotations 1/);
-  expect(output).toContain("profile read from the API with the new access token: Hello, Bob");
+  expect(output).toContain("profile read from the API with the session's access token: Hello, Bob");
   expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
   expect(output).toMatch(/signed out \(303\)/);
   expect(output).toContain("robot credentials grant skipped: no local authorization server");
@@ -204,6 +204,59 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   expect(own).toHaveLength(process.env.TOKENKEEP_REDIS_URL ? 3 : 1);
   for (const url of own) expect(await listening(url), url).toBe(false);
   for (const url of given) expect(await listening(url), url).toBe(true);
+});
+
+it("tokens that live an hour: the tour says which waits it skips, and still passes", async () => {
+  // A real upstream's tokens often live an hour: the tour must not wait for (or fail without) a
+  // rotation or a refresh ahead that far away. It says what it did not watch instead.
+  const hourly = await startLocalServers({ accessTokenLifetimeS: 3600, serviceTokenLifetimeS: 3600 });
+  try {
+    registerSecret(hourly.clientSecret, "hourly site client secret");
+    registerSecret(hourly.service.clientSecret, "hourly backend client secret");
+    registerSecret(hourly.robot.secret, "hourly robot secret");
+    registerSecret(hourly.patAdminToken!, "hourly admin PAT");
+    const [user, password] = Object.entries(USERS)[0]!;
+    const demo = startDemo(
+      {
+        AUTH_ISSUER: hourly.issuer,
+        AUTH_CLIENT_ID: hourly.clientId,
+        AUTH_CLIENT_SECRET: hourly.clientSecret,
+        API_URL: hourly.apiUrl,
+        BACKEND_TOKEN_URL: `${hourly.issuer}/token`,
+        BACKEND_CLIENT_ID: hourly.service.clientId,
+        BACKEND_CLIENT_SECRET: hourly.service.clientSecret,
+        BACKEND_API_URL: `${hourly.apiUrl}/reports`,
+        PAT_URL: hourly.patUrl,
+        PAT_ADMIN_TOKEN: hourly.patAdminToken!,
+        DEMO_USER: user,
+        DEMO_PASSWORD: password,
+      },
+      ["--once"],
+    );
+    pid = demo.child.pid;
+    await demo.waitFor(/scripted tour/);
+    demo.learnSecrets();
+    const code = await demo.exited();
+    const output = demo.report();
+    expect(code, output).toBe(0);
+    expect(output).toMatch(
+      /rotation not watched: the refresh is due in 60 min \(the tour waits at most 5 min\)/,
+    );
+    expect(output).not.toMatch(/rotated after/);
+    expect(output).toMatch(/the backend's refresh ahead not watched: its token expires in 60 min/);
+    expect(output).toMatch(
+      /backend: \d+ API calls \(\d+ ok\), [1-9]\d* tokens from the cache, 1 token requests of which 0 refreshed ahead/,
+    );
+    if (process.env.TOKENKEEP_REDIS_URL) {
+      expect(output).toMatch(/the shared rotation not watched: the next refresh is due in 60 min/);
+    }
+    expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
+    expect(output).toContain("tour done: everything stopped");
+    expect(demo.leaks()).toEqual([]);
+    expect(await groupGone(pid!)).toBe(true);
+  } finally {
+    await hourly.close();
+  }
 });
 
 it("a configured part missing one of its settings: exits 2 naming what to set, before starting anything", async () => {
