@@ -208,6 +208,17 @@ const collect = async () => {
     "informational",
     true,
   );
+  // A library that only recognises tokenkeep errors ships the error classes and guards, not the
+  // manager (whose option rules are built when a manager is made, not when the entry loads).
+  const errors = await size(
+    `export { TokenkeepError, isTokenkeepError, isTransientError } from ${JSON.stringify(entry)};`,
+  );
+  report(
+    "the errors and their guards alone (tree-shaken), minified + gzipped",
+    `${errors.gzipKiB.toFixed(2)} KiB`,
+    "<= 1 KiB",
+    errors.gzipKiB <= 1,
+  );
   // The subpaths, each bundled on its own (with what it shares with the main entry).
   for (const subpath of ["http", "shared", "rotation", "memory-store", "options"]) {
     const sub = await size(`export * from ${JSON.stringify(join(here, `dist/${subpath}.js`))};`);

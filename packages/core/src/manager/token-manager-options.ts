@@ -116,39 +116,45 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   random?: (() => number) | undefined;
 }
 
-const fn = func<(...args: never[]) => unknown>();
 // Every delay is bounded by MAX_TIMER_MS: a longer timer fires at once in every runtime.
 const ms = (fallback: number) => optional(duration({ zero: true }), fallback);
 const positiveMs = (fallback: number) => optional(duration(), fallback);
 const fraction = (fallback: number, max = 1) => optional(number({ min: 0, max }), fallback);
 
-const optionsRule = object({
-  creator: fn,
-  refresher: optional(fn),
-  shared: optional(
-    methods<SharedStore>(["attach"], "expected shareStore(store) from @tokenkeep/core/shared"),
-  ),
-  maxEntries: optional(number({ min: 1, int: true }), DEFAULT_MANAGER_MAX_ENTRIES),
-  skewMs: ms(DEFAULT_SKEW_MS),
-  maxSkewFraction: fraction(DEFAULT_MAX_SKEW_FRACTION, 0.5),
-  refreshAheadRatio: fraction(DEFAULT_REFRESH_AHEAD_RATIO),
-  refreshAheadJitterRatio: fraction(DEFAULT_REFRESH_AHEAD_JITTER_RATIO),
-  defaultLifetimeMs: positiveMs(DEFAULT_LIFETIME_MS),
-  retry: defaulted(
-    object({
-      retries: optional(number({ min: 0, int: true }), DEFAULT_RETRIES),
-      baseDelayMs: ms(DEFAULT_RETRY_BASE_DELAY_MS),
-      maxDelayMs: ms(DEFAULT_RETRY_MAX_DELAY_MS),
-    }),
-  ),
-  creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
-  fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
-  failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
-  onEvent: optional(fn),
-  now: optional(fn),
-  timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
-  random: optional(fn),
-});
+// Built when a manager is made, not when the module loads: an application that imports only, say,
+// the error guards from the root entry does not ship these rules.
+const optionsRule = () => {
+  const fn = func<(...args: never[]) => unknown>();
+  return object({
+    creator: fn,
+    refresher: optional(fn),
+    shared: optional(
+      methods<SharedStore>(["attach"], "expected shareStore(store) from @tokenkeep/core/shared"),
+    ),
+    maxEntries: optional(number({ min: 1, int: true }), DEFAULT_MANAGER_MAX_ENTRIES),
+    skewMs: ms(DEFAULT_SKEW_MS),
+    maxSkewFraction: fraction(DEFAULT_MAX_SKEW_FRACTION, 0.5),
+    refreshAheadRatio: fraction(DEFAULT_REFRESH_AHEAD_RATIO),
+    refreshAheadJitterRatio: fraction(DEFAULT_REFRESH_AHEAD_JITTER_RATIO),
+    defaultLifetimeMs: positiveMs(DEFAULT_LIFETIME_MS),
+    retry: defaulted(
+      object({
+        retries: optional(number({ min: 0, int: true }), DEFAULT_RETRIES),
+        baseDelayMs: ms(DEFAULT_RETRY_BASE_DELAY_MS),
+        maxDelayMs: ms(DEFAULT_RETRY_MAX_DELAY_MS),
+      }),
+    ),
+    creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
+    fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
+    failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
+    onEvent: optional(fn),
+    now: optional(fn),
+    timers: optional(
+      methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }"),
+    ),
+    random: optional(fn),
+  });
+};
 
 /** Options after validation, every default filled in. */
 export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
@@ -175,7 +181,7 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
 export function resolveTokenManagerOptions<I extends TokenIdentity>(
   options: TokenManagerOptions<I>,
 ): ResolvedTokenManagerOptions<I> {
-  const data = validate(optionsRule, options, "createTokenManager");
+  const data = validate(optionsRule(), options, "createTokenManager");
   // The rules check that the functions are functions; their signatures are the caller's promise.
   return {
     ...data,
