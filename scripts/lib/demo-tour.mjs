@@ -133,14 +133,20 @@ export async function tour({ siteUrl, secondUrl, backendStatus, user, password, 
     // refresh token, the other is served by that rotation through the shared store.
     if (secondUrl !== undefined) {
       const other = browser(secondUrl, site.jar);
+      // What /account/shared shows: a row per instance (this one's counters and its peer's), the
+      // refresh tokens it redeemed and the requests served by the other's rotation.
       const counters = async () => {
-        const [a, b] = await Promise.all(
-          [siteUrl, secondUrl].map(async (url) => (await fetch(`${url}/stats.json`)).json()),
-        );
-        // `rotations` counts sessions rotated either way; those served a successor redeemed nothing.
+        const page = await site.get("/account/shared");
+        check(page.status === 200, `/account/shared answered ${page.status}`);
+        const rows = [
+          ...page.html.matchAll(
+            /<tr data-instance="([^"]+)"[^>]*>\s*<td[^>]*>[^<]*<\/td>\s*<td class="redeemed"[^>]*>(\d+)<\/td>\s*<td class="successor-hits"[^>]*>(\d+)</g,
+          ),
+        ];
+        check(rows.length === 2, `/account/shared shows ${rows.length} instances, not 2`);
         return {
-          redeemed: a.rotations - a.successorHits + b.rotations - b.successorHits,
-          served: a.successorHits + b.successorHits,
+          redeemed: rows.reduce((sum, row) => sum + Number(row[2]), 0),
+          served: rows.reduce((sum, row) => sum + Number(row[3]), 0),
         };
       };
       const sharedDue = Date.parse(field((await site.get("/account/session")).html, "refresh-due") ?? "");
@@ -166,7 +172,7 @@ export async function tour({ siteUrl, secondUrl, backendStatus, user, password, 
           "the other instance was not served the first one's rotation",
         );
         log(
-          "two instances on one Redis, the same cookie at both: 1 refresh token redeemed, the other served by it",
+          "two instances on one Redis, the same cookie at both: 1 refresh token redeemed, the other served by it (as /account/shared shows)",
         );
       }
     }

@@ -1,7 +1,7 @@
 // The demo in Debian's Chromium (playwright-core; CHROMIUM_PATH, default /usr/bin/chromium; skipped
 // when absent, never downloaded), started as a user starts it, with access tokens living 4 s so a
 // rotation comes within seconds: sign in, watch the session rotate, issue and revoke a PAT on the
-// admin page, read the backend's counters, a screenshot of each page into screenshots/ (git-ignored),
+// admin page, watch the backend's counters update by themselves, a screenshot of each page into screenshots/ (git-ignored),
 // then Ctrl-C (SIGINT): exit code 0, no process left, every port closed.
 import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -99,6 +99,13 @@ it.skipIf(!existsSync(CHROMIUM))(
     }
     expect(Number(await page.textContent("#fetches"))).toBeGreaterThan(0);
     expect(Number(await page.textContent("#cache-hits"))).toBeGreaterThan(0);
+    // Live: the page reloads itself (every 2 s) and shows the calls made meanwhile, no click needed.
+    const shownBefore = Number(await page.textContent("#fetches"));
+    await page.waitForFunction(
+      (before) => Number(document.querySelector("#fetches")?.textContent) > before,
+      shownBefore,
+      { timeout: 10_000 },
+    );
     await shoot(page, "5-backend");
     await page.goto(`${site}/account/dashboard`);
     await shoot(page, "6-dashboard");

@@ -1,9 +1,10 @@
 // `npm run demo` as a long-running process: one block of URLs, a second start that finds the first,
 // Ctrl-C (SIGINT) that stops every child and frees every port with exit code 0, and an admin PAT that
 // is shown on the first start only.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
 
 const started: number[] = [];
@@ -57,6 +58,24 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
   expect(third.output()).not.toContain("pat_");
+  // The SQLite file is where the README says, and the kept admin PAT is an admin of that database:
+  // exchanged for a JWT, it lists the tokens.
+  expect(existsSync(join(dir, "pat.sqlite"))).toBe(true);
+  const patUrl = /PAT server +(http:\/\/127\.0\.0\.1:\d+) \(SQLite: /.exec(third.output())?.[1];
+  expect(patUrl, third.report()).toBeDefined();
+  const kept = readFileSync(join(dir, "admin-token"), "utf8").trim();
+  const exchange = await fetch(`${patUrl}/auth/token`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${kept}` },
+    body: new URLSearchParams({ grant_type: "client_credentials" }),
+  });
+  expect(exchange.status).toBe(200);
+  const { access_token: jwt } = (await exchange.json()) as { access_token: string };
+  registerSecret(jwt, "admin JWT");
+  const listed = await fetch(`${patUrl}/admin/tokens`, { headers: { authorization: `Bearer ${jwt}` } });
+  expect(listed.status).toBe(200);
+  const { records } = (await listed.json()) as { records: { owner: string; isAdmin: boolean }[] };
+  expect(records.filter((record) => record.isAdmin).length).toBe(1); // made once, on the first start
   process.kill(third.child.pid!, "SIGTERM");
   expect(await third.exited(), third.report()).toBe(0);
   expect(third.leaks()).toEqual([]);
