@@ -45,11 +45,16 @@ rm -f packages/*/test-secrets.jsonl examples/*/test-secrets.jsonl test/*/test-se
 # Full logs, also for tasks served from turbo's cache, so the closing count covers every test.
 pnpm exec turbo run lint typecheck build test test:storm check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
 
+stage "npm run demo, word for word, through npm and scripts/run.sh"
+# After turbo's stage, not inside it: run.sh builds what the demo runs (cached by now), which would
+# race other tasks' builds of the same dist/ folders there.
+pnpm --filter @tokenkeep/demo-tests run test:npm 2>&1 | tee .tmp/demo-npm.log
+
 stage "pack every package and import it under plain Node"
 node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log
 
 stage "no secret in the run's output"
-node scripts/secret-scan.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log | tee .tmp/secret-scan.log
+node scripts/secret-scan.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/pack-smoke.log | tee .tmp/secret-scan.log
 
 stage "done"
-node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/pack-smoke.log .tmp/secret-scan.log
+node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/pack-smoke.log .tmp/secret-scan.log

@@ -42,13 +42,31 @@ export interface Demo {
 export const demoDir = () => mkdtempSync(join(tmpdir(), "tokenkeep-demo-"));
 
 export function startDemo(env: Record<string, string>, args: string[] = []): Demo {
+  return launch([process.execPath, script, ...args], { TOKENKEEP_SECRET: COOKIE_SECRET, ...env });
+}
+
+/**
+ * `npm run demo -- ...args`, word for word what the README says: npm, then scripts/run.sh (the
+ * toolchain and install checks, a running demo's URLs, the build), then scripts/demo.mjs. No cookie
+ * secret is handed over: the demo's own random one is used (and learned from its environment).
+ */
+export function startNpmDemo(env: Record<string, string>, args: string[] = []): Demo {
+  return launch(["npm", "run", "demo", ...(args.length > 0 ? ["--", ...args] : [])], env);
+}
+
+function launch([command, ...argv]: string[], env: Record<string, string>): Demo {
   const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(VITEST|TEST$|NODE_ENV$|TOKENKEEP_SECRET$)/.test(name)),
+    Object.entries(process.env).filter(
+      ([name]) =>
+        !/^(VITEST|TEST$|NODE_ENV$|TOKENKEEP_SECRET$|npm_lifecycle_|npm_package_|npm_command$|INIT_CWD$)/.test(
+          name,
+        ),
+    ),
   );
   const dir = env.TOKENKEEP_DEMO_DIR ?? demoDir();
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(command!, argv, {
     cwd: root,
-    env: { ...clean, TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_SECRET: COOKIE_SECRET, ...env },
+    env: { ...clean, TOKENKEEP_DEMO_DIR: dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, whose id is its pid: what Ctrl-C in a terminal reaches
   });
