@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { refreshTokenGrant } from "@tokenkeep/grants";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CLIENTS,
   type OidcProviderServer,
@@ -26,8 +26,6 @@ import {
 import { fixtureRoot, type RunningSite, serveBuilt } from "./helpers/site.js";
 
 const MARKER = "tokenkeep-fixture-secret-marker-5b1f";
-/** The successor window of this site (30 s by default): short, so a late request takes seconds. */
-const SUCCESSOR_TTL_MS = 3_000;
 let root: string;
 let provider: OidcProviderServer;
 let site: RunningSite;
@@ -35,7 +33,21 @@ let site: RunningSite;
 beforeAll(async () => {
   root = fixtureRoot("site"); // built by global-setup.ts
   provider = await startOidcProvider({ rotateRefreshToken: true });
-  site = await serveBuilt(root, { ...siteEnv(provider), FIXTURE_SUCCESSOR_TTL_MS: String(SUCCESSOR_TTL_MS) });
+  // The server's clock is the test's to move (the default 30 s successor window, no real wait).
+  site = await serveBuilt(root, { ...siteEnv(provider), FIXTURE_CLOCK: "1" });
+});
+
+/** Whether a test moved the server's clock (then it is put back after that test). */
+let clockMoved = false;
+/** Sets how far the built server's clock runs ahead of the real one (its rotation store's too). */
+async function setClock(offsetMs: number): Promise<void> {
+  const response = await fetch(`${site.url}/api/clock?offsetMs=${offsetMs}`);
+  expect(response.status).toBe(200);
+  clockMoved = offsetMs !== 0;
+}
+
+afterEach(async () => {
+  if (clockMoved) await setClock(0);
 });
 
 afterAll(async () => {
@@ -78,7 +90,7 @@ describe("built site", () => {
     expect(tokenHits()).toBe(before);
   });
 
-  it("50 parallel requests of one expiring session: 1 refresh; a request with the old refresh token right after is served the successor; the family lives on", async () => {
+  it("50 parallel requests of one expiring session: 1 refresh; a request with the old refresh token 1 s later is served the successor; the family lives on", async () => {
     const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session);
     const before = tokenHits();
@@ -95,7 +107,8 @@ describe("built site", () => {
       );
     }
 
-    // The old cookie again (a tab that missed the answer): the successor, no second redemption.
+    // The old cookie again 1 s later (a tab that missed the answer): the successor, no second redemption.
+    await setClock(1_000);
     const late = await getSession(cookie);
     expect(late.body.signedIn).toBe(true);
     expect(late.body.tokenHash).toBe([...hashes][0]);
@@ -118,16 +131,15 @@ describe("built site", () => {
     expect(successor.accessToken).toBeTruthy();
   });
 
-  it("a request with the old refresh token after the successor window: signed out, cookies untouched, nothing presented upstream, the family alive", async () => {
+  it("a request with the old refresh token 60 s after its rotation (past the 30 s successor window): signed out, cookies untouched, nothing presented upstream, the family alive", async () => {
     const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session);
     const before = tokenHits();
     const rotated = await getSession(cookie);
     expect(rotated.body.signedIn).toBe(true);
     expect(tokenHits() - before).toBe(1);
-    // A tab that slept through the rotation comes back after the successor window (real time: the
-    // built server's own clock decides).
-    await new Promise((resolve) => setTimeout(resolve, SUCCESSOR_TTL_MS + 500));
+    // A tab that slept through the rotation comes back a minute later.
+    await setClock(60_000);
     const late = await getSession(cookie);
     expect(late.response.status).toBe(200);
     expect(late.body.signedIn).toBe(false);

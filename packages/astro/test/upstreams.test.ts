@@ -162,6 +162,41 @@ describe("custom endpoints", () => {
     });
   });
 
+  it("parseLogin reads the login answer; tokenType and expiresAt map through dotted paths", async () => {
+    answers.set("/api/auth/login", { status: 200, body: { odd: { a: "at-5", r: "rt-5" } } });
+    const signedIn = await endpoints({
+      parseLogin: (body) => {
+        const { odd } = body as { odd: { a: string; r: string } };
+        return {
+          accessToken: odd.a,
+          refreshToken: odd.r,
+          tokenType: "DPoP",
+          sessionPayload: { via: "parseLogin" },
+        };
+      },
+    }).signIn({ username: "alice", password: "pw" }, {});
+    expect(signedIn).toMatchObject({
+      accessToken: "at-5",
+      refreshToken: "rt-5",
+      tokenType: "DPoP",
+      raw: { [SESSION_PAYLOAD_KEY]: { via: "parseLogin" } },
+    });
+
+    answers.set("/api/auth/refresh", {
+      status: 200,
+      body: { auth: { jwt: "at-6", kind: "MAC", until: "2030-01-01T00:00:00Z" } },
+    });
+    const mapped = await refresh(
+      endpoints({ fields: { accessToken: "auth.jwt", tokenType: "auth.kind", expiresAt: "auth.until" } }),
+    );
+    expect(mapped).toMatchObject({
+      accessToken: "at-6",
+      tokenType: "MAC",
+      expiresAt: Date.parse("2030-01-01T00:00:00Z"),
+      refreshToken: "old-rt",
+    });
+  });
+
   it("a rejected refresh (400/401/403) is a permanent invalid_grant; 5xx and HTML are transient", async () => {
     answers.set("/api/auth/refresh", { status: 401, body: { message: "expired" } });
     const rejected = await failure(refresh(endpoints()));

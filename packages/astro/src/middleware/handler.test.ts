@@ -14,6 +14,7 @@ import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/sche
 import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
 import type { TokenkeepLocals } from "../locals.js";
+import { requestStorage } from "../request-context.js";
 import { getAccessToken } from "../server/index.js";
 import type { Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
@@ -451,6 +452,58 @@ describe("middleware: registration and setup", () => {
     expect(seen.token).toBe("at-1");
     expect(redeemed).toEqual(["rt-1"]);
     expect(first.events.length + second.events.length).toBe(1);
+  });
+
+  it("Secure and the __Host- prefix follow the request's protocol as Astro sees it, never NODE_ENV", async () => {
+    const saved = process.env.NODE_ENV;
+    try {
+      for (const [nodeEnv, url, expected] of [
+        [
+          "production",
+          "http://app.test/",
+          /^tokenkeep=tk1\.[^;]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Lax$/,
+        ],
+        [
+          "development",
+          "https://app.test/",
+          /^__Host-tokenkeep=tk1\.[^;]+; Max-Age=\d+; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+        ],
+      ] as const) {
+        process.env.NODE_ENV = nodeEnv;
+        const { middleware } = create(makeUpstream().upstream);
+        const { seen, setCookie } = await run(middleware, url, {
+          cookies: await sessionCookies(session(1, 5_000), url),
+        });
+        expect(seen.token).toBe("at-2");
+        expect(setCookie).toHaveLength(1);
+        expect(setCookie[0]).toMatch(expected);
+      }
+    } finally {
+      process.env.NODE_ENV = saved;
+    }
+  });
+
+  it("the request context is one AsyncLocalStorage on globalThis under Symbol.for: a duplicated copy of the module shares it", async () => {
+    // Bundlers may duplicate a module (two chunks, two installs); a query string makes Vite load a second copy.
+    const path = "../request-context.js?duplicate";
+    const copy = (await import(/* @vite-ignore */ path)) as typeof import("../request-context.js");
+    expect(copy.requestStorage).not.toBe(requestStorage);
+    expect(copy.requestStorage()).toBe(requestStorage());
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for("tokenkeep.astro.request-context")]).toBe(
+      requestStorage(),
+    );
+    const { middleware } = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(1, 600_000));
+    const context = makeContext("http://app.test/", { cookies }) as APIContext;
+    let fromCopy: string | undefined;
+    await middleware(context, async () => {
+      fromCopy = await copy.currentRequest()?.locals.getAccessToken();
+      return new Response("page");
+    });
+    expect(fromCopy).toBe("at-1");
+    // Nothing of the request is left once it is handled.
+    expect(copy.currentRequest()).toBeUndefined();
+    expect(await getAccessToken()).toBeUndefined();
   });
 
   it("production without a secret refuses to handle the request", async () => {

@@ -53,10 +53,17 @@ export interface RunningSite {
   close(): Promise<void>;
 }
 
-/** Starts `dist/server/entry.mjs` of a built fixture on 127.0.0.1 with `env`. */
-export async function serveBuilt(root: string, env: Record<string, string>): Promise<RunningSite> {
+/**
+ * Starts `dist/server/entry.mjs` of a built fixture on 127.0.0.1 with `env` (or `script`, a file of the
+ * fixture that serves the built handler itself: @astrojs/node's middleware mode).
+ */
+export async function serveBuilt(
+  root: string,
+  env: Record<string, string>,
+  script = "dist/server/entry.mjs",
+): Promise<RunningSite> {
   const port = await freePort();
-  return start(root, ["dist/server/entry.mjs"], port, { HOST: "127.0.0.1", PORT: String(port), ...env });
+  return start(root, [script], port, { HOST: "127.0.0.1", PORT: String(port), ...env });
 }
 
 /**
@@ -130,19 +137,23 @@ export interface ExitedSite {
 }
 
 /**
- * Starts `dist/server/entry.mjs` of a built fixture with `env` (nothing of the test runner's, no
- * `TOKENKEEP_SECRET` unless given) and waits up to `deadlineMs` for it to exit on its own; with
+ * Starts `dist/server/entry.mjs` (or `script`) of a built fixture with `env` (nothing of the test
+ * runner's, no `TOKENKEEP_SECRET` unless given) and waits up to `deadlineMs` for it to exit on its own; with
  * `untilListening`, it is stopped as soon as it accepts a connection instead.
  */
 export async function runBuiltUntilExit(
   root: string,
   env: Record<string, string>,
-  { deadlineMs = 20_000, untilListening = false }: { deadlineMs?: number; untilListening?: boolean } = {},
+  {
+    deadlineMs = 20_000,
+    untilListening = false,
+    script = "dist/server/entry.mjs",
+  }: { deadlineMs?: number; untilListening?: boolean; script?: string } = {},
 ): Promise<ExitedSite> {
   const port = await freePort();
   const inherited = cleanEnvironment();
   delete inherited.TOKENKEEP_SECRET;
-  const child = spawn(process.execPath, ["dist/server/entry.mjs"], {
+  const child = spawn(process.execPath, [script], {
     cwd: root,
     env: { ...inherited, HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
