@@ -26,6 +26,38 @@ export const CLIENT_IMPORT_MESSAGE =
   "and server functions and must only be used on the server: remove the import from the <script> or " +
   "client component that pulls it in.";
 
+/** `import.meta.env` names Astro and Vite define for every build: the same in every environment. */
+const BUILT_IN_ENV = new Set(["MODE", "DEV", "PROD", "SSR", "BASE_URL", "SITE", "ASSETS_PREFIX"]);
+
+/**
+ * What of `import.meta.env` a module's code reads that the build would fix: each private name
+ * (`import.meta.env.X` or `["X"]`, neither `PUBLIC_*` nor a built-in), and `import.meta.env` itself
+ * when it is used whole (destructured or passed on). Comments are not read.
+ */
+export function buildTimeEnvReads(code: string): string[] {
+  const source = code.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`\\])\/\/.*$/gm, "$1");
+  const found = new Set<string>();
+  for (const match of source.matchAll(
+    /\bimport\.meta\.env\b(?:\.([A-Za-z_$][\w$]*)|\[\s*(["'`])([^"'`]+)\2\s*\])?/g,
+  )) {
+    const name = match[1] ?? match[3];
+    if (name === undefined) found.add("import.meta.env");
+    else if (!name.startsWith("PUBLIC_") && !BUILT_IN_ENV.has(name)) found.add(`import.meta.env.${name}`);
+  }
+  return [...found];
+}
+
+/** The error text when the configuration reads private `import.meta.env` values. */
+export function buildTimeEnvMessage(reads: readonly string[], configPath: string): string {
+  const names = reads.map((read) => read.replace(/^import\.meta\.env\.?/, "")).filter(Boolean);
+  const fix = names.length > 0 ? names.map((name) => `process.env.${name}`).join(", ") : "process.env";
+  return (
+    `${configPath} reads ${reads.join(", ")}: Astro replaces these with the values the build machine ` +
+    "has, so a secret would be written into the built server and a URL fixed for every environment. " +
+    `Read them when the server starts instead: ${fix} (or astro:env/server).`
+  );
+}
+
 /** The plugin; add it through `updateConfig({ vite: { plugins } })`. */
 export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
   return {
@@ -33,6 +65,12 @@ export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
     enforce: "pre",
     resolveId(id) {
       return id === CONFIG_MODULE_ID ? RESOLVED_ID : undefined;
+    },
+    transform(code, id) {
+      // Before Vite's own `define` step (this plugin is `pre`), so the reads are still in the code.
+      if (id.split("?")[0]!.replaceAll("\\", "/") !== options.configPath.replaceAll("\\", "/")) return;
+      const reads = buildTimeEnvReads(code);
+      if (reads.length > 0) this.error(buildTimeEnvMessage(reads, options.configPath));
     },
     load(id) {
       if (id !== RESOLVED_ID) return undefined;
