@@ -75,7 +75,8 @@ const TOKEN_CHAR = /[\w.~+/=%-]/;
  * cannot serialise throws). `undefined` and `null` fail: a leak check on nothing is a broken test.
  *
  * A secret is a string (an empty one fails: it is in every text, as `toContain("")` says), or a
- * `RegExp` for secrets known by their shape (`/pat_[A-Za-z0-9]{21}\./`), which fails where it matches;
+ * `RegExp` for secrets known by their shape (`/pat_[A-Za-z0-9]{21}\./`), which fails where it matches
+ * something (as `not.toMatch` would, but for a pattern matching only the empty string);
  * a match is hidden together with the run of token characters (`[\w.~+/=%-]`) it touches, so a
  * pattern matching a prefix (`/pat_/`) hides the token it starts. Offsets count UTF-16 code units of
  * the searched text.
