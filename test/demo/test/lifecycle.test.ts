@@ -4,6 +4,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
 
 const started: number[] = [];
@@ -38,7 +39,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
   expect(second.output()).toContain(`open ${site![1]}/login`);
-  expect(second.output()).not.toContain("pat_");
+  expectNoSecretIn(second.output(), /pat_/, "the second start's output");
 
   // Ctrl-C, as a terminal sends it (to the whole process group, children included): exit code 0, no
   // process of its group left, every port closed, the state file gone.
@@ -56,7 +57,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   started.push(third.child.pid!);
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
-  expect(third.output()).not.toContain("pat_");
+  expectNoSecretIn(third.output(), /pat_/, "the third start's output");
   process.kill(third.child.pid!, "SIGTERM");
   expect(await third.exited(), third.report()).toBe(0);
   expect(third.leaks()).toEqual([]);
