@@ -3,6 +3,7 @@
 
 import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.ts";
 import { type App, client, startApp, startAppAgainst } from "./helpers.ts";
 
 const text = async (response: Response) => response.text();
@@ -20,7 +21,7 @@ describe("with no configuration", () => {
     expect(app.output()).toMatch(/authorization server \(oidc-provider\): http:\/\/127\.0\.0\.1:\d+/);
     expect(app.output()).toMatch(/PAT server \(SQLite in memory\): http:\/\/127\.0\.0\.1:\d+/);
     expect(app.output()).toContain("sign in as alice / correct horse");
-    expect(app.output()).not.toContain("demo-");
+    expectNoSecretIn(app.output(), /demo-/, "the output");
   });
 
   it("signs in with the Action, reads the API, shows the session, and signs out", async () => {

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startLocalServers } from "@tokenkeep/example-local-servers";
 import { expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.ts";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
@@ -47,7 +48,7 @@ it("calls the API with client credentials and shows the token being fetched, reu
   expect(Number(done![2])).toBeGreaterThanOrEqual(2);
   expect(Number(done![2])).toBeLessThan(Number(done![1]) / 2);
   // The client secret the example generated never shows up.
-  expect(stdout).not.toContain("demo-");
+  expectNoSecretIn(stdout, /demo-/, "stdout");
 });
 
 it("uses the servers named by TOKEN_URL and API_URL instead of its own", async () => {
@@ -68,7 +69,7 @@ it("uses the servers named by TOKEN_URL and API_URL instead of its own", async (
     expect(code, stderr).toBe(0);
     expect(stdout).not.toContain("authorization server (oidc-provider)");
     expect(stdout).toMatch(/done: \d+ API calls, 0 failed; tokens fetched: 1;/);
-    expect(stdout).not.toContain(servers.service.clientSecret);
+    expectNoSecretIn(stdout, servers.service.clientSecret, "stdout");
   } finally {
     await servers.close();
   }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -63,6 +64,6 @@ it("bootstraps an admin, then issues, lists, revokes and restores with the clien
   expect(stdout.trimEnd().endsWith("done")).toBe(true);
 
   // No token, the admin's included, is ever printed.
-  expect(stdout).not.toMatch(/pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/);
-  expect(stderr).not.toMatch(/pat_[A-Za-z0-9]{21}\./);
+  expectNoSecretIn(stdout, /pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/, "stdout");
+  expectNoSecretIn(stderr, /pat_[A-Za-z0-9]{21}\./, "stderr");
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import {
   type CookieSealer,
   createCookieSealer,
@@ -16,8 +17,12 @@ describe("cookie sealing (AES-256-GCM)", () => {
     const sealer = createCookieSealer([NEW], "tokenkeep");
     const sealed = await sealer.seal(JSON.stringify({ a: TOKEN }));
     expect(sealed).toMatch(/^tk1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
-    expect(sealed).not.toContain(TOKEN);
-    expect(atob(sealed.split(".")[3]!.replaceAll("-", "+").replaceAll("_", "/"))).not.toContain(TOKEN);
+    expectNoSecretIn(sealed, TOKEN, "the sealed value");
+    expectNoSecretIn(
+      atob(sealed.split(".")[3]!.replaceAll("-", "+").replaceAll("_", "/")),
+      TOKEN,
+      "the sealed value's decoded ciphertext",
+    );
     expect(await sealer.unseal(sealed)).toBe(JSON.stringify({ a: TOKEN }));
   });
 

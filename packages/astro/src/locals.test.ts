@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { createLocals, isOwnLocals } from "./locals.js";
 
 describe("locals.tokenkeep", () => {
@@ -21,7 +22,7 @@ describe("locals.tokenkeep", () => {
     const { getAccessToken, logout } = locals;
     await expect(getAccessToken()).resolves.toBe("access-token-of-the-session");
     await expect(logout()).resolves.toEqual({ revoked: true });
-    expect(JSON.stringify(locals)).not.toContain("access-token");
+    expectNoSecretIn(JSON.stringify(locals), /access-token/, "the locals' JSON");
   });
 
   it("is recognised as this middleware's (a second registration passes the request on)", () => {

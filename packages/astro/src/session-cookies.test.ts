@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { cookieValues, makeContext, setCookies } from "../test/helpers/context.js";
 import { createCookieSealer } from "./cookie-seal.js";
@@ -52,8 +53,7 @@ describe("session cookie", () => {
     expect(header).toContain("Path=/");
     expect(header).toContain("Max-Age=3600");
     expect(header).not.toContain("Secure");
-    expect(header).not.toContain(session.refreshToken);
-    expect(header).not.toContain(session.accessToken);
+    expectNoSecretIn(header, [session.refreshToken!, session.accessToken], "the Set-Cookie header");
   });
 
   it("over https: Secure and the __Host- prefix, without Domain", async () => {

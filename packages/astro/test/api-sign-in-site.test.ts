@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import { cookieHeader, followUp, SECRET } from "./helpers/sessions.js";
@@ -126,7 +127,7 @@ describe("built site: sign-in routes", () => {
     expect(cookie).toMatch(/^tokenkeep=/);
     expect(cookie).toContain("HttpOnly");
     expect(cookie).toContain("SameSite=Lax");
-    expect(cookie).not.toContain(last.token);
+    expectNoSecretIn(cookie, last.token, "the session cookie");
   });
 
   it("wrong credentials: 401 JSON, or a form redirected back with ?error=rejected; no cookie either way", async () => {

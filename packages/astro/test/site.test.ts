@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { refreshTokenGrant } from "@tokenkeep/grants";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import {
   CLIENTS,
   type OidcProviderServer,
@@ -185,7 +186,7 @@ describe("built site", () => {
       });
     const client = files(join(root, "dist/client"));
     expect(client.some((path) => path.endsWith(".js"))).toBe(true);
-    for (const path of client) expect(readFileSync(path, "utf8")).not.toContain(MARKER);
+    for (const path of client) expectNoSecretIn(readFileSync(path, "utf8"), MARKER, path);
     expect(files(join(root, "dist/server")).some((path) => readFileSync(path, "utf8").includes(MARKER))).toBe(
       true,
     );

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { isOAuthError, isTokenkeepError, type TokenSet } from "@tokenkeep/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
+import { expectNoSecretIn, expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import {
   CLIENTS,
@@ -223,7 +223,7 @@ describe("custom endpoints", () => {
     answers.set("/api/auth/refresh", { status: 200, body: { refreshToken: "rt-secret-9" } });
     const error = await failure(refresh(endpoints()));
     expect(String((error as Error).message)).toMatch(/accessToken/);
-    expect(JSON.stringify(error)).not.toContain("rt-secret-9");
+    expectNoSecretIn(JSON.stringify(error), "rt-secret-9", "the error's JSON");
   });
 
   it("logout posts the refresh token with the access token as bearer", async () => {
@@ -265,7 +265,7 @@ describe("custom endpoints", () => {
       answers.set("/api/auth/introspect", answer);
       const error = await failure(ask());
       expect([answer.status, isTokenkeepError(error) && error.transient]).toEqual([answer.status, transient]);
-      expect(JSON.stringify(error)).not.toContain("rt-7");
+      expectNoSecretIn(JSON.stringify(error), "rt-7", "the error's JSON");
     }
     answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
     const throwing = endpoints({

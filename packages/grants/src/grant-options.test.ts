@@ -1,5 +1,6 @@
 import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core/options";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant } from "./client-credentials-grant.js";
 import { discover } from "./discovery.js";
 import { passwordGrant } from "./password-grant.js";
@@ -50,7 +51,7 @@ describe("options are validated once, when the creator is made", () => {
       'bodyEncoding: expected one of "form", "json"',
       "timeoutMs: expected a number > 0 and <= 2147483647",
     ]);
-    expect(error.message).not.toContain("super-secret");
+    expectNoSecretIn(error.message, "super-secret", "the error's message");
   });
 
   it("needs a token URL or an issuer, and one transport", () => {

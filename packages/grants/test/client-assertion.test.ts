@@ -7,7 +7,7 @@ import { inspect } from "node:util";
 import { createTokenManager } from "@tokenkeep/core";
 import { decodeJwt, decodeProtectedHeader, exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
+import { expectNoSecretIn, expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientSecretJwt, privateKeyJwt } from "../src/client-assertion/index.js";
 import { clientCredentialsGrant, revokeToken } from "../src/index.js";
@@ -184,8 +184,7 @@ describe("private_key_jwt against oidc-provider", () => {
     expect(error).toMatchObject({ error: "invalid_client", status: 401, transient: false });
     const assertion = bodies.find((body) => body.has("client_assertion"))!.get("client_assertion")!;
     for (const text of [JSON.stringify(error), String(error), inspect(error, { depth: 5 }), error.stack]) {
-      expect(text).not.toContain(assertion);
-      expect(text).not.toContain(assertion.split(".")[2]);
+      expectNoSecretIn(text, [assertion, assertion.split(".")[2]!], "the error's rendering");
     }
   });
 
@@ -216,7 +215,7 @@ describe("client_secret_jwt against oidc-provider", () => {
     expect(set.accessToken).toBeTruthy();
     const body = bodies.find((entry) => entry.has("client_assertion"))!;
     expect(decodeProtectedHeader(body.get("client_assertion")!)).toEqual({ alg: "HS256" });
-    expect(body.toString()).not.toContain(encodeURIComponent(SECRET_JWT.secret));
+    expectNoSecretIn(body.toString(), encodeURIComponent(SECRET_JWT.secret), "the request body");
   });
 
   it("a wrong secret is invalid_client", async () => {
@@ -228,6 +227,6 @@ describe("client_secret_jwt against oidc-provider", () => {
       })(),
     );
     expect(error).toMatchObject({ error: "invalid_client", transient: false });
-    expect(JSON.stringify(error)).not.toContain(SECRET_JWT.secret);
+    expectNoSecretIn(JSON.stringify(error), SECRET_JWT.secret, "the error's JSON");
   });
 });

@@ -2,6 +2,7 @@ import { inspect } from "node:util";
 import { isNetworkError } from "@tokenkeep/core";
 import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, revokeToken } from "../src/index.js";
 import { listen } from "./fixtures/http.js";
 import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
@@ -123,8 +124,7 @@ describe("the token request", () => {
     })().catch((reason: unknown) => reason);
     expect(isNetworkError(error)).toBe(true);
     const text = `${JSON.stringify(error)} ${String(error)} ${inspect(error, { depth: 6, showHidden: true })}`;
-    expect(text).not.toContain(SECRET);
-    expect(text).not.toContain(btoa(`svc:${SECRET}`));
+    expectNoSecretIn(text, [SECRET, btoa(`svc:${SECRET}`)], "the error's renderings");
   });
 
   it("revokes with token and token_type_hint at the revocation URL", async () => {

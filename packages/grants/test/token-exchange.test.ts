@@ -2,7 +2,11 @@ import { createTokenManager } from "@tokenkeep/core";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
+import {
+  expectNoSecretIn,
+  expectOtherSecret,
+  expectSameSecret,
+} from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import {
   JWT_BEARER_GRANT_TYPE,
@@ -185,7 +189,7 @@ describe("token exchange (RFC 8693) against oidc-provider", () => {
   it("an unknown subject token is a permanent invalid_grant that does not echo it", async () => {
     const error = await rejection(tokenExchangeGrant({ ...exchanger(), subjectToken: "not-a-token-123" })());
     expect(error).toMatchObject({ error: "invalid_grant", transient: false });
-    expect(JSON.stringify(error)).not.toContain("not-a-token-123");
+    expectNoSecretIn(JSON.stringify(error), "not-a-token-123", "the error's JSON");
   });
 
   it("a subject token type the server does not take is invalid_request", async () => {
@@ -238,7 +242,7 @@ describe("JWT bearer grant (RFC 7523 section 2.1) against oidc-provider", () => 
       .sign(stranger.privateKey);
     const error = await rejection(jwtBearerGrant({ ...exchanger(), assertion: forged })());
     expect(error).toMatchObject({ error: "invalid_grant", transient: false });
-    expect(JSON.stringify(error)).not.toContain(forged);
+    expectNoSecretIn(JSON.stringify(error), forged, "the error's JSON");
   });
 
   it("a function that returns no assertion fails before any request", async () => {

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
 import { beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -36,8 +37,8 @@ function envOf(server: TestServer, token = server.adminToken): Record<string, st
 
 /** The PAT must never be printed (only `issue` prints the token it creates). */
 function expectNoPat(run: Run, pat: string): void {
-  expect(run.stdout).not.toContain(pat);
-  expect(run.stderr).not.toContain(pat);
+  expectNoSecretIn(run.stdout, pat, "stdout");
+  expectNoSecretIn(run.stderr, pat, "stderr");
 }
 
 // Each command is a new Node process (a few hundred ms each on a busy machine).
@@ -88,7 +89,7 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     expect(issued.stdout).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=\n$/);
     const tokens = issued.stdout.match(/pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=/g) ?? [];
     expect(tokens).toHaveLength(1);
-    expect(issued.stderr).not.toContain(tokens[0]!);
+    expectNoSecretIn(issued.stderr, tokens[0]!, "stderr");
     const parsed = parsePat(tokens[0]!);
     expect(parsed.ok).toBe(true);
     expectNoPat(issued, server.adminToken);
@@ -100,7 +101,7 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     expect(listed.stdout).toContain("never expires");
     expect(listed.stdout).toMatch(/2 tokens/);
     expectNoPat(listed, server.adminToken);
-    expect(listed.stdout).not.toContain(tokens[0]!);
+    expectNoSecretIn(listed.stdout, tokens[0]!, "stdout");
   });
 
   it("--json prints machine output for issue, list, revoke, restore and update", async () => {

@@ -1,6 +1,7 @@
 import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { AccessTokensClient, PatAdminClient, type PatRecord } from "../src/index";
 import { startTestServer } from "./helpers/pat-server";
@@ -163,8 +164,8 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
       const error = await call().catch((e: unknown) => e);
       expect(error).toBeInstanceOf(TypeError);
       expect(error).toMatchObject({ code: "ERR_TOKENKEEP_INVALID_ARGUMENT" });
-      expect(String((error as Error).message)).not.toContain("c2Vj");
-      expect(JSON.stringify(error)).not.toContain("c2Vj");
+      expectNoSecretIn(String((error as Error).message), /c2Vj/, "the error's message");
+      expectNoSecretIn(JSON.stringify(error), /c2Vj/, "the error's JSON");
     }
     expect(tokenRoutes()).toEqual(before);
   });
@@ -210,7 +211,7 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
       expect((error as Error).cause).toEqual(
         expect.arrayContaining([expect.stringMatching(/^endpoint: /), expect.stringMatching(/^timeoutMs: /)]),
       );
-      expect(`${(error as Error).message}`).not.toContain("secret-value");
+      expectNoSecretIn(`${(error as Error).message}`, "secret-value", "the error's message");
     }
   });
 });

@@ -2,6 +2,7 @@ import { type AddressInfo, createServer } from "node:net";
 import { inspect } from "node:util";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isApiError, isPatClientError, PatAdminClient, PatClientError } from "../src/index";
 import { startFaultProxy } from "./helpers/fault-proxy";
@@ -52,7 +53,7 @@ describe("structured errors from a real pat-server", () => {
     expect(isApiError(error.cause)).toBe(true);
     expect(server.exchanges()).toBe(1);
     expect(server.requests.get("GET /admin/tokens")).toBeUndefined();
-    for (const text of renderings(error)) expect(text).not.toContain(token);
+    for (const text of renderings(error)) expectNoSecretIn(text, token, "the error");
   });
 
   it("403: a non-admin token gets Admin access required", async () => {
@@ -64,8 +65,7 @@ describe("structured errors from a real pat-server", () => {
     expect(isApiError(error.cause) && error.cause.error.message).toBe("Admin access required");
     const { accessToken } = await client.getAccessToken();
     for (const text of renderings(error)) {
-      expect(text).not.toContain(user.token);
-      expect(text).not.toContain(accessToken);
+      expectNoSecretIn(text, { "the PAT": user.token, "the access token": accessToken }, "the error");
     }
   });
 
@@ -133,8 +133,7 @@ describe("structured errors from a real pat-server", () => {
     expect(echo.status).toBe(400);
     expect(isApiError(echo.cause) && echo.cause.error.message).toBe("bad request from [redacted]");
     for (const text of [...renderings(echo), JSON.stringify(echo.cause)]) {
-      expect(text).not.toContain(server.adminToken);
-      expect(text).not.toContain(jwt);
+      expectNoSecretIn(text, { "the admin PAT": server.adminToken, "the JWT": jwt }, "the error");
     }
   });
 
@@ -148,7 +147,7 @@ describe("structured errors from a real pat-server", () => {
     const error = await failure(client.list());
     expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_INVALID_RESPONSE", status: 200 });
     expect(error.message).toContain("not JSON");
-    for (const text of renderings(error)) expect(text).not.toContain("access_tok");
+    for (const text of renderings(error)) expectNoSecretIn(text, /access_tok/, "the error");
   });
 
   it("an answer that breaks the protocol is an invalid-response error naming the field", async () => {
@@ -268,7 +267,7 @@ describe("errors name the endpoint and the network reason, in the message and in
       reason: expect.stringMatching(/SSL|TLS/),
     });
     for (const error of [notFound, tlsError]) {
-      for (const text of renderings(error)) expect(text).not.toContain(server.adminToken);
+      for (const text of renderings(error)) expectNoSecretIn(text, server.adminToken, "the error");
     }
   });
 });

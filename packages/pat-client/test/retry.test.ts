@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { isPatClientError, PatAdminClient } from "../src/index";
 import { type Fault, startFaultProxy } from "./helpers/fault-proxy";
 import { startTestServer } from "./helpers/pat-server";
@@ -112,8 +113,11 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
     expect(owners.filter((owner) => owner === "once@example.com")).toHaveLength(fault === "drop" ? 0 : 1);
     const { accessToken } = await client.getAccessToken();
     for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 10 })]) {
-      expect(text).not.toContain(server.adminToken);
-      expect(text).not.toContain(accessToken);
+      expectNoSecretIn(
+        text,
+        { "the admin PAT": server.adminToken, "the access token": accessToken },
+        "the error",
+      );
     }
   });
 

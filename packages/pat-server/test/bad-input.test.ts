@@ -1,5 +1,6 @@
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { type StoreKind, snapshot, startTestServer, storeKindsFor, type TestServer } from "./helpers/server";
 
 /** One bad request: what to send, and the 4xx it must get. */
@@ -437,7 +438,7 @@ describe.each(storeKindsFor("bad-input tests on PostgreSQL"))("bad input (%s)", 
     expect(response.headers.get("content-type")).toBe("application/json");
     const body = (await response.json()) as { error: { message: string } };
     expect(body.error.message.length).toBeGreaterThan(0);
-    expect(JSON.stringify(body)).not.toContain(ids.existingToken.slice(26));
+    expectNoSecretIn(JSON.stringify(body), ids.existingToken.slice(26), "the answer");
     await server.handler.flush();
     expect(await snapshot(server.store)).toEqual(before);
   });

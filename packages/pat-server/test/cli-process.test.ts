@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 
 const BIN = fileURLToPath(new URL("../bin/tokenkeep-pat-server.js", import.meta.url));
 
@@ -85,7 +86,7 @@ describe("tokenkeep-pat-server (the built command, as a process)", { timeout: 60
     const exited = await server.exited;
     expect(exited.code, exited.stderr).toBe(0);
     expect(exited.stdout).toContain("shutting down");
-    expect(`${exited.stdout}${exited.stderr}`).not.toContain(admin.split(".")[1]!);
+    expectNoSecretIn(`${exited.stdout}${exited.stderr}`, admin.split(".")[1]!, "the output");
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
+import { expectNoSecretIn, expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
 import { runCli } from "../src/node/run-cli";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 
@@ -31,7 +31,7 @@ describe("tokenkeep-pat-server", () => {
     const token = first.out().trim();
     expectSecretMatches(token, /^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=$/, "the printed PAT");
     expect(first.err()).toContain("for ops");
-    expect(first.err()).not.toContain(token.slice(26));
+    expectNoSecretIn(first.err(), token.slice(26), "stderr");
     const second = capture();
     expect(await runCli(["bootstrap", "--database", database], second.io)).toBe(1);
     expect(second.out()).toBe("");
@@ -123,12 +123,12 @@ describe("tokenkeep-pat-server", () => {
     const args = ["start", "--database", database, "--port", "0", "--signing-keys-file", keysFile];
     expect(await runCli(args, run.io)).toBe(1);
     expect(run.err()).toContain("--signing-keys-file: not valid JSON");
-    expect(run.err()).not.toContain("PRIVATEKEY");
+    expectNoSecretIn(run.err(), /PRIVATEKEY/, "stderr");
     writeFileSync(keysFile, JSON.stringify({ d: "PRIVATEKEYMATERIAL0123456789" }));
     const shape = capture();
     expect(await runCli(args, shape.io)).toBe(1);
     expect(shape.err()).toContain("--signing-keys-file: expected");
-    expect(shape.err()).not.toContain("PRIVATEKEY");
+    expectNoSecretIn(shape.err(), /PRIVATEKEY/, "stderr");
   });
 
   it("rejects bad flags with exit code 2", async () => {
@@ -150,7 +150,7 @@ describe("tokenkeep-pat-server", () => {
       expect(
         await runCli(["bootstrap", "--postgres-url", pgUrl!, "--postgres-schema", schema], second.io),
       ).toBe(1);
-      expect(first.err() + second.err()).not.toContain(pgUrl!);
+      expectNoSecretIn(first.err() + second.err(), pgUrl!, "stderr");
     } finally {
       await dropSchema(schema);
     }

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:net";
 import { isNetworkError, isTimeoutError, isTransientError, NetworkError } from "@tokenkeep/core";
 import { createClient, RESP_TYPES } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { redisUrlOrSkip, uniquePrefix } from "../test/support/redis-url.js";
 import { startTcpProxy } from "../test/support/tcp-proxy.js";
@@ -56,8 +57,11 @@ describe("createRedisStore options", () => {
         expect.stringMatching(/^timeoutMs: /),
       ]),
     );
-    expect(error.message).not.toContain("hunter2");
-    expect(error.message).not.toContain("c2hvcnQ");
+    expectNoSecretIn(
+      error.message,
+      { "the URL's password": "hunter2", "the key": "c2hvcnQ" },
+      "the error's message",
+    );
   });
 
   it("accepts a key as base64 (both alphabets), raw bytes or an AES-GCM CryptoKey", async () => {
@@ -157,7 +161,7 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     const payloads = await Promise.all((await raw.keys(`${prefix}*`)).map((k) => raw.get(k)));
     for (const payload of payloads) {
       expect(payload).toMatch(/^tk1\./);
-      expect(payload).not.toContain("very-secret");
+      expectNoSecretIn(payload, "very-secret", "a stored payload");
     }
 
     // Another key, no key, or a ciphertext moved under another Redis key: all read as absent.
@@ -307,8 +311,8 @@ describe("createRedisStore when Redis fails", () => {
     for (let i = 0; i < 3; i++) errors.push(await store.set("k", "v", 1000).catch((e: unknown) => e));
     for (const error of errors) {
       expect(isTransientError(error)).toBe(true);
-      expect(String((error as Error).message)).not.toContain("hunter2");
-      expect(JSON.stringify(error)).not.toContain("hunter2");
+      expectNoSecretIn(String((error as Error).message), "hunter2", "the error's message");
+      expectNoSecretIn(JSON.stringify(error), "hunter2", "the error's JSON");
     }
     // After the first wait for a connection, a disconnected store fails at once.
     expect(errors.at(-1)).toBeInstanceOf(NetworkError);

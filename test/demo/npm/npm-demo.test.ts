@@ -5,6 +5,7 @@
 // stage instead (scripts/test.sh, `pnpm --filter @tokenkeep/demo-tests test:npm`), when the packages
 // are built and nothing else builds. It also runs the demo with its default random cookie secret.
 import { afterAll, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { groupGone, killGroup, listening, printedUrls, startNpmDemo } from "../test/helpers.ts";
 
 const started: number[] = [];
@@ -39,7 +40,7 @@ it("npm run demo: runs until Ctrl-C, a second npm run demo prints its URLs, Ctrl
   expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain("A demo is already running");
   expect(second.output()).toContain(`open ${open[1]}/login`);
-  expect(second.output()).not.toContain("pat_");
+  expectNoSecretIn(second.output(), /pat_/, "the second start's output");
 
   // Ctrl-C as a terminal sends it: to the foreground process group (npm, its shell, run.sh's exec'd
   // node and the demo's children). npm must hand back the demo's exit code 0, not 130.

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type LocalServers, startLocalServers, USERS } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import {
   groupGone,
@@ -193,7 +194,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   expect(received.filter((one) => one.port === portOf(servers.patUrl)).length).toBeGreaterThanOrEqual(3);
 
   // No secret in what it prints (it has no admin PAT of its own to show), nor in its logs.
-  expect(output).not.toMatch(/pat_|demo-[0-9a-f]{8}-|eyJ|Bearer |admin PAT/);
+  expectNoSecretIn(output, /pat_|demo-[0-9a-f]{8}-|eyJ|Bearer |admin PAT/, "the output");
   expect(demo.leaks()).toEqual([]);
   if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
   // Everything it started is stopped; the given servers are this test's and still answer.

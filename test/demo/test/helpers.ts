@@ -13,13 +13,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { findLeaks } from "../../reliability/src/leak-scan.mjs";
+import { REPO_ROOT } from "../../reliability/src/repo-root.ts";
 import { mintSecret, registeredEntries, registerSecret } from "../../reliability/src/secret-registry.ts";
 
-export const root = fileURLToPath(new URL("../../..", import.meta.url));
-const script = join(root, "scripts/demo.mjs");
+const script = join(REPO_ROOT, "scripts/demo.mjs");
 
 export interface Demo {
   readonly child: ChildProcess;
@@ -65,7 +64,7 @@ function launch([command, ...argv]: string[], env: Record<string, string>): Demo
   );
   const dir = env.TOKENKEEP_DEMO_DIR ?? demoDir();
   const child = spawn(command!, argv, {
-    cwd: root,
+    cwd: REPO_ROOT,
     env: { ...clean, TOKENKEEP_DEMO_DIR: dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, whose id is its pid: what Ctrl-C in a terminal reaches

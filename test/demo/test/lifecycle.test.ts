@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
 
@@ -39,7 +40,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
   expect(second.output()).toContain(`open ${site![1]}/login`);
-  expect(second.output()).not.toContain("pat_");
+  expectNoSecretIn(second.output(), /pat_/, "the second start's output");
 
   // Ctrl-C, as a terminal sends it (to the whole process group, children included): exit code 0, no
   // process of its group left, every port closed, the state file gone.
@@ -57,7 +58,7 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   started.push(third.child.pid!);
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
-  expect(third.output()).not.toContain("pat_");
+  expectNoSecretIn(third.output(), /pat_/, "the third start's output");
   // The SQLite file is where the README says, and the kept admin PAT is an admin of that database:
   // exchanged for a JWT, it lists the tokens.
   expect(existsSync(join(dir, "pat.sqlite"))).toBe(true);

@@ -1,6 +1,7 @@
 // `npm run demo -- --once`: the scripted tour through the demo's servers exits 0 and says what it saw.
 import { existsSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
 
 let pid: number | undefined;
@@ -30,7 +31,7 @@ it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's cou
   }
   expect(output).toContain("tour done: everything stopped");
   // No secret in what it prints: no PAT, no client secret, no access token.
-  expect(output).not.toMatch(/pat_|demo-[0-9a-f]{8}-|eyJ|Bearer /);
+  expectNoSecretIn(output, /pat_|demo-[0-9a-f]{8}-|eyJ|Bearer /, "the output");
   expect(demo.leaks()).toEqual([]);
   if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
   expect(await groupGone(pid!)).toBe(true);

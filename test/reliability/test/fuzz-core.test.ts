@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { check } from "../src/fuzz";
 import { dumpError } from "../src/output";
+import { expectNoSecretIn } from "../src/secret-assert";
 import { findLeaks, mintSecret } from "../src/secrets";
 
 const SENT_AT = 1_800_000_000_000;
@@ -72,8 +73,8 @@ describe("parseTokenResponse", () => {
           // The message names a field, never an access token's value.
           const token = (body as { access_token?: unknown } | null)?.access_token;
           if (typeof token === "string" && token.length >= 8) {
-            expect((error as Error).message).not.toContain(token);
-            expect(JSON.stringify(error)).not.toContain(token);
+            expectNoSecretIn((error as Error).message, token, "the error's message");
+            expectNoSecretIn(JSON.stringify(error), token, "the error's JSON");
           }
           return;
         }

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MIN_SECRET_LENGTH } from "../src/leak-scan.mjs";
 import { REPO_ROOT } from "../src/repo-root";
+import { expectNoSecretIn } from "../src/secret-assert";
 import {
   MIN_REGISTERED_SECRET_LENGTH,
   mintSecret,
@@ -69,7 +70,7 @@ describe("scanWorkspace", () => {
         "packages/pat-server: PAT url /form.log",
       ],
     );
-    expect(JSON.stringify(result.leaks)).not.toContain(grants);
+    expectNoSecretIn(JSON.stringify(result.leaks), grants, "the leaks found");
   });
 
   it("passes a clean log, and counts no secret when no package registered one", () => {

@@ -10,6 +10,7 @@ import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core
 import type { APIContext } from "astro";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../../grants/test/fixtures/http.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
@@ -303,8 +304,7 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(error.data).toEqual({ error: "no such thing" });
     expect(error.message).toBe(`GET ${resource.url}/missing answered 404`);
     const printed = `${JSON.stringify(error)} ${String(error)} ${error.stack}`;
-    expect(printed).not.toContain("at-0");
-    expect(printed).not.toContain("secret=q");
+    expectNoSecretIn(printed, ["at-0", /secret=q/], "the error's renderings");
     // A copy of the package installed twice: another class, the same brand and code.
     const foreign = Object.defineProperty(
       Object.assign(new Error("x"), { code: "ERR_TOKENKEEP_API_HTTP" }),
@@ -501,8 +501,7 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
     const { inspect } = await import("node:util");
     const logged = inspect(error, { depth: 8 });
-    expect(logged).not.toContain("at-0");
-    expect(logged).not.toContain("secret-query");
+    expectNoSecretIn(logged, ["at-0", /secret-query/], "the inspected error");
   });
 
   it("bounds the replay after a 401 by the timeout too (ky's own timer has stopped by then)", async () => {

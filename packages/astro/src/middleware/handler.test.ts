@@ -9,6 +9,7 @@ import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { sequence } from "astro/middleware";
 import { afterEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
 import { createCookieSealer } from "../cookie-seal.js";
@@ -160,7 +161,7 @@ describe("middleware: reading sessions", () => {
     expect(seen.fromStorage).toBe("at-1");
     expect(setCookie).toEqual([]);
     expect(redeemed).toEqual([]);
-    expect(JSON.stringify(locals)).not.toContain("at-1");
+    expectNoSecretIn(JSON.stringify(locals), "at-1", "the locals' JSON");
   });
 
   it("outside a request, getAccessToken() resolves undefined", async () => {
@@ -332,8 +333,7 @@ describe("middleware: rotation failures", () => {
     const cookies = await sessionCookies(session(1, 5_000));
     await run(middleware, "http://app.test/?code=x", { cookies });
     const text = JSON.stringify(events);
-    expect(text).not.toContain("rt-1");
-    expect(text).not.toContain("at-1");
+    expectNoSecretIn(text, ["rt-1", "at-1"], "the events' JSON");
     expect(events[0]?.path).toBe("/");
   });
 });
@@ -601,7 +601,7 @@ describe("middleware: storage in Astro's session", () => {
     expect(setCookie).toEqual([]);
     const stored = store.data.get("tokenkeep") as string;
     expect(stored).toMatch(/^tk1\./);
-    expect(stored).not.toContain("rt-2");
+    expectNoSecretIn(stored, "rt-2", "the stored session");
     expect(JSON.parse((await createCookieSealer([SECRET], settings.name).unseal(stored))!)).toMatchObject({
       r: "rt-2",
     });

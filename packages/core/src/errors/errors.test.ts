@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import {
   AbortError,
@@ -88,7 +89,7 @@ describe("errors", () => {
       errorDescription: "grant revoked",
       status: 400,
     });
-    expect(JSON.stringify(error)).not.toContain(SECRET);
+    expectNoSecretIn(JSON.stringify(error), SECRET, "the error's JSON");
     expect(error.response).toBe(response);
     expect(error.cause).toBeInstanceOf(Error);
     expect(Object.keys(error)).not.toContain("response");

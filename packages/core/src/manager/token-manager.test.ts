@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { createFakeTime } from "../../test/support/fake-time.js";
 import { NetworkError, OAuthError, TokenkeepError } from "../errors/errors.js";
 import type { TokenCreatorContext, TokenIdentity } from "../token/token-creator.js";
@@ -531,7 +532,7 @@ describe("createTokenManager: forceRefresh and events", () => {
     await manager.getToken();
     await manager.getToken();
     expect(events.map((event) => event.type)).toEqual(["miss", "refresh-start", "refresh-success", "hit"]);
-    expect(JSON.stringify(events)).not.toContain("at-1");
+    expectNoSecretIn(JSON.stringify(events), "at-1", "the events' JSON");
   });
 });
 

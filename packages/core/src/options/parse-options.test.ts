@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as z from "zod/mini";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { thrown } from "../../test/support/thrown.js";
 import { parseOptions, type StandardSchemaV1 } from "./parse-options.js";
 import { INVALID_OPTIONS_CODE } from "./rules.js";
@@ -55,7 +56,7 @@ describe("parseOptions", () => {
       "url: expected https",
     ]);
     expect(error.message).toBe(`invalid createThing options: ${(error.cause as string[]).join("; ")}`);
-    expect(error.message).not.toContain("hunter2");
+    expectNoSecretIn(error.message, "hunter2", "the error's message");
     expect(thrown(() => parseOptions(schema, { size: 11, name: "123456789" }, "x")).cause).toEqual([
       "name: length must be <= 8",
       "size: must be <= 10",
@@ -76,7 +77,7 @@ describe("parseOptions", () => {
       "(options): unknown option `token`",
       "retry: unknown option `retires` - did you mean `retries`?",
     ]);
-    expect(error.message).not.toContain("hunter2");
+    expectNoSecretIn(error.message, "hunter2", "the error's message");
     expect(parseOptions(classic, { timeoutMs: 1, retry: { retries: 1 } }, "createThing")).toEqual({
       timeoutMs: 1,
       retry: { retries: 1 },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { thrown } from "../../test/support/thrown.js";
 import {
@@ -59,7 +60,7 @@ describe("rules", () => {
       "(options): unknown option `whatever`",
       "nested: unknown option `dpeth` - did you mean `depth`?",
     ]);
-    expect(error.message).not.toContain("secret-value");
+    expectNoSecretIn(error.message, "secret-value", "the error's message");
     expect(nearestKey("skewMS", ["skewMs", "maxSkewFraction"])).toBe("skewMs");
     expect(nearestKey("timeout", ["timeoutMs", "tokenUrl"])).toBe("timeoutMs");
     expect(nearestKey("zzz", ["timeoutMs"])).toBeUndefined();
@@ -103,7 +104,7 @@ describe("rules", () => {
       "nested.depth: expected a number >= 1",
     ]);
     expect(error.message).toBe(`invalid createThing options: ${(error.cause as string[]).join("; ")}`);
-    expect(error.message).not.toContain(secret);
+    expectNoSecretIn(error.message, secret, "the error's message");
   });
 
   it("reads undefined and null options as {}, and names the options object when it is not one", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { createFakeTime, type FakeTime } from "../../test/support/fake-time.js";
 import {
   isOAuthError,
@@ -500,8 +501,8 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
       "app:rotation:marker:<hash>",
     ]);
     for (const [key, value] of writes) {
-      expect(key).not.toContain("rt-0");
-      if (key.includes(":marker:")) expect(JSON.stringify(value)).not.toMatch(/rt-|at-/);
+      expectNoSecretIn(key, "rt-0", "a store key");
+      if (key.includes(":marker:")) expectNoSecretIn(JSON.stringify(value), /rt-|at-/, "a marker's JSON");
     }
   });
 
@@ -675,7 +676,7 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
       expect(isOAuthError(call.error)).toBe(true);
       expect(call.error).toMatchObject({ error: "invalid_grant", status: 400, transient: false });
       expect(String((call.error as Error).message)).toMatch(/no longer accepts/);
-      expect(String((call.error as Error).message)).not.toContain("rt-");
+      expectNoSecretIn(String((call.error as Error).message), /rt-/, "the error's message");
     }
     expect(server.verifier.calls).toBe(1);
     expect(server.presented).toEqual(["rt-0"]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../../test/reliability/src/secret-registry.js";
 import { DEFAULT_LIFETIME_MS } from "../defaults.js";
 import { isInvalidResponseError, isOAuthError, type OAuthError } from "../errors/errors.js";
@@ -151,15 +152,15 @@ describe("parseTokenResponse", () => {
     const missing = thrown(() => parseTokenResponse({ refresh_token: refreshToken }, { sentAt }));
     expect(isInvalidResponseError(missing)).toBe(true);
     expect((missing as Error).message).toContain('"access_token" is missing');
-    expect((missing as Error).message).not.toContain(refreshToken);
+    expectNoSecretIn((missing as Error).message, refreshToken, "the error's message");
 
     const invalid = thrown(() =>
       parseTokenResponse({ access_token: accessToken, expires_in: "soon-ish" }, { sentAt }),
     ) as Error;
     expect(invalid.message).toContain('"expires_in" is invalid');
-    expect(invalid.message).not.toContain(accessToken);
+    expectNoSecretIn(invalid.message, accessToken, "the error's message");
     expect(invalid.message).not.toContain("soon-ish");
-    expect(JSON.stringify(invalid)).not.toContain(accessToken);
+    expectNoSecretIn(JSON.stringify(invalid), accessToken, "the error's JSON");
     expect(isTransientError(invalid)).toBe(false);
 
     for (const body of [{ access_token: "" }, { access_token: 42 }, { access_token: "a", expires_in: -1 }]) {
@@ -258,7 +259,7 @@ describe("readTokenResponse", () => {
     expect(isInvalidResponseError(error)).toBe(true);
     expect(error.status).toBe(200);
     expect(error.transient).toBe(false);
-    expect(error.message).not.toContain("secret-xyz");
+    expectNoSecretIn(error.message, "secret-xyz", "the error's message");
   });
 
   it("keeps a body that is not JSON out of the error and its cause", async () => {
@@ -269,7 +270,7 @@ describe("readTokenResponse", () => {
     const messages: string[] = [];
     for (let link: unknown = error; link instanceof Error; link = link.cause) messages.push(link.message);
     expect(messages.length).toBeGreaterThan(0);
-    expect(messages.join(" ")).not.toContain("secret");
+    expectNoSecretIn(messages.join(" "), /secret/, "the messages of the error and its causes");
   });
 });
 

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant } from "../index.js";
 import { clientSecretJwt, privateKeyJwt } from "./index.js";
 import { isCertificateInput } from "./signing-key.js";
@@ -24,7 +25,7 @@ describe("privateKeyJwt options", () => {
     for (const key of [publicJwk, spki, "s3cret", 42]) {
       const found = problems(() => privateKeyJwt({ key: key as never }));
       expect(found).toEqual([expect.stringMatching(/^key: expected a private CryptoKey/)]);
-      expect(found.join()).not.toContain(typeof key === "string" ? key : String(publicJwk.n));
+      expectNoSecretIn(found.join(), typeof key === "string" ? key : String(publicJwk.n), "the problems");
     }
   });
 

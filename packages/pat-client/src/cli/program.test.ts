@@ -1,5 +1,6 @@
 import { formatPat } from "@tokenkeep/pat-protocol";
 import { describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { redactPats } from "./program";
 
 const id = "A1b2C3d4E5f6G7h8I9j0K";
@@ -10,7 +11,7 @@ describe("redactPats", () => {
     for (const prefix of ["pat_", "acme_", ""]) {
       const pat = formatPat(id, secret, { prefix });
       const text = redactPats(`error: unknown command '${pat}'\nerror: unknown option '--${pat}'`);
-      expect(text).not.toContain(secret);
+      expectNoSecretIn(text, secret, "the redacted text");
       expect(text).toBe(
         "error: unknown command '<personal access token, not shown>'\n" +
           "error: unknown option '<personal access token, not shown>'", // the dashes go with it
