@@ -304,7 +304,6 @@ function stopStrayRedis() {
  * redis-server is not on PATH or did not start: the demo then runs one site.
  */
 async function startRedis() {
-  stopStrayRedis();
   const home = join(dir, "redis", String(process.pid));
   const logFile = join(dir, "logs", "redis.log");
   mkdirSync(home, { recursive: true });
@@ -420,6 +419,7 @@ const siteUrl = `http://127.0.0.1:${port}`;
 // With Redis, a second instance of the site on the same store and cookie secret: one rotation serves
 // both. TOKENKEEP_REDIS_URL's (e.g. from `eval "$(bash scripts/services/redis.sh start)"`), used as it
 // is and never stopped here; or else a private one, when redis-server is on PATH; none with DEMO_REDIS=off.
+stopStrayRedis();
 const givenRedis = demoRedis === "off" ? undefined : env.TOKENKEEP_REDIS_URL || undefined;
 const ownRedis = demoRedis === "off" || givenRedis ? undefined : await startRedis();
 const redisUrl = givenRedis ?? ownRedis?.url;
