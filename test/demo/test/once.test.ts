@@ -1,10 +1,14 @@
 // `npm run demo -- --once`: the scripted tour through the demo's servers exits 0 and says what it saw.
 import { existsSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
-import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+import { groupGone, killGroup, listening, printedUrls, removeDemoDirs, startDemo } from "./helpers.ts";
 
 let pid: number | undefined;
-afterAll(() => killGroup(pid));
+afterAll(async () => {
+  killGroup(pid);
+  if (pid !== undefined) await groupGone(pid);
+  removeDemoDirs();
+});
 
 it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's counters, and stops everything", async () => {
   const demo = startDemo({}, ["--once"]);
