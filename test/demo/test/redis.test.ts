@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { afterAll, expect, it } from "vitest";
+import { mintSecret } from "../../reliability/src/secret-registry.ts";
 import {
   type Demo,
   demoDir,
@@ -110,6 +111,26 @@ it.skipIf(!redisServer)(
     expect(killed.leaks()).toEqual([]);
   },
 );
+
+it("TOKENKEEP_REDIS_URL given: used as it is, none started, and its password never printed", async () => {
+  // Nothing answers at port 9: the sites connect only when a session needs the store.
+  const password = mintSecret("Redis password", { prefix: "redis-password-" });
+  const demo = startDemo({ TOKENKEEP_REDIS_URL: `redis://demo:${password}@127.0.0.1:9` });
+  const pid = demo.child.pid!;
+  started.push(pid);
+  await demo.waitFor(/logs +\S+/);
+  const commands = groupCommands(pid);
+  demo.learnSecrets();
+  expect(demo.report()).toMatch(/^ {2}Redis +redis:\/\/127\.0\.0\.1:9 \(TOKENKEEP_REDIS_URL\)$/m);
+  expect(demo.report()).toMatch(/second site \(Redis\) +http:/);
+  if (commands !== undefined) {
+    expect(commands.filter((one) => one.command.startsWith("redis-server"))).toEqual([]);
+  }
+  process.kill(-pid, "SIGINT");
+  expect(await demo.exited(), demo.report()).toBe(0);
+  expect(demo.leaks()).toEqual([]); // the password: not in its output, not in its logs
+  expect(await groupGone(pid)).toBe(true);
+});
 
 it("DEMO_REDIS=off: one site, no Redis started and TOKENKEEP_REDIS_URL not used", async () => {
   // A URL nothing answers at: a site that used it would fail; off must not even try.
