@@ -7,6 +7,8 @@
 // - Children (in this process group; each also stops when its stdin pipe closes, so none outlives
 //   the demo): the Node backend service (examples/node-backend/src/service.ts) and the built Astro
 //   site (examples/astro-app/server/start.ts).
+// - With Redis, a second instance of the site on it: TOKENKEEP_REDIS_URL's, or else a private
+//   redis-server the demo starts as a child when one is on PATH (DEMO_REDIS=off: neither).
 //
 // It prints one block, runs until SIGINT/SIGTERM, then stops everything and exits 0. While it runs,
 // .demo/state.json holds its pid and URLs: a second `npm run demo` prints them and exits 0.
@@ -14,8 +16,19 @@
 // Environment variables point any part at a real upstream (see the README's "The demo").
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { connect, createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -143,28 +156,39 @@ for (const [switchedOn, needed, what] of [
     process.exit(2);
   }
 }
+// DEMO_REDIS=off: one site, no Redis (neither started nor TOKENKEEP_REDIS_URL's); "auto" (the default):
+// TOKENKEEP_REDIS_URL's, or else a private one when redis-server is on PATH.
+const demoRedis = env.DEMO_REDIS || "auto";
+if (demoRedis !== "auto" && demoRedis !== "off") {
+  console.error('demo: DEMO_REDIS must be "off" or "auto" (the default)');
+  process.exit(2);
+}
 
 const children = [];
 let local;
+let redis; // the private redis-server, when the demo started one: { child, home }
 let stopping;
 
-/** Stops every child (SIGTERM, then SIGKILL after 5 s) and the local servers; idempotent. */
+/** Stops a child process: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+const stopChild = (child) =>
+  new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill("SIGTERM");
+  });
+
+/** Stops every child, then the private Redis the sites used and the local servers; idempotent. */
 function stopAll() {
   stopping ??= (async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise((done) => {
-            if (child.exitCode !== null || child.signalCode !== null) return done();
-            const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-            child.once("exit", () => {
-              clearTimeout(kill);
-              done();
-            });
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
+    await Promise.all(children.map(stopChild));
+    if (redis !== undefined) {
+      await stopChild(redis.child);
+      rmSync(redis.home, { recursive: true, force: true });
+    }
     await local?.close();
     if (!once) releaseState();
   })();
@@ -183,6 +207,8 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
     stopAll().then(() => process.exit(0));
   });
 }
+// Its terminal closed: stop everything too (redis-server ignores SIGHUP; nothing left to print to).
+process.on("SIGHUP", () => stopAll().then(() => process.exit(0)));
 
 /**
  * The variables of the demo's own environment that hold a part's secrets: no child inherits them,
@@ -230,6 +256,123 @@ async function startChild(name, script, childEnv, ready) {
   }
 }
 
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+/** Whether a Redis answers PING on 127.0.0.1:`port` (the protocol's inline form: no client needed). */
+function pong(port) {
+  return new Promise((done) => {
+    let answer = "";
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.setTimeout(1_000, () => socket.destroy());
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (chunk) => {
+      answer += chunk;
+      if (answer.includes("\r\n")) socket.end();
+    });
+    socket.on("error", () => {}); // refused: not up yet ("close" follows)
+    socket.on("close", () => done(answer.startsWith("+PONG")));
+  });
+}
+
+/**
+ * Stops the redis-server of a demo that was killed (SIGKILL: it could not stop its children): each
+ * private Redis lives in .demo/redis/<its demo's pid>/, with its pid file.
+ */
+function stopStrayRedis() {
+  const parent = join(dir, "redis");
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    if (isDemo(Number(name)) || Number(name) === process.pid) continue;
+    const home = join(parent, name);
+    try {
+      const pid = Number(readFileSync(join(home, "redis.pid"), "utf8"));
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("redis-server"))
+        process.kill(pid, "SIGTERM");
+    } catch {
+      // stopped already, or no /proc to tell that the pid is still a redis-server: left alone
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A private Redis for the second site, started the way scripts/services/redis.sh starts the tests'
+ * one (127.0.0.1 only, a free port, no persistence, its own folder: .demo/redis/<the demo's pid>/), but
+ * as a child of the demo, in its process group and not daemonized: it stops with everything else, and
+ * it is never the instance redis.sh shares with `npm test`. Nothing is installed here. Resolves with
+ * `{ url }` once it answers PING, or with `{ problem }` (one line for the printed block) when
+ * redis-server is not on PATH or did not start: the demo then runs one site.
+ */
+async function startRedis() {
+  const home = join(dir, "redis", String(process.pid));
+  const logFile = join(dir, "logs", "redis.log");
+  mkdirSync(home, { recursive: true });
+  mkdirSync(join(dir, "logs"), { recursive: true });
+  let why;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    writeFileSync(logFile, "");
+    // What it says before it opens --logfile (a bad option, say) goes there too.
+    const log = openSync(logFile, "a");
+    // Each option as its own argument: `--save ""` is an empty one (no snapshots).
+    const child = spawn(
+      "redis-server",
+      [
+        ...["--bind", "127.0.0.1", "--port", String(port), "--protected-mode", "yes"],
+        ...["--save", "", "--appendonly", "no", "--dir", home],
+        ...["--daemonize", "no", "--pidfile", join(home, "redis.pid"), "--logfile", logFile],
+      ],
+      { cwd: home, env: inherited, stdio: ["ignore", log, log] },
+    );
+    closeSync(log);
+    let ended;
+    child.on("error", (error) => {
+      ended ??= error.code === "ENOENT" ? "missing" : error.message;
+    });
+    child.once("exit", (code, signal) => {
+      ended ??= signal ?? `exit code ${code}`;
+    });
+    const deadline = Date.now() + 10_000;
+    while (ended === undefined && Date.now() < deadline) {
+      if (await pong(port)) {
+        redis = { child, home };
+        child.once("exit", (code, signal) => {
+          // Ctrl-C reaches the whole process group: let the demo's own handler stop it first.
+          setTimeout(() => {
+            if (stopping === undefined)
+              fail(`redis-server stopped (${signal ?? `exit code ${code}`}), see ${shown(logFile)}`);
+          }, 1_000).unref();
+        });
+        return { url: `redis://127.0.0.1:${port}` };
+      }
+      await sleep(100);
+    }
+    if (ended === "missing") {
+      rmSync(home, { recursive: true, force: true });
+      rmSync(logFile, { force: true });
+      return {
+        problem: "none (install redis-server, or set TOKENKEEP_REDIS_URL, for a second site sharing one)",
+      };
+    }
+    await stopChild(child);
+    why = ended ?? "no answer within 10 s";
+    // Its port taken between freePort() and its start: try another.
+    if (!/Address already in use/.test(readFileSync(logFile, "utf8"))) break;
+  }
+  rmSync(home, { recursive: true, force: true });
+  return { problem: `redis-server did not start (${why}; see ${shown(logFile)}): one site only` };
+}
+
+/** A Redis URL without its user and password: what the printed block may show. */
+function redisForHumans(url) {
+  try {
+    const { protocol, host } = new URL(url);
+    return `${protocol}//${host}`;
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 // 1. The local servers, unless every part has a real upstream.
 const needLocal = !env.AUTH_ISSUER || !env.BACKEND_TOKEN_URL || !env.PAT_URL;
 const patDatabase = once ? ":memory:" : join(dir, "pat.sqlite");
@@ -273,9 +416,16 @@ const backendApi = env.BACKEND_TOKEN_URL ? env.BACKEND_API_URL : `${local.apiUrl
 const backendStatus = `http://127.0.0.1:${Number(env.BACKEND_STATUS_PORT || (await freePort()))}/`;
 const port = Number(env.DEMO_PORT || (await freePort()));
 const siteUrl = `http://127.0.0.1:${port}`;
-// With Redis (TOKENKEEP_REDIS_URL, e.g. from `eval "$(bash scripts/services/redis.sh start)"`), a
-// second instance of the site on the same store and cookie secret: one rotation serves both.
-const redisUrl = env.TOKENKEEP_REDIS_URL || undefined;
+// With Redis, a second instance of the site on the same store and cookie secret: one rotation serves
+// both. TOKENKEEP_REDIS_URL's (e.g. from `eval "$(bash scripts/services/redis.sh start)"`), used as it
+// is and never stopped here; or else a private one, when redis-server is on PATH; none with DEMO_REDIS=off.
+stopStrayRedis();
+const givenRedis = demoRedis === "off" ? undefined : env.TOKENKEEP_REDIS_URL || undefined;
+const ownRedis = demoRedis === "off" || givenRedis ? undefined : await startRedis();
+const redisUrl = givenRedis ?? ownRedis?.url;
+const redisLine = givenRedis
+  ? `${redisForHumans(givenRedis)} (TOKENKEEP_REDIS_URL)`
+  : ownRedis && (ownRedis.url ? `${ownRedis.url} (started by the demo)` : ownRedis.problem);
 const secondUrl = redisUrl ? `http://127.0.0.1:${await freePort()}` : undefined;
 const sites = [{ name: "site", url: siteUrl, port, peer: secondUrl }];
 if (secondUrl)
@@ -346,6 +496,7 @@ const lines = [
   `  API                   ${site.apiUrl}`,
   `  PAT server            ${patUrl}${env.PAT_URL ? "" : ` (SQLite: ${once ? "in memory" : shown(patDatabase)})`}`,
   `  backend counters      ${backendStatus} (calls ${backendApi} every ${backendIntervalMs} ms)`,
+  ...(redisLine ? [`  Redis                 ${redisLine}`] : []),
   ...(secondUrl
     ? [`  second site (Redis)   ${secondUrl} (same session; ${siteUrl}/account/shared shows both)`]
     : []),

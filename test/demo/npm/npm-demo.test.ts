@@ -6,11 +6,20 @@
 // are built and nothing else builds. It also runs the demo with its default random cookie secret.
 import { afterAll, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
-import { groupGone, killGroup, listening, printedUrls, startNpmDemo } from "../test/helpers.ts";
+import {
+  groupGone,
+  killGroup,
+  listening,
+  printedUrls,
+  removeDemoDirs,
+  startNpmDemo,
+} from "../test/helpers.ts";
 
 const started: number[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const pid of started) killGroup(pid);
+  for (const pid of started) await groupGone(pid);
+  removeDemoDirs();
 });
 
 it("npm run demo -- --once: the tour passes through npm and run.sh, and exits 0", async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, expect, it } from "vitest";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
-import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+import { groupGone, killGroup, listening, printedUrls, removeDemoDirs, startDemo } from "./helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FLAGS = [
@@ -25,6 +25,8 @@ let pid: number | undefined;
 afterAll(async () => {
   await browser?.close();
   killGroup(pid);
+  if (pid !== undefined) await groupGone(pid);
+  removeDemoDirs();
 });
 
 const shoot = (page: Page, name: string) => page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
@@ -38,7 +40,7 @@ it.skipIf(!existsSync(CHROMIUM))(
       REFRESH_WINDOW_MS: "2000",
       SERVICE_TOKEN_LIFETIME_S: "4",
       BACKEND_INTERVAL_MS: "250",
-      TOKENKEEP_REDIS_URL: "", // one site is enough here; once.test.ts covers two on Redis
+      DEMO_REDIS: "off", // one site is enough here; once.test.ts and redis.test.ts cover two on Redis
     });
     pid = demo.child.pid;
     const [, site] = await demo.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\/login/);

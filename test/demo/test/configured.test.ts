@@ -17,6 +17,7 @@ import {
   listening,
   listeningPorts,
   printedUrls,
+  removeDemoDirs,
   secretNamesByProcess,
   startDemo,
 } from "./helpers.ts";
@@ -84,9 +85,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   killGroup(pid);
+  if (pid !== undefined) await groupGone(pid);
+  removeDemoDirs();
   unsubscribe("http.server.request.start", onRequest);
   await servers?.close();
 });
+
+// A second site on Redis when `npm test` gives one; never a Redis of the demo's own (redis.test.ts).
+const withRedis = Boolean(process.env.TOKENKEEP_REDIS_URL);
+const redisSetting: Record<string, string> = withRedis ? {} : { DEMO_REDIS: "off" };
 
 it("sends every part to the upstream it is given, starts no server of its own, and the tour passes", async () => {
   // bob, not alice: the user the demo picks for its own servers would not prove DEMO_USER is read.
@@ -107,6 +114,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
       PAT_ADMIN_TOKEN: servers.patAdminToken!,
       DEMO_USER: user,
       DEMO_PASSWORD: password,
+      ...redisSetting,
     },
     ["--once"],
   );
@@ -145,7 +153,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
     /backend: \d+ API calls \(\d+ ok\), [1-9]\d* tokens from the cache, \d+ token requests of which [1-9]\d* refreshed ahead/,
   );
   expect(output).toMatch(/\/backend shows the same counters/);
-  if (process.env.TOKENKEEP_REDIS_URL) {
+  if (withRedis) {
     expect(output).toContain("the same cookie at both: 1 refresh token redeemed, the other served by it");
   }
   expect(output).toContain("tour done: everything stopped");
@@ -161,7 +169,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
     expect(readFileSync(join(demo.dir, "logs", log), "utf8"), log).not.toMatch(/oidc-provider|sign in as/);
   }
   if (ports !== undefined) {
-    const sites = process.env.TOKENKEEP_REDIS_URL ? 2 : 1;
+    const sites = withRedis ? 2 : 1;
     const shown = JSON.stringify([...ports]);
     expect(ports.get(pid!), shown).toEqual([]);
     for (const own of ports.values()) expect(own.length, shown).toBeLessThanOrEqual(1);
@@ -202,7 +210,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   const given = [servers.issuer, servers.apiUrl, servers.patUrl].map((url) => new URL(url).origin);
   const own = printedUrls(output).filter((url) => !given.includes(url));
   // The backend's counters; with Redis also both sites (the second site's line names them).
-  expect(own).toHaveLength(process.env.TOKENKEEP_REDIS_URL ? 3 : 1);
+  expect(own).toHaveLength(withRedis ? 3 : 1);
   for (const url of own) expect(await listening(url), url).toBe(false);
   for (const url of given) expect(await listening(url), url).toBe(true);
 });
@@ -231,6 +239,7 @@ it("tokens that live an hour: the tour says which waits it skips, and still pass
         PAT_ADMIN_TOKEN: hourly.patAdminToken!,
         DEMO_USER: user,
         DEMO_PASSWORD: password,
+        ...redisSetting,
       },
       ["--once"],
     );
@@ -248,7 +257,7 @@ it("tokens that live an hour: the tour says which waits it skips, and still pass
     expect(output).toMatch(
       /backend: \d+ API calls \(\d+ ok\), [1-9]\d* tokens from the cache, 1 token requests of which 0 refreshed ahead/,
     );
-    if (process.env.TOKENKEEP_REDIS_URL) {
+    if (withRedis) {
       expect(output).toMatch(/the shared rotation not watched: the next refresh is due in 60 min/);
     }
     expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);

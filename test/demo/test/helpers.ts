@@ -9,7 +9,7 @@
 // `report()`, every registered secret replaced by its label), and `leaks()` checks that the output
 // holds no registered secret but that one designed line, and that the demo's logs hold none at all.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,8 +37,22 @@ export interface Demo {
   exited(): Promise<number | null>;
 }
 
-/** A fresh folder for the demo's state, SQLite file and logs. */
-export const demoDir = () => mkdtempSync(join(tmpdir(), "tokenkeep-demo-"));
+const made: string[] = [];
+
+/** A fresh folder for the demo's state, SQLite file and logs; `removeDemoDirs()` removes it. */
+export function demoDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "tokenkeep-demo-"));
+  made.push(dir);
+  return dir;
+}
+
+/**
+ * Removes every folder `demoDir()` made in this test file (logs, and the kept admin PAT): call it in
+ * `afterAll`, once the demos are stopped.
+ */
+export function removeDemoDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+}
 
 export function startDemo(env: Record<string, string>, args: string[] = []): Demo {
   return launch([process.execPath, script, ...args], { TOKENKEEP_SECRET: COOKIE_SECRET, ...env });
@@ -206,6 +220,38 @@ export function secretNamesByProcess(group: number): { command: string; names: s
     }
   }
   return out;
+}
+
+/** The command line of each process of the demo's group (Linux `/proc`; `undefined` elsewhere). */
+export function groupCommands(group: number): { pid: number; command: string }[] | undefined {
+  if (!existsSync("/proc/self/cmdline")) return undefined;
+  return groupPids(group).flatMap((pid) => {
+    const command = commandOf(pid);
+    return command === undefined ? [] : [{ pid, command }];
+  });
+}
+
+/**
+ * The pids of every redis-server of this machine on `port`, in any process group (Linux `/proc`,
+ * where redis-server names itself `redis-server 127.0.0.1:<port>`; `undefined` elsewhere).
+ */
+export function redisServersOn(port: number): number[] | undefined {
+  if (!existsSync("/proc/self/cmdline")) return undefined;
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const command = commandOf(pid);
+      return command?.startsWith("redis-server") && new RegExp(`:${port}(\\s|$)`).test(command);
+    });
+}
+
+function commandOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+  } catch {
+    return undefined; // ended meanwhile
+  }
 }
 
 /** The pids of the processes in process group `group` (Linux `/proc`; none elsewhere). */

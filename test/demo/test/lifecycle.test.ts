@@ -1,16 +1,28 @@
 // `npm run demo` as a long-running process: one block of URLs, a second start that finds the first,
 // Ctrl-C (SIGINT) that stops every child and frees every port with exit code 0, and an admin PAT that
-// is shown on the first start only.
+// is shown on the first start only. With redis-server on PATH, the first start runs its own Redis too
+// (TOKENKEEP_REDIS_URL unset): Ctrl-C stops it with the rest.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
-import { demoDir, groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+import {
+  demoDir,
+  groupGone,
+  killGroup,
+  listening,
+  printedUrls,
+  redisServersOn,
+  removeDemoDirs,
+  startDemo,
+} from "./helpers.ts";
 
 const started: number[] = [];
-afterAll(() => {
+afterAll(async () => {
   for (const pid of started) killGroup(pid);
+  for (const pid of started) await groupGone(pid);
+  removeDemoDirs();
 });
 
 it("runs until SIGINT, is found by a second start, then stops everything with exit code 0", async () => {
@@ -33,6 +45,10 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   const urls = printedUrls(output);
   expect(urls.length).toBeGreaterThanOrEqual(5);
   for (const url of urls) expect(await listening(url), url).toBe(true);
+  // Its own Redis, when redis-server is on PATH (redis.test.ts checks the tour through it).
+  const redisPort = Number(
+    /^ {2}Redis +redis:\/\/127\.0\.0\.1:(\d+) \(started by the demo\)$/m.exec(output)?.[1],
+  );
 
   // A second start while it runs: prints the first one's URLs, starts nothing, exits 0.
   const second = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
@@ -51,10 +67,14 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
   expect(second.leaks()).toEqual([]);
   expect(await groupGone(first.child.pid!)).toBe(true);
   for (const url of urls) expect(await listening(url), url).toBe(false);
+  if (redisPort) {
+    expect(await listening(`redis://127.0.0.1:${redisPort}`)).toBe(false);
+    expect(redisServersOn(redisPort) ?? []).toEqual([]);
+  }
   expect(existsSync(join(dir, "state.json"))).toBe(false);
 
   // Started again on the same folder: the PAT database and its admin PAT are kept, not shown again.
-  const third = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
+  const third = startDemo({ TOKENKEEP_DEMO_DIR: dir, DEMO_REDIS: "off" });
   started.push(third.child.pid!);
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);

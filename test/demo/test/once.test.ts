@@ -2,10 +2,14 @@
 import { existsSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
-import { groupGone, killGroup, listening, printedUrls, startDemo } from "./helpers.ts";
+import { groupGone, killGroup, listening, printedUrls, removeDemoDirs, startDemo } from "./helpers.ts";
 
 let pid: number | undefined;
-afterAll(() => killGroup(pid));
+afterAll(async () => {
+  killGroup(pid);
+  if (pid !== undefined) await groupGone(pid);
+  removeDemoDirs();
+});
 
 it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's counters, and stops everything", async () => {
   const demo = startDemo({}, ["--once"]);
