@@ -34,8 +34,9 @@
  * `BENCH_ONLY=api` runs only the API client's figures, `BENCH_ONLY=overhead` both overhead figures (no
  * storm); `BENCH_ROUNDS` sets the rounds (16). `BENCH_BEFORE=<folder>` (a copy of
  * bench/fixtures/tokenkeep built with an earlier version, its `dist` beside this package's
- * `node_modules`) measures that build beside this one in the same rounds: the API client's endpoint
- * compares the middleware + plain `fetch` and the client's `get` of both builds, against plain `fetch`.
+ * `node_modules`) measures that build beside this one in the same rounds: the page of both builds
+ * against the plain page, then the API client's endpoint compares the middleware + plain `fetch` and
+ * the client's `get` of both builds, against plain `fetch`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -406,11 +407,16 @@ try {
   console.log(
     `client-side JavaScript added by the integration: ${added} bytes (target 0) ${added === 0 ? "met" : "MISSED"}`,
   );
+  const before = process.env.BENCH_BEFORE;
   if (only !== "api") {
-    await overhead("built SSR page", [
-      { name: "plain", cwd: PLAIN, path: "/bench" },
-      { name: "tokenkeep", cwd: MEASURED, path: "/bench" },
-    ]);
+    await overhead(
+      before === undefined ? "built SSR page" : "built SSR page, this build against an earlier one",
+      [
+        { name: "plain", cwd: PLAIN, path: "/bench" },
+        ...(before === undefined ? [] : [{ name: "tokenkeep, earlier build", cwd: before, path: "/bench" }]),
+        { name: before === undefined ? "tokenkeep" : "tokenkeep, this build", cwd: MEASURED, path: "/bench" },
+      ],
+    );
   }
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
   // a fixed header), two floors under any session middleware (bench/fixtures/floor: a middleware that
@@ -419,7 +425,6 @@ try {
   // (plain fetch with the session's token: without a signal, with the client's kind of signal, with
   // AbortSignal.timeout), plain fetch with AbortSignal.timeout and no integration, and the client's
   // get sent through ky (a per-call option).
-  const before = process.env.BENCH_BEFORE;
   if (before !== undefined) {
     // An earlier build beside this one, in the same rounds (the steps without the integration left out).
     await overhead("built endpoint, this build against an earlier one, both against plain fetch", [

@@ -18,11 +18,16 @@ export interface RequestContext {
 
 type Holder = { [KEY]?: AsyncLocalStorage<RequestContext> };
 
+/** This copy's handle on the process-wide storage (looked up on `globalThis` once, not per call). */
+let storage: AsyncLocalStorage<RequestContext> | undefined;
+
 /** The process-wide storage. */
 export function requestStorage(): AsyncLocalStorage<RequestContext> {
+  if (storage !== undefined) return storage;
   const holder = globalThis as Holder;
   holder[KEY] ??= new AsyncLocalStorage<RequestContext>();
-  return holder[KEY];
+  storage = holder[KEY];
+  return storage;
 }
 
 /** The state of the request being handled, when inside the middleware's `next()`. */

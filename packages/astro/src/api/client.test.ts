@@ -344,6 +344,9 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       now: Date.now,
     });
     expect(written?.accessToken).toBe("at-1");
+    // locals.tokenkeep follows the renewal (its fields are kept current, not read once).
+    const { tokenkeep } = context.locals as { tokenkeep: { signedIn: boolean; expiresAt?: number } };
+    expect(tokenkeep.expiresAt).toBe(written?.expiresAt);
   });
 
   it("a POST answered 401 is replayed once with its body after the renewal", async () => {
@@ -373,6 +376,8 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const ended = create(failing(() => new OAuthError({ error: "invalid_grant", status: 400 })));
     const first = await run(ended, cookies, (api) => api.get("/me"));
     expect(isSessionExpiredError((first.result as { error: unknown }).error)).toBe(true);
+    // The session ended inside the request: locals.tokenkeep says so from then on.
+    expect((first.context.locals as { tokenkeep: { signedIn: boolean } }).tokenkeep.signedIn).toBe(false);
 
     const errors: string[] = [];
     const busy = create(

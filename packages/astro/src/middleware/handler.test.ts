@@ -17,7 +17,7 @@ import type { TokenkeepEvent } from "../events.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
 import { getAccessToken } from "../server/index.js";
-import type { Session } from "../session.js";
+import { SESSION_PAYLOAD_KEY, type Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
 import {
   assertCookieSecret,
@@ -649,6 +649,41 @@ describe("middleware: storage in Astro's session", () => {
       return new Response("page");
     });
     expect(planted.data.has("tokenkeep")).toBe(false);
+  });
+
+  it("locals.tokenkeep's fields follow sign-in and sign-out within the request (a spread copies them as they are)", async () => {
+    const { upstream } = makeUpstream();
+    const signingIn: Upstream = {
+      ...upstream,
+      signIn: async () => ({
+        accessToken: "at-1",
+        tokenType: "Bearer",
+        expiresAt: clock.now + 300_000,
+        refreshToken: "rt-1",
+        raw: { [SESSION_PAYLOAD_KEY]: { name: "alice" } },
+      }),
+    };
+    const { middleware } = create(signingIn);
+    const context = makeContext("http://app.test/") as APIContext;
+    const seen: unknown[] = [];
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      seen.push({ ...tokenkeep });
+      await tokenkeep.login({ username: "u", password: "p" });
+      seen.push({ ...tokenkeep });
+      await tokenkeep.logout();
+      seen.push({ ...tokenkeep });
+      return new Response("page");
+    });
+    const fields = (copy: unknown) => {
+      const { signedIn, sessionPayload, expiresAt } = copy as TokenkeepLocals;
+      return { signedIn, sessionPayload, expiresAt };
+    };
+    expect(seen.map(fields)).toEqual([
+      { signedIn: false, sessionPayload: undefined, expiresAt: undefined },
+      { signedIn: true, sessionPayload: { name: "alice" }, expiresAt: clock.now + 300_000 },
+      { signedIn: false, sessionPayload: undefined, expiresAt: undefined },
+    ]);
   });
 
   it("without Astro sessions configured, the request fails with a message saying what to configure", async () => {

@@ -33,6 +33,8 @@ import {
   type LocalsSource,
   type SignInResult,
   type SignOutResult,
+  type TokenkeepLocals,
+  updateLocals,
 } from "../locals.js";
 import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
@@ -293,11 +295,21 @@ export function createTokenkeepMiddleware(
     private responseStarted = false;
     /** The renewal of each access token answered 401 (made on the first one). */
     private renewals: Map<string, Promise<Session | undefined>> | undefined;
+    /** `locals.tokenkeep` of this request, whose fields follow every change of the session. */
+    readonly locals: TokenkeepLocals;
     constructor(
       private readonly storage: SessionStorage,
       private state: Session | undefined,
       private readonly path: string,
-    ) {}
+    ) {
+      this.locals = createLocals(this, now);
+    }
+
+    /** Replaces the request's session, and the fields of its locals with it. */
+    private replace(next: Session | undefined): void {
+      this.state = next;
+      updateLocals(this.locals, next);
+    }
 
     current(): Session | undefined {
       return this.state;
@@ -321,7 +333,7 @@ export function createTokenkeepMiddleware(
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
         renewal = rotateNow(this.storage, session, this.path).then((next) => {
-          this.state = next;
+          this.replace(next);
           return next;
         });
         this.renewals.set(rejected, renewal);
@@ -347,14 +359,14 @@ export function createTokenkeepMiddleware(
       const next = tokenSetToSession(set, now());
       await this.storage.beginSession?.();
       await this.storage.write(next);
-      this.state = next;
+      this.replace(next);
       emit("signed-in", this.path);
       return { signedIn: true, sessionPayload: next.sessionPayload, expiresAt: next.expiresAt };
     }
 
     async logout(): Promise<SignOutResult> {
       const ending = this.state;
-      this.state = undefined;
+      this.replace(undefined);
       this.storage.clear();
       this.storage.endSession?.();
       if (ending === undefined) return { revoked: false };
@@ -412,7 +424,7 @@ export function createTokenkeepMiddleware(
     if (session !== undefined && isDue(session)) session = await rotateNow(storage, session, path);
 
     const state = new RequestState(storage, session, path);
-    const locals = createLocals(state, now);
+    const { locals } = state;
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
     bag.api = bindApiClient(transport, () => state);

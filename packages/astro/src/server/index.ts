@@ -51,8 +51,10 @@ export function getTokenkeep(): TokenkeepLocals | undefined {
  * The current request's access token while it is valid; `undefined` when signed out or outside a
  * request. Secret: never log it.
  */
-export async function getAccessToken(): Promise<string | undefined> {
-  return currentRequest()?.locals.getAccessToken();
+export function getAccessToken(): Promise<string | undefined> {
+  // The locals' own promise, not one more around it: a page awaiting it resolves a step sooner.
+  const request = currentRequest();
+  return request === undefined ? Promise.resolve(undefined) : request.locals.getAccessToken();
 }
 
 /** This process's counters (`rotations`, `successorHits`, `lateRequests`, `refreshFailures`), for a health page. */
