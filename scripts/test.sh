@@ -50,11 +50,15 @@ stage "npm run demo, word for word, through npm and scripts/run.sh"
 # race other tasks' builds of the same dist/ folders there.
 pnpm --filter @tokenkeep/demo-tests run test:npm 2>&1 | tee .tmp/demo-npm.log
 
+stage "@tokenkeep/astro on Astro 6 (the latest 6.x and @astrojs/node 10.x from the registry)"
+# After turbo's stage: it packs the built packages and installs a second Astro into a temp project.
+pnpm --filter @tokenkeep/astro run test:astro6 2>&1 | tee .tmp/astro6.log
+
 stage "pack every package and import it under plain Node"
 node scripts/pack-smoke.mjs | tee .tmp/pack-smoke.log
 
 stage "no secret in the run's output"
-node scripts/secret-scan.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/pack-smoke.log | tee .tmp/secret-scan.log
+node scripts/secret-scan.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/astro6.log .tmp/pack-smoke.log | tee .tmp/secret-scan.log
 
 stage "done"
-node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/pack-smoke.log .tmp/secret-scan.log
+node scripts/summarize.mjs .tmp/services.log .tmp/turbo.log .tmp/demo-npm.log .tmp/astro6.log .tmp/pack-smoke.log .tmp/secret-scan.log

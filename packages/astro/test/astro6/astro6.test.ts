@@ -2,7 +2,8 @@
  * Astro 6 still works: the latest astro 6.x with @astrojs/node 10.x, installed from the npm registry
  * into a temp project beside the packed @tokenkeep packages, builds the fixture, refuses to start
  * without a cookie secret, signs in, serves a request with the session and rotates it.
- * Not part of `pnpm test` (it installs a second Astro): `pnpm --filter @tokenkeep/astro test:astro6`.
+ * Not part of the package's `pnpm test` (it installs a second Astro): `pnpm --filter @tokenkeep/astro
+ * test:astro6`, which the workspace's `npm test` runs after its turbo stage.
  */
 import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
