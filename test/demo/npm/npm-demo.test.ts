@@ -6,25 +6,12 @@
 // are built and nothing else builds. It also runs the demo with its default random cookie secret.
 import { afterAll, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
-import {
-  groupGone,
-  killGroup,
-  listening,
-  printedUrls,
-  removeDemoDirs,
-  startNpmDemo,
-} from "../test/helpers.ts";
+import { groupGone, listening, printedUrls, startNpmDemo, stopDemos } from "../test/helpers.ts";
 
-const started: number[] = [];
-afterAll(async () => {
-  for (const pid of started) killGroup(pid);
-  for (const pid of started) await groupGone(pid);
-  removeDemoDirs();
-});
+afterAll(stopDemos);
 
 it("npm run demo -- --once: the tour passes through npm and run.sh, and exits 0", async () => {
   const demo = startNpmDemo({}, ["--once"]);
-  started.push(demo.child.pid!);
   await demo.waitFor(/scripted tour/);
   demo.learnSecrets(); // the random cookie secret among them, from the site's environment
   const code = await demo.exited();
@@ -38,14 +25,12 @@ it("npm run demo -- --once: the tour passes through npm and run.sh, and exits 0"
 
 it("npm run demo: runs until Ctrl-C, a second npm run demo prints its URLs, Ctrl-C exits 0", async () => {
   const first = startNpmDemo({});
-  started.push(first.child.pid!);
   const open = await first.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\/login/);
   first.learnSecrets();
   const urls = printedUrls(first.report());
   for (const url of urls) expect(await listening(url), url).toBe(true);
 
   const second = startNpmDemo({ TOKENKEEP_DEMO_DIR: first.dir });
-  started.push(second.child.pid!);
   expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain("A demo is already running");
   expect(second.output()).toContain(`open ${open[1]}/login`);

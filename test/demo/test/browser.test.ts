@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, expect, it } from "vitest";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
-import { groupGone, killGroup, listening, printedUrls, removeDemoDirs, startDemo } from "./helpers.ts";
+import { groupGone, listening, printedUrls, startDemo, stopDemos } from "./helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const FLAGS = [
@@ -21,12 +21,9 @@ const FLAGS = [
 const shots = fileURLToPath(new URL("../screenshots/", import.meta.url));
 
 let browser: Browser | undefined;
-let pid: number | undefined;
 afterAll(async () => {
   await browser?.close();
-  killGroup(pid);
-  if (pid !== undefined) await groupGone(pid);
-  removeDemoDirs();
+  await stopDemos();
 });
 
 const shoot = (page: Page, name: string) => page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
@@ -42,7 +39,7 @@ it.skipIf(!existsSync(CHROMIUM))(
       BACKEND_INTERVAL_MS: "250",
       DEMO_REDIS: "off", // one site is enough here; once.test.ts and redis.test.ts cover two on Redis
     });
-    pid = demo.child.pid;
+    const pid = demo.child.pid!;
     const [, site] = await demo.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\/login/);
     await demo.waitFor(/logs +\S+/);
     demo.learnSecrets();
@@ -116,10 +113,10 @@ it.skipIf(!existsSync(CHROMIUM))(
 
     // Ctrl-C.
     const urls = printedUrls(demo.output());
-    process.kill(pid!, "SIGINT");
+    process.kill(pid, "SIGINT");
     expect(await demo.exited(), demo.report()).toBe(0);
     expect(demo.leaks()).toEqual([]);
-    expect(await groupGone(pid!)).toBe(true);
+    expect(await groupGone(pid)).toBe(true);
     for (const url of urls) expect(await listening(url), url).toBe(false);
   },
 );

@@ -13,13 +13,12 @@ import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
 import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import {
   groupGone,
-  killGroup,
   listening,
   listeningPorts,
   printedUrls,
-  removeDemoDirs,
   secretNamesByProcess,
   startDemo,
+  stopDemos,
 } from "./helpers.ts";
 
 /** A request one of this process's servers received: its port, path and query, the Basic client id. */
@@ -37,7 +36,6 @@ interface Introspection {
 }
 
 let servers: LocalServers;
-let pid: number | undefined;
 const received: Received[] = [];
 let backendToken: Promise<Introspection> | undefined;
 
@@ -84,9 +82,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killGroup(pid);
-  if (pid !== undefined) await groupGone(pid);
-  removeDemoDirs();
+  await stopDemos();
   unsubscribe("http.server.request.start", onRequest);
   await servers?.close();
 });
@@ -118,11 +114,11 @@ it("sends every part to the upstream it is given, starts no server of its own, a
     },
     ["--once"],
   );
-  pid = demo.child.pid;
+  const pid = demo.child.pid!;
   // While the tour runs: every port its processes listen on, and the secrets they run with.
   await demo.waitFor(/scripted tour/);
-  const ports = listeningPorts(pid!);
-  const secretNames = secretNamesByProcess(pid!);
+  const ports = listeningPorts(pid);
+  const secretNames = secretNamesByProcess(pid);
   const learned = demo.learnSecrets();
   const code = await demo.exited();
   const output = demo.report(); // registered secrets shown as labels, even in a failure message
@@ -171,7 +167,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   if (ports !== undefined) {
     const sites = withRedis ? 2 : 1;
     const shown = JSON.stringify([...ports]);
-    expect(ports.get(pid!), shown).toEqual([]);
+    expect(ports.get(pid), shown).toEqual([]);
     for (const own of ports.values()) expect(own.length, shown).toBeLessThanOrEqual(1);
     expect([...ports.values()].flat(), shown).toHaveLength(1 + sites);
   }
@@ -206,7 +202,7 @@ it("sends every part to the upstream it is given, starts no server of its own, a
   expect(demo.leaks()).toEqual([]);
   if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
   // Everything it started is stopped; the given servers are this test's and still answer.
-  expect(await groupGone(pid!)).toBe(true);
+  expect(await groupGone(pid)).toBe(true);
   const given = [servers.issuer, servers.apiUrl, servers.patUrl].map((url) => new URL(url).origin);
   const own = printedUrls(output).filter((url) => !given.includes(url));
   // The backend's counters; with Redis also both sites (the second site's line names them).
@@ -243,7 +239,7 @@ it("tokens that live an hour: the tour says which waits it skips, and still pass
       },
       ["--once"],
     );
-    pid = demo.child.pid;
+    const pid = demo.child.pid!;
     await demo.waitFor(/scripted tour/);
     demo.learnSecrets();
     const code = await demo.exited();
@@ -263,7 +259,7 @@ it("tokens that live an hour: the tour says which waits it skips, and still pass
     expect(output).toMatch(/PAT \S+ issued for \S+ .*, revoked, restored/);
     expect(output).toContain("tour done: everything stopped");
     expect(demo.leaks()).toEqual([]);
-    expect(await groupGone(pid!)).toBe(true);
+    expect(await groupGone(pid)).toBe(true);
   } finally {
     await hourly.close();
   }

@@ -39,18 +39,25 @@ export interface Demo {
 
 const made: string[] = [];
 
-/** A fresh folder for the demo's state, SQLite file and logs; `removeDemoDirs()` removes it. */
+/** A fresh folder for the demo's state, SQLite file and logs; `stopDemos()` removes it. */
 export function demoDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "tokenkeep-demo-"));
   made.push(dir);
   return dir;
 }
 
+/** The process groups this test file's demos run in (each demo's pid), for `stopDemos()`. */
+const launched: number[] = [];
+
 /**
- * Removes every folder `demoDir()` made in this test file (logs, and the kept admin PAT): call it in
- * `afterAll`, once the demos are stopped.
+ * Stops every demo this test file started (SIGKILL to each process group left, then waits until it
+ * is gone) and removes every folder `demoDir()` made (logs, and the kept admin PAT): the test files'
+ * `afterAll`.
  */
-export function removeDemoDirs(): void {
+export async function stopDemos(): Promise<void> {
+  const groups = launched.splice(0);
+  for (const pid of groups) killGroup(pid);
+  for (const pid of groups) await groupGone(pid);
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
@@ -83,6 +90,7 @@ function launch([command, ...argv]: string[], env: Record<string, string>): Demo
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, whose id is its pid: what Ctrl-C in a terminal reaches
   });
+  if (child.pid !== undefined) launched.push(child.pid);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -120,7 +128,7 @@ export function groupAlive(pid: number): boolean {
 }
 
 /** Kills whatever is left of a demo (after a failed test): never leave one running. */
-export function killGroup(pid: number | undefined): void {
+function killGroup(pid: number | undefined): void {
   if (pid !== undefined && groupAlive(pid)) process.kill(-pid, "SIGKILL");
 }
 

@@ -10,25 +10,18 @@ import { registerSecret } from "../../reliability/src/secret-registry.ts";
 import {
   demoDir,
   groupGone,
-  killGroup,
   listening,
   printedUrls,
   redisServersOn,
-  removeDemoDirs,
   startDemo,
+  stopDemos,
 } from "./helpers.ts";
 
-const started: number[] = [];
-afterAll(async () => {
-  for (const pid of started) killGroup(pid);
-  for (const pid of started) await groupGone(pid);
-  removeDemoDirs();
-});
+afterAll(stopDemos);
 
 it("runs until SIGINT, is found by a second start, then stops everything with exit code 0", async () => {
   const dir = demoDir();
   const first = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
-  started.push(first.child.pid!);
   await first.waitFor(/logs +\S+/);
   const learned = first.learnSecrets(); // the shown admin PAT, the client secrets, the cookie secret
   if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4);
@@ -52,7 +45,6 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
 
   // A second start while it runs: prints the first one's URLs, starts nothing, exits 0.
   const second = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
-  started.push(second.child.pid!);
   expect(await second.exited(), second.report()).toBe(0);
   expect(second.output()).toContain(`A demo is already running (pid ${first.child.pid}`);
   expect(second.output()).toContain(`open ${site![1]}/login`);
@@ -75,7 +67,6 @@ it("runs until SIGINT, is found by a second start, then stops everything with ex
 
   // Started again on the same folder: the PAT database and its admin PAT are kept, not shown again.
   const third = startDemo({ TOKENKEEP_DEMO_DIR: dir, DEMO_REDIS: "off" });
-  started.push(third.child.pid!);
   await third.waitFor(/logs +\S+/);
   expect(third.output()).toMatch(/admin PAT +in \S+admin-token \(shown when it was made\)/);
   expectNoSecretIn(third.output(), /pat_/, "the third start's output");
@@ -112,7 +103,6 @@ it("a state file left by a killed demo, or naming a live process that is not a d
       JSON.stringify({ pid, startedAt: "then", lines: ["  open http://x"] }),
     );
     const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
-    started.push(check.child.pid!);
     expect(await check.exited(), check.report()).toBe(3);
     expect(check.output()).not.toContain("already running");
     expect(existsSync(join(dir, "state.json"))).toBe(false);
@@ -120,6 +110,5 @@ it("a state file left by a killed demo, or naming a live process that is not a d
   // Half a state file (a demo killed mid-write) is no running demo either.
   writeFileSync(join(dir, "state.json"), '{"pid": 1');
   const check = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" }, ["--check"]);
-  started.push(check.child.pid!);
   expect(await check.exited(), check.report()).toBe(3);
 });

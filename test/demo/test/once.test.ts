@@ -2,18 +2,13 @@
 import { existsSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../reliability/src/secret-assert.ts";
-import { groupGone, killGroup, listening, printedUrls, removeDemoDirs, startDemo } from "./helpers.ts";
+import { groupGone, listening, printedUrls, startDemo, stopDemos } from "./helpers.ts";
 
-let pid: number | undefined;
-afterAll(async () => {
-  killGroup(pid);
-  if (pid !== undefined) await groupGone(pid);
-  removeDemoDirs();
-});
+afterAll(stopDemos);
 
 it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's counters, and stops everything", async () => {
   const demo = startDemo({}, ["--once"]);
-  pid = demo.child.pid;
+  const pid = demo.child.pid!;
   // While the tour runs: the secrets its servers, backend and sites run with, registered.
   await demo.waitFor(/scripted tour/);
   const learned = demo.learnSecrets();
@@ -38,6 +33,6 @@ it("signs in, sees a rotation, issues and revokes a PAT, reads the backend's cou
   expectNoSecretIn(output, /pat_|demo-[0-9a-f]{8}-|eyJ|Bearer /, "the output");
   expect(demo.leaks()).toEqual([]);
   if (existsSync("/proc/self/environ")) expect(learned).toBeGreaterThanOrEqual(4); // 2 client secrets, PAT, cookie
-  expect(await groupGone(pid!)).toBe(true);
+  expect(await groupGone(pid)).toBe(true);
   for (const url of printedUrls(output)) expect(await listening(url), url).toBe(false);
 });

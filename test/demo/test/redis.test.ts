@@ -11,21 +11,15 @@ import {
   demoDir,
   groupCommands,
   groupGone,
-  killGroup,
   listening,
   listeningPorts,
   printedUrls,
   redisServersOn,
-  removeDemoDirs,
   startDemo,
+  stopDemos,
 } from "./helpers.ts";
 
-const started: number[] = [];
-afterAll(async () => {
-  for (const pid of started) killGroup(pid);
-  for (const pid of started) await groupGone(pid);
-  removeDemoDirs();
-});
+afterAll(stopDemos);
 
 const redisServer = (process.env.PATH ?? "")
   .split(delimiter)
@@ -41,7 +35,6 @@ it.skipIf(!redisServer)(
   async () => {
     const demo = startDemo({ TOKENKEEP_REDIS_URL: "" }, ["--once"]);
     const pid = demo.child.pid!;
-    started.push(pid);
     await demo.waitFor(/scripted tour/);
     const [, port] = await demo.waitFor(/^ {2}Redis +redis:\/\/127\.0\.0\.1:(\d+) \(started by the demo\)$/m);
     // While the tour runs: a redis-server of the demo's own process group (its child, not
@@ -78,7 +71,6 @@ it.skipIf(!redisServer)(
     const redisOf = (demo: Demo) =>
       Number(/^ {2}Redis +redis:\/\/127\.0\.0\.1:(\d+) \(started by the demo\)$/m.exec(demo.output())?.[1]);
     const killed = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
-    started.push(killed.child.pid!);
     await killed.waitFor(/logs +\S+/);
     killed.learnSecrets();
     const stray = redisOf(killed);
@@ -91,7 +83,6 @@ it.skipIf(!redisServer)(
 
     const next = startDemo({ TOKENKEEP_DEMO_DIR: dir, TOKENKEEP_REDIS_URL: "" });
     const pid = next.child.pid!;
-    started.push(pid);
     await next.waitFor(/logs +\S+/);
     next.learnSecrets();
     expect(redisServersOn(stray) ?? []).toEqual([]);
@@ -117,7 +108,6 @@ it("TOKENKEEP_REDIS_URL given: used as it is, none started, and its password nev
   const password = mintSecret("Redis password", { prefix: "redis-password-" });
   const demo = startDemo({ TOKENKEEP_REDIS_URL: `redis://demo:${password}@127.0.0.1:9` });
   const pid = demo.child.pid!;
-  started.push(pid);
   await demo.waitFor(/logs +\S+/);
   const commands = groupCommands(pid);
   demo.learnSecrets();
@@ -136,7 +126,6 @@ it("DEMO_REDIS=off: one site, no Redis started and TOKENKEEP_REDIS_URL not used"
   // A URL nothing answers at: a site that used it would fail; off must not even try.
   const demo = startDemo({ DEMO_REDIS: "off", TOKENKEEP_REDIS_URL: "redis://127.0.0.1:9" });
   const pid = demo.child.pid!;
-  started.push(pid);
   await demo.waitFor(/logs +\S+/);
   const commands = groupCommands(pid);
   demo.learnSecrets();
