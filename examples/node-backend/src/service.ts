@@ -40,6 +40,8 @@ const counters = {
   lastStatus: undefined as number | undefined,
   lastCallAt: undefined as number | undefined,
 };
+/** The counters as the status endpoint serves them (JSON). */
+export type BackendCounters = typeof counters;
 const startedAt = Date.now();
 
 const manager = createTokenManager({

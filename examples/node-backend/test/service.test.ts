@@ -9,18 +9,9 @@ import { fileURLToPath } from "node:url";
 import { type LocalServers, startLocalServers } from "@tokenkeep/example-local-servers";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.ts";
+import type { BackendCounters as Counters } from "../src/service.ts";
 
 const service = fileURLToPath(new URL("../src/service.ts", import.meta.url));
-
-interface Counters {
-  fetches: number;
-  ok: number;
-  cacheHits: number;
-  tokenFetches: number;
-  refreshAhead: number;
-  retries: number;
-  refreshFailures: number;
-}
 
 let servers: LocalServers;
 let proxy: Server;
