@@ -56,6 +56,20 @@ function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = 
   return { upstream, redeemed };
 }
 
+/** An upstream whose sign-in answers `at-1`/`rt-1`, valid 5 minutes, with `raw` as the answer's extra fields. */
+function signingInUpstream(raw: TokenSet["raw"] = {}): Upstream {
+  return {
+    ...makeUpstream().upstream,
+    signIn: async () => ({
+      accessToken: "at-1",
+      tokenType: "Bearer",
+      expiresAt: clock.now + 300_000,
+      refreshToken: "rt-1",
+      raw,
+    }),
+  };
+}
+
 const clock = { now: START };
 /** A 503: the upstream refused before redeeming, so the token is intact (transient). */
 const unavailable = () => new InvalidResponseError("refresh answered 503", { status: 503, transient: true });
@@ -624,17 +638,7 @@ describe("middleware: storage in Astro's session", () => {
   });
 
   it("sign-in gives the browser a new session id before writing (no fixation); sign-out ends it", async () => {
-    const { upstream } = makeUpstream();
-    const signingIn: Upstream = {
-      ...upstream,
-      signIn: async () => ({
-        accessToken: "at-1",
-        tokenType: "Bearer",
-        expiresAt: clock.now + 300_000,
-        refreshToken: "rt-1",
-        raw: {},
-      }),
-    };
+    const signingIn = signingInUpstream();
     const { middleware } = create(signingIn, { storage: "session" });
     // A session id planted before sign-in (another subdomain, a shared machine).
     const planted = astroSession({ unrelated: "x" });
@@ -652,17 +656,7 @@ describe("middleware: storage in Astro's session", () => {
   });
 
   it("locals.tokenkeep's fields follow sign-in and sign-out within the request (a spread copies them as they are)", async () => {
-    const { upstream } = makeUpstream();
-    const signingIn: Upstream = {
-      ...upstream,
-      signIn: async () => ({
-        accessToken: "at-1",
-        tokenType: "Bearer",
-        expiresAt: clock.now + 300_000,
-        refreshToken: "rt-1",
-        raw: { [SESSION_PAYLOAD_KEY]: { name: "alice" } },
-      }),
-    };
+    const signingIn = signingInUpstream({ [SESSION_PAYLOAD_KEY]: { name: "alice" } });
     const { middleware } = create(signingIn);
     const context = makeContext("http://app.test/") as APIContext;
     const seen: unknown[] = [];
