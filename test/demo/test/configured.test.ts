@@ -71,14 +71,44 @@ async function introspect(token: string): Promise<Introspection> {
   return (await answer.json()) as Introspection;
 }
 
+/** Local servers standing in for real upstreams, their secrets registered (labels start with `label`). */
+async function startUpstreams(lifetimeS: number, label: string): Promise<LocalServers> {
+  const started = await startLocalServers({
+    accessTokenLifetimeS: lifetimeS,
+    serviceTokenLifetimeS: lifetimeS,
+  });
+  registerSecret(started.clientSecret, `${label}site client secret`);
+  registerSecret(started.service.clientSecret, `${label}backend client secret`);
+  registerSecret(started.robot.secret, `${label}robot secret`);
+  registerSecret(started.patAdminToken!, `${label}admin PAT`);
+  return started;
+}
+
+/**
+ * Every upstream variable of the demo pointing at `upstreams`, the tour signing in as `user`; the
+ * backend's URLs carry `backendQuery` (the servers ignore it), so its requests can be told apart.
+ */
+function upstreamEnv(upstreams: LocalServers, [user, password]: [string, string], backendQuery = "") {
+  return {
+    AUTH_ISSUER: upstreams.issuer,
+    AUTH_CLIENT_ID: upstreams.clientId,
+    AUTH_CLIENT_SECRET: upstreams.clientSecret,
+    API_URL: upstreams.apiUrl,
+    BACKEND_TOKEN_URL: `${upstreams.issuer}/token${backendQuery}`,
+    BACKEND_CLIENT_ID: upstreams.service.clientId,
+    BACKEND_CLIENT_SECRET: upstreams.service.clientSecret,
+    BACKEND_API_URL: `${upstreams.apiUrl}/reports${backendQuery}`,
+    PAT_URL: upstreams.patUrl,
+    PAT_ADMIN_TOKEN: upstreams.patAdminToken!,
+    DEMO_USER: user,
+    DEMO_PASSWORD: password,
+  };
+}
+
 beforeAll(async () => {
   subscribe("http.server.request.start", onRequest);
   // Short lives, as the demo's own --once servers have: a rotation and a refresh ahead within seconds.
-  servers = await startLocalServers({ accessTokenLifetimeS: 4, serviceTokenLifetimeS: 4 });
-  registerSecret(servers.clientSecret, "site client secret");
-  registerSecret(servers.service.clientSecret, "backend client secret");
-  registerSecret(servers.robot.secret, "robot secret");
-  registerSecret(servers.patAdminToken!, "admin PAT");
+  servers = await startUpstreams(4, "");
 });
 
 afterAll(async () => {
@@ -94,22 +124,10 @@ const redisSetting: Record<string, string> = withRedis ? {} : { DEMO_REDIS: "off
 it("sends every part to the upstream it is given, starts no server of its own, and the tour passes", async () => {
   // bob, not alice: the user the demo picks for its own servers would not prove DEMO_USER is read.
   // (The local servers' demo password is printed by the demo by design: not a registered secret.)
-  const [user, password] = Object.entries(USERS)[1]!;
   const demo = startDemo(
     {
-      AUTH_ISSUER: servers.issuer,
-      AUTH_CLIENT_ID: servers.clientId,
-      AUTH_CLIENT_SECRET: servers.clientSecret,
-      API_URL: servers.apiUrl,
-      BACKEND_TOKEN_URL: `${servers.issuer}/token${BACKEND}`,
-      BACKEND_CLIENT_ID: servers.service.clientId,
-      BACKEND_CLIENT_SECRET: servers.service.clientSecret,
-      BACKEND_API_URL: `${servers.apiUrl}/reports${BACKEND}`,
+      ...upstreamEnv(servers, Object.entries(USERS)[1]!, BACKEND),
       BACKEND_SCOPE: "reports:read",
-      PAT_URL: servers.patUrl,
-      PAT_ADMIN_TOKEN: servers.patAdminToken!,
-      DEMO_USER: user,
-      DEMO_PASSWORD: password,
       ...redisSetting,
     },
     ["--once"],
@@ -214,31 +232,11 @@ it("sends every part to the upstream it is given, starts no server of its own, a
 it("tokens that live an hour: the tour says which waits it skips, and still passes", async () => {
   // A real upstream's tokens often live an hour: the tour must not wait for (or fail without) a
   // rotation or a refresh ahead that far away. It says what it did not watch instead.
-  const hourly = await startLocalServers({ accessTokenLifetimeS: 3600, serviceTokenLifetimeS: 3600 });
+  const hourly = await startUpstreams(3600, "hourly ");
   try {
-    registerSecret(hourly.clientSecret, "hourly site client secret");
-    registerSecret(hourly.service.clientSecret, "hourly backend client secret");
-    registerSecret(hourly.robot.secret, "hourly robot secret");
-    registerSecret(hourly.patAdminToken!, "hourly admin PAT");
-    const [user, password] = Object.entries(USERS)[0]!;
-    const demo = startDemo(
-      {
-        AUTH_ISSUER: hourly.issuer,
-        AUTH_CLIENT_ID: hourly.clientId,
-        AUTH_CLIENT_SECRET: hourly.clientSecret,
-        API_URL: hourly.apiUrl,
-        BACKEND_TOKEN_URL: `${hourly.issuer}/token`,
-        BACKEND_CLIENT_ID: hourly.service.clientId,
-        BACKEND_CLIENT_SECRET: hourly.service.clientSecret,
-        BACKEND_API_URL: `${hourly.apiUrl}/reports`,
-        PAT_URL: hourly.patUrl,
-        PAT_ADMIN_TOKEN: hourly.patAdminToken!,
-        DEMO_USER: user,
-        DEMO_PASSWORD: password,
-        ...redisSetting,
-      },
-      ["--once"],
-    );
+    const demo = startDemo({ ...upstreamEnv(hourly, Object.entries(USERS)[0]!), ...redisSetting }, [
+      "--once",
+    ]);
     const pid = demo.child.pid!;
     await demo.waitFor(/scripted tour/);
     demo.learnSecrets();
