@@ -31,7 +31,7 @@ export {
   type TokenkeepErrorCode,
   type TokenkeepErrorOptions,
 } from "./errors/errors.js";
-export { isTransientError } from "./errors/failure-classification.js";
+export { isTransientError, isTransientStatus } from "./errors/failure-classification.js";
 export type { Timers } from "./internal/timers.js";
 export type { RetryPolicy } from "./manager/backoff.js";
 export type { TokenEvent, TokenEventHandler, TokenEventType } from "./manager/events.js";

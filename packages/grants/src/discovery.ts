@@ -1,4 +1,4 @@
-import { AbortError, InvalidResponseError, type JsonValue } from "@tokenkeep/core";
+import { AbortError, InvalidResponseError, isTransientStatus, type JsonValue } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
 import {
   DEFAULT_ALLOW_INSECURE_REQUESTS,
@@ -139,7 +139,7 @@ async function readMetadata(
     if (status === 404) return undefined;
     throw new InvalidResponseError(`answered ${status}`, {
       status,
-      transient: status >= 500 || status === 429 || status === 408,
+      transient: isTransientStatus(status),
     });
   }
   let body: unknown;

@@ -12,6 +12,7 @@
 import {
   InvalidResponseError,
   isTokenkeepError,
+  isTransientStatus,
   type JsonValue,
   NetworkError,
   OAuthError,
@@ -107,7 +108,7 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
       }
       throw new InvalidResponseError(`${what} answered ${status}`, {
         status,
-        transient: status >= 500 || status === 408 || status === 429,
+        transient: isTransientStatus(status),
       });
     }
     if (body === undefined)
@@ -163,7 +164,7 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
               const status = response.status;
               throw new InvalidResponseError(`introspect answered ${status}`, {
                 status,
-                transient: status === 408 || status === 429 || status >= 500,
+                transient: isTransientStatus(status),
               });
             }
             let body: unknown;

@@ -62,8 +62,11 @@ function statusOf(error: Failure): number | undefined {
   return undefined;
 }
 
-/** 408 Request Timeout, 429 Too Many Requests and every 5xx may succeed later. */
-function isTransientStatus(status: number): boolean {
+/**
+ * Whether an HTTP status may succeed when asked again: 408 Request Timeout, 429 Too Many Requests and
+ * every 5xx. The one rule every tokenkeep package applies to an answer's status.
+ */
+export function isTransientStatus(status: number): boolean {
   return status === 408 || status === 429 || (status >= 500 && status <= 599);
 }
 

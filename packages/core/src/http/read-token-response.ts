@@ -1,4 +1,5 @@
 import { AbortError, InvalidResponseError, NetworkError, TimeoutError } from "../errors/errors.js";
+import { isTransientStatus } from "../errors/failure-classification.js";
 import { isObject } from "../options/rules.js";
 import {
   type ParseTokenResponseOptions,
@@ -44,7 +45,7 @@ export async function readTokenResponse(
   const now = options.now ?? Date.now;
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
   const ok = status >= 200 && status < 300;
-  const transient = status >= 500 || status === 429 || status === 408;
+  const transient = isTransientStatus(status);
   const contentType = response.headers.get("content-type");
   const invalid = (what: string) =>
     new InvalidResponseError(`authorization server answered ${status} with ${what}`, {

@@ -1,4 +1,4 @@
-import { InvalidResponseError, type JsonValue, OAuthError } from "@tokenkeep/core";
+import { InvalidResponseError, isTransientStatus, type JsonValue, OAuthError } from "@tokenkeep/core";
 import { readTokenResponse } from "@tokenkeep/core/http";
 import * as rules from "@tokenkeep/core/options";
 import { checkGrantOptions, type GrantOptions, grantOptionsShape, urlRule } from "../grant-options.js";
@@ -112,7 +112,7 @@ async function readIntrospection(response: Response, now: () => number): Promise
   if (status < 200 || status > 299) {
     // Throws for every status outside 2xx: an OAuthError for an error body, else InvalidResponseError.
     await readTokenResponse(response, { sentAt: now(), now });
-    throw invalid(`answered ${status}`, status >= 500 || status === 429 || status === 408);
+    throw invalid(`answered ${status}`, isTransientStatus(status));
   }
   // Read as text first: a body that fails to arrive (reset, timeout, abort) stays a transport error.
   const text = await response.text();

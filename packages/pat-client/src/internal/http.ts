@@ -1,3 +1,4 @@
+import { isTransientStatus } from "@tokenkeep/core";
 import { describeReason, endpointOf, networkReason, parseRetryAfter } from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
@@ -155,7 +156,7 @@ function toClientError(
       operation,
       status,
       cause: apiError ?? reason,
-      transient: status === 408 || status === 429 || status >= 500,
+      transient: isTransientStatus(status),
       retryAfterMs,
       endpoint,
       detail: `${status} ${apiError?.error.message ?? reason} (from ${endpoint})`,
