@@ -26,30 +26,46 @@
  *    without any library), and the API client's `get` made to take its ky path by a
  *    per-call option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
  *    integration adds 0 bytes).
+ *    Each server process has a speed of its own, so the rounds are split between generations of
+ *    fresh servers, and a second server of the baseline's build is measured as one more variant: its
+ *    ratio to the baseline (1 but for noise) is what the run can resolve.
+ *    Then the same comparisons with every site in one process (`sameProcess`): the built
+ *    standalone entries imported side by side, 250 ms blocks alternating between them over
+ *    connections kept open, the process's CPU read per block from its threads' `schedstat`. A
+ *    second copy of the baseline's build is its noise figure, which here is a few tenths of a
+ *    percent where separate processes give several percent.
  * 2. Rotation storm: 200 sessions whose access tokens expire at once, 5 parallel requests each,
  *    against oidc-provider (rotating, reuse-detecting refresh tokens): exactly 200 refreshes, 0
  *    sessions lost, 0 reuse detections; then the same with 2 instances on one Redis.
  *
  * Run with `pnpm --filter @tokenkeep/astro bench` (needs taskset and, for the Redis part, redis-server);
- * `BENCH_ONLY=api` runs only the API client's figures, `BENCH_ONLY=overhead` both overhead figures (no
- * storm); `BENCH_ROUNDS` sets the rounds (16). `BENCH_BEFORE=<folder>` (a copy of
+ * `BENCH_ONLY=api` runs only the API client's figures, `BENCH_ONLY=page` only the page's,
+ * `BENCH_ONLY=overhead` both overhead figures (no storm); `BENCH_ROUNDS` sets the rounds (16),
+ * `BENCH_PROCESSES` the generations of fresh servers they are split between (4),
+ * `BENCH_SAME_PROCESS_S` the seconds each variant is loaded in the one-process comparison (30), and
+ * `BENCH_SEPARATE=off` leaves out the separate-process comparisons. `BENCH_BEFORE=<folder>` (a copy of
  * bench/fixtures/tokenkeep built with an earlier version, its `dist` beside this package's
  * `node_modules`) measures that build beside this one in the same rounds: the page of both builds
  * against the plain page, then the API client's endpoint compares the middleware + plain `fetch` and
  * the client's `get` of both builds, against plain `fetch`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { loadavg } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build } from "astro";
 import { type OidcProviderServer, startOidcProvider } from "../../grants/test/fixtures/oidc-provider.js";
 import { startRedisServer } from "../../redis/test/support/redis-server.js";
 import { cookieHeader, SECRET, signIn, siteEnv } from "../test/helpers/sessions.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 16);
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 4);
+/** The one-process comparison: blocks this long alternate between the sites, for this long each. */
+const BLOCK_MS = 250;
+const SAME_PROCESS_MS = Number(process.env.BENCH_SAME_PROCESS_S ?? 30) * 1000;
 const ROUND_MS = 2_000;
 const WARMUP_MS = 2_000;
 const CONCURRENCY = 32;
@@ -217,6 +233,103 @@ async function load(url: string, cookie: string | undefined, ms: number): Promis
 }
 const OK_STATUS = Buffer.from("HTTP/1.1 200", "latin1");
 
+/** The upstream every site calls: `{"ok":true}` for any Bearer token, on 127.0.0.1:`port`. */
+const upstreamScript = (port: number) =>
+  [
+    'require("node:http").createServer((q, s) => {',
+    '  const ok = (q.headers.authorization ?? "").startsWith("Bearer ") && q.headers.authorization.length > 7;',
+    '  s.writeHead(ok ? 200 : 401, { "content-type": "application/json" }); s.end(ok ? \'{"ok":true}\' : \'{"ok":false}\');',
+    `}).listen(${port}, "127.0.0.1");`,
+  ].join("\n");
+
+/** The session every request carries (every variant is sent the same bytes, the cookie included). */
+const benchCookie = () =>
+  cookieHeader({
+    accessToken: "bench-access-token",
+    tokenType: "Bearer",
+    expiresAt: Date.now() + 3_600_000,
+    refreshToken: "bench-refresh-token",
+  });
+
+/**
+ * CONCURRENCY keep-alive connections to one URL, kept open between runs: `run(ms)` sends on each the
+ * next request when the last answer ended, until `ms` passed, and counts the answers (each must be a
+ * 200 carrying the page's text). For blocks too short to open connections each time.
+ */
+class Loader {
+  private readonly sockets: Socket[] = [];
+  private readonly request: Buffer;
+  constructor(
+    private readonly url: string,
+    cookie: string,
+  ) {
+    const target = new URL(url);
+    this.request = Buffer.from(
+      `GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\ncookie: ${cookie}\r\n\r\n`,
+      "latin1",
+    );
+  }
+
+  private async open(): Promise<void> {
+    const target = new URL(this.url);
+    while (this.sockets.length < CONCURRENCY) {
+      const socket = connect(Number(target.port), target.hostname);
+      socket.setNoDelay(true);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", () => resolve());
+        socket.once("error", reject);
+      });
+      // A connection the server closed while idle (its keep-alive timeout) is replaced at the next run.
+      socket.once("close", () => this.sockets.splice(this.sockets.indexOf(socket), 1));
+      this.sockets.push(socket);
+    }
+  }
+
+  async run(ms: number): Promise<number> {
+    await this.open();
+    const until = performance.now() + ms;
+    let done = 0;
+    await Promise.all(
+      this.sockets.map(
+        (socket) =>
+          new Promise<void>((resolve, reject) => {
+            let pending: Buffer = Buffer.alloc(0);
+            const finish = (error?: Error) => {
+              socket.off("data", onData);
+              socket.off("error", finish);
+              socket.off("close", onClose);
+              if (error) reject(error);
+              else resolve();
+            };
+            const onClose = () => finish(new Error(`${this.url}: the server closed a connection`));
+            const onData = (chunk: Buffer) => {
+              pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+              const end = responseEnd(pending);
+              if (end === -1) return;
+              const answer = pending.subarray(0, end);
+              pending = pending.subarray(end);
+              if (!answer.subarray(0, 12).equals(OK_STATUS) || answer.indexOf("upstream ok") === -1) {
+                return finish(new Error(`${this.url}: ${answer.toString("latin1", 0, 300)}`));
+              }
+              done++;
+              if (performance.now() < until) socket.write(this.request);
+              else finish();
+            };
+            socket.on("data", onData);
+            socket.on("error", finish);
+            socket.on("close", onClose);
+            socket.write(this.request);
+          }),
+      ),
+    );
+    return done;
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
+
 /** One server variant of an overhead measurement: a built site and the path it is loaded on. */
 interface Variant {
   readonly name: string;
@@ -232,20 +345,9 @@ interface Variant {
  */
 async function overhead(label: string, variants: readonly Variant[]): Promise<void> {
   const upstreamPort = await freePort();
-  const upstream = [
-    'require("node:http").createServer((q, s) => {',
-    '  const ok = (q.headers.authorization ?? "").startsWith("Bearer ") && q.headers.authorization.length > 7;',
-    '  s.writeHead(ok ? 200 : 401, { "content-type": "application/json" }); s.end(ok ? \'{"ok":true}\' : \'{"ok":false}\');',
-    `}).listen(${upstreamPort}, "127.0.0.1");`,
-  ].join("\n");
-  const upstreamChild = await startPinned(0, ["-e", upstream], root, {}, upstreamPort);
+  const upstreamChild = await startPinned(0, ["-e", upstreamScript(upstreamPort)], root, {}, upstreamPort);
   const env = { BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}/data`, TOKENKEEP_SECRET: SECRET };
-  const cookie = await cookieHeader({
-    accessToken: "bench-access-token",
-    tokenType: "Bearer",
-    expiresAt: Date.now() + 3_600_000,
-    refreshToken: "bench-refresh-token",
-  });
+  const cookie = await benchCookie();
   // Every variant is sent the same request bytes (the cookie included). Each server is started
   // once and warmed; then short rounds alternate between them, so a burst of load from elsewhere on
   // the machine falls on every variant alike, and the median round is reported.
@@ -257,16 +359,30 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
     readonly upstream: number;
     readonly loader: number;
   }
+  // Each server process has a speed of its own (where V8 placed and compiled the code, measured
+  // at +-25 us per request between two processes of one build), which no number of rounds against
+  // the same process averages out. So the rounds are split between PROCESSES generations of fresh,
+  // warmed servers, and a second server of the baseline's build is measured beside the others: its
+  // ratio to the baseline is the run's own noise, the least difference the run can resolve.
+  const all: readonly Variant[] = [
+    ...variants,
+    { ...variants[0]!, name: `${variants[0]!.name}, a second server (the noise)` },
+  ];
   const runs: (Variant & { site: Awaited<ReturnType<typeof startSite>>; url: string; rounds: Round[] })[] =
-    [];
-  for (const variant of variants) {
-    const site = await startSite(variant.cwd, env);
-    const url = `${site.url}${variant.path}`;
-    await load(url, cookie, WARMUP_MS);
-    runs.push({ ...variant, site, url, rounds: [] });
-  }
+    all.map((variant) => ({ ...variant, site: undefined!, url: "", rounds: [] }));
+  const generations = Math.max(1, Math.min(PROCESSES, ROUNDS));
+  const generationOf = (round: number) => Math.floor((round * generations) / ROUNDS);
   const loadBefore = loadavg()[0]!;
   for (let round = 0; round < ROUNDS; round++) {
+    if (round === 0 || generationOf(round) !== generationOf(round - 1)) {
+      // A new generation: every variant gets a fresh server, started and warmed one at a time.
+      await Promise.all(runs.filter((run) => run.site !== undefined).map((run) => stop(run.site.child)));
+      for (const run of runs) {
+        run.site = await startSite(run.cwd, env);
+        run.url = `${run.site.url}${run.path}`;
+        await load(run.url, cookie, WARMUP_MS);
+      }
+    }
     for (const run of round % 2 === 0 ? runs : [...runs].reverse()) {
       const serverBefore = cpuMicros(run.site.child.pid!);
       const upstreamBefore = cpuMicros(upstreamChild.pid!);
@@ -293,9 +409,16 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
     return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
   };
   type Run = (typeof runs)[0];
-  const rps = (run: Run) =>
-    (run.rounds.reduce((sum, r) => sum + r.requests, 0) * 1000) /
-    run.rounds.reduce((sum, r) => sum + r.ms, 0);
+  const rps = (run: Run, generation?: number) => {
+    const rounds = run.rounds.filter((_, i) => generation === undefined || generationOf(i) === generation);
+    return (rounds.reduce((sum, r) => sum + r.requests, 0) * 1000) / rounds.reduce((sum, r) => sum + r.ms, 0);
+  };
+  // The requests-per-second ratio of each generation's pair of servers: how far one pair of
+  // processes can put it.
+  const perGeneration = (run: Run) => {
+    const ratios = Array.from({ length: generations }, (_, g) => rps(run, g) / rps(baseline, g));
+    return `${ratios.map((ratio) => ratio.toFixed(3)).join(", ")} (median ${median(ratios).toFixed(3)})`;
+  };
   const medianOf = (run: Run, field: "server" | "upstream" | "loader") =>
     median(run.rounds.map((r) => r[field]));
   // How busy the server's core was while it was loaded: near 100% when the server is the limit.
@@ -321,7 +444,7 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
   const width = Math.max(...runs.map((run) => run.name.length));
   console.log(
     `overhead (${label}, one upstream call; server pinned to CPU 1, load generator and upstream to CPU 0; ` +
-      `${ROUNDS} rounds of ${ROUND_MS} ms each, ${CONCURRENCY} connections; load average ${loadBefore.toFixed(1)} ` +
+      `${ROUNDS} rounds of ${ROUND_MS} ms each over ${generations} generations of fresh servers, ${CONCURRENCY} connections; load average ${loadBefore.toFixed(1)} ` +
       `before, ${loadAfter.toFixed(1)} after; figures are medians of the rounds, differences and CPU ratios ` +
       "taken within each round):",
   );
@@ -340,7 +463,129 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
         `(target >= 0.95: ${cpuRatio >= 0.95 ? "met" : "MISSED"}), ${extraCpu.toFixed(0)} us CPU more (target <= 100: ` +
         `${extraCpu <= 100 ? "met" : "MISSED"}; middle half of the rounds ${extraCpuSpreadOf(run)} us)`,
     );
+    console.log(
+      `  ${" ".repeat(width)} requests per second per generation of servers: ${perGeneration(run)}`,
+    );
   }
+}
+
+/**
+ * The same comparison with every server in one process: the built sites' standalone entries are
+ * imported side by side (each reads PORT as it starts), so they share one V8, one heap and one
+ * core, and the machine's moods fall on all of them alike. Short blocks (BLOCK_MS) alternate
+ * between them over connections kept open, and the process's CPU is read per block with
+ * nanosecond resolution (the sum of its threads' `schedstat`). A second copy of the baseline's
+ * build (its own modules, the same code) is the run's noise. What one process cannot separate:
+ * garbage one site leaves is partly collected during another's block, which narrows differences
+ * in allocation.
+ */
+async function sameProcess(label: string, variants: readonly Variant[]): Promise<void> {
+  const upstreamPort = await freePort();
+  const upstreamChild = await startPinned(0, ["-e", upstreamScript(upstreamPort)], root, {}, upstreamPort);
+  // The second copy of the baseline: its dist, copied beside the original so it resolves the same
+  // node_modules.
+  const second = join(variants[0]!.cwd, "dist/second");
+  rmSync(second, { recursive: true, force: true });
+  for (const part of ["server", "client"]) {
+    const from = join(variants[0]!.cwd, "dist", part);
+    if (existsSync(from)) cpSync(from, join(second, part), { recursive: true });
+  }
+  const all = [
+    ...variants.map((variant) => ({ ...variant, entry: join(variant.cwd, "dist/server/entry.mjs") })),
+    {
+      ...variants[0]!,
+      name: `${variants[0]!.name}, a second copy of its build (the noise)`,
+      entry: join(second, "server/entry.mjs"),
+    },
+  ];
+  // One server per build (variants of one build are paths on its server).
+  const entries = [...new Set(all.map((variant) => variant.entry))];
+  const ports = await Promise.all(entries.map(() => freePort()));
+  const script = [
+    'process.env.HOST = "127.0.0.1";',
+    ...entries.flatMap((entry, i) => [
+      `process.env.PORT = "${ports[i]}";`,
+      `await import(${JSON.stringify(pathToFileURL(entry).href)});`,
+    ]),
+  ].join("\n");
+  const env = { BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstreamPort}/data`, TOKENKEEP_SECRET: SECRET };
+  const server = await startPinned(1, ["--input-type=module", "-e", script], root, env, ports.at(-1)!);
+  const cookie = await benchCookie();
+  const loaders = all.map(
+    (variant) =>
+      new Loader(`http://127.0.0.1:${ports[entries.indexOf(variant.entry)]}${variant.path}`, cookie),
+  );
+  for (const loader of loaders) await loader.run(WARMUP_MS);
+  const blocks = all.map(() => [] as { requests: number; ms: number; cpuNs: number }[]);
+  const loadBefore = loadavg()[0]!;
+  const until = performance.now() + SAME_PROCESS_MS * all.length;
+  for (let cycle = 0; performance.now() < until; cycle++) {
+    // Each cycle in a rotated order, so no variant always follows the same one.
+    for (let k = 0; k < all.length; k++) {
+      const i = (cycle + k) % all.length;
+      const cpuBefore = processCpuNs(server.pid!);
+      const started = performance.now();
+      const requests = await loaders[i]!.run(BLOCK_MS);
+      blocks[i]!.push({
+        requests,
+        ms: performance.now() - started,
+        cpuNs: processCpuNs(server.pid!) - cpuBefore,
+      });
+    }
+  }
+  const loadAfter = loadavg()[0]!;
+  for (const loader of loaders) loader.close();
+  await stop(server);
+  await stop(upstreamChild);
+  rmSync(second, { recursive: true, force: true });
+
+  const cpuPerRequest = (i: number) =>
+    blocks[i]!.reduce((sum, b) => sum + b.cpuNs, 0) /
+    1000 /
+    blocks[i]!.reduce((sum, b) => sum + b.requests, 0);
+  const rpsOf = (i: number) =>
+    (blocks[i]!.reduce((sum, b) => sum + b.requests, 0) * 1000) /
+    blocks[i]!.reduce((sum, b) => sum + b.ms, 0);
+  // Per cycle: the baseline's CPU per request over the variant's (cycles are a few hundred ms apart).
+  const cycleRatios = (i: number) =>
+    blocks[i]!.map((b, c) => blocks[0]![c]!.cpuNs / blocks[0]![c]!.requests / (b.cpuNs / b.requests));
+  const quartiles = (values: readonly number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.round((sorted.length - 1) * q)]!;
+    return [at(0.25), at(0.5), at(0.75)] as const;
+  };
+  console.log(
+    `overhead (${label}, every server in one process pinned to CPU 1, the load generator and the upstream on CPU 0; ` +
+      `${blocks[0]!.length} cycles of ${BLOCK_MS} ms blocks, ${CONCURRENCY} connections; load average ${loadBefore.toFixed(1)} ` +
+      `before, ${loadAfter.toFixed(1)} after):`,
+  );
+  const width = Math.max(...all.map((variant) => variant.name.length));
+  const describe = (i: number) =>
+    `${all[i]!.name.padEnd(width)} ${rpsOf(i).toFixed(0).padStart(5)} req/s, ${cpuPerRequest(i).toFixed(0)} us CPU/request`;
+  console.log(`  ${describe(0)}`);
+  for (let i = 1; i < all.length; i++) {
+    const [low, mid, high] = quartiles(cycleRatios(i));
+    const ratio = cpuPerRequest(0) / cpuPerRequest(i);
+    console.log(`  ${describe(i)}`);
+    console.log(
+      `  ${" ".repeat(width)} CPU ratio ${ratio.toFixed(3)} (target >= 0.95: ${ratio >= 0.95 ? "met" : "MISSED"}), ` +
+        `${(cpuPerRequest(i) - cpuPerRequest(0)).toFixed(0)} us CPU more; per cycle: median ${mid.toFixed(3)}, ` +
+        `middle half ${low.toFixed(3)} to ${high.toFixed(3)}; requests per second ${(rpsOf(i) / rpsOf(0)).toFixed(3)} of the baseline's`,
+    );
+  }
+}
+
+/** CPU time (ns) used so far by every thread of process `pid` (Linux: the first field of each schedstat). */
+function processCpuNs(pid: number): number {
+  let total = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return total;
 }
 
 /** Bytes of JavaScript under a built site's dist/client. */
@@ -408,15 +653,30 @@ try {
     `client-side JavaScript added by the integration: ${added} bytes (target 0) ${added === 0 ? "met" : "MISSED"}`,
   );
   const before = process.env.BENCH_BEFORE;
+  // BENCH_SEPARATE=off: only the one-process comparisons (quicker, and they resolve more).
+  const separate = process.env.BENCH_SEPARATE !== "off";
   if (only !== "api") {
-    await overhead(
-      before === undefined ? "built SSR page" : "built SSR page, this build against an earlier one",
-      [
+    if (separate)
+      await overhead(
+        before === undefined ? "built SSR page" : "built SSR page, this build against an earlier one",
+        [
+          { name: "plain", cwd: PLAIN, path: "/bench" },
+          ...(before === undefined
+            ? []
+            : [{ name: "tokenkeep, earlier build", cwd: before, path: "/bench" }]),
+          {
+            name: before === undefined ? "tokenkeep" : "tokenkeep, this build",
+            cwd: MEASURED,
+            path: "/bench",
+          },
+        ],
+      );
+    if (before === undefined) {
+      await sameProcess("built SSR page", [
         { name: "plain", cwd: PLAIN, path: "/bench" },
-        ...(before === undefined ? [] : [{ name: "tokenkeep, earlier build", cwd: before, path: "/bench" }]),
-        { name: before === undefined ? "tokenkeep" : "tokenkeep, this build", cwd: MEASURED, path: "/bench" },
-      ],
-    );
+        { name: "tokenkeep", cwd: MEASURED, path: "/bench" },
+      ]);
+    }
   }
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
   // a fixed header), two floors under any session middleware (bench/fixtures/floor: a middleware that
@@ -425,6 +685,7 @@ try {
   // (plain fetch with the session's token: without a signal, with the client's kind of signal, with
   // AbortSignal.timeout), plain fetch with AbortSignal.timeout and no integration, and the client's
   // get sent through ky (a per-call option).
+  if (only === "page") process.exit(0);
   if (before !== undefined) {
     // An earlier build beside this one, in the same rounds (the steps without the integration left out).
     await overhead("built endpoint, this build against an earlier one, both against plain fetch", [
@@ -436,16 +697,25 @@ try {
     ]);
     process.exit(0);
   }
-  await overhead("built endpoint, the API client's get against plain fetch", [
+  if (separate)
+    await overhead("built endpoint, the API client's get against plain fetch", [
+      { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
+      { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
+      { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
+      { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
+      { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
+      { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
+      { name: "the same with AbortSignal.timeout", cwd: MEASURED, path: "/fetch-client-timeout" },
+      { name: "plain fetch with AbortSignal.timeout", cwd: PLAIN, path: "/fetch-timeout" },
+      { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
+      { name: "API client's get", cwd: MEASURED, path: "/api-client" },
+    ]);
+  await sameProcess("built endpoint, the API client's get against plain fetch", [
     { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
-    { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
     { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
     { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
     { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
     { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
-    { name: "the same with AbortSignal.timeout", cwd: MEASURED, path: "/fetch-client-timeout" },
-    { name: "plain fetch with AbortSignal.timeout", cwd: PLAIN, path: "/fetch-timeout" },
-    { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
     { name: "API client's get", cwd: MEASURED, path: "/api-client" },
   ]);
   if (only !== undefined) process.exit(0);
