@@ -3,10 +3,10 @@ import { describe, expect, it } from "vitest";
 import { classifyRotationError, IN_DOUBT, SUPERSEDED } from "./rotation.js";
 
 describe("classifyRotationError", () => {
-  it("in doubt for good (no way to ask the upstream) ends the session; in doubt until checked is transient", () => {
+  it("in doubt for good (no way to ask the upstream) is late; in doubt until checked is transient", () => {
     const final = new TokenkeepError(IN_DOUBT, "in doubt");
     const checkLater = new TokenkeepError(IN_DOUBT, "in doubt", { transient: true, retryAfterMs: 1_000 });
-    expect(classifyRotationError(final).kind).toBe("rejected");
+    expect(classifyRotationError(final).kind).toBe("late");
     expect(classifyRotationError(checkLater).kind).toBe("transient");
   });
 

@@ -13,10 +13,8 @@
  *   upstream's `isRefreshTokenActive` the error is transient: handled as below, and after
  *   `rotationSettleMs` the coordinator asks the upstream, then redeems the token once or records it
  *   dead (`invalid_grant`, above); a check that fails permanently (rejected credentials, a wrong
- *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> the
- *   session is over and its cookies are cleared, as for `invalid_grant`: nobody got a newer pair
- *   (a redemption that succeeded leaves a successor, not a doubt), and the coordinator never
- *   presents the token again;
+ *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> handled
+ *   like a late request; the coordinator never presents the token again;
  * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.
@@ -34,25 +32,24 @@ export const IN_DOUBT = "ERR_TOKENKEEP_ROTATION_IN_DOUBT";
 /** What a rotation attempt means for the request. */
 export type RotationOutcome =
   | { readonly kind: "rotated"; readonly set: TokenSet }
-  /**
-   * The refresh token can never be redeemed (the upstream rejected it, or a redemption of it got no
-   * definite answer and cannot be checked): end the session, clear the cookies.
-   */
+  /** The upstream rejected the refresh token: end the session, clear the cookies. */
   | { readonly kind: "rejected"; readonly error: unknown }
-  /** Already redeemed here: signed out for this request, cookies untouched. */
+  /** Already redeemed here (or in doubt): signed out for this request, cookies untouched. */
   | { readonly kind: "late"; readonly error: unknown }
   /** Could not rotate now: keep the session while its access token is valid. */
   | { readonly kind: "transient"; readonly error: unknown };
 
 /** Sorts a rotation failure into the outcomes above. */
 export function classifyRotationError(error: unknown): RotationOutcome {
-  if (
-    (isOAuthError(error) && error.error === "invalid_grant" && !error.transient) ||
-    (isTokenkeepError(error) && error.code === IN_DOUBT && !error.transient)
-  ) {
+  if (isOAuthError(error) && error.error === "invalid_grant" && !error.transient) {
     return { kind: "rejected", error };
   }
-  if (isTokenkeepError(error) && error.code === SUPERSEDED) return { kind: "late", error };
+  if (
+    isTokenkeepError(error) &&
+    (error.code === SUPERSEDED || (error.code === IN_DOUBT && !error.transient))
+  ) {
+    return { kind: "late", error };
+  }
   return { kind: "transient", error };
 }
 

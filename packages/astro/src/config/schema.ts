@@ -140,8 +140,7 @@ export interface Upstream {
    * cannot tell. Called by one instance at a time, `rotationSettleMs` after a redemption got no
    * definite answer, and again every `rotationSettleMs` while it cannot tell; within half of the
    * rotation's time budget. `true` lets the rotation go ahead, `false` ends the session. Without it a
-   * rotation in doubt ends the session (the token is never presented again; the cookies holding it
-   * are cleared).
+   * rotation in doubt ends the session (the token is never presented again).
    */
   isRefreshTokenActive?(context: {
     refreshToken: string;

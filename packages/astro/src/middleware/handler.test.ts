@@ -1,4 +1,10 @@
-import { InvalidResponseError, NetworkError, OAuthError, type TokenSet } from "@tokenkeep/core";
+import {
+  InvalidResponseError,
+  NetworkError,
+  OAuthError,
+  TokenkeepError,
+  type TokenSet,
+} from "@tokenkeep/core";
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { sequence } from "astro/middleware";
@@ -297,6 +303,21 @@ describe("middleware: rotation failures", () => {
     expect(events).toMatchObject([{ type: "refresh-failure", permanent: true }]);
   });
 
+  // (ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED, a late request: "the old refresh token 60 s after its
+  // rotation" below; it needs a real redemption first, which only the coordinator can record.)
+  it("a redemption that failed in a way the coordinator cannot read: in doubt for good, signed out for this request, cookies untouched, counted as a late request", async () => {
+    const { upstream } = makeUpstream({ fail: () => new TokenkeepError("ERR_SOMETHING", "unreadable") });
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { locals, setCookie } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toEqual([]);
+    expect(middleware.stats()).toMatchObject({ lateRequests: 1, refreshFailures: 0 });
+    expect(events).toMatchObject([
+      { type: "late-request", error: { code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT" } },
+    ]);
+  });
+
   it("a transient failure keeps serving the still-valid access token, cookies untouched", async () => {
     const { upstream } = makeUpstream({ fail: () => unavailable() });
     const { middleware, events } = create(upstream);
@@ -332,19 +353,18 @@ describe("middleware: rotation failures", () => {
 });
 
 describe("middleware: with core's rotation coordinator", () => {
-  it("a redemption without a definite answer (network error), no way to check: signed out, cookies cleared, never presented again", async () => {
+  it("a redemption without a definite answer (network error): in doubt, signed out, cookies untouched, never presented again", async () => {
     const { upstream, redeemed } = makeUpstream({ fail: () => new NetworkError("connection reset") });
     const { middleware } = create(upstream);
     const cookies = await sessionCookies(session(1, 5_000));
     const first = await run(middleware, "http://app.test/", { cookies });
-    // A browser that sends the same cookie again (a request already under way) is answered the same.
     const again = await run(middleware, "http://app.test/", { cookies });
     for (const { locals, setCookie } of [first, again]) {
       expect(locals?.signedIn).toBe(false);
-      expect(cookieValues(setCookie)).toEqual({ tokenkeep: "deleted" });
+      expect(setCookie).toEqual([]);
     }
     expect(redeemed).toEqual(["rt-1"]);
-    expect(middleware.stats()).toMatchObject({ lateRequests: 0 });
+    expect(middleware.stats().lateRequests).toBeGreaterThanOrEqual(1);
   });
 
   /**
