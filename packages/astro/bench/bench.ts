@@ -24,7 +24,8 @@
  *    with an `AbortSignal.timeout` (`/fetch-client-timeout`), plain `fetch` with an
  *    `AbortSignal.timeout` and no integration (`/fetch-timeout`: a careful caller's bounded call
  *    without any library), and the API client's `get` made to take its ky path by a
- *    per-call option (`/api-client-ky`); and the client-side JavaScript each site ships (target: the
+ *    per-call option (`/api-client-ky`), and (in one process) the client's `get` with
+ *    `timeoutMs: false` (`/api-client-no-timer`); and the client-side JavaScript each site ships (target: the
  *    integration adds 0 bytes).
  *    Each server process has a speed of its own, so the rounds are split between generations of
  *    fresh servers, and a second server of the baseline's build is measured as one more variant: its
@@ -717,6 +718,7 @@ try {
     { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
     { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
     { name: "API client's get", cwd: MEASURED, path: "/api-client" },
+    { name: "API client's get, timeoutMs: false", cwd: MEASURED, path: "/api-client-no-timer" },
   ]);
   if (only !== undefined) process.exit(0);
 

@@ -433,6 +433,36 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
   });
 
+  it("timeoutMs: false sets no timer of the client's own: the late body arrives, and the common call sends no signal", async () => {
+    valid.add("at-0");
+    const signals: (AbortSignal | undefined)[] = [];
+    const middleware = create(makeUpstream().upstream, {
+      timeoutMs: false,
+      retry: 0,
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+        signals.push(init?.signal ?? undefined);
+        return globalThis.fetch(input, init);
+      },
+    });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) => api.get<{ late: boolean }>("/late-body"));
+    expect(unwrap(result).data).toEqual({ late: true });
+    if (which === "fetch") expect(signals).toEqual([undefined]);
+  });
+
+  it("a call's own timeoutMs: false lifts the client's timer for that call only", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 150, retry: 0 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api.get<{ late: boolean }>("/late-body", { timeoutMs: false }),
+      await api.get("/late-body").catch((error: unknown) => error),
+    ]);
+    const [unbounded, bounded] = unwrap(result) as [{ data: unknown }, unknown];
+    expect(unbounded.data).toEqual({ late: true });
+    expect(isApiError(bounded) && bounded.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+  });
+
   it("an answer whose body was already read (a custom fetch that consumed it): a TypeError saying so, not a network error", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream, {
@@ -675,7 +705,7 @@ describe("API client: which calls take the fetch path", () => {
     path = "fetch";
   });
 
-  it("a GET or HEAD without per-call options, when no interceptor is configured; everything else ky", async () => {
+  it("a GET or HEAD without per-call options but headers, responseType, schema and timeoutMs, when no interceptor is configured; everything else ky", async () => {
     valid.add("at-0");
     const cookies = await sessionCookies(session(0));
     const plain = create(makeUpstream().upstream);
@@ -693,7 +723,7 @@ describe("API client: which calls take the fetch path", () => {
       await api.delete("/me").catch(() => undefined);
       await api.post("/echo", { a: 1 });
     });
-    expect(via).toEqual(["fetch", "fetch", "fetch", "ky", "ky", "ky", "ky", "ky", "ky", "ky", "ky"]);
+    expect(via).toEqual(["fetch", "fetch", "fetch", "fetch", "ky", "ky", "ky", "ky", "ky", "ky", "ky"]);
     expect(seen[2]?.authorization).toBe("Bearer at-0");
     via.length = 0;
     const intercepted = create(makeUpstream().upstream, { interceptors: { response: [() => undefined] } });

@@ -3,9 +3,9 @@
  * and core's `createKyHooks`, so `Authorization` goes only to the configured API origins, and a 401
  * to one of our tokens renews the session once and replays the request once.
  *
- * The common call (a GET or HEAD without per-call `timeoutMs`, `retry`, `body`, `json`, `signal` or
- * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with the client's
- * timeout and the same auth hook: ky's pipeline costs more CPU per call than the whole rest of the
+ * The common call (a GET or HEAD without per-call `retry`, `body`, `json`, `signal` or
+ * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with its timeout
+ * (the call's `timeoutMs`, else the client's) and the same auth hook: ky's pipeline costs more CPU per call than the whole rest of the
  * request. A 2xx is read as usual and a 401 goes through the same renewal and single replay; any other
  * outcome of that first attempt (an error status, a network error, a timeout) is handed to ky as its
  * own first attempt, so ky decides from there exactly as it would have (retry or not, its backoff, the
@@ -106,8 +106,8 @@ export interface ApiRequestOptions<T = unknown> {
   readonly searchParams?: Readonly<Record<string, string | number | boolean>> | URLSearchParams | undefined;
   /** Aborts the call (and its retries). */
   readonly signal?: AbortSignal | undefined;
-  /** Per attempt. @default the client's `timeoutMs` (10_000) */
-  readonly timeoutMs?: number | undefined;
+  /** Per attempt; `false`: no timer for this call. @default the client's `timeoutMs` (10_000) */
+  readonly timeoutMs?: number | false | undefined;
   /** Retries of an idempotent request; POST and PATCH are never retried. @default the client's `retry` (2) */
   readonly retry?: number | undefined;
   /** @default "json" (an empty body gives `undefined`) */
@@ -259,6 +259,7 @@ export function createApiTransport(
   // the instance's hook and by the fetch path, so both decide who gets a token with the same code.
   // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
   const replayFetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    if (config.timeoutMs === false) return fetchImpl(input, init);
     const limit = AbortSignal.timeout(config.timeoutMs);
     const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
     return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
@@ -458,9 +459,14 @@ export function createApiTransport(
     // One limit per attempt for the answer and its body together, as on the fetch path: ky's own timer
     // stops at the headers (and its body methods would start a second full one). Each attempt notes
     // when it went out; once the answer is in, what is left of the limit bounds reading the body.
-    const limit = new AbortController();
-    kyOptions.signal =
-      options.signal === undefined ? limit.signal : AbortSignal.any([options.signal, limit.signal]);
+    const timeoutMs = options.timeoutMs ?? config.timeoutMs;
+    const limit = timeoutMs === false ? undefined : new AbortController();
+    if (limit === undefined) {
+      if (options.signal !== undefined) kyOptions.signal = options.signal;
+    } else {
+      kyOptions.signal =
+        options.signal === undefined ? limit.signal : AbortSignal.any([options.signal, limit.signal]);
+    }
     let attemptAt = performance.now();
     if (first !== undefined) {
       url = first.request.url;
@@ -496,7 +502,8 @@ export function createApiTransport(
         target,
       );
     }
-    const left = (options.timeoutMs ?? config.timeoutMs) - (performance.now() - attemptAt);
+    if (limit === undefined || timeoutMs === false) return finish(response, options, method, target);
+    const left = timeoutMs - (performance.now() - attemptAt);
     const timer = setTimeout(() => limit.abort(timeoutReason()), Math.max(0, left));
     try {
       return await finish(response, options, method, target, { timedOut: () => limit.signal.aborted });
@@ -524,12 +531,20 @@ export function createApiTransport(
     // The client's timeout, cleared as soon as the call is settled: an `AbortSignal.timeout` would
     // live (with its timer) for the whole `timeoutMs` after every call, which the bench measured at
     // as much CPU per call as the rest of the client. The reason is the runtime's TimeoutError.
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(timeoutReason()), config.timeoutMs);
+    // With `timeoutMs: false`, no signal at all: a signal on `fetch` costs CPU on every call.
+    const timeoutMs = options.timeoutMs ?? config.timeoutMs;
+    const controller = timeoutMs === false ? undefined : new AbortController();
+    const timer =
+      controller === undefined || timeoutMs === false
+        ? undefined
+        : setTimeout(() => controller.abort(timeoutReason()), timeoutMs);
     try {
       let response: Response;
       try {
-        response = await fetchImpl(href, { method, headers, signal: controller.signal });
+        response = await fetchImpl(
+          href,
+          controller === undefined ? { method, headers } : { method, headers, signal: controller.signal },
+        );
       } catch (error) {
         clearTimeout(timer);
         return await viaKy(current, href, method, options, { attempt: { error }, request: sent() });
@@ -542,7 +557,9 @@ export function createApiTransport(
         return await viaKy(current, href, method, options, { attempt: { response }, request: sent() });
       }
       // The timer also bounds reading the body (it aborts the fetch, which ends the read).
-      return await finish(response, options, method, target, { timedOut: () => controller.signal.aborted });
+      return await finish(response, options, method, target, {
+        timedOut: () => controller?.signal.aborted === true,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -553,7 +570,6 @@ export function createApiTransport(
     if (
       fastPath &&
       (method === "GET" || method === "HEAD") &&
-      options.timeoutMs === undefined &&
       options.retry === undefined &&
       options.body === undefined &&
       options.json === undefined &&

@@ -44,6 +44,17 @@ describe("configuration", () => {
     expect(text).toMatch(/cookies/);
   });
 
+  it("api.timeoutMs: a positive number or false (no timer of the client's own), nothing else", () => {
+    const upstream = { endpoints };
+    expect(parseConfig({ upstream }).api.timeoutMs).toBe(10_000);
+    expect(parseConfig({ upstream, api: { timeoutMs: false } }).api.timeoutMs).toBe(false);
+    for (const timeoutMs of [0, -1, true, "10s"]) {
+      expect(() => parseConfig({ upstream, api: { timeoutMs: timeoutMs as never } })).toThrow(
+        /api\.timeoutMs/,
+      );
+    }
+  });
+
   it("a mistake inside an upstream mode is reported at its path, with the nearest option", () => {
     const error = thrown(() =>
       parseConfig({ upstream: { endpoints: { ...endpoints, ...({ feilds: {} } as object) } } }),

@@ -198,8 +198,13 @@ export interface ApiConfig {
    * @default the origin of `baseURL` (none without it)
    */
   readonly origins?: readonly string[] | undefined;
-  /** Per attempt. @default 10_000 */
-  readonly timeoutMs?: number | undefined;
+  /**
+   * Per attempt, covering the answer and its body. `false` (as ky's `timeout: false`): no timer of
+   * the client's own; a call then ends only at its `signal`, a per-call `timeoutMs` or the runtime's
+   * own limits (Node's `fetch` gives up on an answer's headers after 300 s).
+   * @default 10_000
+   */
+  readonly timeoutMs?: number | false | undefined;
   /** Retries of idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS) only. @default 2 */
   readonly retry?: number | undefined;
   /** Headers of every call. */
@@ -382,7 +387,7 @@ const apiSchema = z
   .strictObject({
     baseURL: z.url({ protocol: /^https?$/ }).optional(),
     origins: z.array(originSchema).optional(),
-    timeoutMs: positiveMs.default(DEFAULT_API_TIMEOUT_MS),
+    timeoutMs: z.union([positiveMs, z.literal(false)]).default(DEFAULT_API_TIMEOUT_MS),
     retry: z.number().int().nonnegative().max(10).default(DEFAULT_API_RETRY_LIMIT),
     headers: z.record(z.string(), z.string()).default({}),
     interceptors: z
