@@ -48,6 +48,7 @@ const hit = (path: string) => {
 /**
  * How each attempt went out, seen by the client's `fetch` option: "fetch" when sent by the fetch
  * path (or the 401 replay), which passes its timeout signal; "ky" when sent by ky, which passes none.
+ * (A call with `timeoutMs: false` has no signal on either path: the tests of it do not read `via`.)
  */
 const via: string[] = [];
 
