@@ -6,8 +6,8 @@
  * The common call (a GET or HEAD without per-call `retry`, `body`, `json`, `signal` or
  * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with its timeout
  * (the call's `timeoutMs`, else the client's) and the same auth hook: ky's pipeline costs more CPU
- * per call than the whole rest of the request. A 2xx is read as usual and a 401 goes through the same renewal and single replay; any other
- * outcome of that first attempt (an error status, a network error, a timeout) is handed to ky as its
+ * per call than the whole rest of the request. A 2xx is read as usual and a 401 goes through the
+ * same renewal and single replay; any other outcome of that first attempt (an error status, a network error, a timeout) is handed to ky as its
  * own first attempt, so ky decides from there exactly as it would have (retry or not, its backoff, the
  * retry budget spent by one, the typed error).
  *
