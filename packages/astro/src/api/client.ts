@@ -4,12 +4,13 @@
  * to one of our tokens renews the session once and replays the request once.
  *
  * The common call (a GET or HEAD without per-call `retry`, `body`, `json`, `signal` or
- * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with its timeout
- * (the call's `timeoutMs`, else the client's) and the same auth hook: ky's pipeline costs more CPU
- * per call than the whole rest of the request. A 2xx is read as usual and a 401 goes through the
- * same renewal and single replay; any other outcome of that first attempt (an error status, a network error, a timeout) is handed to ky as its
- * own first attempt, so ky decides from there exactly as it would have (retry or not, its backoff, the
- * retry budget spent by one, the typed error).
+ * `searchParams`, when no interceptor is configured) goes out over `fetch` directly, with its
+ * timeout (the call's `timeoutMs`, else the client's) and the same auth hook: ky's pipeline costs
+ * more CPU per call than the whole rest of the request. A 2xx is read as usual and a 401 goes
+ * through the same renewal and single replay; any other outcome of that first attempt (an error
+ * status, a network error, a timeout) is handed to ky as its own first attempt, so ky decides from
+ * there exactly as it would have (retry or not, its backoff, the retry budget spent by one, the
+ * typed error).
  *
  * The session it authorizes with is the current request's (`ApiSession`, bound by the middleware):
  * the hooks are made per request, so a replay is matched to the token that request sent. Renewal
