@@ -182,55 +182,14 @@ function responseEnd(bytes: Buffer): number {
   return last === -1 ? -1 : last + 7;
 }
 
-/**
- * Requests completed in `ms` over CONCURRENCY keep-alive connections, each sending the next request
- * when the last answer ended; every answer must be a 200 carrying the page's text. Raw sockets and
- * one precomputed request: this costs the load generator a fraction of node:http's client CPU per
- * request, so the load generator (which shares CPU 0 with the upstream) does not become the limit.
- */
-async function load(url: string, cookie: string | undefined, ms: number): Promise<number> {
-  const target = new URL(url);
-  const request = Buffer.from(
-    `GET ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\n` +
-      `${cookie === undefined ? "" : `cookie: ${cookie}\r\n`}\r\n`,
-    "latin1",
-  );
-  const until = performance.now() + ms;
-  let done = 0;
-  await Promise.all(
-    Array.from(
-      { length: CONCURRENCY },
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const socket = connect(Number(target.port), target.hostname);
-          socket.setNoDelay(true);
-          let pending: Buffer = Buffer.alloc(0);
-          const fail = (error: Error) => {
-            socket.destroy();
-            reject(error);
-          };
-          socket.on("connect", () => socket.write(request));
-          socket.on("error", fail);
-          socket.on("data", (chunk: Buffer) => {
-            pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-            const end = responseEnd(pending);
-            if (end === -1) return;
-            const answer = pending.subarray(0, end);
-            pending = pending.subarray(end);
-            if (!answer.subarray(0, 12).equals(OK_STATUS) || answer.indexOf("upstream ok") === -1) {
-              return fail(new Error(`${url}: ${answer.toString("latin1", 0, 300)}`));
-            }
-            done++;
-            if (performance.now() < until) socket.write(request);
-            else {
-              socket.end();
-              resolve();
-            }
-          });
-        }),
-    ),
-  );
-  return done;
+/** Requests completed in `ms` over CONCURRENCY fresh connections (see {@link Loader}), then closed. */
+async function load(url: string, cookie: string, ms: number): Promise<number> {
+  const loader = new Loader(url, cookie);
+  try {
+    return await loader.run(ms);
+  } finally {
+    loader.close();
+  }
 }
 const OK_STATUS = Buffer.from("HTTP/1.1 200", "latin1");
 
@@ -255,7 +214,10 @@ const benchCookie = () =>
 /**
  * CONCURRENCY keep-alive connections to one URL, kept open between runs: `run(ms)` sends on each the
  * next request when the last answer ended, until `ms` passed, and counts the answers (each must be a
- * 200 carrying the page's text). For blocks too short to open connections each time.
+ * 200 carrying the page's text). Raw sockets and one precomputed request: this costs the load
+ * generator a fraction of node:http's client CPU per request, so the load generator (which shares
+ * CPU 0 with the upstream) does not become the limit. Kept open for blocks too short to open
+ * connections each time.
  */
 class Loader {
   private readonly sockets: Socket[] = [];
@@ -331,6 +293,15 @@ class Loader {
   }
 }
 
+/** The `q` quantile of `values` (linear between the two nearest), e.g. 0.25 for the lower quartile. */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low]! + (sorted[Math.ceil(at)]! - sorted[low]!) * (at - low);
+}
+const median = (values: readonly number[]) => quantile(values, 0.5);
+
 /** One server variant of an overhead measurement: a built site and the path it is loaded on. */
 interface Variant {
   readonly name: string;
@@ -404,11 +375,6 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
   const loadAfter = loadavg()[0]!;
   await Promise.all(runs.map((run) => stop(run.site.child)));
   await stop(upstreamChild);
-  const median = (values: readonly number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  };
   type Run = (typeof runs)[0];
   const rps = (run: Run, generation?: number) => {
     const rounds = run.rounds.filter((_, i) => generation === undefined || generationOf(i) === generation);
@@ -431,15 +397,9 @@ async function overhead(label: string, variants: readonly Variant[]): Promise<vo
   const extraCpuOf = (run: Run) => median(run.rounds.map((r, i) => r.server - baseline.rounds[i]!.server));
   // The middle half of the per-round differences: how far apart rounds of the same run put them (a
   // difference inside it is not resolved by this run).
-  const quartile = (values: readonly number[], q: number) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const at = (sorted.length - 1) * q;
-    const low = Math.floor(at);
-    return sorted[low]! + (sorted[Math.ceil(at)]! - sorted[low]!) * (at - low);
-  };
   const extraCpuSpreadOf = (run: Run) => {
     const differences = run.rounds.map((r, i) => r.server - baseline.rounds[i]!.server);
-    return `${quartile(differences, 0.25).toFixed(0)} to ${quartile(differences, 0.75).toFixed(0)}`;
+    return `${quantile(differences, 0.25).toFixed(0)} to ${quantile(differences, 0.75).toFixed(0)}`;
   };
   const cpuRatioOf = (run: Run) => median(run.rounds.map((r, i) => baseline.rounds[i]!.server / r.server));
   const width = Math.max(...runs.map((run) => run.name.length));
@@ -550,11 +510,6 @@ async function sameProcess(label: string, variants: readonly Variant[]): Promise
   // Per cycle: the baseline's CPU per request over the variant's (cycles are a few hundred ms apart).
   const cycleRatios = (i: number) =>
     blocks[i]!.map((b, c) => blocks[0]![c]!.cpuNs / blocks[0]![c]!.requests / (b.cpuNs / b.requests));
-  const quartiles = (values: readonly number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.round((sorted.length - 1) * q)]!;
-    return [at(0.25), at(0.5), at(0.75)] as const;
-  };
   console.log(
     `overhead (${label}, every server in one process pinned to CPU 1, the load generator and the upstream on CPU 0; ` +
       `${blocks[0]!.length} cycles of ${BLOCK_MS} ms blocks, ${CONCURRENCY} connections; load average ${loadBefore.toFixed(1)} ` +
@@ -565,7 +520,8 @@ async function sameProcess(label: string, variants: readonly Variant[]): Promise
     `${all[i]!.name.padEnd(width)} ${rpsOf(i).toFixed(0).padStart(5)} req/s, ${cpuPerRequest(i).toFixed(0)} us CPU/request`;
   console.log(`  ${describe(0)}`);
   for (let i = 1; i < all.length; i++) {
-    const [low, mid, high] = quartiles(cycleRatios(i));
+    const ratios = cycleRatios(i);
+    const [low, mid, high] = [quantile(ratios, 0.25), median(ratios), quantile(ratios, 0.75)];
     const ratio = cpuPerRequest(0) / cpuPerRequest(i);
     console.log(`  ${describe(i)}`);
     console.log(
@@ -643,6 +599,31 @@ async function storm(provider: OidcProviderServer, urls: readonly string[], labe
   );
 }
 
+/** The SSR page, without and with the integration. */
+const PAGE = {
+  plain: { name: "plain", cwd: PLAIN, path: "/bench" },
+  tokenkeep: { name: "tokenkeep", cwd: MEASURED, path: "/bench" },
+} satisfies Record<string, Variant>;
+
+/** The built endpoint's variants, from plain `fetch` to the API client's `get` (see the file's comment). */
+const STEP = {
+  plainFetch: { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
+  kyAlone: { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
+  anyMiddleware: { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
+  leastSession: { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
+  middlewareFetch: { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
+  clearedTimerSignal: {
+    name: "the same with a cleared timer's signal",
+    cwd: MEASURED,
+    path: "/fetch-client-signal",
+  },
+  timeoutSignal: { name: "the same with AbortSignal.timeout", cwd: MEASURED, path: "/fetch-client-timeout" },
+  plainFetchTimeout: { name: "plain fetch with AbortSignal.timeout", cwd: PLAIN, path: "/fetch-timeout" },
+  getKyPath: { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
+  get: { name: "API client's get", cwd: MEASURED, path: "/api-client" },
+  getNoTimer: { name: "API client's get, timeoutMs: false", cwd: MEASURED, path: "/api-client-no-timer" },
+} satisfies Record<string, Variant>;
+
 try {
   console.log("building the fixture sites...");
   const only = process.env.BENCH_ONLY;
@@ -661,23 +642,14 @@ try {
       await overhead(
         before === undefined ? "built SSR page" : "built SSR page, this build against an earlier one",
         [
-          { name: "plain", cwd: PLAIN, path: "/bench" },
+          PAGE.plain,
           ...(before === undefined
             ? []
             : [{ name: "tokenkeep, earlier build", cwd: before, path: "/bench" }]),
-          {
-            name: before === undefined ? "tokenkeep" : "tokenkeep, this build",
-            cwd: MEASURED,
-            path: "/bench",
-          },
+          before === undefined ? PAGE.tokenkeep : { ...PAGE.tokenkeep, name: "tokenkeep, this build" },
         ],
       );
-    if (before === undefined) {
-      await sameProcess("built SSR page", [
-        { name: "plain", cwd: PLAIN, path: "/bench" },
-        { name: "tokenkeep", cwd: MEASURED, path: "/bench" },
-      ]);
-    }
+    if (before === undefined) await sameProcess("built SSR page", [PAGE.plain, PAGE.tokenkeep]);
   }
   // The API client's endpoint against plain fetch, and steps between them: ky alone (no integration,
   // a fixed header), two floors under any session middleware (bench/fixtures/floor: a middleware that
@@ -690,35 +662,35 @@ try {
   if (before !== undefined) {
     // An earlier build beside this one, in the same rounds (the steps without the integration left out).
     await overhead("built endpoint, this build against an earlier one, both against plain fetch", [
-      { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
-      { name: "middleware + plain fetch, earlier build", cwd: before, path: "/fetch-client" },
-      { name: "middleware + plain fetch, this build", cwd: MEASURED, path: "/fetch-client" },
-      { name: "API client's get, earlier build", cwd: before, path: "/api-client" },
-      { name: "API client's get, this build", cwd: MEASURED, path: "/api-client" },
+      STEP.plainFetch,
+      { ...STEP.middlewareFetch, name: "middleware + plain fetch, earlier build", cwd: before },
+      { ...STEP.middlewareFetch, name: "middleware + plain fetch, this build" },
+      { ...STEP.get, name: "API client's get, earlier build", cwd: before },
+      { ...STEP.get, name: "API client's get, this build" },
     ]);
     process.exit(0);
   }
   if (separate)
     await overhead("built endpoint, the API client's get against plain fetch", [
-      { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
-      { name: "ky alone", cwd: PLAIN, path: "/ky-client" },
-      { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
-      { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
-      { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
-      { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
-      { name: "the same with AbortSignal.timeout", cwd: MEASURED, path: "/fetch-client-timeout" },
-      { name: "plain fetch with AbortSignal.timeout", cwd: PLAIN, path: "/fetch-timeout" },
-      { name: "API client's get, ky path", cwd: MEASURED, path: "/api-client-ky" },
-      { name: "API client's get", cwd: MEASURED, path: "/api-client" },
+      STEP.plainFetch,
+      STEP.kyAlone,
+      STEP.anyMiddleware,
+      STEP.leastSession,
+      STEP.middlewareFetch,
+      STEP.clearedTimerSignal,
+      STEP.timeoutSignal,
+      STEP.plainFetchTimeout,
+      STEP.getKyPath,
+      STEP.get,
     ]);
   await sameProcess("built endpoint, the API client's get against plain fetch", [
-    { name: "plain fetch", cwd: PLAIN, path: "/api-client" },
-    { name: "any middleware (next() only)", cwd: FLOOR, path: "/noop" },
-    { name: "least cookie-session middleware", cwd: FLOOR, path: "/session" },
-    { name: "middleware + plain fetch", cwd: MEASURED, path: "/fetch-client" },
-    { name: "the same with a cleared timer's signal", cwd: MEASURED, path: "/fetch-client-signal" },
-    { name: "API client's get", cwd: MEASURED, path: "/api-client" },
-    { name: "API client's get, timeoutMs: false", cwd: MEASURED, path: "/api-client-no-timer" },
+    STEP.plainFetch,
+    STEP.anyMiddleware,
+    STEP.leastSession,
+    STEP.middlewareFetch,
+    STEP.clearedTimerSignal,
+    STEP.get,
+    STEP.getNoTimer,
   ]);
   if (only !== undefined) process.exit(0);
 

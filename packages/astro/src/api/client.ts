@@ -229,6 +229,10 @@ function removesHeader(headers: ApiRequestOptions["headers"]): boolean {
 /** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
 const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
 
+/** A call's own time limit (`ms`, its controller aborted when it ends); none for `timeoutMs: false`. */
+const limitOf = (ms: number | false) =>
+  ms === false ? undefined : { controller: new AbortController(), ms };
+
 /** The signal of a request-like object handed to core's hook: never aborted. */
 const NEVER = new AbortController().signal;
 
@@ -460,13 +464,12 @@ export function createApiTransport(
     // One limit per attempt for the answer and its body together, as on the fetch path: ky's own timer
     // stops at the headers (and its body methods would start a second full one). Each attempt notes
     // when it went out; once the answer is in, what is left of the limit bounds reading the body.
-    const timeoutMs = options.timeoutMs ?? config.timeoutMs;
-    const limit = timeoutMs === false ? undefined : new AbortController();
+    const limit = limitOf(options.timeoutMs ?? config.timeoutMs);
     if (limit === undefined) {
       if (options.signal !== undefined) kyOptions.signal = options.signal;
     } else {
-      kyOptions.signal =
-        options.signal === undefined ? limit.signal : AbortSignal.any([options.signal, limit.signal]);
+      const { signal } = limit.controller;
+      kyOptions.signal = options.signal === undefined ? signal : AbortSignal.any([options.signal, signal]);
     }
     let attemptAt = performance.now();
     if (first !== undefined) {
@@ -503,11 +506,12 @@ export function createApiTransport(
         target,
       );
     }
-    if (limit === undefined || timeoutMs === false) return finish(response, options, method, target);
-    const left = timeoutMs - (performance.now() - attemptAt);
-    const timer = setTimeout(() => limit.abort(timeoutReason()), Math.max(0, left));
+    if (limit === undefined) return finish(response, options, method, target);
+    const { controller, ms } = limit;
+    const left = ms - (performance.now() - attemptAt);
+    const timer = setTimeout(() => controller.abort(timeoutReason()), Math.max(0, left));
     try {
-      return await finish(response, options, method, target, { timedOut: () => limit.signal.aborted });
+      return await finish(response, options, method, target, { timedOut: () => controller.signal.aborted });
     } finally {
       clearTimeout(timer);
     }
@@ -533,12 +537,9 @@ export function createApiTransport(
     // live (with its timer) for the whole `timeoutMs` after every call, which the bench measured at
     // as much CPU per call as the rest of the client. The reason is the runtime's TimeoutError.
     // With `timeoutMs: false`, no signal at all: a signal on `fetch` costs CPU on every call.
-    const timeoutMs = options.timeoutMs ?? config.timeoutMs;
-    const controller = timeoutMs === false ? undefined : new AbortController();
-    const timer =
-      controller === undefined || timeoutMs === false
-        ? undefined
-        : setTimeout(() => controller.abort(timeoutReason()), timeoutMs);
+    const limit = limitOf(options.timeoutMs ?? config.timeoutMs);
+    const controller = limit?.controller;
+    const timer = limit && setTimeout(() => limit.controller.abort(timeoutReason()), limit.ms);
     try {
       let response: Response;
       try {
