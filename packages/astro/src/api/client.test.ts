@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
 import type { APIContext } from "astro";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../../grants/test/fixtures/http.js";
@@ -45,6 +45,8 @@ const hit = (path: string) => {
   hits.set(path, times);
   return times.length;
 };
+/** Answers of `/held`, sent only when a test releases them. */
+const held: ServerResponse[] = [];
 /**
  * How each attempt went out, seen by the client's `fetch` option: "fetch" when sent by the fetch
  * path (or the 401 replay), which passes its timeout signal; "ky" when sent by ky, which passes none.
@@ -60,6 +62,7 @@ beforeAll(async () => {
     const body = await readBody(request);
     const token = authorization?.replace(/^Bearer /, "");
     if (path === "/hang") return; // never answers
+    if (path === "/held") return void held.push(response); // answered when the test says so
     // 401 to a token it does not know, then no answer at all to the renewed one's replay.
     if (path === "/hang-when-renewed" && token !== undefined && token !== "at-0") return;
     if (path === "/flaky") {
@@ -122,6 +125,7 @@ afterEach(async () => {
   flaky = 0;
   hits.clear();
   via.length = 0;
+  for (const response of held.splice(0)) response.destroy();
   await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
 });
 
@@ -450,6 +454,29 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(unwrap(result).data).toEqual({ late: true });
     // ky hands over a Request, which always has a signal: only the fetch path can show it sends none.
     if (which === "fetch") expect(signals).toEqual([undefined]);
+  });
+
+  it("timeoutMs: false arms no timer at all: an answer held for 11 s (fake time) arrives, where the same call with a 10 s limit times out", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: false, retry: 0 });
+    const cookies = await sessionCookies(session(0));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const { result } = await run(middleware, cookies, async (api) => {
+        const unbounded = api.get<{ held: boolean }>("/held");
+        // The control: a timer of 10 s (the client's default) does fire in this fake time.
+        const bounded = api.get("/held", { timeoutMs: 10_000 }).catch((error: unknown) => error);
+        while (held.length < 2) await new Promise((resolve) => setImmediate(resolve));
+        vi.advanceTimersByTime(11_000);
+        for (const response of held.splice(0)) sendJson(response, 200, { held: true });
+        return [await unbounded, await bounded] as const;
+      });
+      const [unbounded, bounded] = unwrap(result);
+      expect(unbounded.data).toEqual({ held: true });
+      expect(isApiError(bounded) && bounded.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a call's own timeoutMs: false lifts the client's timer for that call only", async () => {
