@@ -24,7 +24,7 @@
  *    with an `AbortSignal.timeout` (`/fetch-client-timeout`), plain `fetch` with an
  *    `AbortSignal.timeout` and no integration (`/fetch-timeout`: a careful caller's bounded call
  *    without any library), and the API client's `get` made to take its ky path by a
- *    per-call option (`/api-client-ky`), and (in one process) the client's `get` with
+ *    per-call `retry` (`/api-client-ky`), and (in one process) the client's `get` with
  *    `timeoutMs: false` (`/api-client-no-timer`); and the client-side JavaScript each site ships (target: the
  *    integration adds 0 bytes).
  *    Each server process has a speed of its own, so the rounds are split between generations of

@@ -65,6 +65,10 @@ beforeAll(async () => {
     if (path === "/held") return void held.push(response); // answered when the test says so
     // 401 to a token it does not know, then no answer at all to the renewed one's replay.
     if (path === "/hang-when-renewed" && token !== undefined && token !== "at-0") return;
+    // The same, the replay answered after 300 ms.
+    if (path === "/late-when-renewed" && token !== undefined && token !== "at-0") {
+      return setTimeout(() => sendJson(response, 200, { late: true }), 300);
+    }
     if (path === "/flaky") {
       flaky++;
       return flaky <= 2 ? sendJson(response, 503, { error: "busy" }) : sendJson(response, 200, { ok: true });
@@ -576,6 +580,22 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     );
     const error = unwrap(result);
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+  });
+
+  it("a call's own timeoutMs bounds its replay after a 401 too, a lower one and false alike", async () => {
+    // No timer of the client's own: only the call's 150 ms can end the replay that never answers.
+    const unbounded = create(makeUpstream().upstream, { timeoutMs: false, retry: 0 });
+    const hanging = await run(unbounded, await sessionCookies(session(0)), (api) =>
+      api.get("/hang-when-renewed", { timeoutMs: 150 }).catch((error: unknown) => error),
+    );
+    const error = unwrap(hanging.result);
+    expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+    // The client's 150 ms, lifted for one call: its replay answered after 300 ms arrives.
+    const bounded = create(makeUpstream().upstream, { timeoutMs: 150, retry: 0 });
+    const late = await run(bounded, await sessionCookies(session(0)), (api) =>
+      api.get<{ late: boolean }>("/late-when-renewed", { timeoutMs: false }),
+    );
+    expect(unwrap(late.result).data).toEqual({ late: true });
   });
 
   it("runs request, response and error interceptors, each with one state object", async () => {

@@ -49,6 +49,8 @@ export interface ApiSession {
    * request). Leave it `undefined`.
    */
   authHooks?: KyHooks | undefined;
+  /** The transport's own slot: the hooks of calls with a `timeoutMs` of their own, by that limit. Leave it `undefined`. */
+  limitedHooks?: Map<number | false, KyHooks> | undefined;
 }
 
 /** What a request interceptor receives. */
@@ -191,7 +193,8 @@ export type ApiTransport = <T>(
  * object itself reaches the hooks): the session to authorize with, and what the last hook saw.
  */
 interface CallState {
-  readonly session: ApiSession | undefined;
+  /** The auth hooks that add the session's token; `undefined` without a session, or when the request already went out once (a hand-over). */
+  readonly auth: KyHooks | undefined;
   readonly signedIn: boolean;
   /**
    * The request as sent, after the request interceptors (a copy when it has a body, which fetch
@@ -259,37 +262,47 @@ export function createApiTransport(
   const fetchImpl =
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const interceptors = config.interceptors;
-  // One set of auth hooks per request's session (core's createKyHooks): a replay is matched to the
-  // token that request sent. Made on the session's first call and kept on the session, looked up by
-  // the instance's hook and by the fetch path, so both decide who gets a token with the same code.
-  // The 401 replay goes out after ky's own timer stopped: it gets the same limit here.
-  const replayFetch = (input: RequestInfo | URL, init?: RequestInit) => {
-    if (config.timeoutMs === false) return fetchImpl(input, init);
-    const limit = AbortSignal.timeout(config.timeoutMs);
-    const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-    return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
-  };
-  const authHooks = (current: ApiSession): KyHooks => {
-    let hooks = current.authHooks;
+  // The 401 replay goes out after ky's own timer stopped (or the fetch path's was cleared): it is
+  // one more attempt, with the call's limit of its own.
+  const replayFetchOf =
+    (ms: number | false): typeof fetchImpl =>
+    (input, init) => {
+      if (ms === false) return fetchImpl(input, init);
+      const limit = AbortSignal.timeout(ms);
+      const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
+    };
+  const replayFetch = replayFetchOf(config.timeoutMs);
+  // Auth hooks over a request's session (core's createKyHooks): a replay is matched to the token
+  // that request sent, so one call uses one set for its token and for its 401.
+  const hooksOver = (current: ApiSession, replay: typeof fetchImpl): KyHooks =>
+    createKyHooks(
+      {
+        getToken: async () => {
+          const now = current.current();
+          if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
+          return sessionToTokenSet(now);
+        },
+        invalidate: async (token) => {
+          await current.renew(typeof token === "string" ? token : token.accessToken);
+          return true;
+        },
+      },
+      { origins: (url) => allowed(url) && current.current() !== undefined, fetch: replay },
+    );
+  // A call's hooks, made on the session's first call with them and kept on the session (the fetch
+  // path and the instance's hook decide who gets a token with the same code): the session's set,
+  // or for a call with a `timeoutMs` of its own, a set whose replay keeps that limit.
+  const authHooks = (current: ApiSession, timeoutMs: number | false | undefined): KyHooks => {
+    if (timeoutMs === undefined || timeoutMs === config.timeoutMs) {
+      current.authHooks ??= hooksOver(current, replayFetch);
+      return current.authHooks;
+    }
+    current.limitedHooks ??= new Map();
+    let hooks = current.limitedHooks.get(timeoutMs);
     if (hooks === undefined) {
-      hooks = createKyHooks(
-        {
-          getToken: async () => {
-            const now = current.current();
-            if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
-            return sessionToTokenSet(now);
-          },
-          invalidate: async (token) => {
-            await current.renew(typeof token === "string" ? token : token.accessToken);
-            return true;
-          },
-        },
-        {
-          origins: (url) => allowed(url) && current.current() !== undefined,
-          fetch: replayFetch,
-        },
-      );
-      current.authHooks = hooks;
+      hooks = hooksOver(current, replayFetchOf(timeoutMs));
+      current.limitedHooks.set(timeoutMs, hooks);
     }
     return hooks;
   };
@@ -312,7 +325,7 @@ export function createApiTransport(
         ),
         async ({ request, options }: { request: Request; options: { context: Record<string, unknown> } }) => {
           const call = stateOf(options);
-          if (call.session !== undefined) await authHooks(call.session).beforeRequest[0]?.({ request });
+          await call.auth?.beforeRequest[0]?.({ request });
           call.sent = request.body === null ? request : request.clone();
         },
       ],
@@ -395,7 +408,7 @@ export function createApiTransport(
    * the session) and replays once; the answer, or the typed error of one that is still not 2xx.
    */
   const afterUnauthorized = async (
-    current: ApiSession,
+    hooks: KyHooks,
     response: Response,
     sent: Request,
     method: string,
@@ -403,7 +416,7 @@ export function createApiTransport(
   ): Promise<Response> => {
     let replay: Response | undefined;
     try {
-      replay = await (authHooks(current).afterResponse[0] as KyHooks["afterResponse"][number])({
+      replay = await (hooks.afterResponse[0] as KyHooks["afterResponse"][number])({
         request: sent,
         response,
       });
@@ -440,12 +453,17 @@ export function createApiTransport(
     url: string,
     method: string,
     options: ApiRequestOptions<T>,
-    first?: { readonly attempt: FirstAttempt; readonly request: Request },
+    first?: {
+      readonly attempt: FirstAttempt;
+      readonly request: Request;
+      readonly hooks: KyHooks | undefined;
+    },
   ): Promise<ApiResponse<T>> => {
     const signedIn = current?.current() !== undefined;
+    const hooks = first !== undefined ? first.hooks : current && authHooks(current, options.timeoutMs);
     // After a first attempt the request is already complete (Authorization included, or not): ky's
     // auth hook is not run again, as ky would not run it for a retry.
-    const call: CallState = { session: first === undefined ? current : undefined, signedIn, sent: undefined };
+    const call: CallState = { auth: first === undefined ? hooks : undefined, signedIn, sent: undefined };
     // Read only when needed (an error, a schema): serializing a Request's URL is not free.
     const target = () => call.sent?.url ?? url;
     // Only what this call sets: the common GET passes two keys.
@@ -497,14 +515,9 @@ export function createApiTransport(
       throw toApiError(error, method, target(), options.signal);
     }
     const sent = call.sent;
-    if (response.status === 401 && current !== undefined && sent !== undefined) {
+    if (response.status === 401 && hooks !== undefined && sent !== undefined) {
       // The replay's answer is bounded by the replay's own timeout signal.
-      return finish(
-        await afterUnauthorized(current, response, sent, method, target),
-        options,
-        method,
-        target,
-      );
+      return finish(await afterUnauthorized(hooks, response, sent, method, target), options, method, target);
     }
     if (limit === undefined) return finish(response, options, method, target);
     const { controller, ms } = limit;
@@ -525,11 +538,12 @@ export function createApiTransport(
     options: ApiRequestOptions<T>,
   ): Promise<ApiResponse<T>> => {
     const headers = headersOf(options.headers);
-    if (current !== undefined) {
+    const hooks = current && authHooks(current, options.timeoutMs);
+    if (hooks !== undefined) {
       // Core's hook reads a request's URL, headers and signal only: a `Request` is built when one is
       // needed (a 401's replay, a hand-over to ky), not on every call (fetch builds its own).
       const seen: Pick<Request, "url" | "headers" | "signal"> = { url: href, headers, signal: NEVER };
-      await authHooks(current).beforeRequest[0]?.({ request: seen as Request });
+      await hooks.beforeRequest[0]?.({ request: seen as Request });
     }
     const target = () => href;
     const sent = () => new Request(href, { method, headers });
@@ -549,14 +563,14 @@ export function createApiTransport(
         );
       } catch (error) {
         clearTimeout(timer);
-        return await viaKy(current, href, method, options, { attempt: { error }, request: sent() });
+        return await viaKy(current, href, method, options, { attempt: { error }, request: sent(), hooks });
       }
-      if (response.status === 401 && current !== undefined) {
+      if (response.status === 401 && hooks !== undefined) {
         clearTimeout(timer); // the replay has its own
-        response = await afterUnauthorized(current, response, sent(), method, target);
+        response = await afterUnauthorized(hooks, response, sent(), method, target);
       } else if (!response.ok) {
         clearTimeout(timer);
-        return await viaKy(current, href, method, options, { attempt: { response }, request: sent() });
+        return await viaKy(current, href, method, options, { attempt: { response }, request: sent(), hooks });
       }
       // The timer also bounds reading the body (it aborts the fetch, which ends the read).
       return await finish(response, options, method, target, {

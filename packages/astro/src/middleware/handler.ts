@@ -292,6 +292,8 @@ export function createTokenkeepMiddleware(
     readonly now = now;
     /** The API client's auth hooks for this request (see `ApiSession`). */
     authHooks: ApiSession["authHooks"] = undefined;
+    /** The API client's auth hooks of calls with a limit of their own (see `ApiSession`). */
+    limitedHooks: ApiSession["limitedHooks"] = undefined;
     private responseStarted = false;
     /** The renewal of each access token answered 401 (made on the first one). */
     private renewals: Map<string, Promise<Session | undefined>> | undefined;
