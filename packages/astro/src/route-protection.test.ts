@@ -26,6 +26,12 @@ describe("route protection", () => {
       "evil.test",
       "/\t/evil.test",
       "/%0a/x\u0000",
+      // Dot segments that resolve to a path starting with `//` (another origin to a browser).
+      "/.//evil.test",
+      "/..//evil.test/phish",
+      "/a/..//evil.test",
+      "/%2e%2e//evil.test",
+      "/%2E//evil.test",
       "",
       null,
       undefined,

@@ -154,7 +154,7 @@ describe("built site: sign-in routes", () => {
     expect(good.status).toBe(303);
     expect(good.headers.get("location")).toBe("/account?tab=1");
     expect(good.headers.getSetCookie()[0]).toMatch(/^tokenkeep=/);
-    for (const returnTo of ["//evil.test/x", "https://evil.test/", "/\\evil.test"]) {
+    for (const returnTo of ["//evil.test/x", "https://evil.test/", "/\\evil.test", "/.//evil.test/phish"]) {
       const response = await postForm("/_tokenkeep/login", {
         username: "alice",
         password: PASSWORD,

@@ -55,6 +55,25 @@ describe("configuration", () => {
     }
   });
 
+  it("protect.paths: exact paths or a trailing /* only, and never the sign-in page", () => {
+    const upstream = { endpoints };
+    for (const pattern of ["/admin/**", "/account*", "/a/*/b"]) {
+      expect(() => parseConfig({ upstream, protect: { paths: ["/ok", pattern] } })).toThrow(
+        /protect\.paths\.1.*`\*` elsewhere matches nothing/s,
+      );
+    }
+    expect(() => parseConfig({ upstream, protect: { paths: ["/*"] } })).toThrow(
+      /protect\.paths\.0.*covers signInPath \(\/login\)/s,
+    );
+    expect(() =>
+      parseConfig({ upstream, protect: { paths: ["/account/*"], signInPath: "/account/login" } }),
+    ).toThrow(/covers signInPath \(\/account\/login\)/);
+    expect(parseConfig({ upstream, protect: { paths: ["/account/*", "/admin"] } }).protect?.paths).toEqual([
+      "/account/*",
+      "/admin",
+    ]);
+  });
+
   it("a mistake inside an upstream mode is reported at its path, with the nearest option", () => {
     const error = thrown(() =>
       parseConfig({ upstream: { endpoints: { ...endpoints, ...({ feilds: {} } as object) } } }),

@@ -25,6 +25,7 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from "../defaults.js";
 import type { TokenkeepEvent } from "../events.js";
+import { isProtected } from "../route-protection.js";
 
 /** What a login or refresh answer parser returns (custom endpoints). */
 export interface ParsedTokens {
@@ -429,9 +430,25 @@ export const configSchema = z.strictObject({
   store: storeSchema.optional(),
   protect: z
     .strictObject({
-      paths: z.array(path),
+      paths: z.array(
+        path.refine((pattern) => !pattern.slice(0, pattern.endsWith("/*") ? -2 : undefined).includes("*"), {
+          message:
+            "expected an exact path (`/account`) or a prefix ending in `/*` (`/account/*`): `*` elsewhere matches nothing",
+        }),
+      ),
       signInPath: path.default(DEFAULT_SIGN_IN_PATH),
       returnToParam: z.string().min(1).default(DEFAULT_RETURN_TO_PARAM),
+    })
+    .superRefine(({ paths, signInPath }, context) => {
+      // The sign-in page itself protected: a signed-out visitor would be sent to it, and from it, forever.
+      const index = paths.findIndex((pattern) => isProtected(signInPath, [pattern]));
+      if (index !== -1) {
+        context.addIssue({
+          code: "custom",
+          path: ["paths", index],
+          message: `covers signInPath (${signInPath}): signed-out visitors could never reach the sign-in page`,
+        });
+      }
     })
     .optional(),
   onEvent: fn<(event: TokenkeepEvent) => void>().optional(),
