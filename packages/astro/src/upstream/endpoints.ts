@@ -128,7 +128,9 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
   return {
     async signIn(credentials, { signal }) {
       const sentAt = Date.now();
-      const response = await send(options.login, { ...options.loginData, ...credentials }, signal);
+      // The configured fields win: the injected route passes on every posted field, and a visitor must
+      // not replace the server's fixed ones (a tenant, a client id, a scope).
+      const response = await send(options.login, { ...credentials, ...options.loginData }, signal);
       return readTokens(response, sentAt, options.parseLogin, "login");
     },
     async refresh({ refreshToken, previous, signal }) {
