@@ -598,6 +598,31 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(unwrap(late.result).data).toEqual({ late: true });
   });
 
+  it("a URL no attempt could send is the caller's mistake: a TypeError at once, nothing sent or retried, no query in it", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { baseURL: undefined, origins: [resource.url] });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api.get("/orders?token=secret").catch((error: unknown) => error),
+      await api.get("ftp://files.test/x?token=secret").catch((error: unknown) => error),
+    ]);
+    const [relative, scheme] = unwrap(result) as [
+      TypeError & { code?: string },
+      TypeError & { code?: string },
+    ];
+    expect([relative.name, relative.code, relative.message]).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_API_INVALID_URL",
+      "@tokenkeep/astro: GET /orders: a relative URL needs api.baseURL in the tokenkeep config",
+    ]);
+    expect([scheme.code, scheme.message]).toEqual([
+      "ERR_TOKENKEEP_API_INVALID_URL",
+      "@tokenkeep/astro: GET: expected an http(s) URL, not ftp:",
+    ]);
+    expect(isApiError(relative)).toBe(false);
+    expect(via).toEqual([]);
+  });
+
   it("runs request, response and error interceptors, each with one state object", async () => {
     valid.add("at-0");
     const states: string[] = [];

@@ -581,6 +581,23 @@ export function createApiTransport(
     }
   };
 
+  /**
+   * Refuses a URL no attempt could send (a relative one without `api.baseURL`, another scheme): a
+   * mistake in the calling code, not an outage, so never retried nor reported as a network error.
+   */
+  const checkUrl = (url: string, method: string): void => {
+    const resolved = URL.parse(url, baseHref);
+    if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) return;
+    // Never the whole URL: a query or a user part may carry what must not be logged.
+    const problem =
+      resolved !== null
+        ? `: expected an http(s) URL, not ${resolved.protocol}`
+        : ` ${String(url).split(/[?#]/, 1)[0]}: ${baseHref === undefined ? "a relative URL needs api.baseURL in the tokenkeep config" : "not a URL"}`;
+    throw Object.assign(new TypeError(`@tokenkeep/astro: ${method}${problem}`), {
+      code: "ERR_TOKENKEEP_API_INVALID_URL",
+    });
+  };
+
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
     const method = options.method === undefined ? "GET" : options.method.toUpperCase();
     if (
@@ -596,6 +613,7 @@ export function createApiTransport(
       const href = fastUrl(url);
       if (href !== undefined) return viaFetch(current, href, method, options);
     }
+    checkUrl(url, method);
     return viaKy(current, url, method, options);
   };
 }
