@@ -18,8 +18,9 @@ export function isProtected(pathname: string, paths: readonly string[]): boolean
 
 /**
  * A same-origin path to return to, or `fallback`: only values that start with one `/`, stay on
- * `origin` once resolved, and carry no control characters are accepted (`//evil.test`, `/\evil.test`,
- * `https://evil.test` and `javascript:` are not).
+ * `origin` once resolved, still start with one `/` once their dot segments are resolved, and carry
+ * no control characters are accepted (`//evil.test`, `/\evil.test`, `/.//evil.test`,
+ * `https://evil.test` and `javascript:` are not). The value returned is the resolved one.
  */
 export function safeReturnTo(value: string | null | undefined, fallback = "/"): string {
   if (
@@ -35,7 +36,9 @@ export function safeReturnTo(value: string | null | undefined, fallback = "/"): 
   const base = "http://same-origin.invalid";
   const url = URL.parse(value, base);
   if (url === null || url.origin !== base) return fallback;
-  return url.pathname + url.search + url.hash;
+  // Dot segments are resolved: `/.//evil.test` comes out as `//evil.test`, another origin to a browser.
+  const path = url.pathname + url.search + url.hash;
+  return path.startsWith("//") ? fallback : path;
 }
 
 /** The answer to a request without a session on a protected path. */
