@@ -73,7 +73,11 @@ export interface GrantOptions {
    * @default "form"
    */
   bodyEncoding?: BodyEncoding | undefined;
-  /** Extra body parameters sent with every request (the grant's own parameters take precedence). */
+  /**
+   * Extra body parameters sent with every request. A parameter the grant sets takes precedence; one it
+   * leaves unset (no `scope`, `audience` or `token_type_hint` given) is sent from here.
+   * @default {}
+   */
   extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** Extra request headers (for example a `user-agent`). */
   headers?: Readonly<Record<string, string>> | undefined;

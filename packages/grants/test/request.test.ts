@@ -3,7 +3,8 @@ import { isNetworkError } from "@tokenkeep/core";
 import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { clientCredentialsGrant, revokeToken } from "../src/index.js";
+import { clientCredentialsGrant, passwordGrant, revokeToken } from "../src/index.js";
+import { createIntrospection } from "../src/introspection/index.js";
 import { listen } from "./fixtures/http.js";
 import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
@@ -41,6 +42,26 @@ describe("the token request", () => {
     expect(form.get("tenant")).toBe("t1");
     expect(form.getAll("flags")).toEqual(["x", "y"]);
     expect(form.has("client_secret")).toBe(false);
+  });
+
+  it("keeps an extra parameter that the grant leaves unset, in a form and in JSON", async () => {
+    const extraParams = { audience: "https://api.test", scope: "a b", custom: "kept" };
+    for (const bodyEncoding of ["form", "json"] as const) {
+      await clientCredentialsGrant({ ...options(), extraParams, bodyEncoding })();
+      const body = last().body;
+      const sent = bodyEncoding === "form" ? Object.fromEntries(new URLSearchParams(body)) : JSON.parse(body);
+      expect(sent).toEqual({ ...extraParams, grant_type: "client_credentials" });
+    }
+    await passwordGrant({ ...options(), username: "u", password: "p", extraParams: { scope: "x" } })();
+    expect(new URLSearchParams(last().body).get("scope")).toBe("x");
+    const hint = { token_type_hint: "refresh_token" };
+    const client = { clientId: "svc", clientSecret: SECRET, extraParams: hint };
+    server.script.push({ status: 200 });
+    await revokeToken({ ...client, revocationUrl: `${server.url}/r`, token: "t" });
+    expect(new URLSearchParams(last().body).get("token_type_hint")).toBe("refresh_token");
+    server.script.push({ status: 200, body: { active: false } });
+    await createIntrospection({ ...client, introspectionUrl: `${server.url}/i` }).introspect("t");
+    expect(new URLSearchParams(last().body).get("token_type_hint")).toBe("refresh_token");
   });
 
   it("lets a manager identity choose the scope and resource", async () => {
