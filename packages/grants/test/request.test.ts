@@ -64,6 +64,23 @@ describe("the token request", () => {
     expect(new URLSearchParams(last().body).get("token_type_hint")).toBe("refresh_token");
   });
 
+  it("sends a manager identity's list of audiences, one parameter each, never the configured one", async () => {
+    const audiences = ["https://orders.test", "https://files.test"];
+    const creator = clientCredentialsGrant({ ...options(), audience: "https://default.test" });
+    await creator({ identity: { audience: audiences } });
+    expect(new URLSearchParams(last().body).getAll("audience")).toEqual(audiences);
+    await creator();
+    expect(new URLSearchParams(last().body).getAll("audience")).toEqual(["https://default.test"]);
+    // In JSON, one audience stays a string (as Auth0 takes it) and a list an array; an empty list is unset.
+    const json = clientCredentialsGrant({ ...options(), audience: audiences, bodyEncoding: "json" });
+    await json();
+    expect(JSON.parse(last().body).audience).toEqual(audiences);
+    await json({ identity: { audience: "https://one.test" } });
+    expect(JSON.parse(last().body).audience).toBe("https://one.test");
+    await json({ identity: { audience: [] } });
+    expect(JSON.parse(last().body)).not.toHaveProperty("audience");
+  });
+
   it("lets a manager identity choose the scope and resource", async () => {
     await clientCredentialsGrant({ ...options(), scope: "default" })({
       identity: { scope: ["read", "write"], resource: "https://r.test/" },
