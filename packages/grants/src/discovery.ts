@@ -161,9 +161,9 @@ async function readMetadata(
       cause: error,
     });
   }
-  // A field's name is given, not its value, but for the issuer's (public). RFC 8414 section 3.3: the
-  // metadata must be about the issuer that was asked for, character for character (a trailing slash
-  // is another issuer).
+  // A field's name is given, never its value, except the issuer's, which is public. RFC 8414 section
+  // 3.3: the metadata must be about the issuer that was asked for, character for character (a
+  // trailing slash is another issuer).
   const field = rules.isObject(body) ? invalidMetadataField(body) : "";
   const received = (body as AuthorizationServerMetadata).issuer;
   const problem =
@@ -283,10 +283,10 @@ const optionKeysRule = () => {
  * the one asked for, exactly (RFC 8414 section 3.3; `https://auth.example/` and
  * `https://auth.example` are different issuers; a `URL` names the issuer of its `href` without the
  * `/` that `URL` adds to an empty path: `new URL("https://auth.example")` is `https://auth.example`).
- * It is cached per issuer and per transport (`fetch`
- * or ky instance) for the answer's `Cache-Control: max-age`, else 1 hour; concurrent callers share
- * one request, and a failed lookup is not cached. An `http:` issuer is refused (`TypeError`, code
- * `ERR_TOKENKEEP_INVALID_OPTIONS`) unless its host is loopback or `allowInsecureRequests` is set.
+ * It is cached per issuer and per transport (`fetch` or ky instance) for the answer's
+ * `Cache-Control: max-age`, else 1 hour; concurrent callers share one request, and a failed lookup
+ * is not cached. An `http:` issuer is refused (`TypeError`, code `ERR_TOKENKEEP_INVALID_OPTIONS`)
+ * unless its host is loopback or `allowInsecureRequests` is set.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
