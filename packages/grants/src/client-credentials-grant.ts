@@ -1,7 +1,7 @@
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
-import { identityField, resourceParam, scopeParam } from "./internal/params.js";
+import { audienceParam, identityField, resourceParam, scopeParam } from "./internal/params.js";
 
 /** Options of {@link clientCredentialsGrant}. */
 export interface ClientCredentialsGrantOptions extends GrantOptions {
@@ -17,11 +17,12 @@ export interface ClientCredentialsGrantOptions extends GrantOptions {
    */
   resource?: string | readonly string[] | undefined;
   /**
-   * The `audience` parameter some servers (Auth0, Authup) use instead of `resource`. A manager
-   * identity's `audience` replaces it.
+   * The `audience` parameter some servers (Auth0, Authup) use instead of `resource`: one value, or a
+   * list sent as one `audience` parameter per value (as `tokenExchangeGrant` does). A manager
+   * identity's `audience`, a string or a list, replaces it.
    * @default undefined
    */
-  audience?: string | undefined;
+  audience?: string | readonly string[] | undefined;
 }
 
 // Built on first use, so a bundle that never calls this creator drops it.
@@ -30,7 +31,7 @@ const rule = () =>
     ...grantOptionsShape(),
     scope: rules.optional(stringsRule()),
     resource: rules.optional(stringsRule()),
-    audience: rules.optional(rules.string()),
+    audience: rules.optional(stringsRule()),
   });
 
 /**
@@ -46,12 +47,10 @@ const rule = () =>
  */
 export function clientCredentialsGrant(options: ClientCredentialsGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "clientCredentialsGrant", checkGrantOptions);
-  return createGrantCreator("client_credentials", parsed, ({ identity }) => {
-    const audience = identityField(identity, "audience");
-    return {
-      scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
-      resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
-      audience: typeof audience === "string" ? audience : parsed.audience,
-    };
-  });
+  return createGrantCreator("client_credentials", parsed, ({ identity }) => ({
+    scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
+    resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
+    // One value stays a string (a JSON body sends it as one); a list is repeated, an empty one is unset.
+    audience: audienceParam(identityField(identity, "audience") ?? parsed.audience),
+  }));
 }

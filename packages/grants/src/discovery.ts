@@ -70,6 +70,15 @@ export interface DiscoverOptions {
   now?: (() => number) | undefined;
 }
 
+/**
+ * The issuer identifier an `issuer` option names, as the string it is compared as (RFC 8414 section
+ * 3.3): a string as written; a `URL` as its `href` without the `/` that `URL` gives an empty path, so
+ * `new URL("https://auth.example")` is `https://auth.example`, as RFC 8414 spells an issuer with no
+ * path (an issuer that ends in a lone `/` is given as a string).
+ */
+export const issuerIdentifier = (issuer: unknown): string =>
+  issuer instanceof URL ? issuer.href.replace(/^(\w+:\/\/[^/]+)\/$/, "$1") : String(issuer);
+
 /** Metadata being read or read, and until when it may be reused. */
 interface CacheEntry {
   readonly metadata: Promise<AuthorizationServerMetadata>;
@@ -152,15 +161,18 @@ async function readMetadata(
       cause: error,
     });
   }
-  // Only a field's name is given, never its value. RFC 8414 section 3.3: the metadata must be about
-  // the issuer that was asked for, character for character (a trailing slash is another issuer).
+  // A field's name is given, never its value, except the issuer's, which is public. RFC 8414 section
+  // 3.3: the metadata must be about the issuer that was asked for, character for character (a
+  // trailing slash is another issuer).
   const field = rules.isObject(body) ? invalidMetadataField(body) : "";
+  const received = (body as AuthorizationServerMetadata).issuer;
   const problem =
     field === ""
       ? "not a JSON object"
       : field
         ? `field "${field}" is invalid`
-        : (body as AuthorizationServerMetadata).issuer !== issuer && 'field "issuer" does not match';
+        : received !== issuer &&
+          `field "issuer" is ${JSON.stringify(received)}, expected ${JSON.stringify(issuer)}`;
   if (problem)
     throw new InvalidResponseError(`invalid authorization server metadata: ${problem}`, { status });
   const maxAge = /\bmax-age="?(\d+)/i.exec(response.headers.get("cache-control") ?? "")?.[1];
@@ -269,10 +281,12 @@ const optionKeysRule = () => {
  * (`{issuer}/.well-known/openid-configuration`), then RFC 8414
  * (`/.well-known/oauth-authorization-server{path}`). The answer is validated: its `issuer` must be
  * the one asked for, exactly (RFC 8414 section 3.3; `https://auth.example/` and
- * `https://auth.example` are different issuers). It is cached per issuer and per transport (`fetch`
- * or ky instance) for the answer's `Cache-Control: max-age`, else 1 hour; concurrent callers share
- * one request, and a failed lookup is not cached. An `http:` issuer is refused (`TypeError`, code
- * `ERR_TOKENKEEP_INVALID_OPTIONS`) unless its host is loopback or `allowInsecureRequests` is set.
+ * `https://auth.example` are different issuers; a `URL` names the issuer of its `href` without the
+ * `/` that `URL` adds to an empty path: `new URL("https://auth.example")` is `https://auth.example`).
+ * It is cached per issuer and per transport (`fetch` or ky instance) for the answer's
+ * `Cache-Control: max-age`, else 1 hour; concurrent callers share one request, and a failed lookup
+ * is not cached. An `http:` issuer is refused (`TypeError`, code `ERR_TOKENKEEP_INVALID_OPTIONS`)
+ * unless its host is loopback or `allowInsecureRequests` is set.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
@@ -292,5 +306,5 @@ export function discover(
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     now: options.now ?? (() => Date.now()),
   };
-  return lookUpMetadata(String(issuer), resolved, options.signal);
+  return lookUpMetadata(issuerIdentifier(issuer), resolved, options.signal);
 }

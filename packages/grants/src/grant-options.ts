@@ -19,6 +19,7 @@ import {
   DEFAULT_CLIENT_AUTHENTICATION,
   DEFAULT_TIMEOUT_MS,
 } from "./defaults.js";
+import { issuerIdentifier } from "./discovery.js";
 import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
 
 /**
@@ -54,7 +55,9 @@ export interface GrantOptions {
    * The authorization server's issuer identifier: its metadata (RFC 8414 or OpenID Connect
    * discovery) is read, cached, and gives the token and revocation endpoints. Compared exactly with
    * the metadata's `issuer` (RFC 8414 section 3.3): spell it as the server does, trailing slash
-   * included. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
+   * included. A `URL` is its `href` without the `/` that `URL` adds to an empty path
+   * (`new URL("https://auth.example")` is `https://auth.example`): give an issuer that ends in a lone
+   * `/` as a string. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
    */
   issuer?: string | URL | undefined;
   /** The client identifier. Required unless `clientAuthentication` is `none`. */
@@ -73,7 +76,11 @@ export interface GrantOptions {
    * @default "form"
    */
   bodyEncoding?: BodyEncoding | undefined;
-  /** Extra body parameters sent with every request (the grant's own parameters take precedence). */
+  /**
+   * Extra body parameters sent with every request. A parameter the grant sets takes precedence; one it
+   * leaves unset (no `scope`, `audience` or `token_type_hint` given) is sent from here.
+   * @default {}
+   */
   extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** Extra request headers (for example a `user-agent`). */
   headers?: Readonly<Record<string, string>> | undefined;
@@ -117,10 +124,10 @@ function isHttpUrl(value: unknown): boolean {
   );
 }
 
-/** An absolute http(s) URL, as a string or a `URL`; parsed as a string. */
-export const urlRule = (): Rule<string> => {
+/** An absolute http(s) URL, as a string or a `URL`; parsed as a string (by `asString`). */
+export const urlRule = (asString: (value: unknown) => string = String): Rule<string> => {
   const valid = check(isHttpUrl, "expected an absolute http(s) URL");
-  return (value, problems, path) => String(valid(value, problems, path));
+  return (value, problems, path) => asString(valid(value, problems, path));
 };
 
 /**
@@ -167,7 +174,7 @@ const clientAuthenticationRule = (): Rule<ClientAuthentication> => {
  */
 export const grantOptionsShape = () => ({
   tokenUrl: optional(urlRule()),
-  issuer: optional(urlRule()),
+  issuer: optional(urlRule(issuerIdentifier)),
   clientId: optional(string(1)),
   clientSecret: optional(string(1)),
   clientAuthentication: optional(clientAuthenticationRule(), DEFAULT_CLIENT_AUTHENTICATION),

@@ -144,19 +144,21 @@ describe("private_key_jwt against oidc-provider", () => {
 
   it("signs for the issuer when asked, and for an explicit audience", async () => {
     const bodies: URLSearchParams[] = [];
-    const grant = (audience: string) =>
+    const grant = (audience: string, issuer: string | URL = op.issuer) =>
       clientCredentialsGrant({
-        issuer: op.issuer,
+        issuer,
         clientId: "es256",
         clientAuthentication: privateKeyJwt({ key: ecPrivateJwk, audience }),
         fetch: recordingFetch(bodies),
       })();
     await grant("issuer");
     await grant(op.issuer);
+    // As a URL (whose href gains a slash), the issuer is still the server's: discovery and aud agree.
+    await grant("issuer", new URL(op.issuer));
     const audiences = bodies
       .filter((body) => body.has("client_assertion"))
       .map((body) => decodeJwt(body.get("client_assertion")!).aud);
-    expect(audiences).toEqual([op.issuer, op.issuer]);
+    expect(audiences).toEqual([op.issuer, op.issuer, op.issuer]);
   });
 
   it('refuses audience "issuer" when the creator has no issuer', async () => {

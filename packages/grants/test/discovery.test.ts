@@ -36,8 +36,23 @@ describe("discovery", () => {
     const server = await metadataServer((issuer) => metadata(issuer));
     const error = await discover(`${server.url}/`).catch((reason: unknown) => reason);
     expect(isInvalidResponseError(error)).toBe(true);
-    expect(String(error)).toMatch(/field "issuer" does not match/);
+    // Issuers are public: the message names both.
+    expect(String(error)).toContain(`field "issuer" is "${server.url}", expected "${server.url}/"`);
     await expect(discover(server.url)).resolves.toMatchObject({ issuer: server.url });
+  });
+
+  it("takes a URL as its href without the slash URL adds to an empty path", async () => {
+    const server = await metadataServer((issuer, path) =>
+      path.endsWith("/.well-known/openid-configuration") ? metadata(issuer) : tokenAnswer(),
+    );
+    // new URL("http://127.0.0.1:port") has the href "http://127.0.0.1:port/"; the server's issuer has no slash.
+    expect(new URL(server.url).href).toBe(`${server.url}/`);
+    await expect(discover(new URL(server.url))).resolves.toMatchObject({ issuer: server.url });
+    const creator = clientCredentialsGrant({ issuer: new URL(server.url), clientId: "a", clientSecret: "b" });
+    await expect(creator()).resolves.toMatchObject({ accessToken: expect.any(String) });
+    // A path is kept as the URL has it, a trailing slash included: that is another issuer.
+    const error = await discover(new URL(`${server.url}/tenant/`)).catch((reason: unknown) => reason);
+    expect(String(error)).toContain(`expected "${server.url}/tenant/"`);
   });
 
   it("keeps one cache per transport: another caller's fetch never serves this one", async () => {

@@ -3,7 +3,8 @@ import { isNetworkError } from "@tokenkeep/core";
 import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { clientCredentialsGrant, revokeToken } from "../src/index.js";
+import { clientCredentialsGrant, passwordGrant, revokeToken } from "../src/index.js";
+import { createIntrospection } from "../src/introspection/index.js";
 import { listen } from "./fixtures/http.js";
 import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
 
@@ -41,6 +42,43 @@ describe("the token request", () => {
     expect(form.get("tenant")).toBe("t1");
     expect(form.getAll("flags")).toEqual(["x", "y"]);
     expect(form.has("client_secret")).toBe(false);
+  });
+
+  it("keeps an extra parameter that the grant leaves unset, in a form and in JSON", async () => {
+    const extraParams = { audience: "https://api.test", scope: "a b", custom: "kept" };
+    for (const bodyEncoding of ["form", "json"] as const) {
+      await clientCredentialsGrant({ ...options(), extraParams, bodyEncoding })();
+      const body = last().body;
+      const sent = bodyEncoding === "form" ? Object.fromEntries(new URLSearchParams(body)) : JSON.parse(body);
+      expect(sent).toEqual({ ...extraParams, grant_type: "client_credentials" });
+    }
+    await passwordGrant({ ...options(), username: "u", password: "p", extraParams: { scope: "x" } })();
+    expect(new URLSearchParams(last().body).get("scope")).toBe("x");
+    const hint = { token_type_hint: "refresh_token" };
+    const client = { clientId: "svc", clientSecret: SECRET, extraParams: hint };
+    server.script.push({ status: 200 });
+    await revokeToken({ ...client, revocationUrl: `${server.url}/r`, token: "t" });
+    expect(new URLSearchParams(last().body).get("token_type_hint")).toBe("refresh_token");
+    server.script.push({ status: 200, body: { active: false } });
+    await createIntrospection({ ...client, introspectionUrl: `${server.url}/i` }).introspect("t");
+    expect(new URLSearchParams(last().body).get("token_type_hint")).toBe("refresh_token");
+  });
+
+  it("sends a manager identity's list of audiences, one parameter each, never the configured one", async () => {
+    const audiences = ["https://orders.test", "https://files.test"];
+    const creator = clientCredentialsGrant({ ...options(), audience: "https://default.test" });
+    await creator({ identity: { audience: audiences } });
+    expect(new URLSearchParams(last().body).getAll("audience")).toEqual(audiences);
+    await creator();
+    expect(new URLSearchParams(last().body).getAll("audience")).toEqual(["https://default.test"]);
+    // In JSON, one audience stays a string (as Auth0 takes it) and a list an array; an empty list is unset.
+    const json = clientCredentialsGrant({ ...options(), audience: audiences, bodyEncoding: "json" });
+    await json();
+    expect(JSON.parse(last().body).audience).toEqual(audiences);
+    await json({ identity: { audience: "https://one.test" } });
+    expect(JSON.parse(last().body).audience).toBe("https://one.test");
+    await json({ identity: { audience: [] } });
+    expect(JSON.parse(last().body)).not.toHaveProperty("audience");
   });
 
   it("lets a manager identity choose the scope and resource", async () => {

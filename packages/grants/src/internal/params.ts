@@ -17,6 +17,10 @@ export function resourceParam(
   return list.length === 0 ? undefined : list;
 }
 
+/** One audience as given, or a list of them (repeated in a form); an empty list is unset. */
+export const audienceParam = (audience: string | readonly string[] | undefined) =>
+  typeof audience === "string" ? audience : resourceParam(audience);
+
 /** A string or string-list field of the manager's identity, when it has one. */
 export function identityField(
   identity: TokenIdentity | undefined,

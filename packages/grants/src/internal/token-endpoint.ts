@@ -73,7 +73,8 @@ function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unkno
 
 /**
  * Sends one request to an endpoint of the authorization server: client authentication applied,
- * parameters encoded, extra parameters and headers added, within the timeout and the caller's signal.
+ * parameters encoded, extra parameters (under the ones the grant sets) and headers added, within the
+ * timeout and the caller's signal.
  * A credential the server echoes in its error answer is redacted from the `OAuthError`.
  */
 export async function postToEndpoint<T>(
@@ -84,7 +85,9 @@ export async function postToEndpoint<T>(
   what: string,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
-  const all: RequestParams = { ...options.extraParams, ...params };
+  // A parameter the grant leaves `undefined` (no scope, no hint) is unset: it keeps the extra one.
+  const all: RequestParams = { ...options.extraParams };
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) all[name] = value;
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
   await applyClientAuthentication(options, all, headers, {
     endpoint: url,
