@@ -42,8 +42,9 @@ export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
  */
 export const DEFAULT_CREATOR_TIMEOUT_MS = 10_000;
 /**
- * The whole of one fetch - every attempt and every backoff between them - takes at most this long:
- * against a token endpoint that hangs, a caller hears within it (openid-client uses 30 s too).
+ * The whole of one fetch - the shared store and its lease wait, every attempt and every backoff
+ * between them - takes at most this long: against a token endpoint that hangs, a caller hears within
+ * it, on every instance of a fleet (openid-client uses 30 s too).
  */
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 /**

@@ -184,6 +184,38 @@ describe("token manager with a shared store", () => {
     await a.manager.dispose();
   });
 
+  it("gives every caller of every instance its answer within fetchTimeoutMs while the lease holder's fetch hangs", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time);
+    state.hang = true;
+    const fleet = Array.from({ length: 4 }, () => instance(time, store, creator));
+    const start = time.now();
+    const settledAfter: number[] = [];
+    const outcomes = fleet.map(({ manager }) =>
+      manager.getToken().then(
+        () => expect.unreachable("the creator never answers"),
+        (error: unknown) => {
+          settledAfter.push(time.now() - start);
+          return error;
+        },
+      ),
+    );
+    await time.advance(29_999);
+    expect(settledAfter).toEqual([]);
+    await time.advance(1);
+    expect(settledAfter).toEqual([30_000, 30_000, 30_000, 30_000]);
+    for (const error of await Promise.all(outcomes))
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    // One instance held the lease and spent the budget (10 s attempts); the others waited for it,
+    // then gave up with it instead of each starting a budget of their own.
+    expect(state.calls).toBe(3);
+    expect(fleet.map(({ manager }) => manager.stats().leaseWaits).sort()).toEqual([0, 1, 1, 1]);
+    await time.advance(60_000);
+    expect(state.calls).toBe(3);
+    expect(time.pending()).toBe(0);
+  });
+
   it("renews its lease during a slow fetch when the store can, so no other instance fetches too", async () => {
     const time = createFakeTime();
     const { store, renewals } = renewableLeaseStore(time);

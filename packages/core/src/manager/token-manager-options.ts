@@ -82,8 +82,9 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   creatorTimeoutMs?: number | undefined;
   /**
-   * The whole of one fetch - every attempt and every backoff - takes at most this long; a caller
-   * waiting on it then gets the last error (a `TimeoutError` when an attempt was still running).
+   * The whole of one fetch - reading the shared store, waiting for another instance's lease, every
+   * attempt and every backoff - takes at most this long from its start; a caller waiting on it then
+   * gets the last error (a `TimeoutError` when the fetch was still running).
    * @default 30_000
    */
   fetchTimeoutMs?: number | undefined;

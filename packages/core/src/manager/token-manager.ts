@@ -11,7 +11,7 @@
 
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "../errors/errors.js";
 import { isTransientError } from "../errors/failure-classification.js";
-import { createDeadline, raceAbort, within } from "../internal/deadline.js";
+import { createDeadline, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
@@ -148,15 +148,14 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
   };
 
-  /** One creator call, bounded by `creatorTimeoutMs`, what is left of the fetch's budget and its signal. */
+  /** One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline). */
   const callCreator = (
     fn: TokenCreator<I>,
     identity: I,
     previous: TokenSet | undefined,
     signal: AbortSignal,
-    budgetEnd: number,
   ): Promise<TokenCreatorResult> => {
-    const timeoutMs = Math.max(0, Math.min(config.creatorTimeoutMs, budgetEnd - clock()));
+    const timeoutMs = config.creatorTimeoutMs;
     const deadline = createDeadline(timers, {
       parent: signal,
       timeoutMs,
@@ -172,29 +171,28 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     );
   };
 
-  /** Obtains a new set from the refresher or creator, retrying transient failures. */
+  /**
+   * Obtains a new set from the refresher or creator, retrying transient failures. `signal` aborts at
+   * the flight's deadline, `budgetEnd`: no retry starts that could not end before it.
+   */
   const obtain = async (
     key: string,
     identity: I,
     previous: TokenSet | undefined,
     signal: AbortSignal,
+    budgetEnd: number,
   ): Promise<Obtained> => {
     let useRefresher =
       refresher !== undefined &&
       previous?.refreshToken !== undefined &&
       !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
-    const budgetEnd = clock() + config.fetchTimeoutMs;
     for (let attempt = 0; ; attempt++) {
+      // No creator call once the flight is over (its deadline passed while this instance waited).
+      signal.throwIfAborted();
       const sentAt = clock();
       try {
         counters.creatorCalls++;
-        const answer = await callCreator(
-          useRefresher ? refresher! : creator,
-          identity,
-          previous,
-          signal,
-          budgetEnd,
-        );
+        const answer = await callCreator(useRefresher ? refresher! : creator, identity, previous, signal);
         const set = isTokenSet(answer)
           ? answer
           : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
@@ -229,19 +227,36 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   };
 
   /** Runs one fetch: through the shared store when there is one, else straight to the creator. */
-  const fetchToken = (key: string, identity: I, previous: TokenSet | undefined, signal: AbortSignal) =>
+  const fetchToken = (
+    key: string,
+    identity: I,
+    previous: TokenSet | undefined,
+    signal: AbortSignal,
+    budgetEnd: number,
+  ) =>
     shared === undefined
-      ? obtain(key, identity, previous, signal)
+      ? obtain(key, identity, previous, signal, budgetEnd)
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          obtain: (newer) => obtain(key, identity, newer ?? previous, signal),
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
           signal,
         });
 
   /** Starts the one fetch of `key`; every caller of that identity shares its promise. */
   const startFlight = (key: string, identity: I, current: Entry | undefined, background: boolean) => {
     const controller = new AbortController();
+    // One deadline per flight, from its start: reading the store, waiting for another instance's
+    // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs.
+    const { fetchTimeoutMs } = config;
+    const deadline = createDeadline(timers, {
+      parent: controller.signal,
+      timeoutMs: fetchTimeoutMs,
+      timeoutReason: () =>
+        new TimeoutError(`no token within fetchTimeoutMs (${fetchTimeoutMs} ms)`, {
+          timeoutMs: fetchTimeoutMs,
+        }),
+    });
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
     // The flight is registered before the fetch starts (and before any hook runs), so a creator or
@@ -250,7 +265,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const fetched = new Promise<Obtained>((resolve) => {
       startFetch = resolve;
     });
-    const promise = raceAbort(fetched, controller.signal).then(
+    const promise = within(fetched, deadline).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
@@ -287,7 +302,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     promise.catch(() => {});
     flights.set(key, { promise, controller });
     if (onEvent) emit("refresh-start", key, { background });
-    startFetch(fetchToken(key, identity, current?.set, controller.signal));
+    startFetch(fetchToken(key, identity, current?.set, deadline.signal, clock() + fetchTimeoutMs));
     return promise;
   };
 
