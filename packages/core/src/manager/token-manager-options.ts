@@ -9,6 +9,7 @@ import {
   DEFAULT_LIFETIME_MS,
   DEFAULT_MANAGER_MAX_ENTRIES,
   DEFAULT_MAX_SKEW_FRACTION,
+  DEFAULT_MAX_THROTTLE_MS,
   DEFAULT_REFRESH_AHEAD_JITTER_RATIO,
   DEFAULT_REFRESH_AHEAD_RATIO,
   DEFAULT_RETRIES,
@@ -96,6 +97,15 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   failureCacheMs?: number | undefined;
   /**
+   * The longest a server's `Retry-After` keeps an identity throttled: callers without a usable token
+   * fail fast with `ERR_TOKENKEEP_THROTTLED` until `min(Retry-After, maxThrottleMs)` has passed,
+   * `forceRefresh` included (the server asked to be left alone; being polite to it is the point). The
+   * bound keeps a far `Retry-After` (an HTTP date years away) from locking the identity out. 0 turns
+   * throttle windows off.
+   * @default 300_000
+   */
+  maxThrottleMs?: number | undefined;
+  /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
    */
@@ -148,6 +158,7 @@ const optionsRule = () => {
     creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
     fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
     failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
+    maxThrottleMs: ms(DEFAULT_MAX_THROTTLE_MS),
     onEvent: optional(fn),
     now: optional(fn),
     timers: optional(
@@ -172,6 +183,7 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly creatorTimeoutMs: number;
   readonly fetchTimeoutMs: number;
   readonly failureCacheMs: number;
+  readonly maxThrottleMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;

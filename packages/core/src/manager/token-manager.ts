@@ -282,8 +282,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const at = clock();
         if (onEvent) emit("refresh-failure", key, { background, error });
         const transient = isTransientError(error);
-        const retryAfterMs = transient ? retryAfterOf(error) : undefined;
-        if (retryAfterMs !== undefined) throttle.open(key, undefined, at + retryAfterMs);
+        // The server's wait, bounded: a Retry-After years away must not lock the identity out.
+        const after = transient ? retryAfterOf(error) : undefined;
+        const retryAfterMs = after && Math.min(after, config.maxThrottleMs);
+        if (retryAfterMs) throttle.open(key, undefined, at + retryAfterMs);
         if (!transient && config.failureCacheMs > 0 && !disposed) {
           failures.open(key, error, at + config.failureCacheMs);
         }
