@@ -6,7 +6,7 @@
 
 /** What {@link refreshAheadAt} needs to place the refresh point. */
 export interface RefreshAheadPolicy {
-  /** Share of the lifetime after which to refresh, e.g. 0.75. */
+  /** Share of the lifetime after which to refresh, e.g. 0.75; 1 turns refresh-ahead off (no jitter). */
   readonly ratio: number;
   /** The point moves earlier by up to this share of itself, at random. */
   readonly jitterRatio: number;
@@ -30,8 +30,11 @@ export function refreshAheadAt(
   usableUntil: number,
   policy: RefreshAheadPolicy,
 ): number {
+  // A ratio of 1 turns refresh-ahead off: no jitter may move the point back into the lifetime.
   const at =
     refreshAt ??
-    obtainedAt + (expiresAt - obtainedAt) * policy.ratio * (1 - policy.jitterRatio * policy.random());
+    (policy.ratio < 1
+      ? obtainedAt + (expiresAt - obtainedAt) * policy.ratio * (1 - policy.jitterRatio * policy.random())
+      : expiresAt);
   return Math.min(at, usableUntil);
 }

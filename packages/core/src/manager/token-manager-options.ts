@@ -57,7 +57,7 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   maxSkewFraction?: number | undefined;
   /**
    * Fraction of the lifetime after which `getToken` starts a background refresh (0 to 1; 1 turns
-   * refresh-ahead off). A server's `refresh_in` takes precedence.
+   * refresh-ahead off, `refreshAheadJitterRatio` included). A server's `refresh_in` takes precedence.
    * @default 0.75
    */
   refreshAheadRatio?: number | undefined;

@@ -122,6 +122,9 @@ describe("createTokenManager: skew", () => {
     await manager.getToken();
     await time.advance(HOUR_S * 1000 - 30_001);
     expect((await manager.getToken()).accessToken).toBe("at-1");
+    // refreshAheadRatio 1: no background refresh, whatever the jitter.
+    await time.settle();
+    expect(calls).toHaveLength(1);
     await time.advance(1);
     expect((await manager.getToken()).accessToken).toBe("at-2");
     expect(calls).toHaveLength(2);
