@@ -388,6 +388,56 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(stats.storeWrites).toBe(1);
   });
 
+  it("calls the store no more once disposed: invalidate resolves false and arms no probe", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    const { creator } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    await manager.dispose();
+    control.mode = "fail";
+    expect(await manager.invalidate("at-1")).toBe(false);
+    await time.advance(60_000);
+    expect(control.calls).toBe(0);
+    expect(time.pending()).toBe(0);
+    expect(events.filter((event) => event.type.startsWith("store-"))).toEqual([]);
+  });
+
+  it("lets no probe running at dispose re-arm itself", async () => {
+    const time = createFakeTime();
+    const rejectRead: ((error: Error) => void)[] = [];
+    let calls = 0;
+    // Every read hangs until the test fails it; writes fail at once.
+    const store: Store = {
+      get: () => {
+        calls++;
+        return new Promise((_, reject) => rejectRead.push(reject));
+      },
+      set: async () => {
+        calls++;
+        throw new Error("ECONNREFUSED");
+      },
+      delete: async () => {
+        calls++;
+      },
+    };
+    const { creator } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator, {}, { probeIntervalMs: 1_000 });
+    const down = manager.getToken();
+    await time.advance(500);
+    expect((await down).accessToken).toBe("at-1");
+    await time.advance(1_000);
+    expect(calls).toBe(2); // the read that timed out, then the probe's read, still running
+    await manager.dispose();
+    for (const reject of rejectRead) reject(new Error("ECONNREFUSED"));
+    await time.settle();
+    expect(time.pending()).toBe(0);
+    await time.advance(60_000);
+    expect(calls).toBe(2);
+    expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
+      "store-degraded",
+    ]);
+  });
+
   it("checks shareStore's arguments when it is called, naming what was expected", () => {
     const problems = (run: () => unknown) => {
       const error = thrown(run);

@@ -64,7 +64,8 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
   /**
    * Drops the cached token if (and only if) it is `token`: call it when a request with that token
    * got a 401. A burst of 401s for one token thus causes one refresh. Resolves `true` when dropped.
-   * The refresh token of the dropped set is kept for the next refresh.
+   * The refresh token of the dropped set is kept for the next refresh. After `dispose` it resolves
+   * `false` and touches nothing (like `peek`, which finds nothing; `getToken` rejects instead).
    */
   invalidate(token: string | TokenSet, options?: InvalidateOptions<I>): Promise<boolean>;
   /** The cached, usable token set of the identity, or `undefined`. Synchronous; never fetches. */
@@ -387,6 +388,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const error = disposedError();
     for (const flight of flights.values()) flight.controller.abort(error);
     flights.clear();
+    // The store link first: a store call or probe still running must not arm a timer after the clear.
+    shared?.close();
     timers.clear();
     entries.clear();
     throttle.clear();

@@ -188,6 +188,7 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
           return deleted === true;
         },
         state: () => link.state(),
+        close: () => link.close(),
       };
     },
   };
