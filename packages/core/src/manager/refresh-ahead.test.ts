@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { refreshAheadAt } from "./refresh-ahead.js";
 
-const policy = (random: number) => ({ ratio: 0.75, jitterRatio: 0.1, random: () => random });
+const policy = (random: number) => ({
+  refreshAheadRatio: 0.75,
+  refreshAheadJitterRatio: 0.1,
+  random: () => random,
+});
 
 describe("refreshAheadAt", () => {
   it("places the point at the ratio of the lifetime, moved earlier by the jitter", () => {
@@ -10,7 +14,7 @@ describe("refreshAheadAt", () => {
     expect(refreshAheadAt(1_000, 101_000, undefined, 96_000, policy(1))).toBeCloseTo(68_500);
   });
   it("is off at a ratio of 1: the end of the usable life, never moved earlier by the jitter", () => {
-    const off = (random: number) => ({ ratio: 1, jitterRatio: 0.1, random: () => random });
+    const off = (random: number) => ({ ...policy(random), refreshAheadRatio: 1 });
     expect(refreshAheadAt(0, 100_000, undefined, 95_000, off(0.5))).toBe(95_000);
     expect(refreshAheadAt(0, 100_000, undefined, 95_000, off(0.999))).toBe(95_000);
     expect(refreshAheadAt(0, 100_000, 10_000, 95_000, off(0.5))).toBe(10_000);

@@ -16,14 +16,14 @@ import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
-import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
+import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
 import type { TokenSet } from "../token/token-set.js";
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { checkTimeoutMs, type Flight, noTokenWithin, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { throttledError } from "./throttle.js";
@@ -141,35 +141,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const makeEntry = ({ set, obtainedAt }: Obtained): Entry => {
     const usableUntil =
       set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
-    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, {
-      ratio: config.refreshAheadRatio,
-      jitterRatio: config.refreshAheadJitterRatio,
-      random,
-    });
+    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
     return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
-  };
-
-  /** One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline). */
-  const callCreator = (
-    fn: TokenCreator<I>,
-    identity: I,
-    previous: TokenSet | undefined,
-    signal: AbortSignal,
-  ): Promise<TokenCreatorResult> => {
-    const timeoutMs = config.creatorTimeoutMs;
-    const deadline = createDeadline(timers, {
-      parent: signal,
-      timeoutMs,
-      timeoutReason: () =>
-        new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
-    });
-    // A creator that throws instead of rejecting rejects this promise all the same.
-    return within(
-      new Promise<TokenCreatorResult>((resolve) =>
-        resolve(fn({ signal: deadline.signal, previous, identity })),
-      ),
-      deadline,
-    );
   };
 
   /**
@@ -188,12 +161,25 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       previous?.refreshToken !== undefined &&
       !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
     for (let attempt = 0; ; attempt++) {
-      // No creator call once the flight is over (its deadline passed while this instance waited).
-      signal.throwIfAborted();
       const sentAt = clock();
       try {
         counters.creatorCalls++;
-        const answer = await callCreator(useRefresher ? refresher! : creator, identity, previous, signal);
+        // One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline).
+        const fn = useRefresher ? refresher! : creator;
+        const { creatorTimeoutMs: timeoutMs } = config;
+        const deadline = createDeadline(timers, {
+          parent: signal,
+          timeoutMs,
+          timeoutReason: () =>
+            new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
+        });
+        // A creator that throws instead of rejecting rejects this promise all the same.
+        const answer = await within(
+          new Promise<TokenCreatorResult>((resolve) =>
+            resolve(fn({ signal: deadline.signal, previous, identity })),
+          ),
+          deadline,
+        );
         const set = isTokenSet(answer)
           ? answer
           : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
@@ -253,10 +239,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const deadline = createDeadline(timers, {
       parent: controller.signal,
       timeoutMs: fetchTimeoutMs,
-      timeoutReason: () =>
-        new TimeoutError(`no token within fetchTimeoutMs (${fetchTimeoutMs} ms)`, {
-          timeoutMs: fetchTimeoutMs,
-        }),
+      timeoutReason: () => noTokenWithin(fetchTimeoutMs),
     });
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
@@ -284,8 +267,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (onEvent) emit("refresh-failure", key, { background, error });
         const transient = isTransientError(error);
         // The server's wait, bounded: a Retry-After years away must not lock the identity out.
-        const after = transient ? retryAfterOf(error) : undefined;
-        const retryAfterMs = after && Math.min(after, config.maxThrottleMs);
+        const retryAfterMs = transient && Math.min(retryAfterOf(error) ?? 0, config.maxThrottleMs);
         if (retryAfterMs) throttle.open(key, undefined, at + retryAfterMs);
         if (!transient && config.failureCacheMs > 0 && !disposed) {
           failures.open(key, error, at + config.failureCacheMs);
@@ -294,7 +276,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
           const backoff = Math.max(
-            retryAfterMs ?? 0,
+            retryAfterMs || 0,
             retryDelayMs(undefined, current.failures, retry, random) ?? 0,
           );
           current.retryAt = Math.min(at + backoff, current.usableUntil);
@@ -313,6 +295,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const slowPath = async (key: string, entry: Entry | undefined, options: GetTokenOptions<I> | undefined) => {
     if (disposed) throw disposedError();
     const now = clock();
+    const identity = options?.identity ?? (EMPTY_IDENTITY as I);
     if (entry !== undefined && options?.forceRefresh !== true && now < entry.usableUntil) {
       // Refresh-ahead window: serve the current token, start one background refresh.
       entry.hot = true;
@@ -322,7 +305,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
       } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
       if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
-        startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, true);
+        startFlight(key, identity, entry, true);
       }
       return entry.set;
     }
@@ -346,11 +329,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     }
     counters.misses++;
     if (onEvent) emit("miss", key);
-    return waitFor(
-      startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, false),
-      options,
-      timers,
-    );
+    return waitFor(startFlight(key, identity, entry, false), options, timers);
   };
 
   // The fast path: a hit costs one map lookup and one clock read, allocates nothing and builds no
@@ -404,7 +383,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     },
     invalidate,
     peek(identity) {
-      const entry = entries.get(identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(identity));
+      const entry = entries.get(identityKey(identity));
       return entry !== undefined && clock() < entry.usableUntil ? entry.set : undefined;
     },
     stats: () => ({
