@@ -4,6 +4,7 @@
  * degraded mode.
  */
 import { describe, expect, it } from "vitest";
+import { OAuthError } from "../src/errors/errors.js";
 import type { TokenEvent } from "../src/manager/events.js";
 import { hashIdentityKey } from "../src/manager/identity.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
@@ -214,6 +215,43 @@ describe("token manager with a shared store", () => {
     await time.advance(60_000);
     expect(state.calls).toBe(3);
     expect(time.pending()).toBe(0);
+  });
+
+  it("an instance whose deadline passed while it waited takes no lease and calls no creator", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    let acquires = 0;
+    // Every read takes 400 ms, so B's deadline passes while it reads.
+    const store: Store = {
+      ...inner,
+      get: async (key) => {
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 400));
+        return inner.get(key);
+      },
+      acquire: (key, ttlMs) => {
+        acquires++;
+        return inner.acquire!(key, ttlMs);
+      },
+    };
+    let calls = 0;
+    const creator: TokenCreator = async () => {
+      calls++;
+      await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 200));
+      throw new OAuthError({ error: "invalid_client", status: 401 });
+    };
+    // A takes the lease at 400 ms, reads again and its creator fails at 1 s, releasing the lease.
+    const a = instance(time, store, creator);
+    const b = instance(time, store, creator, { fetchTimeoutMs: 1_000 });
+    const fromA = a.manager.getToken().catch((error: unknown) => error);
+    const fromB = b.manager.getToken().catch((error: unknown) => error);
+    await time.advance(1_000);
+    expect(await fromA).toMatchObject({ error: "invalid_client" });
+    expect(await fromB).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    const acquiresByThen = acquires;
+    // B's read in flight at its deadline ends at 1.26 s, with the lease free: B leaves it alone.
+    await time.advance(5_000);
+    expect(acquires).toBe(acquiresByThen);
+    expect(calls).toBe(1);
   });
 
   it("renews its lease during a slow fetch when the store can, so no other instance fetches too", async () => {
