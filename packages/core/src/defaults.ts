@@ -42,10 +42,16 @@ export const DEFAULT_RETRY_MAX_DELAY_MS = 10_000;
  */
 export const DEFAULT_CREATOR_TIMEOUT_MS = 10_000;
 /**
- * The whole of one fetch - every attempt and every backoff between them - takes at most this long:
- * against a token endpoint that hangs, a caller hears within it (openid-client uses 30 s too).
+ * The whole of one fetch - the shared store and its lease wait, every attempt and every backoff
+ * between them - takes at most this long: against a token endpoint that hangs, a caller hears within
+ * it, on every instance of a fleet (openid-client uses 30 s too).
  */
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+/**
+ * The longest throttle window a server's `Retry-After` opens: 5 minutes. A server may ask for any wait
+ * (an HTTP date years away, by mistake or not); past this the manager asks again, once per window.
+ */
+export const DEFAULT_MAX_THROTTLE_MS = 300_000;
 /**
  * A permanent failure (bad credentials) is remembered per identity this long: meanwhile callers get
  * it at once instead of each sending another doomed request. 0 turns it off.

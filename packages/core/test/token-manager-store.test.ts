@@ -4,6 +4,7 @@
  * degraded mode.
  */
 import { describe, expect, it } from "vitest";
+import { OAuthError } from "../src/errors/errors.js";
 import type { TokenEvent } from "../src/manager/events.js";
 import { hashIdentityKey } from "../src/manager/identity.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
@@ -184,6 +185,75 @@ describe("token manager with a shared store", () => {
     await a.manager.dispose();
   });
 
+  it("gives every caller of every instance its answer within fetchTimeoutMs while the lease holder's fetch hangs", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const { creator, state } = countingCreator(time);
+    state.hang = true;
+    const fleet = Array.from({ length: 4 }, () => instance(time, store, creator));
+    const start = time.now();
+    const settledAfter: number[] = [];
+    const outcomes = fleet.map(({ manager }) =>
+      manager.getToken().then(
+        () => expect.unreachable("the creator never answers"),
+        (error: unknown) => {
+          settledAfter.push(time.now() - start);
+          return error;
+        },
+      ),
+    );
+    await time.advance(29_999);
+    expect(settledAfter).toEqual([]);
+    await time.advance(1);
+    expect(settledAfter).toEqual([30_000, 30_000, 30_000, 30_000]);
+    for (const error of await Promise.all(outcomes))
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    // One instance held the lease and spent the budget (10 s attempts); the others waited for it,
+    // then gave up with it instead of each starting a budget of their own.
+    expect(state.calls).toBe(3);
+    expect(fleet.map(({ manager }) => manager.stats().leaseWaits).sort()).toEqual([0, 1, 1, 1]);
+    await time.advance(60_000);
+    expect(state.calls).toBe(3);
+    expect(time.pending()).toBe(0);
+  });
+
+  it("an instance whose deadline passed while it waited takes no lease and calls no creator", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    let acquires = 0;
+    // Every read takes 400 ms, so B's deadline passes while it reads.
+    const store: Store = {
+      ...inner,
+      get: async (key) => {
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 400));
+        return inner.get(key);
+      },
+      acquire: (key, ttlMs) => {
+        acquires++;
+        return inner.acquire!(key, ttlMs);
+      },
+    };
+    let calls = 0;
+    const creator: TokenCreator = async () => {
+      calls++;
+      await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 200));
+      throw new OAuthError({ error: "invalid_client", status: 401 });
+    };
+    // A takes the lease at 400 ms, reads again and its creator fails at 1 s, releasing the lease.
+    const a = instance(time, store, creator);
+    const b = instance(time, store, creator, { fetchTimeoutMs: 1_000 });
+    const fromA = a.manager.getToken().catch((error: unknown) => error);
+    const fromB = b.manager.getToken().catch((error: unknown) => error);
+    await time.advance(1_000);
+    expect(await fromA).toMatchObject({ error: "invalid_client" });
+    expect(await fromB).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    const acquiresByThen = acquires;
+    // B's read in flight at its deadline ends at 1.26 s, with the lease free: B leaves it alone.
+    await time.advance(5_000);
+    expect(acquires).toBe(acquiresByThen);
+    expect(calls).toBe(1);
+  });
+
   it("renews its lease during a slow fetch when the store can, so no other instance fetches too", async () => {
     const time = createFakeTime();
     const { store, renewals } = renewableLeaseStore(time);
@@ -354,6 +424,56 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(stats.storeDegradedMs).toBeGreaterThanOrEqual(1_000);
     expect(stats.storeDegradedMs).toBeLessThan(1_100);
     expect(stats.storeWrites).toBe(1);
+  });
+
+  it("calls the store no more once disposed: invalidate resolves false and arms no probe", async () => {
+    const time = createFakeTime();
+    const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
+    const { creator } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    await manager.dispose();
+    control.mode = "fail";
+    expect(await manager.invalidate("at-1")).toBe(false);
+    await time.advance(60_000);
+    expect(control.calls).toBe(0);
+    expect(time.pending()).toBe(0);
+    expect(events.filter((event) => event.type.startsWith("store-"))).toEqual([]);
+  });
+
+  it("lets no probe running at dispose re-arm itself", async () => {
+    const time = createFakeTime();
+    const rejectRead: ((error: Error) => void)[] = [];
+    let calls = 0;
+    // Every read hangs until the test fails it; writes fail at once.
+    const store: Store = {
+      get: () => {
+        calls++;
+        return new Promise((_, reject) => rejectRead.push(reject));
+      },
+      set: async () => {
+        calls++;
+        throw new Error("ECONNREFUSED");
+      },
+      delete: async () => {
+        calls++;
+      },
+    };
+    const { creator } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator, {}, { probeIntervalMs: 1_000 });
+    const down = manager.getToken();
+    await time.advance(500);
+    expect((await down).accessToken).toBe("at-1");
+    await time.advance(1_000);
+    expect(calls).toBe(2); // the read that timed out, then the probe's read, still running
+    await manager.dispose();
+    for (const reject of rejectRead) reject(new Error("ECONNREFUSED"));
+    await time.settle();
+    expect(time.pending()).toBe(0);
+    await time.advance(60_000);
+    expect(calls).toBe(2);
+    expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
+      "store-degraded",
+    ]);
   });
 
   it("checks shareStore's arguments when it is called, naming what was expected", () => {

@@ -4,12 +4,12 @@
  * fetched together does not refresh together; a server's `refresh_in` (`TokenSet.refreshAt`) wins.
  */
 
-/** What {@link refreshAheadAt} needs to place the refresh point. */
+/** What {@link refreshAheadAt} needs to place the refresh point: the manager's resolved options. */
 export interface RefreshAheadPolicy {
-  /** Share of the lifetime after which to refresh, e.g. 0.75. */
-  readonly ratio: number;
+  /** Share of the lifetime after which to refresh, e.g. 0.75; 1 turns refresh-ahead off (no jitter). */
+  readonly refreshAheadRatio: number;
   /** The point moves earlier by up to this share of itself, at random. */
-  readonly jitterRatio: number;
+  readonly refreshAheadJitterRatio: number;
   /** Random number in [0, 1). */
   readonly random: () => number;
 }
@@ -30,8 +30,14 @@ export function refreshAheadAt(
   usableUntil: number,
   policy: RefreshAheadPolicy,
 ): number {
+  // A ratio of 1 turns refresh-ahead off: no jitter may move the point back into the lifetime.
   const at =
     refreshAt ??
-    obtainedAt + (expiresAt - obtainedAt) * policy.ratio * (1 - policy.jitterRatio * policy.random());
+    (policy.refreshAheadRatio < 1
+      ? obtainedAt +
+        (expiresAt - obtainedAt) *
+          policy.refreshAheadRatio *
+          (1 - policy.refreshAheadJitterRatio * policy.random())
+      : expiresAt);
   return Math.min(at, usableUntil);
 }

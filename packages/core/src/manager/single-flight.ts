@@ -34,6 +34,10 @@ export function checkTimeoutMs(timeoutMs: number | undefined, method: string): v
   }
 }
 
+/** The error of a wait that ran out of time: a caller's own `timeoutMs`, or a whole fetch's budget. */
+export const noTokenWithin = (timeoutMs: number | undefined): TimeoutError =>
+  new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs });
+
 /**
  * Waits for `promise` on behalf of one caller: rejects with `AbortError` when `signal` aborts and with
  * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Without either, returns
@@ -51,7 +55,7 @@ export function waitFor<T>(
     parent: signal,
     parentReason: (reason) => new AbortError(undefined, { cause: reason }),
     timeoutMs,
-    timeoutReason: () => new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs }),
+    timeoutReason: () => noTokenWithin(timeoutMs),
   });
   return within(promise, deadline);
 }

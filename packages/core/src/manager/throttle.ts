@@ -1,8 +1,10 @@
 /**
  * Throttle: when an authorization server answers 429 or 503 with `Retry-After` and the retries are
  * spent (or the wait is longer than the manager would wait inline), the manager remembers until when
- * the server asked to be left alone. Meanwhile callers without a usable token fail fast with a
- * transient `ERR_TOKENKEEP_THROTTLED` error carrying the rest of the window, instead of piling on.
+ * the server asked to be left alone, at most `maxThrottleMs` ahead (a server may ask for years).
+ * Meanwhile callers without a usable token fail fast with a transient `ERR_TOKENKEEP_THROTTLED` error
+ * carrying the rest of the window, instead of piling on; `forceRefresh` too: the window is the
+ * server's request, not a memory of ours that a caller may know to be stale (unlike the failure memory).
  */
 import { TokenkeepError } from "../errors/errors.js";
 

@@ -9,6 +9,7 @@ import {
   DEFAULT_LIFETIME_MS,
   DEFAULT_MANAGER_MAX_ENTRIES,
   DEFAULT_MAX_SKEW_FRACTION,
+  DEFAULT_MAX_THROTTLE_MS,
   DEFAULT_REFRESH_AHEAD_JITTER_RATIO,
   DEFAULT_REFRESH_AHEAD_RATIO,
   DEFAULT_RETRIES,
@@ -56,7 +57,7 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   maxSkewFraction?: number | undefined;
   /**
    * Fraction of the lifetime after which `getToken` starts a background refresh (0 to 1; 1 turns
-   * refresh-ahead off). A server's `refresh_in` takes precedence.
+   * refresh-ahead off, `refreshAheadJitterRatio` included). A server's `refresh_in` takes precedence.
    * @default 0.75
    */
   refreshAheadRatio?: number | undefined;
@@ -82,8 +83,9 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   creatorTimeoutMs?: number | undefined;
   /**
-   * The whole of one fetch - every attempt and every backoff - takes at most this long; a caller
-   * waiting on it then gets the last error (a `TimeoutError` when an attempt was still running).
+   * The whole of one fetch - reading the shared store, waiting for another instance's lease, every
+   * attempt and every backoff - takes at most this long from its start; a caller waiting on it then
+   * gets the last error (a `TimeoutError` when the fetch was still running).
    * @default 30_000
    */
   fetchTimeoutMs?: number | undefined;
@@ -94,6 +96,15 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    * @default 5_000
    */
   failureCacheMs?: number | undefined;
+  /**
+   * The longest a server's `Retry-After` keeps an identity throttled: callers without a usable token
+   * fail fast with `ERR_TOKENKEEP_THROTTLED` until `min(Retry-After, maxThrottleMs)` has passed,
+   * `forceRefresh` included (the server asked to be left alone; being polite to it is the point). The
+   * bound keeps a far `Retry-After` (an HTTP date years away) from locking the identity out. 0 turns
+   * throttle windows off.
+   * @default 300_000
+   */
+  maxThrottleMs?: number | undefined;
   /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
@@ -147,6 +158,7 @@ const optionsRule = () => {
     creatorTimeoutMs: positiveMs(DEFAULT_CREATOR_TIMEOUT_MS),
     fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
     failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
+    maxThrottleMs: ms(DEFAULT_MAX_THROTTLE_MS),
     onEvent: optional(fn),
     now: optional(fn),
     timers: optional(
@@ -171,6 +183,7 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly creatorTimeoutMs: number;
   readonly fetchTimeoutMs: number;
   readonly failureCacheMs: number;
+  readonly maxThrottleMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;

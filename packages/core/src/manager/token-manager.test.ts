@@ -122,6 +122,9 @@ describe("createTokenManager: skew", () => {
     await manager.getToken();
     await time.advance(HOUR_S * 1000 - 30_001);
     expect((await manager.getToken()).accessToken).toBe("at-1");
+    // refreshAheadRatio 1: no background refresh, whatever the jitter.
+    await time.settle();
+    expect(calls).toHaveLength(1);
     await time.advance(1);
     expect((await manager.getToken()).accessToken).toBe("at-2");
     expect(calls).toHaveLength(2);
@@ -346,6 +349,40 @@ describe("createTokenManager: failures", () => {
     expect(calls).toHaveLength(3);
     await time.advance(5_000);
     expect(await again).toMatchObject({ error: "slow_down" });
+  });
+
+  it("bounds a server's Retry-After by maxThrottleMs, and forceRefresh waits for it too", async () => {
+    // A 503 asking to come back on 1 January 2100: an HTTP date decades away.
+    const { manager, calls, time } = setup({}, (n) => {
+      if (n > 1) return { access_token: `at-${n}`, expires_in: HOUR_S };
+      const retryAfterMs = Date.parse("Fri, 01 Jan 2100 00:00:00 GMT") - time.now();
+      throw new OAuthError({ error: "temporarily_unavailable", status: 503, retryAfterMs });
+    });
+    expect(await rejected(manager.getToken())).toMatchObject({ status: 503 });
+    expect(await rejected(manager.getToken({ forceRefresh: true }))).toMatchObject({
+      code: "ERR_TOKENKEEP_THROTTLED",
+      retryAfterMs: 300_000,
+    });
+    await time.advance(299_999);
+    expect(await rejected(manager.getToken({ forceRefresh: true }))).toMatchObject({
+      code: "ERR_TOKENKEEP_THROTTLED",
+      retryAfterMs: 1,
+    });
+    expect(calls).toHaveLength(1);
+    await time.advance(1);
+    expect((await manager.getToken()).accessToken).toBe("at-2");
+
+    const shorter = setup({ maxThrottleMs: 60_000 }, (n) => {
+      if (n > 1) return { access_token: `at-${n}`, expires_in: HOUR_S };
+      throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs: 3_600_000 });
+    });
+    await rejected(shorter.manager.getToken());
+    expect(await rejected(shorter.manager.getToken())).toMatchObject({ retryAfterMs: 60_000 });
+    await shorter.time.advance(60_000);
+    expect((await shorter.manager.getToken()).accessToken).toBe("at-2");
+    expect(() =>
+      createTokenManager({ creator: async () => ({ access_token: "a" }), maxThrottleMs: -1 }),
+    ).toThrow("maxThrottleMs: expected a number >= 0 and <= 2147483647");
   });
 
   it("does not wait inline for a Retry-After longer than maxDelayMs", async () => {

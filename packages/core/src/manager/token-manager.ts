@@ -11,19 +11,19 @@
 
 import { InvalidResponseError, TimeoutError, TokenkeepError } from "../errors/errors.js";
 import { isTransientError } from "../errors/failure-classification.js";
-import { createDeadline, raceAbort, within } from "../internal/deadline.js";
+import { createDeadline, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
-import type { TokenCreator, TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
+import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
 import type { TokenSet } from "../token/token-set.js";
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { checkTimeoutMs, type Flight, noTokenWithin, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { throttledError } from "./throttle.js";
@@ -64,7 +64,8 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
   /**
    * Drops the cached token if (and only if) it is `token`: call it when a request with that token
    * got a 401. A burst of 401s for one token thus causes one refresh. Resolves `true` when dropped.
-   * The refresh token of the dropped set is kept for the next refresh.
+   * The refresh token of the dropped set is kept for the next refresh. After `dispose` it resolves
+   * `false` and touches nothing (like `peek`, which finds nothing; `getToken` rejects instead).
    */
   invalidate(token: string | TokenSet, options?: InvalidateOptions<I>): Promise<boolean>;
   /** The cached, usable token set of the identity, or `undefined`. Synchronous; never fetches. */
@@ -140,60 +141,44 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const makeEntry = ({ set, obtainedAt }: Obtained): Entry => {
     const usableUntil =
       set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
-    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, {
-      ratio: config.refreshAheadRatio,
-      jitterRatio: config.refreshAheadJitterRatio,
-      random,
-    });
+    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
     return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
   };
 
-  /** One creator call, bounded by `creatorTimeoutMs`, what is left of the fetch's budget and its signal. */
-  const callCreator = (
-    fn: TokenCreator<I>,
-    identity: I,
-    previous: TokenSet | undefined,
-    signal: AbortSignal,
-    budgetEnd: number,
-  ): Promise<TokenCreatorResult> => {
-    const timeoutMs = Math.max(0, Math.min(config.creatorTimeoutMs, budgetEnd - clock()));
-    const deadline = createDeadline(timers, {
-      parent: signal,
-      timeoutMs,
-      timeoutReason: () =>
-        new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
-    });
-    // A creator that throws instead of rejecting rejects this promise all the same.
-    return within(
-      new Promise<TokenCreatorResult>((resolve) =>
-        resolve(fn({ signal: deadline.signal, previous, identity })),
-      ),
-      deadline,
-    );
-  };
-
-  /** Obtains a new set from the refresher or creator, retrying transient failures. */
+  /**
+   * Obtains a new set from the refresher or creator, retrying transient failures. `signal` aborts at
+   * the flight's deadline, `budgetEnd`: no retry starts that could not end before it.
+   */
   const obtain = async (
     key: string,
     identity: I,
     previous: TokenSet | undefined,
     signal: AbortSignal,
+    budgetEnd: number,
   ): Promise<Obtained> => {
     let useRefresher =
       refresher !== undefined &&
       previous?.refreshToken !== undefined &&
       !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
-    const budgetEnd = clock() + config.fetchTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       const sentAt = clock();
       try {
         counters.creatorCalls++;
-        const answer = await callCreator(
-          useRefresher ? refresher! : creator,
-          identity,
-          previous,
-          signal,
-          budgetEnd,
+        // One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline).
+        const fn = useRefresher ? refresher! : creator;
+        const { creatorTimeoutMs: timeoutMs } = config;
+        const deadline = createDeadline(timers, {
+          parent: signal,
+          timeoutMs,
+          timeoutReason: () =>
+            new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
+        });
+        // A creator that throws instead of rejecting rejects this promise all the same.
+        const answer = await within(
+          new Promise<TokenCreatorResult>((resolve) =>
+            resolve(fn({ signal: deadline.signal, previous, identity })),
+          ),
+          deadline,
         );
         const set = isTokenSet(answer)
           ? answer
@@ -229,19 +214,33 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   };
 
   /** Runs one fetch: through the shared store when there is one, else straight to the creator. */
-  const fetchToken = (key: string, identity: I, previous: TokenSet | undefined, signal: AbortSignal) =>
+  const fetchToken = (
+    key: string,
+    identity: I,
+    previous: TokenSet | undefined,
+    signal: AbortSignal,
+    budgetEnd: number,
+  ) =>
     shared === undefined
-      ? obtain(key, identity, previous, signal)
+      ? obtain(key, identity, previous, signal, budgetEnd)
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          obtain: (newer) => obtain(key, identity, newer ?? previous, signal),
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
           signal,
         });
 
   /** Starts the one fetch of `key`; every caller of that identity shares its promise. */
   const startFlight = (key: string, identity: I, current: Entry | undefined, background: boolean) => {
     const controller = new AbortController();
+    // One deadline per flight, from its start: reading the store, waiting for another instance's
+    // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs.
+    const { fetchTimeoutMs } = config;
+    const deadline = createDeadline(timers, {
+      parent: controller.signal,
+      timeoutMs: fetchTimeoutMs,
+      timeoutReason: () => noTokenWithin(fetchTimeoutMs),
+    });
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
     // The flight is registered before the fetch starts (and before any hook runs), so a creator or
@@ -250,7 +249,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const fetched = new Promise<Obtained>((resolve) => {
       startFetch = resolve;
     });
-    const promise = raceAbort(fetched, controller.signal).then(
+    const promise = within(fetched, deadline).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
@@ -267,8 +266,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const at = clock();
         if (onEvent) emit("refresh-failure", key, { background, error });
         const transient = isTransientError(error);
-        const retryAfterMs = transient ? retryAfterOf(error) : undefined;
-        if (retryAfterMs !== undefined) throttle.open(key, undefined, at + retryAfterMs);
+        // The server's wait, bounded: a Retry-After years away must not lock the identity out.
+        const retryAfterMs = transient && Math.min(retryAfterOf(error) ?? 0, config.maxThrottleMs);
+        if (retryAfterMs) throttle.open(key, undefined, at + retryAfterMs);
         if (!transient && config.failureCacheMs > 0 && !disposed) {
           failures.open(key, error, at + config.failureCacheMs);
         }
@@ -276,7 +276,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
           const backoff = Math.max(
-            retryAfterMs ?? 0,
+            retryAfterMs || 0,
             retryDelayMs(undefined, current.failures, retry, random) ?? 0,
           );
           current.retryAt = Math.min(at + backoff, current.usableUntil);
@@ -287,7 +287,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     promise.catch(() => {});
     flights.set(key, { promise, controller });
     if (onEvent) emit("refresh-start", key, { background });
-    startFetch(fetchToken(key, identity, current?.set, controller.signal));
+    startFetch(fetchToken(key, identity, current?.set, deadline.signal, clock() + fetchTimeoutMs));
     return promise;
   };
 
@@ -295,6 +295,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const slowPath = async (key: string, entry: Entry | undefined, options: GetTokenOptions<I> | undefined) => {
     if (disposed) throw disposedError();
     const now = clock();
+    const identity = options?.identity ?? (EMPTY_IDENTITY as I);
     if (entry !== undefined && options?.forceRefresh !== true && now < entry.usableUntil) {
       // Refresh-ahead window: serve the current token, start one background refresh.
       entry.hot = true;
@@ -304,7 +305,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
       } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
       if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
-        startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, true);
+        startFlight(key, identity, entry, true);
       }
       return entry.set;
     }
@@ -328,11 +329,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     }
     counters.misses++;
     if (onEvent) emit("miss", key);
-    return waitFor(
-      startFlight(key, options?.identity ?? (EMPTY_IDENTITY as I), entry, false),
-      options,
-      timers,
-    );
+    return waitFor(startFlight(key, identity, entry, false), options, timers);
   };
 
   // The fast path: a hit costs one map lookup and one clock read, allocates nothing and builds no
@@ -370,6 +367,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const error = disposedError();
     for (const flight of flights.values()) flight.controller.abort(error);
     flights.clear();
+    // The store link first: a store call or probe still running must not arm a timer after the clear.
+    shared?.close();
     timers.clear();
     entries.clear();
     throttle.clear();
@@ -384,7 +383,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     },
     invalidate,
     peek(identity) {
-      const entry = entries.get(identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(identity));
+      const entry = entries.get(identityKey(identity));
       return entry !== undefined && clock() < entry.usableUntil ? entry.set : undefined;
     },
     stats: () => ({

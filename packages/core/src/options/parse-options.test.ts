@@ -100,6 +100,48 @@ describe("parseOptions", () => {
     expect(checked).toBe(false);
   });
 
+  it("never repeats another library's message, which may quote the value (valibot's, arktype's)", () => {
+    // Issues shaped as valibot 1 and arktype 2 report a wrong password and a wrong port.
+    const foreign = (vendor: string, issues: readonly object[]): StandardSchemaV1 => ({
+      "~standard": { version: 1, vendor, validate: () => ({ issues: issues as StandardSchemaV1.Issue[] }) },
+    });
+    const valibot = foreign("valibot", [
+      {
+        kind: "schema",
+        type: "number",
+        input: "s3cret",
+        expected: "number",
+        received: '"s3cret"',
+        message: 'Invalid type: Expected number but received "s3cret"',
+        path: [{ type: "object", origin: "value", input: {}, key: "password", value: "s3cret" }],
+      },
+      {
+        kind: "validation",
+        type: "check",
+        input: 1,
+        expected: null,
+        received: "1",
+        message: "Bad: 1",
+        path: [],
+      },
+    ]);
+    const arktype = foreign("arktype", [
+      {
+        code: "domain",
+        expected: "a number",
+        actual: '"s3cret"',
+        message: 'port must be a number (was "s3cret")',
+        path: ["port"],
+      },
+    ]);
+    const valibotError = thrown(() => parseOptions(valibot, { password: "s3cret" }, "createThing"));
+    expect(valibotError.cause).toEqual(["password: expected number", "(options): invalid"]);
+    expectNoSecretIn(valibotError.message, "s3cret", "the error's message");
+    const arktypeError = thrown(() => parseOptions(arktype, { port: "s3cret" }, "createThing"));
+    expect(arktypeError.cause).toEqual(["port: expected a number"]);
+    expectNoSecretIn(JSON.stringify(arktypeError.cause), "s3cret", "the error's cause");
+  });
+
   it("takes any Standard Schema, and refuses one that validates asynchronously", () => {
     const upper: StandardSchemaV1<unknown, string> = {
       "~standard": {
@@ -108,7 +150,7 @@ describe("parseOptions", () => {
         validate: (value) =>
           typeof value === "string"
             ? { value: value.toUpperCase() }
-            : { issues: [{ message: "expected text", path: [{ key: "label" }] }] },
+            : { issues: [{ message: "label: not text", expected: "text", path: [{ key: "label" }] }] },
       },
     };
     expect(parseOptions(upper, "abc", "createThing")).toBe("ABC");

@@ -40,12 +40,14 @@ interface Issue extends StandardSchemaV1.Issue {
 }
 
 /**
- * zod/mini ships no messages and says "Invalid input": say what was expected instead, never the
- * value that was given (it may be a secret). A message the schema
- * chose (or a loaded locale's) is kept.
+ * What an issue says was expected, never the value that was given (it may be a secret). Only a zod
+ * schema's message is kept (one its author chose, or a loaded locale's: zod's own messages name
+ * types and bounds, never the input); zod/mini's bare "Invalid input" is replaced. Any other
+ * library's message is not read at all, since some quote the input (valibot's "...but received
+ * \"s3cret\"", arktype's "(was ...)"): the line is built from the issue's `code` and `expected`.
  */
-function describeIssue(issue: Issue): string {
-  if (issue.message !== "Invalid input") return issue.message;
+function describeIssue(issue: Issue, zod: boolean): string {
+  if (zod && issue.message !== "Invalid input") return issue.message;
   switch (issue.code) {
     case "invalid_type":
       return `expected ${String(issue.expected)}`;
@@ -64,7 +66,8 @@ function describeIssue(issue: Issue): string {
     case "unrecognized_keys":
       return `unknown option ${(issue.keys ?? []).map((key) => JSON.stringify(key)).join(", ")}`;
     default:
-      return "invalid";
+      // valibot and arktype put the schema's requirement in `expected` ("string", "a string").
+      return issue.expected == null ? "invalid" : `expected ${String(issue.expected)}`;
   }
 }
 
@@ -115,8 +118,10 @@ function unknownKeyProblems(schema: unknown, input: unknown, path: string): stri
  * error: a `TypeError` with `code` `ERR_TOKENKEEP_INVALID_OPTIONS` whose `cause` lists every problem
  * as a `path: message` line (`(options)` for the object itself), and whose message is
  * `invalid <factoryName> options: <problems joined by "; ">`. The messages say what was expected
- * and never include the value given, which may be a secret (zod's bare "Invalid input" is replaced
- * by what the issue says was expected).
+ * and never include the value given, which may be a secret: a zod schema's messages are kept (zod's
+ * bare "Invalid input" is replaced by what the issue says was expected), any other library's are
+ * rebuilt from the issue's `code` and `expected`, since some quote the value (valibot, arktype).
+ * Write a zod schema's own messages without the input.
  *
  * @param schema - The options schema; its defaults and transforms apply to the result.
  * @param input - The options as the caller passed them.
@@ -136,7 +141,8 @@ export function parseOptions<S extends StandardSchemaV1>(
   factoryName: string,
   check?: (options: StandardSchemaV1.InferOutput<S>) => readonly string[],
 ): StandardSchemaV1.InferOutput<S> {
-  const result = schema["~standard"].validate(input ?? {});
+  const standard = schema["~standard"];
+  const result = standard.validate(input ?? {});
   if (result instanceof Promise) {
     throw new TypeError(`the options schema of ${factoryName} must validate synchronously`);
   }
@@ -151,7 +157,7 @@ export function parseOptions<S extends StandardSchemaV1>(
       ...issues.map((issue) =>
         problem(
           (issue.path ?? []).map((part) => String(typeof part === "object" ? part.key : part)).join("."),
-          describeIssue(issue),
+          describeIssue(issue, standard.vendor === "zod"),
         ),
       ),
     ]);

@@ -142,8 +142,13 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             newer = found.set;
             return undefined;
           };
+          // No creator call once the caller's fetch is over (its deadline passed while it waited).
+          const obtainNow = () => {
+            signal.throwIfAborted();
+            return obtain(newer);
+          };
           const fetchAndWrite = async () => {
-            const obtained = await obtain(newer);
+            const obtained = await obtainNow();
             const ttlMs = obtained.set.expiresAt - now();
             if (ttlMs > 0) {
               const value = obtained as unknown as JsonValue;
@@ -152,7 +157,7 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             return obtained;
           };
           // A failing store never fails a caller: fetch per process.
-          const unavailable = () => obtain(newer);
+          const unavailable = obtainNow;
           if (store.acquire === undefined) {
             const found = await read();
             return found === FAILED ? unavailable() : (found ?? fetchAndWrite());
@@ -188,6 +193,7 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
           return deleted === true;
         },
         state: () => link.state(),
+        close: () => link.close(),
       };
     },
   };

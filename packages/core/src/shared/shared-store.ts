@@ -69,4 +69,9 @@ export interface SharedStoreSession {
   /** Deletes the identity's shared set if it holds `accessToken`; `true` when deleted. */
   invalidate(key: string, accessToken: string): Promise<boolean>;
   state(): SharedStoreState;
+  /**
+   * Ends this manager's use of the store (its `dispose` calls it): no store call or probe after it;
+   * `fetch` and `invalidate` then find the store unavailable (`invalidate` resolves `false`).
+   */
+  close(): void;
 }

@@ -150,6 +150,8 @@ export async function underLease<T>(link: StoreLink, settings: LeaseSettings, jo
     const found = await job.read();
     if (found === FAILED) return job.unavailable();
     if (found !== undefined) return found;
+    // A caller that gave up (its deadline, dispose) takes no lease: the work would be for no one.
+    job.signal.throwIfAborted();
     const lease = await acquireLease(link, job.leaseKey, settings, {
       parent: job.signal,
       budgetMs: job.budgetMs,

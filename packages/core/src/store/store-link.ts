@@ -6,7 +6,9 @@
  * - the first failure marks the link degraded (reported once through `onChange`);
  * - while degraded, calls are skipped (`FAILED` at once) and a probe timer reads the store every
  *   `probeIntervalMs`; the first answer marks the link recovered (reported once), whether it came
- *   from the probe or from a call. The probe timer runs only while degraded.
+ *   from the probe or from a call. The probe timer runs only while degraded;
+ * - once closed (its owner was disposed) it calls the store no more: every call is `FAILED` at once,
+ *   no probe is armed, and a probe or call still running when it closed neither re-arms nor reports.
  */
 import { TimeoutError } from "../errors/errors.js";
 import { createDeadline, within } from "../internal/deadline.js";
@@ -34,6 +36,8 @@ export interface StoreLink {
   call<T>(operation: (store: Store) => Promise<T>): Promise<T | typeof FAILED>;
   /** Failure counters and the degraded state. */
   state(): StoreLinkState;
+  /** Stops every use of the store for good: calls are `FAILED`, the probe stops. Idempotent. */
+  close(): void;
 }
 
 /** Options of {@link createStoreLink}. */
@@ -57,6 +61,7 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
   let degradedMs = 0;
   let degradedSince: number | undefined;
   let cancelProbe: (() => void) | undefined;
+  let closed = false;
 
   const withTimeout = <T>(promise: Promise<T>) =>
     within(
@@ -85,13 +90,13 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
     options.onChange(true, error);
   };
 
-  // The timer set is cleared on dispose, which stops the probe with everything else.
   function scheduleProbe() {
+    if (closed) return;
     cancelProbe = timers.schedule(async () => {
       cancelProbe = undefined;
       try {
         await withTimeout(store.get(options.probeKey));
-        recovered();
+        if (!closed) recovered();
       } catch {
         failures++;
         if (degradedSince !== undefined) scheduleProbe();
@@ -104,11 +109,11 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
     now,
     timers,
     async call(operation) {
-      if (degradedSince !== undefined) return FAILED;
+      if (closed || degradedSince !== undefined) return FAILED;
       try {
         return await withTimeout(operation(store));
       } catch (error) {
-        failed(error);
+        if (!closed) failed(error);
         return FAILED;
       }
     },
@@ -119,6 +124,10 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
         storeDegradedMs: degradedMs + (degradedSince === undefined ? 0 : now() - degradedSince),
         storeDegraded: degradedSince !== undefined,
       };
+    },
+    close() {
+      closed = true;
+      cancelProbe?.();
     },
   };
 }
