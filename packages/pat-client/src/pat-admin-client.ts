@@ -5,6 +5,7 @@ import {
   type TokenManager,
   type TokenSet,
 } from "@tokenkeep/core";
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import {
   type BatchTokensResponse,
   batchTokensResponseSchema,
@@ -150,7 +151,12 @@ export class PatAdminClient implements AsyncDisposable {
       secrets: [resolved.apiKey],
       onRetry: resolved.onRetry,
     });
+    // The exchange retries inside the creator, with the client's policy; the manager does not add its
+    // own. One bound for the whole exchange - every attempt's timeout and every wait between them - is
+    // both the creator's limit and the manager's fetch budget (whose 30 s default would cut the policy
+    // short), capped at the longest timer a runtime keeps: each option may reach that limit alone.
     const { limit, maxDelayMs } = resolved.retry;
+    const exchangeBudgetMs = Math.min(MAX_TIMER_MS, (limit + 1) * resolved.timeoutMs + limit * maxDelayMs);
     this.#manager = createTokenManager({
       creator: patExchangeCreator({
         http: this.#http,
@@ -158,9 +164,9 @@ export class PatAdminClient implements AsyncDisposable {
         apiKey: resolved.apiKey,
       }),
       skewMs: DEFAULT_JWT_SKEW_MS,
-      // The exchange retries inside the creator, with the client's policy; the manager does not add its own.
       retry: { retries: 0 },
-      creatorTimeoutMs: (limit + 1) * resolved.timeoutMs + limit * maxDelayMs,
+      creatorTimeoutMs: exchangeBudgetMs,
+      fetchTimeoutMs: exchangeBudgetMs,
       now: resolved.now,
       random: resolved.random,
     });
