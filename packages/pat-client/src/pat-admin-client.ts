@@ -2,6 +2,7 @@ import {
   createTokenManager,
   isTokenkeepError,
   isTransientError,
+  type TokenkeepError,
   type TokenManager,
   type TokenSet,
 } from "@tokenkeep/core";
@@ -405,13 +406,24 @@ function managerError(error: unknown, signal: AbortSignal | undefined): unknown 
       detail: "the exchange did not finish in time",
     });
   }
-  if (code === "ERR_TOKENKEEP_THROTTLED" || code === "ERR_TOKENKEEP_DISPOSED") {
+  if (code === "ERR_TOKENKEEP_THROTTLED") {
+    // No request was sent: the exchange's last answer asked to wait, and that wait is not over.
+    const retryAfterMs = (error as TokenkeepError).retryAfterMs ?? 0;
     return new PatClientError({
-      code: code === "ERR_TOKENKEEP_THROTTLED" ? "ERR_PAT_CLIENT_THROTTLED" : "ERR_PAT_CLIENT_CLOSED",
+      code: "ERR_PAT_CLIENT_THROTTLED",
+      operation,
+      cause: error,
+      transient: true,
+      retryAfterMs,
+      detail: `the PAT service asked to wait (Retry-After); not sent, retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    });
+  }
+  if (code === "ERR_TOKENKEEP_DISPOSED") {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_CLOSED",
       operation,
       cause: error,
       transient: isTransientError(error),
-      retryAfterMs: isTokenkeepError(error) ? error.retryAfterMs : undefined,
       detail: (error as Error).message,
     });
   }

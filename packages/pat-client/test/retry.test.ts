@@ -209,15 +209,49 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
       path === "/auth/token" ? { status: 429, headers: { "retry-after": "120" } } : "pass",
     );
     await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
-    await expect(client.list()).rejects.toMatchObject({
+    // The answer itself: THROTTLED, as the calls after it, with the status it came with.
+    const first = await client.list().catch((e: unknown) => e);
+    expect(first).toMatchObject({
+      code: "ERR_PAT_CLIENT_THROTTLED",
       status: 429,
       operation: "exchange",
+      transient: true,
       retryAfterMs: 120_000,
     });
+    expect((first as Error).message).toMatch(/: 429 .*\(from .*\/auth\/token\); asked to wait 120 s$/);
     const again = await client.list().catch((e: unknown) => e);
     expect(again).toMatchObject({ code: "ERR_PAT_CLIENT_THROTTLED", operation: "exchange", transient: true });
+    expect((again as { status?: number }).status).toBeUndefined(); // nothing was sent
+    expect((again as Error).message).toMatch(
+      /the PAT service asked to wait \(Retry-After\); not sent, retry in 1[12]\d s$/,
+    );
     expect((again as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(100_000);
     expect(proxy.seen.get("POST /auth/token")).toBe(1);
+  });
+
+  it("after the last retry of an exchange answered with Retry-After, THROTTLED too; an admin route's stays HTTP", async () => {
+    const server = await startTestServer();
+    let limited = "/auth/token";
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === limited ? { status: 429, headers: { "retry-after": "1" } } : "pass",
+    );
+    const retries: string[] = [];
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { limit: 1 },
+      onRetry: ({ error }) => retries.push(error.code),
+    });
+    const error = await client.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_THROTTLED", status: 429, retryAfterMs: 1_000 });
+    expect(retries).toEqual(["ERR_PAT_CLIENT_HTTP"]); // a retry followed that one
+    expect(proxy.seen.get("POST /auth/token")).toBe(2);
+
+    // An admin route has no waiting window that later calls share: its 429 stays an HTTP error.
+    limited = "/admin/tokens";
+    await using admin = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    const refused = await admin.list().catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "ERR_PAT_CLIENT_HTTP", status: 429, operation: "list" });
   });
 
   it("accepts every retry and timeout option at its limit (the exchange's bound is capped, not refused)", () => {
