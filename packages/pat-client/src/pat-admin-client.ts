@@ -2,9 +2,11 @@ import {
   createTokenManager,
   isTokenkeepError,
   isTransientError,
+  type TokenkeepError,
   type TokenManager,
   type TokenSet,
 } from "@tokenkeep/core";
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import {
   type BatchTokensResponse,
   batchTokensResponseSchema,
@@ -150,7 +152,12 @@ export class PatAdminClient implements AsyncDisposable {
       secrets: [resolved.apiKey],
       onRetry: resolved.onRetry,
     });
+    // The exchange retries inside the creator, with the client's policy; the manager does not add its
+    // own. One bound for the whole exchange - every attempt's timeout and every wait between them - is
+    // both the creator's limit and the manager's fetch budget (whose 30 s default would cut the policy
+    // short), capped at the longest timer a runtime keeps: each option may reach that limit alone.
     const { limit, maxDelayMs } = resolved.retry;
+    const exchangeBudgetMs = Math.min(MAX_TIMER_MS, (limit + 1) * resolved.timeoutMs + limit * maxDelayMs);
     this.#manager = createTokenManager({
       creator: patExchangeCreator({
         http: this.#http,
@@ -158,9 +165,9 @@ export class PatAdminClient implements AsyncDisposable {
         apiKey: resolved.apiKey,
       }),
       skewMs: DEFAULT_JWT_SKEW_MS,
-      // The exchange retries inside the creator, with the client's policy; the manager does not add its own.
       retry: { retries: 0 },
-      creatorTimeoutMs: (limit + 1) * resolved.timeoutMs + limit * maxDelayMs,
+      creatorTimeoutMs: exchangeBudgetMs,
+      fetchTimeoutMs: exchangeBudgetMs,
       now: resolved.now,
       random: resolved.random,
     });
@@ -399,13 +406,24 @@ function managerError(error: unknown, signal: AbortSignal | undefined): unknown 
       detail: "the exchange did not finish in time",
     });
   }
-  if (code === "ERR_TOKENKEEP_THROTTLED" || code === "ERR_TOKENKEEP_DISPOSED") {
+  if (code === "ERR_TOKENKEEP_THROTTLED") {
+    // No request was sent: the exchange's last answer asked to wait, and that wait is not over.
+    const retryAfterMs = (error as TokenkeepError).retryAfterMs ?? 0;
     return new PatClientError({
-      code: code === "ERR_TOKENKEEP_THROTTLED" ? "ERR_PAT_CLIENT_THROTTLED" : "ERR_PAT_CLIENT_CLOSED",
+      code: "ERR_PAT_CLIENT_THROTTLED",
+      operation,
+      cause: error,
+      transient: true,
+      retryAfterMs,
+      detail: `the PAT service asked to wait (Retry-After); not sent, retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    });
+  }
+  if (code === "ERR_TOKENKEEP_DISPOSED") {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_CLOSED",
       operation,
       cause: error,
       transient: isTransientError(error),
-      retryAfterMs: isTokenkeepError(error) ? error.retryAfterMs : undefined,
       detail: (error as Error).message,
     });
   }

@@ -13,7 +13,12 @@ export type PatClientErrorCode =
   | "ERR_PAT_CLIENT_INVALID_RESPONSE"
   /** The caller's `AbortSignal` fired. */
   | "ERR_PAT_CLIENT_ABORTED"
-  /** The exchange route asked to wait (`Retry-After`) longer than the retry policy allows; `retryAfterMs` says how long. */
+  /**
+   * The exchange route asked to wait (`Retry-After` on a 429 or 5xx) and the client does not: the wait
+   * is longer than `retry.maxDelayMs`, or no retry is left. `retryAfterMs` says how long. The call that
+   * got that answer carries its `status`; until the wait is over, calls that need a new JWT fail at once
+   * with this code, without a request (so without `status`).
+   */
   | "ERR_PAT_CLIENT_THROTTLED"
   /** The client was closed. */
   | "ERR_PAT_CLIENT_CLOSED";

@@ -6,6 +6,8 @@ import { parsePat } from "@tokenkeep/pat-protocol";
 import { generateToken } from "@tokenkeep/pat-server";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
+import { startEchoServer } from "./helpers/echo-server";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -298,6 +300,26 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       ),
       expect.stringMatching(new RegExp(`^error: .*${escapeRegExp(failed)}$`)),
     ]);
+  });
+
+  it("prints neither the error nor the retry warning with the PAT a server echoes form-encoded", async () => {
+    const prefix = "pat_34NwRzAbCdEfGhIjKlMnO.";
+    const pat = mintSecret("PAT", { prefix, odd: true }); // `+/=% :&`: changed by form encoding
+    const server = await startEchoServer((count) => (count === 1 ? 503 : 400));
+    const run = await cli(["list", "--retries", "1"], {
+      TOKENKEEP_PAT_ENDPOINT: server.url,
+      TOKENKEEP_PAT: pat,
+    });
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^warning: .*503 invalid request: .*client_secret=\[redacted\] \(from .*\); retrying/,
+      ),
+      expect.stringMatching(/^error: .*400 invalid request: .*client_secret=\[redacted\]/),
+    ]);
+    // The part of the PAT that no encoding changes: found in any form of it.
+    expectNoPat(run, pat.slice(0, prefix.length + 12));
   });
 
   it("explains a refused PAT, and with --admin-token says which token it is and why", async () => {

@@ -3,8 +3,9 @@ import { inspect } from "node:util";
 import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
+import { mintSecret, registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isApiError, isPatClientError, PatAdminClient, PatClientError } from "../src/index";
+import { startEchoServer } from "./helpers/echo-server";
 import { startFaultProxy } from "./helpers/fault-proxy";
 import { startTestServer } from "./helpers/pat-server";
 
@@ -134,6 +135,34 @@ describe("structured errors from a real pat-server", () => {
     expect(isApiError(echo.cause) && echo.cause.error.message).toBe("bad request from [redacted]");
     for (const text of [...renderings(echo), JSON.stringify(echo.cause)]) {
       expectNoSecretIn(text, { "the admin PAT": server.adminToken, "the JWT": jwt }, "the error");
+    }
+  });
+
+  it("redacts the PAT a server echoes form-encoded, as the exchange sent it (errors and onRetry)", async () => {
+    // `+`, `/`, `=`, `%`, `:`, `&` and a space: all changed by form encoding, as base64's are.
+    const prefix = "pat_34NwRzAbCdEfGhIjKlMnO.";
+    const pat = mintSecret("PAT", { prefix, odd: true });
+    expect(new URLSearchParams({ client_secret: pat }).toString()).toContain("%2B%2F%3D");
+    // The part every encoding leaves as it is: found in any form of the PAT, whole or encoded.
+    const clearPart = pat.slice(0, prefix.length + 12);
+    const server = await startEchoServer((count) => (count === 1 ? 503 : 400));
+    const retries: PatClientError[] = [];
+    await using client = new PatAdminClient({
+      endpoint: server.url,
+      apiKey: pat,
+      retry: { limit: 1, baseDelayMs: 0 },
+      onRetry: ({ error }) => retries.push(error),
+    });
+    const error = await failure(client.list());
+    expect(error).toMatchObject({ status: 400, operation: "exchange" });
+    expect(error.message).toContain(
+      "invalid request: grant_type=client_credentials&client_secret=[redacted]",
+    );
+    expect(retries.map((retry) => retry.status)).toEqual([503]);
+    for (const failed of [error, ...retries]) {
+      for (const text of [...renderings(failed), JSON.stringify(failed.cause)]) {
+        expectNoSecretIn(text, { "the PAT": pat, "the PAT's first characters": clearPart }, "the error");
+      }
     }
   });
 

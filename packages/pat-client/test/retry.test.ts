@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
-import { describe, expect, it } from "vitest";
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { isPatClientError, PatAdminClient } from "../src/index";
 import { type Fault, startFaultProxy } from "./helpers/fault-proxy";
@@ -208,14 +209,90 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
       path === "/auth/token" ? { status: 429, headers: { "retry-after": "120" } } : "pass",
     );
     await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
-    await expect(client.list()).rejects.toMatchObject({
+    // The answer itself: THROTTLED, as the calls after it, with the status it came with.
+    const first = await client.list().catch((e: unknown) => e);
+    expect(first).toMatchObject({
+      code: "ERR_PAT_CLIENT_THROTTLED",
       status: 429,
       operation: "exchange",
+      transient: true,
       retryAfterMs: 120_000,
     });
+    expect((first as Error).message).toMatch(/: 429 .*\(from .*\/auth\/token\); asked to wait 120 s$/);
     const again = await client.list().catch((e: unknown) => e);
     expect(again).toMatchObject({ code: "ERR_PAT_CLIENT_THROTTLED", operation: "exchange", transient: true });
+    expect((again as { status?: number }).status).toBeUndefined(); // nothing was sent
+    expect((again as Error).message).toMatch(
+      /the PAT service asked to wait \(Retry-After\); not sent, retry in 1[12]\d s$/,
+    );
     expect((again as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(100_000);
     expect(proxy.seen.get("POST /auth/token")).toBe(1);
+  });
+
+  it("after the last retry of an exchange answered with Retry-After, THROTTLED too; an admin route's stays HTTP", async () => {
+    const server = await startTestServer();
+    let limited = "/auth/token";
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path === limited ? { status: 429, headers: { "retry-after": "1" } } : "pass",
+    );
+    const retries: string[] = [];
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { limit: 1 },
+      onRetry: ({ error }) => retries.push(error.code),
+    });
+    const error = await client.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_THROTTLED", status: 429, retryAfterMs: 1_000 });
+    expect(retries).toEqual(["ERR_PAT_CLIENT_HTTP"]); // a retry followed that one
+    expect(proxy.seen.get("POST /auth/token")).toBe(2);
+
+    // An admin route has no waiting window that later calls share: its 429 stays an HTTP error.
+    limited = "/admin/tokens";
+    await using admin = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken, retry: false });
+    const refused = await admin.list().catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "ERR_PAT_CLIENT_HTTP", status: 429, operation: "list" });
+  });
+
+  it("accepts every retry and timeout option at its limit (the exchange's bound is capped, not refused)", () => {
+    const endpoint = "http://127.0.0.1:9";
+    for (const options of [
+      { retry: { maxDelayMs: 1_000_000_000 } },
+      { retry: { limit: 10, maxDelayMs: MAX_TIMER_MS }, timeoutMs: MAX_TIMER_MS },
+      { retry: false as const, timeoutMs: MAX_TIMER_MS },
+    ]) {
+      expect(
+        () => new PatAdminClient({ endpoint, apiKey: "pat_x", ...options }),
+        JSON.stringify(options),
+      ).not.toThrow();
+    }
+  });
+
+  it("lets the exchange's retries run their whole policy, past core's default 30 s fetch budget", async () => {
+    // Fake timeouts (ky's waits and attempt limits, the token manager's bounds); the sockets stay real.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const server = await startTestServer();
+    const proxy = await startFaultProxy(server.url, ({ path, count }) =>
+      path === "/auth/token" && count <= 2 ? unavailable("20") : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    const pending = client.getAccessToken().then(
+      (token) => token,
+      (error: unknown) => error,
+    );
+    // Two 503s asking for 20 s each (within maxDelayMs, 30 s): 40 s in all, then the exchange passes.
+    for (const attempt of [1, 2]) {
+      for (let turn = 0; proxy.seen.get("POST /auth/token") !== attempt; turn++) {
+        if (turn > 100_000) throw new Error(`attempt ${attempt} never reached the proxy`);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await vi.advanceTimersByTimeAsync(20_000);
+    }
+    const result = await pending;
+    expect(isPatClientError(result) ? result.toJSON() : result).toMatchObject({ tokenType: "Bearer" });
+    expect(proxy.seen.get("POST /auth/token")).toBe(3);
   });
 });

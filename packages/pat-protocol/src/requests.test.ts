@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
+import type * as z from "zod";
 import { isApiError } from "./api-error";
 import { listTokensQuerySchema } from "./list-query";
 import { patRecordSchema } from "./pat-record";
-import { issueTokenRequestSchema, revokeTokenRequestSchema, updateTokenRequestSchema } from "./requests";
+import {
+  issueTokenRequestSchema,
+  registerTokenRequestSchema,
+  revokeTokenRequestSchema,
+  updateTokenRequestSchema,
+} from "./requests";
 import { formatScryptPhc, parseScryptPhc, scryptPhcSchema } from "./scrypt-phc";
 
 const phc = "$scrypt$ln=14,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
@@ -18,6 +24,30 @@ describe("request schemas", () => {
     expect(updateTokenRequestSchema.safeParse({ expiresAt: 1.5 }).success).toBe(false);
     expect(updateTokenRequestSchema.safeParse({ owner: "" }).success).toBe(false);
     expect(updateTokenRequestSchema.parse({ expiresAt: null })).toEqual({ expiresAt: null });
+  });
+
+  it("refuses a NUL character in an owner or a role, wherever one is sent (PostgreSQL cannot store it)", () => {
+    const nul = "a\u0000b";
+    const bodies: [z.ZodType, unknown][] = [
+      [issueTokenRequestSchema, { owner: nul }],
+      [issueTokenRequestSchema, { owner: "o", roles: ["ok", nul] }],
+      [registerTokenRequestSchema, { secretPhc: phc, owner: nul }],
+      [updateTokenRequestSchema, { owner: nul }],
+      [updateTokenRequestSchema, { roles: { add: [nul] } }],
+      [updateTokenRequestSchema, { roles: { remove: [nul] } }],
+      [listTokensQuerySchema, { hasRole: "\u0000" }],
+    ];
+    for (const [schema, body] of bodies) {
+      const result = schema.safeParse(body);
+      expect(result.success, JSON.stringify(body)).toBe(false);
+      expect(result.error?.issues.map((issue) => issue.message)).toContain(
+        "Expected no NUL character (\\u0000)",
+      );
+    }
+    // Other control characters and any other text stay accepted, as before.
+    expect(issueTokenRequestSchema.safeParse({ owner: "a\tb\u0001ü😀", roles: ["r\u007f"] }).success).toBe(
+      true,
+    );
   });
 
   it("accepts the three roles update shapes and nothing mixed", () => {

@@ -146,8 +146,8 @@ export interface PatHandlerOptions {
    */
   readonly lastUsedFlushMs?: number;
   /**
-   * Admin routes also load the JWT's token record and refuse a revoked, expired or no longer admin
-   * token (one indexed read, no scrypt). `false` trusts the JWT until its `exp`, as the original did.
+   * Admin routes and `handler.authenticate(request, { admin: true })` also load the JWT's token record
+   * and refuse a revoked, expired or no longer admin token (one indexed read, no scrypt). `false` trusts the JWT until its `exp`, as the original did.
    * @default true
    */
   readonly recheckAdminTokens?: boolean;

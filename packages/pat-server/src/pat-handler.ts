@@ -2,7 +2,7 @@ import type { PatJwtClaims } from "@tokenkeep/pat-protocol";
 import type { JSONWebKeySet } from "jose";
 import { type PatErrorState, type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
 import { handleAdmin } from "./internal/admin-routes";
-import { type AccessRequirement, authenticate } from "./internal/authenticate";
+import { type AccessRequirement, authenticateCaller } from "./internal/authenticate";
 import { handleExchange } from "./internal/exchange-route";
 import type { HandlerContext } from "./internal/handler-context";
 import { errorResponse, HttpError, jsonResponse } from "./internal/http";
@@ -37,6 +37,9 @@ export interface PatHandler {
   /**
    * Route guard for the host app's own routes: checks `Authorization: Bearer <JWT>` issued by this
    * handler, and optionally the `admin` claim or a role (401/403 responses of the protocol's shape).
+   * With `{ admin: true }` it is the admin routes' own check: under `recheckAdminTokens` (the default)
+   * the JWT of a token revoked, expired or no longer admin since is refused as they refuse it. Rejects
+   * (rather than returning a response) only when the store fails during that check.
    */
   authenticate(request: Request, requirement?: AccessRequirement): Promise<PatAuthResult>;
   /**
@@ -154,11 +157,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
   return Object.assign(handler, {
     async authenticate(request: Request, requirement: AccessRequirement = {}): Promise<PatAuthResult> {
       try {
-        const jwtKeys = await keys();
-        return {
-          ok: true,
-          claims: await authenticate(request, (jwt) => jwtKeys.verify(jwt, ctx.nowSeconds()), requirement),
-        };
+        return { ok: true, claims: await authenticateCaller(ctx, request, requirement) };
       } catch (error) {
         if (error instanceof HttpError) return { ok: false, response: errorResponse(error) };
         throw error;

@@ -150,6 +150,32 @@ const cases: BadCase[] = [
     status: 400,
     send: (s) => s.admin("/admin/tokens", { method: "POST", json: { owner: "o", roles: [""] } }),
   },
+  // NUL (`\u0000`): PostgreSQL's text cannot hold it, so both stores refuse it up front.
+  ...(
+    [
+      ["issue with a NUL in the owner", "POST", "/admin/tokens", { owner: "a\u0000b" }],
+      ["issue with a NUL in a role", "POST", "/admin/tokens", { owner: "o", roles: ["ok", "\u0000"] }],
+      [
+        "register with a NUL in the owner",
+        "PUT",
+        `/admin/tokens/${NEW_ID}`,
+        { secretPhc: VALID_PHC, owner: "\u0000" },
+      ],
+      ["update with a NUL in the owner", "PATCH", "/admin/tokens/:existing", { owner: "x\u0000" }],
+      [
+        "update adding a role with a NUL",
+        "PATCH",
+        "/admin/tokens/:existing",
+        { roles: { add: ["r\u0000"] } },
+      ],
+    ] as const
+  ).map(
+    ([name, method, path, body]): BadCase => ({
+      name,
+      status: 400,
+      send: (s, i) => s.admin(path.replace(":existing", i.existing), { method, json: body }),
+    }),
+  ),
   {
     name: "issue with a non-JSON body",
     status: 400,
@@ -384,6 +410,11 @@ const cases: BadCase[] = [
     name: "list with includeRevoked=yes",
     status: 400,
     send: (s) => s.admin("/admin/tokens?includeRevoked=yes"),
+  },
+  {
+    name: "list with hasRole=%00",
+    status: 400,
+    send: (s) => s.admin("/admin/tokens?hasRole=%00"),
   },
   {
     name: "list with an odd afterTokenId",

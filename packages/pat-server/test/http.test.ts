@@ -343,16 +343,41 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
         "Invalid JWT",
       );
       expect(error.code).toBe("ERR_TOKEN_INACTIVE");
+      // handler.authenticate() for the host app's own admin routes: the same check, the same answer.
+      const guarded = await server.handler.authenticate(
+        new Request(`${server.url}/mine`, { headers: { authorization: `Bearer ${jwt}` } }),
+        { admin: true },
+      );
+      expect(guarded.ok).toBe(false);
+      if (!guarded.ok) expect(await expectError(guarded.response, 401, "Invalid JWT")).toMatchObject(error);
+
+      // Demoted since: 403 on the admin routes and from handler.authenticate() alike.
+      const third = await server.issue({ owner: "admin4", isAdmin: true });
+      const demotedJwt = await server.jwtFor(third.token);
+      await server.store.update(third.record.tokenId, { isAdmin: false });
+      const demoted = new Request(`${server.url}/mine`, {
+        headers: { authorization: `Bearer ${demotedJwt}` },
+      });
+      await expectError(await fetch(`${server.url}/admin/tokens`, { headers: demoted.headers }), 403);
+      const demotedGuard = await server.handler.authenticate(demoted, { admin: true });
+      if (demotedGuard.ok) throw new Error("expected the demoted token's JWT to be refused");
+      await expectError(demotedGuard.response, 403, "Admin access required");
 
       const trusting = await startTestServer(kind, { recheckAdminTokens: false });
       try {
         const admin = await trusting.issue({ owner: "admin3", isAdmin: true });
         const trustedJwt = await trusting.jwtFor(admin.token);
         await trusting.store.revoke(admin.record.tokenId, { revokedAt: 1 });
-        const response = await fetch(`${trusting.url}/admin/tokens`, {
-          headers: { authorization: `Bearer ${trustedJwt}` },
-        });
+        const headers = { authorization: `Bearer ${trustedJwt}` };
+        const response = await fetch(`${trusting.url}/admin/tokens`, { headers });
         expect(response.status).toBe(200);
+        const trusted = await trusting.handler.authenticate(
+          new Request(`${trusting.url}/mine`, { headers }),
+          {
+            admin: true,
+          },
+        );
+        expect(trusted.ok).toBe(true);
       } finally {
         await trusting.close();
       }

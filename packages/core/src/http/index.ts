@@ -1,7 +1,9 @@
 /**
  * @packageDocumentation
  * `@tokenkeep/core/http`: tokens on HTTP requests. An authorized `fetch`, hooks for a ky instance,
- * and the reader that turns a token endpoint's answer into a token set or the right error.
+ * the reader that turns a token endpoint's answer into a token set or the right error, and what every
+ * client shares about the transport (secure URLs, endpoints named without a query, echoed credentials
+ * redacted).
  */
 
 export { type AuthFetch, type AuthFetchOptions, createAuthFetch } from "./auth-fetch.js";
@@ -14,6 +16,7 @@ export {
   type KyHooksOptions,
 } from "./ky-hooks.js";
 export { type ReadTokenResponseOptions, readTokenResponse } from "./read-token-response.js";
+export { redactSecrets } from "./redact-secrets.js";
 export { parseRetryAfter } from "./retry-after.js";
 export {
   describeReason,

@@ -1,6 +1,7 @@
 import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
+import { redactSecrets } from "@tokenkeep/core/http";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
-import { applyClientAuthentication, formUrlEncode } from "../client-authentication.js";
+import { applyClientAuthentication } from "../client-authentication.js";
 import { lookUpMetadata } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
@@ -37,30 +38,13 @@ export async function resolveEndpoint(
 const SECRET_PARAM = /secret|password|token$|assertion$/;
 
 /**
- * A credential as a server may echo it: as it parsed it, or as it arrived (percent-encoded as
- * `encodeURIComponent` does, or form-url-encoded with `+` for a space, in upper- or lower-case hex).
- * Longest first, so no form is half-replaced by a shorter one.
- */
-function echoForms(secrets: readonly string[]): string[] {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    for (const form of [secret, encodeURIComponent(secret), formUrlEncode(secret)]) {
-      forms.add(form).add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
-    }
-  }
-  return [...forms].sort((a, b) => b.length - a.length);
-}
-
-/**
  * Some servers echo what they refused (Spring Security OAuth: `Invalid refresh token: <token>`).
  * An `OAuthError` is rebuilt with `[redacted]` wherever its text fields hold one of `secrets`, clear
- * or encoded.
+ * or encoded (`redactSecrets` of `@tokenkeep/core/http`, shared with pat-client).
  */
 function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unknown {
   if (!isOAuthError(error)) return error;
-  const forms = echoForms(secrets);
-  const redact = (field: string | undefined) =>
-    forms.reduce((text, form) => text?.replaceAll(form, "[redacted]"), field);
+  const redact = (field: string | undefined) => field && redactSecrets(field, secrets);
   // Rebuilt rather than edited: the message (and the stack that copied it) are made from these fields.
   return new OAuthError({
     ...error,

@@ -83,7 +83,7 @@ export function createHttp(settings: HttpSettings): Http {
                     operation: request.operation,
                     attempt: retryCount + 1,
                     attempts: settings.retry.limit + 1,
-                    error: toClientError(error, request, secrets, settings.now),
+                    error: toClientError(error, request, secrets, settings.now, false),
                   });
                 } catch {
                   // A listener's failure must not change the request's outcome.
@@ -94,7 +94,7 @@ export function createHttp(settings: HttpSettings): Http {
         }),
       });
     } catch (error) {
-      throw toClientError(error, request, secrets, settings.now);
+      throw toClientError(error, request, secrets, settings.now, true);
     }
   }
 
@@ -137,11 +137,16 @@ function invalidResponse(request: HttpRequest, status: number, problems: readonl
   });
 }
 
+/**
+ * `error` as a {@link PatClientError}. `final`: no retry follows (the error the call throws, rather
+ * than one told to `onRetry`).
+ */
 function toClientError(
   error: unknown,
   request: HttpRequest,
   secrets: readonly string[],
   now: () => number,
+  final: boolean,
 ): PatClientError {
   const { operation } = request;
   const endpoint = endpointOf(request.url);
@@ -151,15 +156,21 @@ function toClientError(
     const body = redactJson(error.data, secrets);
     const apiError: ApiError | undefined = isApiError(body) ? body : undefined;
     const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now());
+    const transient = isTransientStatus(status);
+    // The exchange's last answer asked to wait and the client does not (longer than `maxDelayMs`, or
+    // the retries are spent): core's token manager keeps that window, so the calls it fails fast with
+    // ERR_PAT_CLIENT_THROTTLED and this one, which saw the answer, share the code.
+    const throttled = final && operation === "exchange" && transient && (retryAfterMs ?? 0) > 0;
+    const wait = throttled ? `; asked to wait ${Math.ceil((retryAfterMs ?? 0) / 1000)} s` : "";
     return new PatClientError({
-      code: "ERR_PAT_CLIENT_HTTP",
+      code: throttled ? "ERR_PAT_CLIENT_THROTTLED" : "ERR_PAT_CLIENT_HTTP",
       operation,
       status,
       cause: apiError ?? reason,
-      transient: isTransientStatus(status),
+      transient,
       retryAfterMs,
       endpoint,
-      detail: `${status} ${apiError?.error.message ?? reason} (from ${endpoint})`,
+      detail: `${status} ${apiError?.error.message ?? reason} (from ${endpoint})${wait}`,
     });
   }
   if (request.signal?.aborted || (error instanceof Error && error.name === "AbortError")) {

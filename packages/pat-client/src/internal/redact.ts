@@ -1,12 +1,15 @@
-const REDACTED = "[redacted]";
+import { redactSecrets } from "@tokenkeep/core/http";
 
-/** Replaces every occurrence of a secret in `text` with `[redacted]`. Secrets shorter than 8 characters are ignored. */
+/**
+ * Replaces every occurrence of a secret in `text` with `[redacted]`, in clear or encoded as a request
+ * carried it (the exchange sends the PAT form-encoded: a server echoing its raw body quotes
+ * `client_secret=pat_...%2B%2F...%3D`). Secrets shorter than 8 characters are ignored.
+ */
 export function redactText(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) {
-    if (secret.length >= 8 && result.includes(secret)) result = result.split(secret).join(REDACTED);
-  }
-  return result;
+  return redactSecrets(
+    text,
+    secrets.filter((secret) => secret.length >= 8),
+  );
 }
 
 /**

@@ -5,14 +5,13 @@ import {
   listTokensQuerySchema,
   registerTokenRequestSchema,
   revokeTokenRequestSchema,
-  tokenIdSchema,
   updateTokenRequestSchema,
 } from "@tokenkeep/pat-protocol";
 import { issueToken } from "../token-service";
-import { authenticate } from "./authenticate";
+import { authenticateCaller } from "./authenticate";
 import type { HandlerContext } from "./handler-context";
 import { emptyResponse, HttpError, jsonResponse, readJsonBody } from "./http";
-import { isActive, toPublicRecord } from "./public-record";
+import { toPublicRecord } from "./public-record";
 import { normalizeRoles } from "./roles";
 import { validate } from "./validation";
 
@@ -71,15 +70,7 @@ function parseTokenIdSegment(segment: string): string {
 }
 
 async function withAdmin(ctx: HandlerContext, request: Request, route: () => Promise<Response>) {
-  const keys = await ctx.keys();
-  const claims = await authenticate(request, (jwt) => keys.verify(jwt, ctx.nowSeconds()), { admin: true });
-  if (ctx.options.recheckAdminTokens) {
-    const record = tokenIdSchema.safeParse(claims.sub).success ? await ctx.store.get(claims.sub) : undefined;
-    if (!record || !isActive(record, ctx.nowSeconds())) {
-      throw new HttpError(401, "Invalid JWT", { code: "ERR_TOKEN_INACTIVE" });
-    }
-    if (!record.isAdmin) throw new HttpError(403, "Admin access required");
-  }
+  await authenticateCaller(ctx, request, { admin: true });
   return route();
 }
 

@@ -1,6 +1,8 @@
-import { type PatJwtClaims, patJwtClaimsSchema } from "@tokenkeep/pat-protocol";
+import { type PatJwtClaims, patJwtClaimsSchema, tokenIdSchema } from "@tokenkeep/pat-protocol";
 import { errors } from "jose";
+import type { HandlerContext } from "./handler-context";
 import { HttpError } from "./http";
+import { isActive } from "./public-record";
 
 /** What a route requires of the caller's JWT. */
 export interface AccessRequirement {
@@ -36,4 +38,28 @@ export async function authenticate(
     throw new HttpError(403, "Access denied");
   }
   return claims.data;
+}
+
+/**
+ * The caller of one handler, checked the one way its admin routes and `handler.authenticate()` both
+ * use: the JWT as {@link authenticate} checks it with the handler's keys, then, when `admin` is
+ * required and `recheckAdminTokens` is on, the JWT's token record (one indexed read, no scrypt): a
+ * token revoked, expired or deleted since answers 401 `Invalid JWT` (`ERR_TOKEN_INACTIVE`), one no
+ * longer admin 403 `Admin access required`.
+ */
+export async function authenticateCaller(
+  ctx: HandlerContext,
+  request: Request,
+  requirement: AccessRequirement,
+): Promise<PatJwtClaims> {
+  const keys = await ctx.keys();
+  const claims = await authenticate(request, (jwt) => keys.verify(jwt, ctx.nowSeconds()), requirement);
+  if (requirement.admin && ctx.options.recheckAdminTokens) {
+    const record = tokenIdSchema.safeParse(claims.sub).success ? await ctx.store.get(claims.sub) : undefined;
+    if (!record || !isActive(record, ctx.nowSeconds())) {
+      throw new HttpError(401, "Invalid JWT", { code: "ERR_TOKEN_INACTIVE" });
+    }
+    if (!record.isAdmin) throw new HttpError(403, "Admin access required");
+  }
+  return claims;
 }
