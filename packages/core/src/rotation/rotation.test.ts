@@ -570,6 +570,60 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
   });
 });
 
+describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtlMs", () => {
+  /** A redeemer that counts presentations per refresh token and always answers. */
+  const counting = () => {
+    const presented = new Map<string, number>();
+    const redeem = async ({ refreshToken }: RotationRedeemContext): Promise<TokenResponse> => {
+      presented.set(refreshToken, (presented.get(refreshToken) ?? 0) + 1);
+      return { access_token: `at-${refreshToken}`, expires_in: 300, refresh_token: `next-${refreshToken}` };
+    };
+    return { redeem, presented };
+  };
+
+  it("with no store given, still refuses a token redeemed before 1,200 other rotations", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const rotation = createRotationCoordinator({ redeem, now: time.now, timers: time.timers });
+    await rotation.rotate("rt-A");
+    for (let index = 0; index < 1_200; index++) await rotation.rotate(`rt-${index}`);
+    await time.advance(60_000); // past the successor window, far inside redeemedTtlMs
+    await expect(rotation.rotate("rt-A")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
+    });
+    expect(presented.get("rt-A")).toBe(1);
+    await rotation.dispose();
+  });
+
+  it("keeps a day-old marker in a full memory store: expired successors make room first", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    // Room for 13 entries: the 11 markers below, a lease and a successor; not 11 successors too.
+    const store = createMemoryStore({ maxEntries: 13, now: time.now });
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+    });
+    await rotation.rotate("rt-A");
+    for (let index = 0; index < 10; index++) {
+      await time.advance(31_000); // the previous successor has expired
+      await rotation.rotate(`rt-${index}`);
+    }
+    await time.advance(31_000);
+    await expect(rotation.rotate("rt-A")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
+    });
+    expect(presented.get("rt-A")).toBe(1);
+    expect(store.evicted).toBe(0);
+    // Past the bound, the oldest markers go, and the store counts them.
+    for (let index = 10; index < 15; index++) await rotation.rotate(`rt-${index}`);
+    expect(store.evicted).toBeGreaterThan(0);
+    await rotation.dispose();
+  });
+});
+
 /**
  * The rotating server behind a gateway: `fail(mode)` makes the next redemptions fail the way a proxy
  * does, either before the server sees the request (`gateway`: a 502, the token intact) or after the

@@ -39,6 +39,7 @@ import {
   DEFAULT_LEASE_POLL_MAX_MS,
   DEFAULT_REDEEM_TIMEOUT_MS,
   DEFAULT_REDEEMED_TTL_MS,
+  DEFAULT_ROTATION_STORE_MAX_ENTRIES,
   DEFAULT_SUCCESSOR_TTL_MS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
@@ -180,9 +181,13 @@ export interface RotationCoordinatorOptions {
   /**
    * The store every instance shares, with its settings: `shareStore(createRedisStore(...), { keyPrefix,
    * leaseTtlMs, timeoutMs, probeIntervalMs })` from `@tokenkeep/core/shared`, the same value a token
-   * manager takes. The store must offer leases (`acquire`). Without it, a memory store covers this
-   * process only.
-   * @default shareStore(createMemoryStore())
+   * manager takes. The store must offer leases (`acquire`). Without it, a memory store of 100,000
+   * entries on the coordinator's clock covers this process only: each rotation keeps one marker
+   * (about 420 bytes) for `redeemedTtlMs`, so it remembers up to about 100,000 rotations a day, in at
+   * most about 45 MB. Past that the oldest markers are evicted early, and a token whose marker is gone
+   * would be presented again: for more, use Redis, or pass `shareStore(createMemoryStore({ maxEntries }))`
+   * and watch its `evicted` count.
+   * @default shareStore(createMemoryStore({ maxEntries: 100_000, now }))
    */
   shared?: SharedStore | undefined;
   /**
@@ -380,13 +385,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   /** The in-doubt error; transient with a verifier, to be retried once the check is due. */
   const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs) =>
     inDoubt(cause, verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()));
-  const shared = parsed.shared ?? shareStore(createMemoryStore());
+  const now = parsed.now ?? Date.now;
+  const shared =
+    parsed.shared ?? shareStore(createMemoryStore({ maxEntries: DEFAULT_ROTATION_STORE_MAX_ENTRIES, now }));
   const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
   const redeemedTtlMs = parsed.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS;
   const redeemTimeoutMs = parsed.redeemTimeoutMs ?? DEFAULT_REDEEM_TIMEOUT_MS;
   const prefix = `${shared.settings.keyPrefix}rotation:`;
   const lease = leaseSettings(shared.settings);
-  const now = parsed.now ?? Date.now;
   const timers = createTimerSet(parsed.timers ?? runtimeTimers());
   const lifetime = new AbortController();
   const flights = new Map<string, Promise<TokenSet>>();
