@@ -13,7 +13,7 @@ import { createMemoryStore, type MemoryStore } from "../memory-store/memory-stor
 import { shareStore } from "../shared/share-store.js";
 import type { Store } from "../store/store.js";
 import type { TokenResponse } from "../token/token-response.js";
-import type { TokenSet } from "../token/token-set.js";
+import type { JsonValue, TokenSet } from "../token/token-set.js";
 import {
   createRotationCoordinator,
   type RotationCoordinator,
@@ -592,6 +592,36 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
       code: "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
     });
     expect(presented.get("rt-A")).toBe(1);
+    await rotation.dispose();
+  });
+
+  it("refuses a token whose marker is there but cannot be read (another key, another version)", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const store = createMemoryStore({ now: time.now });
+    const events: RotationEvent[] = [];
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+      verifyUnredeemed: async () => true, // not asked: an unreadable record says nothing it could check
+      onEvent: (event) => events.push(event),
+    });
+    // What @tokenkeep/redis reads for an entry sealed with another key, and an unknown state.
+    const unreadable: JsonValue[] = [
+      { unreadable: true },
+      { state: "revoked-by-a-newer-version", at: time.now() },
+    ];
+    for (const [index, record] of unreadable.entries()) {
+      const token = `rt-unreadable-${index}`;
+      await store.set(`tokenkeep:rotation:marker:${await sha256Hex(token)}`, record, 60_000);
+      const error = await rotation.rotate(token).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: false });
+      expect(presented.get(token)).toBeUndefined();
+    }
+    expect(events.filter((event) => event.type === "in-doubt")).toHaveLength(2);
+    expect(rotation.stats().inDoubt).toBe(2);
     await rotation.dispose();
   });
 

@@ -327,6 +327,11 @@ const inDoubt = (cause: unknown, retryAfterMs: number | undefined, checkFailedAt
       : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
   );
+const unreadableMarker = () =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
+    "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version): it is not presented again",
+  );
 /** What a marker records when the server says a token in doubt is dead: the session is over. */
 const deadAfterDoubt = {
   error: "invalid_grant",
@@ -462,6 +467,13 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         return successorHit(found.set);
       }
       const state = decodeMarker(marker);
+      if (state === undefined && marker !== undefined) {
+        // Something is recorded but this instance cannot read it (another encryption key, another
+        // version): it may say "redeemed", so the token is refused, never taken as one never seen.
+        counters.inDoubt++;
+        emit("in-doubt");
+        throw unreadableMarker();
+      }
       redeeming = state?.state === "redeeming";
       due = undefined;
       if (state?.state === "redeemed") {
