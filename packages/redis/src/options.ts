@@ -69,7 +69,8 @@ export interface RedisStoreOptions {
    * Encrypts every stored value with AES-256-GCM (`crypto.subtle`): a 32-byte key as raw bytes, as
    * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
    * `decrypt` usages. Every instance sharing the store needs the same key. An entry that does not
-   * decrypt (another key, tampering, written unencrypted) reads as absent.
+   * decrypt (another key, tampering, written unencrypted) reads as `{ unreadable: true }`, never as
+   * absent: the token manager fetches anew, the rotation coordinator refuses that refresh token.
    * @default undefined (values stored as JSON text)
    */
   encryptionKey?: CryptoKey | Uint8Array | string | undefined;

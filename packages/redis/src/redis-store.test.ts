@@ -138,13 +138,14 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     await expect(store.acquire("k", Number.NaN)).rejects.toThrow(TypeError);
   });
 
-  it("reads an entry that is not JSON as absent", async () => {
+  it("reads an entry that is not JSON as unreadable, not as absent", async () => {
     const prefix = uniquePrefix("junk");
     const store = open({ keyPrefix: prefix });
     await store.set("k", "v", 60_000);
     const [key] = await raw.keys(`${prefix}*`);
     await raw.set(key!, "{not json", { expiration: { type: "PX", value: 60_000 } });
-    expect(await store.get("k")).toBeUndefined();
+    expect(await store.get("k")).toEqual({ unreadable: true });
+    expect(await store.compareAndDelete("k", { unreadable: true })).toBe(false);
   });
 
   it("encrypts values with AES-GCM bound to their key", async () => {
@@ -164,11 +165,12 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
       expectNoSecretIn(payload, "very-secret", "a stored payload");
     }
 
-    // Another key, no key, or a ciphertext moved under another Redis key: all read as absent.
-    expect(
-      await open({ keyPrefix: prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a"),
-    ).toBeUndefined();
-    expect(await open({ keyPrefix: prefix }).get("a")).toBeUndefined();
+    // Another key, no key, or a ciphertext moved under another Redis key: all unreadable (not absent).
+    const unreadable = { unreadable: true };
+    expect(await open({ keyPrefix: prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a")).toEqual(
+      unreadable,
+    );
+    expect(await open({ keyPrefix: prefix }).get("a")).toEqual(unreadable);
     const plain = open({ keyPrefix: uniquePrefix("plain") });
     await plain.set("a", "plain", 60_000);
     expect(await open({ keyPrefix: prefix, encryptionKey: KEY_BYTES }).get("b")).toBe("other");
@@ -177,8 +179,8 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     );
     await raw.set(rawA![0], rawB![1]!, { expiration: { type: "PX", value: 60_000 } });
     await raw.set(rawB![0], rawA![1]!, { expiration: { type: "PX", value: 60_000 } });
-    expect(await store.get("a")).toBeUndefined();
-    expect(await store.get("b")).toBeUndefined();
+    expect(await store.get("a")).toEqual(unreadable);
+    expect(await store.get("b")).toEqual(unreadable);
   });
 
   it("hands a lease to one holder at a time, with keys apart from values", async () => {

@@ -52,7 +52,7 @@ export function aesGcmCipher(key: CryptoKey | Promise<CryptoKey>): ValueCipher {
         );
         return decoder.decode(plain);
       } catch {
-        // Wrong key, tampered or truncated: the entry is treated as absent.
+        // Wrong key, tampered or truncated: the store reads the entry as unreadable (not as absent).
         return undefined;
       }
     },
