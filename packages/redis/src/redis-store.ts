@@ -6,7 +6,7 @@ import { type CommandSender, commandSender } from "./internal/command-sender.js"
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
 import { wrapRedisError } from "./internal/redis-errors.js";
-import { aesGcmCipher, importEncryptionKey, plainCipher, type ValueCipher } from "./internal/value-cipher.js";
+import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
 
 /**
@@ -48,7 +48,8 @@ type OwnedClient = RedisStoreClient & {
  *   only while its stored bytes are still those it read (atomic, encrypted values included).
  * - Redis keys are `keyPrefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
  *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
- *   `encryptionKey` is set. An entry that is there but does not decrypt or is not valid JSON is not
+ *   `encryptionKey` is set; `decryptionKeys` also open what other keys sealed (a key change). An
+ *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
  *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
@@ -66,10 +67,10 @@ type OwnedClient = RedisStoreClient & {
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const parsed = parseRedisStoreOptions(options);
   const { keyPrefix, timeoutMs } = parsed;
-  const cipher: ValueCipher =
-    parsed.encryptionKey === undefined
-      ? plainCipher
-      : aesGcmCipher(importEncryptionKey(parsed.encryptionKey));
+  const cipher: ValueCipher = valueCipher(
+    parsed.encryptionKey === undefined ? undefined : importEncryptionKey(parsed.encryptionKey),
+    parsed.decryptionKeys.map(importEncryptionKey),
+  );
 
   const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
   const sendToRedis: CommandSender = commandSender(owned?.client ?? parsed.client!);

@@ -4,6 +4,7 @@
  * that turns encryption on). What one instance recorded is unreadable to the other: for the
  * rotation coordinator that must never mean "this refresh token was never redeemed" (it would be
  * presented again, a reuse); for the token manager it is a miss (it fetches and overwrites).
+ * With `decryptionKeys`, a key change in two steps leaves nothing unreadable.
  */
 import { createTokenManager } from "@tokenkeep/core";
 import { createRotationCoordinator } from "@tokenkeep/core/rotation";
@@ -67,6 +68,26 @@ describe.skipIf(!url)("entries another instance's key sealed, on one Redis", () 
       expect((await after.rotate("rt-2")).refreshToken).toBe("rt-2-next");
     });
   }
+
+  it("a key change in two steps with decryptionKeys: every instance reads every record, nothing is in doubt", async () => {
+    const prefix = uniquePrefix("keychange-steps");
+    const [oldKey, nextKey] = [newKey(), newKey()];
+    const presented: string[] = [];
+    const open2 = (encryptionKey: string, decryptionKeys: string[]) => {
+      const store = createRedisStore({ url: url!, keyPrefix: prefix, encryptionKey, decryptionKeys });
+      closing.push(store);
+      return store;
+    };
+    const step1 = coordinator(open2(oldKey, [nextKey]), presented);
+    const step2 = coordinator(open2(nextKey, [oldKey]), presented);
+    await step1.rotate("rt-1");
+    // Within the successor window the other step gets the same new set; the token is not presented.
+    expect((await step2.rotate("rt-1")).refreshToken).toBe("rt-1-next");
+    await step2.rotate("rt-2");
+    expect((await step1.rotate("rt-2")).refreshToken).toBe("rt-2-next");
+    expect(presented).toEqual(["rt-1", "rt-2"]);
+    expect(step1.stats().inDoubt + step2.stats().inDoubt).toBe(0);
+  });
 
   it("the token manager takes an entry it cannot read as a miss: it fetches once and overwrites it", async () => {
     const prefix = uniquePrefix("keychange-manager");
