@@ -7,8 +7,8 @@ import type { JsonValue } from "../token/token-set.js";
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most entries (values and leases) held at once. A write past it first drops every expired entry,
-   * then, if the store is still full, evicts the least recently used live one (counted in `evicted`).
+   * Most entries (values and leases) held at once. Expired entries go first (at the first write after
+   * they expire); a write past it evicts the least recently used live one (counted in `evicted`).
    * @default 1000
    */
   maxEntries?: number | undefined;
@@ -57,10 +57,10 @@ function checkTtl(ttlMs: number): void {
 /**
  * Creates the default {@link Store}: a bounded, in-process map with per-entry TTL and leases. Values
  * are kept as JSON text, so what `get` returns is a copy and behaves exactly like a value read back
- * from Redis. Expired entries are dropped when touched, and all at once when a write finds the store
- * full; only then, if it is still full, is the least recently used live entry evicted. Finding the
- * expired entries takes no scan: an expiry queue (a heap) holds them in order. No timer is used, so it
- * never keeps a process alive.
+ * from Redis. Expired entries are dropped when touched, and otherwise at the first write after they
+ * expire: an expiry queue (a heap) finds them without a scan, so memory follows the live entries.
+ * Only a write past `maxEntries` evicts a live entry, the least recently used. No timer is used, so
+ * it never keeps a process alive.
  *
  * Leases (`acquire`) share the key space with values, as `SET key owner NX PX ttl` does in Redis.
  *
@@ -72,7 +72,7 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
   const now = parsed.now ?? Date.now;
   const entries = new Map<string, Entry>();
   // Every entry in expiry order, plus entries since replaced or removed (told apart by identity with
-  // `entries`): those are dropped as they come out, or all at once when they outnumber the live ones.
+  // `entries`): those are dropped as they come out, or all at once when there are too many.
   let queue: Entry[] = [];
   let evicted = 0;
 
@@ -91,26 +91,26 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     entries.delete(entry.key);
     entries.set(entry.key, entry);
     pushExpiring(queue, entry);
-    if (entries.size > maxEntries) {
-      // Full: every expired entry goes first (each leaves the queue once, so this is amortized
-      // O(log n) per write, never a scan) ...
-      const at = now();
-      for (let first = queue[0]; first !== undefined; first = queue[0]) {
-        const current = entries.get(first.key) === first;
-        if (current && first.expiresAt > at) break;
-        popExpiring(queue);
-        if (current) entries.delete(first.key);
-      }
-      // ... then the least recently used live ones (a `Map` iterates in insertion order).
-      for (const key of entries.keys()) {
-        if (entries.size <= maxEntries) break;
-        entries.delete(key);
-        evicted++;
-      }
+    // Expired entries go at the first write after they expire, found at the front of the expiry
+    // queue (each leaves it once: amortized O(log n) per write, never a scan), so a full store never
+    // evicts a live entry while it holds an expired one ...
+    const at = now();
+    for (let first = queue[0]; first !== undefined; first = queue[0]) {
+      const current = entries.get(first.key) === first;
+      if (current && first.expiresAt > at) break;
+      popExpiring(queue);
+      if (current) entries.delete(first.key);
     }
-    if (queue.length > 2 * entries.size + 64) {
-      // Mostly entries replaced, removed or evicted since: rebuild from the held ones (a sorted array
-      // is a heap). It takes more writes than entries held to get here, so this too is amortized.
+    // ... and past `maxEntries`, the least recently used live ones (a `Map` iterates in insertion order).
+    for (const key of entries.keys()) {
+      if (entries.size <= maxEntries) break;
+      entries.delete(key);
+      evicted++;
+    }
+    if (queue.length > entries.size + (entries.size >> 2) + 64) {
+      // Entries replaced, removed or evicted since outnumber a quarter of those held: rebuild from the
+      // held ones (a sorted array is a heap). That takes a quarter as many writes as entries held, so
+      // this too is amortized, and what the queue keeps alive stays within a quarter of the store.
       queue = [...entries.values()].sort((a, b) => a.expiresAt - b.expiresAt);
     }
   };
