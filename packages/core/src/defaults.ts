@@ -91,9 +91,9 @@ export const DEFAULT_REDEEM_TIMEOUT_MS = 10_000;
 export const DEFAULT_IN_DOUBT_SETTLE_MS = 10_000;
 /**
  * How many entries the coordinator's own memory store holds when it is given no `shared` store. Each
- * rotation leaves one marker for `redeemedTtlMs` (about 420 bytes of heap) and a successor for
+ * rotation leaves one marker for `redeemedTtlMs` (about 350 bytes of heap) and a successor for
  * `successorTtlMs`, and expired entries go first: about 100,000 rotations a day (70 a minute) are
- * remembered in full, in at most about 45 MB. Past it the oldest markers are forgotten early.
+ * remembered in full, in at most about 40 MB. Past it the oldest markers are forgotten early.
  */
 export const DEFAULT_ROTATION_STORE_MAX_ENTRIES = 100_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */

@@ -183,8 +183,8 @@ export interface RotationCoordinatorOptions {
    * leaseTtlMs, timeoutMs, probeIntervalMs })` from `@tokenkeep/core/shared`, the same value a token
    * manager takes. The store must offer leases (`acquire`). Without it, a memory store of 100,000
    * entries on the coordinator's clock covers this process only: each rotation keeps one marker
-   * (about 420 bytes) for `redeemedTtlMs`, so it remembers up to about 100,000 rotations a day, in at
-   * most about 45 MB. Past that the oldest markers are evicted early, and a token whose marker is gone
+   * (about 350 bytes) for `redeemedTtlMs`, so it remembers up to about 100,000 rotations a day, in at
+   * most about 40 MB. Past that the oldest markers are evicted early, and a token whose marker is gone
    * would be presented again: for more, use Redis, or pass `shareStore(createMemoryStore({ maxEntries }))`
    * and watch its `evicted` count.
    * @default shareStore(createMemoryStore({ maxEntries: 100_000, now }))
