@@ -206,7 +206,7 @@ const collect = async () => {
   report(
     "the rotation coordinator's default memory store: heap per remembered rotation (one marker)",
     `${Math.round(perRotation)} bytes, so ${((perRotation * 100_000) / 1024 / 1024).toFixed(0)} MB at 100,000 entries`,
-    "<= 600 bytes (the README says about 400 bytes, 40 MB)",
+    "<= 600 bytes (the README says about 350 bytes, 40 MB)",
     perRotation <= 600,
   );
   report(
