@@ -9,7 +9,10 @@
  */
 export const DEFAULT_LIFETIME_MS = 3_600_000;
 
-/** How many entries (values and leases) the in-memory store holds before evicting the least recently used. */
+/**
+ * How many entries (values and leases) the in-memory store holds: a write past it drops the expired
+ * ones first, then evicts the least recently used.
+ */
 export const DEFAULT_STORE_MAX_ENTRIES = 1000;
 
 /**
@@ -92,5 +95,12 @@ export const DEFAULT_REDEEMED_TTL_MS = 86_400_000;
 export const DEFAULT_REDEEM_TIMEOUT_MS = 10_000;
 /** How long after a redemption was abandoned before `verifyUnredeemed` is asked about its token. */
 export const DEFAULT_IN_DOUBT_SETTLE_MS = 10_000;
+/**
+ * How many entries the coordinator's own memory store holds when it is given no `shared` store. Each
+ * rotation leaves one marker for `redeemedTtlMs` (about 350 bytes of heap) and a successor for
+ * `successorTtlMs`, and expired entries go first: about 100,000 rotations a day (70 a minute) are
+ * remembered in full, in at most about 40 MB. Past it the oldest markers are forgotten early.
+ */
+export const DEFAULT_ROTATION_STORE_MAX_ENTRIES = 100_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */
 export const RECENT_SUCCESSORS = 1000;

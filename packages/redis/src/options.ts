@@ -69,10 +69,20 @@ export interface RedisStoreOptions {
    * Encrypts every stored value with AES-256-GCM (`crypto.subtle`): a 32-byte key as raw bytes, as
    * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
    * `decrypt` usages. Every instance sharing the store needs the same key. An entry that does not
-   * decrypt (another key, tampering, written unencrypted) reads as absent.
+   * decrypt (another key, tampering, written unencrypted) reads as `{ unreadable: true }`, never as
+   * absent: the token manager fetches anew, the rotation coordinator refuses that refresh token.
    * @default undefined (values stored as JSON text)
    */
   encryptionKey?: CryptoKey | Uint8Array | string | undefined;
+  /**
+   * More keys (same forms as `encryptionKey`, at most 4) that open stored values but never seal
+   * one: a key change without entries any instance cannot read. First give every instance the new key
+   * here, then make it `encryptionKey` with the old one here, and drop the old one once what it
+   * sealed has expired (a day: the rotation coordinator's markers). Without `encryptionKey`, values
+   * are written as JSON text and sealed ones still open with these keys (turning encryption on).
+   * @default [] (only `encryptionKey` opens values)
+   */
+  decryptionKeys?: ReadonlyArray<CryptoKey | Uint8Array | string> | undefined;
   /**
    * Milliseconds each Redis command may take before it fails with a `TimeoutError`.
    * @default 500
@@ -86,6 +96,7 @@ export interface ParsedRedisStoreOptions {
   url?: string | undefined;
   keyPrefix: string;
   encryptionKey?: CryptoKey | Uint8Array | undefined;
+  decryptionKeys: Array<CryptoKey | Uint8Array>;
   timeoutMs: number;
 }
 
@@ -137,6 +148,7 @@ const schema = z
       .optional(),
     keyPrefix: z.string().max(200).default(DEFAULT_KEY_PREFIX),
     encryptionKey: encryptionKeySchema.optional(),
+    decryptionKeys: z.array(encryptionKeySchema).max(4).default([]),
     timeoutMs: z.number().int().positive().max(60_000).default(DEFAULT_TIMEOUT_MS),
   })
   .refine((options) => (options.client === undefined) !== (options.url === undefined), {

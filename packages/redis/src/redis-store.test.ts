@@ -42,6 +42,7 @@ describe("createRedisStore options", () => {
       createRedisStore({
         url: "http://user:hunter2@example.test",
         encryptionKey: "c2hvcnQ=",
+        decryptionKeys: [Buffer.from(KEY_BYTES).toString("base64"), "c2hvcnQ="],
         timeoutMs: -1,
       });
     } catch (error) {
@@ -54,6 +55,7 @@ describe("createRedisStore options", () => {
       expect.arrayContaining([
         "url: must be a redis:// or rediss:// URL",
         "encryptionKey: must decode to 32 bytes (AES-256)",
+        "decryptionKeys.1: must decode to 32 bytes (AES-256)",
         expect.stringMatching(/^timeoutMs: /),
       ]),
     );
@@ -138,13 +140,14 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     await expect(store.acquire("k", Number.NaN)).rejects.toThrow(TypeError);
   });
 
-  it("reads an entry that is not JSON as absent", async () => {
+  it("reads an entry that is not JSON as unreadable, not as absent", async () => {
     const prefix = uniquePrefix("junk");
     const store = open({ keyPrefix: prefix });
     await store.set("k", "v", 60_000);
     const [key] = await raw.keys(`${prefix}*`);
     await raw.set(key!, "{not json", { expiration: { type: "PX", value: 60_000 } });
-    expect(await store.get("k")).toBeUndefined();
+    expect(await store.get("k")).toEqual({ unreadable: true });
+    expect(await store.compareAndDelete("k", { unreadable: true })).toBe(false);
   });
 
   it("encrypts values with AES-GCM bound to their key", async () => {
@@ -164,11 +167,12 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
       expectNoSecretIn(payload, "very-secret", "a stored payload");
     }
 
-    // Another key, no key, or a ciphertext moved under another Redis key: all read as absent.
-    expect(
-      await open({ keyPrefix: prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a"),
-    ).toBeUndefined();
-    expect(await open({ keyPrefix: prefix }).get("a")).toBeUndefined();
+    // Another key, no key, or a ciphertext moved under another Redis key: all unreadable (not absent).
+    const unreadable = { unreadable: true };
+    expect(await open({ keyPrefix: prefix, encryptionKey: new Uint8Array(32).fill(9) }).get("a")).toEqual(
+      unreadable,
+    );
+    expect(await open({ keyPrefix: prefix }).get("a")).toEqual(unreadable);
     const plain = open({ keyPrefix: uniquePrefix("plain") });
     await plain.set("a", "plain", 60_000);
     expect(await open({ keyPrefix: prefix, encryptionKey: KEY_BYTES }).get("b")).toBe("other");
@@ -177,8 +181,39 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     );
     await raw.set(rawA![0], rawB![1]!, { expiration: { type: "PX", value: 60_000 } });
     await raw.set(rawB![0], rawA![1]!, { expiration: { type: "PX", value: 60_000 } });
-    expect(await store.get("a")).toBeUndefined();
-    expect(await store.get("b")).toBeUndefined();
+    expect(await store.get("a")).toEqual(unreadable);
+    expect(await store.get("b")).toEqual(unreadable);
+  });
+
+  it("opens values with decryptionKeys too, and seals with encryptionKey only (a key change)", async () => {
+    const prefix = uniquePrefix("keys");
+    const next = crypto.getRandomValues(new Uint8Array(32));
+    registerSecret(Buffer.from(next).toString("base64"), "encryption key");
+    const old = open({ keyPrefix: prefix, encryptionKey: KEY_BYTES });
+    // Step 1 of a key change: every instance opens with the next key, still seals with the old one.
+    const step1 = open({ keyPrefix: prefix, encryptionKey: KEY_BYTES, decryptionKeys: [next] });
+    // Step 2: seals with the next key, still opens what the old one sealed.
+    const step2 = open({ keyPrefix: prefix, encryptionKey: next, decryptionKeys: [KEY_BYTES] });
+    await old.set("from-old", "o", 60_000);
+    await step2.set("from-step2", "n", 60_000);
+    for (const store of [old, step1, step2]) expect(await store.get("from-old")).toBe("o");
+    for (const store of [step1, step2]) expect(await store.get("from-step2")).toBe("n");
+    // Only an instance that has the next key opens what it sealed.
+    expect(await old.get("from-step2")).toEqual({ unreadable: true });
+    expect(await open({ keyPrefix: prefix, encryptionKey: next }).get("from-old")).toEqual({
+      unreadable: true,
+    });
+
+    // Turning encryption on: without encryptionKey, values are written as JSON text, and sealed ones
+    // open with decryptionKeys. With encryptionKey, a plain value never opens (it is not authenticated).
+    const plain = open({ keyPrefix: prefix, decryptionKeys: [next] });
+    await plain.set("from-plain", "p", 60_000);
+    expect(await plain.get("from-plain")).toBe("p");
+    expect(await plain.get("from-step2")).toBe("n");
+    expect(await plain.get("from-old")).toEqual({ unreadable: true });
+    expect(await step2.get("from-plain")).toEqual({ unreadable: true });
+    expect(await old.compareAndDelete("from-step2", "n")).toBe(false);
+    expect(await step1.compareAndDelete("from-step2", "n")).toBe(true);
   });
 
   it("hands a lease to one holder at a time, with keys apart from values", async () => {

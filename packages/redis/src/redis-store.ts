@@ -6,7 +6,7 @@ import { type CommandSender, commandSender } from "./internal/command-sender.js"
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
 import { wrapRedisError } from "./internal/redis-errors.js";
-import { aesGcmCipher, importEncryptionKey, plainCipher, type ValueCipher } from "./internal/value-cipher.js";
+import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
 
 /**
@@ -48,7 +48,10 @@ type OwnedClient = RedisStoreClient & {
  *   only while its stored bytes are still those it read (atomic, encrypted values included).
  * - Redis keys are `keyPrefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
  *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
- *   `encryptionKey` is set. An entry that is not valid JSON or does not decrypt reads as absent.
+ *   `encryptionKey` is set; `decryptionKeys` also open what other keys sealed (a key change). An
+ *   entry that is there but does not decrypt or is not valid JSON is not
+ *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
+ *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
@@ -64,10 +67,10 @@ type OwnedClient = RedisStoreClient & {
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const parsed = parseRedisStoreOptions(options);
   const { keyPrefix, timeoutMs } = parsed;
-  const cipher: ValueCipher =
-    parsed.encryptionKey === undefined
-      ? plainCipher
-      : aesGcmCipher(importEncryptionKey(parsed.encryptionKey));
+  const cipher: ValueCipher = valueCipher(
+    parsed.encryptionKey === undefined ? undefined : importEncryptionKey(parsed.encryptionKey),
+    parsed.decryptionKeys.map(importEncryptionKey),
+  );
 
   const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
   const sendToRedis: CommandSender = commandSender(owned?.client ?? parsed.client!);
@@ -89,21 +92,28 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
   }
 
-  /** The stored payload (sealed when encrypted) and the value it holds. */
-  async function read(rk: string): Promise<{ payload: string; value: JsonValue } | undefined> {
+  /**
+   * The stored payload (sealed when encrypted) and the value it holds, or `value: undefined` when it
+   * is there but does not decrypt or parse here (another key, written unencrypted, garbage).
+   */
+  async function read(rk: string): Promise<{ payload: string; value: JsonValue | undefined } | undefined> {
     const payload = asText(await send("GET", ["GET", rk]));
     if (payload === undefined) return undefined;
     const text = await cipher.open(payload, rk);
-    if (text === undefined) return undefined;
+    if (text === undefined) return { payload, value: undefined };
     try {
       return { payload, value: JSON.parse(text) as JsonValue };
     } catch {
-      return undefined;
+      return { payload, value: undefined };
     }
   }
 
   async function get(key: string): Promise<JsonValue | undefined> {
-    return (await read(redisKey(keyPrefix, "v", key)))?.value;
+    const found = await read(redisKey(keyPrefix, "v", key));
+    if (found === undefined) return undefined;
+    // Unreadable is not absent: core's rotation coordinator must not take a marker it cannot read
+    // for "never redeemed" (the token manager takes this value as a miss).
+    return found.value === undefined ? { unreadable: true } : found.value;
   }
 
   /**
@@ -113,7 +123,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   async function compareAndDelete(key: string, expected: JsonValue): Promise<boolean> {
     const rk = redisKey(keyPrefix, "v", key);
     const current = await read(rk);
-    if (current === undefined || JSON.stringify(current.value) !== JSON.stringify(expected)) return false;
+    if (current?.value === undefined || JSON.stringify(current.value) !== JSON.stringify(expected)) {
+      return false;
+    }
     const answer = await send("EVAL", ["EVAL", COMPARE_AND_DELETE_SCRIPT, "1", rk, current.payload]);
     return Number(answer) === 1;
   }

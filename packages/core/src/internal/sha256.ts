@@ -6,7 +6,7 @@
 /** SHA-256 of `text` (UTF-8), as lowercase hex. */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  let hex = "";
-  for (const byte of digest) hex += byte.toString(16).padStart(2, "0");
-  return hex;
+  // One flat string: appending byte by byte leaves a rope (a tree of small strings, over 1 KB) in
+  // every store key built from it, kept as long as a memory store holds the key.
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -30,7 +30,10 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   creator: TokenCreator<I>;
   /**
    * Used instead of `creator` when the cached set has a refresh token (for example a refresh-token
-   * grant). When it fails permanently (`invalid_grant`), `creator` is called once instead.
+   * grant). When it fails permanently (`invalid_grant`), `creator` is called once instead. With
+   * `shared`, two processes may still present one refresh token (the store failing, a lease holder
+   * frozen past its lease): unsafe with rotating refresh tokens, which `createRotationCoordinator`
+   * (`@tokenkeep/core/rotation`) redeems once across processes.
    */
   refresher?: TokenCreator<I> | undefined;
   /**

@@ -36,6 +36,49 @@ describe("createMemoryStore", () => {
     for (let index = 0; index < 1000; index++) await store.set(`many-${index}`, index, 60_000);
     expect(store.size).toBe(3);
     expect(await store.get("many-999")).toBe(999);
+    expect(store.evicted).toBe(1 + 1000); // b, then a, c, d and the many but the last three
+  });
+
+  it("drops expired entries at the next write, so a full store evicts no live one, however old", async () => {
+    let now = 0;
+    const store = createMemoryStore({ maxEntries: 4, now: () => now });
+    // A long-lived entry (a day, as a rotation marker), then short ones (as successors) used after it.
+    await store.set("marker", "kept", 86_400_000);
+    await store.set("successor-1", 1, 30_000);
+    await store.set("successor-2", 2, 30_000);
+    await store.set("successor-3", 3, 60_000);
+    now = 30_000; // the first two have expired, the third has not
+    await store.set("new", "n", 60_000);
+    expect(store.size).toBe(3);
+    expect(store.evicted).toBe(0);
+    expect(await store.get("marker")).toBe("kept");
+    expect(await store.get("successor-3")).toBe(3);
+    // Nothing expired any more: now the least recently used live entry goes, and is counted.
+    await store.set("more-1", 1, 60_000);
+    await store.set("more-2", 2, 60_000);
+    expect(store.evicted).toBe(1);
+    // The least recently used: written before marker and successor-3 were read.
+    expect(await store.get("new")).toBeUndefined();
+    expect(await store.get("marker")).toBe("kept");
+  });
+
+  it("stays exact while entries are replaced and renewed over and over (its expiry queue rebuilt)", async () => {
+    let now = 0;
+    const store = createMemoryStore({ maxEntries: 10, now: () => now });
+    const release = await store.acquire("lease", 1_000);
+    for (let round = 0; round < 20_000; round++) {
+      now++;
+      await store.set(`key-${round % 7}`, round, 500 + (round % 300));
+      expect(await release!.renew!(1_000)).toBe(true);
+    }
+    expect(store.size).toBe(8);
+    expect(store.evicted).toBe(0);
+    // Past every TTL, the next write drops them all: only the live ones stay.
+    now += 2_000;
+    await store.set("late", 0, 1_000);
+    expect(store.size).toBe(1);
+    expect(store.evicted).toBe(0);
+    expect(await store.get("late")).toBe(0);
   });
 
   it("stores a copy: changing a value after set does not change the stored one", async () => {
@@ -61,7 +104,7 @@ describe("createMemoryStore", () => {
     }
   });
 
-  it("behaves like a reference LRU-with-TTL model under any sequence of operations", async () => {
+  it("behaves like a reference model (expired entries first, then LRU) under any sequence of operations", async () => {
     type Op =
       | { type: "set"; key: string; value: number; ttlMs: number }
       | { type: "get" | "delete"; key: string }
@@ -82,8 +125,10 @@ describe("createMemoryStore", () => {
         async (maxEntries, ops) => {
           let now = 0;
           const store = createMemoryStore({ maxEntries, now: () => now });
-          // The model: entries from least to most recently used.
+          // The model: entries from least to most recently used; a write drops every expired entry,
+          // then, past `maxEntries`, the least recently used.
           let model: { key: string; value: unknown; expiresAt: number }[] = [];
+          let evicted = 0;
           const touch = (k: string) => {
             const entry = model.find((item) => item.key === k);
             model = model.filter((item) => item.key !== k);
@@ -94,7 +139,11 @@ describe("createMemoryStore", () => {
           const put = (k: string, value: unknown, ttl: number) => {
             model = model.filter((item) => item.key !== k);
             model.push({ key: k, value, expiresAt: now + ttl });
-            while (model.length > maxEntries) model.shift();
+            model = model.filter((item) => item.expiresAt > now);
+            while (model.length > maxEntries) {
+              model.shift();
+              evicted++;
+            }
           };
           for (const step of ops) {
             if (step.type === "advance") now += step.ms;
@@ -114,6 +163,7 @@ describe("createMemoryStore", () => {
             }
             expect(store.size).toBeLessThanOrEqual(maxEntries);
             expect(store.size).toBe(model.length);
+            expect(store.evicted).toBe(evicted);
           }
         },
       ),

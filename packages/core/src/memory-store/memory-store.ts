@@ -1,5 +1,5 @@
 import { DEFAULT_STORE_MAX_ENTRIES } from "../defaults.js";
-import { setRecent } from "../internal/lru.js";
+import { type Expiring, popExpiring, pushExpiring } from "../internal/expiry-queue.js";
 import { func, number, object, optional, validate } from "../options/rules.js";
 import type { LeaseRelease, Store } from "../store/store.js";
 import type { JsonValue } from "../token/token-set.js";
@@ -7,7 +7,8 @@ import type { JsonValue } from "../token/token-set.js";
 /** Options of {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most entries (values and leases) held at once; past it the least recently used is evicted.
+   * Most entries (values and leases) held at once. Expired entries go first (at the first write after
+   * they expire); a write past it evicts the least recently used live one (counted in `evicted`).
    * @default 1000
    */
   maxEntries?: number | undefined;
@@ -24,6 +25,12 @@ export interface MemoryStore extends Store {
   compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
   /** Entries held right now, including expired ones not yet collected; never above `maxEntries`. */
   readonly size: number;
+  /**
+   * Live entries evicted before their expiry because the store was full, since it was created. Above
+   * 0, `maxEntries` is too small for the load: for the rotation coordinator, each one may be the
+   * marker that keeps a redeemed refresh token from being presented again.
+   */
+  readonly evicted: number;
 }
 
 const optionsRule = object({
@@ -31,10 +38,10 @@ const optionsRule = object({
   now: optional(func<() => number>()),
 });
 
-interface Entry {
+interface Entry extends Expiring {
+  readonly key: string;
   /** The value as JSON text, so every `get` returns a fresh copy, as a remote store would. */
   readonly text: string;
-  readonly expiresAt: number;
   /** Set on leases: who holds it. */
   readonly owner?: object;
 }
@@ -50,8 +57,10 @@ function checkTtl(ttlMs: number): void {
 /**
  * Creates the default {@link Store}: a bounded, in-process map with per-entry TTL and leases. Values
  * are kept as JSON text, so what `get` returns is a copy and behaves exactly like a value read back
- * from Redis. Expired entries are dropped when touched, or evicted as least recently used once the
- * map is full. No timer is used, so it never keeps a process alive.
+ * from Redis. Expired entries are dropped when touched, and otherwise at the first write after they
+ * expire: an expiry queue (a heap) finds them without a scan, so memory follows the live entries.
+ * Only a write past `maxEntries` evicts a live entry, the least recently used. No timer is used, so
+ * it never keeps a process alive.
  *
  * Leases (`acquire`) share the key space with values, as `SET key owner NX PX ttl` does in Redis.
  *
@@ -62,6 +71,10 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
   const maxEntries = parsed.maxEntries ?? DEFAULT_STORE_MAX_ENTRIES;
   const now = parsed.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  // Every entry in expiry order, plus entries since replaced or removed (told apart by identity with
+  // `entries`): those are dropped as they come out, or all at once when there are too many.
+  let queue: Entry[] = [];
+  let evicted = 0;
 
   /** The live entry under `key`, marked most recently used; drops it when expired. */
   const live = (key: string): Entry | undefined => {
@@ -73,12 +86,41 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     return entry;
   };
 
-  // Every use re-inserts (`live`), so the oldest key is the least recently used.
-  const put = (key: string, entry: Entry): void => setRecent(entries, key, entry, maxEntries);
+  /** Stores `entry` as the most recently used (every use re-inserts, in `live`), then evicts. */
+  const put = (entry: Entry): void => {
+    entries.delete(entry.key);
+    entries.set(entry.key, entry);
+    pushExpiring(queue, entry);
+    // Expired entries go at the first write after they expire, found at the front of the expiry
+    // queue (each leaves it once: amortized O(log n) per write, never a scan), so a full store never
+    // evicts a live entry while it holds an expired one ...
+    const at = now();
+    for (let first = queue[0]; first !== undefined; first = queue[0]) {
+      const current = entries.get(first.key) === first;
+      if (current && first.expiresAt > at) break;
+      popExpiring(queue);
+      if (current) entries.delete(first.key);
+    }
+    // ... and past `maxEntries`, the least recently used live ones (a `Map` iterates in insertion order).
+    for (const key of entries.keys()) {
+      if (entries.size <= maxEntries) break;
+      entries.delete(key);
+      evicted++;
+    }
+    if (queue.length > entries.size + (entries.size >> 2) + 64) {
+      // Entries replaced, removed or evicted since outnumber a quarter of those held: rebuild from the
+      // held ones (a sorted array is a heap). That takes a quarter as many writes as entries held, so
+      // this too is amortized, and what the queue keeps alive stays within a quarter of the store.
+      queue = [...entries.values()].sort((a, b) => a.expiresAt - b.expiresAt);
+    }
+  };
 
   return {
     get size() {
       return entries.size;
+    },
+    get evicted() {
+      return evicted;
     },
     async get(key) {
       const entry = live(key);
@@ -86,7 +128,7 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     },
     async set(key, value, ttlMs) {
       checkTtl(ttlMs);
-      put(key, { text: JSON.stringify(value), expiresAt: now() + ttlMs });
+      put({ key, text: JSON.stringify(value), expiresAt: now() + ttlMs });
     },
     async delete(key) {
       entries.delete(key);
@@ -103,7 +145,7 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
       checkTtl(ttlMs);
       if (live(key) !== undefined) return undefined;
       const owner = {};
-      put(key, { text: '"lease"', expiresAt: now() + ttlMs, owner });
+      put({ key, text: '"lease"', expiresAt: now() + ttlMs, owner });
       // Only the holder touches its own lease: one that expired and was taken by someone else stays.
       const held = () => live(key)?.owner === owner;
       return Object.assign(
@@ -114,7 +156,7 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
           async renew(renewTtlMs: number) {
             checkTtl(renewTtlMs);
             if (!held()) return false;
-            put(key, { text: '"lease"', expiresAt: now() + renewTtlMs, owner });
+            put({ key, text: '"lease"', expiresAt: now() + renewTtlMs, owner });
             return true;
           },
         },

@@ -13,7 +13,7 @@ import { createMemoryStore, type MemoryStore } from "../memory-store/memory-stor
 import { shareStore } from "../shared/share-store.js";
 import type { Store } from "../store/store.js";
 import type { TokenResponse } from "../token/token-response.js";
-import type { TokenSet } from "../token/token-set.js";
+import type { JsonValue, TokenSet } from "../token/token-set.js";
 import {
   createRotationCoordinator,
   type RotationCoordinator,
@@ -567,6 +567,90 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     await expect(
       rotation.rotate({ accessToken: "a", tokenType: "Bearer", expiresAt: 0, raw: {} }),
     ).rejects.toThrow(/refresh token/);
+  });
+});
+
+describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtlMs", () => {
+  /** A redeemer that counts presentations per refresh token and always answers. */
+  const counting = () => {
+    const presented = new Map<string, number>();
+    const redeem = async ({ refreshToken }: RotationRedeemContext): Promise<TokenResponse> => {
+      presented.set(refreshToken, (presented.get(refreshToken) ?? 0) + 1);
+      return { access_token: `at-${refreshToken}`, expires_in: 300, refresh_token: `next-${refreshToken}` };
+    };
+    return { redeem, presented };
+  };
+
+  it("with no store given, still refuses a token redeemed before 1,200 other rotations", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const rotation = createRotationCoordinator({ redeem, now: time.now, timers: time.timers });
+    await rotation.rotate("rt-A");
+    for (let index = 0; index < 1_200; index++) await rotation.rotate(`rt-${index}`);
+    await time.advance(60_000); // past the successor window, far inside redeemedTtlMs
+    await expect(rotation.rotate("rt-A")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
+    });
+    expect(presented.get("rt-A")).toBe(1);
+    await rotation.dispose();
+  });
+
+  it("refuses a token whose marker is there but cannot be read (another key, another version)", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const store = createMemoryStore({ now: time.now });
+    const events: RotationEvent[] = [];
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+      verifyUnredeemed: async () => true, // not asked: an unreadable record says nothing it could check
+      onEvent: (event) => events.push(event),
+    });
+    // What @tokenkeep/redis reads for an entry sealed with another key, and an unknown state.
+    const unreadable: JsonValue[] = [
+      { unreadable: true },
+      { state: "revoked-by-a-newer-version", at: time.now() },
+    ];
+    for (const [index, record] of unreadable.entries()) {
+      const token = `rt-unreadable-${index}`;
+      await store.set(`tokenkeep:rotation:marker:${await sha256Hex(token)}`, record, 60_000);
+      const error = await rotation.rotate(token).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: false });
+      expect(presented.get(token)).toBeUndefined();
+    }
+    expect(events.filter((event) => event.type === "in-doubt")).toHaveLength(2);
+    expect(rotation.stats().inDoubt).toBe(2);
+    await rotation.dispose();
+  });
+
+  it("keeps a day-old marker in a full memory store: expired successors make room first", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    // Room for 13 entries: the 11 markers below, a lease and a successor; not 11 successors too.
+    const store = createMemoryStore({ maxEntries: 13, now: time.now });
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+    });
+    await rotation.rotate("rt-A");
+    for (let index = 0; index < 10; index++) {
+      await time.advance(31_000); // the previous successor has expired
+      await rotation.rotate(`rt-${index}`);
+    }
+    await time.advance(31_000);
+    await expect(rotation.rotate("rt-A")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
+    });
+    expect(presented.get("rt-A")).toBe(1);
+    expect(store.evicted).toBe(0);
+    // Past the bound, the oldest markers go, and the store counts them.
+    for (let index = 10; index < 15; index++) await rotation.rotate(`rt-${index}`);
+    expect(store.evicted).toBeGreaterThan(0);
+    await rotation.dispose();
   });
 });
 

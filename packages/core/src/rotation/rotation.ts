@@ -39,6 +39,7 @@ import {
   DEFAULT_LEASE_POLL_MAX_MS,
   DEFAULT_REDEEM_TIMEOUT_MS,
   DEFAULT_REDEEMED_TTL_MS,
+  DEFAULT_ROTATION_STORE_MAX_ENTRIES,
   DEFAULT_SUCCESSOR_TTL_MS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
@@ -180,9 +181,13 @@ export interface RotationCoordinatorOptions {
   /**
    * The store every instance shares, with its settings: `shareStore(createRedisStore(...), { keyPrefix,
    * leaseTtlMs, timeoutMs, probeIntervalMs })` from `@tokenkeep/core/shared`, the same value a token
-   * manager takes. The store must offer leases (`acquire`). Without it, a memory store covers this
-   * process only.
-   * @default shareStore(createMemoryStore())
+   * manager takes. The store must offer leases (`acquire`). Without it, a memory store of 100,000
+   * entries on the coordinator's clock covers this process only: each rotation keeps one marker
+   * (about 350 bytes) for `redeemedTtlMs`, so it remembers up to about 100,000 rotations a day, in at
+   * most about 40 MB. Past that the oldest markers are evicted early, and a token whose marker is gone
+   * would be presented again: for more, use Redis, or pass `shareStore(createMemoryStore({ maxEntries }))`
+   * and watch its `evicted` count.
+   * @default shareStore(createMemoryStore({ maxEntries: 100_000, now }))
    */
   shared?: SharedStore | undefined;
   /**
@@ -322,6 +327,11 @@ const inDoubt = (cause: unknown, retryAfterMs: number | undefined, checkFailedAt
       : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
   );
+const unreadableMarker = () =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
+    "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version): it is not presented again",
+  );
 /** What a marker records when the server says a token in doubt is dead: the session is over. */
 const deadAfterDoubt = {
   error: "invalid_grant",
@@ -380,13 +390,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   /** The in-doubt error; transient with a verifier, to be retried once the check is due. */
   const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs) =>
     inDoubt(cause, verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()));
-  const shared = parsed.shared ?? shareStore(createMemoryStore());
+  const now = parsed.now ?? Date.now;
+  const shared =
+    parsed.shared ?? shareStore(createMemoryStore({ maxEntries: DEFAULT_ROTATION_STORE_MAX_ENTRIES, now }));
   const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
   const redeemedTtlMs = parsed.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS;
   const redeemTimeoutMs = parsed.redeemTimeoutMs ?? DEFAULT_REDEEM_TIMEOUT_MS;
   const prefix = `${shared.settings.keyPrefix}rotation:`;
   const lease = leaseSettings(shared.settings);
-  const now = parsed.now ?? Date.now;
   const timers = createTimerSet(parsed.timers ?? runtimeTimers());
   const lifetime = new AbortController();
   const flights = new Map<string, Promise<TokenSet>>();
@@ -456,6 +467,13 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         return successorHit(found.set);
       }
       const state = decodeMarker(marker);
+      if (state === undefined && marker !== undefined) {
+        // Something is recorded but this instance cannot read it (another encryption key, another
+        // version): it may say "redeemed", so the token is refused, never taken as one never seen.
+        counters.inDoubt++;
+        emit("in-doubt");
+        throw unreadableMarker();
+      }
       redeeming = state?.state === "redeeming";
       due = undefined;
       if (state?.state === "redeemed") {

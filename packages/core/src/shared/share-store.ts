@@ -166,7 +166,9 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             leaseKey,
             read,
             // The previous holder may have written between our read and our lease. Losing the lease
-            // does not stop the fetch: a token fetched twice harms no one.
+            // does not stop the fetch: fetching twice is harmless for a client-credentials token, not
+            // for a rotating refresh token a `refresher` redeems (presented twice, it is a reuse: see
+            // the README; the rotation coordinator is the safe way to redeem those).
             work: async () => {
               const found = await read();
               return found === FAILED || found === undefined ? fetchAndWrite() : found;

@@ -22,7 +22,13 @@ export type LeaseRelease = (() => Promise<void>) & {
  * (`SET key value PX ttl`, leases with `SET key owner NX PX ttl`).
  */
 export interface Store {
-  /** The value stored under `key`, or `undefined` when absent or expired. */
+  /**
+   * The value stored under `key`, or `undefined` when absent or expired. An entry that is there but
+   * that this store cannot read (sealed with another encryption key, say) is not absent: resolve a
+   * value no tokenkeep record decodes from, such as `{ unreadable: true }` (as `@tokenkeep/redis`
+   * does). The token manager takes it as a miss and fetches; the rotation coordinator refuses the
+   * refresh token (it may have been redeemed), where `undefined` would let it be presented again.
+   */
   get(key: string): Promise<JsonValue | undefined>;
   /** Stores `value` under `key` for `ttlMs` milliseconds (> 0), replacing any previous value. */
   set(key: string, value: JsonValue, ttlMs: number): Promise<void>;

@@ -1,5 +1,6 @@
 /**
- * Optional AES-256-GCM encryption of stored values with `crypto.subtle`.
+ * Optional AES-256-GCM encryption of stored values with `crypto.subtle`, with extra keys that only
+ * open (a key change without unreadable entries).
  *
  * Format: `tk1.` + base64(iv (12 random bytes) || ciphertext || tag). The Redis key is the additional
  * authenticated data, so a value copied under another key does not decrypt.
@@ -17,21 +18,24 @@ export interface ValueCipher {
   open(payload: string, redisKey: string): Promise<string | undefined>;
 }
 
-/** Stores JSON text as it is. */
-export const plainCipher: ValueCipher = {
-  seal: async (plaintext) => plaintext,
-  open: async (payload) => payload,
-};
-
-/** AES-GCM with the given key (already imported for `encrypt` and `decrypt`). */
-export function aesGcmCipher(key: CryptoKey | Promise<CryptoKey>): ValueCipher {
+/**
+ * Seals with `sealKey` (without one, JSON text is stored as it is) and opens a sealed payload with
+ * `sealKey` or any of `openKeys` (former or next keys, never used to seal). A plain payload opens
+ * only when there is no `sealKey`: with encryption on, an unauthenticated value is never taken.
+ */
+export function valueCipher(
+  sealKey: CryptoKey | Promise<CryptoKey> | undefined,
+  openKeys: ReadonlyArray<CryptoKey | Promise<CryptoKey>> = [],
+): ValueCipher {
+  const keys = sealKey === undefined ? openKeys : [sealKey, ...openKeys];
   return {
     async seal(plaintext, redisKey) {
+      if (sealKey === undefined) return plaintext;
       const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
       const sealed = new Uint8Array(
         await crypto.subtle.encrypt(
           { name: "AES-GCM", iv, additionalData: encoder.encode(redisKey) },
-          await key,
+          await sealKey,
           encoder.encode(plaintext),
         ),
       );
@@ -41,20 +45,23 @@ export function aesGcmCipher(key: CryptoKey | Promise<CryptoKey>): ValueCipher {
       return VERSION + Buffer.from(out).toString("base64");
     },
     async open(payload, redisKey) {
-      if (!payload.startsWith(VERSION)) return undefined;
+      if (!payload.startsWith(VERSION)) return sealKey === undefined ? payload : undefined;
       const bytes = Buffer.from(payload.slice(VERSION.length), "base64");
       if (bytes.length < IV_BYTES + 16) return undefined;
-      try {
-        const plain = await crypto.subtle.decrypt(
-          { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: encoder.encode(redisKey) },
-          await key,
-          bytes.subarray(IV_BYTES),
-        );
-        return decoder.decode(plain);
-      } catch {
-        // Wrong key, tampered or truncated: the entry is treated as absent.
-        return undefined;
+      for (const key of keys) {
+        try {
+          const plain = await crypto.subtle.decrypt(
+            { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: encoder.encode(redisKey) },
+            await key,
+            bytes.subarray(IV_BYTES),
+          );
+          return decoder.decode(plain);
+        } catch {
+          // Not this key (or tampered, truncated): the next one, if any.
+        }
       }
+      // No key opens it: the store reads the entry as unreadable (not as absent).
+      return undefined;
     },
   };
 }
