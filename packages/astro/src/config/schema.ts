@@ -161,7 +161,10 @@ export type UpstreamConfig =
   | { readonly endpoints: EndpointsUpstreamOptions }
   | Upstream;
 
-/** Route protection. */
+/**
+ * Route protection. Paths are the site's own, written without Astro's `base`: with `base: "/app"`,
+ * `/account/*` protects `/app/account/...` and `signInPath` `/login` redirects to `/app/login`.
+ */
 export interface ProtectOptions {
   /**
    * Paths that need a session: exact (`/account`), or a prefix ending in `/*` (`/account/*` covers
