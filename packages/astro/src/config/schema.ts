@@ -256,7 +256,11 @@ export interface TokenkeepConfig {
    * @default 10_000
    */
   readonly rotationSettleMs?: number | undefined;
-  /** The store rotations are coordinated through: `@tokenkeep/redis` for several instances. @default memory (this process) */
+  /**
+   * The store rotations are coordinated through: `@tokenkeep/redis` for several instances. It must
+   * offer leases (`acquire`); a store without them is refused with the other options.
+   * @default memory (this process)
+   */
   readonly store?: Store | undefined;
   /** Paths that need a session. */
   readonly protect?: ProtectOptions | undefined;
@@ -366,12 +370,20 @@ const upstreamSchema = z
     }
   });
 
+// Rotation takes a lease per refresh token (`acquire`), so a store without leases is refused here
+// rather than on the first rotation, which would fail every request in the refresh window.
 const storeSchema = z.custom<Store>(
   (value) =>
     typeof value === "object" &&
     value !== null &&
-    ["get", "set", "delete"].every((name) => typeof (value as Record<string, unknown>)[name] === "function"),
-  { message: "expected a store (get, set, delete)" },
+    ["get", "set", "delete", "acquire"].every(
+      (name) => typeof (value as Record<string, unknown>)[name] === "function",
+    ),
+  {
+    message:
+      "expected a store with leases (get, set, delete and acquire), such as createMemoryStore() from " +
+      "@tokenkeep/core/memory-store or createRedisStore() from @tokenkeep/redis",
+  },
 );
 
 const originSchema = z.string().refine(

@@ -865,3 +865,126 @@ describe("middleware: a site served under Astro's base", () => {
     expect((await run(plain, "http://app.test/account", { headers: html })).response.status).toBe(302);
   });
 });
+
+describe("middleware: the upstream is checked when the middleware is created", () => {
+  it("a mistake in upstream.oauth throws at creation (the server's start), not at the first sign-in", () => {
+    const build = (oauth: Record<string, unknown>) => () =>
+      createTokenkeepMiddleware(parseConfig({ upstream: { oauth }, cookie: { secrets: [SECRET] } }), {
+        dev: false,
+      });
+    expect(build({ issuer: "http://127.0.0.1:9/", clientID: "web", clientSecret: "s" })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/^upstream\.oauth: unknown option `clientID`/),
+      }),
+    );
+    // An option only the sign-in's password grant takes is checked too.
+    expect(build({ issuer: "http://127.0.0.1:9/", clientId: "web", clientSecret: "s", scope: 42 })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/upstream\.oauth\.scope: /),
+      }),
+    );
+  });
+
+  it("building it sends nothing (discovery waits for the first token request)", async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests++;
+      return new Response("{}", { status: 500 });
+    };
+    const middleware = createTokenkeepMiddleware(
+      parseConfig({
+        upstream: {
+          oauth: {
+            issuer: "http://127.0.0.1:9/",
+            clientId: "web",
+            clientSecret: "s",
+            fetch,
+            introspection: true,
+          },
+        },
+        cookie: { secrets: [SECRET] },
+      }),
+      { dev: false },
+    );
+    middlewares.push(middleware);
+    await run(middleware, "http://app.test/");
+    expect(requests).toBe(0);
+  });
+
+  it("login() throws only SignInError, and reports each failure as a sign-in-failure event", async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests++;
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    };
+    const events: TokenkeepEvent[] = [];
+    const middleware = createTokenkeepMiddleware(
+      parseConfig({
+        upstream: {
+          oauth: { tokenUrl: "http://127.0.0.1:9/token", clientId: "web", clientSecret: "s", fetch },
+        },
+        cookie: { secrets: [SECRET] },
+        onEvent: (event) => events.push(event),
+      }),
+      { dev: false },
+    );
+    middlewares.push(middleware);
+    const failures: unknown[] = [];
+    const context = makeContext("http://app.test/login") as APIContext;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      const attempts: Record<string, string>[] = [
+        { username: "u", password: "" },
+        {},
+        { username: "u", password: "wrong" },
+      ];
+      for (const credentials of attempts) {
+        await tokenkeep.login(credentials).catch((error: unknown) => failures.push(error));
+      }
+      return new Response("page");
+    });
+    expect(failures.map((error) => (error as { name: string; code: string }).code)).toEqual([
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+    ]);
+    expect(failures.every((error) => (error as Error).name === "SignInError")).toBe(true);
+    // Without a username or a password nothing is sent.
+    expect(requests).toBe(1);
+    expect(events.map((event) => [event.type, (event.error as { code?: string }).code])).toEqual([
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+    ]);
+    expectNoSecretIn(events, ["wrong"], "the sign-in-failure events");
+  });
+
+  it("a session that cannot be stored is an unavailable sign-in, not a raw error", async () => {
+    const { middleware, events } = create(signingInUpstream(), { storage: "session" });
+    const context = makeContext("http://app.test/login") as APIContext;
+    // Astro's session whose driver fails on write.
+    const failing = {
+      get: async () => undefined,
+      set: () => {
+        throw new Error("driver down");
+      },
+      regenerate: async () => {
+        throw new Error("driver down");
+      },
+      destroy: () => undefined,
+    };
+    Object.defineProperty(context, "session", { value: failing });
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => {
+        failure = error;
+      });
+      return new Response("page");
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+  });
+});

@@ -16,7 +16,6 @@
  * Paths are matched below the site's `base` (Astro's option, handed over by the integration), and the
  * sign-in redirect points under it.
  *
- *
  * A `Set-Cookie` is sent only when the session changed (rotated, or cleared because it is dead or
  * unreadable); an anonymous page and a session that needs no rotation get none.
  */
@@ -55,7 +54,7 @@ import {
   type SessionStorage,
   type StoredSession,
 } from "../session-storage.js";
-import { SignInError } from "../sign-in-error.js";
+import { SignInError, type SignInErrorCode } from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -205,12 +204,15 @@ export function createTokenkeepMiddleware(
     config.protect === undefined
       ? undefined
       : { ...config.protect, signInPath: underBase(config.protect.signInPath, base) };
-  // Built on the first on-demand request: loading the module does no work and reads no secret, and
-  // the upstream (grants' creators, discovery) is built only once a session needs rotating.
+  // Built now, so a mistake in the upstream's options (grants checks `upstream.oauth` as it makes its
+  // creators) stops the server as it loads this module, like a missing secret, rather than failing
+  // the first sign-in or rotation. It does no I/O: discovery waits for the first token request.
+  const upstream: Upstream = resolveUpstream(config.upstream);
+  // Built on the first on-demand request: the sealer reads the secret then (the start-up check reads
+  // it earlier with @astrojs/node), and the coordinator starts only once a session needs rotating.
   let sealer: CookieSealer | undefined;
   // Sessions decoded from this sealer's values, by value (a returning session skips unsealing).
   let sessions: SessionCache | undefined;
-  let upstream: Upstream | undefined;
   let rotation: SessionRotation | undefined;
 
   const emit = (type: TokenkeepEventType, path: string, extra: Partial<TokenkeepEvent> = {}) => {
@@ -244,7 +246,6 @@ export function createTokenkeepMiddleware(
   };
 
   const getRotation = (): SessionRotation => {
-    upstream ??= resolveUpstream(config.upstream);
     rotation ??= createSessionRotation({
       upstream,
       store: config.store,
@@ -365,25 +366,33 @@ export function createTokenkeepMiddleware(
 
     async login(credentials: Readonly<Record<string, string>>): Promise<SignInResult> {
       if (this.responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
-      upstream ??= resolveUpstream(config.upstream);
-      let set: Awaited<ReturnType<Upstream["signIn"]>>;
+      let next: Session;
       try {
-        set = await upstream.signIn(credentials, {});
+        next = tokenSetToSession(await upstream.signIn(credentials, {}), now());
       } catch (error) {
         const rejected = isOAuthError(error) && !error.transient;
-        throw new SignInError(
+        throw this.signInFailed(
           rejected ? "ERR_TOKENKEEP_SIGN_IN_REJECTED" : "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
-          {
-            cause: error,
-          },
+          error,
         );
       }
-      const next = tokenSetToSession(set, now());
-      await this.storage.beginSession?.();
-      await this.storage.write(next);
+      try {
+        await this.storage.beginSession?.();
+        await this.storage.write(next);
+      } catch (error) {
+        // The session could not be stored (Astro's session driver failed): nothing was signed in.
+        throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
+      }
       this.replace(next);
       emit("signed-in", this.path);
       return { signedIn: true, sessionPayload: next.sessionPayload, expiresAt: next.expiresAt };
+    }
+
+    /** The error `login()` throws for `cause`, reported first as a `sign-in-failure` event. */
+    private signInFailed(code: SignInErrorCode, cause: unknown): SignInError {
+      const error = new SignInError(code, { cause });
+      emit("sign-in-failure", this.path, { error });
+      return error;
     }
 
     async logout(): Promise<SignOutResult> {
@@ -392,7 +401,6 @@ export function createTokenkeepMiddleware(
       this.storage.clear();
       this.storage.endSession?.();
       if (ending === undefined) return { revoked: false };
-      upstream ??= resolveUpstream(config.upstream);
       if (upstream.signOut === undefined) {
         emit("signed-out", this.path, { revoked: false });
         return { revoked: false };

@@ -6,8 +6,11 @@
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
  * page that posted, else `/login`, with `?error=rejected|unavailable` on failure; both fallbacks, `/`
  * and `/login`, under the site's `base`); JSON requests
- * with JSON. Every answer is `Cache-Control: no-store`.
+ * with JSON. Every answer is `Cache-Control: no-store`. A failure that is neither rejected credentials
+ * nor the upstream's own failure (a bug, a session driver that threw) is also logged with
+ * `console.error`, by name and message only.
  */
+import { isTokenkeepError } from "@tokenkeep/core";
 import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
 import type { TokenkeepLocals } from "../locals.js";
@@ -107,6 +110,27 @@ function backTo(
   return `${safeReturnTo(page, paths.login)}?${query}`;
 }
 
+/** `error` by name, code and message: what a log may show (never a credential or a token). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`;
+}
+
+/**
+ * Logs a failed sign-in that no answer of the upstream explains (the form only says "unavailable"):
+ * not a rejection, and not one of the upstream's operational errors (which `onEvent` reports as
+ * `sign-in-failure`).
+ */
+function reportUnexpected(error: unknown): void {
+  if (isSignInError(error)) {
+    if (error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED" || isTokenkeepError(error.cause)) return;
+    console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error.cause)}`);
+    return;
+  }
+  console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error)}`);
+}
+
 function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
   return (context.locals as { tokenkeep?: TokenkeepLocals }).tokenkeep;
 }
@@ -134,6 +158,7 @@ export async function loginRoute(context: APIContext, options: SignInRouteOption
       expiresAt: result.expiresAt,
     });
   } catch (error) {
+    reportUnexpected(error);
     const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
     const reason = rejected ? "rejected" : "unavailable";
     if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo, paths));
