@@ -5,8 +5,8 @@
  *
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
  * page that posted, else `/login`, with `?error=rejected|unavailable` on failure; both fallbacks, `/`
- * and `/login`, under the site's `base`); JSON requests
- * with JSON. Every answer is `Cache-Control: no-store`. A failure that is neither rejected credentials
+ * and `/login`, under the site's `base`); JSON requests with JSON. Every answer is
+ * `Cache-Control: no-store`. A failure that is neither rejected credentials
  * nor the upstream's own failure (a bug, a session driver that threw) is also logged with
  * `console.error`, by name and message only.
  */
