@@ -19,6 +19,11 @@ export type TokenkeepEventType =
   | "protected"
   /** `login()` stored a new session. */
   | "signed-in"
+  /**
+   * `login()` failed; `error` is the `SignInError` it threw (its `code` tells rejected credentials from
+   * an unavailable upstream, its `cause` what went wrong).
+   */
+  | "sign-in-failure"
   /** `logout()` ended a session; `revoked` tells whether the upstream confirmed it. */
   | "signed-out";
 
@@ -33,7 +38,7 @@ export interface TokenkeepEvent {
   readonly permanent?: boolean;
   /** For `signed-out`: whether the upstream revoked the session. */
   readonly revoked?: boolean;
-  /** For `refresh-failure`, `late-request` and `signed-out`: what went wrong (log-safe). */
+  /** For `refresh-failure`, `late-request`, `sign-in-failure` and `signed-out`: what went wrong (log-safe). */
   readonly error?: unknown;
 }
 

@@ -17,6 +17,7 @@ declare module "virtual:tokenkeep/config" {
   const config: import("@tokenkeep/astro/config").TokenkeepConfig;
   export default config;
   export const dev: boolean;
+  export const base: string;
   export const prerenderOnly: boolean;
 }
 `;

@@ -27,12 +27,13 @@ function setup(
   root: string,
   command = "build",
   adapter: { name: string } | undefined = undefined,
+  base = "/",
 ) {
   const middlewares: unknown[] = [];
   const updates: Array<{ vite: { plugins: unknown[]; ssr: unknown } }> = [];
   const hook = integration.hooks["astro:config:setup"] as (options: unknown) => void;
   hook({
-    config: { root: pathToFileURL(`${root}/`), adapter },
+    config: { root: pathToFileURL(`${root}/`), adapter, base },
     command,
     addMiddleware: (middleware: unknown) => middlewares.push(middleware),
     updateConfig: (update: { vite: { plugins: unknown[]; ssr: unknown } }) => updates.push(update),
@@ -77,6 +78,15 @@ describe("integration", () => {
     expect(names(undefined)).toEqual(["@tokenkeep/astro:config"]);
   });
 
+  it("serves the config module with the site's base (Astro's option), for route protection", () => {
+    const root = project("src/tokenkeep.config.ts");
+    const plugin = setup(tokenkeep(), root, "build", undefined, "/app/").updates[0]!.vite.plugins[0] as {
+      load: (this: unknown, id: string) => string | undefined;
+    };
+    const code = plugin.load.call({ environment: { name: "ssr" } }, "\0virtual:tokenkeep/config");
+    expect(code).toContain('export const base = "/app";');
+  });
+
   it("a missing config module is a build error naming the file, with a minimal example", () => {
     const root = project(undefined);
     expect(() => setup(tokenkeep(), root)).toThrow(
@@ -117,14 +127,26 @@ describe("config module plugin", () => {
       "\0virtual:tokenkeep/config",
     );
     expect(load("ssr")).toBe(
-      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const prerenderOnly = false;',
+      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const base = "";\nexport const prerenderOnly = false;',
     );
   });
 
   it("gives the build's prerender environment a stand-in: the user's module is not evaluated at build time", () => {
     expect(load("prerender")).toBe(
-      "export default undefined;\nexport const dev = false;\nexport const prerenderOnly = true;",
+      'export default undefined;\nexport const dev = false;\nexport const base = "";\nexport const prerenderOnly = true;',
     );
+  });
+
+  it("hands Astro's base to the runtime, normalized (protected paths are matched below it)", () => {
+    const plugin = (base: string) => configModulePlugin({ configPath: "/p/c.ts", dev: false, base });
+    const loaded = (base: string) =>
+      (plugin(base).load as (this: unknown, id: string) => string | undefined).call(
+        { environment: { name: "ssr" }, error: () => undefined },
+        "\0virtual:tokenkeep/config",
+      );
+    expect(loaded("/app/")).toContain('export const base = "/app";');
+    expect(loaded("/app")).toContain('export const base = "/app";');
+    expect(loaded("/")).toContain('export const base = "";');
   });
 
   it("refuses the client environment (a client script would ship the secrets)", () => {

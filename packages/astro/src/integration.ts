@@ -83,7 +83,8 @@ export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroInteg
         const root = fileURLToPath(config.root);
         const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
         if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
-        const plugins = [configModulePlugin({ configPath, dev: command === "dev" })];
+        // `base` reaches the runtime through the virtual module: protected paths are matched below it.
+        const plugins = [configModulePlugin({ configPath, dev: command === "dev", base: config.base })];
         // With @astrojs/node the server refuses to start without a cookie secret. Other adapters'
         // platforms may only expose secrets per request, so there the first request refuses instead.
         if (config.adapter?.name === NODE_ADAPTER) plugins.push(startupCheckPlugin());

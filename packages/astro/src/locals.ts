@@ -32,8 +32,9 @@ export interface TokenkeepLocals {
   /**
    * Signs in through the upstream (password grant or the custom login endpoint) and stores the
    * session in its sealed cookies. Use it from actions and endpoints (or a page's frontmatter).
-   * @throws SignInError (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong credentials,
-   *   `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed)
+   * @throws SignInError, and nothing else (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong or missing
+   *   credentials, `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed or the session could
+   *   not be stored, `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started)
    */
   login(credentials: Readonly<Record<string, string>>): Promise<SignInResult>;
   /**

@@ -7,6 +7,7 @@
  */
 import { posix } from "node:path";
 import type { Plugin } from "vite";
+import { normalizeBase } from "./base-path.js";
 import { CONFIG_MODULE_ID, STARTUP_MODULE_ID } from "./defaults.js";
 
 const RESOLVED_ID = `\0${CONFIG_MODULE_ID}`;
@@ -18,6 +19,12 @@ export interface ConfigModulePluginOptions {
   readonly configPath: string;
   /** Whether this is `astro dev`. */
   readonly dev: boolean;
+  /**
+   * The site's `base` (Astro's option), normalized: `""` or `/app`. The runtime matches protected
+   * paths below it and redirects under it.
+   * @default ""
+   */
+  readonly base?: string | undefined;
 }
 
 /** The error text when client-side code imports the configuration. */
@@ -60,6 +67,7 @@ export function buildTimeEnvMessage(reads: readonly string[], configPath: string
 
 /** The plugin; add it through `updateConfig({ vite: { plugins } })`. */
 export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
+  const base = `export const base = ${JSON.stringify(normalizeBase(options.base))};`;
   return {
     name: "@tokenkeep/astro:config",
     enforce: "pre",
@@ -82,12 +90,14 @@ export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
         return [
           "export default undefined;",
           `export const dev = ${JSON.stringify(options.dev)};`,
+          base,
           "export const prerenderOnly = true;",
         ].join("\n");
       }
       return [
         `export { default } from ${JSON.stringify(options.configPath)};`,
         `export const dev = ${JSON.stringify(options.dev)};`,
+        base,
         "export const prerenderOnly = false;",
       ].join("\n");
     },

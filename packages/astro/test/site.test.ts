@@ -178,6 +178,20 @@ describe("built site", () => {
     expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount%2Forders");
   });
 
+  it("a page that rewrites to a protected path (Astro.rewrite) is protected like that path", async () => {
+    const signedOut = await fetch(`${site.url}/go`, { headers: { accept: "text/html" }, redirect: "manual" });
+    expect(signedOut.status).toBe(302);
+    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    const session = await signIn(provider);
+    const signedIn = await fetch(`${site.url}/go`, {
+      headers: { accept: "text/html", cookie: await cookieHeader(session) },
+      redirect: "manual",
+    });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toContain("account");
+    expect(signedIn.headers.get("cache-control")).toBe("private, no-store");
+  });
+
   it("no configuration value reaches a client asset (the marker is in the server bundle only)", () => {
     const files = (dir: string): string[] =>
       readdirSync(dir).flatMap((name) => {

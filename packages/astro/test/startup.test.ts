@@ -12,6 +12,18 @@ describe("production start-up", () => {
     expect(site.listened).toBe(false);
   });
 
+  it("a mistake in upstream.oauth (a misspelt option) stops the server as it starts, naming the option", async () => {
+    const site = await runBuiltUntilExit(fixtureRoot("site"), {
+      TOKENKEEP_SECRET: "x".repeat(32),
+      FIXTURE_OAUTH_TYPO: "1",
+    });
+    expect(site.code, site.output).not.toBeNull();
+    expect(site.code).not.toBe(0);
+    expect(site.output).toContain("upstream.oauth: unknown option `clientID` - did you mean `clientId`?");
+    expect(site.output).toContain("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(site.listened).toBe(false);
+  });
+
   it("with the secret the same build starts (the check reads the environment when the server starts)", async () => {
     const site = await runBuiltUntilExit(
       fixtureRoot("site"),

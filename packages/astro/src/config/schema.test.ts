@@ -1,3 +1,4 @@
+import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import { describe, expect, it } from "vitest";
 import { defineTokenkeepConfig } from "./index.js";
 import { parseConfig, splitSecrets } from "./schema.js";
@@ -96,6 +97,16 @@ describe("configuration", () => {
         .upstream,
     ).toBeTruthy();
     expect(() => parseConfig({ upstream: { refresh: "nope" } as never })).toThrow(TypeError);
+  });
+
+  it("store: one without leases (acquire) is refused with the other options, not at the first rotation", () => {
+    const upstream = { signIn: async () => ({}) as never, refresh: async () => ({}) as never };
+    const memory = createMemoryStore();
+    const { get, set, delete: remove } = memory;
+    const error = thrown(() => parseConfig({ upstream, store: { get, set, delete: remove } }));
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.message).toMatch(/store: expected a store with leases \(get, set, delete and acquire\)/);
+    expect(parseConfig({ upstream, store: memory }).store).toBe(memory);
   });
 
   it("secrets: a comma-separated environment value or a list, blanks dropped", () => {

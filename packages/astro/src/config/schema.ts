@@ -162,7 +162,10 @@ export type UpstreamConfig =
   | { readonly endpoints: EndpointsUpstreamOptions }
   | Upstream;
 
-/** Route protection. */
+/**
+ * Route protection. Paths are the site's own, written without Astro's `base`: with `base: "/app"`,
+ * `/account/*` protects `/app/account/...` and `signInPath` `/login` redirects to `/app/login`.
+ */
 export interface ProtectOptions {
   /**
    * Paths that need a session: exact (`/account`), or a prefix ending in `/*` (`/account/*` covers
@@ -254,7 +257,11 @@ export interface TokenkeepConfig {
    * @default 10_000
    */
   readonly rotationSettleMs?: number | undefined;
-  /** The store rotations are coordinated through: `@tokenkeep/redis` for several instances. @default memory (this process) */
+  /**
+   * The store rotations are coordinated through: `@tokenkeep/redis` for several instances. It must
+   * offer leases (`acquire`); a store without them is refused with the other options.
+   * @default memory (this process)
+   */
   readonly store?: Store | undefined;
   /** Paths that need a session. */
   readonly protect?: ProtectOptions | undefined;
@@ -364,12 +371,20 @@ const upstreamSchema = z
     }
   });
 
+// Rotation takes a lease per refresh token (`acquire`), so a store without leases is refused here
+// rather than on the first rotation, which would fail every request in the refresh window.
 const storeSchema = z.custom<Store>(
   (value) =>
     typeof value === "object" &&
     value !== null &&
-    ["get", "set", "delete"].every((name) => typeof (value as Record<string, unknown>)[name] === "function"),
-  { message: "expected a store (get, set, delete)" },
+    ["get", "set", "delete", "acquire"].every(
+      (name) => typeof (value as Record<string, unknown>)[name] === "function",
+    ),
+  {
+    message:
+      "expected a store with leases (get, set, delete and acquire), such as createMemoryStore() from " +
+      "@tokenkeep/core/memory-store or createRedisStore() from @tokenkeep/redis",
+  },
 );
 
 const originSchema = z.string().refine(

@@ -730,3 +730,261 @@ describe("middleware: route protection", () => {
     expect(open.response.headers.get("cache-control")).toBeNull();
   });
 });
+
+describe("middleware: route protection on re-entry (Astro.rewrite, a second registration)", () => {
+  const protect = { paths: ["/account/*"] };
+  const html = { accept: "text/html" };
+
+  /**
+   * A request for `from` whose page rewrites to `to` as Astro.rewrite() does: the middleware runs
+   * again, for the new path, with the same locals. `afterFirst` runs in the first page before the
+   * rewrite (a sign-out, say).
+   */
+  async function rewrite(
+    middleware: MiddlewareHandler,
+    from: string,
+    to: string,
+    options: {
+      cookies?: Record<string, string>;
+      afterFirst?: (locals: TokenkeepLocals) => Promise<unknown>;
+    } = {},
+  ) {
+    const outer = makeContext(from, { cookies: options.cookies, headers: html }) as APIContext;
+    let rendered = 0;
+    const response = (await middleware(outer, async () => {
+      await options.afterFirst?.((outer.locals as { tokenkeep: TokenkeepLocals }).tokenkeep);
+      const inner = makeContext(to, { cookies: options.cookies, headers: html, locals: outer.locals });
+      return (await middleware(inner as APIContext, async () => {
+        rendered++;
+        return new Response("account page");
+      })) as Response;
+    })) as Response;
+    return { response, rendered };
+  }
+
+  it("signed out, a page rewriting to a protected path is redirected to sign-in (it rendered before the fix)", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const { response, rendered } = await rewrite(middleware, "http://app.test/go", "http://app.test/account");
+    expect(rendered).toBe(0);
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    expect(events.map((event) => event.type)).toEqual(["protected"]);
+  });
+
+  it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware, events } = create(upstream, { protect });
+    // A session outside its refresh window: no cookie is written, so only protection marks it.
+    const valid = await rewrite(middleware, "http://app.test/go", "http://app.test/account", {
+      cookies: await sessionCookies(session(1, 600_000)),
+    });
+    expect(valid.rendered).toBe(1);
+    expect(valid.response.status).toBe(200);
+    expect(valid.response.headers.get("cache-control")).toBe("private, no-store");
+    // Due for rotation: a second read of the cookies would redeem rt-1 again.
+    const due = await rewrite(middleware, "http://app.test/go", "http://app.test/account", {
+      cookies: await sessionCookies(session(1, 5_000)),
+    });
+    expect(due.rendered).toBe(1);
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(events.map((event) => event.type)).toEqual(["rotated"]);
+  });
+
+  it("against the session the request has now: signed out by the first page, the rewrite is refused", async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const cookies = await sessionCookies(session(1, 600_000));
+    const { response, rendered } = await rewrite(
+      middleware,
+      "http://app.test/go",
+      "http://app.test/account",
+      {
+        cookies,
+        afterFirst: (locals) => locals.logout(),
+      },
+    );
+    expect(rendered).toBe(0);
+    expect(response.status).toBe(302);
+  });
+
+  it("registered twice with protection, a protected request is still handled once", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const first = create(upstream, { protect });
+    const second = create(upstream, { protect });
+    const both = sequence(first.middleware, second.middleware);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const signedIn = await run(both, "http://app.test/account/x", { cookies, headers: html });
+    expect(signedIn.seen.calls).toBe(1);
+    expect(signedIn.seen.token).toBe("at-2");
+    expect(signedIn.response.headers.get("cache-control")).toBe("private, no-store");
+    expect(redeemed).toEqual(["rt-1"]);
+    const signedOut = await run(both, "http://app.test/account/x", { headers: html });
+    expect(signedOut.seen.calls).toBe(0);
+    expect(signedOut.response.status).toBe(302);
+    expect([...first.events, ...second.events].map((event) => event.type)).toEqual(["rotated", "protected"]);
+  });
+});
+
+describe("middleware: a site served under Astro's base", () => {
+  const protect = { paths: ["/account/*", "/settings"] };
+  const html = { accept: "text/html" };
+  const createUnder = (base: string) => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    // `base` is a runtime option (the integration's virtual module feeds it), not a config one.
+    const based = createTokenkeepMiddleware(
+      parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect }),
+      { dev: false, base },
+    );
+    middlewares.push(based);
+    return { plain: middleware, based, events };
+  };
+
+  it("matches the path below the base and redirects to the sign-in page under it", async () => {
+    const { based } = createUnder("/app/");
+    const denied = await run(based, "http://app.test/app/account/orders?page=2", { headers: html });
+    expect(denied.seen.calls).toBe(0);
+    expect(denied.response.status).toBe(302);
+    expect(denied.response.headers.get("location")).toBe(
+      "/app/login?returnTo=%2Fapp%2Faccount%2Forders%3Fpage%3D2",
+    );
+    for (const url of ["http://app.test/app/account", "http://app.test/app/settings/"]) {
+      expect((await run(based, url, { headers: html })).response.status).toBe(302);
+    }
+    // Outside the protected paths, and outside the base (as written: protection never loosens).
+    expect((await run(based, "http://app.test/app/", { headers: html })).seen.calls).toBe(1);
+    expect((await run(based, "http://app.test/app/accounting", { headers: html })).seen.calls).toBe(1);
+    expect((await run(based, "http://app.test/account", { headers: html })).response.status).toBe(302);
+    const cookies = await sessionCookies(session(1, 600_000));
+    const signedIn = await run(based, "http://app.test/app/account/x", { cookies, headers: html });
+    expect(signedIn.seen.calls).toBe(1);
+    expect(signedIn.response.headers.get("cache-control")).toBe("private, no-store");
+  });
+
+  it("without a base nothing changes: /app/account is not /account", async () => {
+    const { plain } = createUnder("");
+    expect((await run(plain, "http://app.test/app/account", { headers: html })).seen.calls).toBe(1);
+    expect((await run(plain, "http://app.test/account", { headers: html })).response.status).toBe(302);
+  });
+});
+
+describe("middleware: the upstream is checked when the middleware is created", () => {
+  it("a mistake in upstream.oauth throws at creation (the server's start), not at the first sign-in", () => {
+    const build = (oauth: Record<string, unknown>) => () =>
+      createTokenkeepMiddleware(parseConfig({ upstream: { oauth }, cookie: { secrets: [SECRET] } }), {
+        dev: false,
+      });
+    expect(build({ issuer: "http://127.0.0.1:9/", clientID: "web", clientSecret: "s" })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/^upstream\.oauth: unknown option `clientID`/),
+      }),
+    );
+    // An option only the sign-in's password grant takes is checked too.
+    expect(build({ issuer: "http://127.0.0.1:9/", clientId: "web", clientSecret: "s", scope: 42 })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/upstream\.oauth\.scope: /),
+      }),
+    );
+  });
+
+  it("building it sends nothing (discovery waits for the first token request)", async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests++;
+      return new Response("{}", { status: 500 });
+    };
+    const middleware = createTokenkeepMiddleware(
+      parseConfig({
+        upstream: {
+          oauth: {
+            issuer: "http://127.0.0.1:9/",
+            clientId: "web",
+            clientSecret: "s",
+            fetch,
+            introspection: true,
+          },
+        },
+        cookie: { secrets: [SECRET] },
+      }),
+      { dev: false },
+    );
+    middlewares.push(middleware);
+    await run(middleware, "http://app.test/");
+    expect(requests).toBe(0);
+  });
+
+  it("login() throws only SignInError, and reports each failure as a sign-in-failure event", async () => {
+    let requests = 0;
+    const fetch = async () => {
+      requests++;
+      return Response.json({ error: "invalid_grant" }, { status: 400 });
+    };
+    const events: TokenkeepEvent[] = [];
+    const middleware = createTokenkeepMiddleware(
+      parseConfig({
+        upstream: {
+          oauth: { tokenUrl: "http://127.0.0.1:9/token", clientId: "web", clientSecret: "s", fetch },
+        },
+        cookie: { secrets: [SECRET] },
+        onEvent: (event) => events.push(event),
+      }),
+      { dev: false },
+    );
+    middlewares.push(middleware);
+    const failures: unknown[] = [];
+    const context = makeContext("http://app.test/login") as APIContext;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      const attempts: Record<string, string>[] = [
+        { username: "u", password: "" },
+        {},
+        { username: "u", password: "wrong" },
+      ];
+      for (const credentials of attempts) {
+        await tokenkeep.login(credentials).catch((error: unknown) => failures.push(error));
+      }
+      return new Response("page");
+    });
+    expect(failures.map((error) => (error as { name: string; code: string }).code)).toEqual([
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+      "ERR_TOKENKEEP_SIGN_IN_REJECTED",
+    ]);
+    expect(failures.every((error) => (error as Error).name === "SignInError")).toBe(true);
+    // Without a username or a password nothing is sent.
+    expect(requests).toBe(1);
+    expect(events.map((event) => [event.type, (event.error as { code?: string }).code])).toEqual([
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+      ["sign-in-failure", "ERR_TOKENKEEP_SIGN_IN_REJECTED"],
+    ]);
+    expectNoSecretIn(events, ["wrong"], "the sign-in-failure events");
+  });
+
+  it("a session that cannot be stored is an unavailable sign-in, not a raw error", async () => {
+    const { middleware, events } = create(signingInUpstream(), { storage: "session" });
+    const context = makeContext("http://app.test/login") as APIContext;
+    // Astro's session whose driver fails on write.
+    const failing = {
+      get: async () => undefined,
+      set: () => {
+        throw new Error("driver down");
+      },
+      regenerate: async () => {
+        throw new Error("driver down");
+      },
+      destroy: () => undefined,
+    };
+    Object.defineProperty(context, "session", { value: failing });
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => {
+        failure = error;
+      });
+      return new Response("page");
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+  });
+});

@@ -3,12 +3,18 @@
  * `@tokenkeep/astro/middleware` feeds it the user's config module; tests feed it directly):
  *
  * 1. prerendered route (`isPrerendered`): signed-out locals, cookies and session untouched;
- * 2. a second registration of this middleware (added twice, or also in `src/middleware.ts`): passes;
+ * 2. re-entry with the request's state already on the locals (a second registration of this
+ *    middleware, added twice or also in `src/middleware.ts`; or `Astro.rewrite()`, which runs the
+ *    middleware again with the same locals for another path): route protection for the current path,
+ *    against the request's current session, and nothing else (no cookie read, no rotation);
  * 3. reads the session cookie (chunks joined, unsealed);
  * 4. inside the refresh window: rotates through core's coordinator *before* `next()`, so the new
  *    cookies are set while headers can still be sent; failures are handled as `rotation.ts` says;
  * 5. sets `locals.tokenkeep`, applies route protection, and runs the rest of the chain inside the
  *    request's `AsyncLocalStorage` context.
+ *
+ * Paths are matched below the site's `base` (Astro's option, handed over by the integration), and the
+ * sign-in redirect points under it.
  *
  * A `Set-Cookie` is sent only when the session changed (rotated, or cleared because it is dead or
  * unreadable); an anonymous page and a session that needs no rotation get none.
@@ -18,6 +24,7 @@ import { isOAuthError } from "@tokenkeep/core";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
 import { ApiError, SessionExpiredError } from "../api/errors.js";
+import { normalizeBase, pathBelowBase, underBase } from "../base-path.js";
 import {
   type ResolvedConfig,
   secretsFromEnvironment,
@@ -47,7 +54,7 @@ import {
   type SessionStorage,
   type StoredSession,
 } from "../session-storage.js";
-import { SignInError } from "../sign-in-error.js";
+import { SignInError, type SignInErrorCode } from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -56,6 +63,12 @@ export interface MiddlewareRuntimeOptions {
   readonly dev: boolean;
   /** Where the development warning goes. @default console.warn */
   readonly warn?: ((message: string) => void) | undefined;
+  /**
+   * The site's `base` (Astro's option, e.g. `"/app"`): `protect.paths` match the path below it and
+   * `protect.signInPath` is redirected to under it.
+   * @default "" (the site is served from the root)
+   */
+  readonly base?: string | undefined;
 }
 
 /** The middleware plus its counters. */
@@ -185,12 +198,21 @@ export function createTokenkeepMiddleware(
   const now = config.now ?? (() => Date.now());
   const counters = createStats();
   const settings = { name: config.cookie.name, domain: config.cookie.domain, maxAgeS: config.cookie.maxAgeS };
-  // Built on the first on-demand request: loading the module does no work and reads no secret, and
-  // the upstream (grants' creators, discovery) is built only once a session needs rotating.
+  const base = normalizeBase(runtime.base);
+  // Patterns are the site's own paths; the redirect goes to the sign-in page under the base.
+  const protect =
+    config.protect === undefined
+      ? undefined
+      : { ...config.protect, signInPath: underBase(config.protect.signInPath, base) };
+  // Built now, so a mistake in the upstream's options (grants checks `upstream.oauth` as it makes its
+  // creators) stops the server as it loads this module, like a missing secret, rather than failing
+  // the first sign-in or rotation. It does no I/O: discovery waits for the first token request.
+  const upstream: Upstream = resolveUpstream(config.upstream);
+  // Built on the first on-demand request: the sealer reads the secret then (the start-up check reads
+  // it earlier with @astrojs/node), and the coordinator starts only once a session needs rotating.
   let sealer: CookieSealer | undefined;
   // Sessions decoded from this sealer's values, by value (a returning session skips unsealing).
   let sessions: SessionCache | undefined;
-  let upstream: Upstream | undefined;
   let rotation: SessionRotation | undefined;
 
   const emit = (type: TokenkeepEventType, path: string, extra: Partial<TokenkeepEvent> = {}) => {
@@ -224,7 +246,6 @@ export function createTokenkeepMiddleware(
   };
 
   const getRotation = (): SessionRotation => {
-    upstream ??= resolveUpstream(config.upstream);
     rotation ??= createSessionRotation({
       upstream,
       store: config.store,
@@ -345,25 +366,33 @@ export function createTokenkeepMiddleware(
 
     async login(credentials: Readonly<Record<string, string>>): Promise<SignInResult> {
       if (this.responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
-      upstream ??= resolveUpstream(config.upstream);
-      let set: Awaited<ReturnType<Upstream["signIn"]>>;
+      let next: Session;
       try {
-        set = await upstream.signIn(credentials, {});
+        next = tokenSetToSession(await upstream.signIn(credentials, {}), now());
       } catch (error) {
         const rejected = isOAuthError(error) && !error.transient;
-        throw new SignInError(
+        throw this.signInFailed(
           rejected ? "ERR_TOKENKEEP_SIGN_IN_REJECTED" : "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
-          {
-            cause: error,
-          },
+          error,
         );
       }
-      const next = tokenSetToSession(set, now());
-      await this.storage.beginSession?.();
-      await this.storage.write(next);
+      try {
+        await this.storage.beginSession?.();
+        await this.storage.write(next);
+      } catch (error) {
+        // The session could not be stored (Astro's session driver failed): nothing was signed in.
+        throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
+      }
       this.replace(next);
       emit("signed-in", this.path);
       return { signedIn: true, sessionPayload: next.sessionPayload, expiresAt: next.expiresAt };
+    }
+
+    /** The error `login()` throws for `cause`, reported first as a `sign-in-failure` event. */
+    private signInFailed(code: SignInErrorCode, cause: unknown): SignInError {
+      const error = new SignInError(code, { cause });
+      emit("sign-in-failure", this.path, { error });
+      return error;
     }
 
     async logout(): Promise<SignOutResult> {
@@ -372,7 +401,6 @@ export function createTokenkeepMiddleware(
       this.storage.clear();
       this.storage.endSession?.();
       if (ending === undefined) return { revoked: false };
-      upstream ??= resolveUpstream(config.upstream);
       if (upstream.signOut === undefined) {
         emit("signed-out", this.path, { revoked: false });
         return { revoked: false };
@@ -392,6 +420,30 @@ export function createTokenkeepMiddleware(
     }
   }
 
+  /** Whether the request path (base included, as Astro gives it) needs a session. */
+  const isGuarded = (pathname: string): boolean =>
+    protect !== undefined && isProtected(pathBelowBase(pathname, base), protect.paths);
+
+  /**
+   * Re-entry: protection for the current path against the session the request has now (`locals`
+   * follow it: a sign-out before a rewrite counts), without touching cookies or rotating again.
+   */
+  const reenter = async (
+    context: APIContext,
+    next: Parameters<MiddlewareHandler>[1],
+    locals: TokenkeepLocals,
+  ): Promise<Response> => {
+    const path = context.url.pathname;
+    if (!isGuarded(path) || protect === undefined) return next();
+    if (!locals.signedIn) {
+      emit("protected", path);
+      return denyAccess(context.request, context.url, protect);
+    }
+    const response = await next();
+    noStore(response);
+    return response;
+  };
+
   const handler = async (context: APIContext, next: Parameters<MiddlewareHandler>[1]) => {
     if (context.isPrerendered) {
       // Rendered at build time: cookies set here would be dropped silently (and sent by the dev
@@ -400,8 +452,11 @@ export function createTokenkeepMiddleware(
       (context.locals as { api?: unknown }).api = api;
       return next();
     }
-    // A second registration runs inside the first one's next(): the locals are already ours.
-    if (isOwnLocals((context.locals as { tokenkeep?: unknown }).tokenkeep)) return next();
+    const own = (context.locals as { tokenkeep?: unknown }).tokenkeep;
+    // The request's state is already on the locals: a second registration (inside the first one's
+    // next()), or Astro.rewrite(), which runs the middleware again, for another path, with the same
+    // locals. The session was read (and rotated) once; only the current path's protection is left.
+    if (isOwnLocals(own)) return reenter(context, next, own as TokenkeepLocals);
 
     const path = context.url.pathname;
     const sealer = getSealer();
@@ -431,10 +486,10 @@ export function createTokenkeepMiddleware(
     bag.tokenkeep = locals;
     bag.api = bindApiClient(transport, () => state);
 
-    const guarded = config.protect !== undefined && isProtected(path, config.protect.paths);
-    if (guarded && session === undefined && config.protect !== undefined) {
+    const guarded = isGuarded(path);
+    if (guarded && session === undefined && protect !== undefined) {
       emit("protected", path);
-      return denyAccess(context.request, context.url, config.protect);
+      return denyAccess(context.request, context.url, protect);
     }
     const response = await requestStorage().run({ locals, api: state }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.

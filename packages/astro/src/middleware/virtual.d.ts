@@ -4,6 +4,8 @@ declare module "virtual:tokenkeep/config" {
   export default config;
   /** Whether the server runs under `astro dev`. */
   export const dev: boolean;
+  /** The site's `base`, normalized (`""` or `/app`). */
+  export const base: string;
   /** Whether this copy renders prerendered pages at build time only (`default` is then undefined). */
   export const prerenderOnly: boolean;
 }

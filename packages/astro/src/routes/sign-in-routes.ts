@@ -4,10 +4,15 @@
  * `returnTo` only, 400 for a malformed body. They call `locals.tokenkeep.login()` / `logout()`.
  *
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
- * page that posted, else `/login`, with `?error=rejected|unavailable` on failure); JSON requests
- * with JSON. Every answer is `Cache-Control: no-store`.
+ * page that posted, else `/login`, with `?error=rejected|unavailable` on failure; both fallbacks, `/`
+ * and `/login`, under the site's `base`); JSON requests with JSON. Every answer is
+ * `Cache-Control: no-store`. A failure that is neither rejected credentials
+ * nor the upstream's own failure (a bug, a session driver that threw) is also logged with
+ * `console.error`, by name and message only.
  */
+import { isTokenkeepError } from "@tokenkeep/core";
 import type { APIContext } from "astro";
+import { normalizeBase, underBase } from "../base-path.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { safeReturnTo } from "../route-protection.js";
 import { isSignInError } from "../sign-in-error.js";
@@ -75,13 +80,55 @@ async function readBody(request: Request): Promise<Body | { readonly error: stri
   return { error: "expected application/json, application/x-www-form-urlencoded or multipart/form-data" };
 }
 
+/** Options of the injected routes. */
+export interface SignInRouteOptions {
+  /**
+   * The site's `base` (Astro's option): the fallbacks `/` and `/login` are resolved under it.
+   * @default ""
+   */
+  readonly base?: string | undefined;
+}
+
+/** The fallbacks of a site served under `base`. */
+function fallbacks(options: SignInRouteOptions): { readonly home: string; readonly login: string } {
+  const base = normalizeBase(options.base);
+  return { home: underBase("/", base), login: underBase("/login", base) };
+}
+
 /** Where a failed form sign-in goes back to: the same-origin page that posted, else `/login`. */
-function backTo(request: Request, siteOrigin: string, error: string, returnTo: string | undefined): string {
+function backTo(
+  request: Request,
+  siteOrigin: string,
+  error: string,
+  returnTo: string | undefined,
+  paths: ReturnType<typeof fallbacks>,
+): string {
   const referer = URL.parse(request.headers.get("referer") ?? "");
-  const page = referer !== null && referer.origin === siteOrigin ? referer.pathname : "/login";
+  const page = referer !== null && referer.origin === siteOrigin ? referer.pathname : paths.login;
   const query = new URLSearchParams({ error });
-  if (returnTo !== undefined) query.set("returnTo", safeReturnTo(returnTo));
-  return `${safeReturnTo(page, "/login")}?${query}`;
+  if (returnTo !== undefined) query.set("returnTo", safeReturnTo(returnTo, paths.home));
+  return `${safeReturnTo(page, paths.login)}?${query}`;
+}
+
+/** `error` by name, code and message: what a log may show (never a credential or a token). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`;
+}
+
+/**
+ * Logs a failed sign-in that no answer of the upstream explains (the form only says "unavailable"):
+ * not a rejection, and not one of the upstream's operational errors (which `onEvent` reports as
+ * `sign-in-failure`).
+ */
+function reportUnexpected(error: unknown): void {
+  if (isSignInError(error)) {
+    if (error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED" || isTokenkeepError(error.cause)) return;
+    console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error.cause)}`);
+    return;
+  }
+  console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error)}`);
 }
 
 function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
@@ -89,8 +136,9 @@ function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
 }
 
 /** `POST /_tokenkeep/login`: the credentials are every field but `returnTo`. */
-export async function loginRoute(context: APIContext): Promise<Response> {
+export async function loginRoute(context: APIContext, options: SignInRouteOptions = {}): Promise<Response> {
   const { request } = context;
+  const paths = fallbacks(options);
   const siteOrigin = context.url.origin;
   if (!isSameSite(request, siteOrigin)) return json(403, { error: "cross-site sign-in is refused" });
   const body = await readBody(request);
@@ -103,16 +151,17 @@ export async function loginRoute(context: APIContext): Promise<Response> {
   if (tokenkeep === undefined) return json(500, { error: "the tokenkeep middleware did not run" });
   try {
     const result = await tokenkeep.login(credentials);
-    if (body.kind === "form") return redirect(safeReturnTo(returnTo));
+    if (body.kind === "form") return redirect(safeReturnTo(returnTo, paths.home));
     return json(200, {
       signedIn: true,
       sessionPayload: result.sessionPayload ?? null,
       expiresAt: result.expiresAt,
     });
   } catch (error) {
+    reportUnexpected(error);
     const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
     const reason = rejected ? "rejected" : "unavailable";
-    if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo));
+    if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo, paths));
     return json(rejected ? 401 : 503, {
       error: rejected ? "invalid_credentials" : "unavailable",
       message: rejected ? "the credentials were not accepted" : "sign-in is unavailable, try again later",
@@ -121,7 +170,7 @@ export async function loginRoute(context: APIContext): Promise<Response> {
 }
 
 /** `POST /_tokenkeep/logout`: ends the session (cookies cleared even when the upstream is down). */
-export async function logoutRoute(context: APIContext): Promise<Response> {
+export async function logoutRoute(context: APIContext, options: SignInRouteOptions = {}): Promise<Response> {
   const { request } = context;
   if (!isSameSite(request, context.url.origin)) return json(403, { error: "cross-site sign-out is refused" });
   const type = request.headers.get("content-type");
@@ -130,6 +179,6 @@ export async function logoutRoute(context: APIContext): Promise<Response> {
   const tokenkeep = tokenkeepOf(context);
   if (tokenkeep === undefined) return json(500, { error: "the tokenkeep middleware did not run" });
   const result = await tokenkeep.logout();
-  if (body.kind === "form") return redirect(safeReturnTo(body.fields.returnTo));
+  if (body.kind === "form") return redirect(safeReturnTo(body.fields.returnTo, fallbacks(options).home));
   return json(200, { signedOut: true, revoked: result.revoked });
 }

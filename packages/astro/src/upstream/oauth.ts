@@ -4,7 +4,7 @@
  * doubt is checked by introspecting the refresh token (RFC 7662); all from `@tokenkeep/grants` (which
  * validates these options when the upstream is built, and discovers endpoints from `issuer`).
  */
-import type { JsonValue, TokenSet } from "@tokenkeep/core";
+import { type JsonValue, OAuthError, type TokenSet } from "@tokenkeep/core";
 import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import { passwordGrant, refreshTokenGrant, revokeToken } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
@@ -34,31 +34,74 @@ function slim(set: TokenSet): TokenSet {
   return { ...set, raw: claims === undefined ? {} : { [SESSION_PAYLOAD_KEY]: claims } };
 }
 
-const invalid = (message: string) => Object.assign(new TypeError(message), { code: INVALID_OPTIONS_CODE });
+const invalid = (message: string, cause?: unknown) =>
+  Object.assign(new TypeError(message, { cause }), { code: INVALID_OPTIONS_CODE });
 
-/** Builds the {@link Upstream} of an OAuth configuration. */
+/**
+ * Runs grants' constructor `make`, its options error restated at this config's paths: grants names its
+ * own function and options (`invalid refreshTokenGrant options: scope: ...`), the user wrote
+ * `upstream.oauth.scope`.
+ */
+function checked<T>(setting: string, make: () => T, own?: string): T {
+  try {
+    return make();
+  } catch (error) {
+    if ((error as { code?: unknown } | undefined)?.code !== INVALID_OPTIONS_CODE) throw error;
+    const { message, cause } = error as Error;
+    const problems = Array.isArray(cause)
+      ? cause.map(String)
+      : [message.replace(/^invalid \w+ options:\s*/, "")];
+    // `own` is the grants option this setting itself became (`introspection` -> `introspectionUrl`).
+    const located = problems.map((problem) =>
+      problem.startsWith("(options): ")
+        ? `${setting}: ${problem.slice(11)}`
+        : own !== undefined && problem.startsWith(`${own}: `)
+          ? `${setting}: ${problem.slice(own.length + 2)}`
+          : `${setting}.${problem}`,
+    );
+    throw invalid(located.join("; "), error);
+  }
+}
+
+/** A sign-in without a username or a password: the password grant cannot succeed, so none is sent. */
+const missingCredentials = () =>
+  new OAuthError({
+    error: "invalid_request",
+    errorDescription: "the password grant needs a username and a password",
+    status: 400,
+    transient: false,
+  });
+
+/**
+ * Builds the {@link Upstream} of an OAuth configuration. Every creator's options are checked here
+ * (grants validates them as the creator is made; no request is sent), so a mistake throws now.
+ * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for invalid options.
+ */
 export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
   const { revocationUrl, scope, introspection, ...grant } = options;
-  const redeem = refreshTokenGrant(grant);
+  const redeem = checked("upstream.oauth", () => refreshTokenGrant(grant));
+  // Sign-in makes a password grant per call (the credentials are its options): one made now, with
+  // stand-in credentials, checks the rest of them (`scope` included) before the first sign-in.
+  checked("upstream.oauth", () => passwordGrant({ ...grant, username: "-", password: "-", scope }));
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
   // Built now, so its options are checked when the upstream is (an issuer without an introspection
   // endpoint fails at the first check, permanently: the rotation is then handled as without a check).
   let verify: Upstream["isRefreshTokenActive"];
   if (introspection !== undefined && introspection !== false) {
-    try {
-      verify = refreshTokenActive(
-        introspection === true ? revocation : { ...revocation, introspectionUrl: introspection },
-      );
-    } catch (error) {
-      // grants names its own option (`introspectionUrl`): say which setting of this config it was.
-      const reason = error instanceof Error ? error.message : String(error);
-      throw invalid(`upstream.oauth.introspection: ${reason.replace(/^createIntrospection[^:]*:\s*/, "")}`);
-    }
+    verify = checked(
+      "upstream.oauth.introspection",
+      () =>
+        refreshTokenActive(
+          introspection === true ? revocation : { ...revocation, introspectionUrl: introspection },
+        ),
+      "introspectionUrl",
+    );
   }
   return {
     ...(verify === undefined ? {} : { isRefreshTokenActive: verify }),
     async signIn(credentials, { signal }) {
       const { username = "", password = "" } = credentials;
+      if (username === "" || password === "") throw missingCredentials();
       const creator = passwordGrant({ ...grant, username, password, scope });
       return slim(await creator(signal === undefined ? {} : { signal }));
     },

@@ -3,7 +3,13 @@ import { createContext } from "astro/middleware";
 /** A real Astro `APIContext` for `url`, carrying `cookies` (a `Cookie` header), as Astro builds it per request. */
 export function makeContext(
   url: string,
-  options: { cookies?: Record<string, string>; headers?: Record<string, string>; method?: string } = {},
+  options: {
+    cookies?: Record<string, string>;
+    headers?: Record<string, string>;
+    method?: string;
+    /** The request's locals: pass another context's to stand for Astro's rewrite, which keeps them. */
+    locals?: App.Locals;
+  } = {},
 ) {
   const headers = new Headers(options.headers);
   const cookie = Object.entries(options.cookies ?? {})
@@ -11,7 +17,12 @@ export function makeContext(
     .join("; ");
   if (cookie !== "") headers.set("cookie", cookie);
   const request = new Request(url, { method: options.method ?? "GET", headers });
-  return createContext({ request, params: {}, defaultLocale: "en", locals: {} as App.Locals });
+  return createContext({
+    request,
+    params: {},
+    defaultLocale: "en",
+    locals: options.locals ?? ({} as App.Locals),
+  });
 }
 
 /** The `Set-Cookie` headers a context's cookies produced. */

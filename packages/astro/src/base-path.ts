@@ -1,0 +1,29 @@
+/**
+ * The site's `base` (Astro's `base` option, e.g. `/app`): `context.url.pathname` includes it, while
+ * `protect.paths` and `protect.signInPath` are written as the site's own paths, below it. The
+ * integration hands the base to the runtime through its virtual module; these helpers translate.
+ */
+
+/**
+ * A base as the helpers below take it: `""` for the root, else one leading slash and no trailing one
+ * (`"/app/"` and `"app"` become `"/app"`).
+ */
+export function normalizeBase(base: string | undefined): string {
+  const trimmed = (base ?? "").replace(/^\/+|\/+$/g, "");
+  return trimmed === "" ? "" : `/${trimmed}`;
+}
+
+/**
+ * `pathname` as a path below `base` (`/app/account` -> `/account`, `/app` -> `/`). A path outside the
+ * base is returned unchanged, so patterns still match it as written (protection never loosens).
+ */
+export function pathBelowBase(pathname: string, base: string): string {
+  if (base === "") return pathname;
+  if (pathname === base) return "/";
+  return pathname.startsWith(`${base}/`) ? pathname.slice(base.length) : pathname;
+}
+
+/** The site's path `path` (`/login`) as the browser requests it (`/app/login`). */
+export function underBase(path: string, base: string): string {
+  return base === "" ? path : `${base}${path}`;
+}

@@ -1,0 +1,77 @@
+import { NetworkError } from "@tokenkeep/core";
+import type { APIContext } from "astro";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { makeContext } from "../../test/helpers/context.js";
+import type { TokenkeepLocals } from "../locals.js";
+import { SignInError } from "../sign-in-error.js";
+import { loginRoute, logoutRoute } from "./sign-in-routes.js";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A form post to the login route whose `login()` fails with `failure`. */
+async function postLogin(failure: unknown, options: { base?: string; referer?: string } = {}) {
+  const context = makeContext("http://app.test/_tokenkeep/login", {
+    method: "POST",
+    headers: { "sec-fetch-site": "same-origin", ...(options.referer ? { referer: options.referer } : {}) },
+  }) as APIContext;
+  const body = new URLSearchParams({ username: "alice", password: "hunter2-secret" });
+  Object.defineProperty(context, "request", {
+    value: new Request(context.request.url, {
+      method: "POST",
+      headers: {
+        ...Object.fromEntries(context.request.headers),
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body,
+    }),
+  });
+  (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
+    login: () => Promise.reject(failure),
+  };
+  return loginRoute(context, { base: options.base });
+}
+
+describe("injected sign-in route", () => {
+  it("logs a failure no upstream answer explains (by name and message, never a credential)", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const bug = new SignInError("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", {
+      cause: new TypeError("x is not a function"),
+    });
+    const response = await postLogin(bug);
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("/login?error=unavailable");
+    expect(logged).toHaveBeenCalledTimes(1);
+    expect(String(logged.mock.calls[0]?.[0])).toContain("TypeError: x is not a function");
+    expect(JSON.stringify(logged.mock.calls)).not.toContain("hunter2-secret");
+    await postLogin(new Error("not a SignInError"));
+    expect(logged).toHaveBeenCalledTimes(2);
+  });
+
+  it("does not log rejected credentials or the upstream's own failures (onEvent reports those)", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await postLogin(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED"));
+    await postLogin(
+      new SignInError("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", {
+        cause: new NetworkError("token request failed"),
+      }),
+    );
+    expect(logged).not.toHaveBeenCalled();
+  });
+
+  it("under a base, its fallbacks (/login, /) are the site's own pages", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const failed = await postLogin(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED"), { base: "/app" });
+    expect(failed.headers.get("location")).toBe("/app/login?error=rejected");
+    const context = makeContext("http://app.test/app/_tokenkeep/logout", {
+      method: "POST",
+      headers: { "sec-fetch-site": "same-origin" },
+    }) as APIContext;
+    (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
+      logout: async () => ({ revoked: false }),
+    };
+    const out = await logoutRoute(context, { base: "/app/" });
+    expect(out.headers.get("location")).toBe("/app/");
+  });
+});
