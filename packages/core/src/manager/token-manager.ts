@@ -185,7 +185,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
         const obtained = { set, obtainedAt: sentAt };
         if (clock() >= makeEntry(obtained).usableUntil) {
-          throw new InvalidResponseError("the token was already expired when it arrived", {
+          throw new InvalidResponseError("the token arrived already expired", {
             transient: true,
           });
         }
