@@ -243,6 +243,9 @@ describe("token manager with a shared store", () => {
     const a = instance(time, store, creator);
     const b = instance(time, store, creator, { fetchTimeoutMs: 1_000 });
     const fromA = a.manager.getToken().catch((error: unknown) => error);
+    // A's store key is hashed (real crypto, on a thread pool) before B starts, so A reads first and
+    // takes the lease, as this case needs; started together, B won that race now and then.
+    await time.settle();
     const fromB = b.manager.getToken().catch((error: unknown) => error);
     await time.advance(1_000);
     expect(await fromA).toMatchObject({ error: "invalid_client" });
