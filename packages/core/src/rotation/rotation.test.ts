@@ -537,6 +537,51 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(calls).toBe(0);
   });
 
+  it("calls the store no more once disposed: a probe running at dispose does not re-arm", async () => {
+    const time = createFakeTime();
+    const rejectRead: ((error: Error) => void)[] = [];
+    let calls = 0;
+    // Every read hangs until the test fails it.
+    const store: Store = {
+      get: () => {
+        calls++;
+        return new Promise((_, reject) => rejectRead.push(reject));
+      },
+      set: async () => {
+        calls++;
+      },
+      delete: async () => {
+        calls++;
+      },
+      acquire: async () => {
+        calls++;
+        return undefined;
+      },
+    };
+    const events: RotationEvent[] = [];
+    const rotation = createRotationCoordinator({
+      redeem: async () => ({ access_token: "at", expires_in: 60 }),
+      shared: shareStore(store, { timeoutMs: 100, probeIntervalMs: 1_000 }),
+      now: time.now,
+      timers: time.timers,
+      onEvent: (event) => events.push(event),
+    });
+    const down = track(rotation.rotate("rt-0"));
+    await time.advance(200);
+    expect(code(down.error)).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+    await time.advance(1_000);
+    expect(calls).toBe(2); // the marker read that timed out, then the probe's read, still running
+    await rotation.dispose();
+    for (const reject of rejectRead) reject(new Error("ECONNREFUSED"));
+    await time.settle();
+    expect(time.pending()).toBe(0);
+    await time.advance(60_000);
+    expect(calls).toBe(2);
+    expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
+      "store-degraded",
+    ]);
+  });
+
   it("validates its options and its argument", async () => {
     const problems = (options: unknown) => {
       try {

@@ -691,6 +691,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   const dispose = async (): Promise<void> => {
     if (lifetime.signal.aborted) return;
     lifetime.abort(disposedError());
+    // The store link first: a store call or probe still running must not arm a timer after the clear.
+    link.close();
     timers.clear();
     recent.clear();
     await Promise.allSettled([...flights.values()]);
