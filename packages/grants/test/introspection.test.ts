@@ -380,7 +380,17 @@ describe("createIntrospection options", () => {
     ).toMatch(/clientSecret: required with client_secret_basic/);
     // tokenUrl is not an option here: the introspection endpoint is another URL.
     const tokenUrl = { tokenUrl: "https://a.example/token", clientId: "a", clientSecret: "b" };
-    expect(invalid(() => createIntrospection(tokenUrl as never))).toMatch(/tokenUrl/);
+    expect(invalid(() => createIntrospection(tokenUrl as never))).toMatch(
+      /unknown option `tokenUrl` - did you mean `introspectionUrl`\?/,
+    );
+    // A spread of grant options with tokenUrl unset fits, as it does for revokeToken.
+    const shared = {
+      tokenUrl: undefined,
+      introspectionUrl: "https://a.example/i",
+      clientId: "a",
+      clientSecret: "b",
+    };
+    expect(() => createIntrospection(shared)).not.toThrow();
   });
 
   it("and each call's token and options are checked before anything is sent", async () => {

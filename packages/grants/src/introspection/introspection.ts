@@ -1,7 +1,13 @@
 import { InvalidResponseError, isTransientStatus, type JsonValue, OAuthError } from "@tokenkeep/core";
 import { readTokenResponse } from "@tokenkeep/core/http";
 import * as rules from "@tokenkeep/core/options";
-import { checkGrantOptions, type GrantOptions, grantOptionsShape, urlRule } from "../grant-options.js";
+import {
+  checkGrantOptions,
+  type GrantOptions,
+  grantOptionsShape,
+  notTaken,
+  urlRule,
+} from "../grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "../internal/token-endpoint.js";
 
 /**
@@ -171,9 +177,15 @@ const signalRule = () =>
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
 export function createIntrospection(options: IntrospectionOptions): Introspection {
-  const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...shape } = grantOptionsShape();
+  // As revokeToken: the shared shape's `tokenUrl` and `defaultLifetimeMs` are refused when given (a
+  // spread of grant options with them unset still fits), naming the option meant instead.
   const parsed = rules.validate(
-    rules.object({ ...shape, introspectionUrl: rules.optional(urlRule()) }),
+    rules.object({
+      ...grantOptionsShape(),
+      tokenUrl: notTaken("tokenUrl", "introspectionUrl"),
+      defaultLifetimeMs: notTaken("defaultLifetimeMs"),
+      introspectionUrl: rules.optional(urlRule()),
+    }),
     options,
     "createIntrospection",
     (parsed) =>
