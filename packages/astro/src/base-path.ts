@@ -27,3 +27,29 @@ export function pathBelowBase(pathname: string, base: string): string {
 export function underBase(path: string, base: string): string {
   return base === "" ? path : `${base}${path}`;
 }
+
+/**
+ * The problems of protect settings written with the base in them (`/app/account/*` on a site with
+ * `base: "/app"`): matched below the base, such a pattern would protect `/app/app/account/...` only,
+ * leaving the pages it names open, so it is refused rather than read. Empty for the root.
+ */
+export function baseInProtect(
+  protect: { readonly paths: readonly string[]; readonly signInPath: string },
+  base: string,
+): string[] {
+  if (base === "") return [];
+  const hasBase = (path: string) => path === base || path.startsWith(`${base}/`);
+  const problems = protect.paths.flatMap((pattern, index) =>
+    hasBase(pattern)
+      ? [
+          `protect.paths.${index}: ${pattern} includes Astro's base (${base}); write it without the base: ${pathBelowBase(pattern, base)}`,
+        ]
+      : [],
+  );
+  if (hasBase(protect.signInPath)) {
+    problems.push(
+      `protect.signInPath: ${protect.signInPath} includes Astro's base (${base}); write it without the base: ${pathBelowBase(protect.signInPath, base)}`,
+    );
+  }
+  return problems;
+}

@@ -605,20 +605,22 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const { result } = await run(middleware, cookies, async (api) => [
       await api.get("/orders?token=secret").catch((error: unknown) => error),
       await api.get("ftp://files.test/x?token=secret").catch((error: unknown) => error),
+      await api.get("//user:s3cret@api.test/x?q=1").catch((error: unknown) => error),
     ]);
-    const [relative, scheme] = unwrap(result) as [
-      TypeError & { code?: string },
-      TypeError & { code?: string },
-    ];
-    expect([relative.name, relative.code, relative.message]).toEqual([
+    const [relative, scheme, userPart] = unwrap(result) as (TypeError & { code?: string })[];
+    expect([relative?.name, relative?.code, relative?.message]).toEqual([
       "TypeError",
       "ERR_TOKENKEEP_API_INVALID_URL",
       "@tokenkeep/astro: GET /orders: a relative URL needs api.baseURL in the tokenkeep config",
     ]);
-    expect([scheme.code, scheme.message]).toEqual([
+    expect([scheme?.code, scheme?.message]).toEqual([
       "ERR_TOKENKEEP_API_INVALID_URL",
       "@tokenkeep/astro: GET: expected an http(s) URL, not ftp:",
     ]);
+    // A user part is no more shown than a query.
+    expect(userPart?.message).toBe(
+      "@tokenkeep/astro: GET //api.test/x: a relative URL needs api.baseURL in the tokenkeep config",
+    );
     expect(isApiError(relative)).toBe(false);
     expect(via).toEqual([]);
   });

@@ -589,10 +589,13 @@ export function createApiTransport(
     const resolved = URL.parse(url, baseHref);
     if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) return;
     // Never the whole URL: a query or a user part may carry what must not be logged.
+    const path = String(url)
+      .split(/[?#]/, 1)[0]
+      ?.replace(/\/\/[^/]*@/, "//");
+    const why =
+      baseHref === undefined ? "a relative URL needs api.baseURL in the tokenkeep config" : "not a URL";
     const problem =
-      resolved !== null
-        ? `: expected an http(s) URL, not ${resolved.protocol}`
-        : ` ${String(url).split(/[?#]/, 1)[0]}: ${baseHref === undefined ? "a relative URL needs api.baseURL in the tokenkeep config" : "not a URL"}`;
+      resolved !== null ? `: expected an http(s) URL, not ${resolved.protocol}` : ` ${path}: ${why}`;
     throw Object.assign(new TypeError(`@tokenkeep/astro: ${method}${problem}`), {
       code: "ERR_TOKENKEEP_API_INVALID_URL",
     });

@@ -859,6 +859,30 @@ describe("middleware: a site served under Astro's base", () => {
     expect(signedIn.response.headers.get("cache-control")).toBe("private, no-store");
   });
 
+  it("refuses protect settings written with the base in them (they would leave the pages they name open)", () => {
+    const under = (settings: { paths: string[]; signInPath?: string }) => () =>
+      createTokenkeepMiddleware(
+        parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect: settings }),
+        { dev: false, base: "/app" },
+      );
+    expect(under({ paths: ["/settings", "/app/account/*"] })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message:
+          "invalid defineTokenkeepConfig options: protect.paths.1: /app/account/* includes Astro's base " +
+          "(/app); write it without the base: /account/*",
+      }),
+    );
+    expect(under({ paths: ["/app/*"], signInPath: "/sign-in" })).toThrow(
+      /protect\.paths\.0: \/app\/\* includes/,
+    );
+    expect(under({ paths: ["/account/*"], signInPath: "/app/login" })).toThrow(
+      /protect\.signInPath: \/app\/login includes Astro's base \(\/app\); write it without the base: \/login/,
+    );
+    // A path that merely starts with the base's letters is the site's own.
+    expect(under({ paths: ["/application/*"] })).not.toThrow();
+  });
+
   it("without a base nothing changes: /app/account is not /account", async () => {
     const { plain } = createUnder("");
     expect((await run(plain, "http://app.test/app/account", { headers: html })).seen.calls).toBe(1);

@@ -21,10 +21,11 @@
  */
 
 import { isOAuthError } from "@tokenkeep/core";
+import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
 import { ApiError, SessionExpiredError } from "../api/errors.js";
-import { normalizeBase, pathBelowBase, underBase } from "../base-path.js";
+import { baseInProtect, normalizeBase, pathBelowBase, underBase } from "../base-path.js";
 import {
   type ResolvedConfig,
   secretsFromEnvironment,
@@ -199,6 +200,12 @@ export function createTokenkeepMiddleware(
   const counters = createStats();
   const settings = { name: config.cookie.name, domain: config.cookie.domain, maxAgeS: config.cookie.maxAgeS };
   const base = normalizeBase(runtime.base);
+  const written = config.protect === undefined ? [] : baseInProtect(config.protect, base);
+  if (written.length > 0) {
+    throw Object.assign(new TypeError(`invalid defineTokenkeepConfig options: ${written.join("; ")}`), {
+      code: INVALID_OPTIONS_CODE,
+    });
+  }
   // Patterns are the site's own paths; the redirect goes to the sign-in page under the base.
   const protect =
     config.protect === undefined
