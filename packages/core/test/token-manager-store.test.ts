@@ -249,12 +249,56 @@ describe("token manager with a shared store", () => {
     const fromB = b.manager.getToken().catch((error: unknown) => error);
     await time.advance(1_000);
     expect(await fromA).toMatchObject({ error: "invalid_client" });
+    // B's read in flight at its deadline ends first (within the store's own 500 ms timeout), with the
+    // lease free: B leaves it alone and gives up.
+    await time.advance(500);
     expect(await fromB).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
     const acquiresByThen = acquires;
-    // B's read in flight at its deadline ends at 1.26 s, with the lease free: B leaves it alone.
     await time.advance(5_000);
     expect(acquires).toBe(acquiresByThen);
     expect(calls).toBe(1);
+  });
+
+  it("keeps a token obtained in time when writing it to the store ends after the deadline", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    // Every write takes 300 ms (within the store's own timeout).
+    const store: Store = {
+      ...inner,
+      set: async (key, value, ttlMs) => {
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 300));
+        return inner.set(key, value, ttlMs);
+      },
+    };
+    const presented: string[] = [];
+    let issued = 0;
+    const manager = createTokenManager({
+      creator: async () => ({
+        access_token: `at-${++issued}`,
+        refresh_token: `rt-${issued}`,
+        expires_in: 60,
+      }),
+      // A rotating refresh token: the one presented must never be presented again.
+      refresher: async ({ previous }) => {
+        presented.push(previous?.refreshToken ?? "");
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 900));
+        return { access_token: `at-${++issued}`, refresh_token: `rt-${issued}`, expires_in: 60 };
+      },
+      shared: shareStore(store, { timeoutMs: 500 }),
+      fetchTimeoutMs: 1_000,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+    });
+    const first = manager.getToken();
+    await time.advance(300);
+    expect((await first).accessToken).toBe("at-1");
+    // The refresh answers at 900 ms; storing it ends at 1.2 s, past the fetch's 1 s deadline.
+    const renewed = manager.getToken({ forceRefresh: true });
+    await time.advance(1_300);
+    expect((await renewed).accessToken).toBe("at-2");
+    expect(presented).toEqual(["rt-1"]);
+    await manager.dispose();
   });
 
   it("renews its lease during a slow fetch when the store can, so no other instance fetches too", async () => {
@@ -291,7 +335,11 @@ describe("token manager with a shared store", () => {
     const { creator, state } = countingCreator(time, 0);
     const early = instance(time, store, creator, { random: () => 0.99 });
     const late = instance(time, store, creator, { random: () => 0 });
-    const cold = [early.manager.getToken(), late.manager.getToken()];
+    // The early instance hashes its store key (real crypto, on a thread pool) and takes the lease
+    // first, so the late one adopts its token: started together, the late one won now and then.
+    const fromEarly = early.manager.getToken();
+    await time.settle();
+    const cold = [fromEarly, late.manager.getToken()];
     await time.advance(100);
     await Promise.all(cold);
     expect(state.calls).toBe(1);

@@ -3,6 +3,7 @@
  * comes first, on the manager's (injectable, unref'd) timers. The one mechanism behind a caller's own
  * `signal`/`timeoutMs`, the creator timeout and the store-call timeout.
  */
+import { TimeoutError } from "../errors/errors.js";
 import type { TimerSet } from "./timers.js";
 
 /** A signal with the listener and timer that may fire it. */
@@ -73,3 +74,10 @@ export function within<T>(promise: Promise<T>, deadline: Deadline): Promise<T> {
   raced.then(deadline.release, deadline.release);
   return raced;
 }
+
+/**
+ * The error of something that ran out of time (`what`: "no token" for a caller's own `timeoutMs` or a
+ * whole fetch's budget, "token creator did not answer", "store did not answer").
+ */
+export const notWithin = (what: string, timeoutMs: number | undefined): TimeoutError =>
+  new TimeoutError(`${what} within ${timeoutMs} ms`, { timeoutMs });

@@ -5,8 +5,8 @@
  * others, and only disposing the manager aborts it.
  */
 import { MAX_TIMER_MS } from "../defaults.js";
-import { AbortError, TimeoutError } from "../errors/errors.js";
-import { createDeadline, within } from "../internal/deadline.js";
+import { AbortError } from "../errors/errors.js";
+import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import type { TimerSet } from "../internal/timers.js";
 import { invalidOptions, problem } from "../options/rules.js";
 
@@ -34,10 +34,6 @@ export function checkTimeoutMs(timeoutMs: number | undefined, method: string): v
   }
 }
 
-/** The error of a wait that ran out of time: a caller's own `timeoutMs`, or a whole fetch's budget. */
-export const noTokenWithin = (timeoutMs: number | undefined): TimeoutError =>
-  new TimeoutError(`no token within ${timeoutMs} ms`, { timeoutMs });
-
 /**
  * Waits for `promise` on behalf of one caller: rejects with `AbortError` when `signal` aborts and with
  * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Without either, returns
@@ -55,7 +51,7 @@ export function waitFor<T>(
     parent: signal,
     parentReason: (reason) => new AbortError(undefined, { cause: reason }),
     timeoutMs,
-    timeoutReason: () => noTokenWithin(timeoutMs),
+    timeoutReason: () => notWithin("no token", timeoutMs),
   });
   return within(promise, deadline);
 }

@@ -87,8 +87,10 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   creatorTimeoutMs?: number | undefined;
   /**
    * The whole of one fetch - reading the shared store, waiting for another instance's lease, every
-   * attempt and every backoff - takes at most this long from its start; a caller waiting on it then
-   * gets the last error (a `TimeoutError` when the fetch was still running).
+   * attempt and every backoff - takes at most this long from its start (plus one store call's
+   * `timeoutMs`, when one is running then); a caller waiting on it then gets the last error (a
+   * `TimeoutError` when the fetch was still running). A token obtained in time is kept even when
+   * writing it to the store ends later.
    * @default 30_000
    */
   fetchTimeoutMs?: number | undefined;

@@ -9,9 +9,9 @@
  * shared-store.ts (the contract with `shareStore`), events.ts, stats.ts, timers.ts.
  */
 
-import { InvalidResponseError, TimeoutError, TokenkeepError } from "../errors/errors.js";
+import { InvalidResponseError, TokenkeepError } from "../errors/errors.js";
 import { isTransientError } from "../errors/failure-classification.js";
-import { createDeadline, within } from "../internal/deadline.js";
+import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
@@ -23,7 +23,7 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { checkTimeoutMs, type Flight, noTokenWithin, type WaitOptions, waitFor } from "./single-flight.js";
+import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { throttledError } from "./throttle.js";
@@ -170,8 +170,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const deadline = createDeadline(timers, {
           parent: signal,
           timeoutMs,
-          timeoutReason: () =>
-            new TimeoutError(`token creator did not answer within ${timeoutMs} ms`, { timeoutMs }),
+          timeoutReason: () => notWithin("token creator did not answer", timeoutMs),
         });
         // A creator that throws instead of rejecting rejects this promise all the same.
         const answer = await within(
@@ -234,12 +233,13 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const startFlight = (key: string, identity: I, current: Entry | undefined, background: boolean) => {
     const controller = new AbortController();
     // One deadline per flight, from its start: reading the store, waiting for another instance's
-    // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs.
+    // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs
+    // (plus one store call's timeout, when one is running as it passes).
     const { fetchTimeoutMs } = config;
     const deadline = createDeadline(timers, {
       parent: controller.signal,
       timeoutMs: fetchTimeoutMs,
-      timeoutReason: () => noTokenWithin(fetchTimeoutMs),
+      timeoutReason: () => notWithin("no token", fetchTimeoutMs),
     });
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
@@ -249,7 +249,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const fetched = new Promise<Obtained>((resolve) => {
       startFetch = resolve;
     });
-    const promise = within(fetched, deadline).then(
+    // The flight ends with the fetch (or dispose), not at the deadline, which only stops the fetch's
+    // own steps: a token obtained in time is kept even when storing it runs late (dropped, a rotated
+    // refresh token would be presented again).
+    const promise = within(fetched, { ...deadline, signal: controller.signal }).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();

@@ -670,6 +670,25 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
     await rotation.dispose();
   });
 
+  it("takes a store's null for a missing key as absent (ioredis, Upstash and KV clients answer null)", async () => {
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const inner = createMemoryStore({ now: time.now });
+    const store: Store = {
+      ...inner,
+      get: async (key) => (await inner.get(key)) ?? (null as unknown as undefined),
+    };
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+    });
+    expect((await rotation.rotate("rt-first")).refreshToken).toBeDefined();
+    expect(presented.get("rt-first")).toBe(1);
+    await rotation.dispose();
+  });
+
   it("keeps a day-old marker in a full memory store: expired successors make room first", async () => {
     const time = createFakeTime(1_700_000_000_000, { crypto: false });
     const { redeem, presented } = counting();

@@ -467,7 +467,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         return successorHit(found.set);
       }
       const state = decodeMarker(marker);
-      if (state === undefined && marker !== undefined) {
+      // `null` is absent too: stores built on clients that answer `null` for a missing key are common.
+      if (state === undefined && marker != null) {
         // Something is recorded but this instance cannot read it (another encryption key, another
         // version): it may say "redeemed", so the token is refused, never taken as one never seen.
         counters.inDoubt++;

@@ -10,8 +10,7 @@
  * - once closed (its owner was disposed) it calls the store no more: every call is `FAILED` at once,
  *   no probe is armed, and a probe or call still running when it closed neither re-arms nor reports.
  */
-import { TimeoutError } from "../errors/errors.js";
-import { createDeadline, within } from "../internal/deadline.js";
+import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import type { TimerSet } from "../internal/timers.js";
 import type { Store } from "./store.js";
 
@@ -68,7 +67,7 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
       promise,
       createDeadline(timers, {
         timeoutMs,
-        timeoutReason: () => new TimeoutError(`store did not answer within ${timeoutMs} ms`, { timeoutMs }),
+        timeoutReason: () => notWithin("store did not answer", timeoutMs),
       }),
     );
 
