@@ -29,6 +29,7 @@ describe("built site under base /app", () => {
     expect(response.headers.get("location")).toBe("/app/login?returnTo=%2Fapp%2Faccount");
     const rewritten = await page("/app/go");
     expect(rewritten.status).toBe(302);
+    expect(rewritten.headers.get("location")).toBe("/app/login?returnTo=%2Fapp%2Faccount");
     const home = await page("/app/");
     expect(home.status).toBe(200);
     expect(await home.text()).toContain("signed out");
