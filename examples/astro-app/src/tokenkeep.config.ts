@@ -9,7 +9,10 @@ export default defineTokenkeepConfig({
     oauth: {
       issuer: env.AUTH_ISSUER ?? "http://127.0.0.1:9/",
       clientId: env.AUTH_CLIENT_ID ?? "astro-app",
-      clientSecret: env.AUTH_CLIENT_SECRET,
+      // Without a secret, a public client (the server must allow the password grant for it).
+      ...(env.AUTH_CLIENT_SECRET
+        ? { clientSecret: env.AUTH_CLIENT_SECRET }
+        : { clientAuthentication: "none" as const }),
       scope: env.AUTH_SCOPE ?? "openid offline_access",
     },
   },
