@@ -106,7 +106,8 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    * fail fast with `ERR_TOKENKEEP_THROTTLED` until `min(Retry-After, maxThrottleMs)` has passed,
    * `forceRefresh` included (the server asked to be left alone; being polite to it is the point). The
    * bound keeps a far `Retry-After` (an HTTP date years away) from locking the identity out. 0 turns
-   * throttle windows off.
+   * throttle windows off. A background refresh (a valid token still served) waits for the whole
+   * `Retry-After` before its next try, whatever this says, but never past the token's usable life.
    * @default 300_000
    */
   maxThrottleMs?: number | undefined;

@@ -385,6 +385,27 @@ describe("createTokenManager: failures", () => {
     ).toThrow("maxThrottleMs: expected a number >= 0 and <= 2147483647");
   });
 
+  it("with maxThrottleMs 0, a background refresh still waits for the server's whole Retry-After", async () => {
+    const { manager, calls, time } = setup({ maxThrottleMs: 0 }, (n) => {
+      if (n === 2)
+        throw new OAuthError({ error: "temporarily_unavailable", status: 503, retryAfterMs: 300_000 });
+      return { access_token: `at-${n}`, expires_in: HOUR_S };
+    });
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    await time.advance(HOUR_S * 1000 * 0.8); // inside the refresh-ahead window, far from expiry
+    expect((await manager.getToken()).accessToken).toBe("at-1"); // served; the background refresh fails
+    await time.advance(1_000);
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    await time.advance(298_000);
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    expect(calls).toHaveLength(2); // no retry inside the server's 5 minutes
+    await time.advance(1_000);
+    await manager.getToken();
+    await time.advance(1);
+    expect(calls).toHaveLength(3);
+    expect((await manager.getToken()).accessToken).toBe("at-3");
+  });
+
   it("does not wait inline for a Retry-After longer than maxDelayMs", async () => {
     const { manager, calls } = setup({}, () => {
       throw new OAuthError({ error: "temporarily_unavailable", status: 503, retryAfterMs: 60_000 });

@@ -269,9 +269,12 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const at = clock();
         if (onEvent) emit("refresh-failure", key, { background, error });
         const transient = isTransientError(error);
-        // The server's wait, bounded: a Retry-After years away must not lock the identity out.
-        const retryAfterMs = transient && Math.min(retryAfterOf(error) ?? 0, config.maxThrottleMs);
-        if (retryAfterMs) throttle.open(key, undefined, at + retryAfterMs);
+        // The server's wait opens a window callers wait out, bounded: a Retry-After years away must
+        // not lock the identity out. The background retry below waits for all of it (never past the
+        // token's life), whatever maxThrottleMs says.
+        const retryAfterMs = (transient && retryAfterOf(error)) || 0;
+        const windowMs = Math.min(retryAfterMs, config.maxThrottleMs);
+        if (windowMs) throttle.open(key, undefined, at + windowMs);
         if (!transient && config.failureCacheMs > 0 && !disposed) {
           failures.open(key, error, at + config.failureCacheMs);
         }
@@ -279,7 +282,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
           const backoff = Math.max(
-            retryAfterMs || 0,
+            retryAfterMs,
             retryDelayMs(undefined, current.failures, retry, random) ?? 0,
           );
           current.retryAt = Math.min(at + backoff, current.usableUntil);
