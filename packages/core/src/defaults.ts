@@ -10,8 +10,8 @@
 export const DEFAULT_LIFETIME_MS = 3_600_000;
 
 /**
- * How many entries (values and leases) the in-memory store holds: a write past it drops the expired
- * ones first, then evicts the least recently used.
+ * How many entries (values and leases) the in-memory store holds: every write drops the entries
+ * that have expired; a write past the bound then evicts the least recently used.
  */
 export const DEFAULT_STORE_MAX_ENTRIES = 1000;
 

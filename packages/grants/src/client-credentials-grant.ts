@@ -18,7 +18,7 @@ export interface ClientCredentialsGrantOptions extends GrantOptions {
   resource?: string | readonly string[] | undefined;
   /**
    * The `audience` parameter some servers (Auth0, Authup) use instead of `resource`: one value, or a
-   * list sent as one `audience` parameter per value (as `tokenExchangeGrant` does). A manager
+   * list sent as one `audience` parameter per value in a form (a list in a JSON body). A manager
    * identity's `audience`, a string or a list, replaces it.
    * @default undefined
    */
