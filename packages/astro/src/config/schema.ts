@@ -131,7 +131,12 @@ export interface OAuthUpstreamOptions extends GrantOptions {
 
 /** What the middleware calls. Any object with these functions is an upstream. */
 export interface Upstream {
-  /** Exchanges credentials for a session's token set. */
+  /**
+   * Exchanges credentials for a session's token set. Reject wrong credentials with a non-transient
+   * `OAuthError` (from `@tokenkeep/core`, e.g. `invalid_grant`): `login()` then throws
+   * `ERR_TOKENKEEP_SIGN_IN_REJECTED`; anything else is `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE`, and the
+   * injected sign-in route logs it.
+   */
   signIn(credentials: Readonly<Record<string, string>>, context: { signal?: AbortSignal }): Promise<TokenSet>;
   /** Redeems a refresh token (called once per token across the deployment). */
   refresh(context: { refreshToken: string; previous: TokenSet; signal: AbortSignal }): Promise<TokenSet>;

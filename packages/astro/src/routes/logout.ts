@@ -3,11 +3,12 @@
  * `@tokenkeep/astro/routes/logout`: the endpoint the integration injects at `POST /_tokenkeep/logout`
  * when `routes` is enabled. Not meant to be imported by hand.
  */
-import { base } from "virtual:tokenkeep/config";
+import config, { base } from "virtual:tokenkeep/config";
 import type { APIRoute } from "astro";
-import { logoutRoute } from "./sign-in-routes.js";
+import { logoutRoute, type SignInPathSource } from "./sign-in-routes.js";
 
 /** Never prerendered: it clears cookies. */
 export const prerender = false;
 /** Ends the session. */
-export const POST: APIRoute = (context) => logoutRoute(context, { base });
+export const POST: APIRoute = (context) =>
+  logoutRoute(context, { base, signInPath: (config as SignInPathSource)?.protect?.signInPath });

@@ -11,7 +11,10 @@ afterEach(() => {
 });
 
 /** A form post to the login route whose `login()` fails with `failure`. */
-async function postLogin(failure: unknown, options: { base?: string; referer?: string } = {}) {
+async function postLogin(
+  failure: unknown,
+  options: { base?: string; signInPath?: string; referer?: string } = {},
+) {
   const context = makeContext("http://app.test/_tokenkeep/login", {
     method: "POST",
     headers: { "sec-fetch-site": "same-origin", ...(options.referer ? { referer: options.referer } : {}) },
@@ -30,20 +33,23 @@ async function postLogin(failure: unknown, options: { base?: string; referer?: s
   (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
     login: () => Promise.reject(failure),
   };
-  return loginRoute(context, { base: options.base });
+  return loginRoute(context, { base: options.base, signInPath: options.signInPath });
 }
 
 describe("injected sign-in route", () => {
   it("logs a failure no upstream answer explains (by name and message, never a credential)", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    // A custom upstream's bug whose message quotes what it was sent, password included.
     const bug = new SignInError("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", {
-      cause: new TypeError("x is not a function"),
+      cause: new TypeError("x is not a function (body: username=alice&password=hunter2-secret)"),
     });
     const response = await postLogin(bug);
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toBe("/login?error=unavailable");
     expect(logged).toHaveBeenCalledTimes(1);
-    expect(String(logged.mock.calls[0]?.[0])).toContain("TypeError: x is not a function");
+    expect(String(logged.mock.calls[0]?.[0])).toBe(
+      "@tokenkeep/astro: sign-in failed: TypeError: x is not a function (body: username=[redacted]&password=[redacted])",
+    );
     expect(JSON.stringify(logged.mock.calls)).not.toContain("hunter2-secret");
     await postLogin(new Error("not a SignInError"));
     expect(logged).toHaveBeenCalledTimes(2);
@@ -64,6 +70,12 @@ describe("injected sign-in route", () => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
     const failed = await postLogin(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED"), { base: "/app" });
     expect(failed.headers.get("location")).toBe("/app/login?error=rejected");
+    // The config's protect.signInPath, when it names another page.
+    const elsewhere = await postLogin(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED"), {
+      base: "/app",
+      signInPath: "/sign-in",
+    });
+    expect(elsewhere.headers.get("location")).toBe("/app/sign-in?error=rejected");
     const context = makeContext("http://app.test/app/_tokenkeep/logout", {
       method: "POST",
       headers: { "sec-fetch-site": "same-origin" },

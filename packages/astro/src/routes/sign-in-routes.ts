@@ -11,6 +11,7 @@
  * `console.error`, by name and message only.
  */
 import { isTokenkeepError } from "@tokenkeep/core";
+import { redactSecrets } from "@tokenkeep/core/http";
 import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
 import type { TokenkeepLocals } from "../locals.js";
@@ -87,12 +88,21 @@ export interface SignInRouteOptions {
    * @default ""
    */
   readonly base?: string | undefined;
+  /**
+   * The sign-in page (the config's `protect.signInPath`): where a failed form sign-in goes back to
+   * when the posting page is unknown.
+   * @default "/login"
+   */
+  readonly signInPath?: string | undefined;
 }
+
+/** What the injected routes read of the user's config module (`protect.signInPath`). */
+export type SignInPathSource = { readonly protect?: { readonly signInPath?: string } } | undefined;
 
 /** The fallbacks of a site served under `base`. */
 function fallbacks(options: SignInRouteOptions): { readonly home: string; readonly login: string } {
   const base = normalizeBase(options.base);
-  return { home: underBase("/", base), login: underBase("/login", base) };
+  return { home: underBase("/", base), login: underBase(options.signInPath ?? "/login", base) };
 }
 
 /** Where a failed form sign-in goes back to: the same-origin page that posted, else `/login`. */
@@ -120,15 +130,15 @@ function describeError(error: unknown): string {
 /**
  * Logs a failed sign-in that no answer of the upstream explains (the form only says "unavailable"):
  * not a rejection, and not one of the upstream's operational errors (which `onEvent` reports as
- * `sign-in-failure`).
+ * `sign-in-failure`). A custom upstream's error may quote what it was sent: every posted value is
+ * redacted from the line, in clear and encoded.
  */
-function reportUnexpected(error: unknown): void {
+function reportUnexpected(error: unknown, posted: readonly string[]): void {
   if (isSignInError(error)) {
     if (error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED" || isTokenkeepError(error.cause)) return;
-    console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error.cause)}`);
-    return;
+    error = error.cause;
   }
-  console.error(`@tokenkeep/astro: sign-in failed: ${describeError(error)}`);
+  console.error(`@tokenkeep/astro: sign-in failed: ${redactSecrets(describeError(error), posted)}`);
 }
 
 function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
@@ -158,7 +168,11 @@ export async function loginRoute(context: APIContext, options: SignInRouteOption
       expiresAt: result.expiresAt,
     });
   } catch (error) {
-    reportUnexpected(error);
+    // Values of a few characters would blank out words of the message, not hide a secret.
+    reportUnexpected(
+      error,
+      Object.values(credentials).filter((value) => value.length >= 4),
+    );
     const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
     const reason = rejected ? "rejected" : "unavailable";
     if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo, paths));
