@@ -991,8 +991,15 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expectNoSecretIn(printed, ["wrong-password"], "the sign-in-failure events, inspected");
   });
 
-  it("a session that cannot be stored is an unavailable sign-in, not a raw error", async () => {
-    const { middleware, events } = create(signingInUpstream(), { storage: "session" });
+  it("a session that cannot be stored is an unavailable sign-in, not a raw error; its tokens are revoked", async () => {
+    const revoked: (string | undefined)[] = [];
+    const upstream: Upstream = {
+      ...signingInUpstream(),
+      signOut: async ({ refreshToken }) => {
+        revoked.push(refreshToken);
+      },
+    };
+    const { middleware, events } = create(upstream, { storage: "session" });
     const context = makeContext("http://app.test/login") as APIContext;
     // Astro's session whose driver fails on write.
     const failing = {
@@ -1016,5 +1023,6 @@ describe("middleware: the upstream is checked when the middleware is created", (
     });
     expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
     expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+    expect(revoked).toEqual(["rt-1"]);
   });
 });

@@ -387,7 +387,15 @@ export function createTokenkeepMiddleware(
         await this.storage.beginSession?.();
         await this.storage.write(next);
       } catch (error) {
-        // The session could not be stored (Astro's session driver failed): nothing was signed in.
+        // The session could not be stored (Astro's session driver failed): nothing was signed in, and
+        // the tokens just issued are revoked (best effort) rather than left alive upstream.
+        await upstream
+          .signOut?.({
+            accessToken: next.accessToken,
+            refreshToken: next.refreshToken,
+            signal: AbortSignal.timeout(config.rotationTimeoutMs),
+          })
+          .catch(() => {});
         throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
       }
       this.replace(next);
