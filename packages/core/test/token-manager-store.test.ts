@@ -491,6 +491,29 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(events.filter((event) => event.type.startsWith("store-"))).toEqual([]);
   });
 
+  it("calls no creator for a fetch that dispose ended while it read the store", async () => {
+    const time = createFakeTime();
+    let answerRead!: (value: undefined) => void;
+    // No leases, and a read that waits for the test: the fetch goes on per process after it.
+    const store: Store = {
+      get: () =>
+        new Promise((resolve) => {
+          answerRead = resolve;
+        }),
+      set: async () => {},
+      delete: async () => {},
+    };
+    const { creator, state } = countingCreator(time, 0);
+    const { manager } = instance(time, store, creator, {}, { timeoutMs: 60_000 });
+    const fetching = manager.getToken().catch((error: unknown) => error);
+    await time.settle();
+    await manager.dispose();
+    answerRead(undefined);
+    await time.settle();
+    expect(await fetching).toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+    expect(state.calls).toBe(0);
+  });
+
   it("lets no probe running at dispose re-arm itself", async () => {
     const time = createFakeTime();
     const rejectRead: ((error: Error) => void)[] = [];
