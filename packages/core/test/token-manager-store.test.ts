@@ -14,6 +14,7 @@ import { type ShareStoreOptions, shareStore } from "../src/shared/index.js";
 import type { Store } from "../src/store/store.js";
 import type { TokenCreator } from "../src/token/token-creator.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
+import { hangingStore } from "./support/hanging-store.js";
 import { thrown } from "./support/thrown.js";
 
 const HOUR_MS = 3_600_000;
@@ -516,35 +517,20 @@ describe("token manager with a failing store (degraded mode)", () => {
 
   it("lets no probe running at dispose re-arm itself", async () => {
     const time = createFakeTime();
-    const rejectRead: ((error: Error) => void)[] = [];
-    let calls = 0;
-    // Every read hangs until the test fails it; writes fail at once.
-    const store: Store = {
-      get: () => {
-        calls++;
-        return new Promise((_, reject) => rejectRead.push(reject));
-      },
-      set: async () => {
-        calls++;
-        throw new Error("ECONNREFUSED");
-      },
-      delete: async () => {
-        calls++;
-      },
-    };
+    const { store, counted, failReads } = hangingStore();
     const { creator } = countingCreator(time, 0);
     const { manager, events } = instance(time, store, creator, {}, { probeIntervalMs: 1_000 });
     const down = manager.getToken();
     await time.advance(500);
     expect((await down).accessToken).toBe("at-1");
     await time.advance(1_000);
-    expect(calls).toBe(2); // the read that timed out, then the probe's read, still running
+    expect(counted.calls).toBe(2); // the read that timed out, then the probe's read, still running
     await manager.dispose();
-    for (const reject of rejectRead) reject(new Error("ECONNREFUSED"));
+    failReads();
     await time.settle();
     expect(time.pending()).toBe(0);
     await time.advance(60_000);
-    expect(calls).toBe(2);
+    expect(counted.calls).toBe(2);
     expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
       "store-degraded",
     ]);

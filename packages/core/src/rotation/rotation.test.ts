@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { createFakeTime, type FakeTime } from "../../test/support/fake-time.js";
+import { hangingStore } from "../../test/support/hanging-store.js";
 import {
   isOAuthError,
   isTimeoutError,
@@ -539,25 +540,7 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
 
   it("calls the store no more once disposed: a probe running at dispose does not re-arm", async () => {
     const time = createFakeTime();
-    const rejectRead: ((error: Error) => void)[] = [];
-    let calls = 0;
-    // Every read hangs until the test fails it.
-    const store: Store = {
-      get: () => {
-        calls++;
-        return new Promise((_, reject) => rejectRead.push(reject));
-      },
-      set: async () => {
-        calls++;
-      },
-      delete: async () => {
-        calls++;
-      },
-      acquire: async () => {
-        calls++;
-        return undefined;
-      },
-    };
+    const { store, counted, failReads } = hangingStore({ leases: true });
     const events: RotationEvent[] = [];
     const rotation = createRotationCoordinator({
       redeem: async () => ({ access_token: "at", expires_in: 60 }),
@@ -570,13 +553,13 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     await time.advance(200);
     expect(code(down.error)).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
     await time.advance(1_000);
-    expect(calls).toBe(2); // the marker read that timed out, then the probe's read, still running
+    expect(counted.calls).toBe(2); // the marker read that timed out, then the probe's read, still running
     await rotation.dispose();
-    for (const reject of rejectRead) reject(new Error("ECONNREFUSED"));
+    failReads();
     await time.settle();
     expect(time.pending()).toBe(0);
     await time.advance(60_000);
-    expect(calls).toBe(2);
+    expect(counted.calls).toBe(2);
     expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
       "store-degraded",
     ]);
