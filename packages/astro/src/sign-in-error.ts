@@ -1,5 +1,6 @@
 /** The error `locals.tokenkeep.login()` throws, with a code a form can map to a message. */
 import { isTokenkeepError, TokenkeepError } from "@tokenkeep/core";
+import { redactSecrets } from "@tokenkeep/core/http";
 
 /** Why a sign-in failed. */
 export type SignInErrorCode =
@@ -38,4 +39,40 @@ export class SignInError extends TokenkeepError {
 /** Whether `value` is a {@link SignInError} (from any copy of this package). */
 export function isSignInError(value: unknown): value is SignInError {
   return isTokenkeepError(value) && CODES.has(value.code);
+}
+
+/**
+ * What of a sign-in's credentials must never be shown: a password (or another field named like a
+ * secret) whatever its length, any other value of at least 4 characters (shorter ones would blank
+ * out words of a message rather than hide anything).
+ */
+export function credentialSecrets(credentials: Readonly<Record<string, string>>): string[] {
+  return Object.entries(credentials)
+    .filter(([name, value]) => value !== "" && (/pass|secret|pin|otp|code/i.test(name) || value.length >= 4))
+    .map(([, value]) => value);
+}
+
+/** An error's message, its own fields and its causes' messages, as one text to search. */
+function textOf(error: unknown, depth = 0): string {
+  if (!(error instanceof Error) || depth > 4) return String(error);
+  let fields = "";
+  try {
+    fields = JSON.stringify({ ...error });
+  } catch {
+    // A field that cannot be serialized is not searched.
+  }
+  return `${error.message} ${fields} ${error.cause === undefined ? "" : textOf(error.cause, depth + 1)}`;
+}
+
+/**
+ * `error` as the cause of a {@link SignInError}: itself when it shows none of `secrets`, else a copy
+ * with its name, code and message, the secrets redacted (a custom upstream's error may quote what it
+ * was sent). Errors made by `@tokenkeep/grants` come redacted already.
+ */
+export function redactedCause(error: unknown, secrets: readonly string[]): unknown {
+  const text = textOf(error);
+  if (secrets.length === 0 || redactSecrets(text, secrets) === text) return error;
+  const { name = "Error", code } = (error ?? {}) as { name?: string; code?: unknown };
+  const message = redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+  return Object.assign(new Error(message), { name }, typeof code === "string" ? { code } : {});
 }

@@ -260,6 +260,33 @@ describe("token manager with a shared store", () => {
     expect(calls).toBe(1);
   });
 
+  it("past the deadline, at most the one store call then running: a lease taken late reads nothing more", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const slow = <T>(ms: number, then: () => Promise<T>) =>
+      new Promise<void>((resolve) => time.timers.setTimeout(resolve, ms)).then(then);
+    let reads = 0;
+    // Reads take 450 ms, then 499; taking the lease 499 (each within the store's 500 ms timeout).
+    const store: Store = {
+      ...inner,
+      get: (key) => slow(++reads === 1 ? 450 : 499, () => inner.get(key)),
+      acquire: (key, ttlMs) => slow(499, () => inner.acquire(key, ttlMs)),
+    };
+    const { creator, state } = countingCreator(time, 0);
+    const { manager } = instance(time, store, creator, { fetchTimeoutMs: 700 }, { timeoutMs: 500 });
+    let heardAt: number | undefined;
+    const start = time.now();
+    const fetching = manager.getToken().catch((error: unknown) => {
+      heardAt = time.now() - start;
+      return error;
+    });
+    // The deadline (700 ms) passes while the lease is taken (450 to 949 ms): no read after it.
+    await time.advance(1_200);
+    expect(heardAt).toBe(949);
+    expect(await fetching).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    expect([reads, state.calls]).toEqual([1, 0]);
+  });
+
   it("keeps a token obtained in time when writing it to the store ends after the deadline", async () => {
     const time = createFakeTime();
     const inner = createMemoryStore({ now: time.now });

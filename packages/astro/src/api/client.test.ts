@@ -606,8 +606,12 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       await api.get("/orders?token=secret").catch((error: unknown) => error),
       await api.get("ftp://files.test/x?token=secret").catch((error: unknown) => error),
       await api.get("//user:s3cret@api.test/x?q=1").catch((error: unknown) => error),
+      await api.get("//user:pa?ss@api.test/x").catch((error: unknown) => error),
+      await api.get("alice:s3cret@api.test/x").catch((error: unknown) => error),
     ]);
-    const [relative, scheme, userPart] = unwrap(result) as (TypeError & { code?: string })[];
+    const [relative, scheme, userPart, questionMark, userAsScheme] = unwrap(result) as (TypeError & {
+      code?: string;
+    })[];
     expect([relative?.name, relative?.code, relative?.message]).toEqual([
       "TypeError",
       "ERR_TOKENKEEP_API_INVALID_URL",
@@ -615,12 +619,16 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     ]);
     expect([scheme?.code, scheme?.message]).toEqual([
       "ERR_TOKENKEEP_API_INVALID_URL",
-      "@tokenkeep/astro: GET: expected an http(s) URL, not ftp:",
+      "@tokenkeep/astro: GET: expected an http(s) URL",
     ]);
     // A user part is no more shown than a query.
     expect(userPart?.message).toBe(
       "@tokenkeep/astro: GET //api.test/x: a relative URL needs api.baseURL in the tokenkeep config",
     );
+    expect(questionMark?.message).toBe(
+      "@tokenkeep/astro: GET //api.test/x: a relative URL needs api.baseURL in the tokenkeep config",
+    );
+    expect(userAsScheme?.message).toBe("@tokenkeep/astro: GET: expected an http(s) URL");
     expect(isApiError(relative)).toBe(false);
     expect(via).toEqual([]);
   });

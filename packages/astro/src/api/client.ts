@@ -585,20 +585,20 @@ export function createApiTransport(
    * Refuses a URL no attempt could send (a relative one without `api.baseURL`, another scheme): a
    * mistake in the calling code, not an outage, so never retried nor reported as a network error.
    */
+  const invalidUrl = (problem: string) =>
+    Object.assign(new TypeError(`@tokenkeep/astro: ${problem}`), { code: "ERR_TOKENKEEP_API_INVALID_URL" });
   const checkUrl = (url: string, method: string): void => {
     const resolved = URL.parse(url, baseHref);
     if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) return;
-    // Never the whole URL: a query or a user part may carry what must not be logged.
+    // Never the whole URL: a query or a user part may carry what must not be logged (everything
+    // from `//` to the last `@` goes, then the query), nor a scheme (`user:secret@host` parses as one).
+    if (resolved !== null) throw invalidUrl(`${method}: expected an http(s) URL`);
     const path = String(url)
-      .split(/[?#]/, 1)[0]
-      ?.replace(/\/\/[^/]*@/, "//");
+      .replace(/\/\/.*@/, "//")
+      .split(/[?#]/, 1)[0];
     const why =
       baseHref === undefined ? "a relative URL needs api.baseURL in the tokenkeep config" : "not a URL";
-    const problem =
-      resolved !== null ? `: expected an http(s) URL, not ${resolved.protocol}` : ` ${path}: ${why}`;
-    throw Object.assign(new TypeError(`@tokenkeep/astro: ${method}${problem}`), {
-      code: "ERR_TOKENKEEP_API_INVALID_URL",
-    });
+    throw invalidUrl(`${method} ${path}: ${why}`);
   };
 
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {

@@ -991,6 +991,64 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expectNoSecretIn(printed, ["wrong-password"], "the sign-in-failure events, inspected");
   });
 
+  it("a custom upstream's error that quotes the credentials reaches neither the event nor the error", async () => {
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      signIn: async (credentials) => {
+        throw new TypeError(`cannot sign in with ${JSON.stringify(credentials)}`);
+      },
+    };
+    const { middleware, events } = create(upstream);
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      // A short password is a secret too.
+      await tokenkeep.login({ username: "alice-user", password: "Zq9" }).catch((error: unknown) => {
+        failure = error;
+      });
+      return new Response("page");
+    });
+    const { inspect } = await import("node:util");
+    const printed = inspect({ events, failure }, { depth: 10 });
+    expect(printed).toContain('cannot sign in with {"username":"[redacted]","password":"[redacted]"}');
+    expectNoSecretIn(printed, ["Zq9", "alice-user"], "the sign-in-failure event and error, inspected");
+    expect((failure as { cause?: { name?: string } }).cause?.name).toBe("TypeError");
+  });
+
+  it("a sign-out that throws at once while revoking an unstored session still ends in a SignInError", async () => {
+    const upstream: Upstream = {
+      ...signingInUpstream(),
+      signOut: () => {
+        throw new Error("sync boom");
+      },
+    };
+    const { middleware, events } = create(upstream, { storage: "session" });
+    const context = makeContext("http://app.test/login") as APIContext;
+    Object.defineProperty(context, "session", {
+      value: {
+        get: async () => undefined,
+        set: () => {
+          throw new Error("driver down");
+        },
+        regenerate: async () => {
+          throw new Error("driver down");
+        },
+        destroy: () => undefined,
+      },
+    });
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => {
+        failure = error;
+      });
+      return new Response("page");
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+  });
+
   it("a session that cannot be stored is an unavailable sign-in, not a raw error; its tokens are revoked", async () => {
     const revoked: (string | undefined)[] = [];
     const upstream: Upstream = {

@@ -55,7 +55,7 @@ import {
   type SessionStorage,
   type StoredSession,
 } from "../session-storage.js";
-import { SignInError, type SignInErrorCode } from "../sign-in-error.js";
+import { credentialSecrets, redactedCause, SignInError, type SignInErrorCode } from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -380,7 +380,7 @@ export function createTokenkeepMiddleware(
         const rejected = isOAuthError(error) && !error.transient;
         throw this.signInFailed(
           rejected ? "ERR_TOKENKEEP_SIGN_IN_REJECTED" : "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
-          error,
+          redactedCause(error, credentialSecrets(credentials)),
         );
       }
       try {
@@ -389,13 +389,15 @@ export function createTokenkeepMiddleware(
       } catch (error) {
         // The session could not be stored (Astro's session driver failed): nothing was signed in, and
         // the tokens just issued are revoked (best effort) rather than left alive upstream.
-        await upstream
-          .signOut?.({
+        try {
+          await upstream.signOut?.({
             accessToken: next.accessToken,
             refreshToken: next.refreshToken,
             signal: AbortSignal.timeout(config.rotationTimeoutMs),
-          })
-          .catch(() => {});
+          });
+        } catch {
+          // Best effort: the sign-in fails either way.
+        }
         throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
       }
       this.replace(next);

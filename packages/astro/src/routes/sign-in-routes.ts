@@ -16,7 +16,7 @@ import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { safeReturnTo } from "../route-protection.js";
-import { isSignInError } from "../sign-in-error.js";
+import { credentialSecrets, isSignInError } from "../sign-in-error.js";
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -168,11 +168,7 @@ export async function loginRoute(context: APIContext, options: SignInRouteOption
       expiresAt: result.expiresAt,
     });
   } catch (error) {
-    // Values of a few characters would blank out words of the message, not hide a secret.
-    reportUnexpected(
-      error,
-      Object.values(credentials).filter((value) => value.length >= 4),
-    );
+    reportUnexpected(error, credentialSecrets(credentials));
     const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
     const reason = rejected ? "rejected" : "unavailable";
     if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo, paths));

@@ -170,6 +170,8 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             // for a rotating refresh token a `refresher` redeems (presented twice, it is a reuse: see
             // the README; the rotation coordinator is the safe way to redeem those).
             work: async () => {
+              // A lease taken as the deadline passed: no second store call past it.
+              signal.throwIfAborted();
               const found = await read();
               return found === FAILED || found === undefined ? fetchAndWrite() : found;
             },
