@@ -1016,25 +1016,19 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expect((failure as { cause?: { name?: string } }).cause?.name).toBe("TypeError");
   });
 
-  it("a sign-out that throws at once while revoking an unstored session still ends in a SignInError", async () => {
-    const upstream: Upstream = {
-      ...signingInUpstream(),
-      signOut: () => {
-        throw new Error("sync boom");
-      },
-    };
+  /** Signs in on a request whose Astro session driver fails on every write: what login() threw. */
+  async function loginWithUnstorableSession(upstream: Upstream) {
     const { middleware, events } = create(upstream, { storage: "session" });
     const context = makeContext("http://app.test/login") as APIContext;
+    const driverDown = () => {
+      throw new Error("driver down");
+    };
     Object.defineProperty(context, "session", {
       value: {
         get: async () => undefined,
-        set: () => {
-          throw new Error("driver down");
-        },
-        regenerate: async () => {
-          throw new Error("driver down");
-        },
-        destroy: () => undefined,
+        set: driverDown,
+        regenerate: async () => driverDown(),
+        destroy: () => {},
       },
     });
     let failure: unknown;
@@ -1045,42 +1039,30 @@ describe("middleware: the upstream is checked when the middleware is created", (
       });
       return new Response("page");
     });
-    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
-    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
-  });
+    return { failure, events };
+  }
 
   it("a session that cannot be stored is an unavailable sign-in, not a raw error; its tokens are revoked", async () => {
     const revoked: (string | undefined)[] = [];
-    const upstream: Upstream = {
+    const { failure, events } = await loginWithUnstorableSession({
       ...signingInUpstream(),
       signOut: async ({ refreshToken }) => {
         revoked.push(refreshToken);
       },
-    };
-    const { middleware, events } = create(upstream, { storage: "session" });
-    const context = makeContext("http://app.test/login") as APIContext;
-    // Astro's session whose driver fails on write.
-    const failing = {
-      get: async () => undefined,
-      set: () => {
-        throw new Error("driver down");
-      },
-      regenerate: async () => {
-        throw new Error("driver down");
-      },
-      destroy: () => undefined,
-    };
-    Object.defineProperty(context, "session", { value: failing });
-    let failure: unknown;
-    await middleware(context, async () => {
-      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
-      await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => {
-        failure = error;
-      });
-      return new Response("page");
     });
     expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
     expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
     expect(revoked).toEqual(["rt-1"]);
+  });
+
+  it("a sign-out that throws at once while revoking an unstored session still ends in a SignInError", async () => {
+    const { failure, events } = await loginWithUnstorableSession({
+      ...signingInUpstream(),
+      signOut: () => {
+        throw new Error("sync boom");
+      },
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
   });
 });
