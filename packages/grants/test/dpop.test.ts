@@ -223,7 +223,16 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
       publicKey: { ...keyPair.publicKey, extractable: false },
     };
     expect(() => createDPoP({ keyPair: hidden as CryptoKeyPair })).toThrow(
-      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose public key is extractable",
+      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key is extractable",
+    );
+    // A key that may only verify in the private key's place: refused now, not by Web Crypto on the
+    // first request.
+    const { publicKey } = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    expect(() => createDPoP({ keyPair: { privateKey: publicKey, publicKey } })).toThrow(
+      /keyPair: expected .* whose private key may sign/,
     );
     const rsa = (await crypto.subtle.generateKey(
       { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
