@@ -81,6 +81,11 @@ beforeAll(async () => {
       response.writeHead(200, { "content-type": "application/json" });
       return response.write('{"partial":'); // and never ends
     }
+    if (path === "/slow-401") {
+      // 401 to every token, its body never ending.
+      response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
+      return response.write('{"error":');
+    }
     if (path === "/late-body") {
       // The headers within the timeout, the body only after it: one limit covers both.
       setTimeout(() => {
@@ -580,6 +585,21 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     );
     const error = unwrap(result);
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_TIMEOUT");
+  });
+
+  it("a 401 that is not replayed (the renewal hands out the same token): its body is read within the call's limit", async () => {
+    // No refresh token: the renewal keeps the session, so the 401 is final and its body is read.
+    const { refreshToken: _, ...unrenewable } = session(0);
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 150, retry: 0 });
+    const started = performance.now();
+    const { result } = await run(middleware, await sessionCookies(unrenewable), (api) =>
+      api.get("/slow-401").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    // The answer's status, its unreadable body left out; well before the test's own 5 s limit.
+    expect(isApiHttpError(error) && [error.status, error.data]).toEqual([401, undefined]);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(seen.filter((request) => request.path === "/slow-401")).toHaveLength(1);
   });
 
   it("a call's own timeoutMs bounds its replay after a 401 too, a lower one and false alike", async () => {

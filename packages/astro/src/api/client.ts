@@ -413,6 +413,7 @@ export function createApiTransport(
     sent: Request,
     method: string,
     target: () => string,
+    limit: { readonly controller: AbortController; readonly deadline: number } | undefined,
   ): Promise<Response> => {
     let replay: Response | undefined;
     try {
@@ -438,7 +439,22 @@ export function createApiTransport(
       response = replay;
     }
     if (!response.ok) {
-      let error: Error = await httpErrorOf(response, method, target());
+      // Without a replay, the 401's own body is read within what is left of the call's limit (its
+      // timer was stopped for a replay, which has a limit of its own); a replay's answer is still
+      // bounded by that limit.
+      const timer =
+        replay === undefined && limit !== undefined
+          ? setTimeout(
+              () => limit.controller.abort(timeoutReason()),
+              Math.max(0, limit.deadline - performance.now()),
+            )
+          : undefined;
+      let error: Error;
+      try {
+        error = await httpErrorOf(response, method, target());
+      } finally {
+        clearTimeout(timer);
+      }
       for (const interceptor of interceptors.error ?? []) {
         error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
       }
@@ -517,7 +533,9 @@ export function createApiTransport(
     const sent = call.sent;
     if (response.status === 401 && hooks !== undefined && sent !== undefined) {
       // The replay's answer is bounded by the replay's own timeout signal.
-      return finish(await afterUnauthorized(hooks, response, sent, method, target), options, method, target);
+      const bound = limit && { controller: limit.controller, deadline: attemptAt + limit.ms };
+      const answer = await afterUnauthorized(hooks, response, sent, method, target, bound);
+      return finish(answer, options, method, target);
     }
     if (limit === undefined) return finish(response, options, method, target);
     const { controller, ms } = limit;
@@ -554,6 +572,7 @@ export function createApiTransport(
     const limit = limitOf(options.timeoutMs ?? config.timeoutMs);
     const controller = limit?.controller;
     const timer = limit && setTimeout(() => limit.controller.abort(timeoutReason()), limit.ms);
+    const sentAt = limit && performance.now();
     try {
       let response: Response;
       try {
@@ -567,7 +586,8 @@ export function createApiTransport(
       }
       if (response.status === 401 && hooks !== undefined) {
         clearTimeout(timer); // the replay has its own
-        response = await afterUnauthorized(hooks, response, sent(), method, target);
+        const bound = limit && { controller: limit.controller, deadline: (sentAt as number) + limit.ms };
+        response = await afterUnauthorized(hooks, response, sent(), method, target, bound);
       } else if (!response.ok) {
         clearTimeout(timer);
         return await viaKy(current, href, method, options, { attempt: { response }, request: sent(), hooks });
