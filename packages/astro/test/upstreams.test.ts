@@ -340,6 +340,32 @@ describe("OAuth (oidc-provider)", () => {
     expect(isOAuthError(wrong) && wrong.error).toBe("invalid_grant");
   });
 
+  it("revokes at revocationUrl without an issuer; with a tokenUrl alone, sign-out is local only", async () => {
+    const metadata = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as {
+      token_endpoint: string;
+      revocation_endpoint: string;
+    };
+    const client = { clientId: CLIENTS.service.id, clientSecret: CLIENTS.service.secret };
+    const build = (oauth: Record<string, unknown>) =>
+      resolveUpstream(parseConfig({ upstream: { oauth: { ...client, ...oauth } } }).upstream);
+    const explicit = build({
+      tokenUrl: metadata.token_endpoint,
+      revocationUrl: metadata.revocation_endpoint,
+    });
+    const set = await explicit.signIn({ username: "alice", password: USERS.alice! }, {});
+    await explicit.signOut?.({ accessToken: set.accessToken, refreshToken: set.refreshToken });
+    const revoked = await failure(
+      explicit.refresh({
+        refreshToken: set.refreshToken!,
+        previous: set,
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(isOAuthError(revoked) && revoked.error).toBe("invalid_grant");
+    // No endpoint and no issuer to find one: no revocation to attempt (logout says `revoked: false`).
+    expect(build({ tokenUrl: metadata.token_endpoint }).signOut).toBeUndefined();
+  });
+
   const oauth = (extra: Record<string, unknown>) =>
     resolveUpstream(
       parseConfig({

@@ -38,7 +38,14 @@ export {
 } from "./jwt-bearer-grant.js";
 export { type PasswordGrantOptions, passwordGrant } from "./password-grant.js";
 export { NO_REFRESH_TOKEN, type RefreshTokenGrantOptions, refreshTokenGrant } from "./refresh-token-grant.js";
-export { type RevokeTokenOptions, revokeToken } from "./revoke-token.js";
+export {
+  createRevocation,
+  type Revocation,
+  type RevocationOptions,
+  type RevokeOptions,
+  type RevokeTokenOptions,
+  revokeToken,
+} from "./revoke-token.js";
 export { type RobotGrantOptions, robotGrant } from "./robot-grant.js";
 export {
   TOKEN_EXCHANGE_GRANT_TYPE,

@@ -6,6 +6,7 @@ import {
   type GrantOptions,
   grantOptionsShape,
   notTaken,
+  type ResolvedGrantOptions,
   urlRule,
 } from "./grant-options.js";
 import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
@@ -33,38 +34,55 @@ export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "def
   signal?: AbortSignal | undefined;
 }
 
-// Built on first use, so a bundle that never calls this creator drops it. The shared shape has
-// `tokenUrl` and `defaultLifetimeMs`, which a revocation never uses: a value for either is refused,
-// not ignored, so nobody believes the token endpoint is where the revocation goes.
-const rule = () =>
-  rules.object({
-    ...grantOptionsShape(),
-    tokenUrl: notTaken("tokenUrl", "revocationUrl"),
-    defaultLifetimeMs: notTaken("defaultLifetimeMs"),
-    revocationUrl: rules.optional(urlRule()),
-    token: rules.string(1),
-    tokenTypeHint: rules.optional(rules.string(1)),
-    signal: rules.optional(
-      rules.check<AbortSignal>((value) => value instanceof AbortSignal, "expected an AbortSignal"),
-    ),
-  });
-
 /**
- * Revokes an access or refresh token (RFC 7009). Resolves once the server answered 200, which it
- * also does for a token it does not know; an error answer becomes core's `OAuthError` (for example
- * `unsupported_token_type`), a 503 a transient error carrying `retryAfterMs`.
- *
- * @example
- * await revokeToken({ issuer, clientId, clientSecret, token: set.refreshToken, tokenTypeHint: "refresh_token" });
- * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
+ * Options of {@link createRevocation}: those of {@link revokeToken} but the token and the call's own
+ * (`tokenTypeHint`, `signal`), which each `revoke` takes.
  */
-export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
-  const parsed = rules.validate(rule(), options, "revokeToken", (parsed) =>
-    checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
+export type RevocationOptions = Omit<RevokeTokenOptions, "token" | "tokenTypeHint" | "signal">;
+
+/** What each {@link Revocation.revoke} takes besides the token. */
+export interface RevokeOptions {
+  /** A hint of what the token is (`"access_token"`, `"refresh_token"`). @default undefined */
+  tokenTypeHint?: RevokeTokenOptions["tokenTypeHint"];
+  /** Stops the request. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Revokes tokens at one authorization server, with options checked once ({@link createRevocation}). */
+export interface Revocation {
+  /**
+   * Revokes `token` (RFC 7009): resolves once the server answered 200, as {@link revokeToken} does.
+   * @throws TypeError (code `ERR_TOKENKEEP_INVALID_OPTIONS`) for an empty token or invalid call options.
+   */
+  revoke(token: string, options?: RevokeOptions): Promise<void>;
+}
+
+// Built on first use, so a bundle that never revokes drops them. The shared shape has `tokenUrl` and
+// `defaultLifetimeMs`, which a revocation never uses: a value for either is refused, not ignored, so
+// nobody believes the token endpoint is where the revocation goes.
+const signalRule = () =>
+  rules.optional(
+    rules.check<AbortSignal>((value) => value instanceof AbortSignal, "expected an AbortSignal"),
   );
-  const url = await resolveEndpoint(parsed, "revocation_endpoint", parsed.revocationUrl, parsed.signal);
-  const params = { token: parsed.token, token_type_hint: parsed.tokenTypeHint };
-  await postToEndpoint(url, params, parsed, parsed.signal, "revocation request", async (response) => {
+const callShape = () => ({ tokenTypeHint: rules.optional(rules.string(1)), signal: signalRule() });
+const revocationShape = () => ({
+  ...grantOptionsShape(),
+  tokenUrl: notTaken("tokenUrl", "revocationUrl"),
+  defaultLifetimeMs: notTaken("defaultLifetimeMs"),
+  revocationUrl: rules.optional(urlRule()),
+});
+const checkRevocation = (parsed: ResolvedGrantOptions & { revocationUrl?: string | undefined }) =>
+  checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl });
+
+type ParsedRevocation = ReturnType<typeof parseRevocation>;
+const parseRevocation = (options: RevocationOptions, label: string) =>
+  rules.validate(rules.object(revocationShape()), options, label, checkRevocation);
+
+/** Sends one revocation request (the options checked). */
+async function send(parsed: ParsedRevocation, token: string, call: RevokeOptions): Promise<void> {
+  const url = await resolveEndpoint(parsed, "revocation_endpoint", parsed.revocationUrl, call.signal);
+  const params = { token, token_type_hint: call.tokenTypeHint };
+  await postToEndpoint(url, params, parsed, call.signal, "revocation request", async (response) => {
     if (response.ok) {
       await response.body?.cancel().catch(() => {});
       return;
@@ -73,4 +91,48 @@ export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
     await readTokenResponse(response, { sentAt: parsed.now(), now: parsed.now });
     throw new InvalidResponseError(`revocation answered ${response.status}`, { status: response.status });
   });
+}
+
+/**
+ * Revokes an access or refresh token (RFC 7009). Resolves once the server answered 200, which it
+ * also does for a token it does not know; an error answer becomes core's `OAuthError` (for example
+ * `unsupported_token_type`), a 503 a transient error carrying `retryAfterMs`. To check the options
+ * once and revoke many tokens, use {@link createRevocation}.
+ *
+ * @example
+ * await revokeToken({ issuer, clientId, clientSecret, token: set.refreshToken, tokenTypeHint: "refresh_token" });
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
+ */
+export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
+  const parsed = rules.validate(
+    rules.object({ ...revocationShape(), token: rules.string(1), ...callShape() }),
+    options,
+    "revokeToken",
+    checkRevocation,
+  );
+  await send(parsed, parsed.token, parsed);
+}
+
+/**
+ * Checks revocation options now (a `TypeError` with code `ERR_TOKENKEEP_INVALID_OPTIONS` for a
+ * mistake, before any token is at stake) and returns a {@link Revocation} that sends each `revoke`
+ * with them: what an application that revokes at sign-out builds at start. No request is sent until
+ * the first `revoke` (discovery included).
+ *
+ * @example
+ * const revocation = createRevocation({ issuer, clientId, clientSecret });
+ * await revocation.revoke(set.refreshToken, { tokenTypeHint: "refresh_token" });
+ * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
+ */
+export function createRevocation(options: RevocationOptions): Revocation {
+  const parsed = parseRevocation(options, "createRevocation");
+  const callRule = rules.object(callShape());
+  return {
+    async revoke(token, callOptions) {
+      const call = rules.validate(callRule, callOptions, "revoke", () =>
+        typeof token === "string" && token !== "" ? [] : ["token: expected a non-empty string"],
+      );
+      await send(parsed, token, call);
+    },
+  };
 }

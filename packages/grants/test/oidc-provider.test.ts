@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import {
   clientCredentialsGrant,
+  createRevocation,
   discover,
   passwordGrant,
   refreshTokenGrant,
@@ -143,5 +144,15 @@ describe("oidc-provider", () => {
     expect(error.error).toBe("invalid_grant");
     // Unknown tokens are accepted, as RFC 7009 section 2.2 says.
     await revokeToken({ ...service(), token: "never-issued" });
+  });
+
+  it("revokes through createRevocation, its options checked once and the endpoint discovered on first use", async () => {
+    const { revoke } = createRevocation({ ...service(), revocationUrl: undefined });
+    const first = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+    const second = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+    await revoke(first.refreshToken!, { tokenTypeHint: "refresh_token" });
+    await revoke(second.accessToken);
+    expect((await introspect(first.refreshToken!)).active).toBe(false);
+    expect((await introspect(second.accessToken)).active).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { isNetworkError } from "@tokenkeep/core";
 import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { clientCredentialsGrant, passwordGrant, revokeToken } from "../src/index.js";
+import { clientCredentialsGrant, createRevocation, passwordGrant, revokeToken } from "../src/index.js";
 import { createIntrospection } from "../src/introspection/index.js";
 import { listen } from "./fixtures/http.js";
 import { type ScriptedServer, startScriptedServer } from "./fixtures/scripted-server.js";
@@ -189,5 +189,60 @@ describe("the token request", () => {
         token: "tok",
       }),
     ).rejects.toMatchObject({ status: 503, transient: true, retryAfterMs: 1000 });
+  });
+
+  it("createRevocation checks its options when made, each token when revoked, and sends what revokeToken sends", () => {
+    const invalid = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        return [
+          (error as TypeError).constructor.name,
+          (error as { code?: string }).code,
+          (error as Error).message,
+        ];
+      }
+      return "no error";
+    };
+    // Thrown when made, before any token is at stake (revokeToken could only reject when called).
+    expect(
+      invalid(() => createRevocation({ revocationUrl: "http://idp.example/revoke", clientId: "svc" })),
+    ).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_INVALID_OPTIONS",
+      expect.stringMatching(/^invalid createRevocation options: revocationUrl: .*https/),
+    ]);
+    expect(
+      invalid(() => createRevocation({ tokenUrl: `${server.url}/token`, clientId: "svc" } as never)),
+    ).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_INVALID_OPTIONS",
+      expect.stringContaining("did you mean `revocationUrl`?"),
+    ]);
+    expect(invalid(() => createRevocation({ clientId: "svc" }))).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_INVALID_OPTIONS",
+      expect.stringContaining("revocationUrl"),
+    ]);
+  });
+
+  it("createRevocation's revoke sends the token and hint, and refuses an empty token without sending", async () => {
+    const { revoke } = createRevocation({
+      revocationUrl: `${server.url}/revoke`,
+      clientId: "svc",
+      clientSecret: SECRET,
+    });
+    server.script.push({ status: 200 });
+    await revoke("tok", { tokenTypeHint: "refresh_token" });
+    expect(Object.fromEntries(new URLSearchParams(last().body))).toEqual({
+      token: "tok",
+      token_type_hint: "refresh_token",
+    });
+    const requests = server.received.length;
+    await expect(revoke("")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: expect.stringContaining("token: expected a non-empty string"),
+    });
+    expect(server.received.length).toBe(requests);
   });
 });

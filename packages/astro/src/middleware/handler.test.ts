@@ -909,6 +909,20 @@ describe("middleware: the upstream is checked when the middleware is created", (
         message: expect.stringMatching(/upstream\.oauth\.scope: /),
       }),
     );
+    // And the sign-out's revocation endpoint: refused now, not at each sign-out left unrevoked.
+    expect(
+      build({
+        issuer: "http://127.0.0.1:9/",
+        clientId: "web",
+        clientSecret: "s",
+        revocationUrl: "http://idp.example/revoke",
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringMatching(/^upstream\.oauth\.revocationUrl: .*https/),
+      }),
+    );
   });
 
   it("building it sends nothing (discovery waits for the first token request)", async () => {

@@ -1,12 +1,12 @@
 /**
  * The OAuth 2.0 upstream: sign-in with the password grant, rotation with the refresh token grant,
- * sign-out revokes the refresh token (RFC 7009), and, when `introspection` asks for it, a rotation in
+ * sign-out revokes the refresh token (RFC 7009, its options checked at start too), and, when `introspection` asks for it, a rotation in
  * doubt is checked by introspecting the refresh token (RFC 7662); all from `@tokenkeep/grants` (which
  * validates these options when the upstream is built, and discovers endpoints from `issuer`).
  */
 import { type JsonValue, OAuthError, type TokenSet } from "@tokenkeep/core";
 import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
-import { passwordGrant, refreshTokenGrant, revokeToken } from "@tokenkeep/grants";
+import { createRevocation, passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
 import type { OAuthUpstreamOptions, Upstream } from "../config/schema.js";
 import { fromBase64Url } from "../internal/base64url.js";
@@ -84,6 +84,13 @@ export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
   // stand-in credentials, checks the rest of them (`scope` included) before the first sign-in.
   checked("upstream.oauth", () => passwordGrant({ ...grant, username: "-", password: "-", scope }));
   const { tokenUrl: _tokenUrl, defaultLifetimeMs: _lifetime, ...revocation } = grant;
+  // Made now, so a mistaken `revocationUrl` stops the server at start rather than leaving every
+  // sign-out unrevoked upstream (discovery still waits for the first sign-out). Without an endpoint
+  // or an issuer to find one (a `tokenUrl` alone), sign-out ends the session here only.
+  const revoker =
+    revocationUrl === undefined && grant.issuer === undefined
+      ? undefined
+      : checked("upstream.oauth", () => createRevocation({ ...revocation, revocationUrl }));
   // Built now, so its options are checked when the upstream is (an issuer without an introspection
   // endpoint fails at the first check, permanently: the rotation is then handled as without a check).
   let verify: Upstream["isRefreshTokenActive"];
@@ -108,14 +115,15 @@ export function oauthUpstream(options: OAuthUpstreamOptions): Upstream {
     async refresh({ previous, signal }) {
       return slim(await redeem({ previous, signal }));
     },
-    async signOut({ accessToken, refreshToken, signal }) {
-      await revokeToken({
-        ...revocation,
-        revocationUrl,
-        token: refreshToken ?? accessToken,
-        tokenTypeHint: refreshToken === undefined ? "access_token" : "refresh_token",
-        signal,
-      });
-    },
+    ...(revoker === undefined
+      ? {}
+      : {
+          async signOut({ accessToken, refreshToken, signal }) {
+            await revoker.revoke(refreshToken ?? accessToken, {
+              tokenTypeHint: refreshToken === undefined ? "access_token" : "refresh_token",
+              signal,
+            });
+          },
+        }),
   };
 }
