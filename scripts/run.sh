@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The entry point behind the README's two commands (`npm run demo`, `npm test`). Works on a machine that
+# The entry point behind the README's commands (`npm run demo`, `npm test`, `npm run example -- <name>`). Works on a machine that
 # has only Node.js 20+ with npm: it brings its own Node and pnpm when needed (see lib/toolchain.sh).
 set -euo pipefail
 TK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,12 +32,37 @@ demo)
   fi
   exec node scripts/demo.mjs "$@"
   ;;
+example)
+  # One example, from a fresh clone: the toolchain, the dependencies, the build of the packages it
+  # uses (the Astro site is built too), then its own `start`; the arguments after the name and the
+  # environment (TOKEN_URL, AUTH_ISSUER, ...) go to it unchanged.
+  name=${1:-}
+  case "$name" in
+  node-backend | pat-admin | astro-app) shift ;;
+  *)
+    echo "usage: npm run example -- node-backend|pat-admin|astro-app [arguments]" >&2
+    exit 2
+    ;;
+  esac
+  tk_setup demo
+  cd "$TK_ROOT"
+  project="@tokenkeep/example-$name"
+  filter="--filter=$project^..."
+  [ "$name" = astro-app ] && filter="--filter=$project..."
+  log_dir=${TOKENKEEP_DEMO_DIR:-$TK_ROOT/.demo}
+  mkdir -p "$log_dir"
+  if ! pnpm exec turbo run build --output-logs=errors-only "$filter" >"$log_dir/example-build.log" 2>&1; then
+    cat "$log_dir/example-build.log" >&2
+    tk_die "the build failed (output above)"
+  fi
+  exec pnpm --silent --filter "$project" start "$@"
+  ;;
 test)
   tk_setup
   exec bash "$TK_ROOT/scripts/test.sh" "$@"
   ;;
 *)
-  echo "usage: scripts/run.sh demo|test" >&2
+  echo "usage: scripts/run.sh demo|test|example <name>" >&2
   exit 2
   ;;
 esac

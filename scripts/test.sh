@@ -45,7 +45,7 @@ rm -f packages/*/test-secrets.jsonl examples/*/test-secrets.jsonl test/*/test-se
 # Full logs, also for tasks served from turbo's cache, so the closing count covers every test.
 pnpm exec turbo run lint typecheck build test test:storm check:pkg --concurrency=2 --output-logs=full | tee .tmp/turbo.log
 
-stage "npm run demo, word for word, through npm and scripts/run.sh"
+stage "npm run demo and npm run example, word for word, through npm and scripts/run.sh"
 # After turbo's stage, not inside it: run.sh builds what the demo runs (cached by now), which would
 # race other tasks' builds of the same dist/ folders there.
 pnpm --filter @tokenkeep/demo-tests run test:npm 2>&1 | tee .tmp/demo-npm.log

@@ -70,9 +70,11 @@ tk_ensure_toolchain() {
 # `tk_ensure_dependencies demo` only the projects `npm run demo` builds and runs (the examples, the
 # packages they use, and the root's build tools), so a first demo skips the test-only runtimes
 # (Deno, Bun, workerd, Playwright). A full install satisfies both; a later full one completes a demo one.
-# The projects the demo runs, with their dependencies (`...`): what `npm run demo` installs and builds.
+# The projects the demo runs, with their dependencies (`...`): what `npm run demo` installs and builds;
+# and the PAT admin example, which `npm run example` also runs (it adds no package the others lack).
 TK_DEMO_PROJECTS=("@tokenkeep/example-astro-app..." "@tokenkeep/example-node-backend..."
   "@tokenkeep/example-local-servers...")
+TK_EXAMPLE_PROJECTS=("${TK_DEMO_PROJECTS[@]}" "@tokenkeep/example-pat-admin...")
 
 tk_ensure_dependencies() {
   local scope=${1:-all}
@@ -83,7 +85,7 @@ tk_ensure_dependencies() {
   if [ "$scope" = demo ]; then
     [ -f "$stamp-demo" ] && return 0
     # The root project too: its devDependencies are the build tools (turbo, tsup, TypeScript).
-    for project in tokenkeep-workspace "${TK_DEMO_PROJECTS[@]}"; do filters+=(--filter "$project"); done
+    for project in tokenkeep-workspace "${TK_EXAMPLE_PROJECTS[@]}"; do filters+=(--filter "$project"); done
     stamp="$stamp-demo"
   fi
   tk_log "installing dependencies (pnpm install --frozen-lockfile${filters:+ for the demo})"

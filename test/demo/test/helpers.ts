@@ -74,6 +74,11 @@ export function startNpmDemo(env: Record<string, string>, args: string[] = []): 
   return launch(["npm", "run", "demo", ...(args.length > 0 ? ["--", ...args] : [])], env);
 }
 
+/** `npm run example -- <name>` from the repository root, as an example's README tells a user. */
+export function startNpmExample(name: string | undefined, env: Record<string, string> = {}): Demo {
+  return launch(["npm", "run", "example", ...(name === undefined ? [] : ["--", name])], env);
+}
+
 function launch([command, ...argv]: string[], env: Record<string, string>): Demo {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(
