@@ -9,7 +9,7 @@
 // after the server verified a proof of its own, so Bearer and DPoP wait for the same server work
 // (the client's CPU per request grows with that wait); both differences are printed. On Linux the
 // client's CPU is also split per thread (main, thread pool, V8 workers), and the cost of one bare Web
-// Crypto ES256 signature is printed: the floor under any proof signed with jose.
+// Crypto ES256 signature is printed: the floor under any proof signed through Web Crypto.
 // Run with `pnpm run bench` (after `pnpm run build`). Target: DPoP adds under 0.3 ms of client CPU per request.
 import { fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -253,7 +253,7 @@ async function measure(): Promise<void> {
     `the proof and header alone (the wrapper before a fetch that answers at once, less the same without it): ${ms(proofMs)} CPU per request ${verdict(proofMs)}`,
   );
 
-  // The floor under any jose-signed proof: one Web Crypto ES256 signature, with 1 ms of idle between
+  // The floor under any proof: one Web Crypto ES256 signature, with 1 ms of idle between
   // signatures (as between requests) and without, less the same loops without signing. Node runs it
   // on its thread pool; between idle gaps the hand-off and the cold caches cost more than the math.
   const key = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
