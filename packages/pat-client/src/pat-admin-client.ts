@@ -350,10 +350,12 @@ export class PatAdminClient implements AsyncDisposable {
   #tokenUrl(tokenId: string, action?: "revoke" | "restore"): string {
     // A token id goes into the URL, so into every proxy's access log: a whole PAT pasted in its place
     // (its secret included) is refused before anything is sent, and never repeated.
+    // "Whole PAT" only when it has the dot of one; the value itself is never repeated.
+    const pasted = String(tokenId).includes(".") ? ", not a whole personal access token" : "";
     if (!isTokenId(tokenId)) {
       throw Object.assign(
         new TypeError(
-          "tokenId: expected a token id (21 characters of [A-Za-z0-9]), not a whole personal access token; nothing was sent",
+          `tokenId: expected a token id (21 characters of [A-Za-z0-9])${pasted}; nothing was sent`,
         ),
         { code: "ERR_TOKENKEEP_INVALID_ARGUMENT" },
       );

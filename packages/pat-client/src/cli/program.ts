@@ -13,7 +13,7 @@ import {
 } from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
 import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
-import { patInsteadOfTokenId, tokenIdOfPat } from "./token-id";
+import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
 
 /** Where the CLI reads and writes: the process in `main.ts`, buffers in tests. */
@@ -60,9 +60,9 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-/** Refuses a whole PAT where a token id belongs, before anything is sent. */
-function checkTokenId(tokenId: string, command: string): void {
-  const problem = patInsteadOfTokenId(tokenId, command);
+/** Refuses anything but a token id (a whole PAT above all) where one belongs, before anything is sent. */
+function checkTokenId(tokenId: string, command: string, name?: string): void {
+  const problem = tokenIdProblem(tokenId, command, name);
   if (problem) throw new UsageError(problem);
 }
 
@@ -156,6 +156,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--after <tokenId>", "start after this token id (the cursor of the previous page)")
     .option("--all", "read every page")
     .action(async (options, command: Command) => {
+      if (options.after !== undefined) checkTokenId(options.after, "list", "--after");
       const query: ListOptions = {
         includeRevoked: options.includeRevoked,
         includeExpired: options.includeExpired,
@@ -353,7 +354,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   } catch (error) {
     const explanation = isRefusedPat(error) ? await explainRefusal(program.opts<GlobalOptions>(), now) : [];
-    return report(error, json, io, explanation);
+    // `--json` holds for a mistake found before any client was made (a malformed token id) too.
+    return report(error, json || program.opts<GlobalOptions>().json === true, io, explanation);
   }
 }
 
@@ -392,22 +394,27 @@ async function explainRefusal(options: GlobalOptions, now: () => number): Promis
   }
 }
 
-function report(error: unknown, json: boolean, io: CliIo, explanation: readonly string[]): number {
+/**
+ * Prints `error` (as JSON with `--json`) and returns the exit code: 2 for a usage error (the command
+ * line, or an argument the client refused before sending anything), 1 otherwise. Exported for tests.
+ */
+export function report(error: unknown, json: boolean, io: CliIo, explanation: readonly string[]): number {
   if (error instanceof CommanderError) {
     // Commander printed the message (or the help) already.
     return error.code === "commander.helpDisplayed" || error.code === "commander.version"
       ? EXIT_OK
       : EXIT_USAGE;
   }
-  const optionsError =
-    error instanceof TypeError && (error as { code?: unknown }).code === "ERR_TOKENKEEP_INVALID_OPTIONS";
-  const usage = error instanceof UsageError || optionsError;
+  const typeErrorCode = error instanceof TypeError ? (error as { code?: unknown }).code : undefined;
+  const optionsError = typeErrorCode === "ERR_TOKENKEEP_INVALID_OPTIONS";
+  // The client refused an argument (a token id) before sending anything: the command line is wrong.
+  const usage =
+    error instanceof UsageError || optionsError || typeErrorCode === "ERR_TOKENKEEP_INVALID_ARGUMENT";
   let message = error instanceof Error ? error.message : String(error);
   if (optionsError) {
     // The client's option names, as the flags the operator typed.
-    message = optionProblemsAsFlags(Array.isArray(error.cause) ? (error.cause as string[]) : [message]).join(
-      "; ",
-    );
+    const { cause } = error as TypeError;
+    message = optionProblemsAsFlags(Array.isArray(cause) ? (cause as string[]) : [message]).join("; ");
   }
   const details = badRequestDetails(error);
   if (json) {
