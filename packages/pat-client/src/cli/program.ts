@@ -11,7 +11,7 @@ import {
   optionProblemsAsFlags,
   refusedPatAdvice,
 } from "./explain-failure";
-import { describeExpiry, recordsTable } from "./format";
+import { describeExpiry, printable, recordsTable } from "./format";
 import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
@@ -135,7 +135,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       retry: { limit: options.retries ?? 3 },
       allowInsecureRequests: options.allowInsecureRequests === true,
       onRetry: ({ attempt, attempts, error }) => {
-        io.stderr(`warning: ${error.message}; retrying (attempt ${attempt} of ${attempts})\n`);
+        io.stderr(`warning: ${printable(error.message)}; retrying (attempt ${attempt} of ${attempts})\n`);
       },
       now,
     });
@@ -177,7 +177,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         if (page.records.length === 0) return print("No tokens.");
         print(recordsTable(page.records, nowSeconds()));
         const count = `${page.records.length} token${page.records.length === 1 ? "" : "s"}`;
-        print(page.nextAfterTokenId ? `${count}; next page: --after ${page.nextAfterTokenId}` : count);
+        const next = page.nextAfterTokenId;
+        print(next ? `${count}; next page: --after ${printable(next)}` : count);
       });
     });
 
@@ -202,11 +203,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // stdout holds the token alone (`tokenkeep-pat issue ... > token.txt`); the rest is stderr.
         if (!json) {
           const expires = describeExpiry(record.expiresAt, nowSeconds());
-          io.stderr(`Issued token ${record.tokenId} for ${record.owner} (${expires}).\n`);
+          const who = `${printable(record.tokenId)} for ${printable(record.owner)}`;
+          io.stderr(`Issued token ${who} (${expires}).\n`);
         }
         io.stderr(`${warning}\n`);
         if (json) return printJson({ token, record });
-        print(token);
+        print(printable(token)); // a real token holds no control character: this changes none
       });
     });
 
@@ -234,7 +236,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         });
         if (json) return printJson(record);
         print(recordsTable([record], nowSeconds()));
-        print(`Registered token ${record.tokenId}.`);
+        print(`Registered token ${printable(record.tokenId)}.`);
       });
     });
 
@@ -325,7 +327,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(async (_options, command: Command) => {
       await withClient(command, async (client) => {
         const { accessToken, tokenType, expiresAt } = await client.getAccessToken();
-        if (!json) return print(accessToken);
+        if (!json) return print(printable(accessToken));
         printJson({
           access_token: accessToken,
           token_type: tokenType,
@@ -423,7 +425,9 @@ export function report(error: unknown, json: boolean, io: CliIo, explanation: re
     const hint = [...details, ...explanation].map((line) => line.trim());
     io.stderr(`${JSON.stringify({ error: { message, code, status, ...(hint.length > 0 && { hint }) } })}\n`);
   } else {
-    io.stderr(`error: ${[message, ...details, ...explanation].join("\n")}\n`);
+    // The message, the details and the explanation quote the server (messages, owners): printed, their
+    // control characters are escaped. JSON output is exact (JSON.stringify escapes C0 controls itself).
+    io.stderr(`error: ${[message, ...details, ...explanation].map(printable).join("\n")}\n`);
   }
   return usage ? EXIT_USAGE : EXIT_FAILURE;
 }
