@@ -124,6 +124,22 @@ describe("tokenkeep-pat-server", () => {
     expect(second.err()).toMatch(/exists already/);
   });
 
+  it("bootstrap refuses an --owner the protocol refuses with exit code 2, creating nothing", async () => {
+    for (const [owner, reason] of [
+      ["", "Too small"],
+      ["o".repeat(300), "Too big"],
+    ] as const) {
+      const run = capture();
+      expect(await runCli(["bootstrap", "--database", database, "--owner", owner], run.io)).toBe(2);
+      expect(run.err()).toContain("--owner");
+      expect(run.err().toLowerCase()).toContain(reason.toLowerCase());
+      expect(run.out()).toBe("");
+    }
+    // Nothing was created: the first valid bootstrap still makes the admin token.
+    const valid = capture();
+    expect(await runCli(["bootstrap", "--database", database, "--owner", "ops"], valid.io)).toBe(0);
+  });
+
   it("genkey --out writes a new key file readable by its owner only, and never replaces one", async () => {
     const keysFile = join(dir, "keys.json");
     const first = capture();

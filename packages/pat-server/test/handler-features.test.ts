@@ -342,6 +342,19 @@ describe("bootstrap", () => {
     });
   });
 
+  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL), storing nothing", async () => {
+    const store = sqlite();
+    for (const owner of ["", "o".repeat(101), "a\u0000b"]) {
+      const refused = await bootstrapAdminToken(store, { ...fast, owner }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+      expect((refused as Error).message).toContain("owner");
+    }
+    expect(await store.count()).toBe(0);
+    expect(await bootstrapAdminToken(store, { ...fast, owner: "o".repeat(100) })).toMatchObject({
+      record: { owner: "o".repeat(100) },
+    });
+  });
+
   it("supports the original's bootstrap through the exchange with a configured PHC", async () => {
     const store = sqlite();
     const secret = randomBytes(32);

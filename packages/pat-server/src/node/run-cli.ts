@@ -1,4 +1,5 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { ownerSchema } from "@tokenkeep/pat-protocol";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_BOOTSTRAP_OWNER, DEFAULT_HOSTNAME, DEFAULT_PORT } from "../defaults";
 import { lastForwardedFor } from "../internal/forwarded-for";
@@ -39,6 +40,13 @@ function invalidValue(reason: string): InvalidArgumentError {
   const error = new InvalidArgumentError(reason);
   error.exitCode = 2;
   return error;
+}
+
+/** An owner as the protocol accepts it (1 to 100 characters, no NUL), else a usage error saying why. */
+function owner(value: string): string {
+  const parsed = ownerSchema.safeParse(value);
+  if (!parsed.success) throw invalidValue(parsed.error.issues.map((issue) => issue.message).join("; "));
+  return parsed.data;
 }
 
 function integer(value: string): number {
@@ -199,7 +207,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   storageOptions(
     program.command("bootstrap").description("Create an admin token if none is active, and print it once"),
   )
-    .addOption(new Option("--owner <owner>", "owner of the admin token").default(DEFAULT_BOOTSTRAP_OWNER))
+    .addOption(
+      new Option("--owner <owner>", "owner of the admin token (1 to 100 characters)")
+        .default(DEFAULT_BOOTSTRAP_OWNER)
+        .argParser(owner),
+    )
     .addOption(new Option("--token-prefix <prefix>", "PAT prefix").env("TOKENKEEP_PAT_TOKEN_PREFIX"))
     .action(async (flags: StorageFlags & { owner: string; tokenPrefix?: string }) => {
       const { store } = await openStore(flags);
