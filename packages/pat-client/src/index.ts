@@ -30,6 +30,8 @@ export {
 export {
   type AccessToken,
   type BatchGetOptions,
+  type BatchLoadOptions,
+  type BatchLoadResult,
   type IssueParams,
   type ListOptions,
   PatAdminClient,

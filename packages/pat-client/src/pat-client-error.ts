@@ -32,7 +32,8 @@ export type PatClientOperation =
   | "update"
   | "revoke"
   | "restore"
-  | "batchGet";
+  | "batchGet"
+  | "batchLoad";
 
 /** Options of {@link PatClientError}. */
 export interface PatClientErrorOptions {
@@ -63,6 +64,7 @@ const DESCRIPTIONS: Readonly<Record<PatClientOperation, string>> = {
   revoke: "Failed to revoke token",
   restore: "Failed to restore token",
   batchGet: "Failed to get tokens",
+  batchLoad: "Failed to batch load tokens",
 };
 
 /**

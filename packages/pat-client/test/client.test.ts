@@ -149,6 +149,23 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
     expect(result.notFound).toEqual([missing]);
   });
 
+  it("reads several tokens at once with batchLoad, the original client's name and Set argument", async () => {
+    const { server, client } = await setup();
+    const one = (await client.issue({ owner: "one" })).record;
+    const missing = "B".repeat(21);
+    const result = await client.batchLoad(new Set([one.tokenId, missing]), { includeSecretPhc: true });
+    expect(result.found.map((r) => r.owner)).toEqual(["one"]);
+    expect(result.found[0]?.secretPhc).toMatch(/^\$scrypt\$/);
+    expect(result.notFound).toEqual([missing]);
+    expect((await client.batchLoad([one.tokenId])).found[0]).not.toHaveProperty("secretPhc");
+    // Its errors read as the original's ("Failed to batch load tokens").
+    const tooMany = new Set(Array.from({ length: 1001 }, (_, n) => String(n).padStart(21, "0")));
+    const failed = await client.batchLoad(tooMany).catch((error: unknown) => error);
+    expect(failed).toMatchObject({ status: 400, operation: "batchLoad" });
+    expect((failed as Error).message).toMatch(/^Failed to batch load tokens: 400/);
+    expect([...server.requests.keys()].some((key) => key.includes("/admin/tokens/batch"))).toBe(true);
+  });
+
   it("refuses anything but a token id where one belongs (a pasted PAT, a path), before sending, never repeating it", async () => {
     const { server, client } = await setup();
     const pat = "pat_ABCDEFGHIJKLMNOPQRSTU.c2VjcmV0LXNlY3JldC1zZWNyZXQ=";

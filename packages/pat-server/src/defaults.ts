@@ -40,6 +40,11 @@ export const DEFAULT_RATE_LIMIT_MAX_ADDRESSES = 100_000;
  * waiting is under two seconds of work on two cores).
  */
 export const DEFAULT_MAX_PENDING_VERIFICATIONS = 64;
+/**
+ * `Retry-After` of the 503 a guard answers while the PAT server's JWKS document cannot be fetched, in
+ * seconds: jose gives up on a JWKS request after 5 s, so sooner would only pile onto a server that is down.
+ */
+export const DEFAULT_JWKS_RETRY_AFTER_SECONDS = 5;
 /** How long a verified secret is remembered per token id, in milliseconds (10 minutes). */
 export const DEFAULT_VERIFIER_CACHE_TTL_MS = 600_000;
 /** Most token ids whose verified secret is remembered; the least recently used is forgotten. */

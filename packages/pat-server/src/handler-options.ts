@@ -97,8 +97,9 @@ export interface PatHandlerOptions {
    */
   readonly issuer?: string;
   /**
-   * Lifetime of exchanged JWTs in seconds. A revoked PAT's JWTs stay valid for downstream APIs until
-   * they expire, so keep it short; tests may use a few seconds.
+   * Lifetime of exchanged JWTs in seconds, cut short to the PAT's own `expiresAt` when that comes
+   * first (a JWT never outlives its PAT's expiry). A revoked PAT's JWTs stay valid for downstream APIs
+   * until they expire, so keep it short; tests may use a few seconds.
    * @default 3600
    */
   readonly jwtLifetimeSeconds?: number;

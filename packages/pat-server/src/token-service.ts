@@ -1,5 +1,7 @@
-import type { PatRecord } from "@tokenkeep/pat-protocol";
+import { ownerSchema, type PatRecord } from "@tokenkeep/pat-protocol";
+import * as z from "zod";
 import { DEFAULT_BOOTSTRAP_OWNER } from "./defaults";
+import { parseOptions } from "./internal/options";
 import { toPublicRecord } from "./internal/public-record";
 import { normalizeRoles } from "./internal/roles";
 import type { PatStore, StoredPatRecord } from "./store";
@@ -72,23 +74,31 @@ export async function issueToken(
 
 /** Options of {@link bootstrapAdminToken}. */
 export interface BootstrapAdminTokenOptions extends IssueTokenOptions {
-  /** @default "admin" */
+  /** Owner of the admin token: 1 to 100 characters, no NUL, as the protocol's owners. @default "admin" */
   readonly owner?: string;
 }
+
+const bootstrapOptionsSchema = z.object({
+  owner: ownerSchema.default(DEFAULT_BOOTSTRAP_OWNER),
+  // generateToken checks these two.
+  prefix: z.string().optional(),
+  scryptLog2Cost: z.number().optional(),
+  now: z.custom<() => number>((value) => typeof value === "function", "Expected a function").optional(),
+});
 
 /**
  * Creates an admin token when the store holds no active admin token (atomically, even against other
  * instances) and returns it, once. Returns `undefined` when an active admin token exists.
+ * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for an owner the protocol refuses (empty,
+ *   over 100 characters, a NUL), a bad prefix or cost, or an unknown option; nothing is stored then.
  */
 export async function bootstrapAdminToken(
   store: PatStore,
   options: BootstrapAdminTokenOptions = {},
 ): Promise<IssuedToken | undefined> {
-  const { token, record } = await newRecord(
-    { owner: options.owner ?? DEFAULT_BOOTSTRAP_OWNER, isAdmin: true },
-    options,
-  );
-  const nowSeconds = Math.floor((options.now?.() ?? Date.now()) / 1000);
+  const parsed = parseOptions(bootstrapOptionsSchema, options, "bootstrapAdminToken");
+  const { token, record } = await newRecord({ owner: parsed.owner, isAdmin: true }, parsed);
+  const nowSeconds = Math.floor((parsed.now?.() ?? Date.now()) / 1000);
   return (await store.insertIfNoActiveAdmin(record, nowSeconds))
     ? { token, record: toPublicRecord(record) }
     : undefined;

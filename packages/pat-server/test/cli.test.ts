@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { expectNoSecretIn, expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
 import { runCli } from "../src/node/run-cli";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
@@ -16,6 +16,20 @@ function capture(signal?: AbortSignal) {
   };
 }
 
+/** Waits for `start`'s "listening" line: up to 15 s, as a loaded CI machine may be slow to start it. */
+async function listeningUrl(run: ReturnType<typeof capture>, exited: Promise<number>): Promise<string> {
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  for (let i = 0; i < 750 && !done; i++) {
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(run.out())?.[1];
+    if (url) return url;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`start did not listen: ${run.err()}`);
+}
+
 describe("tokenkeep-pat-server", () => {
   let dir: string;
   let database: string;
@@ -23,7 +37,79 @@ describe("tokenkeep-pat-server", () => {
     dir = mkdtempSync(join(tmpdir(), "tk-pat-cli-"));
     database = join(dir, "tokens.db");
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * Starts the server with a rate limit of 2 exchanges per address and the given trust-proxy
+   * setting, sends six exchanges from six `X-Forwarded-For` addresses, and returns their statuses.
+   */
+  async function statusesBehindProxy(args: readonly string[], env: string | undefined): Promise<number[]> {
+    if (env === undefined) vi.stubEnv("TOKENKEEP_PAT_TRUST_PROXY", undefined);
+    else vi.stubEnv("TOKENKEEP_PAT_TRUST_PROXY", env);
+    const controller = new AbortController();
+    const run = capture(controller.signal);
+    const exited = runCli(
+      ["start", "--database", database, "--port", "0", "--rate-limit", "2", ...args],
+      run.io,
+    );
+    try {
+      const url = await listeningUrl(run, exited);
+      const statuses: number[] = [];
+      for (let i = 1; i <= 6; i++) {
+        const answer = await fetch(`${url}/auth/token`, {
+          method: "POST",
+          headers: { authorization: "Bearer not-a-pat", "x-forwarded-for": `203.0.113.${i}` },
+        });
+        await answer.arrayBuffer();
+        statuses.push(answer.status);
+      }
+      return statuses;
+    } finally {
+      controller.abort();
+      expect(await exited).toBe(0);
+    }
+  }
+
+  it("parses --trust-proxy and TOKENKEEP_PAT_TRUST_PROXY strictly: false and 0 mean off", async () => {
+    const limited = [401, 401, 429, 429, 429, 429];
+    const perAddress = [401, 401, 401, 401, 401, 401];
+    expect(await statusesBehindProxy([], undefined)).toEqual(limited);
+    expect(await statusesBehindProxy([], "false")).toEqual(limited);
+    expect(await statusesBehindProxy([], "0")).toEqual(limited);
+    expect(await statusesBehindProxy([], "true")).toEqual(perAddress);
+    expect(await statusesBehindProxy([], "1")).toEqual(perAddress);
+    expect(await statusesBehindProxy(["--trust-proxy"], undefined)).toEqual(perAddress);
+    expect(await statusesBehindProxy(["--trust-proxy", "false"], undefined)).toEqual(limited);
+    // A flag wins over the environment.
+    expect(await statusesBehindProxy(["--trust-proxy=0"], "true")).toEqual(limited);
+  }, 60_000);
+
+  it("refuses any other trust-proxy value with exit code 2, naming the variable or the flag", async () => {
+    for (const value of ["", "yes", "False", "off"]) {
+      vi.stubEnv("TOKENKEEP_PAT_TRUST_PROXY", value);
+      const run = capture();
+      expect(await runCli(["start", "--database", database, "--port", "0"], run.io)).toBe(2);
+      expect(run.err()).toContain("TOKENKEEP_PAT_TRUST_PROXY");
+      expect(run.err()).toContain("expected true, 1, false or 0");
+      expect(run.out()).not.toContain("listening");
+    }
+    vi.unstubAllEnvs();
+    const flag = capture();
+    expect(await runCli(["start", "--database", database, "--trust-proxy=yes"], flag.io)).toBe(2);
+    expect(flag.err()).toContain("--trust-proxy");
+    expect(flag.err()).toContain("expected true, 1, false or 0");
+  });
+
+  it("names the variable of a bad whole number read from the environment (exit code 2)", async () => {
+    vi.stubEnv("TOKENKEEP_PAT_RATE_LIMIT", "sixty");
+    const run = capture();
+    expect(await runCli(["start", "--database", database, "--port", "0"], run.io)).toBe(2);
+    expect(run.err()).toContain("TOKENKEEP_PAT_RATE_LIMIT");
+    expect(run.err()).toContain("expected a whole number");
+  });
 
   it("bootstrap prints an admin token once, then refuses", async () => {
     const first = capture();
@@ -36,6 +122,22 @@ describe("tokenkeep-pat-server", () => {
     expect(await runCli(["bootstrap", "--database", database], second.io)).toBe(1);
     expect(second.out()).toBe("");
     expect(second.err()).toMatch(/exists already/);
+  });
+
+  it("bootstrap refuses an --owner the protocol refuses with exit code 2, creating nothing", async () => {
+    for (const [owner, reason] of [
+      ["", "Too small"],
+      ["o".repeat(300), "Too big"],
+    ] as const) {
+      const run = capture();
+      expect(await runCli(["bootstrap", "--database", database, "--owner", owner], run.io)).toBe(2);
+      expect(run.err()).toContain("--owner");
+      expect(run.err().toLowerCase()).toContain(reason.toLowerCase());
+      expect(run.out()).toBe("");
+    }
+    // Nothing was created: the first valid bootstrap still makes the admin token.
+    const valid = capture();
+    expect(await runCli(["bootstrap", "--database", database, "--owner", "ops"], valid.io)).toBe(0);
   });
 
   it("genkey --out writes a new key file readable by its owner only, and never replaces one", async () => {

@@ -1,3 +1,4 @@
+import { decodeJwt } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
 import type { PatErrorState, PatHandlerOptions } from "../src/handler-options";
 import { createMemoryStore } from "../src/memory-store";
@@ -210,5 +211,98 @@ describe("the verifier cache of returning clients", () => {
     const second = (await occupySlot(uncached.handler)).answer;
     expect((await exchange(uncached.handler, issued.token)).status).toBe(503);
     await second;
+  });
+});
+
+/** The claims of a JWT (no verification: the handler signed it in this test). */
+const claimsOf = (jwt: string) => decodeJwt(jwt);
+
+describe("the JWT an exchange issues", () => {
+  it("never outlives its token: exp is the token's expiry when that comes first", async () => {
+    const now = 1_800_000_000_000;
+    const nowSeconds = now / 1000;
+    const { handler, store } = setup({ rateLimit: false, now: () => now, jwtLifetimeSeconds: 3600 });
+    const issue = async (expiresAt?: number) =>
+      (await issueToken(
+        store,
+        { owner: "o", ...(expiresAt && { expiresAt }) },
+        { ...fast, now: () => now },
+      ))!;
+    for (const [expiresAt, expected] of [
+      [nowSeconds + 60, 60],
+      [nowSeconds + 1, 1],
+      [nowSeconds + 3599, 3599],
+      [nowSeconds + 3601, 3600],
+      [undefined, 3600],
+    ] as const) {
+      const { token } = await issue(expiresAt);
+      const answer = await exchange(handler, token);
+      expect(answer.status).toBe(200);
+      const body = (await answer.json()) as { access_token: string; expires_in: number };
+      expect(body.expires_in, `expiresAt ${expiresAt}`).toBe(expected);
+      expect(claimsOf(body.access_token).exp).toBe(nowSeconds + expected);
+      // Returning clients (verifier cache) get the same clamp.
+      const again = (await (await exchange(handler, token)).json()) as { expires_in: number };
+      expect(again.expires_in).toBe(expected);
+    }
+  });
+});
+
+describe("a change that lands while the verification runs", () => {
+  /**
+   * A memory store that applies `change` right after the exchange's first read of `tokenId`: the
+   * exchange holds the copy read before the change while it verifies the secret, as when a
+   * revocation lands during a queued scrypt run.
+   */
+  function changedDuringVerification(change: (store: PatStore, tokenId: string) => Promise<unknown>) {
+    const memory = createMemoryStore();
+    let armed: string | undefined;
+    const store: PatStore = {
+      ...memory,
+      get: async (tokenId) => {
+        const record = await memory.get(tokenId);
+        if (tokenId === armed) {
+          armed = undefined;
+          await change(memory, tokenId);
+        }
+        return record;
+      },
+    };
+    const handler = createPatHandler({ ...fast, lastUsedFlushMs: 0, rateLimit: false, store });
+    onTestFinished(() => handler.close());
+    return {
+      handler,
+      issue: async (input: { owner: string; isAdmin?: boolean }) => {
+        const issued = (await issueToken(memory, input, fast))!;
+        armed = issued.record.tokenId;
+        return issued.token;
+      },
+    };
+  }
+
+  it("refuses a token revoked meanwhile, with the same 401 as any bad PAT", async () => {
+    const { handler, issue } = changedDuringVerification((store, id) =>
+      store.revoke(id, { revokedAt: Math.floor(Date.now() / 1000) }),
+    );
+    const answer = await exchange(handler, await issue({ owner: "o" }));
+    expect(answer.status).toBe(401);
+    expect(await answer.json()).toEqual({ error: { message: "Invalid Authorization token" } });
+  });
+
+  it("refuses a token whose secret was rotated or that expired meanwhile", async () => {
+    const rotated = changedDuringVerification(async (store, id) => {
+      await store.update(id, { secretPhc: (await generateToken({ tokenId: id, ...fast })).secretPhc });
+    });
+    expect((await exchange(rotated.handler, await rotated.issue({ owner: "o" }))).status).toBe(401);
+    const expired = changedDuringVerification((store, id) => store.update(id, { expiresAt: 1 }));
+    expect((await exchange(expired.handler, await expired.issue({ owner: "o" }))).status).toBe(401);
+  });
+
+  it("signs what the store holds after the verification (a demotion meanwhile is in the JWT)", async () => {
+    const { handler, issue } = changedDuringVerification((store, id) => store.update(id, { isAdmin: false }));
+    const answer = await exchange(handler, await issue({ owner: "o", isAdmin: true }));
+    expect(answer.status).toBe(200);
+    const { access_token } = (await answer.json()) as { access_token: string };
+    expect(claimsOf(access_token)).toMatchObject({ admin: false });
   });
 });

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
 import { describe, expect, it, onTestFinished } from "vitest";
@@ -224,6 +226,109 @@ describe("createPatGuard", () => {
   });
 });
 
+/**
+ * A JWKS server on 127.0.0.1 whose answer the test sets: the handler's keys, a 502 HTML page, or JSON
+ * that is no JWKS. `stop()` closes it, so later requests are refused.
+ */
+async function jwksServer(keys: unknown) {
+  let mode: "keys" | "502" | "not-a-jwks" = "keys";
+  let requests = 0;
+  const server = createServer((_request, response) => {
+    requests += 1;
+    if (mode === "502") {
+      response.writeHead(502, { "content-type": "text/html" }).end("<html><h1>502 Bad Gateway</h1></html>");
+    } else {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(mode === "keys" ? keys : { status: "ok" }));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  onTestFinished(async () => {
+    if (server.listening) await stop();
+  });
+  return {
+    url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`),
+    answer: (next: typeof mode) => {
+      mode = next;
+    },
+    requests: () => requests,
+    stop,
+  };
+}
+
+describe("createPatGuard when the JWKS cannot be fetched", () => {
+  async function setup() {
+    const store = sqlite();
+    const handler = createPatHandler({ store, ...fast, rateLimit: false });
+    onTestFinished(() => handler.close());
+    const { token } = (await issueToken(store, { owner: "u", roles: ["read"] }, fast))!;
+    const exchanged = await handler(
+      new Request("http://pat.test/auth/token", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      }),
+    );
+    const { access_token: jwt } = (await exchanged.json()) as { access_token: string };
+    const jwks = await jwksServer(await handler.jwks());
+    const failures: unknown[] = [];
+    const guard = createPatGuard({ jwks: jwks.url, onError: ({ error }) => failures.push(error) });
+    const check = async (bearer = jwt) => {
+      const result = await guard.authenticate(
+        new Request("http://api.test/", { headers: { authorization: `Bearer ${bearer}` } }),
+      );
+      if (result.ok) return { status: 200 };
+      const body = (await result.response.json()) as { error: { code?: string } };
+      return {
+        status: result.response.status,
+        code: body.error.code,
+        retryAfter: result.response.headers.get("retry-after"),
+      };
+    };
+    return { jwt, jwks, failures, check };
+  }
+  const unavailable = { status: 503, code: "ERR_JWKS_UNAVAILABLE", retryAfter: "5" };
+
+  it("answers 503 with Retry-After, not 401, while the JWKS server answers 502 or no JWKS", async () => {
+    const { jwks, failures, check } = await setup();
+    jwks.answer("502");
+    expect(await check()).toEqual(unavailable);
+    jwks.answer("not-a-jwks");
+    expect(await check()).toEqual(unavailable);
+    expect(failures).toHaveLength(2);
+    // Back up: the same guard verifies again, and token errors stay 401.
+    jwks.answer("keys");
+    expect(await check()).toEqual({ status: 200 });
+    expect((await check("not.a.jwt")).status).toBe(401);
+  });
+
+  it("answers 503 while the JWKS server refuses connections", async () => {
+    const { jwks, failures, check } = await setup();
+    await jwks.stop();
+    expect(await check()).toEqual(unavailable);
+    expect(failures).toHaveLength(1);
+  });
+
+  it("keeps 401 for token errors: a bad signature, or a kid the JWKS does not hold", async () => {
+    const { jwt, jwks, failures, check } = await setup();
+    const [header, payload, signature] = jwt.split(".") as [string, string, string];
+    const forged = `${header}.${payload}.${signature.slice(0, -4)}AAAA`;
+    expect(await check(forged)).toMatchObject({ status: 401 });
+    const otherKey = await generateSigningKey({ kid: "elsewhere" });
+    const foreign = await new SignJWT({ owner: "u", admin: false, roles: [] })
+      .setProtectedHeader({ alg: "EdDSA", kid: "elsewhere", typ: "JWT" })
+      .setIssuer("tokenkeep-pat-server")
+      .setSubject("A".repeat(21))
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .setJti("B".repeat(21))
+      .sign(await importJWK(otherKey, "EdDSA"));
+    expect(await check(foreign)).toMatchObject({ status: 401, code: "ERR_JWKS_NO_MATCHING_KEY" });
+    expect(failures).toEqual([]);
+    expect(jwks.requests()).toBeGreaterThan(0);
+  });
+});
+
 describe("bootstrap", () => {
   it("creates one admin token when none is active, and none afterwards", async () => {
     const store = sqlite();
@@ -234,6 +339,19 @@ describe("bootstrap", () => {
     await store.revoke(first!.record.tokenId, { revokedAt: 1 });
     expect(await bootstrapAdminToken(store, { ...fast, owner: "ops" })).toMatchObject({
       record: { owner: "ops" },
+    });
+  });
+
+  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL), storing nothing", async () => {
+    const store = sqlite();
+    for (const owner of ["", "o".repeat(101), "a\u0000b"]) {
+      const refused = await bootstrapAdminToken(store, { ...fast, owner }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
+      expect((refused as Error).message).toContain("owner");
+    }
+    expect(await store.count()).toBe(0);
+    expect(await bootstrapAdminToken(store, { ...fast, owner: "o".repeat(100) })).toMatchObject({
+      record: { owner: "o".repeat(100) },
     });
   });
 

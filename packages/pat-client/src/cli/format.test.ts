@@ -1,6 +1,6 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import { describe, expect, it } from "vitest";
-import { describeExpiry, recordStatus, recordsTable, relativeTime } from "./format";
+import { describeExpiry, printable, recordStatus, recordsTable, relativeTime } from "./format";
 
 const NOW = 1_800_000_000;
 const DAY = 86_400;
@@ -49,5 +49,32 @@ describe("record descriptions", () => {
     expect(table).toContain("expires in 29 days");
     expect(table).toContain("2 days ago");
     expect(table).not.toContain("\u001b[");
+  });
+});
+
+describe("printable", () => {
+  it("escapes C0 controls, DEL and C1 controls, and nothing else", () => {
+    expect(printable("a\r\nb\tc\u001b[2Kd\u007fe\u0085f\u009b31mg\u0000")).toBe(
+      "a\\u000d\\u000ab\\u0009c\\u001b[2Kd\\u007fe\\u0085f\\u009b31mg\\u0000",
+    );
+    const plain = "ops@example.com, Zoë, 漢字, 🚀, \u00a0nbsp";
+    expect(printable(plain)).toBe(plain);
+  });
+
+  it("keeps a crafted owner or role from rewriting the table: one line per record", () => {
+    const base = { isAdmin: false, createdAt: NOW, lastUsedAt: null, expiresAt: null, revokedAt: null };
+    const table = recordsTable(
+      [
+        { ...base, tokenId: "a".repeat(21), owner: "evil\r\u001b[2K\u001b[1Aroot", roles: ["x\ny"] },
+        { ...base, tokenId: "b".repeat(21), owner: "fine", roles: ["\u009b2J"] },
+      ],
+      NOW,
+    );
+    const lines = table.split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toContain("evil\\u000d\\u001b[2K\\u001b[1Aroot");
+    expect(lines[1]).toContain("x\\u000ay");
+    expect(lines[2]).toContain("\\u009b2J");
+    expect(printable(table.replaceAll("\n", ""))).toBe(table.replaceAll("\n", "")); // nothing raw left
   });
 });

@@ -1,6 +1,19 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import Table from "cli-table3";
 
+/** C0 controls, DEL and C1 controls: what a terminal may act on instead of printing. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * `text` safe to print on a terminal: every C0 control (`\r`, `\n`, ESC ...), DEL and C1 control
+ * written as a `\u001b` escape, so a server's text (an owner, a role, an error message) cannot move
+ * the cursor, rewrite a row or change the terminal's state. Everything else is kept as it is.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** Each unit, its length, and from how far away it is used (days up to 45, as people count them). */
 const UNITS: readonly [Intl.RelativeTimeFormatUnit, number, number][] = [
   ["year", 365 * 86_400, 365 * 86_400],
@@ -66,11 +79,12 @@ export function recordsTable(records: readonly PatRecord[], nowSeconds: number):
     chars: { ...Object.fromEntries(BORDER_CHARS.map((name) => [name, ""])), middle: "  " },
   });
   for (const record of records) {
+    // Owners and roles come from the server, and may hold control characters (only NUL is refused).
     table.push([
-      record.tokenId,
-      record.owner,
+      printable(record.tokenId),
+      printable(record.owner),
       record.isAdmin ? "yes" : "no",
-      record.roles.join(", "),
+      record.roles.map(printable).join(", "),
       recordStatus(record, nowSeconds),
       relativeTime(record.createdAt, nowSeconds),
       record.lastUsedAt == null ? "never" : relativeTime(record.lastUsedAt, nowSeconds),

@@ -11,9 +11,9 @@ import {
   optionProblemsAsFlags,
   refusedPatAdvice,
 } from "./explain-failure";
-import { describeExpiry, recordsTable } from "./format";
+import { describeExpiry, printable, recordsTable } from "./format";
 import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
-import { patInsteadOfTokenId, tokenIdOfPat } from "./token-id";
+import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
 
 /** Where the CLI reads and writes: the process in `main.ts`, buffers in tests. */
@@ -60,9 +60,9 @@ interface GlobalOptions {
   json?: boolean;
 }
 
-/** Refuses a whole PAT where a token id belongs, before anything is sent. */
-function checkTokenId(tokenId: string, command: string): void {
-  const problem = patInsteadOfTokenId(tokenId, command);
+/** Refuses anything but a token id (a whole PAT above all) where one belongs, before anything is sent. */
+function checkTokenId(tokenId: string, command: string, name?: string): void {
+  const problem = tokenIdProblem(tokenId, command, name);
   if (problem) throw new UsageError(problem);
 }
 
@@ -135,7 +135,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       retry: { limit: options.retries ?? 3 },
       allowInsecureRequests: options.allowInsecureRequests === true,
       onRetry: ({ attempt, attempts, error }) => {
-        io.stderr(`warning: ${error.message}; retrying (attempt ${attempt} of ${attempts})\n`);
+        io.stderr(`warning: ${printable(error.message)}; retrying (attempt ${attempt} of ${attempts})\n`);
       },
       now,
     });
@@ -156,6 +156,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--after <tokenId>", "start after this token id (the cursor of the previous page)")
     .option("--all", "read every page")
     .action(async (options, command: Command) => {
+      if (options.after !== undefined) checkTokenId(options.after, "list", "--after");
       const query: ListOptions = {
         includeRevoked: options.includeRevoked,
         includeExpired: options.includeExpired,
@@ -176,7 +177,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         if (page.records.length === 0) return print("No tokens.");
         print(recordsTable(page.records, nowSeconds()));
         const count = `${page.records.length} token${page.records.length === 1 ? "" : "s"}`;
-        print(page.nextAfterTokenId ? `${count}; next page: --after ${page.nextAfterTokenId}` : count);
+        const next = page.nextAfterTokenId;
+        print(next ? `${count}; next page: --after ${printable(next)}` : count);
       });
     });
 
@@ -201,11 +203,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // stdout holds the token alone (`tokenkeep-pat issue ... > token.txt`); the rest is stderr.
         if (!json) {
           const expires = describeExpiry(record.expiresAt, nowSeconds());
-          io.stderr(`Issued token ${record.tokenId} for ${record.owner} (${expires}).\n`);
+          const who = `${printable(record.tokenId)} for ${printable(record.owner)}`;
+          io.stderr(`Issued token ${who} (${expires}).\n`);
         }
         io.stderr(`${warning}\n`);
         if (json) return printJson({ token, record });
-        print(token);
+        print(printable(token)); // a real token holds no control character: this changes none
       });
     });
 
@@ -233,7 +236,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         });
         if (json) return printJson(record);
         print(recordsTable([record], nowSeconds()));
-        print(`Registered token ${record.tokenId}.`);
+        print(`Registered token ${printable(record.tokenId)}.`);
       });
     });
 
@@ -324,7 +327,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .action(async (_options, command: Command) => {
       await withClient(command, async (client) => {
         const { accessToken, tokenType, expiresAt } = await client.getAccessToken();
-        if (!json) return print(accessToken);
+        if (!json) return print(printable(accessToken));
         printJson({
           access_token: accessToken,
           token_type: tokenType,
@@ -353,7 +356,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   } catch (error) {
     const explanation = isRefusedPat(error) ? await explainRefusal(program.opts<GlobalOptions>(), now) : [];
-    return report(error, json, io, explanation);
+    // `--json` holds for a mistake found before any client was made (a malformed token id) too.
+    return report(error, json || program.opts<GlobalOptions>().json === true, io, explanation);
   }
 }
 
@@ -392,22 +396,27 @@ async function explainRefusal(options: GlobalOptions, now: () => number): Promis
   }
 }
 
-function report(error: unknown, json: boolean, io: CliIo, explanation: readonly string[]): number {
+/**
+ * Prints `error` (as JSON with `--json`) and returns the exit code: 2 for a usage error (the command
+ * line, or an argument the client refused before sending anything), 1 otherwise. Exported for tests.
+ */
+export function report(error: unknown, json: boolean, io: CliIo, explanation: readonly string[]): number {
   if (error instanceof CommanderError) {
     // Commander printed the message (or the help) already.
     return error.code === "commander.helpDisplayed" || error.code === "commander.version"
       ? EXIT_OK
       : EXIT_USAGE;
   }
-  const optionsError =
-    error instanceof TypeError && (error as { code?: unknown }).code === "ERR_TOKENKEEP_INVALID_OPTIONS";
-  const usage = error instanceof UsageError || optionsError;
+  const typeErrorCode = error instanceof TypeError ? (error as { code?: unknown }).code : undefined;
+  const optionsError = typeErrorCode === "ERR_TOKENKEEP_INVALID_OPTIONS";
+  // The client refused an argument (a token id) before sending anything: the command line is wrong.
+  const usage =
+    error instanceof UsageError || optionsError || typeErrorCode === "ERR_TOKENKEEP_INVALID_ARGUMENT";
   let message = error instanceof Error ? error.message : String(error);
   if (optionsError) {
     // The client's option names, as the flags the operator typed.
-    message = optionProblemsAsFlags(Array.isArray(error.cause) ? (error.cause as string[]) : [message]).join(
-      "; ",
-    );
+    const { cause } = error as TypeError;
+    message = optionProblemsAsFlags(Array.isArray(cause) ? (cause as string[]) : [message]).join("; ");
   }
   const details = badRequestDetails(error);
   if (json) {
@@ -416,7 +425,9 @@ function report(error: unknown, json: boolean, io: CliIo, explanation: readonly 
     const hint = [...details, ...explanation].map((line) => line.trim());
     io.stderr(`${JSON.stringify({ error: { message, code, status, ...(hint.length > 0 && { hint }) } })}\n`);
   } else {
-    io.stderr(`error: ${[message, ...details, ...explanation].join("\n")}\n`);
+    // The message, the details and the explanation quote the server (messages, owners): printed, their
+    // control characters are escaped. JSON output is exact (JSON.stringify escapes C0 controls itself).
+    io.stderr(`error: ${[message, ...details, ...explanation].map(printable).join("\n")}\n`);
   }
   return usage ? EXIT_USAGE : EXIT_FAILURE;
 }

@@ -14,7 +14,8 @@ export interface AccessRequirement {
 
 /**
  * Checks `Authorization: Bearer <JWT>` with `verify` and the requirement; returns the claims or throws
- * an {@link HttpError} with the protocol's messages.
+ * an {@link HttpError} with the protocol's messages. `verify` rejects with a JOSE error for a bad
+ * token (a 401), or with an `HttpError` of its own, passed on as it is.
  */
 export async function authenticate(
   request: Request,
@@ -28,6 +29,9 @@ export async function authenticate(
   try {
     payload = await verify(match[1]!);
   } catch (error) {
+    // A failure `verify` answers itself (the guard's 503 while the JWKS cannot be fetched) is not the
+    // caller's fault: only token errors become a 401.
+    if (error instanceof HttpError) throw error;
     const code = error instanceof errors.JOSEError ? error.code : "ERR_JWT_INVALID";
     throw new HttpError(401, "Invalid JWT", { code });
   }

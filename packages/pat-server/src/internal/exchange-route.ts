@@ -53,10 +53,11 @@ export async function handleExchange(
     throw new HttpError(400, "Unsupported grant_type", { code: "ERR_UNSUPPORTED_GRANT_TYPE" });
   }
   const token = credentialsOf(request, body.client_secret);
-  const record = await verifyPat(ctx, token);
+  const { record, nowSeconds } = await verifyPat(ctx, token);
 
   const keys = await ctx.keys();
-  const { jwt, expiresInSeconds } = await keys.sign(record, ctx.nowSeconds());
+  // The instant the record was found active: `expiresAt > nowSeconds`, so the JWT lives at least 1 s.
+  const { jwt, expiresInSeconds } = await keys.sign(record, nowSeconds);
   return jsonResponse(200, {
     access_token: jwt,
     token_type: "Bearer",
@@ -104,25 +105,36 @@ function credentialsOf(request: Request, clientSecret: string | undefined): stri
 
 /**
  * parse -> load -> verify (the cached verifier of a returning client, else scrypt + constant-time
- * compare) -> revoked -> expired (`<=`) -> record use. Revocation and expiry are read from the store
- * on every exchange, cached verifier or not.
+ * compare) -> load again after scrypt -> revoked -> expired (`<=`) -> record use. Revocation and
+ * expiry are read from the store on every exchange, cached verifier or not, and after scrypt: a
+ * verification may wait in the queue, and a revocation (or a rotated secret) that lands meanwhile
+ * wins. Returns the record as read last, with the time it was found active at.
  */
-async function verifyPat(ctx: HandlerContext, token: string): Promise<StoredPatRecord> {
+async function verifyPat(
+  ctx: HandlerContext,
+  token: string,
+): Promise<{ record: StoredPatRecord; nowSeconds: number }> {
   const parsed = parsePat(token, { prefix: ctx.options.tokenPrefix });
   if (!parsed.ok) throw invalidToken();
   const secret = fromBase64(parsed.secret);
-  const record = await ctx.store.get(parsed.tokenId);
-  if (!record) return unknownTokenId(ctx, parsed.tokenId, secret);
-  const cached = (await ctx.verifierCache?.matches(record.tokenId, secret, record.secretPhc)) ?? false;
+  let record = await ctx.store.get(parsed.tokenId);
+  if (!record)
+    return { record: await unknownTokenId(ctx, parsed.tokenId, secret), nowSeconds: ctx.nowSeconds() };
+  const verifiedPhc = record.secretPhc;
+  const cached = (await ctx.verifierCache?.matches(record.tokenId, secret, verifiedPhc)) ?? false;
   if (!cached) {
     // A wrong secret always pays scrypt, cached id or not: its timing says nothing about the id.
-    if (!(await ctx.verifySecret(secret, record.secretPhc))) throw invalidToken();
-    await ctx.verifierCache?.remember(record.tokenId, secret, record.secretPhc);
+    if (!(await ctx.verifySecret(secret, verifiedPhc))) throw invalidToken();
+    await ctx.verifierCache?.remember(record.tokenId, secret, verifiedPhc);
+    // scrypt may have waited in the queue: what the store holds now decides (the same 401 as ever
+    // for a token revoked, expired, deleted or given a new secret since it was first read).
+    record = await ctx.store.get(parsed.tokenId);
+    if (!record || record.secretPhc !== verifiedPhc) throw invalidToken();
   }
   const now = ctx.nowSeconds();
   if (!isActive(record, now)) throw invalidToken();
   ctx.usage.record(record.tokenId, now);
-  return record;
+  return { record, nowSeconds: now };
 }
 
 /**

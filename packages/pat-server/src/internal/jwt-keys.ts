@@ -8,11 +8,17 @@ export interface PatClaimsInput {
   readonly owner: string;
   readonly isAdmin: boolean;
   readonly roles: readonly string[];
+  /** When the token itself expires (Unix seconds): the JWT never outlives it. `null`: never. */
+  readonly expiresAt: number | null;
 }
 
 /** Signs and verifies the exchange's JWTs. */
 export interface JwtKeys {
   readonly jwks: JSONWebKeySet;
+  /**
+   * Signs a JWT for the token: `exp` is `nowSeconds` plus the lifetime, or the token's own
+   * `expiresAt` when that comes first, and `expiresInSeconds` matches it.
+   */
   sign(claims: PatClaimsInput, nowSeconds: number): Promise<{ jwt: string; expiresInSeconds: number }>;
   verify(jwt: string, nowSeconds: number): Promise<Record<string, unknown>>;
 }
@@ -32,6 +38,7 @@ export async function createJwtKeys(
   return {
     jwks,
     async sign(claims, nowSeconds) {
+      const exp = Math.min(nowSeconds + lifetimeSeconds, claims.expiresAt ?? Number.POSITIVE_INFINITY);
       const jwt = await new SignJWT({
         owner: claims.owner,
         admin: claims.isAdmin,
@@ -41,10 +48,10 @@ export async function createJwtKeys(
         .setSubject(claims.tokenId)
         .setIssuer(issuer)
         .setIssuedAt(nowSeconds)
-        .setExpirationTime(nowSeconds + lifetimeSeconds)
+        .setExpirationTime(exp)
         .setJti(generateTokenId())
         .sign(privateKey);
-      return { jwt, expiresInSeconds: lifetimeSeconds };
+      return { jwt, expiresInSeconds: exp - nowSeconds };
     },
     async verify(jwt, nowSeconds) {
       const { payload } = await jwtVerify(jwt, keySet, {

@@ -1,5 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { Command, CommanderError, Option } from "commander";
+import { ownerSchema } from "@tokenkeep/pat-protocol";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { DEFAULT_BOOTSTRAP_OWNER, DEFAULT_HOSTNAME, DEFAULT_PORT } from "../defaults";
 import { lastForwardedFor } from "../internal/forwarded-for";
 import { createPatHandler } from "../pat-handler";
@@ -31,12 +32,38 @@ interface StorageFlags {
   postgresSchema?: string;
 }
 
-function integer(name: string) {
-  return (value: string) => {
-    if (!/^\d+$/.test(value))
-      throw new CommanderError(2, "tokenkeep.invalidInteger", `${name} must be a whole number`);
-    return Number(value);
-  };
+/**
+ * A value commander refuses with its own message, which names the flag or, for a value read from the
+ * environment, the variable (`value '...' from env 'TOKENKEEP_PAT_...' is invalid`): a usage error.
+ */
+function invalidValue(reason: string): InvalidArgumentError {
+  const error = new InvalidArgumentError(reason);
+  error.exitCode = 2;
+  return error;
+}
+
+/** An owner as the protocol accepts it (1 to 100 characters, no NUL), else a usage error saying why. */
+function owner(value: string): string {
+  const parsed = ownerSchema.safeParse(value);
+  if (!parsed.success) throw invalidValue(parsed.error.issues.map((issue) => issue.message).join("; "));
+  return parsed.data;
+}
+
+function integer(value: string): number {
+  if (!/^\d+$/.test(value)) throw invalidValue("expected a whole number");
+  return Number(value);
+}
+
+/**
+ * A boolean flag's value, strictly: `true`/`1` on, `false`/`0` off, anything else (an empty value
+ * included) a usage error. Commander turns a plain boolean flag on whenever its environment variable
+ * is defined, whatever it holds (`=false` would mean on), so such flags take an optional value parsed
+ * here.
+ */
+function booleanValue(value: string): boolean {
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw invalidValue("expected true, 1, false or 0");
 }
 
 function storageOptions(command: Command): Command {
@@ -130,7 +157,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       new Option("--port <port>", "port to listen on")
         .env("TOKENKEEP_PAT_PORT")
         .default(DEFAULT_PORT)
-        .argParser(integer("--port")),
+        .argParser(integer),
     )
     .addOption(
       new Option("--hostname <host>", "interface to listen on")
@@ -141,7 +168,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(
       new Option("--jwt-lifetime <seconds>", "lifetime of exchanged JWTs")
         .env("TOKENKEEP_PAT_JWT_LIFETIME_SECONDS")
-        .argParser(integer("--jwt-lifetime")),
+        .argParser(integer),
     )
     .addOption(
       new Option("--signing-keys-file <path>", "JSON file of private JWKs (see `genkey`)").env(
@@ -158,18 +185,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(
       new Option("--rate-limit <n>", "exchanges per client address per minute (0: no limit)")
         .env("TOKENKEEP_PAT_RATE_LIMIT")
-        .argParser(integer("--rate-limit")),
+        .argParser(integer),
     )
     .addOption(
       new Option(
-        "--trust-proxy",
-        "behind one reverse proxy: take the client address from the last X-Forwarded-For entry",
-      ).env("TOKENKEEP_PAT_TRUST_PROXY"),
+        "--trust-proxy [boolean]",
+        "behind one reverse proxy: take the client address from the last X-Forwarded-For entry (true, 1, false or 0; alone: true)",
+      )
+        .env("TOKENKEEP_PAT_TRUST_PROXY")
+        .argParser(booleanValue),
     )
     .addOption(
       new Option("--last-used-flush-ms <ms>", "how long lastUsedAt writes are coalesced")
         .env("TOKENKEEP_PAT_LAST_USED_FLUSH_MS")
-        .argParser(integer("--last-used-flush-ms")),
+        .argParser(integer),
     )
     .action(async (flags) => {
       exitCode = await start(flags, io);
@@ -178,7 +207,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   storageOptions(
     program.command("bootstrap").description("Create an admin token if none is active, and print it once"),
   )
-    .addOption(new Option("--owner <owner>", "owner of the admin token").default(DEFAULT_BOOTSTRAP_OWNER))
+    .addOption(
+      new Option("--owner <owner>", "owner of the admin token (1 to 100 characters)")
+        .default(DEFAULT_BOOTSTRAP_OWNER)
+        .argParser(owner),
+    )
     .addOption(new Option("--token-prefix <prefix>", "PAT prefix").env("TOKENKEEP_PAT_TOKEN_PREFIX"))
     .action(async (flags: StorageFlags & { owner: string; tokenPrefix?: string }) => {
       const { store } = await openStore(flags);
@@ -221,7 +254,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
-      if (error.code.startsWith("tokenkeep.")) io.stderr(`error: ${error.message}\n`);
       return error.exitCode || 2;
     }
     io.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
