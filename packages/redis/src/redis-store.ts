@@ -1,5 +1,6 @@
 import type { JsonValue, LeaseRelease, Store } from "@tokenkeep/core";
 import { NetworkError, TimeoutError } from "@tokenkeep/core";
+import { invalidOptions } from "@tokenkeep/core/options";
 import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
@@ -235,19 +236,38 @@ function isTokenkeepTimeout(error: unknown): boolean {
   return error instanceof TimeoutError;
 }
 
+/**
+ * node-redis's client for `url`. The options schema already refused a URL node-redis cannot parse;
+ * should `createClient` throw all the same, its error (Node's `ERR_INVALID_URL` keeps the whole URL,
+ * password included, in `input`) never leaves: it becomes the invalid-options `TypeError`, naming
+ * its class only.
+ */
+function clientFromUrl(url: string, timeoutMs: number) {
+  try {
+    return createClient({
+      url,
+      // Fail at once while disconnected instead of queueing: the manager then serves per process.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: Math.max(timeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+        reconnectStrategy: (retries: number) =>
+          Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
+          Math.floor(Math.random() * 50),
+      },
+    }) as unknown as OwnedClient & {
+      on(event: "error", listener: (error: unknown) => void): unknown;
+    };
+  } catch (error) {
+    const kind = error instanceof Error ? (error.constructor?.name ?? error.name) : typeof error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const named = typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? `${kind} ${code}` : kind;
+    throw invalidOptions("createRedisStore", [`url: the Redis client refused it (${named})`]);
+  }
+}
+
 /** A client the store created from a URL, plus its connection bookkeeping. */
 function createOwnedClient(url: string, timeoutMs: number) {
-  const client = createClient({
-    url,
-    // Fail at once while disconnected instead of queueing: the manager then serves per process.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: Math.max(timeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-      reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
-        Math.floor(Math.random() * 50),
-    },
-  }) as unknown as OwnedClient & { on(event: "error", listener: (error: unknown) => void): unknown };
+  const client = clientFromUrl(url, timeoutMs);
   // node-redis reports every failed (re)connection as an `error` event; an unhandled one would crash
   // the process. Failures reach callers through the commands instead.
   client.on("error", () => {});
