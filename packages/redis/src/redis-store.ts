@@ -6,7 +6,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./de
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
-import { wrapRedisError } from "./internal/redis-errors.js";
+import { connectionErrorClass, wrapRedisError } from "./internal/redis-errors.js";
 import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
 
@@ -53,6 +53,8 @@ type OwnedClient = RedisStoreClient & {
  *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
  *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
+ * - While a client created from `url` cannot connect, errors name why (`last connection error:
+ *   WRONGPASS`). A `client` passed in is left to its owner (its `error` events tell).
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
@@ -87,7 +89,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const key = args[0] === "EVAL" ? args[3]! : args[1]!;
       return await withTimeout(sendToRedis(args, key, timeoutMs), command, timeoutMs);
     } catch (error) {
-      throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, timeoutMs);
+      throw isTokenkeepTimeout(error)
+        ? error
+        : wrapRedisError(command, error, timeoutMs, owned?.lastConnectionError());
     } finally {
       if (owned && --inFlight === 0) owned.client.unref();
     }
@@ -255,7 +259,7 @@ function clientFromUrl(url: string, timeoutMs: number) {
           Math.floor(Math.random() * 50),
       },
     }) as unknown as OwnedClient & {
-      on(event: "error", listener: (error: unknown) => void): unknown;
+      on(event: "error" | "ready", listener: (error: unknown) => void): unknown;
     };
   } catch (error) {
     const kind = error instanceof Error ? (error.constructor?.name ?? error.name) : typeof error;
@@ -275,8 +279,21 @@ function createOwnedClient(url: string, timeoutMs: number) {
   let connecting: Promise<unknown> | undefined = client.connect().catch(() => undefined);
   let waitedOnce = false;
 
+  // Why the last connection attempt failed, as one log-safe word (`WRONGPASS`, `ECONNREFUSED`):
+  // commands failing while disconnected name it, so a wrong password is not just "unreachable".
+  let lastError: string | undefined;
+  client.on("error", (error) => {
+    lastError = connectionErrorClass(error);
+  });
+  client.on("ready", () => {
+    lastError = undefined;
+  });
+  const lastErrorNote = () => (lastError === undefined ? "" : ` (last connection error: ${lastError})`);
+
   return {
     client,
+    /** The class of the last failed connection attempt, while not connected since. */
+    lastConnectionError: (): string | undefined => lastError,
     /**
      * Waits (once, at most `timeoutMs`) for the first connection, so the first commands after
      * creation do not fail just because the socket is still opening. Later, a disconnected client
@@ -294,9 +311,12 @@ function createOwnedClient(url: string, timeoutMs: number) {
         ]);
         if (timedOut) {
           waitedOnce = true;
-          throw new TimeoutError(`redis store: ${command} waited ${timeoutMs} ms for a connection`, {
-            timeoutMs: timeoutMs,
-          });
+          throw new TimeoutError(
+            `redis store: ${command} waited ${timeoutMs} ms for a connection${lastErrorNote()}`,
+            {
+              timeoutMs: timeoutMs,
+            },
+          );
         }
         connecting = undefined;
       } finally {

@@ -1,0 +1,72 @@
+import { inspect } from "node:util";
+import { createTokenManager, isNetworkError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
+import { shareStore } from "@tokenkeep/core/shared";
+import { afterEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
+import { createRedisStore, type RedisStore } from "../src/redis-store.js";
+import { type RedisServerProcess, startRedisServer } from "./support/redis-server.js";
+import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
+
+// The client a store creates from `url`, against redis-servers of this test's own (the shared one
+// only proves that the binary is installed): a wrong password or database.
+const url = redisUrlOrSkip("owned-connection.test.ts");
+
+describe.skipIf(!url)("a store created from url", () => {
+  const servers: RedisServerProcess[] = [];
+  const stores: RedisStore[] = [];
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+  });
+  const open = (options: Parameters<typeof createRedisStore>[0]) => {
+    const store = createRedisStore(options);
+    stores.push(store);
+    return store;
+  };
+  it("names why the connection fails (WRONGPASS, NOAUTH, ERR), never the password", async () => {
+    const password = registerSecret("tk-right-password", "the Redis password");
+    const wrong = registerSecret("tk-wrong-password", "a wrong Redis password");
+    const redis = await startRedisServer(["--requirepass", password]);
+    servers.push(redis);
+    const secrets = { "the password": password, "the wrong password": wrong };
+    const cases = [
+      { url: `redis://:${wrong}@127.0.0.1:${redis.port}`, reply: "WRONGPASS" },
+      { url: `redis://127.0.0.1:${redis.port}`, reply: "NOAUTH" },
+      { url: `redis://:${password}@127.0.0.1:${redis.port}/99`, reply: "ERR" }, // no database 99
+    ];
+    // Created first: a client's creation blocks the event loop a while, and each store's first
+    // command waits for its connection at most timeoutMs.
+    const cased = cases.map(({ url }) => open({ url, keyPrefix: uniquePrefix("auth"), timeoutMs: 750 }));
+    const failures = await Promise.all(
+      cased.map(async (store) => {
+        // The first command waits for the connection, in vain; the next ones fail at once.
+        const first = await store.get("k").catch((error: unknown) => error);
+        const next = await store.set("k", "v", 1_000).catch((error: unknown) => error);
+        return [first, next];
+      }),
+    );
+    for (const [index, [first, next]] of failures.entries()) {
+      expect(isTimeoutError(first)).toBe(true);
+      expect(isNetworkError(next)).toBe(true);
+      for (const error of [first, next]) {
+        expect((error as Error).message).toContain(`last connection error: ${cases[index]!.reply}`);
+        expectNoSecretIn(error, secrets, "the error");
+        expectNoSecretIn(inspect(error, { showHidden: true, depth: 10 }), secrets, "the error, inspected");
+      }
+    }
+
+    // The token manager's store-degraded event carries it too (it is the first failure's error).
+    const events: TokenEvent[] = [];
+    const store = open({ url: cases[0]!.url, keyPrefix: uniquePrefix("auth"), timeoutMs: 750 });
+    const manager = createTokenManager({
+      shared: shareStore(store, { timeoutMs: 1_000 }),
+      creator: async () => ({ access_token: "at", expires_in: 60 }),
+      onEvent: (event) => events.push(event),
+    });
+    await manager.getToken(); // served per process
+    const degraded = events.find((event) => event.type === "store-degraded");
+    expect(String((degraded?.error as Error | undefined)?.message)).toContain("WRONGPASS");
+    await manager.dispose();
+  }, 15_000);
+});
