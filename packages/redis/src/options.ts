@@ -52,7 +52,8 @@ export interface RedisStoreOptions {
    * (Redis Cluster) or `createSentinel()` (a master found through Redis Sentinel; or a client it
    * leased with `acquire()`). Each command is routed by its one key. The store never
    * connects, quits or closes it, and you attach its `error` listener. Use it to share one
-   * connection with the rest of the app.
+   * connection with the rest of the app. A single-node client whose node is demoted to a replica
+   * answers `READONLY` to every write until you reconnect it (`destroy()`, then `connect()`).
    * @default undefined (give `url` instead)
    */
   client?: RedisStoreAnyClient | undefined;
@@ -60,7 +61,8 @@ export interface RedisStoreOptions {
    * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS): the store creates,
    * connects and owns its client, and closes it in {@link RedisStore.close}. Percent-encode
    * `/ # ? @ %` in the user name and password (`encodeURIComponent`); a URL that does not parse is an
-   * invalid option, reported without any part of it.
+   * invalid option, reported without any part of it. When the node turns out to be a replica (a
+   * `READONLY` reply), the store reconnects, resolving the host again.
    * @default undefined (give `client` instead)
    */
   url?: string | undefined;

@@ -6,7 +6,7 @@ import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./de
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
-import { connectionErrorClass, wrapRedisError } from "./internal/redis-errors.js";
+import { connectionErrorClass, isReadonlyReply, wrapRedisError } from "./internal/redis-errors.js";
 import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
 
@@ -53,8 +53,9 @@ type OwnedClient = RedisStoreClient & {
  *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
  *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
- * - While a client created from `url` cannot connect, errors name why (`last connection error:
- *   WRONGPASS`). A `client` passed in is left to its owner (its `error` events tell).
+ * - A client created from `url` reconnects, resolving the host again, when a write gets `READONLY`
+ *   (its node was demoted to a replica); while it cannot connect, errors name why
+ *   (`last connection error: WRONGPASS`). A `client` passed in is left to its owner for both.
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
@@ -76,7 +77,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   );
 
   const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
-  const sendToRedis: CommandSender = commandSender(owned?.client ?? parsed.client!);
+  const sendToRedis: CommandSender = owned?.send ?? commandSender(parsed.client!);
   let closed = false;
   let inFlight = 0;
 
@@ -290,8 +291,34 @@ function createOwnedClient(url: string, timeoutMs: number) {
   });
   const lastErrorNote = () => (lastError === undefined ? "" : ` (last connection error: ${lastError})`);
 
+  const sendCommand = commandSender(client);
+  let droppedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Drops the connection and opens a new one, resolving the host anew: the node it reached answers
+   * `READONLY`, so it is a replica now (a failover, `REPLICAOF`, a managed endpoint moved to a new
+   * primary). node-redis never reconnects an open connection by itself. At most once per
+   * `DEFAULT_MAX_RECONNECT_DELAY_MS`, so an endpoint still leading to a replica is not hammered.
+   */
+  function dropDemotedConnection(): void {
+    const now = performance.now();
+    if (!client.isOpen || !client.isReady || now - droppedAt < DEFAULT_MAX_RECONNECT_DELAY_MS) return;
+    droppedAt = now;
+    client.destroy(); // rejects what is pending on that connection: transient failures
+    connecting = client.connect().catch(() => undefined);
+    waitedOnce = false; // the next commands wait for the new connection, as after creation
+  }
+
   return {
     client,
+    /** The sender of this client: a `READONLY` reply drops the connection for a new one. */
+    send: (async (args, key, commandTimeoutMs) => {
+      try {
+        return await sendCommand(args, key, commandTimeoutMs);
+      } catch (error) {
+        if (isReadonlyReply(error)) dropDemotedConnection();
+        throw error;
+      }
+    }) satisfies CommandSender,
     /** The class of the last failed connection attempt, while not connected since. */
     lastConnectionError: (): string | undefined => lastError,
     /**

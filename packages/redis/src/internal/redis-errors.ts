@@ -4,6 +4,7 @@ import { STORE_ERROR_CODE } from "../errors.js";
 const CONNECTION_ERRORS = new Set([
   "ClientClosedError",
   "ClientOfflineError",
+  "DisconnectsClientError",
   "SocketClosedUnexpectedlyError",
   "ConnectionTimeoutError",
   "ReconnectStrategyError",
@@ -54,6 +55,14 @@ export function connectionErrorClass(error: unknown): string {
   if (typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code;
   if (!(error instanceof Error)) return "unknown";
   return firstWord(error.message) || error.constructor?.name || error.name;
+}
+
+/**
+ * True for a `READONLY` reply: the node the connection reaches is a replica now (a failover, a
+ * `REPLICAOF`, a managed endpoint moved to a new primary while this connection stayed open).
+ */
+export function isReadonlyReply(error: unknown): boolean {
+  return error instanceof Error && firstWord(error.message) === "READONLY";
 }
 
 /** The error class word of a Redis error reply (`WRONGTYPE`, `NOAUTH`, `OOM`...), nothing more. */
