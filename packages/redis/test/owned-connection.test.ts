@@ -4,7 +4,7 @@ import { shareStore } from "@tokenkeep/core/shared";
 import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isStoreError } from "../src/errors.js";
 import { createRedisStore, type RedisStore } from "../src/redis-store.js";
 import { type RedisServerProcess, startRedisServer } from "./support/redis-server.js";
@@ -41,8 +41,8 @@ describe.skipIf(!url)("a store created from url", () => {
   };
 
   it("names why the connection fails (WRONGPASS, NOAUTH, ERR), never the password", async () => {
-    const password = registerSecret("tk-right-password", "the Redis password");
-    const wrong = registerSecret("tk-wrong-password", "a wrong Redis password");
+    const password = mintSecret("the Redis password");
+    const wrong = mintSecret("a wrong Redis password");
     const redis = await startRedisServer(["--requirepass", password]);
     servers.push(redis);
     const secrets = { "the password": password, "the wrong password": wrong };
