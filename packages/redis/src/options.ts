@@ -52,12 +52,18 @@ export interface RedisStoreOptions {
    * (Redis Cluster) or `createSentinel()` (a master found through Redis Sentinel; or a client it
    * leased with `acquire()`). Each command is routed by its one key. The store never
    * connects, quits or closes it, and you attach its `error` listener. Use it to share one
-   * connection with the rest of the app.
+   * connection with the rest of the app. A single-node client whose node is demoted to a replica
+   * answers `READONLY` to every write until you reconnect it (`destroy()`, then `connect()`).
+   * @default undefined (give `url` instead)
    */
   client?: RedisStoreAnyClient | undefined;
   /**
    * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS): the store creates,
-   * connects and owns its client, and closes it in {@link RedisStore.close}.
+   * connects and owns its client, and closes it in {@link RedisStore.close}. Percent-encode
+   * `/ # ? @ %` in the user name and password (`encodeURIComponent`); a URL that does not parse is an
+   * invalid option, reported without any part of it. When the node turns out to be a replica (a
+   * `READONLY` reply), the store reconnects, resolving the host again.
+   * @default undefined (give `client` instead)
    */
   url?: string | undefined;
   /**
@@ -131,6 +137,37 @@ const encryptionKeySchema = z.unknown().transform((value, context): CryptoKey | 
   return z.NEVER;
 });
 
+/** What to percent-encode in the user info, said by every message about a URL that does not parse. */
+const ENCODE_HINT = "percent-encode `/ # ? @ %` in the user name and password";
+
+/**
+ * Why `url` cannot be the store's Redis URL, or `undefined` when node-redis can use it. Checked with
+ * WHATWG `URL` (what node-redis parses it with), so a URL refused here would have made `createClient`
+ * throw Node's `ERR_INVALID_URL`, whose `input` holds the whole URL, password included. Each message
+ * says what is wrong and never quotes the URL or any part of it.
+ */
+function redisUrlProblem(text: string): string | undefined {
+  if (!URL.canParse(text)) {
+    return `is not a valid URL (${ENCODE_HINT}; an IPv6 host goes in brackets; a port is at most 65535)`;
+  }
+  const url = new URL(text);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") return "must be a redis:// or rediss:// URL";
+  if (url.hostname === "") return "must name a host";
+  if (url.port === "0") return "must have a port from 1 to 65535";
+  // node-redis ignores both: a `?` or `#` there is a password character left unencoded.
+  if (url.search !== "" || url.hash !== "") return `must have no \`?\` or \`#\` part (${ENCODE_HINT})`;
+  if (!/^(?:\/\d{0,9})?$/.test(url.pathname)) {
+    return `must have a database number as its path, if any (\`/0\`; ${ENCODE_HINT})`;
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return `has a \`%\` that starts no percent-encoded byte in its user info (write \`%25\`)`;
+  }
+  return undefined;
+}
+
 const schema = z
   .strictObject({
     client: z
@@ -144,7 +181,10 @@ const schema = z
       .optional(),
     url: z
       .string()
-      .refine((url) => /^rediss?:\/\/[^\s]+$/.test(url), "must be a redis:// or rediss:// URL")
+      .superRefine((url, context) => {
+        const problem = redisUrlProblem(url);
+        if (problem !== undefined) context.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
     keyPrefix: z.string().max(200).default(DEFAULT_KEY_PREFIX),
     encryptionKey: encryptionKeySchema.optional(),

@@ -1,10 +1,11 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:net";
+import { inspect } from "node:util";
 import { isNetworkError, isTimeoutError, isTransientError, NetworkError } from "@tokenkeep/core";
 import { createClient, RESP_TYPES } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
+import { mintSecret, registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { redisUrlOrSkip, uniquePrefix } from "../test/support/redis-url.js";
 import { startTcpProxy } from "../test/support/tcp-proxy.js";
 import { createRedisStore, type RedisStore } from "./redis-store.js";
@@ -64,6 +65,49 @@ describe("createRedisStore options", () => {
       { "the URL's password": "hunter2", "the key": "c2hvcnQ" },
       "the error's message",
     );
+  });
+
+  it("refuses a URL node-redis cannot use with its own TypeError, never echoing any part of it", () => {
+    // Base64-like, with a `/` that ends the authority early unless percent-encoded.
+    const password = `${mintSecret("a URL's password", { prefix: "Zm9v/" })}+==`;
+    const bad = [
+      `redis://:${password}@cache.internal:6379`, // base64 with `/`: the authority ends early
+      `redis://tk-user:${password.replace("/", "#")}@cache.internal:6379`, // `#`: the rest is a fragment
+      `redis://tk-user:${password.replace("/", "?")}@cache.internal:6379`, // `?`: the rest is a query
+      `redis://tk-user:6379/${password}@cache.internal`, // a path that is no database number
+      `redis://tk-user:${password}%zz@cache.internal:6379`, // a `%` that encodes nothing
+      `redis://tk-user:${password.replace("/", "%2F")}@cache.internal:65536`, // a port above 65535
+      `redis://tk-user:${password.replace("/", "%2F")}@cache.internal:0`,
+      `redis://tk-user:${password.replace("/", "%2F")}@[::1:6379`, // an IPv6 host not closed
+      `redis://:${password.replace("/", "%2F")}@/0`,
+    ];
+    for (const url of bad) {
+      let caught: unknown;
+      try {
+        createRedisStore({ url });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(TypeError);
+      const error = caught as TypeError & { code: string; cause: unknown };
+      expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+      expect(error.cause).toEqual([expect.stringMatching(/^url: /)]);
+      const secrets = {
+        "the URL": url,
+        "the password": password,
+        "the password's end": password.slice(-20),
+        "the user name": "tk-user",
+      };
+      expectNoSecretIn(error, secrets, "the error");
+      expectNoSecretIn(inspect(error, { showHidden: true, depth: 10 }), secrets, "the error, inspected");
+      for (let cause: unknown = error.cause, depth = 0; cause !== undefined && depth < 5; depth++) {
+        expectNoSecretIn(inspect(cause, { showHidden: true, depth: 10 }), secrets, "the error's cause");
+        cause = (cause as { cause?: unknown }).cause;
+      }
+    }
+    // The same password percent-encoded is accepted (node-redis decodes it), as is a database number.
+    const encoded = `redis://tk-user:${encodeURIComponent(password)}@127.0.0.1:1/2`;
+    return createRedisStore({ url: encoded }).close();
   });
 
   it("accepts a key as base64 (both alphabets), raw bytes or an AES-GCM CryptoKey", async () => {

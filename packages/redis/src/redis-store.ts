@@ -1,11 +1,12 @@
 import type { JsonValue, LeaseRelease, Store } from "@tokenkeep/core";
 import { NetworkError, TimeoutError } from "@tokenkeep/core";
+import { invalidOptions } from "@tokenkeep/core/options";
 import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
 import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
-import { wrapRedisError } from "./internal/redis-errors.js";
+import { connectionErrorClass, isReadonlyReply, wrapRedisError } from "./internal/redis-errors.js";
 import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
 
@@ -52,6 +53,9 @@ type OwnedClient = RedisStoreClient & {
  *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
  *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
+ * - A client created from `url` reconnects, resolving the host again, when a write gets `READONLY`
+ *   (its node was demoted to a replica); while it cannot connect, errors name why
+ *   (`last connection error: WRONGPASS`). A `client` passed in is left to its owner for both.
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
@@ -73,7 +77,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   );
 
   const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
-  const sendToRedis: CommandSender = commandSender(owned?.client ?? parsed.client!);
+  const sendToRedis: CommandSender = owned?.send ?? commandSender(parsed.client!);
   let closed = false;
   let inFlight = 0;
 
@@ -86,7 +90,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       const key = args[0] === "EVAL" ? args[3]! : args[1]!;
       return await withTimeout(sendToRedis(args, key, timeoutMs), command, timeoutMs);
     } catch (error) {
-      throw isTokenkeepTimeout(error) ? error : wrapRedisError(command, error, timeoutMs);
+      throw isTokenkeepTimeout(error)
+        ? error
+        : wrapRedisError(command, error, timeoutMs, owned?.lastConnectionError());
     } finally {
       if (owned && --inFlight === 0) owned.client.unref();
     }
@@ -235,19 +241,38 @@ function isTokenkeepTimeout(error: unknown): boolean {
   return error instanceof TimeoutError;
 }
 
+/**
+ * node-redis's client for `url`. The options schema already refused a URL node-redis cannot parse;
+ * should `createClient` throw all the same, its error (Node's `ERR_INVALID_URL` keeps the whole URL,
+ * password included, in `input`) never leaves: it becomes the invalid-options `TypeError`, naming
+ * its class only.
+ */
+function clientFromUrl(url: string, timeoutMs: number) {
+  try {
+    return createClient({
+      url,
+      // Fail at once while disconnected instead of queueing: the manager then serves per process.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: Math.max(timeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
+        reconnectStrategy: (retries: number) =>
+          Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
+          Math.floor(Math.random() * 50),
+      },
+    }) as unknown as OwnedClient & {
+      on(event: "error" | "ready", listener: (error: unknown) => void): unknown;
+    };
+  } catch (error) {
+    const kind = error instanceof Error ? (error.constructor?.name ?? error.name) : typeof error;
+    const code = (error as { code?: unknown } | null)?.code;
+    const named = typeof code === "string" && /^[A-Z][A-Z0-9_]{1,40}$/.test(code) ? `${kind} ${code}` : kind;
+    throw invalidOptions("createRedisStore", [`url: the Redis client refused it (${named})`]);
+  }
+}
+
 /** A client the store created from a URL, plus its connection bookkeeping. */
 function createOwnedClient(url: string, timeoutMs: number) {
-  const client = createClient({
-    url,
-    // Fail at once while disconnected instead of queueing: the manager then serves per process.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: Math.max(timeoutMs, DEFAULT_CONNECT_TIMEOUT_MS),
-      reconnectStrategy: (retries: number) =>
-        Math.min(50 * 2 ** Math.min(retries, 10), DEFAULT_MAX_RECONNECT_DELAY_MS) +
-        Math.floor(Math.random() * 50),
-    },
-  }) as unknown as OwnedClient & { on(event: "error", listener: (error: unknown) => void): unknown };
+  const client = clientFromUrl(url, timeoutMs);
   // node-redis reports every failed (re)connection as an `error` event; an unhandled one would crash
   // the process. Failures reach callers through the commands instead.
   client.on("error", () => {});
@@ -255,8 +280,47 @@ function createOwnedClient(url: string, timeoutMs: number) {
   let connecting: Promise<unknown> | undefined = client.connect().catch(() => undefined);
   let waitedOnce = false;
 
+  // Why the last connection attempt failed, as one log-safe word (`WRONGPASS`, `ECONNREFUSED`):
+  // commands failing while disconnected name it, so a wrong password is not just "unreachable".
+  let lastError: string | undefined;
+  client.on("error", (error) => {
+    lastError = connectionErrorClass(error);
+  });
+  client.on("ready", () => {
+    lastError = undefined;
+  });
+  const lastErrorNote = () => (lastError === undefined ? "" : ` (last connection error: ${lastError})`);
+
+  const sendCommand = commandSender(client);
+  let droppedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * Drops the connection and opens a new one, resolving the host anew: the node it reached answers
+   * `READONLY`, so it is a replica now (a failover, `REPLICAOF`, a managed endpoint moved to a new
+   * primary). node-redis never reconnects an open connection by itself. At most once per
+   * `DEFAULT_MAX_RECONNECT_DELAY_MS`, so an endpoint still leading to a replica is not hammered.
+   */
+  function dropDemotedConnection(): void {
+    const now = performance.now();
+    if (!client.isOpen || !client.isReady || now - droppedAt < DEFAULT_MAX_RECONNECT_DELAY_MS) return;
+    droppedAt = now;
+    client.destroy(); // rejects what is pending on that connection: transient failures
+    connecting = client.connect().catch(() => undefined);
+    waitedOnce = false; // the next commands wait for the new connection, as after creation
+  }
+
   return {
     client,
+    /** The sender of this client: a `READONLY` reply drops the connection for a new one. */
+    send: (async (args, key, commandTimeoutMs) => {
+      try {
+        return await sendCommand(args, key, commandTimeoutMs);
+      } catch (error) {
+        if (isReadonlyReply(error)) dropDemotedConnection();
+        throw error;
+      }
+    }) satisfies CommandSender,
+    /** The class of the last failed connection attempt, while not connected since. */
+    lastConnectionError: (): string | undefined => lastError,
     /**
      * Waits (once, at most `timeoutMs`) for the first connection, so the first commands after
      * creation do not fail just because the socket is still opening. Later, a disconnected client
@@ -274,9 +338,12 @@ function createOwnedClient(url: string, timeoutMs: number) {
         ]);
         if (timedOut) {
           waitedOnce = true;
-          throw new TimeoutError(`redis store: ${command} waited ${timeoutMs} ms for a connection`, {
-            timeoutMs: timeoutMs,
-          });
+          throw new TimeoutError(
+            `redis store: ${command} waited ${timeoutMs} ms for a connection${lastErrorNote()}`,
+            {
+              timeoutMs: timeoutMs,
+            },
+          );
         }
         connecting = undefined;
       } finally {

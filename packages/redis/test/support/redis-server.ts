@@ -23,10 +23,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     "redis-server",
-    ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", "/tmp"],
+    [
+      ...["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no", "--dir", "/tmp"],
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   let output = "";
@@ -49,11 +52,12 @@ async function launch(port: number): Promise<ChildProcess> {
 
 /**
  * Starts a private redis-server on 127.0.0.1 (no persistence). It needs the `redis-server` binary,
- * which `scripts/services/redis.sh start` installs.
+ * which `scripts/services/redis.sh start` installs. `args` are more `redis-server` arguments
+ * (`["--requirepass", "s3cret"]`).
  */
-export async function startRedisServer(): Promise<RedisServerProcess> {
+export async function startRedisServer(args: readonly string[] = []): Promise<RedisServerProcess> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port);
+  let child: ChildProcess | undefined = await launch(port, args);
   const stop = async () => {
     const running = child;
     child = undefined;
@@ -70,7 +74,7 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
     stop,
     async restart() {
       await stop();
-      child = await launch(port);
+      child = await launch(port, args);
     },
   };
 }

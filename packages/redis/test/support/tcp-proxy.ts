@@ -5,6 +5,8 @@ import { connect, createServer, type Socket } from "node:net";
  * A TCP proxy on 127.0.0.1 (port 0) in front of a real server, able to freeze: while frozen it
  * forwards nothing, so the server looks alive but never answers (a slow Redis). `latencyMs` delays
  * every chunk in both directions (order kept), to spike a store's latency under a running fleet.
+ * `targetPort` may be changed: connections opened from then on go there, open ones stay where they
+ * are (a managed endpoint, or a DNS name, moved to another server).
  */
 export interface TcpProxy {
   readonly port: number;
@@ -12,15 +14,17 @@ export interface TcpProxy {
   thaw(): void;
   /** Delay added to every chunk from now on (0 by default). */
   latencyMs: number;
+  /** Port of the server on 127.0.0.1 that new connections reach. */
+  targetPort: number;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let frozen = false;
-  const control = { latencyMs: 0 };
+  const control = { latencyMs: 0, targetPort };
   const server = createServer((inbound) => {
-    const outbound = connect(targetPort, "127.0.0.1");
+    const outbound = connect(control.targetPort, "127.0.0.1");
     const pair: [Socket, Socket] = [inbound, outbound];
     pairs.add(pair);
     // Each direction keeps its chunks in order: a chunk never leaves before the one ahead of it.
@@ -59,6 +63,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     set latencyMs(ms: number) {
       control.latencyMs = ms;
+    },
+    get targetPort() {
+      return control.targetPort;
+    },
+    set targetPort(port: number) {
+      control.targetPort = port;
     },
     freeze() {
       frozen = true;

@@ -1,0 +1,122 @@
+import { inspect } from "node:util";
+import { createTokenManager, isNetworkError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
+import { shareStore } from "@tokenkeep/core/shared";
+import { createClient } from "redis";
+import { afterEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
+import { isStoreError } from "../src/errors.js";
+import { createRedisStore, type RedisStore } from "../src/redis-store.js";
+import { type RedisServerProcess, startRedisServer } from "./support/redis-server.js";
+import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.js";
+
+// The client a store creates from `url`, against redis-servers of this test's own (the shared one
+// only proves that the binary is installed): a wrong password or database, and a primary demoted
+// to a replica while the store's connection to it stays open.
+const url = redisUrlOrSkip("owned-connection.test.ts");
+
+describe.skipIf(!url)("a store created from url", () => {
+  const servers: RedisServerProcess[] = [];
+  const stores: RedisStore[] = [];
+  let proxy: TcpProxy | undefined;
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+    await proxy?.close();
+    proxy = undefined;
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
+  });
+  const open = (options: Parameters<typeof createRedisStore>[0]) => {
+    const store = createRedisStore(options);
+    stores.push(store);
+    return store;
+  };
+  /** A client of the test's own on `port`, closed when the test ends. */
+  const admin = async (port: number, password?: string) => {
+    const client = createClient({ url: `redis://127.0.0.1:${port}`, password });
+    client.on("error", () => {});
+    await client.connect();
+    stores.push({ close: () => client.close() } as RedisStore);
+    return client;
+  };
+
+  it("names why the connection fails (WRONGPASS, NOAUTH, ERR), never the password", async () => {
+    const password = mintSecret("the Redis password");
+    const wrong = mintSecret("a wrong Redis password");
+    const redis = await startRedisServer(["--requirepass", password]);
+    servers.push(redis);
+    const secrets = { "the password": password, "the wrong password": wrong };
+    const cases = [
+      { url: `redis://:${wrong}@127.0.0.1:${redis.port}`, reply: "WRONGPASS" },
+      { url: `redis://127.0.0.1:${redis.port}`, reply: "NOAUTH" },
+      { url: `redis://:${password}@127.0.0.1:${redis.port}/99`, reply: "ERR" }, // no database 99
+    ];
+    // Created first: a client's creation blocks the event loop a while, and each store's first
+    // command waits for its connection at most timeoutMs.
+    const cased = cases.map(({ url }) => open({ url, keyPrefix: uniquePrefix("auth"), timeoutMs: 750 }));
+    const failures = await Promise.all(
+      cased.map(async (store) => {
+        // The first command waits for the connection, in vain; the next ones fail at once.
+        const first = await store.get("k").catch((error: unknown) => error);
+        const next = await store.set("k", "v", 1_000).catch((error: unknown) => error);
+        return [first, next];
+      }),
+    );
+    for (const [index, [first, next]] of failures.entries()) {
+      expect(isTimeoutError(first)).toBe(true);
+      expect(isNetworkError(next)).toBe(true);
+      for (const error of [first, next]) {
+        expect((error as Error).message).toContain(`last connection error: ${cases[index]!.reply}`);
+        expectNoSecretIn(error, secrets, "the error");
+        expectNoSecretIn(inspect(error, { showHidden: true, depth: 10 }), secrets, "the error, inspected");
+      }
+    }
+
+    // The token manager's store-degraded event carries it too (it is the first failure's error).
+    const events: TokenEvent[] = [];
+    const store = open({ url: cases[0]!.url, keyPrefix: uniquePrefix("auth"), timeoutMs: 750 });
+    const manager = createTokenManager({
+      shared: shareStore(store, { timeoutMs: 1_000 }),
+      creator: async () => ({ access_token: "at", expires_in: 60 }),
+      onEvent: (event) => events.push(event),
+    });
+    await manager.getToken(); // served per process
+    const degraded = events.find((event) => event.type === "store-degraded");
+    expect(String((degraded?.error as Error | undefined)?.message)).toContain("WRONGPASS");
+    await manager.dispose();
+  }, 15_000);
+
+  it("leaves a primary demoted to a replica: a READONLY reply opens a new connection", async () => {
+    // A primary and its replica, behind one endpoint (a TCP proxy, as a managed Redis endpoint or a
+    // DNS name): then a manual failover that leaves the store's connection open to the old primary.
+    const fastSync = ["--repl-diskless-sync-delay", "0"];
+    const [a, b] = await Promise.all([startRedisServer(fastSync), startRedisServer(fastSync)]);
+    servers.push(a!, b!);
+    const [adminA, adminB] = await Promise.all([admin(a!.port), admin(b!.port)]);
+    await adminB.sendCommand(["REPLICAOF", "127.0.0.1", String(a!.port)]);
+    proxy = await startTcpProxy(a!.port);
+    const store = open({ url: `redis://127.0.0.1:${proxy.port}`, keyPrefix: uniquePrefix("demoted") });
+    await store.set("before", "kept", 60_000);
+    // Replicated to b: WAIT counts the replicas that have every write of its connection, so write one.
+    await adminA.set("tk-test:marker", "1");
+    expect(await adminA.sendCommand(["WAIT", "1", "3000"])).toBe(1);
+
+    await adminB.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    await adminA.sendCommand(["REPLICAOF", "127.0.0.1", String(b!.port)]);
+    proxy.targetPort = b!.port;
+
+    // The open connection reaches a replica now: that write fails (transient), and the store
+    // connects anew, through the endpoint, to the new primary.
+    const refused = await store.set("k", "v", 60_000).catch((error: unknown) => error);
+    expect(isStoreError(refused)).toBe(true);
+    expect((refused as Error).message).toContain("READONLY");
+    expect((refused as { transient?: boolean }).transient).toBe(true);
+    await store.set("k", "v", 60_000);
+    expect(await store.get("k")).toBe("v");
+    expect(await store.get("before")).toBe("kept");
+    const acquired = await store.acquire("lease", 60_000);
+    expect(acquired).toBeTypeOf("function");
+    await acquired!();
+    expect(await adminB.dbSize()).toBeGreaterThanOrEqual(3); // written on b, the new primary
+  });
+});
