@@ -19,7 +19,11 @@ let folder = "";
 beforeAll(async () => {
   folder = mkdtempSync(join(tmpdir(), "tokenkeep-exit-"));
   await build({
-    entryPoints: { core: join(source, "index.ts"), rotation: join(source, "rotation/index.ts") },
+    entryPoints: {
+      core: join(source, "index.ts"),
+      shared: join(source, "shared/index.ts"),
+      rotation: join(source, "rotation/index.ts"),
+    },
     outdir: folder,
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -31,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** Runs `script` (an ES module that may import `./core.mjs` and `./rotation.mjs`) with `node`. */
+/** Runs `script` (an ES module that may import `./core.mjs`, `./shared.mjs`, `./rotation.mjs`) with `node`. */
 async function run(script: string): Promise<{ code: number | null; stdout: string; ms: number }> {
   const file = join(folder, `script-${crypto.randomUUID()}.mjs`);
   writeFileSync(file, script);
@@ -104,6 +108,31 @@ describe("a Node process running a token manager", { timeout: 10_000 }, () => {
     `);
     expect(result).toMatchObject({ code: 0, stdout: "ERR_TOKENKEEP_TIMEOUT 1" });
     expect(result.ms).toBeLessThan(5_000);
+  });
+
+  it("stays alive while invalidate waits out a store call that hangs, then exits though degraded", async () => {
+    // The store's timeoutMs is the one timer that can end the wait. Its failure arms the recovery
+    // probe (every 5 s) while the caller still waits: unref'd once the wait ends.
+    const result = await run(`
+      import { createTokenManager } from "./core.mjs";
+      import { shareStore } from "./shared.mjs";
+      const values = new Map();
+      const store = {
+        get: async (key) => values.get(key),
+        set: async (key, value) => void values.set(key, value),
+        delete: () => new Promise(() => {}),
+        compareAndDelete: () => new Promise(() => {}),
+      };
+      const manager = createTokenManager({
+        creator: async () => ({ access_token: "at-1", token_type: "Bearer", expires_in: 3600 }),
+        shared: shareStore(store, { timeoutMs: 200 }),
+      });
+      const { accessToken } = await manager.getToken();
+      const dropped = await manager.invalidate(accessToken);
+      console.log(dropped, manager.stats().storeFailures, manager.stats().storeDegraded);
+    `);
+    expect(result).toMatchObject({ code: 0, stdout: "true 1 true" });
+    expect(result.ms).toBeLessThan(4_000);
   });
 });
 
