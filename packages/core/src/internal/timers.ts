@@ -2,11 +2,11 @@
  * The timer seam. The manager never reads the global `setTimeout` at module load: it takes timers as
  * an option (fake ones make tests deterministic), and clears them all on dispose.
  *
- * Whether a timer keeps a Node or Bun process alive depends on whether anyone waits: while at least one
- * caller waits (`hold`: a `getToken` or `rotate` not yet settled) every timer of the set is ref'd, so
- * the backoff, lease poll or deadline its promise depends on keeps the process running; otherwise every
- * handle is unref'd (where the runtime has `unref`), so an idle manager, or a background refresh nobody
- * waits for, never keeps a process alive.
+ * Whether a timer keeps a Node or Bun process alive depends on whether anyone waits: while at least
+ * one caller waits (`hold`: a `getToken`, `invalidate` or `rotate` not yet settled) every timer of the
+ * set is ref'd, so the backoff, lease poll or deadline its promise depends on keeps the process
+ * running; otherwise every handle is unref'd (where the runtime has `unref`), so an idle manager, or
+ * a background refresh nobody waits for, never keeps a process alive.
  */
 
 import { raceAbort } from "./deadline.js";
