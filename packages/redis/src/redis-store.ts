@@ -60,7 +60,8 @@ type OwnedClient = RedisStoreClient & {
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
  *   `ERR_TOKENKEEP_STORE`. Messages name the command only, never keys, values or the URL.
  * - A client created from `url` holds no reference on the event loop while idle, so it never keeps a
- *   finished process alive (while Redis is unreachable its reconnect timer does: call `close()`).
+ *   finished process alive (while Redis is unreachable its reconnect timer does: call `close()`). A
+ *   caller still waiting between commands (polling a lease) is kept alive by core's timers instead.
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 /**
  * Deadlines: an abort signal that fires when a parent signal aborts or a timeout passes, whichever
- * comes first, on the manager's (injectable, unref'd) timers. The one mechanism behind a caller's own
+ * comes first, on the manager's (injectable) timers. The one mechanism behind a caller's own
  * `signal`/`timeoutMs`, the creator timeout and the store-call timeout.
  */
 import { TimeoutError } from "../errors/errors.js";
@@ -48,20 +48,10 @@ export function createDeadline(timers: TimerSet, options: DeadlineOptions): Dead
 /** Settles like `promise`, but rejects with the signal's reason as soon as `signal` aborts. */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    signal.throwIfAborted(); // rejects the promise with the reason
     const onAbort = () => reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    const settle = () => signal.removeEventListener("abort", onAbort);
-    promise.then(
-      (value) => {
-        settle();
-        resolve(value);
-      },
-      (error: unknown) => {
-        settle();
-        reject(error);
-      },
-    );
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
 }
 

@@ -41,6 +41,69 @@ describe("createTimerSet", () => {
     set.clear();
   });
 
+  it("refs every pending timer while a caller waits (hold), and unrefs them when the last wait ends", async () => {
+    const handles: { refed: boolean }[] = [];
+    const set = createTimerSet({
+      setTimeout: () => {
+        const handle = {
+          refed: true,
+          ref() {
+            handle.refed = true;
+          },
+          unref() {
+            handle.refed = false;
+          },
+        };
+        handles.push(handle);
+        return handle;
+      },
+      clearTimeout: () => {},
+    });
+    const refs = () => handles.map((handle) => handle.refed);
+    set.schedule(() => {}, 10); // a background timer, before anyone waits
+    expect(refs()).toEqual([false]);
+
+    let endFirst!: () => void;
+    let failSecond!: (error: Error) => void;
+    const first = set.hold(new Promise<void>((resolve) => (endFirst = resolve)));
+    expect(refs()).toEqual([true]);
+    set.schedule(() => {}, 10); // scheduled while a caller waits: left ref'd
+    const second = set.hold(new Promise<void>((_, reject) => (failSecond = reject)));
+    expect(refs()).toEqual([true, true]);
+
+    endFirst();
+    await first;
+    expect(refs()).toEqual([true, true]); // the second caller still waits
+    failSecond(new Error("no token"));
+    await expect(second).rejects.toThrow("no token"); // hold returns the promise itself
+    expect(refs()).toEqual([false, false]);
+    set.schedule(() => {}, 10);
+    expect(refs()).toEqual([false, false, false]);
+  });
+
+  it("a caller's wait refs the runtime's own timers, and only for as long as it waits", async () => {
+    const timers = runtimeTimers();
+    const handles: { hasRef(): boolean }[] = [];
+    const set = createTimerSet({
+      setTimeout: (callback, ms) => {
+        const handle = timers.setTimeout(callback, ms) as { hasRef(): boolean };
+        handles.push(handle);
+        return handle;
+      },
+      clearTimeout: timers.clearTimeout,
+    });
+    set.schedule(() => {}, 60_000);
+    let end!: () => void;
+    const waited = set.hold(new Promise<void>((resolve) => (end = resolve)));
+    const sleeping = set.sleep(60_000, new AbortController().signal);
+    expect(handles.map((handle) => handle.hasRef())).toEqual([true, true]);
+    end();
+    await waited;
+    expect(handles.map((handle) => handle.hasRef())).toEqual([false, false]);
+    set.clear();
+    void sleeping;
+  });
+
   it("works with handles that have no unref (numbers, browsers)", async () => {
     let next = 0;
     const pending = new Map<number, () => void>();

@@ -36,8 +36,8 @@ export function checkTimeoutMs(timeoutMs: number | undefined, method: string): v
 
 /**
  * Waits for `promise` on behalf of one caller: rejects with `AbortError` when `signal` aborts and with
- * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Without either, returns
- * `promise` unchanged (no allocation).
+ * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Until the wait ends, the timers
+ * it depends on (backoffs, lease polls, deadlines) keep the process alive (`TimerSet.hold`).
  */
 export function waitFor<T>(
   promise: Promise<T>,
@@ -46,12 +46,17 @@ export function waitFor<T>(
 ): Promise<T> {
   const signal = options?.signal;
   const timeoutMs = options?.timeoutMs;
-  if (signal === undefined && timeoutMs === undefined) return promise;
-  const deadline = createDeadline(timers, {
-    parent: signal,
-    parentReason: (reason) => new AbortError(undefined, { cause: reason }),
-    timeoutMs,
-    timeoutReason: () => notWithin("no token", timeoutMs),
-  });
-  return within(promise, deadline);
+  return timers.hold(
+    signal === undefined && timeoutMs === undefined
+      ? promise
+      : within(
+          promise,
+          createDeadline(timers, {
+            parent: signal,
+            parentReason: (reason) => new AbortError(undefined, { cause: reason }),
+            timeoutMs,
+            timeoutReason: () => notWithin("no token", timeoutMs),
+          }),
+        ),
+  );
 }

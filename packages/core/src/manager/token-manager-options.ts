@@ -122,7 +122,8 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   now?: (() => number) | undefined;
   /**
-   * Timer functions.
+   * Timer functions. A handle that has `ref`/`unref` (Node, Bun) is ref'd only while a `getToken`
+   * caller waits, so a pending call keeps the process alive and an idle manager never does.
    * @default the runtime's setTimeout/clearTimeout
    */
   timers?: Timers | undefined;

@@ -363,7 +363,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
       dropped = true;
     }
-    if (shared !== undefined) dropped = (await shared.invalidate(key, accessToken)) || dropped;
+    // A caller waits on the store call: its timeout must keep the process alive (TimerSet.hold).
+    if (shared !== undefined) dropped = (await timers.hold(shared.invalidate(key, accessToken))) || dropped;
     return dropped;
   };
 

@@ -239,7 +239,9 @@ export interface RotationCoordinatorOptions {
    */
   now?: (() => number) | undefined;
   /**
-   * Timer functions (fake ones make tests deterministic). Every handle is unref'd where possible.
+   * Timer functions (fake ones make tests deterministic). A handle that has `ref`/`unref` (Node,
+   * Bun) is ref'd only while a `rotate` caller waits, so a pending rotation keeps the process alive
+   * and an idle coordinator never does.
    * @default globalThis.setTimeout / clearTimeout
    */
   timers?: Timers | undefined;

@@ -90,7 +90,8 @@ export async function abortSignalTimeout(config: MatrixConfig): Promise<void> {
 
 /**
  * Timers: `clearTimeout` cancels, a timer never fires before its delay, the handle may be `unref`'d
- * where the runtime supports it (core calls `unref?.()`), and microtasks run before any timer. Timers
+ * and `ref`'d again where the runtime supports it (core calls `unref?.()` and, while a caller waits,
+ * `ref?.()`), and microtasks run before any timer. Timers
  * that are all overdue (a loaded machine) may fire in any order - Deno batches them - and core relies
  * on no such order, so the order is checked only between timers far enough apart.
  */
@@ -110,7 +111,12 @@ export async function timers(): Promise<void> {
   setTimeout(() => mark("early"), 10);
   setTimeout(() => mark("zero"), 0);
   clearTimeout(cancelled);
-  const unrefable = setTimeout(() => mark("unref"), 1) as unknown as { unref?: () => unknown };
+  const unrefable = setTimeout(() => mark("unref"), 1) as unknown as {
+    ref?: () => unknown;
+    unref?: () => unknown;
+  };
+  unrefable.unref?.();
+  unrefable.ref?.();
   unrefable.unref?.();
   queueMicrotask(() => order.push("microtask"));
   await done.promise;
