@@ -118,6 +118,12 @@ describe("redactSecrets", () => {
     );
   });
 
+  it("takes a secret that is not well-formed UTF-16 (a lone surrogate) without throwing", () => {
+    const lone = "\ud800abcdefgh"; // sent, it would have been U+FFFD's bytes
+    const text = `x ${lone} y ${JSON.stringify(lone)} z %EF%BF%BDabcdefgh`;
+    expect(redactSecrets(text, [lone])).toBe('x [redacted] y "[redacted]" z [redacted]');
+  });
+
   it("replaces the longer of two secrets that start at the same place whole, and ignores empty ones", () => {
     expect(redactSecrets("x hunter2-and-more y", ["hunter2", "hunter2-and-more", ""])).toBe("x [redacted] y");
     expect(redactSecrets("nothing to hide", [secret, ""])).toBe("nothing to hide");

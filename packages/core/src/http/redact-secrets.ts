@@ -25,10 +25,7 @@ function secretPattern(secret: string): string {
     chars
       .map((char) => {
         const bytes = [...new TextEncoder().encode(char)].map((byte) => `%${hex(byte, 2)}`).join("");
-        const units = char
-          .split("")
-          .map((unit) => `\\\\u${hex(unit.charCodeAt(0), 4)}`)
-          .join("");
+        const units = char.replace(/[\s\S]/g, (unit) => `\\\\u${hex(unit.charCodeAt(0), 4)}`);
         const clear = json ? JSON.stringify(char).slice(1, -1) : char;
         const forms = [
           (json ? `${bytes}|${units}` : bytes).replace(
@@ -72,8 +69,8 @@ function secretPattern(secret: string): string {
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   const sources = secrets
-    .filter((secret) => secret !== "")
+    .filter(Boolean)
     .sort((a, b) => b.length - a.length)
     .map(secretPattern);
-  return sources.length > 0 ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
+  return sources[0] ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
 }
