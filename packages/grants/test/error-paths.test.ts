@@ -190,6 +190,30 @@ describe("error paths", () => {
     }
   });
 
+  it("redacts a credential echoed by another encoder or inside JSON, and a short password only where it stands alone", async () => {
+    const secret = "k+y/Q=é~!"; // what Python's quote() and PHP's json_encode write differently
+    // `/` kept, hex digits in mixed case: k%2By/Q%3D%c3%A9~!
+    const quoted = encodeURIComponent(secret)
+      .replaceAll("%2F", "/")
+      .replace(/%[0-9A-F]{2}/g, (hex, at: number) => (at % 2 ? hex : hex.toLowerCase()));
+    const json = JSON.stringify({ client_secret: secret }).replaceAll("/", "\\/").replace("é", "\\u00e9");
+    server.script.push({
+      status: 400,
+      body: {
+        error: "invalid_grant",
+        error_description: `invalid_grant for "a" (grant_type=password&client_secret=${quoted}) ${json}`,
+      },
+    });
+    const error = await failure(
+      passwordGrant({ ...options(), clientSecret: secret, username: "u", password: "a" })(),
+    );
+    // One letter as a password: redacted where it is a value, not in every word holding an `a`.
+    expect(error).toMatchObject({
+      errorDescription:
+        'invalid_grant for "[redacted]" (grant_type=password&client_secret=[redacted]) {"client_secret":"[redacted]"}',
+    });
+  });
+
   it("redacts the Basic credentials a server echoes in Base64, and lower-case form-url-encoding", async () => {
     const secret = "é x:%";
     const basic = btoa(`svc:${new URLSearchParams({ s: secret }).toString().slice(2)}`);

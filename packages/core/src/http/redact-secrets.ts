@@ -1,43 +1,76 @@
 /**
  * What every tokenkeep client does with a text a server may have built from its request (an error's
- * description, a `WWW-Authenticate` header, an echoed body), the same way in grants and pat-client:
- * each credential the request carried is replaced with `[redacted]`, in clear and in the encodings a
- * request body carries it in.
+ * description, a `WWW-Authenticate` header, an echoed body), the same way in grants, pat-client and
+ * astro: each credential the request carried is replaced with `[redacted]`, whichever encoder the
+ * server or a proxy quoted it with.
  */
 
-/** `value` as an `application/x-www-form-urlencoded` body carries it (`+` for a space, `*` kept). */
-function formEncoded(value: string): string {
-  return new URLSearchParams([["", value]]).toString().slice(1);
+/** A letter, a digit (of any script) or `_`: what a short secret must not be part of a run of. */
+const WORD = "[\\p{L}\\p{N}_]";
+
+/** `n` in hex, `width` digits. */
+const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
+
+/**
+ * The source of a pattern matching `secret` read two ways, each character independently in any of
+ * its forms: inside a JSON string (clear, its UTF-8 bytes percent-encoded, `+` for a space, `\u00e9`
+ * or a surrogate pair, `\/`; `"`, `\` and control characters always escaped as JSON requires:
+ * `\"`, `\\`, `\n`), or as plain text (clear, percent-encoded, `+` for a space). Hex digits in either
+ * case. The JSON reading first, so `\\` is one JSON-escaped `\` rather than two; and kept apart, so no
+ * text reads as the secret in more than two ways and matching stays linear in the text.
+ */
+function secretPattern(secret: string): string {
+  const chars = [...secret];
+  const readings = [true, false].map((json) =>
+    chars
+      .map((char) => {
+        const bytes = [...new TextEncoder().encode(char)].map((byte) => `%${hex(byte, 2)}`).join("");
+        const units = char.replace(/[\s\S]/g, (unit) => `\\\\u${hex(unit.charCodeAt(0), 4)}`);
+        const clear = json ? JSON.stringify(char).slice(1, -1) : char;
+        const forms = [
+          (json ? `${bytes}|${units}` : bytes).replace(
+            /[a-f]/g,
+            (digit) => `[${digit}${digit.toUpperCase()}]`,
+          ),
+          clear.replace(/[$()*+./?[\\\]^{|}]/g, "\\$&"),
+        ];
+        if (char === " ") forms.push("\\+");
+        if (json && char === "/") forms.push("\\\\/");
+        return `(?:${forms.join("|")})`;
+      })
+      .join(""),
+  );
+  const source = `(?:${readings.join("|")})`;
+  // A short secret stands alone: no word character touches it on a side where its own first or last
+  // character is one (a hex digit of a percent-escape before it does not count: `%22a%22` holds `a`).
+  return chars.length < 8 ? `(?<!(?<!%.?)${WORD}(?=${WORD}))${source}(?!(?<=${WORD})${WORD})` : source;
 }
 
 /**
- * A credential as a server may echo it: as it parsed it, or as it arrived (percent-encoded as
- * `encodeURIComponent` does, or form-url-encoded with `+` for a space), with upper- or lower-case hex.
- * Longest first, so no form is half-replaced by a shorter one.
- */
-function echoForms(secrets: readonly string[]): string[] {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (secret === "") continue;
-    for (const form of [secret, encodeURIComponent(secret), formEncoded(secret)]) {
-      forms.add(form).add(form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()));
-    }
-  }
-  return [...forms].sort((a, b) => b.length - a.length);
-}
-
-/**
- * `text` with every occurrence of each of `secrets` replaced by `[redacted]`: in clear, percent-encoded
- * (`encodeURIComponent`) and form-url-encoded (`URLSearchParams`), with hex digits in either case. A
- * PAT or a client secret sent in a form body reaches a server encoded (`+`, `/` and `=` of base64 as
- * `%2B`, `%2F`, `%3D`), and a server or proxy echoing the raw request quotes it that way. Empty
- * strings are ignored.
+ * `text` with each of `secrets` replaced by `[redacted]` wherever a server may have echoed it, each
+ * character independently in clear or in one of its encodings (mixed, as an encoder that leaves some
+ * characters alone makes it):
+ * - as plain text: clear; its UTF-8 bytes percent-encoded, hex digits in either case
+ *   (`encodeURIComponent`, a form body, Python's `quote()` keeping `/`, an encoder keeping `*`, `'`,
+ *   `(`, `)`, `!`, `~` or `@`, or one encoding every byte); `+` for a space;
+ * - inside a JSON string: the same, and JSON's escapes: `\"` and `\\` (always, as JSON requires them),
+ *   `\/`, `\n` and other control characters, `\u00e9` (either case; a surrogate pair beyond U+FFFF).
+ *
+ * A secret of 8 characters or more is redacted everywhere, inside words too. A shorter one (a short
+ * password) only where it stands alone, so that it does not garble the text: not inside a longer run
+ * of letters, digits and `_` of any script (`"a"` leaves `invalid_grant` alone, but goes from
+ * `password=a&`, `"password":"a"`, `: a.` and `%22a%22`). Secrets are tried longest first, and
+ * where two occurrences overlap the one that starts first is replaced. Empty strings are ignored. Not
+ * matched: double encoding (`%252B`), HTML entities, other escapes (`\x2B`, `%u00E9`).
  *
  * @param text what a server answered (an error's description, a header, a message)
  * @param secrets the credentials the request carried
+ * @returns `text`, redacted
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const form of echoForms(secrets)) result = result.replaceAll(form, "[redacted]");
-  return result;
+  const sources = secrets
+    .filter(Boolean)
+    .sort((a, b) => b.length - a.length)
+    .map(secretPattern);
+  return sources[0] ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
 }
