@@ -729,6 +729,20 @@ describe("middleware: route protection", () => {
     const open = await run(middleware, "http://app.test/", { cookies });
     expect(open.response.headers.get("cache-control")).toBeNull();
   });
+
+  it("a protected endpoint answering Response.redirect() (immutable headers) gets a no-store copy, Location kept", async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const cookies = await sessionCookies(session(1, 600_000));
+    const context = makeContext("http://app.test/account/next", { cookies }) as APIContext;
+    const response = (await middleware(context, async () =>
+      Response.redirect("http://app.test/account/done", 303),
+    )) as Response;
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://app.test/account/done");
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    // Astro appends the request's cookies to it after the chain: that must not throw.
+    expect(() => response.headers.append("set-cookie", "a=b")).not.toThrow();
+  });
 });
 
 describe("middleware: route protection on re-entry (Astro.rewrite, a second registration)", () => {

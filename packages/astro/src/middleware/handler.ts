@@ -158,13 +158,27 @@ export function refreshWindow(session: Session, refreshWindowMs: number): number
   return Math.min(refreshWindowMs, Math.max(0, (session.expiresAt - session.issuedAt) / 2));
 }
 
-/** Marks a response `Cache-Control: private, no-store` (a response with immutable headers is left as it is). */
-function noStore(response: Response): void {
+/**
+ * `response`, ready for the headers that still have to go on it: `Cache-Control: private, no-store`
+ * when `noStore`, and the `Set-Cookie` headers Astro appends after the middleware chain returns (it
+ * does so for any cookie set in this request: ours, the page's, Astro's session id). A response
+ * whose headers are immutable (`Response.redirect()`, one returned from `fetch()`) would make that
+ * append throw (a 500, the cookies lost): it is replaced by a copy with the same status, headers
+ * (`Location` included) and body stream, which Astro then writes to. Other responses are returned
+ * as they are.
+ */
+function outgoing(response: Response, cookies: APIContext["cookies"], noStore: boolean): Response {
+  const cookiesPending = cookies.headers().next().done !== true;
+  if (!noStore && !cookiesPending) return response;
+  let ready = response;
   try {
-    response.headers.set("cache-control", "private, no-store");
+    // Throws on immutable headers (without changing them): the probe for a copy.
+    response.headers.delete("x-tokenkeep-probe");
   } catch {
-    // Response.redirect() and fetched responses have immutable headers; they carry no page.
+    ready = new Response(response.body, response);
   }
+  if (noStore) ready.headers.set("cache-control", "private, no-store");
+  return ready;
 }
 
 /** A request's storage, remembering whether this request wrote or cleared the session. */
@@ -456,9 +470,7 @@ export function createTokenkeepMiddleware(
       emit("protected", path);
       return denyAccess(context.request, context.url, protect);
     }
-    const response = await next();
-    noStore(response);
-    return response;
+    return outgoing(await next(), context.cookies, true);
   };
 
   const handler = async (context: APIContext, next: Parameters<MiddlewareHandler>[1]) => {
@@ -514,8 +526,7 @@ export function createTokenkeepMiddleware(
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
-    if (guarded || storage.changed) noStore(response);
-    return response;
+    return outgoing(response, context.cookies, guarded || storage.changed);
   };
 
   const middleware = Object.assign(handler, {
