@@ -34,7 +34,7 @@ export interface TokenkeepLocals {
    * session in its sealed cookies. Use it from actions and endpoints (or a page's frontmatter).
    * @throws SignInError, and nothing else (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong or missing
    *   credentials, `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed or the session could
-   *   not be stored, `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started)
+   *   not be stored (Astro's session driver failed, or it is over `cookie.maxBytes`), `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started)
    */
   login(credentials: Readonly<Record<string, string>>): Promise<SignInResult>;
   /**

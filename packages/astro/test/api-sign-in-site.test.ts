@@ -40,7 +40,7 @@ beforeAll(async () => {
     const body = (text === "" ? {} : JSON.parse(text)) as Record<string, string>;
     switch (request.url) {
       case "/auth/login": {
-        if (body.username !== "alice" || body.password !== PASSWORD) {
+        if (!["alice", "alice-large"].includes(body.username ?? "") || body.password !== PASSWORD) {
           return sendJson(response, 401, { error: "invalid_credentials" });
         }
         const { token, renew } = issue();
@@ -48,7 +48,8 @@ beforeAll(async () => {
           accessToken: token,
           refreshToken: renew,
           expiresIn: 600,
-          user: { name: "alice" },
+          // alice-large's profile is too large for a cookie (about 21 KB sealed).
+          user: body.username === "alice" ? { name: "alice" } : { name: "alice", notes: "n".repeat(16_000) },
         });
       }
       case "/auth/refresh": {
@@ -180,6 +181,15 @@ describe("built site: sign-in routes", () => {
     });
     const wrongType = await postJson("/_tokenkeep/login", { username: 1 });
     expect(wrongType.status).toBe(400);
+  });
+
+  it("a session over cookie.maxBytes: 503, no cookie (it would lock the user out), the issued tokens revoked", async () => {
+    const response = await postJson("/_tokenkeep/login", { username: "alice-large", password: PASSWORD });
+    expect(response.status).toBe(503);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(revoked).toEqual([last.renew]);
+    // The site still answers that browser (it carries no 21 KB of cookies).
+    expect((await fetch(`${site.url}/api/session`)).status).toBe(200);
   });
 
   it("sign-out revokes upstream and clears the cookie", async () => {

@@ -17,7 +17,7 @@ const endpoints = { baseURL: "https://api.test", login: "/auth/login", refresh: 
 describe("configuration", () => {
   it("applies the documented defaults", () => {
     const config = parseConfig({ upstream: { endpoints } });
-    expect(config.cookie).toEqual({ name: "tokenkeep", maxAgeS: 2_592_000 });
+    expect(config.cookie).toEqual({ name: "tokenkeep", maxAgeS: 2_592_000, maxBytes: 7_600 });
     expect(config.refreshWindowMs).toBe(60_000);
     expect(config.rotationTimeoutMs).toBe(10_000);
     expect(config.upstream).toMatchObject({

@@ -1083,6 +1083,58 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expect(revoked).toEqual(["rt-1"]);
   });
 
+  it("a session over cookie.maxBytes: login() fails as unavailable, naming the size, no cookie written, its tokens revoked", async () => {
+    const revoked: (string | undefined)[] = [];
+    const { middleware, events } = create({
+      ...signingInUpstream({ [SESSION_PAYLOAD_KEY]: { blob: "p".repeat(16_000) } }),
+      signOut: async ({ refreshToken }) => {
+        revoked.push(refreshToken);
+      },
+    });
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      failure = await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => error);
+      expect(tokenkeep.signedIn).toBe(false);
+      return new Response("page");
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    const cause = (failure as { cause: { code: string; message: string } }).cause;
+    expect(cause.code).toBe("ERR_TOKENKEEP_SESSION_TOO_LARGE");
+    expect(cause.message).toMatch(/the sealed session is \d+ bytes, over cookie\.maxBytes \(7600\)/);
+    expect(cause.message).toContain('storage: "session"');
+    expect(setCookies(context)).toEqual([]);
+    expect(revoked).toEqual(["rt-1"]);
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+  });
+
+  it("a rotation whose new session is over cookie.maxBytes: never written, cookies cleared, signed out, reported, new tokens revoked", async () => {
+    const revoked: (string | undefined)[] = [];
+    const base = makeUpstream().upstream;
+    const { middleware, events } = create({
+      ...base,
+      refresh: async (context) => {
+        const set = await base.refresh(context);
+        return { ...set, raw: { [SESSION_PAYLOAD_KEY]: { blob: "p".repeat(16_000) } } };
+      },
+      signOut: async ({ refreshToken }) => {
+        revoked.push(refreshToken);
+      },
+    });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { locals, setCookie, response } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^tokenkeep=deleted;/);
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    expect(revoked).toEqual(["rt-2"]);
+    expect(events).toMatchObject([
+      { type: "refresh-failure", permanent: true, error: { code: "ERR_TOKENKEEP_SESSION_TOO_LARGE" } },
+    ]);
+    expect(middleware.stats().refreshFailures).toBe(1);
+  });
+
   it("a sign-out that throws at once while revoking an unstored session still ends in a SignInError", async () => {
     const { failure, events } = await loginWithUnstorableSession({
       ...signingInUpstream(),

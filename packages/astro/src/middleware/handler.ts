@@ -49,6 +49,7 @@ import { createSessionRotation, type SessionRotation } from "../rotation.js";
 import { denyAccess, isProtected } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { createSessionCache, type SessionCache } from "../session-cache.js";
+import { isSessionTooLarge } from "../session-cookies.js";
 import {
   astroSessionStorage,
   cookieStorage,
@@ -212,7 +213,12 @@ export function createTokenkeepMiddleware(
 ): TokenkeepMiddleware {
   const now = config.now ?? (() => Date.now());
   const counters = createStats();
-  const settings = { name: config.cookie.name, domain: config.cookie.domain, maxAgeS: config.cookie.maxAgeS };
+  const settings = {
+    name: config.cookie.name,
+    domain: config.cookie.domain,
+    maxAgeS: config.cookie.maxAgeS,
+    maxBytes: config.cookie.maxBytes,
+  };
   const base = normalizeBase(runtime.base);
   const written = config.protect === undefined ? [] : baseInProtect(config.protect, base);
   if (written.length > 0) {
@@ -284,6 +290,19 @@ export function createTokenkeepMiddleware(
     return rotation;
   };
 
+  /** Revokes `session` upstream, best effort: for tokens issued for a session that could not be stored. */
+  const revokeUnstored = async (session: Session): Promise<void> => {
+    try {
+      await upstream.signOut?.({
+        accessToken: session.accessToken,
+        refreshToken: session.refreshToken,
+        signal: AbortSignal.timeout(config.rotationTimeoutMs),
+      });
+    } catch {
+      // Best effort: the session ends either way.
+    }
+  };
+
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
    * what each failure means is `rotation.ts`'s table. `undefined` when the request ends signed out.
@@ -298,7 +317,18 @@ export function createTokenkeepMiddleware(
     switch (outcome.kind) {
       case "rotated": {
         const next = tokenSetToSession(outcome.set, now(), session);
-        await storage.write(next);
+        try {
+          await storage.write(next);
+        } catch (error) {
+          if (!isSessionTooLarge(error)) throw error;
+          // Never written (a cookie that large would lock the user out of the site): the session
+          // ends here, its old cookies are cleared, and the new tokens, which nobody holds, revoked.
+          counters.refreshFailures++;
+          storage.clear();
+          await revokeUnstored(next);
+          emit("refresh-failure", path, { permanent: true, error });
+          return undefined;
+        }
         emit("rotated", path);
         return next;
       }
@@ -401,17 +431,10 @@ export function createTokenkeepMiddleware(
         await this.storage.beginSession?.();
         await this.storage.write(next);
       } catch (error) {
-        // The session could not be stored (Astro's session driver failed): nothing was signed in, and
-        // the tokens just issued are revoked (best effort) rather than left alive upstream.
-        try {
-          await upstream.signOut?.({
-            accessToken: next.accessToken,
-            refreshToken: next.refreshToken,
-            signal: AbortSignal.timeout(config.rotationTimeoutMs),
-          });
-        } catch {
-          // Best effort: the sign-in fails either way.
-        }
+        // The session could not be stored (Astro's session driver failed, or it is over
+        // cookie.maxBytes): nothing was signed in, and the tokens just issued are revoked (best
+        // effort) rather than left alive upstream.
+        await revokeUnstored(next);
         throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
       }
       this.replace(next);
