@@ -45,6 +45,16 @@ describe("configuration", () => {
     expect(text).toMatch(/cookies/);
   });
 
+  it("cookie.maxBytes: a positive integer", () => {
+    const upstream = { endpoints };
+    expect(parseConfig({ upstream, cookie: { maxBytes: 3_800 } }).cookie.maxBytes).toBe(3_800);
+    for (const maxBytes of [0, -1, 1.5, "8k"]) {
+      expect(() => parseConfig({ upstream, cookie: { maxBytes: maxBytes as never } })).toThrow(
+        /cookie\.maxBytes/,
+      );
+    }
+  });
+
   it("api.timeoutMs: a positive number or false (no timer of the client's own), nothing else", () => {
     const upstream = { endpoints };
     expect(parseConfig({ upstream }).api.timeoutMs).toBe(10_000);
