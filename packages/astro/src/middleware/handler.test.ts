@@ -339,6 +339,64 @@ describe("middleware: rotation failures", () => {
     expect(setCookie).toEqual([]);
   });
 
+  /** Signs out on a request whose rotation failed for now with an expired access token. */
+  async function logoutAfterTransientFailure(overrides: Partial<TokenkeepConfig>, upstream: Upstream) {
+    const revoked: (string | undefined)[] = [];
+    const { middleware, events } = create(
+      {
+        ...upstream,
+        signOut: async ({ refreshToken }) => {
+          revoked.push(refreshToken);
+        },
+      },
+      overrides,
+    );
+    const cookies = await sessionCookies(session(1, 5_000));
+    clock.now += 10_000;
+    const context = makeContext("http://app.test/logout", { cookies }) as APIContext;
+    let result: unknown;
+    let signedInBefore: boolean | undefined;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      signedInBefore = tokenkeep.signedIn;
+      result = await tokenkeep.logout();
+      return new Response("signed out");
+    });
+    return { revoked, events, result, signedInBefore, setCookie: setCookies(context) };
+  }
+
+  it("logout() after a transient failure with an expired access token still revokes the stored refresh token", async () => {
+    const { revoked, events, result, signedInBefore, setCookie } = await logoutAfterTransientFailure(
+      {},
+      makeUpstream({ fail: () => unavailable() }).upstream,
+    );
+    expect(signedInBefore).toBe(false);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^tokenkeep=deleted;/);
+    expect(events.map((event) => [event.type, event.revoked])).toEqual([
+      ["refresh-failure", undefined],
+      ["signed-out", true],
+    ]);
+  });
+
+  it("logout() while the shared store is down (no rotation is safe) still revokes the stored refresh token", async () => {
+    const down = async () => {
+      throw new Error("store down");
+    };
+    const store = { ...createMemoryStore(), get: down, set: down, delete: down, acquire: down };
+    const { redeemed, upstream } = makeUpstream();
+    const { revoked, events, result } = await logoutAfterTransientFailure({ store }, upstream);
+    expect(redeemed).toEqual([]);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+    expect(events.map((event) => [event.type, event.permanent ?? event.revoked])).toEqual([
+      ["refresh-failure", false],
+      ["signed-out", true],
+    ]);
+  });
+
   it("events never carry a token", async () => {
     const { upstream } = makeUpstream({
       fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),

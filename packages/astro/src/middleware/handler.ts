@@ -182,6 +182,17 @@ function outgoing(response: Response, cookies: APIContext["cookies"], noStore: b
   return ready;
 }
 
+/** What a rotation leaves the request. */
+interface Rotated {
+  /** The request's session; `undefined` when it is signed out. */
+  readonly session: Session | undefined;
+  /**
+   * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
+   * an unavailable upstream or store, once the access token expired): the session `logout()` revokes.
+   */
+  readonly unrevoked?: Session | undefined;
+}
+
 /** A request's storage, remembering whether this request wrote or cleared the session. */
 class TrackedStorage implements SessionStorage {
   /** Whether the session was written or cleared. */
@@ -305,14 +316,12 @@ export function createTokenkeepMiddleware(
 
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
-   * what each failure means is `rotation.ts`'s table. `undefined` when the request ends signed out.
+   * what each failure means is `rotation.ts`'s table.
    */
-  const rotateNow = async (
-    storage: SessionStorage,
-    session: Session,
-    path: string,
-  ): Promise<Session | undefined> => {
-    if (session.refreshToken === undefined) return now() < session.expiresAt ? session : undefined;
+  const rotateNow = async (storage: SessionStorage, session: Session, path: string): Promise<Rotated> => {
+    if (session.refreshToken === undefined) {
+      return { session: now() < session.expiresAt ? session : undefined };
+    }
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
@@ -327,24 +336,26 @@ export function createTokenkeepMiddleware(
           storage.clear();
           await revokeUnstored(next);
           emit("refresh-failure", path, { permanent: true, error });
-          return undefined;
+          return { session: undefined };
         }
         emit("rotated", path);
-        return next;
+        return { session: next };
       }
       case "rejected":
         counters.refreshFailures++;
         storage.clear();
         emit("refresh-failure", path, { permanent: true, error: outcome.error });
-        return undefined;
+        return { session: undefined };
       case "late":
         counters.lateRequests++;
         emit("late-request", path, { error: outcome.error });
-        return undefined;
+        return { session: undefined };
       case "transient":
         counters.refreshFailures++;
         emit("refresh-failure", path, { permanent: false, error: outcome.error });
-        return now() < session.expiresAt ? session : undefined;
+        // The refresh token is intact: signed out while the access token is expired, but a sign-out
+        // must still revoke it (the cookies, kept, would otherwise stay usable).
+        return now() < session.expiresAt ? { session } : { session: undefined, unrevoked: session };
     }
   };
 
@@ -375,6 +386,8 @@ export function createTokenkeepMiddleware(
       private readonly storage: SessionStorage,
       private state: Session | undefined,
       private readonly path: string,
+      /** The stored session this request is signed out of while its refresh token lives (see {@link Rotated}). */
+      private unrevoked: Session | undefined,
     ) {
       this.locals = createLocals(this, now);
     }
@@ -406,8 +419,9 @@ export function createTokenkeepMiddleware(
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
-        renewal = rotateNow(this.storage, session, this.path).then((next) => {
+        renewal = rotateNow(this.storage, session, this.path).then(({ session: next, unrevoked }) => {
           this.replace(next);
+          this.unrevoked = unrevoked;
           return next;
         });
         this.renewals.set(rejected, renewal);
@@ -450,7 +464,9 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
-      const ending = this.state;
+      // Signed out by a rotation that failed for now, the request still ends the stored session.
+      const ending = this.state ?? this.unrevoked;
+      this.unrevoked = undefined;
       this.replace(undefined);
       this.storage.clear();
       this.storage.endSession?.();
@@ -530,9 +546,11 @@ export function createTokenkeepMiddleware(
     // Tampered with, sealed with a retired key, or from an older format: it can never be read.
     if (stored.unreadable) storage.clear();
     let session = stored.session;
-    if (session !== undefined && isDue(session)) session = await rotateNow(storage, session, path);
+    let unrevoked: Session | undefined;
+    if (session !== undefined && isDue(session))
+      ({ session, unrevoked } = await rotateNow(storage, session, path));
 
-    const state = new RequestState(storage, session, path);
+    const state = new RequestState(storage, session, path, unrevoked);
     const { locals } = state;
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
