@@ -547,8 +547,9 @@ export function createTokenkeepMiddleware(
     if (stored.unreadable) storage.clear();
     let session = stored.session;
     let unrevoked: Session | undefined;
-    if (session !== undefined && isDue(session))
+    if (session !== undefined && isDue(session)) {
       ({ session, unrevoked } = await rotateNow(storage, session, path));
+    }
 
     const state = new RequestState(storage, session, path, unrevoked);
     const { locals } = state;
