@@ -10,6 +10,13 @@ export const STARTUP_MODULE_ID = "virtual:tokenkeep/startup";
 export const DEFAULT_COOKIE_NAME = "tokenkeep";
 /** The cookie's `Max-Age` when the refresh token's lifetime is unknown: 30 days, in seconds. */
 export const DEFAULT_COOKIE_MAX_AGE_S = 30 * 24 * 60 * 60;
+/**
+ * The longest sealed session a cookie may carry, in bytes (its value over every chunk): two chunks.
+ * The browser sends all of a site's cookies in one `Cookie` header line, and common proxies cap a
+ * line at 8 KB (nginx's `large_client_header_buffers 4 8k`, Apache's `LimitRequestFieldSize` 8190),
+ * Node at 16 KiB for all headers: this leaves about 500 bytes for the site's other cookies there.
+ */
+export const DEFAULT_COOKIE_MAX_BYTES = 7_600;
 /** The environment variable holding the cookie secret(s), comma-separated, newest first. */
 export const DEFAULT_SECRET_ENV = "TOKENKEEP_SECRET";
 /** An access token that expires within this many ms is rotated before the page renders. */

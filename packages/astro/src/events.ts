@@ -13,7 +13,11 @@ export type TokenkeepEventType =
   | "rotated"
   /** The request carried a refresh token this deployment already redeemed: served signed out, cookies kept. */
   | "late-request"
-  /** A rotation failed; `permanent` tells whether the session ended (cookies cleared). */
+  /**
+   * A rotation failed; `permanent` tells whether the session ended (cookies cleared). A rotation
+   * whose new session is over `cookie.maxBytes` is permanent, its `error` coded
+   * `ERR_TOKENKEEP_SESSION_TOO_LARGE` (the new tokens were revoked, never written).
+   */
   | "refresh-failure"
   /** Route protection turned a request away. */
   | "protected"

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { createLocals, isOwnLocals } from "./locals.js";
+import { isSignInError } from "./sign-in-error.js";
 
 describe("locals.tokenkeep", () => {
   const session = {
@@ -30,5 +31,18 @@ describe("locals.tokenkeep", () => {
     expect(isOwnLocals({ signedIn: false })).toBe(false);
     expect(isOwnLocals(undefined)).toBe(false);
     expect(createLocals(undefined).signedIn).toBe(false);
+  });
+
+  it("on a prerendered page (no source), login() rejects with a SignInError coded ERR_TOKENKEEP_SIGN_IN_PRERENDERED", async () => {
+    const failure = await createLocals(undefined)
+      .login({ username: "u", password: "p" })
+      .catch((error: unknown) => error);
+    expect(isSignInError(failure)).toBe(true);
+    expect(failure).toMatchObject({
+      name: "SignInError",
+      code: "ERR_TOKENKEEP_SIGN_IN_PRERENDERED",
+      transient: false,
+    });
+    expect((failure as Error).message).toContain("prerendered page");
   });
 });

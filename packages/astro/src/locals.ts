@@ -1,6 +1,7 @@
 /** `context.locals.tokenkeep`: what a page, endpoint or action sees of the session, and sign-in/out. */
 import type { JsonValue } from "@tokenkeep/core";
 import type { Session } from "./session.js";
+import { SignInError } from "./sign-in-error.js";
 
 /** What `login` resolves to. */
 export interface SignInResult {
@@ -34,7 +35,9 @@ export interface TokenkeepLocals {
    * session in its sealed cookies. Use it from actions and endpoints (or a page's frontmatter).
    * @throws SignInError, and nothing else (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong or missing
    *   credentials, `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed or the session could
-   *   not be stored, `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started)
+   *   not be stored: Astro's session driver failed, or it is over `cookie.maxBytes`;
+   *   `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started; `ERR_TOKENKEEP_SIGN_IN_PRERENDERED`
+   *   on a page the build prerenders)
    */
   login(credentials: Readonly<Record<string, string>>): Promise<SignInResult>;
   /**
@@ -55,7 +58,7 @@ export interface LocalsSource {
 const signedOutSource = (now: () => number): LocalsSource => ({
   session: () => undefined,
   now,
-  login: () => Promise.reject(new Error("@tokenkeep/astro: login() is not available on a prerendered page")),
+  login: () => Promise.reject(new SignInError("ERR_TOKENKEEP_SIGN_IN_PRERENDERED")),
   logout: async () => ({ revoked: false }),
 });
 

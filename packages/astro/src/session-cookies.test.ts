@@ -6,6 +6,7 @@ import { createCookieSealer } from "./cookie-seal.js";
 import type { Session } from "./session.js";
 import {
   clearSessionCookie,
+  isSessionTooLarge,
   readSessionCookie,
   type SessionCookieContext,
   sessionCookieFlags,
@@ -107,6 +108,26 @@ describe("session cookie", () => {
       "__Host-tokenkeep.3",
     ]);
     expect(await readSessionCookie(io("https://app.test/", carried).cookieContext)).toEqual(big);
+  });
+
+  it('a session sealed over maxBytes is not written: SessionTooLargeError names the size and storage: "session"', async () => {
+    const big: Session = { ...session, sessionPayload: { blob: "p".repeat(16_000) } };
+    const write = io("https://app.test/", {}, { settings: { ...settings, maxBytes: 7_600 } });
+    const failure = await writeSessionCookie(write.cookieContext, big).catch((error: unknown) => error);
+    expect(isSessionTooLarge(failure)).toBe(true);
+    expect(failure).toMatchObject({ code: "ERR_TOKENKEEP_SESSION_TOO_LARGE", maxBytes: 7_600 });
+    const { bytes, message } = failure as { bytes: number; message: string };
+    expect(bytes).toBeGreaterThan(16_000);
+    expect(message).toContain(`${bytes} bytes, over cookie.maxBytes (7600)`);
+    expect(message).toContain('storage: "session"');
+    expect(setCookies(write.context)).toEqual([]);
+    // Two chunks' worth fits.
+    const fits = io("https://app.test/", {}, { settings: { ...settings, maxBytes: 7_600 } });
+    await writeSessionCookie(fits.cookieContext, { ...session, sessionPayload: { blob: "p".repeat(5_000) } });
+    expect(Object.keys(cookieValues(setCookies(fits.context)))).toEqual([
+      "__Host-tokenkeep.0",
+      "__Host-tokenkeep.1",
+    ]);
   });
 
   it("clearing deletes with the same flags", () => {

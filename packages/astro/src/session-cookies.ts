@@ -6,6 +6,7 @@
  * A secure cookie without a `domain` takes the `__Host-` prefix (the browser then refuses it from
  * http or with a `Domain`), one with a `domain` the `__Secure-` prefix.
  */
+import { isTokenkeepError, TokenkeepError } from "@tokenkeep/core";
 import {
   type CookieJar,
   type CookieOptions,
@@ -25,6 +26,33 @@ export interface SessionCookieSettings {
   readonly domain: string | undefined;
   /** `Max-Age` in seconds when the refresh token's lifetime is unknown. */
   readonly maxAgeS: number;
+  /** The longest sealed value written, over all chunks (`cookie.maxBytes`); `undefined`: no limit. */
+  readonly maxBytes?: number | undefined;
+}
+
+/** The code of {@link SessionTooLargeError}. */
+export const SESSION_TOO_LARGE = "ERR_TOKENKEEP_SESSION_TOO_LARGE";
+
+/**
+ * A session whose sealed value is longer than `cookie.maxBytes`: it is not written (browsers and
+ * proxies would refuse the request headers that carry it, locking the user out of the whole site).
+ */
+export class SessionTooLargeError extends TokenkeepError {
+  override name = "SessionTooLargeError";
+  /** The sealed value's length in bytes. */
+  readonly bytes: number;
+  /** The limit it is over (`cookie.maxBytes`). */
+  readonly maxBytes: number;
+  constructor(bytes: number, maxBytes: number) {
+    super(
+      SESSION_TOO_LARGE,
+      `@tokenkeep/astro: the sealed session is ${bytes} bytes, over cookie.maxBytes (${maxBytes}); ` +
+        'browsers and proxies refuse request headers that long. Keep it server-side with storage: "session" ' +
+        "(Astro's session driver), or make the session payload smaller",
+    );
+    this.bytes = bytes;
+    this.maxBytes = maxBytes;
+  }
 }
 
 /** The name and attributes of the session cookie over https or plain http. */
@@ -105,7 +133,15 @@ export function hasSessionCookie(context: SessionCookieContext): boolean {
   return readChunked(context.jar, name) !== undefined;
 }
 
-/** Writes `session`; the cookie lives as long as the refresh token (or `maxAgeS`). */
+/** Whether `error` is a {@link SessionTooLargeError} (from any copy of this package). */
+export function isSessionTooLarge(error: unknown): error is SessionTooLargeError {
+  return isTokenkeepError(error) && error.code === SESSION_TOO_LARGE;
+}
+
+/**
+ * Writes `session`; the cookie lives as long as the refresh token (or `maxAgeS`).
+ * @throws SessionTooLargeError when the sealed value is over `settings.maxBytes` (nothing written)
+ */
 export async function writeSessionCookie(context: SessionCookieContext, session: Session): Promise<void> {
   const { name, options } = sessionCookieFlags(context.settings, context.secure);
   const until =
@@ -113,6 +149,8 @@ export async function writeSessionCookie(context: SessionCookieContext, session:
   const maxAge =
     until === undefined ? context.settings.maxAgeS : Math.max(0, Math.floor((until - context.now()) / 1000));
   const value = await context.sealer.seal(encodeSession(session));
+  const limit = context.settings.maxBytes;
+  if (limit !== undefined && value.length > limit) throw new SessionTooLargeError(value.length, limit);
   writeChunked(context.jar, name, value, { ...options, maxAge });
 }
 

@@ -9,12 +9,18 @@ export type SignInErrorCode =
   /** The upstream failed or could not be reached: try again later. */
   | "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE"
   /** `login()` ran after the response had started (a component rendering late): cookies cannot be set. */
-  | "ERR_TOKENKEEP_SIGN_IN_TOO_LATE";
+  | "ERR_TOKENKEEP_SIGN_IN_TOO_LATE"
+  /**
+   * `login()` ran on a page the build prerenders: it has no request to sign in, and cookies set at
+   * build time are dropped. Sign in from an action, an endpoint or an on-demand page.
+   */
+  | "ERR_TOKENKEEP_SIGN_IN_PRERENDERED";
 
 const CODES: ReadonlySet<string> = new Set([
   "ERR_TOKENKEEP_SIGN_IN_REJECTED",
   "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
   "ERR_TOKENKEEP_SIGN_IN_TOO_LATE",
+  "ERR_TOKENKEEP_SIGN_IN_PRERENDERED",
 ]);
 
 const MESSAGES: Record<SignInErrorCode, string> = {
@@ -22,6 +28,8 @@ const MESSAGES: Record<SignInErrorCode, string> = {
   ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE: "the upstream could not sign in now",
   ERR_TOKENKEEP_SIGN_IN_TOO_LATE:
     "login() was called after the response started; call it from an action, an endpoint or the page's frontmatter",
+  ERR_TOKENKEEP_SIGN_IN_PRERENDERED:
+    "login() is not available on a prerendered page (nothing signs in at build time); call it from an action, an endpoint or a page rendered on demand",
 };
 
 /** A failed sign-in. The credentials never appear in it. */

@@ -40,7 +40,7 @@ beforeAll(async () => {
     const body = (text === "" ? {} : JSON.parse(text)) as Record<string, string>;
     switch (request.url) {
       case "/auth/login": {
-        if (body.username !== "alice" || body.password !== PASSWORD) {
+        if (!["alice", "alice-large"].includes(body.username ?? "") || body.password !== PASSWORD) {
           return sendJson(response, 401, { error: "invalid_credentials" });
         }
         const { token, renew } = issue();
@@ -48,7 +48,8 @@ beforeAll(async () => {
           accessToken: token,
           refreshToken: renew,
           expiresIn: 600,
-          user: { name: "alice" },
+          // alice-large's profile is too large for a cookie (about 21 KB sealed).
+          user: body.username === "alice" ? { name: "alice" } : { name: "alice", notes: "n".repeat(16_000) },
         });
       }
       case "/auth/refresh": {
@@ -63,6 +64,8 @@ beforeAll(async () => {
         liveRefresh.delete(body.refreshToken ?? "");
         return sendJson(response, 200, {});
       }
+      case "/public/hello":
+        return sendJson(response, 200, { hello: "world" });
       case "/resource/me": {
         resourceAuth.push(request.headers.authorization);
         const token = request.headers.authorization?.replace(/^Bearer /, "") ?? "";
@@ -180,6 +183,15 @@ describe("built site: sign-in routes", () => {
     expect(wrongType.status).toBe(400);
   });
 
+  it("a session over cookie.maxBytes: 503, no cookie (it would lock the user out), the issued tokens revoked", async () => {
+    const response = await postJson("/_tokenkeep/login", { username: "alice-large", password: PASSWORD });
+    expect(response.status).toBe(503);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(revoked).toEqual([last.renew]);
+    // The site still answers that browser (it carries no 21 KB of cookies).
+    expect((await fetch(`${site.url}/api/session`)).status).toBe(200);
+  });
+
   it("sign-out revokes upstream and clears the cookie", async () => {
     const cookie = await signedInCookie();
     const response = await postJson("/_tokenkeep/logout", {}, { cookie });
@@ -241,5 +253,49 @@ describe("built site: API client", () => {
     expect(refreshes - before).toBe(1);
     expect(resourceAuth).toEqual(["Bearer token-revoked", `Bearer ${last.token}`, `Bearer ${last.token}`]);
     expect(response.headers.getSetCookie()[0]).toMatch(/^tokenkeep=/);
+  });
+});
+
+describe("built site: responses with immutable headers (fetch(), Response.redirect())", () => {
+  it("an endpoint returning a fetched response while the session rotates: 200, the new cookie, no-store", async () => {
+    liveRefresh.add("renew-proxy");
+    const cookie = await cookieHeader({
+      accessToken: "token-proxy",
+      tokenType: "Bearer",
+      expiresAt: Date.now() + 5_000,
+      refreshToken: "renew-proxy",
+    });
+    const before = refreshes;
+    const response = await fetch(`${site.url}/api/proxy?cookie=1`, { headers: { cookie } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ hello: "world" });
+    expect(refreshes - before).toBe(1);
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    const setCookie = response.headers.getSetCookie();
+    // The page's own cookie is sent too.
+    expect(setCookie.map((header) => header.split("=")[0])).toEqual(["tokenkeep", "fixture-theme"]);
+    // The new pair reached the browser: the next request is signed in without another refresh.
+    const next = await fetch(`${site.url}/api/profile`, { headers: { cookie: followUp(setCookie) } });
+    expect(await next.json()).toMatchObject({ status: 200, data: { name: "alice" } });
+    expect(refreshes - before).toBe(1);
+  });
+
+  it("a fetched response without cookies to set is passed on as it is", async () => {
+    const response = await fetch(`${site.url}/api/proxy`);
+    expect(response.status).toBe(200);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    expect(response.headers.get("cache-control")).toBe("no-store"); // the test API's own
+  });
+
+  it("login() then Response.redirect(): 303 to the Location, with the session cookie", async () => {
+    const response = await postJson("/api/sign-in-redirect", { username: "alice", password: PASSWORD });
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe(`${site.url}/account`);
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    const setCookie = response.headers.getSetCookie();
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^tokenkeep=/);
+    const account = await fetch(`${site.url}/api/profile`, { headers: { cookie: followUp(setCookie) } });
+    expect(await account.json()).toMatchObject({ status: 200, data: { name: "alice" } });
   });
 });

@@ -17,7 +17,7 @@ const endpoints = { baseURL: "https://api.test", login: "/auth/login", refresh: 
 describe("configuration", () => {
   it("applies the documented defaults", () => {
     const config = parseConfig({ upstream: { endpoints } });
-    expect(config.cookie).toEqual({ name: "tokenkeep", maxAgeS: 2_592_000 });
+    expect(config.cookie).toEqual({ name: "tokenkeep", maxAgeS: 2_592_000, maxBytes: 7_600 });
     expect(config.refreshWindowMs).toBe(60_000);
     expect(config.rotationTimeoutMs).toBe(10_000);
     expect(config.upstream).toMatchObject({
@@ -43,6 +43,16 @@ describe("configuration", () => {
     const text = `${error.message}\n${String((error.cause as { message?: string } | undefined)?.message ?? error.cause)}`;
     expect(text).toMatch(/refreshWindowMs/);
     expect(text).toMatch(/cookies/);
+  });
+
+  it("cookie.maxBytes: a positive integer", () => {
+    const upstream = { endpoints };
+    expect(parseConfig({ upstream, cookie: { maxBytes: 3_800 } }).cookie.maxBytes).toBe(3_800);
+    for (const maxBytes of [0, -1, 1.5, "8k"]) {
+      expect(() => parseConfig({ upstream, cookie: { maxBytes: maxBytes as never } })).toThrow(
+        /cookie\.maxBytes/,
+      );
+    }
   });
 
   it("api.timeoutMs: a positive number or false (no timer of the client's own), nothing else", () => {

@@ -13,6 +13,7 @@ import {
   DEFAULT_API_TIMEOUT_MS,
   DEFAULT_CONTENT_TYPE,
   DEFAULT_COOKIE_MAX_AGE_S,
+  DEFAULT_COOKIE_MAX_BYTES,
   DEFAULT_COOKIE_NAME,
   DEFAULT_REFRESH_REQUEST_FIELD,
   DEFAULT_REFRESH_WINDOW_MS,
@@ -191,6 +192,15 @@ export interface CookieConfig {
   readonly domain?: string | undefined;
   /** `Max-Age` in seconds when the refresh token's lifetime is unknown. @default 2_592_000 (30 days) */
   readonly maxAgeS?: number | undefined;
+  /**
+   * The longest sealed session the cookie may carry, in bytes, over all its chunks (each holds 3,800).
+   * A larger session is never written: `login()` fails with `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE`
+   * (its tokens revoked), a rotation ends the session (cookies cleared, a `refresh-failure` event
+   * whose error has the code `ERR_TOKENKEEP_SESSION_TOO_LARGE`). Raise it only when every proxy in
+   * front of the site accepts a `Cookie` header that long; otherwise use `storage: "session"`.
+   * @default 7_600 (two chunks: fits the 8 KB header line of nginx's and Apache's defaults)
+   */
+  readonly maxBytes?: number | undefined;
   /**
    * The sealing secret(s), newest first, each at least 32 characters; read at runtime.
    * @default process.env.TOKENKEEP_SECRET split at commas
@@ -439,9 +449,14 @@ export const configSchema = z.strictObject({
         .default(DEFAULT_COOKIE_NAME),
       domain: z.string().min(1).optional(),
       maxAgeS: z.number().int().positive().default(DEFAULT_COOKIE_MAX_AGE_S),
+      maxBytes: z.number().int().positive().default(DEFAULT_COOKIE_MAX_BYTES),
       secrets: z.union([z.string(), z.array(z.string())]).optional(),
     })
-    .default({ name: DEFAULT_COOKIE_NAME, maxAgeS: DEFAULT_COOKIE_MAX_AGE_S }),
+    .default({
+      name: DEFAULT_COOKIE_NAME,
+      maxAgeS: DEFAULT_COOKIE_MAX_AGE_S,
+      maxBytes: DEFAULT_COOKIE_MAX_BYTES,
+    }),
   storage: z.enum(["cookie", "session"]).default("cookie"),
   refreshWindowMs: z.number().nonnegative().max(2_147_483_647).default(DEFAULT_REFRESH_WINDOW_MS),
   rotationTimeoutMs: positiveMs.default(DEFAULT_ROTATION_TIMEOUT_MS),

@@ -339,6 +339,64 @@ describe("middleware: rotation failures", () => {
     expect(setCookie).toEqual([]);
   });
 
+  /** Signs out on a request whose rotation failed for now with an expired access token. */
+  async function logoutAfterTransientFailure(overrides: Partial<TokenkeepConfig>, upstream: Upstream) {
+    const revoked: (string | undefined)[] = [];
+    const { middleware, events } = create(
+      {
+        ...upstream,
+        signOut: async ({ refreshToken }) => {
+          revoked.push(refreshToken);
+        },
+      },
+      overrides,
+    );
+    const cookies = await sessionCookies(session(1, 5_000));
+    clock.now += 10_000;
+    const context = makeContext("http://app.test/logout", { cookies }) as APIContext;
+    let result: unknown;
+    let signedInBefore: boolean | undefined;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      signedInBefore = tokenkeep.signedIn;
+      result = await tokenkeep.logout();
+      return new Response("signed out");
+    });
+    return { revoked, events, result, signedInBefore, setCookie: setCookies(context) };
+  }
+
+  it("logout() after a transient failure with an expired access token still revokes the stored refresh token", async () => {
+    const { revoked, events, result, signedInBefore, setCookie } = await logoutAfterTransientFailure(
+      {},
+      makeUpstream({ fail: () => unavailable() }).upstream,
+    );
+    expect(signedInBefore).toBe(false);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^tokenkeep=deleted;/);
+    expect(events.map((event) => [event.type, event.revoked])).toEqual([
+      ["refresh-failure", undefined],
+      ["signed-out", true],
+    ]);
+  });
+
+  it("logout() while the shared store is down (no rotation is safe) still revokes the stored refresh token", async () => {
+    const down = async () => {
+      throw new Error("store down");
+    };
+    const store = { ...createMemoryStore(), get: down, set: down, delete: down, acquire: down };
+    const { redeemed, upstream } = makeUpstream();
+    const { revoked, events, result } = await logoutAfterTransientFailure({ store }, upstream);
+    expect(redeemed).toEqual([]);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+    expect(events.map((event) => [event.type, event.permanent ?? event.revoked])).toEqual([
+      ["refresh-failure", false],
+      ["signed-out", true],
+    ]);
+  });
+
   it("events never carry a token", async () => {
     const { upstream } = makeUpstream({
       fail: () => new OAuthError({ error: "invalid_grant", status: 400 }),
@@ -729,6 +787,20 @@ describe("middleware: route protection", () => {
     const open = await run(middleware, "http://app.test/", { cookies });
     expect(open.response.headers.get("cache-control")).toBeNull();
   });
+
+  it("a protected endpoint answering Response.redirect() (immutable headers) gets a no-store copy, Location kept", async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const cookies = await sessionCookies(session(1, 600_000));
+    const context = makeContext("http://app.test/account/next", { cookies }) as APIContext;
+    const response = (await middleware(context, async () =>
+      Response.redirect("http://app.test/account/done", 303),
+    )) as Response;
+    expect(response.status).toBe(303);
+    expect(response.headers.get("location")).toBe("http://app.test/account/done");
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    // Astro appends the request's cookies to it after the chain: that must not throw.
+    expect(() => response.headers.append("set-cookie", "a=b")).not.toThrow();
+  });
 });
 
 describe("middleware: route protection on re-entry (Astro.rewrite, a second registration)", () => {
@@ -1067,6 +1139,58 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
     expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
     expect(revoked).toEqual(["rt-1"]);
+  });
+
+  it("a session over cookie.maxBytes: login() fails as unavailable, naming the size, no cookie written, its tokens revoked", async () => {
+    const revoked: (string | undefined)[] = [];
+    const { middleware, events } = create({
+      ...signingInUpstream({ [SESSION_PAYLOAD_KEY]: { blob: "p".repeat(16_000) } }),
+      signOut: async ({ refreshToken }) => {
+        revoked.push(refreshToken);
+      },
+    });
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      failure = await tokenkeep.login({ username: "u", password: "p" }).catch((error: unknown) => error);
+      expect(tokenkeep.signedIn).toBe(false);
+      return new Response("page");
+    });
+    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
+    const cause = (failure as { cause: { code: string; message: string } }).cause;
+    expect(cause.code).toBe("ERR_TOKENKEEP_SESSION_TOO_LARGE");
+    expect(cause.message).toMatch(/the sealed session is \d+ bytes, over cookie\.maxBytes \(7600\)/);
+    expect(cause.message).toContain('storage: "session"');
+    expect(setCookies(context)).toEqual([]);
+    expect(revoked).toEqual(["rt-1"]);
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+  });
+
+  it("a rotation whose new session is over cookie.maxBytes: never written, cookies cleared, signed out, reported, new tokens revoked", async () => {
+    const revoked: (string | undefined)[] = [];
+    const base = makeUpstream().upstream;
+    const { middleware, events } = create({
+      ...base,
+      refresh: async (context) => {
+        const set = await base.refresh(context);
+        return { ...set, raw: { [SESSION_PAYLOAD_KEY]: { blob: "p".repeat(16_000) } } };
+      },
+      signOut: async ({ refreshToken }) => {
+        revoked.push(refreshToken);
+      },
+    });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const { locals, setCookie, response } = await run(middleware, "http://app.test/", { cookies });
+    expect(locals?.signedIn).toBe(false);
+    expect(setCookie).toHaveLength(1);
+    expect(setCookie[0]).toMatch(/^tokenkeep=deleted;/);
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
+    expect(revoked).toEqual(["rt-2"]);
+    expect(events).toMatchObject([
+      { type: "refresh-failure", permanent: true, error: { code: "ERR_TOKENKEEP_SESSION_TOO_LARGE" } },
+    ]);
+    expect(middleware.stats().refreshFailures).toBe(1);
   });
 
   it("a sign-out that throws at once while revoking an unstored session still ends in a SignInError", async () => {

@@ -49,6 +49,7 @@ import { createSessionRotation, type SessionRotation } from "../rotation.js";
 import { denyAccess, isProtected } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { createSessionCache, type SessionCache } from "../session-cache.js";
+import { isSessionTooLarge } from "../session-cookies.js";
 import {
   astroSessionStorage,
   cookieStorage,
@@ -158,13 +159,38 @@ export function refreshWindow(session: Session, refreshWindowMs: number): number
   return Math.min(refreshWindowMs, Math.max(0, (session.expiresAt - session.issuedAt) / 2));
 }
 
-/** Marks a response `Cache-Control: private, no-store` (a response with immutable headers is left as it is). */
-function noStore(response: Response): void {
+/**
+ * `response`, ready for the headers that still have to go on it: `Cache-Control: private, no-store`
+ * when `noStore`, and the `Set-Cookie` headers Astro appends after the middleware chain returns (it
+ * does so for any cookie set in this request: ours, the page's, Astro's session id). A response
+ * whose headers are immutable (`Response.redirect()`, one returned from `fetch()`) would make that
+ * append throw (a 500, the cookies lost): it is replaced by a copy with the same status, headers
+ * (`Location` included) and body stream, which Astro then writes to. Other responses are returned
+ * as they are.
+ */
+function outgoing(response: Response, cookies: APIContext["cookies"], noStore: boolean): Response {
+  const cookiesPending = cookies.headers().next().done !== true;
+  if (!noStore && !cookiesPending) return response;
+  let ready = response;
   try {
-    response.headers.set("cache-control", "private, no-store");
+    // Throws on immutable headers (without changing them): the probe for a copy.
+    response.headers.delete("x-tokenkeep-probe");
   } catch {
-    // Response.redirect() and fetched responses have immutable headers; they carry no page.
+    ready = new Response(response.body, response);
   }
+  if (noStore) ready.headers.set("cache-control", "private, no-store");
+  return ready;
+}
+
+/** What a rotation leaves the request. */
+interface Rotated {
+  /** The request's session; `undefined` when it is signed out. */
+  readonly session: Session | undefined;
+  /**
+   * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
+   * an unavailable upstream or store, once the access token expired): the session `logout()` revokes.
+   */
+  readonly unrevoked?: Session | undefined;
 }
 
 /** A request's storage, remembering whether this request wrote or cleared the session. */
@@ -198,7 +224,12 @@ export function createTokenkeepMiddleware(
 ): TokenkeepMiddleware {
   const now = config.now ?? (() => Date.now());
   const counters = createStats();
-  const settings = { name: config.cookie.name, domain: config.cookie.domain, maxAgeS: config.cookie.maxAgeS };
+  const settings = {
+    name: config.cookie.name,
+    domain: config.cookie.domain,
+    maxAgeS: config.cookie.maxAgeS,
+    maxBytes: config.cookie.maxBytes,
+  };
   const base = normalizeBase(runtime.base);
   const written = config.protect === undefined ? [] : baseInProtect(config.protect, base);
   if (written.length > 0) {
@@ -270,37 +301,61 @@ export function createTokenkeepMiddleware(
     return rotation;
   };
 
+  /** Revokes `session` upstream, best effort: for tokens issued for a session that could not be stored. */
+  const revokeUnstored = async (session: Session): Promise<void> => {
+    try {
+      await upstream.signOut?.({
+        accessToken: session.accessToken,
+        refreshToken: session.refreshToken,
+        signal: AbortSignal.timeout(config.rotationTimeoutMs),
+      });
+    } catch {
+      // Best effort: the session ends either way.
+    }
+  };
+
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
-   * what each failure means is `rotation.ts`'s table. `undefined` when the request ends signed out.
+   * what each failure means is `rotation.ts`'s table.
    */
-  const rotateNow = async (
-    storage: SessionStorage,
-    session: Session,
-    path: string,
-  ): Promise<Session | undefined> => {
-    if (session.refreshToken === undefined) return now() < session.expiresAt ? session : undefined;
+  const rotateNow = async (storage: SessionStorage, session: Session, path: string): Promise<Rotated> => {
+    if (session.refreshToken === undefined) {
+      return { session: now() < session.expiresAt ? session : undefined };
+    }
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
         const next = tokenSetToSession(outcome.set, now(), session);
-        await storage.write(next);
+        try {
+          await storage.write(next);
+        } catch (error) {
+          if (!isSessionTooLarge(error)) throw error;
+          // Never written (a cookie that large would lock the user out of the site): the session
+          // ends here, its old cookies are cleared, and the new tokens, which nobody holds, revoked.
+          counters.refreshFailures++;
+          storage.clear();
+          await revokeUnstored(next);
+          emit("refresh-failure", path, { permanent: true, error });
+          return { session: undefined };
+        }
         emit("rotated", path);
-        return next;
+        return { session: next };
       }
       case "rejected":
         counters.refreshFailures++;
         storage.clear();
         emit("refresh-failure", path, { permanent: true, error: outcome.error });
-        return undefined;
+        return { session: undefined };
       case "late":
         counters.lateRequests++;
         emit("late-request", path, { error: outcome.error });
-        return undefined;
+        return { session: undefined };
       case "transient":
         counters.refreshFailures++;
         emit("refresh-failure", path, { permanent: false, error: outcome.error });
-        return now() < session.expiresAt ? session : undefined;
+        // The refresh token is intact: signed out while the access token is expired, but a sign-out
+        // must still revoke it (the cookies, kept, would otherwise stay usable).
+        return now() < session.expiresAt ? { session } : { session: undefined, unrevoked: session };
     }
   };
 
@@ -331,6 +386,8 @@ export function createTokenkeepMiddleware(
       private readonly storage: SessionStorage,
       private state: Session | undefined,
       private readonly path: string,
+      /** The stored session this request is signed out of while its refresh token lives (see {@link Rotated}). */
+      private unrevoked: Session | undefined,
     ) {
       this.locals = createLocals(this, now);
     }
@@ -362,8 +419,9 @@ export function createTokenkeepMiddleware(
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
-        renewal = rotateNow(this.storage, session, this.path).then((next) => {
+        renewal = rotateNow(this.storage, session, this.path).then(({ session: next, unrevoked }) => {
           this.replace(next);
+          this.unrevoked = unrevoked;
           return next;
         });
         this.renewals.set(rejected, renewal);
@@ -387,17 +445,10 @@ export function createTokenkeepMiddleware(
         await this.storage.beginSession?.();
         await this.storage.write(next);
       } catch (error) {
-        // The session could not be stored (Astro's session driver failed): nothing was signed in, and
-        // the tokens just issued are revoked (best effort) rather than left alive upstream.
-        try {
-          await upstream.signOut?.({
-            accessToken: next.accessToken,
-            refreshToken: next.refreshToken,
-            signal: AbortSignal.timeout(config.rotationTimeoutMs),
-          });
-        } catch {
-          // Best effort: the sign-in fails either way.
-        }
+        // The session could not be stored (Astro's session driver failed, or it is over
+        // cookie.maxBytes): nothing was signed in, and the tokens just issued are revoked (best
+        // effort) rather than left alive upstream.
+        await revokeUnstored(next);
         throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
       }
       this.replace(next);
@@ -413,7 +464,9 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
-      const ending = this.state;
+      // Signed out by a rotation that failed for now, the request still ends the stored session.
+      const ending = this.state ?? this.unrevoked;
+      this.unrevoked = undefined;
       this.replace(undefined);
       this.storage.clear();
       this.storage.endSession?.();
@@ -456,9 +509,7 @@ export function createTokenkeepMiddleware(
       emit("protected", path);
       return denyAccess(context.request, context.url, protect);
     }
-    const response = await next();
-    noStore(response);
-    return response;
+    return outgoing(await next(), context.cookies, true);
   };
 
   const handler = async (context: APIContext, next: Parameters<MiddlewareHandler>[1]) => {
@@ -495,9 +546,12 @@ export function createTokenkeepMiddleware(
     // Tampered with, sealed with a retired key, or from an older format: it can never be read.
     if (stored.unreadable) storage.clear();
     let session = stored.session;
-    if (session !== undefined && isDue(session)) session = await rotateNow(storage, session, path);
+    let unrevoked: Session | undefined;
+    if (session !== undefined && isDue(session)) {
+      ({ session, unrevoked } = await rotateNow(storage, session, path));
+    }
 
-    const state = new RequestState(storage, session, path);
+    const state = new RequestState(storage, session, path, unrevoked);
     const { locals } = state;
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
@@ -514,8 +568,7 @@ export function createTokenkeepMiddleware(
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
-    if (guarded || storage.changed) noStore(response);
-    return response;
+    return outgoing(response, context.cookies, guarded || storage.changed);
   };
 
   const middleware = Object.assign(handler, {
