@@ -27,15 +27,20 @@ import { insecureUrlProblem, isSecureEnough } from "./internal/transport-securit
  * structurally so ky is not a dependency; any `ky.create(...)` or `ky.extend(...)` instance fits.
  * tokenkeep always passes `retry: 0`, `timeout: false` and `throwHttpErrors: false`: the token
  * manager owns retries, the grant owns the timeout, and error answers are read, not thrown.
+ *
+ * The endpoint is passed as a `URL`, which ky takes as it is: the instance's `prefix` and `baseUrl`
+ * (made for API paths) never apply to it, and its `searchParams` are unset. Its `headers`, hooks and
+ * `fetch` do apply: the authorization server sees them.
  */
 export type KyLike = (
-  url: string,
+  url: string | URL,
   options: {
     method: string;
     headers: Record<string, string>;
     body?: string | undefined;
     signal: AbortSignal;
     redirect: RequestRedirect;
+    searchParams: undefined;
     retry: number;
     timeout: false;
     throwHttpErrors: false;
@@ -94,7 +99,12 @@ export interface GrantOptions {
    * @default globalThis.fetch
    */
   fetch?: typeof globalThis.fetch | undefined;
-  /** A ky instance to send requests through instead of `fetch` (its hooks run; its retry is off). */
+  /**
+   * A ky instance to send requests through instead of `fetch` (its retry is off). Its `prefix`,
+   * `baseUrl` and `searchParams` never apply (see {@link KyLike}); its `headers`, hooks and `fetch`
+   * do, so the authorization server receives those headers: give the grant its own instance rather
+   * than one made for an API with an API key in its headers.
+   */
   ky?: KyLike | undefined;
   /**
    * Lifetime assumed when an answer has no `expires_in`, in milliseconds.
