@@ -7,7 +7,12 @@ import {
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
-import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
+import {
+  CREDENTIALS_IN_URL_MESSAGE,
+  hasCredentials,
+  insecureUrlProblem,
+  isSecureEnough,
+} from "./internal/transport-security.js";
 
 /**
  * The authorization server metadata tokenkeep uses (RFC 8414 section 2); every other field the
@@ -278,8 +283,8 @@ const optionKeysRule = () => {
  * It is cached per issuer and per transport (`fetch` or ky instance) for the answer's
  * `Cache-Control: max-age`, else 1 hour; concurrent callers share one request, and a failed lookup
  * is not cached. An `http:` issuer is refused (`TypeError`, code `ERR_TOKENKEEP_INVALID_OPTIONS`)
- * unless its host is loopback or `allowInsecureRequests` is set. An answer a redirect brought from
- * another origin is refused.
+ * unless its host is loopback or `allowInsecureRequests` is set, and so is one with a user name or
+ * password in it. An answer a redirect brought from another origin is refused.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
@@ -292,6 +297,7 @@ export function discover(
   const problems = rules.runRule(optionKeysRule(), options).problems;
   const allowInsecureRequests = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
   if (!isSecureEnough(issuer, allowInsecureRequests)) problems.push(insecureUrlProblem("issuer"));
+  if (hasCredentials(issuer)) problems.push(`issuer: ${CREDENTIALS_IN_URL_MESSAGE}`);
   if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
   const resolved = {
     ...options,

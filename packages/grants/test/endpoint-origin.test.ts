@@ -4,7 +4,7 @@ import { isInvalidResponseError } from "@tokenkeep/core";
 import ky from "ky";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
-import { clientCredentialsGrant, revokeToken } from "../src/index.js";
+import { type ClientAuthenticator, clientCredentialsGrant, revokeToken } from "../src/index.js";
 import { createIntrospection } from "../src/introspection/index.js";
 import { listen, readBody, sendJson } from "./fixtures/http.js";
 
@@ -139,5 +139,44 @@ describe("an answer from another origin than the endpoint's is refused", () => {
       `token request to ${idp.url}/token: the answer came from another origin (${other.url}): not used`,
     );
     expectNoSecretIn(renderings(error), [SECRET, btoa(`svc:${SECRET}`)], "the error's renderings");
+  });
+});
+
+describe("a request that cannot be built fails for good, quoting neither URL credentials nor header values", () => {
+  it("refuses a token endpoint the metadata names with credentials in it, sending nothing", async () => {
+    const PASSWORD = "hunter2pw";
+    // The metadata names its endpoints with a user name and password (the issuer itself is clean).
+    const idp = await startServer({ endpoints: () => idp.url.replace("//", `//svc:${PASSWORD}@`) });
+    const creator = clientCredentialsGrant({ issuer: idp.url, clientId: "svc", clientSecret: SECRET });
+    const error = await creator().catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(error).toMatchObject({ transient: false, endpoint: `${idp.url}/token` });
+    expect(String(error)).toContain("cannot be built: credentials in the URL or a bad header");
+    expect((error as Error).cause).toBeUndefined();
+    expectNoSecretIn(renderings(error), [PASSWORD, "svc:hunter2pw", SECRET], "the error's renderings");
+    expect(idp.seen.map((request) => request.url)).toEqual(["/.well-known/openid-configuration"]);
+  });
+
+  it("refuses a header an authenticator set with a line break, through fetch and through ky", async () => {
+    const idp = await startServer();
+    const VALUE = "line\nhunter2pw";
+    const broken: ClientAuthenticator = {
+      method: "custom",
+      async authenticate({ headers }) {
+        headers["x-client"] = VALUE;
+      },
+    };
+    for (const ky_ of [undefined, ky.create({})]) {
+      const error = await clientCredentialsGrant({
+        tokenUrl: `${idp.url}/token`,
+        clientId: "svc",
+        clientAuthentication: broken,
+        ky: ky_,
+      })().catch((reason: unknown) => reason);
+      expect(isInvalidResponseError(error)).toBe(true);
+      expect(error).toMatchObject({ transient: false, endpoint: `${idp.url}/token` });
+      expectNoSecretIn(renderings(error), ["hunter2pw"], "the error's renderings");
+    }
+    expect(idp.seen).toEqual([]);
   });
 });
