@@ -62,7 +62,7 @@ export async function exchange<T>(
     try {
       // What `fetch` would refuse to build (credentials in a URL the metadata named, a header value
       // with a line break) fails for good. Not the runtime's error: it quotes the URL or the value.
-      new Request(url, request);
+      new Request(url, init);
     } catch {
       throw new InvalidResponseError("cannot be built: credentials in the URL or a bad header");
     }
