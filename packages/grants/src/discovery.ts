@@ -7,7 +7,12 @@ import {
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { exchange } from "./internal/exchange.js";
-import { INSECURE_URL_MESSAGE, insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
+import {
+  CREDENTIALS_IN_URL_MESSAGE,
+  hasCredentials,
+  insecureUrlProblem,
+  isSecureEnough,
+} from "./internal/transport-security.js";
 
 /**
  * The authorization server metadata tokenkeep uses (RFC 8414 section 2); every other field the
@@ -49,7 +54,10 @@ export interface DiscoverOptions {
    * @default globalThis.fetch
    */
   fetch?: typeof globalThis.fetch | undefined;
-  /** A ky instance to use instead of `fetch`. */
+  /**
+   * A ky instance to use instead of `fetch` (its `headers` and hooks apply, its `prefix` and
+   * `baseUrl` do not).
+   */
   ky?: KyLike | undefined;
   /**
    * How long the metadata request may take, in milliseconds.
@@ -125,26 +133,15 @@ interface ReadMetadata {
   readonly lifetimeMs: number;
 }
 
-/** The metadata of one answer; `undefined` for a 404 (the next location is tried). */
-async function readMetadata(
-  response: Response,
-  issuer: string,
-  allowInsecure: boolean,
-): Promise<ReadMetadata | undefined> {
+/**
+ * The metadata of one answer; `undefined` for a 404 (the next location is tried). An answer that a
+ * redirect brought from another origin (an https issuer sent to http) never gets here: `exchange`
+ * refuses it, since metadata read there could name any token endpoint.
+ */
+async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
   const { status } = response;
-  // An https issuer redirected to http: metadata read in clear could name any token endpoint, and the
-  // client's credentials would follow it. Nothing from that answer is used.
-  const inClear = response.redirected && !isSecureEnough(response.url, allowInsecure);
-  if (inClear || status < 200 || status > 299) {
+  if (status < 200 || status > 299) {
     await response.body?.cancel().catch(() => {});
-    if (inClear) {
-      throw new InvalidResponseError(
-        `discovery was redirected to an http URL, not used: ${INSECURE_URL_MESSAGE}`,
-        {
-          status,
-        },
-      );
-    }
     if (status === 404) return undefined;
     throw new InvalidResponseError(`answered ${status}`, {
       status,
@@ -206,7 +203,7 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
       what: "discovery request",
     } as const;
     const metadata = await exchange(request, options, undefined, (response) =>
-      readMetadata(response, issuer, options.allowInsecureRequests),
+      readMetadata(response, issuer),
     );
     if (metadata) return metadata;
   }
@@ -286,7 +283,8 @@ const optionKeysRule = () => {
  * It is cached per issuer and per transport (`fetch` or ky instance) for the answer's
  * `Cache-Control: max-age`, else 1 hour; concurrent callers share one request, and a failed lookup
  * is not cached. An `http:` issuer is refused (`TypeError`, code `ERR_TOKENKEEP_INVALID_OPTIONS`)
- * unless its host is loopback or `allowInsecureRequests` is set.
+ * unless its host is loopback or `allowInsecureRequests` is set, and so is one with a user name or
+ * password in it. An answer a redirect brought from another origin is refused.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
@@ -299,6 +297,7 @@ export function discover(
   const problems = rules.runRule(optionKeysRule(), options).problems;
   const allowInsecureRequests = options.allowInsecureRequests ?? DEFAULT_ALLOW_INSECURE_REQUESTS;
   if (!isSecureEnough(issuer, allowInsecureRequests)) problems.push(insecureUrlProblem("issuer"));
+  if (hasCredentials(issuer)) problems.push(`issuer: ${CREDENTIALS_IN_URL_MESSAGE}`);
   if (problems.length > 0) return Promise.reject(rules.invalidOptions("discover", problems));
   const resolved = {
     ...options,

@@ -1,11 +1,14 @@
+import { inspect } from "node:util";
 import { INVALID_OPTIONS_CODE as INVALID_OPTIONS } from "@tokenkeep/core/options";
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { clientSecretJwt } from "./client-assertion/index.js";
 import { clientCredentialsGrant } from "./client-credentials-grant.js";
 import { discover } from "./discovery.js";
+import { createIntrospection } from "./introspection/index.js";
 import { passwordGrant } from "./password-grant.js";
 import { NO_REFRESH_TOKEN, refreshTokenGrant } from "./refresh-token-grant.js";
-import { revokeToken } from "./revoke-token.js";
+import { createRevocation, revokeToken } from "./revoke-token.js";
 import { robotGrant } from "./robot-grant.js";
 
 function thrown(make: () => unknown): TypeError & { code?: string; cause?: unknown } {
@@ -189,5 +192,88 @@ describe("credentials never travel in clear text", () => {
     expect((error as Error).cause).toEqual([
       "(options): unknown option `timout` - did you mean `timeoutMs`?",
     ]);
+  });
+});
+
+describe("no credentials in a URL option, no header fetch would refuse", () => {
+  const PASSWORD = "hunter2pw";
+  const credentials = "credentials in the URL are not allowed: use clientId/clientSecret";
+  const withUser = "https://svc:hunter2pw@auth.test";
+  /** The error as a log would show it: message, JSON, and util.inspect with hidden fields. */
+  const renderings = (error: unknown) =>
+    `${String(error)}\n${JSON.stringify(error)}\n${inspect(error, { showHidden: true, depth: 8 })}`;
+
+  it("refuses a user name or password in every URL option, quoting no part of it", async () => {
+    const refusals: [string, unknown][] = [
+      ["tokenUrl", thrown(() => clientCredentialsGrant({ ...base, tokenUrl: `${withUser}/token` }))],
+      ["tokenUrl", thrown(() => clientCredentialsGrant({ ...base, tokenUrl: new URL(`${withUser}/token`) }))],
+      [
+        "issuer",
+        thrown(() => clientCredentialsGrant({ ...base, tokenUrl: undefined, issuer: `${withUser}/realm` })),
+      ],
+      [
+        "issuer",
+        thrown(() => clientCredentialsGrant({ ...base, tokenUrl: undefined, issuer: new URL(withUser) })),
+      ],
+      // A user name alone, or a password alone, is as unwelcome.
+      [
+        "tokenUrl",
+        thrown(() => clientCredentialsGrant({ ...base, tokenUrl: "https://hunter2pw@auth.test/t" })),
+      ],
+      [
+        "tokenUrl",
+        thrown(() => clientCredentialsGrant({ ...base, tokenUrl: "https://:hunter2pw@auth.test/t" })),
+      ],
+      [
+        "revocationUrl",
+        await revokeToken({
+          clientId: "id",
+          clientSecret: "s",
+          token: "t",
+          revocationUrl: `${withUser}/r`,
+        }).catch((error: unknown) => error),
+      ],
+      [
+        "revocationUrl",
+        thrown(() => createRevocation({ clientId: "id", clientSecret: "s", revocationUrl: `${withUser}/r` })),
+      ],
+      [
+        "introspectionUrl",
+        thrown(() =>
+          createIntrospection({ clientId: "id", clientSecret: "s", introspectionUrl: `${withUser}/i` }),
+        ),
+      ],
+      ["issuer", await discover(withUser).catch((error: unknown) => error)],
+      ["audience", thrown(() => clientSecretJwt({ secret: "s".repeat(32), audience: `${withUser}/token` }))],
+    ];
+    for (const [option, error] of refusals) {
+      expect(error).toMatchObject({
+        name: "TypeError",
+        code: INVALID_OPTIONS,
+        cause: [`${option}: ${credentials}`],
+      });
+      expectNoSecretIn(renderings(error), [PASSWORD, "svc:"], `the ${option} error`);
+    }
+    expect(() => clientCredentialsGrant({ ...base, tokenUrl: "https://@auth.test/token" })).not.toThrow();
+  });
+
+  it("refuses a header name or value that new Headers() refuses, naming the header, never the value", () => {
+    const value = "tenant\nhunter2pw";
+    const error = thrown(() =>
+      clientCredentialsGrant({ ...base, headers: { "x-ok": "1", "x-tenant": value } }),
+    );
+    expect(error).toMatchObject({
+      code: INVALID_OPTIONS,
+      cause: ["headers.x-tenant: invalid header name or value"],
+    });
+    expectNoSecretIn(renderings(error), [PASSWORD], "the headers error");
+    expect(thrown(() => clientCredentialsGrant({ ...base, headers: { "x tenant": "t" } })).cause).toEqual([
+      "headers.x tenant: invalid header name or value",
+    ]);
+    expect(
+      thrown(() => clientCredentialsGrant({ ...base, headers: { "x-name": "caf\u20ac" } })).cause,
+    ).toEqual(["headers.x-name: invalid header name or value"]);
+    // Whitespace around a value is trimmed by fetch, not refused.
+    expect(() => clientCredentialsGrant({ ...base, headers: { "x-tenant": " t1\n" } })).not.toThrow();
   });
 });

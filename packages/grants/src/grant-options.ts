@@ -20,22 +20,31 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from "./defaults.js";
 import { issuerIdentifier } from "./discovery.js";
-import { insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
+import {
+  CREDENTIALS_IN_URL_MESSAGE,
+  insecureUrlProblem,
+  isSecureEnough,
+} from "./internal/transport-security.js";
 
 /**
  * The part of a ky instance tokenkeep calls: `ky(url, options)` resolving to a `Response`. Typed
  * structurally so ky is not a dependency; any `ky.create(...)` or `ky.extend(...)` instance fits.
  * tokenkeep always passes `retry: 0`, `timeout: false` and `throwHttpErrors: false`: the token
  * manager owns retries, the grant owns the timeout, and error answers are read, not thrown.
+ *
+ * The endpoint is passed as a `URL`, which ky takes as it is: the instance's `prefix` and `baseUrl`
+ * (made for API paths) never apply to it, and its `searchParams` are unset. Its `headers`, hooks and
+ * `fetch` do apply: the authorization server sees them.
  */
 export type KyLike = (
-  url: string,
+  url: string | URL,
   options: {
     method: string;
     headers: Record<string, string>;
     body?: string | undefined;
     signal: AbortSignal;
     redirect: RequestRedirect;
+    searchParams: undefined;
     retry: number;
     timeout: false;
     throwHttpErrors: false;
@@ -48,7 +57,8 @@ export type KyLike = (
 export interface GrantOptions {
   /**
    * The token endpoint. Either this or `issuer` is required; when both are given, `tokenUrl` wins.
-   * Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
+   * Must be `https:` unless the host is loopback or `allowInsecureRequests` is set, and hold no user
+   * name or password (the client's credentials are `clientId` and `clientSecret`).
    */
   tokenUrl?: string | URL | undefined;
   /**
@@ -57,7 +67,8 @@ export interface GrantOptions {
    * the metadata's `issuer` (RFC 8414 section 3.3): spell it as the server does, trailing slash
    * included. A `URL` is its `href` without the `/` that `URL` adds to an empty path
    * (`new URL("https://auth.example")` is `https://auth.example`): give an issuer that ends in a lone
-   * `/` as a string. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set.
+   * `/` as a string. Must be `https:` unless the host is loopback or `allowInsecureRequests` is set,
+   * and hold no user name or password.
    */
   issuer?: string | URL | undefined;
   /** The client identifier. Required unless `clientAuthentication` is `none`. */
@@ -82,7 +93,11 @@ export interface GrantOptions {
    * @default {}
    */
   extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
-  /** Extra request headers (for example a `user-agent`). */
+  /**
+   * Extra request headers (for example a `user-agent`). A name or value that `new Headers()` refuses
+   * (a line break in a value) is an invalid option.
+   * @default {}
+   */
   headers?: Readonly<Record<string, string>> | undefined;
   /**
    * How long one request may take, in milliseconds, including reading the answer.
@@ -94,7 +109,12 @@ export interface GrantOptions {
    * @default globalThis.fetch
    */
   fetch?: typeof globalThis.fetch | undefined;
-  /** A ky instance to send requests through instead of `fetch` (its hooks run; its retry is off). */
+  /**
+   * A ky instance to send requests through instead of `fetch` (its retry is off). Its `prefix`,
+   * `baseUrl` and `searchParams` never apply (see {@link KyLike}); its `headers`, hooks and `fetch`
+   * do, so the authorization server receives those headers: give the grant its own instance rather
+   * than one made for an API with an API key in its headers.
+   */
   ky?: KyLike | undefined;
   /**
    * Lifetime assumed when an answer has no `expires_in`, in milliseconds.
@@ -117,18 +137,20 @@ export interface GrantOptions {
   allowInsecureRequests?: boolean | undefined;
 }
 
-function isHttpUrl(value: unknown): boolean {
-  return (
-    (typeof value === "string" || value instanceof URL) &&
-    /^https?:$/.test(URL.parse(String(value))?.protocol ?? "")
-  );
-}
-
-/** An absolute http(s) URL, as a string or a `URL`; parsed as a string (by `asString`). */
-export const urlRule = (asString: (value: unknown) => string = String): Rule<string> => {
-  const valid = check(isHttpUrl, "expected an absolute http(s) URL");
-  return (value, problems, path) => asString(valid(value, problems, path));
-};
+/**
+ * An absolute http(s) URL without credentials in it, as a string or a `URL`; parsed as a string (by
+ * `asString`).
+ */
+export const urlRule =
+  (asString: (value: unknown) => string = String): Rule<string> =>
+  (value, problems, path) => {
+    const url = (typeof value === "string" || value instanceof URL) && URL.parse(String(value));
+    const message = !(url && /^https?:$/.test(url.protocol))
+      ? "expected an absolute http(s) URL"
+      : (url.username || url.password) && CREDENTIALS_IN_URL_MESSAGE;
+    if (message) problems.push(problem(path, message));
+    return asString(value);
+  };
 
 /**
  * A shared option that one factory does not take (`revokeToken` has no use for `tokenUrl`): any value
@@ -203,8 +225,8 @@ export type ResolvedGrantOptions = {
 /**
  * The checks that span several options: an endpoint (`tokenUrl`, or the one named by `endpoint`) or
  * an issuer is known, endpoints are https unless loopback or `allowInsecureRequests`, credentials
- * match the chosen client authentication, and only one transport is given. Problems are
- * `path: message` lines.
+ * match the chosen client authentication, headers are what `fetch` can send, and only one transport
+ * is given. Problems are `path: message` lines.
  */
 export function checkGrantOptions(
   options: ResolvedGrantOptions,
@@ -232,6 +254,15 @@ export function checkGrantOptions(
     // A string method with a secret: client_secret_basic or client_secret_post.
     if (method === name && name.startsWith("client_secret_") && options.clientSecret === undefined) {
       problems.push(`clientSecret: required with ${name}`);
+    }
+  }
+  // What `new Headers()` refuses (a line break in a value) is refused now, not by `fetch` at every
+  // request. The problem names the header, never its value.
+  for (const name in options.headers) {
+    try {
+      new Headers({ [name]: options.headers[name] as string });
+    } catch {
+      problems.push(`headers.${name}: invalid header name or value`);
     }
   }
   if (options.fetch !== undefined && options.ky !== undefined) {

@@ -19,7 +19,7 @@ import { postToEndpoint, resolveEndpoint } from "./internal/token-endpoint.js";
 export interface RevokeTokenOptions extends Omit<GrantOptions, "tokenUrl" | "defaultLifetimeMs"> {
   /**
    * The revocation endpoint. Either this or `issuer` (whose metadata names it) is required; it takes
-   * the place of the grants' `tokenUrl`.
+   * the place of the grants' `tokenUrl`, and like it holds no user name or password.
    * @default the issuer metadata's `revocation_endpoint`
    */
   revocationUrl?: string | URL | undefined;

@@ -148,7 +148,8 @@ describe("discovery", () => {
     }) as typeof fetch;
     const error = await discover("https://auth.example", { fetch: redirectedFetch }).catch((e: unknown) => e);
     expect(isInvalidResponseError(error)).toBe(true);
-    expect(String(error)).toMatch(/redirected to an http URL/);
+    expect(error).toMatchObject({ transient: false });
+    expect(String(error)).toContain("the answer came from another origin (http://auth.example): not used");
     expect(seen).toHaveLength(1);
   });
 

@@ -2,6 +2,7 @@ import * as rules from "@tokenkeep/core/options";
 import { CompactSign } from "jose";
 import type { ClientAuthenticator } from "../client-authentication.js";
 import { DEFAULT_ASSERTION_AUDIENCE, DEFAULT_ASSERTION_LIFETIME_MS } from "../defaults.js";
+import { CREDENTIALS_IN_URL_MESSAGE, hasCredentials } from "../internal/transport-security.js";
 import {
   ASYMMETRIC_ALGORITHMS,
   certificateThumbprint,
@@ -27,7 +28,8 @@ export type AssertionAudience = "token_endpoint" | "issuer" | (string & {});
 export interface ClientAssertionOptions {
   /**
    * The assertion's `aud`: the URL of the endpoint it is posted to (RFC 7523 section 3), the
-   * creator's `issuer` (some servers ask for it; the creator must then be given `issuer`), or a URL.
+   * creator's `issuer` (some servers ask for it; the creator must then be given `issuer`), or a URL
+   * (without a user name or password).
    * @default "token_endpoint"
    */
   audience?: AssertionAudience | undefined;
@@ -80,17 +82,19 @@ export interface ClientSecretJwtOptions extends ClientAssertionOptions {
   algorithm?: ClientSecretJwtAlgorithm | undefined;
 }
 
+const audienceRule = (): rules.Rule<AssertionAudience> => {
+  const valid = rules.check<AssertionAudience>(
+    (value) =>
+      value === "token_endpoint" || value === "issuer" || (typeof value === "string" && URL.canParse(value)),
+    'expected "token_endpoint", "issuer" or an absolute URL',
+  );
+  // As every URL option: the JWT would carry them to the server, and errors would quote them.
+  const clean = rules.check<AssertionAudience>((value) => !hasCredentials(value), CREDENTIALS_IN_URL_MESSAGE);
+  return (value, problems, path) => clean(valid(value, problems, path), problems, path);
+};
+
 const sharedShape = () => ({
-  audience: rules.optional(
-    rules.check<AssertionAudience>(
-      (value) =>
-        value === "token_endpoint" ||
-        value === "issuer" ||
-        (typeof value === "string" && URL.canParse(value)),
-      'expected "token_endpoint", "issuer" or an absolute URL',
-    ),
-    DEFAULT_ASSERTION_AUDIENCE,
-  ),
+  audience: rules.optional(audienceRule(), DEFAULT_ASSERTION_AUDIENCE),
   lifetimeMs: rules.optional(rules.number({ above: 0, max: 86_400_000 }), DEFAULT_ASSERTION_LIFETIME_MS),
 });
 

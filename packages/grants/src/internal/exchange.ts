@@ -1,5 +1,6 @@
 import {
   AbortError,
+  InvalidResponseError,
   isInvalidResponseError,
   isOAuthError,
   NetworkError,
@@ -34,7 +35,10 @@ export interface ExchangeRequest {
  * `InvalidResponseError`) pass through. Every one but `AbortError` names the endpoint (origin and
  * path) in its message and an enumerable `endpoint` field (so `toJSON()` has it; core's errors carry
  * no such field, so it is added to the instance). No request header or body ever reaches an error:
- * they carry the client's credentials. POST redirects are not followed.
+ * they carry the client's credentials. POST redirects are not followed. Two failures are permanent
+ * `InvalidResponseError`s: a request `fetch` could not build (credentials in the URL, a bad header;
+ * the runtime's error, which quotes them, is dropped), and an answer from another origin than the
+ * endpoint's (a redirect, a ky hook that rewrote the request).
  */
 export async function exchange<T>(
   request: ExchangeRequest,
@@ -55,11 +59,33 @@ export async function exchange<T>(
     redirect: request.method === "POST" ? "manual" : "follow",
   } as const;
   try {
-    return await read(
-      await (transport.ky
-        ? transport.ky(url, { ...init, retry: 0, timeout: false, throwHttpErrors: false })
-        : (transport.fetch ?? globalThis.fetch)(url, init)),
-    );
+    try {
+      // What `fetch` would refuse to build (credentials in a URL the metadata named, a header value
+      // with a line break) fails for good. Not the runtime's error: it quotes the URL or the value.
+      new Request(url, init);
+    } catch {
+      throw new InvalidResponseError("cannot be built: credentials in the URL or a bad header");
+    }
+    // ky joins its `prefix` or `baseUrl` to a string, even an absolute URL: a `URL` it leaves as it is.
+    // Its `searchParams` would still be added: unset, so the endpoint is exactly the one named.
+    const response = await (transport.ky
+      ? transport.ky(new URL(url), {
+          ...init,
+          searchParams: undefined,
+          retry: 0,
+          timeout: false,
+          throwHttpErrors: false,
+        })
+      : (transport.fetch ?? globalThis.fetch)(url, init));
+    // An answer from another origin (a redirect, a ky hook) is not the server's: nothing of it is used.
+    // (A `Response` made by hand, as a test double's, has no `url`.)
+    if (response.url && !response.url.startsWith(`${new URL(url).origin}/`)) {
+      await response.body?.cancel().catch(() => {});
+      throw new InvalidResponseError(
+        `the answer came from another origin (${new URL(response.url).origin}): not used`,
+      );
+    }
+    return await read(response);
   } catch (error) {
     const endpoint = endpointOf(url);
     let failure: TokenkeepError;

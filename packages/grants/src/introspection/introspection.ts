@@ -18,7 +18,7 @@ export interface IntrospectionOptions extends Omit<GrantOptions, "tokenUrl" | "d
   /**
    * The introspection endpoint. Either this or `issuer` (whose metadata names its
    * `introspection_endpoint`) is required; when both are given, this one wins. Must be `https:`
-   * unless the host is loopback or `allowInsecureRequests` is set.
+   * unless the host is loopback or `allowInsecureRequests` is set, and hold no user name or password.
    */
   introspectionUrl?: string | URL | undefined;
 }
