@@ -22,6 +22,11 @@ export interface TokenManagerStats {
   creatorCalls: number;
   /** Retries of transient failures. */
   retries: number;
+  /**
+   * Refresh tokens dropped after a refresher failure that did not prove the server left them
+   * unredeemed (so they are never presented again; the creator is called instead).
+   */
+  refreshTokensDropped: number;
   /** Callers answered with a still-valid token after its refresh failed. */
   staleServed: number;
   /** Callers that failed fast inside a throttle window. */
@@ -66,6 +71,7 @@ export function createCounters(): TokenManagerCounters {
     refreshFailures: 0,
     creatorCalls: 0,
     retries: 0,
+    refreshTokensDropped: 0,
     staleServed: 0,
     throttled: 0,
     failuresRecalled: 0,

@@ -30,7 +30,10 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   creator: TokenCreator<I>;
   /**
    * Used instead of `creator` when the cached set has a refresh token (for example a refresh-token
-   * grant). When it fails permanently (`invalid_grant`), `creator` is called once instead. With
+   * grant). It is retried only after a failure proving the server did not redeem the token (a 429
+   * or 503 answer, a connection refused or a host name that did not resolve before the request
+   * left). After any other failure (`invalid_grant`, a 502, a reset, a timeout) the token may have
+   * been rotated: it is dropped, never presented again, and `creator` is called once instead. With
    * `shared`, two processes may still present one refresh token (the store failing, a lease holder
    * frozen past its lease): unsafe with rotating refresh tokens, which `createRotationCoordinator`
    * (`@tokenkeep/core/rotation`) redeems once across processes.
@@ -81,7 +84,7 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   retry?: Partial<RetryPolicy> | undefined;
   /**
    * Each creator call is aborted after this long (a transient `TimeoutError`, retried within
-   * `fetchTimeoutMs`).
+   * `fetchTimeoutMs`; a refresher call is not retried: its refresh token is dropped).
    * @default 10_000
    */
   creatorTimeoutMs?: number | undefined;

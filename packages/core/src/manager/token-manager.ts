@@ -10,7 +10,7 @@
  */
 
 import { InvalidResponseError, TokenkeepError } from "../errors/errors.js";
-import { isTransientError } from "../errors/failure-classification.js";
+import { isTransientError, refusedBeforeRedeeming } from "../errors/failure-classification.js";
 import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
@@ -78,7 +78,8 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
 
 /** A cached token set with its computed timeline. */
 interface Entry extends Hot {
-  readonly set: TokenSet;
+  /** Replaced by a copy without its refresh token once that is spent or in doubt. */
+  set: TokenSet;
   /** Until when it is handed out: `expiresAt - skew`. */
   usableUntil: number;
   /** From when `getToken` starts a background refresh. */
@@ -190,17 +191,21 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         }
         return obtained;
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (useRefresher && !isTransientError(error)) {
-          // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
-          // do not let the dead refresh token be kept in (or presented again from) the new set.
+        if (useRefresher && !refusedBeforeRedeeming(error)) {
+          // The refresh token is spent, revoked or in doubt: a 502, a reset or a timeout may come
+          // after the server rotated it, and a rotated token presented again is a reuse, which
+          // revokes the grant. Never present it again (nor from the cache: the entry forgets it);
+          // obtain a new grant once, with the creator.
           useRefresher = false;
-          if (previous !== undefined) {
-            const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous;
-            previous = rest;
-          }
-          continue;
+          const { refreshToken, refreshTokenExpiresAt: _, ...rest } = previous!;
+          const entry = entries.get(key);
+          if (entry?.set.refreshToken === refreshToken) entry!.set = rest;
+          previous = rest;
+          counters.refreshTokensDropped++;
+          if (onEvent) emit("refresh-token-dropped", key, { error });
+          if (!signal.aborted) continue;
         }
+        if (signal.aborted) throw signal.reason;
         const delayMs =
           attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
         // No retry that could not finish within the fetch's budget: the caller hears now.
@@ -225,7 +230,15 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
+          // The store's copy of our own set may still hold a refresh token this process dropped.
+          obtain: (newer) =>
+            obtain(
+              key,
+              identity,
+              newer && newer.accessToken !== previous?.accessToken ? newer : previous,
+              signal,
+              budgetEnd,
+            ),
           signal,
         });
 
