@@ -254,6 +254,28 @@ describe("createTokenManager: single-flight", () => {
     expect((await patient).accessToken).toBe("at-1");
     expect(calls).toHaveLength(1);
   });
+
+  it("starts no fetch for a caller whose signal has already aborted", async () => {
+    const { manager, calls } = setup();
+    const controller = new AbortController();
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    const error = await rejected(manager.getToken({ signal: controller.signal }));
+    expect(error).toMatchObject({ name: "AbortError", code: "ERR_TOKENKEEP_ABORTED", cause: reason });
+    expect(calls).toHaveLength(0);
+    expect(manager.stats()).toMatchObject({ refreshes: 0, entries: 0, inFlight: 0 });
+  });
+
+  it("passes an AbortSignal.timeout()'s reason on as the AbortError's cause", async () => {
+    const { manager, calls } = setup();
+    // What AbortSignal.timeout() aborts with, without waiting for a real timer.
+    const controller = new AbortController();
+    controller.abort(new DOMException("signal timed out", "TimeoutError"));
+    const error = await rejected(manager.getToken({ signal: controller.signal }));
+    expect(error).toMatchObject({ code: "ERR_TOKENKEEP_ABORTED", transient: false });
+    expect((error as Error).cause).toMatchObject({ name: "TimeoutError" });
+    expect(calls).toHaveLength(0);
+  });
 });
 
 describe("createTokenManager: failures", () => {

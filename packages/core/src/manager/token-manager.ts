@@ -23,7 +23,7 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { abandoned, checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { throttledError } from "./throttle.js";
@@ -36,7 +36,11 @@ export interface GetTokenOptions<I extends TokenIdentity = TokenIdentity> extend
    * @default {} (the default identity)
    */
   identity?: I | undefined;
-  /** Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError`. */
+  /**
+   * Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError` whose
+   * `cause` is the signal's reason (for `AbortSignal.timeout()`, its `TimeoutError`). A signal that
+   * has already aborted starts no fetch.
+   */
   signal?: AbortSignal | undefined;
   /** Abandons this caller's wait after this long with a `TimeoutError`. No limit by default. */
   timeoutMs?: number | undefined;
@@ -328,6 +332,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       }
       return entry.set;
     }
+    // A caller that has already given up starts nothing (as `fetch` does with an aborted signal).
+    const signal = options?.signal;
+    if (signal?.aborted) throw abandoned(signal.reason);
     const flight = flights.get(key);
     if (flight !== undefined) {
       counters.coalesced++;
