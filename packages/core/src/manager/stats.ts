@@ -33,6 +33,11 @@ export interface TokenManagerStats {
   throttled: number;
   /** Callers that got a remembered permanent failure at once (see `failureCacheMs`). */
   failuresRecalled: number;
+  /**
+   * `invalidate` calls that left the token cached: it replaced an invalidated one moments ago (see
+   * `unauthorizedCooldownMs`).
+   */
+  invalidationsRefused: number;
   /** Fetches answered by the shared store (another instance had fetched). */
   storeHits: number;
   /** Token sets written to the store. */
@@ -75,6 +80,7 @@ export function createCounters(): TokenManagerCounters {
     staleServed: 0,
     throttled: 0,
     failuresRecalled: 0,
+    invalidationsRefused: 0,
     storeHits: 0,
     storeWrites: 0,
     leaseWaits: 0,

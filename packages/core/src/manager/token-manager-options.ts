@@ -16,6 +16,7 @@ import {
   DEFAULT_RETRY_BASE_DELAY_MS,
   DEFAULT_RETRY_MAX_DELAY_MS,
   DEFAULT_SKEW_MS,
+  DEFAULT_UNAUTHORIZED_COOLDOWN_MS,
 } from "../defaults.js";
 import type { Timers } from "../internal/timers.js";
 import { defaulted, duration, func, methods, number, object, optional, validate } from "../options/rules.js";
@@ -115,6 +116,16 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    */
   maxThrottleMs?: number | undefined;
   /**
+   * A token fetched to replace an invalidated one (a 401) is not invalidated again for this long
+   * after it arrived: `invalidate` leaves it cached and resolves `false` (counted as
+   * `invalidationsRefused`). When the replacement is rejected too, a new token will not help (wrong
+   * audience, a resource server with a stale key set), and an API answering every call with 401 would
+   * otherwise cost one token request per call; so it costs one per `unauthorizedCooldownMs`. 0 turns
+   * it off; `forceRefresh` still fetches.
+   * @default 30_000
+   */
+  unauthorizedCooldownMs?: number | undefined;
+  /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
    */
@@ -168,6 +179,7 @@ const optionsRule = () => {
     fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
     failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
     maxThrottleMs: ms(DEFAULT_MAX_THROTTLE_MS),
+    unauthorizedCooldownMs: ms(DEFAULT_UNAUTHORIZED_COOLDOWN_MS),
     onEvent: optional(fn),
     now: optional(fn),
     timers: optional(
@@ -193,6 +205,7 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly fetchTimeoutMs: number;
   readonly failureCacheMs: number;
   readonly maxThrottleMs: number;
+  readonly unauthorizedCooldownMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;

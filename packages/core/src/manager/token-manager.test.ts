@@ -812,6 +812,23 @@ describe("createTokenManager: invalidate", () => {
     expect(await manager.invalidate(first)).toBe(false);
     expect(calls).toHaveLength(2);
   });
+
+  it("keeps a token that replaced an invalidated one for unauthorizedCooldownMs, counting the refusals", async () => {
+    const { manager, calls, time } = setup({ unauthorizedCooldownMs: 10_000 });
+    // A token that did not replace an invalidated one is dropped at once, however young.
+    expect(await manager.invalidate(await manager.getToken())).toBe(true);
+    const second = await manager.getToken();
+    await time.advance(9_999);
+    expect(await manager.invalidate(second)).toBe(false);
+    expect(await manager.getToken()).toBe(second);
+    expect(manager.stats().invalidationsRefused).toBe(1);
+    await time.advance(1);
+    expect(await manager.invalidate(second)).toBe(true);
+    expect((await manager.getToken()).accessToken).toBe("at-3");
+    // forceRefresh is never refused.
+    expect((await manager.getToken({ forceRefresh: true })).accessToken).toBe("at-4");
+    expect(calls).toHaveLength(4);
+  });
 });
 
 describe("createTokenManager: dispose", () => {
@@ -832,7 +849,11 @@ describe("createTokenManager: options", () => {
   it("rejects bad options with a TypeError listing path: message", () => {
     let error: unknown;
     try {
-      createTokenManager({ creator: "nope", skewMs: -1 } as unknown as TokenManagerOptions<TokenIdentity>);
+      createTokenManager({
+        creator: "nope",
+        skewMs: -1,
+        unauthorizedCooldownMs: "30s",
+      } as unknown as TokenManagerOptions<TokenIdentity>);
     } catch (caught) {
       error = caught;
     }
@@ -841,6 +862,7 @@ describe("createTokenManager: options", () => {
     expect((error as Error).cause).toEqual([
       "creator: expected a function",
       "skewMs: expected a number >= 0 and <= 2147483647",
+      "unauthorizedCooldownMs: expected a number >= 0 and <= 2147483647",
     ]);
   });
 

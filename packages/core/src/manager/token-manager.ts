@@ -67,7 +67,10 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
   getAuthorizationHeader(options?: GetTokenOptions<I>): Promise<string>;
   /**
    * Drops the cached token if (and only if) it is `token`: call it when a request with that token
-   * got a 401. A burst of 401s for one token thus causes one refresh. Resolves `true` when dropped.
+   * got a 401. A burst of 401s for one token thus causes one refresh. A token fetched to replace an
+   * invalidated one is not dropped within `unauthorizedCooldownMs` of its arrival (resolves `false`):
+   * an API that rejects every token costs one token request per cooldown, not one per call.
+   * Resolves `true` when dropped.
    * The refresh token of the dropped set is kept for the next refresh. After `dispose` it resolves
    * `false` and touches nothing (like `peek`, which finds nothing; `getToken` rejects instead).
    */
@@ -92,6 +95,8 @@ interface Entry extends Hot {
   retryAt: number;
   /** Background refreshes that failed in a row. */
   failures: number;
+  /** Until when `invalidate` leaves it cached (it replaced an invalidated token). */
+  keepUntil: number;
 }
 
 const EMPTY_IDENTITY: TokenIdentity = Object.freeze({});
@@ -147,7 +152,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const usableUntil =
       set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
     const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
-    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
+    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, keepUntil: 0, hot: false };
   };
 
   /**
@@ -275,6 +280,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (disposed) throw disposedError();
         failures.close(key);
         const entry = makeEntry(obtained);
+        // It replaces an invalidated token: if it is rejected as well, a new one will not help.
+        if (entries.get(key)?.usableUntil === -1) entry.keepUntil = clock() + config.unauthorizedCooldownMs;
         boundedSet(entries, key, entry, maxEntries);
         counters.refreshSuccesses++;
         if (onEvent) emit("refresh-success", key, { background, expiresAt: entry.set.expiresAt });
@@ -379,6 +386,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const entry = entries.get(key);
     let dropped = false;
     if (entry !== undefined && entry.set.accessToken === accessToken && entry.usableUntil > -1) {
+      if (clock() < entry.keepUntil) {
+        counters.invalidationsRefused++;
+        return false;
+      }
       // Keep the entry (its refresh token serves the next refresh) but make it unusable.
       entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
       dropped = true;
