@@ -137,7 +137,8 @@ describe("a refresh whose answer is lost (oidc-provider, rotating refresh tokens
           if (signal?.aborted) reject(signal.reason);
           signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
         }),
-      { creatorTimeoutMs: 300 },
+      // Long enough for the provider to answer every other request on a loaded machine.
+      { creatorTimeoutMs: 1_000 },
     );
   });
 });
