@@ -61,6 +61,12 @@ export const DEFAULT_MAX_THROTTLE_MS = 300_000;
  */
 export const DEFAULT_FAILURE_CACHE_MS = 5_000;
 /**
+ * A token fetched because the one before it was invalidated (a 401) is not invalidated again within
+ * this long: when it is rejected too, a new token will not help (wrong audience, a stale key set), and
+ * each 401 would otherwise cost a token request. 0 turns it off.
+ */
+export const DEFAULT_UNAUTHORIZED_COOLDOWN_MS = 30_000;
+/**
  * The skew never goes below this (servers write `exp` in whole seconds, so a token may die up to a
  * second before `expiresAt`), though never above half the token's lifetime.
  */

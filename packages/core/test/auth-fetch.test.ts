@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { isOAuthError, OAuthError } from "../src/errors/errors.js";
 import { createAuthFetch } from "../src/http/auth-fetch.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
+import { createFakeTime } from "./support/fake-time.js";
 import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
 
 interface Setup {
@@ -17,7 +18,7 @@ afterEach(async () => {
 });
 
 /** A resource server, a second origin, and a real manager whose creator mints tokens the API accepts. */
-async function setup(): Promise<Setup> {
+async function setup(options: { unauthorizedCooldownMs?: number } = {}): Promise<Setup> {
   const api = await startResourceServer();
   const other = await startResourceServer();
   let calls = 0;
@@ -29,6 +30,7 @@ async function setup(): Promise<Setup> {
       other.valid.add(token);
       return { access_token: token, token_type: "bearer", expires_in: 3600 };
     },
+    ...options,
   });
   cleanups.push(async () => {
     await manager.dispose();
@@ -156,7 +158,8 @@ describe("createAuthFetch", () => {
   });
 
   it("replays replayable bodies byte for byte", async () => {
-    const { api, manager } = await setup();
+    // Each body kind has its replacement token refused at once: no cooldown for that here.
+    const { api, manager } = await setup({ unauthorizedCooldownMs: 0 });
     const authFetch = createAuthFetch(manager, { origins: [api.origin] });
     const bodies: [string, () => Parameters<typeof authFetch>][] = [
       ["string", () => [`${api.origin}/s`, { method: "POST", body: "plain text" }]],
@@ -241,5 +244,59 @@ describe("createAuthFetch", () => {
     await expect(authFetch(`${api.origin}/aborted`, { signal: controller.signal })).rejects.toMatchObject({
       name: "AbortError",
     });
+  });
+});
+
+describe("createAuthFetch against an API that rejects every token", () => {
+  /** A resource server that accepts no token at all, and a manager on fake time minting new ones. */
+  async function rejecting(options: { unauthorizedCooldownMs?: number } = {}) {
+    const api = await startResourceServer();
+    const time = createFakeTime(undefined, { crypto: false });
+    let calls = 0;
+    const manager = createTokenManager({
+      creator: async () => ({ access_token: `token-${++calls}`, expires_in: 3600 }),
+      now: time.now,
+      timers: time.timers,
+      ...options,
+    });
+    cleanups.push(async () => {
+      await manager.dispose();
+      await api.close();
+    });
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    const sequence = async (n: number) => {
+      for (let i = 0; i < n; i++) expect((await authFetch(`${api.origin}/${i}`)).status).toBe(401);
+    };
+    return { api, time, manager, sequence, creatorCalls: () => calls };
+  }
+
+  it("50 sequential calls cost 2 token requests within unauthorizedCooldownMs", async () => {
+    const { api, manager, sequence, creatorCalls } = await rejecting();
+    await sequence(50);
+    expect(creatorCalls()).toBe(2);
+    // The first call replayed with the second token; every later one sent it once and got its 401.
+    expect(api.seen).toHaveLength(51);
+    expect(api.seen.at(-1)?.authorization).toBe("Bearer token-2");
+    expect(manager.stats().invalidationsRefused).toBe(49);
+  });
+
+  it("a 401 after the cooldown fetches a new token again, once per cooldown", async () => {
+    const { time, sequence, creatorCalls } = await rejecting();
+    await sequence(5);
+    await time.advance(29_999);
+    await sequence(5);
+    expect(creatorCalls()).toBe(2);
+    await time.advance(1);
+    await sequence(5);
+    expect(creatorCalls()).toBe(3);
+    await time.advance(30_000);
+    await sequence(5);
+    expect(creatorCalls()).toBe(4);
+  });
+
+  it("unauthorizedCooldownMs: 0 asks for a new token on every 401", async () => {
+    const { sequence, creatorCalls } = await rejecting({ unauthorizedCooldownMs: 0 });
+    await sequence(5);
+    expect(creatorCalls()).toBe(6);
   });
 });

@@ -113,3 +113,25 @@ describe("createKyHooks", () => {
     expect(creatorCalls()).toBe(2);
   });
 });
+
+describe("createKyHooks against an API that rejects every token", () => {
+  it("20 sequential calls cost 2 token requests within unauthorizedCooldownMs", async () => {
+    const api = await startResourceServer(); // accepts no token at all
+    let calls = 0;
+    const manager = createTokenManager({
+      creator: async () => ({ access_token: `token-${++calls}`, expires_in: 3600 }),
+    });
+    cleanups.push(async () => {
+      await manager.dispose();
+      await api.close();
+    });
+    const client = ky.create({
+      prefix: api.origin,
+      hooks: createKyHooks(manager, { origins: [api.origin] }),
+    });
+    for (let i = 0; i < 20; i++) await expect(client.get(`item/${i}`)).rejects.toSatisfy(isHTTPError);
+    expect(calls).toBe(2);
+    expect(api.seen).toHaveLength(21);
+    expect(manager.stats().invalidationsRefused).toBe(19);
+  });
+});

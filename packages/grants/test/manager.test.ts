@@ -2,6 +2,7 @@ import { createTokenManager, isInvalidResponseError, isTimeoutError, type TokenE
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, passwordGrant, refreshTokenGrant } from "../src/index.js";
+import { createIntrospection } from "../src/introspection/index.js";
 import { CLIENTS, type OidcProviderServer, startOidcProvider, USERS } from "./fixtures/oidc-provider.js";
 import { startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
 
@@ -63,6 +64,82 @@ describe("refresh-token rotation through the manager (oidc-provider)", () => {
     const third = await tokens.getToken({ forceRefresh: true });
     expect(tokenHits() - hitsBeforeRecovery).toBe(2);
     expectOtherSecret(third.refreshToken, second.refreshToken, "the third refresh token");
+  });
+});
+
+describe("a refresh whose answer is lost (oidc-provider, rotating refresh tokens)", () => {
+  /**
+   * A `fetch` that forwards every request to the provider, but loses the answer of the first
+   * refresh-token request after the provider redeemed it (read in full), answering with `lose(init)`
+   * instead: a gateway's 502, or a connection that hangs until the caller gives up.
+   */
+  function losingRefreshAnswers(lose: (init: RequestInit | undefined) => Promise<Response>) {
+    const refreshes: number[] = [];
+    const fetcher: typeof fetch = async (input, init) => {
+      const refresh = String(init?.body ?? "").includes("grant_type=refresh_token");
+      // Forwarded whole whatever the caller's signal does: the provider redeems the token.
+      const response = await fetch(input, refresh ? { ...init, signal: null } : init);
+      if (!refresh) return response;
+      refreshes.push(response.status);
+      if (refreshes.length > 1) return response;
+      await response.arrayBuffer();
+      return lose(init);
+    };
+    return { fetcher, refreshes };
+  }
+
+  async function scenario(
+    lose: (init: RequestInit | undefined) => Promise<Response>,
+    extra: Partial<Parameters<typeof createTokenManager>[0]> = {},
+  ) {
+    const { fetcher, refreshes } = losingRefreshAnswers(lose);
+    const events: TokenEvent[] = [];
+    const tokens = createTokenManager({
+      creator: passwordGrant({ ...service(), username: "alice", password: USERS.alice! }),
+      refresher: refreshTokenGrant({ ...service(), fetch: fetcher }),
+      retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 100 },
+      onEvent: (event) => events.push(event),
+      ...extra,
+    });
+    onTestFinished(() => tokens.dispose());
+    const first = await tokens.getToken();
+    const renewed = await tokens.getToken({ forceRefresh: true });
+    // The refresh token went to the provider once, which redeemed it; the manager then got a new
+    // grant with the creator instead of presenting the (rotated) refresh token again.
+    expect(refreshes).toEqual([200]);
+    expect(events.filter((event) => event.type === "refresh-token-dropped")).toHaveLength(1);
+    expect(tokens.stats()).toMatchObject({ refreshTokensDropped: 1 });
+    expectOtherSecret(renewed.refreshToken, first.refreshToken, "the new grant's refresh token");
+    // No reuse, so the provider revoked nothing: the first grant's access token is still active.
+    const { introspect } = createIntrospection(service());
+    expect((await introspect(first.accessToken)).active).toBe(true);
+    // The new grant refreshes normally.
+    const next = await tokens.getToken({ forceRefresh: true });
+    expect(refreshes).toEqual([200, 200]);
+    expectOtherSecret(next.refreshToken, renewed.refreshToken, "the rotated refresh token");
+  }
+
+  it("presents the refresh token once when a gateway answers 502 after the provider redeemed it", async () => {
+    await scenario(
+      async () =>
+        new Response("<html>502 Bad Gateway</html>", {
+          status: 502,
+          headers: { "content-type": "text/html" },
+        }),
+    );
+  });
+
+  it("presents the refresh token once when the answer never comes and creatorTimeoutMs aborts", async () => {
+    await scenario(
+      (init) =>
+        new Promise<never>((_, reject) => {
+          const signal = init?.signal;
+          if (signal?.aborted) reject(signal.reason);
+          signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+        }),
+      // Long enough for the provider to answer every other request on a loaded machine.
+      { creatorTimeoutMs: 1_000 },
+    );
   });
 });
 

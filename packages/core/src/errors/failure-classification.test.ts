@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AbortError, InvalidResponseError, NetworkError, OAuthError, TimeoutError } from "./errors.js";
-import { isTransientError } from "./failure-classification.js";
+import { isTransientError, refusedBeforeRedeeming } from "./failure-classification.js";
 
 /** A TypeError with a `code`, as Bun's fetch rejects with. */
 function bunFailure(code: string, message: string): TypeError {
@@ -137,5 +137,38 @@ describe("isTransientError: cause and the rest", () => {
     ["a number", 503],
   ])("surfaces %s at once", (_what, value) => {
     expect(isTransientError(value)).toBe(false);
+  });
+});
+
+describe("refusedBeforeRedeeming", () => {
+  it.each<[string, unknown]>([
+    ["a 429 OAuth error", new OAuthError({ error: "slow_down", status: 429 })],
+    ["a 503 HTML answer", new InvalidResponseError("503", { status: 503, transient: true })],
+    ["an HTTP client's 503", { statusCode: 503 }],
+    ["Bun's refused connection", bunFailure("ECONNREFUSED", "Unable to connect")],
+    [
+      "grants' NetworkError over undici's refusal",
+      new NetworkError("failed", {
+        cause: new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } }),
+      }),
+    ],
+    ["a name that did not resolve", new TypeError("fetch failed", { cause: { code: "ENOTFOUND" } })],
+  ])("takes %s as proof the token was not redeemed", (_what, error) => {
+    expect(refusedBeforeRedeeming(error)).toBe(true);
+  });
+
+  it.each<[string, unknown]>([
+    ["a 502 HTML answer", new InvalidResponseError("502", { status: 502, transient: true })],
+    ["a 500 server_error", new OAuthError({ error: "server_error", status: 500 })],
+    ["invalid_grant", new OAuthError({ error: "invalid_grant", status: 400 })],
+    ["a reset", new NetworkError("reset", { cause: { code: "ECONNRESET" } })],
+    ["Node's terminated body", new TypeError("terminated", { cause: { code: "UND_ERR_SOCKET" } })],
+    ["a timeout", new TimeoutError("slow")],
+    ["an abort", new AbortError()],
+    ["a 502 over a refused upstream", { status: 502, cause: { code: "ECONNREFUSED" } }],
+    ["a plain Error", new Error("socket hang up")],
+    ["nothing", undefined],
+  ])("leaves the token in doubt after %s", (_what, error) => {
+    expect(refusedBeforeRedeeming(error)).toBe(false);
   });
 });

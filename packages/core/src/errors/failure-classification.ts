@@ -114,3 +114,22 @@ export function failsForGood(error: unknown): boolean {
   if (own !== undefined) return !own;
   return (error instanceof TypeError || error instanceof RangeError) && !isTransientError(error);
 }
+
+/**
+ * Whether a failed refresh proves the server did not redeem the refresh token, so presenting it
+ * again is no reuse: an answer of 429 or 503 (refused before any work: the same rule the rotation
+ * coordinator applies without `verifyUnredeemed`), or a request that never left: a connection
+ * refused or a host name that did not resolve (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN` as a `code`
+ * down the `cause` chain, where `fetch` and grants put it). Anything else - a 500, 502 or
+ * 504, a reset, a timeout, an abort, an error with no status or code - leaves the token in doubt: the
+ * server may have rotated it before the answer was lost. Internal.
+ */
+export function refusedBeforeRedeeming(error: unknown): boolean {
+  // The nearest HTTP status decides: a 502 whose cause was a 429 upstream is still in doubt.
+  for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
+    const status = statusOf(cause);
+    if (status !== undefined) return status === 429 || status === 503;
+    if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(String(cause.code))) return true;
+  }
+  return false;
+}

@@ -68,10 +68,11 @@ function replayer(input: RequestInfo | URL, init: RequestInit | undefined): (() 
  *   `origins` (or the predicate accepts it) and the request has no `Authorization` header of its
  *   own. Every other request is passed to `fetch` untouched.
  * - On a 401 it invalidates exactly the token it sent (`manager.invalidate`), so a burst of 401s
- *   causes one refresh, and replays the request once with the new token, when the body can be sent
- *   again (none, a string, `URLSearchParams`, `FormData`, a `Blob`, an `ArrayBuffer` or a view, or a
- *   `Request`, whose body is kept by `clone()`); a `ReadableStream` body is sent once and its 401
- *   returned. The 401 is returned as is when the manager hands out the same token again.
+ *   causes one refresh (a sequence, at most one per the manager's `unauthorizedCooldownMs`), and
+ *   replays the request once with the new token, when the body can be sent again (none, a string,
+ *   `URLSearchParams`, `FormData`, a `Blob`, an `ArrayBuffer` or a view, or a `Request`, whose body
+ *   is kept by `clone()`); a `ReadableStream` body is sent once and its 401 returned. The 401 is
+ *   returned as is when the manager hands out the same token again.
  * - Redirects: the runtime's `fetch` follows them and, per the Fetch standard, drops
  *   `Authorization` when a redirect leaves the origin (Node, Deno and browsers do). A 401 from
  *   another origin after a redirect does not invalidate the token. Where a runtime does not drop the

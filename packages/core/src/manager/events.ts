@@ -20,6 +20,11 @@ export type TokenEventType =
   | "stale-served"
   /** A transient failure is retried after `delayMs`. */
   | "retry"
+  /**
+   * The refresher failed (`error`) without proving the server did not redeem the refresh token: it
+   * is dropped, never presented again, and the creator is called instead.
+   */
+  | "refresh-token-dropped"
   /** A caller failed fast: the server asked to wait (`Retry-After`) and the window is still open. */
   | "throttled"
   /** A caller got a permanent failure remembered from a fetch moments ago (`failureCacheMs`). */
@@ -44,7 +49,10 @@ export interface TokenEvent {
   readonly delayMs?: number;
   /** For `refresh-success` and `hit`: the expiry of the token. */
   readonly expiresAt?: number;
-  /** For `refresh-failure`, `failure-recalled`, `retry`, `store-degraded`: what went wrong. */
+  /**
+   * For `refresh-failure`, `failure-recalled`, `retry`, `refresh-token-dropped`, `store-degraded`:
+   * what went wrong.
+   */
   readonly error?: unknown;
 }
 

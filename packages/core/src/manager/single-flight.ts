@@ -34,6 +34,9 @@ export function checkTimeoutMs(timeoutMs: number | undefined, method: string): v
   }
 }
 
+/** What a caller whose own signal aborted gets: an `AbortError` whose `cause` is the signal's reason. */
+export const abandoned = (reason: unknown): AbortError => new AbortError(undefined, { cause: reason });
+
 /**
  * Waits for `promise` on behalf of one caller: rejects with `AbortError` when `signal` aborts and with
  * `TimeoutError` after `timeoutMs`, without touching `promise` itself. Until the wait ends, the timers
@@ -53,7 +56,7 @@ export function waitFor<T>(
           promise,
           createDeadline(timers, {
             parent: signal,
-            parentReason: (reason) => new AbortError(undefined, { cause: reason }),
+            parentReason: abandoned,
             timeoutMs,
             timeoutReason: () => notWithin("no token", timeoutMs),
           }),

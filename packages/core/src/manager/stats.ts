@@ -22,12 +22,22 @@ export interface TokenManagerStats {
   creatorCalls: number;
   /** Retries of transient failures. */
   retries: number;
+  /**
+   * Refresh tokens dropped after a refresher failure that did not prove the server left them
+   * unredeemed (so they are never presented again; the creator is called instead).
+   */
+  refreshTokensDropped: number;
   /** Callers answered with a still-valid token after its refresh failed. */
   staleServed: number;
   /** Callers that failed fast inside a throttle window. */
   throttled: number;
   /** Callers that got a remembered permanent failure at once (see `failureCacheMs`). */
   failuresRecalled: number;
+  /**
+   * `invalidate` calls that left the token cached: it replaced an invalidated one moments ago (see
+   * `unauthorizedCooldownMs`).
+   */
+  invalidationsRefused: number;
   /** Fetches answered by the shared store (another instance had fetched). */
   storeHits: number;
   /** Token sets written to the store. */
@@ -66,9 +76,11 @@ export function createCounters(): TokenManagerCounters {
     refreshFailures: 0,
     creatorCalls: 0,
     retries: 0,
+    refreshTokensDropped: 0,
     staleServed: 0,
     throttled: 0,
     failuresRecalled: 0,
+    invalidationsRefused: 0,
     storeHits: 0,
     storeWrites: 0,
     leaseWaits: 0,

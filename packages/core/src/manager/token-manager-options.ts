@@ -16,6 +16,7 @@ import {
   DEFAULT_RETRY_BASE_DELAY_MS,
   DEFAULT_RETRY_MAX_DELAY_MS,
   DEFAULT_SKEW_MS,
+  DEFAULT_UNAUTHORIZED_COOLDOWN_MS,
 } from "../defaults.js";
 import type { Timers } from "../internal/timers.js";
 import { defaulted, duration, func, methods, number, object, optional, validate } from "../options/rules.js";
@@ -30,7 +31,10 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   creator: TokenCreator<I>;
   /**
    * Used instead of `creator` when the cached set has a refresh token (for example a refresh-token
-   * grant). When it fails permanently (`invalid_grant`), `creator` is called once instead. With
+   * grant). It is retried only after a failure proving the server did not redeem the token (a 429
+   * or 503 answer, a connection refused or a host name that did not resolve before the request
+   * left). After any other failure (`invalid_grant`, a 502, a reset, a timeout) the token may have
+   * been rotated: it is dropped, never presented again, and `creator` is called once instead. With
    * `shared`, two processes may still present one refresh token (the store failing, a lease holder
    * frozen past its lease): unsafe with rotating refresh tokens, which `createRotationCoordinator`
    * (`@tokenkeep/core/rotation`) redeems once across processes.
@@ -81,7 +85,7 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
   retry?: Partial<RetryPolicy> | undefined;
   /**
    * Each creator call is aborted after this long (a transient `TimeoutError`, retried within
-   * `fetchTimeoutMs`).
+   * `fetchTimeoutMs`; a refresher call is not retried: its refresh token is dropped).
    * @default 10_000
    */
   creatorTimeoutMs?: number | undefined;
@@ -111,6 +115,16 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    * @default 300_000
    */
   maxThrottleMs?: number | undefined;
+  /**
+   * A token fetched to replace an invalidated one (a 401) is not invalidated again for this long
+   * after it arrived: `invalidate` leaves it cached and resolves `false` (counted as
+   * `invalidationsRefused`). When the replacement is rejected too, a new token will not help (wrong
+   * audience, a resource server with a stale key set), and an API answering every call with 401 would
+   * otherwise cost one token request per call; so it costs one per `unauthorizedCooldownMs`. 0 turns
+   * it off; `forceRefresh` still fetches.
+   * @default 30_000
+   */
+  unauthorizedCooldownMs?: number | undefined;
   /**
    * Receives one state object per event (hit, miss, refresh, retry...). Never receives a token.
    * @default undefined
@@ -166,6 +180,7 @@ const optionsRule = () => {
     fetchTimeoutMs: positiveMs(DEFAULT_FETCH_TIMEOUT_MS),
     failureCacheMs: ms(DEFAULT_FAILURE_CACHE_MS),
     maxThrottleMs: ms(DEFAULT_MAX_THROTTLE_MS),
+    unauthorizedCooldownMs: ms(DEFAULT_UNAUTHORIZED_COOLDOWN_MS),
     onEvent: optional(fn),
     now: optional(fn),
     timers: optional(
@@ -191,6 +206,7 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
   readonly fetchTimeoutMs: number;
   readonly failureCacheMs: number;
   readonly maxThrottleMs: number;
+  readonly unauthorizedCooldownMs: number;
   readonly onEvent: TokenEventHandler | undefined;
   readonly now: () => number;
   readonly timers?: Timers | undefined;

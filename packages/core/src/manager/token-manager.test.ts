@@ -1,7 +1,11 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { createFakeTime } from "../../test/support/fake-time.js";
-import { NetworkError, OAuthError, TokenkeepError } from "../errors/errors.js";
+import { InvalidResponseError, NetworkError, OAuthError, TokenkeepError } from "../errors/errors.js";
+import { createMemoryStore } from "../memory-store/memory-store.js";
+import { shareStore } from "../shared/share-store.js";
 import type { TokenCreatorContext, TokenIdentity } from "../token/token-creator.js";
 import type { TokenEvent } from "./events.js";
 import { createTokenManager } from "./token-manager.js";
@@ -249,6 +253,28 @@ describe("createTokenManager: single-flight", () => {
     await time.advance(800);
     expect((await patient).accessToken).toBe("at-1");
     expect(calls).toHaveLength(1);
+  });
+
+  it("starts no fetch for a caller whose signal has already aborted", async () => {
+    const { manager, calls } = setup();
+    const controller = new AbortController();
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    const error = await rejected(manager.getToken({ signal: controller.signal }));
+    expect(error).toMatchObject({ name: "AbortError", code: "ERR_TOKENKEEP_ABORTED", cause: reason });
+    expect(calls).toHaveLength(0);
+    expect(manager.stats()).toMatchObject({ refreshes: 0, entries: 0, inFlight: 0 });
+  });
+
+  it("passes an AbortSignal.timeout()'s reason on as the AbortError's cause", async () => {
+    const { manager, calls } = setup();
+    // What AbortSignal.timeout() aborts with, without waiting for a real timer.
+    const controller = new AbortController();
+    controller.abort(new DOMException("signal timed out", "TimeoutError"));
+    const error = await rejected(manager.getToken({ signal: controller.signal }));
+    expect(error).toMatchObject({ code: "ERR_TOKENKEEP_ABORTED", transient: false });
+    expect((error as Error).cause).toMatchObject({ name: "TimeoutError" });
+    expect(calls).toHaveLength(0);
   });
 });
 
@@ -548,6 +574,185 @@ describe("createTokenManager: refresher and creator timeout", () => {
   });
 });
 
+/** The error a real `fetch` rejects with for a port nobody listens on (127.0.0.1). */
+async function refusedConnection(): Promise<unknown> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return fetch(`http://127.0.0.1:${port}/token`, { method: "POST" }).then(
+    () => {
+      throw new Error("expected the connection to be refused");
+    },
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * A manager whose first set carries refresh token rt-1 and whose refresher fails with `failures` (in
+ * order) before answering; records which refresh token each refresher call presented.
+ */
+function rotating(failures: (() => unknown)[], overrides: Partial<TokenManagerOptions> = {}) {
+  const time = createFakeTime(undefined, { crypto: overrides.shared !== undefined });
+  const presented: (string | undefined)[] = [];
+  const events: TokenEvent[] = [];
+  let creatorCalls = 0;
+  const manager = createTokenManager({
+    now: time.now,
+    timers: time.timers,
+    random: () => 0,
+    refreshAheadRatio: 1,
+    onEvent: (event) => events.push(event),
+    creator: async () => ({ access_token: `c-${++creatorCalls}`, expires_in: 60, refresh_token: "rt-1" }),
+    refresher: async ({ previous, signal }) => {
+      presented.push(previous?.refreshToken);
+      const failure = failures.shift();
+      if (failure === undefined) return { access_token: "r", expires_in: 60, refresh_token: "rt-2" };
+      if (failure === hang) {
+        return new Promise<never>((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true }),
+        );
+      }
+      throw failure();
+    },
+    ...overrides,
+  });
+  return { time, manager, presented, events, creatorCalls: () => creatorCalls };
+}
+const hang = () => undefined;
+
+describe("createTokenManager: a refresh token is presented again only after a proven refusal", () => {
+  const inDoubt: [string, () => unknown][] = [
+    [
+      "an HTML 502 from a gateway",
+      () => new InvalidResponseError("502 with text/html", { status: 502, transient: true }),
+    ],
+    ["a 500 server_error", () => new OAuthError({ error: "server_error", status: 500 })],
+    ["a connection reset", () => new NetworkError("connection reset", { cause: { code: "ECONNRESET" } })],
+    ["a foreign error without status or code", () => new Error("socket hang up")],
+  ];
+  for (const [name, failure] of inDoubt) {
+    it(`after ${name}: drops the refresh token and calls the creator, never the refresher again`, async () => {
+      const { manager, time, presented, events, creatorCalls } = rotating([failure, failure]);
+      await manager.getToken();
+      await time.advance(60_000);
+      expect((await manager.getToken()).accessToken).toBe("c-2");
+      expect(presented).toEqual(["rt-1"]);
+      expect(creatorCalls()).toBe(2);
+      expect(manager.stats()).toMatchObject({ refreshTokensDropped: 1, retries: 0 });
+      const dropped = events.filter((event) => event.type === "refresh-token-dropped");
+      expect(dropped).toHaveLength(1);
+      expect(dropped[0]?.error).toBeInstanceOf(Error);
+    });
+  }
+
+  it("after creatorTimeoutMs aborted the refresher: never presents that refresh token again", async () => {
+    const { manager, time, presented, creatorCalls } = rotating([hang], { creatorTimeoutMs: 1_000 });
+    await manager.getToken();
+    await time.advance(60_000);
+    const pending = manager.getToken();
+    await time.advance(1_000);
+    expect((await pending).accessToken).toBe("c-2");
+    expect(presented).toEqual(["rt-1"]);
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("after the fetch's deadline passed mid-refresh: the next fetch calls the creator", async () => {
+    const { manager, time, presented, creatorCalls } = rotating([hang], {
+      creatorTimeoutMs: 10_000,
+      fetchTimeoutMs: 5_000,
+    });
+    await manager.getToken();
+    await time.advance(60_000);
+    const pending = rejected(manager.getToken());
+    await time.advance(5_000);
+    expect(await pending).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
+    expect((await manager.getToken()).accessToken).toBe("c-2");
+    expect(presented).toEqual(["rt-1"]);
+    expect(creatorCalls()).toBe(2);
+  });
+
+  it("forgets a dropped refresh token in the cache when the creator fails too", async () => {
+    let creatorCalls = 0;
+    const { manager, time, presented } = rotating(
+      [() => new InvalidResponseError("502", { status: 502, transient: true })],
+      {
+        creator: async () => {
+          creatorCalls++;
+          if (creatorCalls === 2) throw new OAuthError({ error: "invalid_client", status: 401 });
+          return { access_token: `c-${creatorCalls}`, expires_in: 60, refresh_token: "rt-1" };
+        },
+      },
+    );
+    await manager.getToken();
+    await time.advance(60_000);
+    expect(await rejected(manager.getToken())).toMatchObject({ error: "invalid_client" });
+    expect((await manager.getToken({ forceRefresh: true })).accessToken).toBe("c-3");
+    expect(presented).toEqual(["rt-1"]);
+  });
+
+  it("with a shared store: its copy of the set does not bring the dropped refresh token back", async () => {
+    let creatorCalls = 0;
+    const { manager, time, presented } = rotating(
+      [() => new InvalidResponseError("502", { status: 502, transient: true })],
+      {
+        shared: shareStore(createMemoryStore()),
+        creator: async () => {
+          creatorCalls++;
+          if (creatorCalls === 2) throw new OAuthError({ error: "invalid_client", status: 401 });
+          return { access_token: `c-${creatorCalls}`, expires_in: 60, refresh_token: "rt-1" };
+        },
+      },
+    );
+    await manager.getToken();
+    expect(manager.stats().storeWrites).toBe(1);
+    await time.advance(60_000);
+    expect(await rejected(manager.getToken())).toMatchObject({ error: "invalid_client" });
+    expect((await manager.getToken({ forceRefresh: true })).accessToken).toBe("c-3");
+    expect(presented).toEqual(["rt-1"]);
+  });
+
+  const refused: [string, () => unknown][] = [
+    ["a 429", () => new OAuthError({ error: "slow_down", status: 429 })],
+    ["a 503 without Retry-After", () => new InvalidResponseError("503", { status: 503, transient: true })],
+    [
+      "a 503 temporarily_unavailable",
+      () => new OAuthError({ error: "temporarily_unavailable", status: 503 }),
+    ],
+    [
+      "grants' NetworkError for a refused connection",
+      () =>
+        new NetworkError("token request failed: ECONNREFUSED", {
+          cause: new TypeError("fetch failed", { cause: { code: "ECONNREFUSED" } }),
+        }),
+    ],
+  ];
+  for (const [name, failure] of refused) {
+    it(`after ${name}: retries the refresher with the same refresh token`, async () => {
+      const { manager, time, presented, creatorCalls } = rotating([failure]);
+      await manager.getToken();
+      await time.advance(60_000);
+      const pending = manager.getToken();
+      await time.advance(0);
+      expect((await pending).accessToken).toBe("r");
+      expect(presented).toEqual(["rt-1", "rt-1"]);
+      expect(creatorCalls()).toBe(1);
+      expect(manager.stats()).toMatchObject({ refreshTokensDropped: 0, retries: 1 });
+    });
+  }
+
+  it("retries the refresher after the error a real fetch gives for a refused connection", async () => {
+    const error = await refusedConnection();
+    const { manager, time, presented } = rotating([() => error]);
+    await manager.getToken();
+    await time.advance(60_000);
+    const pending = manager.getToken();
+    await time.advance(0);
+    expect((await pending).accessToken).toBe("r");
+    expect(presented).toEqual(["rt-1", "rt-1"]);
+  });
+});
+
 describe("createTokenManager: forceRefresh and events", () => {
   it("forceRefresh fetches a new token even when the cached one is valid, once for concurrent callers", async () => {
     const { manager, calls } = setup();
@@ -607,6 +812,23 @@ describe("createTokenManager: invalidate", () => {
     expect(await manager.invalidate(first)).toBe(false);
     expect(calls).toHaveLength(2);
   });
+
+  it("keeps a token that replaced an invalidated one for unauthorizedCooldownMs, counting the refusals", async () => {
+    const { manager, calls, time } = setup({ unauthorizedCooldownMs: 10_000 });
+    // A token that did not replace an invalidated one is dropped at once, however young.
+    expect(await manager.invalidate(await manager.getToken())).toBe(true);
+    const second = await manager.getToken();
+    await time.advance(9_999);
+    expect(await manager.invalidate(second)).toBe(false);
+    expect(await manager.getToken()).toBe(second);
+    expect(manager.stats().invalidationsRefused).toBe(1);
+    await time.advance(1);
+    expect(await manager.invalidate(second)).toBe(true);
+    expect((await manager.getToken()).accessToken).toBe("at-3");
+    // forceRefresh is never refused.
+    expect((await manager.getToken({ forceRefresh: true })).accessToken).toBe("at-4");
+    expect(calls).toHaveLength(4);
+  });
 });
 
 describe("createTokenManager: dispose", () => {
@@ -627,7 +849,11 @@ describe("createTokenManager: options", () => {
   it("rejects bad options with a TypeError listing path: message", () => {
     let error: unknown;
     try {
-      createTokenManager({ creator: "nope", skewMs: -1 } as unknown as TokenManagerOptions<TokenIdentity>);
+      createTokenManager({
+        creator: "nope",
+        skewMs: -1,
+        unauthorizedCooldownMs: "30s",
+      } as unknown as TokenManagerOptions<TokenIdentity>);
     } catch (caught) {
       error = caught;
     }
@@ -636,6 +862,7 @@ describe("createTokenManager: options", () => {
     expect((error as Error).cause).toEqual([
       "creator: expected a function",
       "skewMs: expected a number >= 0 and <= 2147483647",
+      "unauthorizedCooldownMs: expected a number >= 0 and <= 2147483647",
     ]);
   });
 

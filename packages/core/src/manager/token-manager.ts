@@ -10,7 +10,7 @@
  */
 
 import { InvalidResponseError, TokenkeepError } from "../errors/errors.js";
-import { isTransientError } from "../errors/failure-classification.js";
+import { isTransientError, refusedBeforeRedeeming } from "../errors/failure-classification.js";
 import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import { boundedSet, type Hot } from "../internal/lru.js";
 import { createTimerSet, runtimeTimers } from "../internal/timers.js";
@@ -23,7 +23,7 @@ import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
-import { checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
+import { abandoned, checkTimeoutMs, type Flight, type WaitOptions, waitFor } from "./single-flight.js";
 import { effectiveSkewMs } from "./skew.js";
 import { createCounters, type TokenManagerStats } from "./stats.js";
 import { throttledError } from "./throttle.js";
@@ -36,7 +36,11 @@ export interface GetTokenOptions<I extends TokenIdentity = TokenIdentity> extend
    * @default {} (the default identity)
    */
   identity?: I | undefined;
-  /** Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError`. */
+  /**
+   * Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError` whose
+   * `cause` is the signal's reason (for `AbortSignal.timeout()`, its `TimeoutError`). A signal that
+   * has already aborted starts no fetch.
+   */
   signal?: AbortSignal | undefined;
   /** Abandons this caller's wait after this long with a `TimeoutError`. No limit by default. */
   timeoutMs?: number | undefined;
@@ -63,7 +67,10 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
   getAuthorizationHeader(options?: GetTokenOptions<I>): Promise<string>;
   /**
    * Drops the cached token if (and only if) it is `token`: call it when a request with that token
-   * got a 401. A burst of 401s for one token thus causes one refresh. Resolves `true` when dropped.
+   * got a 401. A burst of 401s for one token thus causes one refresh. A token fetched to replace an
+   * invalidated one is not dropped within `unauthorizedCooldownMs` of its arrival (resolves `false`):
+   * an API that rejects every token costs one token request per cooldown, not one per call.
+   * Resolves `true` when dropped.
    * The refresh token of the dropped set is kept for the next refresh. After `dispose` it resolves
    * `false` and touches nothing (like `peek`, which finds nothing; `getToken` rejects instead).
    */
@@ -78,7 +85,8 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
 
 /** A cached token set with its computed timeline. */
 interface Entry extends Hot {
-  readonly set: TokenSet;
+  /** Replaced by a copy without its refresh token once that is spent or in doubt. */
+  set: TokenSet;
   /** Until when it is handed out: `expiresAt - skew`. */
   usableUntil: number;
   /** From when `getToken` starts a background refresh. */
@@ -87,6 +95,8 @@ interface Entry extends Hot {
   retryAt: number;
   /** Background refreshes that failed in a row. */
   failures: number;
+  /** Until when `invalidate` leaves it cached (it replaced an invalidated token). */
+  keepUntil: number;
 }
 
 const EMPTY_IDENTITY: TokenIdentity = Object.freeze({});
@@ -142,7 +152,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const usableUntil =
       set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
     const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
-    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, hot: false };
+    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, keepUntil: 0, hot: false };
   };
 
   /**
@@ -190,17 +200,21 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         }
         return obtained;
       } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        if (useRefresher && !isTransientError(error)) {
-          // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
-          // do not let the dead refresh token be kept in (or presented again from) the new set.
+        if (useRefresher && !refusedBeforeRedeeming(error)) {
+          // The refresh token is spent, revoked or in doubt: a 502, a reset or a timeout may come
+          // after the server rotated it, and a rotated token presented again is a reuse, which
+          // revokes the grant. Never present it again (nor from the cache: the entry forgets it);
+          // obtain a new grant once, with the creator.
           useRefresher = false;
-          if (previous !== undefined) {
-            const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous;
-            previous = rest;
-          }
-          continue;
+          const { refreshToken, refreshTokenExpiresAt: _, ...rest } = previous!;
+          const entry = entries.get(key);
+          if (entry?.set.refreshToken === refreshToken) entry!.set = rest;
+          previous = rest;
+          counters.refreshTokensDropped++;
+          if (onEvent) emit("refresh-token-dropped", key, { error });
+          if (!signal.aborted) continue;
         }
+        if (signal.aborted) throw signal.reason;
         const delayMs =
           attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
         // No retry that could not finish within the fetch's budget: the caller hears now.
@@ -225,7 +239,15 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
+          // The store's copy of our own set may still hold a refresh token this process dropped.
+          obtain: (newer) =>
+            obtain(
+              key,
+              identity,
+              newer && newer.accessToken !== previous?.accessToken ? newer : previous,
+              signal,
+              budgetEnd,
+            ),
           signal,
         });
 
@@ -258,6 +280,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (disposed) throw disposedError();
         failures.close(key);
         const entry = makeEntry(obtained);
+        // It replaces an invalidated token: if it is rejected as well, a new one will not help.
+        if (entries.get(key)?.usableUntil === -1) entry.keepUntil = clock() + config.unauthorizedCooldownMs;
         boundedSet(entries, key, entry, maxEntries);
         counters.refreshSuccesses++;
         if (onEvent) emit("refresh-success", key, { background, expiresAt: entry.set.expiresAt });
@@ -315,6 +339,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       }
       return entry.set;
     }
+    // A caller that has already given up starts nothing (as `fetch` does with an aborted signal).
+    const signal = options?.signal;
+    if (signal?.aborted) throw abandoned(signal.reason);
     const flight = flights.get(key);
     if (flight !== undefined) {
       counters.coalesced++;
@@ -359,6 +386,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     const entry = entries.get(key);
     let dropped = false;
     if (entry !== undefined && entry.set.accessToken === accessToken && entry.usableUntil > -1) {
+      if (clock() < entry.keepUntil) {
+        counters.invalidationsRefused++;
+        return false;
+      }
       // Keep the entry (its refresh token serves the next refresh) but make it unusable.
       entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
       dropped = true;
