@@ -47,11 +47,12 @@ export function waitFor<T>(
   const signal = options?.signal;
   const timeoutMs = options?.timeoutMs;
   if (signal === undefined && timeoutMs === undefined) return promise;
-  const deadline = createDeadline(timers, {
-    parent: signal,
-    parentReason: (reason) => new AbortError(undefined, { cause: reason }),
+  const deadline = createDeadline(
+    timers,
+    signal,
     timeoutMs,
-    timeoutReason: () => notWithin("no token", timeoutMs),
-  });
+    () => notWithin("no token", timeoutMs),
+    (reason) => new AbortError(undefined, { cause: reason }),
+  );
   return within(promise, deadline);
 }

@@ -167,11 +167,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         // One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline).
         const fn = useRefresher ? refresher! : creator;
         const { creatorTimeoutMs: timeoutMs } = config;
-        const deadline = createDeadline(timers, {
-          parent: signal,
-          timeoutMs,
-          timeoutReason: () => notWithin("token creator did not answer", timeoutMs),
-        });
+        const deadline = createDeadline(timers, signal, timeoutMs, () =>
+          notWithin("token creator did not answer", timeoutMs),
+        );
         // A creator that throws instead of rejecting rejects this promise all the same.
         const answer = await within(
           new Promise<TokenCreatorResult>((resolve) =>
@@ -236,11 +234,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs
     // (plus one store call's timeout, when one is running as it passes).
     const { fetchTimeoutMs } = config;
-    const deadline = createDeadline(timers, {
-      parent: controller.signal,
-      timeoutMs: fetchTimeoutMs,
-      timeoutReason: () => notWithin("no token", fetchTimeoutMs),
-    });
+    const deadline = createDeadline(timers, controller.signal, fetchTimeoutMs, () =>
+      notWithin("no token", fetchTimeoutMs),
+    );
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
     // The flight is registered before the fetch starts (and before any hook runs), so a creator or
