@@ -199,13 +199,8 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
     `${origin}${path}/.well-known/openid-configuration`,
     `${origin}/.well-known/oauth-authorization-server${path}`,
   ]) {
-    const request = {
-      url,
-      method: "GET",
-      headers: { accept: "application/json" },
-      what: "discovery request",
-    } as const;
-    const metadata = await exchange(request, options, undefined, (response) =>
+    const request = { method: "GET", headers: { accept: "application/json" } } as const;
+    const metadata = await exchange(url, "discovery request", request, options, undefined, (response) =>
       readMetadata(response, issuer, options.allowInsecureRequests),
     );
     if (metadata) return metadata;

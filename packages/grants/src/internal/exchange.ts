@@ -16,19 +16,16 @@ export interface Transport {
   readonly timeoutMs: number;
 }
 
-/** One HTTP request to an authorization server. */
+/** One HTTP request to an authorization server: what `fetch` gets besides the signal and redirect mode. */
 export interface ExchangeRequest {
-  readonly url: string;
   readonly method: "GET" | "POST";
   readonly headers: Record<string, string>;
   readonly body?: string | undefined;
-  /** Names the request in error messages ("token request"). */
-  readonly what: string;
 }
 
 /**
- * Sends `request` and reads its answer with `read`, both within `transport.timeoutMs` and the
- * caller's `signal`. Failures become core's errors: `AbortError` when the caller aborted,
+ * Sends `request` to `url` and reads its answer with `read`, both within `transport.timeoutMs` and the
+ * caller's `signal`; `what` names the request in error messages ("token request"). Failures become core's errors: `AbortError` when the caller aborted,
  * `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
  * code: `ECONNREFUSED`, `ENOTFOUND`, a TLS code); errors thrown by `read` (`OAuthError`,
  * `InvalidResponseError`) pass through. Every one but `AbortError` names the endpoint (origin and
@@ -37,19 +34,18 @@ export interface ExchangeRequest {
  * they carry the client's credentials. POST redirects are not followed.
  */
 export async function exchange<T>(
+  url: string,
+  what: string,
   request: ExchangeRequest,
   transport: Transport,
   signal: AbortSignal | undefined,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
-  const { url, what } = request;
   const aborted = () => new AbortError(`${what} was aborted`, { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
   const timeout = AbortSignal.timeout(transport.timeoutMs);
   const init = {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
+    ...request,
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
     redirect: request.method === "POST" ? "manual" : "follow",

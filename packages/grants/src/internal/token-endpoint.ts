@@ -86,7 +86,7 @@ export async function postToEndpoint<T>(
     ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
     ...Object.keys(headers).map((name) => /^authorization$/i.test(name) && headers[name]?.split(" ").at(-1)),
   ].filter((value): value is string => typeof value === "string" && value !== "");
-  return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
+  return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);
     }),
