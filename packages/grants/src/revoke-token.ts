@@ -60,7 +60,7 @@ const rule = () =>
  */
 export async function revokeToken(options: RevokeTokenOptions): Promise<void> {
   const parsed = rules.validate(rule(), options, "revokeToken", (parsed) =>
-    checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl }),
+    checkGrantOptions(parsed, "revocationUrl"),
   );
   const url = await resolveEndpoint(parsed, "revocation_endpoint", parsed.revocationUrl, parsed.signal);
   const params = { token: parsed.token, token_type_hint: parsed.tokenTypeHint };
