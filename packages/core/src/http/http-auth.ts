@@ -85,11 +85,6 @@ export function parseHttpAuthOptions<I extends TokenIdentity>(
   };
 }
 
-/** The `Authorization` header value of a token set, e.g. `Bearer eyJ...`. */
-export function authorizationOf(set: TokenSet): string {
-  return `${set.tokenType} ${set.accessToken}`;
-}
-
 /**
  * Whether a response answered a request that was redirected to another origin: its 401 is about a
  * request that carried no token of ours (fetch drops `Authorization` on cross-origin redirects).

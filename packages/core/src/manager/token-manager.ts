@@ -18,7 +18,7 @@ import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
-import type { TokenSet } from "../token/token-set.js";
+import { authorizationOf, type TokenSet } from "../token/token-set.js";
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
@@ -379,10 +379,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
 
   return {
     getToken,
-    getAuthorizationHeader: async (options) => {
-      const set = await getToken(options);
-      return `${set.tokenType} ${set.accessToken}`;
-    },
+    getAuthorizationHeader: async (options) => authorizationOf(await getToken(options)),
     invalidate,
     peek(identity) {
       const entry = entries.get(identityKey(identity));
