@@ -192,17 +192,16 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (useRefresher && !isTransientError(error)) {
           // The refresh token is spent or revoked: obtain a new grant once, with the creator, and
           // do not let the dead refresh token be kept in (or presented again from) the new set.
+          // (`useRefresher` was only set with a previous set holding a refresh token.)
           useRefresher = false;
-          if (previous !== undefined) {
-            const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous;
-            previous = rest;
-          }
+          const { refreshToken: _dead, refreshTokenExpiresAt: _deadUntil, ...rest } = previous!;
+          previous = rest;
           continue;
         }
         const delayMs =
           attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
         // No retry that could not finish within the fetch's budget: the caller hears now.
-        if (delayMs === false || delayMs === undefined || clock() + delayMs >= budgetEnd) throw error;
+        if (typeof delayMs !== "number" || clock() + delayMs >= budgetEnd) throw error;
         counters.retries++;
         if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
         await timers.sleep(delayMs, signal);
@@ -302,10 +301,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       // Refresh-ahead window: serve the current token, start one background refresh.
       entry.hot = true;
       counters.hits++;
-      if (entry.failures > 0) {
-        counters.staleServed++;
-        if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
-      } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
+      // Stale: the last background refresh failed.
+      const stale = entry.failures > 0;
+      if (stale) counters.staleServed++;
+      if (onEvent) emit(stale ? "stale-served" : "hit", key, { expiresAt: entry.set.expiresAt });
       if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
         startFlight(key, identity, entry, true);
       }
