@@ -1,4 +1,4 @@
-import { AbortError, InvalidResponseError, isTransientStatus, type JsonValue } from "@tokenkeep/core";
+import { InvalidResponseError, isTransientStatus, type JsonValue } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
 import {
   DEFAULT_ALLOW_INSECURE_REQUESTS,
@@ -6,7 +6,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
-import { exchange } from "./internal/exchange.js";
+import { abortedError, exchange } from "./internal/exchange.js";
 import { INSECURE_URL_MESSAGE, insecureUrlProblem, isSecureEnough } from "./internal/transport-security.js";
 
 /**
@@ -210,8 +210,6 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
   });
 }
 
-const abortError = (signal: AbortSignal) => new AbortError("discovery was aborted", { cause: signal.reason });
-
 /**
  * The metadata of `issuer` from the cache, or read once for every caller; `signal` only stops this
  * caller's wait. What creators call: their options were checked when they were made.
@@ -222,7 +220,7 @@ export function lookUpMetadata(
   signal: AbortSignal | undefined,
 ): Promise<AuthorizationServerMetadata> {
   // Aborted already: nothing is sent (and no shared lookup is left without a listener).
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(abortedError("discovery", signal));
   const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
   const { now } = options;
   const cache = caches.get(transport) ?? new Map<string, CacheEntry>();
@@ -251,7 +249,7 @@ export function lookUpMetadata(
   if (!signal) return entry.metadata;
   const { metadata } = entry;
   return new Promise<AuthorizationServerMetadata>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
+    const onAbort = () => reject(abortedError("discovery", signal));
     signal.addEventListener("abort", onAbort, { once: true });
     metadata.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });

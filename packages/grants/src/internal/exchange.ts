@@ -23,10 +23,14 @@ export interface ExchangeRequest {
   readonly body?: string | undefined;
 }
 
+/** The error of a request (or discovery) its caller aborted: "token request was aborted". */
+export const abortedError = (what: string, signal: AbortSignal | undefined): AbortError =>
+  new AbortError(`${what} was aborted`, { cause: signal?.reason });
+
 /**
  * Sends `request` to `url` and reads its answer with `read`, both within `transport.timeoutMs` and the
- * caller's `signal`; `what` names the request in error messages ("token request"). Failures become core's errors: `AbortError` when the caller aborted,
- * `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
+ * caller's `signal`; `what` names the request in error messages ("token request"). Failures become
+ * core's errors: `AbortError` when the caller aborted, `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
  * code: `ECONNREFUSED`, `ENOTFOUND`, a TLS code); errors thrown by `read` (`OAuthError`,
  * `InvalidResponseError`) pass through. Every one but `AbortError` names the endpoint (origin and
  * path) in its message and an enumerable `endpoint` field (so `toJSON()` has it; core's errors carry
@@ -41,8 +45,7 @@ export async function exchange<T>(
   signal: AbortSignal | undefined,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
-  const aborted = () => new AbortError(`${what} was aborted`, { cause: signal?.reason });
-  if (signal?.aborted) throw aborted();
+  if (signal?.aborted) throw abortedError(what, signal);
   const timeout = AbortSignal.timeout(transport.timeoutMs);
   const init = {
     ...request,
@@ -63,7 +66,7 @@ export async function exchange<T>(
       failure = error;
       if (!error.message.includes(endpoint)) error.message = `${what} to ${endpoint}: ${error.message}`;
     } else if (signal?.aborted) {
-      throw aborted();
+      throw abortedError(what, signal);
     } else if (timeout.aborted) {
       failure = new TimeoutError(`${what} to ${endpoint} timed out after ${transport.timeoutMs} ms`, {
         timeoutMs: transport.timeoutMs,

@@ -30,7 +30,8 @@ export async function resolveEndpoint(
       ? `names no ${kind}`
       : !isSecureEnough(url, options.allowInsecureRequests) &&
         `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
-  if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`, { transient: false });
+  // Not transient (the error's default): asking again gets the same metadata.
+  if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`);
   return url as string;
 }
 
