@@ -156,10 +156,11 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     signal: AbortSignal,
     budgetEnd: number,
   ): Promise<Obtained> => {
+    // No expiry (`undefined <= now` is false) or not yet expired.
     let useRefresher =
       refresher !== undefined &&
       previous?.refreshToken !== undefined &&
-      !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
+      !(previous.refreshTokenExpiresAt! <= clock());
     for (let attempt = 0; ; attempt++) {
       const sentAt = clock();
       try {
