@@ -76,12 +76,11 @@ export function parseHttpAuthOptions<I extends TokenIdentity>(
     const set = new Set(origins.map((origin) => new URL(origin).origin));
     allowed = (url) => set.has(url.origin);
   }
-  const custom = options.fetch;
   return {
     allowed,
     identity: options.identity,
     // Looked up per call, never captured: tests and polyfills may replace globalThis.fetch later.
-    fetch: custom ?? ((input, init) => globalThis.fetch(input, init)),
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
   };
 }
 

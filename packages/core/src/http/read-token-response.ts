@@ -42,15 +42,13 @@ export async function readTokenResponse(
   options: ReadTokenResponseOptions,
 ): Promise<TokenSet> {
   const { status } = response;
-  const now = options.now ?? Date.now;
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
+  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), (options.now ?? Date.now)());
   const ok = status >= 200 && status < 300;
-  const transient = isTransientStatus(status);
   const contentType = response.headers.get("content-type");
   const invalid = (what: string) =>
     new InvalidResponseError(`authorization server answered ${status} with ${what}`, {
       status,
-      transient: ok || transient,
+      transient: ok || isTransientStatus(status),
       retryAfterMs,
       response,
     });

@@ -118,7 +118,8 @@ export const number = ({ min = -Infinity, above, max = Infinity, int }: NumberBo
       (int ? Number.isInteger(value) : Number.isFinite(value)) &&
       value >= min &&
       value <= max &&
-      !(above !== undefined && value <= above),
+      // `value <= undefined` is false: no `above`, no bound.
+      !(value <= above!),
     `expected ${int ? "an integer" : "a number"} ${limits.filter(Boolean).join(" and ")}`.trim(),
   );
 };
