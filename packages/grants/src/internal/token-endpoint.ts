@@ -84,8 +84,8 @@ export async function postToEndpoint<T>(
   // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
-    ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
-    ...Object.keys(headers).map((name) => /^authorization$/i.test(name) && headers[name]?.split(" ").at(-1)),
+    ...Object.entries(all).map(([name, value]) => SECRET_PARAM.test(name) && value),
+    ...Object.entries(headers).map(([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1)),
   ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
