@@ -203,10 +203,7 @@ export type ResolvedGrantOptions = {
  * match the chosen client authentication, and only one transport is given. Problems are
  * `path: message` lines.
  */
-export function checkGrantOptions(
-  options: ResolvedGrantOptions,
-  name = "tokenUrl",
-): string[] {
+export function checkGrantOptions(options: ResolvedGrantOptions, name = "tokenUrl"): string[] {
   const value = (options as Readonly<Record<string, unknown>>)[name];
   const problems: string[] = [];
   if (value === undefined && options.issuer === undefined) {

@@ -85,7 +85,9 @@ export async function postToEndpoint<T>(
   const secrets = [
     options.clientSecret,
     ...Object.entries(all).map(([name, value]) => SECRET_PARAM.test(name) && value),
-    ...Object.entries(headers).map(([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1)),
+    ...Object.entries(headers).map(
+      ([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1),
+    ),
   ].filter((value): value is string => typeof value === "string" && value !== "");
   return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
