@@ -47,12 +47,14 @@ export function waitFor<T>(
   const signal = options?.signal;
   const timeoutMs = options?.timeoutMs;
   if (signal === undefined && timeoutMs === undefined) return promise;
-  const deadline = createDeadline(
-    timers,
-    signal,
-    timeoutMs,
-    () => notWithin("no token", timeoutMs),
-    (reason) => new AbortError(undefined, { cause: reason }),
+  return within(
+    promise,
+    createDeadline(
+      timers,
+      signal,
+      timeoutMs,
+      () => notWithin("no token", timeoutMs),
+      (reason) => new AbortError(undefined, { cause: reason }),
+    ),
   );
-  return within(promise, deadline);
 }

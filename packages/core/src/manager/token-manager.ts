@@ -277,11 +277,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (background && current !== undefined && entries.get(key) === current) {
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
-          const backoff = Math.max(
-            retryAfterMs,
-            retryDelayMs(undefined, current.failures, retry, random) ?? 0,
+          current.retryAt = Math.min(
+            at + Math.max(retryAfterMs, retryDelayMs(undefined, current.failures, retry, random) ?? 0),
+            current.usableUntil,
           );
-          current.retryAt = Math.min(at + backoff, current.usableUntil);
         }
         throw error;
       },
