@@ -246,8 +246,8 @@ export function lookUpMetadata(
     cache.set(issuer, created);
     entry = created;
   }
-  if (!signal) return entry.metadata;
   const { metadata } = entry;
+  if (!signal) return metadata;
   return new Promise<AuthorizationServerMetadata>((resolve, reject) => {
     const onAbort = () => reject(abortedError("discovery", signal));
     signal.addEventListener("abort", onAbort, { once: true });
