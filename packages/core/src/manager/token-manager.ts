@@ -242,13 +242,15 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     // The flight is registered before the fetch starts (and before any hook runs), so a creator or
     // hook that calls back into the manager joins this flight instead of starting another.
     let startFetch!: (fetch: Promise<Obtained>) => void;
-    const fetched = new Promise<Obtained>((resolve) => {
-      startFetch = resolve;
-    });
     // The flight ends with the fetch (or dispose), not at the deadline, which only stops the fetch's
     // own steps: a token obtained in time is kept even when storing it runs late (dropped, a rotated
     // refresh token would be presented again).
-    const promise = within(fetched, { ...deadline, signal: controller.signal }).then(
+    const promise = within(
+      new Promise<Obtained>((resolve) => {
+        startFetch = resolve;
+      }),
+      { ...deadline, signal: controller.signal },
+    ).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
