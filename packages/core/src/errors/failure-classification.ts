@@ -98,9 +98,7 @@ function classifyOne(error: unknown): boolean | undefined {
  * A foreign error carries no `Retry-After`: throw core's errors with `retryAfterMs` to control waits.
  */
 export function isTransientError(error: unknown): boolean {
-  const own = classifyOne(error);
-  if (own !== undefined) return own;
-  return isObject(error) && classifyOne(error.cause) === true;
+  return classifyOne(error) ?? (isObject(error) && classifyOne(error.cause) === true);
 }
 
 /**
