@@ -56,10 +56,9 @@ function isTimeout(error: Failure): boolean {
 
 /** The HTTP status an error carries as `status`, `statusCode` or `response.status`, when numeric. */
 function statusOf(error: Failure): number | undefined {
-  for (const status of [error.status, error.statusCode, isObject(error.response) && error.response.status]) {
-    if (typeof status === "number") return status;
-  }
-  return undefined;
+  return [error.status, error.statusCode, isObject(error.response) && error.response.status].find(
+    (status) => typeof status === "number",
+  ) as number | undefined;
 }
 
 /**
