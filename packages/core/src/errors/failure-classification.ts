@@ -75,8 +75,7 @@ function classifyOne(error: unknown): boolean | undefined {
   if (isTokenkeepError(error)) return error.transient;
   const status = statusOf(error);
   if (status !== undefined) return isTransientStatus(status);
-  if (isFetchNetworkFailure(error) || isTimeout(error)) return true;
-  return undefined;
+  return isFetchNetworkFailure(error) || isTimeout(error) || undefined;
 }
 
 /**
