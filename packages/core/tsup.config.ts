@@ -1,4 +1,5 @@
 import { defineConfig } from "tsup";
+import { internalPropsPattern } from "./src/internal/internal-props.js";
 
 export default defineConfig({
   entry: {
@@ -16,4 +17,9 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: "es2023",
+  minifySyntax: true,
+  // The manager's internal fields, shortened: see src/internal/internal-props.ts.
+  esbuildOptions(options) {
+    options.mangleProps = internalPropsPattern();
+  },
 });

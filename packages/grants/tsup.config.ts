@@ -13,4 +13,5 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: "es2023",
+  minifySyntax: true,
 });

@@ -1,4 +1,4 @@
-import { AbortError, InvalidResponseError, isTransientStatus, type JsonValue } from "@tokenkeep/core";
+import { InvalidResponseError, isTransientStatus, type JsonValue } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
 import {
   DEFAULT_ALLOW_INSECURE_REQUESTS,
@@ -6,7 +6,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
-import { exchange } from "./internal/exchange.js";
+import { abortedError, exchange } from "./internal/exchange.js";
 import {
   CREDENTIALS_IN_URL_MESSAGE,
   hasCredentials,
@@ -196,13 +196,8 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
     `${origin}${path}/.well-known/openid-configuration`,
     `${origin}/.well-known/oauth-authorization-server${path}`,
   ]) {
-    const request = {
-      url,
-      method: "GET",
-      headers: { accept: "application/json" },
-      what: "discovery request",
-    } as const;
-    const metadata = await exchange(request, options, undefined, (response) =>
+    const request = { method: "GET", headers: { accept: "application/json" } } as const;
+    const metadata = await exchange(url, "discovery request", request, options, undefined, (response) =>
       readMetadata(response, issuer),
     );
     if (metadata) return metadata;
@@ -211,8 +206,6 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
     status: 404,
   });
 }
-
-const abortError = (signal: AbortSignal) => new AbortError("discovery was aborted", { cause: signal.reason });
 
 /**
  * The metadata of `issuer` from the cache, or read once for every caller; `signal` only stops this
@@ -224,7 +217,7 @@ export function lookUpMetadata(
   signal: AbortSignal | undefined,
 ): Promise<AuthorizationServerMetadata> {
   // Aborted already: nothing is sent (and no shared lookup is left without a listener).
-  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (signal?.aborted) return Promise.reject(abortedError("discovery", signal));
   const transport: object = options.ky ?? options.fetch ?? globalThis.fetch;
   const { now } = options;
   const cache = caches.get(transport) ?? new Map<string, CacheEntry>();
@@ -250,10 +243,10 @@ export function lookUpMetadata(
     cache.set(issuer, created);
     entry = created;
   }
-  if (!signal) return entry.metadata;
   const { metadata } = entry;
+  if (!signal) return metadata;
   return new Promise<AuthorizationServerMetadata>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal));
+    const onAbort = () => reject(abortedError("discovery", signal));
     signal.addEventListener("abort", onAbort, { once: true });
     metadata.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });

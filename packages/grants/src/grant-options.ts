@@ -20,6 +20,7 @@ import {
   DEFAULT_TIMEOUT_MS,
 } from "./defaults.js";
 import { issuerIdentifier } from "./discovery.js";
+import { isStrings } from "./internal/params.js";
 import {
   CREDENTIALS_IN_URL_MESSAGE,
   insecureUrlProblem,
@@ -168,11 +169,7 @@ export const notTaken =
 
 /** A string, or a list of strings (scope, resource). */
 export const stringsRule = (): Rule<string | readonly string[]> =>
-  check(
-    (value) =>
-      typeof value === "string" || (Array.isArray(value) && value.every((item) => typeof item === "string")),
-    "expected a string or an array of strings",
-  );
+  check(isStrings, "expected a string or an array of strings");
 
 /** A built-in method's name, or an object with `method` and `authenticate` (a {@link ClientAuthenticator}). */
 const clientAuthenticationRule = (): Rule<ClientAuthentication> => {
@@ -223,28 +220,23 @@ export type ResolvedGrantOptions = {
 };
 
 /**
- * The checks that span several options: an endpoint (`tokenUrl`, or the one named by `endpoint`) or
- * an issuer is known, endpoints are https unless loopback or `allowInsecureRequests`, credentials
- * match the chosen client authentication, headers are what `fetch` can send, and only one transport
- * is given. Problems are `path: message` lines.
+ * The checks that span several options: an endpoint (`tokenUrl`, or the option `name` of `options`,
+ * `revocationUrl` for instance) or an issuer is known, endpoints are https unless loopback or
+ * `allowInsecureRequests`, credentials match the chosen client authentication, headers are what
+ * `fetch` can send, and only one transport is given. Problems are `path: message` lines.
  */
-export function checkGrantOptions(
-  options: ResolvedGrantOptions,
-  endpoint: { readonly name: string; readonly value: unknown } = {
-    name: "tokenUrl",
-    value: options.tokenUrl,
-  },
-): string[] {
+export function checkGrantOptions(options: ResolvedGrantOptions, name = "tokenUrl"): string[] {
+  const value = (options as Readonly<Record<string, unknown>>)[name];
   const problems: string[] = [];
-  if (endpoint.value === undefined && options.issuer === undefined) {
-    problems.push(`${endpoint.name}: either ${endpoint.name} or issuer is required`);
+  if (value === undefined && options.issuer === undefined) {
+    problems.push(`${name}: either ${name} or issuer is required`);
   }
-  for (const [name, value] of [
-    [endpoint.name, endpoint.value],
+  for (const [option, url] of [
+    [name, value],
     ["issuer", options.issuer],
   ] as const) {
-    if (value !== undefined && !isSecureEnough(value as string | URL, options.allowInsecureRequests)) {
-      problems.push(insecureUrlProblem(name));
+    if (url !== undefined && !isSecureEnough(url as string | URL, options.allowInsecureRequests)) {
+      problems.push(insecureUrlProblem(option));
     }
   }
   const method = options.clientAuthentication;

@@ -72,7 +72,7 @@ const revocationShape = () => ({
   revocationUrl: rules.optional(urlRule()),
 });
 const checkRevocation = (parsed: ResolvedGrantOptions & { revocationUrl?: string | undefined }) =>
-  checkGrantOptions(parsed, { name: "revocationUrl", value: parsed.revocationUrl });
+  checkGrantOptions(parsed, "revocationUrl");
 
 type ParsedRevocation = ReturnType<typeof parseRevocation>;
 const parseRevocation = (options: RevocationOptions, label: string) =>

@@ -116,10 +116,12 @@ export class OAuthError extends TokenkeepError {
   declare readonly response: Response | undefined;
 
   constructor(options: OAuthErrorOptions) {
-    const transient =
-      options.transient ??
-      (!PERMANENT_OAUTH_ERRORS.has(options.error) || options.status >= 500 || options.status === 429);
-    super("ERR_TOKENKEEP_OAUTH", describeOAuth(options), { ...options, transient });
+    super("ERR_TOKENKEEP_OAUTH", describeOAuth(options), {
+      ...options,
+      transient:
+        options.transient ??
+        (!PERMANENT_OAUTH_ERRORS.has(options.error) || options.status >= 500 || options.status === 429),
+    });
     this.error = options.error;
     this.errorDescription = options.errorDescription;
     this.errorUri = options.errorUri;
@@ -129,8 +131,7 @@ export class OAuthError extends TokenkeepError {
 }
 
 function describeOAuth(options: OAuthErrorOptions): string {
-  const description = options.errorDescription ? `: ${options.errorDescription}` : "";
-  return `authorization server answered ${options.status} ${options.error}${description}`;
+  return `authorization server answered ${options.status} ${options.error}${options.errorDescription ? `: ${options.errorDescription}` : ""}`;
 }
 
 /** Options of {@link InvalidResponseError}. */

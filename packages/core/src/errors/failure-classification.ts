@@ -56,10 +56,9 @@ function isTimeout(error: Failure): boolean {
 
 /** The HTTP status an error carries as `status`, `statusCode` or `response.status`, when numeric. */
 function statusOf(error: Failure): number | undefined {
-  for (const status of [error.status, error.statusCode, isObject(error.response) && error.response.status]) {
-    if (typeof status === "number") return status;
-  }
-  return undefined;
+  return [error.status, error.statusCode, isObject(error.response) && error.response.status].find(
+    (status) => typeof status === "number",
+  ) as number | undefined;
 }
 
 /**
@@ -76,8 +75,7 @@ function classifyOne(error: unknown): boolean | undefined {
   if (isTokenkeepError(error)) return error.transient;
   const status = statusOf(error);
   if (status !== undefined) return isTransientStatus(status);
-  if (isFetchNetworkFailure(error) || isTimeout(error)) return true;
-  return undefined;
+  return isFetchNetworkFailure(error) || isTimeout(error) || undefined;
 }
 
 /**
@@ -98,9 +96,7 @@ function classifyOne(error: unknown): boolean | undefined {
  * A foreign error carries no `Retry-After`: throw core's errors with `retryAfterMs` to control waits.
  */
 export function isTransientError(error: unknown): boolean {
-  const own = classifyOne(error);
-  if (own !== undefined) return own;
-  return isObject(error) && classifyOne(error.cause) === true;
+  return classifyOne(error) ?? (isObject(error) && classifyOne(error.cause) === true);
 }
 
 /**
@@ -129,7 +125,8 @@ export function refusedBeforeRedeeming(error: unknown): boolean {
   for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
     const status = statusOf(cause);
     if (status !== undefined) return status === 429 || status === 503;
-    if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(String(cause.code))) return true;
+    // (`test` reads a missing code as "undefined", which never matches.)
+    if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(cause.code as string)) return true;
   }
   return false;
 }

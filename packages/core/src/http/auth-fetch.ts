@@ -1,6 +1,7 @@
 import type { TokenIdentity } from "../token/token-creator.js";
+import { authorizationOf } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { authorizationOf, type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
+import { type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
 
 /** Options of {@link createAuthFetch}. */
 export interface AuthFetchOptions<I extends TokenIdentity = TokenIdentity> extends HttpAuthOptions<I> {

@@ -76,18 +76,12 @@ export function parseHttpAuthOptions<I extends TokenIdentity>(
     const set = new Set(origins.map((origin) => new URL(origin).origin));
     allowed = (url) => set.has(url.origin);
   }
-  const custom = options.fetch;
   return {
     allowed,
     identity: options.identity,
     // Looked up per call, never captured: tests and polyfills may replace globalThis.fetch later.
-    fetch: custom ?? ((input, init) => globalThis.fetch(input, init)),
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
   };
-}
-
-/** The `Authorization` header value of a token set, e.g. `Bearer eyJ...`. */
-export function authorizationOf(set: TokenSet): string {
-  return `${set.tokenType} ${set.accessToken}`;
 }
 
 /**

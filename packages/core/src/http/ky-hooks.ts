@@ -1,8 +1,8 @@
 import { setRecent } from "../internal/lru.js";
 import type { TokenIdentity } from "../token/token-creator.js";
-import type { TokenSet } from "../token/token-set.js";
+import { authorizationOf, type TokenSet } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { authorizationOf, type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
+import { type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
 
 /** Options of {@link createKyHooks}. */
 export interface KyHooksOptions<I extends TokenIdentity = TokenIdentity> extends HttpAuthOptions<I> {

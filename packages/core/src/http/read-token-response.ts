@@ -20,7 +20,7 @@ export interface ReadTokenResponseOptions extends Omit<ParseTokenResponseOptions
 
 function isJsonMediaType(contentType: string | null): boolean {
   if (contentType === null) return true; // no claim either way: let the body decide
-  const type = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  const type = contentType.split(";")[0]!.trim().toLowerCase(); // split always gives one part
   return type === "application/json" || type.endsWith("+json");
 }
 
@@ -42,37 +42,34 @@ export async function readTokenResponse(
   options: ReadTokenResponseOptions,
 ): Promise<TokenSet> {
   const { status } = response;
-  const now = options.now ?? Date.now;
-  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), now());
+  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), (options.now ?? Date.now)());
   const ok = status >= 200 && status < 300;
-  const transient = isTransientStatus(status);
   const contentType = response.headers.get("content-type");
   const invalid = (what: string) =>
     new InvalidResponseError(`authorization server answered ${status} with ${what}`, {
       status,
-      transient: ok || transient,
+      transient: ok || isTransientStatus(status),
       retryAfterMs,
       response,
     });
 
-  let body: unknown;
-  if (isJsonMediaType(contentType)) {
-    let textBody: string;
-    try {
-      textBody = await response.text();
-    } catch (error) {
-      throw bodyReadError(error);
-    }
-    if (textBody.trim() === "") throw invalid("an empty body");
-    try {
-      body = JSON.parse(textBody);
-    } catch {
-      // Not kept as the cause: JSON.parse quotes the text it rejects, which may hold a token.
-      throw invalid("a body that is not JSON");
-    }
-  } else {
+  if (!isJsonMediaType(contentType)) {
     await response.body?.cancel().catch(() => {});
     throw invalid(`${contentType?.split(";")[0]} instead of JSON`);
+  }
+  let textBody: string;
+  try {
+    textBody = await response.text();
+  } catch (error) {
+    throw bodyReadError(error);
+  }
+  if (textBody.trim() === "") throw invalid("an empty body");
+  let body: unknown;
+  try {
+    body = JSON.parse(textBody);
+  } catch {
+    // Not kept as the cause: JSON.parse quotes the text it rejects, which may hold a token.
+    throw invalid("a body that is not JSON");
   }
 
   if (isObject(body)) {

@@ -13,29 +13,25 @@ export interface Deadline {
   release(): void;
 }
 
-/** What a deadline follows. */
-export interface DeadlineOptions {
-  /** Aborts the deadline when it aborts. */
-  readonly parent?: AbortSignal | undefined;
-  /** The abort reason given the parent's reason; the parent's reason itself by default. */
-  readonly parentReason?: ((reason: unknown) => unknown) | undefined;
-  /** Aborts the deadline after this long. */
-  readonly timeoutMs?: number | undefined;
-  /** The abort reason when the timeout passes. */
-  readonly timeoutReason?: (() => unknown) | undefined;
-}
-
-/** Creates a deadline; call `release` (or use {@link within}) once the work is done. */
-export function createDeadline(timers: TimerSet, options: DeadlineOptions): Deadline {
+/**
+ * Creates a deadline; call `release` (or use {@link within}) once the work is done. It aborts when
+ * `parent` aborts (with `parentReason(parent.reason)`, or the parent's reason itself by default) or
+ * after `timeoutMs` (with `timeoutReason()`). Positional, not an options object: the manager calls it
+ * on every fetch, and field names would ship in every bundle.
+ */
+export function createDeadline(
+  timers: TimerSet,
+  parent: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+  timeoutReason: () => unknown,
+  parentReason?: (reason: unknown) => unknown,
+): Deadline {
   const controller = new AbortController();
-  const { parent, parentReason, timeoutMs } = options;
   const onAbort = () => controller.abort(parentReason ? parentReason(parent?.reason) : parent?.reason);
   if (parent?.aborted) onAbort();
   else parent?.addEventListener("abort", onAbort, { once: true });
   const cancel =
-    timeoutMs === undefined
-      ? undefined
-      : timers.schedule(() => controller.abort(options.timeoutReason?.()), timeoutMs);
+    timeoutMs === undefined ? undefined : timers.schedule(() => controller.abort(timeoutReason()), timeoutMs);
   return {
     signal: controller.signal,
     release() {

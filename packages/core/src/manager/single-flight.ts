@@ -54,12 +54,7 @@ export function waitFor<T>(
       ? promise
       : within(
           promise,
-          createDeadline(timers, {
-            parent: signal,
-            parentReason: abandoned,
-            timeoutMs,
-            timeoutReason: () => notWithin("no token", timeoutMs),
-          }),
+          createDeadline(timers, signal, timeoutMs, () => notWithin("no token", timeoutMs), abandoned),
         ),
   );
 }

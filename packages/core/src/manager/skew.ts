@@ -15,6 +15,9 @@ import { SKEW_FLOOR_MS } from "../defaults.js";
  * @param maxSkewFraction - The largest share of the lifetime the margin may take.
  */
 export function effectiveSkewMs(lifetimeMs: number, skewMs: number, maxSkewFraction: number): number {
-  const skew = Math.max(Math.min(skewMs, lifetimeMs * maxSkewFraction), SKEW_FLOOR_MS);
-  return Math.max(0, Math.min(skew, lifetimeMs / 2));
+  // skewMs, at most maxSkewFraction of the lifetime, at least SKEW_FLOOR_MS, at most half the lifetime.
+  return Math.max(
+    0,
+    Math.min(Math.max(Math.min(skewMs, lifetimeMs * maxSkewFraction), SKEW_FLOOR_MS), lifetimeMs / 2),
+  );
 }

@@ -182,11 +182,12 @@ const optionsRule = () => {
     maxThrottleMs: ms(DEFAULT_MAX_THROTTLE_MS),
     unauthorizedCooldownMs: ms(DEFAULT_UNAUTHORIZED_COOLDOWN_MS),
     onEvent: optional(fn),
-    now: optional(fn),
+    // Read when the manager is made (fake timers installed before it are honoured).
+    now: optional(fn, Date.now),
     timers: optional(
       methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }"),
     ),
-    random: optional(fn),
+    random: optional(fn, Math.random),
   });
 };
 
@@ -217,11 +218,6 @@ export interface ResolvedTokenManagerOptions<I extends TokenIdentity> {
 export function resolveTokenManagerOptions<I extends TokenIdentity>(
   options: TokenManagerOptions<I>,
 ): ResolvedTokenManagerOptions<I> {
-  const data = validate(optionsRule(), options, "createTokenManager");
   // The rules check that the functions are functions; their signatures are the caller's promise.
-  return {
-    ...data,
-    now: data.now ?? Date.now,
-    random: data.random ?? Math.random,
-  } as unknown as ResolvedTokenManagerOptions<I>;
+  return validate(optionsRule(), options, "createTokenManager") as unknown as ResolvedTokenManagerOptions<I>;
 }

@@ -18,7 +18,7 @@ import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
-import type { TokenSet } from "../token/token-set.js";
+import { authorizationOf, type TokenSet } from "../token/token-set.js";
 import { retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
@@ -166,10 +166,11 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     signal: AbortSignal,
     budgetEnd: number,
   ): Promise<Obtained> => {
+    // No expiry (`undefined <= now` is false) or not yet expired.
     let useRefresher =
       refresher !== undefined &&
       previous?.refreshToken !== undefined &&
-      !(previous.refreshTokenExpiresAt !== undefined && previous.refreshTokenExpiresAt <= clock());
+      !(previous.refreshTokenExpiresAt! <= clock());
     for (let attempt = 0; ; attempt++) {
       const sentAt = clock();
       try {
@@ -177,11 +178,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         // One creator call, bounded by `creatorTimeoutMs` and by the flight's signal (its deadline).
         const fn = useRefresher ? refresher! : creator;
         const { creatorTimeoutMs: timeoutMs } = config;
-        const deadline = createDeadline(timers, {
-          parent: signal,
-          timeoutMs,
-          timeoutReason: () => notWithin("token creator did not answer", timeoutMs),
-        });
+        const deadline = createDeadline(timers, signal, timeoutMs, () =>
+          notWithin("token creator did not answer", timeoutMs),
+        );
         // A creator that throws instead of rejecting rejects this promise all the same.
         const answer = await within(
           new Promise<TokenCreatorResult>((resolve) =>
@@ -218,7 +217,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         const delayMs =
           attempt < retry.retries && isTransientError(error) && retryDelayMs(error, attempt, retry, random);
         // No retry that could not finish within the fetch's budget: the caller hears now.
-        if (delayMs === false || delayMs === undefined || clock() + delayMs >= budgetEnd) throw error;
+        if (typeof delayMs !== "number" || clock() + delayMs >= budgetEnd) throw error;
         counters.retries++;
         if (onEvent) emit("retry", key, { attempt: attempt + 1, delayMs, error });
         await timers.sleep(delayMs, signal);
@@ -258,23 +257,23 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     // lease, every attempt and every backoff end by it, so each caller hears within fetchTimeoutMs
     // (plus one store call's timeout, when one is running as it passes).
     const { fetchTimeoutMs } = config;
-    const deadline = createDeadline(timers, {
-      parent: controller.signal,
-      timeoutMs: fetchTimeoutMs,
-      timeoutReason: () => notWithin("no token", fetchTimeoutMs),
-    });
+    const deadline = createDeadline(timers, controller.signal, fetchTimeoutMs, () =>
+      notWithin("no token", fetchTimeoutMs),
+    );
     counters.refreshes++;
     if (background) counters.backgroundRefreshes++;
     // The flight is registered before the fetch starts (and before any hook runs), so a creator or
     // hook that calls back into the manager joins this flight instead of starting another.
     let startFetch!: (fetch: Promise<Obtained>) => void;
-    const fetched = new Promise<Obtained>((resolve) => {
-      startFetch = resolve;
-    });
     // The flight ends with the fetch (or dispose), not at the deadline, which only stops the fetch's
     // own steps: a token obtained in time is kept even when storing it runs late (dropped, a rotated
     // refresh token would be presented again).
-    const promise = within(fetched, { ...deadline, signal: controller.signal }).then(
+    const promise = within(
+      new Promise<Obtained>((resolve) => {
+        startFetch = resolve;
+      }),
+      { ...deadline, signal: controller.signal },
+    ).then(
       (obtained) => {
         flights.delete(key);
         if (disposed) throw disposedError();
@@ -305,11 +304,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (background && current !== undefined && entries.get(key) === current) {
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
-          const backoff = Math.max(
-            retryAfterMs,
-            retryDelayMs(undefined, current.failures, retry, random) ?? 0,
+          current.retryAt = Math.min(
+            at + Math.max(retryAfterMs, retryDelayMs(undefined, current.failures, retry, random) ?? 0),
+            current.usableUntil,
           );
-          current.retryAt = Math.min(at + backoff, current.usableUntil);
         }
         throw error;
       },
@@ -330,10 +328,10 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       // Refresh-ahead window: serve the current token, start one background refresh.
       entry.hot = true;
       counters.hits++;
-      if (entry.failures > 0) {
-        counters.staleServed++;
-        if (onEvent) emit("stale-served", key, { expiresAt: entry.set.expiresAt });
-      } else if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
+      // Stale: the last background refresh failed.
+      const stale = entry.failures > 0;
+      if (stale) counters.staleServed++;
+      if (onEvent) emit(stale ? "stale-served" : "hit", key, { expiresAt: entry.set.expiresAt });
       if (now >= entry.retryAt && !flights.has(key) && throttle.get(key, now) === undefined) {
         startFlight(key, identity, entry, true);
       }
@@ -374,7 +372,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (entry !== undefined && clock() < entry.refreshAt && options?.forceRefresh !== true) {
       entry.hot = true;
       counters.hits++;
-      if (onEvent !== undefined) emit("hit", key, { expiresAt: entry.set.expiresAt });
+      if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
       return entry.set;
     }
     return slowPath(key, entry, options);
@@ -415,10 +413,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
 
   return {
     getToken,
-    getAuthorizationHeader: async (options) => {
-      const set = await getToken(options);
-      return `${set.tokenType} ${set.accessToken}`;
-    },
+    getAuthorizationHeader: async (options) => authorizationOf(await getToken(options)),
     invalidate,
     peek(identity) {
       const entry = entries.get(identityKey(identity));

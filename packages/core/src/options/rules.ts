@@ -29,8 +29,10 @@ export const problem = (path: string, message: string): string => `${path || "(o
  * the problem lines as `cause`, and the message `invalid <factoryName> options: <problems>`.
  */
 export function invalidOptions(factoryName: string, problems: readonly string[]): TypeError {
-  const error = new TypeError(`invalid ${factoryName} options: ${problems.join("; ")}`, { cause: problems });
-  return Object.assign(error, { code: INVALID_OPTIONS_CODE });
+  return Object.assign(
+    new TypeError(`invalid ${factoryName} options: ${problems.join("; ")}`, { cause: problems }),
+    { code: INVALID_OPTIONS_CODE },
+  );
 }
 
 /** Runs `rule` on `value`: the output, and the problems as `path: message` lines (none when valid). */
@@ -106,22 +108,23 @@ export interface NumberBounds {
 }
 
 /** A finite number within `bounds`. */
-export const number = ({ min = -Infinity, above, max = Infinity, int }: NumberBounds = {}): Rule<number> => {
-  const limits = [
-    min > -Infinity && `>= ${min}`,
-    above !== undefined && `> ${above}`,
-    max < Infinity && `<= ${max}`,
-  ];
-  return check(
+export const number = ({ min = -Infinity, above, max = Infinity, int }: NumberBounds = {}): Rule<number> =>
+  check(
     (value) =>
       typeof value === "number" &&
       (int ? Number.isInteger(value) : Number.isFinite(value)) &&
       value >= min &&
       value <= max &&
-      !(above !== undefined && value <= above),
-    `expected ${int ? "an integer" : "a number"} ${limits.filter(Boolean).join(" and ")}`.trim(),
+      // `value <= undefined` is false: no `above`, no bound.
+      !(value <= above!),
+    `expected ${int ? "an integer" : "a number"} ${[
+      min > -Infinity && `>= ${min}`,
+      above !== undefined && `> ${above}`,
+      max < Infinity && `<= ${max}`,
+    ]
+      .filter(Boolean)
+      .join(" and ")}`.trim(),
   );
-};
 
 /**
  * A delay or timeout in ms: a finite number above 0 (or >= 0 with `{ zero: true }`) and at most

@@ -573,14 +573,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       // The check and the redemption after it share the lease's budget: the check gets half of it,
       // so a slow check cannot leave the redemption too little time (a redemption cut short would
       // go in doubt again, and the next check would find the token spent).
-      const limit = createDeadline(timers, {
-        parent: held.signal,
-        timeoutMs: Math.floor(redeemTimeoutMs / 2),
-        timeoutReason: () =>
+      const limit = createDeadline(
+        timers,
+        held.signal,
+        Math.floor(redeemTimeoutMs / 2),
+        () =>
           new TimeoutError("verifyUnredeemed took longer than half of redeemTimeoutMs", {
             timeoutMs: Math.floor(redeemTimeoutMs / 2),
           }),
-      });
+      );
       try {
         const asked = Promise.resolve().then(() =>
           verifyUnredeemed!({ refreshToken, previous, signal: limit.signal }),

@@ -65,10 +65,7 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
   const withTimeout = <T>(promise: Promise<T>) =>
     within(
       promise,
-      createDeadline(timers, {
-        timeoutMs,
-        timeoutReason: () => notWithin("store did not answer", timeoutMs),
-      }),
+      createDeadline(timers, undefined, timeoutMs, () => notWithin("store did not answer", timeoutMs)),
     );
 
   const recovered = () => {

@@ -49,9 +49,9 @@ export interface ParseTokenResponseOptions {
   status?: number | undefined;
 }
 
-// The string fields besides access_token; the seconds fields are checked where they are read.
-// Nulls are dropped first: some servers send `"refresh_token": null` for an absent field.
-const TEXT_FIELDS = ["token_type", "refresh_token", "scope", "id_token"] as const;
+// The string fields; the seconds fields are checked where they are read. Nulls are dropped first:
+// some servers send `"refresh_token": null` for an absent field.
+const TEXT_FIELDS = ["access_token", "token_type", "refresh_token", "scope", "id_token"] as const;
 type SecondsField = "expires_in" | "refresh_token_expires_in" | "refresh_in";
 
 function invalidField(field: string, problem: string): InvalidResponseError {
@@ -110,9 +110,10 @@ export function parseTokenResponse(body: unknown, options: ParseTokenResponseOpt
     if (value !== undefined) raw[key] = value as JsonValue;
     if (value !== undefined && value !== null) present[key] = value;
   }
-  if (present.access_token === undefined) throw invalidField("access_token", "is missing");
-  if (typeof present.access_token !== "string") throw invalidField("access_token", "is invalid");
-  if (present.access_token === "") throw invalidField("access_token", "is empty");
+  const token = present.access_token;
+  if (token === undefined || token === "") {
+    throw invalidField("access_token", token === "" ? "is empty" : "is missing");
+  }
   for (const field of TEXT_FIELDS) {
     if (present[field] !== undefined && typeof present[field] !== "string")
       throw invalidField(field, "is invalid");
@@ -140,9 +141,9 @@ export function parseTokenResponse(body: unknown, options: ParseTokenResponseOpt
     expiresAt: at("expires_in") ?? sentAt + (options.defaultLifetimeMs ?? DEFAULT_LIFETIME_MS),
     refreshAt: at("refresh_in"),
     refreshToken: refreshToken ?? previous?.refreshToken,
-    refreshTokenExpiresAt: refreshToken
-      ? at("refresh_token_expires_in")
-      : (at("refresh_token_expires_in") ?? previous?.refreshTokenExpiresAt),
+    // A new refresh token's expiry is the answer's alone; the previous one's stays with it.
+    refreshTokenExpiresAt:
+      at("refresh_token_expires_in") ?? (refreshToken ? undefined : previous?.refreshTokenExpiresAt),
     scope: answer.scope,
     idToken: answer.id_token,
     raw,

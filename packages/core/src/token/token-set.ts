@@ -30,3 +30,8 @@ export interface TokenSet {
   /** Every field of the wire answer, including unknown ones. Secret (it contains the tokens). */
   readonly raw: Readonly<Record<string, JsonValue>>;
 }
+
+/** The `Authorization` header value of a token set, e.g. `Bearer eyJ...`. */
+export function authorizationOf(set: TokenSet): string {
+  return `${set.tokenType} ${set.accessToken}`;
+}

@@ -17,20 +17,21 @@ export interface Transport {
   readonly timeoutMs: number;
 }
 
-/** One HTTP request to an authorization server. */
+/** One HTTP request to an authorization server: what `fetch` gets besides the signal and redirect mode. */
 export interface ExchangeRequest {
-  readonly url: string;
   readonly method: "GET" | "POST";
   readonly headers: Record<string, string>;
   readonly body?: string | undefined;
-  /** Names the request in error messages ("token request"). */
-  readonly what: string;
 }
 
+/** The error of a request (or discovery) its caller aborted: "token request was aborted". */
+export const abortedError = (what: string, signal: AbortSignal | undefined): AbortError =>
+  new AbortError(`${what} was aborted`, { cause: signal?.reason });
+
 /**
- * Sends `request` and reads its answer with `read`, both within `transport.timeoutMs` and the
- * caller's `signal`. Failures become core's errors: `AbortError` when the caller aborted,
- * `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
+ * Sends `request` to `url` and reads its answer with `read`, both within `transport.timeoutMs` and the
+ * caller's `signal`; `what` names the request in error messages ("token request"). Failures become
+ * core's errors: `AbortError` when the caller aborted, `TimeoutError` when time ran out, `NetworkError` when no answer came (with the runtime's `reason`
  * code: `ECONNREFUSED`, `ENOTFOUND`, a TLS code); errors thrown by `read` (`OAuthError`,
  * `InvalidResponseError`) pass through. Every one but `AbortError` names the endpoint (origin and
  * path) in its message and an enumerable `endpoint` field (so `toJSON()` has it; core's errors carry
@@ -41,19 +42,17 @@ export interface ExchangeRequest {
  * endpoint's (a redirect, a ky hook that rewrote the request).
  */
 export async function exchange<T>(
+  url: string,
+  what: string,
   request: ExchangeRequest,
   transport: Transport,
   signal: AbortSignal | undefined,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
-  const { url, what } = request;
-  const aborted = () => new AbortError(`${what} was aborted`, { cause: signal?.reason });
-  if (signal?.aborted) throw aborted();
+  if (signal?.aborted) throw abortedError(what, signal);
   const timeout = AbortSignal.timeout(transport.timeoutMs);
   const init = {
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
+    ...request,
     signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
     redirect: request.method === "POST" ? "manual" : "follow",
@@ -93,7 +92,7 @@ export async function exchange<T>(
       failure = error;
       if (!error.message.includes(endpoint)) error.message = `${what} to ${endpoint}: ${error.message}`;
     } else if (signal?.aborted) {
-      throw aborted();
+      throw abortedError(what, signal);
     } else if (timeout.aborted) {
       failure = new TimeoutError(`${what} to ${endpoint} timed out after ${transport.timeoutMs} ms`, {
         timeoutMs: transport.timeoutMs,

@@ -21,16 +21,17 @@ export function resourceParam(
 export const audienceParam = (audience: string | readonly string[] | undefined) =>
   typeof audience === "string" ? audience : resourceParam(audience);
 
+/** A string, or an array of strings. */
+export const isStrings = (value: unknown): value is string | readonly string[] =>
+  typeof value === "string" || (Array.isArray(value) && value.every((item) => typeof item === "string"));
+
 /** A string or string-list field of the manager's identity, when it has one. */
 export function identityField(
   identity: TokenIdentity | undefined,
   name: string,
 ): string | readonly string[] | undefined {
   const value = identity?.[name];
-  if (typeof value === "string") return value;
-  if (Array.isArray(value) && value.every((item) => typeof item === "string"))
-    return value as readonly string[];
-  return undefined;
+  return isStrings(value) ? value : undefined;
 }
 
 /**

@@ -30,7 +30,8 @@ export async function resolveEndpoint(
       ? `names no ${kind}`
       : !isSecureEnough(url, options.allowInsecureRequests) &&
         `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
-  if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`, { transient: false });
+  // Not transient (the error's default): asking again gets the same metadata.
+  if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`);
   return url as string;
 }
 
@@ -83,10 +84,12 @@ export async function postToEndpoint<T>(
   // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
-    ...Object.keys(all).map((name) => SECRET_PARAM.test(name) && all[name]),
-    ...Object.keys(headers).map((name) => /^authorization$/i.test(name) && headers[name]?.split(" ").at(-1)),
+    ...Object.entries(all).map(([name, value]) => SECRET_PARAM.test(name) && value),
+    ...Object.entries(headers).map(
+      ([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1),
+    ),
   ].filter((value): value is string => typeof value === "string" && value !== "");
-  return exchange({ url, method: "POST", headers, body, what }, options, signal, (response) =>
+  return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);
     }),

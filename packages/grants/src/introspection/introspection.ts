@@ -189,13 +189,7 @@ export function createIntrospection(options: IntrospectionOptions): Introspectio
     options,
     "createIntrospection",
     (parsed) =>
-      checkGrantOptions(
-        { ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined },
-        {
-          name: "introspectionUrl",
-          value: parsed.introspectionUrl,
-        },
-      ),
+      checkGrantOptions({ ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined }, "introspectionUrl"),
   );
   const resolved = { ...parsed, tokenUrl: undefined, defaultLifetimeMs: undefined };
   const callRule = rules.object({ tokenTypeHint: rules.optional(rules.string(1)), signal: signalRule() });
