@@ -70,6 +70,8 @@ tk_ensure_toolchain() {
 # `tk_ensure_dependencies demo` only the projects `npm run demo` builds and runs (the examples, the
 # packages they use, and the root's build tools), so a first demo skips the test-only runtimes
 # (Deno, Bun, workerd, Playwright). A full install satisfies both; a later full one completes a demo one.
+# The stamp of a demo install names the lockfile's checksum and the project list's: a clone installed
+# for a shorter list (before the PAT admin example joined it) installs again, once.
 # The projects the demo runs, with their dependencies (`...`): what `npm run demo` installs and builds;
 # and the PAT admin example, which `npm run example` also runs (it adds no package the others lack).
 TK_DEMO_PROJECTS=("@tokenkeep/example-astro-app..." "@tokenkeep/example-node-backend..."
@@ -83,10 +85,10 @@ tk_ensure_dependencies() {
   local stamp="$TK_ROOT/node_modules/.tokenkeep-lock-$sum"
   [ -f "$stamp" ] && return 0
   if [ "$scope" = demo ]; then
-    [ -f "$stamp-demo" ] && return 0
     # The root project too: its devDependencies are the build tools (turbo, tsup, TypeScript).
     for project in tokenkeep-workspace "${TK_EXAMPLE_PROJECTS[@]}"; do filters+=(--filter "$project"); done
-    stamp="$stamp-demo"
+    stamp="$stamp-demo-$(printf '%s\n' "${filters[@]}" | cksum | cut -d' ' -f1)"
+    [ -f "$stamp" ] && return 0
   fi
   tk_log "installing dependencies (pnpm install --frozen-lockfile${filters:+ for the demo})"
   (cd "$TK_ROOT" && pnpm install --frozen-lockfile ${filters[@]+"${filters[@]}"} --reporter=append-only) >&2 ||

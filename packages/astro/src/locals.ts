@@ -34,8 +34,9 @@ export interface TokenkeepLocals {
    * Signs in through the upstream (password grant or the custom login endpoint) and stores the
    * session in its sealed cookies. Use it from actions and endpoints (or a page's frontmatter).
    * @throws SignInError, and nothing else (`ERR_TOKENKEEP_SIGN_IN_REJECTED` for wrong or missing
-   *   credentials, `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed or the session could
-   *   not be stored: Astro's session driver failed, or it is over `cookie.maxBytes`;
+   *   credentials, `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` when the upstream failed or Astro's session
+   *   driver could not store the session, `ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE` when the session
+   *   is over `cookie.maxBytes` (not stored, its tokens revoked; not transient);
    *   `ERR_TOKENKEEP_SIGN_IN_TOO_LATE` after the response started; `ERR_TOKENKEEP_SIGN_IN_PRERENDERED`
    *   on a page the build prerenders)
    */

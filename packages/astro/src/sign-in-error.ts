@@ -8,6 +8,12 @@ export type SignInErrorCode =
   | "ERR_TOKENKEEP_SIGN_IN_REJECTED"
   /** The upstream failed or could not be reached: try again later. */
   | "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE"
+  /**
+   * The session the upstream issued is over `cookie.maxBytes`, so it was not stored (and its tokens
+   * were revoked): a configuration problem, the same every time for this user. Its `cause` is the
+   * `SessionTooLargeError` (`bytes`, `maxBytes`); use `storage: "session"` or a smaller session payload.
+   */
+  | "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE"
   /** `login()` ran after the response had started (a component rendering late): cookies cannot be set. */
   | "ERR_TOKENKEEP_SIGN_IN_TOO_LATE"
   /**
@@ -19,6 +25,7 @@ export type SignInErrorCode =
 const CODES: ReadonlySet<string> = new Set([
   "ERR_TOKENKEEP_SIGN_IN_REJECTED",
   "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE",
+  "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE",
   "ERR_TOKENKEEP_SIGN_IN_TOO_LATE",
   "ERR_TOKENKEEP_SIGN_IN_PRERENDERED",
 ]);
@@ -26,6 +33,8 @@ const CODES: ReadonlySet<string> = new Set([
 const MESSAGES: Record<SignInErrorCode, string> = {
   ERR_TOKENKEEP_SIGN_IN_REJECTED: "the upstream rejected the credentials",
   ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE: "the upstream could not sign in now",
+  ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE:
+    'the session is over cookie.maxBytes and was not stored; use storage: "session" or a smaller session payload',
   ERR_TOKENKEEP_SIGN_IN_TOO_LATE:
     "login() was called after the response started; call it from an action, an endpoint or the page's frontmatter",
   ERR_TOKENKEEP_SIGN_IN_PRERENDERED:

@@ -61,7 +61,9 @@ export interface RedisStoreOptions {
    * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS): the store creates,
    * connects and owns its client, and closes it in {@link RedisStore.close}. Percent-encode
    * `/ # ? @ %` in the user name and password (`encodeURIComponent`); a URL that does not parse is an
-   * invalid option, reported without any part of it. When the node turns out to be a replica (a
+   * invalid option, reported without any part of it. A query (`?ssl_cert_reqs=none`) or fragment is
+   * ignored, as node-redis ignores it, unless it holds an `@` (the sign of a `?` or `#` left unencoded
+   * in the password), which is refused. When the node turns out to be a replica (a
    * `READONLY` reply), the store reconnects, resolving the host again.
    * @default undefined (give `client` instead)
    */
@@ -154,8 +156,12 @@ function redisUrlProblem(text: string): string | undefined {
   if (url.protocol !== "redis:" && url.protocol !== "rediss:") return "must be a redis:// or rediss:// URL";
   if (url.hostname === "") return "must name a host";
   if (url.port === "0") return "must have a port from 1 to 65535";
-  // node-redis ignores both: a `?` or `#` there is a password character left unencoded.
-  if (url.search !== "" || url.hash !== "") return `must have no \`?\` or \`#\` part (${ENCODE_HINT})`;
+  // node-redis reads neither the query nor the fragment, so both are accepted and ignored; but an `@`
+  // in them is what an unencoded `?` or `#` in the user info leaves (`redis://user:6379?pw@host`
+  // parses as host `user`, port 6379), and connecting there would be the wrong host.
+  if (`${url.search}${url.hash}`.includes("@")) {
+    return `has an \`@\` after a \`?\` or \`#\`, which is how a password with an unencoded \`?\` or \`#\` reads (${ENCODE_HINT})`;
+  }
   if (!/^(?:\/\d{0,9})?$/.test(url.pathname)) {
     return `must have a database number as its path, if any (\`/0\`; ${ENCODE_HINT})`;
   }

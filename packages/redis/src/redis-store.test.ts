@@ -80,6 +80,12 @@ describe("createRedisStore options", () => {
       `redis://tk-user:${password.replace("/", "%2F")}@cache.internal:0`,
       `redis://tk-user:${password.replace("/", "%2F")}@[::1:6379`, // an IPv6 host not closed
       `redis://:${password.replace("/", "%2F")}@/0`,
+      // A `?` or `#` in a password that starts with digits, or in a user name: the URL parses, with
+      // the user name as its host and the rest of the user info in the query or fragment.
+      `redis://tk-user:6379${password.replace("/", "?")}@cache.internal`,
+      `redis://tk-user:6379${password.replace("/", "#")}@cache.internal/0`,
+      `redis://${password.replace("/", "?")}@cache.internal:6379/0`,
+      `rediss://tk-user:6379${password.replace("/", "?")}@cache.internal:6380/0?ssl_cert_reqs=none`,
     ];
     for (const url of bad) {
       let caught: unknown;
@@ -108,6 +114,16 @@ describe("createRedisStore options", () => {
     // The same password percent-encoded is accepted (node-redis decodes it), as is a database number.
     const encoded = `redis://tk-user:${encodeURIComponent(password)}@127.0.0.1:1/2`;
     return createRedisStore({ url: encoded }).close();
+  });
+
+  it("accepts a query or fragment without an `@` (node-redis ignores both)", async () => {
+    const password = mintSecret("a URL's password", { prefix: "tk-" });
+    const accepted = [
+      `rediss://:${password}@cache.internal:6380/0?ssl_cert_reqs=none`,
+      "redis://cache.internal:6379#primary",
+      `redis://tk-user:${password}@127.0.0.1:1/2?protocol=3&client_name=a#b`,
+    ];
+    for (const url of accepted) await createRedisStore({ url, timeoutMs: 50 }).close();
   });
 
   it("accepts a key as base64 (both alphabets), raw bytes or an AES-GCM CryptoKey", async () => {
@@ -147,6 +163,23 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
   });
   afterAll(async () => {
     await raw.close();
+  });
+
+  it("works from a URL with a query and a fragment, which change nothing (database from the path)", async () => {
+    const prefix = uniquePrefix("query");
+    const base = new URL(url!);
+    base.pathname = "/3";
+    const store = open({ url: `${base.href}?ssl_cert_reqs=none&db=5#primary`, keyPrefix: prefix });
+    await eventually(() => store.set("k", { n: 1 }, 60_000));
+    expect(await store.get("k")).toEqual({ n: 1 });
+    const db3 = createClient({ url: base.href });
+    db3.on("error", () => {});
+    await db3.connect();
+    try {
+      expect(await db3.keys(`${prefix}*`)).toHaveLength(1);
+    } finally {
+      await db3.close();
+    }
   });
 
   it("stores JSON under hashed keys with PX expiry", async () => {

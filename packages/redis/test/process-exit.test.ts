@@ -39,25 +39,34 @@ describe.skipIf(!url)("a process awaiting a token from a manager on Redis", { ti
     });
     let stdout = "";
     child.stdout.setEncoding("utf8");
-    const started = new Promise<void>((resolve) =>
+    // The child prints `lease-wait N` each time it finds the lease held: after the third it has slept
+    // between polls twice (20 ms doubling), where it used to exit 13. Waited for, not timed.
+    const polling = new Promise<void>((resolve) =>
       child.stdout.on("data", (chunk: string) => {
         stdout += chunk;
-        if (stdout.includes("started")) resolve();
+        if (stdout.includes("lease-wait 3\n")) resolve();
       }),
     );
+    let exitedEarly: number | null | undefined;
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    await Promise.race([started, exited]);
-    // Long enough for several polls (20 ms doubling): without the fix it had exited 13 by now.
-    const early = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 800))]);
+    void exited.then((code) => {
+      exitedEarly ??= code;
+    });
+    await Promise.race([polling, exited]);
+    const early = exitedEarly;
     answer({ access_token: "from-holder", token_type: "Bearer", expires_in: 3600 });
     await held;
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000, "hung"))]);
     if (code === "hung") child.kill("SIGKILL");
-    expect({ early, code, stdout: stdout.trim() }).toEqual({
+    const lines = stdout.trim().split("\n");
+    expect({ early, code, first: lines.slice(0, 4), last: lines.at(-1) }).toEqual({
       early: undefined,
       code: 0,
-      stdout: "started\nfrom-holder 1",
+      first: ["started", "lease-wait 1", "lease-wait 2", "lease-wait 3"],
+      last: "from-holder 1",
     });
+    // Every line between: one more refused poll each, until the holder's token was found.
+    expect(lines.slice(1, -1)).toEqual(lines.slice(1, -1).map((_, index) => `lease-wait ${index + 1}`));
     await holder.dispose();
   });
 });

@@ -194,9 +194,9 @@ export interface CookieConfig {
   readonly maxAgeS?: number | undefined;
   /**
    * The longest sealed session the cookie may carry, in bytes, over all its chunks (each holds 3,800).
-   * A larger session is never written: `login()` fails with `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE`
-   * (its tokens revoked), a rotation ends the session (cookies cleared, a `refresh-failure` event
-   * whose error has the code `ERR_TOKENKEEP_SESSION_TOO_LARGE`). Raise it only when every proxy in
+   * A larger session is never written: `login()` fails with `ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE`
+   * (not transient; its tokens revoked), a rotation ends the session (cookies cleared, a
+   * `refresh-failure` event whose error has the code `ERR_TOKENKEEP_SESSION_TOO_LARGE`). Raise it only when every proxy in
    * front of the site accepts a `Cookie` header that long; otherwise use `storage: "session"`.
    * @default 7_600 (two chunks: fits the 8 KB header line of nginx's and Apache's defaults)
    */

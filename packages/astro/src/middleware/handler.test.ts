@@ -16,7 +16,7 @@ import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
-import { getAccessToken } from "../server/index.js";
+import { getAccessToken, isSessionTooLarge, isSignInError, SessionTooLargeError } from "../server/index.js";
 import { SESSION_PAYLOAD_KEY, type Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
 import {
@@ -1141,7 +1141,7 @@ describe("middleware: the upstream is checked when the middleware is created", (
     expect(revoked).toEqual(["rt-1"]);
   });
 
-  it("a session over cookie.maxBytes: login() fails as unavailable, naming the size, no cookie written, its tokens revoked", async () => {
+  it("a session over cookie.maxBytes: login() fails as too large (not transient), naming the size, no cookie written, its tokens revoked", async () => {
     const revoked: (string | undefined)[] = [];
     const { middleware, events } = create({
       ...signingInUpstream({ [SESSION_PAYLOAD_KEY]: { blob: "p".repeat(16_000) } }),
@@ -1157,9 +1157,18 @@ describe("middleware: the upstream is checked when the middleware is created", (
       expect(tokenkeep.signedIn).toBe(false);
       return new Response("page");
     });
-    expect(failure).toMatchObject({ name: "SignInError", code: "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE" });
-    const cause = (failure as { cause: { code: string; message: string } }).cause;
-    expect(cause.code).toBe("ERR_TOKENKEEP_SESSION_TOO_LARGE");
+    expect(failure).toMatchObject({
+      name: "SignInError",
+      code: "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE",
+      transient: false,
+    });
+    expect(isSignInError(failure)).toBe(true);
+    const cause = (failure as { cause: unknown }).cause;
+    expect(isSessionTooLarge(cause)).toBe(true);
+    if (!isSessionTooLarge(cause)) return;
+    expect(cause).toBeInstanceOf(SessionTooLargeError);
+    expect(cause.maxBytes).toBe(7_600);
+    expect(cause.bytes).toBeGreaterThan(7_600);
     expect(cause.message).toMatch(/the sealed session is \d+ bytes, over cookie\.maxBytes \(7600\)/);
     expect(cause.message).toContain('storage: "session"');
     expect(setCookies(context)).toEqual([]);

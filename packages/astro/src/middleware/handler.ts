@@ -449,7 +449,11 @@ export function createTokenkeepMiddleware(
         // cookie.maxBytes): nothing was signed in, and the tokens just issued are revoked (best
         // effort) rather than left alive upstream.
         await revokeUnstored(next);
-        throw this.signInFailed("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", error);
+        // Over cookie.maxBytes, this user's sign-in fails the same way every time: not transient.
+        const code = isSessionTooLarge(error)
+          ? "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE"
+          : "ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE";
+        throw this.signInFailed(code, error);
       }
       this.replace(next);
       emit("signed-in", this.path);

@@ -3,6 +3,7 @@ import type { APIContext } from "astro";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeContext } from "../../test/helpers/context.js";
 import type { TokenkeepLocals } from "../locals.js";
+import { SessionTooLargeError } from "../session-cookies.js";
 import { SignInError } from "../sign-in-error.js";
 import { loginRoute, logoutRoute } from "./sign-in-routes.js";
 
@@ -13,21 +14,21 @@ afterEach(() => {
 /** A form post to the login route whose `login()` fails with `failure`. */
 async function postLogin(
   failure: unknown,
-  options: { base?: string; signInPath?: string; referer?: string } = {},
+  options: { base?: string; signInPath?: string; referer?: string; json?: boolean } = {},
 ) {
   const context = makeContext("http://app.test/_tokenkeep/login", {
     method: "POST",
     headers: { "sec-fetch-site": "same-origin", ...(options.referer ? { referer: options.referer } : {}) },
   }) as APIContext;
-  const body = new URLSearchParams({ username: "alice", password: "hunter2-secret" });
+  const fields = { username: "alice", password: "hunter2-secret" };
   Object.defineProperty(context, "request", {
     value: new Request(context.request.url, {
       method: "POST",
       headers: {
         ...Object.fromEntries(context.request.headers),
-        "content-type": "application/x-www-form-urlencoded",
+        "content-type": options.json ? "application/json" : "application/x-www-form-urlencoded",
       },
-      body,
+      body: options.json ? JSON.stringify(fields) : new URLSearchParams(fields),
     }),
   });
   (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
@@ -64,6 +65,36 @@ describe("injected sign-in route", () => {
       }),
     );
     expect(logged).not.toHaveBeenCalled();
+  });
+
+  it("a session over cookie.maxBytes: 500 server_error (trying again cannot help), logged naming the option", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const tooLarge = new SignInError("ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE", {
+      cause: new SessionTooLargeError(9_120, 7_600),
+    });
+    const form = await postLogin(tooLarge);
+    expect(form.status).toBe(303);
+    expect(form.headers.get("location")).toBe("/login?error=server_error");
+    const json = await postLogin(tooLarge, { json: true });
+    expect(json.status).toBe(500);
+    expect(await json.json()).toEqual({
+      error: "server_error",
+      message: "sign-in failed on the server (its log says why)",
+    });
+    expect(logged).toHaveBeenCalledTimes(2);
+    const line = String(logged.mock.calls[0]?.[0]);
+    expect(line).toMatch(
+      /^@tokenkeep\/astro: sign-in failed: SessionTooLargeError \(ERR_TOKENKEEP_SESSION_TOO_LARGE\): the sealed session is 9120 bytes, over cookie\.maxBytes \(7600\)/,
+    );
+    expect(line).toContain('storage: "session"');
+    // The upstream's own failure stays a 503 worth trying again.
+    const down = await postLogin(
+      new SignInError("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE", {
+        cause: new NetworkError("token request failed"),
+      }),
+      { json: true },
+    );
+    expect(down.status).toBe(503);
   });
 
   it("under a base, its fallbacks (/login, /) are the site's own pages", async () => {

@@ -4,11 +4,11 @@
  * `returnTo` only, 400 for a malformed body. They call `locals.tokenkeep.login()` / `logout()`.
  *
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
- * page that posted, else `/login`, with `?error=rejected|unavailable` on failure; both fallbacks, `/`
- * and `/login`, under the site's `base`); JSON requests with JSON. Every answer is
+ * page that posted, else `/login`, with `?error=rejected|unavailable|server_error` on failure; both
+ * fallbacks, `/` and `/login`, under the site's `base`); JSON requests with JSON. Every answer is
  * `Cache-Control: no-store`. A failure that is neither rejected credentials
- * nor the upstream's own failure (a bug, a session driver that threw) is also logged with
- * `console.error`, by name and message only.
+ * nor the upstream's own failure (a bug, a session driver that threw, a session over
+ * `cookie.maxBytes`) is also logged with `console.error`, by name and message only.
  */
 import { isTokenkeepError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
@@ -124,7 +124,8 @@ function backTo(
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const code = (error as { code?: unknown }).code;
-  return `${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${error.message}`;
+  const message = error.message.replace(/^@tokenkeep\/astro: /, ""); // the line starts with it already
+  return `${error.name}${typeof code === "string" ? ` (${code})` : ""}: ${message}`;
 }
 
 /**
@@ -135,10 +136,37 @@ function describeError(error: unknown): string {
  */
 function reportUnexpected(error: unknown, posted: readonly string[]): void {
   if (isSignInError(error)) {
-    if (error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED" || isTokenkeepError(error.cause)) return;
+    if (error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED") return;
+    // A session over cookie.maxBytes is the site's configuration: its cause names the option to change.
+    const configuration = error.code === "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE";
+    if (!configuration && isTokenkeepError(error.cause)) return;
     error = error.cause;
   }
   console.error(`@tokenkeep/astro: sign-in failed: ${redactSecrets(describeError(error), posted)}`);
+}
+
+/**
+ * How the route answers a failed `login()`: rejected credentials 401; a session over
+ * `cookie.maxBytes` 500, since trying again fails the same way until the site's configuration changes
+ * (the log line says which option); anything else 503, worth trying again later.
+ */
+function failureOf(error: unknown): {
+  readonly reason: "rejected" | "server_error" | "unavailable";
+  readonly status: number;
+  readonly error: string;
+  readonly message: string;
+} {
+  const code = isSignInError(error) ? error.code : undefined;
+  if (code === "ERR_TOKENKEEP_SIGN_IN_REJECTED") {
+    const message = "the credentials were not accepted";
+    return { reason: "rejected", status: 401, error: "invalid_credentials", message };
+  }
+  if (code === "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE") {
+    const message = "sign-in failed on the server (its log says why)";
+    return { reason: "server_error", status: 500, error: "server_error", message };
+  }
+  const message = "sign-in is unavailable, try again later";
+  return { reason: "unavailable", status: 503, error: "unavailable", message };
 }
 
 function tokenkeepOf(context: APIContext): TokenkeepLocals | undefined {
@@ -169,13 +197,9 @@ export async function loginRoute(context: APIContext, options: SignInRouteOption
     });
   } catch (error) {
     reportUnexpected(error, credentialSecrets(credentials));
-    const rejected = isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED";
-    const reason = rejected ? "rejected" : "unavailable";
-    if (body.kind === "form") return redirect(backTo(request, siteOrigin, reason, returnTo, paths));
-    return json(rejected ? 401 : 503, {
-      error: rejected ? "invalid_credentials" : "unavailable",
-      message: rejected ? "the credentials were not accepted" : "sign-in is unavailable, try again later",
-    });
+    const failure = failureOf(error);
+    if (body.kind === "form") return redirect(backTo(request, siteOrigin, failure.reason, returnTo, paths));
+    return json(failure.status, { error: failure.error, message: failure.message });
   }
 }
 

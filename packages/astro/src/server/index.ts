@@ -37,6 +37,7 @@ export type { StandardSchema } from "../api/standard-schema.js";
 export type { TokenkeepEvent, TokenkeepEventType, TokenkeepStats } from "../events.js";
 export type { SignInResult, SignOutResult, TokenkeepLocals } from "../locals.js";
 export { safeReturnTo } from "../route-protection.js";
+export { isSessionTooLarge, SessionTooLargeError } from "../session-cookies.js";
 export { isSignInError, SignInError, type SignInErrorCode } from "../sign-in-error.js";
 
 /**
