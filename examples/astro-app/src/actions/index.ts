@@ -15,6 +15,10 @@ export const server = {
         if (isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_REJECTED") {
           throw new ActionError({ code: "UNAUTHORIZED", message: "Wrong username or password." });
         }
+        if (isSignInError(error) && error.code === "ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE") {
+          // The site's configuration (cookie.maxBytes): trying again cannot help.
+          throw new ActionError({ code: "INTERNAL_SERVER_ERROR", message: "Sign-in failed on our side." });
+        }
         throw new ActionError({ code: "SERVICE_UNAVAILABLE", message: "Sign-in is unavailable, try again." });
       }
     },
