@@ -85,7 +85,6 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
 
 /** A cached token set with its computed timeline. */
 interface Entry extends Hot {
-  /** Replaced by a copy without its refresh token once that is spent or in doubt. */
   set: TokenSet;
   /** Until when it is handed out: `expiresAt - skew`. */
   usableUntil: number;
@@ -127,6 +126,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   // failure remembered for `failureCacheMs`, so wrong credentials cost one request per window.
   const throttle = createWindows<undefined>(maxEntries);
   const failures = createWindows<unknown>(maxEntries);
+  // Per identity: the last refresh token dropped as spent or in doubt, stripped from any set read
+  // later (the cache's, or another instance's copy in the store), so it is never presented again.
+  const dropped = createWindows<string | undefined>(maxEntries);
   const counters = createCounters();
   let disposed = false;
 
@@ -166,6 +168,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     signal: AbortSignal,
     budgetEnd: number,
   ): Promise<Obtained> => {
+    const strip = ({ refreshToken: _, refreshTokenExpiresAt: __, ...rest }: TokenSet): TokenSet => rest;
+    if (previous?.refreshToken === dropped.get(key, 0)?.value) previous &&= strip(previous);
     // No expiry (`undefined <= now` is false) or not yet expired.
     let useRefresher =
       refresher !== undefined &&
@@ -202,15 +206,18 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (useRefresher && !refusedBeforeRedeeming(error)) {
           // The refresh token is spent, revoked or in doubt: a 502, a reset or a timeout may come
           // after the server rotated it, and a rotated token presented again is a reuse, which
-          // revokes the grant. Never present it again (nor from the cache: the entry forgets it);
-          // obtain a new grant once, with the creator.
+          // revokes the grant. Never present it again: this manager remembers it (`obtain` strips it
+          // from any set, the cache's or the store's) and the store forgets it. Obtain a new grant
+          // once, with the creator.
           useRefresher = false;
-          const { refreshToken, refreshTokenExpiresAt: _, ...rest } = previous!;
-          const entry = entries.get(key);
-          if (entry?.set.refreshToken === refreshToken) entry!.set = rest;
-          previous = rest;
-          counters.refreshTokensDropped++;
-          if (onEvent) emit("refresh-token-dropped", key, { error });
+          dropped.open(key, previous!.refreshToken, Infinity);
+          await shared?.drop(key, previous!);
+          previous = strip(previous!);
+          // A refresher aborted by `dispose` is not in doubt: nobody is left to drop it for.
+          if (!disposed) {
+            counters.refreshTokensDropped++;
+            if (onEvent) emit("refresh-token-dropped", key, { error });
+          }
           if (!signal.aborted) continue;
         }
         if (signal.aborted) throw signal.reason;
@@ -238,15 +245,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          // The store's copy of our own set may still hold a refresh token this process dropped.
-          obtain: (newer) =>
-            obtain(
-              key,
-              identity,
-              newer && newer.accessToken !== previous?.accessToken ? newer : previous,
-              signal,
-              budgetEnd,
-            ),
+          // The store's copy, even of our own set: another instance may have dropped its refresh
+          // token (`obtain` strips one this manager dropped).
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
           signal,
         });
 
@@ -409,6 +410,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     entries.clear();
     throttle.clear();
     failures.clear();
+    dropped.clear();
   };
 
   return {
