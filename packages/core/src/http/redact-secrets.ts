@@ -19,7 +19,7 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
  * case. The JSON reading first, so `\\` is one JSON-escaped `\` rather than two; and kept apart, so no
  * text reads as the secret in more than two ways and matching stays linear in the text.
  */
-function secretPattern(secret: string): string {
+export function secretPattern(secret: string): string {
   const chars = [...secret];
   const readings = [true, false].map((json) =>
     chars
@@ -68,9 +68,23 @@ function secretPattern(secret: string): string {
  * @returns `text`, redacted
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
-  const sources = secrets
-    .filter(Boolean)
-    .sort((a, b) => b.length - a.length)
-    .map(secretPattern);
-  return sources[0] ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
+  // Every form of a character is at least as long (in UTF-16 units) as the character itself, so a
+  // secret longer than the text cannot be in it: not compiled at all.
+  const present = secrets.filter((secret) => secret && secret.length <= text.length);
+  if (!present[0]) return text;
+  // A caller redacts many strings with one list (every string of an error body): compiled once.
+  const key = JSON.stringify(present);
+  if (last?.key !== key) {
+    const sources = present.sort((a, b) => b.length - a.length).map(secretPattern);
+    last = { key, regex: new RegExp(sources.join("|"), "gu") };
+    compiledPatterns.count++;
+  }
+  // `replace` starts a global regex from index 0 whatever its `lastIndex`: safe to reuse.
+  return text.replace(last.regex, "[redacted]");
 }
+
+/** The pattern of the last list of secrets redacted (by content). */
+let last: { readonly key: string; readonly regex: RegExp } | undefined;
+
+/** How many patterns `redactSecrets` compiled: a seam for tests (not exported by the entry). */
+export const compiledPatterns = { count: 0 };
