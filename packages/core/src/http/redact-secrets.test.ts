@@ -145,6 +145,12 @@ describe("redactSecrets", () => {
       ["a", '{"password":"a"}', '{"password":"[redacted]"}'],
       ["a", "wrong password: a.", "wrong password: [redacted]."],
       ["a", "%7B%22password%22%3A%22a%22%7D", "%7B%22password%22%3A%22[redacted]%22%7D"],
+      // JSON with its quotes escaped as `\u0022` (as .NET writes them), in a string's text.
+      [
+        "abc",
+        "{\\u0022password\\u0022:\\u0022abc\\u0022}",
+        "{\\u0022password\\u0022:\\u0022[redacted]\\u0022}",
+      ],
       ["Zq9", "sign in with Zq9", "sign in with [redacted]"],
       ["Zq9", "Zq9", "[redacted]"],
       ["é", "café: é", "café: [redacted]"],

@@ -42,8 +42,11 @@ export function secretPattern(secret: string): string {
   );
   const source = `(?:${readings.join("|")})`;
   // A short secret stands alone: no word character touches it on a side where its own first or last
-  // character is one (a hex digit of a percent-escape before it does not count: `%22a%22` holds `a`).
-  return chars.length < 8 ? `(?<!(?<!%.?)${WORD}(?=${WORD}))${source}(?!(?<=${WORD})${WORD})` : source;
+  // character is one (a hex digit of an escape before it does not count: `%22a%22` holds `a`, and so
+  // does `\u0022a\u0022`). After it, an escape starts with `%` or `\`, never a word character.
+  return chars.length < 8
+    ? `(?<!(?<!%.?|\\\\u.{0,3})${WORD}(?=${WORD}))${source}(?!(?<=${WORD})${WORD})`
+    : source;
 }
 
 /**
@@ -59,7 +62,7 @@ export function secretPattern(secret: string): string {
  * A secret of 8 characters or more is redacted everywhere, inside words too. A shorter one (a short
  * password) only where it stands alone, so that it does not garble the text: not inside a longer run
  * of letters, digits and `_` of any script (`"a"` leaves `invalid_grant` alone, but goes from
- * `password=a&`, `"password":"a"`, `: a.` and `%22a%22`). Secrets are tried longest first, and
+ * `password=a&`, `"password":"a"`, `: a.`, `%22a%22` and `\u0022a\u0022`). Secrets are tried longest first, and
  * where two occurrences overlap the one that starts first is replaced. Empty strings are ignored. Not
  * matched: double encoding (`%252B`), HTML entities, other escapes (`\x2B`, `%u00E9`).
  *
