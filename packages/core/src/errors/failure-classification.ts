@@ -113,8 +113,10 @@ export function failsForGood(error: unknown): boolean {
 
 /**
  * Whether a failed refresh proves the server did not redeem the refresh token, so presenting it
- * again is no reuse: an answer of 429 or 503 (refused before any work: the same rule the rotation
- * coordinator applies without `verifyUnredeemed`), or a request that never left: a connection
+ * again is no reuse: an answer of 429, or a 503 that is the server's own refusal (an OAuth error
+ * body, such as `temporarily_unavailable`, or a `Retry-After`: `retryAfterMs`; a bare or HTML 503
+ * may be a proxy's, sent after the request reached the server: Envoy's "upstream reset before
+ * headers", Heroku's H12 timeout), or a request that never left: a connection
  * refused or a host name that did not resolve (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN` as a `code`
  * down the `cause` chain, where `fetch` and grants put it). Anything else - a 500, 502 or
  * 504, a reset, a timeout, an abort, an error with no status or code - leaves the token in doubt: the
@@ -124,7 +126,12 @@ export function refusedBeforeRedeeming(error: unknown): boolean {
   // The nearest HTTP status decides: a 502 whose cause was a 429 upstream is still in doubt.
   for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
     const status = statusOf(cause);
-    if (status !== undefined) return status === 429 || status === 503;
+    if (status !== undefined) {
+      return (
+        status === 429 ||
+        (status === 503 && (typeof cause.error === "string" || typeof cause.retryAfterMs === "number"))
+      );
+    }
     // (`test` reads a missing code as "undefined", which never matches.)
     if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(cause.code as string)) return true;
   }

@@ -629,6 +629,7 @@ describe("createTokenManager: a refresh token is presented again only after a pr
       () => new InvalidResponseError("502 with text/html", { status: 502, transient: true }),
     ],
     ["a 500 server_error", () => new OAuthError({ error: "server_error", status: 500 })],
+    ["a bare 503 (a proxy's)", () => new InvalidResponseError("503", { status: 503, transient: true })],
     ["a connection reset", () => new NetworkError("connection reset", { cause: { code: "ECONNRESET" } })],
     ["a foreign error without status or code", () => new Error("socket hang up")],
   ];
@@ -783,7 +784,10 @@ describe("createTokenManager: a refresh token is presented again only after a pr
 
   const refused: [string, () => unknown][] = [
     ["a 429", () => new OAuthError({ error: "slow_down", status: 429 })],
-    ["a 503 without Retry-After", () => new InvalidResponseError("503", { status: 503, transient: true })],
+    [
+      "a 503 with Retry-After",
+      () => new InvalidResponseError("503", { status: 503, transient: true, retryAfterMs: 0 }),
+    ],
     [
       "a 503 temporarily_unavailable",
       () => new OAuthError({ error: "temporarily_unavailable", status: 503 }),
