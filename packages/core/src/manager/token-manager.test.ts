@@ -267,6 +267,19 @@ describe("createTokenManager: single-flight", () => {
     expect(manager.stats()).toMatchObject({ refreshes: 0, entries: 0, inFlight: 0 });
   });
 
+  it("hands a caller whose signal has already aborted a usable token, as any call, refresh-ahead included", async () => {
+    const { manager, calls, time } = setup();
+    await manager.getToken();
+    const signal = AbortSignal.abort(new Error("the caller gave up"));
+    expect((await manager.getToken({ signal })).accessToken).toBe("at-1");
+    await time.advance(HOUR_S * 1000 * 0.8); // inside the refresh-ahead window
+    expect((await manager.getToken({ signal })).accessToken).toBe("at-1");
+    await time.advance(0);
+    // The background refresh any call starts there: no caller waits for it.
+    expect(calls).toHaveLength(2);
+    expect(manager.peek()?.accessToken).toBe("at-2");
+  });
+
   it("passes an AbortSignal.timeout()'s reason on as the AbortError's cause", async () => {
     const { manager, calls } = setup();
     // What AbortSignal.timeout() aborts with, without waiting for a real timer.

@@ -39,7 +39,9 @@ export interface GetTokenOptions<I extends TokenIdentity = TokenIdentity> extend
   /**
    * Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError` whose
    * `cause` is the signal's reason (for `AbortSignal.timeout()`, its `TimeoutError`). A signal that
-   * has already aborted starts no fetch.
+   * has already aborted starts no fetch for the caller to wait on: without a usable token the call
+   * rejects at once; with one, the caller gets it as on any call (inside the refresh-ahead window,
+   * the call starts the background refresh any call would, which nobody waits for).
    */
   signal?: AbortSignal | undefined;
   /** Abandons this caller's wait after this long with a `TimeoutError`. No limit by default. */
