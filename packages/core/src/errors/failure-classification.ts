@@ -3,6 +3,7 @@
  * flag; a custom creator (any async function, or an HTTP client such as `@authup/core-http-kit`)
  * throws errors of its own, which are read here by the shapes runtimes and HTTP clients give them.
  */
+import { isObject } from "../options/rules.js";
 import { isTokenkeepError } from "./errors.js";
 
 /**
@@ -30,10 +31,6 @@ const NETWORK_ERROR_CODE =
   /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|NETDOWN)$/;
 
 type Failure = Record<string, unknown>;
-
-function isObject(value: unknown): value is Failure {
-  return typeof value === "object" && value !== null;
-}
 
 /** A `fetch` that got no HTTP answer. Any other `TypeError` is a bug and not retried. */
 function isFetchNetworkFailure(error: Failure): boolean {
@@ -127,10 +124,7 @@ export function refusedBeforeRedeeming(error: unknown): boolean {
   for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
     const status = statusOf(cause);
     if (status !== undefined) {
-      return (
-        status === 429 ||
-        (status === 503 && (typeof cause.error === "string" || typeof cause.retryAfterMs === "number"))
-      );
+      return status === 429 || (status === 503 && (cause.error ?? cause.retryAfterMs) !== undefined);
     }
     // (`test` reads a missing code as "undefined", which never matches.)
     if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(cause.code as string)) return true;

@@ -316,7 +316,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       },
     );
     promise.catch(() => {});
-    flights.set(key, { promise, controller });
+    flights.set(key, { settled: promise, controller });
     if (onEvent) emit("refresh-start", key, { background });
     startFetch(fetchToken(key, identity, current?.set, deadline.signal, clock() + fetchTimeoutMs));
     return promise;
@@ -347,7 +347,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (flight !== undefined) {
       counters.coalesced++;
       if (onEvent) emit("coalesced", key);
-      return waitFor(flight.promise, options, timers);
+      return waitFor(flight.settled, options, timers);
     }
     const remembered = options?.forceRefresh === true ? undefined : failures.get(key, now);
     if (remembered !== undefined) {
