@@ -131,7 +131,9 @@ function pick<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T
  *
  * The PAT is exchanged for a short-lived JWT by core's token manager: one exchange however many calls
  * run at once, renewed ahead of its expiry, and after a 401 the failed JWT is dropped and the call
- * replayed once. Failed requests are retried (see {@link PatAdminClientOptions.retry}); issuing is
+ * replayed once, unless that JWT was itself obtained within 30 s of a refused one (the manager's
+ * `unauthorizedCooldownMs`): the 401 is then returned, so a server refusing every JWT costs one
+ * request per call and one exchange per 30 s. Failed requests are retried (see {@link PatAdminClientOptions.retry}); issuing is
  * never retried once the request may have reached the server. Every answer is validated.
  *
  * @example
@@ -413,7 +415,11 @@ export class PatAdminClient implements AsyncDisposable {
         // A 401 means the JWT was refused before anything ran (expired, or signed by a key the
         // server has since replaced), so even issuing may be replayed with a fresh JWT.
         if (replayed || !isPatClientError(error) || error.status !== 401) throw error;
-        await this.#manager.invalidate(set);
+        // Kept although refused: it replaced a refused JWT moments ago (core's
+        // `unauthorizedCooldownMs`), and a replay with it would only be refused again. (Not dropped
+        // because another call already dropped it: then the replay gets a new one.)
+        const dropped = await this.#manager.invalidate(set);
+        if (!dropped && this.#manager.peek()?.accessToken === set.accessToken) throw error;
       }
     }
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectOtherSecret, expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
 import { PatAdminClient } from "../src/index";
+import { startFaultProxy } from "./helpers/fault-proxy";
 import { startTestServer } from "./helpers/pat-server";
 
 describe("the PAT-to-JWT exchange through core's token manager", () => {
@@ -61,6 +62,25 @@ describe("the PAT-to-JWT exchange through core's token manager", () => {
     expect(error).toMatchObject({ status: 401, operation: "exchange" });
     expect(server.exchanges()).toBe(2);
     expect(server.requests.get("GET /admin/tokens")).toBe(2);
+  });
+
+  it("an API refusing every JWT: a 401 right after a renewal is returned, not replayed with that JWT", async () => {
+    const server = await startTestServer();
+    // The admin routes answer 401 to everything; the exchange works.
+    const proxy = await startFaultProxy(server.url, ({ path }) =>
+      path.startsWith("/admin/")
+        ? { status: 401, headers: { "content-type": "application/json" }, body: '{"error":{"message":"no"}}' }
+        : "pass",
+    );
+    await using client = new PatAdminClient({ endpoint: proxy.url, apiKey: server.adminToken });
+    for (let call = 0; call < 3; call++) {
+      expect(await client.list().catch((e: unknown) => e)).toMatchObject({ status: 401 });
+    }
+    // The first call: one request, its 401 drops the JWT, one replay with a new JWT. Within core's
+    // unauthorizedCooldownMs that new JWT is kept: each later call sends one request, never a replay
+    // with the JWT just refused.
+    expect(server.exchanges()).toBe(2);
+    expect(proxy.seen.get("GET /admin/tokens")).toBe(2 + 1 + 1);
   });
 
   it("getAccessToken returns the JWT the admin calls use, renewed only when needed", async () => {

@@ -143,8 +143,11 @@ describe("isTransientError: cause and the rest", () => {
 describe("refusedBeforeRedeeming", () => {
   it.each<[string, unknown]>([
     ["a 429 OAuth error", new OAuthError({ error: "slow_down", status: 429 })],
-    ["a 503 HTML answer", new InvalidResponseError("503", { status: 503, transient: true })],
-    ["an HTTP client's 503", { statusCode: 503 }],
+    ["a 503 temporarily_unavailable", new OAuthError({ error: "temporarily_unavailable", status: 503 })],
+    [
+      "a 503 with Retry-After",
+      new InvalidResponseError("503", { status: 503, transient: true, retryAfterMs: 0 }),
+    ],
     ["Bun's refused connection", bunFailure("ECONNREFUSED", "Unable to connect")],
     [
       "grants' NetworkError over undici's refusal",
@@ -159,6 +162,9 @@ describe("refusedBeforeRedeeming", () => {
 
   it.each<[string, unknown]>([
     ["a 502 HTML answer", new InvalidResponseError("502", { status: 502, transient: true })],
+    // A proxy's (Envoy's "upstream reset before headers", Heroku's H12 timeout): maybe after delivery.
+    ["a bare 503 HTML answer", new InvalidResponseError("503", { status: 503, transient: true })],
+    ["an HTTP client's bare 503", { statusCode: 503 }],
     ["a 500 server_error", new OAuthError({ error: "server_error", status: 500 })],
     ["invalid_grant", new OAuthError({ error: "invalid_grant", status: 400 })],
     ["a reset", new NetworkError("reset", { cause: { code: "ECONNRESET" } })],

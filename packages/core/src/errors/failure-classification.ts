@@ -3,6 +3,7 @@
  * flag; a custom creator (any async function, or an HTTP client such as `@authup/core-http-kit`)
  * throws errors of its own, which are read here by the shapes runtimes and HTTP clients give them.
  */
+import { isObject } from "../options/rules.js";
 import { isTokenkeepError } from "./errors.js";
 
 /**
@@ -30,10 +31,6 @@ const NETWORK_ERROR_CODE =
   /^E(CONNREFUSED|CONNRESET|CONNABORTED|TIMEDOUT|PIPE|NOTFOUND|AI_AGAIN|HOSTUNREACH|NETUNREACH|NETDOWN)$/;
 
 type Failure = Record<string, unknown>;
-
-function isObject(value: unknown): value is Failure {
-  return typeof value === "object" && value !== null;
-}
 
 /** A `fetch` that got no HTTP answer. Any other `TypeError` is a bug and not retried. */
 function isFetchNetworkFailure(error: Failure): boolean {
@@ -113,8 +110,10 @@ export function failsForGood(error: unknown): boolean {
 
 /**
  * Whether a failed refresh proves the server did not redeem the refresh token, so presenting it
- * again is no reuse: an answer of 429 or 503 (refused before any work: the same rule the rotation
- * coordinator applies without `verifyUnredeemed`), or a request that never left: a connection
+ * again is no reuse: an answer of 429, or a 503 that is the server's own refusal (an OAuth error
+ * body, such as `temporarily_unavailable`, or a `Retry-After`: `retryAfterMs`; a bare or HTML 503
+ * may be a proxy's, sent after the request reached the server: Envoy's "upstream reset before
+ * headers", Heroku's H12 timeout), or a request that never left: a connection
  * refused or a host name that did not resolve (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN` as a `code`
  * down the `cause` chain, where `fetch` and grants put it). Anything else - a 500, 502 or
  * 504, a reset, a timeout, an abort, an error with no status or code - leaves the token in doubt: the
@@ -124,7 +123,9 @@ export function refusedBeforeRedeeming(error: unknown): boolean {
   // The nearest HTTP status decides: a 502 whose cause was a 429 upstream is still in doubt.
   for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
     const status = statusOf(cause);
-    if (status !== undefined) return status === 429 || status === 503;
+    if (status !== undefined) {
+      return status === 429 || (status === 503 && (cause.error ?? cause.retryAfterMs) !== undefined);
+    }
     // (`test` reads a missing code as "undefined", which never matches.)
     if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(cause.code as string)) return true;
   }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { redactSecrets } from "./redact-secrets.js";
+import { compiledPatterns, redactSecrets, secretPattern } from "./redact-secrets.js";
 
 /** `hex` with each letter's case flipped where `flips` has a set bit (digit i: bit i, cycling). */
 function withCase(hex: string, flips: number): string {
@@ -145,6 +145,12 @@ describe("redactSecrets", () => {
       ["a", '{"password":"a"}', '{"password":"[redacted]"}'],
       ["a", "wrong password: a.", "wrong password: [redacted]."],
       ["a", "%7B%22password%22%3A%22a%22%7D", "%7B%22password%22%3A%22[redacted]%22%7D"],
+      // JSON with its quotes escaped as `\u0022` (as .NET writes them), in a string's text.
+      [
+        "abc",
+        "{\\u0022password\\u0022:\\u0022abc\\u0022}",
+        "{\\u0022password\\u0022:\\u0022[redacted]\\u0022}",
+      ],
       ["Zq9", "sign in with Zq9", "sign in with [redacted]"],
       ["Zq9", "Zq9", "[redacted]"],
       ["é", "café: é", "café: [redacted]"],
@@ -167,5 +173,50 @@ describe("redactSecrets", () => {
       expect(redactSecrets(text, [secret])).toBe(text);
       expect(redactSecrets(`${text}${JSON.stringify(secret)}`, [secret])).toBe(`${text}"[redacted]"`);
     }
+  });
+
+  it("skips secrets longer than the text and reuses the last pattern: the same answers as compiling each time", () => {
+    /** Compiles every secret on every call, as before the shortcuts. */
+    const reference = (text: string, secrets: string[]) => {
+      const sources = secrets
+        .filter(Boolean)
+        .sort((a, b) => b.length - a.length)
+        .map(secretPattern);
+      return sources[0] ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
+    };
+    const secret = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: "grapheme", maxLength: 12 }));
+    fc.assert(
+      fc.property(
+        fc.array(secret, { maxLength: 4 }),
+        fc.array(fc.oneof(fc.string({ maxLength: 8 }), fc.nat(3)), { maxLength: 6 }),
+        (secrets, parts) => {
+          // Pieces of text, or a secret in clear, percent-encoded or inside a JSON string.
+          const text = parts
+            .map((part) => {
+              if (typeof part === "string") return part;
+              const chosen = secrets[part % Math.max(secrets.length, 1)] ?? "";
+              return [chosen, encodeURIComponent(chosen), JSON.stringify(chosen)][part % 3];
+            })
+            .join("");
+          for (const list of [secrets, [...secrets].reverse(), secrets]) {
+            expect(redactSecrets(text, list)).toBe(reference(text, list));
+          }
+        },
+      ),
+    );
+  });
+
+  it("compiles one pattern for many short strings, none for a 2 KB secret longer than each", () => {
+    const token = "eyJ".padEnd(2_048, "x");
+    const strings = Array.from(
+      { length: 100 },
+      (_, i) => `error ${i}: invalid_request ${i % 2 ? "pw-12345678" : ""}`,
+    );
+    const before = compiledPatterns.count;
+    const redacted = strings.map((text) => redactSecrets(text, [token, "pw-12345678"]));
+    expect(compiledPatterns.count - before).toBe(1);
+    expect(redacted[1]).toBe("error 1: invalid_request [redacted]");
+    expect(redacted.map((text) => redactSecrets(text, [token]))).toEqual(redacted);
+    expect(compiledPatterns.count - before).toBe(1);
   });
 });

@@ -19,7 +19,7 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
  * case. The JSON reading first, so `\\` is one JSON-escaped `\` rather than two; and kept apart, so no
  * text reads as the secret in more than two ways and matching stays linear in the text.
  */
-function secretPattern(secret: string): string {
+export function secretPattern(secret: string): string {
   const chars = [...secret];
   const readings = [true, false].map((json) =>
     chars
@@ -42,8 +42,11 @@ function secretPattern(secret: string): string {
   );
   const source = `(?:${readings.join("|")})`;
   // A short secret stands alone: no word character touches it on a side where its own first or last
-  // character is one (a hex digit of a percent-escape before it does not count: `%22a%22` holds `a`).
-  return chars.length < 8 ? `(?<!(?<!%.?)${WORD}(?=${WORD}))${source}(?!(?<=${WORD})${WORD})` : source;
+  // character is one (a hex digit of an escape before it does not count: `%22a%22` holds `a`, and so
+  // does `\u0022a\u0022`). After it, an escape starts with `%` or `\`, never a word character.
+  return chars.length < 8
+    ? `(?<!(?<!%.?|\\\\u.{0,3})${WORD}(?=${WORD}))${source}(?!(?<=${WORD})${WORD})`
+    : source;
 }
 
 /**
@@ -59,7 +62,7 @@ function secretPattern(secret: string): string {
  * A secret of 8 characters or more is redacted everywhere, inside words too. A shorter one (a short
  * password) only where it stands alone, so that it does not garble the text: not inside a longer run
  * of letters, digits and `_` of any script (`"a"` leaves `invalid_grant` alone, but goes from
- * `password=a&`, `"password":"a"`, `: a.` and `%22a%22`). Secrets are tried longest first, and
+ * `password=a&`, `"password":"a"`, `: a.`, `%22a%22` and `\u0022a\u0022`). Secrets are tried longest first, and
  * where two occurrences overlap the one that starts first is replaced. Empty strings are ignored. Not
  * matched: double encoding (`%252B`), HTML entities, other escapes (`\x2B`, `%u00E9`).
  *
@@ -68,9 +71,23 @@ function secretPattern(secret: string): string {
  * @returns `text`, redacted
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
-  const sources = secrets
-    .filter(Boolean)
-    .sort((a, b) => b.length - a.length)
-    .map(secretPattern);
-  return sources[0] ? text.replace(new RegExp(sources.join("|"), "gu"), "[redacted]") : text;
+  // Every form of a character is at least as long (in UTF-16 units) as the character itself, so a
+  // secret longer than the text cannot be in it: not compiled at all.
+  const present = secrets.filter((secret) => secret && secret.length <= text.length);
+  if (!present[0]) return text;
+  // A caller redacts many strings with one list (every string of an error body): compiled once.
+  const key = JSON.stringify(present);
+  if (last?.key !== key) {
+    const sources = present.sort((a, b) => b.length - a.length).map(secretPattern);
+    last = { key, regex: new RegExp(sources.join("|"), "gu") };
+    compiledPatterns.count++;
+  }
+  // `replace` starts a global regex from index 0 whatever its `lastIndex`: safe to reuse.
+  return text.replace(last.regex, "[redacted]");
 }
+
+/** The pattern of the last list of secrets redacted (by content). */
+let last: { readonly key: string; readonly regex: RegExp } | undefined;
+
+/** How many patterns `redactSecrets` compiled: a seam for tests (not exported by the entry). */
+export const compiledPatterns = { count: 0 };

@@ -13,9 +13,11 @@ export const INTERNAL_PROPS = {
   /** Until when a replacement token is not invalidated again (`unauthorizedCooldownMs`). */
   keepUntil: ["manager/token-manager.ts"],
   /** The LRU mark of a cache entry. */
-  hot: ["manager/token-manager.ts", "internal/lru.ts"],
+  hot: ["manager/token-manager.ts", "internal/lru.ts", "internal/windows.ts"],
   /** A flight's abort controller (`Flight`). */
   controller: ["manager/token-manager.ts", "manager/single-flight.ts"],
+  /** A flight's shared promise (`Flight`). */
+  settled: ["manager/token-manager.ts", "manager/single-flight.ts"],
 } as const satisfies Record<string, readonly string[]>;
 
 /** The `mangleProps` pattern of {@link INTERNAL_PROPS}. */

@@ -5,7 +5,7 @@ describe("windows", () => {
   it("returns a value while its window is open, then forgets it", () => {
     const windows = createWindows<string>(10);
     windows.open("k", "v", 1_000);
-    expect(windows.get("k", 400)).toEqual({ value: "v", until: 1_000 });
+    expect(windows.get("k", 400)).toMatchObject({ value: "v", until: 1_000 });
     expect(windows.get("other", 400)).toBeUndefined();
     expect(windows.get("k", 1_000)).toBeUndefined();
     windows.open("k", "v", 2_000);

@@ -2,7 +2,7 @@
  * Windows: a value remembered per key until a moment, bounded to `max` keys (the oldest dropped
  * first). The manager's throttle windows and its failure memory are both this.
  */
-import { setRecent } from "./lru.js";
+import { boundedSet, type Hot } from "./lru.js";
 
 export interface Windows<T> {
   /** The value of `key` while its window is open at `now`; `undefined` after (and it is dropped). */
@@ -14,7 +14,8 @@ export interface Windows<T> {
 }
 
 export function createWindows<T>(max: number): Windows<T> {
-  const windows = new Map<string, { readonly value: T; readonly until: number }>();
+  // Never marked hot: `boundedSet` then evicts the oldest, as a strict LRU of insertions.
+  const windows = new Map<string, Hot & { readonly value: T; readonly until: number }>();
   return {
     get(key, now) {
       const window = windows.get(key);
@@ -23,7 +24,7 @@ export function createWindows<T>(max: number): Windows<T> {
       return undefined;
     },
     open(key, value, until) {
-      setRecent(windows, key, { value, until }, max);
+      boundedSet(windows, key, { value, until, hot: false }, max);
     },
     close: (key) => windows.delete(key),
     clear: () => windows.clear(),

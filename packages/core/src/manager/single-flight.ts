@@ -13,7 +13,7 @@ import { invalidOptions, problem } from "../options/rules.js";
 /** One fetch in flight. */
 export interface Flight<T> {
   /** Settles with the fetch; every waiter of this identity shares it. */
-  readonly promise: Promise<T>;
+  readonly settled: Promise<T>;
   /** Aborts the fetch (dispose only). */
   readonly controller: AbortController;
 }

@@ -8,6 +8,7 @@ import { createMemoryStore } from "../memory-store/memory-store.js";
 import { shareStore } from "../shared/share-store.js";
 import type { TokenCreatorContext, TokenIdentity } from "../token/token-creator.js";
 import type { TokenEvent } from "./events.js";
+import { DEFAULT_IDENTITY_KEY, hashIdentityKey } from "./identity.js";
 import { createTokenManager } from "./token-manager.js";
 import type { TokenManagerOptions } from "./token-manager-options.js";
 
@@ -264,6 +265,19 @@ describe("createTokenManager: single-flight", () => {
     expect(error).toMatchObject({ name: "AbortError", code: "ERR_TOKENKEEP_ABORTED", cause: reason });
     expect(calls).toHaveLength(0);
     expect(manager.stats()).toMatchObject({ refreshes: 0, entries: 0, inFlight: 0 });
+  });
+
+  it("hands a caller whose signal has already aborted a usable token, as any call, refresh-ahead included", async () => {
+    const { manager, calls, time } = setup();
+    await manager.getToken();
+    const signal = AbortSignal.abort(new Error("the caller gave up"));
+    expect((await manager.getToken({ signal })).accessToken).toBe("at-1");
+    await time.advance(HOUR_S * 1000 * 0.8); // inside the refresh-ahead window
+    expect((await manager.getToken({ signal })).accessToken).toBe("at-1");
+    await time.advance(0);
+    // The background refresh any call starts there: no caller waits for it.
+    expect(calls).toHaveLength(2);
+    expect(manager.peek()?.accessToken).toBe("at-2");
   });
 
   it("passes an AbortSignal.timeout()'s reason on as the AbortError's cause", async () => {
@@ -628,6 +642,7 @@ describe("createTokenManager: a refresh token is presented again only after a pr
       () => new InvalidResponseError("502 with text/html", { status: 502, transient: true }),
     ],
     ["a 500 server_error", () => new OAuthError({ error: "server_error", status: 500 })],
+    ["a bare 503 (a proxy's)", () => new InvalidResponseError("503", { status: 503, transient: true })],
     ["a connection reset", () => new NetworkError("connection reset", { cause: { code: "ECONNRESET" } })],
     ["a foreign error without status or code", () => new Error("socket hang up")],
   ];
@@ -712,9 +727,80 @@ describe("createTokenManager: a refresh token is presented again only after a pr
     expect(presented).toEqual(["rt-1"]);
   });
 
+  /** Managers on one shared store whose refresher and (after the first set) creator answer 502. */
+  function sharedFailing() {
+    const time = createFakeTime(undefined, { crypto: true });
+    const store = createMemoryStore({ now: time.now });
+    const shared = shareStore(store);
+    const presented: string[] = [];
+    let created = 0;
+    const bad = () => new InvalidResponseError("502", { status: 502, transient: true });
+    const manager = (name: string) =>
+      createTokenManager({
+        now: time.now,
+        timers: time.timers,
+        retry: { retries: 0 },
+        refreshAheadRatio: 1,
+        shared,
+        creator: async () => {
+          if (++created > 1) throw bad();
+          return { access_token: "c-1", expires_in: 60, refresh_token: "rt-1" };
+        },
+        refresher: async ({ previous }) => {
+          presented.push(`${name}:${previous?.refreshToken}`);
+          throw bad();
+        },
+      });
+    return { time, store, presented, manager };
+  }
+
+  it("with a shared store: another instance never presents a refresh token one dropped", async () => {
+    const { time, presented, manager } = sharedFailing();
+    const a = manager("A");
+    const b = manager("B");
+    await a.getToken();
+    expect((await b.getToken()).refreshToken).toBe("rt-1");
+    await time.advance(60_000);
+    expect(await rejected(a.getToken())).toMatchObject({ status: 502 });
+    expect(await rejected(b.getToken())).toMatchObject({ status: 502 });
+    expect(presented).toEqual(["A:rt-1"]);
+  });
+
+  it("with a shared store: a copy in the store not usable yet never brings a dropped token back", async () => {
+    const { time, store, presented, manager } = sharedFailing();
+    const a = manager("A");
+    await a.getToken();
+    await time.advance(50_000);
+    // Another instance's set, within the skew of its expiry: not taken, but its refresh token is.
+    const set = { accessToken: "c-2", tokenType: "Bearer", expiresAt: time.now() + 20_000, raw: {} };
+    const key = `tokenkeep:token:${await hashIdentityKey(DEFAULT_IDENTITY_KEY)}`;
+    await store.set(key, { set: { ...set, refreshToken: "rt-c2" }, obtainedAt: 0 }, 20_000);
+    expect(await rejected(a.getToken())).toMatchObject({ status: 502 });
+    // Even when the store still holds it (its write failed, say), this manager remembers.
+    await store.set(key, { set: { ...set, refreshToken: "rt-c2" }, obtainedAt: 0 }, 20_000);
+    expect(await rejected(a.getToken())).toMatchObject({ status: 502 });
+    expect(presented).toEqual(["A:rt-c2"]);
+    expect(a.stats().refreshTokensDropped).toBe(1);
+  });
+
+  it("does not count a refresher aborted by dispose as a dropped refresh token", async () => {
+    const { manager, time, events } = rotating([hang]);
+    await manager.getToken();
+    await time.advance(60_000);
+    const pending = rejected(manager.getToken());
+    await time.advance(0);
+    await manager.dispose();
+    expect(await pending).toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
+    expect(manager.stats().refreshTokensDropped).toBe(0);
+    expect(events.filter((event) => event.type === "refresh-token-dropped")).toEqual([]);
+  });
+
   const refused: [string, () => unknown][] = [
     ["a 429", () => new OAuthError({ error: "slow_down", status: 429 })],
-    ["a 503 without Retry-After", () => new InvalidResponseError("503", { status: 503, transient: true })],
+    [
+      "a 503 with Retry-After",
+      () => new InvalidResponseError("503", { status: 503, transient: true, retryAfterMs: 0 }),
+    ],
     [
       "a 503 temporarily_unavailable",
       () => new OAuthError({ error: "temporarily_unavailable", status: 503 }),

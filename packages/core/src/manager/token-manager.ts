@@ -39,7 +39,9 @@ export interface GetTokenOptions<I extends TokenIdentity = TokenIdentity> extend
   /**
    * Abandons this caller's wait (not the shared fetch others wait on) with an `AbortError` whose
    * `cause` is the signal's reason (for `AbortSignal.timeout()`, its `TimeoutError`). A signal that
-   * has already aborted starts no fetch.
+   * has already aborted starts no fetch for the caller to wait on: without a usable token the call
+   * rejects at once; with one, the caller gets it as on any call (inside the refresh-ahead window,
+   * the call starts the background refresh any call would, which nobody waits for).
    */
   signal?: AbortSignal | undefined;
   /** Abandons this caller's wait after this long with a `TimeoutError`. No limit by default. */
@@ -85,7 +87,6 @@ export interface TokenManager<I extends TokenIdentity = TokenIdentity> extends A
 
 /** A cached token set with its computed timeline. */
 interface Entry extends Hot {
-  /** Replaced by a copy without its refresh token once that is spent or in doubt. */
   set: TokenSet;
   /** Until when it is handed out: `expiresAt - skew`. */
   usableUntil: number;
@@ -127,6 +128,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   // failure remembered for `failureCacheMs`, so wrong credentials cost one request per window.
   const throttle = createWindows<undefined>(maxEntries);
   const failures = createWindows<unknown>(maxEntries);
+  // Per identity: the last refresh token dropped as spent or in doubt, stripped from any set read
+  // later (the cache's, or another instance's copy in the store), so it is never presented again.
+  const dropped = createWindows<string | undefined>(maxEntries);
   const counters = createCounters();
   let disposed = false;
 
@@ -166,6 +170,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     signal: AbortSignal,
     budgetEnd: number,
   ): Promise<Obtained> => {
+    const strip = ({ refreshToken: _, refreshTokenExpiresAt: __, ...rest }: TokenSet): TokenSet => rest;
+    if (previous?.refreshToken === dropped.get(key, 0)?.value) previous &&= strip(previous);
     // No expiry (`undefined <= now` is false) or not yet expired.
     let useRefresher =
       refresher !== undefined &&
@@ -202,15 +208,18 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         if (useRefresher && !refusedBeforeRedeeming(error)) {
           // The refresh token is spent, revoked or in doubt: a 502, a reset or a timeout may come
           // after the server rotated it, and a rotated token presented again is a reuse, which
-          // revokes the grant. Never present it again (nor from the cache: the entry forgets it);
-          // obtain a new grant once, with the creator.
+          // revokes the grant. Never present it again: this manager remembers it (`obtain` strips it
+          // from any set, the cache's or the store's) and the store forgets it. Obtain a new grant
+          // once, with the creator.
           useRefresher = false;
-          const { refreshToken, refreshTokenExpiresAt: _, ...rest } = previous!;
-          const entry = entries.get(key);
-          if (entry?.set.refreshToken === refreshToken) entry!.set = rest;
-          previous = rest;
-          counters.refreshTokensDropped++;
-          if (onEvent) emit("refresh-token-dropped", key, { error });
+          dropped.open(key, previous!.refreshToken, Infinity);
+          await shared?.drop(key, previous!);
+          previous = strip(previous!);
+          // A refresher aborted by `dispose` is not in doubt: nobody is left to drop it for.
+          if (!disposed) {
+            counters.refreshTokensDropped++;
+            if (onEvent) emit("refresh-token-dropped", key, { error });
+          }
           if (!signal.aborted) continue;
         }
         if (signal.aborted) throw signal.reason;
@@ -238,15 +247,9 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       : shared.fetch(key, {
           accept: (found) =>
             found.set.accessToken !== previous?.accessToken && clock() < makeEntry(found).usableUntil,
-          // The store's copy of our own set may still hold a refresh token this process dropped.
-          obtain: (newer) =>
-            obtain(
-              key,
-              identity,
-              newer && newer.accessToken !== previous?.accessToken ? newer : previous,
-              signal,
-              budgetEnd,
-            ),
+          // The store's copy, even of our own set: another instance may have dropped its refresh
+          // token (`obtain` strips one this manager dropped).
+          obtain: (newer) => obtain(key, identity, newer ?? previous, signal, budgetEnd),
           signal,
         });
 
@@ -313,7 +316,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
       },
     );
     promise.catch(() => {});
-    flights.set(key, { promise, controller });
+    flights.set(key, { settled: promise, controller });
     if (onEvent) emit("refresh-start", key, { background });
     startFetch(fetchToken(key, identity, current?.set, deadline.signal, clock() + fetchTimeoutMs));
     return promise;
@@ -344,7 +347,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (flight !== undefined) {
       counters.coalesced++;
       if (onEvent) emit("coalesced", key);
-      return waitFor(flight.promise, options, timers);
+      return waitFor(flight.settled, options, timers);
     }
     const remembered = options?.forceRefresh === true ? undefined : failures.get(key, now);
     if (remembered !== undefined) {
@@ -409,6 +412,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     entries.clear();
     throttle.clear();
     failures.clear();
+    dropped.clear();
   };
 
   return {

@@ -9,6 +9,7 @@ import {
   DEFAULT_LEASE_POLL_MAX_MS,
   DEFAULT_LEASE_POLL_MIN_MS,
   DEFAULT_LEASE_TTL_MS,
+  DEFAULT_REDEEMED_TTL_MS,
   DEFAULT_STORE_PROBE_INTERVAL_MS,
   DEFAULT_STORE_TIMEOUT_MS,
 } from "../defaults.js";
@@ -179,6 +180,17 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             onWait: () => counters.leaseWaits++,
             signal,
           });
+        },
+        async drop(key, set) {
+          const at = (await keys(key)).valueKey;
+          const value = await link.call((s) => s.get(at));
+          const found = decodeObtained(value);
+          if (value === FAILED || (found !== undefined && found.set.refreshToken !== set.refreshToken))
+            return;
+          const { refreshToken: _, refreshTokenExpiresAt: __, ...rest } = found?.set ?? set;
+          // Not read back (no obtainedAt): counted as obtained at 0, the full skew applies.
+          const stripped = { set: rest, obtainedAt: found?.obtainedAt ?? 0 };
+          await link.call((s) => s.set(at, stripped as unknown as JsonValue, DEFAULT_REDEEMED_TTL_MS));
         },
         async invalidate(key, accessToken) {
           const at = (await keys(key)).valueKey;

@@ -66,6 +66,13 @@ export interface SharedStoreSession {
       readonly signal: AbortSignal;
     },
   ): Promise<Obtained>;
+  /**
+   * Makes the store forget the refresh token of `set`, dropped as spent or in doubt: the identity's
+   * shared set, when it is absent or holds that refresh token, is replaced by a copy without it,
+   * kept for a day (other instances may hold it in their cache), so no instance presents it again.
+   * Never rejects.
+   */
+  drop(key: string, set: TokenSet): Promise<void>;
   /** Deletes the identity's shared set if it holds `accessToken`; `true` when deleted. */
   invalidate(key: string, accessToken: string): Promise<boolean>;
   state(): SharedStoreState;
