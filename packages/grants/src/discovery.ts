@@ -162,7 +162,7 @@ async function readMetadata(response: Response, issuer: string): Promise<ReadMet
   // 3.3: the metadata must be about the issuer that was asked for, character for character (a
   // trailing slash is another issuer).
   const field = rules.isObject(body) ? invalidMetadataField(body) : "";
-  const received = (body as AuthorizationServerMetadata).issuer;
+  const received = (body as AuthorizationServerMetadata | null)?.issuer;
   const problem =
     field === ""
       ? "not a JSON object"

@@ -224,6 +224,13 @@ describe("discovery", () => {
     const listed = await metadataServer(() => ({ status: 200, body: ["not", "an", "object"] }));
     const error = await discover(listed.url).catch((reason: unknown) => reason);
     expect(String(error)).toContain("invalid authorization server metadata: not a JSON object");
+    // JSON null too: a permanent answer about the metadata, not a transient "no answer".
+    const nothing = await metadataServer(() => ({ status: 200, body: null }));
+    const none = await discover(nothing.url).catch((reason: unknown) => reason);
+    expect(isInvalidResponseError(none) && [none.transient, none.message]).toEqual([
+      false,
+      expect.stringContaining("invalid authorization server metadata: not a JSON object"),
+    ]);
     const server = await metadataServer((issuer) => ({
       status: 200,
       body: {
