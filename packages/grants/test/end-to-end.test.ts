@@ -5,7 +5,7 @@ import { clientCredentialsGrant } from "../src/index.js";
 import { listen, type RunningServer, sendJson } from "./fixtures/http.js";
 import { CLIENTS, type OidcProviderServer, RESOURCE, startOidcProvider } from "./fixtures/oidc-provider.js";
 
-const LIFETIME_S = 2;
+const LIFETIME_S = 5;
 const DURATION_MS = 10_000;
 const CALLERS = 50;
 const PAUSE_MS = 100;
@@ -44,13 +44,15 @@ afterAll(() => Promise.all([api.close(), op.close()]));
 
 describe("end to end: manager + clientCredentialsGrant + createAuthFetch", () => {
   it(
-    "serves 50 concurrent callers for 10 s with 2 s tokens, fetching about once per token lifetime",
+    "serves 50 concurrent callers for 10 s with 5 s tokens, fetching about once per token lifetime",
     async () => {
       // oidc-provider counts in whole seconds (iat is floored, a token is dead once the second reaches
-      // exp), so a "2 s" token lives between 1 and 2 s. The default skew (20% of 2 s) would hand it out
-      // up to 1.6 s after sending: on a loaded machine even the replay after a 401 could carry such a
-      // token. A 1 s skew keeps every token inside its real life, and refreshing ahead at 40% keeps the
-      // background refresh ahead of that.
+      // exp), so a "5 s" token lives between 4 and 5 s. A 2.5 s skew hands a token out at most 2.5 s
+      // after sending, which leaves at least 1.5 s for the request and the resource server's
+      // introspection even on a loaded machine (with 2 s tokens and a 1 s skew that margin was 0.1 s,
+      // and a busy machine saw 401s: a token obtained after an invalidation is, by design, not
+      // invalidated again within `unauthorizedCooldownMs`). Refreshing ahead at 40% keeps the
+      // background refresh ahead of the skew.
       const refreshAheadRatio = 0.4;
       const jitterRatio = 0.1;
       const manager = createTokenManager({
@@ -60,7 +62,7 @@ describe("end to end: manager + clientCredentialsGrant + createAuthFetch", () =>
           clientSecret: CLIENTS.service.secret,
           resource: RESOURCE,
         }),
-        skewMs: 1_000,
+        skewMs: 2_500,
         maxSkewFraction: 0.5,
         refreshAheadRatio,
         refreshAheadJitterRatio: jitterRatio,
