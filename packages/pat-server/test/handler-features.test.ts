@@ -342,9 +342,9 @@ describe("bootstrap", () => {
     });
   });
 
-  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL), storing nothing", async () => {
+  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL, a lone surrogate), storing nothing", async () => {
     const store = sqlite();
-    for (const owner of ["", "o".repeat(101), "a\u0000b"]) {
+    for (const owner of ["", "o".repeat(101), "a\u0000b", "a\ud800"]) {
       const refused = await bootstrapAdminToken(store, { ...fast, owner }).catch((error: unknown) => error);
       expect(refused).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
       expect((refused as Error).message).toContain("owner");
