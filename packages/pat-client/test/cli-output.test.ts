@@ -7,9 +7,11 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { runCli } from "../src/cli/program";
 import { startTestServer } from "./helpers/pat-server";
 
-/** Any control character but the newline that ends our own lines. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+/**
+ * Any control character but the newline that ends our own lines, and any character a terminal does
+ * not show where it stands: bidi controls, zero-width and other invisible characters, unpaired surrogates.
+ */
+const RAW_CONTROL = /(?!\n)[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
 
 async function run(args: readonly string[]) {
   const out: string[] = [];
@@ -24,18 +26,26 @@ describe("the server's text on a terminal", () => {
     const owner = "mallory\r\u001b[2K\u001b[1Aadmin     yes";
     const role = "deploy\n\u009b2J";
     await server.issue({ owner, roles: [role] });
+    // Shown raw, the override would make the row read "admin@example.com" backwards-to-forwards.
+    const reversed = "eve\u202emoc.elpmaxe@nimda\u2066";
+    await server.issue({ owner: reversed, roles: ["ops\u200b"] });
     const global = ["--endpoint", server.url, "--token", server.adminToken];
     const listed = await run([...global, "list"]);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).not.toMatch(RAW_CONTROL);
     expect(listed.stdout).toContain("mallory\\u000d\\u001b[2K\\u001b[1Aadmin     yes");
     expect(listed.stdout).toContain("deploy\\u000a\\u009b2J");
-    expect(listed.stdout.trimEnd().split("\n")).toHaveLength(4); // header, admin, mallory, count
+    expect(listed.stdout).toContain("eve\\u202emoc.elpmaxe@nimda\\u2066");
+    expect(listed.stdout).toContain("ops\\u200b");
+    expect(listed.stdout.trimEnd().split("\n")).toHaveLength(5); // header, admin, mallory, eve, count
 
     const json = await run([...global, "--json", "list"]);
+    // Exact once parsed, and nothing raw on the terminal: the same characters as JSON escapes.
+    expect(json.stdout).not.toMatch(RAW_CONTROL);
     const page = JSON.parse(json.stdout) as { records: { owner: string; roles: string[] }[] };
     expect(page.records.map((record) => record.owner)).toContain(owner);
     expect(page.records.find((record) => record.owner === owner)?.roles).toEqual([role]);
+    expect(page.records.find((record) => record.owner === reversed)?.roles).toEqual(["ops\u200b"]);
 
     const issued = await run([...global, "issue", "--owner", "eve\u001b]0;pwned\u0007"]);
     expect(issued.code, issued.stderr).toBe(0);

@@ -166,6 +166,20 @@ describe("structured errors from a real pat-server", () => {
     }
   });
 
+  it("redacts a short apiKey a server echoes, where it stands alone (as core's redactSecrets)", async () => {
+    const apiKey = "k3y+/=7"; // 7 characters: ignored before, as anything under 8
+    const server = await startEchoServer(() => 400);
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey, retry: false });
+    const error = await failure(client.list());
+    expect(error.message).toContain(
+      "invalid request: grant_type=client_credentials&client_secret=[redacted]",
+    );
+    for (const text of [...renderings(error), JSON.stringify(error.cause)]) {
+      expectNoSecretIn(text, { "the apiKey": apiKey }, "the error");
+      expect(text).not.toContain("k3y%2B%2F%3D7");
+    }
+  });
+
   it("a 2xx answer that is not JSON is an invalid-response error that quotes none of the body", async () => {
     const server = await startTestServer();
     const body = "access_token=eyJhbGciOiJFZERTQSJ9.secretpart&token_type=Bearer";

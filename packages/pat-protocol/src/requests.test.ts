@@ -50,6 +50,33 @@ describe("request schemas", () => {
     );
   });
 
+  it("refuses an unpaired surrogate in an owner or a role, wherever one is sent (UTF-8 cannot carry it)", () => {
+    // Stored through UTF-8 (SQLite, PostgreSQL), each would come back as U+FFFD: two owners sent as
+    // different strings would be stored, and shown, as the same one.
+    const bodies: [z.ZodType, unknown][] = [
+      [issueTokenRequestSchema, { owner: "ops\ud800" }],
+      [issueTokenRequestSchema, { owner: "\udfffops" }],
+      [issueTokenRequestSchema, { owner: "o", roles: ["ok", "r\udc00\ud800"] }],
+      [registerTokenRequestSchema, { secretPhc: phc, owner: "\ud83d" }],
+      [updateTokenRequestSchema, { owner: "x\udbff" }],
+      [updateTokenRequestSchema, { roles: ["\ud800"] }],
+      [updateTokenRequestSchema, { roles: { add: ["\ud800"] } }],
+      [updateTokenRequestSchema, { roles: { remove: ["\udc00"] } }],
+      [listTokensQuerySchema, { hasRole: "\ud800" }],
+    ];
+    for (const [schema, body] of bodies) {
+      const result = schema.safeParse(body);
+      expect(result.success, JSON.stringify(body)).toBe(false);
+      expect(result.error?.issues.map((issue) => issue.message)).toContain(
+        "Expected well-formed Unicode: no unpaired surrogate (\\ud800-\\udfff)",
+      );
+    }
+    // A pair is one character beyond U+FFFF, and accepted.
+    expect(
+      issueTokenRequestSchema.safeParse({ owner: "ops \ud83d\ude80", roles: ["\u{1f600}"] }).success,
+    ).toBe(true);
+  });
+
   it("accepts the three roles update shapes and nothing mixed", () => {
     expect(updateTokenRequestSchema.safeParse({ roles: ["a"] }).success).toBe(true);
     expect(updateTokenRequestSchema.safeParse({ roles: { add: ["a"] } }).success).toBe(true);

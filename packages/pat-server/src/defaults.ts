@@ -45,6 +45,11 @@ export const DEFAULT_MAX_PENDING_VERIFICATIONS = 64;
  * seconds: jose gives up on a JWKS request after 5 s, so sooner would only pile onto a server that is down.
  */
 export const DEFAULT_JWKS_RETRY_AFTER_SECONDS = 5;
+/**
+ * While the JWKS document stays unavailable, a guard reports the outage again at most this often, in
+ * milliseconds (1 minute): its first failure at once, then one report a minute, not one per request.
+ */
+export const DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS = 60_000;
 /** How long a verified secret is remembered per token id, in milliseconds (10 minutes). */
 export const DEFAULT_VERIFIER_CACHE_TTL_MS = 600_000;
 /** Most token ids whose verified secret is remembered; the least recently used is forgotten. */

@@ -18,7 +18,13 @@ export type {
   PatVerifierCacheOptions,
 } from "./handler-options";
 export { createMemoryStore } from "./memory-store";
-export { createPatGuard, type PatGuard, type PatGuardOptions } from "./pat-guard";
+export {
+  createPatGuard,
+  type JwksErrorState,
+  type JwksRecoveryState,
+  type PatGuard,
+  type PatGuardOptions,
+} from "./pat-guard";
 export type { AccessRequirement, PatAuthResult, PatHandler, RequestContext } from "./pat-handler";
 export { createPatHandler } from "./pat-handler";
 export { type HashSecretOptions, hashSecret, verifySecret } from "./scrypt";

@@ -1,13 +1,20 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  type ExportedJWKSCache,
   errors,
   type JSONWebKeySet,
+  type JWKSCacheInput,
   type JWTVerifyGetKey,
+  jwksCache,
   jwtVerify,
 } from "jose";
 import * as z from "zod";
-import { DEFAULT_ISSUER, DEFAULT_JWKS_RETRY_AFTER_SECONDS } from "./defaults";
+import {
+  DEFAULT_ISSUER,
+  DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS,
+  DEFAULT_JWKS_RETRY_AFTER_SECONDS,
+} from "./defaults";
 import { type AccessRequirement, authenticate } from "./internal/authenticate";
 import { errorResponse, HttpError } from "./internal/http";
 import { parseOptions } from "./internal/options";
@@ -25,14 +32,45 @@ export interface PatGuardOptions {
    * @default "tokenkeep-pat-server"
    */
   readonly issuer?: string;
-  /** Clock in epoch milliseconds. @default Date.now */
+  /** Clock in epoch milliseconds (token expiry, and the spacing of `onError` reports). @default Date.now */
   readonly now?: () => number;
   /**
-   * Called with `{ error }` each time the JWKS document cannot be fetched (the request then answers
-   * 503): unreachable, too slow, a status other than 200, or a body that is no JWKS.
-   * @default logs the error's name and message to `console.error`
+   * Called when the JWKS document cannot be fetched (the request then answers 503): unreachable, too
+   * slow, a status other than 200, or a body that is no JWKS. Not once per request: at the first
+   * failure of an outage, then at most once per `errorReportIntervalMs` while it lasts, with
+   * `failures`, the requests it has failed so far (this one included). An outage ends when the document
+   * is fetched again (`onRecover`); the next failure starts a new one and is reported at once.
+   * @default logs the error's name and message, and the failures, to `console.error`
    */
-  readonly onError?: (state: { readonly error: unknown }) => void;
+  readonly onError?: (state: JwksErrorState) => void;
+  /**
+   * Called once when the JWKS document is fetched again after an outage reported to `onError`, with
+   * the requests it failed and how long it lasted (from its first failure).
+   * @default logs one line to `console.info`
+   */
+  readonly onRecover?: (state: JwksRecoveryState) => void;
+  /**
+   * Least time between two `onError` reports of the same outage, in milliseconds; `0` reports every
+   * failed request.
+   * @default 60000
+   */
+  readonly errorReportIntervalMs?: number;
+}
+
+/** What {@link PatGuardOptions.onError} is told. */
+export interface JwksErrorState {
+  /** Why the document could not be fetched this time. */
+  readonly error: unknown;
+  /** Requests this outage has failed so far, this one included (1 in its first report). */
+  readonly failures: number;
+}
+
+/** What {@link PatGuardOptions.onRecover} is told. */
+export interface JwksRecoveryState {
+  /** Requests the outage failed. */
+  readonly failures: number;
+  /** From the outage's first failure to the request that found the keys again, in milliseconds. */
+  readonly outageMs: number;
 }
 
 /** Verifies JWTs of a PAT server in another process, for an API's own routes. */
@@ -48,7 +86,9 @@ const optionsSchema = z.object({
   jwks: z.union([z.instanceof(URL), z.looseObject({ keys: z.array(z.record(z.string(), z.unknown())) })]),
   issuer: z.string().min(1).default(DEFAULT_ISSUER),
   now: z.custom<() => number>((value) => typeof value === "function").optional(),
-  onError: z.custom<(state: { error: unknown }) => void>((value) => typeof value === "function").optional(),
+  onError: z.custom<(state: JwksErrorState) => void>((value) => typeof value === "function").optional(),
+  onRecover: z.custom<(state: JwksRecoveryState) => void>((value) => typeof value === "function").optional(),
+  errorReportIntervalMs: z.int().nonnegative().default(DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS),
 });
 
 /**
@@ -63,9 +103,17 @@ function isJwksUnavailable(error: unknown): boolean {
   return ["ERR_JWKS_TIMEOUT", "ERR_JWKS_INVALID", "ERR_JOSE_GENERIC"].includes(error.code);
 }
 
-function defaultOnError({ error }: { error: unknown }): void {
+function defaultOnError({ error, failures }: JwksErrorState): void {
   const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
-  console.error(`[tokenkeep/pat-server] createPatGuard: JWKS unavailable: ${name}: ${message}`);
+  const count = failures === 1 ? "" : ` (${failures} requests failed so far)`;
+  console.error(`[tokenkeep/pat-server] createPatGuard: JWKS unavailable: ${name}: ${message}${count}`);
+}
+
+function defaultOnRecover({ failures, outageMs }: JwksRecoveryState): void {
+  const seconds = Math.round(outageMs / 1000);
+  console.info(
+    `[tokenkeep/pat-server] createPatGuard: JWKS available again after ${failures} failed request${failures === 1 ? "" : "s"} over ${seconds} s`,
+  );
 }
 
 /**
@@ -78,12 +126,16 @@ function defaultOnError({ error }: { error: unknown }): void {
  */
 export function createPatGuard(options: PatGuardOptions): PatGuard {
   const parsed = parseOptions(optionsSchema, options, "createPatGuard");
-  const onError = parsed.onError ?? defaultOnError;
+  const now = parsed.now ?? (() => Date.now());
   const keySet: JWTVerifyGetKey =
     parsed.jwks instanceof URL
-      ? remoteKeys(createRemoteJWKSet(parsed.jwks), onError)
+      ? remoteKeys(parsed.jwks, {
+          onError: parsed.onError ?? defaultOnError,
+          onRecover: parsed.onRecover ?? defaultOnRecover,
+          intervalMs: parsed.errorReportIntervalMs,
+          now,
+        })
       : createLocalJWKSet(parsed.jwks as JSONWebKeySet);
-  const now = parsed.now ?? (() => Date.now());
   const verify = async (jwt: string) =>
     (
       await jwtVerify(jwt, keySet, {
@@ -105,21 +157,73 @@ export function createPatGuard(options: PatGuardOptions): PatGuard {
   };
 }
 
-/** The remote key set, with a failure to fetch the document turned into a 503 (never a 401). */
-function remoteKeys(
-  remote: JWTVerifyGetKey,
-  onError: (state: { readonly error: unknown }) => void,
-): JWTVerifyGetKey {
+/** Calls a listener: its failure must not change the request's answer. */
+function tell(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // The answer stands (503, or the verified token); the report is the listener's own business.
+  }
+}
+
+/** How {@link remoteKeys} reports outages. */
+interface OutageReporting {
+  readonly onError: (state: JwksErrorState) => void;
+  readonly onRecover: (state: JwksRecoveryState) => void;
+  readonly intervalMs: number;
+  readonly now: () => number;
+}
+
+/** An outage of the JWKS document: since its first failure, until the document is fetched again. */
+interface Outage {
+  readonly startedAt: number;
+  /** The document jose held when the outage began: a fetch that succeeds replaces it. */
+  readonly keys: unknown;
+  failures: number;
+  reportedAt: number;
+}
+
+/**
+ * The remote key set, with a failure to fetch the document turned into a 503 (never a 401) and
+ * reported per outage, not per request. The outage ends with a successful fetch, seen through jose's
+ * cache object (it writes each fetched document there): a key found among those cached before the
+ * outage (a token of a known `kid`, while one of an unknown `kid` needs a fetch that fails) does not
+ * end it.
+ */
+function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
+  // Empty: jose starts without keys, as without a cache, and fills it at each successful fetch.
+  const cache: Partial<ExportedJWKSCache> = {};
+  const remote = createRemoteJWKSet(url, { [jwksCache]: cache as JWKSCacheInput });
+  const { onError, onRecover, intervalMs, now } = reporting;
+  let outage: Outage | undefined;
   return async (header, token) => {
+    let key: Awaited<ReturnType<JWTVerifyGetKey>> | undefined;
+    let failure: { readonly error: unknown } | undefined;
     try {
-      return await remote(header, token);
+      key = await remote(header, token);
     } catch (error) {
-      if (!isJwksUnavailable(error)) throw error;
-      onError({ error });
-      throw new HttpError(503, "The PAT server's public keys are unavailable", {
-        code: "ERR_JWKS_UNAVAILABLE",
-        headers: { "retry-after": String(DEFAULT_JWKS_RETRY_AFTER_SECONDS) },
-      });
+      failure = { error };
     }
+    // A document fetched since the outage began ends it, whatever this request's own outcome.
+    if (outage && cache.jwks !== outage.keys) {
+      const { failures, startedAt } = outage;
+      outage = undefined;
+      tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
+    }
+    if (!failure) return key as Awaited<ReturnType<JWTVerifyGetKey>>;
+    const { error } = failure;
+    if (!isJwksUnavailable(error)) throw error;
+    const at = now();
+    if (outage) outage.failures += 1;
+    else outage = { startedAt: at, keys: cache.jwks, failures: 1, reportedAt: Number.NEGATIVE_INFINITY };
+    const { failures, reportedAt } = outage;
+    if (at - reportedAt >= intervalMs) {
+      outage.reportedAt = at;
+      tell(() => onError({ error, failures }));
+    }
+    throw new HttpError(503, "The PAT server's public keys are unavailable", {
+      code: "ERR_JWKS_UNAVAILABLE",
+      headers: { "retry-after": String(DEFAULT_JWKS_RETRY_AFTER_SECONDS) },
+    });
   };
 }

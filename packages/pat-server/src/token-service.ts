@@ -74,7 +74,7 @@ export async function issueToken(
 
 /** Options of {@link bootstrapAdminToken}. */
 export interface BootstrapAdminTokenOptions extends IssueTokenOptions {
-  /** Owner of the admin token: 1 to 100 characters, no NUL, as the protocol's owners. @default "admin" */
+  /** Owner of the admin token: 1 to 100 characters, no NUL, no unpaired surrogate, as the protocol's owners. @default "admin" */
   readonly owner?: string;
 }
 
@@ -90,7 +90,7 @@ const bootstrapOptionsSchema = z.object({
  * Creates an admin token when the store holds no active admin token (atomically, even against other
  * instances) and returns it, once. Returns `undefined` when an active admin token exists.
  * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for an owner the protocol refuses (empty,
- *   over 100 characters, a NUL), a bad prefix or cost, or an unknown option; nothing is stored then.
+ *   over 100 characters, a NUL, an unpaired surrogate), a bad prefix or cost, or an unknown option; nothing is stored then.
  */
 export async function bootstrapAdminToken(
   store: PatStore,

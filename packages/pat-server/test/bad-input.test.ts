@@ -168,6 +168,32 @@ const cases: BadCase[] = [
         "/admin/tokens/:existing",
         { roles: { add: ["r\u0000"] } },
       ],
+      // An unpaired surrogate (JSON's `\ud800`): UTF-8 cannot carry it, so a store would keep U+FFFD.
+      ["issue with an unpaired surrogate in the owner", "POST", "/admin/tokens", { owner: "ops\ud800" }],
+      [
+        "issue with an unpaired surrogate in a role",
+        "POST",
+        "/admin/tokens",
+        { owner: "o", roles: ["\udc00"] },
+      ],
+      [
+        "register with an unpaired surrogate in the owner",
+        "PUT",
+        `/admin/tokens/${NEW_ID}`,
+        { secretPhc: VALID_PHC, owner: "\udbff" },
+      ],
+      [
+        "update with an unpaired surrogate in the owner",
+        "PATCH",
+        "/admin/tokens/:existing",
+        { owner: "\ud83d" },
+      ],
+      [
+        "update adding a role with an unpaired surrogate",
+        "PATCH",
+        "/admin/tokens/:existing",
+        { roles: { add: ["r\ud800"] } },
+      ],
     ] as const
   ).map(
     ([name, method, path, body]): BadCase => ({

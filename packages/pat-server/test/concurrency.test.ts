@@ -177,5 +177,41 @@ describe.each(storeKindsFor("concurrency tests on PostgreSQL"))(
       expect((await a.store.get(contested))?.roles).toEqual([...roles].sort());
       expect(await b.store.count()).toBe(3);
     });
+
+    it("refuses at once on one instance a token revoked or given a new secret through the other", async () => {
+      const [a, b] = instances as [Instance, Instance];
+      const issued = (await (
+        await b.call("/admin/tokens", { method: "POST", json: { owner: "ci" } })
+      ).json()) as {
+        token: string;
+        record: { tokenId: string };
+      };
+      const { token } = issued;
+      const { tokenId } = issued.record;
+      const exchange = async (pat: string) =>
+        (
+          await fetch(`${a.served.url}/auth/token`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${pat}` },
+          })
+        ).status;
+      // Instance a verifies it (scrypt), then remembers the verification (its cached fast path).
+      expect(await exchange(token)).toBe(200);
+      expect(await exchange(token)).toBe(200);
+
+      expect((await b.call(`/admin/tokens/${tokenId}/revoke`, { method: "PUT", json: {} })).status).toBe(204);
+      expect(await exchange(token)).toBe(401); // read from the database on every exchange, cached or not
+      expect((await b.call(`/admin/tokens/${tokenId}/restore`, { method: "PUT" })).status).toBe(204);
+      expect(await exchange(token)).toBe(200);
+
+      const rotated = await generateToken({ tokenId, scryptLog2Cost: TEST_SCRYPT_LOG2_COST });
+      const patch = await b.call(`/admin/tokens/${tokenId}`, {
+        method: "PATCH",
+        json: { secretPhc: rotated.secretPhc },
+      });
+      expect(patch.status).toBe(204);
+      expect(await exchange(token)).toBe(401);
+      expect(await exchange(rotated.token)).toBe(200);
+    });
   },
 );

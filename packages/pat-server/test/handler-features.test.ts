@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import {
   expectNoSecretIn,
   expectSameSecret,
@@ -12,7 +12,12 @@ import {
 import type { PatErrorState } from "../src/handler-options";
 import { serve } from "../src/node/serve";
 import { startPatServer } from "../src/node/start-pat-server";
-import { createPatGuard } from "../src/pat-guard";
+import {
+  createPatGuard,
+  type JwksErrorState,
+  type JwksRecoveryState,
+  type PatGuardOptions,
+} from "../src/pat-guard";
 import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
 import { generateSigningKey } from "../src/signing-keys";
@@ -258,7 +263,7 @@ async function jwksServer(keys: unknown) {
 }
 
 describe("createPatGuard when the JWKS cannot be fetched", () => {
-  async function setup() {
+  async function setup(options: Partial<PatGuardOptions> = {}) {
     const store = sqlite();
     const handler = createPatHandler({ store, ...fast, rateLimit: false });
     onTestFinished(() => handler.close());
@@ -272,7 +277,11 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
     const { access_token: jwt } = (await exchanged.json()) as { access_token: string };
     const jwks = await jwksServer(await handler.jwks());
     const failures: unknown[] = [];
-    const guard = createPatGuard({ jwks: jwks.url, onError: ({ error }) => failures.push(error) });
+    const guard = createPatGuard({
+      jwks: jwks.url,
+      onError: ({ error }) => failures.push(error),
+      ...options,
+    });
     const check = async (bearer = jwt) => {
       const result = await guard.authenticate(
         new Request("http://api.test/", { headers: { authorization: `Bearer ${bearer}` } }),
@@ -289,13 +298,111 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
   }
   const unavailable = { status: 503, code: "ERR_JWKS_UNAVAILABLE", retryAfter: "5" };
 
+  /** A JWT of a signing key the PAT server's JWKS does not hold: finding its `kid` needs a fetch. */
+  async function foreignJwt() {
+    const otherKey = await generateSigningKey({ kid: "elsewhere" });
+    return new SignJWT({ owner: "u", admin: false, roles: [] })
+      .setProtectedHeader({ alg: "EdDSA", kid: "elsewhere", typ: "JWT" })
+      .setIssuer("tokenkeep-pat-server")
+      .setSubject("A".repeat(21))
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .setJti("B".repeat(21))
+      .sign(await importJWK(otherKey, "EdDSA"));
+  }
+
+  it("reports an outage at its first failure, then once per errorReportIntervalMs, and its end once", async () => {
+    // Only Date is faked: jose's cache age and cooldown and the guard's spacing follow it; sockets do not.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const reports: JwksErrorState[] = [];
+    const recoveries: JwksRecoveryState[] = [];
+    const { jwks, check } = await setup({
+      onError: (state) => reports.push(state),
+      onRecover: (state) => recoveries.push(state),
+    });
+    jwks.answer("502");
+    for (let n = 0; n < 5; n++) expect(await check()).toEqual(unavailable);
+    expect(reports.map(({ failures }) => failures)).toEqual([1]); // the first at once, not one per request
+    vi.advanceTimersByTime(59_999);
+    expect(await check()).toEqual(unavailable);
+    expect(reports).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(await check()).toEqual(unavailable);
+    expect(reports.map(({ failures }) => failures)).toEqual([1, 7]);
+    expect(recoveries).toEqual([]);
+
+    // The document is back: the outage ends, told once.
+    jwks.answer("keys");
+    expect(await check()).toEqual({ status: 200 });
+    expect(await check()).toEqual({ status: 200 });
+    expect(recoveries).toEqual([{ failures: 7, outageMs: 60_000 }]);
+
+    // A new outage, 31 s after the last report: told at once. A token of a known kid is still verified
+    // with the cached keys meanwhile, and that does not end the outage; the next fetch that works does.
+    vi.advanceTimersByTime(31_000);
+    jwks.answer("502");
+    const foreign = await foreignJwt();
+    expect(await check(foreign)).toEqual(unavailable);
+    expect(reports.map(({ failures }) => failures)).toEqual([1, 7, 1]);
+    expect(await check()).toEqual({ status: 200 });
+    expect(await check(foreign)).toEqual(unavailable);
+    expect(reports).toHaveLength(3);
+    expect(recoveries).toHaveLength(1);
+    jwks.answer("keys");
+    expect(await check(foreign)).toMatchObject({ status: 401, code: "ERR_JWKS_NO_MATCHING_KEY" });
+    expect(recoveries).toEqual([
+      { failures: 7, outageMs: 60_000 },
+      { failures: 2, outageMs: 0 },
+    ]);
+  });
+
+  it("reports every failure with errorReportIntervalMs 0; a listener that throws changes no answer", async () => {
+    const { jwks, failures, check } = await setup({
+      errorReportIntervalMs: 0,
+      onRecover: () => {
+        throw new Error("listener bug");
+      },
+    });
+    jwks.answer("502");
+    for (let n = 0; n < 3; n++) expect(await check()).toEqual(unavailable);
+    expect(failures).toHaveLength(3);
+    jwks.answer("keys");
+    expect(await check()).toEqual({ status: 200 });
+    expect(() => createPatGuard({ jwks: jwks.url, errorReportIntervalMs: -1 })).toThrow(
+      expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+    );
+  });
+
+  it("logs one console.error line per outage and one console.info line when it ends, by default", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const infos = vi.spyOn(console, "info").mockImplementation(() => {});
+    onTestFinished(() => {
+      errors.mockRestore();
+      infos.mockRestore();
+    });
+    const { jwks, check } = await setup({ onError: undefined });
+    jwks.answer("502");
+    for (let n = 0; n < 4; n++) expect(await check()).toEqual(unavailable);
+    expect(errors.mock.calls).toEqual([
+      [expect.stringMatching(/^\[tokenkeep\/pat-server\] createPatGuard: JWKS unavailable: /)],
+    ]);
+    jwks.answer("keys");
+    expect(await check()).toEqual({ status: 200 });
+    expect(infos.mock.calls).toEqual([
+      [expect.stringMatching(/JWKS available again after 4 failed requests over \d+ s$/)],
+    ]);
+  });
+
   it("answers 503 with Retry-After, not 401, while the JWKS server answers 502 or no JWKS", async () => {
     const { jwks, failures, check } = await setup();
     jwks.answer("502");
     expect(await check()).toEqual(unavailable);
     jwks.answer("not-a-jwks");
     expect(await check()).toEqual(unavailable);
-    expect(failures).toHaveLength(2);
+    expect(failures).toHaveLength(1); // one outage: told once (see below)
     // Back up: the same guard verifies again, and token errors stay 401.
     jwks.answer("keys");
     expect(await check()).toEqual({ status: 200 });
@@ -342,9 +449,9 @@ describe("bootstrap", () => {
     });
   });
 
-  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL), storing nothing", async () => {
+  it("refuses an owner the protocol refuses (empty, over 100 characters, a NUL, a lone surrogate), storing nothing", async () => {
     const store = sqlite();
-    for (const owner of ["", "o".repeat(101), "a\u0000b"]) {
+    for (const owner of ["", "o".repeat(101), "a\u0000b", "a\ud800"]) {
       const refused = await bootstrapAdminToken(store, { ...fast, owner }).catch((error: unknown) => error);
       expect(refused).toMatchObject({ name: "TypeError", code: "ERR_TOKENKEEP_INVALID_OPTIONS" });
       expect((refused as Error).message).toContain("owner");

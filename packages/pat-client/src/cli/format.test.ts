@@ -1,6 +1,6 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import { describe, expect, it } from "vitest";
-import { describeExpiry, printable, recordStatus, recordsTable, relativeTime } from "./format";
+import { describeExpiry, printable, recordStatus, recordsTable, relativeTime, terminalJson } from "./format";
 
 const NOW = 1_800_000_000;
 const DAY = 86_400;
@@ -53,12 +53,70 @@ describe("record descriptions", () => {
 });
 
 describe("printable", () => {
-  it("escapes C0 controls, DEL and C1 controls, and nothing else", () => {
+  it("escapes C0 controls, DEL and C1 controls", () => {
     expect(printable("a\r\nb\tc\u001b[2Kd\u007fe\u0085f\u009b31mg\u0000")).toBe(
       "a\\u000d\\u000ab\\u0009c\\u001b[2Kd\\u007fe\\u0085f\\u009b31mg\\u0000",
     );
-    const plain = "ops@example.com, Zoë, 漢字, 🚀, \u00a0nbsp";
+    const plain = "ops@example.com, Zoë, 漢字, 🚀, \u00a0nbsp, CORP\\alice, עברית, العربية, e\u0301";
     expect(printable(plain)).toBe(plain);
+  });
+
+  it("escapes bidi controls, invisible characters and unpaired surrogates, visibly", () => {
+    const cases: [string, string][] = [
+      // Embeddings and overrides, isolates, and the marks: what reorders a line ("Trojan Source").
+      ["a\u202ab\u202bc\u202cd\u202de\u202ef", "a\\u202ab\\u202bc\\u202cd\\u202de\\u202ef"],
+      ["a\u2066b\u2067c\u2068d\u2069e", "a\\u2066b\\u2067c\\u2068d\\u2069e"],
+      ["\u200e\u200f\u061c", "\\u200e\\u200f\\u061c"],
+      // Zero width: spaces, joiners, the word joiner, the BOM, the soft hyphen, a Hangul filler.
+      [
+        "ad\u200bmin\u200c\u200d\u2060\ufeff\u00ad\u3164",
+        "ad\\u200bmin\\u200c\\u200d\\u2060\\ufeff\\u00ad\\u3164",
+      ],
+      // A variation selector after a letter (invisible), line and paragraph separators.
+      ["admin\ufe0f", "admin\\ufe0f"],
+      ["a\u2028b\u2029c", "a\\u2028b\\u2029c"],
+      // Tag characters (beyond U+FFFF: one escape for the code point), an unpaired surrogate of each kind.
+      ["ok\u{e0041}\u{e0042}", "ok\\u{e0041}\\u{e0042}"],
+      ["x\ud800y\udc00z", "x\\ud800y\\udc00z"],
+    ];
+    for (const [text, shown] of cases) expect(printable(text), JSON.stringify(text)).toBe(shown);
+  });
+
+  it("makes a table that reorders or hides nothing: what the records hold is what it shows", () => {
+    const base = { isAdmin: false, createdAt: NOW, lastUsedAt: null, expiresAt: null, revokedAt: null };
+    // Displayed raw, the override reverses the rest of the row: "moc.elpmaxe@..." reads as an e-mail.
+    const table = recordsTable(
+      [
+        { ...base, tokenId: "a".repeat(21), owner: "eve\u202emoc.elpmaxe@nimda", roles: ["ro\u2066le"] },
+        { ...base, tokenId: "b".repeat(21), owner: "admin\u200b", roles: [] },
+      ],
+      NOW,
+    );
+    expect(table).toContain("eve\\u202emoc.elpmaxe@nimda");
+    expect(table).toContain("ro\\u2066le");
+    expect(table).toContain("admin\\u200b");
+    expect(table).not.toMatch(/[\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u);
+  });
+});
+
+describe("terminalJson", () => {
+  it("escapes what printable escapes, the JSON way, and parses back to the same value", () => {
+    const value = {
+      owner: "eve\u202emoc\u0085\u007f\u200b\u{e0041}",
+      roles: ["a\ud800", "line\nbreak", "é🚀"],
+      n: 1,
+    };
+    for (const space of [undefined, 2]) {
+      const text = terminalJson(value, space);
+      expect(JSON.parse(text)).toEqual(value);
+      expect(text).toContain("eve\\u202emoc\\u0085\\u007f\\u200b\\udb40\\udc41");
+      expect(text).toContain("é🚀");
+      // Nothing but the indentation's newlines is left raw.
+      expect(text.replaceAll("\n", "")).not.toMatch(
+        /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u,
+      );
+    }
+    expect(terminalJson({ a: 1 }, 2)).toBe(JSON.stringify({ a: 1 }, null, 2));
   });
 
   it("keeps a crafted owner or role from rewriting the table: one line per record", () => {

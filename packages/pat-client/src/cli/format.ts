@@ -1,17 +1,51 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import Table from "cli-table3";
 
-/** C0 controls, DEL and C1 controls: what a terminal may act on instead of printing. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * What a terminal acts on, does not show, or shows in another place than where it stands: controls
+ * (C0, DEL, C1), format characters (the bidi embeddings, overrides and isolates U+202A-U+202E and
+ * U+2066-U+2069, the marks U+200E, U+200F and U+061C, zero-width spaces and joiners U+200B-U+200D and
+ * U+2060, the BOM U+FEFF, the soft hyphen, tag characters U+E0000-U+E007F ...), the line and paragraph
+ * separators U+2028 and U+2029, the other default-ignorable code points (Hangul fillers, variation
+ * selectors ...) and unpaired surrogates.
+ */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Cs}]/gu;
+
+/** `\u` and 4 hex digits per UTF-16 code unit of `char` (a surrogate pair beyond U+FFFF), as JSON writes them. */
+function unitEscapes(char: string): string {
+  let escaped = "";
+  for (let i = 0; i < char.length; i++) escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  return escaped;
+}
 
 /**
- * `text` safe to print on a terminal: every C0 control (`\r`, `\n`, ESC ...), DEL and C1 control
- * written as a `\u001b` escape, so a server's text (an owner, a role, an error message) cannot move
- * the cursor, rewrite a row or change the terminal's state. Everything else is kept as it is.
+ * `text` safe to print on a terminal: every control character (C0 such as `\r`, `\n` and ESC, DEL,
+ * C1), every invisible format character (bidi overrides and isolates, zero-width spaces and joiners,
+ * the BOM, tag characters ...), the line and paragraph separators, every other default-ignorable code
+ * point and every unpaired surrogate is written as a visible escape: `\u001b`, `\u202e`, or
+ * `\u{e0041}` beyond U+FFFF. So a server's text (an owner, a role, an error message) cannot move the
+ * cursor, rewrite a row, change the terminal's state, reorder what is shown around it ("Trojan Source")
+ * or hide characters that make two owners differ. Everything else is kept as it is, `\` included.
  */
 export function printable(text: string): string {
-  return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text.replace(UNSAFE, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : unitEscapes(char);
+  });
+}
+
+/**
+ * `value` as JSON (indented by `space`) that a terminal shows as it is: the characters
+ * {@link printable} escapes are written as JSON's `\u` escapes (a surrogate pair beyond U+FFFF), which
+ * `JSON.parse` reads back to the same value. `JSON.stringify` alone escapes only C0 controls and
+ * unpaired surrogates; it would print DEL, C1 controls and bidi overrides raw.
+ */
+export function terminalJson(value: unknown, space?: number): string {
+  // A raw newline is the indentation's (JSON.stringify writes one inside a string as `\n`); every other
+  // such character stands inside a string, where its escape means it.
+  return (JSON.stringify(value, null, space) ?? "null").replace(UNSAFE, (char) =>
+    char === "\n" ? char : unitEscapes(char),
+  );
 }
 
 /** Each unit, its length, and from how far away it is used (days up to 45, as people count them). */

@@ -11,7 +11,7 @@ import {
   optionProblemsAsFlags,
   refusedPatAdvice,
 } from "./explain-failure";
-import { describeExpiry, printable, recordsTable } from "./format";
+import { describeExpiry, printable, recordsTable, terminalJson } from "./format";
 import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
@@ -85,7 +85,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const now = io.now ?? Date.now;
   const nowSeconds = () => Math.floor(now() / 1000);
   const print = (text: string) => io.stdout(text.endsWith("\n") ? text : `${text}\n`);
-  const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
+  const printJson = (value: unknown) => print(terminalJson(value, 2));
   let json = false;
 
   const program = new Command("tokenkeep-pat")
@@ -344,7 +344,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const suggestion = unknown.suggestion && !pasted ? `, did you mean \`${unknown.suggestion}\`?` : "";
     const message = redactPats(`unknown option \`${flag}\`${suggestion} (add --help for usage)`);
     if (argv.includes("--json")) {
-      io.stderr(`${JSON.stringify({ error: { message, code: "ERR_USAGE" } })}\n`);
+      io.stderr(`${terminalJson({ error: { message, code: "ERR_USAGE" } })}\n`);
     } else {
       io.stderr(`error: ${message}\n`);
     }
@@ -423,10 +423,11 @@ export function report(error: unknown, json: boolean, io: CliIo, explanation: re
     const status = isPatClientError(error) ? error.status : undefined;
     const code = isPatClientError(error) ? error.code : usage ? "ERR_USAGE" : "ERR_UNEXPECTED";
     const hint = [...details, ...explanation].map((line) => line.trim());
-    io.stderr(`${JSON.stringify({ error: { message, code, status, ...(hint.length > 0 && { hint }) } })}\n`);
+    io.stderr(`${terminalJson({ error: { message, code, status, ...(hint.length > 0 && { hint }) } })}\n`);
   } else {
     // The message, the details and the explanation quote the server (messages, owners): printed, their
-    // control characters are escaped. JSON output is exact (JSON.stringify escapes C0 controls itself).
+    // control and invisible characters are escaped. JSON output is exact (the same characters escaped
+    // the JSON way, so JSON.parse reads the server's text back).
     io.stderr(`error: ${[message, ...details, ...explanation].map(printable).join("\n")}\n`);
   }
   return usage ? EXIT_USAGE : EXIT_FAILURE;

@@ -1,12 +1,18 @@
 import { isTransientStatus } from "@tokenkeep/core";
-import { describeReason, endpointOf, networkReason, parseRetryAfter } from "@tokenkeep/core/http";
+import {
+  describeReason,
+  endpointOf,
+  networkReason,
+  parseRetryAfter,
+  redactSecrets,
+} from "@tokenkeep/core/http";
 import { type ApiError, isApiError } from "@tokenkeep/pat-protocol";
 import ky, { HTTPError, isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import type * as z from "zod";
 import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
-import { redactJson, redactText } from "./redact";
+import { redactJson } from "./redact";
 
 /** What every request of a client shares. */
 export interface HttpSettings {
@@ -152,7 +158,7 @@ function toClientError(
   const endpoint = endpointOf(request.url);
   if (error instanceof HTTPError) {
     const { status, statusText, headers } = error.response;
-    const reason = redactText(statusText || `HTTP ${status}`, secrets);
+    const reason = redactSecrets(statusText || `HTTP ${status}`, secrets);
     const body = redactJson(error.data, secrets);
     const apiError: ApiError | undefined = isApiError(body) ? body : undefined;
     const retryAfterMs = parseRetryAfter(headers.get("retry-after"), now());
@@ -197,7 +203,7 @@ function toClientError(
   const why = reason
     ? describeReason(reason)
     : cause instanceof Error
-      ? redactText(describe(cause), secrets)
+      ? redactSecrets(describe(cause), secrets)
       : "no answer";
   return new PatClientError({
     code: "ERR_PAT_CLIENT_NETWORK",

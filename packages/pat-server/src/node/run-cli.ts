@@ -42,7 +42,7 @@ function invalidValue(reason: string): InvalidArgumentError {
   return error;
 }
 
-/** An owner as the protocol accepts it (1 to 100 characters, no NUL), else a usage error saying why. */
+/** An owner as the protocol accepts it (1 to 100 characters, no NUL, no unpaired surrogate), else a usage error saying why. */
 function owner(value: string): string {
   const parsed = ownerSchema.safeParse(value);
   if (!parsed.success) throw invalidValue(parsed.error.issues.map((issue) => issue.message).join("; "));
