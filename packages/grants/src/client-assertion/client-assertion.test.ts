@@ -79,15 +79,22 @@ describe("privateKeyJwt options", () => {
 });
 
 describe("isCertificateInput", () => {
-  it("takes a PEM or the Base64 of a DER, never an empty or body-less certificate", () => {
-    const der = btoa("not really DER, but Base64 all the same");
-    for (const good of [der, `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`]) {
+  it("takes a PEM or the Base64 of a DER SEQUENCE, never an empty or body-less certificate", () => {
+    // The smallest DER SEQUENCE (an INTEGER 0 inside): the shape of a certificate, checked by length.
+    const der = "MAMCAQA=";
+    const pem = `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`;
+    for (const good of [der, pem, `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n${pem}`]) {
       expect(isCertificateInput(good)).toBe(true);
     }
     for (const bad of [
       "",
       "   \n",
       "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
+      "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----",
+      btoa("not really DER, but Base64 all the same"),
+      "MAQCAQA=", // a SEQUENCE whose length says one byte more than there is
+      "MIA=", // an indefinite length, which DER never has
+      "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678", // a SHA-1 thumbprint in hex
       "under_score",
       "abcde",
       42,

@@ -62,7 +62,9 @@ export interface PrivateKeyJwtOptions extends ClientAssertionOptions {
   keyId?: string | undefined;
   /**
    * The X.509 certificate of the key (PEM, or the Base64 of its DER): the assertion then carries
-   * its `x5t#S256` thumbprint, as certificate credentials in Microsoft Entra ID expect.
+   * its `x5t#S256` thumbprint, as certificate credentials in Microsoft Entra ID expect. Of a PEM
+   * holding several blocks (a chain, or the key and its certificate), the first certificate is used.
+   * A thumbprint is refused: give the certificate itself.
    * @default undefined (no `x5t#S256`)
    */
   certificate?: string | undefined;
@@ -172,7 +174,10 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuthenticato
     algorithm: rules.optional(rules.oneOf(ASYMMETRIC_ALGORITHMS)),
     keyId: rules.optional(rules.string(1)),
     certificate: rules.optional(
-      rules.check<string>(isCertificateInput, "expected a PEM certificate or the Base64 of its DER"),
+      rules.check<string>(
+        isCertificateInput,
+        "expected an X.509 certificate: PEM, or the Base64 of its DER (not a thumbprint)",
+      ),
     ),
   });
   const parsed = rules.validate(rule, options, "privateKeyJwt", ({ key, algorithm }) => {

@@ -78,22 +78,36 @@ export async function importSigningKey(
 }
 
 /**
- * A certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or as the Base64 of its DER: once the
- * PEM lines and white space are gone, a non-empty Base64 text (an empty string or a PEM without a
- * body is no certificate).
+ * The DER of a certificate given as PEM or as the Base64 of its DER; `undefined` for anything else.
+ * Of a PEM text, the first `CERTIFICATE` block is taken (a chain's leaf, by convention first; a file
+ * holding the private key too is fine): the rest is never hashed into the thumbprint. The DER must be
+ * one ASN.1 SEQUENCE filling the whole input, as an X.509 certificate is (RFC 5280 section 4.1), so a
+ * thumbprint given in the certificate's place (hex is Base64 too) is refused rather than hashed.
  */
-export function isCertificateInput(value: unknown): value is string {
-  if (typeof value !== "string") return false;
-  const base64 = value.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  return /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 !== 1;
+export function certificateDer(value: unknown): Uint8Array | undefined {
+  if (typeof value !== "string") return undefined;
+  const pem = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(value);
+  // PEM markers of anything else (a key, a request) without a certificate block: not a certificate.
+  if (!pem && value.includes("-----")) return undefined;
+  const base64 = (pem?.[1] ?? value).replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 === 1) return undefined;
+  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  // DER length: one byte below 0x80, else 0x80 + the number of big-endian length bytes that follow.
+  const first = der[1] ?? 0;
+  const size = first < 0x80 ? 0 : first - 0x80;
+  let length = first < 0x80 ? first : 0;
+  for (let index = 0; index < size; index++) length = length * 256 + (der[2 + index] ?? 0);
+  return der[0] === 0x30 && size <= 4 && length > 0 && 2 + size + length === der.length ? der : undefined;
 }
+
+/** Whether `value` is a certificate {@link certificateDer} can read. */
+export const isCertificateInput = (value: unknown): value is string => certificateDer(value) !== undefined;
 
 /**
  * The `x5t#S256` of a certificate: the base64url SHA-256 of its DER encoding (RFC 7515 section
  * 4.1.8), the thumbprint Microsoft Entra ID looks a certificate credential up by.
  */
 export async function certificateThumbprint(certificate: string): Promise<string> {
-  const base64 = certificate.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  const der = certificateDer(certificate) as Uint8Array<ArrayBuffer>;
   return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", der)));
 }
