@@ -64,6 +64,32 @@ describe("privateKeyJwt options", () => {
     ]);
   });
 
+  it("refuses an RSA key under 2048 bits, which jose never signs with: at once, or at the first request", async () => {
+    const short = (await crypto.subtle.generateKey(
+      {
+        name: "RSASSA-PKCS1-v1_5",
+        modulusLength: 1024,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    expect(problems(() => privateKeyJwt({ key: short.privateKey }))).toEqual([
+      "key: an RSA key needs at least 2048 bits",
+    ]);
+    // A JWK is only imported at the first request: the same options error, then, and nothing sent.
+    const creator = clientCredentialsGrant({
+      tokenUrl: "http://127.0.0.1:9/token",
+      clientId: "a",
+      clientAuthentication: privateKeyJwt({ key: await crypto.subtle.exportKey("jwk", short.privateKey) }),
+    });
+    await expect(creator()).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: "invalid privateKeyJwt options: key: not a usable RS256 private key",
+    });
+  });
+
   it("a PEM that does not import fails the request as an options error", async () => {
     const pem = rsa.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     const creator = clientCredentialsGrant({

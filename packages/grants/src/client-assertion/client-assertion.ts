@@ -10,6 +10,7 @@ import {
   importSigningKey,
   isCertificateInput,
   isCryptoKey,
+  isLongEnough,
   isPrivateKeyInput,
   type PrivateKeyInput,
   type PrivateKeyJwtAlgorithm,
@@ -189,7 +190,7 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuthenticato
     if (algorithm !== undefined && isCryptoKey(key) && implied !== algorithm) {
       return [`algorithm: the CryptoKey is not a ${algorithm} key`];
     }
-    return [];
+    return isCryptoKey(key) && !isLongEnough(key) ? ["key: an RSA key needs at least 2048 bits"] : [];
   });
   const algorithm = (parsed.algorithm ?? impliedAlgorithm(parsed.key)) as PrivateKeyJwtAlgorithm;
   const { key, certificate } = parsed;

@@ -56,8 +56,18 @@ export function impliedAlgorithm(key: PrivateKeyInput): PrivateKeyJwtAlgorithm |
 }
 
 /**
- * The `CryptoKey` to sign with: a `CryptoKey` as given, a JWK or PEM imported once as a
- * non-extractable key. A key that does not import is an options error, naming no key material.
+ * Whether jose signs with `key`: it refuses an RSA key under 2048 bits (RFC 7518 section 3.3) on
+ * every request, with its own `TypeError`, so such a key is an options error instead.
+ */
+export function isLongEnough(key: CryptoKey): boolean {
+  const { modulusLength } = key.algorithm as Partial<RsaHashedKeyAlgorithm>;
+  return modulusLength === undefined || modulusLength >= 2048;
+}
+
+/**
+ * The `CryptoKey` to sign with: a `CryptoKey` as given (checked when `privateKeyJwt` was called), a
+ * JWK or PEM imported once as a non-extractable key. A key that does not import, or that jose would
+ * not sign with (an RSA key under 2048 bits), is an options error, naming no key material.
  */
 export async function importSigningKey(
   key: PrivateKeyInput,
@@ -65,16 +75,15 @@ export async function importSigningKey(
   factoryName: string,
 ): Promise<CryptoKey> {
   if (isCryptoKey(key)) return key;
-  try {
-    return typeof key === "string"
-      ? await importPKCS8(key, algorithm, { extractable: false })
-      : ((await importJWK(key as Parameters<typeof importJWK>[0], algorithm, {
-          extractable: false,
-        })) as CryptoKey);
-  } catch {
-    // jose's reason is left out: only the problem line, as for every other option.
-    throw rules.invalidOptions(factoryName, [`key: not a usable ${algorithm} private key`]);
-  }
+  const imported = await (typeof key === "string"
+    ? importPKCS8(key, algorithm, { extractable: false })
+    : (importJWK(key as Parameters<typeof importJWK>[0], algorithm, {
+        extractable: false,
+      }) as Promise<CryptoKey>)
+  ).catch(() => undefined);
+  // jose's reason is left out: only the problem line, as for every other option.
+  if (imported && isLongEnough(imported)) return imported;
+  throw rules.invalidOptions(factoryName, [`key: not a usable ${algorithm} private key`]);
 }
 
 /**
