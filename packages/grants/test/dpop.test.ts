@@ -280,8 +280,19 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
       publicKey: { ...keyPair.publicKey, extractable: false },
     };
     expect(() => createDPoP({ keyPair: hidden as CryptoKeyPair })).toThrow(
-      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key is extractable",
+      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key, of the same kind, is extractable",
     );
+    // Halves of two kinds: an ES256 header over an Ed25519 key no server can verify the proofs with.
+    const ed25519 = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    for (const mixed of [
+      { privateKey: keyPair.privateKey, publicKey: ed25519.publicKey },
+      { privateKey: ed25519.privateKey, publicKey: ed25519.privateKey },
+    ]) {
+      expect(() => createDPoP({ keyPair: mixed })).toThrow(/keyPair: expected .* of the same kind/);
+    }
     // A key that may only verify in the private key's place: refused now, not by Web Crypto on the
     // first request.
     const { publicKey } = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [

@@ -49,16 +49,26 @@ interface Signer {
   readonly algorithm: AlgorithmIdentifier | EcdsaParams;
 }
 
-/** A P-256 ECDSA or Ed25519 pair whose private key may sign and whose public key can go into the proofs. */
+/**
+ * A P-256 ECDSA or Ed25519 pair whose private key may sign and whose public key, of the same kind, can
+ * go into the proofs.
+ */
 const isKeyPair = (value: unknown): value is CryptoKeyPair => {
   if (!rules.isObject(value) || !rules.isObject(value.privateKey) || !rules.isObject(value.publicKey)) {
     return false;
   }
-  const algorithm = value.privateKey.algorithm as { name?: string; namedCurve?: string } | undefined;
+  type Algorithm = { name?: string; namedCurve?: string } | undefined;
+  const algorithm = value.privateKey.algorithm as Algorithm;
+  const publicAlgorithm = value.publicKey.algorithm as Algorithm;
   return (
     value.publicKey.extractable === true &&
     (value.privateKey.usages as unknown[] | undefined)?.includes("sign") === true &&
-    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256"))
+    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256")) &&
+    // The public half of the same kind: the proofs' header names the algorithm by the private key,
+    // and the server verifies them with the public one.
+    value.publicKey.type === "public" &&
+    publicAlgorithm?.name === algorithm.name &&
+    publicAlgorithm.namedCurve === algorithm.namedCurve
   );
 };
 
@@ -111,7 +121,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
       keyPair: rules.optional(
         rules.check<CryptoKeyPair>(
           isKeyPair,
-          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key is extractable",
+          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key, of the same kind, is extractable",
         ),
       ),
       now: rules.optional(rules.func<() => number>()),
