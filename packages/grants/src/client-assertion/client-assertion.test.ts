@@ -109,7 +109,9 @@ describe("isCertificateInput", () => {
     // The smallest DER SEQUENCE (an INTEGER 0 inside): the shape of a certificate, checked by length.
     const der = "MAMCAQA=";
     const pem = `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`;
-    for (const good of [der, pem, `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n${pem}`]) {
+    const old = `-----BEGIN X509 CERTIFICATE-----\n${der}\n-----END X509 CERTIFICATE-----`;
+    const keyFirst = `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n${pem}`;
+    for (const good of [der, pem, old, keyFirst]) {
       expect(isCertificateInput(good)).toBe(true);
     }
     for (const bad of [

@@ -95,10 +95,11 @@ export async function importSigningKey(
  */
 export function certificateDer(value: unknown): Uint8Array | undefined {
   if (typeof value !== "string") return undefined;
-  const pem = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(value);
+  // RFC 7468's label, or the `X509 CERTIFICATE` of older tools.
+  const pem = /-----BEGIN (X509 )?CERTIFICATE-----([^-]*)-----END \1CERTIFICATE-----/.exec(value);
   // PEM markers of anything else (a key, a request) without a certificate block: not a certificate.
   if (!pem && value.includes("-----")) return undefined;
-  const base64 = (pem?.[1] ?? value).replace(/\s+/g, "");
+  const base64 = (pem?.[2] ?? value).replace(/\s+/g, "");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 === 1) return undefined;
   const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
   // DER length: one byte below 0x80, else 0x80 + the number of big-endian length bytes that follow.
