@@ -22,16 +22,27 @@ export function createGrantCreator(
 ): GrantCreator {
   return async (context = {}) => {
     const { signal, previous } = context;
-    const params: RequestParams = { ...(await grantParams(context)), grant_type: grantType };
+    const build = async (): Promise<RequestParams> => ({
+      ...(await grantParams(context)),
+      grant_type: grantType,
+    });
+    const params = await build();
     const url = await resolveEndpoint(options, "token_endpoint", options.tokenUrl, signal);
     const sentAt = options.now();
-    return postToEndpoint(url, params, options, signal, "token request", (response) =>
-      readTokenResponse(response, {
-        sentAt,
-        previous,
-        defaultLifetimeMs: options.defaultLifetimeMs,
-        now: options.now,
-      }),
+    return postToEndpoint(
+      url,
+      params,
+      options,
+      signal,
+      "token request",
+      (response) =>
+        readTokenResponse(response, {
+          sentAt,
+          previous,
+          defaultLifetimeMs: options.defaultLifetimeMs,
+          now: options.now,
+        }),
+      build, // a DPoP nonce challenge's resend: a JWT bearer assertion function signs a fresh one
     );
   };
 }

@@ -2,6 +2,7 @@ import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
 import {
+  audienceParam,
   identityField,
   readTokenSource,
   resourceParam,
@@ -132,7 +133,7 @@ export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCre
       requested_token_type: tokenTypeUri(parsed.requestedTokenType),
       scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
       resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
-      audience: resourceParam(identityField(identity, "audience") ?? parsed.audience),
+      audience: audienceParam(identityField(identity, "audience") ?? parsed.audience),
     };
   });
 }

@@ -38,8 +38,20 @@ execFileSync(
   ]),
   { stdio: "ignore" },
 );
+// A second certificate (another key), to stand behind the first in a chain.
+execFileSync(
+  "openssl",
+  ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=ca", "-days", "1"].concat([
+    "-keyout",
+    join(dir, "ca-key.pem"),
+    "-out",
+    join(dir, "ca.pem"),
+  ]),
+  { stdio: "ignore" },
+);
 const rsaPem = readFileSync(join(dir, "key.pem"), "utf8");
 const certificatePem = readFileSync(join(dir, "cert.pem"), "utf8");
+const caPem = readFileSync(join(dir, "ca.pem"), "utf8");
 rmSync(dir, { recursive: true });
 const certificate = new X509Certificate(certificatePem);
 const expectedX5t = Buffer.from(certificate.fingerprint256.replaceAll(":", ""), "hex").toString("base64url");
@@ -140,6 +152,36 @@ describe("private_key_jwt against oidc-provider", () => {
     })();
     const header = decodeProtectedHeader(bodies[0]!.get("client_assertion")!);
     expect(header).toEqual({ alg: "RS256", kid: "rsa-1", "x5t#S256": expectedX5t });
+  });
+
+  it("takes the first certificate of a PEM holding a chain or the key too, and refuses a thumbprint", async () => {
+    const x5tOf = async (certificate: string) => {
+      const params: Record<string, string> = {};
+      const authenticator = privateKeyJwt({ key: rsaPem, algorithm: "RS256", certificate });
+      await authenticator.authenticate({
+        clientId: "rs256",
+        endpoint: `${op.issuer}/token`,
+        issuer: undefined,
+        params,
+        headers: {},
+        now: Date.now,
+      });
+      return decodeProtectedHeader(params.client_assertion!)["x5t#S256"];
+    };
+    // The leaf, as a file with its chain or with its key holds it (openssl pkcs12 -nodes writes both).
+    expect(await x5tOf(`${certificatePem}${caPem}`)).toBe(expectedX5t);
+    expect(await x5tOf(`${rsaPem}${certificatePem}`)).toBe(expectedX5t);
+    expect(await x5tOf(`Bag Attributes\n    localKeyID: 01 00\nsubject=CN=billing\n${certificatePem}`)).toBe(
+      expectedX5t,
+    );
+    // What the portals show in a certificate's place: its hex thumbprints (SHA-1 and SHA-256).
+    const sha1 = certificate.fingerprint.replaceAll(":", "");
+    const sha256 = certificate.fingerprint256.replaceAll(":", "");
+    for (const thumbprint of [sha1, sha256, rsaPem]) {
+      expect(() => privateKeyJwt({ key: rsaPem, algorithm: "RS256", certificate: thumbprint })).toThrow(
+        "certificate: expected an X.509 certificate: PEM, or the Base64 of its DER (not a thumbprint)",
+      );
+    }
   });
 
   it("signs for the issuer when asked, and for an explicit audience", async () => {

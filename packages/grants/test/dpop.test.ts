@@ -8,15 +8,17 @@ import {
   createRemoteJWKSet,
   decodeJwt,
   EmbeddedJWK,
+  exportJWK,
   type JWTPayload,
   jwtVerify,
 } from "jose";
 import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
+import { privateKeyJwt } from "../src/client-assertion/index.js";
 import { createDPoP } from "../src/dpop/index.js";
-import { clientCredentialsGrant } from "../src/index.js";
-import { listen, type RunningServer } from "./fixtures/http.js";
+import { clientCredentialsGrant, jwtBearerGrant } from "../src/index.js";
+import { listen, type RunningServer, sendJson } from "./fixtures/http.js";
 import { CLIENTS, type OidcProviderServer, RESOURCE, startOidcProvider } from "./fixtures/oidc-provider.js";
 
 /** What the resource server saw of one request. */
@@ -90,10 +92,26 @@ async function startResourceServer(issuer: string) {
 
 let op: OidcProviderServer;
 let rs: Awaited<ReturnType<typeof startResourceServer>>;
+// A private_key_jwt client (FAPI 2's pairing of DPoP and signed client authentication).
+const clientKey = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+  "sign",
+  "verify",
+])) as CryptoKeyPair;
 beforeAll(async () => {
   op = await startOidcProvider({
     jwtAccessTokens: true,
     dPoP: { nonceSecret: randomBytes(32), requireNonce: () => true },
+    clients: [
+      {
+        client_id: "signed",
+        token_endpoint_auth_method: "private_key_jwt",
+        jwks: { keys: [await exportJWK(clientKey.publicKey)] },
+        grant_types: ["client_credentials"],
+        response_types: [],
+        redirect_uris: [],
+        scope: "api:read",
+      },
+    ],
   });
   rs = await startResourceServer(op.issuer);
 });
@@ -126,6 +144,45 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect((decodeJwt(set.accessToken).cnf as { jkt: string }).jkt).toBe(await dpop.thumbprint());
     await creator(); // the nonce is remembered: no second challenge
     expect(statuses).toEqual([400, 200, 200]);
+  });
+
+  it("answers the nonce challenge with a freshly signed client assertion (private_key_jwt)", async () => {
+    // oidc-provider spends the assertion's jti on the challenged request: the resend must not reuse it.
+    const dpop = createDPoP();
+    const sent: { status: number; jti: unknown }[] = [];
+    const observed: typeof fetch = async (input, init) => {
+      const request = new Request(input, init);
+      const assertion = new URLSearchParams(await request.clone().text()).get("client_assertion");
+      const response = await fetch(request);
+      sent.push({ status: response.status, jti: assertion && decodeJwt(assertion).jti });
+      return response;
+    };
+    const set = await clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: "signed",
+      clientAuthentication: privateKeyJwt({ key: clientKey.privateKey }),
+      resource: RESOURCE,
+      fetch: dpop.wrap(observed),
+    })();
+    expect(set.tokenType).toBe("DPoP");
+    const token = sent.filter((entry) => entry.jti !== null);
+    expect(token.map((entry) => entry.status)).toEqual([400, 200]);
+    expect(token[1]!.jti).not.toBe(token[0]!.jti);
+  });
+
+  it("sends a challenged token request again once, building its parameters again", async () => {
+    let assertions = 0;
+    await using server = await listen((_request, response) =>
+      sendJson(response, 400, { error: "use_dpop_nonce" }, { "dpop-nonce": "n" }),
+    );
+    const error = await jwtBearerGrant({
+      tokenUrl: `${server.url}/token`,
+      clientAuthentication: "none",
+      assertion: () => `assertion-${++assertions}`,
+      fetch: createDPoP().fetch,
+    })().catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ error: "use_dpop_nonce", status: 400 });
+    expect([server.hits.get("/token"), assertions]).toEqual([2, 2]);
   });
 
   it("createAuthFetch sends Authorization: DPoP with a fresh proof per request (htu without query)", async () => {
@@ -223,8 +280,19 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
       publicKey: { ...keyPair.publicKey, extractable: false },
     };
     expect(() => createDPoP({ keyPair: hidden as CryptoKeyPair })).toThrow(
-      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key is extractable",
+      "keyPair: expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key, of the same kind, is extractable",
     );
+    // Halves of two kinds: an ES256 header over an Ed25519 key no server can verify the proofs with.
+    const ed25519 = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+      "sign",
+      "verify",
+    ])) as CryptoKeyPair;
+    for (const mixed of [
+      { privateKey: keyPair.privateKey, publicKey: ed25519.publicKey },
+      { privateKey: ed25519.privateKey, publicKey: ed25519.privateKey },
+    ]) {
+      expect(() => createDPoP({ keyPair: mixed })).toThrow(/keyPair: expected .* of the same kind/);
+    }
     // A key that may only verify in the private key's place: refused now, not by Web Crypto on the
     // first request.
     const { publicKey } = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectSameSecret } from "../../../test/reliability/src/secret-assert.js";
-import { clientCredentialsGrant } from "../src/index.js";
+import { clientCredentialsGrant, tokenExchangeGrant } from "../src/index.js";
 import {
   JSON_CLIENT,
   type JsonTokenEndpoint,
   startJsonTokenEndpoint,
 } from "./fixtures/json-token-endpoint.js";
+import { startScriptedServer } from "./fixtures/scripted-server.js";
 
 let endpoint: JsonTokenEndpoint;
 beforeAll(async () => {
@@ -46,5 +47,28 @@ describe("JSON-body token endpoint", () => {
       clientAuthentication: "client_secret_post",
     });
     await expect(creator()).rejects.toMatchObject({ error: "invalid_request", status: 415 });
+  });
+
+  it("sends one audience as a string and a list as an array, in token exchange as in client credentials", async () => {
+    await using server = await startScriptedServer();
+    const options = {
+      tokenUrl: `${server.url}/token`,
+      clientAuthentication: "none",
+      bodyEncoding: "json",
+    } as const;
+    for (const audience of [
+      "https://orders.example.test",
+      ["https://a.example.test", "https://b.example.test"],
+    ]) {
+      await clientCredentialsGrant({ ...options, audience })();
+      await tokenExchangeGrant({ ...options, subjectToken: "subject", audience })();
+    }
+    const audiences = server.received.map((request) => JSON.parse(request.body).audience);
+    expect(audiences).toEqual([
+      "https://orders.example.test",
+      "https://orders.example.test",
+      ["https://a.example.test", "https://b.example.test"],
+      ["https://a.example.test", "https://b.example.test"],
+    ]);
   });
 });

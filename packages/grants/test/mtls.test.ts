@@ -8,10 +8,13 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createTokenManager } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import Provider from "oidc-provider";
-import { Agent, fetch as undiciFetch } from "undici";
+import { Agent } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
+import { createDPoP } from "../src/dpop/index.js";
 import { clientCredentialsGrant, discover } from "../src/index.js";
 import { rejection } from "./fixtures/rejection.js";
 
@@ -67,11 +70,14 @@ const pems = Object.fromEntries(
 );
 rmSync(dir, { recursive: true });
 
-/** The README's recipe: a fetch that presents a client certificate (and trusts the test CA). */
+/**
+ * The README's recipe: the runtime's fetch with undici's Agent, which presents a client certificate
+ * (and trusts the test CA). It takes a `Request` as well as a URL: createAuthFetch and dpop.fetch
+ * pass one (undici's own fetch, the recipe before, refused a `Request` of the runtime's).
+ */
 function fetchWith(certificate?: { cert: string; key: string }): typeof globalThis.fetch {
   const dispatcher = new Agent({ connect: { ca, ...certificate } });
-  return ((input: string | URL, init?: RequestInit) =>
-    undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof globalThis.fetch;
+  return (input, init) => fetch(input, { ...init, dispatcher } as RequestInit);
 }
 
 /** The `client_secret_basic` client's secret: minted and registered (secret-registry.ts). */
@@ -142,6 +148,13 @@ beforeAll(async () => {
   const callback = provider.callback();
   server.on("request", (request, response) => {
     paths.push(new URL(request.url ?? "/", issuer).pathname);
+    // A resource of the test's own: who presented which certificate, with which token scheme.
+    if (request.url === "/resource") {
+      const { subject } = (request.socket as import("node:tls").TLSSocket).getPeerCertificate();
+      const scheme = request.headers.authorization?.split(" ")[0];
+      response.end(JSON.stringify({ subject: subject?.CN, scheme, dpop: "dpop" in request.headers }));
+      return;
+    }
     // The alias serves the same token endpoint (oidc-provider mounts it only once).
     if (request.url?.startsWith("/mtls/")) request.url = request.url.slice("/mtls".length);
     callback(request, response);
@@ -178,6 +191,24 @@ describe("mutual TLS client authentication against oidc-provider", () => {
       "hex",
     ).toString("base64url");
     expect(await introspection.json()).toMatchObject({ active: true, cnf: { "x5t#S256": thumbprint } });
+  });
+
+  it("the recipe's fetch spends the bound token through createAuthFetch and dpop.fetch (a Request)", async () => {
+    const mtlsFetch = fetchWith(pems.client);
+    const manager = createTokenManager({
+      creator: clientCredentialsGrant({
+        issuer,
+        clientId: "billing",
+        clientAuthentication: "tls_client_auth",
+        fetch: mtlsFetch,
+      }),
+    });
+    const authFetch = createAuthFetch(manager, { origins: [issuer], fetch: mtlsFetch });
+    const response = await authFetch(`${issuer}/resource`);
+    expect(await response.json()).toEqual({ subject: "billing", scheme: "Bearer", dpop: false });
+    const proved = await createDPoP().wrap(mtlsFetch)(`${issuer}/resource`, { method: "POST", body: "{}" });
+    expect(await proved.json()).toEqual({ subject: "billing", dpop: true });
+    await manager.dispose();
   });
 
   it("tls_client_auth without a certificate, or with another one, is invalid_client", async () => {

@@ -64,6 +64,32 @@ describe("privateKeyJwt options", () => {
     ]);
   });
 
+  it("refuses an RSA key under 2048 bits, which jose never signs with: at once, or at the first request", async () => {
+    const short = (await crypto.subtle.generateKey(
+      {
+        name: "RSASSA-PKCS1-v1_5",
+        modulusLength: 1024,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: "SHA-256",
+      },
+      true,
+      ["sign", "verify"],
+    )) as CryptoKeyPair;
+    expect(problems(() => privateKeyJwt({ key: short.privateKey }))).toEqual([
+      "key: an RSA key needs at least 2048 bits",
+    ]);
+    // A JWK is only imported at the first request: the same options error, then, and nothing sent.
+    const creator = clientCredentialsGrant({
+      tokenUrl: "http://127.0.0.1:9/token",
+      clientId: "a",
+      clientAuthentication: privateKeyJwt({ key: await crypto.subtle.exportKey("jwk", short.privateKey) }),
+    });
+    await expect(creator()).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: "invalid privateKeyJwt options: key: not a usable RS256 private key",
+    });
+  });
+
   it("a PEM that does not import fails the request as an options error", async () => {
     const pem = rsa.privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     const creator = clientCredentialsGrant({
@@ -79,15 +105,24 @@ describe("privateKeyJwt options", () => {
 });
 
 describe("isCertificateInput", () => {
-  it("takes a PEM or the Base64 of a DER, never an empty or body-less certificate", () => {
-    const der = btoa("not really DER, but Base64 all the same");
-    for (const good of [der, `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`]) {
+  it("takes a PEM or the Base64 of a DER SEQUENCE, never an empty or body-less certificate", () => {
+    // The smallest DER SEQUENCE (an INTEGER 0 inside): the shape of a certificate, checked by length.
+    const der = "MAMCAQA=";
+    const pem = `-----BEGIN CERTIFICATE-----\n${der}\n-----END CERTIFICATE-----\n`;
+    const old = `-----BEGIN X509 CERTIFICATE-----\n${der}\n-----END X509 CERTIFICATE-----`;
+    const keyFirst = `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n${pem}`;
+    for (const good of [der, pem, old, keyFirst]) {
       expect(isCertificateInput(good)).toBe(true);
     }
     for (const bad of [
       "",
       "   \n",
       "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
+      "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----",
+      btoa("not really DER, but Base64 all the same"),
+      "MAQCAQA=", // a SEQUENCE whose length says one byte more than there is
+      "MIA=", // an indefinite length, which DER never has
+      "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678", // a SHA-1 thumbprint in hex
       "under_score",
       "abcde",
       42,

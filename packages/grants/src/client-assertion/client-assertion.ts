@@ -10,6 +10,7 @@ import {
   importSigningKey,
   isCertificateInput,
   isCryptoKey,
+  isLongEnough,
   isPrivateKeyInput,
   type PrivateKeyInput,
   type PrivateKeyJwtAlgorithm,
@@ -62,7 +63,9 @@ export interface PrivateKeyJwtOptions extends ClientAssertionOptions {
   keyId?: string | undefined;
   /**
    * The X.509 certificate of the key (PEM, or the Base64 of its DER): the assertion then carries
-   * its `x5t#S256` thumbprint, as certificate credentials in Microsoft Entra ID expect.
+   * its `x5t#S256` thumbprint, as certificate credentials in Microsoft Entra ID expect. Of a PEM
+   * holding several blocks (a chain, or the key and its certificate), the first certificate is used.
+   * A thumbprint is refused: give the certificate itself.
    * @default undefined (no `x5t#S256`)
    */
   certificate?: string | undefined;
@@ -172,7 +175,10 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuthenticato
     algorithm: rules.optional(rules.oneOf(ASYMMETRIC_ALGORITHMS)),
     keyId: rules.optional(rules.string(1)),
     certificate: rules.optional(
-      rules.check<string>(isCertificateInput, "expected a PEM certificate or the Base64 of its DER"),
+      rules.check<string>(
+        isCertificateInput,
+        "expected an X.509 certificate: PEM, or the Base64 of its DER (not a thumbprint)",
+      ),
     ),
   });
   const parsed = rules.validate(rule, options, "privateKeyJwt", ({ key, algorithm }) => {
@@ -184,7 +190,7 @@ export function privateKeyJwt(options: PrivateKeyJwtOptions): ClientAuthenticato
     if (algorithm !== undefined && isCryptoKey(key) && implied !== algorithm) {
       return [`algorithm: the CryptoKey is not a ${algorithm} key`];
     }
-    return [];
+    return isCryptoKey(key) && !isLongEnough(key) ? ["key: an RSA key needs at least 2048 bits"] : [];
   });
   const algorithm = (parsed.algorithm ?? impliedAlgorithm(parsed.key)) as PrivateKeyJwtAlgorithm;
   const { key, certificate } = parsed;

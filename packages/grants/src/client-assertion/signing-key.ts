@@ -56,8 +56,18 @@ export function impliedAlgorithm(key: PrivateKeyInput): PrivateKeyJwtAlgorithm |
 }
 
 /**
- * The `CryptoKey` to sign with: a `CryptoKey` as given, a JWK or PEM imported once as a
- * non-extractable key. A key that does not import is an options error, naming no key material.
+ * Whether jose signs with `key`: it refuses an RSA key under 2048 bits (RFC 7518 section 3.3) on
+ * every request, with its own `TypeError`, so such a key is an options error instead.
+ */
+export function isLongEnough(key: CryptoKey): boolean {
+  const { modulusLength } = key.algorithm as Partial<RsaHashedKeyAlgorithm>;
+  return modulusLength === undefined || modulusLength >= 2048;
+}
+
+/**
+ * The `CryptoKey` to sign with: a `CryptoKey` as given (checked when `privateKeyJwt` was called), a
+ * JWK or PEM imported once as a non-extractable key. A key that does not import, or that jose would
+ * not sign with (an RSA key under 2048 bits), is an options error, naming no key material.
  */
 export async function importSigningKey(
   key: PrivateKeyInput,
@@ -65,35 +75,49 @@ export async function importSigningKey(
   factoryName: string,
 ): Promise<CryptoKey> {
   if (isCryptoKey(key)) return key;
-  try {
-    return typeof key === "string"
-      ? await importPKCS8(key, algorithm, { extractable: false })
-      : ((await importJWK(key as Parameters<typeof importJWK>[0], algorithm, {
-          extractable: false,
-        })) as CryptoKey);
-  } catch {
-    // jose's reason is left out: only the problem line, as for every other option.
-    throw rules.invalidOptions(factoryName, [`key: not a usable ${algorithm} private key`]);
-  }
+  const imported = await (typeof key === "string"
+    ? importPKCS8(key, algorithm, { extractable: false })
+    : (importJWK(key as Parameters<typeof importJWK>[0], algorithm, {
+        extractable: false,
+      }) as Promise<CryptoKey>)
+  ).catch(() => undefined);
+  // jose's reason is left out: only the problem line, as for every other option.
+  if (imported && isLongEnough(imported)) return imported;
+  throw rules.invalidOptions(factoryName, [`key: not a usable ${algorithm} private key`]);
 }
 
 /**
- * A certificate given as PEM (`-----BEGIN CERTIFICATE-----`) or as the Base64 of its DER: once the
- * PEM lines and white space are gone, a non-empty Base64 text (an empty string or a PEM without a
- * body is no certificate).
+ * The DER of a certificate given as PEM or as the Base64 of its DER; `undefined` for anything else.
+ * Of a PEM text, the first `CERTIFICATE` block is taken (a chain's leaf, by convention first; a file
+ * holding the private key too is fine): the rest is never hashed into the thumbprint. The DER must be
+ * one ASN.1 SEQUENCE filling the whole input, as an X.509 certificate is (RFC 5280 section 4.1), so a
+ * thumbprint given in the certificate's place (hex is Base64 too) is refused rather than hashed.
  */
-export function isCertificateInput(value: unknown): value is string {
-  if (typeof value !== "string") return false;
-  const base64 = value.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  return /^[A-Za-z0-9+/]+={0,2}$/.test(base64) && base64.length % 4 !== 1;
+export function certificateDer(value: unknown): Uint8Array | undefined {
+  if (typeof value !== "string") return undefined;
+  // RFC 7468's label, or the `X509 CERTIFICATE` of older tools.
+  const pem = /-----BEGIN (X509 )?CERTIFICATE-----([^-]*)-----END \1CERTIFICATE-----/.exec(value);
+  // PEM markers of anything else (a key, a request) without a certificate block: not a certificate.
+  if (!pem && value.includes("-----")) return undefined;
+  const base64 = (pem?.[2] ?? value).replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 === 1) return undefined;
+  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  // DER length: one byte below 0x80, else 0x80 + the number of big-endian length bytes that follow.
+  const first = der[1] ?? 0;
+  const size = first < 0x80 ? 0 : first - 0x80;
+  let length = first < 0x80 ? first : 0;
+  for (let index = 0; index < size; index++) length = length * 256 + (der[2 + index] ?? 0);
+  return der[0] === 0x30 && size <= 4 && length > 0 && 2 + size + length === der.length ? der : undefined;
 }
+
+/** Whether `value` is a certificate {@link certificateDer} can read. */
+export const isCertificateInput = (value: unknown): value is string => certificateDer(value) !== undefined;
 
 /**
  * The `x5t#S256` of a certificate: the base64url SHA-256 of its DER encoding (RFC 7515 section
  * 4.1.8), the thumbprint Microsoft Entra ID looks a certificate credential up by.
  */
 export async function certificateThumbprint(certificate: string): Promise<string> {
-  const base64 = certificate.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
-  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  const der = certificateDer(certificate) as Uint8Array<ArrayBuffer>;
   return base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", der)));
 }

@@ -25,10 +25,12 @@ export interface DPoP {
    * Wraps a `fetch` so each request carries a fresh DPoP proof (RFC 9449 section 4): `htm`, `htu`
    * without query and fragment, a random `jti`, `iat`, the server's last nonce, and `ath` when the
    * request carries `Authorization: DPoP <token>`. A request with a `Bearer` token gets none, nor
-   * does a `GET` or `HEAD` without a DPoP token (discovery, requests to other origins). A
-   * nonce challenge (400 `use_dpop_nonce` from an authorization server, 401 with
-   * `WWW-Authenticate: DPoP error="use_dpop_nonce"` from a resource server) is answered by sending
-   * the request once more with the nonce; nonces are remembered per origin.
+   * does a `GET` or `HEAD` without a DPoP token (discovery, requests to other origins). Every
+   * `DPoP-Nonce` an answer carries is remembered per origin. A resource server's nonce challenge
+   * (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`) is answered by sending the request
+   * once more with the nonce; an authorization server's (400 `use_dpop_nonce`) is returned as it
+   * is, for the grant to send again with fresh credentials (every creator, revocation and
+   * introspection of this package does, once: a client assertion cannot be sent twice).
    * @param fetch the `fetch` to wrap (default: `globalThis.fetch`, looked up per call)
    */
   wrap(fetch?: typeof globalThis.fetch): typeof globalThis.fetch;
@@ -47,16 +49,26 @@ interface Signer {
   readonly algorithm: AlgorithmIdentifier | EcdsaParams;
 }
 
-/** A P-256 ECDSA or Ed25519 pair whose private key may sign and whose public key can go into the proofs. */
+/**
+ * A P-256 ECDSA or Ed25519 pair whose private key may sign and whose public key, of the same kind, can
+ * go into the proofs.
+ */
 const isKeyPair = (value: unknown): value is CryptoKeyPair => {
   if (!rules.isObject(value) || !rules.isObject(value.privateKey) || !rules.isObject(value.publicKey)) {
     return false;
   }
-  const algorithm = value.privateKey.algorithm as { name?: string; namedCurve?: string } | undefined;
+  type Algorithm = { name?: string; namedCurve?: string } | undefined;
+  const algorithm = value.privateKey.algorithm as Algorithm;
+  const publicAlgorithm = value.publicKey.algorithm as Algorithm;
   return (
     value.publicKey.extractable === true &&
     (value.privateKey.usages as unknown[] | undefined)?.includes("sign") === true &&
-    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256"))
+    (algorithm?.name === "Ed25519" || (algorithm?.name === "ECDSA" && algorithm.namedCurve === "P-256")) &&
+    // The public half of the same kind: the proofs' header names the algorithm by the private key,
+    // and the server verifies them with the public one.
+    value.publicKey.type === "public" &&
+    publicAlgorithm?.name === algorithm.name &&
+    publicAlgorithm.namedCurve === algorithm.namedCurve
   );
 };
 
@@ -78,19 +90,16 @@ async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
   };
 }
 
-/** Whether `response` asks for the request again with the nonce it carries (RFC 9449 sections 8, 9). */
-async function isNonceChallenge(response: Response): Promise<boolean> {
-  if (!response.headers.has("dpop-nonce")) return false;
-  if (response.status === 401) {
-    return /\bDPoP\b[\s\S]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
-  }
-  if (response.status !== 400) return false;
-  const body = (await response
-    .clone()
-    .json()
-    .catch(() => undefined)) as { error?: unknown } | undefined;
-  return body?.error === "use_dpop_nonce";
-}
+/**
+ * Whether a resource server's answer asks for the request again with the nonce it carries (RFC 9449
+ * section 9). An authorization server's 400 `use_dpop_nonce` (section 8) is not answered here: a
+ * token request may carry a single-use client assertion the server has spent, so the grant that sent
+ * it builds the resend (see `postToEndpoint`); the nonce is remembered for it all the same.
+ */
+const isNonceChallenge = (response: Response): boolean =>
+  response.status === 401 &&
+  response.headers.has("dpop-nonce") &&
+  /\bDPoP\b[\s\S]*error="?use_dpop_nonce/i.test(response.headers.get("www-authenticate") ?? "");
 
 /**
  * A DPoP key (RFC 9449) for one client: pass `dpop.fetch` (or `dpop.wrap(yourFetch)`) as the
@@ -112,7 +121,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
       keyPair: rules.optional(
         rules.check<CryptoKeyPair>(
           isKeyPair,
-          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key is extractable",
+          "expected a P-256 ECDSA or Ed25519 CryptoKeyPair whose private key may sign and whose public key, of the same kind, is extractable",
         ),
       ),
       now: rules.optional(rules.func<() => number>()),
@@ -186,7 +195,7 @@ export function createDPoP(options: DPoPOptions = {}): DPoP {
       };
       const again = request.body === null ? undefined : request.clone();
       const response = await attempt(request);
-      if (!(await isNonceChallenge(response))) return response;
+      if (!isNonceChallenge(response)) return response;
       await response.body?.cancel().catch(() => {});
       return attempt(again ?? new Request(request));
     };

@@ -61,8 +61,28 @@ function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unkno
  * parameters encoded, extra parameters (under the ones the grant sets) and headers added, within the
  * timeout and the caller's signal.
  * A credential the server echoes in its error answer is redacted from the `OAuthError`.
+ *
+ * A DPoP nonce challenge (RFC 9449 section 8: 400 `use_dpop_nonce`; the DPoP `fetch` has remembered
+ * the nonce it carried) is answered here, once, with the request built again: a client assertion is
+ * single-use (the server has spent its `jti`), so the resend is signed afresh, and `rebuild` gives
+ * the grant's parameters anew (a JWT bearer `assertion` function signs a new one).
  */
-export async function postToEndpoint<T>(
+export const postToEndpoint = <T>(
+  url: string,
+  params: RequestParams,
+  options: ResolvedGrantOptions,
+  signal: AbortSignal | undefined,
+  what: string,
+  read: (response: Response) => Promise<T>,
+  rebuild?: () => Promise<RequestParams>,
+): Promise<T> =>
+  post(url, params, options, signal, what, read).catch(async (error: unknown) => {
+    if ((error as OAuthError | undefined)?.error !== "use_dpop_nonce") throw error;
+    return post(url, rebuild ? await rebuild() : params, options, signal, what, read);
+  });
+
+/** One attempt of {@link postToEndpoint}. */
+async function post<T>(
   url: string,
   params: RequestParams,
   options: ResolvedGrantOptions,
