@@ -19,10 +19,16 @@ export interface MemoryStoreOptions {
   now?: (() => number) | undefined;
 }
 
-/** The in-memory {@link Store}: always offers leases (with `renew`) and compare-and-delete. */
+/** The in-memory {@link Store}: always offers leases (with `renew`), compare-and-delete and compare-and-set. */
 export interface MemoryStore extends Store {
   acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
   compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
+  compareAndSet(
+    key: string,
+    expected: JsonValue | undefined,
+    value: JsonValue,
+    ttlMs: number,
+  ): Promise<boolean>;
   /** Entries held right now, including expired ones not yet collected; never above `maxEntries`. */
   readonly size: number;
   /**
@@ -86,6 +92,13 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     return entry;
   };
 
+  /** Whether `key` holds the value `expected` (a value, never a lease), or is absent when `undefined`. */
+  const holds = (key: string, expected: JsonValue | undefined): boolean => {
+    const entry = live(key);
+    if (entry === undefined) return expected === undefined;
+    return entry.owner === undefined && entry.text === JSON.stringify(expected);
+  };
+
   /** Stores `entry` as the most recently used (every use re-inserts, in `live`), then evicts. */
   const put = (entry: Entry): void => {
     entries.delete(entry.key);
@@ -134,11 +147,15 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
       entries.delete(key);
     },
     async compareAndDelete(key, expected) {
-      const entry = live(key);
-      if (entry === undefined || entry.owner !== undefined || entry.text !== JSON.stringify(expected)) {
-        return false;
-      }
+      // Never an absent key: there is nothing to delete.
+      if (expected === undefined || !holds(key, expected)) return false;
       entries.delete(key);
+      return true;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      checkTtl(ttlMs);
+      if (!holds(key, expected)) return false;
+      put({ key, text: JSON.stringify(value), expiresAt: now() + ttlMs });
       return true;
     },
     async acquire(key, ttlMs) {
