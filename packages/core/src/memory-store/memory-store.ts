@@ -1,5 +1,5 @@
 import { DEFAULT_STORE_MAX_ENTRIES } from "../defaults.js";
-import { type Expiring, popExpiring, pushExpiring } from "../internal/expiry-queue.js";
+import { type Expiring, popExpiring, pushExpiring, rebuildExpiring } from "../internal/expiry-queue.js";
 import { func, number, object, optional, validate } from "../options/rules.js";
 import type { LeaseRelease, Store } from "../store/store.js";
 import type { JsonValue } from "../token/token-set.js";
@@ -122,9 +122,9 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     }
     if (queue.length > entries.size + (entries.size >> 2) + 64) {
       // Entries replaced, removed or evicted since outnumber a quarter of those held: rebuild from the
-      // held ones (a sorted array is a heap). That takes a quarter as many writes as entries held, so
+      // held ones. That takes a quarter as many writes as entries held, so
       // this too is amortized, and what the queue keeps alive stays within a quarter of the store.
-      queue = [...entries.values()].sort((a, b) => a.expiresAt - b.expiresAt);
+      queue = rebuildExpiring(entries.values());
     }
   };
 
