@@ -120,7 +120,8 @@ describe("the rotation coordinator against a real rotating token endpoint", () =
         response.end(JSON.stringify({ error: "temporarily_unavailable" }));
       },
     ],
-    ["an HTML 503 with Retry-After", html503({ "retry-after": "0" })],
+    // A Retry-After decades away: proof all the same, and nothing waits for it.
+    ["an HTML 503 with Retry-After", html503({ "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" })],
     [
       "a 429",
       (response: ServerResponse) => {
