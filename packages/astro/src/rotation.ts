@@ -15,7 +15,8 @@
  *   dead (`invalid_grant`, above); a check that fails permanently (rejected credentials, a wrong
  *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> handled
  *   like a late request; the coordinator never presents the token again;
- * - anything else is transient (the upstream answered 429 or 503, the shared store is unavailable,
+ * - anything else is transient (the upstream answered 429 or its own 503 (an OAuth error body or a
+ *   `Retry-After`), the request never left, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.
  */

@@ -98,6 +98,31 @@ describe("token manager against a real token endpoint", () => {
     expect(tokens.stats().retries).toBe(1);
   });
 
+  it("a Retry-After date decades away: no wait, and callers are held off maxThrottleMs at most", async () => {
+    script = (response, count) =>
+      count === 1
+        ? json(
+            response,
+            503,
+            { error: "temporarily_unavailable" },
+            { "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" },
+          )
+        : json(response, 200, { access_token: "after-window", expires_in: 60 });
+    let offset = 0;
+    const startedAt = Date.now();
+    await using tokens = manager(() => Date.now() + offset);
+    const failure = await tokens.getToken().catch((error: unknown) => error);
+    // The server's wait, read from the header, reaches the caller as it is ...
+    expect((failure as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(365 * 86_400_000);
+    expect(Date.now() - startedAt).toBeLessThan(5_000); // ... but is not waited for inline
+    const throttled = await tokens.getToken().catch((error: unknown) => error);
+    expect(throttled).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED" });
+    expect((throttled as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(300_000);
+    offset = 300_000; // maxThrottleMs's default
+    expect((await tokens.getToken()).accessToken).toBe("after-window");
+    expect(requests).toBe(2);
+  });
+
   it("retries an HTML error page from a proxy (not JSON) as transient", async () => {
     script = (response, count) => {
       if (count === 1) {

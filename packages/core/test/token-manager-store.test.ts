@@ -13,6 +13,7 @@ import { createMemoryStore } from "../src/memory-store/memory-store.js";
 import { type ShareStoreOptions, shareStore } from "../src/shared/index.js";
 import type { Store } from "../src/store/store.js";
 import type { TokenCreator } from "../src/token/token-creator.js";
+import { dropWhileAnotherWrites } from "./support/drop-race.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
 import { hangingStore } from "./support/hanging-store.js";
 import { thrown } from "./support/thrown.js";
@@ -425,6 +426,26 @@ describe("token manager with a shared store", () => {
     interleave = () => inner.set(key, newer, 60_000);
     expect(await a.manager.invalidate(bad)).toBe(true);
     expect(await inner.get(key)).toMatchObject({ set: { accessToken: "at-newer" } });
+  });
+
+  it("dropping a refresh token never replaces a newer set another instance wrote after the read (compare-and-set)", async () => {
+    const result = await dropWhileAnotherWrites((now) => createMemoryStore({ now }), "tokenkeep:");
+    expect(result.failedA).toMatchObject({ status: 502 });
+    expect(result.stored).toMatchObject({ set: { accessToken: "b-2", refreshToken: "rt-b" } });
+    expect(result.firstB).toBe("b-2");
+    expect(result.secondB).toBe("B-3"); // B renews with the newer refresh token, not the creator
+    expect(result.presented).toEqual(["A:rt-1", "B:rt-b"]);
+  });
+
+  it("a store without compareAndSet: the drop still strips the spent refresh token (never presented again)", async () => {
+    const result = await dropWhileAnotherWrites((now) => {
+      const { compareAndSet: _, ...rest } = createMemoryStore({ now });
+      return rest;
+    }, "tokenkeep:");
+    // The documented cost: the newer set written in the window is replaced, its refresh token lost.
+    expect(result.stored).toMatchObject({ set: { accessToken: "c-1" } });
+    expect(result.stored).not.toHaveProperty("set.refreshToken");
+    expect(result.presented).toEqual(["A:rt-1"]);
   });
 
   it("ignores a store value it cannot read", async () => {

@@ -225,6 +225,12 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     await raw.set(key!, "{not json", { expiration: { type: "PX", value: 60_000 } });
     expect(await store.get("k")).toEqual({ unreadable: true });
     expect(await store.compareAndDelete("k", { unreadable: true })).toBe(false);
+    // compareAndSet compares with what `get` resolves: the unreadable entry can be replaced, but
+    // only while it is still that entry.
+    expect(await store.compareAndSet("k", "v", "w", 60_000)).toBe(false);
+    expect(await store.compareAndSet("k", { unreadable: true }, "w", 60_000)).toBe(true);
+    expect(await store.get("k")).toBe("w");
+    expect(await store.compareAndSet("k", { unreadable: true }, "x", 60_000)).toBe(false);
   });
 
   it("encrypts values with AES-GCM bound to their key", async () => {

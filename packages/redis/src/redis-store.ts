@@ -5,7 +5,12 @@ import { createClient } from "redis";
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
-import { COMPARE_AND_DELETE_SCRIPT, RELEASE_SCRIPT, RENEW_SCRIPT } from "./internal/lease-script.js";
+import {
+  COMPARE_AND_DELETE_SCRIPT,
+  COMPARE_AND_SET_SCRIPT,
+  RELEASE_SCRIPT,
+  RENEW_SCRIPT,
+} from "./internal/lease-script.js";
 import { connectionErrorClass, isReadonlyReply, wrapRedisError } from "./internal/redis-errors.js";
 import { importEncryptionKey, type ValueCipher, valueCipher } from "./internal/value-cipher.js";
 import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions } from "./options.js";
@@ -17,6 +22,12 @@ import { parseRedisStoreOptions, type RedisStoreClient, type RedisStoreOptions }
 export interface RedisStore extends Store {
   acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
   compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
+  compareAndSet(
+    key: string,
+    expected: JsonValue | undefined,
+    value: JsonValue,
+    ttlMs: number,
+  ): Promise<boolean>;
   /**
    * Closes the client the store created from `url` (waiting at most `timeoutMs` for pending
    * commands). A client passed in as `client` is left open: its owner closes it. Idempotent.
@@ -47,6 +58,9 @@ type OwnedClient = RedisStoreClient & {
  *   (another owner-checked script) and resolves `false` once it was lost.
  * - `compareAndDelete(key, expected)`: reads and compares the value, then one Lua script deletes it
  *   only while its stored bytes are still those it read (atomic, encrypted values included).
+ * - `compareAndSet(key, expected, value, ttlMs)`: with `expected` `undefined`, `SET key value NX PX
+ *   ttlMs`; otherwise reads and compares the value as `get` resolves it (`{ unreadable: true }`
+ *   included), then one Lua script writes only while the stored bytes are still those it read.
  * - Redis keys are `keyPrefix` + `v:` (values) or `l:` (leases) + the SHA-256 of the store key, so no
  *   raw identity or token ever becomes a Redis key. Values are JSON text, or AES-256-GCM sealed when
  *   `encryptionKey` is set; `decryptionKeys` also open what other keys sealed (a key change). An
@@ -137,6 +151,40 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return Number(answer) === 1;
   }
 
+  /**
+   * Writes `value` only while `key` holds `expected` as `get` resolves it (absent for `undefined`):
+   * compared here (it may be encrypted), then written by one Lua script only if the stored bytes are
+   * still the ones read; an absent key is written with `SET NX`.
+   */
+  async function compareAndSet(
+    key: string,
+    expected: JsonValue | undefined,
+    value: JsonValue,
+    ttlMs: number,
+  ): Promise<boolean> {
+    checkTtl("compareAndSet", ttlMs);
+    const rk = redisKey(keyPrefix, "v", key);
+    const payload = await cipher.seal(JSON.stringify(value), rk);
+    const px = String(Math.ceil(ttlMs));
+    if (expected === undefined) {
+      return asText(await send("SET NX", ["SET", rk, payload, "NX", "PX", px])) === "OK";
+    }
+    const current = await read(rk);
+    if (current === undefined) return false;
+    const seen = current.value === undefined ? { unreadable: true } : current.value;
+    if (JSON.stringify(seen) !== JSON.stringify(expected)) return false;
+    const answer = await send("EVAL", [
+      "EVAL",
+      COMPARE_AND_SET_SCRIPT,
+      "1",
+      rk,
+      current.payload,
+      payload,
+      px,
+    ]);
+    return Number(answer) === 1;
+  }
+
   async function set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
     checkTtl("set", ttlMs);
     const rk = redisKey(keyPrefix, "v", key);
@@ -192,6 +240,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     delete: remove,
     acquire,
     compareAndDelete,
+    compareAndSet,
     close,
     [Symbol.asyncDispose]: close,
   };

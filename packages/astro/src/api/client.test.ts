@@ -395,7 +395,15 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
 
     const errors: string[] = [];
     const busy = create(
-      failing(() => new InvalidResponseError("refresh answered 503", { status: 503, transient: true })),
+      // The upstream's own 503 (with Retry-After): the token is intact, a transient failure.
+      failing(
+        () =>
+          new InvalidResponseError("refresh answered 503", {
+            status: 503,
+            transient: true,
+            retryAfterMs: 1_000,
+          }),
+      ),
       {
         interceptors: { error: [({ error }) => void errors.push(error.name)] },
       },

@@ -71,8 +71,12 @@ function signingInUpstream(raw: TokenSet["raw"] = {}): Upstream {
 }
 
 const clock = { now: START };
-/** A 503: the upstream refused before redeeming, so the token is intact (transient). */
-const unavailable = () => new InvalidResponseError("refresh answered 503", { status: 503, transient: true });
+/**
+ * The upstream's own 503 (it sent `Retry-After`): it refused before redeeming, so the token is intact
+ * (transient). A bare 503 is no proof (a gateway's, maybe after the upstream rotated): in doubt.
+ */
+const unavailable = () =>
+  new InvalidResponseError("refresh answered 503", { status: 503, transient: true, retryAfterMs: 1_000 });
 const middlewares: TokenkeepMiddleware[] = [];
 
 afterEach(async () => {

@@ -1,7 +1,8 @@
 /**
  * The expiry queue: a binary min-heap of items ordered by `expiresAt`, kept in a plain array. The
  * memory store uses it to find its expired entries without scanning them all: `pushExpiring` and
- * `popExpiring` take O(log n). A sorted array is a valid heap, so a queue can be rebuilt by sorting.
+ * `popExpiring` take O(log n). A sorted array is a valid heap, so a queue is rebuilt by sorting
+ * (`rebuildExpiring`).
  */
 
 /** An item the queue orders. */
@@ -39,4 +40,13 @@ export function popExpiring<T extends Expiring>(queue: T[]): T | undefined {
   }
   queue[index] = last;
   return first;
+}
+
+/**
+ * A new queue of exactly `items`, in heap order: sorted by `expiresAt`, as a sorted array is a valid
+ * heap. O(n log n). The memory store rebuilds its queue from the entries it holds when those it
+ * replaced or removed since (still in the queue) outnumber a quarter of them.
+ */
+export function rebuildExpiring<T extends Expiring>(items: Iterable<T>): T[] {
+  return [...items].sort((a, b) => a.expiresAt - b.expiresAt);
 }

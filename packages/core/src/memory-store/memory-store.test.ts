@@ -81,6 +81,31 @@ describe("createMemoryStore", () => {
     expect(await store.get("late")).toBe(0);
   });
 
+  it("after its expiry queue is rebuilt, still drops expired entries first: no live one is evicted", async () => {
+    let now = 0;
+    const size = 100;
+    const store = createMemoryStore({ maxEntries: size, now: () => now });
+    // Even keys expire soon, odd ones late; written from the last key down, so neither the order
+    // of the writes nor the least-recently-used order is the order of expiry.
+    const ttlOf = (index: number) => (index % 2 === 0 ? 1_000 + index : 1_000_000 - index);
+    // Every write after the first pass leaves a replaced entry in the queue; past a quarter of the
+    // entries held, plus 64, the queue is rebuilt: once in the second pass, which writes every key
+    // for the last time, and once more in the three passes that follow, writing only the odd keys.
+    // So the even keys are in the queue only through that last rebuild.
+    for (let pass = 0; pass < 5; pass++) {
+      for (let index = size - 1; index >= 0; index--) {
+        if (pass < 2 || index % 2 === 1) await store.set(`k-${index}`, pass, ttlOf(index));
+      }
+    }
+    expect(store.size).toBe(size);
+    now = 2_000; // the 50 even keys have expired
+    for (let index = 0; index < size / 2; index++) await store.set(`new-${index}`, index, 60_000);
+    expect(store.evicted).toBe(0);
+    expect(store.size).toBe(size);
+    for (let index = 1; index < size; index += 2) expect(await store.get(`k-${index}`)).toBe(4);
+    for (let index = 0; index < size / 2; index++) expect(await store.get(`new-${index}`)).toBe(index);
+  });
+
   it("stores a copy: changing a value after set does not change the stored one", async () => {
     const store = createMemoryStore();
     const value = { list: [1] };

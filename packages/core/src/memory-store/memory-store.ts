@@ -1,5 +1,5 @@
 import { DEFAULT_STORE_MAX_ENTRIES } from "../defaults.js";
-import { type Expiring, popExpiring, pushExpiring } from "../internal/expiry-queue.js";
+import { type Expiring, popExpiring, pushExpiring, rebuildExpiring } from "../internal/expiry-queue.js";
 import { func, number, object, optional, validate } from "../options/rules.js";
 import type { LeaseRelease, Store } from "../store/store.js";
 import type { JsonValue } from "../token/token-set.js";
@@ -19,10 +19,16 @@ export interface MemoryStoreOptions {
   now?: (() => number) | undefined;
 }
 
-/** The in-memory {@link Store}: always offers leases (with `renew`) and compare-and-delete. */
+/** The in-memory {@link Store}: always offers leases (with `renew`), compare-and-delete and compare-and-set. */
 export interface MemoryStore extends Store {
   acquire(key: string, ttlMs: number): Promise<LeaseRelease | undefined>;
   compareAndDelete(key: string, expected: JsonValue): Promise<boolean>;
+  compareAndSet(
+    key: string,
+    expected: JsonValue | undefined,
+    value: JsonValue,
+    ttlMs: number,
+  ): Promise<boolean>;
   /** Entries held right now, including expired ones not yet collected; never above `maxEntries`. */
   readonly size: number;
   /**
@@ -86,6 +92,13 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     return entry;
   };
 
+  /** Whether `key` holds the value `expected` (a value, never a lease), or is absent when `undefined`. */
+  const holds = (key: string, expected: JsonValue | undefined): boolean => {
+    const entry = live(key);
+    if (entry === undefined) return expected === undefined;
+    return entry.owner === undefined && entry.text === JSON.stringify(expected);
+  };
+
   /** Stores `entry` as the most recently used (every use re-inserts, in `live`), then evicts. */
   const put = (entry: Entry): void => {
     entries.delete(entry.key);
@@ -109,9 +122,9 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
     }
     if (queue.length > entries.size + (entries.size >> 2) + 64) {
       // Entries replaced, removed or evicted since outnumber a quarter of those held: rebuild from the
-      // held ones (a sorted array is a heap). That takes a quarter as many writes as entries held, so
+      // held ones. That takes a quarter as many writes as entries held, so
       // this too is amortized, and what the queue keeps alive stays within a quarter of the store.
-      queue = [...entries.values()].sort((a, b) => a.expiresAt - b.expiresAt);
+      queue = rebuildExpiring(entries.values());
     }
   };
 
@@ -134,11 +147,15 @@ export function createMemoryStore(options?: MemoryStoreOptions): MemoryStore {
       entries.delete(key);
     },
     async compareAndDelete(key, expected) {
-      const entry = live(key);
-      if (entry === undefined || entry.owner !== undefined || entry.text !== JSON.stringify(expected)) {
-        return false;
-      }
+      // Never an absent key: there is nothing to delete.
+      if (expected === undefined || !holds(key, expected)) return false;
       entries.delete(key);
+      return true;
+    },
+    async compareAndSet(key, expected, value, ttlMs) {
+      checkTtl(ttlMs);
+      if (!holds(key, expected)) return false;
+      put({ key, text: JSON.stringify(value), expiresAt: now() + ttlMs });
       return true;
     },
     async acquire(key, ttlMs) {

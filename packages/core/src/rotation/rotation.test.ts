@@ -3,6 +3,7 @@ import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert
 import { createFakeTime, type FakeTime } from "../../test/support/fake-time.js";
 import { hangingStore } from "../../test/support/hanging-store.js";
 import {
+  InvalidResponseError,
   isOAuthError,
   isTimeoutError,
   isTokenkeepError,
@@ -709,14 +710,17 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
  */
 function gatewayServer(time: FakeTime, options: { verifyLatencyMs?: number } = {}) {
   const server = rotatingServer(time);
-  const faults: ("gateway" | "reset" | "unavailable")[] = [];
+  const faults: ("gateway" | "reset" | "unavailable" | "refused")[] = [];
   const presented: string[] = [];
   const verifier = { calls: 0, fail: false, latencyMs: options.verifyLatencyMs ?? 5 };
   const redeem = async (context: RotationRedeemContext): Promise<TokenResponse> => {
     presented.push(context.refreshToken);
     const fault = faults.shift();
     if (fault === "gateway") throw new OAuthError({ error: "server_error", status: 502 });
-    if (fault === "unavailable") throw new OAuthError({ error: "temporarily_unavailable", status: 503 });
+    // A gateway's bare 503 (HTML, no Retry-After), as `readTokenResponse` reports it: not proof.
+    if (fault === "unavailable") throw new InvalidResponseError("503", { status: 503, transient: true });
+    // The server's own 503: proof it refused before redeeming.
+    if (fault === "refused") throw new OAuthError({ error: "temporarily_unavailable", status: 503 });
     const answer = await server.redeem(context);
     if (fault === "reset") throw new NetworkError("connection reset after the answer was sent");
     return answer;
@@ -733,7 +737,7 @@ function gatewayServer(time: FakeTime, options: { verifyLatencyMs?: number } = {
     state: server.state,
     verifier,
     presented,
-    fail: (...modes: ("gateway" | "reset" | "unavailable")[]) => faults.push(...modes),
+    fail: (...modes: ("gateway" | "reset" | "unavailable" | "refused")[]) => faults.push(...modes),
   };
 }
 
@@ -878,7 +882,7 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
   });
 
-  it("a 503 goes in doubt when the server can be asked (a gateway may answer 503 after the upstream rotated)", async () => {
+  it("a bare 503 goes in doubt, with a check as without (a gateway may answer 503 after the upstream rotated)", async () => {
     const time = createFakeTime();
     const server = gatewayServer(time);
     const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
@@ -899,6 +903,23 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     expect(due.value?.refreshToken).toBe("rt-1");
     expect(server.verifier.calls).toBe(1);
     expect(server.presented).toEqual(["rt-0", "rt-0"]);
+  });
+
+  it("the server's own 503 (temporarily_unavailable) is a refusal, with a check as without: redeemed next time, unasked", async () => {
+    const time = createFakeTime();
+    const server = gatewayServer(time);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      verifyUnredeemed: server.verify,
+    });
+    server.fail("refused");
+    const first = track(rotation!.rotate("rt-0"));
+    await time.advance(10);
+    expect(first.error).toMatchObject({ error: "temporarily_unavailable", transient: true });
+    const again = track(rotation!.rotate("rt-0"));
+    await time.advance(50);
+    expect(again.value?.refreshToken).toBe("rt-1");
+    expect(server.verifier.calls).toBe(0);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
   });
 
   it("a check that never answers is bounded by the redemption budget and stays in doubt", async () => {

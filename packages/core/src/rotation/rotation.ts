@@ -15,7 +15,9 @@
  * 3. otherwise one process takes the lease (`store/lease.ts`), reads again, writes the `redeeming`
  *    marker *before* it redeems (a write the store must confirm), redeems within the lease and its
  *    budget, then writes the successor and the `redeemed` marker. A permanent failure (`invalid_grant`)
- *    goes into the marker, never over a successor. A redemption that timed out, was abandoned or got no
+ *    goes into the marker, never over a successor. A failure that proves the token intact (the token
+ *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a request that never left)
+ *    takes the claim back. A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
  *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`;
@@ -50,7 +52,7 @@ import {
   TimeoutError,
   TokenkeepError,
 } from "../errors/errors.js";
-import { failsForGood } from "../errors/failure-classification.js";
+import { failsForGood, refusedBeforeRedeeming } from "../errors/failure-classification.js";
 import { createDeadline, raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
@@ -342,16 +344,6 @@ const deadAfterDoubt = {
     "the server no longer accepts this refresh token (checked after its redemption was abandoned)",
 };
 
-/**
- * An answer taken as proof that the server did not redeem the token: it refused before doing
- * anything. A 503 counts only when the server cannot be asked (`verifyUnredeemed`): a gateway may
- * answer 503 for an upstream that reset after rotating, so with a check a 503 goes in doubt instead.
- */
-const refusedUnredeemed = (error: unknown, canAsk: boolean) => {
-  const status = (error as { status?: unknown } | null)?.status;
-  return status === 429 || (status === 503 && !canAsk);
-};
-
 /** A random tag, so a holder can take back its own `redeeming` marker and nobody else's. */
 function nonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(9));
@@ -545,9 +537,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           await mark({ state: "failed", at: now(), failure });
           throw error;
         }
-        if (!held.signal.aborted && refusedUnredeemed(error, verifyUnredeemed !== undefined)) {
-          // The server refused before redeeming (429; 503 without a check): the token is intact;
-          // take the claim back.
+        if (!held.signal.aborted && refusedBeforeRedeeming(error)) {
+          // Proof the server refused before redeeming, by the rule the token manager applies (a 429,
+          // the server's own 503, a request that never left): the token is intact; take the claim
+          // back. Anything else, a bare 503 included (a gateway's, maybe after the upstream
+          // rotated), goes in doubt below.
           const undone = await link.call((store) =>
             store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
           );

@@ -51,6 +51,12 @@ export interface ShareStoreOptions {
 
 const delay = (fallback: number) => optional(duration(), fallback);
 
+/**
+ * Reads and conditional writes one `drop` makes at most: each failed write means another instance
+ * wrote the set in between; past these, the store keeps what it holds.
+ */
+const DROP_ATTEMPTS = 3;
+
 const optionsRule = object({
   keyPrefix: optional(string(), DEFAULT_KEY_PREFIX),
   leaseTtlMs: delay(DEFAULT_LEASE_TTL_MS),
@@ -183,14 +189,25 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
         },
         async drop(key, set) {
           const at = (await keys(key)).valueKey;
-          const value = await link.call((s) => s.get(at));
-          const found = decodeObtained(value);
-          if (value === FAILED || (found !== undefined && found.set.refreshToken !== set.refreshToken))
-            return;
-          const { refreshToken: _, refreshTokenExpiresAt: __, ...rest } = found?.set ?? set;
-          // Not read back (no obtainedAt): counted as obtained at 0, the full skew applies.
-          const stripped = { set: rest, obtainedAt: found?.obtainedAt ?? 0 };
-          await link.call((s) => s.set(at, stripped as unknown as JsonValue, DEFAULT_REDEEMED_TTL_MS));
+          // The stripped copy replaces only the value read: a newer set another instance wrote
+          // since (its own fresh refresh token) is kept, and read again. A store without
+          // `compareAndSet` gets a plain `set` (the safe side: that newer set may be replaced, its
+          // refresh token lost, but the spent one is never left for an instance to present).
+          for (let attempt = 0; attempt < DROP_ATTEMPTS; attempt++) {
+            const value = await link.call((s) => s.get(at));
+            const found = decodeObtained(value);
+            if (value === FAILED || (found !== undefined && found.set.refreshToken !== set.refreshToken))
+              return;
+            const { refreshToken: _, refreshTokenExpiresAt: __, ...rest } = found?.set ?? set;
+            // Not read back (no obtainedAt): counted as obtained at 0, the full skew applies.
+            const stripped = { set: rest, obtainedAt: found?.obtainedAt ?? 0 } as unknown as JsonValue;
+            const written = await link.call((s) =>
+              s.compareAndSet
+                ? s.compareAndSet(at, value, stripped, DEFAULT_REDEEMED_TTL_MS)
+                : s.set(at, stripped, DEFAULT_REDEEMED_TTL_MS).then(() => true),
+            );
+            if (written !== false) return;
+          }
         },
         async invalidate(key, accessToken) {
           const at = (await keys(key)).valueKey;

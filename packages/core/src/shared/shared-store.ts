@@ -70,7 +70,8 @@ export interface SharedStoreSession {
    * Makes the store forget the refresh token of `set`, dropped as spent or in doubt: the identity's
    * shared set, when it is absent or holds that refresh token, is replaced by a copy without it,
    * kept for a day (other instances may hold it in their cache), so no instance presents it again.
-   * Never rejects.
+   * The copy replaces only the value read (the store's `compareAndSet`; a plain `set` on a store
+   * without it, which may replace a newer set written in between). Never rejects.
    */
   drop(key: string, set: TokenSet): Promise<void>;
   /** Deletes the identity's shared set if it holds `accessToken`; `true` when deleted. */

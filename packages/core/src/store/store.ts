@@ -48,4 +48,20 @@ export interface Store {
    * (`@tokenkeep/redis`: a Lua script comparing the stored bytes.)
    */
   compareAndDelete?(key: string, expected: JsonValue): Promise<boolean>;
+  /**
+   * Optional atomic compare-and-set: stores `value` under `key` for `ttlMs` only while the key still
+   * holds `expected` as `get` resolves it (equal as JSON; `undefined`: only while the key is absent),
+   * and resolves whether it did. When an instance drops a spent refresh token from the shared set, it
+   * uses it so the stripped copy never replaces a newer set another instance has just written;
+   * without it, it falls back to read-then-`set`, which may replace that newer set (its refresh
+   * token is then lost, and the identity's next fetch calls the creator), never letting a spent
+   * refresh token be presented again. (`@tokenkeep/redis`: `SET NX`, or a Lua script comparing the
+   * stored bytes.)
+   */
+  compareAndSet?(
+    key: string,
+    expected: JsonValue | undefined,
+    value: JsonValue,
+    ttlMs: number,
+  ): Promise<boolean>;
 }

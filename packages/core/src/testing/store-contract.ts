@@ -54,7 +54,8 @@ async function rejects(operation: () => Promise<unknown>): Promise<boolean> {
  * Registers the behaviour every {@link Store} must have, as tests of your runner: get/set/delete,
  * JSON round-trips, overwrite, TTL expiry, copies on read, and, when the store has `acquire`, lease
  * exclusivity, expiry, owner-checked and idempotent release, exactly one winner among 50
- * concurrent acquirers, and `renew` when the release offers it; `compareAndDelete` when offered.
+ * concurrent acquirers, and `renew` when the release offers it; `compareAndDelete` and
+ * `compareAndSet` when offered.
  *
  * `makeStore` is called once per test. Keys are unique per test (a random prefix), so a shared
  * backend (one Redis database) can serve every test.
@@ -263,6 +264,29 @@ export function describeStoreContract(
       expect(await store.compareAndDelete(key("k"), current as JsonValue)).toBe(true);
       expect(await store.get(key("k"))).toBeUndefined();
       expect(await store.compareAndDelete(key("absent"), "x")).toBe(false);
+    });
+
+    test("compareAndSet, when offered, writes only over the value it was given, with its TTL", async (store, key) => {
+      if (typeof store.compareAndSet !== "function") return; // not offered: nothing to check
+      // `undefined`: only while absent.
+      expect(await store.compareAndSet(key("k"), undefined, { version: 1 }, LONG_TTL_MS)).toBe(true);
+      expect(await store.compareAndSet(key("k"), undefined, { version: 0 }, LONG_TTL_MS)).toBe(false);
+      const read = await store.get(key("k"));
+      expect(read).toEqual({ version: 1 });
+      // Another writer in between: the stale expectation writes nothing.
+      await store.set(key("k"), { version: 2 }, LONG_TTL_MS);
+      expect(await store.compareAndSet(key("k"), read as JsonValue, { version: 3 }, LONG_TTL_MS)).toBe(false);
+      expect(await store.get(key("k"))).toEqual({ version: 2 });
+      const current = await store.get(key("k"));
+      expect(await store.compareAndSet(key("k"), current as JsonValue, { version: 3 }, shortTtlMs)).toBe(
+        true,
+      );
+      expect(await store.get(key("k"))).toEqual({ version: 3 });
+      expect(await store.compareAndSet(key("absent"), "x", "y", LONG_TTL_MS)).toBe(false);
+      expect(await store.get(key("absent"))).toBeUndefined();
+      expect(await rejects(() => store.compareAndSet!(key("k"), { version: 3 }, "v", 0))).toBe(true);
+      await expire();
+      expect(await store.get(key("k"))).toBeUndefined();
     });
 
     leaseTest("a lease does not touch the values stored under other keys", async (acquire, key, store) => {

@@ -17,3 +17,11 @@ export const RENEW_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then retur
  * KEYS[1] = value key, ARGV[1] = the stored payload as read. Returns 1 when deleted, 0 otherwise.
  */
 export const COMPARE_AND_DELETE_SCRIPT = RELEASE_SCRIPT;
+
+/**
+ * Replaces a value only while it still holds exactly the bytes the caller read, atomically, so an
+ * instance never overwrites a newer value another instance wrote since.
+ * KEYS[1] = value key, ARGV[1] = the stored payload as read, ARGV[2] = the new payload, ARGV[3] =
+ * its ttl in ms. Returns 1 when written, 0 otherwise.
+ */
+export const COMPARE_AND_SET_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3]) return 1 else return 0 end`;
