@@ -78,7 +78,8 @@ export interface RedisStoreOptions {
    * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
    * `decrypt` usages. Every instance sharing the store needs the same key. An entry that does not
    * decrypt (another key, tampering, written unencrypted) reads as `{ unreadable: true }`, never as
-   * absent: the token manager fetches anew, the rotation coordinator refuses that refresh token.
+   * absent: the token manager fetches anew, the rotation coordinator takes that refresh token as in
+   * doubt (refused, or presented only once `verifyUnredeemed` says it is unredeemed).
    * @default undefined (values stored as JSON text)
    */
   encryptionKey?: CryptoKey | Uint8Array | string | undefined;

@@ -52,7 +52,7 @@ type OwnedClient = RedisStoreClient & {
  *   `encryptionKey` is set; `decryptionKeys` also open what other keys sealed (a key change). An
  *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
- *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
+ *   fetches and overwrites it) and the rotation coordinator as a refresh token in doubt.
  * - A client created from `url` reconnects, resolving the host again, when a write gets `READONLY`
  *   (its node was demoted to a replica); while it cannot connect, errors name why
  *   (`last connection error: WRONGPASS`). A `client` passed in is left to its owner for both.

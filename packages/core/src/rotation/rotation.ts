@@ -27,6 +27,9 @@
  *    token is in doubt for good, as without a verifier. The settle time lets a redemption the server (or a gateway
  *    that answered 504) is still running end first, so the check cannot race it into a reuse. However
  *    often it is checked, an in-doubt marker expires `redeemedTtlMs` after the redemption was abandoned.
+ *    A marker that does not decode here (another encryption key, another version) is in doubt from
+ *    when a lease holder finds it: refused for good without a verifier, checked after the settle
+ *    time with one.
  *
  * Safety over availability: a redemption happens only under a lease the store confirmed, after a
  * marker the store confirmed. When the store fails, callers get a transient
@@ -315,24 +318,30 @@ const superseded = () =>
     "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
     "this refresh token was already redeemed and replaced; it is not presented again",
   );
-const inDoubt = (cause: unknown, retryAfterMs: number | undefined, checkFailedAt?: number) =>
+const inDoubt = (
+  cause: unknown,
+  retryAfterMs: number | undefined,
+  checkFailedAt?: number,
+  unreadable?: boolean,
+) =>
   new TokenkeepError(
     "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
-    retryAfterMs === undefined
-      ? `a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again${
-          // Later callers do not get the check's error (the marker holds no error text): say when it
-          // failed, so the `in-doubt` event of that moment can be found.
-          checkFailedAt === undefined
-            ? ""
-            : ` (verifyUnredeemed failed for good at ${new Date(checkFailedAt).toISOString()}; see the in-doubt event then)`
-        }`
-      : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
+    `${
+      unreadable
+        ? "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version)"
+        : "a redemption of this refresh token was abandoned (the server may have rotated it)"
+    }; ${
+      retryAfterMs === undefined
+        ? `it is not presented again${
+            // Later callers do not get the check's error (the marker holds no error text): say when it
+            // failed, so the `in-doubt` event of that moment can be found.
+            checkFailedAt === undefined
+              ? ""
+              : ` (verifyUnredeemed failed for good at ${new Date(checkFailedAt).toISOString()}; see the in-doubt event then)`
+          }`
+        : "it is presented again only once the server confirms it is unredeemed"
+    }`,
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
-  );
-const unreadableMarker = () =>
-  new TokenkeepError(
-    "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
-    "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version): it is not presented again",
   );
 /** What a marker records when the server says a token in doubt is dead: the session is over. */
 const deadAfterDoubt = {
@@ -390,8 +399,13 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   const { redeem, onEvent, verifyUnredeemed } = parsed;
   const inDoubtSettleMs = parsed.inDoubtSettleMs ?? DEFAULT_IN_DOUBT_SETTLE_MS;
   /** The in-doubt error; transient with a verifier, to be retried once the check is due. */
-  const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs) =>
-    inDoubt(cause, verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()));
+  const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs, unreadable?: boolean) =>
+    inDoubt(
+      cause,
+      verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()),
+      undefined,
+      unreadable,
+    );
   const now = parsed.now ?? Date.now;
   const shared =
     parsed.shared ?? shareStore(createMemoryStore({ maxEntries: DEFAULT_ROTATION_STORE_MAX_ENTRIES, now }));
@@ -452,6 +466,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
     // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
     let redeeming = false;
+    // Set by each read: a marker is there that does not decode here (see `read`).
+    let unreadable = false;
     // Set by each read: an `in-doubt` marker whose settle time has passed, so the server is asked.
     let due: (Marker & { state: "in-doubt" }) | undefined;
 
@@ -470,12 +486,16 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       }
       const state = decodeMarker(marker);
       // `null` is absent too: stores built on clients that answer `null` for a missing key are common.
-      if (state === undefined && marker != null) {
-        // Something is recorded but this instance cannot read it (another encryption key, another
-        // version): it may say "redeemed", so the token is refused, never taken as one never seen.
+      // Something recorded that this instance cannot read (another encryption key, another version)
+      // may say "redeemed" or "redeeming": never taken as a token never seen. It is a marker in doubt
+      // whose start is unknown: without a verifier the token is refused; with one, the lease holder
+      // records it as in doubt from now (as a `redeeming` marker under a free lease), and the server
+      // is asked once the settle time has passed.
+      unreadable = state === undefined && marker != null;
+      if (unreadable && verifyUnredeemed === undefined) {
         counters.inDoubt++;
         emit("in-doubt");
-        throw unreadableMarker();
+        throw inDoubt(undefined, undefined, undefined, true);
       }
       redeeming = state?.state === "redeeming";
       due = undefined;
@@ -636,12 +656,13 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         const found = await read();
         if (found === FAILED) throw storeUnavailable();
         if (found !== undefined) return found;
-        if (redeeming) {
+        if (redeeming || unreadable) {
           // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
+          // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
           await mark({ state: "in-doubt", at: now() });
           counters.inDoubt++;
           emit("in-doubt");
-          throw doubt();
+          throw doubt(undefined, undefined, unreadable);
         }
         if (due !== undefined) return check(held, due);
         return redeemHere(held);
