@@ -64,7 +64,8 @@ export interface RedisStoreOptions {
    * invalid option, reported without any part of it. A query (`?ssl_cert_reqs=none`) or fragment is
    * ignored, as node-redis ignores it, unless it holds an `@` (the sign of a `?` or `#` left unencoded
    * in the password), which is refused. When the node turns out to be a replica (a
-   * `READONLY` reply), the store reconnects, resolving the host again.
+   * `READONLY` reply), the store reconnects, resolving the host again, and fails every command
+   * until it reaches a primary (checked at most every 30 s).
    * @default undefined (give `client` instead)
    */
   url?: string | undefined;

@@ -317,15 +317,18 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(server.state.redemptions).toBe(0);
   });
 
-  it("a store failing outright: every caller gets the transient error, none redeems", async () => {
+  it("a store failing outright: every caller gets the transient error, with the store's as its cause; none redeems", async () => {
     const time = createFakeTime();
-    const down = () => Promise.reject(new Error("down"));
+    const down = () => Promise.reject(new Error("down: READONLY"));
     const failing: Store = { get: down, set: down, delete: down, acquire: down };
     const server = rotatingServer(time);
     const [rotation] = fleet(time, failing, server.redeem, 1);
     const calls = Array.from({ length: 20 }, () => track(rotation!.rotate("rt-0")));
     await time.advance(10);
     expect(calls.map((call) => code(call.error))).toEqual(Array(20).fill("ERR_TOKENKEEP_STORE_UNAVAILABLE"));
+    // Why the store fails reaches every caller of the degraded period, not only the first event.
+    for (const call of calls)
+      expect((call.error as Error).cause).toMatchObject({ message: "down: READONLY" });
     expect(server.state.redemptions).toBe(0);
     expect(rotation!.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
   });

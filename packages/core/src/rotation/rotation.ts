@@ -270,7 +270,8 @@ export interface RotationCoordinator {
    * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned (transient
    *   with `verifyUnredeemed`: retry after `retryAfterMs`; then an `invalid_grant` when the server says
    *   the token is dead);
-   * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing;
+   * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing (its `cause`: the
+   *   store's error that began the failing period, as the `store-degraded` event carried it);
    * - a `TimeoutError` (transient) when another instance kept the lease past every bound.
    * It settles within about `redeemTimeoutMs + leaseTtlMs + 1 s` plus the store calls' timeouts.
    */
@@ -444,10 +445,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     }
   };
 
+  // Why the store is failing (its first error of this degraded period): the cause callers get.
+  let storeError: unknown;
   const link = linkShared(shared, {
     now,
     timers,
-    onChange: (degraded, error) => emit(degraded ? "store-degraded" : "store-recovered", error),
+    onChange: (degraded, error) => {
+      storeError = error;
+      emit(degraded ? "store-degraded" : "store-recovered", error);
+    },
   });
 
   const successorHit = (set: TokenSet) => {
@@ -533,7 +539,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
       lifetime.signal.throwIfAborted();
       const claim: Marker = { state: "redeeming", at: now(), by: nonce() };
-      if ((await mark(claim)) === FAILED) throw storeUnavailable();
+      if ((await mark(claim)) === FAILED) throw storeUnavailable(storeError);
       if (held.signal.aborted) {
         // The store took the whole lease to confirm the marker: the token was not presented, so
         // take the claim back (only ours), else leave it in doubt, which is safe.
@@ -654,7 +660,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       read,
       work: async (held) => {
         const found = await read();
-        if (found === FAILED) throw storeUnavailable();
+        if (found === FAILED) throw storeUnavailable(storeError);
         if (found !== undefined) return found;
         if (redeeming || unreadable) {
           // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
@@ -668,7 +674,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         return redeemHere(held);
       },
       unavailable: async () => {
-        throw storeUnavailable();
+        throw storeUnavailable(storeError);
       },
       onWait: () => {
         counters.leaseWaits++;
