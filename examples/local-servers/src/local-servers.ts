@@ -1,4 +1,4 @@
-/// <reference path="../../../packages/grants/test/fixtures/oidc-provider-module.d.ts" />
+/// <reference path="./oidc-provider.d.ts" />
 // The servers the examples and the demo start for themselves when no upstream is configured, all on
 // 127.0.0.1 and free ports:
 // - ONE OpenID provider (oidc-provider) for every kind of caller: client credentials for a backend,
@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { startPatServer } from "@tokenkeep/pat-server/node";
 import { createSqliteStore } from "@tokenkeep/pat-server/sqlite";
 import Provider, { errors } from "oidc-provider";
-import { answerWithTokens } from "../../../packages/grants/test/fixtures/oidc-provider-grants.ts";
+import { answerWithTokens } from "./grant-tokens.ts";
 import { MemoryAdapter, signingKeys } from "./provider-storage.ts";
 
 /** The demo's users (the sign-in form's hint shows the first). */

@@ -17,3 +17,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 2_000;
 
 /** Upper bound of the delay between reconnection attempts of a store-owned client. */
 export const DEFAULT_MAX_RECONNECT_DELAY_MS = 1_000;
+
+/**
+ * After a `READONLY` reply (the node a store-owned client reaches is a replica), the delay between
+ * the checks for a primary doubles from the first to the second, so a node that stays a replica
+ * costs one connection per instance every 30 s, not a retry storm.
+ */
+export const REPLICA_CHECK_MIN_MS = 1_000;
+export const REPLICA_CHECK_MAX_MS = 30_000;

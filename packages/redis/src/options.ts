@@ -64,7 +64,8 @@ export interface RedisStoreOptions {
    * invalid option, reported without any part of it. A query (`?ssl_cert_reqs=none`) or fragment is
    * ignored, as node-redis ignores it, unless it holds an `@` (the sign of a `?` or `#` left unencoded
    * in the password), which is refused. When the node turns out to be a replica (a
-   * `READONLY` reply), the store reconnects, resolving the host again.
+   * `READONLY` reply), the store reconnects, resolving the host again, and fails every command
+   * until it reaches a primary (checked at most every 30 s).
    * @default undefined (give `client` instead)
    */
   url?: string | undefined;
@@ -78,7 +79,8 @@ export interface RedisStoreOptions {
    * base64 text (standard or URL-safe alphabet), or an AES-GCM `CryptoKey` with the `encrypt` and
    * `decrypt` usages. Every instance sharing the store needs the same key. An entry that does not
    * decrypt (another key, tampering, written unencrypted) reads as `{ unreadable: true }`, never as
-   * absent: the token manager fetches anew, the rotation coordinator refuses that refresh token.
+   * absent: the token manager fetches anew, the rotation coordinator takes that refresh token as in
+   * doubt (refused, or presented only once `verifyUnredeemed` says it is unredeemed).
    * @default undefined (values stored as JSON text)
    */
   encryptionKey?: CryptoKey | Uint8Array | string | undefined;

@@ -2,7 +2,12 @@ import type { JsonValue, LeaseRelease, Store } from "@tokenkeep/core";
 import { NetworkError, TimeoutError } from "@tokenkeep/core";
 import { invalidOptions } from "@tokenkeep/core/options";
 import { createClient } from "redis";
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_RECONNECT_DELAY_MS } from "./defaults.js";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_RECONNECT_DELAY_MS,
+  REPLICA_CHECK_MAX_MS,
+  REPLICA_CHECK_MIN_MS,
+} from "./defaults.js";
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
 import { redisKey } from "./internal/key-hash.js";
 import {
@@ -66,9 +71,10 @@ type OwnedClient = RedisStoreClient & {
  *   `encryptionKey` is set; `decryptionKeys` also open what other keys sealed (a key change). An
  *   entry that is there but does not decrypt or is not valid JSON is not
  *   absent: `get` resolves `{ unreadable: true }`, which the token manager takes as a miss (it
- *   fetches and overwrites it) and the rotation coordinator as a refresh token it must not present.
+ *   fetches and overwrites it) and the rotation coordinator as a refresh token in doubt.
  * - A client created from `url` reconnects, resolving the host again, when a write gets `READONLY`
- *   (its node was demoted to a replica); while it cannot connect, errors name why
+ *   (its node was demoted to a replica), and fails every command, reads too, until a check finds a
+ *   primary (at once, then after 1 s doubling to 30 s); while it cannot connect, errors name why
  *   (`last connection error: WRONGPASS`). A `client` passed in is left to its owner for both.
  * - Every command fails after `timeoutMs` with core's `TimeoutError`; an unreachable Redis
  *   fails at once with `NetworkError`; other Redis errors are a transient `TokenkeepError` with code
@@ -91,7 +97,8 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     parsed.decryptionKeys.map(importEncryptionKey),
   );
 
-  const owned = parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs) : undefined;
+  const owned =
+    parsed.client === undefined ? createOwnedClient(parsed.url!, timeoutMs, keyPrefix) : undefined;
   const sendToRedis: CommandSender = owned?.send ?? commandSender(parsed.client!);
   let closed = false;
   let inFlight = 0;
@@ -321,7 +328,7 @@ function clientFromUrl(url: string, timeoutMs: number) {
 }
 
 /** A client the store created from a URL, plus its connection bookkeeping. */
-function createOwnedClient(url: string, timeoutMs: number) {
+function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
   const client = clientFromUrl(url, timeoutMs);
   // node-redis reports every failed (re)connection as an `error` event; an unhandled one would crash
   // the process. Failures reach callers through the commands instead.
@@ -342,64 +349,98 @@ function createOwnedClient(url: string, timeoutMs: number) {
   const lastErrorNote = () => (lastError === undefined ? "" : ` (last connection error: ${lastError})`);
 
   const sendCommand = commandSender(client);
-  let droppedAt = Number.NEGATIVE_INFINITY;
+  // The node the connection reached answered `READONLY`: it is a replica (a failover, `REPLICAOF`, a
+  // managed endpoint moved to a new primary). node-redis never reconnects an open connection by
+  // itself. Until a check finds a primary, every command fails with why (reads too: a replica may
+  // lag, and this store reads primaries only), and nothing is sent but the check: a new connection,
+  // resolving the host again, then `DEL` of a key no entry uses (refused by a replica, harmless on a
+  // primary). The first check runs at the next command (a failover behind the endpoint is followed
+  // at once), then each one waits twice as long as the one before, up to REPLICA_CHECK_MAX_MS.
+  let demoted = false;
+  let checkAt = 0;
+  let checkDelayMs = REPLICA_CHECK_MIN_MS;
+  let refusal: unknown;
+  let checking: Promise<void> | undefined;
+  const checkKey = redisKey(keyPrefix, "l", "replica-check");
+
+  /** A new connection, then the write a replica refuses: a primary clears `demoted`. */
+  async function checkPrimary(commandTimeoutMs: number): Promise<void> {
+    if (client.isReady) client.destroy();
+    if (!client.isOpen) {
+      connecting = client.connect().catch(() => undefined);
+      waitedOnce = false;
+    }
+    try {
+      await firstConnect("the replica check", commandTimeoutMs);
+      await sendCommand(["DEL", checkKey], checkKey, commandTimeoutMs);
+      demoted = false;
+      checkDelayMs = REPLICA_CHECK_MIN_MS;
+    } catch (error) {
+      refusal = error;
+      checkAt = performance.now() + checkDelayMs;
+      checkDelayMs = Math.min(checkDelayMs * 2, REPLICA_CHECK_MAX_MS);
+      throw error;
+    }
+  }
+
   /**
-   * Drops the connection and opens a new one, resolving the host anew: the node it reached answers
-   * `READONLY`, so it is a replica now (a failover, `REPLICAOF`, a managed endpoint moved to a new
-   * primary). node-redis never reconnects an open connection by itself. At most once per
-   * `DEFAULT_MAX_RECONNECT_DELAY_MS`, so an endpoint still leading to a replica is not hammered.
+   * Waits (once per connection, at most `waitMs`) for a connection being opened, so the first
+   * commands after creation or a replica check do not fail just because the socket is still
+   * opening. Later, a disconnected client fails fast.
    */
-  function dropDemotedConnection(): void {
-    const now = performance.now();
-    if (!client.isOpen || !client.isReady || now - droppedAt < DEFAULT_MAX_RECONNECT_DELAY_MS) return;
-    droppedAt = now;
-    client.destroy(); // rejects what is pending on that connection: transient failures
-    connecting = client.connect().catch(() => undefined);
-    waitedOnce = false; // the next commands wait for the new connection, as after creation
+  async function firstConnect(command: string, waitMs: number): Promise<void> {
+    if (waitedOnce || connecting === undefined) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const timedOut = await Promise.race([
+        connecting.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), waitMs);
+        }),
+      ]);
+      if (timedOut) {
+        waitedOnce = true;
+        throw new TimeoutError(
+          `redis store: ${command} waited ${waitMs} ms for a connection${lastErrorNote()}`,
+          {
+            timeoutMs: waitMs,
+          },
+        );
+      }
+      connecting = undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   return {
     client,
-    /** The sender of this client: a `READONLY` reply drops the connection for a new one. */
+    /** The sender of this client: after a `READONLY` reply, nothing but checks until a primary answers. */
     send: (async (args, key, commandTimeoutMs) => {
+      if (demoted) {
+        if (checking === undefined && performance.now() >= checkAt) {
+          checking = checkPrimary(commandTimeoutMs).finally(() => {
+            checking = undefined;
+          });
+        }
+        if (checking === undefined) throw refusal;
+        await checking;
+      }
       try {
         return await sendCommand(args, key, commandTimeoutMs);
       } catch (error) {
-        if (isReadonlyReply(error)) dropDemotedConnection();
+        if (isReadonlyReply(error) && !demoted) {
+          demoted = true;
+          refusal = error;
+          checkAt = 0;
+        }
         throw error;
       }
     }) satisfies CommandSender,
     /** The class of the last failed connection attempt, while not connected since. */
     lastConnectionError: (): string | undefined => lastError,
-    /**
-     * Waits (once, at most `timeoutMs`) for the first connection, so the first commands after
-     * creation do not fail just because the socket is still opening. Later, a disconnected client
-     * fails fast.
-     */
-    async firstConnect(command: string): Promise<void> {
-      if (waitedOnce || connecting === undefined) return;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        const timedOut = await Promise.race([
-          connecting.then(() => false),
-          new Promise<boolean>((resolve) => {
-            timer = setTimeout(() => resolve(true), timeoutMs);
-          }),
-        ]);
-        if (timedOut) {
-          waitedOnce = true;
-          throw new TimeoutError(
-            `redis store: ${command} waited ${timeoutMs} ms for a connection${lastErrorNote()}`,
-            {
-              timeoutMs: timeoutMs,
-            },
-          );
-        }
-        connecting = undefined;
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    /** See `firstConnect` above: the first commands wait for the connection being opened. */
+    firstConnect: (command: string) => firstConnect(command, timeoutMs),
     async shutdown(timeoutMs: number): Promise<void> {
       if (!client.isOpen) return;
       if (!client.isReady) {

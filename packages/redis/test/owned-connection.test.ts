@@ -1,8 +1,9 @@
 import { inspect } from "node:util";
 import { createTokenManager, isNetworkError, isTimeoutError, type TokenEvent } from "@tokenkeep/core";
+import { createRotationCoordinator } from "@tokenkeep/core/rotation";
 import { shareStore } from "@tokenkeep/core/shared";
 import { createClient } from "redis";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isStoreError } from "../src/errors.js";
@@ -119,4 +120,97 @@ describe.skipIf(!url)("a store created from url", () => {
     await acquired!();
     expect(await adminB.dbSize()).toBeGreaterThanOrEqual(3); // written on b, the new primary
   });
+
+  it("the only node made a replica (REPLICAOF): failures name READONLY, one degraded period, no reconnection storm", async () => {
+    const password = mintSecret("the Redis password");
+    const redis = await startRedisServer(["--requirepass", password]);
+    servers.push(redis);
+    const node = await admin(redis.port, password);
+    const connections = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    const store = open({
+      url: `redis://:${password}@127.0.0.1:${redis.port}`,
+      keyPrefix: uniquePrefix("replicaof"),
+    });
+    await store.set("before", "kept", 60_000);
+    const events: TokenEvent[] = [];
+    let fetches = 0;
+    const manager = createTokenManager({
+      // A fast probe, so the test sees many of them without waiting: each one reads the store.
+      shared: shareStore(store, { probeIntervalMs: 10 }),
+      creator: async () => ({ access_token: `at-${++fetches}`, expires_in: 300 }),
+      onEvent: (event) => events.push(event),
+    });
+    const rotation = createRotationCoordinator({
+      shared: shareStore(store),
+      redeem: async () => {
+        throw new Error("never presented while Redis refuses writes");
+      },
+    });
+    // Its primary is a port where nothing listens: the node stays a read-only replica.
+    const dead = await startRedisServer();
+    await dead.stop();
+    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
+    const before = await connections();
+    const demotedAt = performance.now();
+
+    const failures: unknown[] = [];
+    for (let round = 0; round < 20; round++) {
+      // One at a time: a command sent before the first READONLY reply still reaches the replica.
+      for (const attempt of [
+        () => store.set("k", "v", 60_000),
+        () => store.get("before"),
+        () => store.acquire("lease", 1_000),
+      ]) {
+        failures.push(
+          await attempt().then(
+            () => "answered",
+            (error: unknown) => error,
+          ),
+        );
+      }
+    }
+    // Reads fail too (the store reads primaries only), each naming the cause, transient, log-safe.
+    for (const failure of failures) {
+      expect(isStoreError(failure)).toBe(true);
+      expect((failure as Error).message).toMatch(
+        / failed \(READONLY: the Redis node is a read-only replica, not a primary\)$/,
+      );
+      expect((failure as { transient?: boolean }).transient).toBe(true);
+      expectNoSecretIn(
+        inspect(failure, { showHidden: true, depth: 10 }),
+        { "the password": password },
+        "the error",
+      );
+    }
+    // The manager serves its callers per process, and stays degraded: its probe reads fail too.
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    const refused = await rotation.rotate("rt-1").catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: "ERR_TOKENKEEP_STORE_UNAVAILABLE", transient: true });
+    expect(String(((refused as Error).cause as Error).message)).toContain("read-only replica");
+    await vi.waitFor(() => expect(manager.stats().storeFailures).toBeGreaterThan(10));
+    const storeEvents = events.filter((event) => event.type.startsWith("store-"));
+    expect(storeEvents.map((event) => event.type)).toEqual(["store-degraded"]);
+    expect(String((storeEvents[0]!.error as Error).message)).toContain("read-only replica");
+    expectNoSecretIn(inspect(storeEvents, { depth: 10 }), { "the password": password }, "the events");
+    // 60 commands and the probes: one new connection per check, and the checks 1 s, then 2 s... apart
+    // (one while this machine is fast: the second is due a second after the first).
+    const elapsedS = (performance.now() - demotedAt) / 1000;
+    expect((await connections()) - before).toBeLessThanOrEqual(1 + Math.floor(Math.log2(1 + elapsedS)));
+
+    // A primary again: the next check finds it, and sharing resumes.
+    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    await vi.waitFor(() => expect(manager.stats().storeDegraded).toBe(false), {
+      timeout: 8_000,
+      interval: 50,
+    });
+    expect(await store.get("before")).toBe("kept");
+    await store.set("k", "v", 60_000);
+    expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([
+      "store-degraded",
+      "store-recovered",
+    ]);
+    await manager.dispose();
+    await rotation.dispose();
+  }, 15_000);
 });

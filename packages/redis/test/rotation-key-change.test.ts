@@ -6,7 +6,8 @@
  * presented again, a reuse); for the token manager it is a miss (it fetches and overwrites).
  * With `decryptionKeys`, a key change in two steps leaves nothing unreadable.
  */
-import { createTokenManager } from "@tokenkeep/core";
+import { createHash } from "node:crypto";
+import { createTokenManager, OAuthError } from "@tokenkeep/core";
 import { createRotationCoordinator } from "@tokenkeep/core/rotation";
 import { shareStore } from "@tokenkeep/core/shared";
 import { afterEach, describe, expect, it } from "vitest";
@@ -68,6 +69,60 @@ describe.skipIf(!url)("entries another instance's key sealed, on one Redis", () 
       expect((await after.rotate("rt-2")).refreshToken).toBe("rt-2-next");
     });
   }
+
+  it("with verifyUnredeemed, a marker sealed with the other key is in doubt: the server is asked after the settle time", async () => {
+    const prefix = uniquePrefix("keychange-verify");
+    const [oldKey, nextKey] = [newKey(), newKey()];
+    const settleMs = 10_000;
+    let skewMs = 0; // the new instance's clock, moved past the settle time instead of sleeping
+    const presented: string[] = [];
+    const live = new Set(["rt-1", "rt-2"]); // the authorization server's unredeemed tokens
+    const redeem = async ({ refreshToken }: { refreshToken: string }) => {
+      presented.push(refreshToken);
+      if (!live.delete(refreshToken)) throw new OAuthError({ error: "invalid_grant", status: 400 });
+      return { access_token: "at-next", expires_in: 300, refresh_token: `${refreshToken}-next` };
+    };
+    const asked: string[] = [];
+    const oldStore = open(prefix, oldKey);
+    const before = createRotationCoordinator({ shared: shareStore(oldStore), redeem });
+    const after = createRotationCoordinator({
+      shared: shareStore(open(prefix, nextKey)),
+      redeem,
+      verifyUnredeemed: async ({ refreshToken }) => {
+        asked.push(refreshToken);
+        return live.has(refreshToken);
+      },
+      inDoubtSettleMs: settleMs,
+      now: () => Date.now() + skewMs,
+    });
+    closing.push({ close: () => before.dispose() }, { close: () => after.dispose() });
+
+    // rt-1: redeemed under the old key. rt-2: a holder under the old key wrote "redeeming" and died
+    // before presenting it (its lease is gone).
+    await before.rotate("rt-1");
+    await oldStore.set(
+      `tokenkeep:rotation:marker:${createHash("sha256").update("rt-2").digest("hex")}`,
+      { state: "redeeming", at: Date.now(), by: "gone" },
+      60_000,
+    );
+    for (const token of ["rt-1", "rt-2"]) {
+      await expect(after.rotate(token)).rejects.toMatchObject({
+        code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
+        transient: true,
+        retryAfterMs: settleMs,
+      });
+    }
+    expect(asked).toEqual([]);
+    skewMs = settleMs;
+    await expect(after.rotate("rt-1")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_OAUTH",
+      error: "invalid_grant",
+    });
+    expect((await after.rotate("rt-2")).refreshToken).toBe("rt-2-next");
+    expect(asked).toEqual(["rt-1", "rt-2"]);
+    expect(presented).toEqual(["rt-1", "rt-2"]); // each presented once, rt-2 only after the check
+    expect(after.stats()).toMatchObject({ inDoubtLost: 1, inDoubtCleared: 1, storeDegraded: false });
+  });
 
   it("a key change in two steps with decryptionKeys: every instance reads every record, nothing is in doubt", async () => {
     const prefix = uniquePrefix("keychange-steps");

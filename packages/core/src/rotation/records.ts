@@ -1,7 +1,7 @@
 /**
  * What the rotation coordinator keeps in the store per refresh-token hash, and how it is read back.
  * Anything that does not decode (another version, garbage) decodes to `undefined`; the coordinator
- * refuses a token whose marker is there but does not decode, since it may say "redeemed".
+ * takes a marker that is there but does not decode as in doubt, since it may say "redeemed".
  */
 import { isObject } from "../options/rules.js";
 import { isTokenSet } from "../token/token-response.js";

@@ -318,15 +318,18 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(server.state.redemptions).toBe(0);
   });
 
-  it("a store failing outright: every caller gets the transient error, none redeems", async () => {
+  it("a store failing outright: every caller gets the transient error, with the store's as its cause; none redeems", async () => {
     const time = createFakeTime();
-    const down = () => Promise.reject(new Error("down"));
+    const down = () => Promise.reject(new Error("down: READONLY"));
     const failing: Store = { get: down, set: down, delete: down, acquire: down };
     const server = rotatingServer(time);
     const [rotation] = fleet(time, failing, server.redeem, 1);
     const calls = Array.from({ length: 20 }, () => track(rotation!.rotate("rt-0")));
     await time.advance(10);
     expect(calls.map((call) => code(call.error))).toEqual(Array(20).fill("ERR_TOKENKEEP_STORE_UNAVAILABLE"));
+    // Why the store fails reaches every caller of the degraded period, not only the first event.
+    for (const call of calls)
+      expect((call.error as Error).cause).toMatchObject({ message: "down: READONLY" });
     expect(server.state.redemptions).toBe(0);
     expect(rotation!.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
   });
@@ -624,7 +627,7 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
     await rotation.dispose();
   });
 
-  it("refuses a token whose marker is there but cannot be read (another key, another version)", async () => {
+  it("without a verifier, refuses a token whose marker is there but cannot be read (another key, another version)", async () => {
     const time = createFakeTime(1_700_000_000_000, { crypto: false });
     const { redeem, presented } = counting();
     const store = createMemoryStore({ now: time.now });
@@ -634,7 +637,6 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
       shared: shareStore(store),
       now: time.now,
       timers: time.timers,
-      verifyUnredeemed: async () => true, // not asked: an unreadable record says nothing it could check
       onEvent: (event) => events.push(event),
     });
     // What @tokenkeep/redis reads for an entry sealed with another key, and an unknown state.
@@ -647,6 +649,7 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
       await store.set(`tokenkeep:rotation:marker:${await sha256Hex(token)}`, record, 60_000);
       const error = await rotation.rotate(token).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ code: "ERR_TOKENKEEP_ROTATION_IN_DOUBT", transient: false });
+      expect((error as Error).message).toMatch(/cannot be read here .*; it is not presented again$/);
       expect(presented.get(token)).toBeUndefined();
     }
     expect(events.filter((event) => event.type === "in-doubt")).toHaveLength(2);
@@ -988,6 +991,57 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     expect(server.verifier.calls).toBe(1);
     expect(server.presented).toEqual(["rt-0"]);
   });
+
+  it.each([
+    ["sealed with another key (what @tokenkeep/redis reads)", { unreadable: true }],
+    ["an unknown state (another version)", { state: "revoked-by-a-newer-version", at: 1 }],
+  ] as const)(
+    "a marker this instance cannot read (%s): in doubt from when it is found, then checked like one",
+    async (_, record) => {
+      const time = createFakeTime();
+      const { store } = slowStore(time);
+      const server = gatewayServer(time);
+      const events: RotationEvent[] = [];
+      const [rotation] = fleet(time, store, server.redeem, 1, {
+        verifyUnredeemed: server.verify,
+        onEvent: (event) => events.push(event),
+      });
+      // rt-0 was never presented (a holder that wrote its marker and died, say); rt-dead is dead.
+      const markerKey = async (token: string) => `tokenkeep:rotation:marker:${await sha256Hex(token)}`;
+      await store.set(await markerKey("rt-0"), record as JsonValue, 60_000);
+      const first = track(rotation!.rotate("rt-0"));
+      await time.advance(100);
+      expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+      expect(first.error).toMatchObject({ transient: true, retryAfterMs: settle });
+      expect((first.error as Error).message).toMatch(/cannot be read here .*only once the server confirms/);
+      expect(server.verifier.calls).toBe(0);
+      // Recorded as in doubt from now, readable by every instance with this key or version.
+      expect(await store.get(await markerKey("rt-0"))).toEqual({ state: "in-doubt", at: time.now() - 100 });
+      await time.advance(settle - 1_000);
+      const early = track(rotation!.rotate("rt-0"));
+      await time.advance(10);
+      expect(transient(early.error)).toBe(true);
+      expect(server.verifier.calls).toBe(0);
+      await time.advance(1_000);
+      const due = track(rotation!.rotate("rt-0"));
+      await time.advance(100);
+      expect(due.value?.refreshToken).toBe("rt-1");
+      expect(server.verifier.calls).toBe(1);
+      expect(server.presented).toEqual(["rt-0"]);
+
+      // A dead token behind an unreadable marker: the check ends it, never a presentation.
+      await store.set(await markerKey("rt-dead"), record as JsonValue, 60_000);
+      track(rotation!.rotate("rt-dead"));
+      await time.advance(settle + 100);
+      const dead = track(rotation!.rotate("rt-dead"));
+      await time.advance(100);
+      expect(isOAuthError(dead.error) && dead.error.error).toBe("invalid_grant");
+      expect(server.verifier.calls).toBe(2);
+      expect(server.presented).toEqual(["rt-0"]);
+      expect(rotation!.stats()).toMatchObject({ inDoubtCleared: 1, inDoubtLost: 1 });
+      expect(events.filter((event) => event.type === "in-doubt").length).toBeGreaterThanOrEqual(2);
+    },
+  );
 
   it("without a verifier nothing changes: in doubt for good, not transient", async () => {
     const time = createFakeTime();

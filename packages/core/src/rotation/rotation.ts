@@ -29,6 +29,9 @@
  *    token is in doubt for good, as without a verifier. The settle time lets a redemption the server (or a gateway
  *    that answered 504) is still running end first, so the check cannot race it into a reuse. However
  *    often it is checked, an in-doubt marker expires `redeemedTtlMs` after the redemption was abandoned.
+ *    A marker that does not decode here (another encryption key, another version) is in doubt from
+ *    when a lease holder finds it: refused for good without a verifier, checked after the settle
+ *    time with one.
  *
  * Safety over availability: a redemption happens only under a lease the store confirmed, after a
  * marker the store confirmed. When the store fails, callers get a transient
@@ -269,7 +272,8 @@ export interface RotationCoordinator {
    * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned (transient
    *   with `verifyUnredeemed`: retry after `retryAfterMs`; then an `invalid_grant` when the server says
    *   the token is dead);
-   * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing;
+   * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing (its `cause`: the
+   *   store's error that began the failing period, as the `store-degraded` event carried it);
    * - a `TimeoutError` (transient) when another instance kept the lease past every bound.
    * It settles within about `redeemTimeoutMs + leaseTtlMs + 1 s` plus the store calls' timeouts.
    */
@@ -317,24 +321,30 @@ const superseded = () =>
     "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED",
     "this refresh token was already redeemed and replaced; it is not presented again",
   );
-const inDoubt = (cause: unknown, retryAfterMs: number | undefined, checkFailedAt?: number) =>
+const inDoubt = (
+  cause: unknown,
+  retryAfterMs: number | undefined,
+  checkFailedAt?: number,
+  unreadable?: boolean,
+) =>
   new TokenkeepError(
     "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
-    retryAfterMs === undefined
-      ? `a redemption of this refresh token was abandoned (the server may have rotated it); it is not presented again${
-          // Later callers do not get the check's error (the marker holds no error text): say when it
-          // failed, so the `in-doubt` event of that moment can be found.
-          checkFailedAt === undefined
-            ? ""
-            : ` (verifyUnredeemed failed for good at ${new Date(checkFailedAt).toISOString()}; see the in-doubt event then)`
-        }`
-      : "a redemption of this refresh token was abandoned (the server may have rotated it); it is presented again only once the server confirms it is unredeemed",
+    `${
+      unreadable
+        ? "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version)"
+        : "a redemption of this refresh token was abandoned (the server may have rotated it)"
+    }; ${
+      retryAfterMs === undefined
+        ? `it is not presented again${
+            // Later callers do not get the check's error (the marker holds no error text): say when it
+            // failed, so the `in-doubt` event of that moment can be found.
+            checkFailedAt === undefined
+              ? ""
+              : ` (verifyUnredeemed failed for good at ${new Date(checkFailedAt).toISOString()}; see the in-doubt event then)`
+          }`
+        : "it is presented again only once the server confirms it is unredeemed"
+    }`,
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
-  );
-const unreadableMarker = () =>
-  new TokenkeepError(
-    "ERR_TOKENKEEP_ROTATION_IN_DOUBT",
-    "what the store records for this refresh token cannot be read here (written with another encryption key, or by another version): it is not presented again",
   );
 /** What a marker records when the server says a token in doubt is dead: the session is over. */
 const deadAfterDoubt = {
@@ -382,8 +392,13 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   const { redeem, onEvent, verifyUnredeemed } = parsed;
   const inDoubtSettleMs = parsed.inDoubtSettleMs ?? DEFAULT_IN_DOUBT_SETTLE_MS;
   /** The in-doubt error; transient with a verifier, to be retried once the check is due. */
-  const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs) =>
-    inDoubt(cause, verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()));
+  const doubt = (cause?: unknown, dueAt = now() + inDoubtSettleMs, unreadable?: boolean) =>
+    inDoubt(
+      cause,
+      verifyUnredeemed === undefined ? undefined : Math.max(0, dueAt - now()),
+      undefined,
+      unreadable,
+    );
   const now = parsed.now ?? Date.now;
   const shared =
     parsed.shared ?? shareStore(createMemoryStore({ maxEntries: DEFAULT_ROTATION_STORE_MAX_ENTRIES, now }));
@@ -422,10 +437,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     }
   };
 
+  // Why the store is failing (its first error of this degraded period): the cause callers get.
+  let storeError: unknown;
   const link = linkShared(shared, {
     now,
     timers,
-    onChange: (degraded, error) => emit(degraded ? "store-degraded" : "store-recovered", error),
+    onChange: (degraded, error) => {
+      storeError = error;
+      emit(degraded ? "store-degraded" : "store-recovered", error);
+    },
   });
 
   const successorHit = (set: TokenSet) => {
@@ -444,6 +464,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
     // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
     let redeeming = false;
+    // Set by each read: a marker is there that does not decode here (see `read`).
+    let unreadable = false;
     // Set by each read: an `in-doubt` marker whose settle time has passed, so the server is asked.
     let due: (Marker & { state: "in-doubt" }) | undefined;
 
@@ -462,12 +484,16 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       }
       const state = decodeMarker(marker);
       // `null` is absent too: stores built on clients that answer `null` for a missing key are common.
-      if (state === undefined && marker != null) {
-        // Something is recorded but this instance cannot read it (another encryption key, another
-        // version): it may say "redeemed", so the token is refused, never taken as one never seen.
+      // Something recorded that this instance cannot read (another encryption key, another version)
+      // may say "redeemed" or "redeeming": never taken as a token never seen. It is a marker in doubt
+      // whose start is unknown: without a verifier the token is refused; with one, the lease holder
+      // records it as in doubt from now (as a `redeeming` marker under a free lease), and the server
+      // is asked once the settle time has passed.
+      unreadable = state === undefined && marker != null;
+      if (unreadable && verifyUnredeemed === undefined) {
         counters.inDoubt++;
         emit("in-doubt");
-        throw unreadableMarker();
+        throw inDoubt(undefined, undefined, undefined, true);
       }
       redeeming = state?.state === "redeeming";
       due = undefined;
@@ -505,7 +531,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
       lifetime.signal.throwIfAborted();
       const claim: Marker = { state: "redeeming", at: now(), by: nonce() };
-      if ((await mark(claim)) === FAILED) throw storeUnavailable();
+      if ((await mark(claim)) === FAILED) throw storeUnavailable(storeError);
       if (held.signal.aborted) {
         // The store took the whole lease to confirm the marker: the token was not presented, so
         // take the claim back (only ours), else leave it in doubt, which is safe.
@@ -628,20 +654,21 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       read,
       work: async (held) => {
         const found = await read();
-        if (found === FAILED) throw storeUnavailable();
+        if (found === FAILED) throw storeUnavailable(storeError);
         if (found !== undefined) return found;
-        if (redeeming) {
+        if (redeeming || unreadable) {
           // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
+          // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
           await mark({ state: "in-doubt", at: now() });
           counters.inDoubt++;
           emit("in-doubt");
-          throw doubt();
+          throw doubt(undefined, undefined, unreadable);
         }
         if (due !== undefined) return check(held, due);
         return redeemHere(held);
       },
       unavailable: async () => {
-        throw storeUnavailable();
+        throw storeUnavailable(storeError);
       },
       onWait: () => {
         counters.leaseWaits++;

@@ -38,7 +38,9 @@ export function wrapRedisError(
     });
   }
   const reply = error instanceof Error ? firstWord(error.message) : "";
-  return new TokenkeepError(STORE_ERROR_CODE, `redis store: ${command} failed${reply ? ` (${reply})` : ""}`, {
+  // The one reply whose class alone does not say what to do: the node is not a primary any more.
+  const why = reply === "READONLY" ? `${reply}: the Redis node is a read-only replica, not a primary` : reply;
+  return new TokenkeepError(STORE_ERROR_CODE, `redis store: ${command} failed${why ? ` (${why})` : ""}`, {
     cause: error,
     transient: true,
   });
