@@ -316,16 +316,23 @@ export function createTokenkeepMiddleware(
 
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
-   * what each failure means is `rotation.ts`'s table.
+   * what each failure means is `rotation.ts`'s table. `afterRejection`: the API answered 401 to
+   * `session`'s access token, so the new session is marked as its replacement (see `renew`).
    */
-  const rotateNow = async (storage: SessionStorage, session: Session, path: string): Promise<Rotated> => {
+  const rotateNow = async (
+    storage: SessionStorage,
+    session: Session,
+    path: string,
+    afterRejection = false,
+  ): Promise<Rotated> => {
     if (session.refreshToken === undefined) {
       return { session: now() < session.expiresAt ? session : undefined };
     }
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
-        const next = tokenSetToSession(outcome.set, now(), session);
+        const received = tokenSetToSession(outcome.set, now(), session);
+        const next = afterRejection ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
         } catch (error) {
@@ -358,6 +365,16 @@ export function createTokenkeepMiddleware(
         return now() < session.expiresAt ? { session } : { session: undefined, unrevoked: session };
     }
   };
+
+  /**
+   * Whether a 401 to `session`'s access token must renew nothing: its tokens replaced a pair the API
+   * rejected less than `api.unauthorizedCooldownMs` ago (core's manager rule, per session: the mark
+   * travels with the session, so it holds across requests and instances). When the replacement is
+   * rejected too, a new pair will not help, and renewing on every request would rotate the refresh
+   * token once per request.
+   */
+  const coolingDown = (session: Session): boolean =>
+    session.replacedRejected === true && now() < (session.issuedAt ?? 0) + config.api.unauthorizedCooldownMs;
 
   /** Whether `session` is inside its refresh window (then it is rotated before the page renders). */
   const isDue = (session: Session): boolean =>
@@ -412,14 +429,19 @@ export function createTokenkeepMiddleware(
     }
 
     async renew(rejected: string): Promise<Session | undefined> {
-      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
       const session = this.state;
+      if (session !== undefined && session.accessToken === rejected && coolingDown(session)) {
+        // Refused: the same session, so the call is not replayed and fails with the 401.
+        counters.invalidationsRefused++;
+        return session;
+      }
+      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
       if (session === undefined || session.accessToken !== rejected) return session;
       // Every call of this request that met the 401 waits for the one renewal.
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
-        renewal = rotateNow(this.storage, session, this.path).then(({ session: next, unrevoked }) => {
+        renewal = rotateNow(this.storage, session, this.path, true).then(({ session: next, unrevoked }) => {
           this.replace(next);
           this.unrevoked = unrevoked;
           return next;
