@@ -627,12 +627,15 @@ describe("middleware: storage in Astro's session", () => {
   function astroSession(initial: Record<string, unknown> = {}) {
     const data = new Map(Object.entries(initial));
     const calls: string[] = [];
+    const driver = { failWrites: false };
     return {
       data,
       calls,
+      driver,
       get: async (key: string) => data.get(key),
       set: (key: string, value: unknown) => {
         calls.push("set");
+        if (driver.failWrites) throw new Error("session driver: write failed");
         data.set(key, value);
       },
       delete: (key: string) => void data.delete(key),
@@ -656,12 +659,40 @@ describe("middleware: storage in Astro's session", () => {
     const context = makeContext("http://app.test/") as APIContext;
     Object.defineProperty(context, "session", { value: store });
     const seen: { token?: string | undefined } = {};
-    await middleware(context, async () => {
+    const response = await middleware(context, async () => {
       seen.token = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.getAccessToken();
       return new Response("page");
     });
-    return { seen, setCookie: setCookies(context) };
+    return { seen, setCookie: setCookies(context), response: response as Response };
   }
+
+  it("a rotated session the driver cannot store: 503 to retry, the new pair kept; the retry gets it without a second redemption and stores it", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware, events } = create(upstream, { storage: "session" });
+    const old = await sealed(session(1, 5_000));
+    const store = astroSession({ tokenkeep: old });
+    store.driver.failWrites = true;
+    const failed = await runWithSession(middleware, store);
+    expect(failed.response.status).toBe(503);
+    expect(failed.response.headers.get("retry-after")).toBe("1");
+    expect(await failed.response.json()).toEqual({ error: "session_unavailable" });
+    expect(failed.seen.token).toBeUndefined(); // the page did not render
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(store.data.get("tokenkeep")).toBe(old);
+    expect(events.map((event) => [event.type, event.permanent])).toEqual([["refresh-failure", false]]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, refreshFailures: 1 });
+
+    // The driver is back: the retry, still holding rt-1, is answered the same new pair and stores it.
+    store.driver.failWrites = false;
+    const retried = await runWithSession(middleware, store);
+    expect(retried.response.status).toBe(200);
+    expect(retried.seen.token).toBe("at-2");
+    expect(redeemed).toEqual(["rt-1"]);
+    const stored = await createCookieSealer([SECRET], settings.name).unseal(
+      store.data.get("tokenkeep") as string,
+    );
+    expect(JSON.parse(stored!)).toMatchObject({ a: "at-2", r: "rt-2" });
+  });
 
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
     const { upstream, redeemed } = makeUpstream();

@@ -191,6 +191,23 @@ interface Rotated {
    * an unavailable upstream or store, once the access token expired): the session `logout()` revokes.
    */
   readonly unrevoked?: Session | undefined;
+  /**
+   * The rotated session could not be stored (Astro's session driver threw): `session` is the new
+   * pair, which the coordinator keeps answering as the old token's successor for `successorTtlMs`.
+   */
+  readonly unstored?: boolean | undefined;
+}
+
+/**
+ * The answer to a request whose rotated session could not be stored: try again shortly. Nothing is
+ * lost: the retry, still holding the old pair, is answered the same new pair (the coordinator's
+ * successor) and stores it then.
+ */
+function sessionUnavailable(): Response {
+  return new Response(JSON.stringify({ error: "session_unavailable" }), {
+    status: 503,
+    headers: { "content-type": "application/json", "cache-control": "no-store", "retry-after": "1" },
+  });
 }
 
 /** A request's storage, remembering whether this request wrote or cleared the session. */
@@ -336,7 +353,14 @@ export function createTokenkeepMiddleware(
         try {
           await storage.write(next);
         } catch (error) {
-          if (!isSessionTooLarge(error)) throw error;
+          if (!isSessionTooLarge(error)) {
+            // The storage failed (Astro's session driver), not the session: the new pair is not
+            // thrown away. It serves this request if it can, and stays the old token's successor,
+            // so the next request, still holding the old pair, gets it and stores it again.
+            counters.refreshFailures++;
+            emit("refresh-failure", path, { permanent: false, error });
+            return { session: next, unstored: true };
+          }
           // Never written (a cookie that large would lock the user out of the site): the session
           // ends here, its old cookies are cleared, and the new tokens, which nobody holds, revoked.
           counters.refreshFailures++;
@@ -441,6 +465,7 @@ export function createTokenkeepMiddleware(
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
+        // A renewed pair that could not be stored still serves this request's calls (see rotateNow).
         renewal = rotateNow(this.storage, session, this.path, true).then(({ session: next, unrevoked }) => {
           this.replace(next);
           this.unrevoked = unrevoked;
@@ -574,7 +599,10 @@ export function createTokenkeepMiddleware(
     let session = stored.session;
     let unrevoked: Session | undefined;
     if (session !== undefined && isDue(session)) {
-      ({ session, unrevoked } = await rotateNow(storage, session, path));
+      let unstored: boolean | undefined;
+      ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
+      // Rendering the page would hide that the session was not stored; a retry gets the same pair.
+      if (unstored === true) return sessionUnavailable();
     }
 
     const state = new RequestState(storage, session, path, unrevoked);
