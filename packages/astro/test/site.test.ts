@@ -156,6 +156,33 @@ describe("built site", () => {
     expect(next.accessToken).toBeTruthy();
   });
 
+  it("a sign-out carrying the old refresh token after the successor window revokes it, which ends the newer pair too", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const cookie = await cookieHeader(session);
+    const rotated = await getSession(cookie);
+    expect(rotated.body.signedIn).toBe(true);
+    const newer = await refreshTokenIn(rotated.setCookie);
+    // A tab that slept through the rotation signs out a minute later, with the old cookie.
+    await setClock(60_000);
+    const response = await fetch(`${site.url}/_tokenkeep/logout`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", cookie },
+      body: "{}",
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ signedOut: true, revoked: true });
+    expect(response.headers.getSetCookie()[0]).toMatch(/^tokenkeep=deleted;/);
+    // oidc-provider revokes the grant with any of its refresh tokens: the newer pair is dead too.
+    const refresh = refreshTokenGrant({
+      issuer: provider.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+    });
+    await expect(refresh({ previous: { ...session, refreshToken: newer, raw: {} } })).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+  });
+
   it("X-Forwarded-Proto: https from a trusted proxy gives Secure and the __Host- prefix", async () => {
     const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session, true);

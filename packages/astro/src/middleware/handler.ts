@@ -188,7 +188,8 @@ interface Rotated {
   readonly session: Session | undefined;
   /**
    * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
-   * an unavailable upstream or store, once the access token expired): the session `logout()` revokes.
+   * an unavailable upstream or store, once the access token expired), or whose grant lives on in a
+   * newer pair (a late request): the session `logout()` revokes.
    */
   readonly unrevoked?: Session | undefined;
   /**
@@ -380,7 +381,11 @@ export function createTokenkeepMiddleware(
       case "late":
         counters.lateRequests++;
         emit("late-request", path, { error: outcome.error });
-        return { session: undefined };
+        // Past the successor window the newer pair is known nowhere here (the coordinator keeps no
+        // token that long, on purpose), but a sign-out must still end what this request holds:
+        // revoking its refresh token ends the whole grant, the newer pair included, at servers that
+        // revoke a grant with any of its refresh tokens (oidc-provider does; RFC 7009 allows it).
+        return { session: undefined, unrevoked: session };
       case "transient":
         counters.refreshFailures++;
         emit("refresh-failure", path, { permanent: false, error: outcome.error });
@@ -515,7 +520,7 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
-      // Signed out by a rotation that failed for now, the request still ends the stored session.
+      // Signed out by a rotation that failed for now, or late, the request still ends what it holds.
       const ending = this.state ?? this.unrevoked;
       this.unrevoked = undefined;
       this.replace(undefined);
