@@ -205,13 +205,30 @@ describe("built site", () => {
     expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount%2Forders");
   });
 
-  it("a page that rewrites to a protected path (Astro.rewrite) is protected like that path", async () => {
+  it("a page that rewrites to a protected path (Astro.rewrite) is protected like that path; returnTo is the page asked for", async () => {
     const signedOut = await fetch(`${site.url}/go`, { headers: { accept: "text/html" }, redirect: "manual" });
     expect(signedOut.status).toBe(302);
-    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Fgo");
     const session = await signIn(provider);
     const signedIn = await fetch(`${site.url}/go`, {
       headers: { accept: "text/html", cookie: await cookieHeader(session) },
+      redirect: "manual",
+    });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toContain("account");
+    expect(signedIn.headers.get("cache-control")).toBe("private, no-store");
+  });
+
+  it('a later middleware\'s next("/account") rewrite is protected like /account, with returnTo the page asked for', async () => {
+    const html = { accept: "text/html" };
+    const signedOut = await fetch(`${site.url}/via-next?tab=2`, { headers: html, redirect: "manual" });
+    expect(signedOut.status).toBe(302);
+    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Fvia-next%3Ftab%3D2");
+    expect(await signedOut.text()).not.toContain("account");
+    const json = await fetch(`${site.url}/via-next`, { redirect: "manual" });
+    expect(json.status).toBe(401);
+    const signedIn = await fetch(`${site.url}/via-next`, {
+      headers: { ...html, cookie: await cookieHeader(await signIn(provider)) },
       redirect: "manual",
     });
     expect(signedIn.status).toBe(200);

@@ -867,11 +867,66 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
 
   it("signed out, a page rewriting to a protected path is redirected to sign-in (it rendered before the fix)", async () => {
     const { middleware, events } = create(makeUpstream().upstream, { protect });
-    const { response, rendered } = await rewrite(middleware, "http://app.test/go", "http://app.test/account");
+    const { response, rendered } = await rewrite(
+      middleware,
+      "http://app.test/go?x=1",
+      "http://app.test/account",
+    );
     expect(rendered).toBe(0);
     expect(response.status).toBe(302);
-    expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    // Back to the page the browser asked for, not the path it was rewritten to.
+    expect(response.headers.get("location")).toBe("/login?returnTo=%2Fgo%3Fx%3D1");
     expect(events.map((event) => event.type)).toEqual(["protected"]);
+  });
+
+  /**
+   * A request for `from` that a later middleware rewrites to `to` with `next(to)`: Astro's sequence
+   * replaces context.url and context.request, renders `to`, and does not run this middleware again.
+   */
+  async function rewriteByNext(
+    middleware: MiddlewareHandler,
+    from: string,
+    to: string,
+    cookies?: Record<string, string>,
+  ) {
+    const context = makeContext(from, { cookies, headers: html }) as APIContext;
+    let rendered = 0;
+    const body = { cancelled: false };
+    const stream = new ReadableStream({
+      pull: (controller) => controller.enqueue(new TextEncoder().encode("account page")),
+      cancel: () => {
+        body.cancelled = true;
+      },
+    });
+    const response = (await middleware(context, async () => {
+      const rewritten = makeContext(to, { cookies, headers: html });
+      context.url = rewritten.url;
+      context.request = rewritten.request;
+      rendered++;
+      return new Response(stream);
+    })) as Response;
+    return { response, rendered, body };
+  }
+
+  it("a later middleware's next(path) to a protected path: the page it rendered is never sent without a session", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const out = await rewriteByNext(middleware, "http://app.test/via?tab=2", "http://app.test/account");
+    expect(out.response.status).toBe(302);
+    expect(out.response.headers.get("location")).toBe("/login?returnTo=%2Fvia%3Ftab%3D2");
+    expect(out.body.cancelled).toBe(true); // the rendered page is discarded, never sent
+    expect(events.map((event) => [event.type, event.path])).toEqual([["protected", "/account"]]);
+    const signedIn = await rewriteByNext(
+      middleware,
+      "http://app.test/via",
+      "http://app.test/account",
+      await sessionCookies(session(1, 600_000)),
+    );
+    expect(signedIn.response.status).toBe(200);
+    expect(signedIn.response.headers.get("cache-control")).toBe("private, no-store");
+    // A rewrite to a public path is left alone.
+    const open = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/about");
+    expect(open.response.status).toBe(200);
+    expect(open.response.headers.get("cache-control")).toBeNull();
   });
 
   it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {

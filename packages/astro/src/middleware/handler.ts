@@ -182,6 +182,21 @@ function outgoing(response: Response, cookies: APIContext["cookies"], noStore: b
   return ready;
 }
 
+/** Where Astro (7.4) keeps a request's state on its context (a global symbol of Astro's). */
+const FETCH_STATE = Symbol.for("astro.fetchState");
+
+/**
+ * The path a request was rendered for, once the chain returned: a rewrite by `next("/path")` in a
+ * middleware followed by others replaces `context.url`; one by the last middleware moves only
+ * Astro's request state (its `url`), which this middleware's context does not follow. `path` when
+ * neither moved.
+ */
+function renderedPath(context: APIContext, path: string): string {
+  if (context.url.pathname !== path) return context.url.pathname;
+  const state = (context as unknown as Record<symbol, { readonly url?: unknown } | undefined>)[FETCH_STATE];
+  return state?.url instanceof URL ? state.url.pathname : path;
+}
+
 /** What a rotation leaves the request. */
 interface Rotated {
   /** The request's session; `undefined` when it is signed out. */
@@ -428,12 +443,16 @@ export function createTokenkeepMiddleware(
     private renewals: Map<string, Promise<Session | undefined>> | undefined;
     /** `locals.tokenkeep` of this request, whose fields follow every change of the session. */
     readonly locals: TokenkeepLocals;
+    /** A path route protection checked when the middleware ran again for a rewrite (see `reenter`). */
+    reentered: string | undefined = undefined;
     constructor(
       private readonly storage: SessionStorage,
       private state: Session | undefined,
       private readonly path: string,
       /** The stored session this request is signed out of while its refresh token lives (see {@link Rotated}). */
       private unrevoked: Session | undefined,
+      /** The URL the browser asked for (before any rewrite): the sign-in redirect's `returnTo`. */
+      readonly url: URL,
     ) {
       this.locals = createLocals(this, now);
     }
@@ -561,9 +580,14 @@ export function createTokenkeepMiddleware(
   ): Promise<Response> => {
     const path = context.url.pathname;
     if (!isGuarded(path) || protect === undefined) return next();
+    // The request's state, when this copy of the middleware made these locals: the sign-in redirect
+    // returns to the page the browser asked for, not to the path it was rewritten to.
+    const current = currentRequest();
+    const state = current?.locals === locals && current.api instanceof RequestState ? current.api : undefined;
+    if (state !== undefined) state.reentered = path;
     if (!locals.signedIn) {
       emit("protected", path);
-      return denyAccess(context.request, context.url, protect);
+      return denyAccess(context.request, state?.url ?? context.url, protect);
     }
     return outgoing(await next(), context.cookies, true);
   };
@@ -582,7 +606,9 @@ export function createTokenkeepMiddleware(
     // locals. The session was read (and rotated) once; only the current path's protection is left.
     if (isOwnLocals(own)) return reenter(context, next, own as TokenkeepLocals);
 
-    const path = context.url.pathname;
+    // What the browser asked for: a later middleware's rewrite replaces context.url and .request.
+    const { url: requestUrl, request } = context;
+    const path = requestUrl.pathname;
     const sealer = getSealer();
     const storage = new TrackedStorage(
       config.storage === "session"
@@ -610,7 +636,7 @@ export function createTokenkeepMiddleware(
       if (unstored === true) return sessionUnavailable();
     }
 
-    const state = new RequestState(storage, session, path, unrevoked);
+    const state = new RequestState(storage, session, path, unrevoked, requestUrl);
     const { locals } = state;
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
@@ -619,15 +645,28 @@ export function createTokenkeepMiddleware(
     const guarded = isGuarded(path);
     if (guarded && session === undefined && protect !== undefined) {
       emit("protected", path);
-      return denyAccess(context.request, context.url, protect);
+      return denyAccess(request, requestUrl, protect);
     }
     const response = await requestStorage().run({ locals, api: state }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
     state.started();
+    // A later middleware's `next("/path")` rewrote the request without running this middleware
+    // again: the page it rendered is protected here, against the session the request has now. Its
+    // frontmatter (or endpoint) has run, signed out; its answer is discarded, never sent.
+    const rendered = renderedPath(context, path);
+    let noStore = guarded;
+    if (rendered !== path && rendered !== state.reentered && protect !== undefined && isGuarded(rendered)) {
+      if (state.current() === undefined) {
+        await response.body?.cancel().catch(() => {});
+        emit("protected", rendered);
+        return denyAccess(request, requestUrl, protect);
+      }
+      noStore = true;
+    }
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
-    return outgoing(response, context.cookies, guarded || storage.changed);
+    return outgoing(response, context.cookies, noStore || storage.changed);
   };
 
   const middleware = Object.assign(handler, {
