@@ -46,6 +46,12 @@ export const UNSEAL_CACHE_ENTRIES = 1000;
 export const DEFAULT_API_TIMEOUT_MS = 10_000;
 /** The API client's retries of an idempotent request (network errors, 408, 413, 429, 5xx). */
 export const DEFAULT_API_RETRY_LIMIT = 2;
+/**
+ * After the API client renewed a session because the API answered 401, a 401 to the new tokens renews
+ * nothing for this long (core's `unauthorizedCooldownMs` default): an API rejecting every token
+ * costs one refresh per session per cooldown, not one per request.
+ */
+export const DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS = 30_000;
 /** The methods the API client retries: the idempotent ones (RFC 9110 section 9.2.2). POST and PATCH never. */
 export const IDEMPOTENT_METHODS: readonly string[] = ["get", "head", "put", "delete", "options"];
 /** The injected sign-in route (integration option `routes`). */

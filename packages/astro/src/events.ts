@@ -56,9 +56,14 @@ export interface TokenkeepStats {
   lateRequests: number;
   /** Rotations that failed, permanently or not. */
   refreshFailures: number;
+  /**
+   * 401s from the API that renewed nothing: the session's tokens had replaced a rejected pair less
+   * than `api.unauthorizedCooldownMs` before (as core's manager counts them).
+   */
+  invalidationsRefused: number;
 }
 
 /** A fresh set of counters. */
 export function createStats(): TokenkeepStats {
-  return { rotations: 0, successorHits: 0, lateRequests: 0, refreshFailures: 0 };
+  return { rotations: 0, successorHits: 0, lateRequests: 0, refreshFailures: 0, invalidationsRefused: 0 };
 }

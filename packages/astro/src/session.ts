@@ -20,6 +20,12 @@ export interface Session {
   readonly sessionPayload?: JsonValue | undefined;
   /** When these tokens were received, epoch ms: bounds the refresh window to half their lifetime. */
   readonly issuedAt?: number | undefined;
+  /**
+   * These tokens replaced a pair the API answered 401 (the API client renewed the session): within
+   * `api.unauthorizedCooldownMs` of `issuedAt`, a 401 to them renews nothing. Cleared by the next
+   * rotation that is not such a renewal.
+   */
+  readonly replacedRejected?: boolean | undefined;
 }
 
 /** Where an upstream adapter puts the session payload inside a token set's `raw`. */
@@ -34,6 +40,7 @@ interface Stored {
   re?: number;
   p?: JsonValue;
   i?: number;
+  u?: 1;
 }
 
 /** The cookie text of a session (to be sealed). */
@@ -43,6 +50,7 @@ export function encodeSession(session: Session): string {
   if (session.refreshTokenExpiresAt !== undefined) stored.re = session.refreshTokenExpiresAt;
   if (session.sessionPayload !== undefined) stored.p = session.sessionPayload;
   if (session.issuedAt !== undefined) stored.i = session.issuedAt;
+  if (session.replacedRejected === true) stored.u = 1;
   return JSON.stringify(stored);
 }
 
@@ -66,6 +74,7 @@ export function decodeSession(text: string): Session | undefined {
     refreshTokenExpiresAt: typeof stored.re === "number" ? stored.re : undefined,
     sessionPayload: stored.p,
     issuedAt: typeof stored.i === "number" ? stored.i : undefined,
+    replacedRejected: stored.u === 1 ? true : undefined,
   };
 }
 

@@ -64,6 +64,9 @@ beforeAll(async () => {
         liveRefresh.delete(body.refreshToken ?? "");
         return sendJson(response, 200, {});
       }
+      case "/resource/broken":
+        // A resource server whose configuration rejects every token (a wrong audience, say).
+        return sendJson(response, 401, { error: "invalid_token" });
       case "/public/hello":
         return sendJson(response, 200, { hello: "world" });
       case "/resource/me": {
@@ -254,6 +257,38 @@ describe("built site: API client", () => {
     expect(refreshes - before).toBe(1);
     expect(resourceAuth).toEqual(["Bearer token-revoked", `Bearer ${last.token}`, `Bearer ${last.token}`]);
     expect(response.headers.getSetCookie()[0]).toMatch(/^tokenkeep=/);
+  });
+});
+
+describe("built site: an API answering 401 to every token", () => {
+  it("renews once, then within api.unauthorizedCooldownMs renews nothing for that session (no refresh, no cookie), counting the refusals", async () => {
+    const cookie = await signedInCookie();
+    const before = refreshes;
+    const broken = async (cookies: string) => {
+      const response = await fetch(`${site.url}/api/broken`, { headers: { cookie: cookies } });
+      const body = (await response.json()) as { statuses: unknown[]; invalidationsRefused: number };
+      return { ...body, setCookie: response.headers.getSetCookie() };
+    };
+    // The first 401 renews the session and replays; the replay is refused too, and the second call
+    // of that request renews nothing.
+    const first = await broken(cookie);
+    expect(first.statuses).toEqual([401, 401]);
+    expect(refreshes - before).toBe(1);
+    expect(first.setCookie[0]).toMatch(/^tokenkeep=/);
+    const renewed = followUp(first.setCookie);
+    // The next requests carry the renewed session: no refresh, no cookie, each call's 401 counted.
+    let refused = first.invalidationsRefused;
+    for (let request = 0; request < 3; request++) {
+      const next = await broken(renewed);
+      expect(next.statuses).toEqual([401, 401]);
+      expect(next.setCookie).toEqual([]);
+      expect(next.invalidationsRefused - refused).toBe(2);
+      refused = next.invalidationsRefused;
+    }
+    expect(refreshes - before).toBe(1);
+    // The session itself is fine: a route that accepts its token answers.
+    const profile = await fetch(`${site.url}/api/profile`, { headers: { cookie: renewed } });
+    expect(await profile.json()).toMatchObject({ status: 200, data: { name: "alice" } });
   });
 });
 

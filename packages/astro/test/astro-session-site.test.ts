@@ -1,6 +1,7 @@
 /**
- * The built fixture with `storage: "session"`: the sealed session lives in Astro's session (the Node
- * adapter's file driver), the browser holds only Astro's session id.
+ * The built fixture with `storage: "session"`: the sealed session lives in Astro's session (the
+ * fixture's memory driver, whose writes a test can make fail), the browser holds only Astro's
+ * session id.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
@@ -26,7 +27,8 @@ describe("built site, sessions in Astro's session", () => {
 
   const tokenHits = () => provider.hits.get("/token") ?? 0;
 
-  it("parallel requests of one expiring session: one refresh, stored server side; no token in any cookie", async () => {
+  /** Stores an expiring session of a fresh sign-in in Astro's session: the browser's Cookie header. */
+  async function seedExpiring() {
     const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const value = await createCookieSealer([SECRET], "tokenkeep").seal(encodeSession(session));
     const seeded = await fetch(`${site.url}/api/seed-session`, {
@@ -40,6 +42,14 @@ describe("built site, sessions in Astro's session", () => {
       .map((header) => header.split(";")[0]!)
       .join("; ");
     expect(astroCookie).toMatch(/^astro-session=/);
+    return { session, astroCookie };
+  }
+
+  const driverWrites = async (fail: boolean) =>
+    expect((await fetch(`${site.url}/api/session-driver?failWrites=${fail ? 1 : 0}`)).status).toBe(204);
+
+  it("parallel requests of one expiring session: one refresh, stored server side; no token in any cookie", async () => {
+    const { session, astroCookie } = await seedExpiring();
 
     const before = tokenHits();
     const answers = await Promise.all(Array.from({ length: 20 }, () => getSession(site.url, astroCookie)));
@@ -55,6 +65,31 @@ describe("built site, sessions in Astro's session", () => {
     // The rotated session was stored: the next request uses it without another refresh.
     const next = await getSession(site.url, astroCookie);
     expect(next.body.tokenHash).toBe([...hashes][0]);
+    expect(tokenHits() - before).toBe(1);
+  });
+
+  it("a driver refusing to store the rotated session: Astro answers 500, the new pair is not lost; once it stores again, the same pair, no second refresh", async () => {
+    const { session, astroCookie } = await seedExpiring();
+    const before = tokenHits();
+    await driverWrites(false);
+    try {
+      await driverWrites(true);
+      // Astro persists the session after the page rendered; the write fails there, past the middleware.
+      const failed = await fetch(`${site.url}/api/session`, { headers: { cookie: astroCookie } });
+      expect(failed.status).toBe(500);
+      await failed.body?.cancel();
+      expect(tokenHits() - before).toBe(1);
+    } finally {
+      await driverWrites(false);
+    }
+    // The driver still holds the old pair: the next request is answered the same rotation's pair
+    // (the coordinator's successor), which Astro now stores.
+    const recovered = await getSession(site.url, astroCookie);
+    expect(recovered.body.signedIn).toBe(true);
+    expect(recovered.body.tokenHash).not.toBe(sha256(session.accessToken));
+    expect(tokenHits() - before).toBe(1);
+    const stored = await getSession(site.url, astroCookie);
+    expect(stored.body.tokenHash).toBe(recovered.body.tokenHash);
     expect(tokenHits() - before).toBe(1);
   });
 

@@ -27,9 +27,10 @@ describe("built site under base /app", () => {
     const response = await page("/app/account");
     expect(response.status).toBe(302);
     expect(response.headers.get("location")).toBe("/app/login?returnTo=%2Fapp%2Faccount");
+    // A page rewriting to it: protected as it is, and back to the page asked for after sign-in.
     const rewritten = await page("/app/go");
     expect(rewritten.status).toBe(302);
-    expect(rewritten.headers.get("location")).toBe("/app/login?returnTo=%2Fapp%2Faccount");
+    expect(rewritten.headers.get("location")).toBe("/app/login?returnTo=%2Fapp%2Fgo");
     const home = await page("/app/");
     expect(home.status).toBe(200);
     expect(await home.text()).toContain("signed out");

@@ -156,6 +156,33 @@ describe("built site", () => {
     expect(next.accessToken).toBeTruthy();
   });
 
+  it("a sign-out carrying the old refresh token after the successor window revokes it, which ends the newer pair too", async () => {
+    const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
+    const cookie = await cookieHeader(session);
+    const rotated = await getSession(cookie);
+    expect(rotated.body.signedIn).toBe(true);
+    const newer = await refreshTokenIn(rotated.setCookie);
+    // A tab that slept through the rotation signs out a minute later, with the old cookie.
+    await setClock(60_000);
+    const response = await fetch(`${site.url}/_tokenkeep/logout`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "sec-fetch-site": "same-origin", cookie },
+      body: "{}",
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ signedOut: true, revoked: true });
+    expect(response.headers.getSetCookie()[0]).toMatch(/^tokenkeep=deleted;/);
+    // oidc-provider revokes the grant with any of its refresh tokens: the newer pair is dead too.
+    const refresh = refreshTokenGrant({
+      issuer: provider.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+    });
+    await expect(refresh({ previous: { ...session, refreshToken: newer, raw: {} } })).rejects.toMatchObject({
+      error: "invalid_grant",
+    });
+  });
+
   it("X-Forwarded-Proto: https from a trusted proxy gives Secure and the __Host- prefix", async () => {
     const session = { ...(await signIn(provider)), expiresAt: Date.now() + 5_000 };
     const cookie = await cookieHeader(session, true);
@@ -178,13 +205,30 @@ describe("built site", () => {
     expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount%2Forders");
   });
 
-  it("a page that rewrites to a protected path (Astro.rewrite) is protected like that path", async () => {
+  it("a page that rewrites to a protected path (Astro.rewrite) is protected like that path; returnTo is the page asked for", async () => {
     const signedOut = await fetch(`${site.url}/go`, { headers: { accept: "text/html" }, redirect: "manual" });
     expect(signedOut.status).toBe(302);
-    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Fgo");
     const session = await signIn(provider);
     const signedIn = await fetch(`${site.url}/go`, {
       headers: { accept: "text/html", cookie: await cookieHeader(session) },
+      redirect: "manual",
+    });
+    expect(signedIn.status).toBe(200);
+    expect(await signedIn.text()).toContain("account");
+    expect(signedIn.headers.get("cache-control")).toBe("private, no-store");
+  });
+
+  it('a later middleware\'s next("/account") rewrite is protected like /account, with returnTo the page asked for', async () => {
+    const html = { accept: "text/html" };
+    const signedOut = await fetch(`${site.url}/via-next?tab=2`, { headers: html, redirect: "manual" });
+    expect(signedOut.status).toBe(302);
+    expect(signedOut.headers.get("location")).toBe("/login?returnTo=%2Fvia-next%3Ftab%3D2");
+    expect(await signedOut.text()).not.toContain("account");
+    const json = await fetch(`${site.url}/via-next`, { redirect: "manual" });
+    expect(json.status).toBe(401);
+    const signedIn = await fetch(`${site.url}/via-next`, {
+      headers: { ...html, cookie: await cookieHeader(await signIn(provider)) },
       redirect: "manual",
     });
     expect(signedIn.status).toBe(200);

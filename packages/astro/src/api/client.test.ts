@@ -167,8 +167,13 @@ function makeUpstream() {
 let path: "fetch" | "ky" = "fetch";
 const kyOnly = new WeakMap<TokenkeepMiddleware, ApiTransport>();
 
-function create(upstream: Upstream, api: TokenkeepConfig["api"] = {}) {
+function create(
+  upstream: Upstream,
+  api: TokenkeepConfig["api"] = {},
+  overrides: Partial<TokenkeepConfig> = {},
+) {
   const config = parseConfig({
+    ...overrides,
     upstream,
     cookie: { secrets: [SECRET] },
     api: {
@@ -786,6 +791,70 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     ]);
     expect(redeemed).toEqual(["rt-0"]);
     expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-9"]);
+  });
+
+  it("an API answering 401 to every token: one renewal per session per unauthorizedCooldownMs, the refusals counted", async () => {
+    // The upstream issues new pairs, the resource server accepts none of them.
+    const redeemed: string[] = [];
+    const broken: Upstream = {
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async ({ refreshToken }) => {
+        redeemed.push(refreshToken);
+        const generation = Number(refreshToken.split("-").at(-1)) + 1;
+        return {
+          accessToken: `at-${generation}`,
+          tokenType: "Bearer",
+          expiresAt: Date.now() + 600_000,
+          refreshToken: `rt-${generation}`,
+          raw: {},
+        };
+      },
+    };
+    let offsetMs = 0;
+    const now = () => Date.now() + offsetMs;
+    const middleware = create(broken, {}, { now });
+    const status = (result: { value: unknown } | { error: unknown }) => {
+      const error = (result as { error: unknown }).error;
+      return isApiHttpError(error) ? error.status : error;
+    };
+
+    // The first 401 renews (rt-0) and replays; the renewed token is refused too. A second call of
+    // the same request meets the 401 with the new token: nothing is renewed.
+    const first = await run(middleware, await sessionCookies(session(0)), async (api) => [
+      await api.get("/me").catch((error: unknown) => error),
+      await api.get("/me").catch((error: unknown) => error),
+    ]);
+    expect(unwrap(first.result).map((error) => isApiHttpError(error) && error.status)).toEqual([401, 401]);
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1", "Bearer at-1"]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, invalidationsRefused: 1 });
+    const renewed = cookieValues(setCookies(first.context));
+
+    // The next requests carry the renewed session: within the cooldown they renew nothing, write
+    // no cookie, and fail with the API's 401 (the mark travels with the session).
+    for (const seconds of [1, 29]) {
+      offsetMs = seconds * 1_000;
+      const next = await run(middleware, renewed, (api) => api.get("/me"));
+      expect(status(next.result)).toBe(401);
+      expect(setCookies(next.context)).toEqual([]);
+    }
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, invalidationsRefused: 3 });
+
+    // Past the cooldown, a 401 renews once more.
+    offsetMs = 30_001;
+    const later = await run(middleware, renewed, (api) => api.get("/me"));
+    expect(status(later.result)).toBe(401);
+    expect(redeemed).toEqual(["rt-0", "rt-1"]);
+
+    // 0 turns it off: every request meeting the 401 renews.
+    redeemed.length = 0;
+    const off = create(broken, { unauthorizedCooldownMs: 0 });
+    const once = await run(off, await sessionCookies(session(0)), (api) => api.get("/me"));
+    await run(off, cookieValues(setCookies(once.context)), (api) => api.get("/me"));
+    expect(redeemed).toEqual(["rt-0", "rt-1"]);
   });
 
   it("never sends Authorization to another origin: not on the first attempt, a retry or after its 401", async () => {

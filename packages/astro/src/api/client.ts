@@ -40,7 +40,9 @@ export interface ApiSession {
   current(): Session | undefined;
   /**
    * Renews the session whose access token `rejected` was answered 401 (once per token per request);
-   * `undefined` when the session ended. Throws {@link SessionExpiredError} when the response has started.
+   * `undefined` when the session ended. The same session (so no replay) when its tokens replaced a
+   * rejected pair less than `unauthorizedCooldownMs` ago. Throws {@link SessionExpiredError} when
+   * the response has started.
    */
   renew(rejected: string): Promise<Session | undefined>;
   /**

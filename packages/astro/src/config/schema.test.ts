@@ -66,6 +66,17 @@ describe("configuration", () => {
     }
   });
 
+  it("api.unauthorizedCooldownMs: 30 s by default (core's), 0 turns it off, nothing negative or non-numeric", () => {
+    const upstream = { endpoints };
+    expect(parseConfig({ upstream }).api.unauthorizedCooldownMs).toBe(30_000);
+    expect(parseConfig({ upstream, api: { unauthorizedCooldownMs: 0 } }).api.unauthorizedCooldownMs).toBe(0);
+    for (const value of [-1, "30s", 2_147_483_648]) {
+      expect(() => parseConfig({ upstream, api: { unauthorizedCooldownMs: value as never } })).toThrow(
+        /api\.unauthorizedCooldownMs/,
+      );
+    }
+  });
+
   it("protect.paths: exact paths or a trailing /* only, and never the sign-in page", () => {
     const upstream = { endpoints };
     for (const pattern of ["/admin/**", "/account*", "/a/*/b"]) {

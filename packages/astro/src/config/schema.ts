@@ -11,6 +11,7 @@ import type { ApiInterceptors } from "../api/client.js";
 import {
   DEFAULT_API_RETRY_LIMIT,
   DEFAULT_API_TIMEOUT_MS,
+  DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS,
   DEFAULT_CONTENT_TYPE,
   DEFAULT_COOKIE_MAX_AGE_S,
   DEFAULT_COOKIE_MAX_BYTES,
@@ -226,6 +227,16 @@ export interface ApiConfig {
   readonly timeoutMs?: number | false | undefined;
   /** Retries of idempotent requests (GET, HEAD, PUT, DELETE, OPTIONS) only. @default 2 */
   readonly retry?: number | undefined;
+  /**
+   * After a 401 made the client renew a session (rotate its refresh token) and replay, a 401 to the
+   * new tokens renews nothing for this long after they arrived: the call fails with `ApiHttpError`
+   * 401 and `stats().invalidationsRefused` counts it. When the renewed token is rejected too, a new
+   * one will not help (a wrong audience, a stale key set), and without this an API answering every
+   * call with 401 would cost one refresh per request. Per session (the mark travels with it, across
+   * requests and instances), as core's manager option of the same name is per identity. 0 turns it off.
+   * @default 30_000
+   */
+  readonly unauthorizedCooldownMs?: number | undefined;
   /** Headers of every call. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** Request, response and error interceptors; each receives one state object. */
@@ -420,6 +431,11 @@ const apiSchema = z
     origins: z.array(originSchema).optional(),
     timeoutMs: z.union([positiveMs, z.literal(false)]).default(DEFAULT_API_TIMEOUT_MS),
     retry: z.number().int().nonnegative().max(10).default(DEFAULT_API_RETRY_LIMIT),
+    unauthorizedCooldownMs: z
+      .number()
+      .nonnegative()
+      .max(2_147_483_647)
+      .default(DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS),
     headers: z.record(z.string(), z.string()).default({}),
     interceptors: z
       .strictObject({

@@ -631,12 +631,15 @@ describe("middleware: storage in Astro's session", () => {
   function astroSession(initial: Record<string, unknown> = {}) {
     const data = new Map(Object.entries(initial));
     const calls: string[] = [];
+    const driver = { failWrites: false };
     return {
       data,
       calls,
+      driver,
       get: async (key: string) => data.get(key),
       set: (key: string, value: unknown) => {
         calls.push("set");
+        if (driver.failWrites) throw new Error("session driver: write failed");
         data.set(key, value);
       },
       delete: (key: string) => void data.delete(key),
@@ -660,12 +663,40 @@ describe("middleware: storage in Astro's session", () => {
     const context = makeContext("http://app.test/") as APIContext;
     Object.defineProperty(context, "session", { value: store });
     const seen: { token?: string | undefined } = {};
-    await middleware(context, async () => {
+    const response = await middleware(context, async () => {
       seen.token = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.getAccessToken();
       return new Response("page");
     });
-    return { seen, setCookie: setCookies(context) };
+    return { seen, setCookie: setCookies(context), response: response as Response };
   }
+
+  it("a rotated session the driver cannot store: 503 to retry, the new pair kept; the retry gets it without a second redemption and stores it", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware, events } = create(upstream, { storage: "session" });
+    const old = await sealed(session(1, 5_000));
+    const store = astroSession({ tokenkeep: old });
+    store.driver.failWrites = true;
+    const failed = await runWithSession(middleware, store);
+    expect(failed.response.status).toBe(503);
+    expect(failed.response.headers.get("retry-after")).toBe("1");
+    expect(await failed.response.json()).toEqual({ error: "session_unavailable" });
+    expect(failed.seen.token).toBeUndefined(); // the page did not render
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(store.data.get("tokenkeep")).toBe(old);
+    expect(events.map((event) => [event.type, event.permanent])).toEqual([["refresh-failure", false]]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, refreshFailures: 1 });
+
+    // The driver is back: the retry, still holding rt-1, is answered the same new pair and stores it.
+    store.driver.failWrites = false;
+    const retried = await runWithSession(middleware, store);
+    expect(retried.response.status).toBe(200);
+    expect(retried.seen.token).toBe("at-2");
+    expect(redeemed).toEqual(["rt-1"]);
+    const stored = await createCookieSealer([SECRET], settings.name).unseal(
+      store.data.get("tokenkeep") as string,
+    );
+    expect(JSON.parse(stored!)).toMatchObject({ a: "at-2", r: "rt-2" });
+  });
 
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
     const { upstream, redeemed } = makeUpstream();
@@ -840,11 +871,66 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
 
   it("signed out, a page rewriting to a protected path is redirected to sign-in (it rendered before the fix)", async () => {
     const { middleware, events } = create(makeUpstream().upstream, { protect });
-    const { response, rendered } = await rewrite(middleware, "http://app.test/go", "http://app.test/account");
+    const { response, rendered } = await rewrite(
+      middleware,
+      "http://app.test/go?x=1",
+      "http://app.test/account",
+    );
     expect(rendered).toBe(0);
     expect(response.status).toBe(302);
-    expect(response.headers.get("location")).toBe("/login?returnTo=%2Faccount");
+    // Back to the page the browser asked for, not the path it was rewritten to.
+    expect(response.headers.get("location")).toBe("/login?returnTo=%2Fgo%3Fx%3D1");
     expect(events.map((event) => event.type)).toEqual(["protected"]);
+  });
+
+  /**
+   * A request for `from` that a later middleware rewrites to `to` with `next(to)`: Astro's sequence
+   * replaces context.url and context.request, renders `to`, and does not run this middleware again.
+   */
+  async function rewriteByNext(
+    middleware: MiddlewareHandler,
+    from: string,
+    to: string,
+    cookies?: Record<string, string>,
+  ) {
+    const context = makeContext(from, { cookies, headers: html }) as APIContext;
+    let rendered = 0;
+    const body = { cancelled: false };
+    const stream = new ReadableStream({
+      pull: (controller) => controller.enqueue(new TextEncoder().encode("account page")),
+      cancel: () => {
+        body.cancelled = true;
+      },
+    });
+    const response = (await middleware(context, async () => {
+      const rewritten = makeContext(to, { cookies, headers: html });
+      context.url = rewritten.url;
+      context.request = rewritten.request;
+      rendered++;
+      return new Response(stream);
+    })) as Response;
+    return { response, rendered, body };
+  }
+
+  it("a later middleware's next(path) to a protected path: the page it rendered is never sent without a session", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const out = await rewriteByNext(middleware, "http://app.test/via?tab=2", "http://app.test/account");
+    expect(out.response.status).toBe(302);
+    expect(out.response.headers.get("location")).toBe("/login?returnTo=%2Fvia%3Ftab%3D2");
+    expect(out.body.cancelled).toBe(true); // the rendered page is discarded, never sent
+    expect(events.map((event) => [event.type, event.path])).toEqual([["protected", "/account"]]);
+    const signedIn = await rewriteByNext(
+      middleware,
+      "http://app.test/via",
+      "http://app.test/account",
+      await sessionCookies(session(1, 600_000)),
+    );
+    expect(signedIn.response.status).toBe(200);
+    expect(signedIn.response.headers.get("cache-control")).toBe("private, no-store");
+    // A rewrite to a public path is left alone.
+    const open = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/about");
+    expect(open.response.status).toBe(200);
+    expect(open.response.headers.get("cache-control")).toBeNull();
   });
 
   it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {

@@ -182,15 +182,48 @@ function outgoing(response: Response, cookies: APIContext["cookies"], noStore: b
   return ready;
 }
 
+/** Where Astro (7.4) keeps a request's state on its context (a global symbol of Astro's). */
+const FETCH_STATE = Symbol.for("astro.fetchState");
+
+/**
+ * The path a request was rendered for, once the chain returned: a rewrite by `next("/path")` in a
+ * middleware followed by others replaces `context.url`; one by the last middleware moves only
+ * Astro's request state (its `url`), which this middleware's context does not follow. `path` when
+ * neither moved.
+ */
+function renderedPath(context: APIContext, path: string): string {
+  if (context.url.pathname !== path) return context.url.pathname;
+  const state = (context as unknown as Record<symbol, { readonly url?: unknown } | undefined>)[FETCH_STATE];
+  return state?.url instanceof URL ? state.url.pathname : path;
+}
+
 /** What a rotation leaves the request. */
 interface Rotated {
   /** The request's session; `undefined` when it is signed out. */
   readonly session: Session | undefined;
   /**
    * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
-   * an unavailable upstream or store, once the access token expired): the session `logout()` revokes.
+   * an unavailable upstream or store, once the access token expired), or whose grant lives on in a
+   * newer pair (a late request): the session `logout()` revokes.
    */
   readonly unrevoked?: Session | undefined;
+  /**
+   * The rotated session could not be stored (Astro's session driver threw): `session` is the new
+   * pair, which the coordinator keeps answering as the old token's successor for `successorTtlMs`.
+   */
+  readonly unstored?: boolean | undefined;
+}
+
+/**
+ * The answer to a request whose rotated session could not be stored: try again shortly. Nothing is
+ * lost: the retry, still holding the old pair, is answered the same new pair (the coordinator's
+ * successor) and stores it then.
+ */
+function sessionUnavailable(): Response {
+  return new Response(JSON.stringify({ error: "session_unavailable" }), {
+    status: 503,
+    headers: { "content-type": "application/json", "cache-control": "no-store", "retry-after": "1" },
+  });
 }
 
 /** A request's storage, remembering whether this request wrote or cleared the session. */
@@ -316,20 +349,34 @@ export function createTokenkeepMiddleware(
 
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
-   * what each failure means is `rotation.ts`'s table.
+   * what each failure means is `rotation.ts`'s table. `afterRejection`: the API answered 401 to
+   * `session`'s access token, so the new session is marked as its replacement (see `renew`).
    */
-  const rotateNow = async (storage: SessionStorage, session: Session, path: string): Promise<Rotated> => {
+  const rotateNow = async (
+    storage: SessionStorage,
+    session: Session,
+    path: string,
+    afterRejection = false,
+  ): Promise<Rotated> => {
     if (session.refreshToken === undefined) {
       return { session: now() < session.expiresAt ? session : undefined };
     }
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
-        const next = tokenSetToSession(outcome.set, now(), session);
+        const received = tokenSetToSession(outcome.set, now(), session);
+        const next = afterRejection ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
         } catch (error) {
-          if (!isSessionTooLarge(error)) throw error;
+          if (!isSessionTooLarge(error)) {
+            // The storage failed (Astro's session driver), not the session: the new pair is not
+            // thrown away. It serves this request if it can, and stays the old token's successor,
+            // so the next request, still holding the old pair, gets it and stores it again.
+            counters.refreshFailures++;
+            emit("refresh-failure", path, { permanent: false, error });
+            return { session: next, unstored: true };
+          }
           // Never written (a cookie that large would lock the user out of the site): the session
           // ends here, its old cookies are cleared, and the new tokens, which nobody holds, revoked.
           counters.refreshFailures++;
@@ -349,7 +396,11 @@ export function createTokenkeepMiddleware(
       case "late":
         counters.lateRequests++;
         emit("late-request", path, { error: outcome.error });
-        return { session: undefined };
+        // Past the successor window the newer pair is known nowhere here (the coordinator keeps no
+        // token that long, on purpose), but a sign-out must still end what this request holds:
+        // revoking its refresh token ends the whole grant, the newer pair included, at servers that
+        // revoke a grant with any of its refresh tokens (oidc-provider does; RFC 7009 allows it).
+        return { session: undefined, unrevoked: session };
       case "transient":
         counters.refreshFailures++;
         emit("refresh-failure", path, { permanent: false, error: outcome.error });
@@ -358,6 +409,16 @@ export function createTokenkeepMiddleware(
         return now() < session.expiresAt ? { session } : { session: undefined, unrevoked: session };
     }
   };
+
+  /**
+   * Whether a 401 to `session`'s access token must renew nothing: its tokens replaced a pair the API
+   * rejected less than `api.unauthorizedCooldownMs` ago (core's manager rule, per session: the mark
+   * travels with the session, so it holds across requests and instances). When the replacement is
+   * rejected too, a new pair will not help, and renewing on every request would rotate the refresh
+   * token once per request.
+   */
+  const coolingDown = (session: Session): boolean =>
+    session.replacedRejected === true && now() < (session.issuedAt ?? 0) + config.api.unauthorizedCooldownMs;
 
   /** Whether `session` is inside its refresh window (then it is rotated before the page renders). */
   const isDue = (session: Session): boolean =>
@@ -382,12 +443,16 @@ export function createTokenkeepMiddleware(
     private renewals: Map<string, Promise<Session | undefined>> | undefined;
     /** `locals.tokenkeep` of this request, whose fields follow every change of the session. */
     readonly locals: TokenkeepLocals;
+    /** A path route protection checked when the middleware ran again for a rewrite (see `reenter`). */
+    reentered: string | undefined = undefined;
     constructor(
       private readonly storage: SessionStorage,
       private state: Session | undefined,
       private readonly path: string,
       /** The stored session this request is signed out of while its refresh token lives (see {@link Rotated}). */
       private unrevoked: Session | undefined,
+      /** The URL the browser asked for (before any rewrite): the sign-in redirect's `returnTo`. */
+      readonly url: URL,
     ) {
       this.locals = createLocals(this, now);
     }
@@ -412,14 +477,20 @@ export function createTokenkeepMiddleware(
     }
 
     async renew(rejected: string): Promise<Session | undefined> {
-      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
       const session = this.state;
+      if (session !== undefined && session.accessToken === rejected && coolingDown(session)) {
+        // Refused: the same session, so the call is not replayed and fails with the 401.
+        counters.invalidationsRefused++;
+        return session;
+      }
+      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
       if (session === undefined || session.accessToken !== rejected) return session;
       // Every call of this request that met the 401 waits for the one renewal.
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
       if (renewal === undefined) {
-        renewal = rotateNow(this.storage, session, this.path).then(({ session: next, unrevoked }) => {
+        // A renewed pair that could not be stored still serves this request's calls (see rotateNow).
+        renewal = rotateNow(this.storage, session, this.path, true).then(({ session: next, unrevoked }) => {
           this.replace(next);
           this.unrevoked = unrevoked;
           return next;
@@ -468,7 +539,7 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
-      // Signed out by a rotation that failed for now, the request still ends the stored session.
+      // Signed out by a rotation that failed for now, or late, the request still ends what it holds.
       const ending = this.state ?? this.unrevoked;
       this.unrevoked = undefined;
       this.replace(undefined);
@@ -509,9 +580,14 @@ export function createTokenkeepMiddleware(
   ): Promise<Response> => {
     const path = context.url.pathname;
     if (!isGuarded(path) || protect === undefined) return next();
+    // The request's state, when this copy of the middleware made these locals: the sign-in redirect
+    // returns to the page the browser asked for, not to the path it was rewritten to.
+    const current = currentRequest();
+    const state = current?.locals === locals && current.api instanceof RequestState ? current.api : undefined;
+    if (state !== undefined) state.reentered = path;
     if (!locals.signedIn) {
       emit("protected", path);
-      return denyAccess(context.request, context.url, protect);
+      return denyAccess(context.request, state?.url ?? context.url, protect);
     }
     return outgoing(await next(), context.cookies, true);
   };
@@ -530,7 +606,9 @@ export function createTokenkeepMiddleware(
     // locals. The session was read (and rotated) once; only the current path's protection is left.
     if (isOwnLocals(own)) return reenter(context, next, own as TokenkeepLocals);
 
-    const path = context.url.pathname;
+    // What the browser asked for: a later middleware's rewrite replaces context.url and .request.
+    const { url: requestUrl, request } = context;
+    const path = requestUrl.pathname;
     const sealer = getSealer();
     const storage = new TrackedStorage(
       config.storage === "session"
@@ -552,10 +630,13 @@ export function createTokenkeepMiddleware(
     let session = stored.session;
     let unrevoked: Session | undefined;
     if (session !== undefined && isDue(session)) {
-      ({ session, unrevoked } = await rotateNow(storage, session, path));
+      let unstored: boolean | undefined;
+      ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
+      // Rendering the page would hide that the session was not stored; a retry gets the same pair.
+      if (unstored === true) return sessionUnavailable();
     }
 
-    const state = new RequestState(storage, session, path, unrevoked);
+    const state = new RequestState(storage, session, path, unrevoked, requestUrl);
     const { locals } = state;
     const bag = context.locals as { tokenkeep?: unknown; api?: unknown };
     bag.tokenkeep = locals;
@@ -564,15 +645,28 @@ export function createTokenkeepMiddleware(
     const guarded = isGuarded(path);
     if (guarded && session === undefined && protect !== undefined) {
       emit("protected", path);
-      return denyAccess(context.request, context.url, protect);
+      return denyAccess(request, requestUrl, protect);
     }
     const response = await requestStorage().run({ locals, api: state }, () => next());
     // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
     state.started();
+    // A later middleware's `next("/path")` rewrote the request without running this middleware
+    // again: the page it rendered is protected here, against the session the request has now. Its
+    // frontmatter (or endpoint) has run, signed out; its answer is discarded, never sent.
+    const rendered = renderedPath(context, path);
+    let noStore = guarded;
+    if (rendered !== path && rendered !== state.reentered && protect !== undefined && isGuarded(rendered)) {
+      if (state.current() === undefined) {
+        await response.body?.cancel().catch(() => {});
+        emit("protected", rendered);
+        return denyAccess(request, requestUrl, protect);
+      }
+      noStore = true;
+    }
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
-    return outgoing(response, context.cookies, guarded || storage.changed);
+    return outgoing(response, context.cookies, noStore || storage.changed);
   };
 
   const middleware = Object.assign(handler, {

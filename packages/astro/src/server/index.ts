@@ -6,7 +6,7 @@
 import type { ApiClient } from "../api/client.js";
 import { bindApiClient } from "../api/client.js";
 import { ApiError } from "../api/errors.js";
-import type { TokenkeepStats } from "../events.js";
+import { createStats, type TokenkeepStats } from "../events.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { activeMiddleware } from "../middleware/handler.js";
 import { currentRequest } from "../request-context.js";
@@ -58,11 +58,12 @@ export function getAccessToken(): Promise<string | undefined> {
   return request === undefined ? Promise.resolve(undefined) : request.locals.getAccessToken();
 }
 
-/** This process's counters (`rotations`, `successorHits`, `lateRequests`, `refreshFailures`), for a health page. */
+/**
+ * This process's counters (`rotations`, `successorHits`, `lateRequests`, `refreshFailures`,
+ * `invalidationsRefused`), for a health page.
+ */
 export function stats(): TokenkeepStats {
-  return (
-    activeMiddleware()?.stats() ?? { rotations: 0, successorHits: 0, lateRequests: 0, refreshFailures: 0 }
-  );
+  return activeMiddleware()?.stats() ?? createStats();
 }
 
 function activeApi(): ApiClient {
