@@ -35,7 +35,8 @@ const EMOJI = "\\p{Extended_Pictographic}\\uFE0F?\\p{Emoji_Modifier}?";
  * two letters of a script that spells with it, an emoji's presentation selector and ZWJ sequence
  * (👩‍💻, ❤️), a keycap (1️⃣), a subdivision flag's tag characters (🏴 then tags then U+E007F), a Han
  * character's ideographic variation selector (a name's own glyph) and a Mongolian free variation
- * selector. Kept as it is; the same character anywhere else is escaped.
+ * selector. Kept as it is by {@link printable}; the same character anywhere else is escaped
+ * ({@link terminalJson} escapes them all).
  */
 const KEPT = [
   ...JOINER_SCRIPTS.map((script) => `(?<=\\p{scx=${script}})[\\u200C\\u200D](?=\\p{scx=${script}})`),
@@ -46,11 +47,7 @@ const KEPT = [
   "(?<=\\p{sc=Mongolian})[\\u180B-\\u180D\\u180F]",
 ];
 const SHOWN = new RegExp(`${KEPT.join("|")}|(${UNSAFE})`, "gu");
-
-/** `text` with each character of {@link UNSAFE} outside a {@link KEPT} sequence written by `write`. */
-function escapeUnsafe(text: string, write: (char: string) => string): string {
-  return text.replace(SHOWN, (match, unsafe: string | undefined) => (unsafe ? write(unsafe) : match));
-}
+const EVERY_UNSAFE = new RegExp(UNSAFE, "gu");
 
 /** `\u` and 4 hex digits per UTF-16 code unit of `char` (a surrogate pair beyond U+FFFF), as JSON writes them. */
 function unitEscapes(char: string): string {
@@ -71,22 +68,24 @@ function unitEscapes(char: string): string {
  * Hindi word, an emoji sequence, a flag, a Han character's variation selector.
  */
 export function printable(text: string): string {
-  return escapeUnsafe(text, (char) => {
-    const code = char.codePointAt(0) ?? 0;
-    return code > 0xffff ? `\\u{${code.toString(16)}}` : unitEscapes(char);
+  return text.replace(SHOWN, (match, unsafe: string | undefined) => {
+    if (!unsafe) return match;
+    const code = unsafe.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : unitEscapes(unsafe);
   });
 }
 
 /**
  * `value` as JSON (indented by `space`) that a terminal shows as it is: the characters
- * {@link printable} escapes are written as JSON's `\u` escapes (a surrogate pair beyond U+FFFF), which
- * `JSON.parse` reads back to the same value. `JSON.stringify` alone escapes only C0 controls and
+ * {@link printable} escapes, and those it keeps in a word or an emoji too, are written as JSON's `\u`
+ * escapes (a surrogate pair beyond U+FFFF), which `JSON.parse` reads back to the same value: two owners
+ * that print alike (a joiner between Persian letters that do not join anyway) differ here. `JSON.stringify` alone escapes only C0 controls and
  * unpaired surrogates; it would print DEL, C1 controls and bidi overrides raw.
  */
 export function terminalJson(value: unknown, space?: number): string {
   // A raw newline is the indentation's (JSON.stringify writes one inside a string as `\n`); every other
   // such character stands inside a string, where its escape means it.
-  return escapeUnsafe(JSON.stringify(value, null, space) ?? "null", (char) =>
+  return (JSON.stringify(value, null, space) ?? "null").replace(EVERY_UNSAFE, (char) =>
     char === "\n" ? char : unitEscapes(char),
   );
 }
