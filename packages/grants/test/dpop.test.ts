@@ -17,8 +17,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { privateKeyJwt } from "../src/client-assertion/index.js";
 import { createDPoP } from "../src/dpop/index.js";
-import { clientCredentialsGrant, jwtBearerGrant } from "../src/index.js";
-import { listen, type RunningServer, sendJson } from "./fixtures/http.js";
+import { clientCredentialsGrant, jwtBearerGrant, refreshTokenGrant } from "../src/index.js";
+import { listen, type RunningServer, readBody, sendJson } from "./fixtures/http.js";
 import { CLIENTS, type OidcProviderServer, RESOURCE, startOidcProvider } from "./fixtures/oidc-provider.js";
 
 /** What the resource server saw of one request. */
@@ -183,6 +183,26 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     })().catch((caught: unknown) => caught);
     expect(error).toMatchObject({ error: "use_dpop_nonce", status: 400 });
     expect([server.hits.get("/token"), assertions]).toEqual([2, 2]);
+  });
+
+  it("does not send a challenge without a DPoP-Nonce again: the refresh token is presented once", async () => {
+    // RFC 9449 section 8 gives the nonce in the header; without one the resend would carry the same
+    // proof, be refused alike, and present the refresh token a second time (a reuse to some servers).
+    const tokens: (string | null)[] = [];
+    await using server = await listen(async (request, response) => {
+      tokens.push(new URLSearchParams(await readBody(request)).get("refresh_token"));
+      sendJson(response, 400, { error: "use_dpop_nonce" });
+    });
+    const error = await refreshTokenGrant({
+      tokenUrl: `${server.url}/token`,
+      clientId: "app",
+      clientAuthentication: "none",
+      fetch: createDPoP().fetch,
+    })({
+      previous: { accessToken: "a", tokenType: "DPoP", expiresAt: 0, refreshToken: "rt-1", raw: {} },
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ error: "use_dpop_nonce", status: 400 });
+    expect(tokens).toEqual(["rt-1"]);
   });
 
   it("createAuthFetch sends Authorization: DPoP with a fresh proof per request (htu without query)", async () => {

@@ -193,6 +193,15 @@ describe("mutual TLS client authentication against oidc-provider", () => {
     expect(await introspection.json()).toMatchObject({ active: true, cnf: { "x5t#S256": thumbprint } });
   });
 
+  it("the recipe installs the undici major these tests use: Node's fetch refuses undici 8's Agent", () => {
+    // undici 8 is npm's latest; its Agent, given to Node 22's or 24's fetch, fails every request
+    // (`invalid onRequestStart method`). The README must name the major whose Agent is tested here.
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const { devDependencies } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    const major = /\d+/.exec(devDependencies.undici)?.[0];
+    expect(readme.match(/npm install undici[^`\s]*/g)).toEqual([`npm install undici@${major}`]);
+  });
+
   it("the recipe's fetch spends the bound token through createAuthFetch and dpop.fetch (a Request)", async () => {
     const mtlsFetch = fetchWith(pems.client);
     const manager = createTokenManager({

@@ -39,7 +39,8 @@ export interface PatGuardOptions {
    * slow, a status other than 200, or a body that is no JWKS. Not once per request: at the first
    * failure of an outage, then at most once per `errorReportIntervalMs` while it lasts, with
    * `failures`, the requests it has failed so far (this one included). An outage ends when the document
-   * is fetched again (`onRecover`); the next failure starts a new one and is reported at once.
+   * is fetched again (`onRecover`); the next failure starts a new one and is reported at once. A
+   * listener that throws, or rejects, changes no answer.
    * @default logs the error's name and message, and the failures, to `console.error`
    */
   readonly onError?: (state: JwksErrorState) => void;
@@ -157,10 +158,13 @@ export function createPatGuard(options: PatGuardOptions): PatGuard {
   };
 }
 
-/** Calls a listener: its failure must not change the request's answer. */
-function tell(listener: () => void): void {
+/**
+ * Calls a listener at once: its failure must not change the request's answer, whether it throws or,
+ * being `async`, rejects (an unhandled rejection would end the process on Node).
+ */
+async function tell(listener: () => unknown): Promise<void> {
   try {
-    listener();
+    await listener();
   } catch {
     // The answer stands (503, or the verified token); the report is the listener's own business.
   }
@@ -208,7 +212,7 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
     if (outage && cache.jwks !== outage.keys) {
       const { failures, startedAt } = outage;
       outage = undefined;
-      tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
+      void tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
     }
     if (!failure) return key as Awaited<ReturnType<JWTVerifyGetKey>>;
     const { error } = failure;
@@ -219,7 +223,7 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
     const { failures, reportedAt } = outage;
     if (at - reportedAt >= intervalMs) {
       outage.reportedAt = at;
-      tell(() => onError({ error, failures }));
+      void tell(() => onError({ error, failures }));
     }
     throw new HttpError(503, "The PAT server's public keys are unavailable", {
       code: "ERR_JWKS_UNAVAILABLE",

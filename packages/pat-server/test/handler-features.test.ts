@@ -376,6 +376,27 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
     );
   });
 
+  it("an async listener that rejects changes no answer and leaves no unhandled rejection", async () => {
+    // On Node an unhandled rejection ends the process: an async onError whose log sink is down must not.
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", record);
+    onTestFinished(() => {
+      process.off("unhandledRejection", record);
+    });
+    const { jwks, check } = await setup({
+      onError: () => Promise.reject(new Error("log sink down")),
+      onRecover: () => Promise.reject(new Error("log sink down")),
+    });
+    jwks.answer("502");
+    expect(await check()).toEqual(unavailable);
+    jwks.answer("keys");
+    expect(await check()).toEqual({ status: 200 });
+    // Rejections are found unhandled once the microtasks have run: one turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+  });
+
   it("logs one console.error line per outage and one console.info line when it ends, by default", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const infos = vi.spyOn(console, "info").mockImplementation(() => {});

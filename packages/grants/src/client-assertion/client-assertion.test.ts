@@ -122,6 +122,8 @@ describe("isCertificateInput", () => {
       btoa("not really DER, but Base64 all the same"),
       "MAQCAQA=", // a SEQUENCE whose length says one byte more than there is
       "MIA=", // an indefinite length, which DER never has
+      "MAMCAQ=", // padding short of a multiple of 4, which atob throws for
+      "ab=",
       "A1B2C3D4E5F60718293A4B5C6D7E8F9012345678", // a SHA-1 thumbprint in hex
       "under_score",
       "abcde",

@@ -100,7 +100,9 @@ export function certificateDer(value: unknown): Uint8Array | undefined {
   // PEM markers of anything else (a key, a request) without a certificate block: not a certificate.
   if (!pem && value.includes("-----")) return undefined;
   const base64 = (pem?.[2] ?? value).replace(/\s+/g, "");
+  // What atob decodes: padding only to a multiple of 4 (it throws for `ab=`), never 1 character over.
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 === 1) return undefined;
+  if (base64.includes("=") && base64.length % 4 !== 0) return undefined;
   const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
   // DER length: one byte below 0x80, else 0x80 + the number of big-endian length bytes that follow.
   const first = der[1] ?? 0;

@@ -62,10 +62,12 @@ function withoutEchoedSecrets(error: unknown, secrets: readonly string[]): unkno
  * timeout and the caller's signal.
  * A credential the server echoes in its error answer is redacted from the `OAuthError`.
  *
- * A DPoP nonce challenge (RFC 9449 section 8: 400 `use_dpop_nonce`; the DPoP `fetch` has remembered
- * the nonce it carried) is answered here, once, with the request built again: a client assertion is
- * single-use (the server has spent its `jti`), so the resend is signed afresh, and `rebuild` gives
- * the grant's parameters anew (a JWT bearer `assertion` function signs a new one).
+ * A DPoP nonce challenge (RFC 9449 section 8: 400 `use_dpop_nonce` with the `DPoP-Nonce` to use; the
+ * DPoP `fetch` has remembered it) is answered here, once, with the request built again: a client
+ * assertion is single-use (the server has spent its `jti`), so the resend is signed afresh, and
+ * `rebuild` gives the grant's parameters anew (a JWT bearer `assertion` function signs a new one).
+ * Without a `DPoP-Nonce` the resend would carry the same proof and fail alike, after presenting the
+ * grant (a refresh token) a second time: the error is thrown as it is.
  */
 export const postToEndpoint = <T>(
   url: string,
@@ -77,7 +79,8 @@ export const postToEndpoint = <T>(
   rebuild?: () => Promise<RequestParams>,
 ): Promise<T> =>
   post(url, params, options, signal, what, read).catch(async (error: unknown) => {
-    if ((error as OAuthError | undefined)?.error !== "use_dpop_nonce") throw error;
+    const { error: code, response } = (error ?? {}) as Partial<OAuthError>;
+    if (code !== "use_dpop_nonce" || !response?.headers.has("dpop-nonce")) throw error;
     return post(url, rebuild ? await rebuild() : params, options, signal, what, read);
   });
 

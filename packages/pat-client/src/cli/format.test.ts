@@ -82,6 +82,33 @@ describe("printable", () => {
     for (const [text, shown] of cases) expect(printable(text), JSON.stringify(text)).toBe(shown);
   });
 
+  it("keeps the joiners and selectors a legitimate owner is written with; JSON escapes them all", () => {
+    const written = [
+      "حسن\u200cزاده", // a Persian surname: U+200C keeps the two parts unjoined
+      "क्\u200dष क्\u200cष", // Hindi: after a virama, a half form or a visible virama
+      "ᠠ\u180bᠢ", // Mongolian, a free variation selector
+      "👩\u200d💻 👨\u200d👩\u200d👧 ❤\ufe0f 👍🏽 1\ufe0f\u20e3", // emoji ZWJ sequences, selectors, a keycap
+      "🏴\u{e0067}\u{e0062}\u{e0073}\u{e0063}\u{e0074}\u{e007f}", // the flag of Scotland: tag characters
+      "葛\u{e0100}", // a name's own glyph of a Han character (an ideographic variation selector)
+    ];
+    for (const text of written) {
+      expect(printable(text)).toBe(text);
+      // Exact, and every invisible character visible: where two owners that print alike differ.
+      expect(JSON.parse(terminalJson(text))).toBe(text);
+      expect(terminalJson(text)).not.toMatch(/[\p{Cf}\p{Default_Ignorable_Code_Point}]/u);
+    }
+    // The same characters where nothing is written with them: escaped, so two owners cannot look alike.
+    const hidden: [string, string][] = [
+      ["ad\u200cmin", "ad\\u200cmin"],
+      ["حسن\u200c", "حسن\\u200c"],
+      ["\u200dزاده", "\\u200dزاده"],
+      ["admin\u{e0041}", "admin\\u{e0041}"],
+      ["1\ufe0f", "1\\ufe0f"],
+      ["a\u{e0100}", "a\\u{e0100}"],
+    ];
+    for (const [text, shown] of hidden) expect(printable(text), JSON.stringify(text)).toBe(shown);
+  });
+
   it("makes a table that reorders or hides nothing: what the records hold is what it shows", () => {
     const base = { isAdmin: false, createdAt: NOW, lastUsedAt: null, expiresAt: null, revokedAt: null };
     // Displayed raw, the override reverses the rest of the row: "moc.elpmaxe@..." reads as an e-mail.
