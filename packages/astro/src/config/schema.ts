@@ -176,7 +176,10 @@ export type UpstreamConfig =
 export interface ProtectOptions {
   /**
    * Paths that need a session: exact (`/account`), or a prefix ending in `/*` (`/account/*` covers
-   * `/account` and everything below).
+   * `/account` and everything below). A page that a later middleware's `next("/path")` rewrote to
+   * is checked only after it rendered: its answer is withheld without a session, but its
+   * frontmatter (or endpoint handler) has run, signed out; rewrite with `context.rewrite()` to
+   * keep it from running.
    */
   readonly paths: readonly string[];
   /** @default "/login" */

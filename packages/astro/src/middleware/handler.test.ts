@@ -892,8 +892,14 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     from: string,
     to: string,
     cookies?: Record<string, string>,
+    /**
+     * `"state"`: the last middleware rewrote, so only Astro's request state (`url` under
+     * `Symbol.for("astro.fetchState")`, which `state` stands for) moves, not the context.
+     */
+    by: { readonly state: Record<string, unknown> } | "context" = "context",
   ) {
     const context = makeContext(from, { cookies, headers: html }) as APIContext;
+    if (by !== "context") Object.assign(context, { [Symbol.for("astro.fetchState")]: by.state });
     let rendered = 0;
     const body = { cancelled: false };
     const stream = new ReadableStream({
@@ -904,8 +910,10 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     });
     const response = (await middleware(context, async () => {
       const rewritten = makeContext(to, { cookies, headers: html });
-      context.url = rewritten.url;
-      context.request = rewritten.request;
+      if (by === "context") {
+        context.url = rewritten.url;
+        context.request = rewritten.request;
+      } else by.state.url = rewritten.url;
       rendered++;
       return new Response(stream);
     })) as Response;
@@ -931,6 +939,48 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     const open = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/about");
     expect(open.response.status).toBe(200);
     expect(open.response.headers.get("cache-control")).toBeNull();
+  });
+
+  it("the last middleware's next(path), seen in Astro's request state: protected alike; a state that is not as expected never breaks the request", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const out = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/account", undefined, {
+      state: { url: new URL("http://app.test/via") },
+    });
+    expect(out.response.status).toBe(302);
+    expect(out.response.headers.get("location")).toBe("/login?returnTo=%2Fvia");
+    expect(out.body.cancelled).toBe(true);
+    expect(events.map((event) => [event.type, event.path])).toEqual([["protected", "/account"]]);
+    // A later Astro whose state reads differently (a throwing getter, a url of another type): only
+    // that extra check is lost, the page is answered as it rendered.
+    const throwing = {};
+    Object.defineProperty(throwing, "url", {
+      get: () => {
+        throw new Error("not this Astro's state");
+      },
+      set: () => {},
+    });
+    // Its url a string, say: what the rewrite stores there is not a URL.
+    const text = {};
+    let stored = "";
+    Object.defineProperty(text, "url", {
+      get: () => stored,
+      set: (value: URL) => {
+        stored = value.pathname;
+      },
+    });
+    for (const state of [throwing, text]) {
+      const answered = await rewriteByNext(
+        middleware,
+        "http://app.test/via",
+        "http://app.test/account",
+        undefined,
+        {
+          state,
+        },
+      );
+      expect(answered.response.status).toBe(200);
+      expect(answered.body.cancelled).toBe(false);
+    }
   });
 
   it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {
