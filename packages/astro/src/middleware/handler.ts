@@ -219,8 +219,9 @@ interface Rotated {
    */
   readonly unrevoked?: Session | undefined;
   /**
-   * The rotated session could not be stored (Astro's session driver threw): `session` is the new
-   * pair, which the coordinator keeps answering as the old token's successor for `successorTtlMs`.
+   * Storing the rotated session threw (not for its size; Astro's `session.set` does not call the
+   * driver, which fails later, at Astro's persist, as Astro's 500): `session` is the new pair, which
+   * the coordinator keeps answering as the old token's successor for `successorTtlMs`.
    */
   readonly unstored?: boolean | undefined;
 }
@@ -381,8 +382,7 @@ export function createTokenkeepMiddleware(
           await storage.write(next);
         } catch (error) {
           if (!isSessionTooLarge(error)) {
-            // The storage failed (Astro's session driver), not the session: the new pair is not
-            // thrown away. It serves this request if it can, and stays the old token's successor,
+            // The storage failed (sealing, say), not the session: the new pair is not thrown away. It serves this request if it can, and stays the old token's successor,
             // so the next request, still holding the old pair, gets it and stores it again.
             counters.refreshFailures++;
             emit("refresh-failure", path, { permanent: false, error });
