@@ -148,7 +148,7 @@ export interface Upstream {
    * cannot tell. Called by one instance at a time, `rotationSettleMs` after a redemption got no
    * definite answer, and again every `rotationSettleMs` while it cannot tell; within half of the
    * rotation's time budget. `true` lets the rotation go ahead, `false` ends the session. Without it a
-   * rotation in doubt ends the session (the token is never presented again).
+   * rotation in doubt ends the session (the token is never redeemed again; a sign-out revokes it).
    */
   isRefreshTokenActive?(context: {
     refreshToken: string;
