@@ -983,6 +983,26 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     }
   });
 
+  it("the discarded page's body is cancelled without waiting for it: a stream whose cancel never settles does not hold the answer", {
+    timeout: 2_000,
+  }, async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const context = makeContext("http://app.test/via", { headers: html }) as APIContext;
+    let cancelled = false;
+    const body = new ReadableStream({
+      cancel: () => {
+        cancelled = true;
+        return new Promise<void>(() => {}); // an endpoint's stream that never finishes cancelling
+      },
+    });
+    const response = (await middleware(context, async () => {
+      context.url = new URL("http://app.test/account");
+      return new Response(body);
+    })) as Response;
+    expect(response.status).toBe(302);
+    expect(cancelled).toBe(true);
+  });
+
   it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware, events } = create(upstream, { protect });

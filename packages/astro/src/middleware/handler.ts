@@ -669,7 +669,8 @@ export function createTokenkeepMiddleware(
     const rendered = protect === undefined ? path : renderedPath(context, path);
     if (rendered !== path && rendered !== state.reentered && protect !== undefined && isGuarded(rendered)) {
       if (state.current() === undefined) {
-        await response.body?.cancel().catch(() => {});
+        // Not awaited: a body's own cancel (an endpoint's stream) may take as long as it likes.
+        response.body?.cancel().catch(() => {});
         emit("protected", rendered);
         return denyAccess(request, requestUrl, protect);
       }
