@@ -964,3 +964,34 @@ describe("API client while the build prerenders", () => {
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_NOT_READY");
   });
 });
+
+describe("API client: a renewed pair that cannot be stored", () => {
+  it("still serves the request's calls, and the next request, holding the old pair, gets the same pair without a second redemption and stores it", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const events: string[] = [];
+    const middleware = create(upstream, {}, { onEvent: (event) => events.push(event.type) });
+    const cookies = await sessionCookies(session(0)); // at-0 is refused: the first call renews
+    const context = makeContext("http://app.test/page", { cookies }) as APIContext;
+    // Writing the renewed session fails (not for its size): the storage, not the session, is at fault.
+    context.cookies.set = () => {
+      throw new Error("the cookie jar refused the write");
+    };
+    let answer: unknown;
+    await middleware(context, async () => {
+      answer = await (context.locals as unknown as { api: ApiClient }).api
+        .get<{ name: string }>("/me")
+        .then((response) => response.data)
+        .catch((error: unknown) => error);
+      return new Response("page");
+    });
+    expect(answer).toEqual({ name: "alice", tag: null });
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(events).toEqual(["refresh-failure"]);
+
+    const next = await run(middleware, cookies, (api) => api.get<{ name: string }>("/me"));
+    expect(unwrap(next.result).data).toMatchObject({ name: "alice" });
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(cookieValues(setCookies(next.context)).tokenkeep).toMatch(/^tk1\./);
+  });
+});
