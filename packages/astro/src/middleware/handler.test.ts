@@ -369,6 +369,16 @@ describe("middleware: rotation failures", () => {
     return { revoked, events, result, signedInBefore, setCookie: setCookies(context) };
   }
 
+  it("logout() after a redemption in doubt for good (the upstream cannot be asked) revokes the token it holds, which nobody will redeem", async () => {
+    const { revoked, result, signedInBefore } = await logoutAfterTransientFailure(
+      {},
+      makeUpstream({ fail: () => new NetworkError("connection reset") }).upstream,
+    );
+    expect(signedInBefore).toBe(false);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+  });
+
   it("logout() after a transient failure with an expired access token still revokes the stored refresh token", async () => {
     const { revoked, events, result, signedInBefore, setCookie } = await logoutAfterTransientFailure(
       {},
