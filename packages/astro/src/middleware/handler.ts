@@ -382,8 +382,9 @@ export function createTokenkeepMiddleware(
           await storage.write(next);
         } catch (error) {
           if (!isSessionTooLarge(error)) {
-            // The storage failed (sealing, say), not the session: the new pair is not thrown away. It serves this request if it can, and stays the old token's successor,
-            // so the next request, still holding the old pair, gets it and stores it again.
+            // The storage failed (sealing, say), not the session: the new pair is not thrown away.
+            // It serves this request if it can, and stays the old token's successor, so the next
+            // request, still holding the old pair, gets it and stores it again.
             counters.refreshFailures++;
             emit("refresh-failure", path, { permanent: false, error });
             return { session: next, unstored: true };
