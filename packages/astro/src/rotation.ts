@@ -6,15 +6,16 @@
  *   and the cookies, which hold that token, are cleared;
  * - `ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED`: this deployment already redeemed the token (the request
  *   is late, after the successor window) -> signed out for this request only, cookies untouched: the
- *   browser already holds the newer pair, and presenting the old token upstream again would make a
- *   reuse-detecting server revoke the whole family;
+ *   browser already holds the newer pair, and redeeming the old token again would make a
+ *   reuse-detecting server revoke the whole family (a sign-out of that request does revoke it: the
+ *   user asked to end the grant);
  * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT`: a redemption of this token got no definite answer (a 5xx,
  *   network error, timeout, a holder that died) and the server may have rotated it. With the
  *   upstream's `isRefreshTokenActive` the error is transient: handled as below, and after
  *   `rotationSettleMs` the coordinator asks the upstream, then redeems the token once or records it
  *   dead (`invalid_grant`, above); a check that fails permanently (rejected credentials, a wrong
  *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> handled
- *   like a late request; the coordinator never presents the token again;
+ *   like a late request; the coordinator never redeems the token again (a sign-out revokes it);
  * - anything else is transient (the upstream answered 429 or its own 503 (an OAuth error body or a
  *   `Retry-After`), the request never left, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while

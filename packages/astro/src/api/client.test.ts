@@ -812,8 +812,10 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
         };
       },
     };
+    // A clock of the test's own: the cooldown's edges (29 s, 30 s) do not depend on how fast this runs.
+    const start = Date.now();
     let offsetMs = 0;
-    const now = () => Date.now() + offsetMs;
+    const now = () => start + offsetMs;
     const middleware = create(broken, {}, { now });
     const status = (result: { value: unknown } | { error: unknown }) => {
       const error = (result as { error: unknown }).error;
@@ -855,6 +857,42 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const once = await run(off, await sessionCookies(session(0)), (api) => api.get("/me"));
     await run(off, cookieValues(setCookies(once.context)), (api) => api.get("/me"));
     expect(redeemed).toEqual(["rt-0", "rt-1"]);
+  });
+
+  it("a 401 within the cooldown after the response started is the API's 401, refused and counted (not SessionExpiredError)", async () => {
+    const redeemed: string[] = [];
+    const broken: Upstream = {
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async ({ refreshToken }) => {
+        redeemed.push(refreshToken);
+        const generation = Number(refreshToken.split("-").at(-1)) + 1;
+        return {
+          accessToken: `at-${generation}`,
+          tokenType: "Bearer",
+          expiresAt: Date.now() + 600_000,
+          refreshToken: `rt-${generation}`,
+          raw: {},
+        };
+      },
+    };
+    const start = Date.now();
+    const middleware = create(broken, {}, { now: () => start });
+    // A 401 renews the session (marked), the replay is refused too.
+    const first = await run(middleware, await sessionCookies(session(0)), (api) =>
+      api.get("/me").catch((error: unknown) => error),
+    );
+    expect(redeemed).toEqual(["rt-0"]);
+    const renewed = cookieValues(setCookies(first.context));
+    // A component's call after the middleware returned: within the cooldown nothing would be renewed
+    // anyway, so the call fails with what the API answered.
+    const { locals } = await run(middleware, renewed, async () => undefined);
+    const error = await locals.api.get("/me").catch((caught: unknown) => caught);
+    expect(isSessionExpiredError(error)).toBe(false);
+    expect(isApiHttpError(error) && error.status).toBe(401);
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, invalidationsRefused: 1 });
   });
 
   it("never sends Authorization to another origin: not on the first attempt, a retry or after its 401", async () => {
@@ -924,5 +962,36 @@ describe("API client while the build prerenders", () => {
       return new Response("page");
     });
     expect(isApiError(error) && error.code).toBe("ERR_TOKENKEEP_API_NOT_READY");
+  });
+});
+
+describe("API client: a renewed pair that cannot be stored", () => {
+  it("still serves the request's calls, and the next request, holding the old pair, gets the same pair without a second redemption and stores it", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const events: string[] = [];
+    const middleware = create(upstream, {}, { onEvent: (event) => events.push(event.type) });
+    const cookies = await sessionCookies(session(0)); // at-0 is refused: the first call renews
+    const context = makeContext("http://app.test/page", { cookies }) as APIContext;
+    // Writing the renewed session fails (not for its size): the storage, not the session, is at fault.
+    context.cookies.set = () => {
+      throw new Error("the cookie jar refused the write");
+    };
+    let answer: unknown;
+    await middleware(context, async () => {
+      answer = await (context.locals as unknown as { api: ApiClient }).api
+        .get<{ name: string }>("/me")
+        .then((response) => response.data)
+        .catch((error: unknown) => error);
+      return new Response("page");
+    });
+    expect(answer).toEqual({ name: "alice", tag: null });
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(events).toEqual(["refresh-failure"]);
+
+    const next = await run(middleware, cookies, (api) => api.get<{ name: string }>("/me"));
+    expect(unwrap(next.result).data).toMatchObject({ name: "alice" });
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(cookieValues(setCookies(next.context)).tokenkeep).toMatch(/^tk1\./);
   });
 });

@@ -41,8 +41,9 @@ export interface ApiSession {
   /**
    * Renews the session whose access token `rejected` was answered 401 (once per token per request);
    * `undefined` when the session ended. The same session (so no replay) when its tokens replaced a
-   * rejected pair less than `unauthorizedCooldownMs` ago. Throws {@link SessionExpiredError} when
-   * the response has started.
+   * rejected pair less than `unauthorizedCooldownMs` ago, even once the response has started (the
+   * call then fails with the API's 401). Otherwise throws {@link SessionExpiredError} when the
+   * response has started.
    */
   renew(rejected: string): Promise<Session | undefined>;
   /**

@@ -148,7 +148,7 @@ export interface Upstream {
    * cannot tell. Called by one instance at a time, `rotationSettleMs` after a redemption got no
    * definite answer, and again every `rotationSettleMs` while it cannot tell; within half of the
    * rotation's time budget. `true` lets the rotation go ahead, `false` ends the session. Without it a
-   * rotation in doubt ends the session (the token is never presented again).
+   * rotation in doubt ends the session (the token is never redeemed again; a sign-out revokes it).
    */
   isRefreshTokenActive?(context: {
     refreshToken: string;
@@ -176,7 +176,10 @@ export type UpstreamConfig =
 export interface ProtectOptions {
   /**
    * Paths that need a session: exact (`/account`), or a prefix ending in `/*` (`/account/*` covers
-   * `/account` and everything below).
+   * `/account` and everything below). A page that a later middleware's `next("/path")` rewrote to
+   * is checked only after it rendered: its answer is withheld without a session, but its
+   * frontmatter (or endpoint handler) has run, signed out; rewrite with `context.rewrite()` to
+   * keep it from running.
    */
   readonly paths: readonly string[];
   /** @default "/login" */

@@ -369,6 +369,16 @@ describe("middleware: rotation failures", () => {
     return { revoked, events, result, signedInBefore, setCookie: setCookies(context) };
   }
 
+  it("logout() after a redemption in doubt for good (the upstream cannot be asked) revokes the token it holds, which nobody will redeem", async () => {
+    const { revoked, result, signedInBefore } = await logoutAfterTransientFailure(
+      {},
+      makeUpstream({ fail: () => new NetworkError("connection reset") }).upstream,
+    );
+    expect(signedInBefore).toBe(false);
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-1"]);
+  });
+
   it("logout() after a transient failure with an expired access token still revokes the stored refresh token", async () => {
     const { revoked, events, result, signedInBefore, setCookie } = await logoutAfterTransientFailure(
       {},
@@ -892,8 +902,14 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     from: string,
     to: string,
     cookies?: Record<string, string>,
+    /**
+     * `"state"`: the last middleware rewrote, so only Astro's request state (`url` under
+     * `Symbol.for("astro.fetchState")`, which `state` stands for) moves, not the context.
+     */
+    by: { readonly state: Record<string, unknown> } | "context" = "context",
   ) {
     const context = makeContext(from, { cookies, headers: html }) as APIContext;
+    if (by !== "context") Object.assign(context, { [Symbol.for("astro.fetchState")]: by.state });
     let rendered = 0;
     const body = { cancelled: false };
     const stream = new ReadableStream({
@@ -904,8 +920,10 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     });
     const response = (await middleware(context, async () => {
       const rewritten = makeContext(to, { cookies, headers: html });
-      context.url = rewritten.url;
-      context.request = rewritten.request;
+      if (by === "context") {
+        context.url = rewritten.url;
+        context.request = rewritten.request;
+      } else by.state.url = rewritten.url;
       rendered++;
       return new Response(stream);
     })) as Response;
@@ -931,6 +949,68 @@ describe("middleware: route protection on re-entry (Astro.rewrite, a second regi
     const open = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/about");
     expect(open.response.status).toBe(200);
     expect(open.response.headers.get("cache-control")).toBeNull();
+  });
+
+  it("the last middleware's next(path), seen in Astro's request state: protected alike; a state that is not as expected never breaks the request", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, { protect });
+    const out = await rewriteByNext(middleware, "http://app.test/via", "http://app.test/account", undefined, {
+      state: { url: new URL("http://app.test/via") },
+    });
+    expect(out.response.status).toBe(302);
+    expect(out.response.headers.get("location")).toBe("/login?returnTo=%2Fvia");
+    expect(out.body.cancelled).toBe(true);
+    expect(events.map((event) => [event.type, event.path])).toEqual([["protected", "/account"]]);
+    // A later Astro whose state reads differently (a throwing getter, a url of another type): only
+    // that extra check is lost, the page is answered as it rendered.
+    const throwing = {};
+    Object.defineProperty(throwing, "url", {
+      get: () => {
+        throw new Error("not this Astro's state");
+      },
+      set: () => {},
+    });
+    // Its url a string, say: what the rewrite stores there is not a URL.
+    const text = {};
+    let stored = "";
+    Object.defineProperty(text, "url", {
+      get: () => stored,
+      set: (value: URL) => {
+        stored = value.pathname;
+      },
+    });
+    for (const state of [throwing, text]) {
+      const answered = await rewriteByNext(
+        middleware,
+        "http://app.test/via",
+        "http://app.test/account",
+        undefined,
+        {
+          state,
+        },
+      );
+      expect(answered.response.status).toBe(200);
+      expect(answered.body.cancelled).toBe(false);
+    }
+  });
+
+  it("the discarded page's body is cancelled without waiting for it: a stream whose cancel never settles does not hold the answer", {
+    timeout: 2_000,
+  }, async () => {
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    const context = makeContext("http://app.test/via", { headers: html }) as APIContext;
+    let cancelled = false;
+    const body = new ReadableStream({
+      cancel: () => {
+        cancelled = true;
+        return new Promise<void>(() => {}); // an endpoint's stream that never finishes cancelling
+      },
+    });
+    const response = (await middleware(context, async () => {
+      context.url = new URL("http://app.test/account");
+      return new Response(body);
+    })) as Response;
+    expect(response.status).toBe(302);
+    expect(cancelled).toBe(true);
   });
 
   it("signed in, the rewritten protected page renders no-store, with no second read or rotation", async () => {

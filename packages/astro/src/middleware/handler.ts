@@ -182,19 +182,30 @@ function outgoing(response: Response, cookies: APIContext["cookies"], noStore: b
   return ready;
 }
 
-/** Where Astro (7.4) keeps a request's state on its context (a global symbol of Astro's). */
+/**
+ * Where Astro (6.4 and 7.4) keeps a request's state on its context: a global symbol of Astro's, not
+ * a documented API. No documented field follows the last middleware's rewrite (`context.url`,
+ * `routePattern` and `originPathname` stay those of the request as it entered the chain).
+ */
 const FETCH_STATE = Symbol.for("astro.fetchState");
 
 /**
  * The path a request was rendered for, once the chain returned: a rewrite by `next("/path")` in a
  * middleware followed by others replaces `context.url`; one by the last middleware moves only
  * Astro's request state (its `url`), which this middleware's context does not follow. `path` when
- * neither moved.
+ * neither moved. Astro's state is read as best effort: when a later Astro changes it, only that
+ * check is lost (the fixture site's test of it fails), never the request.
  */
 function renderedPath(context: APIContext, path: string): string {
-  if (context.url.pathname !== path) return context.url.pathname;
-  const state = (context as unknown as Record<symbol, { readonly url?: unknown } | undefined>)[FETCH_STATE];
-  return state?.url instanceof URL ? state.url.pathname : path;
+  const { pathname } = context.url;
+  if (pathname !== path) return pathname;
+  try {
+    const state = (context as unknown as Record<symbol, { readonly url?: unknown } | undefined>)[FETCH_STATE];
+    const url = state?.url;
+    return url instanceof URL ? url.pathname : path;
+  } catch {
+    return path;
+  }
 }
 
 /** What a rotation leaves the request. */
@@ -208,8 +219,9 @@ interface Rotated {
    */
   readonly unrevoked?: Session | undefined;
   /**
-   * The rotated session could not be stored (Astro's session driver threw): `session` is the new
-   * pair, which the coordinator keeps answering as the old token's successor for `successorTtlMs`.
+   * Storing the rotated session threw (not for its size; Astro's `session.set` does not call the
+   * driver, which fails later, at Astro's persist, as Astro's 500): `session` is the new pair, which
+   * the coordinator keeps answering as the old token's successor for `successorTtlMs`.
    */
   readonly unstored?: boolean | undefined;
 }
@@ -370,9 +382,9 @@ export function createTokenkeepMiddleware(
           await storage.write(next);
         } catch (error) {
           if (!isSessionTooLarge(error)) {
-            // The storage failed (Astro's session driver), not the session: the new pair is not
-            // thrown away. It serves this request if it can, and stays the old token's successor,
-            // so the next request, still holding the old pair, gets it and stores it again.
+            // The storage failed (sealing, say), not the session: the new pair is not thrown away.
+            // It serves this request if it can, and stays the old token's successor, so the next
+            // request, still holding the old pair, gets it and stores it again.
             counters.refreshFailures++;
             emit("refresh-failure", path, { permanent: false, error });
             return { session: next, unstored: true };
@@ -653,11 +665,13 @@ export function createTokenkeepMiddleware(
     // A later middleware's `next("/path")` rewrote the request without running this middleware
     // again: the page it rendered is protected here, against the session the request has now. Its
     // frontmatter (or endpoint) has run, signed out; its answer is discarded, never sent.
-    const rendered = renderedPath(context, path);
     let noStore = guarded;
+    // Nothing to look up on a site without protection (the common request's path).
+    const rendered = protect === undefined ? path : renderedPath(context, path);
     if (rendered !== path && rendered !== state.reentered && protect !== undefined && isGuarded(rendered)) {
       if (state.current() === undefined) {
-        await response.body?.cancel().catch(() => {});
+        // Not awaited: a body's own cancel (an endpoint's stream) may take as long as it likes.
+        response.body?.cancel().catch(() => {});
         emit("protected", rendered);
         return denyAccess(request, requestUrl, protect);
       }

@@ -1,7 +1,8 @@
 /**
  * Astro 6 still works: the latest astro 6.x with @astrojs/node 10.x, installed from the npm registry
  * into a temp project beside the packed @tokenkeep packages, builds the fixture, refuses to start
- * without a cookie secret, signs in, serves a request with the session and rotates it.
+ * without a cookie secret, signs in, serves a request with the session and rotates it, and protects a
+ * page the last middleware rewrote to with next("/account").
  * Not part of the package's `pnpm test` (it installs a second Astro): `pnpm --filter @tokenkeep/astro
  * test:astro6`, which the workspace's `npm test` runs after its turbo stage.
  */
@@ -122,6 +123,35 @@ describe("Astro 6 (latest 6.x, @astrojs/node 10.x)", () => {
       expect(await rotated.text()).toContain(`in at-${issued}`);
       expect(live.has("rt-old")).toBe(false);
       expect(rotated.headers.getSetCookie()[0]).toMatch(/^tokenkeep=tk1\./);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("the last middleware's next(\"/account\") is protected like /account (read from Astro 6's request state)", async () => {
+    const server = await serveBuilt(site, { TOKENKEEP_SECRET: SECRET, FIXTURE_API_URL: api.url });
+    try {
+      const html = { accept: "text/html" };
+      const direct = await fetch(`${server.url}/account`, { headers: html, redirect: "manual" });
+      expect(direct.status).toBe(302);
+      const rewritten = await fetch(`${server.url}/via-next?tab=2`, { headers: html, redirect: "manual" });
+      expect(rewritten.status).toBe(302);
+      expect(rewritten.headers.get("location")).toBe("/login?returnTo=%2Fvia-next%3Ftab%3D2");
+      expect(await rewritten.text()).not.toContain("account page");
+      live.add("rt-via");
+      const cookie = await cookieHeader({
+        accessToken: "at-via",
+        tokenType: "Bearer",
+        expiresAt: Date.now() + 600_000,
+        refreshToken: "rt-via",
+      });
+      const signedIn = await fetch(`${server.url}/via-next`, {
+        headers: { ...html, cookie },
+        redirect: "manual",
+      });
+      expect(signedIn.status).toBe(200);
+      expect(await signedIn.text()).toContain("account page");
+      expect(signedIn.headers.get("cache-control")).toBe("private, no-store");
     } finally {
       await server.close();
     }
