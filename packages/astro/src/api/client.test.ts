@@ -435,6 +435,36 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(redeemed).toEqual([]);
   });
 
+  it("a 401 after the response started, to a token this request already renewed: replayed with the new one, nothing rotated", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    let early: Promise<unknown> = Promise.resolve();
+    const { result } = await run(middleware, cookies, async (api) => {
+      // Sent with at-0 and answered only once the response has started (a streaming component's call).
+      early = api.get<{ held: boolean }>("/held").catch((error: unknown) => error);
+      while (held.length < 1) await new Promise((resolve) => setImmediate(resolve));
+      // Meanwhile another call meets the 401 and renews the session: at-1, rt-1, cookies written.
+      return api.get("/me");
+    });
+    expect(unwrap(result).data).toMatchObject({ name: "alice" });
+    let settled = false;
+    void early.then(() => {
+      settled = true;
+    });
+    sendJson(held.shift()!, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
+    // The replay arrives (or the call settles without one: the assertion below then says how).
+    while (held.length < 1 && !settled) await new Promise((resolve) => setImmediate(resolve));
+    if (!settled) sendJson(held.shift()!, 200, { held: true });
+    const late = (await early) as { data: unknown };
+    expect(late.data).toEqual({ held: true });
+    expect(seen.filter((hit) => hit.path === "/held").map((hit) => hit.authorization)).toEqual([
+      "Bearer at-0",
+      "Bearer at-1",
+    ]);
+    expect(redeemed).toEqual(["rt-0"]);
+  });
+
   it("the timeout also bounds reading the body (a typed timeout error)", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream, { timeoutMs: 150 });

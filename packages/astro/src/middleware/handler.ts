@@ -495,8 +495,10 @@ export function createTokenkeepMiddleware(
         counters.invalidationsRefused++;
         return session;
       }
-      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
+      // A token this request has already renewed (or a session already ended): the call replays with
+      // what the request holds now, which rotates nothing and needs no cookie, even once it has started.
       if (session === undefined || session.accessToken !== rejected) return session;
+      if (this.responseStarted) throw new SessionExpiredError({ reason: "response-started" });
       // Every call of this request that met the 401 waits for the one renewal.
       this.renewals ??= new Map();
       let renewal = this.renewals.get(rejected);
