@@ -357,15 +357,26 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
   // primary). The first check runs at the next command (a failover behind the endpoint is followed
   // at once), then each one waits twice as long as the one before, up to REPLICA_CHECK_MAX_MS.
   let demoted = false;
+  // Whether the open connection is known to reach a replica (it answered `READONLY`): only such a
+  // connection is dropped by a check. One a check opened that is still unknown (it took longer to
+  // open than the check could wait) is kept and checked once open: dropping it every time would
+  // never let a connection slower to open than `timeoutMs` reach a primary.
+  let onReplica = false;
+  client.on("ready", () => {
+    onReplica = false;
+  });
   let checkAt = 0;
   let checkDelayMs = REPLICA_CHECK_MIN_MS;
   let refusal: unknown;
   let checking: Promise<void> | undefined;
   const checkKey = redisKey(keyPrefix, "l", "replica-check");
 
-  /** A new connection, then the write a replica refuses: a primary clears `demoted`. */
+  /**
+   * A new connection (in place of one known to reach a replica), then the write a replica refuses:
+   * a primary clears `demoted`.
+   */
   async function checkPrimary(commandTimeoutMs: number): Promise<void> {
-    if (client.isReady) client.destroy();
+    if (onReplica && client.isReady) client.destroy();
     if (!client.isOpen) {
       connecting = client.connect().catch(() => undefined);
       waitedOnce = false;
@@ -376,6 +387,7 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
       demoted = false;
       checkDelayMs = REPLICA_CHECK_MIN_MS;
     } catch (error) {
+      if (isReadonlyReply(error)) onReplica = true;
       refusal = error;
       checkAt = performance.now() + checkDelayMs;
       checkDelayMs = Math.min(checkDelayMs * 2, REPLICA_CHECK_MAX_MS);
@@ -429,10 +441,13 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
       try {
         return await sendCommand(args, key, commandTimeoutMs);
       } catch (error) {
-        if (isReadonlyReply(error) && !demoted) {
-          demoted = true;
-          refusal = error;
-          checkAt = 0;
+        if (isReadonlyReply(error)) {
+          onReplica = true;
+          if (!demoted) {
+            demoted = true;
+            refusal = error;
+            checkAt = 0;
+          }
         }
         throw error;
       }
