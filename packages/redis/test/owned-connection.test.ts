@@ -174,6 +174,60 @@ describe.skipIf(!url)("a store created from url", () => {
     expect((await connections()) - before).toBe(1); // the one the first check opened
   });
 
+  it("a check whose write never gets an answer fails after timeoutMs, and the next one replaces that connection", async () => {
+    const redis = await startRedisServer();
+    servers.push(redis);
+    const node = await admin(redis.port);
+    proxy = await startTcpProxy(redis.port);
+    const store = open({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      keyPrefix: uniquePrefix("mute"),
+      timeoutMs: 250,
+    });
+    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
+    const dead = await startRedisServer();
+    await dead.stop();
+    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
+    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
+      timeout: 5_000,
+    });
+    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    const connections = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    vi.useFakeTimers({ toFake: ["performance"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    // Writes held back: the check opens a connection, and its DEL waits. Then the endpoint goes
+    // mute (its answer never arrives), as a connection to a node cut off after it opened.
+    await node.sendCommand(["CLIENT", "PAUSE", "60000", "WRITE"]);
+    const before = await connections();
+    // Commands wait for the check, each at most timeoutMs; once it gives up on its DEL, they fail at
+    // once with its error.
+    let failure: unknown;
+    for (let tries = 0; tries < 10; tries++) {
+      failure = await store.get("k").catch((error: unknown) => error);
+      if (/the replica check took longer/.test(String((failure as Error).message))) break;
+    }
+    expect((failure as Error).message).toBe("redis store: the replica check took longer than 250 ms");
+    expect((await connections()) - before).toBe(1);
+    proxy.freeze();
+    await node.sendCommand(["CLIENT", "UNPAUSE"]);
+    // The next check is not stuck behind that one: it replaces the connection.
+    vi.advanceTimersByTime(30_000);
+    await expect(store.get("k")).rejects.toThrow(/250 ms/);
+    expect((await connections()) - before).toBe(2);
+    // Once the endpoint answers, a check finds the primary.
+    proxy.thaw();
+    await vi.waitFor(
+      async () => {
+        vi.advanceTimersByTime(30_000);
+        expect(await store.get("k")).toBe("v");
+      },
+      { timeout: 3_000, interval: 50 },
+    );
+  });
+
   it("the only node made a replica (REPLICAOF): failures name READONLY, one degraded period, no reconnection storm", async () => {
     const password = mintSecret("the Redis password");
     const redis = await startRedisServer(["--requirepass", password]);
