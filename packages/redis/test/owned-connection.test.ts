@@ -299,6 +299,11 @@ describe.skipIf(!url)("a store created from url", () => {
     const refused = await rotation.rotate("rt-1").catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: "ERR_TOKENKEEP_STORE_UNAVAILABLE", transient: true });
     expect(String(((refused as Error).cause as Error).message)).toContain("read-only replica");
+    expectNoSecretIn(
+      inspect(refused, { showHidden: true, depth: 10 }),
+      { "the password": password },
+      "the rotation error and its causes",
+    );
     await until(() => manager.stats().storeFailures > 10);
     const storeEvents = events.filter((event) => event.type.startsWith("store-"));
     expect(storeEvents.map((event) => event.type)).toEqual(["store-degraded"]);
