@@ -362,9 +362,6 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
   // that took longer to open than the check could wait is kept and checked once open: dropping it
   // every time would never let a connection slower to open than `timeoutMs` reach a primary.
   let replaceConnection = false;
-  client.on("ready", () => {
-    replaceConnection = false;
-  });
   let checkAt = 0;
   let checkDelayMs = REPLICA_CHECK_MIN_MS;
   let refusal: unknown;
@@ -376,7 +373,9 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
    * refuses, within `commandTimeoutMs` each: a primary clears `demoted`.
    */
   async function checkPrimary(commandTimeoutMs: number): Promise<void> {
+    // (Not open, or opening again by itself: a new connection either way.)
     if (replaceConnection && client.isReady) client.destroy();
+    replaceConnection = false;
     if (!client.isOpen) {
       connecting = client.connect().catch(() => undefined);
       waitedOnce = false;
