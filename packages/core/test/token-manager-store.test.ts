@@ -4,7 +4,7 @@
  * degraded mode.
  */
 import { describe, expect, it } from "vitest";
-import { OAuthError } from "../src/errors/errors.js";
+import { InvalidResponseError, OAuthError } from "../src/errors/errors.js";
 import type { TokenEvent } from "../src/manager/events.js";
 import { hashIdentityKey } from "../src/manager/identity.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
@@ -446,6 +446,49 @@ describe("token manager with a shared store", () => {
     expect(result.stored).toMatchObject({ set: { accessToken: "c-1" } });
     expect(result.stored).not.toHaveProperty("set.refreshToken");
     expect(result.presented).toEqual(["A:rt-1"]);
+  });
+
+  it("drops the refresh token from an absent shared set on a store that answers null for a missing key", async () => {
+    let clock = Date.parse("2026-12-06T12:00:00Z");
+    const now = () => clock;
+    const inner = createMemoryStore({ now });
+    // As a store on ioredis or a KV client answers: null, not undefined, for a key not there.
+    const store: Store = {
+      get: async (key) => (await inner.get(key)) ?? null,
+      set: (key, value, ttlMs) => inner.set(key, value, ttlMs),
+      delete: (key) => inner.delete(key),
+      acquire: (key, ttlMs) => inner.acquire(key, ttlMs),
+      compareAndDelete: (key, expected) => inner.compareAndDelete(key, expected),
+      compareAndSet: (key, expected, value, ttlMs) => inner.compareAndSet(key, expected, value, ttlMs),
+    };
+    const key = `tokenkeep:token:${await hashIdentityKey("")}`;
+    let created = 0;
+    const bad = () => new InvalidResponseError("502", { status: 502, transient: true });
+    const manager = createTokenManager({
+      now,
+      retry: { retries: 0 },
+      refreshAheadRatio: 1,
+      shared: shareStore(store),
+      creator: async () => {
+        if (++created > 1) throw bad();
+        return { access_token: "c-1", expires_in: 60, refresh_token: "rt-1" };
+      },
+      refresher: async () => {
+        throw bad(); // in doubt: rt-1 is dropped
+      },
+    });
+    try {
+      await manager.getToken();
+      await inner.delete(key); // the shared set is gone (evicted, expired early)
+      clock += 60_000;
+      await expect(manager.getToken()).rejects.toMatchObject({ status: 502 });
+      // The copy without rt-1 is written all the same, so no other instance presents rt-1 again.
+      const stored = await inner.get(key);
+      expect(stored).toMatchObject({ set: { accessToken: "c-1" } });
+      expect(stored).not.toHaveProperty("set.refreshToken");
+    } finally {
+      await manager.dispose();
+    }
   });
 
   it("ignores a store value it cannot read", async () => {

@@ -297,6 +297,11 @@ describe.skipIf(!url)("createRedisStore on a real Redis", () => {
     expect(await step2.get("from-plain")).toEqual({ unreadable: true });
     expect(await old.compareAndDelete("from-step2", "n")).toBe(false);
     expect(await step1.compareAndDelete("from-step2", "n")).toBe(true);
+    // compareAndSet compares what it opens, with any of its keys, and seals with encryptionKey.
+    expect(await old.compareAndSet("from-plain", "p", "x", 60_000)).toBe(false); // unreadable there
+    expect(await step2.compareAndSet("from-old", "o", "o2", 60_000)).toBe(true);
+    expect(await step1.get("from-old")).toBe("o2");
+    expect(await old.get("from-old")).toEqual({ unreadable: true }); // sealed with the next key now
   });
 
   it("hands a lease to one holder at a time, with keys apart from values", async () => {

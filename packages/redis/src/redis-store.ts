@@ -357,25 +357,44 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
   // primary). The first check runs at the next command (a failover behind the endpoint is followed
   // at once), then each one waits twice as long as the one before, up to REPLICA_CHECK_MAX_MS.
   let demoted = false;
+  // Whether the next check replaces the open connection: it reached a replica (`READONLY`), or a
+  // check's `DEL` on it got no answer in time. Only such a connection is dropped. One a check opened
+  // that took longer to open than the check could wait is kept and checked once open: dropping it
+  // every time would never let a connection slower to open than `timeoutMs` reach a primary.
+  let replaceConnection = false;
   let checkAt = 0;
   let checkDelayMs = REPLICA_CHECK_MIN_MS;
   let refusal: unknown;
   let checking: Promise<void> | undefined;
   const checkKey = redisKey(keyPrefix, "l", "replica-check");
 
-  /** A new connection, then the write a replica refuses: a primary clears `demoted`. */
+  /**
+   * A new connection (in place of one that reached a replica or went mute), then the write a replica
+   * refuses, within `commandTimeoutMs` each: a primary clears `demoted`.
+   */
   async function checkPrimary(commandTimeoutMs: number): Promise<void> {
-    if (client.isReady) client.destroy();
+    // (Not open, or opening again by itself: a new connection either way.)
+    if (replaceConnection && client.isReady) client.destroy();
+    replaceConnection = false;
     if (!client.isOpen) {
       connecting = client.connect().catch(() => undefined);
       waitedOnce = false;
     }
+    let sent = false;
     try {
       await firstConnect("the replica check", commandTimeoutMs);
-      await sendCommand(["DEL", checkKey], checkKey, commandTimeoutMs);
+      sent = true;
+      // Bounded here too: a check that waited for ever would hold every command after it.
+      await withTimeout(
+        sendCommand(["DEL", checkKey], checkKey, commandTimeoutMs),
+        "the replica check",
+        commandTimeoutMs,
+      );
       demoted = false;
       checkDelayMs = REPLICA_CHECK_MIN_MS;
     } catch (error) {
+      // A replica's refusal, or no answer to the `DEL`: the next check replaces this connection.
+      if (isReadonlyReply(error) || (sent && error instanceof TimeoutError)) replaceConnection = true;
       refusal = error;
       checkAt = performance.now() + checkDelayMs;
       checkDelayMs = Math.min(checkDelayMs * 2, REPLICA_CHECK_MAX_MS);
@@ -429,10 +448,13 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
       try {
         return await sendCommand(args, key, commandTimeoutMs);
       } catch (error) {
-        if (isReadonlyReply(error) && !demoted) {
-          demoted = true;
-          refusal = error;
-          checkAt = 0;
+        if (isReadonlyReply(error)) {
+          replaceConnection = true;
+          if (!demoted) {
+            demoted = true;
+            refusal = error;
+            checkAt = 0;
+          }
         }
         throw error;
       }

@@ -72,6 +72,11 @@ describe.skipIf(!url)("on a 3-master Redis Cluster (createCluster)", () => {
     await release!();
     expect(await store.compareAndDelete("k0", { i: 0 })).toBe(true);
     expect(await store.get("k0")).toBeUndefined();
+    // compareAndSet too: its SET NX and its script reach the owner of each key's slot.
+    expect(await store.compareAndSet("k0", undefined, { i: 0 }, 60_000)).toBe(true);
+    for (let i = 0; i < 30; i++)
+      expect(await store.compareAndSet(`k${i}`, { i }, { i: i + 100 }, 60_000)).toBe(true);
+    for (let i = 0; i < 30; i++) expect(await store.get(`k${i}`)).toEqual({ i: i + 100 });
   }, 30_000);
 
   it("3 instances under load keep one token fetch per expiry while the key's slot migrates", async () => {

@@ -3,7 +3,7 @@ import { createTokenManager, isNetworkError, isTimeoutError, type TokenEvent } f
 import { createRotationCoordinator } from "@tokenkeep/core/rotation";
 import { shareStore } from "@tokenkeep/core/shared";
 import { createClient } from "redis";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { isStoreError } from "../src/errors.js";
@@ -31,6 +31,14 @@ describe.skipIf(!url)("a store created from url", () => {
     const store = createRedisStore(options);
     stores.push(store);
     return store;
+  };
+  /** Polls `done` on real timers until it holds (`vi.waitFor` would move a fake clock too). */
+  const until = async (done: () => boolean, timeoutMs = 5_000) => {
+    const giveUpAt = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > giveUpAt) throw new Error(`not done within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   };
   /** A client of the test's own on `port`, closed when the test ends. */
   const admin = async (port: number, password?: string) => {
@@ -121,6 +129,105 @@ describe.skipIf(!url)("a store created from url", () => {
     expect(await adminB.dbSize()).toBeGreaterThanOrEqual(3); // written on b, the new primary
   });
 
+  it("a primary again, but slower to connect than timeoutMs: the connection a check opened is kept and checked once open", async () => {
+    const redis = await startRedisServer();
+    servers.push(redis);
+    const node = await admin(redis.port);
+    proxy = await startTcpProxy(redis.port);
+    const store = open({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      keyPrefix: uniquePrefix("slow-open"),
+      timeoutMs: 250,
+    });
+    // (Asked again until answered: on a loaded machine the first connection may take longer.)
+    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
+    const dead = await startRedisServer();
+    await dead.stop();
+    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
+    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
+      timeout: 5_000,
+    });
+    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    const connections = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    const before = await connections();
+    // A primary again, behind an endpoint where a new connection takes 3 times as long to open as a
+    // command may take (a handshake far away); open connections stay fast. The checks' schedule
+    // runs on a fake clock, moved past the next check before each try.
+    proxy.openDelayMs = 750;
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      // The first check opens a new connection, and gives up waiting for it after timeoutMs; the
+      // next ones wait for that connection, then find the primary through it.
+      await vi.waitFor(
+        async () => {
+          vi.advanceTimersByTime(30_000);
+          expect(await store.get("k")).toBe("v");
+        },
+        { timeout: 3_000, interval: 50 },
+      );
+    } finally {
+      vi.useRealTimers();
+    }
+    await store.set("k", "w", 60_000);
+    expect(await store.get("k")).toBe("w");
+    expect((await connections()) - before).toBe(1); // the one the first check opened
+  });
+
+  it("a check whose write never gets an answer fails after timeoutMs, and the next one replaces that connection", async () => {
+    const redis = await startRedisServer();
+    servers.push(redis);
+    const node = await admin(redis.port);
+    proxy = await startTcpProxy(redis.port);
+    const store = open({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      keyPrefix: uniquePrefix("mute"),
+      timeoutMs: 250,
+    });
+    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
+    const dead = await startRedisServer();
+    await dead.stop();
+    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
+    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
+      timeout: 5_000,
+    });
+    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    const connections = async () =>
+      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    vi.useFakeTimers({ toFake: ["performance"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    // Writes held back: the check opens a connection, and its DEL waits. Then the endpoint goes
+    // mute (its answer never arrives), as a connection to a node cut off after it opened.
+    await node.sendCommand(["CLIENT", "PAUSE", "60000", "WRITE"]);
+    const before = await connections();
+    // Commands wait for the check, each at most timeoutMs; once it gives up on its DEL, they fail at
+    // once with its error.
+    let failure: unknown;
+    for (let tries = 0; tries < 10; tries++) {
+      failure = await store.get("k").catch((error: unknown) => error);
+      if (/the replica check took longer/.test(String((failure as Error).message))) break;
+    }
+    expect((failure as Error).message).toBe("redis store: the replica check took longer than 250 ms");
+    expect((await connections()) - before).toBe(1);
+    proxy.freeze();
+    await node.sendCommand(["CLIENT", "UNPAUSE"]);
+    // The next check is not stuck behind that one: it replaces the connection.
+    vi.advanceTimersByTime(30_000);
+    await expect(store.get("k")).rejects.toThrow(/250 ms/);
+    expect((await connections()) - before).toBe(2);
+    // Once the endpoint answers, a check finds the primary.
+    proxy.thaw();
+    await vi.waitFor(
+      async () => {
+        vi.advanceTimersByTime(30_000);
+        expect(await store.get("k")).toBe("v");
+      },
+      { timeout: 3_000, interval: 50 },
+    );
+  });
+
   it("the only node made a replica (REPLICAOF): failures name READONLY, one degraded period, no reconnection storm", async () => {
     const password = mintSecret("the Redis password");
     const redis = await startRedisServer(["--requirepass", password]);
@@ -152,7 +259,11 @@ describe.skipIf(!url)("a store created from url", () => {
     await dead.stop();
     await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
     const before = await connections();
-    const demotedAt = performance.now();
+    // The checks' schedule runs on a fake clock: still while the commands below run, moved on after.
+    vi.useFakeTimers({ toFake: ["performance"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
 
     const failures: unknown[] = [];
     for (let round = 0; round < 20; round++) {
@@ -188,22 +299,35 @@ describe.skipIf(!url)("a store created from url", () => {
     const refused = await rotation.rotate("rt-1").catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: "ERR_TOKENKEEP_STORE_UNAVAILABLE", transient: true });
     expect(String(((refused as Error).cause as Error).message)).toContain("read-only replica");
-    await vi.waitFor(() => expect(manager.stats().storeFailures).toBeGreaterThan(10));
+    expectNoSecretIn(
+      inspect(refused, { showHidden: true, depth: 10 }),
+      { "the password": password },
+      "the rotation error and its causes",
+    );
+    await until(() => manager.stats().storeFailures > 10);
     const storeEvents = events.filter((event) => event.type.startsWith("store-"));
     expect(storeEvents.map((event) => event.type)).toEqual(["store-degraded"]);
     expect(String((storeEvents[0]!.error as Error).message)).toContain("read-only replica");
     expectNoSecretIn(inspect(storeEvents, { depth: 10 }), { "the password": password }, "the events");
-    // 60 commands and the probes: one new connection per check, and the checks 1 s, then 2 s... apart
-    // (one while this machine is fast: the second is due a second after the first).
-    const elapsedS = (performance.now() - demotedAt) / 1000;
-    expect((await connections()) - before).toBeLessThanOrEqual(1 + Math.floor(Math.log2(1 + elapsedS)));
+    // 60 commands and the probes, within a second: one check (at the first command after the
+    // READONLY reply), so one new connection; the next check is due a second after it.
+    expect((await connections()) - before).toBe(1);
+    vi.advanceTimersByTime(999);
+    await expect(store.get("before")).rejects.toThrow(/READONLY/);
+    expect((await connections()) - before).toBe(1);
+    vi.advanceTimersByTime(1);
+    await expect(store.get("before")).rejects.toThrow(/READONLY/); // the second check
+    expect((await connections()) - before).toBe(2);
+    // Then 2 s later, not 1 s.
+    vi.advanceTimersByTime(1_999);
+    await expect(store.get("before")).rejects.toThrow(/READONLY/);
+    expect((await connections()) - before).toBe(2);
 
     // A primary again: the next check finds it, and sharing resumes.
     await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
-    await vi.waitFor(() => expect(manager.stats().storeDegraded).toBe(false), {
-      timeout: 8_000,
-      interval: 50,
-    });
+    vi.advanceTimersByTime(1);
+    await until(() => !manager.stats().storeDegraded);
+    expect((await connections()) - before).toBe(3);
     expect(await store.get("before")).toBe("kept");
     await store.set("k", "v", 60_000);
     expect(events.filter((event) => event.type.startsWith("store-")).map((event) => event.type)).toEqual([

@@ -203,7 +203,8 @@ export function shareStore(store: Store, options?: ShareStoreOptions): SharedSto
             const stripped = { set: rest, obtainedAt: found?.obtainedAt ?? 0 } as unknown as JsonValue;
             const written = await link.call((s) =>
               s.compareAndSet
-                ? s.compareAndSet(at, value, stripped, DEFAULT_REDEEMED_TTL_MS)
+                ? // A `null` read is a missing key too (common clients answer so): only while absent.
+                  s.compareAndSet(at, value ?? undefined, stripped, DEFAULT_REDEEMED_TTL_MS)
                 : s.set(at, stripped, DEFAULT_REDEEMED_TTL_MS).then(() => true),
             );
             if (written !== false) return;

@@ -14,6 +14,11 @@ export interface TcpProxy {
   thaw(): void;
   /** Delay added to every chunk from now on (0 by default). */
   latencyMs: number;
+  /**
+   * How long a connection opened from now on forwards nothing, either way (0 by default): a server
+   * slow to accept a new connection (a handshake far away), while open ones stay fast.
+   */
+  openDelayMs: number;
   /** Port of the server on 127.0.0.1 that new connections reach. */
   targetPort: number;
   close(): Promise<void>;
@@ -22,14 +27,15 @@ export interface TcpProxy {
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let frozen = false;
-  const control = { latencyMs: 0, targetPort };
+  const control = { latencyMs: 0, openDelayMs: 0, targetPort };
   const server = createServer((inbound) => {
     const outbound = connect(control.targetPort, "127.0.0.1");
     const pair: [Socket, Socket] = [inbound, outbound];
     pairs.add(pair);
+    const openAt = Date.now() + control.openDelayMs;
     // Each direction keeps its chunks in order: a chunk never leaves before the one ahead of it.
     const forward = (from: Socket, to: Socket) => {
-      let lastDue = 0;
+      let lastDue = openAt;
       from.on("data", (chunk: Buffer) => {
         if (control.latencyMs === 0 && lastDue <= Date.now()) {
           to.write(chunk);
@@ -63,6 +69,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     set latencyMs(ms: number) {
       control.latencyMs = ms;
+    },
+    get openDelayMs() {
+      return control.openDelayMs;
+    },
+    set openDelayMs(ms: number) {
+      control.openDelayMs = ms;
     },
     get targetPort() {
       return control.targetPort;
