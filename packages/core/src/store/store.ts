@@ -26,8 +26,10 @@ export interface Store {
    * The value stored under `key`, or `undefined` when absent or expired. An entry that is there but
    * that this store cannot read (sealed with another encryption key, say) is not absent: resolve a
    * value no tokenkeep record decodes from, such as `{ unreadable: true }` (as `@tokenkeep/redis`
-   * does). The token manager takes it as a miss and fetches; the rotation coordinator refuses the
-   * refresh token (it may have been redeemed), where `undefined` would let it be presented again.
+   * does). The token manager takes it as a miss and fetches; the rotation coordinator takes the
+   * refresh token as in doubt (it may have been redeemed): never presented again unless
+   * `verifyUnredeemed` says the server did not redeem it, where `undefined` would let it be
+   * presented again at once.
    */
   get(key: string): Promise<JsonValue | undefined>;
   /** Stores `value` under `key` for `ttlMs` milliseconds (> 0), replacing any previous value. */
