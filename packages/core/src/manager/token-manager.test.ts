@@ -920,6 +920,32 @@ describe("createTokenManager: dispose", () => {
     expect(await rejected(manager.getToken())).toMatchObject({ code: "ERR_TOKENKEEP_DISPOSED" });
     expect(manager.stats()).toMatchObject({ entries: 0, inFlight: 0 });
   });
+
+  it("settles an invalidate waiting on a hanging store, although dispose clears the store call's timer", async () => {
+    const time = createFakeTime();
+    const memory = createMemoryStore();
+    let hang = false;
+    const manager = createTokenManager({
+      creator: async () => ({ access_token: "at-1", expires_in: HOUR_S }),
+      now: time.now,
+      timers: time.timers,
+      shared: shareStore({
+        get: (key) => (hang ? new Promise<never>(() => {}) : memory.get(key)),
+        set: (key, value, ttlMs) => memory.set(key, value, ttlMs),
+        delete: (key) => memory.delete(key),
+      }),
+    });
+    const set = await manager.getToken();
+    hang = true;
+    let outcome: unknown = "pending";
+    void manager.invalidate(set).then((dropped) => (outcome = dropped));
+    await time.settle();
+    await manager.dispose();
+    await time.settle();
+    // Its cached copy was dropped before the dispose; the store's copy is left alone.
+    expect(outcome).toBe(true);
+    expect(time.pending()).toBe(0);
+  });
 });
 
 describe("createTokenManager: options", () => {

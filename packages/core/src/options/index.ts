@@ -3,7 +3,8 @@
  * `@tokenkeep/core/options`: option validation for packages that build on core (grants, stores),
  * so every tokenkeep factory reports bad options the same way: `validate` with the small rules
  * core itself uses, or `parseOptions` with any synchronous Standard Schema (zod, valibot, arktype...).
- * Both reject unknown keys, naming the nearest known one.
+ * Both reject unknown keys, naming the nearest known one (a zod object taking other keys, such as a
+ * `looseObject` or one with a `catchall`, leaves them to its schema).
  */
 
 // Named exports, not a namespace object: a bundle keeps only the rules it uses. Import them as

@@ -84,6 +84,29 @@ describe("parseOptions", () => {
     });
   });
 
+  it("leaves the other keys of a zod object that takes them (loose or catchall) to the schema", () => {
+    const loose = z.looseObject({
+      timeoutMs: z.optional(z.number()),
+      nested: z.optional(z.object({ a: z.number() })),
+    });
+    expect(parseOptions(loose, { timeoutMs: 1, extra: "kept" }, "createThing")).toEqual({
+      timeoutMs: 1,
+      extra: "kept",
+    });
+    // Its own fields are still checked for unknown keys.
+    expect(thrown(() => parseOptions(loose, { nested: { a: 1, b: 2 } }, "createThing")).cause).toEqual([
+      "nested: unknown option `b` - did you mean `a`?",
+    ]);
+    const catchall = z.catchall(z.object({ name: z.string() }), z.number());
+    expect(parseOptions(catchall, { name: "n", retries: 2 }, "createThing")).toEqual({
+      name: "n",
+      retries: 2,
+    });
+    expect(thrown(() => parseOptions(catchall, { name: "n", retries: "two" }, "createThing")).cause).toEqual([
+      "retries: expected number",
+    ]);
+  });
+
   it("runs check on valid options only and throws its problems the same way", () => {
     const needsName = (options: { name?: string | undefined }) => (options.name ? [] : ["name: required"]);
     expect(parseOptions(schema, { name: "n" }, "createThing", needsName)).toEqual({ name: "n", mode: "a" });
@@ -142,7 +165,7 @@ describe("parseOptions", () => {
     expectNoSecretIn(JSON.stringify(arktypeError.cause), "s3cret", "the error's cause");
   });
 
-  it("takes any Standard Schema, and refuses one that validates asynchronously", () => {
+  it("takes any Standard Schema, and refuses one that validates asynchronously", async () => {
     const upper: StandardSchemaV1<unknown, string> = {
       "~standard": {
         version: 1,
@@ -158,8 +181,15 @@ describe("parseOptions", () => {
     const later: StandardSchemaV1 = {
       "~standard": { version: 1, vendor: "test", validate: async (value) => ({ value }) },
     };
-    expect(thrown(() => parseOptions(later, {}, "createThing")).message).toBe(
-      "the options schema of createThing must validate synchronously",
-    );
+    expect(thrown(() => parseOptions(later, {}, "createThing"))).toMatchObject({
+      code: INVALID_OPTIONS_CODE,
+      message: "the options schema of createThing must validate synchronously",
+    });
+    // A rejection of the promise nobody awaits is not left unhandled (vitest fails the run on one).
+    const failing: StandardSchemaV1 = {
+      "~standard": { version: 1, vendor: "test", validate: () => Promise.reject(new Error("no")) },
+    };
+    expect(thrown(() => parseOptions(failing, {}, "createThing")).code).toBe(INVALID_OPTIONS_CODE);
+    await new Promise((resolve) => setTimeout(resolve, 0));
   });
 });

@@ -1,4 +1,4 @@
-import { invalidOptions, isObject, problem, unknownKeys } from "./rules.js";
+import { INVALID_OPTIONS_CODE, invalidOptions, isObject, problem, unknownKeys } from "./rules.js";
 
 /** The Standard Schema v1 interface (https://standardschema.dev), copied as its authors recommend. */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
@@ -76,7 +76,10 @@ interface SchemaInternals {
   readonly shape?: Record<string, unknown>;
   readonly _zod?: {
     readonly def?: {
+      readonly type?: string;
       readonly shape?: Record<string, unknown>;
+      /** The schema of keys outside the shape: `never` for a strict object, absent for a stripping one. */
+      readonly catchall?: SchemaInternals;
       readonly innerType?: unknown;
       readonly in?: unknown;
     };
@@ -84,11 +87,17 @@ interface SchemaInternals {
 }
 
 /** The shape of an object schema, looking through optional/default/nullable/pipe wrappers. */
-function shapeOf(schema: unknown): Record<string, unknown> | undefined {
+/**
+ * The shape of an object schema, and whether it takes keys outside it (zod's `looseObject`,
+ * `.passthrough()`, `.catchall(schema)`): those keys are the schema's to judge, not unknown.
+ */
+function shapeOf(schema: unknown): { shape: Record<string, unknown>; open: boolean } | undefined {
   let current = schema as SchemaInternals | undefined;
   for (let depth = 0; current !== undefined && depth < 10; depth++) {
     const shape = current._zod?.def?.shape ?? current.shape;
-    if (isObject(shape)) return shape;
+    const catchall = current._zod?.def?.catchall;
+    if (isObject(shape))
+      return { shape, open: catchall !== undefined && catchall._zod?.def?.type !== "never" };
     current = (current._zod?.def?.innerType ?? current._zod?.def?.in) as SchemaInternals | undefined;
   }
   return undefined;
@@ -97,12 +106,15 @@ function shapeOf(schema: unknown): Record<string, unknown> | undefined {
 /**
  * Keys of `input` that an object schema (zod's, or any exposing `shape`) does not know, at every
  * depth where both the schema and the input are objects: each named with the nearest known key.
+ * An object schema that takes other keys (a zod `looseObject`, `.passthrough()`, `.catchall()`)
+ * has none unknown; its fields are still checked.
  * Schemas without a visible shape are not checked here (they may reject unknown keys themselves).
  */
 function unknownKeyProblems(schema: unknown, input: unknown, path: string): string[] {
-  const shape = shapeOf(schema);
-  if (shape === undefined || !isObject(input)) return [];
-  const problems = unknownKeys(input, Object.keys(shape), path);
+  const object = shapeOf(schema);
+  if (object === undefined || !isObject(input)) return [];
+  const { shape } = object;
+  const problems = object.open ? [] : unknownKeys(input, Object.keys(shape), path);
   for (const [key, field] of Object.entries(shape)) {
     problems.push(...unknownKeyProblems(field, input[key], path ? `${path}.${key}` : key));
   }
@@ -144,7 +156,11 @@ export function parseOptions<S extends StandardSchemaV1>(
   const standard = schema["~standard"];
   const result = standard.validate(input ?? {});
   if (result instanceof Promise) {
-    throw new TypeError(`the options schema of ${factoryName} must validate synchronously`);
+    // Its outcome is not awaited: a rejection must not surface later as an unhandled one.
+    result.catch(() => {});
+    throw Object.assign(new TypeError(`the options schema of ${factoryName} must validate synchronously`), {
+      code: INVALID_OPTIONS_CODE,
+    });
   }
   // Unknown keys are named here, with the nearest known one; a strict schema's own report of them goes.
   const unknown = unknownKeyProblems(schema, input ?? {}, "");

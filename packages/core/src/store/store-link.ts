@@ -9,6 +9,8 @@
  *   from the probe or from a call. The probe timer runs only while degraded;
  * - once closed (its owner was disposed) it calls the store no more: every call is `FAILED` at once,
  *   no probe is armed, and a probe or call still running when it closed neither re-arms nor reports.
+ *   A call still running is `FAILED` at the close, not at its timeout: its owner clears every timer
+ *   right after, so a call to a hanging store (an `invalidate` waiting on it) would never settle.
  */
 import { createDeadline, notWithin, within } from "../internal/deadline.js";
 import type { TimerSet } from "../internal/timers.js";
@@ -35,7 +37,10 @@ export interface StoreLink {
   call<T>(operation: (store: Store) => Promise<T>): Promise<T | typeof FAILED>;
   /** Failure counters and the degraded state. */
   state(): StoreLinkState;
-  /** Stops every use of the store for good: calls are `FAILED`, the probe stops. Idempotent. */
+  /**
+   * Stops every use of the store for good: calls are `FAILED`, those still running too (at once),
+   * and the probe stops. Idempotent.
+   */
   close(): void;
 }
 
@@ -61,11 +66,13 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
   let degradedSince: number | undefined;
   let cancelProbe: (() => void) | undefined;
   let closed = false;
+  // Aborted by `close`: ends every call still running, since the timer of its timeout is about to go.
+  const lifetime = new AbortController();
 
   const withTimeout = <T>(promise: Promise<T>) =>
     within(
       promise,
-      createDeadline(timers, undefined, timeoutMs, () => notWithin("store did not answer", timeoutMs)),
+      createDeadline(timers, lifetime.signal, timeoutMs, () => notWithin("store did not answer", timeoutMs)),
     );
 
   const recovered = () => {
@@ -123,6 +130,7 @@ export function createStoreLink(options: StoreLinkOptions): StoreLink {
     },
     close() {
       closed = true;
+      lifetime.abort();
       cancelProbe?.();
     },
   };
