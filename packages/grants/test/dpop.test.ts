@@ -40,7 +40,13 @@ async function startResourceServer(issuer: string) {
   const seen: Seen[] = [];
   const jtis = new Set<unknown>();
   const revoked = new Set<string>();
-  const nonce = "rs-nonce-1";
+  // `fixed`: one nonce for ever; `single-use`: each nonce is spent by the request that carries it and
+  // every answer gives the next (strictly single-use nonces); `always`: every request is challenged.
+  const nonces = { mode: "fixed" as "fixed" | "single-use" | "always", current: "rs-nonce-1", issued: 1 };
+  const next = () => {
+    nonces.current = `rs-nonce-${++nonces.issued}`;
+    return nonces.current;
+  };
   let base = "";
   const deny = (response: ServerResponse, error: string, extra: Record<string, string> = {}) => {
     response.writeHead(401, { "www-authenticate": `DPoP error="${error}", algs="ES256 EdDSA"`, ...extra });
@@ -70,10 +76,12 @@ async function startResourceServer(issuer: string) {
     jtis.add(proof.payload.jti);
     const base_ = { scheme, proof: proof.payload, token };
     if (checks.includes(false)) return { ...base_, status: deny(response, "invalid_dpop_proof") };
-    if (proof.payload.nonce !== nonce) {
-      return { ...base_, status: deny(response, "use_dpop_nonce", { "dpop-nonce": nonce }) };
+    if (proof.payload.nonce !== nonces.current || nonces.mode === "always") {
+      const fresh = nonces.mode === "fixed" ? nonces.current : next();
+      return { ...base_, status: deny(response, "use_dpop_nonce", { "dpop-nonce": fresh }) };
     }
     if (revoked.has(token)) return { ...base_, status: deny(response, "invalid_token") };
+    if (nonces.mode === "single-use") response.setHeader("dpop-nonce", next());
     response.writeHead(200, { "content-type": "application/json" });
     response.end(JSON.stringify({ ok: true }));
     return { ...base_, status: 200 };
@@ -87,7 +95,7 @@ async function startResourceServer(issuer: string) {
     );
   });
   base = server.url;
-  return Object.assign(server, { seen, revoked });
+  return Object.assign(server, { seen, revoked, nonces });
 }
 
 let op: OidcProviderServer;
@@ -238,6 +246,79 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect(seen.map((entry) => entry.status)).toEqual([401, 200]);
     expectOtherSecret(seen[1]!.token, old, "the replayed access token");
     expect(seen[1]!.proof!.jti).not.toBe(seen[0]!.proof!.jti);
+    await manager.dispose();
+  });
+
+  it("keeps the token on a 401 invalid_dpop_proof: the proof was wrong, not the token", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    // Proofs of another key than the token's: the resource server refuses each, invalid_dpop_proof.
+    const wrongKey = createDPoP().fetch;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: wrongKey });
+    const token = (await manager.getToken()).accessToken;
+    const before = rs.seen.length;
+    const response = await authFetch(`${rs.url}/a`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/invalid_dpop_proof/);
+    expect(rs.seen.slice(before).map((entry) => entry.status)).toEqual([401]);
+    expect(created()).toBe(1);
+    expect((await manager.getToken()).accessToken).toBe(token);
+    // ky's hooks follow the same rule.
+    const api = ky.create({
+      fetch: wrongKey,
+      retry: 0,
+      hooks: createKyHooks(manager, { origins: [rs.url], fetch: wrongKey }),
+    });
+    await expect(api.get(`${rs.url}/b`)).rejects.toMatchObject({ response: { status: 401 } });
+    expect(created()).toBe(1);
+    await manager.dispose();
+  });
+
+  it("keeps the token when a nonce challenge outlasts the proof's one retry", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    expect((await authFetch(`${rs.url}/warm`)).status).toBe(200);
+    rs.nonces.mode = "always";
+    try {
+      const before = rs.seen.length;
+      const response = await authFetch(`${rs.url}/a`);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toMatch(/use_dpop_nonce/);
+      expect(rs.seen.slice(before).map((entry) => entry.status)).toEqual([401, 401]);
+      expect(created()).toBe(1);
+    } finally {
+      rs.nonces.mode = "fixed";
+    }
+    expect((await authFetch(`${rs.url}/b`)).status).toBe(200); // the same token, the new nonce
+    expect(created()).toBe(1);
+    await manager.dispose();
+  });
+
+  it("with single-use nonces, concurrent calls may get a 401 use_dpop_nonce, never lose the token", async () => {
+    // Every call races for the one nonce remembered for the origin: the first to arrive spends it, and
+    // a call whose retry carries a nonce another call spent meanwhile is answered 401 (documented).
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    expect((await authFetch(`${rs.url}/warm`)).status).toBe(200);
+    rs.nonces.mode = "single-use";
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => (await authFetch(`${rs.url}/${i}`)).status),
+      );
+      expect(statuses).toContain(200);
+      expect(statuses.every((status) => status === 200 || status === 401)).toBe(true);
+      expect(created()).toBe(1);
+      // One call at a time, each answer's nonce serves the next call: no 401 reaches the caller.
+      for (let i = 0; i < 3; i++) expect((await authFetch(`${rs.url}/s${i}`)).status).toBe(200);
+    } finally {
+      rs.nonces.mode = "fixed";
+    }
+    expect(created()).toBe(1);
     await manager.dispose();
   });
 

@@ -30,7 +30,9 @@ export interface DPoP {
    * (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`) is answered by sending the request
    * once more with the nonce; an authorization server's (400 `use_dpop_nonce`) is returned as it
    * is, for the grant to send again with fresh credentials (every creator, revocation and
-   * introspection of this package does, once: a client assertion cannot be sent twice).
+   * introspection of this package does, once: a client assertion cannot be sent twice). With a
+   * server whose nonces are single-use, concurrent requests race for the one remembered nonce: a
+   * request whose retry carries a nonce another spent first gets the 401 `use_dpop_nonce`.
    * @param fetch the `fetch` to wrap (default: `globalThis.fetch`, looked up per call)
    */
   wrap(fetch?: typeof globalThis.fetch): typeof globalThis.fetch;
