@@ -371,6 +371,47 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect(decodeJwt(headers[3]!)).toHaveProperty("ath");
   });
 
+  it("refuses, at first use and for good, a key pair whose halves are two keys of one kind", async () => {
+    const generate = async () =>
+      (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+        "sign",
+        "verify",
+      ])) as CryptoKeyPair;
+    const [one, two] = [await generate(), await generate()];
+    const dpop = createDPoP({ keyPair: { privateKey: one.privateKey, publicKey: two.publicKey } });
+    let proofs = 0; // requests that left with a proof (discovery's GETs carry none)
+    const counted = dpop.wrap(async (input, init) => {
+      if (input instanceof Request && input.headers.has("dpop")) proofs++; // the wrapper sends Requests
+      return fetch(input, init);
+    });
+    const expected = {
+      name: "TypeError",
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: expect.stringMatching(
+        /^invalid createDPoP options: keyPair: the public key is not the private/,
+      ),
+    };
+    // Through a grant and a manager: a permanent options error, not a network failure retried.
+    const manager = createTokenManager({ creator: grant(counted) });
+    await expect(manager.getToken()).rejects.toMatchObject(expected);
+    expect(manager.stats()).toMatchObject({ creatorCalls: 1, retries: 0 });
+    await manager.dispose();
+    // Through a grant that sends with ky, and straight through the wrapper.
+    const viaKy = clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+      ky: ky.create({ fetch: counted }),
+    });
+    await expect(viaKy()).rejects.toMatchObject(expected);
+    await expect(counted(`${rs.url}/token`, { method: "POST" })).rejects.toMatchObject(expected);
+    await expect(dpop.thumbprint()).rejects.toMatchObject(expected);
+    expect(proofs).toBe(0); // no request ever left with a proof no server could verify
+    // The two halves of one pair pass the same check.
+    const good = createDPoP({ keyPair: one });
+    expect(await good.thumbprint()).toBe(await calculateJwkThumbprint(await exportJWK(one.publicKey)));
+  });
+
   it("refuses a key pair it cannot sign proofs with or put in them", async () => {
     const keyPair = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
       "sign",
