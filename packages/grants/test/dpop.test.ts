@@ -388,7 +388,7 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
       name: "TypeError",
       code: "ERR_TOKENKEEP_INVALID_OPTIONS",
       message: expect.stringMatching(
-        /^invalid createDPoP options: keyPair: the public key is not the private/,
+        /^invalid createDPoP options: keyPair: its public key is not the private key's own half/,
       ),
     };
     // Through a grant and a manager: a permanent options error, not a network failure retried.

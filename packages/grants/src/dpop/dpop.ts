@@ -95,7 +95,7 @@ async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
     const signature = await crypto.subtle.sign(algorithm, pair.privateKey, probe);
     if (!(await crypto.subtle.verify(algorithm, verifier, signature, probe))) {
       throw rules.invalidOptions("createDPoP", [
-        "keyPair: the public key is not the private key's own half (a signature by the private key does not verify with it): pass the two keys of one pair",
+        "keyPair: its public key is not the private key's own half: pass the two keys of one pair",
       ]);
     }
   }
