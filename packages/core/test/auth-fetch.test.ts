@@ -141,6 +141,36 @@ describe("createAuthFetch", () => {
     expect(creatorCalls()).toBe(2);
   });
 
+  it("renews only on a 401 whose challenge for the token's scheme names no error or invalid_token", async () => {
+    const { api, manager, creatorCalls } = await setup({ unauthorizedCooldownMs: 0 });
+    const challenges = new Map<string, string | undefined>([
+      // About the request, not the token: kept, the 401 returned (RFC 6750 3.1, RFC 9449 7.1).
+      ["/proof", 'DPoP error="invalid_dpop_proof", Bearer realm="api", error="invalid_request"'],
+      ["/scope", 'Bearer realm="api", error=insufficient_scope, scope="a, b error=invalid_token"'],
+      ["/nonce", 'Bearer error="use_dpop_nonce", error_description="a, b"'],
+      // The token is bad, or the server does not say why: renewed.
+      ["/token", 'Basic realm="x", error="invalid_request", bearer realm="api", error="invalid_token"'],
+      ["/bare", 'Bearer realm="api"'],
+      ["/none", undefined],
+      ["/other", 'DPoP error="invalid_dpop_proof"'],
+    ]);
+    for (const [path, challenge] of challenges) {
+      api.routes.set(path, (_request, response) => {
+        response.writeHead(401, challenge === undefined ? {} : { "www-authenticate": challenge });
+        response.end();
+      });
+    }
+    const authFetch = createAuthFetch(manager, { origins: [api.origin] });
+    expect((await authFetch(`${api.origin}/warm`)).status).toBe(200);
+    const renewed: string[] = [];
+    for (const path of challenges.keys()) {
+      const before = creatorCalls();
+      expect((await authFetch(`${api.origin}${path}`)).status).toBe(401);
+      if (creatorCalls() > before) renewed.push(path);
+    }
+    expect(renewed).toEqual(["/token", "/bare", "/none", "/other"]);
+  });
+
   it("rejects with the token error when no new token can be had after a 401", async () => {
     const { api } = await setup();
     let calls = 0;

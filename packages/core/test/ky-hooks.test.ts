@@ -97,6 +97,19 @@ describe("createKyHooks", () => {
     expect(creatorCalls()).toBe(0);
   });
 
+  it("keeps the token on a 401 about the request, not the token (error other than invalid_token)", async () => {
+    const { api, manager, creatorCalls } = await setup();
+    api.routes.set("/scope", (_request, response) => {
+      response.writeHead(401, { "www-authenticate": 'Bearer error="insufficient_scope", scope="write"' });
+      response.end();
+    });
+    const client = ky.create({ retry: 0, hooks: createKyHooks(manager, { origins: [api.origin] }) });
+    await expect(client.get(`${api.origin}/scope`)).rejects.toSatisfy(isHTTPError);
+    expect(await client.get(`${api.origin}/items`).json()).toMatchObject({ ok: true });
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer token-1", "Bearer token-1"]);
+    expect(creatorCalls()).toBe(1);
+  });
+
   it("does not replay a body ky no longer holds (retry: 0), but still invalidates the token", async () => {
     const { api, manager, creatorCalls } = await setup();
     const client = ky.create({

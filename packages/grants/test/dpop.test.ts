@@ -40,7 +40,13 @@ async function startResourceServer(issuer: string) {
   const seen: Seen[] = [];
   const jtis = new Set<unknown>();
   const revoked = new Set<string>();
-  const nonce = "rs-nonce-1";
+  // `fixed`: one nonce for ever; `single-use`: each nonce is spent by the request that carries it and
+  // every answer gives the next (strictly single-use nonces); `always`: every request is challenged.
+  const nonces = { mode: "fixed" as "fixed" | "single-use" | "always", current: "rs-nonce-1", issued: 1 };
+  const next = () => {
+    nonces.current = `rs-nonce-${++nonces.issued}`;
+    return nonces.current;
+  };
   let base = "";
   const deny = (response: ServerResponse, error: string, extra: Record<string, string> = {}) => {
     response.writeHead(401, { "www-authenticate": `DPoP error="${error}", algs="ES256 EdDSA"`, ...extra });
@@ -70,10 +76,12 @@ async function startResourceServer(issuer: string) {
     jtis.add(proof.payload.jti);
     const base_ = { scheme, proof: proof.payload, token };
     if (checks.includes(false)) return { ...base_, status: deny(response, "invalid_dpop_proof") };
-    if (proof.payload.nonce !== nonce) {
-      return { ...base_, status: deny(response, "use_dpop_nonce", { "dpop-nonce": nonce }) };
+    if (proof.payload.nonce !== nonces.current || nonces.mode === "always") {
+      const fresh = nonces.mode === "fixed" ? nonces.current : next();
+      return { ...base_, status: deny(response, "use_dpop_nonce", { "dpop-nonce": fresh }) };
     }
     if (revoked.has(token)) return { ...base_, status: deny(response, "invalid_token") };
+    if (nonces.mode === "single-use") response.setHeader("dpop-nonce", next());
     response.writeHead(200, { "content-type": "application/json" });
     response.end(JSON.stringify({ ok: true }));
     return { ...base_, status: 200 };
@@ -87,7 +95,7 @@ async function startResourceServer(issuer: string) {
     );
   });
   base = server.url;
-  return Object.assign(server, { seen, revoked });
+  return Object.assign(server, { seen, revoked, nonces });
 }
 
 let op: OidcProviderServer;
@@ -241,6 +249,79 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     await manager.dispose();
   });
 
+  it("keeps the token on a 401 invalid_dpop_proof: the proof was wrong, not the token", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    // Proofs of another key than the token's: the resource server refuses each, invalid_dpop_proof.
+    const wrongKey = createDPoP().fetch;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: wrongKey });
+    const token = (await manager.getToken()).accessToken;
+    const before = rs.seen.length;
+    const response = await authFetch(`${rs.url}/a`);
+    expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toMatch(/invalid_dpop_proof/);
+    expect(rs.seen.slice(before).map((entry) => entry.status)).toEqual([401]);
+    expect(created()).toBe(1);
+    expect((await manager.getToken()).accessToken).toBe(token);
+    // ky's hooks follow the same rule.
+    const api = ky.create({
+      fetch: wrongKey,
+      retry: 0,
+      hooks: createKyHooks(manager, { origins: [rs.url], fetch: wrongKey }),
+    });
+    await expect(api.get(`${rs.url}/b`)).rejects.toMatchObject({ response: { status: 401 } });
+    expect(created()).toBe(1);
+    await manager.dispose();
+  });
+
+  it("keeps the token when a nonce challenge outlasts the proof's one retry", async () => {
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    expect((await authFetch(`${rs.url}/warm`)).status).toBe(200);
+    rs.nonces.mode = "always";
+    try {
+      const before = rs.seen.length;
+      const response = await authFetch(`${rs.url}/a`);
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toMatch(/use_dpop_nonce/);
+      expect(rs.seen.slice(before).map((entry) => entry.status)).toEqual([401, 401]);
+      expect(created()).toBe(1);
+    } finally {
+      rs.nonces.mode = "fixed";
+    }
+    expect((await authFetch(`${rs.url}/b`)).status).toBe(200); // the same token, the new nonce
+    expect(created()).toBe(1);
+    await manager.dispose();
+  });
+
+  it("with single-use nonces, concurrent calls may get a 401 use_dpop_nonce, never lose the token", async () => {
+    // Every call races for the one nonce remembered for the origin: the first to arrive spends it, and
+    // a call whose retry carries a nonce another call spent meanwhile is answered 401 (documented).
+    const dpop = createDPoP();
+    const manager = createTokenManager({ creator: grant(dpop.fetch) });
+    const created = () => manager.stats().creatorCalls;
+    const authFetch = createAuthFetch(manager, { origins: [rs.url], fetch: dpop.fetch });
+    expect((await authFetch(`${rs.url}/warm`)).status).toBe(200);
+    rs.nonces.mode = "single-use";
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => (await authFetch(`${rs.url}/${i}`)).status),
+      );
+      expect(statuses).toContain(200);
+      expect(statuses.every((status) => status === 200 || status === 401)).toBe(true);
+      expect(created()).toBe(1);
+      // One call at a time, each answer's nonce serves the next call: no 401 reaches the caller.
+      for (let i = 0; i < 3; i++) expect((await authFetch(`${rs.url}/s${i}`)).status).toBe(200);
+    } finally {
+      rs.nonces.mode = "fixed";
+    }
+    expect(created()).toBe(1);
+    await manager.dispose();
+  });
+
   it("works through ky with createKyHooks, and with a supplied Ed25519 key (EdDSA)", async () => {
     const keyPair = (await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
       "sign",
@@ -288,6 +369,47 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect(headers.map((header) => header !== null)).toEqual([false, false, true, true]);
     expect(decodeJwt(headers[2]!)).not.toHaveProperty("ath");
     expect(decodeJwt(headers[3]!)).toHaveProperty("ath");
+  });
+
+  it("refuses, at first use and for good, a key pair whose halves are two keys of one kind", async () => {
+    const generate = async () =>
+      (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+        "sign",
+        "verify",
+      ])) as CryptoKeyPair;
+    const [one, two] = [await generate(), await generate()];
+    const dpop = createDPoP({ keyPair: { privateKey: one.privateKey, publicKey: two.publicKey } });
+    let proofs = 0; // requests that left with a proof (discovery's GETs carry none)
+    const counted = dpop.wrap(async (input, init) => {
+      if (input instanceof Request && input.headers.has("dpop")) proofs++; // the wrapper sends Requests
+      return fetch(input, init);
+    });
+    const expected = {
+      name: "TypeError",
+      code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      message: expect.stringMatching(
+        /^invalid createDPoP options: keyPair: its public key is not the private key's own half/,
+      ),
+    };
+    // Through a grant and a manager: a permanent options error, not a network failure retried.
+    const manager = createTokenManager({ creator: grant(counted) });
+    await expect(manager.getToken()).rejects.toMatchObject(expected);
+    expect(manager.stats()).toMatchObject({ creatorCalls: 1, retries: 0 });
+    await manager.dispose();
+    // Through a grant that sends with ky, and straight through the wrapper.
+    const viaKy = clientCredentialsGrant({
+      issuer: op.issuer,
+      clientId: CLIENTS.service.id,
+      clientSecret: CLIENTS.service.secret,
+      ky: ky.create({ fetch: counted }),
+    });
+    await expect(viaKy()).rejects.toMatchObject(expected);
+    await expect(counted(`${rs.url}/token`, { method: "POST" })).rejects.toMatchObject(expected);
+    await expect(dpop.thumbprint()).rejects.toMatchObject(expected);
+    expect(proofs).toBe(0); // no request ever left with a proof no server could verify
+    // The two halves of one pair pass the same check.
+    const good = createDPoP({ keyPair: one });
+    expect(await good.thumbprint()).toBe(await calculateJwkThumbprint(await exportJWK(one.publicKey)));
   });
 
   it("refuses a key pair it cannot sign proofs with or put in them", async () => {

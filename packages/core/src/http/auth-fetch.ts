@@ -1,7 +1,8 @@
 import type { TokenIdentity } from "../token/token-creator.js";
 import { authorizationOf } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
+import { type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
+import { rejectsToken } from "./token-rejection.js";
 
 /** Options of {@link createAuthFetch}. */
 export interface AuthFetchOptions<I extends TokenIdentity = TokenIdentity> extends HttpAuthOptions<I> {
@@ -106,7 +107,7 @@ export function createAuthFetch<I extends TokenIdentity = TokenIdentity>(
     const sent = await manager.getToken({ identity, signal });
     request.headers.set("authorization", authorizationOf(sent));
     const response = await fetch(request);
-    if (response.status !== 401 || leftOrigin(response, url)) return response;
+    if (!rejectsToken(response, url, sent.tokenType)) return response;
 
     await manager.invalidate(sent, { identity });
     if (replay === undefined) return response;

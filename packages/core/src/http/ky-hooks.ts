@@ -2,7 +2,8 @@ import { setRecent } from "../internal/lru.js";
 import type { TokenIdentity } from "../token/token-creator.js";
 import { authorizationOf, type TokenSet } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { type HttpAuthOptions, leftOrigin, parseHttpAuthOptions } from "./http-auth.js";
+import { type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
+import { rejectsToken } from "./token-rejection.js";
 
 /** Options of {@link createKyHooks}. */
 export interface KyHooksOptions<I extends TokenIdentity = TokenIdentity> extends HttpAuthOptions<I> {
@@ -85,9 +86,10 @@ export function createKyHooks<I extends TokenIdentity = TokenIdentity>(
     afterResponse: [
       async ({ request, response }) => {
         const url = new URL(request.url);
-        if (response.status !== 401 || !allowed(url) || leftOrigin(response, url)) return undefined;
+        if (response.status !== 401 || !allowed(url)) return undefined;
         const used = sent.get(request.headers.get("authorization") ?? "");
-        if (used === undefined) return undefined; // not our token
+        // Not our token, or a 401 about something else than the token (see `rejectsToken`).
+        if (used === undefined || !rejectsToken(response, url, used.tokenType)) return undefined;
         await manager.invalidate(used, { identity });
         if (request.bodyUsed) return undefined;
         const fresh = await manager.getToken({ identity, signal: request.signal });

@@ -8,7 +8,9 @@ export type DPoPAlgorithm = "ES256" | "EdDSA";
 export interface DPoPOptions {
   /**
    * The key pair proofs are signed with. The private key may (and should) be non-extractable; the
-   * public key must be extractable, since every proof carries it as a JWK.
+   * public key must be extractable, since every proof carries it as a JWK. The two must be halves of
+   * one pair: checked at first use (a probe signed and verified), after which every request and
+   * `thumbprint()` reject with a `TypeError` (code `ERR_TOKENKEEP_INVALID_OPTIONS`) if they are not.
    * @default a P-256 pair generated on first use, with a non-extractable private key (ES256)
    */
   keyPair?: CryptoKeyPair | undefined;
@@ -30,7 +32,9 @@ export interface DPoP {
    * (401 with `WWW-Authenticate: DPoP error="use_dpop_nonce"`) is answered by sending the request
    * once more with the nonce; an authorization server's (400 `use_dpop_nonce`) is returned as it
    * is, for the grant to send again with fresh credentials (every creator, revocation and
-   * introspection of this package does, once: a client assertion cannot be sent twice).
+   * introspection of this package does, once: a client assertion cannot be sent twice). With a
+   * server whose nonces are single-use, concurrent requests race for the one remembered nonce: a
+   * request whose retry carries a nonce another spent first gets the 401 `use_dpop_nonce`.
    * @param fetch the `fetch` to wrap (default: `globalThis.fetch`, looked up per call)
    */
   wrap(fetch?: typeof globalThis.fetch): typeof globalThis.fetch;
@@ -82,11 +86,24 @@ async function signerOf(keyPair: CryptoKeyPair | undefined): Promise<Signer> {
   const { kty, crv, x, y, e, n } = await exportJWK(pair.publicKey);
   const jwk = Object.fromEntries(Object.entries({ kty, crv, x, y, e, n }).filter(([, v]) => v !== undefined));
   const alg: DPoPAlgorithm = pair.privateKey.algorithm.name === "Ed25519" ? "EdDSA" : "ES256";
+  const algorithm = alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" };
+  if (keyPair !== undefined) {
+    // Two halves of the same kind may still be two keys, and then every proof would be refused: a probe
+    // signed with the private key must verify with the public key the proofs carry (as a server would).
+    const probe = new TextEncoder().encode("tokenkeep DPoP key pair probe");
+    const verifier = await crypto.subtle.importKey("jwk", jwk, pair.publicKey.algorithm, false, ["verify"]);
+    const signature = await crypto.subtle.sign(algorithm, pair.privateKey, probe);
+    if (!(await crypto.subtle.verify(algorithm, verifier, signature, probe))) {
+      throw rules.invalidOptions("createDPoP", [
+        "keyPair: its public key is not the private key's own half: pass the two keys of one pair",
+      ]);
+    }
+  }
   return {
     privateKey: pair.privateKey,
     jwk,
     header: base64url.encode(JSON.stringify({ alg, typ: "dpop+jwt", jwk })),
-    algorithm: alg === "EdDSA" ? { name: "Ed25519" } : { name: "ECDSA", hash: "SHA-256" },
+    algorithm,
   };
 }
 

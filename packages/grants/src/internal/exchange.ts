@@ -8,6 +8,7 @@ import {
   type TokenkeepError,
 } from "@tokenkeep/core";
 import { describeReason, endpointOf, networkReason } from "@tokenkeep/core/http";
+import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { KyLike } from "../grant-options.js";
 
 /** How requests are sent: a `fetch` or a ky instance, and how long one may take. */
@@ -39,7 +40,9 @@ export const abortedError = (what: string, signal: AbortSignal | undefined): Abo
  * they carry the client's credentials. POST redirects are not followed. Two failures are permanent
  * `InvalidResponseError`s: a request `fetch` could not build (credentials in the URL, a bad header;
  * the runtime's error, which quotes them, is dropped), and an answer from another origin than the
- * endpoint's (a redirect, a ky hook that rewrote the request).
+ * endpoint's (a redirect, a ky hook that rewrote the request). A `TypeError` with the code
+ * `ERR_TOKENKEEP_INVALID_OPTIONS` that `fetch` throws (options it could check only at first use, such
+ * as `createDPoP`'s `keyPair`) is rethrown as it is.
  */
 export async function exchange<T>(
   url: string,
@@ -86,6 +89,9 @@ export async function exchange<T>(
     }
     return await read(response);
   } catch (error) {
+    // Options the `fetch` found wrong at first use (a DPoP key pair whose halves are two keys): the
+    // programmer error as it is, permanent, not a network failure to retry. It names no credential.
+    if ((error as { code?: unknown } | undefined)?.code === INVALID_OPTIONS_CODE) throw error;
     const endpoint = endpointOf(url);
     let failure: TokenkeepError;
     if (isOAuthError(error) || isInvalidResponseError(error)) {
