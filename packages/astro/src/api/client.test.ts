@@ -77,6 +77,11 @@ beforeAll(async () => {
     if (path === "/busy-once" && hit(path) === 1) return sendJson(response, 503, { error: "busy" });
     if (path === "/down") return sendJson(response, 503, { error: "down" });
     if (path === "/hang-once" && hit(path) === 1) return; // the first attempt never answers
+    if (path === "/scope") {
+      // A 401 about the request, not the token (RFC 6750 3.1): the token is kept.
+      const challenge = 'Bearer error="insufficient_scope", scope="admin"';
+      return sendJson(response, 401, { error: "insufficient_scope" }, { "www-authenticate": challenge });
+    }
     if (path === "/slow-body") {
       response.writeHead(200, { "content-type": "application/json" });
       return response.write('{"partial":'); // and never ends
@@ -796,6 +801,19 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(redeemed).toEqual(["rt-0"]);
     expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
     expect(via).toEqual([first, "fetch"]); // the replay goes out through core's hook
+  });
+
+  it("a 401 whose challenge is about the request (insufficient_scope): the ApiHttpError, the session kept, nothing rotated", async () => {
+    valid.add("at-0");
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result, context } = await run(middleware, cookies, (api) => api.get("/scope"));
+    const error = (result as { error: unknown }).error;
+    expect(isApiHttpError(error) && [error.status, error.data]).toEqual([401, { error: "insufficient_scope" }]);
+    expect(redeemed).toEqual([]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0"]);
+    expect(setCookies(context)).toEqual([]);
   });
 
   it("a 401 twice (the renewed token refused too): the same ApiHttpError, one rotation, one replay", async () => {
