@@ -810,7 +810,10 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const cookies = await sessionCookies(session(0));
     const { result, context } = await run(middleware, cookies, (api) => api.get("/scope"));
     const error = (result as { error: unknown }).error;
-    expect(isApiHttpError(error) && [error.status, error.data]).toEqual([401, { error: "insufficient_scope" }]);
+    expect(isApiHttpError(error) && [error.status, error.data]).toEqual([
+      401,
+      { error: "insufficient_scope" },
+    ]);
     expect(redeemed).toEqual([]);
     expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0"]);
     expect(setCookies(context)).toEqual([]);
