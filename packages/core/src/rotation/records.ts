@@ -21,7 +21,9 @@ export interface RecordedFailure {
  * - `failed`: the server refused the token permanently;
  * - `in-doubt`: a redemption was abandoned without a definite answer (`checkedAt`: when the server
  *   was last asked whether the token is still unredeemed, without a definite answer;
- *   `verifyFailedAt`: when that check failed permanently, so it is not asked again). Its expiry stays
+ *   `verifyFailedAt`: when that check failed permanently, so it is not asked again; `unreadable`:
+ *   it replaced a marker this instance could not read, which may have been another instance's
+ *   `redeemed`, so a server saying the token is dead does not end the session). Its expiry stays
  *   `redeemedTtlMs` after `at`, however often it is rewritten.
  */
 export type Marker =
@@ -32,6 +34,7 @@ export type Marker =
       readonly at: number;
       readonly checkedAt?: number | undefined;
       readonly verifyFailedAt?: number | undefined;
+      readonly unreadable?: true | undefined;
     }
   | { readonly state: "failed"; readonly at: number; readonly failure: RecordedFailure };
 
@@ -71,6 +74,7 @@ export function decodeMarker(value: unknown): Marker | undefined {
         at: value.at,
         ...(typeof value.checkedAt === "number" && { checkedAt: value.checkedAt }),
         ...(typeof value.verifyFailedAt === "number" && { verifyFailedAt: value.verifyFailedAt }),
+        ...(value.unreadable === true && { unreadable: true }),
       };
     case "failed": {
       const failure = value.failure;

@@ -513,7 +513,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         }
         counters.inDoubt++;
         emit("in-doubt");
-        throw canAsk ? doubt(undefined, dueAt) : inDoubt(undefined, undefined, state.verifyFailedAt);
+        if (canAsk) throw doubt(undefined, dueAt);
+        // A dead token whose marker replaced an unreadable one: refused, named as unreadable.
+        throw state.unreadable
+          ? inDoubt(undefined, undefined, undefined, true)
+          : inDoubt(undefined, undefined, state.verifyFailedAt);
       }
       return undefined;
     };
@@ -641,6 +645,20 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       if (!answer) {
         counters.inDoubtLost++;
         emit("in-doubt-lost");
+        if (marker.unreadable) {
+          // The marker this one replaced could not be read here: it may have been another
+          // instance's `redeemed` (a rolling key change), so the dead token may be one this session
+          // has already rotated, and its browser may hold the newer pair. Refused for good, but not
+          // as `invalid_grant`, which would end the session (Astro clears its cookies): as a late
+          // request is. Not asked again (`verifyFailedAt`).
+          const checkedAt = now();
+          await write(
+            markerKey,
+            { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt, unreadable: true },
+            Math.max(1, marker.at + redeemedTtlMs - checkedAt),
+          );
+          throw inDoubt(undefined, undefined, undefined, true);
+        }
         await mark({ state: "failed", at: now(), failure: deadAfterDoubt });
         throw new OAuthError({ ...deadAfterDoubt });
       }
@@ -659,7 +677,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         if (redeeming || unreadable) {
           // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
           // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
-          await mark({ state: "in-doubt", at: now() });
+          await mark(
+            unreadable
+              ? { state: "in-doubt", at: now(), unreadable: true }
+              : { state: "in-doubt", at: now() },
+          );
           counters.inDoubt++;
           emit("in-doubt");
           throw doubt(undefined, undefined, unreadable);
