@@ -15,7 +15,8 @@
  * The session it authorizes with is the current request's (`ApiSession`, bound by the middleware):
  * the hooks are made per request, so a replay is matched to the token that request sent. Renewal
  * after a 401 goes through the middleware's rotation coordinator while the response can still carry
- * cookies; once it has started, a 401 is a `SessionExpiredError` and nothing is rotated.
+ * cookies; once it has started, a 401 that would need a rotation is a `SessionExpiredError` and
+ * nothing is rotated.
  */
 import { isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
@@ -42,8 +43,9 @@ export interface ApiSession {
    * Renews the session whose access token `rejected` was answered 401 (once per token per request);
    * `undefined` when the session ended. The same session (so no replay) when its tokens replaced a
    * rejected pair less than `unauthorizedCooldownMs` ago, even once the response has started (the
-   * call then fails with the API's 401). Otherwise throws {@link SessionExpiredError} when the
-   * response has started.
+   * call then fails with the API's 401). A token this request already renewed gets the current
+   * session (replayed, nothing rotated), even once the response has started. Otherwise throws
+   * {@link SessionExpiredError} when the response has started.
    */
   renew(rejected: string): Promise<Session | undefined>;
   /**

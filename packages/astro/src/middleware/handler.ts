@@ -662,7 +662,8 @@ export function createTokenkeepMiddleware(
       return denyAccess(request, requestUrl, protect);
     }
     const response = await requestStorage().run({ locals, api: state }, () => next());
-    // From here a rotation's cookies could not reach the browser: a 401 is a SessionExpiredError.
+    // From here a rotation's cookies could not reach the browser: a 401 that would need one is a
+    // SessionExpiredError.
     state.started();
     // A later middleware's `next("/path")` rewrote the request without running this middleware
     // again: the page it rendered is protected here, against the session the request has now. Its
