@@ -1,9 +1,10 @@
 /**
  * `npx astro add @tokenkeep/astro` on a fresh site, as a user runs it: the package comes from a
  * loopback registry serving our packed packages (they are not published), the rest from npmjs
- * through it; pnpm installs from its local store, so only metadata crosses the network.
+ * through it. pnpm installs from its local store; a package missing there (a newer version than the
+ * workspace's) is downloaded, through the loopback registry too.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -43,21 +44,39 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
   let registry: LocalRegistry;
   let env: NodeJS.ProcessEnv;
 
-  /** Runs a command in the site; resolves with its exit code and output (it does not throw). */
-  const inSite = async (command: string, args: string[]): Promise<Result> => {
-    try {
-      const { stdout, stderr } = await run(command, args, { cwd: site, env, maxBuffer: 16 << 20 });
-      return { code: 0, output: stdout + stderr };
-    } catch (error) {
-      const failed = error as { code?: number; stdout?: string; stderr?: string };
-      return {
-        code: typeof failed.code === "number" ? failed.code : 1,
-        output: `${failed.stdout}${failed.stderr}`,
+  /**
+   * Runs a command in the site, in its own process group; resolves with its exit code and output
+   * (it does not throw). A command still running after `timeoutMs` is killed with everything it
+   * started (`astro add` runs pnpm), so a hung install fails the test with its output instead of
+   * outliving it.
+   */
+  const inSite = (command: string, args: string[], timeoutMs: number): Promise<Result> =>
+    new Promise((resolve) => {
+      const child = spawn(command, args, { cwd: site, env, detached: true });
+      let output = "";
+      const collect = (chunk: Buffer) => {
+        output += chunk.toString("utf8");
       };
-    }
-  };
-  const astro = (...args: string[]) =>
-    inSite(process.execPath, ["node_modules/astro/bin/astro.mjs", ...args]);
+      child.stdout.on("data", collect);
+      child.stderr.on("data", collect);
+      const timer = setTimeout(() => {
+        output += `\n[${command} ${args.join(" ")}: still running after ${timeoutMs} ms, killed]`;
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      }, timeoutMs);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        resolve({ code: 1, output: `${output}${error.message}` });
+      });
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? 1, output });
+      });
+    });
+  const astro = (timeoutMs: number, ...args: string[]) =>
+    inSite(process.execPath, ["node_modules/astro/bin/astro.mjs", ...args], timeoutMs);
+  /** A command's output, and what the loopback registry failed to forward. */
+  const explain = (result: Result) =>
+    `${result.output}\nforwarding failures: ${registry.failures.join("; ") || "none"}`;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "tokenkeep-astro-add-"));
@@ -110,12 +129,9 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
       join(site, "src/pages/index.astro"),
       "<h1>{Astro.locals.tokenkeep.signedIn ? 'in' : 'out'}</h1>\n",
     );
-    const installed = await inSite("pnpm", ["install", "--reporter=append-only"]);
-    expect(
-      installed.code,
-      `${installed.output}\nforwarding failures: ${registry.failures.join("; ") || "none"}`,
-    ).toBe(0);
-  }, 120_000);
+    const installed = await inSite("pnpm", ["install", "--reporter=append-only"], 150_000);
+    expect(installed.code, explain(installed)).toBe(0);
+  }, 180_000);
 
   afterAll(async () => {
     await registry?.close();
@@ -125,8 +141,8 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
   });
 
   it("adds the integration, then the build asks for the config file, then the site builds", async () => {
-    const added = await astro("add", "@tokenkeep/astro", "--yes");
-    expect(added.code, added.output).toBe(0);
+    const added = await astro(90_000, "add", "@tokenkeep/astro", "--yes");
+    expect(added.code, explain(added)).toBe(0);
     expect(registry.served).toContain("/@tokenkeep/astro/latest");
     // Installed from the packed tarball (pnpm skips the download when its store already holds it).
     const installed = JSON.parse(
@@ -140,7 +156,7 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
     const manifest = JSON.parse(await readFile(join(site, "package.json"), "utf8"));
     expect(manifest.dependencies["@tokenkeep/astro"]).toBe("^0.0.0");
 
-    const missing = await astro("build");
+    const missing = await astro(60_000, "build");
     expect(missing.code).not.toBe(0);
     expect(missing.output).toMatch(/src\/tokenkeep\.config\.ts does not exist[\s\S]*defineTokenkeepConfig/);
 
@@ -157,8 +173,8 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
         "",
       ].join("\n"),
     );
-    const built = await astro("build");
+    const built = await astro(60_000, "build");
     expect(built.code, built.output).toBe(0);
     expect(existsSync(join(site, "dist/server/entry.mjs"))).toBe(true);
-  }, 120_000);
+  }, 240_000);
 });

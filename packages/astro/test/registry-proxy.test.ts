@@ -13,6 +13,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUpstream, type ProxyEnv, startLocalRegistry } from "./helpers/registry.js";
 
@@ -50,12 +51,38 @@ async function listen(server: Server): Promise<string> {
   return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
-/** Answers any path with a small packument naming it, and counts what it answered. */
+/**
+ * Answers any path with a small packument naming it, and counts what it answered. `/tarred` is a
+ * package document (gzipped when asked) whose newest tarball is under `origin()`; a tarball path
+ * (`/-/`) answers its own path as its bytes.
+ */
 const registryHandler =
-  (hits: string[]) => (request: { url?: string }, response: import("node:http").ServerResponse) => {
-    hits.push(request.url ?? "");
+  (hits: string[], origin: () => string = () => "") =>
+  (request: import("node:http").IncomingMessage, response: import("node:http").ServerResponse) => {
+    const url = request.url ?? "";
+    hits.push(url);
+    if (url.includes("/-/")) {
+      response.writeHead(200, { "content-type": "application/octet-stream" }).end(`bytes of ${url}`);
+      return;
+    }
+    if (url === "/tarred") {
+      const document = JSON.stringify({
+        name: "tarred",
+        versions: {
+          "1.0.0": { dist: { tarball: `${origin()}/tarred/-/tarred-1.0.0.tgz` } },
+          "0.9.0": { dist: { tarball: "https://elsewhere.example/tarred-0.9.0.tgz" } },
+        },
+      });
+      const gzip = String(request.headers["accept-encoding"]).includes("gzip");
+      response.writeHead(200, {
+        "content-type": "application/json",
+        ...(gzip ? { "content-encoding": "gzip" } : {}),
+      });
+      response.end(gzip ? gzipSync(document) : document);
+      return;
+    }
     response.writeHead(200, { "content-type": "application/json" });
-    response.end(JSON.stringify({ name: request.url?.slice(1) }));
+    response.end(JSON.stringify({ name: url.slice(1) }));
   };
 
 const tlsHits: string[] = [];
@@ -103,7 +130,7 @@ beforeAll(async () => {
   cert = makeCertificate(dir);
   tlsRegistry = createHttpsServer(
     { key: readFileSync(join(dir, "key.pem")), cert },
-    registryHandler(tlsHits),
+    registryHandler(tlsHits, () => `https://${tlsHost}`),
   );
   [tlsHost, plainHost, proxyUrl] = await Promise.all([
     listen(tlsRegistry),
@@ -171,6 +198,27 @@ describe("the loopback registry's forwarding", () => {
       });
     }
     expect(tunnels.length).toBe(before);
+  });
+
+  it("names the registry's tarballs under its own address, and forwards their download", async () => {
+    const upstream = createUpstream({ url: `https://${tlsHost}`, ca: [cert], env: {} });
+    const registry = await startLocalRegistry(dir!, upstream);
+    try {
+      const document = (await (await fetch(`${registry.url}/tarred`)).json()) as {
+        versions: Record<string, { dist: { tarball: string } }>;
+      };
+      expect(document.versions["1.0.0"]?.dist.tarball).toBe(`${registry.url}/tarred/-/tarred-1.0.0.tgz`);
+      // A tarball elsewhere than the registry is left alone.
+      expect(document.versions["0.9.0"]?.dist.tarball).toBe("https://elsewhere.example/tarred-0.9.0.tgz");
+      const tarball = await fetch(document.versions["1.0.0"]?.dist.tarball ?? "");
+      expect(await tarball.text()).toBe("bytes of /tarred/-/tarred-1.0.0.tgz");
+      expect(tlsHits.slice(-2)).toEqual(["/tarred", "/tarred/-/tarred-1.0.0.tgz"]);
+      expect(registry.failures).toEqual([]);
+    } finally {
+      await registry.close();
+      upstream.agent.destroy();
+      upstream.plainAgent.destroy();
+    }
   });
 
   it("asks an http registry through HTTP_PROXY, not HTTPS_PROXY", async () => {

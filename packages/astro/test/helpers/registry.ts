@@ -2,7 +2,8 @@
  * A loopback npm registry for `astro add` tests: it serves the packed workspace packages (which are
  * not published) and forwards every other request to the registry pnpm is configured with, so a
  * package manager and `astro add` pointed at it install our tarballs exactly as they would published
- * ones. Forwarding trusts the system's CA store as well as Node's: a machine whose registry sits
+ * ones. The package documents it forwards name their tarballs under its own address, so every
+ * download comes through it as well, with the trust and proxy below. Forwarding trusts the system's CA store as well as Node's: a machine whose registry sits
  * behind a TLS-inspecting proxy has that proxy's CA there, and Node's own fetch rejects the chain
  * unless NODE_EXTRA_CA_CERTS names it (turbo passes that variable through, see turbo.json).
  *
@@ -188,6 +189,35 @@ function packument(entry: Packed, base: string) {
   };
 }
 
+/** An answer's whole body, decompressed when it came gzipped. */
+async function readBody(answer: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of answer) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  return (answer.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body).toString("utf8");
+}
+
+/**
+ * A package document whose tarball URLs under `upstream` now point at `base` (the same path), so the
+ * tarballs come through the loopback registry. Anything that is not such a document passes unchanged.
+ */
+export function throughHere(document: string, upstream: string, base: string): string {
+  let parsed: { versions?: Record<string, { dist?: { tarball?: unknown } }> };
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    return document;
+  }
+  const prefix = `${upstream}/`;
+  for (const version of Object.values(parsed?.versions ?? {})) {
+    const tarball = version?.dist?.tarball;
+    if (typeof tarball === "string" && tarball.startsWith(prefix)) {
+      version.dist = { ...version.dist, tarball: `${base}/${tarball.slice(prefix.length)}` };
+    }
+  }
+  return JSON.stringify(parsed);
+}
+
 function json(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
 }
@@ -210,11 +240,25 @@ export async function startLocalRegistry(
   // Proxied, not redirected: pnpm does not carry its TLS settings across a redirect from an http
   // registry to an https one.
   const forward = async (request: IncomingMessage, response: ServerResponse) => {
+    const path = request.url ?? "/";
+    const method = request.method === "HEAD" ? "HEAD" : "GET";
+    // A package document's tarball URLs name the upstream itself: rewritten to come through here,
+    // so a tarball missing from the store is fetched with this registry's trust and proxy, never
+    // by the package manager straight from the upstream (which, behind a TLS-inspecting proxy,
+    // fails the certificate check; pnpm 10 then waits for ever instead of exiting).
+    const document = method === "GET" && !path.includes("/-/");
     const headers: Record<string, string> = { accept: request.headers.accept ?? "application/json" };
     const encoding = request.headers["accept-encoding"];
-    if (typeof encoding === "string") headers["accept-encoding"] = encoding;
-    const method = request.method === "HEAD" ? "HEAD" : "GET";
-    const answer = await upstreamGet(target, request.url ?? "/", method, headers, 60_000);
+    if (document) headers["accept-encoding"] = "gzip";
+    else if (typeof encoding === "string") headers["accept-encoding"] = encoding;
+    const answer = await upstreamGet(target, path, method, headers, 60_000);
+    if (document && answer.statusCode === 200) {
+      const body = await readBody(answer);
+      response
+        .writeHead(200, { "content-type": answer.headers["content-type"] ?? "application/json" })
+        .end(throughHere(body, target.url, base));
+      return;
+    }
     const passed: Record<string, string> = {};
     for (const name of ["content-type", "content-encoding", "content-length", "etag", "last-modified"]) {
       const value = answer.headers[name];
