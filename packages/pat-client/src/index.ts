@@ -76,3 +76,4 @@ export {
   type PatClientOperation,
 } from "./pat-client-error";
 export type { PatRetryOptions } from "./retry-policy";
+export { printable, terminalJson } from "./terminal-text";
