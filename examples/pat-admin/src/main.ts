@@ -39,7 +39,9 @@ try {
   // 2. Bootstrap: the first admin token, created only while the store has no active admin.
   const admin = await bootstrapAdminToken(store);
   if (!admin) throw new Error("the new database already has an admin token");
-  log(`bootstrapped admin token ${printable(admin.record.tokenId)} (the token itself is kept secret, not printed)`);
+  log(
+    `bootstrapped admin token ${printable(admin.record.tokenId)} (the token itself is kept secret, not printed)`,
+  );
   log();
 
   // 3. The client library.
