@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
@@ -236,11 +236,15 @@ describe("createPatGuard", () => {
  * that is no JWKS. `stop()` closes it, so later requests are refused.
  */
 async function jwksServer(keys: unknown) {
-  let mode: "keys" | "502" | "not-a-jwks" = "keys";
+  let mode: "keys" | "502" | "not-a-jwks" | "hold" = "keys";
   let requests = 0;
+  const held = new Set<ServerResponse>();
   const server = createServer((_request, response) => {
     requests += 1;
-    if (mode === "502") {
+    if (mode === "hold") {
+      held.add(response);
+      response.on("close", () => held.delete(response));
+    } else if (mode === "502") {
       response.writeHead(502, { "content-type": "text/html" }).end("<html><h1>502 Bad Gateway</h1></html>");
     } else {
       response.writeHead(200, { "content-type": "application/json" });
@@ -248,7 +252,11 @@ async function jwksServer(keys: unknown) {
     }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   onTestFinished(async () => {
     if (server.listening) await stop();
   });
@@ -258,6 +266,8 @@ async function jwksServer(keys: unknown) {
       mode = next;
     },
     requests: () => requests,
+    /** Requests answered nothing yet (mode `hold`), the client still waiting. */
+    held: () => held.size,
     stop,
   };
 }
@@ -421,6 +431,24 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
     expect(() => createPatGuard({ jwks: jwks.url, recoveryProbeIntervalMs: -1 })).toThrow(
       expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
     );
+  });
+
+  it("does not make the request that starts a probe wait for it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const { jwks, check } = await setup({ onRecover: () => {} });
+    expect(await check()).toEqual({ status: 200 });
+    vi.advanceTimersByTime(31_000);
+    jwks.answer("502");
+    expect(await check(await foreignJwt())).toEqual(unavailable);
+    // A PAT server that accepts the connection and answers nothing (jose gives up after 5 s).
+    jwks.answer("hold");
+    vi.advanceTimersByTime(30_000);
+    expect(await check()).toEqual({ status: 200 });
+    await until(() => jwks.held() === 1); // the probe is still waiting for its answer
+    expect(jwks.requests()).toBe(3);
   });
 
   it("reports every failure with errorReportIntervalMs 0; a listener that throws changes no answer", async () => {
