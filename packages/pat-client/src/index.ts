@@ -8,15 +8,40 @@
  * PAT-to-JWT creator (build your own manager with `@tokenkeep/core` if you need one).
  */
 
-// The protocol's types and guard, so callers need no second import.
+// The protocol's types and guard, so callers need no second import; and, so that switching from
+// `@access-tokens/client` is a change of import, its response schemas under its names (the protocol's,
+// tolerant as ours are) and, below, its type names (aliases of ours).
 export {
   type ApiError,
   type BatchTokensResponse,
+  /** `@access-tokens/client`'s name of `batchTokensResponseSchema` (`{ found, notFound }`). */
+  batchTokensResponseSchema as batchLoadResultSchema,
   type IssueTokenResponse,
   isApiError,
+  /** `@access-tokens/client`'s name of `issueTokenResponseSchema` (`{ token, record }`). */
+  issueTokenResponseSchema as issueResultSchema,
+  /** `@access-tokens/client`'s name of `listTokensResponseSchema` (`{ records, nextAfterTokenId? }`). */
+  listTokensResponseSchema as listResponseSchema,
   type PatRecord,
+  /** `@access-tokens/client`'s name of `patRecordSchema`, a token record. */
+  patRecordSchema as tokenRecordSchema,
   type RolesUpdate,
+  /** `@access-tokens/client`'s name of `registerTokenResponseSchema` (`{ record }`). */
+  registerTokenResponseSchema as registerResultSchema,
+  /** `@access-tokens/client`'s name of `tokenExchangeResponseSchema` (`{ access_token, token_type, expires_in, state? }`). */
+  tokenExchangeResponseSchema as authTokenResponseSchema,
 } from "@tokenkeep/pat-protocol";
+export type {
+  AccessTokensClientConfig,
+  AuthTokenResponse,
+  IssueConfig,
+  IssueResult,
+  ListResponse,
+  RegisterConfig,
+  RegisterResult,
+  TokenRecord,
+  UpdateConfig,
+} from "./access-tokens-names";
 export type { PatAdminClientOptions, PatRetryState } from "./client-options";
 export {
   DEFAULT_ADMIN_PATH,
@@ -51,3 +76,4 @@ export {
   type PatClientOperation,
 } from "./pat-client-error";
 export type { PatRetryOptions } from "./retry-policy";
+export { printable, terminalJson } from "./terminal-text";

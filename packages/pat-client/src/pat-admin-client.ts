@@ -28,11 +28,12 @@ import {
 } from "./client-options";
 import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE } from "./defaults";
 import { createHttp, type Http, type HttpRequest } from "./internal/http";
+import type { Writable } from "./internal/writable";
 import { isPatClientError, PatClientError, type PatClientOperation } from "./pat-client-error";
 import { patExchangeCreator } from "./pat-exchange";
 
-/** Options of {@link PatAdminClient.list}: filters and the page to read. */
-export type ListOptions = ListTokensOptions;
+/** Options of {@link PatAdminClient.list}: filters and the page to read (writable, as the original's). */
+export type ListOptions = Writable<ListTokensOptions>;
 
 /** One page of {@link PatAdminClient.listPage}. */
 export interface TokenPage {
@@ -88,7 +89,7 @@ export interface UpdateParams {
 /** Options of {@link PatAdminClient.revoke}. */
 export interface RevokeOptions {
   /** Also set an expiry (Unix seconds), e.g. for cleanup. An existing expiry is kept otherwise. */
-  readonly expiresAt?: number;
+  expiresAt?: number;
 }
 
 /** Options of {@link PatAdminClient.batchGet}. */
@@ -98,7 +99,7 @@ export interface BatchGetOptions {
 }
 
 /** Options of {@link PatAdminClient.batchLoad}: those of `@access-tokens/client`'s `batchLoad`. */
-export type BatchLoadOptions = BatchGetOptions;
+export type BatchLoadOptions = Writable<BatchGetOptions>;
 
 /** What {@link PatAdminClient.batchLoad} returns: the records found and the ids not found. */
 export type BatchLoadResult = BatchTokensResponse;

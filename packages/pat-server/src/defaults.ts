@@ -50,6 +50,12 @@ export const DEFAULT_JWKS_RETRY_AFTER_SECONDS = 5;
  * milliseconds (1 minute): its first failure at once, then one report a minute, not one per request.
  */
 export const DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS = 60_000;
+/**
+ * While a JWKS outage lasts, a guard fetches the document again at most this often, in milliseconds
+ * (30 s, jose's cooldown between two fetches for an unknown `kid`), when requests are served from the
+ * keys cached before it: so its end is reported within this long, not at jose's cache expiry (10 minutes).
+ */
+export const DEFAULT_JWKS_RECOVERY_PROBE_INTERVAL_MS = 30_000;
 /** How long a verified secret is remembered per token id, in milliseconds (10 minutes). */
 export const DEFAULT_VERIFIER_CACHE_TTL_MS = 600_000;
 /** Most token ids whose verified secret is remembered; the least recently used is forgotten. */

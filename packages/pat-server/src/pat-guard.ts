@@ -13,6 +13,7 @@ import * as z from "zod";
 import {
   DEFAULT_ISSUER,
   DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS,
+  DEFAULT_JWKS_RECOVERY_PROBE_INTERVAL_MS,
   DEFAULT_JWKS_RETRY_AFTER_SECONDS,
 } from "./defaults";
 import { type AccessRequirement, authenticate } from "./internal/authenticate";
@@ -46,10 +47,21 @@ export interface PatGuardOptions {
   readonly onError?: (state: JwksErrorState) => void;
   /**
    * Called once when the JWKS document is fetched again after an outage reported to `onError`, with
-   * the requests it failed and how long it lasted (from its first failure).
+   * the requests it failed and how long it lasted (from its first failure). That is at most
+   * `recoveryProbeIntervalMs` after the PAT server serves it again, as long as requests arrive.
    * @default logs one line to `console.info`
    */
   readonly onRecover?: (state: JwksRecoveryState) => void;
+  /**
+   * While an outage lasts, requests verified with the keys cached before it (a token of a known `kid`)
+   * fetch nothing themselves; the first of them at least this long, in milliseconds, after the last
+   * fetch attempt starts one in the background (the request does not wait for it), so the outage's end
+   * is seen, and told to `onRecover`, within this interval rather than at the cache's expiry (jose's 10
+   * minutes). A failed attempt fails no request and is not reported; `0` tries at every such request
+   * (one fetch at a time).
+   * @default 30000
+   */
+  readonly recoveryProbeIntervalMs?: number;
   /**
    * Least time between two `onError` reports of the same outage, in milliseconds; `0` reports every
    * failed request.
@@ -90,6 +102,7 @@ const optionsSchema = z.object({
   onError: z.custom<(state: JwksErrorState) => void>((value) => typeof value === "function").optional(),
   onRecover: z.custom<(state: JwksRecoveryState) => void>((value) => typeof value === "function").optional(),
   errorReportIntervalMs: z.int().nonnegative().default(DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS),
+  recoveryProbeIntervalMs: z.int().nonnegative().default(DEFAULT_JWKS_RECOVERY_PROBE_INTERVAL_MS),
 });
 
 /**
@@ -134,6 +147,7 @@ export function createPatGuard(options: PatGuardOptions): PatGuard {
           onError: parsed.onError ?? defaultOnError,
           onRecover: parsed.onRecover ?? defaultOnRecover,
           intervalMs: parsed.errorReportIntervalMs,
+          probeIntervalMs: parsed.recoveryProbeIntervalMs,
           now,
         })
       : createLocalJWKSet(parsed.jwks as JSONWebKeySet);
@@ -175,6 +189,7 @@ interface OutageReporting {
   readonly onError: (state: JwksErrorState) => void;
   readonly onRecover: (state: JwksRecoveryState) => void;
   readonly intervalMs: number;
+  readonly probeIntervalMs: number;
   readonly now: () => number;
 }
 
@@ -185,6 +200,8 @@ interface Outage {
   readonly keys: unknown;
   failures: number;
   reportedAt: number;
+  /** When the document was last asked for: a request's failed fetch, or a probe. */
+  attemptedAt: number;
 }
 
 /**
@@ -192,14 +209,31 @@ interface Outage {
  * reported per outage, not per request. The outage ends with a successful fetch, seen through jose's
  * cache object (it writes each fetched document there): a key found among those cached before the
  * outage (a token of a known `kid`, while one of an unknown `kid` needs a fetch that fails) does not
- * end it.
+ * end it. Such a request fetches nothing (jose fetches again only for an unknown `kid` or at its
+ * cache's expiry), so while an outage lasts the first of them per `probeIntervalMs` starts a fetch in
+ * the background, whose success ends the outage.
  */
 function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
   // Empty: jose starts without keys, as without a cache, and fills it at each successful fetch.
   const cache: Partial<ExportedJWKSCache> = {};
   const remote = createRemoteJWKSet(url, { [jwksCache]: cache as JWKSCacheInput });
-  const { onError, onRecover, intervalMs, now } = reporting;
+  const { onError, onRecover, intervalMs, probeIntervalMs, now } = reporting;
   let outage: Outage | undefined;
+  /** Ends the outage when a document was fetched since it began, whoever fetched it. */
+  const endIfFetched = () => {
+    if (!outage || cache.jwks === outage.keys) return;
+    const { failures, startedAt } = outage;
+    outage = undefined;
+    void tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
+  };
+  /** Asks for the document again when the outage has not tried for `probeIntervalMs`. */
+  const probe = () => {
+    const at = now();
+    if (!outage || at - outage.attemptedAt < probeIntervalMs) return;
+    outage.attemptedAt = at;
+    // jose joins a fetch already under way, and a failure leaves the outage as it is.
+    remote.reload().then(endIfFetched, () => {});
+  };
   return async (header, token) => {
     let key: Awaited<ReturnType<JWTVerifyGetKey>> | undefined;
     let failure: { readonly error: unknown } | undefined;
@@ -209,17 +243,26 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
       failure = { error };
     }
     // A document fetched since the outage began ends it, whatever this request's own outcome.
-    if (outage && cache.jwks !== outage.keys) {
-      const { failures, startedAt } = outage;
-      outage = undefined;
-      void tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
+    endIfFetched();
+    if (!failure || !isJwksUnavailable(failure.error)) {
+      probe();
+      if (failure) throw failure.error;
+      return key as Awaited<ReturnType<JWTVerifyGetKey>>;
     }
-    if (!failure) return key as Awaited<ReturnType<JWTVerifyGetKey>>;
     const { error } = failure;
-    if (!isJwksUnavailable(error)) throw error;
     const at = now();
-    if (outage) outage.failures += 1;
-    else outage = { startedAt: at, keys: cache.jwks, failures: 1, reportedAt: Number.NEGATIVE_INFINITY };
+    if (outage) {
+      outage.failures += 1;
+      outage.attemptedAt = at;
+    } else {
+      outage = {
+        startedAt: at,
+        keys: cache.jwks,
+        failures: 1,
+        reportedAt: Number.NEGATIVE_INFINITY,
+        attemptedAt: at,
+      };
+    }
     const { failures, reportedAt } = outage;
     if (at - reportedAt >= intervalMs) {
       outage.reportedAt = at;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { importJWK, SignJWT } from "jose";
@@ -236,11 +236,15 @@ describe("createPatGuard", () => {
  * that is no JWKS. `stop()` closes it, so later requests are refused.
  */
 async function jwksServer(keys: unknown) {
-  let mode: "keys" | "502" | "not-a-jwks" = "keys";
+  let mode: "keys" | "502" | "not-a-jwks" | "hold" = "keys";
   let requests = 0;
+  const held = new Set<ServerResponse>();
   const server = createServer((_request, response) => {
     requests += 1;
-    if (mode === "502") {
+    if (mode === "hold") {
+      held.add(response);
+      response.on("close", () => held.delete(response));
+    } else if (mode === "502") {
       response.writeHead(502, { "content-type": "text/html" }).end("<html><h1>502 Bad Gateway</h1></html>");
     } else {
       response.writeHead(200, { "content-type": "application/json" });
@@ -248,7 +252,11 @@ async function jwksServer(keys: unknown) {
     }
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const stop = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   onTestFinished(async () => {
     if (server.listening) await stop();
   });
@@ -258,8 +266,24 @@ async function jwksServer(keys: unknown) {
       mode = next;
     },
     requests: () => requests,
+    /** Requests answered nothing yet (mode `hold`), the client still waiting. */
+    held: () => held.size,
     stop,
   };
+}
+
+/** Lets the event loop run (sockets included) until `done()`, for at most 2 s of real time. */
+async function until(done: () => boolean): Promise<void> {
+  const deadline = performance.now() + 2_000;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error("timed out waiting for a background fetch");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Lets a fetch that was (wrongly) started reach the server: a few round trips on loopback. */
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 describe("createPatGuard when the JWKS cannot be fetched", () => {
@@ -357,6 +381,74 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
       { failures: 7, outageMs: 60_000 },
       { failures: 2, outageMs: 0 },
     ]);
+  });
+
+  it("reports the end of an outage within recoveryProbeIntervalMs while only tokens of cached keys arrive", async () => {
+    // Only Date is faked, as above. Without the probe, jose would fetch again only at its cache's
+    // expiry (10 minutes after the last fetch) and onRecover would wait until then.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const reports: JwksErrorState[] = [];
+    const recoveries: JwksRecoveryState[] = [];
+    const { jwks, check } = await setup({
+      onError: (state) => reports.push(state),
+      onRecover: (state) => recoveries.push(state),
+    });
+    expect(await check()).toEqual({ status: 200 }); // the keys are fetched and cached
+    expect(jwks.requests()).toBe(1);
+    // An outage, found by a token of an unknown kid past jose's 30 s cooldown.
+    vi.advanceTimersByTime(31_000);
+    jwks.answer("502");
+    expect(await check(await foreignJwt())).toEqual(unavailable);
+    expect(reports.map(({ failures }) => failures)).toEqual([1]);
+    expect(jwks.requests()).toBe(2);
+    // Tokens of the cached kid are verified without a fetch; a failed probe fails none and is not told.
+    vi.advanceTimersByTime(30_000);
+    expect(await check()).toEqual({ status: 200 });
+    await until(() => jwks.requests() === 3);
+    expect(await check()).toEqual({ status: 200 }); // no second probe within the interval
+    expect(reports).toHaveLength(1);
+    // The document is back: no request fails any more, so only a probe can see it.
+    jwks.answer("keys");
+    vi.advanceTimersByTime(29_999);
+    expect(await check()).toEqual({ status: 200 });
+    await settle();
+    expect(jwks.requests()).toBe(3);
+    expect(recoveries).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(await check()).toEqual({ status: 200 });
+    await until(() => recoveries.length > 0);
+    expect(recoveries).toEqual([{ failures: 1, outageMs: 60_000 }]);
+    expect(jwks.requests()).toBe(4);
+    // Over: later requests fetch nothing more and tell nothing more.
+    vi.advanceTimersByTime(30_000);
+    expect(await check()).toEqual({ status: 200 });
+    await settle();
+    expect(jwks.requests()).toBe(4);
+    expect(recoveries).toHaveLength(1);
+    expect(() => createPatGuard({ jwks: jwks.url, recoveryProbeIntervalMs: -1 })).toThrow(
+      expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+    );
+  });
+
+  it("does not make the request that starts a probe wait for it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    const { jwks, check } = await setup({ onRecover: () => {} });
+    expect(await check()).toEqual({ status: 200 });
+    vi.advanceTimersByTime(31_000);
+    jwks.answer("502");
+    expect(await check(await foreignJwt())).toEqual(unavailable);
+    // A PAT server that accepts the connection and answers nothing (jose gives up after 5 s).
+    jwks.answer("hold");
+    vi.advanceTimersByTime(30_000);
+    expect(await check()).toEqual({ status: 200 });
+    await until(() => jwks.held() === 1); // the probe is still waiting for its answer
+    expect(jwks.requests()).toBe(3);
   });
 
   it("reports every failure with errorReportIntervalMs 0; a listener that throws changes no answer", async () => {

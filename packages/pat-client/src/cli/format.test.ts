@@ -1,6 +1,7 @@
 import type { PatRecord } from "@tokenkeep/pat-protocol";
 import { describe, expect, it } from "vitest";
-import { describeExpiry, printable, recordStatus, recordsTable, relativeTime, terminalJson } from "./format";
+import { printable, terminalJson } from "../terminal-text";
+import { describeExpiry, recordStatus, recordsTable, relativeTime } from "./format";
 
 const NOW = 1_800_000_000;
 const DAY = 86_400;

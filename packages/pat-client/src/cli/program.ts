@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
+import { printable, terminalJson } from "../terminal-text";
 import { checkedExpiry } from "./expiry";
 import {
   badRequestDetails,
@@ -11,7 +12,7 @@ import {
   optionProblemsAsFlags,
   refusedPatAdvice,
 } from "./explain-failure";
-import { describeExpiry, printable, recordsTable, terminalJson } from "./format";
+import { describeExpiry, recordsTable } from "./format";
 import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
