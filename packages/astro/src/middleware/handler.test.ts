@@ -31,7 +31,7 @@ const START = 1_800_000_000_000;
 const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
 
 /** A counting upstream: each refresh token redeems once into the next generation, as a rotating server does. */
-function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = {}) {
+function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown; lifetimeMs?: number } = {}) {
   const redeemed: string[] = [];
   const upstream: Upstream = {
     signIn: async () => {
@@ -46,7 +46,7 @@ function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = 
       const set: TokenSet = {
         accessToken: `at-${generation}`,
         tokenType: "Bearer",
-        expiresAt: clock.now + 300_000,
+        expiresAt: clock.now + (behaviour.lifetimeMs ?? 300_000),
         refreshToken: `rt-${generation}`,
         raw: {},
       };
@@ -257,6 +257,42 @@ describe("middleware: rotation before next()", () => {
     expect((await readBack(late.setCookie))?.refreshToken).toBe("rt-2");
     expect(middleware.stats()).toMatchObject({ rotations: 2, successorHits: 1 });
     expect(events.map((event) => event.type)).toEqual(["rotated", "rotated"]);
+  });
+
+  it("a successor keeps the rotation's times, not the late request's: its refresh window starts when the pair was issued", async () => {
+    // Tokens living 40 s: the refresh window is half their lifetime, 20 s before expiry.
+    const { upstream, redeemed } = makeUpstream({ lifetimeMs: 40_000 });
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(middleware, "http://app.test/", { cookies });
+    clock.now += 20_000; // within successorTtlMs (30 s)
+    const late = await run(middleware, "http://app.test/", { cookies });
+    expect(middleware.stats()).toMatchObject({ rotations: 2, successorHits: 1 });
+    const issued = await readBack(first.setCookie);
+    expect(issued?.issuedAt).toBe(START);
+    // The same session, to the field: issued at the rotation, 20 s before this request.
+    expect(await readBack(late.setCookie)).toEqual(issued);
+    // 25 s after the rotation, 15 s before expiry: inside the 20 s window, so rotated (taken as issued
+    // at the late request, the window would be 10 s and the pair not rotated yet).
+    clock.now = START + 25_000;
+    const due = await run(middleware, "http://app.test/", { cookies: cookieValues(late.setCookie) });
+    expect(redeemed).toEqual(["rt-1", "rt-2"]);
+    expect(due.seen.token).toBe("at-3");
+  });
+
+  it("another instance sharing the store picks the successor up with the rotation's time, read from the store's record", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const store = createMemoryStore({ now: () => clock.now });
+    const one = create(upstream, { store }).middleware;
+    const two = create(upstream, { store }).middleware;
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(one, "http://app.test/", { cookies });
+    clock.now += 20_000;
+    const late = await run(two, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(two.stats()).toMatchObject({ successorHits: 1 });
+    expect((await readBack(late.setCookie))?.issuedAt).toBe(START);
+    expect(await readBack(late.setCookie)).toEqual(await readBack(first.setCookie));
   });
 
   it("an expired access token without a refresh token is signed out, without touching cookies", async () => {

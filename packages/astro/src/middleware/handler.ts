@@ -376,7 +376,8 @@ export function createTokenkeepMiddleware(
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
-        const received = tokenSetToSession(outcome.set, now(), session);
+        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later).
+        const received = tokenSetToSession(outcome.set, outcome.issuedAt, session);
         const next = afterRejection ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
