@@ -744,6 +744,39 @@ describe("middleware: storage in Astro's session", () => {
     expect(JSON.parse(stored!)).toMatchObject({ a: "at-2", r: "rt-2" });
   });
 
+  it("the 503's Retry-After keeps the retry inside the successor window: 1 s while room is left, else 0", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream, { storage: "session" }); // successorTtlMs 30 s
+    const old = await sealed(session(1, 5_000));
+    const store = astroSession({ tokenkeep: old });
+    store.driver.failWrites = true;
+    expect((await runWithSession(middleware, store)).response.headers.get("retry-after")).toBe("1");
+    // 28.5 s after the rotation the write still fails: the retry was the successor, with 1.5 s of its
+    // window left, too little for a retry 1 s later plus its round trip.
+    clock.now += 28_500;
+    expect((await runWithSession(middleware, store)).response.headers.get("retry-after")).toBe("0");
+    // 29.2 s after: 0.8 s left.
+    clock.now += 700;
+    const later = await runWithSession(middleware, store);
+    expect(later.response.status).toBe(503);
+    expect(later.response.headers.get("retry-after")).toBe("0");
+    // Retried at once, the write works: served and stored, nothing redeemed again.
+    store.driver.failWrites = false;
+    const retried = await runWithSession(middleware, { ...store, data: new Map(store.data) });
+    expect(retried.seen.token).toBe("at-2");
+    // 1 s later, as "1" would have said, the window has passed: a late request, signed out.
+    clock.now += 1_000;
+    const tooLate = await runWithSession(middleware, astroSession({ tokenkeep: old }));
+    expect(tooLate.seen.token).toBeUndefined();
+    expect(redeemed).toEqual(["rt-1"]);
+
+    // A window shorter than the second: 0 at once.
+    const short = create(makeUpstream().upstream, { storage: "session", successorTtlMs: 1_500 }).middleware;
+    const failing = astroSession({ tokenkeep: old });
+    failing.driver.failWrites = true;
+    expect((await runWithSession(short, failing)).response.headers.get("retry-after")).toBe("0");
+  });
+
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware } = create(upstream, { storage: "session" });

@@ -33,7 +33,12 @@ import {
   type Upstream,
 } from "../config/schema.js";
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
-import { DEFAULT_SECRET_ENV, UNSEAL_CACHE_ENTRIES } from "../defaults.js";
+import {
+  DEFAULT_SECRET_ENV,
+  SESSION_RETRY_ROUND_TRIP_MS,
+  SESSION_UNAVAILABLE_RETRY_S,
+  UNSEAL_CACHE_ENTRIES,
+} from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
 import {
   createLocals,
@@ -228,13 +233,29 @@ interface Rotated {
 
 /**
  * The answer to a request whose rotated session could not be stored: try again shortly. Nothing is
- * lost: the retry, still holding the old pair, is answered the same new pair (the coordinator's
- * successor) and stores it then.
+ * lost while the retry comes within the successor window: still holding the old pair, it is answered
+ * the same new pair (the coordinator's successor) and stores it then.
+ *
+ * `Retry-After` is derived from that window, which ends `successorTtlMs` after the rotation was
+ * answered (`windowLeftMs`, counted from the session's `issuedAt`: the coordinator opens the window
+ * after that, so this is its earliest end). A retry after it is a late request, signed out for good,
+ * so the value never points past it. Within it, the sooner the better: what fails here is the
+ * sealing (Astro's `session.set` does not call the driver), whose recovery no wait makes likelier,
+ * and each retry is cheap (a successor hit redeems nothing): 1 s, so a client honouring it gets many
+ * tries, and 0 once less than that second plus a round trip is left.
  */
-function sessionUnavailable(): Response {
+function sessionUnavailable(windowLeftMs: number): Response {
+  const retryAfterS =
+    windowLeftMs >= SESSION_UNAVAILABLE_RETRY_S * 1_000 + SESSION_RETRY_ROUND_TRIP_MS
+      ? SESSION_UNAVAILABLE_RETRY_S
+      : 0;
   return new Response(JSON.stringify({ error: "session_unavailable" }), {
     status: 503,
-    headers: { "content-type": "application/json", "cache-control": "no-store", "retry-after": "1" },
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "retry-after": String(retryAfterS),
+    },
   });
 }
 
@@ -648,7 +669,9 @@ export function createTokenkeepMiddleware(
       let unstored: boolean | undefined;
       ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
       // Rendering the page would hide that the session was not stored; a retry gets the same pair.
-      if (unstored === true) return sessionUnavailable();
+      if (unstored === true && session !== undefined) {
+        return sessionUnavailable((session.issuedAt ?? now()) + config.successorTtlMs - now());
+      }
     }
 
     const state = new RequestState(storage, session, path, unrevoked, requestUrl);
