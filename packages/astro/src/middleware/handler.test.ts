@@ -917,6 +917,73 @@ describe("middleware: route protection", () => {
   });
 });
 
+describe("middleware: route protection with exclusions", () => {
+  const html = { accept: "text/html" };
+
+  it("an excluded path stays public under a protected prefix (the exclusion wins); its neighbours stay protected", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, {
+      protect: { paths: ["/account/*"], exclude: ["/account/help/*", "/account/faq"] },
+    });
+    for (const url of [
+      "http://app.test/account/help",
+      "http://app.test/account/help/billing",
+      "http://app.test/account/faq/",
+    ]) {
+      const open = await run(middleware, url, { headers: html });
+      expect([url, open.seen.calls, open.response.headers.get("cache-control")]).toEqual([url, 1, null]);
+    }
+    for (const url of [
+      "http://app.test/account",
+      "http://app.test/account/helpdesk",
+      "http://app.test/account/faq/x",
+    ]) {
+      expect([url, (await run(middleware, url, { headers: html })).response.status]).toEqual([url, 302]);
+    }
+    expect(events.map((event) => event.type)).toEqual(["protected", "protected", "protected"]);
+  });
+
+  it("the whole site protected but the sign-in page, which the exclusion lets /* cover; under a base too", async () => {
+    const protect = { paths: ["/*"], exclude: ["/login", "/about"] };
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    expect((await run(middleware, "http://app.test/login", { headers: html })).seen.calls).toBe(1);
+    const denied = await run(middleware, "http://app.test/", { headers: html });
+    expect(denied.response.headers.get("location")).toBe("/login?returnTo=%2F");
+    const based = createTokenkeepMiddleware(
+      parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect }),
+      { dev: false, base: "/app" },
+    );
+    middlewares.push(based);
+    expect((await run(based, "http://app.test/app/about", { headers: html })).seen.calls).toBe(1);
+    expect((await run(based, "http://app.test/app/x", { headers: html })).response.status).toBe(302);
+    // An exclusion written with the base would keep protected the page it names: refused.
+    expect(() =>
+      createTokenkeepMiddleware(
+        parseConfig({
+          upstream: makeUpstream().upstream,
+          cookie: { secrets: [SECRET] },
+          protect: { paths: ["/*"], exclude: ["/login", "/app/about"] },
+        }),
+        { dev: false, base: "/app" },
+      ),
+    ).toThrow(
+      /protect\.exclude\.1: \/app\/about includes Astro's base \(\/app\); write it without the base: \/about/,
+    );
+  });
+
+  it("a page a later middleware's next(path) rewrote to an excluded path is sent as a public page", async () => {
+    const { middleware } = create(makeUpstream().upstream, {
+      protect: { paths: ["/account/*"], exclude: ["/account/help"] },
+    });
+    const context = makeContext("http://app.test/go", { headers: html }) as APIContext;
+    const response = (await middleware(context, async () => {
+      Object.defineProperty(context, "url", { value: new URL("http://app.test/account/help") });
+      return new Response("help");
+    })) as Response;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("help");
+  });
+});
+
 describe("middleware: route protection on re-entry (Astro.rewrite, a second registration)", () => {
   const protect = { paths: ["/account/*"] };
   const html = { accept: "text/html" };

@@ -51,7 +51,7 @@ import {
 } from "../locals.js";
 import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
-import { denyAccess, isProtected } from "../route-protection.js";
+import { denyAccess, requiresSession } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { createSessionCache, type SessionCache } from "../session-cache.js";
 import { isSessionTooLarge } from "../session-cookies.js";
@@ -603,7 +603,7 @@ export function createTokenkeepMiddleware(
 
   /** Whether the request path (base included, as Astro gives it) needs a session. */
   const isGuarded = (pathname: string): boolean =>
-    protect !== undefined && isProtected(pathBelowBase(pathname, base), protect.paths);
+    protect !== undefined && requiresSession(pathBelowBase(pathname, base), protect);
 
   /**
    * Re-entry: protection for the current path against the session the request has now (`locals`
