@@ -970,6 +970,45 @@ describe("middleware: route protection with exclusions", () => {
     );
   });
 
+  it("refuses protection that covers a route the integration injects, unless excluded: sign-in and sign-out must work signed out", async () => {
+    const routes = ["/_tokenkeep/login", "/_tokenkeep/logout"];
+    const withRoutes = (protect: { paths: string[]; exclude?: string[] }) => {
+      const middleware = createTokenkeepMiddleware(
+        parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect }),
+        { dev: false, routes },
+      );
+      middlewares.push(middleware);
+      return middleware;
+    };
+    expect(() => withRoutes({ paths: ["/*"], exclude: ["/login"] })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message:
+          "invalid defineTokenkeepConfig options: protect.paths.0: /* covers /_tokenkeep/login, a route the " +
+          "integration injects (its routes option), which must be reachable without a session; add it to " +
+          "protect.exclude; protect.paths.0: /* covers /_tokenkeep/logout, a route the integration injects " +
+          "(its routes option), which must be reachable without a session; add it to protect.exclude",
+      }),
+    );
+    expect(() => withRoutes({ paths: ["/_tokenkeep/*"], exclude: ["/_tokenkeep/login"] })).toThrow(
+      /covers \/_tokenkeep\/logout/,
+    );
+    const site = withRoutes({ paths: ["/*"], exclude: ["/login", "/_tokenkeep/*"] });
+    const posted = await run(site, "http://app.test/_tokenkeep/login", { method: "POST" });
+    expect(posted.seen.calls).toBe(1);
+    // Without injected routes (the default) nothing is checked.
+    expect(() =>
+      createTokenkeepMiddleware(
+        parseConfig({
+          upstream: makeUpstream().upstream,
+          cookie: { secrets: [SECRET] },
+          protect: { paths: ["/*"], exclude: ["/login"] },
+        }),
+        { dev: false },
+      ),
+    ).not.toThrow();
+  });
+
   it("a page a later middleware's next(path) rewrote to an excluded path is sent as a public page", async () => {
     const { middleware } = create(makeUpstream().upstream, {
       protect: { paths: ["/account/*"], exclude: ["/account/help"] },

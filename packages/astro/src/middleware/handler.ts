@@ -51,7 +51,7 @@ import {
 } from "../locals.js";
 import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
-import { denyAccess, requiresSession } from "../route-protection.js";
+import { denyAccess, isProtected, requiresSession } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { createSessionCache, type SessionCache } from "../session-cache.js";
 import { isSessionTooLarge } from "../session-cookies.js";
@@ -76,6 +76,13 @@ export interface MiddlewareRuntimeOptions {
    * @default "" (the site is served from the root)
    */
   readonly base?: string | undefined;
+  /**
+   * The routes the integration injected (its sign-in and sign-out endpoints), as the site's own
+   * paths: `protect` settings under which one needs a session are refused (a signed-out visitor
+   * could never post the sign-in form, nor a request signed out by a failed rotation sign out).
+   * @default []
+   */
+  readonly routes?: readonly string[] | undefined;
 }
 
 /** The middleware plus its counters. */
@@ -124,6 +131,25 @@ export function assertCookieSecret(config: ResolvedConfig): void {
   const secrets = configuredSecrets(config);
   if (secrets.length === 0) throw new MissingSecretError();
   createCookieSealer(secrets, config.cookie.name);
+}
+
+/**
+ * The problems of protect settings that put one of the integration's injected routes behind a
+ * session, each naming the pattern that covers it: the sign-in endpoint must take a signed-out
+ * visitor's form, and the sign-out endpoint a request that a failed rotation signed out (it still
+ * revokes what the browser holds).
+ */
+function routesInProtect(
+  protect: NonNullable<ResolvedConfig["protect"]>,
+  routes: readonly string[],
+): string[] {
+  return routes.flatMap((route) => {
+    if (!requiresSession(route, protect)) return [];
+    const index = protect.paths.findIndex((pattern) => isProtected(route, [pattern]));
+    return [
+      `protect.paths.${index}: ${protect.paths[index]} covers ${route}, a route the integration injects (its routes option), which must be reachable without a session; add it to protect.exclude`,
+    ];
+  });
 }
 
 /** The middleware that most recently started in this process (for `stats()` of `@tokenkeep/astro/server`). */
@@ -297,7 +323,10 @@ export function createTokenkeepMiddleware(
     maxBytes: config.cookie.maxBytes,
   };
   const base = normalizeBase(runtime.base);
-  const written = config.protect === undefined ? [] : baseInProtect(config.protect, base);
+  const written =
+    config.protect === undefined
+      ? []
+      : [...baseInProtect(config.protect, base), ...routesInProtect(config.protect, runtime.routes ?? [])];
   if (written.length > 0) {
     throw Object.assign(new TypeError(`invalid defineTokenkeepConfig options: ${written.join("; ")}`), {
       code: INVALID_OPTIONS_CODE,
