@@ -241,7 +241,8 @@ export interface ApiConfig {
   readonly retry?: number | undefined;
   /**
    * After a 401 made the client renew a session (rotate its refresh token) and replay, a 401 to the
-   * new tokens renews nothing for this long after they arrived: the call fails with `ApiHttpError`
+   * new tokens renews nothing for this long after they were issued (when that rotation was answered,
+   * also in a request that picked them up later as its successor): the call fails with `ApiHttpError`
    * 401 and `stats().invalidationsRefused` counts it. When the renewed token is rejected too, a new
    * one will not help (a wrong audience, a stale key set), and without this an API answering every
    * call with 401 would cost one refresh per request. Per session (the mark travels with it, across
