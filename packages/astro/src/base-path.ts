@@ -31,20 +31,28 @@ export function underBase(path: string, base: string): string {
 /**
  * The problems of protect settings written with the base in them (`/app/account/*` on a site with
  * `base: "/app"`): matched below the base, such a pattern would protect `/app/app/account/...` only,
- * leaving the pages it names open, so it is refused rather than read. Empty for the root.
+ * leaving the pages it names open (or, in `exclude`, protected), so it is refused rather than read.
+ * Empty for the root.
  */
 export function baseInProtect(
-  protect: { readonly paths: readonly string[]; readonly signInPath: string },
+  protect: {
+    readonly paths: readonly string[];
+    readonly exclude?: readonly string[] | undefined;
+    readonly signInPath: string;
+  },
   base: string,
 ): string[] {
   if (base === "") return [];
   const hasBase = (path: string) => path === base || path.startsWith(`${base}/`);
-  const problems = protect.paths.flatMap((pattern, index) =>
-    hasBase(pattern)
-      ? [
-          `protect.paths.${index}: ${pattern} includes Astro's base (${base}); write it without the base: ${pathBelowBase(pattern, base)}`,
-        ]
-      : [],
+  // An exclusion written with the base would keep protected the pages it names.
+  const problems = (["paths", "exclude"] as const).flatMap((key) =>
+    (protect[key] ?? []).flatMap((pattern, index) =>
+      hasBase(pattern)
+        ? [
+            `protect.${key}.${index}: ${pattern} includes Astro's base (${base}); write it without the base: ${pathBelowBase(pattern, base)}`,
+          ]
+        : [],
+    ),
   );
   if (hasBase(protect.signInPath)) {
     problems.push(

@@ -30,6 +30,16 @@ export const DEFAULT_ROTATION_TIMEOUT_MS = 10_000;
 export const DEFAULT_ROTATION_SETTLE_MS = 10_000;
 /** How long a request with a just-rotated refresh token is served the new session (core's default). */
 export const DEFAULT_SUCCESSOR_TTL_MS = 30_000;
+/**
+ * The `Retry-After` of the 503 answered when a rotated session could not be stored, in seconds, while
+ * the successor window leaves room for it (see {@link SESSION_RETRY_ROUND_TRIP_MS}).
+ */
+export const SESSION_UNAVAILABLE_RETRY_S = 1;
+/**
+ * What a retry's round trip is allowed past its `Retry-After`: with less of the successor window left
+ * than `SESSION_UNAVAILABLE_RETRY_S` plus this, the 503 says `Retry-After: 0`.
+ */
+export const SESSION_RETRY_ROUND_TRIP_MS = 1_000;
 /** Where route protection sends a visitor without a session. */
 export const DEFAULT_SIGN_IN_PATH = "/login";
 /** The query parameter carrying the page to return to after sign-in. */

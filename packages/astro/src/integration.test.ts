@@ -37,6 +37,7 @@ function setup(
     command,
     addMiddleware: (middleware: unknown) => middlewares.push(middleware),
     updateConfig: (update: { vite: { plugins: unknown[]; ssr: unknown } }) => updates.push(update),
+    injectRoute: () => undefined,
   });
   return { middlewares, updates };
 }
@@ -87,6 +88,23 @@ describe("integration", () => {
     expect(code).toContain('export const base = "/app";');
   });
 
+  it("serves the config module with the routes it injects (protection must leave them reachable), none without", () => {
+    const root = project("src/tokenkeep.config.ts");
+    const code = (options: Parameters<typeof tokenkeep>[0]) => {
+      const plugin = setup(tokenkeep(options), root).updates[0]!.vite.plugins[0] as {
+        load: (this: unknown, id: string) => string | undefined;
+      };
+      return plugin.load.call({ environment: { name: "ssr" } }, "\0virtual:tokenkeep/config");
+    };
+    expect(code({ routes: true })).toContain(
+      'export const routes = ["/_tokenkeep/login","/_tokenkeep/logout"];',
+    );
+    expect(code({ routes: { login: "/auth/in" } })).toContain(
+      'export const routes = ["/auth/in","/_tokenkeep/logout"];',
+    );
+    expect(code({})).toContain("export const routes = [];");
+  });
+
   it("a missing config module is a build error naming the file, with a minimal example", () => {
     const root = project(undefined);
     expect(() => setup(tokenkeep(), root)).toThrow(
@@ -127,13 +145,13 @@ describe("config module plugin", () => {
       "\0virtual:tokenkeep/config",
     );
     expect(load("ssr")).toBe(
-      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const base = "";\nexport const prerenderOnly = false;',
+      'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const base = "";\nexport const routes = [];\nexport const prerenderOnly = false;',
     );
   });
 
   it("gives the build's prerender environment a stand-in: the user's module is not evaluated at build time", () => {
     expect(load("prerender")).toBe(
-      'export default undefined;\nexport const dev = false;\nexport const base = "";\nexport const prerenderOnly = true;',
+      'export default undefined;\nexport const dev = false;\nexport const base = "";\nexport const routes = [];\nexport const prerenderOnly = true;',
     );
   });
 

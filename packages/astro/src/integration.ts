@@ -84,7 +84,15 @@ export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroInteg
         const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
         if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
         // `base` reaches the runtime through the virtual module: protected paths are matched below it.
-        const plugins = [configModulePlugin({ configPath, dev: command === "dev", base: config.base })];
+        // So do the injected routes: protection that covers them is refused when the server starts.
+        const plugins = [
+          configModulePlugin({
+            configPath,
+            dev: command === "dev",
+            base: config.base,
+            routes: injected === undefined ? [] : [injected.login, injected.logout],
+          }),
+        ];
         // With @astrojs/node the server refuses to start without a cookie secret. Other adapters'
         // platforms may only expose secrets per request, so there the first request refuses instead.
         if (config.adapter?.name === NODE_ADAPTER) plugins.push(startupCheckPlugin());

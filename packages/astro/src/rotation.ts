@@ -21,7 +21,7 @@
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.
  */
-import { isOAuthError, isTokenkeepError, type Store, type TokenSet } from "@tokenkeep/core";
+import { isOAuthError, isTokenkeepError, isTokenSet, type Store, type TokenSet } from "@tokenkeep/core";
 import { createRotationCoordinator } from "@tokenkeep/core/rotation";
 import { shareStore } from "@tokenkeep/core/shared";
 import type { Upstream } from "./config/schema.js";
@@ -31,9 +31,25 @@ export const SUPERSEDED = "ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED";
 /** The coordinator's code for a refresh token whose earlier redemption was abandoned. */
 export const IN_DOUBT = "ERR_TOKENKEEP_ROTATION_IN_DOUBT";
 
+/**
+ * Where a redeemed set carries the time its redemption's answer arrived (epoch ms), in its `raw`: the
+ * coordinator's successor record keeps the whole set, so every request picking the pair up later, on
+ * any instance, reads the time of the rotation itself rather than its own.
+ */
+export const ISSUED_AT_KEY = "tokenkeep:issuedAt";
+
 /** What a rotation attempt means for the request. */
 export type RotationOutcome =
-  | { readonly kind: "rotated"; readonly set: TokenSet }
+  | {
+      readonly kind: "rotated";
+      readonly set: TokenSet;
+      /**
+       * When the redemption that produced `set` got its answer, epoch ms: the same for the request
+       * that redeemed and for every successor hit. A set recorded without it (by an older version)
+       * counts as issued now.
+       */
+      readonly issuedAt: number;
+    }
   /** The upstream rejected the refresh token: end the session, clear the cookies. */
   | { readonly kind: "rejected"; readonly error: unknown }
   /** Already redeemed here (or in doubt): signed out for this request, cookies untouched. */
@@ -81,8 +97,11 @@ export function createSessionRotation(options: SessionRotationOptions): SessionR
   const coordinator = createRotationCoordinator({
     ...(options.store === undefined ? {} : { shared: shareStore(options.store) }),
     successorTtlMs: options.successorTtlMs,
-    redeem: ({ refreshToken, previous, signal }) =>
-      options.upstream.refresh({ refreshToken, previous, signal }),
+    redeem: async ({ refreshToken, previous, signal }) => {
+      const set = await options.upstream.refresh({ refreshToken, previous, signal });
+      // Stamped before the coordinator records it as the successor (whose window starts after this).
+      return isTokenSet(set) ? { ...set, raw: { ...set.raw, [ISSUED_AT_KEY]: options.now() } } : set;
+    },
     ...(options.upstream.isRefreshTokenActive === undefined
       ? {}
       : {
@@ -99,7 +118,17 @@ export function createSessionRotation(options: SessionRotationOptions): SessionR
   return {
     async rotate(set, timeoutMs) {
       try {
-        return { kind: "rotated", set: await coordinator.rotate(set, { timeoutMs }) };
+        const next = await coordinator.rotate(set, { timeoutMs });
+        const issuedAt = next.raw[ISSUED_AT_KEY];
+        return {
+          kind: "rotated",
+          set: next,
+          // Never later than now: another instance's clock may run ahead of this one's.
+          issuedAt:
+            typeof issuedAt === "number" && Number.isFinite(issuedAt)
+              ? Math.min(issuedAt, options.now())
+              : options.now(),
+        };
       } catch (error) {
         return classifyRotationError(error);
       }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { isProtected, safeReturnTo } from "./route-protection.js";
+import {
+  isProtected,
+  patternCovers,
+  patternsOverlap,
+  requiresSession,
+  safeReturnTo,
+} from "./route-protection.js";
 
 describe("route protection", () => {
   it("matches exact paths and /prefix/* patterns, not look-alikes", () => {
@@ -12,6 +18,29 @@ describe("route protection", () => {
     expect(isProtected("/settings/", paths)).toBe(true);
     expect(isProtected("/settings/x", paths)).toBe(false);
     expect(isProtected("/", paths)).toBe(false);
+  });
+
+  it("an exclusion wins over any protected pattern", () => {
+    const protect = { paths: ["/account/*", "/account/help"], exclude: ["/account/help"] };
+    expect(requiresSession("/account/help", protect)).toBe(false);
+    expect(requiresSession("/account/help/", protect)).toBe(false);
+    expect(requiresSession("/account/help/x", protect)).toBe(true);
+    expect(requiresSession("/account", protect)).toBe(true);
+    expect(requiresSession("/account", { paths: ["/account/*"] })).toBe(true);
+  });
+
+  it("tells overlapping and covering patterns apart", () => {
+    expect(patternsOverlap("/account/help", "/account/*")).toBe(true);
+    expect(patternsOverlap("/account/*", "/account/help")).toBe(true);
+    expect(patternsOverlap("/*", "/x")).toBe(true);
+    expect(patternsOverlap("/account/help/*", "/account/*")).toBe(true);
+    expect(patternsOverlap("/accounting/*", "/account/*")).toBe(false);
+    expect(patternsOverlap("/help", "/account/*")).toBe(false);
+    expect(patternCovers("/account/*", "/account/help/*")).toBe(true);
+    expect(patternCovers("/account/*", "/account")).toBe(true);
+    expect(patternCovers("/account/help/*", "/account/*")).toBe(false);
+    expect(patternCovers("/account/help", "/account/*")).toBe(false);
+    expect(patternCovers("/settings", "/settings")).toBe(true);
   });
 
   it("returnTo accepts same-origin paths only (no open redirect)", () => {

@@ -17,6 +17,32 @@ export function isProtected(pathname: string, paths: readonly string[]): boolean
 }
 
 /**
+ * Whether `pathname` needs a session: it falls under `paths` and under none of `exclude` (an
+ * exclusion wins over any protected pattern).
+ */
+export function requiresSession(
+  pathname: string,
+  protect: { readonly paths: readonly string[]; readonly exclude?: readonly string[] | undefined },
+): boolean {
+  return isProtected(pathname, protect.paths) && !isProtected(pathname, protect.exclude ?? []);
+}
+
+/** A path `pattern` surely matches: the prefix itself for `/prefix/*` (`/` for `/*`), else the path. */
+function anchorOf(pattern: string): string {
+  return pattern.endsWith("/*") ? pattern.slice(0, -2) || "/" : pattern;
+}
+
+/** Whether every path `inner` matches is matched by `outer` too. */
+export function patternCovers(outer: string, inner: string): boolean {
+  return outer.endsWith("/*") ? isProtected(anchorOf(inner), [outer]) : outer === inner;
+}
+
+/** Whether some path matches both patterns (exact paths and `/prefix/*` patterns). */
+export function patternsOverlap(a: string, b: string): boolean {
+  return isProtected(anchorOf(a), [b]) || isProtected(anchorOf(b), [a]);
+}
+
+/**
  * A same-origin path to return to, or `fallback`: only values that start with one `/`, stay on
  * `origin` once resolved, still start with one `/` once their dot segments are resolved, and carry
  * no control characters are accepted (`//evil.test`, `/\evil.test`, `/.//evil.test`,

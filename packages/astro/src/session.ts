@@ -18,7 +18,11 @@ export interface Session {
   readonly refreshTokenExpiresAt?: number | undefined;
   /** What the upstream said about the user (claims, profile), when mapped. Kept across refreshes. */
   readonly sessionPayload?: JsonValue | undefined;
-  /** When these tokens were received, epoch ms: bounds the refresh window to half their lifetime. */
+  /**
+   * When these tokens were received from the upstream, epoch ms (for a rotated pair, when its
+   * redemption was answered, also in a request that picked it up later as the successor): bounds the
+   * refresh window to half their lifetime and starts the 401 cooldown.
+   */
   readonly issuedAt?: number | undefined;
   /**
    * These tokens replaced a pair the API answered 401 (the API client renewed the session): within

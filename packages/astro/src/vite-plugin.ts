@@ -25,6 +25,12 @@ export interface ConfigModulePluginOptions {
    * @default ""
    */
   readonly base?: string | undefined;
+  /**
+   * The routes the integration injects (its sign-in and sign-out endpoints), as the site's own paths:
+   * the runtime refuses `protect` settings that would put them behind a session.
+   * @default []
+   */
+  readonly routes?: readonly string[] | undefined;
 }
 
 /** The error text when client-side code imports the configuration. */
@@ -67,7 +73,10 @@ export function buildTimeEnvMessage(reads: readonly string[], configPath: string
 
 /** The plugin; add it through `updateConfig({ vite: { plugins } })`. */
 export function configModulePlugin(options: ConfigModulePluginOptions): Plugin {
-  const base = `export const base = ${JSON.stringify(normalizeBase(options.base))};`;
+  const base = [
+    `export const base = ${JSON.stringify(normalizeBase(options.base))};`,
+    `export const routes = ${JSON.stringify(options.routes ?? [])};`,
+  ].join("\n");
   return {
     name: "@tokenkeep/astro:config",
     enforce: "pre",

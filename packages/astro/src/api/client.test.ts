@@ -143,8 +143,11 @@ afterEach(async () => {
   await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
 });
 
-/** A counting upstream: `rt-N` redeems once into `at-(N+1)`/`rt-(N+1)`, which the resource server then accepts. */
-function makeUpstream() {
+/**
+ * A counting upstream: `rt-N` redeems once into `at-(N+1)`/`rt-(N+1)`, which the resource server then
+ * accepts; with `accepted: false` it accepts none of them (an API rejecting every token).
+ */
+function makeUpstream({ accepted = true }: { accepted?: boolean } = {}) {
   const redeemed: string[] = [];
   const upstream: Upstream = {
     signIn: async () => {
@@ -154,7 +157,7 @@ function makeUpstream() {
       redeemed.push(refreshToken);
       await new Promise((resolve) => setTimeout(resolve, 5));
       const generation = Number(refreshToken.split("-").at(-1)) + 1;
-      valid.add(`at-${generation}`);
+      if (accepted) valid.add(`at-${generation}`);
       const set: TokenSet = {
         accessToken: `at-${generation}`,
         tokenType: "Bearer",
@@ -846,23 +849,7 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
 
   it("an API answering 401 to every token: one renewal per session per unauthorizedCooldownMs, the refusals counted", async () => {
     // The upstream issues new pairs, the resource server accepts none of them.
-    const redeemed: string[] = [];
-    const broken: Upstream = {
-      signIn: async () => {
-        throw new Error("not used");
-      },
-      refresh: async ({ refreshToken }) => {
-        redeemed.push(refreshToken);
-        const generation = Number(refreshToken.split("-").at(-1)) + 1;
-        return {
-          accessToken: `at-${generation}`,
-          tokenType: "Bearer",
-          expiresAt: Date.now() + 600_000,
-          refreshToken: `rt-${generation}`,
-          raw: {},
-        };
-      },
-    };
+    const { upstream: broken, redeemed } = makeUpstream({ accepted: false });
     // A clock of the test's own: the cooldown's edges (29 s, 30 s) do not depend on how fast this runs.
     const start = Date.now();
     let offsetMs = 0;
@@ -911,23 +898,7 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
   });
 
   it("a 401 within the cooldown after the response started is the API's 401, refused and counted (not SessionExpiredError)", async () => {
-    const redeemed: string[] = [];
-    const broken: Upstream = {
-      signIn: async () => {
-        throw new Error("not used");
-      },
-      refresh: async ({ refreshToken }) => {
-        redeemed.push(refreshToken);
-        const generation = Number(refreshToken.split("-").at(-1)) + 1;
-        return {
-          accessToken: `at-${generation}`,
-          tokenType: "Bearer",
-          expiresAt: Date.now() + 600_000,
-          refreshToken: `rt-${generation}`,
-          raw: {},
-        };
-      },
-    };
+    const { upstream: broken, redeemed } = makeUpstream({ accepted: false });
     const start = Date.now();
     const middleware = create(broken, {}, { now: () => start });
     // A 401 renews the session (marked), the replay is refused too.

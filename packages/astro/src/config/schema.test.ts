@@ -25,6 +25,7 @@ describe("configuration", () => {
     });
     expect(parseConfig({ upstream: { endpoints }, protect: { paths: ["/a/*"] } }).protect).toEqual({
       paths: ["/a/*"],
+      exclude: [],
       signInPath: "/login",
       returnToParam: "returnTo",
     });
@@ -94,6 +95,35 @@ describe("configuration", () => {
       "/account/*",
       "/admin",
     ]);
+  });
+
+  it("protect.exclude: the same patterns, refused when it excludes nothing or a whole protected pattern; it lets /* cover an excluded signInPath", () => {
+    const upstream = { endpoints };
+    expect(() =>
+      parseConfig({ upstream, protect: { paths: ["/account/*"], exclude: ["/account/x*"] } }),
+    ).toThrow(/protect\.exclude\.0.*`\*` elsewhere matches nothing/s);
+    expect(() =>
+      parseConfig({ upstream, protect: { paths: ["/account/*"], exclude: ["/acount/help"] } }),
+    ).toThrow(/protect\.exclude\.0: \/acount\/help excludes nothing/);
+    expect(() =>
+      parseConfig({
+        upstream,
+        protect: { paths: ["/settings", "/account/help/*"], exclude: ["/account/*"] },
+      }),
+    ).toThrow(/protect\.exclude\.0: \/account\/\* excludes all of protect\.paths\.1 \(\/account\/help\/\*\)/);
+    expect(() =>
+      parseConfig({ upstream, protect: { paths: ["/settings"], exclude: ["/settings"] } }),
+    ).toThrow(/excludes all of protect\.paths\.0/);
+    // Still refused while the sign-in page is not among the exclusions.
+    expect(() => parseConfig({ upstream, protect: { paths: ["/*"], exclude: ["/about"] } })).toThrow(
+      /protect\.paths\.0.*covers signInPath \(\/login\)/s,
+    );
+    const parsed = parseConfig({
+      upstream,
+      protect: { paths: ["/*"], exclude: ["/login", "/account/help/*"] },
+    }).protect;
+    expect(parsed?.exclude).toEqual(["/login", "/account/help/*"]);
+    expect(parseConfig({ upstream, protect: { paths: ["/account/*"] } }).protect?.exclude).toEqual([]);
   });
 
   it("a mistake inside an upstream mode is reported at its path, with the nearest option", () => {

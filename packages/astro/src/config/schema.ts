@@ -27,7 +27,7 @@ import {
   DEFAULT_UPSTREAM_TIMEOUT_MS,
 } from "../defaults.js";
 import type { TokenkeepEvent } from "../events.js";
-import { isProtected } from "../route-protection.js";
+import { isProtected, patternCovers, patternsOverlap } from "../route-protection.js";
 
 /** What a login or refresh answer parser returns (custom endpoints). */
 export interface ParsedTokens {
@@ -182,6 +182,15 @@ export interface ProtectOptions {
    * keep it from running.
    */
   readonly paths: readonly string[];
+  /**
+   * Paths under `paths` that stay public, in the same syntax: with `paths: ["/account/*"]`,
+   * `exclude: ["/account/help"]` leaves that one page open. An exclusion wins over any protected
+   * pattern. One that matches no path of `paths` (it excludes nothing, a misspelling most likely), or
+   * all of one of its patterns (remove that pattern instead), is refused; excluding `signInPath` lets
+   * `paths` cover it (`paths: ["/*"], exclude: ["/login"]`).
+   * @default []
+   */
+  readonly exclude?: readonly string[] | undefined;
   /** @default "/login" */
   readonly signInPath?: string | undefined;
   /** @default "returnTo" */
@@ -232,7 +241,8 @@ export interface ApiConfig {
   readonly retry?: number | undefined;
   /**
    * After a 401 made the client renew a session (rotate its refresh token) and replay, a 401 to the
-   * new tokens renews nothing for this long after they arrived: the call fails with `ApiHttpError`
+   * new tokens renews nothing for this long after they were issued (when that rotation was answered,
+   * also in a request that picked them up later as its successor): the call fails with `ApiHttpError`
    * 401 and `stats().invalidationsRefused` counts it. When the renewed token is rejected too, a new
    * one will not help (a wrong audience, a stale key set), and without this an API answering every
    * call with 401 would cost one refresh per request. Per session (the mark travels with it, across
@@ -303,6 +313,14 @@ export interface TokenkeepConfig {
 const fn = <T>() => z.custom<T>((value) => typeof value === "function", { message: "expected a function" });
 const positiveMs = z.number().positive().max(2_147_483_647);
 const path = z.string().startsWith("/", { message: "expected a path starting with /" });
+/** A `protect` pattern: an exact path, or a prefix ending in `/*`. */
+const protectPattern = path.refine(
+  (pattern) => !pattern.slice(0, pattern.endsWith("/*") ? -2 : undefined).includes("*"),
+  {
+    message:
+      "expected an exact path (`/account`) or a prefix ending in `/*` (`/account/*`): `*` elsewhere matches nothing",
+  },
+);
 
 const endpointsSchema = z
   .strictObject({
@@ -484,25 +502,36 @@ export const configSchema = z.strictObject({
   store: storeSchema.optional(),
   protect: z
     .strictObject({
-      paths: z.array(
-        path.refine((pattern) => !pattern.slice(0, pattern.endsWith("/*") ? -2 : undefined).includes("*"), {
-          message:
-            "expected an exact path (`/account`) or a prefix ending in `/*` (`/account/*`): `*` elsewhere matches nothing",
-        }),
-      ),
+      paths: z.array(protectPattern),
+      exclude: z.array(protectPattern).default([]),
       signInPath: path.default(DEFAULT_SIGN_IN_PATH),
       returnToParam: z.string().min(1).default(DEFAULT_RETURN_TO_PARAM),
     })
-    .superRefine(({ paths, signInPath }, context) => {
+    .superRefine(({ paths, exclude, signInPath }, context) => {
       // The sign-in page itself protected: a signed-out visitor would be sent to it, and from it, forever.
-      const index = paths.findIndex((pattern) => isProtected(signInPath, [pattern]));
+      const index = isProtected(signInPath, exclude)
+        ? -1
+        : paths.findIndex((pattern) => isProtected(signInPath, [pattern]));
       if (index !== -1) {
         context.addIssue({
           code: "custom",
           path: ["paths", index],
-          message: `covers signInPath (${signInPath}): signed-out visitors could never reach the sign-in page`,
+          message: `covers signInPath (${signInPath}): signed-out visitors could never reach the sign-in page (exclude it to keep this pattern)`,
         });
       }
+      // An exclusion no protected path falls under leaves everything as it was: refused, since the
+      // page it names (misspelt, or under a pattern removed since) is not what stays public.
+      // One that covers a whole protected pattern leaves that pattern protecting nothing.
+      exclude.forEach((pattern, at) => {
+        const covered = paths.findIndex((protectedPattern) => patternCovers(pattern, protectedPattern));
+        const message =
+          covered !== -1
+            ? `${pattern} excludes all of protect.paths.${covered} (${paths[covered]}): remove that pattern instead`
+            : paths.some((protectedPattern) => patternsOverlap(pattern, protectedPattern))
+              ? undefined
+              : `${pattern} excludes nothing: no path of protect.paths falls under it`;
+        if (message !== undefined) context.addIssue({ code: "custom", path: ["exclude", at], message });
+      });
     })
     .optional(),
   onEvent: fn<(event: TokenkeepEvent) => void>().optional(),

@@ -31,7 +31,7 @@ const START = 1_800_000_000_000;
 const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
 
 /** A counting upstream: each refresh token redeems once into the next generation, as a rotating server does. */
-function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = {}) {
+function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown; lifetimeMs?: number } = {}) {
   const redeemed: string[] = [];
   const upstream: Upstream = {
     signIn: async () => {
@@ -46,7 +46,7 @@ function makeUpstream(behaviour: { fail?: (refreshToken: string) => unknown } = 
       const set: TokenSet = {
         accessToken: `at-${generation}`,
         tokenType: "Bearer",
-        expiresAt: clock.now + 300_000,
+        expiresAt: clock.now + (behaviour.lifetimeMs ?? 300_000),
         refreshToken: `rt-${generation}`,
         raw: {},
       };
@@ -257,6 +257,42 @@ describe("middleware: rotation before next()", () => {
     expect((await readBack(late.setCookie))?.refreshToken).toBe("rt-2");
     expect(middleware.stats()).toMatchObject({ rotations: 2, successorHits: 1 });
     expect(events.map((event) => event.type)).toEqual(["rotated", "rotated"]);
+  });
+
+  it("a successor keeps the rotation's times, not the late request's: its refresh window starts when the pair was issued", async () => {
+    // Tokens living 40 s: the refresh window is half their lifetime, 20 s before expiry.
+    const { upstream, redeemed } = makeUpstream({ lifetimeMs: 40_000 });
+    const { middleware } = create(upstream);
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(middleware, "http://app.test/", { cookies });
+    clock.now += 20_000; // within successorTtlMs (30 s)
+    const late = await run(middleware, "http://app.test/", { cookies });
+    expect(middleware.stats()).toMatchObject({ rotations: 2, successorHits: 1 });
+    const issued = await readBack(first.setCookie);
+    expect(issued?.issuedAt).toBe(START);
+    // The same session, to the field: issued at the rotation, 20 s before this request.
+    expect(await readBack(late.setCookie)).toEqual(issued);
+    // 25 s after the rotation, 15 s before expiry: inside the 20 s window, so rotated (taken as issued
+    // at the late request, the window would be 10 s and the pair not rotated yet).
+    clock.now = START + 25_000;
+    const due = await run(middleware, "http://app.test/", { cookies: cookieValues(late.setCookie) });
+    expect(redeemed).toEqual(["rt-1", "rt-2"]);
+    expect(due.seen.token).toBe("at-3");
+  });
+
+  it("another instance sharing the store picks the successor up with the rotation's time, read from the store's record", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const store = createMemoryStore({ now: () => clock.now });
+    const one = create(upstream, { store }).middleware;
+    const two = create(upstream, { store }).middleware;
+    const cookies = await sessionCookies(session(1, 5_000));
+    const first = await run(one, "http://app.test/", { cookies });
+    clock.now += 20_000;
+    const late = await run(two, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(two.stats()).toMatchObject({ successorHits: 1 });
+    expect((await readBack(late.setCookie))?.issuedAt).toBe(START);
+    expect(await readBack(late.setCookie)).toEqual(await readBack(first.setCookie));
   });
 
   it("an expired access token without a refresh token is signed out, without touching cookies", async () => {
@@ -708,6 +744,39 @@ describe("middleware: storage in Astro's session", () => {
     expect(JSON.parse(stored!)).toMatchObject({ a: "at-2", r: "rt-2" });
   });
 
+  it("the 503's Retry-After keeps the retry inside the successor window: 1 s while room is left, else 0", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const { middleware } = create(upstream, { storage: "session" }); // successorTtlMs 30 s
+    const old = await sealed(session(1, 5_000));
+    const store = astroSession({ tokenkeep: old });
+    store.driver.failWrites = true;
+    expect((await runWithSession(middleware, store)).response.headers.get("retry-after")).toBe("1");
+    // 28.5 s after the rotation the write still fails: the retry was the successor, with 1.5 s of its
+    // window left, too little for a retry 1 s later plus its round trip.
+    clock.now += 28_500;
+    expect((await runWithSession(middleware, store)).response.headers.get("retry-after")).toBe("0");
+    // 29.2 s after: 0.8 s left.
+    clock.now += 700;
+    const later = await runWithSession(middleware, store);
+    expect(later.response.status).toBe(503);
+    expect(later.response.headers.get("retry-after")).toBe("0");
+    // Retried at once, the write works: served and stored, nothing redeemed again.
+    store.driver.failWrites = false;
+    const retried = await runWithSession(middleware, { ...store, data: new Map(store.data) });
+    expect(retried.seen.token).toBe("at-2");
+    // 1 s later, as "1" would have said, the window has passed: a late request, signed out.
+    clock.now += 1_000;
+    const tooLate = await runWithSession(middleware, astroSession({ tokenkeep: old }));
+    expect(tooLate.seen.token).toBeUndefined();
+    expect(redeemed).toEqual(["rt-1"]);
+
+    // A window shorter than the second: 0 at once.
+    const short = create(makeUpstream().upstream, { storage: "session", successorTtlMs: 1_500 }).middleware;
+    const failing = astroSession({ tokenkeep: old });
+    failing.driver.failWrites = true;
+    expect((await runWithSession(short, failing)).response.headers.get("retry-after")).toBe("0");
+  });
+
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware } = create(upstream, { storage: "session" });
@@ -845,6 +914,112 @@ describe("middleware: route protection", () => {
     expect(response.headers.get("cache-control")).toBe("private, no-store");
     // Astro appends the request's cookies to it after the chain: that must not throw.
     expect(() => response.headers.append("set-cookie", "a=b")).not.toThrow();
+  });
+});
+
+describe("middleware: route protection with exclusions", () => {
+  const html = { accept: "text/html" };
+
+  it("an excluded path stays public under a protected prefix (the exclusion wins); its neighbours stay protected", async () => {
+    const { middleware, events } = create(makeUpstream().upstream, {
+      protect: { paths: ["/account/*"], exclude: ["/account/help/*", "/account/faq"] },
+    });
+    for (const url of [
+      "http://app.test/account/help",
+      "http://app.test/account/help/billing",
+      "http://app.test/account/faq/",
+    ]) {
+      const open = await run(middleware, url, { headers: html });
+      expect([url, open.seen.calls, open.response.headers.get("cache-control")]).toEqual([url, 1, null]);
+    }
+    for (const url of [
+      "http://app.test/account",
+      "http://app.test/account/helpdesk",
+      "http://app.test/account/faq/x",
+    ]) {
+      expect([url, (await run(middleware, url, { headers: html })).response.status]).toEqual([url, 302]);
+    }
+    expect(events.map((event) => event.type)).toEqual(["protected", "protected", "protected"]);
+  });
+
+  it("the whole site protected but the sign-in page, which the exclusion lets /* cover; under a base too", async () => {
+    const protect = { paths: ["/*"], exclude: ["/login", "/about"] };
+    const { middleware } = create(makeUpstream().upstream, { protect });
+    expect((await run(middleware, "http://app.test/login", { headers: html })).seen.calls).toBe(1);
+    const denied = await run(middleware, "http://app.test/", { headers: html });
+    expect(denied.response.headers.get("location")).toBe("/login?returnTo=%2F");
+    const based = createTokenkeepMiddleware(
+      parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect }),
+      { dev: false, base: "/app" },
+    );
+    middlewares.push(based);
+    expect((await run(based, "http://app.test/app/about", { headers: html })).seen.calls).toBe(1);
+    expect((await run(based, "http://app.test/app/x", { headers: html })).response.status).toBe(302);
+    // An exclusion written with the base would keep protected the page it names: refused.
+    expect(() =>
+      createTokenkeepMiddleware(
+        parseConfig({
+          upstream: makeUpstream().upstream,
+          cookie: { secrets: [SECRET] },
+          protect: { paths: ["/*"], exclude: ["/login", "/app/about"] },
+        }),
+        { dev: false, base: "/app" },
+      ),
+    ).toThrow(
+      /protect\.exclude\.1: \/app\/about includes Astro's base \(\/app\); write it without the base: \/about/,
+    );
+  });
+
+  it("refuses protection that covers a route the integration injects, unless excluded: sign-in and sign-out must work signed out", async () => {
+    const routes = ["/_tokenkeep/login", "/_tokenkeep/logout"];
+    const withRoutes = (protect: { paths: string[]; exclude?: string[] }) => {
+      const middleware = createTokenkeepMiddleware(
+        parseConfig({ upstream: makeUpstream().upstream, cookie: { secrets: [SECRET] }, protect }),
+        { dev: false, routes },
+      );
+      middlewares.push(middleware);
+      return middleware;
+    };
+    expect(() => withRoutes({ paths: ["/*"], exclude: ["/login"] })).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message:
+          "invalid defineTokenkeepConfig options: protect.paths.0: /* covers /_tokenkeep/login, a route the " +
+          "integration injects (its routes option), which must be reachable without a session; add it to " +
+          "protect.exclude; protect.paths.0: /* covers /_tokenkeep/logout, a route the integration injects " +
+          "(its routes option), which must be reachable without a session; add it to protect.exclude",
+      }),
+    );
+    expect(() => withRoutes({ paths: ["/_tokenkeep/*"], exclude: ["/_tokenkeep/login"] })).toThrow(
+      /covers \/_tokenkeep\/logout/,
+    );
+    const site = withRoutes({ paths: ["/*"], exclude: ["/login", "/_tokenkeep/*"] });
+    const posted = await run(site, "http://app.test/_tokenkeep/login", { method: "POST" });
+    expect(posted.seen.calls).toBe(1);
+    // Without injected routes (the default) nothing is checked.
+    expect(() =>
+      createTokenkeepMiddleware(
+        parseConfig({
+          upstream: makeUpstream().upstream,
+          cookie: { secrets: [SECRET] },
+          protect: { paths: ["/*"], exclude: ["/login"] },
+        }),
+        { dev: false },
+      ),
+    ).not.toThrow();
+  });
+
+  it("a page a later middleware's next(path) rewrote to an excluded path is sent as a public page", async () => {
+    const { middleware } = create(makeUpstream().upstream, {
+      protect: { paths: ["/account/*"], exclude: ["/account/help"] },
+    });
+    const context = makeContext("http://app.test/go", { headers: html }) as APIContext;
+    const response = (await middleware(context, async () => {
+      Object.defineProperty(context, "url", { value: new URL("http://app.test/account/help") });
+      return new Response("help");
+    })) as Response;
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe("help");
   });
 });
 

@@ -33,7 +33,12 @@ import {
   type Upstream,
 } from "../config/schema.js";
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
-import { DEFAULT_SECRET_ENV, UNSEAL_CACHE_ENTRIES } from "../defaults.js";
+import {
+  DEFAULT_SECRET_ENV,
+  SESSION_RETRY_ROUND_TRIP_MS,
+  SESSION_UNAVAILABLE_RETRY_S,
+  UNSEAL_CACHE_ENTRIES,
+} from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
 import {
   createLocals,
@@ -46,7 +51,7 @@ import {
 } from "../locals.js";
 import { currentRequest, requestStorage } from "../request-context.js";
 import { createSessionRotation, type SessionRotation } from "../rotation.js";
-import { denyAccess, isProtected } from "../route-protection.js";
+import { denyAccess, isProtected, requiresSession } from "../route-protection.js";
 import { type Session, sessionToTokenSet, tokenSetToSession } from "../session.js";
 import { createSessionCache, type SessionCache } from "../session-cache.js";
 import { isSessionTooLarge } from "../session-cookies.js";
@@ -71,6 +76,13 @@ export interface MiddlewareRuntimeOptions {
    * @default "" (the site is served from the root)
    */
   readonly base?: string | undefined;
+  /**
+   * The routes the integration injected (its sign-in and sign-out endpoints), as the site's own
+   * paths: `protect` settings under which one needs a session are refused (a signed-out visitor
+   * could never post the sign-in form, nor a request signed out by a failed rotation sign out).
+   * @default []
+   */
+  readonly routes?: readonly string[] | undefined;
 }
 
 /** The middleware plus its counters. */
@@ -119,6 +131,25 @@ export function assertCookieSecret(config: ResolvedConfig): void {
   const secrets = configuredSecrets(config);
   if (secrets.length === 0) throw new MissingSecretError();
   createCookieSealer(secrets, config.cookie.name);
+}
+
+/**
+ * The problems of protect settings that put one of the integration's injected routes behind a
+ * session, each naming the pattern that covers it: the sign-in endpoint must take a signed-out
+ * visitor's form, and the sign-out endpoint a request that a failed rotation signed out (it still
+ * revokes what the browser holds).
+ */
+function routesInProtect(
+  protect: NonNullable<ResolvedConfig["protect"]>,
+  routes: readonly string[],
+): string[] {
+  return routes.flatMap((route) => {
+    if (!requiresSession(route, protect)) return [];
+    const index = protect.paths.findIndex((pattern) => isProtected(route, [pattern]));
+    return [
+      `protect.paths.${index}: ${protect.paths[index]} covers ${route}, a route the integration injects (its routes option), which must be reachable without a session; add it to protect.exclude`,
+    ];
+  });
 }
 
 /** The middleware that most recently started in this process (for `stats()` of `@tokenkeep/astro/server`). */
@@ -228,13 +259,29 @@ interface Rotated {
 
 /**
  * The answer to a request whose rotated session could not be stored: try again shortly. Nothing is
- * lost: the retry, still holding the old pair, is answered the same new pair (the coordinator's
- * successor) and stores it then.
+ * lost while the retry comes within the successor window: still holding the old pair, it is answered
+ * the same new pair (the coordinator's successor) and stores it then.
+ *
+ * `Retry-After` is derived from that window, which ends `successorTtlMs` after the rotation was
+ * answered (`windowLeftMs`, counted from the session's `issuedAt`: the coordinator opens the window
+ * after that, so this is its earliest end). A retry after it is a late request, signed out for good,
+ * so the value never points past it. Within it, the sooner the better: what fails here is the
+ * sealing (Astro's `session.set` does not call the driver), whose recovery no wait makes likelier,
+ * and each retry is cheap (a successor hit redeems nothing): 1 s, so a client honouring it gets many
+ * tries, and 0 once less than that second plus a round trip is left.
  */
-function sessionUnavailable(): Response {
+function sessionUnavailable(windowLeftMs: number): Response {
+  const retryAfterS =
+    windowLeftMs >= SESSION_UNAVAILABLE_RETRY_S * 1_000 + SESSION_RETRY_ROUND_TRIP_MS
+      ? SESSION_UNAVAILABLE_RETRY_S
+      : 0;
   return new Response(JSON.stringify({ error: "session_unavailable" }), {
     status: 503,
-    headers: { "content-type": "application/json", "cache-control": "no-store", "retry-after": "1" },
+    headers: {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "retry-after": String(retryAfterS),
+    },
   });
 }
 
@@ -276,7 +323,10 @@ export function createTokenkeepMiddleware(
     maxBytes: config.cookie.maxBytes,
   };
   const base = normalizeBase(runtime.base);
-  const written = config.protect === undefined ? [] : baseInProtect(config.protect, base);
+  const written =
+    config.protect === undefined
+      ? []
+      : [...baseInProtect(config.protect, base), ...routesInProtect(config.protect, runtime.routes ?? [])];
   if (written.length > 0) {
     throw Object.assign(new TypeError(`invalid defineTokenkeepConfig options: ${written.join("; ")}`), {
       code: INVALID_OPTIONS_CODE,
@@ -376,7 +426,8 @@ export function createTokenkeepMiddleware(
     const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
     switch (outcome.kind) {
       case "rotated": {
-        const received = tokenSetToSession(outcome.set, now(), session);
+        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later).
+        const received = tokenSetToSession(outcome.set, outcome.issuedAt, session);
         const next = afterRejection ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
@@ -581,7 +632,7 @@ export function createTokenkeepMiddleware(
 
   /** Whether the request path (base included, as Astro gives it) needs a session. */
   const isGuarded = (pathname: string): boolean =>
-    protect !== undefined && isProtected(pathBelowBase(pathname, base), protect.paths);
+    protect !== undefined && requiresSession(pathBelowBase(pathname, base), protect);
 
   /**
    * Re-entry: protection for the current path against the session the request has now (`locals`
@@ -647,7 +698,9 @@ export function createTokenkeepMiddleware(
       let unstored: boolean | undefined;
       ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
       // Rendering the page would hide that the session was not stored; a retry gets the same pair.
-      if (unstored === true) return sessionUnavailable();
+      if (unstored === true && session !== undefined) {
+        return sessionUnavailable((session.issuedAt ?? now()) + config.successorTtlMs - now());
+      }
     }
 
     const state = new RequestState(storage, session, path, unrevoked, requestUrl);

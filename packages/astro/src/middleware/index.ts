@@ -4,7 +4,7 @@
  * imports the user's configuration through the virtual module the integration's Vite plugin serves
  * inside the server bundle only. Not meant to be imported by hand.
  */
-import config, { base, dev, prerenderOnly } from "virtual:tokenkeep/config";
+import config, { base, dev, prerenderOnly, routes } from "virtual:tokenkeep/config";
 import type { MiddlewareHandler } from "astro";
 import { parseConfig, type TokenkeepConfig } from "../config/schema.js";
 import { assertCookieSecret, createTokenkeepMiddleware, prerenderMiddleware } from "./handler.js";
@@ -20,4 +20,4 @@ if (resolved !== undefined && !dev) assertCookieSecret(resolved);
  * while the build prerenders pages, a stand-in that only sets signed-out locals.
  */
 export const onRequest: MiddlewareHandler =
-  resolved === undefined ? prerenderMiddleware : createTokenkeepMiddleware(resolved, { dev, base });
+  resolved === undefined ? prerenderMiddleware : createTokenkeepMiddleware(resolved, { dev, base, routes });

@@ -6,6 +6,8 @@ declare module "virtual:tokenkeep/config" {
   export const dev: boolean;
   /** The site's `base`, normalized (`""` or `/app`). */
   export const base: string;
+  /** The routes the integration injected (sign-in, sign-out), below the base. */
+  export const routes: readonly string[];
   /** Whether this copy renders prerendered pages at build time only (`default` is then undefined). */
   export const prerenderOnly: boolean;
 }
