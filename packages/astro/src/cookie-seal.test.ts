@@ -58,6 +58,18 @@ describe("cookie sealing (AES-256-GCM)", () => {
     expect(await createCookieSealer([OLD], "tokenkeep").unseal(after)).toBeUndefined();
   });
 
+  it("derives its keys again after a derivation that failed", async () => {
+    const sealer = createCookieSealer([NEW], "tk_s");
+    const deriveKey = crypto.subtle.deriveKey;
+    crypto.subtle.deriveKey = () => Promise.reject(new Error("no key this time"));
+    try {
+      await expect(sealer.seal("x")).rejects.toThrow("no key this time");
+    } finally {
+      crypto.subtle.deriveKey = deriveKey;
+    }
+    expect(await sealer.unseal(await sealer.seal("x"))).toBe("x");
+  });
+
   it("refuses short secrets and an empty list", () => {
     expect(() => createCookieSealer(["x".repeat(MIN_SECRET_LENGTH - 1)], "tokenkeep")).toThrow(TypeError);
     expect(() => createCookieSealer([], "tokenkeep")).toThrow(TypeError);

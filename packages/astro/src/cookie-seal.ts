@@ -70,7 +70,11 @@ export function createCookieSealer(secrets: readonly string[], additionalData: s
   }
   let keys: Promise<Key[]> | undefined;
   const getKeys = () => {
-    keys ??= Promise.all(secrets.map(deriveKey));
+    // A derivation that failed is not kept: the next value derives again.
+    keys ??= Promise.all(secrets.map(deriveKey)).catch((error: unknown) => {
+      keys = undefined;
+      throw error;
+    });
     return keys;
   };
   const aad = encoder.encode(additionalData);
