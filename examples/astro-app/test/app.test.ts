@@ -80,6 +80,13 @@ describe("with no configuration", () => {
     expect(revoked).not.toContain('id="issued"');
     const restored = await text(await browser.post("/admin/tokens", { op: "restore", tokenId: id! }));
     expect(row(restored)).toBe("active");
+
+    // An owner whose right-to-left override would show it as another: the override is shown escaped.
+    const spoofed = await text(
+      await browser.post("/admin/tokens", { op: "issue", owner: "ci\u202Emoc.elpmaxe@nimda" }),
+    );
+    expect(spoofed).toContain("<td>ci\\u202emoc.elpmaxe@nimda</td>");
+    expect(spoofed).not.toContain("\u202E");
   });
 });
 
