@@ -69,6 +69,19 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
       expect(form.status).toBe(200);
       const basic = await exchange({ headers: { authorization: `Basic ${btoa(`id:${token}`)}` } });
       expect(basic.status).toBe(200);
+      // RFC 6749 section 2.3.1: an OAuth client (grants' client_secret_basic, the default) form-url-
+      // encodes the id and secret before base64, so every PAT's "=" (and any "+" or "/") arrives
+      // percent-encoded. A raw PAT never holds "%", so both spellings are one PAT.
+      const formEncoded = new URLSearchParams({ s: token }).toString().slice("s=".length);
+      expect(formEncoded).toContain("%3D");
+      const encodedBasic = await exchange({
+        headers: { authorization: `Basic ${btoa(`${encodeURIComponent("my id")}:${formEncoded}`)}` },
+      });
+      expect(encodedBasic.status).toBe(200);
+      const uriEncodedBasic = await exchange({
+        headers: { authorization: `Basic ${btoa(`id:${encodeURIComponent(token)}`)}` },
+      });
+      expect(uriEncodedBasic.status).toBe(200);
       const bearer = await exchange({ headers: { authorization: `Bearer ${token}` } });
       expect(bearer.status).toBe(200);
       const emptySecret = await exchange({
