@@ -1,4 +1,5 @@
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
+import pg from "pg";
 import { describe, expect, it, vi } from "vitest";
 import { registerSecret } from "../../../test/reliability/src/secret-registry";
 import { createPatHandler } from "../src/pat-handler";
@@ -222,6 +223,39 @@ describe.skipIf(skip)("PostgreSQL connection lost inside a transaction", () => {
       await store.close();
       await proxy.close();
       await dropSchema(schema);
+    }
+  });
+});
+
+describe.skipIf(skip)("PostgreSQL with a least-privilege role", () => {
+  it("serves a role with table privileges only (no CREATE on the database) once the schema is migrated", async () => {
+    const schema = uniqueSchema();
+    const role = `${schema}_app`;
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    const owner = createPostgresStore({ connectionString: pgUrl!, schema });
+    try {
+      expect(await owner.count()).toBe(0); // the owner migrates
+      await admin.query(`CREATE ROLE "${role}" LOGIN`);
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+      const asApp = new URL(pgUrl!);
+      asApp.username = role;
+      const app = createPostgresStore({ connectionString: asApp.toString(), schema });
+      try {
+        const issued = await issueToken(app, { owner: "o" }, { scryptLog2Cost: 4 });
+        expect(issued).toBeDefined();
+        expect(await app.count()).toBe(1);
+        expect(await app.revoke(issued!.record.tokenId, { revokedAt: 1 })).toBe(true);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await owner.close();
+      await dropSchema(schema);
+      await admin.query(`DROP OWNED BY "${role}"`).catch(() => {});
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+      await admin.end();
     }
   });
 });

@@ -384,7 +384,23 @@ async function transactionOn<T>(
   }
 }
 
+/**
+ * Brings the schema to the latest version. A schema already there is only read (no lock, no DDL), so
+ * a role with table privileges but no `CREATE` on the database or schema can run the store once a role
+ * that has them migrated it (`CREATE SCHEMA IF NOT EXISTS` checks that privilege even when the schema
+ * exists).
+ */
 async function migrate(run: Run, schema: string, lockKey: string): Promise<void> {
+  const latest = postgresMigrations[postgresMigrations.length - 1]!.version;
+  const table = await run<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
+    `${schema}.pat_schema_migrations`,
+  ]);
+  if (table.rows[0]!.t !== null) {
+    const applied = await run<{ v: number }>(
+      `SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.pat_schema_migrations`,
+    );
+    if (applied.rows[0]!.v >= latest) return;
+  }
   await run("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:migrate`]);
   await run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
   await run(
