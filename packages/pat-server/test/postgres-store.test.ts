@@ -259,3 +259,30 @@ describe.skipIf(skip)("PostgreSQL with a least-privilege role", () => {
     }
   });
 });
+
+describe.skipIf(skip)("PostgreSQL answering with an error", () => {
+  it("stays a 500 (the database answered: not an outage to retry)", async () => {
+    const schema = uniqueSchema();
+    const store = createPostgresStore({ connectionString: pgUrl!, schema });
+    const handler = createPatHandler({ store, rateLimit: false, onError: () => {} });
+    try {
+      expect(await store.count()).toBe(0);
+      await dropSchema(schema); // the tables vanish under a migrated store
+      const failure = await store.count().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: "42P01" });
+      expect(isPatStoreUnavailableError(failure)).toBe(false);
+      const pat = `pat_${"A".repeat(21)}.${"A".repeat(43)}=`;
+      const response = await handler(
+        new Request("http://pat.test/auth/token", {
+          method: "POST",
+          headers: { authorization: `Bearer ${pat}` },
+        }),
+      );
+      expect(response.status).toBe(500);
+    } finally {
+      await handler.close();
+      await store.close();
+      await dropSchema(schema);
+    }
+  });
+});

@@ -75,12 +75,15 @@ function isUnavailableState(code: string): boolean {
 
 /**
  * The error a call fails with: an answer of the database (`pg.DatabaseError`) as it is, unless its
- * SQLSTATE says the database is unavailable; any other failure of the driver (connection refused, reset
- * or ended, a timeout) as {@link PatStoreUnavailableError}, with the driver's error as `cause`.
+ * SQLSTATE says the database is unavailable, and a `TypeError` or `RangeError` as it is; any other
+ * failure of the driver (connection refused, reset or ended, a timeout) as
+ * {@link PatStoreUnavailableError}, with the driver's error as `cause`.
  */
 function storeError(error: unknown): unknown {
   if (error instanceof PatStoreUnavailableError) return error;
   if (error instanceof pg.DatabaseError && !isUnavailableState(error.code ?? "")) return error;
+  // A parameter the driver cannot serialise is a defect of ours (a 500), not an outage.
+  if (error instanceof TypeError || error instanceof RangeError) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new PatStoreUnavailableError(`PostgreSQL is unavailable: ${reason}`, { cause: error });
 }
