@@ -428,6 +428,21 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
       expect(fresh.status).toBe(200);
     });
 
+    it("checks a role against the record too when it rechecks an admin JWT (a role removed since is refused)", async () => {
+      const admin = await server.issue({ owner: "admin6", isAdmin: true, roles: ["ops"] });
+      const headers = { authorization: `Bearer ${await server.jwtFor(admin.token)}` };
+      const check = () =>
+        server.handler.authenticate(new Request(`${server.url}/mine`, { headers }), {
+          admin: true,
+          role: "ops",
+        });
+      expect((await check()).ok).toBe(true);
+      await server.store.update(admin.record.tokenId, { roles: { remove: ["ops"] } });
+      const refused = await check();
+      if (refused.ok) throw new Error("expected the JWT of a token that lost its role to be refused");
+      await expectError(refused.response, 403, "Access denied");
+    });
+
     it("answers JSON 404 and 405 for unknown routes and methods", async () => {
       await expectError(await fetch(`${server.url}/nope`), 404, "Not found");
       const wrong = await server.admin("/admin/tokens", { method: "DELETE" });

@@ -51,7 +51,8 @@ export async function authenticate(
  * required and `recheckAdminTokens` is on, the JWT's token record (one indexed read, no scrypt): a
  * token revoked, expired or deleted since, or whose secret was replaced since (the JWT's `sv` claim no
  * longer names the stored PHC), answers 401 `Invalid JWT` (`ERR_TOKEN_INACTIVE`), one no longer admin
- * 403 `Admin access required`. A JWT without `sv` (signed before the claim existed) is not checked for it.
+ * 403 `Admin access required`, one whose required `role` was removed since 403 `Access denied`. A JWT
+ * without `sv` (signed before the claim existed) is not checked for it.
  */
 export async function authenticateCaller(
   ctx: HandlerContext,
@@ -78,6 +79,10 @@ export async function authenticateCaller(
       throw new HttpError(401, "Invalid JWT", { code: "ERR_TOKEN_INACTIVE" });
     }
     if (!record.isAdmin) throw new HttpError(403, "Admin access required");
+    // The record read decides, as it does for `admin`: a role removed since no longer opens the route.
+    if (requirement.role !== undefined && !record.roles.includes(requirement.role)) {
+      throw new HttpError(403, "Access denied");
+    }
   }
   return claims;
 }
