@@ -64,6 +64,16 @@ export const DEFAULT_VERIFIER_CACHE_MAX_ENTRIES = 10_000;
 export const DEFAULT_LAST_USED_FLUSH_MS = 5000;
 /** SQLite busy timeout, in milliseconds. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/**
+ * How long a PostgreSQL store call waits for a connection before it fails as unavailable (the
+ * handler's 503), in milliseconds: without a bound, a database that stops answering (paused, or cut off
+ * by the network) would hold every request forever.
+ */
+export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = 5000;
+/** How long one PostgreSQL statement may wait for its answer before the call fails as unavailable. */
+export const DEFAULT_POSTGRES_QUERY_TIMEOUT_MS = 10_000;
+/** `Retry-After` of the 503 the handler answers while its store is unavailable, in seconds. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 /** PostgreSQL schema holding the tables. */
 export const DEFAULT_POSTGRES_SCHEMA = "public";
 /** Owner of a token created by bootstrap. */

@@ -44,6 +44,11 @@ export type {
   UsageEntry,
 } from "./store";
 export {
+  isPatStoreUnavailableError,
+  PAT_STORE_UNAVAILABLE,
+  PatStoreUnavailableError,
+} from "./store-unavailable-error";
+export {
   type GeneratedToken,
   type GenerateTokenOptions,
   generateToken,

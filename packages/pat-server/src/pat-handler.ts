@@ -1,5 +1,6 @@
 import type { PatJwtClaims } from "@tokenkeep/pat-protocol";
 import type { JSONWebKeySet } from "jose";
+import { STORE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./defaults";
 import { type PatErrorState, type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
 import { handleAdmin } from "./internal/admin-routes";
 import { type AccessRequirement, authenticateCaller } from "./internal/authenticate";
@@ -12,6 +13,7 @@ import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
 import { createVerifierCache } from "./internal/verifier-cache";
 import { unmatchablePhc, verifySecret } from "./scrypt";
+import { isPatStoreUnavailableError } from "./store-unavailable-error";
 
 /** Per-request facts a host passes to the handler next to the `Request`. */
 export interface RequestContext {
@@ -38,8 +40,9 @@ export interface PatHandler {
    * Route guard for the host app's own routes: checks `Authorization: Bearer <JWT>` issued by this
    * handler, and optionally the `admin` claim or a role (401/403 responses of the protocol's shape).
    * With `{ admin: true }` it is the admin routes' own check: under `recheckAdminTokens` (the default)
-   * the JWT of a token revoked, expired or no longer admin since is refused as they refuse it. Rejects
-   * (rather than returning a response) only when the store fails during that check.
+   * the JWT of a token revoked, expired or no longer admin since is refused as they refuse it. When the
+   * store is unavailable during that check ({@link PatStoreUnavailableError}) the response is a 503 with
+   * `Retry-After`, as the routes answer; it rejects only for another failure of the store.
    */
   authenticate(request: Request, requirement?: AccessRequirement): Promise<PatAuthResult>;
   /**
@@ -62,6 +65,17 @@ function errorState(error: unknown, request?: Request): PatErrorState {
   return Object.defineProperty(state, "request", { value: request, enumerable: false });
 }
 
+/**
+ * The answer to a store that did not answer: 503 with `Retry-After`, so a client (and a load balancer)
+ * retries later rather than taking a 500 for a defect of the server.
+ */
+function storeUnavailable(): HttpError {
+  return new HttpError(503, "Service unavailable", {
+    code: "ERR_STORE_UNAVAILABLE",
+    headers: { "retry-after": String(STORE_UNAVAILABLE_RETRY_AFTER_SECONDS) },
+  });
+}
+
 function defaultOnError({ error }: { error: unknown }): void {
   const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
   console.error(`[tokenkeep/pat-server] ${name}: ${message}`);
@@ -71,7 +85,8 @@ function defaultOnError({ error }: { error: unknown }): void {
  * Creates the PAT service as `(request: Request) => Promise<Response>`: the exchange
  * (`POST /auth/token`), the admin routes (`/admin/tokens...`), the JWKS document and a health route.
  * Mount it in `node:http` (see {@link serve}), an Astro API route, or anything speaking Request/Response.
- * Every failure answers the protocol's JSON error body (`Content-Type: application/json`, no parameters).
+ * Every failure answers the protocol's JSON error body (`Content-Type: application/json`, no parameters);
+ * a store that does not answer ({@link PatStoreUnavailableError}) is a 503 with `Retry-After`, not a 500.
  * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` for bad options.
  */
 export function createPatHandler(options: PatHandlerOptions): PatHandler {
@@ -150,6 +165,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     } catch (error) {
       if (error instanceof HttpError) return errorResponse(error);
       onError(errorState(error, request));
+      if (isPatStoreUnavailableError(error)) return errorResponse(storeUnavailable());
       return errorResponse(new HttpError(500, "Internal server error"));
     }
   };
@@ -160,7 +176,9 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
         return { ok: true, claims: await authenticateCaller(ctx, request, requirement) };
       } catch (error) {
         if (error instanceof HttpError) return { ok: false, response: errorResponse(error) };
-        throw error;
+        if (!isPatStoreUnavailableError(error)) throw error;
+        onError(errorState(error, request));
+        return { ok: false, response: errorResponse(storeUnavailable()) };
       }
     },
     async jwks() {

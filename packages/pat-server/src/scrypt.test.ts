@@ -1,9 +1,21 @@
+import type * as nodeCrypto from "node:crypto";
 import { randomBytes } from "node:crypto";
 import { parseScryptPhc } from "@tokenkeep/pat-protocol";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { hashSecret, verifySecret } from "./scrypt";
 
 describe("scrypt", () => {
+  it("compares the derived key with node:crypto's timingSafeEqual, as the README says", async () => {
+    const builtin = process.getBuiltinModule("node:crypto") as typeof nodeCrypto;
+    const spy = vi.spyOn(builtin, "timingSafeEqual");
+    onTestFinished(() => spy.mockRestore());
+    const secret = randomBytes(32);
+    const phc = await hashSecret(secret, { log2Cost: 4 });
+    expect(await verifySecret(secret, phc)).toBe(true);
+    expect(await verifySecret(randomBytes(32), phc)).toBe(false);
+    expect(spy).toHaveBeenCalledTimes(2);
+  });
+
   it("hashes with N=16384, r=8, p=1, a 16-byte salt and a 32-byte key by default", async () => {
     const secret = randomBytes(32);
     const phc = await hashSecret(secret);

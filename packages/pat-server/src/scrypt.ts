@@ -8,7 +8,7 @@ import {
   SCRYPT_PARALLELIZATION,
   SCRYPT_SALT_BYTES,
 } from "./defaults";
-import { constantTimeEqual, fromBase64, randomBytes, toBase64 } from "./internal/bytes";
+import { fromBase64, randomBytes, toBase64 } from "./internal/bytes";
 import { parseOptions } from "./internal/options";
 import { createSemaphore, type Semaphore } from "./internal/semaphore";
 
@@ -21,6 +21,7 @@ interface ScryptHost {
     options: { N: number; r: number; p: number; maxmem: number },
     callback: (error: Error | null, key: Uint8Array) => void,
   ): void;
+  timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;
 }
 
 interface ProcessLike {
@@ -158,7 +159,10 @@ export async function verifySecret(secret: Uint8Array, secretPhc: string): Promi
     phc.blockSize,
     phc.parallelization,
   );
-  return constantTimeEqual(actual, expected);
+  // Same lengths by construction (scrypt derived `expected.length` bytes); checked anyway, as
+  // `timingSafeEqual` throws on a mismatch.
+  if (actual.length !== expected.length) return false;
+  return scryptHost().crypto.timingSafeEqual(actual, expected);
 }
 
 /**

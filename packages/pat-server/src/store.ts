@@ -49,7 +49,9 @@ export interface UsageEntry {
 /**
  * Where token records live. Two implementations ship: {@link createSqliteStore} (embedded default)
  * and {@link createPostgresStore} (several server instances). Both pass the same contract test suite.
- * Every method is atomic on its own; none throws for "not found" or "already exists".
+ * Every method is atomic on its own; none throws for "not found" or "already exists". A method whose
+ * database does not answer (unreachable, restarting, past a timeout) rejects with
+ * {@link PatStoreUnavailableError}, which the handler answers with 503.
  */
 export interface PatStore {
   /** Stores a new record; `false` (and nothing written) when the `tokenId` exists. */

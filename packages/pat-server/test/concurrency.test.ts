@@ -83,15 +83,20 @@ describe.each(storeKindsFor("concurrency tests on PostgreSQL"))(
           const response = await instance.call("/admin/tokens", { method: "POST", json: { owner: `o${i}` } });
           expect(response.status).toBe(201);
           issued.push(((await response.json()) as { record: { tokenId: string } }).record.tokenId);
+          for (const wake of waiting) wake();
+          waiting.clear();
         }
+      };
+      // Revokers wait for the issue they revoke (not for a time), so all 30 revocations race the
+      // issues and listings on every machine, however slow.
+      const waiting = new Set<() => void>();
+      const issuedAtLeast = async (count: number) => {
+        while (issued.length < count) await new Promise<void>((resolve) => waiting.add(resolve));
       };
       const revokeSome = async (instance: Instance) => {
         for (let round = 0; round < 30; round++) {
-          const target = issued[round * 2];
-          if (target === undefined) {
-            await new Promise((resolve) => setTimeout(resolve, 5));
-            continue;
-          }
+          await issuedAtLeast(round * 2 + 1);
+          const target = issued[round * 2]!;
           const response = await instance.call(`/admin/tokens/${target}/revoke`, { method: "PUT", json: {} });
           expect(response.status).toBe(204);
           revoked.add(target);
@@ -140,6 +145,7 @@ describe.each(storeKindsFor("concurrency tests on PostgreSQL"))(
       for (const id of issued) expect(finalIds).toContain(id);
       expect(finalIds).toHaveLength(81); // 80 issued + the admin token
       const revokedNow = new Set(final.filter((r) => r.revokedAt !== null).map((r) => r.tokenId));
+      expect(revoked.size).toBe(30);
       expect(revokedNow).toEqual(revoked);
     });
 

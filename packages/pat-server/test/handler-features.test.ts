@@ -692,3 +692,28 @@ describe("signing keys", () => {
     }
   });
 });
+
+describe("the sv claim (secret version)", () => {
+  it("is checked only when present: a JWT signed before the claim existed still opens the admin routes", async () => {
+    const key = await generateSigningKey();
+    const server = await startPatServer({ ...fast, signingKeys: [key] });
+    try {
+      const { record } = await server.issueToken();
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const legacy = await new SignJWT({ owner: "admin", admin: true, roles: [] })
+        .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
+        .setSubject(record.tokenId)
+        .setIssuer("tokenkeep-pat-server")
+        .setIssuedAt(nowSeconds)
+        .setExpirationTime(nowSeconds + 60)
+        .sign(await importJWK(key, key.alg));
+      const list = () =>
+        fetch(`${server.url}/admin/tokens`, { headers: { authorization: `Bearer ${legacy}` } });
+      expect((await list()).status).toBe(200);
+      await server.store.revoke(record.tokenId, { revokedAt: nowSeconds });
+      expect((await list()).status).toBe(401); // the rest of the recheck still applies
+    } finally {
+      await server.close();
+    }
+  });
+});

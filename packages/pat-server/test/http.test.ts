@@ -1,6 +1,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { expectNoSecretIn, expectSecretMatches } from "../../../test/reliability/src/secret-assert.js";
+import { registerSecret } from "../../../test/reliability/src/secret-registry";
 import { serve } from "../src/node/serve";
 import { createPatHandler } from "../src/pat-handler";
 import type { PatStore } from "../src/store";
@@ -69,6 +70,19 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
       expect(form.status).toBe(200);
       const basic = await exchange({ headers: { authorization: `Basic ${btoa(`id:${token}`)}` } });
       expect(basic.status).toBe(200);
+      // RFC 6749 section 2.3.1: an OAuth client (grants' client_secret_basic, the default) form-url-
+      // encodes the id and secret before base64, so every PAT's "=" (and any "+" or "/") arrives
+      // percent-encoded. A raw PAT never holds "%", so both spellings are one PAT.
+      const formEncoded = new URLSearchParams({ s: token }).toString().slice("s=".length);
+      expect(formEncoded).toContain("%3D");
+      const encodedBasic = await exchange({
+        headers: { authorization: `Basic ${btoa(`${encodeURIComponent("my id")}:${formEncoded}`)}` },
+      });
+      expect(encodedBasic.status).toBe(200);
+      const uriEncodedBasic = await exchange({
+        headers: { authorization: `Basic ${btoa(`id:${encodeURIComponent(token)}`)}` },
+      });
+      expect(uriEncodedBasic.status).toBe(200);
       const bearer = await exchange({ headers: { authorization: `Bearer ${token}` } });
       expect(bearer.status).toBe(200);
       const emptySecret = await exchange({
@@ -381,6 +395,52 @@ describe.each(storeKindsFor("HTTP tests on PostgreSQL"))("PAT server over HTTP (
       } finally {
         await trusting.close();
       }
+    });
+
+    it("refuses the JWT of an admin token whose secret was replaced since (recheck), as a revoked one", async () => {
+      const admin = await server.issue({ owner: "admin5", isAdmin: true });
+      const oldJwt = await server.jwtFor(admin.token);
+      const headers = { authorization: `Bearer ${oldJwt}` };
+      expect((await fetch(`${server.url}/admin/tokens`, { headers })).status).toBe(200);
+      // The secret is rotated (say it leaked): the old PAT stops exchanging, and a JWT minted from it
+      // stops opening the admin routes too, instead of lasting until its exp.
+      const rotated = await generateToken({ tokenId: admin.record.tokenId, scryptLog2Cost: 10 });
+      registerSecret(rotated.token, "PAT");
+      const patched = await server.admin(`/admin/tokens/${admin.record.tokenId}`, {
+        method: "PATCH",
+        json: { secretPhc: rotated.secretPhc },
+      });
+      expect(patched.status).toBe(204);
+      const error = await expectError(
+        await fetch(`${server.url}/admin/tokens`, { headers }),
+        401,
+        "Invalid JWT",
+      );
+      expect(error.code).toBe("ERR_TOKEN_INACTIVE");
+      const guarded = await server.handler.authenticate(new Request(`${server.url}/mine`, { headers }), {
+        admin: true,
+      });
+      expect(guarded.ok).toBe(false);
+      const newJwt = await server.jwtFor(rotated.token);
+      const fresh = await fetch(`${server.url}/admin/tokens`, {
+        headers: { authorization: `Bearer ${newJwt}` },
+      });
+      expect(fresh.status).toBe(200);
+    });
+
+    it("checks a role against the record too when it rechecks an admin JWT (a role removed since is refused)", async () => {
+      const admin = await server.issue({ owner: "admin6", isAdmin: true, roles: ["ops"] });
+      const headers = { authorization: `Bearer ${await server.jwtFor(admin.token)}` };
+      const check = () =>
+        server.handler.authenticate(new Request(`${server.url}/mine`, { headers }), {
+          admin: true,
+          role: "ops",
+        });
+      expect((await check()).ok).toBe(true);
+      await server.store.update(admin.record.tokenId, { roles: { remove: ["ops"] } });
+      const refused = await check();
+      if (refused.ok) throw new Error("expected the JWT of a token that lost its role to be refused");
+      await expectError(refused.response, 403, "Access denied");
     });
 
     it("answers JSON 404 and 405 for unknown routes and methods", async () => {

@@ -1,7 +1,11 @@
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
-import { describe, expect, it } from "vitest";
+import pg from "pg";
+import { describe, expect, it, vi } from "vitest";
+import { registerSecret } from "../../../test/reliability/src/secret-registry";
 import { createPatHandler } from "../src/pat-handler";
 import { createPostgresStore } from "../src/postgres/postgres-store";
+import { isPatStoreUnavailableError } from "../src/store-unavailable-error";
+import { issueToken } from "../src/token-service";
 import { dropSchema, pgSkipReason, pgUrl, uniqueSchema } from "./helpers/postgres";
 import { describeStoreContract } from "./store-contract";
 
@@ -62,6 +66,222 @@ describe.skipIf(skip)("PostgreSQL store availability", () => {
       await store.close();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));
+      await dropSchema(schema);
+    }
+  });
+});
+
+/**
+ * A TCP proxy in front of the test database: `forward` passes bytes both ways, `refuse` closes every
+ * connection (a database down), `stall` accepts connections and passes nothing (a database paused, or
+ * cut off by the network: nothing answers and nothing fails).
+ */
+async function databaseProxy() {
+  const target = new URL(pgUrl!);
+  let mode: "forward" | "refuse" | "stall" = "forward";
+  let dropped = 0;
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    sockets.add(client);
+    client.on("error", () => {});
+    if (mode === "refuse") return client.destroy();
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(upstream);
+    upstream.on("error", () => {});
+    client.on("data", (chunk: Buffer) => {
+      if (mode === "forward") upstream.write(chunk);
+      else dropped += chunk.length;
+    });
+    upstream.on("data", (chunk) => mode === "forward" && client.write(chunk));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end);
+    upstream.on("close", end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const url = new URL(pgUrl!);
+  url.port = String((proxy.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    /** Bytes the clients sent that the database never got. */
+    dropped: () => dropped,
+    set(next: typeof mode) {
+      mode = next;
+      if (next === "refuse") for (const socket of sockets) socket.destroy();
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+/** The status of an answer, or "no answer" when none comes within `ms` (the defect this guards against). */
+async function statusWithin(answer: Promise<Response>, ms = 3000): Promise<number | string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${ms} ms`), ms);
+  });
+  try {
+    return await Promise.race([answer.then((response) => response.status), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe.skipIf(skip)("PostgreSQL outage through the handler", () => {
+  it("answers 503 with Retry-After (never hangs, never a 500) while the database is down or stalled, then recovers", async () => {
+    const proxy = await databaseProxy();
+    const schema = uniqueSchema();
+    const store = createPostgresStore({
+      connectionString: proxy.url,
+      schema,
+      maxConnections: 2,
+      connectTimeoutMs: 300,
+      queryTimeoutMs: 300,
+    });
+    const errors: unknown[] = [];
+    const handler = createPatHandler({
+      store,
+      rateLimit: false,
+      scryptLog2Cost: 4,
+      onError: ({ error }) => errors.push(error),
+    });
+    const issued = await issueToken(store, { owner: "admin", isAdmin: true }, { scryptLog2Cost: 4 });
+    const pat = registerSecret(issued!.token, "PAT");
+    const exchange = () =>
+      handler(
+        new Request("http://pat.test/auth/token", {
+          method: "POST",
+          headers: { authorization: `Bearer ${pat}` },
+        }),
+      );
+    const tokenResponse = await exchange();
+    expect(tokenResponse.status).toBe(200);
+    const jwt = registerSecret(
+      ((await tokenResponse.json()) as { access_token: string }).access_token,
+      "JWT",
+    );
+    const list = () =>
+      handler(new Request("http://pat.test/admin/tokens", { headers: { authorization: `Bearer ${jwt}` } }));
+    const health = () => handler(new Request("http://pat.test/healthz"));
+    try {
+      for (const mode of ["stall", "refuse"] as const) {
+        proxy.set(mode);
+        expect({ mode, health: await statusWithin(health()) }).toEqual({ mode, health: 503 });
+        expect({ mode, exchange: await statusWithin(exchange()) }).toEqual({ mode, exchange: 503 });
+        expect({ mode, list: await statusWithin(list()) }).toEqual({ mode, list: 503 });
+        const response = await list();
+        expect(response.headers.get("retry-after")).toBe("1");
+        expect(await response.json()).toEqual({
+          error: { message: "Service unavailable", code: "ERR_STORE_UNAVAILABLE" },
+        });
+        const auth = await handler.authenticate(
+          new Request("http://pat.test/x", { headers: { authorization: `Bearer ${jwt}` } }),
+          { admin: true },
+        );
+        expect(auth.ok ? 200 : auth.response.status).toBe(503);
+        proxy.set("forward");
+        expect({ mode, health: await statusWithin(health()) }).toEqual({ mode, health: 200 });
+        expect({ mode, exchange: await statusWithin(exchange()) }).toEqual({ mode, exchange: 200 });
+        expect({ mode, list: await statusWithin(list()) }).toEqual({ mode, list: 200 });
+      }
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.every(isPatStoreUnavailableError)).toBe(true);
+    } finally {
+      await handler.close();
+      await store.close();
+      await proxy.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe.skipIf(skip)("PostgreSQL connection lost inside a transaction", () => {
+  it("fails the call as PatStoreUnavailableError, with no uncaught error, when the connection breaks mid-transaction, then recovers", async () => {
+    const proxy = await databaseProxy();
+    const schema = uniqueSchema();
+    const store = createPostgresStore({ connectionString: proxy.url, schema, maxConnections: 1 });
+    try {
+      const issued = await issueToken(store, { owner: "o" }, { scryptLog2Cost: 4 });
+      const { tokenId } = issued!.record;
+      proxy.set("stall");
+      // PATCH runs in a transaction (SELECT ... FOR UPDATE); its BEGIN goes out and is never answered.
+      const outcome = store.update(tokenId, { owner: "p" }).then(
+        () => "updated",
+        (error: unknown) => (isPatStoreUnavailableError(error) ? "unavailable" : String(error)),
+      );
+      await vi.waitFor(() => expect(proxy.dropped()).toBeGreaterThan(0));
+      proxy.set("refuse"); // the database goes away with the transaction open
+      expect(await outcome).toBe("unavailable");
+      proxy.set("forward");
+      expect(await store.update(tokenId, { owner: "q" })).toBe("updated");
+      expect((await store.get(tokenId))?.owner).toBe("q");
+    } finally {
+      await store.close();
+      await proxy.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe.skipIf(skip)("PostgreSQL with a least-privilege role", () => {
+  it("serves a role with table privileges only (no CREATE on the database) once the schema is migrated", async () => {
+    const schema = uniqueSchema();
+    const role = `${schema}_app`;
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    const owner = createPostgresStore({ connectionString: pgUrl!, schema });
+    try {
+      expect(await owner.count()).toBe(0); // the owner migrates
+      await admin.query(`CREATE ROLE "${role}" LOGIN`);
+      await admin.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+      const asApp = new URL(pgUrl!);
+      asApp.username = role;
+      const app = createPostgresStore({ connectionString: asApp.toString(), schema });
+      try {
+        const issued = await issueToken(app, { owner: "o" }, { scryptLog2Cost: 4 });
+        expect(issued).toBeDefined();
+        expect(await app.count()).toBe(1);
+        expect(await app.revoke(issued!.record.tokenId, { revokedAt: 1 })).toBe(true);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await owner.close();
+      await dropSchema(schema);
+      await admin.query(`DROP OWNED BY "${role}"`).catch(() => {});
+      await admin.query(`DROP ROLE IF EXISTS "${role}"`);
+      await admin.end();
+    }
+  });
+});
+
+describe.skipIf(skip)("PostgreSQL answering with an error", () => {
+  it("stays a 500 (the database answered: not an outage to retry)", async () => {
+    const schema = uniqueSchema();
+    const store = createPostgresStore({ connectionString: pgUrl!, schema });
+    const handler = createPatHandler({ store, rateLimit: false, onError: () => {} });
+    try {
+      expect(await store.count()).toBe(0);
+      await dropSchema(schema); // the tables vanish under a migrated store
+      const failure = await store.count().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: "42P01" });
+      expect(isPatStoreUnavailableError(failure)).toBe(false);
+      const pat = `pat_${"A".repeat(21)}.${"A".repeat(43)}=`;
+      const response = await handler(
+        new Request("http://pat.test/auth/token", {
+          method: "POST",
+          headers: { authorization: `Bearer ${pat}` },
+        }),
+      );
+      expect(response.status).toBe(500);
+    } finally {
+      await handler.close();
+      await store.close();
       await dropSchema(schema);
     }
   });

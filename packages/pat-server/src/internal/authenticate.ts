@@ -3,6 +3,7 @@ import { errors } from "jose";
 import type { HandlerContext } from "./handler-context";
 import { HttpError } from "./http";
 import { isActive } from "./public-record";
+import { secretVersion } from "./secret-version";
 
 /** What a route requires of the caller's JWT. */
 export interface AccessRequirement {
@@ -48,8 +49,10 @@ export async function authenticate(
  * The caller of one handler, checked the one way its admin routes and `handler.authenticate()` both
  * use: the JWT as {@link authenticate} checks it with the handler's keys, then, when `admin` is
  * required and `recheckAdminTokens` is on, the JWT's token record (one indexed read, no scrypt): a
- * token revoked, expired or deleted since answers 401 `Invalid JWT` (`ERR_TOKEN_INACTIVE`), one no
- * longer admin 403 `Admin access required`.
+ * token revoked, expired or deleted since, or whose secret was replaced since (the JWT's `sv` claim no
+ * longer names the stored PHC), answers 401 `Invalid JWT` (`ERR_TOKEN_INACTIVE`), one no longer admin
+ * 403 `Admin access required`, one whose required `role` was removed since 403 `Access denied`. A JWT
+ * without `sv` (signed before the claim existed) is not checked for it.
  */
 export async function authenticateCaller(
   ctx: HandlerContext,
@@ -57,13 +60,29 @@ export async function authenticateCaller(
   requirement: AccessRequirement,
 ): Promise<PatJwtClaims> {
   const keys = await ctx.keys();
-  const claims = await authenticate(request, (jwt) => keys.verify(jwt, ctx.nowSeconds()), requirement);
+  let payload: Record<string, unknown> = {};
+  const claims = await authenticate(
+    request,
+    async (jwt) => {
+      payload = await keys.verify(jwt, ctx.nowSeconds());
+      return payload;
+    },
+    requirement,
+  );
   if (requirement.admin && ctx.options.recheckAdminTokens) {
     const record = tokenIdSchema.safeParse(claims.sub).success ? await ctx.store.get(claims.sub) : undefined;
-    if (!record || !isActive(record, ctx.nowSeconds())) {
+    const replaced =
+      record !== undefined &&
+      payload.sv !== undefined &&
+      payload.sv !== (await secretVersion(record.secretPhc));
+    if (!record || !isActive(record, ctx.nowSeconds()) || replaced) {
       throw new HttpError(401, "Invalid JWT", { code: "ERR_TOKEN_INACTIVE" });
     }
     if (!record.isAdmin) throw new HttpError(403, "Admin access required");
+    // The record read decides, as it does for `admin`: a role removed since no longer opens the route.
+    if (requirement.role !== undefined && !record.roles.includes(requirement.role)) {
+      throw new HttpError(403, "Access denied");
+    }
   }
   return claims;
 }

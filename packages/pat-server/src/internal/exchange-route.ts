@@ -80,6 +80,21 @@ async function readExchangeBody(ctx: HandlerContext, request: Request): Promise<
   throw unsupportedMediaType(EXCHANGE_MEDIA_TYPES);
 }
 
+/**
+ * The Basic password as the PAT: RFC 6749 (section 2.3.1) has OAuth clients form-url-encode the
+ * secret before base64, so a PAT's `=`, `+` and `/` may arrive as `%3D`, `%2B`, `%2F`. A PAT as
+ * sent raw never holds a `%` (neither its prefix nor its base64 can), so one that does is decoded; a
+ * `+` stays a `+` (a PAT holds no space, and a raw PAT's `+` must survive). Undecodable: 401 later.
+ */
+function basicPassword(password: string): string {
+  if (!password.includes("%")) return password;
+  try {
+    return decodeURIComponent(password);
+  } catch {
+    return password;
+  }
+}
+
 /** The PAT: `client_secret` when non-empty, else the Basic password, else the Bearer token. */
 function credentialsOf(request: Request, clientSecret: string | undefined): string {
   if (clientSecret) return clientSecret;
@@ -94,7 +109,7 @@ function credentialsOf(request: Request, clientSecret: string | undefined): stri
     }
     const colon = decoded.indexOf(":");
     if (colon === -1) throw new HttpError(401, "Invalid Basic authentication format");
-    return decoded.slice(colon + 1);
+    return basicPassword(decoded.slice(colon + 1));
   }
   const bearer = /^Bearer +(\S+) *$/i.exec(header);
   if (bearer) return bearer[1]!;

@@ -1,6 +1,7 @@
 import { type CryptoKey, createLocalJWKSet, importJWK, type JSONWebKeySet, jwtVerify, SignJWT } from "jose";
 import { generateSigningKey, type SigningJwk, toPublicJwk } from "../signing-keys";
 import { generateTokenId } from "../token-generator";
+import { secretVersion } from "./secret-version";
 
 /** What a JWT issued by the exchange says about its token. */
 export interface PatClaimsInput {
@@ -10,6 +11,8 @@ export interface PatClaimsInput {
   readonly roles: readonly string[];
   /** When the token itself expires (Unix seconds): the JWT never outlives it. `null`: never. */
   readonly expiresAt: number | null;
+  /** The stored PHC string the secret was verified against: the JWT's `sv` claim names it. */
+  readonly secretPhc: string;
 }
 
 /** Signs and verifies the exchange's JWTs. */
@@ -43,6 +46,7 @@ export async function createJwtKeys(
         owner: claims.owner,
         admin: claims.isAdmin,
         roles: [...claims.roles],
+        sv: await secretVersion(claims.secretPhc),
       })
         .setProtectedHeader({ alg: active.alg, kid: active.kid, typ: "JWT" })
         .setSubject(claims.tokenId)

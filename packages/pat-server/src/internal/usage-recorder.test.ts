@@ -81,3 +81,37 @@ describe("createUsageRecorder", () => {
     expect((await store.get("a".repeat(21)))?.lastUsedAt).toBe(30);
   });
 });
+
+describe("createUsageRecorder after a failed write", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("tries again one window later by itself, without waiting for another exchange", async () => {
+    vi.useFakeTimers();
+    const real = createSqliteStore({ path: ":memory:" });
+    await real.insert(record("c".repeat(21)));
+    let fail = true;
+    const errors: unknown[] = [];
+    const flaky = Object.assign(Object.create(real) as PatStore, {
+      recordUsage: async (entries: readonly UsageEntry[]) => {
+        if (fail) throw new Error("database away");
+        return real.recordUsage(entries);
+      },
+    });
+    const recorder = createUsageRecorder({ store: flaky, flushMs: 1000, onError: (e) => errors.push(e) });
+    try {
+      recorder.record("c".repeat(21), 40); // the only exchange: nothing else will arm the timer
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(errors).toHaveLength(1);
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1000);
+      expect((await real.get("c".repeat(21)))?.lastUsedAt).toBe(40);
+      expect(errors).toHaveLength(1);
+      expect(vi.getTimerCount()).toBe(0); // nothing pending: no timer left behind
+    } finally {
+      await recorder.close();
+      await real.close();
+    }
+  });
+});

@@ -5,7 +5,10 @@ export interface UsageRecorderOptions {
   readonly store: PatStore;
   /** Writes are coalesced for this long, then written in one batch. 0 writes at once. */
   readonly flushMs: number;
-  /** Called when a batched write fails (the entries are kept for the next flush). */
+  /**
+   * Called when a batched write fails. The entries are kept and written again one window later (or at
+   * the next use when `flushMs` is 0), until the recorder is closed.
+   */
   readonly onError: (error: unknown) => void;
 }
 
@@ -24,6 +27,13 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
   let pending = new Map<string, number>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  function arm(): void {
+    if (timer !== undefined || closed || flushMs === 0) return;
+    timer = setTimeout(() => void flush(), flushMs);
+    timer.unref?.();
+  }
 
   function flush(): Promise<void> {
     if (timer !== undefined) clearTimeout(timer);
@@ -39,6 +49,7 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
           if ((pending.get(tokenId) ?? -1) < lastUsedAt) pending.set(tokenId, lastUsedAt);
         }
         onError(error);
+        arm(); // the store may be back by then: do not wait for another exchange to try again
       }
     });
     return flushing;
@@ -47,15 +58,12 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
   return {
     record(tokenId, lastUsedAt) {
       if ((pending.get(tokenId) ?? -1) < lastUsedAt) pending.set(tokenId, lastUsedAt);
-      if (flushMs === 0) {
-        void flush();
-      } else if (timer === undefined) {
-        timer = setTimeout(() => void flush(), flushMs);
-        timer.unref?.();
-      }
+      if (flushMs === 0) void flush();
+      else arm();
     },
     flush,
     async close() {
+      closed = true;
       await flush();
     },
   };

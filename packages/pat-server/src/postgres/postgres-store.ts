@@ -1,12 +1,18 @@
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import pg from "pg";
 import * as z from "zod";
-import { DEFAULT_POSTGRES_SCHEMA } from "../defaults";
+import {
+  DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  DEFAULT_POSTGRES_QUERY_TIMEOUT_MS,
+  DEFAULT_POSTGRES_SCHEMA,
+} from "../defaults";
 import { parseOptions } from "../internal/options";
 import { postgresMigrations } from "../internal/postgres-migrations";
 import { type RecordRow, rowToRecord } from "../internal/record-row";
 import { applyRolesUpdate, normalizeRoles } from "../internal/roles";
 import type { ListRecordsQuery, PatStore, StoredPatRecord, UpdateOutcome } from "../store";
+import { PatStoreUnavailableError } from "../store-unavailable-error";
 
 /** Options of {@link createPostgresStore}: a connection string or a pool of your own. */
 export interface PostgresStoreOptions {
@@ -24,6 +30,19 @@ export interface PostgresStoreOptions {
    * @default 10
    */
   readonly maxConnections?: number;
+  /**
+   * How long a call waits for a connection (a new one, or a free one of the pool) before it fails with
+   * {@link PatStoreUnavailableError} (the handler's 503). The pool the store creates also gives up
+   * connecting after this long; a pool you pass keeps its own `connectionTimeoutMillis` for that.
+   * @default 5000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long one statement may wait for the database's answer before the call fails with
+   * {@link PatStoreUnavailableError} and its connection is discarded.
+   * @default 10000
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 const optionsSchema = z
@@ -35,12 +54,39 @@ const optionsSchema = z
       .regex(/^[a-z_][a-z0-9_]{0,62}$/, "Expected a lowercase SQL identifier")
       .default(DEFAULT_POSTGRES_SCHEMA),
     maxConnections: z.int().min(1).default(10),
+    connectTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS),
+    queryTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_QUERY_TIMEOUT_MS),
   })
   .refine((value) => (value.connectionString === undefined) !== (value.pool === undefined), {
     message: "Give exactly one of connectionString and pool",
   });
 
 const RETRYABLE = new Set(["40001", "40P01"]);
+
+/**
+ * SQLSTATEs of a database that cannot serve the call now, whatever the call: a connection exception
+ * (class 08), a server shutting down, crashed or starting (57P01-57P03), too many connections.
+ */
+function isUnavailableState(code: string): boolean {
+  return (
+    code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300"
+  );
+}
+
+/**
+ * The error a call fails with: an answer of the database (`pg.DatabaseError`) as it is, unless its
+ * SQLSTATE says the database is unavailable, and a `TypeError` or `RangeError` as it is; any other
+ * failure of the driver (connection refused, reset or ended, a timeout) as
+ * {@link PatStoreUnavailableError}, with the driver's error as `cause`.
+ */
+function storeError(error: unknown): unknown {
+  if (error instanceof PatStoreUnavailableError) return error;
+  if (error instanceof pg.DatabaseError && !isUnavailableState(error.code ?? "")) return error;
+  // A parameter the driver cannot serialise is a defect of ours (a 500), not an outage.
+  if (error instanceof TypeError || error instanceof RangeError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new PatStoreUnavailableError(`PostgreSQL is unavailable: ${reason}`, { cause: error });
+}
 
 /**
  * A {@link PatStore} on PostgreSQL through `pg`, for several server instances sharing one database.
@@ -50,8 +96,14 @@ const RETRYABLE = new Set(["40001", "40P01"]);
  */
 export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   const parsed = parseOptions(optionsSchema, options, "createPostgresStore");
+  const { connectTimeoutMs, queryTimeoutMs } = parsed;
   const pool =
-    parsed.pool ?? new pg.Pool({ connectionString: parsed.connectionString, max: parsed.maxConnections });
+    parsed.pool ??
+    new pg.Pool({
+      connectionString: parsed.connectionString,
+      max: parsed.maxConnections,
+      connectionTimeoutMillis: connectTimeoutMs,
+    });
   const ownsPool = parsed.pool === undefined;
   if (ownsPool) pool.on("error", () => {}); // idle client errors surface on the next query instead
   const schema = `"${parsed.schema}"`;
@@ -63,34 +115,36 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   // that call and retried by the next one, so a server started before its database recovers.
   let migrated: Promise<void> | undefined;
   const ready = () => {
-    migrated ??= migrate(pool, schema, lockKey).catch((error: unknown) => {
+    migrated ??= transactionOn(pool, { connectTimeoutMs, queryTimeoutMs }, (run) =>
+      migrate(run, schema, lockKey),
+    ).catch((error: unknown) => {
       migrated = undefined;
       throw error;
     });
     return migrated;
   };
 
+  /** One statement on a connection of its own (autocommit). */
   async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
     if (closed) throw new Error("The PostgreSQL PAT store is closed");
     await ready();
-    return pool.query<R>(sql, params);
-  }
-
-  async function transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    if (closed) throw new Error("The PostgreSQL PAT store is closed");
-    await ready();
-    const client = await pool.connect();
+    const client = await connect(pool, connectTimeoutMs);
     try {
-      await client.query("BEGIN");
-      const result = await work(client);
-      await client.query("COMMIT");
+      const result = await client.query<R>(statement(sql, params, queryTimeoutMs));
+      release(client);
       return result;
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
+      const failure = storeError(error);
+      // A connection that failed or timed out is discarded, not handed to the next call.
+      release(client, failure instanceof PatStoreUnavailableError ? failure : undefined);
+      throw failure;
     }
+  }
+
+  async function transaction<T>(work: (run: Run) => Promise<T>): Promise<T> {
+    if (closed) throw new Error("The PostgreSQL PAT store is closed");
+    await ready();
+    return transactionOn(pool, { connectTimeoutMs, queryTimeoutMs }, work);
   }
 
   const insertSql = `INSERT INTO ${table}
@@ -117,11 +171,11 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
     },
 
     async insertIfNoActiveAdmin(record, nowSeconds) {
-      return transaction(async (client) => {
-        await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:bootstrap`]);
-        const count = await client.query<{ n: number }>(countAdminsSql, [nowSeconds]);
+      return transaction(async (run) => {
+        await run("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:bootstrap`]);
+        const count = await run<{ n: number }>(countAdminsSql, [nowSeconds]);
         if (count.rows[0]!.n > 0) return false;
-        const result = await client.query(insertSql, insertParams(record));
+        const result = await run(insertSql, insertParams(record));
         return result.rowCount === 1;
       });
     },
@@ -157,17 +211,16 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
     },
 
     async update(tokenId, patch): Promise<UpdateOutcome> {
-      return transaction(async (client) => {
-        const result = await client.query<RecordRow>(
-          `SELECT * FROM ${table} WHERE token_id = $1 FOR UPDATE`,
-          [tokenId],
-        );
+      return transaction(async (run) => {
+        const result = await run<RecordRow>(`SELECT * FROM ${table} WHERE token_id = $1 FOR UPDATE`, [
+          tokenId,
+        ]);
         if (!result.rows[0]) return "not_found";
         const current = rowToRecord(result.rows[0]);
         const roles =
           patch.roles === undefined ? current.roles : applyRolesUpdate(current.roles, patch.roles);
         if (roles.length > MAX_ROLES_COUNT) return "too_many_roles";
-        await client.query(
+        await run(
           `UPDATE ${table} SET secret_phc = $2, owner = $3, is_admin = $4, roles = $5, expires_at = $6
            WHERE token_id = $1`,
           [
@@ -237,31 +290,134 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   };
 }
 
-async function migrate(pool: pg.Pool, schema: string, lockKey: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:migrate`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.pat_schema_migrations (version INT PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+/**
+ * A statement with pg's per-query `query_timeout` (read by `pg` 8, missing from its types): past it the
+ * call fails with `Query read timeout`.
+ */
+function statement(text: string, values: unknown[], timeoutMs: number): pg.QueryConfig<unknown[]> {
+  const config = { text, values, query_timeout: timeoutMs };
+  return config;
+}
+
+/** Runs one statement of a transaction, bounded by the store's query timeout. */
+type Run = <R extends pg.QueryResultRow = pg.QueryResultRow>(
+  sql: string,
+  params?: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/**
+ * A connection of the pool within `timeoutMs`, or {@link PatStoreUnavailableError}. The wait covers a
+ * pool you pass too (whose own `connectionTimeoutMillis` may be unset): a connection that arrives after
+ * the caller gave up goes back to the pool.
+ */
+async function connect(pool: pg.Pool, timeoutMs: number): Promise<pg.PoolClient> {
+  const pending = pool.connect();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new PatStoreUnavailableError(`PostgreSQL is unavailable: no connection within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
     );
-    const current = await client.query<{ v: number }>(
+  });
+  try {
+    const client = await Promise.race([pending, timeout]);
+    // A connection that breaks while checked out fails the statement it runs (or the next one); the
+    // client's own `error` event must not become an uncaught exception meanwhile (the pool listens only
+    // while the client is idle).
+    client.on("error", ignoreCheckedOutError);
+    return client;
+  } catch (error) {
+    pending.then(
+      (client) => client.release(),
+      () => {},
+    );
+    throw storeError(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function ignoreCheckedOutError(): void {}
+
+/** Returns a connection to the pool; with an error, the pool discards it. */
+function release(client: pg.PoolClient, error?: Error): void {
+  client.off("error", ignoreCheckedOutError);
+  client.release(error);
+}
+
+/**
+ * Runs `work` in one transaction on one connection. A failure of the database (see {@link storeError})
+ * discards the connection without a `ROLLBACK` (closing it ends the transaction); any other failure
+ * rolls back and returns the connection to the pool.
+ */
+async function transactionOn<T>(
+  pool: pg.Pool,
+  timeouts: { connectTimeoutMs: number; queryTimeoutMs: number },
+  work: (run: Run) => Promise<T>,
+): Promise<T> {
+  const client = await connect(pool, timeouts.connectTimeoutMs);
+  const run: Run = async (sql, params = []) => {
+    try {
+      return await client.query(statement(sql, params, timeouts.queryTimeoutMs));
+    } catch (error) {
+      throw storeError(error);
+    }
+  };
+  try {
+    await run("BEGIN");
+    const result = await work(run);
+    await run("COMMIT");
+    release(client);
+    return result;
+  } catch (error) {
+    if (error instanceof PatStoreUnavailableError) {
+      release(client, error);
+      throw error;
+    }
+    try {
+      await run("ROLLBACK");
+      release(client);
+    } catch (rollbackError) {
+      release(client, rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+    }
+    throw error;
+  }
+}
+
+/**
+ * Brings the schema to the latest version. A schema already there is only read (no lock, no DDL), so
+ * a role with table privileges but no `CREATE` on the database or schema can run the store once a role
+ * that has them migrated it (`CREATE SCHEMA IF NOT EXISTS` checks that privilege even when the schema
+ * exists).
+ */
+async function migrate(run: Run, schema: string, lockKey: string): Promise<void> {
+  const latest = postgresMigrations[postgresMigrations.length - 1]!.version;
+  const table = await run<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
+    `${schema}.pat_schema_migrations`,
+  ]);
+  if (table.rows[0]!.t !== null) {
+    const applied = await run<{ v: number }>(
       `SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.pat_schema_migrations`,
     );
-    for (const migration of postgresMigrations) {
-      if (migration.version <= current.rows[0]!.v) continue;
-      await client.query(migration.sql.replaceAll("$schema", schema));
-      await client.query(
-        `INSERT INTO ${schema}.pat_schema_migrations (version, applied_at) VALUES ($1, $2)`,
-        [migration.version, Math.floor(Date.now() / 1000)],
-      );
-    }
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
+    if (applied.rows[0]!.v >= latest) return;
+  }
+  await run("SELECT pg_advisory_xact_lock(hashtext($1))", [`${lockKey}:migrate`]);
+  await run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await run(
+    `CREATE TABLE IF NOT EXISTS ${schema}.pat_schema_migrations (version INT PRIMARY KEY, applied_at BIGINT NOT NULL)`,
+  );
+  const current = await run<{ v: number }>(
+    `SELECT COALESCE(MAX(version), 0)::int AS v FROM ${schema}.pat_schema_migrations`,
+  );
+  for (const migration of postgresMigrations) {
+    if (migration.version <= current.rows[0]!.v) continue;
+    await run(migration.sql.replaceAll("$schema", schema));
+    await run(`INSERT INTO ${schema}.pat_schema_migrations (version, applied_at) VALUES ($1, $2)`, [
+      migration.version,
+      Math.floor(Date.now() / 1000),
+    ]);
   }
 }

@@ -15,6 +15,7 @@ import type {
   UpdateOutcome,
   UsageEntry,
 } from "../store";
+import { PatStoreUnavailableError } from "../store-unavailable-error";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -92,7 +93,7 @@ export function createSqliteStore(options: SqliteStoreOptions): PatStore {
     if (closed) throw new Error("The SQLite PAT store is closed");
   }
 
-  return {
+  return unavailableWhenLocked({
     async insert(record) {
       assertOpen();
       return insertSync(record);
@@ -219,7 +220,36 @@ export function createSqliteStore(options: SqliteStoreOptions): PatStore {
       closed = true;
       db.close();
     },
-  };
+  });
+}
+
+/** SQLITE_BUSY and SQLITE_LOCKED, the primary result codes of a lock held elsewhere. */
+const LOCK_RESULT_CODES = new Set([5, 6]);
+
+/**
+ * The store with every method's lock failure (another connection held the write lock past
+ * `busyTimeoutMs`) rejected as {@link PatStoreUnavailableError}, which the handler answers with 503
+ * and `Retry-After`: the database is busy, not broken, and the same call succeeds later.
+ */
+function unavailableWhenLocked(store: PatStore): PatStore {
+  const guarded = {} as Record<string, unknown>;
+  for (const [name, method] of Object.entries(store) as [
+    string,
+    (...args: unknown[]) => Promise<unknown>,
+  ][]) {
+    guarded[name] = async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } catch (error) {
+        const code = (error as { errcode?: unknown }).errcode;
+        if (typeof code === "number" && LOCK_RESULT_CODES.has(code & 0xff)) {
+          throw new PatStoreUnavailableError(`SQLite is busy: ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
+      }
+    };
+  }
+  return guarded as unknown as PatStore;
 }
 
 function migrate(db: DatabaseSync): void {
