@@ -8,6 +8,8 @@
 export const INTERNAL_PROPS = {
   /** A cache entry's timeline (`Entry` in the token manager). */
   usableUntil: ["manager/token-manager.ts", "manager/refresh-ahead.ts"],
+  /** From when a cache entry is refreshed ahead (not `TokenSet.refreshAt`, the server's hint). */
+  aheadAt: ["manager/token-manager.ts"],
   retryAt: ["manager/token-manager.ts"],
   failures: ["manager/token-manager.ts"],
   /** Until when a replacement token is not invalidated again (`unauthorizedCooldownMs`). */
