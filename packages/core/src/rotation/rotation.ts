@@ -16,7 +16,8 @@
  *    marker *before* it redeems (a write the store must confirm), redeems within the lease and its
  *    budget, then writes the successor and the `redeemed` marker. A permanent failure (`invalid_grant`)
  *    goes into the marker, never over a successor. A failure that proves the token intact (the token
- *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a request that never left)
+ *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a `use_dpop_nonce`, a
+ *    request that never left)
  *    takes the claim back. A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
@@ -569,7 +570,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         }
         if (!held.signal.aborted && refusedBeforeRedeeming(error)) {
           // Proof the server refused before redeeming, by the rule the token manager applies (a 429,
-          // the server's own 503, a request that never left): the token is intact; take the claim
+          // the server's own 503, a `use_dpop_nonce`, a request that never left): the token is intact; take the claim
           // back. Anything else, a bare 503 included (a gateway's, maybe after the upstream
           // rotated), goes in doubt below.
           const undone = await link.call((store) =>
