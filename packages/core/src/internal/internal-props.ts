@@ -18,6 +18,8 @@ export const INTERNAL_PROPS = {
   hot: ["manager/token-manager.ts", "internal/lru.ts", "internal/windows.ts"],
   /** A flight's abort controller (`Flight`). */
   controller: ["manager/token-manager.ts", "manager/single-flight.ts"],
+  /** A deadline's clean-up (`Deadline`, internal/deadline.ts). */
+  release: ["internal/deadline.ts", "rotation/rotation.ts"],
   /** A flight's shared promise (`Flight`). */
   settled: ["manager/token-manager.ts", "manager/single-flight.ts"],
 } as const satisfies Record<string, readonly string[]>;
