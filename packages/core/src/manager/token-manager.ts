@@ -19,7 +19,7 @@ import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
 import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
 import { authorizationOf, type TokenSet } from "../token/token-set.js";
-import { retryAfterOf, retryDelayMs } from "./backoff.js";
+import { backoffDelayMs, retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
@@ -308,7 +308,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
           current.retryAt = Math.min(
-            at + Math.max(retryAfterMs, retryDelayMs(undefined, current.failures, retry, random) ?? 0),
+            at + Math.max(retryAfterMs, backoffDelayMs(current.failures, retry, random)),
             current.usableUntil,
           );
         }
