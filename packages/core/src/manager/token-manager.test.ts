@@ -302,6 +302,38 @@ describe("createTokenManager: failures", () => {
     expect(manager.stats().retries).toBe(0);
   });
 
+  it.each<[string, unknown]>([
+    ["NaN", Number.NaN],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY],
+    ["a string", String(Date.now() + 3_600_000)],
+    ["missing", undefined],
+  ])(
+    "refuses a creator's token set whose expiresAt is %s, naming the field and no token",
+    async (_what, expiresAt) => {
+      const set = {
+        accessToken: "at-secret",
+        tokenType: "Bearer",
+        expiresAt,
+        refreshToken: "rt-secret",
+        raw: {},
+      };
+      const { manager, calls } = setup({}, () => set);
+      const error = await rejected(manager.getToken());
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect(error).toMatchObject({
+        code: "ERR_TOKENKEEP_INVALID_RESPONSE",
+        message: 'invalid token response: field "expiresAt" is invalid',
+        transient: false,
+      });
+      expectNoSecretIn([String(error), JSON.stringify(error)], ["at-secret", "rt-secret"], "the error");
+      // Refused for good (remembered for failureCacheMs), not called again on every getToken.
+      expect(await rejected(manager.getToken())).toBe(error);
+      expect(calls).toHaveLength(1);
+      expect(manager.stats().entries).toBe(0);
+    },
+  );
+
   it("retries transient failures with full-jitter exponential backoff", async () => {
     const { manager, calls, time, events } = setup({ random: () => 0.999 }, (n) => {
       if (n < 3) throw new OAuthError({ error: "server_error", status: 503 });

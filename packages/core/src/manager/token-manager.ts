@@ -17,7 +17,7 @@ import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
-import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
+import { toTokenSet } from "../token/token-response.js";
 import { authorizationOf, type TokenSet } from "../token/token-set.js";
 import { backoffDelayMs, retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
@@ -194,9 +194,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           ),
           deadline,
         );
-        const set = isTokenSet(answer)
-          ? answer
-          : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
+        const set = toTokenSet(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
         const obtained = { set, obtainedAt: sentAt };
         if (clock() >= makeEntry(obtained).usableUntil) {
           throw new InvalidResponseError("the token arrived already expired", {

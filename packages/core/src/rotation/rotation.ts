@@ -69,7 +69,7 @@ import type { SharedStore } from "../shared/shared-store.js";
 import type { HeldLease } from "../store/lease.js";
 import { underLease } from "../store/lease.js";
 import { FAILED } from "../store/store-link.js";
-import { isTokenSet, parseTokenResponse, type TokenResponse } from "../token/token-response.js";
+import { type TokenResponse, toTokenSet } from "../token/token-response.js";
 import type { TokenSet } from "../token/token-set.js";
 import { decodeMarker, decodeSuccessor, encodeSet, type Marker } from "./records.js";
 
@@ -550,7 +550,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       const sentAt = now();
       const attempt = Promise.resolve()
         .then(() => redeem({ refreshToken, previous, signal: held.signal }))
-        .then((answer) => (isTokenSet(answer) ? answer : parseTokenResponse(answer, { sentAt, previous })));
+        .then((answer) => toTokenSet(answer, { sentAt, previous }));
       try {
         const set = await raceAbort(attempt, held.signal);
         emit("redeemed");
