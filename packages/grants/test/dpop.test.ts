@@ -213,6 +213,44 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect(tokens).toEqual(["rt-1"]);
   });
 
+  it("keeps the refresh token when the one resend is challenged again: the manager retries it", async () => {
+    // Two nonce challenges in a row (a nonce rotated between the answer and the resend): both are
+    // the server's refusal of the proof before it looked at the grant, so the refresh token is intact.
+    const sent: { token: string | null; nonce: unknown }[] = [];
+    await using server = await listen(async (request, response) => {
+      const token = new URLSearchParams(await readBody(request)).get("refresh_token");
+      sent.push({ token, nonce: decodeJwt(String(request.headers.dpop)).nonce });
+      if (sent.length <= 2)
+        sendJson(response, 400, { error: "use_dpop_nonce" }, { "dpop-nonce": `n${sent.length}` });
+      else sendJson(response, 200, { access_token: "refreshed", token_type: "DPoP", expires_in: 3600 });
+    });
+    let created = 0;
+    const manager = createTokenManager({
+      creator: async () => ({
+        access_token: `created-${++created}`,
+        refresh_token: "rt-1",
+        expires_in: 3600,
+      }),
+      refresher: refreshTokenGrant({
+        tokenUrl: `${server.url}/token`,
+        clientId: "app",
+        clientAuthentication: "none",
+        fetch: createDPoP().fetch,
+      }),
+      random: () => 0, // no backoff between the manager's attempts
+    });
+    await manager.getToken();
+    const set = await manager.getToken({ forceRefresh: true });
+    expect(sent).toEqual([
+      { token: "rt-1", nonce: undefined },
+      { token: "rt-1", nonce: "n1" },
+      { token: "rt-1", nonce: "n2" },
+    ]);
+    expect([set.accessToken, set.refreshToken, created]).toEqual(["refreshed", "rt-1", 1]);
+    expect(manager.stats()).toMatchObject({ refreshTokensDropped: 0, retries: 1 });
+    await manager.dispose();
+  });
+
   it("createAuthFetch sends Authorization: DPoP with a fresh proof per request (htu without query)", async () => {
     const dpop = createDPoP();
     const manager = createTokenManager({ creator: grant(dpop.fetch) });

@@ -49,6 +49,37 @@ describe.skipIf(!url)("a store created from url", () => {
     return client;
   };
 
+  /** How many connections `node` has accepted since it started. */
+  const received = async (node: Awaited<ReturnType<typeof admin>>) =>
+    Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+  /**
+   * The start of the replica checks' tests: a store (`timeoutMs` 250) reaching a node through a TCP
+   * proxy; the node made a replica of a primary that is gone, until the store's writes fail READONLY
+   * (so its next commands check the connection), then made a primary again.
+   */
+  const primaryAgain = async (prefix: string) => {
+    const redis = await startRedisServer();
+    servers.push(redis);
+    const node = await admin(redis.port);
+    const endpoint = await startTcpProxy(redis.port);
+    proxy = endpoint;
+    const store = open({
+      url: `redis://127.0.0.1:${endpoint.port}`,
+      keyPrefix: uniquePrefix(prefix),
+      timeoutMs: 250,
+    });
+    // (Asked again until answered: on a loaded machine the first connection may take longer.)
+    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
+    const dead = await startRedisServer();
+    await dead.stop();
+    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
+    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
+      timeout: 5_000,
+    });
+    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
+    return { node, proxy: endpoint, store, connections: () => received(node) };
+  };
+
   it("names why the connection fails (WRONGPASS, NOAUTH, ERR), never the password", async () => {
     const password = mintSecret("the Redis password");
     const wrong = mintSecret("a wrong Redis password");
@@ -130,26 +161,7 @@ describe.skipIf(!url)("a store created from url", () => {
   });
 
   it("a primary again, but slower to connect than timeoutMs: the connection a check opened is kept and checked once open", async () => {
-    const redis = await startRedisServer();
-    servers.push(redis);
-    const node = await admin(redis.port);
-    proxy = await startTcpProxy(redis.port);
-    const store = open({
-      url: `redis://127.0.0.1:${proxy.port}`,
-      keyPrefix: uniquePrefix("slow-open"),
-      timeoutMs: 250,
-    });
-    // (Asked again until answered: on a loaded machine the first connection may take longer.)
-    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
-    const dead = await startRedisServer();
-    await dead.stop();
-    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
-    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
-      timeout: 5_000,
-    });
-    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
-    const connections = async () =>
-      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    const { proxy, store, connections } = await primaryAgain("slow-open");
     const before = await connections();
     // A primary again, behind an endpoint where a new connection takes 3 times as long to open as a
     // command may take (a handshake far away); open connections stay fast. The checks' schedule
@@ -175,25 +187,7 @@ describe.skipIf(!url)("a store created from url", () => {
   });
 
   it("a check whose write never gets an answer fails after timeoutMs, and the next one replaces that connection", async () => {
-    const redis = await startRedisServer();
-    servers.push(redis);
-    const node = await admin(redis.port);
-    proxy = await startTcpProxy(redis.port);
-    const store = open({
-      url: `redis://127.0.0.1:${proxy.port}`,
-      keyPrefix: uniquePrefix("mute"),
-      timeoutMs: 250,
-    });
-    await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
-    const dead = await startRedisServer();
-    await dead.stop();
-    await node.sendCommand(["REPLICAOF", "127.0.0.1", String(dead.port)]);
-    await vi.waitFor(() => expect(store.set("k", "w", 60_000)).rejects.toThrow(/READONLY/), {
-      timeout: 5_000,
-    });
-    await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
-    const connections = async () =>
-      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    const { node, proxy, store, connections } = await primaryAgain("mute");
     vi.useFakeTimers({ toFake: ["performance"] });
     onTestFinished(() => {
       vi.useRealTimers();
@@ -233,8 +227,7 @@ describe.skipIf(!url)("a store created from url", () => {
     const redis = await startRedisServer(["--requirepass", password]);
     servers.push(redis);
     const node = await admin(redis.port, password);
-    const connections = async () =>
-      Number(/total_connections_received:(\d+)/.exec(await node.info("stats"))?.[1]);
+    const connections = () => received(node);
     const store = open({
       url: `redis://:${password}@127.0.0.1:${redis.port}`,
       keyPrefix: uniquePrefix("replicaof"),

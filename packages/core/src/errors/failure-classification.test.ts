@@ -156,6 +156,8 @@ describe("refusedBeforeRedeeming", () => {
       }),
     ],
     ["a name that did not resolve", new TypeError("fetch failed", { cause: { code: "ENOTFOUND" } })],
+    // RFC 9449 section 8: the server refused the DPoP proof (grants' one resend was refused alike).
+    ["a 400 use_dpop_nonce", new OAuthError({ error: "use_dpop_nonce", status: 400 })],
   ])("takes %s as proof the token was not redeemed", (_what, error) => {
     expect(refusedBeforeRedeeming(error)).toBe(true);
   });
@@ -172,6 +174,10 @@ describe("refusedBeforeRedeeming", () => {
     ["a timeout", new TimeoutError("slow")],
     ["an abort", new AbortError()],
     ["a 502 over a refused upstream", { status: 502, cause: { code: "ECONNREFUSED" } }],
+    [
+      "a 502 over a use_dpop_nonce",
+      { status: 502, cause: new OAuthError({ error: "use_dpop_nonce", status: 400 }) },
+    ],
     ["a plain Error", new Error("socket hang up")],
     ["nothing", undefined],
   ])("leaves the token in doubt after %s", (_what, error) => {

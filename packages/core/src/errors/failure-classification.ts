@@ -113,7 +113,9 @@ export function failsForGood(error: unknown): boolean {
  * again is no reuse: an answer of 429, or a 503 that is the server's own refusal (an OAuth error
  * body, such as `temporarily_unavailable`, or a `Retry-After`: `retryAfterMs`; a bare or HTML 503
  * may be a proxy's, sent after the request reached the server: Envoy's "upstream reset before
- * headers", Heroku's H12 timeout), or a request that never left: a connection
+ * headers", Heroku's H12 timeout), a `use_dpop_nonce` answer (RFC 9449 section 8: the server
+ * refused the DPoP proof before it looked at the grant; grants answers one such challenge itself and
+ * throws the second), or a request that never left: a connection
  * refused or a host name that did not resolve (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN` as a `code`
  * down the `cause` chain, where `fetch` and grants put it). Anything else - a 500, 502 or
  * 504, a reset, a timeout, an abort, an error with no status or code - leaves the token in doubt: the
@@ -124,7 +126,11 @@ export function refusedBeforeRedeeming(error: unknown): boolean {
   for (let cause = error, depth = 0; isObject(cause) && depth < 5; cause = cause.cause, depth++) {
     const status = statusOf(cause);
     if (status !== undefined) {
-      return status === 429 || (status === 503 && (cause.error ?? cause.retryAfterMs) !== undefined);
+      return (
+        status === 429 ||
+        (status === 503 && (cause.error ?? cause.retryAfterMs) !== undefined) ||
+        cause.error === "use_dpop_nonce"
+      );
     }
     // (`test` reads a missing code as "undefined", which never matches.)
     if (/^E(CONNREFUSED|NOTFOUND|AI_AGAIN)$/.test(cause.code as string)) return true;

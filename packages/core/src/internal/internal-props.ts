@@ -8,6 +8,8 @@
 export const INTERNAL_PROPS = {
   /** A cache entry's timeline (`Entry` in the token manager). */
   usableUntil: ["manager/token-manager.ts", "manager/refresh-ahead.ts"],
+  /** From when a cache entry is refreshed ahead (not `TokenSet.refreshAt`, the server's hint). */
+  aheadAt: ["manager/token-manager.ts"],
   retryAt: ["manager/token-manager.ts"],
   failures: ["manager/token-manager.ts"],
   /** Until when a replacement token is not invalidated again (`unauthorizedCooldownMs`). */
@@ -16,6 +18,8 @@ export const INTERNAL_PROPS = {
   hot: ["manager/token-manager.ts", "internal/lru.ts", "internal/windows.ts"],
   /** A flight's abort controller (`Flight`). */
   controller: ["manager/token-manager.ts", "manager/single-flight.ts"],
+  /** A deadline's clean-up (`Deadline`, internal/deadline.ts). */
+  release: ["internal/deadline.ts", "rotation/rotation.ts"],
   /** A flight's shared promise (`Flight`). */
   settled: ["manager/token-manager.ts", "manager/single-flight.ts"],
 } as const satisfies Record<string, readonly string[]>;

@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
+import { failingFleet } from "../../test/support/failing-fleet.js";
 import { createFakeTime } from "../../test/support/fake-time.js";
 import { InvalidResponseError, NetworkError, OAuthError, TokenkeepError } from "../errors/errors.js";
 import { createMemoryStore } from "../memory-store/memory-store.js";
@@ -301,6 +302,38 @@ describe("createTokenManager: failures", () => {
     expect(calls).toHaveLength(1);
     expect(manager.stats().retries).toBe(0);
   });
+
+  it.each<[string, unknown]>([
+    ["NaN", Number.NaN],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY],
+    ["a string", String(Date.now() + 3_600_000)],
+    ["missing", undefined],
+  ])(
+    "refuses a creator's token set whose expiresAt is %s, naming the field and no token",
+    async (_what, expiresAt) => {
+      const set = {
+        accessToken: "at-secret",
+        tokenType: "Bearer",
+        expiresAt,
+        refreshToken: "rt-secret",
+        raw: {},
+      };
+      const { manager, calls } = setup({}, () => set);
+      const error = await rejected(manager.getToken());
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect(error).toMatchObject({
+        code: "ERR_TOKENKEEP_INVALID_RESPONSE",
+        message: 'invalid token response: field "expiresAt" is invalid',
+        transient: false,
+      });
+      expectNoSecretIn([String(error), JSON.stringify(error)], ["at-secret", "rt-secret"], "the error");
+      // Refused for good (remembered for failureCacheMs), not called again on every getToken.
+      expect(await rejected(manager.getToken())).toBe(error);
+      expect(calls).toHaveLength(1);
+      expect(manager.stats().entries).toBe(0);
+    },
+  );
 
   it("retries transient failures with full-jitter exponential backoff", async () => {
     const { manager, calls, time, events } = setup({ random: () => 0.999 }, (n) => {
@@ -731,27 +764,8 @@ describe("createTokenManager: a refresh token is presented again only after a pr
   function sharedFailing() {
     const time = createFakeTime(undefined, { crypto: true });
     const store = createMemoryStore({ now: time.now });
-    const shared = shareStore(store);
-    const presented: string[] = [];
-    let created = 0;
-    const bad = () => new InvalidResponseError("502", { status: 502, transient: true });
-    const manager = (name: string) =>
-      createTokenManager({
-        now: time.now,
-        timers: time.timers,
-        retry: { retries: 0 },
-        refreshAheadRatio: 1,
-        shared,
-        creator: async () => {
-          if (++created > 1) throw bad();
-          return { access_token: "c-1", expires_in: 60, refresh_token: "rt-1" };
-        },
-        refresher: async ({ previous }) => {
-          presented.push(`${name}:${previous?.refreshToken}`);
-          throw bad();
-        },
-      });
-    return { time, store, presented, manager };
+    const fleet = failingFleet({ shared: shareStore(store), now: time.now, timers: time.timers });
+    return { time, store, ...fleet };
   }
 
   it("with a shared store: another instance never presents a refresh token one dropped", async () => {

@@ -17,9 +17,9 @@ import { createTimerSet, runtimeTimers } from "../internal/timers.js";
 import { createWindows } from "../internal/windows.js";
 import type { Obtained } from "../shared/shared-store.js";
 import type { TokenCreatorResult, TokenIdentity } from "../token/token-creator.js";
-import { isTokenSet, parseTokenResponse } from "../token/token-response.js";
+import { toTokenSet } from "../token/token-response.js";
 import { authorizationOf, type TokenSet } from "../token/token-set.js";
-import { retryAfterOf, retryDelayMs } from "./backoff.js";
+import { backoffDelayMs, retryAfterOf, retryDelayMs } from "./backoff.js";
 import type { TokenEvent, TokenEventType } from "./events.js";
 import { DEFAULT_IDENTITY_KEY, identityKey } from "./identity.js";
 import { refreshAheadAt } from "./refresh-ahead.js";
@@ -91,7 +91,7 @@ interface Entry extends Hot {
   /** Until when it is handed out: `expiresAt - skew`. */
   usableUntil: number;
   /** From when `getToken` starts a background refresh. */
-  refreshAt: number;
+  aheadAt: number;
   /** After a failed background refresh: when the next one may start. */
   retryAt: number;
   /** Background refreshes that failed in a row. */
@@ -155,8 +155,8 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
   const makeEntry = ({ set, obtainedAt }: Obtained): Entry => {
     const usableUntil =
       set.expiresAt - effectiveSkewMs(set.expiresAt - obtainedAt, config.skewMs, config.maxSkewFraction);
-    const refreshAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
-    return { set, usableUntil, refreshAt, retryAt: refreshAt, failures: 0, keepUntil: 0, hot: false };
+    const aheadAt = refreshAheadAt(obtainedAt, set.expiresAt, set.refreshAt, usableUntil, config);
+    return { set, usableUntil, aheadAt, retryAt: aheadAt, failures: 0, keepUntil: 0, hot: false };
   };
 
   /**
@@ -194,9 +194,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           ),
           deadline,
         );
-        const set = isTokenSet(answer)
-          ? answer
-          : parseTokenResponse(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
+        const set = toTokenSet(answer, { sentAt, defaultLifetimeMs: config.defaultLifetimeMs, previous });
         const obtained = { set, obtainedAt: sentAt };
         if (clock() >= makeEntry(obtained).usableUntil) {
           throw new InvalidResponseError("the token arrived already expired", {
@@ -308,7 +306,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
           // Keep serving the valid token; try again after a backoff, never later than its end.
           current.failures++;
           current.retryAt = Math.min(
-            at + Math.max(retryAfterMs, retryDelayMs(undefined, current.failures, retry, random) ?? 0),
+            at + Math.max(retryAfterMs, backoffDelayMs(current.failures, retry, random)),
             current.usableUntil,
           );
         }
@@ -372,7 +370,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
     if (options?.timeoutMs !== undefined) checkTimeoutMs(options.timeoutMs, "getToken");
     const key = options?.identity === undefined ? DEFAULT_IDENTITY_KEY : identityKey(options.identity);
     const entry = entries.get(key);
-    if (entry !== undefined && clock() < entry.refreshAt && options?.forceRefresh !== true) {
+    if (entry !== undefined && clock() < entry.aheadAt && options?.forceRefresh !== true) {
       entry.hot = true;
       counters.hits++;
       if (onEvent) emit("hit", key, { expiresAt: entry.set.expiresAt });
@@ -392,7 +390,7 @@ export function createTokenManager<I extends TokenIdentity = TokenIdentity>(
         return false;
       }
       // Keep the entry (its refresh token serves the next refresh) but make it unusable.
-      entry.usableUntil = entry.refreshAt = entry.retryAt = -1;
+      entry.usableUntil = entry.aheadAt = entry.retryAt = -1;
       dropped = true;
     }
     // A caller waits on the store call: its timeout must keep the process alive (TimerSet.hold).

@@ -53,9 +53,11 @@ export function validate<T>(
   factoryName: string,
   check?: (options: T) => readonly string[],
 ): T {
-  const { value: output, problems } = runRule(rule, input ?? {});
-  if (problems.length === 0 && check) problems.push(...check(output));
-  if (problems.length > 0) throw invalidOptions(factoryName, problems);
+  // As `runRule`, written out: the manager's entry ships `validate` alone.
+  const problems: string[] = [];
+  const output = rule(input ?? {}, problems, "");
+  if (!problems.length && check) problems.push(...check(output));
+  if (problems.length) throw invalidOptions(factoryName, problems);
   return output;
 }
 

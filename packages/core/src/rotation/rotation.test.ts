@@ -424,6 +424,33 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(calls).toBe(1);
   });
 
+  it("refuses a redeemed token set whose expiresAt is no time: in doubt, never handed out", async () => {
+    const time = createFakeTime();
+    let calls = 0;
+    const redeem = async (): Promise<TokenSet> => {
+      calls++;
+      return {
+        accessToken: "at",
+        tokenType: "Bearer",
+        expiresAt: Number.NaN,
+        refreshToken: "rt-next",
+        raw: {},
+      };
+    };
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), redeem, 1);
+    const first = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect((first.error as Error).cause).toMatchObject({
+      code: "ERR_TOKENKEEP_INVALID_RESPONSE",
+      message: 'invalid token response: field "expiresAt" is invalid',
+    });
+    const late = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(code(late.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    expect(calls).toBe(1);
+  });
+
   it("works in one process without a store option (memory store)", async () => {
     const time = createFakeTime();
     const server = rotatingServer(time);

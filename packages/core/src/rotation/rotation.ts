@@ -16,7 +16,8 @@
  *    marker *before* it redeems (a write the store must confirm), redeems within the lease and its
  *    budget, then writes the successor and the `redeemed` marker. A permanent failure (`invalid_grant`)
  *    goes into the marker, never over a successor. A failure that proves the token intact (the token
- *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a request that never left)
+ *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a `use_dpop_nonce`, a
+ *    request that never left)
  *    takes the claim back. A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
@@ -68,7 +69,7 @@ import type { SharedStore } from "../shared/shared-store.js";
 import type { HeldLease } from "../store/lease.js";
 import { underLease } from "../store/lease.js";
 import { FAILED } from "../store/store-link.js";
-import { isTokenSet, parseTokenResponse, type TokenResponse } from "../token/token-response.js";
+import { type TokenResponse, toTokenSet } from "../token/token-response.js";
 import type { TokenSet } from "../token/token-set.js";
 import { decodeMarker, decodeSuccessor, encodeSet, type Marker } from "./records.js";
 
@@ -549,7 +550,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       const sentAt = now();
       const attempt = Promise.resolve()
         .then(() => redeem({ refreshToken, previous, signal: held.signal }))
-        .then((answer) => (isTokenSet(answer) ? answer : parseTokenResponse(answer, { sentAt, previous })));
+        .then((answer) => toTokenSet(answer, { sentAt, previous }));
       try {
         const set = await raceAbort(attempt, held.signal);
         emit("redeemed");
@@ -569,7 +570,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         }
         if (!held.signal.aborted && refusedBeforeRedeeming(error)) {
           // Proof the server refused before redeeming, by the rule the token manager applies (a 429,
-          // the server's own 503, a request that never left): the token is intact; take the claim
+          // the server's own 503, a `use_dpop_nonce`, a request that never left): the token is intact; take the claim
           // back. Anything else, a bare 503 included (a gateway's, maybe after the upstream
           // rotated), goes in doubt below.
           const undone = await link.call((store) =>

@@ -24,7 +24,8 @@ export interface TokenCreatorContext<I extends TokenIdentity = TokenIdentity> {
 
 /**
  * An async function that obtains a token. It may return the wire answer (RFC 6749 section 5.1),
- * which the manager validates and normalizes, or a ready {@link TokenSet}. A plain
+ * which the manager validates and normalizes, or a ready {@link TokenSet}, whose `expiresAt` must be
+ * a finite number (else the manager refuses it with an `InvalidResponseError` naming the field). A plain
  * `() => Promise<{ access_token, token_type, expires_in }>` is a valid creator.
  *
  * Failures are classified by `isTransientError`: `fetch`'s network `TypeError`, a `TimeoutError`

@@ -163,3 +163,16 @@ export function isTokenSet(value: unknown): value is TokenSet {
     isObject(value.raw)
   );
 }
+
+/**
+ * What a creator (or a rotation's `redeem`) resolved to, as a token set: a ready set is checked, a
+ * wire answer parsed with {@link parseTokenResponse}. A set whose `expiresAt` is no finite number
+ * (`NaN`, which would never be cached, so the creator ran on every call; `Infinity`, a token never
+ * renewed; a string; nothing) throws `InvalidResponseError` naming the field. Internal.
+ */
+export function toTokenSet(answer: unknown, options: ParseTokenResponseOptions): TokenSet {
+  // A set in all but its expiry (a wire answer has no `accessToken`) is judged as a set.
+  if (!isTokenSet({ ...(answer as object), expiresAt: 0 })) return parseTokenResponse(answer, options);
+  if (!Number.isFinite((answer as TokenSet).expiresAt)) throw invalidField("expiresAt", "is invalid");
+  return answer as TokenSet;
+}

@@ -14,7 +14,8 @@ export interface TokenSet {
   readonly tokenType: string;
   /**
    * When the access token expires, in epoch ms, anchored at the moment the request was *sent*
-   * (not when the answer arrived), so network latency never extends a token's life.
+   * (not when the answer arrived), so network latency never extends a token's life. A finite number:
+   * a creator's set with `NaN` or `Infinity` is refused.
    */
   readonly expiresAt: number;
   /** When the server asked the client to refresh (`refresh_in`), in epoch ms, if it did. */

@@ -3,12 +3,11 @@
  * `shareStore`'s `drop`. Shared by core's test (memory store) and `@tokenkeep/redis`'s (real Redis).
  * Real timers, a manual clock, no sleeps.
  */
-import { InvalidResponseError } from "../../src/errors/errors.js";
 import { DEFAULT_IDENTITY_KEY, hashIdentityKey } from "../../src/manager/identity.js";
-import { createTokenManager } from "../../src/manager/token-manager.js";
 import { shareStore } from "../../src/shared/share-store.js";
 import type { Store } from "../../src/store/store.js";
 import type { TokenSet } from "../../src/token/token-set.js";
+import { badGateway, failingFleet } from "./failing-fleet.js";
 
 /**
  * Instances A and B share `makeStore(now)`. A's refresh of rt-1 fails in doubt (a 502), so A drops
@@ -47,33 +46,22 @@ export async function dropWhileAnotherWrites(makeStore: (now: () => number) => S
     refreshToken: "rt-b",
     raw: {},
   };
-  const shared = shareStore(store, { keyPrefix });
-  const presented: string[] = [];
-  let created = 0;
-  const bad = () => new InvalidResponseError("502", { status: 502, transient: true });
-  const instance = (name: string) =>
-    createTokenManager({
-      now,
-      retry: { retries: 0 },
-      refreshAheadRatio: 1,
-      shared,
-      creator: async () => {
-        if (++created > 1) throw bad();
-        return { access_token: "c-1", expires_in: 60, refresh_token: "rt-1" };
-      },
-      refresher: async ({ previous }) => {
-        presented.push(`${name}:${previous?.refreshToken}`);
-        if (previous?.refreshToken !== "rt-1") {
-          return { access_token: `${name}-3`, expires_in: 60, refresh_token: "rt-3" };
-        }
-        race = async () => {
-          await inner.set(key, { set: { ...newer }, obtainedAt: clock }, 120_000);
-        };
-        throw bad();
-      },
-    });
-  const a = instance("A");
-  const b = instance("B");
+  // Real timers; a refresh of the newer set's token succeeds.
+  const { presented, manager } = failingFleet({
+    shared: shareStore(store, { keyPrefix }),
+    now,
+    refresh: async (name, previous) => {
+      if (previous?.refreshToken !== "rt-1") {
+        return { access_token: `${name}-3`, expires_in: 60, refresh_token: "rt-3" };
+      }
+      race = async () => {
+        await inner.set(key, { set: { ...newer }, obtainedAt: clock }, 120_000);
+      };
+      throw badGateway();
+    },
+  });
+  const a = manager("A");
+  const b = manager("B");
   const outcome = (promise: Promise<TokenSet>) =>
     promise.then(
       (set) => set.accessToken,
