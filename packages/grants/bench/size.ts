@@ -112,7 +112,7 @@ for (const [name, bytes] of [...byPackage].sort((a, b) => b[1] - a[1])) {
 }
 console.log(`  minified: ${kib(code.length)}`);
 console.log(
-  `  minified + gzipped: ${kib(gzipped)} (target <= ${kib(TARGET_BYTES)}) ${gzipped <= TARGET_BYTES ? "OK" : "OVER"}`,
+  `  minified + gzipped: ${kib(gzipped)} (${gzipped} bytes; target <= ${kib(TARGET_BYTES)}) ${gzipped <= TARGET_BYTES ? "OK" : "OVER"}`,
 );
 console.log(
   `  of which core alone (no grant): ${kib(coreOnly.gzipped)}; the grant adds ${kib(gzipped - coreOnly.gzipped)}`,
