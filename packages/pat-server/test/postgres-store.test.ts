@@ -286,3 +286,102 @@ describe.skipIf(skip)("PostgreSQL answering with an error", () => {
     }
   });
 });
+
+/**
+ * A TCP proxy in front of the test database whose network can fail under open connections: once a
+ * client sends `cutOn`, nothing passes either way any more and nothing is closed on the database's
+ * side, as when packets are dropped: the database never learns that its client gave up.
+ */
+async function partitionProxy(cutOn: string) {
+  const target = new URL(pgUrl!);
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    }
+    client.on("data", (chunk: Buffer) => {
+      if (chunk.includes(cutOn)) cut = true;
+      if (!cut) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => !cut && client.write(chunk));
+    client.on("close", () => !cut && upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const url = new URL(pgUrl!);
+  url.port = String((proxy.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+describe.skipIf(skip)("PostgreSQL statements and transactions the store gave up on", () => {
+  it("are ended by the database too: a transaction cut off by the network does not keep its row lock", async () => {
+    const schema = uniqueSchema();
+    const direct = createPostgresStore({ connectionString: pgUrl!, schema, queryTimeoutMs: 5000 });
+    const proxy = await partitionProxy("SET secret_phc"); // PATCH's UPDATE, after its SELECT ... FOR UPDATE
+    const cutOff = createPostgresStore({ connectionString: proxy.url, schema, queryTimeoutMs: 300 });
+    try {
+      const issued = await issueToken(direct, { owner: "o" }, { scryptLog2Cost: 4 });
+      const { tokenId } = issued!.record;
+      const lost = await cutOff.update(tokenId, { owner: "p" }).catch((error: unknown) => error);
+      expect(isPatStoreUnavailableError(lost)).toBe(true);
+      // Unbounded, the database keeps that transaction idle, and the row locked, until TCP gives up on
+      // the connection (hours): every PATCH of this token would wait, then fail, meanwhile.
+      expect(await direct.update(tokenId, { owner: "q" })).toBe("updated");
+      expect((await direct.get(tokenId))?.owner).toBe("q");
+    } finally {
+      await cutOff.close();
+      await proxy.close();
+      await direct.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("are ended by the database too: a statement that timed out waiting for a lock leaves no backend waiting", async () => {
+    const schema = uniqueSchema();
+    const app = new URL(pgUrl!);
+    app.searchParams.set("application_name", schema);
+    const pool = new pg.Pool({ connectionString: app.toString(), max: 1 }); // a pool of the caller's
+    const store = createPostgresStore({ pool, schema, queryTimeoutMs: 300 });
+    const holder = new pg.Client({ connectionString: pgUrl });
+    await holder.connect();
+    const waiting = async () => {
+      const result = await holder.query<{ n: number }>(
+        "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [schema],
+      );
+      return result.rows[0]!.n;
+    };
+    try {
+      const issued = await issueToken(store, { owner: "o" }, { scryptLog2Cost: 4 });
+      const { tokenId } = issued!.record;
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM "${schema}".pat_tokens WHERE token_id = $1 FOR UPDATE`, [tokenId]);
+      for (let i = 0; i < 2; i++) {
+        const failure = await store.update(tokenId, { owner: "p" }).catch((error: unknown) => error);
+        expect(isPatStoreUnavailableError(failure)).toBe(true);
+      }
+      // Each give-up replaces its connection: unbounded, each abandoned backend would wait on the lock
+      // for as long as it is held, and a slow lock holder would use up the database's connections.
+      await vi.waitFor(async () => expect(await waiting()).toBe(0), { timeout: 2000, interval: 50 });
+      await holder.query("ROLLBACK");
+      expect(await store.update(tokenId, { owner: "q" })).toBe("updated");
+      // The bound is the transaction's own: the caller's sessions keep their settings.
+      expect((await pool.query("SHOW statement_timeout")).rows[0]).toEqual({ statement_timeout: "0" });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+      await store.close();
+      await pool.end();
+      await dropSchema(schema);
+    }
+  });
+});

@@ -39,7 +39,9 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /**
    * How long one statement may wait for the database's answer before the call fails with
-   * {@link PatStoreUnavailableError} and its connection is discarded.
+   * {@link PatStoreUnavailableError} and its connection is discarded. The database is told it too:
+   * each transaction's `statement_timeout` and `idle_in_transaction_session_timeout` (`SET LOCAL`), and
+   * the `statement_timeout` of the pool the store creates.
    * @default 10000
    */
   readonly queryTimeoutMs?: number;
@@ -65,12 +67,14 @@ const RETRYABLE = new Set(["40001", "40P01"]);
 
 /**
  * SQLSTATEs of a database that cannot serve the call now, whatever the call: a connection exception
- * (class 08), a server shutting down, crashed or starting (57P01-57P03), too many connections.
+ * (class 08), a server shutting down, crashed or starting (57P01-57P03), too many connections, and the
+ * database's own end of a call past `queryTimeoutMs` (57014 `statement_timeout`, 25P03
+ * `idle_in_transaction_session_timeout`, see {@link transactionOn}).
  */
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "57014", "25P03"]);
+
 function isUnavailableState(code: string): boolean {
-  return (
-    code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300"
-  );
+  return code.startsWith("08") || UNAVAILABLE_STATES.has(code);
 }
 
 /**
@@ -103,6 +107,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
       connectionString: parsed.connectionString,
       max: parsed.maxConnections,
       connectionTimeoutMillis: connectTimeoutMs,
+      // The database's side of `queryTimeoutMs`: a statement the store gave up on stops there too,
+      // rather than running (or waiting for a lock) on a backend no one reads any more.
+      statement_timeout: queryTimeoutMs,
     });
   const ownsPool = parsed.pool === undefined;
   if (ownsPool) pool.on("error", () => {}); // idle client errors surface on the next query instead
@@ -352,6 +359,13 @@ function release(client: pg.PoolClient, error?: Error): void {
  * Runs `work` in one transaction on one connection. A failure of the database (see {@link storeError})
  * discards the connection without a `ROLLBACK` (closing it ends the transaction); any other failure
  * rolls back and returns the connection to the pool.
+ *
+ * The transaction also tells the database the store's `queryTimeoutMs` (`SET LOCAL`, in the `BEGIN`'s
+ * round trip, so a pool you pass keeps its sessions' settings): closing a connection ends its
+ * transaction only once the database hears of it, which a network that drops packets delays until TCP
+ * gives up (hours), with the transaction's row and advisory locks held; and a backend waiting for a
+ * lock does not read its connection at all. So a statement the store gave up on is cancelled there
+ * too (`statement_timeout`), and so is a transaction left idle (`idle_in_transaction_session_timeout`).
  */
 async function transactionOn<T>(
   pool: pg.Pool,
@@ -367,7 +381,10 @@ async function transactionOn<T>(
     }
   };
   try {
-    await run("BEGIN");
+    const ms = timeouts.queryTimeoutMs; // an integer, checked by the options schema
+    await run(
+      `BEGIN; SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}`,
+    );
     const result = await work(run);
     await run("COMMIT");
     release(client);
