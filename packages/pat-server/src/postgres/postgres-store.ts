@@ -39,9 +39,8 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /**
    * How long one statement may wait for the database's answer before the call fails with
-   * {@link PatStoreUnavailableError} and its connection is discarded. The database is told it too:
-   * each transaction's `statement_timeout` and `idle_in_transaction_session_timeout` (`SET LOCAL`), and
-   * the `statement_timeout` of the pool the store creates.
+   * {@link PatStoreUnavailableError} and its connection is discarded. Each transaction tells the
+   * database too (`SET LOCAL statement_timeout` and `idle_in_transaction_session_timeout`).
    * @default 10000
    */
   readonly queryTimeoutMs?: number;
@@ -107,9 +106,6 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
       connectionString: parsed.connectionString,
       max: parsed.maxConnections,
       connectionTimeoutMillis: connectTimeoutMs,
-      // The database's side of `queryTimeoutMs`: a statement the store gave up on stops there too,
-      // rather than running (or waiting for a lock) on a backend no one reads any more.
-      statement_timeout: queryTimeoutMs,
     });
   const ownsPool = parsed.pool === undefined;
   if (ownsPool) pool.on("error", () => {}); // idle client errors surface on the next query instead
@@ -361,7 +357,8 @@ function release(client: pg.PoolClient, error?: Error): void {
  * rolls back and returns the connection to the pool.
  *
  * The transaction also tells the database the store's `queryTimeoutMs` (`SET LOCAL`, in the `BEGIN`'s
- * round trip, so a pool you pass keeps its sessions' settings): closing a connection ends its
+ * round trip: a pool you pass keeps its sessions' settings, and no startup parameter is sent, which a
+ * connection pooler such as PgBouncer would refuse): closing a connection ends its
  * transaction only once the database hears of it, which a network that drops packets delays until TCP
  * gives up (hours), with the transaction's row and advisory locks held; and a backend waiting for a
  * lock does not read its connection at all. So a statement the store gave up on is cancelled there
