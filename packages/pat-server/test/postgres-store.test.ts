@@ -74,11 +74,13 @@ describe.skipIf(skip)("PostgreSQL store availability", () => {
 /**
  * A TCP proxy in front of the test database: `forward` passes bytes both ways, `refuse` closes every
  * connection (a database down), `stall` accepts connections and passes nothing (a database paused, or
- * cut off by the network: nothing answers and nothing fails).
+ * cut off by the network: nothing answers and nothing fails), `partition` passes nothing and closes
+ * nothing on the database's side when a client closes (packets dropped: the database never learns that
+ * its client gave up). With `cutOn`, the first client bytes holding that text turn on `partition`.
  */
-async function databaseProxy() {
+async function databaseProxy(cutOn?: string) {
   const target = new URL(pgUrl!);
-  let mode: "forward" | "refuse" | "stall" = "forward";
+  let mode: "forward" | "refuse" | "stall" | "partition" = "forward";
   let dropped = 0;
   const sockets = new Set<Socket>();
   const proxy = createServer((client) => {
@@ -89,6 +91,7 @@ async function databaseProxy() {
     sockets.add(upstream);
     upstream.on("error", () => {});
     client.on("data", (chunk: Buffer) => {
+      if (cutOn !== undefined && chunk.includes(cutOn)) mode = "partition";
       if (mode === "forward") upstream.write(chunk);
       else dropped += chunk.length;
     });
@@ -97,7 +100,7 @@ async function databaseProxy() {
       client.destroy();
       upstream.destroy();
     };
-    client.on("close", end);
+    client.on("close", () => mode !== "partition" && end());
     upstream.on("close", end);
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
@@ -287,46 +290,11 @@ describe.skipIf(skip)("PostgreSQL answering with an error", () => {
   });
 });
 
-/**
- * A TCP proxy in front of the test database whose network can fail under open connections: once a
- * client sends `cutOn`, nothing passes either way any more and nothing is closed on the database's
- * side, as when packets are dropped: the database never learns that its client gave up.
- */
-async function partitionProxy(cutOn: string) {
-  const target = new URL(pgUrl!);
-  let cut = false;
-  const sockets = new Set<Socket>();
-  const proxy = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("error", () => {});
-    }
-    client.on("data", (chunk: Buffer) => {
-      if (chunk.includes(cutOn)) cut = true;
-      if (!cut) upstream.write(chunk);
-    });
-    upstream.on("data", (chunk: Buffer) => !cut && client.write(chunk));
-    client.on("close", () => !cut && upstream.destroy());
-    upstream.on("close", () => client.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  const url = new URL(pgUrl!);
-  url.port = String((proxy.address() as AddressInfo).port);
-  return {
-    url: url.toString(),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
-
 describe.skipIf(skip)("PostgreSQL statements and transactions the store gave up on", () => {
   it("are ended by the database too: a transaction cut off by the network does not keep its row lock", async () => {
     const schema = uniqueSchema();
     const direct = createPostgresStore({ connectionString: pgUrl!, schema, queryTimeoutMs: 5000 });
-    const proxy = await partitionProxy("SET secret_phc"); // PATCH's UPDATE, after its SELECT ... FOR UPDATE
+    const proxy = await databaseProxy("SET secret_phc"); // PATCH's UPDATE, after its SELECT ... FOR UPDATE
     const cutOff = createPostgresStore({ connectionString: proxy.url, schema, queryTimeoutMs: 300 });
     try {
       const issued = await issueToken(direct, { owner: "o" }, { scryptLog2Cost: 4 });
