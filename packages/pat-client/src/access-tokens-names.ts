@@ -1,7 +1,7 @@
 // The type names of `@access-tokens/client`, for code that switches its import to this package. Each
 // is one of ours under the original's name; the schemas it exported are re-exported from
 // `@tokenkeep/pat-protocol` in `index.ts`. Writable, as the original's were: code that builds the
-// parameters step by step (`config.isAdmin = true`) keeps compiling.
+// parameters step by step (`config.isAdmin = true`, `config.roles.push(role)`) keeps compiling.
 import type {
   IssueTokenResponse,
   ListTokensResponse,

@@ -58,15 +58,18 @@ function unitEscapes(char: string): string {
 }
 
 /**
- * `text` safe to print on a terminal, as the `tokenkeep-pat` command prints a server's text: every control character (C0 such as `\r`, `\n` and ESC, DEL,
- * C1), every invisible format character (bidi overrides and isolates, zero-width spaces and joiners,
- * the BOM, tag characters ...), the line and paragraph separators, every other default-ignorable code
- * point and every unpaired surrogate is written as a visible escape: `\u001b`, `\u202e`, or
- * `\u{e0041}` beyond U+FFFF. So a server's text (an owner, a role, an error message) cannot move the
- * cursor, rewrite a row, change the terminal's state, reorder what is shown around it ("Trojan Source")
- * or hide characters that make two owners differ. Everything else is kept as it is, `\` included, and
- * so is such a character where the text is written with it and it shows: a joiner inside a Persian or
- * Hindi word, an emoji sequence, a flag, a Han character's variation selector.
+ * `text` safe to print on a terminal, as the `tokenkeep-pat` command prints a server's text: every
+ * control character (C0 such as `\r`, `\n` and ESC, DEL, C1), every invisible format character (bidi
+ * overrides and isolates, zero-width spaces and joiners, the BOM, tag characters ...), the line and
+ * paragraph separators, every other default-ignorable code point and every unpaired surrogate is
+ * written as a visible escape: `\u001b`, `\u202e`, or `\u{e0041}` beyond U+FFFF. So a server's text
+ * (an owner, a role, an error message) cannot move the cursor, rewrite a row, change the terminal's
+ * state, reorder what is shown around it ("Trojan Source") or hide characters that make two owners
+ * differ. Everything else is kept as it is, `\` included, and so is such a character where the text is
+ * written with it and it shows: a joiner inside a Persian or Hindi word, an emoji sequence, a flag, a
+ * Han character's variation selector. So a text that holds an escape's characters themselves (`\u202e`
+ * typed as six characters) prints as that character does: to tell two such texts apart, print them
+ * with {@link terminalJson}, where a typed `\` is `\\`.
  */
 export function printable(text: string): string {
   return text.replace(SHOWN, (match, unsafe: string | undefined) => {
@@ -80,8 +83,10 @@ export function printable(text: string): string {
  * `value` as JSON (indented by `space`) that a terminal shows as it is: the characters
  * {@link printable} escapes, and those it keeps in a word or an emoji too, are written as JSON's `\u`
  * escapes (a surrogate pair beyond U+FFFF), which `JSON.parse` reads back to the same value: two owners
- * that print alike (a joiner between Persian letters that do not join anyway) differ here. `JSON.stringify` alone escapes only C0 controls and
- * unpaired surrogates; it would print DEL, C1 controls and bidi overrides raw.
+ * that print alike (a joiner between Persian letters that do not join anyway, or a text that holds an
+ * escape's six characters) differ here. `JSON.stringify`
+ * alone escapes only C0 controls and unpaired surrogates; it would print DEL, C1 controls and bidi
+ * overrides raw.
  */
 export function terminalJson(value: unknown, space?: number): string {
   // A raw newline is the indentation's (JSON.stringify writes one inside a string as `\n`); every other

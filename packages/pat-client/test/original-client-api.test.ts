@@ -147,6 +147,13 @@ describe("AccessTokensClient keeps the original client's API", () => {
     const register: RegisterConfig = { tokenId: "t", secretPhc: "p", owner: "o" };
     register.roles = [];
     expectTypeOf<Client["register"]>().toBeCallableWith(register);
+    // The original's arrays are mutable too: a role pushed on, the roles passed on as a string[].
+    issue.roles.push("ops");
+    register.roles.push("ops");
+    const issueRoles: string[] | undefined = issue.roles;
+    expectTypeOf<IssueConfig["roles"]>().toEqualTypeOf<string[] | undefined>();
+    expectTypeOf<RegisterConfig["roles"]>().toEqualTypeOf<string[] | undefined>();
+    expect(issueRoles).toEqual(["deploy", "ops"]);
     const roles: RolesUpdate = { remove: ["deploy"] };
     const update: UpdateConfig = {};
     update.owner = "o";

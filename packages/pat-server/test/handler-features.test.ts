@@ -281,9 +281,14 @@ async function until(done: () => boolean): Promise<void> {
   }
 }
 
-/** Lets a fetch that was (wrongly) started reach the server: a few round trips on loopback. */
-async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 50));
+/**
+ * How many fetches of the JWKS document were started, counted as they start (jose calls the global
+ * `fetch` synchronously when it begins one), so that "none was started" needs no wait on real time.
+ */
+function countFetches(): () => number {
+  const spy = vi.spyOn(globalThis, "fetch");
+  onTestFinished(() => spy.mockRestore());
+  return () => spy.mock.calls.length;
 }
 
 describe("createPatGuard when the JWKS cannot be fetched", () => {
@@ -396,6 +401,7 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
       onError: (state) => reports.push(state),
       onRecover: (state) => recoveries.push(state),
     });
+    const fetches = countFetches();
     expect(await check()).toEqual({ status: 200 }); // the keys are fetched and cached
     expect(jwks.requests()).toBe(1);
     // An outage, found by a token of an unknown kid past jose's 30 s cooldown.
@@ -409,12 +415,13 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
     expect(await check()).toEqual({ status: 200 });
     await until(() => jwks.requests() === 3);
     expect(await check()).toEqual({ status: 200 }); // no second probe within the interval
+    expect(fetches()).toBe(3);
     expect(reports).toHaveLength(1);
     // The document is back: no request fails any more, so only a probe can see it.
     jwks.answer("keys");
     vi.advanceTimersByTime(29_999);
     expect(await check()).toEqual({ status: 200 });
-    await settle();
+    expect(fetches()).toBe(3);
     expect(jwks.requests()).toBe(3);
     expect(recoveries).toEqual([]);
     vi.advanceTimersByTime(1);
@@ -425,7 +432,7 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
     // Over: later requests fetch nothing more and tell nothing more.
     vi.advanceTimersByTime(30_000);
     expect(await check()).toEqual({ status: 200 });
-    await settle();
+    expect(fetches()).toBe(4);
     expect(jwks.requests()).toBe(4);
     expect(recoveries).toHaveLength(1);
     expect(() => createPatGuard({ jwks: jwks.url, recoveryProbeIntervalMs: -1 })).toThrow(

@@ -74,11 +74,13 @@ describe.skipIf(skip)("PostgreSQL store availability", () => {
 /**
  * A TCP proxy in front of the test database: `forward` passes bytes both ways, `refuse` closes every
  * connection (a database down), `stall` accepts connections and passes nothing (a database paused, or
- * cut off by the network: nothing answers and nothing fails).
+ * cut off by the network: nothing answers and nothing fails), `partition` passes nothing and closes
+ * nothing on the database's side when a client closes (packets dropped: the database never learns that
+ * its client gave up). With `cutOn`, the first client bytes holding that text turn on `partition`.
  */
-async function databaseProxy() {
+async function databaseProxy(cutOn?: string) {
   const target = new URL(pgUrl!);
-  let mode: "forward" | "refuse" | "stall" = "forward";
+  let mode: "forward" | "refuse" | "stall" | "partition" = "forward";
   let dropped = 0;
   const sockets = new Set<Socket>();
   const proxy = createServer((client) => {
@@ -89,6 +91,7 @@ async function databaseProxy() {
     sockets.add(upstream);
     upstream.on("error", () => {});
     client.on("data", (chunk: Buffer) => {
+      if (cutOn !== undefined && chunk.includes(cutOn)) mode = "partition";
       if (mode === "forward") upstream.write(chunk);
       else dropped += chunk.length;
     });
@@ -97,7 +100,7 @@ async function databaseProxy() {
       client.destroy();
       upstream.destroy();
     };
-    client.on("close", end);
+    client.on("close", () => mode !== "partition" && end());
     upstream.on("close", end);
   });
   await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
@@ -282,6 +285,70 @@ describe.skipIf(skip)("PostgreSQL answering with an error", () => {
     } finally {
       await handler.close();
       await store.close();
+      await dropSchema(schema);
+    }
+  });
+});
+
+describe.skipIf(skip)("PostgreSQL statements and transactions the store gave up on", () => {
+  it("are ended by the database too: a transaction cut off by the network does not keep its row lock", async () => {
+    const schema = uniqueSchema();
+    const direct = createPostgresStore({ connectionString: pgUrl!, schema, queryTimeoutMs: 5000 });
+    const proxy = await databaseProxy("SET secret_phc"); // PATCH's UPDATE, after its SELECT ... FOR UPDATE
+    const cutOff = createPostgresStore({ connectionString: proxy.url, schema, queryTimeoutMs: 300 });
+    try {
+      const issued = await issueToken(direct, { owner: "o" }, { scryptLog2Cost: 4 });
+      const { tokenId } = issued!.record;
+      const lost = await cutOff.update(tokenId, { owner: "p" }).catch((error: unknown) => error);
+      expect(isPatStoreUnavailableError(lost)).toBe(true);
+      // Unbounded, the database keeps that transaction idle, and the row locked, until TCP gives up on
+      // the connection (hours): every PATCH of this token would wait, then fail, meanwhile.
+      expect(await direct.update(tokenId, { owner: "q" })).toBe("updated");
+      expect((await direct.get(tokenId))?.owner).toBe("q");
+    } finally {
+      await cutOff.close();
+      await proxy.close();
+      await direct.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("are ended by the database too: a statement that timed out waiting for a lock leaves no backend waiting", async () => {
+    const schema = uniqueSchema();
+    const app = new URL(pgUrl!);
+    app.searchParams.set("application_name", schema);
+    const pool = new pg.Pool({ connectionString: app.toString(), max: 1 }); // a pool of the caller's
+    const store = createPostgresStore({ pool, schema, queryTimeoutMs: 300 });
+    const holder = new pg.Client({ connectionString: pgUrl });
+    await holder.connect();
+    const waiting = async () => {
+      const result = await holder.query<{ n: number }>(
+        "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        [schema],
+      );
+      return result.rows[0]!.n;
+    };
+    try {
+      const issued = await issueToken(store, { owner: "o" }, { scryptLog2Cost: 4 });
+      const { tokenId } = issued!.record;
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM "${schema}".pat_tokens WHERE token_id = $1 FOR UPDATE`, [tokenId]);
+      for (let i = 0; i < 2; i++) {
+        const failure = await store.update(tokenId, { owner: "p" }).catch((error: unknown) => error);
+        expect(isPatStoreUnavailableError(failure)).toBe(true);
+      }
+      // Each give-up replaces its connection: unbounded, each abandoned backend would wait on the lock
+      // for as long as it is held, and a slow lock holder would use up the database's connections.
+      await vi.waitFor(async () => expect(await waiting()).toBe(0), { timeout: 2000, interval: 50 });
+      await holder.query("ROLLBACK");
+      expect(await store.update(tokenId, { owner: "q" })).toBe("updated");
+      // The bound is the transaction's own: the caller's sessions keep their settings.
+      expect((await pool.query("SHOW statement_timeout")).rows[0]).toEqual({ statement_timeout: "0" });
+    } finally {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+      await store.close();
+      await pool.end();
       await dropSchema(schema);
     }
   });

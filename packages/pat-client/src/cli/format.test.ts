@@ -147,6 +147,14 @@ describe("terminalJson", () => {
     expect(terminalJson({ a: 1 }, 2)).toBe(JSON.stringify({ a: 1 }, null, 2));
   });
 
+  it("tells apart two owners that printable shows alike: a character and its escape typed out", () => {
+    const override = "eve\u202e";
+    const typed = "eve\\u202e";
+    expect(printable(override)).toBe(printable(typed)); // as printable's TSDoc says
+    expect(terminalJson(override)).toBe('"eve\\u202e"');
+    expect(terminalJson(typed)).toBe('"eve\\\\u202e"');
+  });
+
   it("keeps a crafted owner or role from rewriting the table: one line per record", () => {
     const base = { isAdmin: false, createdAt: NOW, lastUsedAt: null, expiresAt: null, revokedAt: null };
     const table = recordsTable(

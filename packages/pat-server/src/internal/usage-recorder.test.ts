@@ -115,3 +115,40 @@ describe("createUsageRecorder after a failed write", () => {
     }
   });
 });
+
+describe("createUsageRecorder with an onError that throws", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps writing: the listener's failure neither stops later writes nor rejects a flush", async () => {
+    vi.useFakeTimers();
+    const real = createSqliteStore({ path: ":memory:" });
+    await real.insert(record("d".repeat(21)));
+    let fail = true;
+    const flaky = Object.assign(Object.create(real) as PatStore, {
+      recordUsage: async (entries: readonly UsageEntry[]) => {
+        if (fail) throw new Error("database away");
+        return real.recordUsage(entries);
+      },
+    });
+    const onError = vi.fn(() => {
+      throw new Error("the logger failed");
+    });
+    const recorder = createUsageRecorder({ store: flaky, flushMs: 1000, onError });
+    try {
+      recorder.record("d".repeat(21), 50);
+      await expect(recorder.flush()).resolves.toBeUndefined();
+      expect(onError).toHaveBeenCalledTimes(1);
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1000); // the retry the failure armed
+      expect((await real.get("d".repeat(21)))?.lastUsedAt).toBe(50);
+      recorder.record("d".repeat(21), 60);
+      await expect(recorder.flush()).resolves.toBeUndefined();
+      expect((await real.get("d".repeat(21)))?.lastUsedAt).toBe(60);
+    } finally {
+      await recorder.close();
+      await real.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ export interface UsageRecorderOptions {
   readonly flushMs: number;
   /**
    * Called when a batched write fails. The entries are kept and written again one window later (or at
-   * the next use when `flushMs` is 0), until the recorder is closed.
+   * the next use when `flushMs` is 0), until the recorder is closed. What it throws is ignored.
    */
   readonly onError: (error: unknown) => void;
 }
@@ -48,8 +48,13 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
         for (const [tokenId, lastUsedAt] of batch) {
           if ((pending.get(tokenId) ?? -1) < lastUsedAt) pending.set(tokenId, lastUsedAt);
         }
-        onError(error);
         arm(); // the store may be back by then: do not wait for another exchange to try again
+        try {
+          onError(error);
+        } catch {
+          // A listener that throws must not reject this flush and every later one (they chain on it),
+          // nor become an unhandled rejection from the timer's flush: the entries are kept all the same.
+        }
       }
     });
     return flushing;

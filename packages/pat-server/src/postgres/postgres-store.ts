@@ -39,7 +39,8 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
   /**
    * How long one statement may wait for the database's answer before the call fails with
-   * {@link PatStoreUnavailableError} and its connection is discarded.
+   * {@link PatStoreUnavailableError} and its connection is discarded. Each transaction tells the
+   * database too (`SET LOCAL statement_timeout` and `idle_in_transaction_session_timeout`).
    * @default 10000
    */
   readonly queryTimeoutMs?: number;
@@ -65,12 +66,14 @@ const RETRYABLE = new Set(["40001", "40P01"]);
 
 /**
  * SQLSTATEs of a database that cannot serve the call now, whatever the call: a connection exception
- * (class 08), a server shutting down, crashed or starting (57P01-57P03), too many connections.
+ * (class 08), a server shutting down, crashed or starting (57P01-57P03), too many connections, and the
+ * database's own end of a call past `queryTimeoutMs` (57014 `statement_timeout`, 25P03
+ * `idle_in_transaction_session_timeout`, see {@link transactionOn}).
  */
+const UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300", "57014", "25P03"]);
+
 function isUnavailableState(code: string): boolean {
-  return (
-    code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300"
-  );
+  return code.startsWith("08") || UNAVAILABLE_STATES.has(code);
 }
 
 /**
@@ -352,6 +355,14 @@ function release(client: pg.PoolClient, error?: Error): void {
  * Runs `work` in one transaction on one connection. A failure of the database (see {@link storeError})
  * discards the connection without a `ROLLBACK` (closing it ends the transaction); any other failure
  * rolls back and returns the connection to the pool.
+ *
+ * The transaction also tells the database the store's `queryTimeoutMs` (`SET LOCAL`, in the `BEGIN`'s
+ * round trip: a pool you pass keeps its sessions' settings, and no startup parameter is sent, which a
+ * connection pooler such as PgBouncer would refuse): closing a connection ends its
+ * transaction only once the database hears of it, which a network that drops packets delays until TCP
+ * gives up (hours), with the transaction's row and advisory locks held; and a backend waiting for a
+ * lock does not read its connection at all. So a statement the store gave up on is cancelled there
+ * too (`statement_timeout`), and so is a transaction left idle (`idle_in_transaction_session_timeout`).
  */
 async function transactionOn<T>(
   pool: pg.Pool,
@@ -367,7 +378,10 @@ async function transactionOn<T>(
     }
   };
   try {
-    await run("BEGIN");
+    const ms = timeouts.queryTimeoutMs; // an integer, checked by the options schema
+    await run(
+      `BEGIN; SET LOCAL statement_timeout = ${ms}; SET LOCAL idle_in_transaction_session_timeout = ${ms}`,
+    );
     const result = await work(run);
     await run("COMMIT");
     release(client);
