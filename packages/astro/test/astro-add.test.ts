@@ -49,7 +49,11 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
   const explain = (result: CommandResult) =>
     `${result.output}\nforwarding failures: ${registry.failures.join("; ") || "none"}`;
 
+  /** The set-up's own time limit: the install inside it is killed before the hook gives up on it. */
+  const setUpMs = 180_000;
+
   beforeAll(async () => {
+    const setUpEnd = performance.now() + setUpMs;
     dir = await mkdtemp(join(tmpdir(), "tokenkeep-astro-add-"));
     const tarballs = join(dir, "tarballs");
     site = join(dir, "site");
@@ -100,9 +104,12 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
       join(site, "src/pages/index.astro"),
       "<h1>{Astro.locals.tokenkeep.signedIn ? 'in' : 'out'}</h1>\n",
     );
-    const installed = await inSite("pnpm", ["install", "--reporter=append-only"], 150_000);
+    // At most 150 s, and never past the hook's own limit (packing took some of it): a hook that times
+    // out first would leave the install running, in its own process group, after the test.
+    const installMs = Math.min(150_000, setUpEnd - performance.now() - 5_000);
+    const installed = await inSite("pnpm", ["install", "--reporter=append-only"], installMs);
     expect(installed.code, explain(installed)).toBe(0);
-  }, 180_000);
+  }, setUpMs);
 
   afterAll(async () => {
     await registry?.close();
