@@ -18,6 +18,7 @@ declare module "virtual:tokenkeep/config" {
   export default config;
   export const dev: boolean;
   export const base: string;
+  export const routes: readonly string[];
   export const prerenderOnly: boolean;
 }
 `;

@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import tokenkeepDefault, { tokenkeep } from "./index.js";
 import { INJECTED_TYPES } from "./inject-types.js";
@@ -147,6 +147,18 @@ describe("config module plugin", () => {
     expect(load("ssr")).toBe(
       'export { default } from "/project/src/tokenkeep.config.ts";\nexport const dev = false;\nexport const base = "";\nexport const routes = [];\nexport const prerenderOnly = false;',
     );
+  });
+
+  it("declares every name the module exports, in the types injected into the site and in its own", () => {
+    const exported = (code: string) =>
+      [...code.matchAll(/export const (\w+)/g)].map((match) => match[1]).sort();
+    const served = exported(load("ssr")!);
+    expect(served).toEqual(exported(load("prerender")!));
+    const own = readFileSync(fileURLToPath(new URL("./middleware/virtual.d.ts", import.meta.url)), "utf8");
+    for (const declarations of [INJECTED_TYPES, own]) {
+      const module = declarations.slice(declarations.indexOf('declare module "virtual:tokenkeep/config"'));
+      expect(exported(module)).toEqual(served);
+    }
   });
 
   it("gives the build's prerender environment a stand-in: the user's module is not evaluated at build time", () => {

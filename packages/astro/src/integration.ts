@@ -84,7 +84,7 @@ export function tokenkeep(options: TokenkeepIntegrationOptions = {}): AstroInteg
         const configPath = isAbsolute(relativePath) ? relativePath : resolve(root, relativePath);
         if (!existsSync(configPath)) throw new Error(missingConfigMessage(relativePath));
         // `base` reaches the runtime through the virtual module: protected paths are matched below it.
-        // So do the injected routes: protection that covers them is refused when the server starts.
+        // So do the injected routes: protection that covers them is refused when the middleware is created.
         const plugins = [
           configModulePlugin({
             configPath,

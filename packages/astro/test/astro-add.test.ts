@@ -4,7 +4,7 @@
  * through it. pnpm installs from its local store; a package missing there (a newer version than the
  * workspace's) is downloaded, through the loopback registry too.
  */
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CommandResult, runBounded } from "./helpers/bounded-command.js";
 import {
   type LocalRegistry,
   packWorkspacePackages,
@@ -33,52 +34,26 @@ if (!reachable && process.env.CI === undefined) {
   console.warn(`astro-add.test.ts skipped: ${upstream.url} is unreachable (set CI=1 to fail instead)`);
 }
 
-interface Result {
-  readonly code: number;
-  readonly output: string;
-}
-
 describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @tokenkeep/astro", () => {
   let dir: string;
   let site: string;
   let registry: LocalRegistry;
   let env: NodeJS.ProcessEnv;
 
-  /**
-   * Runs a command in the site, in its own process group; resolves with its exit code and output
-   * (it does not throw). A command still running after `timeoutMs` is killed with everything it
-   * started (`astro add` runs pnpm), so a hung install fails the test with its output instead of
-   * outliving it.
-   */
-  const inSite = (command: string, args: string[], timeoutMs: number): Promise<Result> =>
-    new Promise((resolve) => {
-      const child = spawn(command, args, { cwd: site, env, detached: true });
-      let output = "";
-      const collect = (chunk: Buffer) => {
-        output += chunk.toString("utf8");
-      };
-      child.stdout.on("data", collect);
-      child.stderr.on("data", collect);
-      const timer = setTimeout(() => {
-        output += `\n[${command} ${args.join(" ")}: still running after ${timeoutMs} ms, killed]`;
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      }, timeoutMs);
-      child.on("error", (error) => {
-        clearTimeout(timer);
-        resolve({ code: 1, output: `${output}${error.message}` });
-      });
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 1, output });
-      });
-    });
+  /** Runs a command in the site, bounded by `timeoutMs` (see `runBounded`); it does not throw. */
+  const inSite = (command: string, args: string[], timeoutMs: number): Promise<CommandResult> =>
+    runBounded(command, args, { cwd: site, env, timeoutMs });
   const astro = (timeoutMs: number, ...args: string[]) =>
     inSite(process.execPath, ["node_modules/astro/bin/astro.mjs", ...args], timeoutMs);
   /** A command's output, and what the loopback registry failed to forward. */
-  const explain = (result: Result) =>
+  const explain = (result: CommandResult) =>
     `${result.output}\nforwarding failures: ${registry.failures.join("; ") || "none"}`;
 
+  /** The set-up's own time limit: the install inside it is killed before the hook gives up on it. */
+  const setUpMs = 180_000;
+
   beforeAll(async () => {
+    const setUpEnd = performance.now() + setUpMs;
     dir = await mkdtemp(join(tmpdir(), "tokenkeep-astro-add-"));
     const tarballs = join(dir, "tarballs");
     site = join(dir, "site");
@@ -129,9 +104,12 @@ describe.skipIf(!reachable && process.env.CI === undefined)("npx astro add @toke
       join(site, "src/pages/index.astro"),
       "<h1>{Astro.locals.tokenkeep.signedIn ? 'in' : 'out'}</h1>\n",
     );
-    const installed = await inSite("pnpm", ["install", "--reporter=append-only"], 150_000);
+    // At most 150 s, and never past the hook's own limit (packing took some of it): a hook that times
+    // out first would leave the install running, in its own process group, after the test.
+    const installMs = Math.min(150_000, setUpEnd - performance.now() - 5_000);
+    const installed = await inSite("pnpm", ["install", "--reporter=append-only"], installMs);
     expect(installed.code, explain(installed)).toBe(0);
-  }, 180_000);
+  }, setUpMs);
 
   afterAll(async () => {
     await registry?.close();

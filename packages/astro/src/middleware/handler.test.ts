@@ -295,6 +295,23 @@ describe("middleware: rotation before next()", () => {
     expect(await readBack(late.setCookie)).toEqual(await readBack(first.setCookie));
   });
 
+  it("a successor's issue time from an instance whose clock runs ahead is never later than this instance's now", async () => {
+    const { upstream, redeemed } = makeUpstream();
+    const store = createMemoryStore({ now: () => clock.now });
+    // The instance that redeems reads a clock 10 s ahead of the one the late request reaches.
+    const ahead = create(upstream, { store, now: () => clock.now + 10_000 }).middleware;
+    const two = create(upstream, { store }).middleware;
+    const cookies = await sessionCookies(session(1, 5_000));
+    await run(ahead, "http://app.test/", { cookies });
+    clock.now += 5_000;
+    const late = await run(two, "http://app.test/", { cookies });
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(two.stats()).toMatchObject({ successorHits: 1 });
+    // Taken as issued now, not 5 s in the future (which would narrow its refresh window and stretch
+    // its 401 cooldown).
+    expect((await readBack(late.setCookie))?.issuedAt).toBe(clock.now);
+  });
+
   it("an expired access token without a refresh token is signed out, without touching cookies", async () => {
     const { middleware } = create(makeUpstream().upstream);
     const cookies = await sessionCookies({ ...session(1, 5_000), refreshToken: undefined });

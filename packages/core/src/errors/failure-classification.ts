@@ -114,8 +114,8 @@ export function failsForGood(error: unknown): boolean {
  * body, such as `temporarily_unavailable`, or a `Retry-After`: `retryAfterMs`; a bare or HTML 503
  * may be a proxy's, sent after the request reached the server: Envoy's "upstream reset before
  * headers", Heroku's H12 timeout), a `use_dpop_nonce` answer (RFC 9449 section 8: the server
- * refused the DPoP proof before it looked at the grant; grants answers one such challenge itself and
- * throws the second), or a request that never left: a connection
+ * refused the DPoP proof before it looked at the grant; grants answers one such challenge carrying
+ * a `DPoP-Nonce` itself and throws the second, or one without), or a request that never left: a connection
  * refused or a host name that did not resolve (`ECONNREFUSED`, `ENOTFOUND`, `EAI_AGAIN` as a `code`
  * down the `cause` chain, where `fetch` and grants put it). Anything else - a 500, 502 or
  * 504, a reset, a timeout, an abort, an error with no status or code - leaves the token in doubt: the

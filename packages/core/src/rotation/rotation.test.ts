@@ -384,23 +384,30 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(await inner.get(`tokenkeep:rotation:marker:${hash}`)).toMatchObject({ state: "failed" });
   });
 
-  it("takes its claim back when the server refused before redeeming (429): the next rotation redeems", async () => {
-    const time = createFakeTime();
-    let calls = 0;
-    const redeem = async (): Promise<TokenResponse> => {
-      calls++;
-      if (calls === 1) throw new OAuthError({ error: "slow_down", status: 429 });
-      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
-    };
-    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), redeem, 1);
-    const first = track(rotation!.rotate("rt"));
-    await time.advance(10);
-    expect(first.error).toMatchObject({ status: 429, transient: true });
-    const second = track(rotation!.rotate("rt"));
-    await time.advance(10);
-    expect(second.value?.refreshToken).toBe("rt-next");
-    expect(calls).toBe(2);
-  });
+  // RFC 9449 section 8: a use_dpop_nonce refuses the proof before the grant is looked at.
+  it.each([
+    [429, "slow_down"],
+    [400, "use_dpop_nonce"],
+  ])(
+    "takes its claim back when the server refused before redeeming (%i %s): the next rotation redeems",
+    async (status, error) => {
+      const time = createFakeTime();
+      let calls = 0;
+      const redeem = async (): Promise<TokenResponse> => {
+        calls++;
+        if (calls === 1) throw new OAuthError({ error, status });
+        return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+      };
+      const [rotation] = fleet(time, createMemoryStore({ now: time.now }), redeem, 1);
+      const first = track(rotation!.rotate("rt"));
+      await time.advance(10);
+      expect(first.error).toMatchObject({ status, error, transient: true });
+      const second = track(rotation!.rotate("rt"));
+      await time.advance(10);
+      expect(second.value?.refreshToken).toBe("rt-next");
+      expect(calls).toBe(2);
+    },
+  );
 
   it("treats a network failure during the redemption as in doubt: the token is not presented again", async () => {
     const time = createFakeTime();
