@@ -303,15 +303,16 @@ describe("createTokenManager: failures", () => {
     expect(manager.stats().retries).toBe(0);
   });
 
-  it.each<[string, unknown]>([
-    ["NaN", Number.NaN],
-    ["Infinity", Number.POSITIVE_INFINITY],
-    ["-Infinity", Number.NEGATIVE_INFINITY],
-    ["a string", String(Date.now() + 3_600_000)],
-    ["missing", undefined],
+  it.each<[string, unknown, string]>([
+    ["NaN", Number.NaN, 'field "expiresAt" is invalid'],
+    ["Infinity", Number.POSITIVE_INFINITY, 'field "expiresAt" is invalid'],
+    ["-Infinity", Number.NEGATIVE_INFINITY, 'field "expiresAt" is invalid'],
+    // No number: no token set, so read as a wire answer, which has no access_token.
+    ["a string", String(Date.now() + 3_600_000), 'field "access_token" is missing'],
+    ["missing", undefined, 'field "access_token" is missing'],
   ])(
-    "refuses a creator's token set whose expiresAt is %s, naming the field and no token",
-    async (_what, expiresAt) => {
+    "refuses a creator's token set whose expiresAt is %s, naming a field and no token",
+    async (_what, expiresAt, problem) => {
       const set = {
         accessToken: "at-secret",
         tokenType: "Bearer",
@@ -324,7 +325,7 @@ describe("createTokenManager: failures", () => {
       expect(error).toBeInstanceOf(InvalidResponseError);
       expect(error).toMatchObject({
         code: "ERR_TOKENKEEP_INVALID_RESPONSE",
-        message: 'invalid token response: field "expiresAt" is invalid',
+        message: `invalid token response: ${problem}`,
         transient: false,
       });
       expectNoSecretIn([String(error), JSON.stringify(error)], ["at-secret", "rt-secret"], "the error");
@@ -334,6 +335,35 @@ describe("createTokenManager: failures", () => {
       expect(manager.stats().entries).toBe(0);
     },
   );
+
+  it("takes a creator's token set whose fields are getters (a class instance), and caches it", async () => {
+    class Issued {
+      readonly #expiresAt: number;
+      constructor(expiresAt: number) {
+        this.#expiresAt = expiresAt;
+      }
+      get accessToken() {
+        return "at-class";
+      }
+      get tokenType() {
+        return "Bearer";
+      }
+      get expiresAt() {
+        return this.#expiresAt;
+      }
+      get raw() {
+        return {};
+      }
+    }
+    let now = () => 0;
+    const { manager, calls, time } = setup({}, () => new Issued(now() + HOUR_S * 1000));
+    now = time.now;
+    const first = await manager.getToken();
+    expect(first).toBeInstanceOf(Issued);
+    expect(first.accessToken).toBe("at-class");
+    expect(await manager.getToken()).toBe(first);
+    expect(calls).toHaveLength(1);
+  });
 
   it("retries transient failures with full-jitter exponential backoff", async () => {
     const { manager, calls, time, events } = setup({ random: () => 0.999 }, (n) => {

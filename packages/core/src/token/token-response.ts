@@ -166,13 +166,14 @@ export function isTokenSet(value: unknown): value is TokenSet {
 
 /**
  * What a creator (or a rotation's `redeem`) resolved to, as a token set: a ready set is checked, a
- * wire answer parsed with {@link parseTokenResponse}. A set whose `expiresAt` is no finite number
- * (`NaN`, which would never be cached, so the creator ran on every call; `Infinity`, a token never
- * renewed; a string; nothing) throws `InvalidResponseError` naming the field. Internal.
+ * wire answer parsed with {@link parseTokenResponse}. A set whose `expiresAt` is a number but no
+ * finite one (`NaN`, which would never be cached, so the creator ran on every call; `Infinity`, a
+ * token never renewed) throws `InvalidResponseError` naming the field; one without a numeric
+ * `expiresAt` is no set, and parsed as a wire answer (which names its missing `access_token`). The
+ * set itself is checked, not a copy: its fields may be getters. Internal.
  */
 export function toTokenSet(answer: unknown, options: ParseTokenResponseOptions): TokenSet {
-  // A set in all but its expiry (a wire answer has no `accessToken`) is judged as a set.
-  if (!isTokenSet({ ...(answer as object), expiresAt: 0 })) return parseTokenResponse(answer, options);
-  if (!Number.isFinite((answer as TokenSet).expiresAt)) throw invalidField("expiresAt", "is invalid");
-  return answer as TokenSet;
+  if (!isTokenSet(answer)) return parseTokenResponse(answer, options);
+  if (!Number.isFinite(answer.expiresAt)) throw invalidField("expiresAt", "is invalid");
+  return answer;
 }
