@@ -118,3 +118,101 @@ describe("injected sign-in route", () => {
     expect(out.headers.get("location")).toBe("/app/");
   });
 });
+
+describe("injected routes: body size", () => {
+  /** A same-origin post to `route` whose body is `chunks` pieces of 64 KiB, streamed (no Content-Length). */
+  function streamedPost(route: typeof loginRoute, chunks: number, type: string) {
+    let pulled = 0;
+    const piece = new TextEncoder().encode("a".repeat(64 * 1024));
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === chunks) return controller.close();
+        pulled++;
+        controller.enqueue(piece);
+      },
+    });
+    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+    Object.defineProperty(context, "request", {
+      value: new Request(context.request.url, {
+        method: "POST",
+        headers: { "sec-fetch-site": "same-origin", "content-type": type },
+        body,
+        duplex: "half",
+      } as RequestInit),
+    });
+    const calls: string[] = [];
+    (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
+      login: async () => {
+        calls.push("login");
+        return { signedIn: true, sessionPayload: undefined, expiresAt: 0 };
+      },
+      logout: async () => {
+        calls.push("logout");
+        return { revoked: false };
+      },
+    };
+    return { response: route(context), pulled: () => pulled, calls };
+  }
+
+  it("answers 413 to a body over 64 KiB without reading it all (login and logout, streamed or declared)", async () => {
+    for (const route of [loginRoute, logoutRoute]) {
+      for (const type of [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+      ]) {
+        // 16 MiB offered: the route stops reading just past its limit.
+        const streamed = streamedPost(route, 256, type);
+        const response = await streamed.response;
+        expect(response.status).toBe(413);
+        expect(response.headers.get("cache-control")).toBe("no-store");
+        expect(await response.json()).toEqual({ error: "the request body is over 65536 bytes" });
+        expect(streamed.pulled()).toBeLessThanOrEqual(4);
+        expect(streamed.calls).toEqual([]);
+      }
+    }
+    // A declared Content-Length over the limit is refused before anything is read.
+    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+    Object.defineProperty(context, "request", {
+      value: new Request(context.request.url, {
+        method: "POST",
+        headers: {
+          "sec-fetch-site": "same-origin",
+          "content-type": "application/json",
+          "content-length": "1000000",
+        },
+        body: "{}",
+      }),
+    });
+    expect((await loginRoute(context)).status).toBe(413);
+  });
+
+  it("reads a body at the limit as usual", async () => {
+    const streamed = streamedPost(loginRoute, 1, "application/x-www-form-urlencoded");
+    const response = await streamed.response;
+    expect(response.status).toBe(303);
+    expect(streamed.calls).toEqual(["login"]);
+  });
+});
+
+it("reads a body by its media type's essence: JSON named inside a text/plain parameter is not JSON", async () => {
+  const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+  Object.defineProperty(context, "request", {
+    value: new Request(context.request.url, {
+      method: "POST",
+      // What a cross-site page may send without a CORS preflight.
+      headers: { "sec-fetch-site": "same-origin", "content-type": "text/plain; x=application/json" },
+      body: JSON.stringify({ username: "alice", password: "pw" }),
+    }),
+  });
+  let called = false;
+  (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
+    login: async () => {
+      called = true;
+      return { signedIn: true, sessionPayload: undefined, expiresAt: 0 };
+    },
+  };
+  const response = await loginRoute(context);
+  expect(response.status).toBe(400);
+  expect(called).toBe(false);
+});
