@@ -76,6 +76,16 @@ beforeAll(async () => {
     if (path === "/flaky-post") return sendJson(response, 503, { error: "busy" });
     if (path === "/busy-once" && hit(path) === 1) return sendJson(response, 503, { error: "busy" });
     if (path === "/down") return sendJson(response, 503, { error: "down" });
+    // Redirects: to another origin (a page, or one answering 401), and to this origin's /me.
+    const bounces: Record<string, () => string> = {
+      "/bounce": () => `${other.url}/landed`,
+      "/bounce-401": () => `${other.url}/unauthorized`,
+      "/bounce-home": () => "/me",
+    };
+    if (bounces[path] !== undefined) {
+      response.writeHead(302, { location: bounces[path]() });
+      return response.end();
+    }
     if (path === "/hang-once" && hit(path) === 1) return; // the first attempt never answers
     if (path === "/scope") {
       // A 401 about the request, not the token (RFC 6750 3.1): the token is kept.
@@ -277,6 +287,31 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       "Bearer at-0",
     ]);
     expect(seen.find((hit) => hit.host === "other")?.authorization).toBeUndefined();
+  });
+
+  it("follows a redirect to another origin without the token, and a 401 there renews nothing", async () => {
+    valid.add("at-0");
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      away: await api.get("/bounce"),
+      refused: await api.get("/bounce-401").catch((error: unknown) => error),
+      home: await api.get<{ name: string }>("/bounce-home"),
+    }));
+    const { away, refused, home } = unwrap(result);
+    expect(away.data).toEqual({ other: true });
+    expect(isApiHttpError(refused) && refused.status).toBe(401);
+    expect(home.data.name).toBe("alice");
+    expect(seen.map((entry) => [entry.host, entry.path, entry.authorization])).toEqual([
+      ["resource", "/bounce", "Bearer at-0"],
+      ["other", "/landed", undefined],
+      ["resource", "/bounce-401", "Bearer at-0"],
+      ["other", "/unauthorized", undefined],
+      ["resource", "/bounce-home", "Bearer at-0"],
+      ["resource", "/me", "Bearer at-0"],
+    ]);
+    expect(redeemed).toEqual([]);
   });
 
   it("sends no token without a session", async () => {
