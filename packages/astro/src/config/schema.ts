@@ -254,7 +254,11 @@ export interface ApiConfig {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** Request, response and error interceptors; each receives one state object. */
   readonly interceptors?: ApiInterceptors | undefined;
-  /** @default globalThis.fetch */
+  /**
+   * The `fetch` the client sends with. It must drop `Authorization` on a redirect that leaves the
+   * origin, as the Fetch standard's does (Node, Deno, browsers): the client does not see redirects.
+   * @default globalThis.fetch
+   */
   readonly fetch?: typeof globalThis.fetch | undefined;
 }
 
