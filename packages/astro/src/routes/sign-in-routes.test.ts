@@ -216,3 +216,25 @@ it("reads a body by its media type's essence: JSON named inside a text/plain par
   expect(response.status).toBe(400);
   expect(called).toBe(false);
 });
+
+it("a failed form sign-in carries returnTo back under protect.returnToParam, the name the sign-in page reads", async () => {
+  vi.spyOn(console, "error").mockImplementation(() => undefined);
+  const post = (options: Parameters<typeof loginRoute>[1]) => {
+    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+    Object.defineProperty(context, "request", {
+      value: new Request(context.request.url, {
+        method: "POST",
+        headers: { "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username: "alice", password: "pw", returnTo: "/account?tab=1" }),
+      }),
+    });
+    (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
+      login: () => Promise.reject(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED")),
+    };
+    return loginRoute(context, options);
+  };
+  const named = await post({ returnToParam: "next" });
+  expect(named.headers.get("location")).toBe("/login?error=rejected&next=%2Faccount%3Ftab%3D1");
+  const byDefault = await post({});
+  expect(byDefault.headers.get("location")).toBe("/login?error=rejected&returnTo=%2Faccount%3Ftab%3D1");
+});

@@ -14,7 +14,7 @@ import { isTokenkeepError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
 import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
-import { SIGN_IN_BODY_MAX_BYTES } from "../defaults.js";
+import { DEFAULT_RETURN_TO_PARAM, DEFAULT_SIGN_IN_PATH, SIGN_IN_BODY_MAX_BYTES } from "../defaults.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { safeReturnTo } from "../route-protection.js";
 import { credentialSecrets, isSignInError } from "../sign-in-error.js";
@@ -55,7 +55,7 @@ const FORM_TYPES = new Set(["application/x-www-form-urlencoded", "multipart/form
  * The body's bytes, at most `limit` of them: `undefined` as soon as it declares or sends more (the
  * rest is cancelled, never buffered). Throws when the stream fails.
  */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array | undefined> {
+async function readLimited(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const body = request.body;
   if (Number(request.headers.get("content-length")) > limit) {
     await body?.cancel().catch(() => {});
@@ -96,7 +96,7 @@ async function readBody(request: Request): Promise<Body | BodyError> {
       status: 400,
     };
   }
-  let bytes: Uint8Array | undefined;
+  let bytes: Uint8Array<ArrayBuffer> | undefined;
   try {
     bytes = await readLimited(request, SIGN_IN_BODY_MAX_BYTES);
   } catch {
@@ -157,15 +157,32 @@ export interface SignInRouteOptions {
    * @default "/login"
    */
   readonly signInPath?: string | undefined;
+  /**
+   * The query parameter the sign-in page reads its `returnTo` from (the config's
+   * `protect.returnToParam`, which route protection's redirect uses too): a failed form sign-in
+   * sends the posted `returnTo` back under this name.
+   * @default "returnTo"
+   */
+  readonly returnToParam?: string | undefined;
 }
 
 /** What the injected routes read of the user's config module (`protect.signInPath`). */
-export type SignInPathSource = { readonly protect?: { readonly signInPath?: string } } | undefined;
+export type SignInPathSource =
+  | { readonly protect?: { readonly signInPath?: string; readonly returnToParam?: string } }
+  | undefined;
 
-/** The fallbacks of a site served under `base`. */
-function fallbacks(options: SignInRouteOptions): { readonly home: string; readonly login: string } {
+/** The fallbacks of a site served under `base`, and the sign-in page's `returnTo` parameter. */
+function fallbacks(options: SignInRouteOptions): {
+  readonly home: string;
+  readonly login: string;
+  readonly returnToParam: string;
+} {
   const base = normalizeBase(options.base);
-  return { home: underBase("/", base), login: underBase(options.signInPath ?? "/login", base) };
+  return {
+    home: underBase("/", base),
+    login: underBase(options.signInPath ?? DEFAULT_SIGN_IN_PATH, base),
+    returnToParam: options.returnToParam ?? DEFAULT_RETURN_TO_PARAM,
+  };
 }
 
 /** Where a failed form sign-in goes back to: the same-origin page that posted, else `/login`. */
@@ -179,7 +196,7 @@ function backTo(
   const referer = URL.parse(request.headers.get("referer") ?? "");
   const page = referer !== null && referer.origin === siteOrigin ? referer.pathname : paths.login;
   const query = new URLSearchParams({ error });
-  if (returnTo !== undefined) query.set("returnTo", safeReturnTo(returnTo, paths.home));
+  if (returnTo !== undefined) query.set(paths.returnToParam, safeReturnTo(returnTo, paths.home));
   return `${safeReturnTo(page, paths.login)}?${query}`;
 }
 
