@@ -282,7 +282,7 @@ export interface TokenkeepConfig {
    * @default 60_000
    */
   readonly refreshWindowMs?: number | undefined;
-  /** A request waits at most this long for a rotation. @default 10_000 */
+  /** A request waits at most this long for a rotation, and for a sign-out's revocation upstream. @default 10_000 */
   readonly rotationTimeoutMs?: number | undefined;
   /**
    * How long a request still carrying a just-rotated refresh token (a tab that missed the answer) is

@@ -285,6 +285,28 @@ function sessionUnavailable(windowLeftMs: number): Response {
   });
 }
 
+/**
+ * `work`, bounded by `signal`: rejects with the signal's reason once it aborts, so an upstream
+ * function that ignores the signal it was given (a custom `signOut`) cannot hold a sign-in or a
+ * sign-out forever. The work itself goes on unobserved; its late outcome is dropped.
+ */
+function within<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/** Ends `session` upstream within `timeoutMs` (a signal-ignoring `signOut` included): throws on failure or timeout. */
+async function signOutWithin(upstream: Upstream, session: Session, timeoutMs: number): Promise<void> {
+  if (upstream.signOut === undefined) return;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const { accessToken, refreshToken } = session;
+  await within(upstream.signOut({ accessToken, refreshToken, signal }), signal);
+}
+
 /** A request's storage, remembering whether this request wrote or cleared the session. */
 class TrackedStorage implements SessionStorage {
   /** Whether the session was written or cleared. */
@@ -399,11 +421,7 @@ export function createTokenkeepMiddleware(
   /** Revokes `session` upstream, best effort: for tokens issued for a session that could not be stored. */
   const revokeUnstored = async (session: Session): Promise<void> => {
     try {
-      await upstream.signOut?.({
-        accessToken: session.accessToken,
-        refreshToken: session.refreshToken,
-        signal: AbortSignal.timeout(config.rotationTimeoutMs),
-      });
+      await signOutWithin(upstream, session, config.rotationTimeoutMs);
     } catch {
       // Best effort: the session ends either way.
     }
@@ -616,11 +634,7 @@ export function createTokenkeepMiddleware(
         return { revoked: false };
       }
       try {
-        await upstream.signOut({
-          accessToken: ending.accessToken,
-          refreshToken: ending.refreshToken,
-          signal: AbortSignal.timeout(config.rotationTimeoutMs),
-        });
+        await signOutWithin(upstream, ending, config.rotationTimeoutMs);
         emit("signed-out", this.path, { revoked: true });
         return { revoked: true };
       } catch (error) {
