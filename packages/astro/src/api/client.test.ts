@@ -769,6 +769,30 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     ]);
   });
 
+  it("decides Authorization on the request an interceptor returns: one re-targeted to another origin gets none", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, {
+      interceptors: {
+        request: [
+          ({ request }) =>
+            new URL(request.url).pathname === "/elsewhere"
+              ? new Request(`${other.url}/moved`, request)
+              : undefined,
+        ],
+      },
+    });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      moved: await api.get("/elsewhere"),
+      me: await api.get<{ name: string }>("/me"),
+    }));
+    expect(unwrap(result).moved.data).toEqual({ other: true });
+    expect(seen.map((entry) => [entry.host, entry.path, entry.authorization])).toEqual([
+      ["other", "/moved", undefined],
+      ["resource", "/me", "Bearer at-0"],
+    ]);
+  });
+
   // The fetch path's hand-overs: what its first attempt did not settle continues through ky, as a
   // call through ky alone would have from there.
   const first = which === "fetch" ? "fetch" : "ky";
