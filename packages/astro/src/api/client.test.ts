@@ -739,6 +739,26 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(via).toEqual([]);
   });
 
+  it("a URL with a user part is one no attempt could send: a TypeError naming neither it nor the query, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const withUser = resource.url.replace("http://", "http://alice:s3cret-pw@");
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api.get(`${withUser}/me?q=1`).catch((error: unknown) => error),
+      await api.post(`${withUser}/echo`, { a: 1 }).catch((error: unknown) => error),
+    ]);
+    for (const error of unwrap(result) as (TypeError & { code?: string })[]) {
+      expect([error.name, error.code]).toEqual(["TypeError", "ERR_TOKENKEEP_API_INVALID_URL"]);
+      expect(error.message).toMatch(
+        /^@tokenkeep\/astro: (GET|POST) http:\/\/127\.0\.0\.1:\d+\/(me|echo): a URL with a user part cannot be sent/,
+      );
+      expect(JSON.stringify(error) + String(error.message) + String(error.cause)).not.toContain("s3cret-pw");
+    }
+    expect(seen).toEqual([]);
+    expect(via).toEqual([]);
+  });
+
   it("runs request, response and error interceptors, each with one state object", async () => {
     valid.add("at-0");
     const states: string[] = [];

@@ -326,9 +326,18 @@ const protectPattern = path.refine(
   },
 );
 
+/**
+ * An http(s) URL without a user part: `fetch` refuses `https://user:pass@host` with an error that
+ * quotes the URL whole, so it would print the password; credentials belong in `headers`.
+ */
+const httpUrl = z.url({ protocol: /^https?$/ }).refine((value) => {
+  const url = URL.parse(value);
+  return url === null || (url.username === "" && url.password === "");
+}, "must not carry a user part (user:password@); pass credentials in headers");
+
 const endpointsSchema = z
   .strictObject({
-    baseURL: z.url({ protocol: /^https?$/ }),
+    baseURL: httpUrl,
     login: z.string().min(1),
     refresh: z.string().min(1),
     logout: z.string().min(1).optional(),
@@ -452,7 +461,7 @@ const originSchema = z.string().refine(
 
 const apiSchema = z
   .strictObject({
-    baseURL: z.url({ protocol: /^https?$/ }).optional(),
+    baseURL: httpUrl.optional(),
     origins: z.array(originSchema).optional(),
     timeoutMs: z.union([positiveMs, z.literal(false)]).default(DEFAULT_API_TIMEOUT_MS),
     retry: z.number().int().nonnegative().max(10).default(DEFAULT_API_RETRY_LIMIT),
