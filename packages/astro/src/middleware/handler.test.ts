@@ -707,6 +707,31 @@ describe("middleware: registration and setup", () => {
     }
   });
 
+  it("warns once when a session cookie goes out without Secure to a request a proxy says was https", async () => {
+    const warnings: string[] = [];
+    const { upstream } = makeUpstream();
+    const { middleware } = create(upstream, {}, { warn: (message) => warnings.push(message) });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const proxied = { "x-forwarded-proto": "https" };
+    // Nothing written: no warning.
+    await run(middleware, "http://app.test/", { headers: proxied });
+    expect(warnings).toEqual([]);
+    // Rotated over plain http with no proxy header: none either.
+    await run(middleware, "http://app.test/", { cookies });
+    expect(warnings).toEqual([]);
+    const { setCookie } = await run(middleware, "http://app.test/", {
+      cookies: await sessionCookies(session(2, 5_000)),
+      headers: proxied,
+    });
+    expect(setCookie[0]).not.toMatch(/Secure/);
+    await run(middleware, "http://app.test/", {
+      cookies: await sessionCookies(session(3, 5_000)),
+      headers: proxied,
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/security\.allowedDomains/);
+  });
+
   it("the dev server without a secret warns once and stores sessions unsealed", async () => {
     const warnings: string[] = [];
     delete (globalThis as Record<symbol, unknown>)[Symbol.for("tokenkeep.astro.warned-unsealed")];

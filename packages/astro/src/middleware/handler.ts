@@ -505,6 +505,24 @@ export function createTokenkeepMiddleware(
   const isDue = (session: Session): boolean =>
     session.expiresAt - now() <= refreshWindow(session, config.refreshWindowMs);
 
+  let warnedInsecure = false;
+  /**
+   * Warns once when a session cookie was written without `Secure` to a request a proxy says came
+   * over https: Astro honours `X-Forwarded-Proto` only from the hosts `security.allowedDomains`
+   * lists, so behind an unlisted proxy every session cookie could travel over plain http.
+   */
+  const warnIfProxiedHttps = (url: URL, request: Request): void => {
+    if (url.protocol !== "http:") return;
+    const forwarded = request.headers.get("x-forwarded-proto") ?? "";
+    if (!/^\s*https\s*(,|$)/i.test(forwarded)) return;
+    warnedInsecure = true;
+    (runtime.warn ?? console.warn)(
+      "@tokenkeep/astro: a session cookie was set without Secure: Astro sees this request as http, but " +
+        "X-Forwarded-Proto says https. List the proxy's host in security.allowedDomains (Astro config) so " +
+        "Astro honours it; the cookie then gets Secure and the __Host- prefix.",
+    );
+  };
+
   const transport = createApiTransport(config.api);
   const api = bindApiClient(transport, () => currentRequest()?.api);
 
@@ -750,6 +768,8 @@ export function createTokenkeepMiddleware(
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
+    if (storage.changed && !warnedInsecure && config.storage === "cookie")
+      warnIfProxiedHttps(requestUrl, request);
     return outgoing(response, context.cookies, noStore || storage.changed);
   };
 
