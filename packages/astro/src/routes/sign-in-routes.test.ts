@@ -5,7 +5,7 @@ import { makeContext } from "../../test/helpers/context.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { SessionTooLargeError } from "../session-cookies.js";
 import { SignInError } from "../sign-in-error.js";
-import { loginRoute, logoutRoute } from "./sign-in-routes.js";
+import { isSameSite, loginRoute, logoutRoute } from "./sign-in-routes.js";
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -237,4 +237,24 @@ it("a failed form sign-in carries returnTo back under protect.returnToParam, the
   expect(named.headers.get("location")).toBe("/login?error=rejected&next=%2Faccount%3Ftab%3D1");
   const byDefault = await post({});
   expect(byDefault.headers.get("location")).toBe("/login?error=rejected&returnTo=%2Faccount%3Ftab%3D1");
+});
+
+it("same-site check: only this origin's pages (or a typed-in navigation) and non-browser clients pass", () => {
+  const site = "https://app.test";
+  const check = (headers: Record<string, string>) =>
+    isSameSite(new Request(`${site}/_tokenkeep/login`, { method: "POST", headers }), site);
+  expect(check({ "sec-fetch-site": "same-origin" })).toBe(true);
+  expect(check({ "sec-fetch-site": "none" })).toBe(true);
+  expect(check({ origin: site })).toBe(true);
+  // No browser posts cross-site without one of them.
+  expect(check({})).toBe(true);
+  // A sibling subdomain is same-site, not same-origin: refused, whatever its Origin says.
+  expect(check({ "sec-fetch-site": "same-site", origin: site })).toBe(false);
+  expect(check({ "sec-fetch-site": "cross-site" })).toBe(false);
+  expect(check({ origin: "https://evil.app.test" })).toBe(false);
+  // A sandboxed frame or a data: URL posts with Origin null.
+  expect(check({ origin: "null" })).toBe(false);
+  // The same host over plain http, or on another port, is another origin.
+  expect(check({ origin: "http://app.test" })).toBe(false);
+  expect(check({ origin: "https://app.test:8443" })).toBe(false);
 });
