@@ -258,3 +258,19 @@ it("same-site check: only this origin's pages (or a typed-in navigation) and non
   expect(check({ origin: "http://app.test" })).toBe(false);
   expect(check({ origin: "https://app.test:8443" })).toBe(false);
 });
+
+it("a malformed JSON field is named, cut short: the 400 never echoes much of what was posted", async () => {
+  const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+  Object.defineProperty(context, "request", {
+    value: new Request(context.request.url, {
+      method: "POST",
+      headers: { "sec-fetch-site": "same-origin", "content-type": "application/json" },
+      body: JSON.stringify({ [`<script>${"x".repeat(5_000)}`]: 1 }),
+    }),
+  });
+  const response = await loginRoute(context);
+  expect(response.status).toBe(400);
+  expect(await response.json()).toEqual({
+    error: `malformed sign-in request: field "<script>${"x".repeat(32)}..." must be a string`,
+  });
+});

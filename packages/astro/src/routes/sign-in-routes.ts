@@ -1,7 +1,8 @@
 /**
  * The optional injected routes `POST /_tokenkeep/login` and `POST /_tokenkeep/logout` (names
- * configurable): form posts and JSON, a same-site check against login CSRF, a same-origin
- * `returnTo` only, 400 for a malformed body, 413 (unread) for one over 64 KiB. They call `locals.tokenkeep.login()` / `logout()`.
+ * configurable): form posts and JSON, a same-origin check against login CSRF, a same-origin
+ * `returnTo` only, 400 for a malformed body, 413 (unread) for one over 64 KiB. They call
+ * `locals.tokenkeep.login()` / `logout()`.
  *
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
  * page that posted, else `/login`, with `?error=rejected|unavailable|server_error` on failure; both
@@ -118,7 +119,9 @@ async function readBody(request: Request): Promise<Body | BodyError> {
     const fields: Record<string, string> = {};
     for (const [name, field] of Object.entries(value)) {
       if (typeof field !== "string") {
-        return { error: `field ${JSON.stringify(name)} must be a string`, status: 400 };
+        // The name only, cut short: the answer never echoes much of what was posted.
+        const shown = name.length > 40 ? `${name.slice(0, 40)}...` : name;
+        return { error: `field ${JSON.stringify(shown)} must be a string`, status: 400 };
       }
       fields[name] = field;
     }
