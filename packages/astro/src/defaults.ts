@@ -64,6 +64,12 @@ export const DEFAULT_API_RETRY_LIMIT = 2;
 export const DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS = 30_000;
 /** The methods the API client retries: the idempotent ones (RFC 9110 section 9.2.2). POST and PATCH never. */
 export const IDEMPOTENT_METHODS: readonly string[] = ["get", "head", "put", "delete", "options"];
+/**
+ * The longest body the injected sign-in and sign-out routes read, in bytes: credentials and a
+ * `returnTo` fit in far less, and a route open to anyone must not buffer what the adapter allows
+ * (`@astrojs/node`: 1 GiB). A longer body is answered 413, unread.
+ */
+export const SIGN_IN_BODY_MAX_BYTES = 64 * 1024;
 /** The injected sign-in route (integration option `routes`). */
 export const DEFAULT_LOGIN_ROUTE = "/_tokenkeep/login";
 /** The injected sign-out route (integration option `routes`). */

@@ -184,6 +184,10 @@ describe("built site: sign-in routes", () => {
     });
     const wrongType = await postJson("/_tokenkeep/login", { username: 1 });
     expect(wrongType.status).toBe(400);
+    // Over 64 KiB: refused unread, whatever the adapter would accept.
+    const huge = await postJson("/_tokenkeep/login", { username: "alice", password: "p".repeat(1 << 20) });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toEqual({ error: "the request body is over 65536 bytes" });
   });
 
   it("a session over cookie.maxBytes: 500 server_error, no cookie (it would lock the user out), the issued tokens revoked", async () => {

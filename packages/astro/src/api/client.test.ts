@@ -76,6 +76,16 @@ beforeAll(async () => {
     if (path === "/flaky-post") return sendJson(response, 503, { error: "busy" });
     if (path === "/busy-once" && hit(path) === 1) return sendJson(response, 503, { error: "busy" });
     if (path === "/down") return sendJson(response, 503, { error: "down" });
+    // Redirects: to another origin (a page, or one answering 401), and to this origin's /me.
+    const bounces: Record<string, () => string> = {
+      "/bounce": () => `${other.url}/landed`,
+      "/bounce-401": () => `${other.url}/unauthorized`,
+      "/bounce-home": () => "/me",
+    };
+    if (bounces[path] !== undefined) {
+      response.writeHead(302, { location: bounces[path]() });
+      return response.end();
+    }
     if (path === "/hang-once" && hit(path) === 1) return; // the first attempt never answers
     if (path === "/scope") {
       // A 401 about the request, not the token (RFC 6750 3.1): the token is kept.
@@ -277,6 +287,31 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       "Bearer at-0",
     ]);
     expect(seen.find((hit) => hit.host === "other")?.authorization).toBeUndefined();
+  });
+
+  it("follows a redirect to another origin without the token, and a 401 there renews nothing", async () => {
+    valid.add("at-0");
+    const { upstream, redeemed } = makeUpstream();
+    const middleware = create(upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      away: await api.get("/bounce"),
+      refused: await api.get("/bounce-401").catch((error: unknown) => error),
+      home: await api.get<{ name: string }>("/bounce-home"),
+    }));
+    const { away, refused, home } = unwrap(result);
+    expect(away.data).toEqual({ other: true });
+    expect(isApiHttpError(refused) && refused.status).toBe(401);
+    expect(home.data.name).toBe("alice");
+    expect(seen.map((entry) => [entry.host, entry.path, entry.authorization])).toEqual([
+      ["resource", "/bounce", "Bearer at-0"],
+      ["other", "/landed", undefined],
+      ["resource", "/bounce-401", "Bearer at-0"],
+      ["other", "/unauthorized", undefined],
+      ["resource", "/bounce-home", "Bearer at-0"],
+      ["resource", "/me", "Bearer at-0"],
+    ]);
+    expect(redeemed).toEqual([]);
   });
 
   it("sends no token without a session", async () => {
@@ -704,6 +739,26 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(via).toEqual([]);
   });
 
+  it("a URL with a user part is one no attempt could send: a TypeError naming neither it nor the query, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const withUser = resource.url.replace("http://", "http://alice:s3cret-pw@");
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api.get(`${withUser}/me?q=1`).catch((error: unknown) => error),
+      await api.post(`${withUser}/echo`, { a: 1 }).catch((error: unknown) => error),
+    ]);
+    for (const error of unwrap(result) as (TypeError & { code?: string })[]) {
+      expect([error.name, error.code]).toEqual(["TypeError", "ERR_TOKENKEEP_API_INVALID_URL"]);
+      expect(error.message).toMatch(
+        /^@tokenkeep\/astro: (GET|POST) http:\/\/127\.0\.0\.1:\d+\/(me|echo): a URL with a user part cannot be sent/,
+      );
+      expect(JSON.stringify(error) + String(error.message) + String(error.cause)).not.toContain("s3cret-pw");
+    }
+    expect(seen).toEqual([]);
+    expect(via).toEqual([]);
+  });
+
   it("runs request, response and error interceptors, each with one state object", async () => {
     valid.add("at-0");
     const states: string[] = [];
@@ -731,6 +786,30 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       "request signedIn=true",
       "response 404",
       "error HTTPError",
+    ]);
+  });
+
+  it("decides Authorization on the request an interceptor returns: one re-targeted to another origin gets none", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, {
+      interceptors: {
+        request: [
+          ({ request }) =>
+            new URL(request.url).pathname === "/elsewhere"
+              ? new Request(`${other.url}/moved`, request)
+              : undefined,
+        ],
+      },
+    });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => ({
+      moved: await api.get("/elsewhere"),
+      me: await api.get<{ name: string }>("/me"),
+    }));
+    expect(unwrap(result).moved.data).toEqual({ other: true });
+    expect(seen.map((entry) => [entry.host, entry.path, entry.authorization])).toEqual([
+      ["other", "/moved", undefined],
+      ["resource", "/me", "Bearer at-0"],
     ]);
   });
 

@@ -218,6 +218,8 @@ type FirstAttempt = { readonly response: Response } | { readonly error: unknown 
 const ABSOLUTE_HTTP = /^https?:\/\//i;
 /** A URL with a scheme (ky's own test for an absolute input). */
 const HAS_SCHEME = /^[a-z][\d+.a-z-]*:/i;
+/** An absolute http(s) URL with a user part (`user:pass@`), which no `fetch` sends: left to the check. */
+const USER_PART = /^https?:\/\/[^/?#\\]*@/i;
 /** Characters ky strips before it checks a URL: such URLs are left to ky. */
 const STRIPPED_BY_KY = /^[\0-\u0020]|[\t\n\r]/;
 
@@ -358,9 +360,10 @@ export function createApiTransport(
   const baseHref = config.baseURL === undefined ? undefined : new Request(config.baseURL).url;
   const fastUrl = (url: string): string | undefined => {
     if (STRIPPED_BY_KY.test(url)) return undefined;
-    if (ABSOLUTE_HTTP.test(url)) return url;
+    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) ? undefined : url;
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
-    return new URL(url, baseHref).href;
+    const resolved = new URL(url, baseHref);
+    return resolved.username === "" && resolved.password === "" ? resolved.href : undefined;
   };
   /**
    * The client's headers with the call's over them, as ky merges them (a call that removes one of
@@ -607,14 +610,21 @@ export function createApiTransport(
   };
 
   /**
-   * Refuses a URL no attempt could send (a relative one without `api.baseURL`, another scheme): a
+   * Refuses a URL no attempt could send (a relative one without `api.baseURL`, another scheme, a
+   * user part): a
    * mistake in the calling code, not an outage, so never retried nor reported as a network error.
    */
   const invalidUrl = (problem: string) =>
     Object.assign(new TypeError(`@tokenkeep/astro: ${problem}`), { code: "ERR_TOKENKEEP_API_INVALID_URL" });
   const checkUrl = (url: string, method: string): void => {
     const resolved = URL.parse(url, baseHref);
-    if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) return;
+    if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) {
+      if (resolved.username === "" && resolved.password === "") return;
+      // fetch refuses it with a TypeError quoting the whole URL, user part and query included.
+      throw invalidUrl(
+        `${method} ${resolved.origin}${resolved.pathname}: a URL with a user part cannot be sent (pass credentials in headers)`,
+      );
+    }
     // Never the whole URL: a query or a user part may carry what must not be logged (everything
     // from `//` to the last `@` goes, then the query), nor a scheme (`user:secret@host` parses as one).
     if (resolved !== null) throw invalidUrl(`${method}: expected an http(s) URL`);

@@ -46,6 +46,18 @@ describe("configuration", () => {
     expect(text).toMatch(/cookies/);
   });
 
+  it("api.baseURL: no user part (fetch refuses such URLs, quoting them whole); the message does not quote it", () => {
+    const error = thrown(() =>
+      parseConfig({ upstream: { endpoints }, api: { baseURL: "https://svc:s3cret-pw@api.test/v1" } }),
+    );
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(error.message).toMatch(/api\.baseURL: .*user part/);
+    expect(`${error.message} ${String(error.cause)}`).not.toContain("s3cret-pw");
+    expect(
+      parseConfig({ upstream: { endpoints }, api: { baseURL: "https://api.test/v1" } }).api.origins,
+    ).toEqual(["https://api.test"]);
+  });
+
   it("cookie.maxBytes: a positive integer", () => {
     const upstream = { endpoints };
     expect(parseConfig({ upstream, cookie: { maxBytes: 3_800 } }).cookie.maxBytes).toBe(3_800);

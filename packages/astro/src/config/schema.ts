@@ -254,7 +254,11 @@ export interface ApiConfig {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** Request, response and error interceptors; each receives one state object. */
   readonly interceptors?: ApiInterceptors | undefined;
-  /** @default globalThis.fetch */
+  /**
+   * The `fetch` the client sends with. It must drop `Authorization` on a redirect that leaves the
+   * origin, as the Fetch standard's does (Node, Deno, browsers): the client does not see redirects.
+   * @default globalThis.fetch
+   */
   readonly fetch?: typeof globalThis.fetch | undefined;
 }
 
@@ -278,7 +282,7 @@ export interface TokenkeepConfig {
    * @default 60_000
    */
   readonly refreshWindowMs?: number | undefined;
-  /** A request waits at most this long for a rotation. @default 10_000 */
+  /** A request waits at most this long for a rotation, and for a sign-out's revocation upstream. @default 10_000 */
   readonly rotationTimeoutMs?: number | undefined;
   /**
    * How long a request still carrying a just-rotated refresh token (a tab that missed the answer) is
@@ -322,9 +326,18 @@ const protectPattern = path.refine(
   },
 );
 
+/**
+ * An http(s) URL without a user part: `fetch` refuses `https://user:pass@host` with an error that
+ * quotes the URL whole, so it would print the password; credentials belong in `headers`.
+ */
+const httpUrl = z.url({ protocol: /^https?$/ }).refine((value) => {
+  const url = URL.parse(value);
+  return url === null || (url.username === "" && url.password === "");
+}, "must not carry a user part (user:password@); pass credentials in headers");
+
 const endpointsSchema = z
   .strictObject({
-    baseURL: z.url({ protocol: /^https?$/ }),
+    baseURL: httpUrl,
     login: z.string().min(1),
     refresh: z.string().min(1),
     logout: z.string().min(1).optional(),
@@ -448,7 +461,7 @@ const originSchema = z.string().refine(
 
 const apiSchema = z
   .strictObject({
-    baseURL: z.url({ protocol: /^https?$/ }).optional(),
+    baseURL: httpUrl.optional(),
     origins: z.array(originSchema).optional(),
     timeoutMs: z.union([positiveMs, z.literal(false)]).default(DEFAULT_API_TIMEOUT_MS),
     retry: z.number().int().nonnegative().max(10).default(DEFAULT_API_RETRY_LIMIT),

@@ -14,7 +14,7 @@ import { cookieValues, makeContext, setCookies } from "../../test/helpers/contex
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
 import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
-import type { TokenkeepLocals } from "../locals.js";
+import type { SignOutResult, TokenkeepLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
 import { getAccessToken, isSessionTooLarge, isSignInError, SessionTooLargeError } from "../server/index.js";
 import { SESSION_PAYLOAD_KEY, type Session } from "../session.js";
@@ -422,6 +422,42 @@ describe("middleware: rotation failures", () => {
     return { revoked, events, result, signedInBefore, setCookie: setCookies(context) };
   }
 
+  it("logout() whose upstream sign-out ignores its signal ends within rotationTimeoutMs, the session cleared", async () => {
+    const { middleware, events } = create(
+      { ...makeUpstream().upstream, signOut: () => new Promise<void>(() => {}) },
+      { rotationTimeoutMs: 50 },
+    );
+    const cookies = await sessionCookies(session(1, 600_000));
+    const context = makeContext("http://app.test/logout", { cookies }) as APIContext;
+    let result: SignOutResult | undefined;
+    await middleware(context, async () => {
+      result = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout();
+      return new Response("signed out");
+    });
+    expect(result?.revoked).toBe(false);
+    expect((result?.error as Error | undefined)?.name).toBe("TimeoutError");
+    expect(setCookies(context)[0]).toMatch(/^tokenkeep=deleted;/);
+    expect(events.at(-1)).toMatchObject({ type: "signed-out", revoked: false });
+  });
+
+  it("login() whose session is too large and whose revocation ignores its signal still fails within rotationTimeoutMs", async () => {
+    const { middleware } = create(
+      {
+        ...signingInUpstream({ [SESSION_PAYLOAD_KEY]: { profile: "p".repeat(20_000) } }),
+        signOut: () => new Promise<void>(() => {}),
+      },
+      { rotationTimeoutMs: 50 },
+    );
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    await middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      failure = await tokenkeep.login({ username: "alice", password: "pw" }).catch((error: unknown) => error);
+      return new Response("page");
+    });
+    expect((failure as { code?: string }).code).toBe("ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE");
+  });
+
   it("logout() after a redemption in doubt for good (the upstream cannot be asked) revokes the token it holds, which nobody will redeem", async () => {
     const { revoked, result, signedInBefore } = await logoutAfterTransientFailure(
       {},
@@ -669,6 +705,31 @@ describe("middleware: registration and setup", () => {
       if (saved === undefined) delete process.env.TOKENKEEP_SECRET;
       else process.env.TOKENKEEP_SECRET = saved;
     }
+  });
+
+  it("warns once when a session cookie goes out without Secure to a request a proxy says was https", async () => {
+    const warnings: string[] = [];
+    const { upstream } = makeUpstream();
+    const { middleware } = create(upstream, {}, { warn: (message) => warnings.push(message) });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const proxied = { "x-forwarded-proto": "https" };
+    // Nothing written: no warning.
+    await run(middleware, "http://app.test/", { headers: proxied });
+    expect(warnings).toEqual([]);
+    // Rotated over plain http with no proxy header: none either.
+    await run(middleware, "http://app.test/", { cookies });
+    expect(warnings).toEqual([]);
+    const { setCookie } = await run(middleware, "http://app.test/", {
+      cookies: await sessionCookies(session(2, 5_000)),
+      headers: proxied,
+    });
+    expect(setCookie[0]).not.toMatch(/Secure/);
+    await run(middleware, "http://app.test/", {
+      cookies: await sessionCookies(session(3, 5_000)),
+      headers: proxied,
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/security\.allowedDomains/);
   });
 
   it("the dev server without a secret warns once and stores sessions unsealed", async () => {

@@ -285,6 +285,28 @@ function sessionUnavailable(windowLeftMs: number): Response {
   });
 }
 
+/**
+ * `work`, bounded by `signal`: rejects with the signal's reason once it aborts, so an upstream
+ * function that ignores the signal it was given (a custom `signOut`) cannot hold a sign-in or a
+ * sign-out forever. The work itself goes on unobserved; its late outcome is dropped.
+ */
+function within<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/** Ends `session` upstream within `timeoutMs` (a signal-ignoring `signOut` included): throws on failure or timeout. */
+async function signOutWithin(upstream: Upstream, session: Session, timeoutMs: number): Promise<void> {
+  if (upstream.signOut === undefined) return;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const { accessToken, refreshToken } = session;
+  await within(upstream.signOut({ accessToken, refreshToken, signal }), signal);
+}
+
 /** A request's storage, remembering whether this request wrote or cleared the session. */
 class TrackedStorage implements SessionStorage {
   /** Whether the session was written or cleared. */
@@ -399,11 +421,7 @@ export function createTokenkeepMiddleware(
   /** Revokes `session` upstream, best effort: for tokens issued for a session that could not be stored. */
   const revokeUnstored = async (session: Session): Promise<void> => {
     try {
-      await upstream.signOut?.({
-        accessToken: session.accessToken,
-        refreshToken: session.refreshToken,
-        signal: AbortSignal.timeout(config.rotationTimeoutMs),
-      });
+      await signOutWithin(upstream, session, config.rotationTimeoutMs);
     } catch {
       // Best effort: the session ends either way.
     }
@@ -486,6 +504,24 @@ export function createTokenkeepMiddleware(
   /** Whether `session` is inside its refresh window (then it is rotated before the page renders). */
   const isDue = (session: Session): boolean =>
     session.expiresAt - now() <= refreshWindow(session, config.refreshWindowMs);
+
+  let warnedInsecure = false;
+  /**
+   * Warns once when a session cookie was written without `Secure` to a request a proxy says came
+   * over https: Astro honours `X-Forwarded-Proto` only from the hosts `security.allowedDomains`
+   * lists, so behind an unlisted proxy every session cookie could travel over plain http.
+   */
+  const warnIfProxiedHttps = (url: URL, request: Request): void => {
+    if (url.protocol !== "http:") return;
+    const forwarded = request.headers.get("x-forwarded-proto") ?? "";
+    if (!/^\s*https\s*(,|$)/i.test(forwarded)) return;
+    warnedInsecure = true;
+    (runtime.warn ?? console.warn)(
+      "@tokenkeep/astro: a session cookie was set without Secure: Astro sees this request as http, but " +
+        "X-Forwarded-Proto says https. List the proxy's host in security.allowedDomains (Astro config) so " +
+        "Astro honours it; the cookie then gets Secure and the __Host- prefix.",
+    );
+  };
 
   const transport = createApiTransport(config.api);
   const api = bindApiClient(transport, () => currentRequest()?.api);
@@ -616,11 +652,7 @@ export function createTokenkeepMiddleware(
         return { revoked: false };
       }
       try {
-        await upstream.signOut({
-          accessToken: ending.accessToken,
-          refreshToken: ending.refreshToken,
-          signal: AbortSignal.timeout(config.rotationTimeoutMs),
-        });
+        await signOutWithin(upstream, ending, config.rotationTimeoutMs);
         emit("signed-out", this.path, { revoked: true });
         return { revoked: true };
       } catch (error) {
@@ -736,6 +768,8 @@ export function createTokenkeepMiddleware(
     // A protected page is never stored: after sign-out, the back button must not show it. Nor is
     // any page whose answer carries a changed session (a rotation on a public page): a shared cache
     // must never keep one user's session cookie for the next.
+    if (storage.changed && !warnedInsecure && config.storage === "cookie")
+      warnIfProxiedHttps(requestUrl, request);
     return outgoing(response, context.cookies, noStore || storage.changed);
   };
 

@@ -11,4 +11,8 @@ import { loginRoute, type SignInPathSource } from "./sign-in-routes.js";
 export const prerender = false;
 /** Signs in with the posted credentials. */
 export const POST: APIRoute = (context) =>
-  loginRoute(context, { base, signInPath: (config as SignInPathSource)?.protect?.signInPath });
+  loginRoute(context, {
+    base,
+    signInPath: (config as SignInPathSource)?.protect?.signInPath,
+    returnToParam: (config as SignInPathSource)?.protect?.returnToParam,
+  });

@@ -11,4 +11,8 @@ import { logoutRoute, type SignInPathSource } from "./sign-in-routes.js";
 export const prerender = false;
 /** Ends the session. */
 export const POST: APIRoute = (context) =>
-  logoutRoute(context, { base, signInPath: (config as SignInPathSource)?.protect?.signInPath });
+  logoutRoute(context, {
+    base,
+    signInPath: (config as SignInPathSource)?.protect?.signInPath,
+    returnToParam: (config as SignInPathSource)?.protect?.returnToParam,
+  });

@@ -1,7 +1,8 @@
 /**
  * The optional injected routes `POST /_tokenkeep/login` and `POST /_tokenkeep/logout` (names
- * configurable): form posts and JSON, a same-site check against login CSRF, a same-origin
- * `returnTo` only, 400 for a malformed body. They call `locals.tokenkeep.login()` / `logout()`.
+ * configurable): form posts and JSON, a same-origin check against login CSRF, a same-origin
+ * `returnTo` only, 400 for a malformed body, 413 (unread) for one over 64 KiB. They call
+ * `locals.tokenkeep.login()` / `logout()`.
  *
  * Form posts are answered with a 303 redirect (to `returnTo` on success; back to the same-origin
  * page that posted, else `/login`, with `?error=rejected|unavailable|server_error` on failure; both
@@ -14,6 +15,7 @@ import { isTokenkeepError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
 import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
+import { DEFAULT_RETURN_TO_PARAM, DEFAULT_SIGN_IN_PATH, SIGN_IN_BODY_MAX_BYTES } from "../defaults.js";
 import type { TokenkeepLocals } from "../locals.js";
 import { safeReturnTo } from "../route-protection.js";
 import { credentialSecrets, isSignInError } from "../sign-in-error.js";
@@ -44,41 +46,105 @@ export function isSameSite(request: Request, siteOrigin: string): boolean {
 }
 
 type Body = { readonly kind: "json" | "form"; readonly fields: Record<string, string> };
+/** Why a body was not read: a 400 (malformed) or a 413 (over the limit). */
+type BodyError = { readonly error: string; readonly status: 400 | 413 };
 
-/** The request's fields, or the reason it is malformed. */
-async function readBody(request: Request): Promise<Body | { readonly error: string }> {
-  const type = (request.headers.get("content-type") ?? "").toLowerCase();
-  if (type.includes("application/json")) {
+/** The media types the routes read, by their essence (parameters such as `charset` aside). */
+const FORM_TYPES = new Set(["application/x-www-form-urlencoded", "multipart/form-data"]);
+
+/**
+ * The body's bytes, at most `limit` of them: `undefined` as soon as it declares or sends more (the
+ * rest is cancelled, never buffered). Throws when the stream fails.
+ */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const body = request.body;
+  if (Number(request.headers.get("content-length")) > limit) {
+    await body?.cancel().catch(() => {});
+    return undefined;
+  }
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return bytes;
+}
+
+/** The request's fields, or the reason it is not read (a body over {@link SIGN_IN_BODY_MAX_BYTES}: 413). */
+async function readBody(request: Request): Promise<Body | BodyError> {
+  const type = request.headers.get("content-type") ?? "";
+  const essence = (type.split(";", 1)[0] ?? "").trim().toLowerCase();
+  const json = essence === "application/json";
+  if (!json && !FORM_TYPES.has(essence)) {
+    await request.body?.cancel().catch(() => {});
+    return {
+      error: "expected application/json, application/x-www-form-urlencoded or multipart/form-data",
+      status: 400,
+    };
+  }
+  let bytes: Uint8Array<ArrayBuffer> | undefined;
+  try {
+    bytes = await readLimited(request, SIGN_IN_BODY_MAX_BYTES);
+  } catch {
+    return { error: "the body could not be read", status: 400 };
+  }
+  if (bytes === undefined) {
+    return { error: `the request body is over ${SIGN_IN_BODY_MAX_BYTES} bytes`, status: 413 };
+  }
+  if (json) {
     let value: unknown;
     try {
-      value = JSON.parse(await request.text());
+      value = JSON.parse(new TextDecoder().decode(bytes));
     } catch {
-      return { error: "the body is not valid JSON" };
+      return { error: "the body is not valid JSON", status: 400 };
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      return { error: "expected a JSON object" };
+      return { error: "expected a JSON object", status: 400 };
     }
     const fields: Record<string, string> = {};
     for (const [name, field] of Object.entries(value)) {
-      if (typeof field !== "string") return { error: `field ${JSON.stringify(name)} must be a string` };
+      if (typeof field !== "string") {
+        // The name only, cut short: the answer never echoes much of what was posted.
+        const shown = name.length > 40 ? `${name.slice(0, 40)}...` : name;
+        return { error: `field ${JSON.stringify(shown)} must be a string`, status: 400 };
+      }
       fields[name] = field;
     }
     return { kind: "json", fields };
   }
-  if (type.includes("application/x-www-form-urlencoded") || type.includes("multipart/form-data")) {
-    let form: FormData;
-    try {
-      form = await request.formData();
-    } catch {
-      return { error: "the form body could not be read" };
-    }
-    const fields: Record<string, string> = {};
-    for (const [name, field] of form) {
-      if (typeof field === "string") fields[name] = field;
-    }
-    return { kind: "form", fields };
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "content-type": type } }).formData();
+  } catch {
+    return { error: "the form body could not be read", status: 400 };
   }
-  return { error: "expected application/json, application/x-www-form-urlencoded or multipart/form-data" };
+  const fields: Record<string, string> = {};
+  for (const [name, field] of form) {
+    if (typeof field === "string") fields[name] = field;
+  }
+  return { kind: "form", fields };
+}
+
+/** The answer to a body that was not read: 413 over the limit, else a 400 naming what is wrong. */
+function unread(body: BodyError, what: "sign-in" | "sign-out"): Response {
+  return json(body.status, {
+    error: body.status === 413 ? body.error : `malformed ${what} request: ${body.error}`,
+  });
 }
 
 /** Options of the injected routes. */
@@ -94,15 +160,32 @@ export interface SignInRouteOptions {
    * @default "/login"
    */
   readonly signInPath?: string | undefined;
+  /**
+   * The query parameter the sign-in page reads its `returnTo` from (the config's
+   * `protect.returnToParam`, which route protection's redirect uses too): a failed form sign-in
+   * sends the posted `returnTo` back under this name.
+   * @default "returnTo"
+   */
+  readonly returnToParam?: string | undefined;
 }
 
 /** What the injected routes read of the user's config module (`protect.signInPath`). */
-export type SignInPathSource = { readonly protect?: { readonly signInPath?: string } } | undefined;
+export type SignInPathSource =
+  | { readonly protect?: { readonly signInPath?: string; readonly returnToParam?: string } }
+  | undefined;
 
-/** The fallbacks of a site served under `base`. */
-function fallbacks(options: SignInRouteOptions): { readonly home: string; readonly login: string } {
+/** The fallbacks of a site served under `base`, and the sign-in page's `returnTo` parameter. */
+function fallbacks(options: SignInRouteOptions): {
+  readonly home: string;
+  readonly login: string;
+  readonly returnToParam: string;
+} {
   const base = normalizeBase(options.base);
-  return { home: underBase("/", base), login: underBase(options.signInPath ?? "/login", base) };
+  return {
+    home: underBase("/", base),
+    login: underBase(options.signInPath ?? DEFAULT_SIGN_IN_PATH, base),
+    returnToParam: options.returnToParam ?? DEFAULT_RETURN_TO_PARAM,
+  };
 }
 
 /** Where a failed form sign-in goes back to: the same-origin page that posted, else `/login`. */
@@ -116,7 +199,7 @@ function backTo(
   const referer = URL.parse(request.headers.get("referer") ?? "");
   const page = referer !== null && referer.origin === siteOrigin ? referer.pathname : paths.login;
   const query = new URLSearchParams({ error });
-  if (returnTo !== undefined) query.set("returnTo", safeReturnTo(returnTo, paths.home));
+  if (returnTo !== undefined) query.set(paths.returnToParam, safeReturnTo(returnTo, paths.home));
   return `${safeReturnTo(page, paths.login)}?${query}`;
 }
 
@@ -180,7 +263,7 @@ export async function loginRoute(context: APIContext, options: SignInRouteOption
   const siteOrigin = context.url.origin;
   if (!isSameSite(request, siteOrigin)) return json(403, { error: "cross-site sign-in is refused" });
   const body = await readBody(request);
-  if ("error" in body) return json(400, { error: `malformed sign-in request: ${body.error}` });
+  if ("error" in body) return unread(body, "sign-in");
   const { returnTo, ...credentials } = body.fields;
   if (Object.keys(credentials).length === 0) {
     return json(400, { error: "malformed sign-in request: no credentials" });
@@ -209,7 +292,7 @@ export async function logoutRoute(context: APIContext, options: SignInRouteOptio
   if (!isSameSite(request, context.url.origin)) return json(403, { error: "cross-site sign-out is refused" });
   const type = request.headers.get("content-type");
   const body = type === null ? { kind: "form" as const, fields: {} } : await readBody(request);
-  if ("error" in body) return json(400, { error: `malformed sign-out request: ${body.error}` });
+  if ("error" in body) return unread(body, "sign-out");
   const tokenkeep = tokenkeepOf(context);
   if (tokenkeep === undefined) return json(500, { error: "the tokenkeep middleware did not run" });
   const result = await tokenkeep.logout();
