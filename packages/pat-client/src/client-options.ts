@@ -58,7 +58,8 @@ export interface PatAdminClientOptions {
    */
   readonly retry?: PatRetryOptions | false;
   /**
-   * Each HTTP attempt is abandoned after this long (a `PatClientError` with code `ERR_PAT_CLIENT_TIMEOUT`).
+   * Each HTTP attempt is abandoned when its answer's headers take longer than this, or its body takes
+   * this long again after them (a `PatClientError` with code `ERR_PAT_CLIENT_TIMEOUT`).
    * @default 30000
    */
   readonly timeoutMs?: number;

@@ -26,7 +26,7 @@ import {
   type ResolvedClientOptions,
   resolveClientOptions,
 } from "./client-options";
-import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE } from "./defaults";
+import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE, MAX_RESPONSE_BYTES } from "./defaults";
 import { createHttp, type Http, type HttpRequest } from "./internal/http";
 import type { Writable } from "./internal/writable";
 import { isPatClientError, PatClientError, type PatClientOperation } from "./pat-client-error";
@@ -155,6 +155,7 @@ export class PatAdminClient implements AsyncDisposable {
     this.#http = createHttp({
       fetch: resolved.fetch,
       timeoutMs: resolved.timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
       retry: resolved.retry,
       random: resolved.random,
       now: resolved.now,
