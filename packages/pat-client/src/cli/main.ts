@@ -3,7 +3,12 @@
  * The `tokenkeep-pat` command (Node only). Everything is in `program.ts`; this file wires it to the
  * process.
  */
+import { processTitle } from "./process-title";
 import { runCli } from "./program";
+
+// `ps` and /proc/<pid>/cmdline show the arguments, a `--token` among them, for as long as the command
+// runs: on Linux this overwrites them with a copy whose PATs are hidden.
+process.title = processTitle(process.argv.slice(2));
 
 // A reader that stops early (`| head`) closes the pipe: end quietly instead of with a stack trace.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
