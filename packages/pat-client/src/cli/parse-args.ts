@@ -50,3 +50,12 @@ export function parseRetries(value: string): number {
   if (!(retries >= 0 && retries <= 10)) throw new InvalidArgumentError("Expected an integer from 0 to 10.");
   return retries;
 }
+
+/**
+ * `--token`, `--admin-token` and their environment variables: the PAT without the whitespace around it
+ * (a PAT holds none). A PAT read from a file keeps what `$(cat token.txt)` does not drop: the CR of a
+ * CRLF line end, a BOM; sent as they are, they made the server refuse a valid PAT.
+ */
+export function parsePat(value: string): string {
+  return value.trim();
+}

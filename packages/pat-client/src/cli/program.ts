@@ -13,7 +13,14 @@ import {
   refusedPatAdvice,
 } from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
-import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
+import {
+  collect,
+  parseDurationSeconds,
+  parseLimit,
+  parsePat,
+  parseRetries,
+  parseUnixSeconds,
+} from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
 
@@ -101,15 +108,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .showHelpAfterError("(add --help for usage)")
     .addOption(new Option("--endpoint <url>", "base URL of the PAT service").env("TOKENKEEP_PAT_ENDPOINT"))
     .addOption(
-      new Option("--token <pat>", "an admin personal access token (prefer the environment variable)").env(
-        "TOKENKEEP_PAT",
-      ),
+      new Option("--token <pat>", "an admin personal access token (prefer the environment variable)")
+        .env("TOKENKEEP_PAT")
+        .argParser(parsePat),
     )
     .addOption(
       new Option(
         "--admin-token <pat>",
         "an admin PAT used only to look up a --token the server refuses (to say why)",
-      ).env("TOKENKEEP_PAT_ADMIN_TOKEN"),
+      )
+        .env("TOKENKEEP_PAT_ADMIN_TOKEN")
+        .argParser(parsePat),
     )
     .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
     .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
