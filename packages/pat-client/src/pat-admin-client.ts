@@ -250,20 +250,52 @@ export class PatAdminClient implements AsyncDisposable {
     );
   }
 
-  /** Registers a token generated elsewhere (its id and the PHC of its secret); returns its record. */
+  /**
+   * Registers a token generated elsewhere (its id and the PHC of its secret); returns its record. A
+   * retried attempt that meets a 409 (the answer to an earlier attempt was lost, but that attempt was
+   * processed) reads the token back and resolves with it when it is the one asked for.
+   */
   async register(params: RegisterParams, requestOptions: RequestOptions = {}): Promise<PatRecord> {
-    const answer = await this.#admin(
-      {
-        operation: "register",
-        method: "PUT",
-        url: this.#tokenUrl(params.tokenId),
-        json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
-        idempotent: true,
-        signal: requestOptions.signal,
-      },
-      registerTokenResponseSchema,
-    );
-    return answer.record;
+    let retried = false;
+    try {
+      const answer = await this.#admin(
+        {
+          operation: "register",
+          method: "PUT",
+          url: this.#tokenUrl(params.tokenId),
+          json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
+          idempotent: true,
+          signal: requestOptions.signal,
+          onRetry: () => {
+            retried = true;
+          },
+        },
+        registerTokenResponseSchema,
+      );
+      return answer.record;
+    } catch (error) {
+      if (!retried || !isPatClientError(error) || error.status !== 409) throw error;
+      const record = await this.#registered(params, requestOptions).catch(() => undefined);
+      if (record === undefined) throw error;
+      return record;
+    }
+  }
+
+  /** The token `params` registers, when the server holds exactly it (its secret's PHC included). */
+  async #registered(params: RegisterParams, requestOptions: RequestOptions): Promise<PatRecord | undefined> {
+    const { found } = await this.batchGet([params.tokenId], { includeSecretPhc: true }, requestOptions);
+    const record = found.find((candidate) => candidate.tokenId === params.tokenId);
+    if (record === undefined) return undefined;
+    const { secretPhc, ...rest } = record;
+    const roles = (list: readonly string[]) => [...new Set(list)].sort().join("\u0000");
+    const same =
+      secretPhc === params.secretPhc &&
+      record.owner === params.owner &&
+      record.isAdmin === (params.isAdmin ?? false) &&
+      roles(record.roles) === roles(params.roles ?? []) &&
+      (record.expiresAt ?? undefined) === params.expiresAt &&
+      record.revokedAt == null;
+    return same ? rest : undefined;
   }
 
   /** Changes a token. `expiresAt: null` removes its expiry; `roles` replaces, adds or removes roles. */

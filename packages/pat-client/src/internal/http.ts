@@ -48,6 +48,8 @@ export interface HttpRequest {
   /** `false` for a request that must not run twice (issuing a token). */
   readonly idempotent: boolean;
   readonly signal?: AbortSignal | undefined;
+  /** Told before each retry of this request (an earlier attempt may have been processed). */
+  readonly onRetry?: (() => void) | undefined;
 }
 
 /** Sends requests with the client's retry policy and turns every failure into a {@link PatClientError}. */
@@ -84,10 +86,11 @@ export function createHttp(settings: HttpSettings): Http {
         // (exchange body) or the JWT to wherever it points, plain http included.
         redirect: "manual",
         ...(request.signal && { signal: request.signal }),
-        ...(settings.onRetry && {
+        ...((settings.onRetry || request.onRetry) && {
           hooks: {
             beforeRetry: [
               ({ error, retryCount }) => {
+                request.onRetry?.();
                 try {
                   settings.onRetry?.({
                     operation: request.operation,
