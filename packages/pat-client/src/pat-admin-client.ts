@@ -6,6 +6,7 @@ import {
   type TokenManager,
   type TokenSet,
 } from "@tokenkeep/core";
+import { endpointOf } from "@tokenkeep/core/http";
 import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import {
   type BatchTokensResponse,
@@ -224,10 +225,25 @@ export class PatAdminClient implements AsyncDisposable {
   ): AsyncGenerator<PatRecord[]> {
     const limit = options.limit ?? DEFAULT_LIST_ALL_PAGE_SIZE;
     let afterTokenId = options.afterTokenId;
+    // A cursor that comes back (A, B, A ...) is a broken server: the walk would never end.
+    const passed = new Set<string>();
     for (;;) {
       const page = await this.listPage({ ...options, limit, afterTokenId }, requestOptions);
       if (page.records.length > 0) yield page.records;
       if (page.nextAfterTokenId === null || page.nextAfterTokenId === afterTokenId) return;
+      if (afterTokenId !== undefined) passed.add(afterTokenId);
+      if (passed.has(page.nextAfterTokenId)) {
+        const endpoint = endpointOf(this.#tokensUrl());
+        const problem = "nextAfterTokenId: a cursor of an earlier page; the pages would never end";
+        throw new PatClientError({
+          code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
+          operation: "list",
+          status: 200,
+          cause: [problem],
+          endpoint,
+          detail: `invalid response (200) from ${endpoint}: ${problem}`,
+        });
+      }
       afterTokenId = page.nextAfterTokenId;
     }
   }
