@@ -84,3 +84,14 @@ describe("a malformed token id", () => {
     expect(JSON.parse(err[1]!)).toMatchObject({ error: { code: "ERR_USAGE" } });
   });
 });
+
+describe("a command line quoted back in an error", () => {
+  it("shows its control characters escaped, so an argument cannot drive the terminal", async () => {
+    for (const args of [["\u001b[31mred"], ["list", "--bogus\u001b[2J"], ["list", "--limit", "\u009b2J"]]) {
+      const result = await run(args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).not.toMatch(/[\u001b\u009b]/);
+      expect(result.stderr).toMatch(/\\u001b|\\u009b/);
+    }
+  });
+});

@@ -52,6 +52,11 @@ export function redactPats(text: string): string {
   return text.replace(ANY_PAT, "<personal access token, not shown>");
 }
 
+/** `text` with each line {@link printable}: its line breaks kept, every other control character escaped. */
+function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
+}
+
 /** A command-line mistake found after parsing (exit code 2). */
 class UsageError extends Error {
   override name = "UsageError";
@@ -101,7 +106,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
-      outputError: (text, write) => write(redactPats(text)),
+      // Commander quotes the command line: its PATs hidden, its control characters escaped line by line.
+      outputError: (text, write) => write(printableLines(redactPats(text))),
     })
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
@@ -356,7 +362,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (argv.includes("--json")) {
       io.stderr(`${terminalJson({ error: { message, code: "ERR_USAGE" } })}\n`);
     } else {
-      io.stderr(`error: ${message}\n`);
+      io.stderr(`error: ${printable(message)}\n`);
     }
     return EXIT_USAGE;
   }
