@@ -95,3 +95,16 @@ describe("a command line quoted back in an error", () => {
     }
   });
 });
+
+describe("an expiry too large for a date", () => {
+  it("is a usage error (exit 2) naming the option, not a crash of the date formatting", async () => {
+    for (const args of [
+      ["issue", "--owner", "o", "--expires-at", "99999999999999999999"],
+      ["issue", "--owner", "o", "--expires-in", "99999999999999999y"],
+    ]) {
+      const result = await run(args);
+      expect(result.code, result.stderr).toBe(EXIT_USAGE);
+      expect(result.stderr).toContain(`option '${args[3]} <`);
+    }
+  });
+});
