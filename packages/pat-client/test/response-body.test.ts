@@ -61,6 +61,29 @@ describe("an answer's body is bounded in time and size", () => {
     await expect.poll(() => server.open()).toBe(0);
   });
 
+  it("the caller's signal stops a body read: ERR_PAT_CLIENT_ABORTED with the answer's status", async () => {
+    const server = await startServer((res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"records":[');
+    });
+    const controller = new AbortController();
+    // The runtime's fetch, told when an admin answer's headers are in: the abort then hits the body read.
+    const fetchThenAbort: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (new URL(response.url).pathname.startsWith("/admin/")) setImmediate(() => controller.abort());
+      return response;
+    };
+    await using client = new PatAdminClient({
+      endpoint: server.url,
+      apiKey: "pat_x",
+      fetch: fetchThenAbort,
+      retry: false,
+    });
+    const error = await client.list({}, { signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_PAT_CLIENT_ABORTED", status: 200, operation: "list" });
+    await expect.poll(() => server.open()).toBe(0);
+  });
+
   it("a Content-Length above the limit is refused without reading the body", async () => {
     const server = await startServer((res) => {
       res.writeHead(200, {
