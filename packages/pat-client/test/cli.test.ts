@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { runCli } from "../src/cli/program";
+import { PatAdminClient } from "../src/index";
 import { startEchoServer } from "./helpers/echo-server";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
@@ -75,6 +76,25 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).not.toContain("EPIPE");
     expect(code).toBe(0);
+  });
+
+  it("issue whose reader closed the pipe says the token is lost and exits 1, never 0", async () => {
+    const server = await startTestServer();
+    const child = spawn(process.execPath, [CLI, "issue", "--owner", "lost@example.com"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "", ...envOf(server) },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.destroy(); // the reader is gone before the token is written
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: server.adminToken });
+    const record = (await client.list()).find((candidate) => candidate.owner === "lost@example.com");
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(`the new token ${record?.tokenId} could not be written to stdout (EPIPE)`);
+    expect(stderr).toContain(`tokenkeep-pat revoke ${record?.tokenId}`);
   });
 
   it("issue prints the new token once with a warning; list shows it with relative times", async () => {

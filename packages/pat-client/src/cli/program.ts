@@ -28,6 +28,12 @@ import { findUnknownOption } from "./unknown-options";
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /**
+   * Writes to stdout what exists nowhere else (the token `issue` creates): resolves once it is
+   * written, rejects when it cannot be (the reader closed the pipe). Without it, `stdout` is used.
+   * @default undefined
+   */
+  readonly deliver?: (text: string) => Promise<void>;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -223,8 +229,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           io.stderr(`Issued token ${who} (${expires}).\n`);
         }
         io.stderr(`${warning}\n`);
-        if (json) return printJson({ token, record });
-        print(printable(token)); // a real token holds no control character: this changes none
+        // A real token holds no control character: printable changes none.
+        const text = json ? `${terminalJson({ token, record }, 2)}\n` : `${printable(token)}\n`;
+        try {
+          await (io.deliver ?? ((out: string) => io.stdout(out)))(text);
+        } catch (error) {
+          const id = printable(record.tokenId);
+          throw new Error(
+            `the new token ${id} could not be written to stdout (${(error as { code?: string }).code ?? "write failed"}): it is issued, and nobody holds it; revoke it with \`tokenkeep-pat revoke ${id}\``,
+          );
+        }
       });
     });
 
