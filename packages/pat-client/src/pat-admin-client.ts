@@ -164,11 +164,15 @@ export class PatAdminClient implements AsyncDisposable {
       onRetry: resolved.onRetry,
     });
     // The exchange retries inside the creator, with the client's policy; the manager does not add its
-    // own. One bound for the whole exchange - every attempt's timeout and every wait between them - is
-    // both the creator's limit and the manager's fetch budget (whose 30 s default would cut the policy
-    // short), capped at the longest timer a runtime keeps: each option may reach that limit alone.
+    // own. One bound for the whole exchange - every attempt's two timeouts (its headers, then its body)
+    // and every wait between them - is both the creator's limit and the manager's fetch budget (whose
+    // 30 s default would cut the policy short), capped at the longest timer a runtime keeps: each option
+    // may reach that limit alone.
     const { limit, maxDelayMs } = resolved.retry;
-    const exchangeBudgetMs = Math.min(MAX_TIMER_MS, (limit + 1) * resolved.timeoutMs + limit * maxDelayMs);
+    const exchangeBudgetMs = Math.min(
+      MAX_TIMER_MS,
+      (limit + 1) * 2 * resolved.timeoutMs + limit * maxDelayMs,
+    );
     this.#manager = createTokenManager({
       creator: patExchangeCreator({
         http: this.#http,

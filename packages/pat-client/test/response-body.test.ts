@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { listTokensResponseSchema } from "@tokenkeep/pat-protocol";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { MAX_RESPONSE_BYTES } from "../src/defaults";
 import { PatAdminClient } from "../src/index";
 import { createHttp } from "../src/internal/http";
@@ -153,5 +153,66 @@ describe("an answer's body is bounded in time and size", () => {
       secrets: [],
     }).json(request, listTokensResponseSchema);
     expect(whole.records).toHaveLength(20_001);
+  });
+
+  it("the exchange's bound counts each attempt's body too: late headers, then a late body, still succeed", async () => {
+    // Fake timeouts (ky's, the body read's, the token manager's bound); the sockets stay real.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
+    let sendHeaders: () => void = () => undefined;
+    let sendBody: () => void = () => undefined;
+    let requested = false;
+    const server = createServer((req, res) => {
+      req.resume();
+      requested = true;
+      sendHeaders = () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(" "); // headers out: the body's own window starts
+      };
+      sendBody = () =>
+        res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    let headersIn = false;
+    const seeHeaders: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      headersIn = true;
+      return response;
+    };
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await using client = new PatAdminClient({
+      endpoint: url,
+      apiKey: "pat_x",
+      fetch: seeHeaders,
+      retry: false,
+      timeoutMs: 10_000,
+    });
+    const pending = client.getAccessToken().then(
+      (token) => token,
+      (error: unknown) => error,
+    );
+    const until = async (ready: () => boolean) => {
+      for (let turn = 0; !ready(); turn++) {
+        if (turn > 100_000) throw new Error("never ready");
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    await until(() => requested);
+    await vi.advanceTimersByTimeAsync(9_000); // headers within the attempt's 10 s
+    sendHeaders();
+    await until(() => headersIn);
+    await vi.advanceTimersByTimeAsync(9_000); // the body within its own 10 s: 18 s in all
+    sendBody();
+    const result = await pending;
+    expect(result).toMatchObject({ accessToken: "h.p.s", tokenType: "Bearer" });
   });
 });
