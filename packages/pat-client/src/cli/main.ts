@@ -7,8 +7,9 @@ import { processTitle } from "./process-title";
 import { runCli } from "./program";
 
 // `ps` and /proc/<pid>/cmdline show the arguments, a `--token` among them, for as long as the command
-// runs: on Linux this overwrites them with a copy whose PATs are hidden.
-process.title = processTitle(process.argv.slice(2));
+// runs: on Linux this overwrites them with a copy whose PATs are hidden. (Elsewhere the title does not
+// reach the arguments `ps` shows, and on Windows it would rename the console window.)
+if (process.platform === "linux") process.title = processTitle(process.argv.slice(2));
 
 /** Set while a new token is written: its failure is reported by `issue` itself (exit code 1). */
 let delivering = false;
