@@ -30,7 +30,8 @@ export interface PatRetryState {
 export interface PatAdminClientOptions {
   /**
    * Base URL of the PAT service, e.g. `https://api.example.com`. Must be `https:` unless the host is
-   * loopback (`localhost`, 127.0.0.0/8, `::1`) or `allowInsecureRequests` is set.
+   * loopback (`localhost`, 127.0.0.0/8, `::1`) or `allowInsecureRequests` is set; no user or password,
+   * query string or fragment.
    */
   readonly endpoint: string;
   /** The personal access token. It is sent only to the exchange route, never to the admin routes. */
@@ -58,7 +59,8 @@ export interface PatAdminClientOptions {
    */
   readonly retry?: PatRetryOptions | false;
   /**
-   * Each HTTP attempt is abandoned after this long (a `PatClientError` with code `ERR_PAT_CLIENT_TIMEOUT`).
+   * Each HTTP attempt is abandoned when its answer's headers take longer than this, or its body takes
+   * this long again after them (a `PatClientError` with code `ERR_PAT_CLIENT_TIMEOUT`).
    * @default 30000
    */
   readonly timeoutMs?: number;
@@ -136,6 +138,23 @@ const schema = z
   .superRefine((options, context) => {
     if (!isSecureEnough(options.endpoint, options.allowInsecureRequests)) {
       context.addIssue({ code: "custom", path: ["endpoint"], message: INSECURE_URL_MESSAGE });
+    }
+    // The routes' paths are appended to the endpoint, and fetch refuses a URL with credentials (its
+    // error quoting the URL, password included): such an endpoint can only fail, later and louder.
+    const url = new URL(options.endpoint);
+    if (url.username !== "" || url.password !== "") {
+      context.addIssue({
+        code: "custom",
+        path: ["endpoint"],
+        message: "Expected no user or password in the URL (the PAT is the credential)",
+      });
+    }
+    if (/[?#]/.test(options.endpoint)) {
+      context.addIssue({
+        code: "custom",
+        path: ["endpoint"],
+        message: "Expected no query string or fragment: the routes' paths are appended to the endpoint",
+      });
     }
   });
 

@@ -6,6 +6,12 @@
 export { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "@tokenkeep/pat-protocol";
 /** Each HTTP attempt (not the whole call with its retries) is abandoned after this long. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/**
+ * Largest answer body the client reads: 64 MiB. A full page of 1000 records whose owners and roles are
+ * at the protocol's limits, every character escaped, stays under half of it; a server sending more is
+ * broken or hostile, and gets an `ERR_PAT_CLIENT_INVALID_RESPONSE` rather than the process's memory.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 /** Retries after the first attempt (so up to 4 attempts), as in the original client. */
 export const DEFAULT_RETRY_LIMIT = 3;
 /** Delay before the first retry; it doubles with each retry, then jitter picks a point below it. */

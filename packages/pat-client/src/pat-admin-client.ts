@@ -6,6 +6,7 @@ import {
   type TokenManager,
   type TokenSet,
 } from "@tokenkeep/core";
+import { endpointOf } from "@tokenkeep/core/http";
 import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import {
   type BatchTokensResponse,
@@ -26,7 +27,7 @@ import {
   type ResolvedClientOptions,
   resolveClientOptions,
 } from "./client-options";
-import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE } from "./defaults";
+import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE, MAX_RESPONSE_BYTES } from "./defaults";
 import { createHttp, type Http, type HttpRequest } from "./internal/http";
 import type { Writable } from "./internal/writable";
 import { isPatClientError, PatClientError, type PatClientOperation } from "./pat-client-error";
@@ -155,6 +156,7 @@ export class PatAdminClient implements AsyncDisposable {
     this.#http = createHttp({
       fetch: resolved.fetch,
       timeoutMs: resolved.timeoutMs,
+      maxResponseBytes: MAX_RESPONSE_BYTES,
       retry: resolved.retry,
       random: resolved.random,
       now: resolved.now,
@@ -162,11 +164,15 @@ export class PatAdminClient implements AsyncDisposable {
       onRetry: resolved.onRetry,
     });
     // The exchange retries inside the creator, with the client's policy; the manager does not add its
-    // own. One bound for the whole exchange - every attempt's timeout and every wait between them - is
-    // both the creator's limit and the manager's fetch budget (whose 30 s default would cut the policy
-    // short), capped at the longest timer a runtime keeps: each option may reach that limit alone.
+    // own. One bound for the whole exchange - every attempt's two timeouts (its headers, then its body)
+    // and every wait between them - is both the creator's limit and the manager's fetch budget (whose
+    // 30 s default would cut the policy short), capped at the longest timer a runtime keeps: each option
+    // may reach that limit alone.
     const { limit, maxDelayMs } = resolved.retry;
-    const exchangeBudgetMs = Math.min(MAX_TIMER_MS, (limit + 1) * resolved.timeoutMs + limit * maxDelayMs);
+    const exchangeBudgetMs = Math.min(
+      MAX_TIMER_MS,
+      (limit + 1) * 2 * resolved.timeoutMs + limit * maxDelayMs,
+    );
     this.#manager = createTokenManager({
       creator: patExchangeCreator({
         http: this.#http,
@@ -223,10 +229,25 @@ export class PatAdminClient implements AsyncDisposable {
   ): AsyncGenerator<PatRecord[]> {
     const limit = options.limit ?? DEFAULT_LIST_ALL_PAGE_SIZE;
     let afterTokenId = options.afterTokenId;
+    // A cursor that comes back (A, B, A ...) is a broken server: the walk would never end.
+    const passed = new Set<string>();
     for (;;) {
       const page = await this.listPage({ ...options, limit, afterTokenId }, requestOptions);
       if (page.records.length > 0) yield page.records;
       if (page.nextAfterTokenId === null || page.nextAfterTokenId === afterTokenId) return;
+      if (afterTokenId !== undefined) passed.add(afterTokenId);
+      if (passed.has(page.nextAfterTokenId)) {
+        const endpoint = endpointOf(this.#tokensUrl());
+        const problem = "nextAfterTokenId: a cursor of an earlier page; the pages would never end";
+        throw new PatClientError({
+          code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
+          operation: "list",
+          status: 200,
+          cause: [problem],
+          endpoint,
+          detail: `invalid response (200) from ${endpoint}: ${problem}`,
+        });
+      }
       afterTokenId = page.nextAfterTokenId;
     }
   }
@@ -249,20 +270,52 @@ export class PatAdminClient implements AsyncDisposable {
     );
   }
 
-  /** Registers a token generated elsewhere (its id and the PHC of its secret); returns its record. */
+  /**
+   * Registers a token generated elsewhere (its id and the PHC of its secret); returns its record. A
+   * retried attempt that meets a 409 (the answer to an earlier attempt was lost, but that attempt was
+   * processed) reads the token back and resolves with it when it is the one asked for.
+   */
   async register(params: RegisterParams, requestOptions: RequestOptions = {}): Promise<PatRecord> {
-    const answer = await this.#admin(
-      {
-        operation: "register",
-        method: "PUT",
-        url: this.#tokenUrl(params.tokenId),
-        json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
-        idempotent: true,
-        signal: requestOptions.signal,
-      },
-      registerTokenResponseSchema,
-    );
-    return answer.record;
+    let retried = false;
+    try {
+      const answer = await this.#admin(
+        {
+          operation: "register",
+          method: "PUT",
+          url: this.#tokenUrl(params.tokenId),
+          json: pick(params, ["secretPhc", "owner", "isAdmin", "roles", "expiresAt"]),
+          idempotent: true,
+          signal: requestOptions.signal,
+          onRetry: () => {
+            retried = true;
+          },
+        },
+        registerTokenResponseSchema,
+      );
+      return answer.record;
+    } catch (error) {
+      if (!retried || !isPatClientError(error) || error.status !== 409) throw error;
+      const record = await this.#registered(params, requestOptions).catch(() => undefined);
+      if (record === undefined) throw error;
+      return record;
+    }
+  }
+
+  /** The token `params` registers, when the server holds exactly it (its secret's PHC included). */
+  async #registered(params: RegisterParams, requestOptions: RequestOptions): Promise<PatRecord | undefined> {
+    const { found } = await this.batchGet([params.tokenId], { includeSecretPhc: true }, requestOptions);
+    const record = found.find((candidate) => candidate.tokenId === params.tokenId);
+    if (record === undefined) return undefined;
+    const { secretPhc, ...rest } = record;
+    const roles = (list: readonly string[]) => [...new Set(list)].sort().join("\u0000");
+    const same =
+      secretPhc === params.secretPhc &&
+      record.owner === params.owner &&
+      record.isAdmin === (params.isAdmin ?? false) &&
+      roles(record.roles) === roles(params.roles ?? []) &&
+      (record.expiresAt ?? undefined) === params.expiresAt &&
+      record.revokedAt == null;
+    return same ? rest : undefined;
   }
 
   /** Changes a token. `expiresAt: null` removes its expiry; `roles` replaces, adds or removes roles. */

@@ -7,7 +7,7 @@ export type PatClientErrorCode =
   | "ERR_PAT_CLIENT_HTTP"
   /** No answer arrived (refused, reset, dropped). `cause` is the runtime's error. */
   | "ERR_PAT_CLIENT_NETWORK"
-  /** An attempt took longer than `timeoutMs`. */
+  /** An attempt took longer than `timeoutMs`: for its headers, or again for its body (then `status` is set). */
   | "ERR_PAT_CLIENT_TIMEOUT"
   /** A 2xx answer whose body is not what the protocol promises; `cause` lists the problems as `path: message`. */
   | "ERR_PAT_CLIENT_INVALID_RESPONSE"

@@ -7,6 +7,8 @@ import { generateToken } from "@tokenkeep/pat-server";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
+import { runCli } from "../src/cli/program";
+import { PatAdminClient } from "../src/index";
 import { startEchoServer } from "./helpers/echo-server";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
@@ -74,6 +76,25 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).not.toContain("EPIPE");
     expect(code).toBe(0);
+  });
+
+  it("issue whose reader closed the pipe says the token is lost and exits 1, never 0", async () => {
+    const server = await startTestServer();
+    const child = spawn(process.execPath, [CLI, "issue", "--owner", "lost@example.com"], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { PATH: process.env.PATH ?? "", ...envOf(server) },
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.stdout.destroy(); // the reader is gone before the token is written
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: server.adminToken });
+    const record = (await client.list()).find((candidate) => candidate.owner === "lost@example.com");
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain(`the new token ${record?.tokenId} could not be written to stdout (EPIPE)`);
+    expect(stderr).toContain(`tokenkeep-pat revoke ${record?.tokenId}`);
   });
 
   it("issue prints the new token once with a warning; list shows it with relative times", async () => {
@@ -356,6 +377,29 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       expect(run.code).toBe(1);
       for (const pat of [server.adminToken, stranger.token, user.token, old.token]) expectNoPat(run, pat);
     }
+  });
+});
+
+describe("tokenkeep-pat reads a PAT as a file or a Windows editor leaves it", { timeout: 60_000 }, () => {
+  it("drops the whitespace around --token and --admin-token (a CRLF, a BOM), from flags and environment", async () => {
+    const server = await startTestServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    // `export TOKENKEEP_PAT="$(cat token.txt)"` drops a trailing LF, not the CR before it, nor a BOM.
+    const [crlf, refused] = await Promise.all([
+      cli(["list"], envOf(server, `\uFEFF${server.adminToken}\r\n`)),
+      // The lookup of a refused PAT uses the admin token the same way.
+      cli(["exchange"], {
+        ...envOf(server, stranger.token),
+        TOKENKEEP_PAT_ADMIN_TOKEN: `${server.adminToken}\r\n`,
+      }),
+    ]);
+    expect(crlf.code, crlf.stderr).toBe(0);
+    // The flag, in this process (commander parses it as it parses the environment variable).
+    const errors: string[] = [];
+    const io = { stdout: () => undefined, stderr: (text: string) => errors.push(text) };
+    const flag = await runCli(["--endpoint", server.url, "--token", ` ${server.adminToken}\r`, "list"], io);
+    expect(flag, errors.join("")).toBe(0);
+    expect(refused.stderr).toContain(`No token with id ${stranger.tokenId} exists on this server`);
   });
 });
 

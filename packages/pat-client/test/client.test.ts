@@ -231,4 +231,24 @@ describe("PatAdminClient against a real pat-server on SQLite", () => {
       expectNoSecretIn(`${(error as Error).message}`, "secret-value", "the error's message");
     }
   });
+
+  it("refuses an endpoint with a user or password, a query or a fragment, without echoing it", async () => {
+    // fetch refuses a URL with credentials, and its error quoted the URL, password and all.
+    for (const endpoint of [
+      "https://ops:hunter2secret@api.example.com",
+      "https://api.example.com/?key=hunter2secret",
+      "https://api.example.com/#hunter2secret",
+    ]) {
+      const error = (() => {
+        try {
+          new PatAdminClient({ endpoint, apiKey: "pat_x" });
+        } catch (thrown) {
+          return thrown as TypeError & { code?: string };
+        }
+      })();
+      expect(error?.code, endpoint).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+      expect(error?.cause).toEqual([expect.stringMatching(/^endpoint: /)]);
+      expect(`${error?.message} ${String(error?.cause)}`).not.toContain("hunter2secret");
+    }
+  });
 });

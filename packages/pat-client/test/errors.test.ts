@@ -249,6 +249,27 @@ describe("redirects are not followed", () => {
     expect(error.message).toContain(`(from ${proxy.url}/auth/token)`);
     expect(elsewhere.requests.size).toBe(0);
   });
+
+  it.each([303, 308])(
+    "a %i of an admin route is an error: the JWT is not sent where it points",
+    async (status) => {
+      const server = await startTestServer();
+      const elsewhere = await startTestServer();
+      const proxy = await startFaultProxy(server.url, ({ path }) =>
+        path === "/admin/tokens"
+          ? { status, headers: { location: `${elsewhere.url}/admin/tokens` } }
+          : "pass",
+      );
+      await using client = new PatAdminClient({
+        endpoint: proxy.url,
+        apiKey: server.adminToken,
+        retry: false,
+      });
+      const error = await failure(client.list());
+      expect(error).toMatchObject({ status, operation: "list", code: "ERR_PAT_CLIENT_HTTP" });
+      expect(elsewhere.requests.size).toBe(0);
+    },
+  );
 });
 
 describe("errors name the endpoint and the network reason, in the message and in toJSON()", () => {

@@ -1,5 +1,7 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { generateToken, generateTokenId } from "@tokenkeep/pat-server";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { PatAdminClient } from "../src/index";
 import { startTestServer } from "./helpers/pat-server";
 
@@ -51,5 +53,35 @@ describe("listAll", () => {
     const pages = [];
     for await (const page of client.listAll({ hasRole: "nobody" })) pages.push(page);
     expect(pages).toEqual([]);
+  });
+
+  it("fails when a server's cursor comes back to an earlier one, instead of walking in a circle", async () => {
+    // A broken server: its cursor goes A -> B -> A -> B ... and a page never ends the walk.
+    const ids = ["AAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBB"];
+    let pages = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      if (req.url?.startsWith("/auth/token")) {
+        res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
+        return;
+      }
+      const id = ids[pages++ % 2]!;
+      const record = { tokenId: id, owner: "o", isAdmin: false, roles: [], createdAt: 1 };
+      res.end(JSON.stringify({ records: [record], nextAfterTokenId: id }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await using client = new PatAdminClient({ endpoint: url, apiKey: "pat_x", retry: false });
+    const walk = async () => {
+      for await (const _ of client.listAll()) if (pages > 10) throw new Error("still walking after 10 pages");
+    };
+    await expect(walk()).rejects.toMatchObject({
+      code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
+      operation: "list",
+      cause: ["nextAfterTokenId: a cursor of an earlier page; the pages would never end"],
+    });
+    expect(pages).toBe(3);
   });
 });

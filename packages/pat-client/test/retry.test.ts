@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
 import { MAX_TIMER_MS } from "@tokenkeep/core/options";
+import { generateToken } from "@tokenkeep/pat-server";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { isPatClientError, PatAdminClient } from "../src/index";
@@ -120,6 +121,47 @@ describe("retries, through a fault-injecting proxy in front of a real pat-server
         "the error",
       );
     }
+  });
+
+  it("register whose first attempt landed and whose answer was lost resolves with the record, not a 409", async () => {
+    const server = await startTestServer();
+    const generated = await generateToken({ scryptLog2Cost: 10 });
+    const path = `/admin/tokens/${generated.tokenId}`;
+    const proxy = await startFaultProxy(server.url, ({ method, path: at, count }) =>
+      method === "PUT" && at === path && count === 1 ? "forward-then-drop" : "pass",
+    );
+    await using client = new PatAdminClient({
+      endpoint: proxy.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+    });
+    const params = {
+      tokenId: generated.tokenId,
+      secretPhc: generated.secretPhc,
+      owner: "robot@example.com",
+      roles: ["deploy", "read", "deploy"],
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    };
+    const record = await client.register(params);
+    expect(record).toMatchObject({ tokenId: generated.tokenId, owner: "robot@example.com", isAdmin: false });
+    expect(proxy.seen.get(`PUT ${path}`)).toBe(2); // the retry got the 409 of the first attempt's token
+    expect(record).not.toHaveProperty("secretPhc");
+    // A token that was there before, with another secret or owner, stays a 409 after a retry too.
+    const other = await generateToken({ scryptLog2Cost: 10 });
+    const otherPath = `/admin/tokens/${other.tokenId}`;
+    await client.register({ ...params, tokenId: other.tokenId, secretPhc: other.secretPhc, owner: "first" });
+    const dropFirst = await startFaultProxy(server.url, ({ method, path: at, count }) =>
+      method === "PUT" && at === otherPath && count === 1 ? "drop" : "pass",
+    );
+    await using second = new PatAdminClient({
+      endpoint: dropFirst.url,
+      apiKey: server.adminToken,
+      retry: { baseDelayMs: 5 },
+    });
+    const conflict = await second
+      .register({ ...params, tokenId: other.tokenId, secretPhc: other.secretPhc })
+      .catch((e: unknown) => e);
+    expect(conflict).toMatchObject({ status: 409, operation: "register" });
   });
 
   it("never retries issue on a 5xx either", async () => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { collect, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
+import { collect, MAX_UNIX_SECONDS, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
 
 describe("CLI argument parsers", () => {
   it("reads durations", () => {
@@ -27,5 +27,14 @@ describe("CLI argument parsers", () => {
   it("collects repeated and comma-separated values", () => {
     expect(collect("c", collect("a, b"))).toEqual(["a", "b", "c"]);
     expect(collect("")).toEqual([]);
+  });
+
+  it("refuses times and durations past the last one a date can hold (year 275760)", () => {
+    expect(parseUnixSeconds(String(MAX_UNIX_SECONDS))).toBe(MAX_UNIX_SECONDS);
+    expect(parseDurationSeconds(`${MAX_UNIX_SECONDS}s`)).toBe(MAX_UNIX_SECONDS);
+    for (const bad of [String(MAX_UNIX_SECONDS + 1), "99999999999999999999", "+275761-01-01"]) {
+      expect(() => parseUnixSeconds(bad), bad).toThrow(InvalidArgumentError);
+    }
+    expect(() => parseDurationSeconds("99999999999999999y")).toThrow(InvalidArgumentError);
   });
 });

@@ -9,17 +9,28 @@ const DURATION_UNITS: Readonly<Record<string, number>> = {
   y: 365 * 86_400,
 };
 
+/** The last Unix second a `Date` can hold (+275760-09-13): any later time or duration is a typo. */
+export const MAX_UNIX_SECONDS = 8_640_000_000_000;
+
+const TOO_LATE = `Expected at most ${MAX_UNIX_SECONDS} seconds (the year 275760).`;
+
 /** `--expires-in 30d`: a duration (`90s`, `15m`, `12h`, `30d`, `2w`, `1y`) as seconds. */
 export function parseDurationSeconds(value: string): number {
   const match = /^(\d+)([smhdwy])$/.exec(value.trim());
   if (!match) throw new InvalidArgumentError("Expected a duration such as 90s, 15m, 12h, 30d, 2w or 1y.");
-  return Number(match[1]) * DURATION_UNITS[match[2]!]!;
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+  if (!(seconds <= MAX_UNIX_SECONDS)) throw new InvalidArgumentError(TOO_LATE);
+  return seconds;
 }
 
 /** `--expires-at`: Unix seconds, or a date such as `2027-01-31` or `2027-01-31T12:00:00Z`, as Unix seconds. */
 export function parseUnixSeconds(value: string): number {
   const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) {
+    const seconds = Number(text);
+    if (!(seconds <= MAX_UNIX_SECONDS)) throw new InvalidArgumentError(TOO_LATE);
+    return seconds;
+  }
   const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(at))
     throw new InvalidArgumentError("Expected Unix seconds or an ISO date such as 2027-01-31.");
@@ -49,4 +60,13 @@ export function parseRetries(value: string): number {
   const retries = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!(retries >= 0 && retries <= 10)) throw new InvalidArgumentError("Expected an integer from 0 to 10.");
   return retries;
+}
+
+/**
+ * `--token`, `--admin-token` and their environment variables: the PAT without the whitespace around it
+ * (a PAT holds none). A PAT read from a file keeps what `$(cat token.txt)` does not drop: the CR of a
+ * CRLF line end, a BOM; sent as they are, they made the server refuse a valid PAT.
+ */
+export function parsePat(value: string): string {
+  return value.trim();
 }

@@ -84,3 +84,27 @@ describe("a malformed token id", () => {
     expect(JSON.parse(err[1]!)).toMatchObject({ error: { code: "ERR_USAGE" } });
   });
 });
+
+describe("a command line quoted back in an error", () => {
+  it("shows its control characters escaped, so an argument cannot drive the terminal", async () => {
+    for (const args of [["\u001b[31mred"], ["list", "--bogus\u001b[2J"], ["list", "--limit", "\u009b2J"]]) {
+      const result = await run(args);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr.includes("\u001b") || result.stderr.includes("\u009b")).toBe(false);
+      expect(result.stderr).toMatch(/\\u001b|\\u009b/);
+    }
+  });
+});
+
+describe("an expiry too large for a date", () => {
+  it("is a usage error (exit 2) naming the option, not a crash of the date formatting", async () => {
+    for (const args of [
+      ["issue", "--owner", "o", "--expires-at", "99999999999999999999"],
+      ["issue", "--owner", "o", "--expires-in", "99999999999999999y"],
+    ]) {
+      const result = await run(args);
+      expect(result.code, result.stderr).toBe(EXIT_USAGE);
+      expect(result.stderr).toContain(`option '${args[3]} <`);
+    }
+  });
+});

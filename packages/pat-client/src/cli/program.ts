@@ -13,7 +13,14 @@ import {
   refusedPatAdvice,
 } from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
-import { collect, parseDurationSeconds, parseLimit, parseRetries, parseUnixSeconds } from "./parse-args";
+import {
+  collect,
+  parseDurationSeconds,
+  parseLimit,
+  parsePat,
+  parseRetries,
+  parseUnixSeconds,
+} from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
 import { findUnknownOption } from "./unknown-options";
 
@@ -21,6 +28,12 @@ import { findUnknownOption } from "./unknown-options";
 export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /**
+   * Writes to stdout what exists nowhere else (the token `issue` creates): resolves once it is
+   * written, rejects when it cannot be (the reader closed the pipe). Without it, `stdout` is used.
+   * @default undefined
+   */
+  readonly deliver?: (text: string) => Promise<void>;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -43,6 +56,11 @@ const ANY_PAT = new RegExp(
 /** `text` with every PAT in it replaced by a placeholder. */
 export function redactPats(text: string): string {
   return text.replace(ANY_PAT, "<personal access token, not shown>");
+}
+
+/** `text` with each line {@link printable}: its line breaks kept, every other control character escaped. */
+function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
 }
 
 /** A command-line mistake found after parsing (exit code 2). */
@@ -94,22 +112,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .configureOutput({
       writeOut: io.stdout,
       writeErr: io.stderr,
-      outputError: (text, write) => write(redactPats(text)),
+      // Commander quotes the command line: its PATs hidden, its control characters escaped line by line.
+      outputError: (text, write) => write(printableLines(redactPats(text))),
     })
     .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .showHelpAfterError("(add --help for usage)")
     .addOption(new Option("--endpoint <url>", "base URL of the PAT service").env("TOKENKEEP_PAT_ENDPOINT"))
     .addOption(
-      new Option("--token <pat>", "an admin personal access token (prefer the environment variable)").env(
-        "TOKENKEEP_PAT",
-      ),
+      new Option("--token <pat>", "an admin personal access token (prefer the environment variable)")
+        .env("TOKENKEEP_PAT")
+        .argParser(parsePat),
     )
     .addOption(
       new Option(
         "--admin-token <pat>",
         "an admin PAT used only to look up a --token the server refuses (to say why)",
-      ).env("TOKENKEEP_PAT_ADMIN_TOKEN"),
+      )
+        .env("TOKENKEEP_PAT_ADMIN_TOKEN")
+        .argParser(parsePat),
     )
     .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
     .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
@@ -208,8 +229,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           io.stderr(`Issued token ${who} (${expires}).\n`);
         }
         io.stderr(`${warning}\n`);
-        if (json) return printJson({ token, record });
-        print(printable(token)); // a real token holds no control character: this changes none
+        // A real token holds no control character: printable changes none.
+        const text = json ? `${terminalJson({ token, record }, 2)}\n` : `${printable(token)}\n`;
+        try {
+          await (io.deliver ?? ((out: string) => io.stdout(out)))(text);
+        } catch (error) {
+          const id = printable(record.tokenId);
+          throw new Error(
+            `the new token ${id} could not be written to stdout (${(error as { code?: string }).code ?? "write failed"}): it is issued, and nobody holds it; revoke it with \`tokenkeep-pat revoke ${id}\``,
+          );
+        }
       });
     });
 
@@ -347,7 +376,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (argv.includes("--json")) {
       io.stderr(`${terminalJson({ error: { message, code: "ERR_USAGE" } })}\n`);
     } else {
-      io.stderr(`error: ${message}\n`);
+      io.stderr(`error: ${printable(message)}\n`);
     }
     return EXIT_USAGE;
   }

@@ -12,12 +12,16 @@ import type * as z from "zod";
 import type { PatRetryState } from "../client-options";
 import { PatClientError, type PatClientOperation } from "../pat-client-error";
 import { kyRetryOptions, type ResolvedRetryPolicy } from "../retry-policy";
+import { type BodyRead, readBody } from "./read-body";
 import { redactJson } from "./redact";
 
 /** What every request of a client shares. */
 export interface HttpSettings {
   readonly fetch: typeof globalThis.fetch | undefined;
+  /** Each attempt's bound for its headers, and then again for its body. */
   readonly timeoutMs: number;
+  /** Largest answer body read, in bytes. */
+  readonly maxResponseBytes: number;
   readonly retry: ResolvedRetryPolicy;
   readonly random: () => number;
   readonly now: () => number;
@@ -44,6 +48,8 @@ export interface HttpRequest {
   /** `false` for a request that must not run twice (issuing a token). */
   readonly idempotent: boolean;
   readonly signal?: AbortSignal | undefined;
+  /** Told before each retry of this request (an earlier attempt may have been processed). */
+  readonly onRetry?: (() => void) | undefined;
 }
 
 /** Sends requests with the client's retry policy and turns every failure into a {@link PatClientError}. */
@@ -80,10 +86,11 @@ export function createHttp(settings: HttpSettings): Http {
         // (exchange body) or the JWT to wherever it points, plain http included.
         redirect: "manual",
         ...(request.signal && { signal: request.signal }),
-        ...(settings.onRetry && {
+        ...((settings.onRetry || request.onRetry) && {
           hooks: {
             beforeRetry: [
               ({ error, retryCount }) => {
+                request.onRetry?.();
                 try {
                   settings.onRetry?.({
                     operation: request.operation,
@@ -107,9 +114,15 @@ export function createHttp(settings: HttpSettings): Http {
   return {
     async json(request, schema) {
       const response = await send(request);
+      // Bounded in time and size: ky's timeout ends with the headers, and `response.json()` reads any size.
+      const read = await readBody(response, {
+        timeoutMs: settings.timeoutMs,
+        maxBytes: settings.maxResponseBytes,
+      });
+      if ("failure" in read) throw bodyFailure(read, request, response.status, settings.maxResponseBytes);
       let body: unknown;
       try {
-        body = await response.json();
+        body = JSON.parse(read.text);
       } catch {
         // Not kept as the cause: JSON.parse's message quotes the body, which may hold a token.
         throw invalidResponse(request, response.status, ["(body): not JSON"]);
@@ -128,6 +141,49 @@ export function createHttp(settings: HttpSettings): Http {
       await response.body?.cancel();
     },
   };
+}
+
+/** Why an answer's body could not be read, as a {@link PatClientError} carrying the answer's status. */
+function bodyFailure(
+  read: Exclude<BodyRead, { text: string }>,
+  request: HttpRequest,
+  status: number,
+  maxBytes: number,
+): PatClientError {
+  const { operation } = request;
+  const endpoint = endpointOf(request.url);
+  if (read.failure === "too-large") {
+    return invalidResponse(request, status, [`(body): larger than ${maxBytes} bytes`]);
+  }
+  if (request.signal?.aborted) {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_ABORTED",
+      operation,
+      status,
+      cause: request.signal.reason,
+      endpoint,
+      detail: "the request was aborted",
+    });
+  }
+  if (read.failure === "timeout") {
+    return new PatClientError({
+      code: "ERR_PAT_CLIENT_TIMEOUT",
+      operation,
+      status,
+      transient: true,
+      endpoint,
+      detail: `${endpoint} answered ${status} but did not send the whole body in time`,
+    });
+  }
+  // Not the stream's error as the cause: it may hold the request (and so its headers).
+  return new PatClientError({
+    code: "ERR_PAT_CLIENT_NETWORK",
+    operation,
+    status,
+    transient: true,
+    endpoint,
+    detail: `${endpoint} answered ${status} but the body was cut off`,
+  });
 }
 
 function invalidResponse(request: HttpRequest, status: number, problems: readonly string[]): PatClientError {
