@@ -22,6 +22,9 @@ describe("refreshAheadAt", () => {
   it("honours the server's refresh_in", () => {
     expect(refreshAheadAt(0, 100_000, 10_000, 95_000, policy(0.5))).toBe(10_000);
   });
+  it("ignores a hint that is no time (NaN in a creator's own set), as a missing one", () => {
+    expect(refreshAheadAt(0, 100_000, Number.NaN, 95_000, policy(0))).toBe(75_000);
+  });
   it("is never later than the end of the usable life", () => {
     expect(refreshAheadAt(0, 100_000, 99_000, 95_000, policy(0))).toBe(95_000);
     expect(refreshAheadAt(0, 100_000, undefined, 50_000, policy(0))).toBe(50_000);

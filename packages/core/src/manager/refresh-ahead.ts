@@ -20,7 +20,7 @@ export interface RefreshAheadPolicy {
  *
  * @param obtainedAt - When the token request was sent.
  * @param expiresAt - The token's expiry.
- * @param refreshAt - The server's `refresh_in` hint as epoch ms, if any.
+ * @param refreshAt - The server's `refresh_in` hint as epoch ms, if any (ignored unless a time: `NaN`).
  * @param usableUntil - `expiresAt - skew`.
  */
 export function refreshAheadAt(
@@ -30,14 +30,16 @@ export function refreshAheadAt(
   usableUntil: number,
   policy: RefreshAheadPolicy,
 ): number {
-  // A ratio of 1 turns refresh-ahead off: no jitter may move the point back into the lifetime.
+  // A ratio of 1 turns refresh-ahead off: no jitter may move the point back into the lifetime. A
+  // hint that is no time (`NaN` from a creator's own set) is ignored like a missing one.
   const at =
-    refreshAt ??
-    (policy.refreshAheadRatio < 1
-      ? obtainedAt +
-        (expiresAt - obtainedAt) *
-          policy.refreshAheadRatio *
-          (1 - policy.refreshAheadJitterRatio * policy.random())
-      : expiresAt);
+    (refreshAt as number) >= 0
+      ? (refreshAt as number)
+      : policy.refreshAheadRatio < 1
+        ? obtainedAt +
+          (expiresAt - obtainedAt) *
+            policy.refreshAheadRatio *
+            (1 - policy.refreshAheadJitterRatio * policy.random())
+        : expiresAt;
   return Math.min(at, usableUntil);
 }

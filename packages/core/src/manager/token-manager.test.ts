@@ -336,6 +336,26 @@ describe("createTokenManager: failures", () => {
     },
   );
 
+  it("refreshes a creator's set whose refreshAt is NaN ahead of expiry, as one without the hint", async () => {
+    const { manager, calls, time } = setup({}, (n) => ({
+      accessToken: `at-${n}`,
+      tokenType: "Bearer",
+      expiresAt: time.now() + HOUR_S * 1000,
+      refreshAt: Number.NaN,
+      raw: {},
+    }));
+    await manager.getToken();
+    await manager.getToken();
+    // Served from the cache (a NaN refresh point sent every call down the slow path)...
+    expect(manager.stats().hits).toBe(1);
+    // ...and refreshed in the background once the refresh-ahead share of its life has passed.
+    await time.advance(HOUR_S * 1000 * 0.8);
+    expect((await manager.getToken()).accessToken).toBe("at-1");
+    await time.settle();
+    expect(calls).toHaveLength(2);
+    expect((await manager.getToken()).accessToken).toBe("at-2");
+  });
+
   it("takes a creator's token set whose fields are getters (a class instance), and caches it", async () => {
     class Issued {
       readonly #expiresAt: number;
