@@ -340,18 +340,28 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
       .sign(await importJWK(otherKey, "EdDSA"));
   }
 
-  it("reports an outage at its first failure, then once per errorReportIntervalMs, and its end once", async () => {
-    // Only Date is faked: jose's cache age and cooldown and the guard's spacing follow it; sockets do not.
+  /** Fakes only Date: jose's cache age and cooldown and the guard's spacing follow it; sockets do not. */
+  function fakeDate(): void {
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
     onTestFinished(() => {
       vi.useRealTimers();
     });
+  }
+
+  /** A guard (see `setup`) whose outage reports and recoveries are recorded. */
+  async function observedSetup() {
     const reports: JwksErrorState[] = [];
     const recoveries: JwksRecoveryState[] = [];
-    const { jwks, check } = await setup({
+    const set = await setup({
       onError: (state) => reports.push(state),
       onRecover: (state) => recoveries.push(state),
     });
+    return { ...set, reports, recoveries };
+  }
+
+  it("reports an outage at its first failure, then once per errorReportIntervalMs, and its end once", async () => {
+    fakeDate();
+    const { jwks, check, reports, recoveries } = await observedSetup();
     jwks.answer("502");
     for (let n = 0; n < 5; n++) expect(await check()).toEqual(unavailable);
     expect(reports.map(({ failures }) => failures)).toEqual([1]); // the first at once, not one per request
@@ -389,18 +399,10 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
   });
 
   it("reports the end of an outage within recoveryProbeIntervalMs while only tokens of cached keys arrive", async () => {
-    // Only Date is faked, as above. Without the probe, jose would fetch again only at its cache's
-    // expiry (10 minutes after the last fetch) and onRecover would wait until then.
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
-    const reports: JwksErrorState[] = [];
-    const recoveries: JwksRecoveryState[] = [];
-    const { jwks, check } = await setup({
-      onError: (state) => reports.push(state),
-      onRecover: (state) => recoveries.push(state),
-    });
+    // Without the probe, jose would fetch again only at its cache's expiry (10 minutes after the last
+    // fetch) and onRecover would wait until then.
+    fakeDate();
+    const { jwks, check, reports, recoveries } = await observedSetup();
     const fetches = countFetches();
     expect(await check()).toEqual({ status: 200 }); // the keys are fetched and cached
     expect(jwks.requests()).toBe(1);
@@ -441,10 +443,7 @@ describe("createPatGuard when the JWKS cannot be fetched", () => {
   });
 
   it("does not make the request that starts a probe wait for it", async () => {
-    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    fakeDate();
     const { jwks, check } = await setup({ onRecover: () => {} });
     expect(await check()).toEqual({ status: 200 });
     vi.advanceTimersByTime(31_000);
