@@ -1,10 +1,10 @@
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { listTokensResponseSchema } from "@tokenkeep/pat-protocol";
 import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { MAX_RESPONSE_BYTES } from "../src/defaults";
 import { PatAdminClient } from "../src/index";
 import { createHttp } from "../src/internal/http";
+import { listenForTest } from "./helpers/listen";
 
 const RECORD = { tokenId: "AAAAAAAAAAAAAAAAAAAAA", owner: "o", isAdmin: false, roles: [], createdAt: 1 };
 
@@ -27,15 +27,7 @@ async function startServer(
     res.on("close", () => open--);
     admin(res);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, open: () => open };
+  return { url: await listenForTest(server), open: () => open };
 }
 
 describe("an answer's body is bounded in time and size", () => {
@@ -174,21 +166,13 @@ describe("an answer's body is bounded in time and size", () => {
       sendBody = () =>
         res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
+    const url = await listenForTest(server);
     let headersIn = false;
     const seeHeaders: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
       headersIn = true;
       return response;
     };
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await using client = new PatAdminClient({
       endpoint: url,
       apiKey: "pat_x",

@@ -1,6 +1,5 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { onTestFinished } from "vitest";
+import { listenForTest } from "./listen";
 
 /** A record as the original server stores it: optional fields absent or explicitly `null`. */
 export type OriginalRecord = Record<string, unknown> & { tokenId: string; revokedAt?: number | null };
@@ -32,13 +31,5 @@ export async function startOriginalLikeServer(records: readonly OriginalRecord[]
     }
     send(404, { error: { message: "Not found" } });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onTestFinished(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  return { url: await listenForTest(server) };
 }
