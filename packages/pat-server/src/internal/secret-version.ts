@@ -1,4 +1,4 @@
-import { toBase64 } from "./bytes";
+import { base64url } from "jose";
 
 const encoder = new TextEncoder();
 
@@ -10,5 +10,5 @@ const encoder = new TextEncoder();
  */
 export async function secretVersion(secretPhc: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(secretPhc)));
-  return toBase64(digest.subarray(0, 12)).replaceAll("+", "-").replaceAll("/", "_");
+  return base64url.encode(digest.subarray(0, 12));
 }
