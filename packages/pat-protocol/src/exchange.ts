@@ -34,6 +34,11 @@ export const patJwtClaimsSchema = z.object({
   iat: z.number(),
   exp: z.number(),
   jti: z.string().optional(),
+  /**
+   * The secret version: which stored secret the token was exchanged with (tokenkeep's pat-server; a
+   * digest that says nothing about the secret). Absent from JWTs of other or older servers.
+   */
+  sv: z.string().optional(),
 });
 /** The claims of a JWT issued by the exchange. */
 export type PatJwtClaims = z.output<typeof patJwtClaimsSchema>;

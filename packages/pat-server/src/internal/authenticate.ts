@@ -60,21 +60,13 @@ export async function authenticateCaller(
   requirement: AccessRequirement,
 ): Promise<PatJwtClaims> {
   const keys = await ctx.keys();
-  let payload: Record<string, unknown> = {};
-  const claims = await authenticate(
-    request,
-    async (jwt) => {
-      payload = await keys.verify(jwt, ctx.nowSeconds());
-      return payload;
-    },
-    requirement,
-  );
+  const claims = await authenticate(request, (jwt) => keys.verify(jwt, ctx.nowSeconds()), requirement);
   if (requirement.admin && ctx.options.recheckAdminTokens) {
     const record = tokenIdSchema.safeParse(claims.sub).success ? await ctx.store.get(claims.sub) : undefined;
     const replaced =
       record !== undefined &&
-      payload.sv !== undefined &&
-      payload.sv !== (await secretVersion(record.secretPhc));
+      claims.sv !== undefined &&
+      claims.sv !== (await secretVersion(record.secretPhc));
     if (!record || !isActive(record, ctx.nowSeconds()) || replaced) {
       throw new HttpError(401, "Invalid JWT", { code: "ERR_TOKEN_INACTIVE" });
     }
