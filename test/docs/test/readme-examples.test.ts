@@ -125,6 +125,19 @@ describe("README examples type-check against the built packages", () => {
     }, 60_000);
   }
 
+  // Its one ```typescript example, an Astro Action, needs `astro:actions` and the types the integration
+  // injects into an Astro project, so it is not type-checked above: it is the fixture file that the
+  // package's tests build and sign in through, word for word (the fixture's own comment lines aside).
+  it("packages/astro/README.md: the Action example is the fixture site's", () => {
+    const readme = readFileSync(`${repo}/packages/astro/README.md`, "utf8");
+    const examples = [...readme.matchAll(/```typescript\n([\s\S]*?)```/g)].map((match) => match[1]);
+    const fixture = readFileSync(`${repo}/packages/astro/test/fixtures/site/src/actions/index.ts`, "utf8")
+      .split("\n")
+      .filter((line) => !line.startsWith("//"))
+      .join("\n");
+    expect(examples).toEqual([fixture]);
+  });
+
   it("catches a wrong import (the check itself works)", () => {
     const broken: Readme = { path: "test/docs/test/fixtures/broken.md", minimum: 1, context: "" };
     const { problems } = typeCheck(broken);
