@@ -138,6 +138,41 @@ describe("README examples type-check against the built packages", () => {
     expect(examples).toEqual([fixture]);
   });
 
+  // A reader copies an example after the README's install line: every package an example imports must
+  // be one the README tells them to install (`npm install ...` or `astro add ...`, anywhere in it), or
+  // the host the example is written for, which they already have.
+  const HOSTS: Record<string, string> = {
+    astro: "pat-server's route for an Astro site",
+    ky: "core's hooks for an application that sends through ky",
+    vitest: "core's store contract, run with your test runner",
+  };
+  for (const readme of READMES) {
+    it(`${readme.path}: its install lines cover what its examples import`, () => {
+      const text = readFileSync(`${repo}/${readme.path}`, "utf8");
+      const installed = new Set(
+        [...text.matchAll(/(?:npm install|astro add) ([^\n`#]+)/g)].flatMap((match) =>
+          match[1]!.split(/\s+/).map((word) => word.replace(/(?<=.)@[^@/]*$/, "")),
+        ),
+      );
+      const imported = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].flatMap((match) =>
+        match[1]!
+          .split("\n")
+          .filter((line) => !line.trimStart().startsWith("//"))
+          .flatMap((line) => [...line.matchAll(/from "([^".][^"]*)"/g)].map((found) => found[1]!)),
+      );
+      const missing = imported
+        .filter((specifier) => !specifier.startsWith("node:"))
+        .map((specifier) =>
+          specifier
+            .split("/")
+            .slice(0, specifier.startsWith("@") ? 2 : 1)
+            .join("/"),
+        )
+        .filter((name) => !installed.has(name) && !(name in HOSTS));
+      expect([...new Set(missing)]).toEqual([]);
+    });
+  }
+
   it("catches a wrong import (the check itself works)", () => {
     const broken: Readme = { path: "test/docs/test/fixtures/broken.md", minimum: 1, context: "" };
     const { problems } = typeCheck(broken);
