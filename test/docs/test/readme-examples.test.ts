@@ -1,5 +1,5 @@
 /**
- * Every ```ts example of every README under packages/ and examples/ is type-checked against the built packages, imported the
+ * Every ```ts and ```js example of every README under packages/ and examples/ is type-checked against the built packages, imported the
  * way a user imports them (`@tokenkeep/core/http`, ...), so a renamed export or option breaks this
  * test instead of a reader's build.
  *
@@ -73,18 +73,22 @@ const READMES: readonly Readme[] = ["packages", "examples"]
 
 function typeCheck(readme: Readme): { checked: number; skipped: number; problems: string[] } {
   const text = readFileSync(`${repo}/${readme.path}`, "utf8");
-  const examples = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  // ```js examples too (an `astro.config.mjs`), checked as JavaScript with the same types.
+  const examples = [...text.matchAll(/```(ts|js)\n([\s\S]*?)```/g)].map((match) => ({
+    extension: match[1] === "js" ? "mjs" : "ts",
+    code: match[2]!,
+  }));
   expect(examples.length, `${readme.path}: examples found`).toBeGreaterThanOrEqual(readme.minimum);
-  const kept = examples.filter((example) => !readme.skip || !example.includes(readme.skip.contains));
+  const kept = examples.filter(({ code }) => !readme.skip || !code.includes(readme.skip.contains));
 
   // Inside this package, so its node_modules resolve; a folder per run, never shared.
   mkdirSync(`${here}/.tmp`, { recursive: true });
   const folder = mkdtempSync(`${here}/.tmp/readme-`);
   try {
     writeFileSync(`${folder}/context.d.ts`, readme.context);
-    const files = kept.map((example, index) => {
-      const file = `${folder}/example-${index + 1}.ts`;
-      writeFileSync(file, `${example}\nexport {};\n`);
+    const files = kept.map(({ extension, code }, index) => {
+      const file = `${folder}/example-${index + 1}.${extension}`;
+      writeFileSync(file, `${code}\nexport {};\n`);
       return file;
     });
     const program = ts.createProgram([`${folder}/context.d.ts`, ...files], {
@@ -95,6 +99,8 @@ function typeCheck(readme: Readme): { checked: number; skipped: number; problems
       types: ["node"],
       typeRoots: [`${here}/node_modules/@types`],
       strict: true,
+      allowJs: true,
+      checkJs: true,
       noEmit: true,
       skipLibCheck: true,
     });
