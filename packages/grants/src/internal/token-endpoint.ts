@@ -1,7 +1,7 @@
 import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
-import { applyClientAuthentication } from "../client-authentication.js";
+import { addCredentials } from "../client-authentication.js";
 import { lookUpMetadata } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
@@ -97,7 +97,7 @@ async function post<T>(
   const all: RequestParams = { ...options.extraParams };
   for (const [name, value] of Object.entries(params)) if (value !== undefined) all[name] = value;
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-  await applyClientAuthentication(options, all, headers, {
+  await addCredentials(options, all, headers, {
     endpoint: url,
     issuer: options.issuer,
     now: options.now,
