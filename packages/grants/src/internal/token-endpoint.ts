@@ -25,11 +25,11 @@ export async function resolveEndpoint(
   const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
   const url = typeof alias === "string" ? alias : metadata[kind];
   // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
-  const problem =
-    url === undefined
-      ? `names no ${kind}`
-      : !isSecureEnough(url, options.allowInsecureRequests) &&
-        `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
+  // An empty one names nothing: no request is built for it, no client assertion signed for it.
+  const problem = !url
+    ? `names no ${kind}`
+    : !isSecureEnough(url, options.allowInsecureRequests) &&
+      `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
   // Not transient (the error's default): asking again gets the same metadata.
   if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`);
   return url as string;
