@@ -196,7 +196,7 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
     `${origin}${path}/.well-known/openid-configuration`,
     `${origin}/.well-known/oauth-authorization-server${path}`,
   ]) {
-    const request = { method: "GET", headers: { accept: "application/json" } } as const;
+    const request = { method: "GET", headers: { accept: "application/json" }, redirect: "follow" } as const;
     const metadata = await exchange(url, "discovery request", request, options, undefined, (response) =>
       readMetadata(response, issuer),
     );

@@ -112,7 +112,8 @@ async function post<T>(
       ([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1),
     ),
   ].filter((value): value is string => typeof value === "string" && value !== "");
-  return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
+  const request = { method: "POST", headers, body, redirect: "manual" } as const;
+  return exchange(url, what, request, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);
     }),
