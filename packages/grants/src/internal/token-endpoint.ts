@@ -102,8 +102,7 @@ async function post<T>(
     issuer: options.issuer,
     now: options.now,
   });
-  const { body, contentType } = encodeBody(all, options.bodyEncoding);
-  headers["content-type"] = contentType;
+  const body = encodeBody(all, options.bodyEncoding, headers);
   // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
