@@ -140,7 +140,7 @@ interface ReadMetadata {
  */
 async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
   const { status } = response;
-  if (status < 200 || status > 299) {
+  if (!response.ok) {
     await response.body?.cancel().catch(() => {});
     if (status === 404) return undefined;
     throw new InvalidResponseError(`answered ${status}`, {
