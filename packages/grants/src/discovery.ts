@@ -7,6 +7,7 @@ import {
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { abortedError, exchange } from "./internal/exchange.js";
+import { isStrings } from "./internal/params.js";
 import {
   CREDENTIALS_IN_URL_MESSAGE,
   hasCredentials,
@@ -118,7 +119,7 @@ function invalidMetadataField(body: Readonly<Record<string, unknown>>): string |
     const value = body[field];
     if (value === undefined) return field === "issuer";
     return field.endsWith("_supported")
-      ? !(Array.isArray(value) && value.every((item) => typeof item === "string"))
+      ? !(Array.isArray(value) && isStrings(value))
       : typeof value !== "string";
   });
 }
