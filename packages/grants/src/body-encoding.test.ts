@@ -10,14 +10,16 @@ describe("body encoding", () => {
   };
 
   it("encodes a form, repeating array keys and dropping undefined", () => {
-    const { body, contentType } = encodeBody(params, "form");
-    expect(contentType).toMatch(/^application\/x-www-form-urlencoded/);
+    const headers: Record<string, string> = {};
+    const body = encodeBody(params, "form", headers);
+    expect(headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
     expect(body).toBe("grant_type=client_credentials&scope=a+b&resource=r1&resource=r2");
   });
 
   it("encodes JSON, keeping arrays", () => {
-    const { body, contentType } = encodeBody(params, "json");
-    expect(contentType).toBe("application/json");
+    const headers: Record<string, string> = {};
+    const body = encodeBody(params, "json", headers);
+    expect(headers["content-type"]).toBe("application/json");
     expect(JSON.parse(body)).toEqual({
       grant_type: "client_credentials",
       scope: "a b",

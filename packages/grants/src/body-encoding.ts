@@ -10,19 +10,22 @@ export type BodyEncoding = "form" | "json";
 /** Request parameters by name; `undefined` values are left out, arrays are repeated or kept. */
 export type RequestParams = Record<string, string | readonly string[] | undefined>;
 
-/** An encoded request body and its media type. */
-export interface EncodedBody {
-  readonly body: string;
-  readonly contentType: string;
-}
-
-/** Encodes `params` as a form or a JSON object, dropping `undefined` values. */
-export function encodeBody(params: RequestParams, encoding: BodyEncoding): EncodedBody {
+/**
+ * Encodes `params` as a form or a JSON object, dropping `undefined` values, and sets the matching
+ * `content-type` in `headers`. Returns the body.
+ */
+export function encodeBody(
+  params: RequestParams,
+  encoding: BodyEncoding,
+  headers: Record<string, string>,
+): string {
+  const json = encoding === "json";
+  headers["content-type"] = json ? "application/json" : "application/x-www-form-urlencoded;charset=UTF-8";
   // JSON.stringify leaves out `undefined` members by itself.
-  if (encoding === "json") return { body: JSON.stringify(params), contentType: "application/json" };
+  if (json) return JSON.stringify(params);
   const form = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     for (const item of [value ?? []].flat()) form.append(key, item);
   }
-  return { body: form.toString(), contentType: "application/x-www-form-urlencoded;charset=UTF-8" };
+  return form.toString();
 }

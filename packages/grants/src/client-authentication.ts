@@ -101,16 +101,32 @@ export function applyClientAuthentication(
   headers: Record<string, string>,
   request?: Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now">,
 ): Promise<void> | undefined {
+  const method = credentials.clientAuthentication;
+  // No guessed endpoint: an assertion whose `aud` is "" would be refused by the server, or worse.
+  return typeof method === "object" && !request?.endpoint
+    ? Promise.reject(
+        invalidOptions("applyClientAuthentication", [`request.endpoint: required with ${method.method}`]),
+      )
+    : addCredentials(credentials, params, headers, request as AuthenticatedRequest);
+}
+
+/** What {@link addCredentials} passes on to an authenticator. */
+type AuthenticatedRequest = Pick<ClientAuthenticationRequest, "endpoint" | "issuer" | "now">;
+
+/**
+ * {@link applyClientAuthentication} without its check of `request`, for the requests this package
+ * sends, which always name their endpoint (internal: the shared-secret bundle does not carry the
+ * check and its message).
+ */
+export function addCredentials(
+  credentials: ClientCredentials,
+  params: RequestParams,
+  headers: Record<string, string>,
+  request: AuthenticatedRequest,
+): Promise<void> | undefined {
   const { clientId, clientSecret, clientAuthentication } = credentials;
   if (typeof clientAuthentication === "object") {
-    // No guessed endpoint: an assertion whose `aud` is "" would be refused by the server, or worse.
-    return request?.endpoint
-      ? clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers })
-      : Promise.reject(
-          invalidOptions("applyClientAuthentication", [
-            `request.endpoint: required with ${clientAuthentication.method}`,
-          ]),
-        );
+    return clientAuthentication.authenticate({ ...request, clientId: clientId ?? "", params, headers });
   }
   if (clientAuthentication === "client_secret_basic") {
     headers.authorization = basicAuthorization(clientId ?? "", clientSecret ?? "");

@@ -7,6 +7,7 @@ import {
 } from "./defaults.js";
 import type { KyLike } from "./grant-options.js";
 import { abortedError, exchange } from "./internal/exchange.js";
+import { isStrings } from "./internal/params.js";
 import {
   CREDENTIALS_IN_URL_MESSAGE,
   hasCredentials,
@@ -118,7 +119,7 @@ function invalidMetadataField(body: Readonly<Record<string, unknown>>): string |
     const value = body[field];
     if (value === undefined) return field === "issuer";
     return field.endsWith("_supported")
-      ? !(Array.isArray(value) && value.every((item) => typeof item === "string"))
+      ? !(Array.isArray(value) && isStrings(value))
       : typeof value !== "string";
   });
 }
@@ -140,7 +141,7 @@ interface ReadMetadata {
  */
 async function readMetadata(response: Response, issuer: string): Promise<ReadMetadata | undefined> {
   const { status } = response;
-  if (status < 200 || status > 299) {
+  if (!response.ok) {
     await response.body?.cancel().catch(() => {});
     if (status === 404) return undefined;
     throw new InvalidResponseError(`answered ${status}`, {
@@ -196,7 +197,7 @@ async function fetchMetadata(issuer: string, options: LookUpOptions): Promise<Re
     `${origin}${path}/.well-known/openid-configuration`,
     `${origin}/.well-known/oauth-authorization-server${path}`,
   ]) {
-    const request = { method: "GET", headers: { accept: "application/json" } } as const;
+    const request = { method: "GET", headers: { accept: "application/json" }, redirect: "follow" } as const;
     const metadata = await exchange(url, "discovery request", request, options, undefined, (response) =>
       readMetadata(response, issuer),
     );

@@ -128,6 +128,26 @@ describe("discovery", () => {
     expect(String(error)).toMatch(/names no revocation_endpoint/);
   });
 
+  it("takes an empty token_endpoint for none: no authenticator is asked to sign for it", async () => {
+    // An assertion's `aud` is the endpoint: one signed for "" is never made, whatever the method.
+    const server = await metadataServer((issuer) => ({ status: 200, body: { issuer, token_endpoint: "" } }));
+    const audiences: string[] = [];
+    const error = await clientCredentialsGrant({
+      issuer: server.url,
+      clientId: "a",
+      clientAuthentication: {
+        method: "private_key_jwt",
+        authenticate: async ({ endpoint }) => {
+          audiences.push(endpoint);
+        },
+      },
+    })().catch((reason: unknown) => reason);
+    expect(audiences).toEqual([]);
+    expect(isInvalidResponseError(error)).toBe(true);
+    expect(error).toMatchObject({ transient: false });
+    expect(String(error)).toMatch(/names no token_endpoint/);
+  });
+
   it("uses no metadata an https issuer's redirect brought from an http URL on another host", async () => {
     // What fetch returns after following https://auth.example -> http://auth.example (no request
     // leaves this machine: the redirect's outcome is handed over as fetch reports it).

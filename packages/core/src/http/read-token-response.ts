@@ -43,7 +43,7 @@ export async function readTokenResponse(
 ): Promise<TokenSet> {
   const { status } = response;
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), (options.now ?? Date.now)());
-  const ok = status >= 200 && status < 300;
+  const ok = response.ok;
   const contentType = response.headers.get("content-type");
   const invalid = (what: string) =>
     new InvalidResponseError(`authorization server answered ${status} with ${what}`, {

@@ -18,12 +18,18 @@ export interface Transport {
   readonly timeoutMs: number;
 }
 
-/** One HTTP request to an authorization server: what `fetch` gets besides the signal and redirect mode. */
-export interface ExchangeRequest {
-  readonly method: "GET" | "POST";
+/**
+ * One HTTP request to an authorization server: what `fetch` gets besides the signal. Credentials
+ * travel in POST bodies, so a POST's redirect is reported, never followed with them elsewhere: the
+ * type allows no other mode.
+ */
+export type ExchangeRequest = {
   readonly headers: Record<string, string>;
   readonly body?: string | undefined;
-}
+} & (
+  | { readonly method: "POST"; readonly redirect: "manual" }
+  | { readonly method: "GET"; readonly redirect: "follow" }
+);
 
 /** The error of a request (or discovery) its caller aborted: "token request was aborted". */
 export const abortedError = (what: string, signal: AbortSignal | undefined): AbortError =>
@@ -54,12 +60,7 @@ export async function exchange<T>(
 ): Promise<T> {
   if (signal?.aborted) throw abortedError(what, signal);
   const timeout = AbortSignal.timeout(transport.timeoutMs);
-  const init = {
-    ...request,
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    // Credentials travel in POST bodies: a redirect is reported, never followed with them elsewhere.
-    redirect: request.method === "POST" ? "manual" : "follow",
-  } as const;
+  const init = { ...request, signal: signal ? AbortSignal.any([signal, timeout]) : timeout };
   try {
     try {
       // What `fetch` would refuse to build (credentials in a URL the metadata named, a header value

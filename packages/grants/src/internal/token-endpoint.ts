@@ -1,7 +1,7 @@
 import { InvalidResponseError, isOAuthError, OAuthError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
 import { encodeBody, type RequestParams } from "../body-encoding.js";
-import { applyClientAuthentication } from "../client-authentication.js";
+import { addCredentials } from "../client-authentication.js";
 import { lookUpMetadata } from "../discovery.js";
 import type { ResolvedGrantOptions } from "../grant-options.js";
 import { exchange } from "./exchange.js";
@@ -25,11 +25,11 @@ export async function resolveEndpoint(
   const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
   const url = typeof alias === "string" ? alias : metadata[kind];
   // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
-  const problem =
-    url === undefined
-      ? `names no ${kind}`
-      : !isSecureEnough(url, options.allowInsecureRequests) &&
-        `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
+  // An empty one names nothing: no request is built for it, no client assertion signed for it.
+  const problem = !url
+    ? `names no ${kind}`
+    : !isSecureEnough(url, options.allowInsecureRequests) &&
+      `names an http ${kind}: not sent, ${INSECURE_URL_MESSAGE}`;
   // Not transient (the error's default): asking again gets the same metadata.
   if (problem) throw new InvalidResponseError(`the metadata of ${issuer} ${problem}`);
   return url as string;
@@ -97,13 +97,12 @@ async function post<T>(
   const all: RequestParams = { ...options.extraParams };
   for (const [name, value] of Object.entries(params)) if (value !== undefined) all[name] = value;
   const headers: Record<string, string> = { accept: "application/json", ...options.headers };
-  await applyClientAuthentication(options, all, headers, {
+  await addCredentials(options, all, headers, {
     endpoint: url,
     issuer: options.issuer,
     now: options.now,
   });
-  const { body, contentType } = encodeBody(all, options.bodyEncoding);
-  headers["content-type"] = contentType;
+  const body = encodeBody(all, options.bodyEncoding, headers);
   // The credentials of an Authorization header too: a server may echo the Base64 of `id:secret`.
   const secrets = [
     options.clientSecret,
@@ -112,7 +111,8 @@ async function post<T>(
       ([name, value]) => /^authorization$/i.test(name) && value?.split(" ").at(-1),
     ),
   ].filter((value): value is string => typeof value === "string" && value !== "");
-  return exchange(url, what, { method: "POST", headers, body }, options, signal, (response) =>
+  const request = { method: "POST", headers, body, redirect: "manual" } as const;
+  return exchange(url, what, request, options, signal, (response) =>
     read(response).catch((error: unknown) => {
       throw withoutEchoedSecrets(error, secrets);
     }),
