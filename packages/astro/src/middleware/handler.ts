@@ -441,12 +441,19 @@ export function createTokenkeepMiddleware(
     if (session.refreshToken === undefined) {
       return { session: now() < session.expiresAt ? session : undefined };
     }
-    const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
+    const outcome = await getRotation().rotate(
+      sessionToTokenSet(session),
+      config.rotationTimeoutMs,
+      afterRejection,
+    );
     switch (outcome.kind) {
       case "rotated": {
-        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later).
+        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later), and
+        // so is its mark: a pair a renewal after a 401 produced keeps it in every request that picks
+        // it up (a request renewing after its own 401 marks the pair it gets either way).
         const received = tokenSetToSession(outcome.set, outcome.issuedAt, session);
-        const next = afterRejection ? { ...received, replacedRejected: true } : received;
+        const next =
+          afterRejection || outcome.replacedRejected ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
         } catch (error) {
