@@ -855,6 +855,50 @@ describe("middleware: storage in Astro's session", () => {
     expect((await runWithSession(short, failing)).response.headers.get("retry-after")).toBe("0");
   });
 
+  it("a rotated session not stored before the successor window closed: no 503 (a retry would be late), signed out as that retry is, stored session untouched, logout revokes the new pair", async () => {
+    const revoked: string[] = [];
+    const { upstream, redeemed } = makeUpstream();
+    const withSignOut: Upstream = {
+      ...upstream,
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(withSignOut, { storage: "session" }); // successorTtlMs 30 s
+    const old = await sealed(session(1, 5_000));
+    // A write that fails only after the window (30 s from the rotation's answer) has passed.
+    const slowFailing = (initial: Record<string, unknown>) => ({
+      ...astroSession(initial),
+      set: () => {
+        clock.now += 30_001;
+        throw new Error("session storage: sealing failed");
+      },
+    });
+    const store = slowFailing({ tokenkeep: old });
+    const failed = await runWithSession(middleware, store);
+    expect(failed.response.status).toBe(200);
+    expect(failed.response.headers.get("retry-after")).toBeNull();
+    expect(failed.seen.token).toBeUndefined(); // signed out, as the retry would be
+    expect(store.data.get("tokenkeep")).toBe(old); // untouched
+    expect(events.map((event) => [event.type, event.permanent])).toEqual([["refresh-failure", true]]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, refreshFailures: 1 });
+    // The retry is indeed a late request: signed out, nothing redeemed again.
+    const retried = await runWithSession(middleware, astroSession({ tokenkeep: old }));
+    expect(retried.seen.token).toBeUndefined();
+    expect(redeemed).toEqual(["rt-1"]);
+
+    // A page signing out in such a request revokes the new pair, which nobody may hold.
+    clock.now = START;
+    const other = create(withSignOut, { storage: "session" }).middleware;
+    const context = makeContext("http://app.test/") as APIContext;
+    Object.defineProperty(context, "session", { value: slowFailing({ tokenkeep: old }) });
+    let result: SignOutResult | undefined;
+    await other(context, async () => {
+      result = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout();
+      return new Response("page");
+    });
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-2"]);
+  });
+
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
     const { upstream, redeemed } = makeUpstream();
     const { middleware } = create(upstream, { storage: "session" });

@@ -246,7 +246,8 @@ interface Rotated {
   /**
    * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
    * an unavailable upstream or store, once the access token expired), or whose grant lives on in a
-   * newer pair (a late request): the session `logout()` revokes.
+   * newer pair (a late request), or a rotated pair that could not be stored once its successor
+   * window had closed: the session `logout()` revokes.
    */
   readonly unrevoked?: Session | undefined;
   /**
@@ -265,7 +266,8 @@ interface Rotated {
  * `Retry-After` is derived from that window, which ends `successorTtlMs` after the rotation was
  * answered (`windowLeftMs`, counted from the session's `issuedAt`: the coordinator opens the window
  * after that, so this is its earliest end). A retry after it is a late request, signed out for good,
- * so the value never points past it. Within it, the sooner the better: what fails here is the
+ * so the value never points past it, and once the window has closed no 503 is answered at all (the
+ * request is signed out as its retry would be: see `rotateNow`). Within it, the sooner the better: what fails here is the
  * sealing (Astro's `session.set` does not call the driver), whose recovery no wait makes likelier,
  * and each retry is cheap (a successor hit redeems nothing): 1 s, so a client honouring it gets many
  * tries, and 0 once less than that second plus a round trip is left.
@@ -428,6 +430,14 @@ export function createTokenkeepMiddleware(
   };
 
   /**
+   * What is left of the successor window of a rotated `session`, in ms: it ends `successorTtlMs`
+   * after the rotation was answered (`issuedAt`; the coordinator opens the window after that, so this
+   * is its earliest end). Within it a request still holding the old pair is answered this one.
+   */
+  const successorWindowLeft = (session: Session): number =>
+    (session.issuedAt ?? now()) + config.successorTtlMs - now();
+
+  /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
    * what each failure means is `rotation.ts`'s table. `afterRejection`: the API answered 401 to
    * `session`'s access token, so the new session is marked as its replacement (see `renew`).
@@ -462,6 +472,15 @@ export function createTokenkeepMiddleware(
             // It serves this request if it can, and stays the old token's successor, so the next
             // request, still holding the old pair, gets it and stores it again.
             counters.refreshFailures++;
+            if (!afterRejection && successorWindowLeft(next) <= 0) {
+              // Too late for that: the successor window has closed (the pair was picked up at its
+              // very end, or the write took that long), so a retry would be a late request, signed
+              // out. This request is handled as that retry would be: signed out, cookies untouched
+              // (another request may have stored the pair), nothing redeemed again; a sign-out
+              // revokes the new pair, which nobody may hold.
+              emit("refresh-failure", path, { permanent: true, error });
+              return { session: undefined, unrevoked: next };
+            }
             emit("refresh-failure", path, { permanent: false, error });
             return { session: next, unstored: true };
           }
@@ -738,7 +757,7 @@ export function createTokenkeepMiddleware(
       ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
       // Rendering the page would hide that the session was not stored; a retry gets the same pair.
       if (unstored === true && session !== undefined) {
-        return sessionUnavailable((session.issuedAt ?? now()) + config.successorTtlMs - now());
+        return sessionUnavailable(successorWindowLeft(session));
       }
     }
 
