@@ -8,7 +8,7 @@ import {
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { sequence } from "astro/middleware";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
@@ -1542,6 +1542,65 @@ describe("middleware: the upstream is checked when the middleware is created", (
     const printed = inspect(events, { depth: 10 });
     expect(printed).toContain("refused: username=u&password=[redacted]&grant_type=password");
     expectNoSecretIn(printed, ["wrong-password"], "the sign-in-failure events, inspected");
+  });
+
+  it("login() with an upstream of functions: its signIn gets a signal, and one ignoring it is waited for 30 s at most (unavailable, a TimeoutError); tokens it returns later are revoked", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => void vi.useRealTimers());
+    const signals: (AbortSignal | undefined)[] = [];
+    let finish: ((set: TokenSet) => void) | undefined;
+    const revoked: string[] = [];
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      // Ignores its signal: answers only when the test says so.
+      signIn: (_credentials, { signal }) => {
+        signals.push(signal);
+        return new Promise<TokenSet>((resolve) => {
+          finish = resolve;
+        });
+      },
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(upstream);
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    let settled = false;
+    const request = middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep
+        .login({ username: "alice", password: "correct horse" })
+        .catch((error: unknown) => {
+          failure = error;
+        })
+        .finally(() => {
+          settled = true;
+        });
+      return new Response("page");
+    });
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(settled).toBe(false);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await request;
+    expect(signals[0]?.aborted).toBe(true);
+    expect(isSignInError(failure) && failure.code).toBe("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE");
+    expect((failure as { cause: { name: string; timeoutMs: number } }).cause).toMatchObject({
+      name: "TimeoutError",
+      timeoutMs: 30_000,
+    });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+    expect(setCookies(context)).toEqual([]);
+    // The function answers after all: nobody holds those tokens, so they are revoked.
+    vi.useRealTimers();
+    finish?.({
+      accessToken: "at-late",
+      tokenType: "Bearer",
+      expiresAt: clock.now + 300_000,
+      refreshToken: "rt-late",
+      raw: {},
+    });
+    await vi.waitFor(() => expect(revoked).toEqual(["rt-late"]));
   });
 
   it("a custom upstream's error that quotes the credentials reaches neither the event nor the error", async () => {

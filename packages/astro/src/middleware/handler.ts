@@ -20,7 +20,7 @@
  * unreadable); an anonymous page and a session that needs no rotation get none.
  */
 
-import { isOAuthError } from "@tokenkeep/core";
+import { isOAuthError, TimeoutError, type TokenSet } from "@tokenkeep/core";
 import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
@@ -35,6 +35,7 @@ import {
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
 import {
   DEFAULT_SECRET_ENV,
+  DEFAULT_SIGN_IN_TIMEOUT_MS,
   SESSION_RETRY_ROUND_TRIP_MS,
   SESSION_UNAVAILABLE_RETRY_S,
   UNSEAL_CACHE_ENTRIES,
@@ -429,6 +430,43 @@ export function createTokenkeepMiddleware(
     }
   };
 
+  // An upstream of functions (neither `oauth` nor `endpoints`): its signIn has no bound of its own.
+  const customUpstream = (upstream as unknown) === config.upstream;
+
+  /**
+   * The upstream's `signIn`. An upstream of functions gets a `signal` that aborts after
+   * `DEFAULT_SIGN_IN_TIMEOUT_MS` (the built-in upstreams' own bound, which they keep), and is not
+   * waited for past it even when it ignores the signal: the sign-in then fails as unavailable (a
+   * `TimeoutError`), and a set it still returns later is revoked, best effort, since nobody holds it.
+   */
+  const signIn = async (credentials: Readonly<Record<string, string>>): Promise<TokenSet> => {
+    if (!customUpstream) return upstream.signIn(credentials, {});
+    const timeoutMs = DEFAULT_SIGN_IN_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new TimeoutError(`the upstream's signIn took longer than ${timeoutMs} ms`, { timeoutMs }),
+        ),
+      timeoutMs,
+    );
+    let work: Promise<TokenSet> | undefined;
+    try {
+      work = upstream.signIn(credentials, { signal: controller.signal });
+      return await within(work, controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        work?.then(
+          (late) => revokeUnstored(tokenSetToSession(late, now())),
+          () => {},
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   /**
    * What is left of the successor window of a rotated `session`, in ms: it ends `successorTtlMs`
    * after the rotation was answered (`issuedAt`; the coordinator opens the window after that, so this
@@ -631,7 +669,7 @@ export function createTokenkeepMiddleware(
       if (this.responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
       let next: Session;
       try {
-        next = tokenSetToSession(await upstream.signIn(credentials, {}), now());
+        next = tokenSetToSession(await signIn(credentials), now());
       } catch (error) {
         const rejected = isOAuthError(error) && !error.transient;
         throw this.signInFailed(
