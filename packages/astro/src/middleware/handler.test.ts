@@ -16,7 +16,13 @@ import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
 import type { SignOutResult, TokenkeepLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
-import { getAccessToken, isSessionTooLarge, isSignInError, SessionTooLargeError } from "../server/index.js";
+import {
+  getAccessToken,
+  isSessionTooLarge,
+  isSignInError,
+  isSignOutError,
+  SessionTooLargeError,
+} from "../server/index.js";
 import { SESSION_PAYLOAD_KEY, type Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
 import {
@@ -456,6 +462,35 @@ describe("middleware: rotation failures", () => {
       return new Response("page");
     });
     expect((failure as { code?: string }).code).toBe("ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE");
+  });
+
+  it("logout() after the response started is refused (the cookies could no longer be cleared): nothing revoked, the session kept", async () => {
+    const revoked: string[] = [];
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 300_000));
+    // A component rendering while the page streams: after the middleware returned.
+    const { locals, context } = await run(middleware, "http://app.test/", { cookies });
+    const error = await locals!.logout().catch((caught: unknown) => caught);
+    expect(isSignOutError(error) && [error.name, error.code, error.transient]).toEqual([
+      "SignOutError",
+      "ERR_TOKENKEEP_SIGN_OUT_TOO_LATE",
+      false,
+    ]);
+    expect(revoked).toEqual([]);
+    expect(locals!.signedIn).toBe(true);
+    expect(setCookies(context)).toEqual([]);
+    expect(events).toEqual([]);
+    // Before the response starts it signs out as usual.
+    const early = makeContext("http://app.test/", { cookies }) as APIContext;
+    await middleware(early, async () => {
+      await (early.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout();
+      return new Response("page");
+    });
+    expect(revoked).toEqual(["rt-1"]);
   });
 
   it("logout() after a redemption in doubt for good (the upstream cannot be asked) revokes the token it holds, which nobody will redeem", async () => {

@@ -62,7 +62,13 @@ import {
   type SessionStorage,
   type StoredSession,
 } from "../session-storage.js";
-import { credentialSecrets, redactedCause, SignInError, type SignInErrorCode } from "../sign-in-error.js";
+import {
+  credentialSecrets,
+  redactedCause,
+  SignInError,
+  type SignInErrorCode,
+  SignOutError,
+} from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -704,6 +710,8 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
+      // Astro would drop the cookie deletion silently: refused before anything is done (as login()).
+      if (this.responseStarted) throw new SignOutError("ERR_TOKENKEEP_SIGN_OUT_TOO_LATE");
       // Signed out by a rotation that failed for now, or late, the request still ends what it holds.
       const ending = this.state ?? this.unrevoked;
       this.unrevoked = undefined;
