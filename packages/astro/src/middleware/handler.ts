@@ -274,10 +274,10 @@ interface Rotated {
  * answered (`windowLeftMs`, counted from the session's `issuedAt`: the coordinator opens the window
  * after that, so this is its earliest end). A retry after it is a late request, signed out for good,
  * so the value never points past it, and once the window has closed no 503 is answered at all (the
- * request is signed out as its retry would be: see `rotateNow`). Within it, the sooner the better: what fails here is the
- * sealing (Astro's `session.set` does not call the driver), whose recovery no wait makes likelier,
- * and each retry is cheap (a successor hit redeems nothing): 1 s, so a client honouring it gets many
- * tries, and 0 once less than that second plus a round trip is left.
+ * request is signed out as its retry would be: see `rotateNow`). Within it, the sooner the better:
+ * what fails here is the sealing (Astro's `session.set` does not call the driver), whose recovery no
+ * wait makes likelier, and each retry is cheap (a successor hit redeems nothing): 1 s, so a client
+ * honouring it gets many tries, and 0 once less than that second plus a round trip is left.
  */
 function sessionUnavailable(windowLeftMs: number): Response {
   const retryAfterS =
