@@ -50,6 +50,12 @@ export const DEFAULT_CONTENT_TYPE = "application/json";
 export const DEFAULT_REFRESH_REQUEST_FIELD = "refreshToken";
 /** Each custom-endpoint request may take this long. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 30_000;
+/**
+ * How long `login()` waits for an upstream of functions' `signIn`, whose `signal` aborts then: the
+ * built-in upstreams' own per-request bound (custom endpoints' `timeoutMs`, `@tokenkeep/grants`'
+ * `timeoutMs` for OAuth), which they keep.
+ */
+export const DEFAULT_SIGN_IN_TIMEOUT_MS = DEFAULT_UPSTREAM_TIMEOUT_MS;
 /** Unsealed cookie values remembered per process (a session's next request skips the decryption). */
 export const UNSEAL_CACHE_ENTRIES = 1000;
 /** The API client's per-attempt timeout. */

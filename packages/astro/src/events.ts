@@ -16,7 +16,9 @@ export type TokenkeepEventType =
   /**
    * A rotation failed; `permanent` tells whether the session ended (cookies cleared). A rotation
    * whose new session is over `cookie.maxBytes` is permanent, its `error` coded
-   * `ERR_TOKENKEEP_SESSION_TOO_LARGE` (the new tokens were revoked, never written).
+   * `ERR_TOKENKEEP_SESSION_TOO_LARGE` (the new tokens were revoked, never written). So is one whose
+   * new session could not be stored before its successor window closed (cookies untouched, as for a
+   * late request: `error` is the storage's).
    */
   | "refresh-failure"
   /** Route protection turned a request away. */
@@ -38,7 +40,7 @@ export interface TokenkeepEvent {
   readonly at: number;
   /** The request's path (no query string: it may carry secrets). */
   readonly path: string;
-  /** For `refresh-failure`: whether the upstream rejected the refresh token for good. */
+  /** For `refresh-failure`: whether the session ended for good (see `refresh-failure`). */
   readonly permanent?: boolean;
   /** For `signed-out`: whether the upstream revoked the session. */
   readonly revoked?: boolean;

@@ -105,6 +105,48 @@ describe("integration", () => {
     expect(code({})).toContain("export const routes = [];");
   });
 
+  it("listed twice, with options on either one: both serve the combined options (routes checked), the routes injected once; different options are refused", () => {
+    const root = project("src/tokenkeep.config.ts");
+    /** Astro's setup of `integrations`: each object re-created (name and hooks only), in order. */
+    const setupAll = (...integrations: ReturnType<typeof tokenkeep>[]) => {
+      const listed = integrations.map(({ name, hooks }) => ({ name, hooks: { ...hooks } }));
+      const injected: unknown[] = [];
+      const served: string[] = [];
+      for (const integration of listed) {
+        const hook = integration.hooks["astro:config:setup"] as (options: unknown) => void;
+        hook({
+          config: { root: pathToFileURL(`${root}/`), adapter: undefined, base: "/", integrations: listed },
+          command: "build",
+          addMiddleware: () => undefined,
+          updateConfig: (update: { vite: { plugins: unknown[] } }) => {
+            const plugin = update.vite.plugins[0] as { load: (this: unknown, id: string) => string };
+            served.push(plugin.load.call({ environment: { name: "ssr" } }, "\0virtual:tokenkeep/config"));
+          },
+          injectRoute: (route: unknown) => injected.push(route),
+        });
+      }
+      return { injected, served };
+    };
+    const routes = 'export const routes = ["/_tokenkeep/login","/_tokenkeep/logout"];';
+    for (const order of [
+      [tokenkeep(), tokenkeep({ routes: true })],
+      [tokenkeep({ routes: true }), tokenkeep()],
+    ]) {
+      const { injected, served } = setupAll(...order);
+      expect(served).toHaveLength(2);
+      for (const code of served) expect(code).toContain(routes);
+      expect(injected).toHaveLength(2); // login and logout, once
+    }
+    // The same options twice are fine; different ones cannot be told apart.
+    expect(setupAll(tokenkeep({ routes: true }), tokenkeep({ routes: true })).injected).toHaveLength(2);
+    expect(() => setupAll(tokenkeep({ routes: true }), tokenkeep({ routes: { login: "/in" } }))).toThrow(
+      expect.objectContaining({
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+        message: expect.stringContaining("listed 2 times in astro.config with different options"),
+      }),
+    );
+  });
+
   it("a missing config module is a build error naming the file, with a minimal example", () => {
     const root = project(undefined);
     expect(() => setup(tokenkeep(), root)).toThrow(

@@ -44,6 +44,8 @@ export interface TokenkeepLocals {
   /**
    * Ends the session: revokes it upstream (RFC 7009 or the custom logout) and clears every cookie
    * and chunk. The local session ends even when the upstream is down; `revoked` says whether it heard.
+   * @throws SignOutError `ERR_TOKENKEEP_SIGN_OUT_TOO_LATE` after the response started (the cookies
+   *   could not be cleared; nothing is done), and nothing else
    */
   logout(): Promise<SignOutResult>;
 }

@@ -38,6 +38,14 @@ export const IN_DOUBT = "ERR_TOKENKEEP_ROTATION_IN_DOUBT";
  */
 export const ISSUED_AT_KEY = "tokenkeep:issuedAt";
 
+/**
+ * Where a redeemed set carries the mark of a renewal after an API 401 (`true`), in its `raw`, beside
+ * {@link ISSUED_AT_KEY}: the pair replaced one the API rejected. Recorded by the redemption itself, so
+ * every request picking the pair up (a successor hit, on any instance, or a request that joined the
+ * flight) carries the same mark, and its 401 cooldown holds for every copy of the session.
+ */
+export const REPLACED_REJECTED_KEY = "tokenkeep:replacedRejected";
+
 /** What a rotation attempt means for the request. */
 export type RotationOutcome =
   | {
@@ -49,6 +57,11 @@ export type RotationOutcome =
        * counts as issued now.
        */
       readonly issuedAt: number;
+      /**
+       * Whether the redemption that produced `set` was a renewal after an API 401 (its pair replaced
+       * a rejected one): the same for the request that redeemed and for every successor hit.
+       */
+      readonly replacedRejected: boolean;
     }
   /** The upstream rejected the refresh token: end the session, clear the cookies. */
   | { readonly kind: "rejected"; readonly error: unknown }
@@ -73,7 +86,11 @@ export function classifyRotationError(error: unknown): RotationOutcome {
 
 /** What the middleware needs of the coordinator. */
 export interface SessionRotation {
-  rotate(set: TokenSet, timeoutMs: number): Promise<RotationOutcome>;
+  /**
+   * Rotates `set`. `afterRejection`: the API answered 401 to its access token, so a redemption this
+   * call makes records the new pair as a rejected pair's replacement ({@link REPLACED_REJECTED_KEY}).
+   */
+  rotate(set: TokenSet, timeoutMs: number, afterRejection?: boolean): Promise<RotationOutcome>;
   dispose(): Promise<void>;
 }
 
@@ -94,13 +111,26 @@ export interface SessionRotationOptions {
 
 /** A coordinator redeeming through the upstream, one redemption per refresh token. */
 export function createSessionRotation(options: SessionRotationOptions): SessionRotation {
+  // The sets handed to `rotate` after an API 401. The coordinator passes the set it was given to the
+  // redeemer as `previous` (core's documented contract), so the redeemer tells a renewal apart
+  // without a field the upstream would see.
+  const renewals = new WeakSet<TokenSet>();
   const coordinator = createRotationCoordinator({
     ...(options.store === undefined ? {} : { shared: shareStore(options.store) }),
     successorTtlMs: options.successorTtlMs,
     redeem: async ({ refreshToken, previous, signal }) => {
       const set = await options.upstream.refresh({ refreshToken, previous, signal });
+      if (!isTokenSet(set)) return set;
       // Stamped before the coordinator records it as the successor (whose window starts after this).
-      return isTokenSet(set) ? { ...set, raw: { ...set.raw, [ISSUED_AT_KEY]: options.now() } } : set;
+      const { [REPLACED_REJECTED_KEY]: _carried, ...raw } = set.raw;
+      return {
+        ...set,
+        raw: {
+          ...raw,
+          [ISSUED_AT_KEY]: options.now(),
+          ...(renewals.has(previous) ? { [REPLACED_REJECTED_KEY]: true } : {}),
+        },
+      };
     },
     ...(options.upstream.isRefreshTokenActive === undefined
       ? {}
@@ -116,7 +146,8 @@ export function createSessionRotation(options: SessionRotationOptions): SessionR
     },
   });
   return {
-    async rotate(set, timeoutMs) {
+    async rotate(set, timeoutMs, afterRejection = false) {
+      if (afterRejection) renewals.add(set);
       try {
         const next = await coordinator.rotate(set, { timeoutMs });
         const issuedAt = next.raw[ISSUED_AT_KEY];
@@ -128,6 +159,7 @@ export function createSessionRotation(options: SessionRotationOptions): SessionR
             typeof issuedAt === "number" && Number.isFinite(issuedAt)
               ? Math.min(issuedAt, options.now())
               : options.now(),
+          replacedRejected: next.raw[REPLACED_REJECTED_KEY] === true,
         };
       } catch (error) {
         return classifyRotationError(error);

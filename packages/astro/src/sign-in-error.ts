@@ -1,4 +1,7 @@
-/** The error `locals.tokenkeep.login()` throws, with a code a form can map to a message. */
+/**
+ * The errors `locals.tokenkeep.login()` and `logout()` throw, with a code a form can map to a
+ * message.
+ */
 import { isTokenkeepError, TokenkeepError } from "@tokenkeep/core";
 import { redactSecrets } from "@tokenkeep/core/http";
 
@@ -56,6 +59,35 @@ export class SignInError extends TokenkeepError {
 /** Whether `value` is a {@link SignInError} (from any copy of this package). */
 export function isSignInError(value: unknown): value is SignInError {
   return isTokenkeepError(value) && CODES.has(value.code);
+}
+
+/** Why a sign-out failed (a failed upstream revocation is no failure: `logout()` resolves `revoked: false`). */
+export type SignOutErrorCode =
+  /**
+   * `logout()` ran after the response had started (a component rendering late): the session cookies
+   * can no longer be cleared, so nothing was done (no revocation, the session kept).
+   */
+  "ERR_TOKENKEEP_SIGN_OUT_TOO_LATE";
+
+const SIGN_OUT_CODES: ReadonlySet<string> = new Set(["ERR_TOKENKEEP_SIGN_OUT_TOO_LATE"]);
+
+const SIGN_OUT_MESSAGES: Record<SignOutErrorCode, string> = {
+  ERR_TOKENKEEP_SIGN_OUT_TOO_LATE:
+    "logout() was called after the response started, so the session cookies could not be cleared and nothing was done; call it from an action, an endpoint or the page's frontmatter",
+};
+
+/** A sign-out `logout()` refused to do, the session untouched. Holds no token. */
+export class SignOutError extends TokenkeepError {
+  override name = "SignOutError";
+  declare readonly code: SignOutErrorCode;
+  constructor(code: SignOutErrorCode, options: { cause?: unknown } = {}) {
+    super(code, `@tokenkeep/astro: ${SIGN_OUT_MESSAGES[code]}`, { ...options, transient: false });
+  }
+}
+
+/** Whether `value` is a {@link SignOutError} (from any copy of this package). */
+export function isSignOutError(value: unknown): value is SignOutError {
+  return isTokenkeepError(value) && SIGN_OUT_CODES.has(value.code);
 }
 
 /**

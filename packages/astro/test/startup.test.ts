@@ -24,6 +24,21 @@ describe("production start-up", () => {
     expect(site.listened).toBe(false);
   });
 
+  it("protection covering the injected routes stops the server as it starts, though only the second registration asks for them", async () => {
+    // The fixture lists the integration twice, `routes: true` on the second only.
+    const site = await runBuiltUntilExit(fixtureRoot("site"), {
+      TOKENKEEP_SECRET: "x".repeat(32),
+      FIXTURE_PROTECT_ALL: "1",
+    });
+    expect(site.code, site.output).not.toBeNull();
+    expect(site.code).not.toBe(0);
+    expect(site.output).toContain(
+      "protect.paths.0: /* covers /_tokenkeep/login, a route the integration injects",
+    );
+    expect(site.output).toContain("ERR_TOKENKEEP_INVALID_OPTIONS");
+    expect(site.listened).toBe(false);
+  });
+
   it("with the secret the same build starts (the check reads the environment when the server starts)", async () => {
     const site = await runBuiltUntilExit(
       fixtureRoot("site"),

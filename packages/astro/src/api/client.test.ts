@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
+import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext } from "astro";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
@@ -994,6 +995,50 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(isApiHttpError(error) && error.status).toBe(401);
     expect(redeemed).toEqual(["rt-0"]);
     expect(middleware.stats()).toMatchObject({ rotations: 1, invalidationsRefused: 1 });
+  });
+
+  it("a pair a 401 renewal produced keeps its mark in a request that picks it up before rendering (a successor, here or on another instance): the cooldown holds, nothing redeemed again", async () => {
+    for (const where of ["same instance", "another instance"] as const) {
+      seen.length = 0;
+      const { upstream: broken, redeemed } = makeUpstream({ accepted: false });
+      const start = Date.now();
+      let offsetMs = 0;
+      const now = () => start + offsetMs;
+      const store = createMemoryStore({ now });
+      const one = create(broken, {}, { now, store });
+      const two = where === "same instance" ? one : create(broken, {}, { now, store });
+      // 80 s left: outside the 60 s refresh window now, inside it 25 s later.
+      const old = await sessionCookies({ ...session(0), expiresAt: start + 80_000 });
+
+      // A 401 renews the session (rt-0 redeemed, marked); the API refuses the new token too.
+      const first = await run(one, old, (api) => api.get("/me").catch((error: unknown) => error));
+      const refused = unwrap(first.result);
+      expect(isApiHttpError(refused) && refused.status).toBe(401);
+      expect(redeemed, where).toEqual(["rt-0"]);
+
+      // Another tab still holding the old pair, now due for rotation: the middleware picks up the
+      // successor before the page renders, with the renewal's mark.
+      offsetMs = 25_000;
+      const picked = await run(two, old, async () => undefined);
+      const pickedCookies = cookieValues(setCookies(picked.context));
+      const written = await readSessionCookie({
+        jar: makeContext("http://app.test/", { cookies: pickedCookies }).cookies,
+        secure: false,
+        settings,
+        sealer: createCookieSealer([SECRET], "tokenkeep"),
+        now,
+      });
+      expect(written?.accessToken, where).toBe("at-1");
+      expect(written?.replacedRejected, where).toBe(true);
+      expect(two.stats(), where).toMatchObject({ successorHits: 1 });
+
+      // Its next 401, within the cooldown of the renewal, renews nothing (it redeemed rt-1 before).
+      offsetMs = 26_000;
+      const next = await run(two, pickedCookies, (api) => api.get("/me").catch((error: unknown) => error));
+      expect(isApiHttpError(unwrap(next.result)), where).toBe(true);
+      expect(redeemed, where).toEqual(["rt-0"]);
+      expect(two.stats(), where).toMatchObject({ invalidationsRefused: 1 });
+    }
   });
 
   it("never sends Authorization to another origin: not on the first attempt, a retry or after its 401", async () => {

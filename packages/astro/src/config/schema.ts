@@ -139,7 +139,20 @@ export interface Upstream {
    * `ERR_TOKENKEEP_SIGN_IN_REJECTED`; anything else is `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE`, and the
    * injected sign-in route logs it.
    */
-  signIn(credentials: Readonly<Record<string, string>>, context: { signal?: AbortSignal }): Promise<TokenSet>;
+  signIn(
+    credentials: Readonly<Record<string, string>>,
+    context: {
+      /**
+       * Aborts when the sign-in is no longer waited for. An upstream of functions always gets one:
+       * `login()` waits for its `signIn` at most 30 s (the built-in upstreams' own per-request
+       * bound), then fails with `ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE` (its `cause` a `TimeoutError`)
+       * even when the function ignores the signal; tokens it returns later are revoked with its
+       * `signOut`. The built-in upstreams get none: they keep their own `timeoutMs`.
+       * @default AbortSignal aborting after 30_000 ms (for an upstream of functions)
+       */
+      signal?: AbortSignal;
+    },
+  ): Promise<TokenSet>;
   /** Redeems a refresh token (called once per token across the deployment). */
   refresh(context: { refreshToken: string; previous: TokenSet; signal: AbortSignal }): Promise<TokenSet>;
   /**

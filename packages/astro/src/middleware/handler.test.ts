@@ -8,7 +8,7 @@ import {
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { sequence } from "astro/middleware";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
@@ -16,7 +16,13 @@ import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
 import type { SignOutResult, TokenkeepLocals } from "../locals.js";
 import { requestStorage } from "../request-context.js";
-import { getAccessToken, isSessionTooLarge, isSignInError, SessionTooLargeError } from "../server/index.js";
+import {
+  getAccessToken,
+  isSessionTooLarge,
+  isSignInError,
+  isSignOutError,
+  SessionTooLargeError,
+} from "../server/index.js";
 import { SESSION_PAYLOAD_KEY, type Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
 import {
@@ -458,6 +464,35 @@ describe("middleware: rotation failures", () => {
     expect((failure as { code?: string }).code).toBe("ERR_TOKENKEEP_SIGN_IN_SESSION_TOO_LARGE");
   });
 
+  it("logout() after the response started is refused (the cookies could no longer be cleared): nothing revoked, the session kept", async () => {
+    const revoked: string[] = [];
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(upstream);
+    const cookies = await sessionCookies(session(1, 300_000));
+    // A component rendering while the page streams: after the middleware returned.
+    const { locals, context } = await run(middleware, "http://app.test/", { cookies });
+    const error = await locals!.logout().catch((caught: unknown) => caught);
+    expect(isSignOutError(error) && [error.name, error.code, error.transient]).toEqual([
+      "SignOutError",
+      "ERR_TOKENKEEP_SIGN_OUT_TOO_LATE",
+      false,
+    ]);
+    expect(revoked).toEqual([]);
+    expect(locals!.signedIn).toBe(true);
+    expect(setCookies(context)).toEqual([]);
+    expect(events).toEqual([]);
+    // Before the response starts it signs out as usual.
+    const early = makeContext("http://app.test/", { cookies }) as APIContext;
+    await middleware(early, async () => {
+      await (early.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout();
+      return new Response("page");
+    });
+    expect(revoked).toEqual(["rt-1"]);
+  });
+
   it("logout() after a redemption in doubt for good (the upstream cannot be asked) revokes the token it holds, which nobody will redeem", async () => {
     const { revoked, result, signedInBefore } = await logoutAfterTransientFailure(
       {},
@@ -853,6 +888,50 @@ describe("middleware: storage in Astro's session", () => {
     const failing = astroSession({ tokenkeep: old });
     failing.driver.failWrites = true;
     expect((await runWithSession(short, failing)).response.headers.get("retry-after")).toBe("0");
+  });
+
+  it("a rotated session not stored before the successor window closed: no 503 (a retry would be late), signed out as that retry is, stored session untouched, logout revokes the new pair", async () => {
+    const revoked: string[] = [];
+    const { upstream, redeemed } = makeUpstream();
+    const withSignOut: Upstream = {
+      ...upstream,
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(withSignOut, { storage: "session" }); // successorTtlMs 30 s
+    const old = await sealed(session(1, 5_000));
+    // A write that fails only after the window (30 s from the rotation's answer) has passed.
+    const slowFailing = (initial: Record<string, unknown>) => ({
+      ...astroSession(initial),
+      set: () => {
+        clock.now += 30_001;
+        throw new Error("session storage: sealing failed");
+      },
+    });
+    const store = slowFailing({ tokenkeep: old });
+    const failed = await runWithSession(middleware, store);
+    expect(failed.response.status).toBe(200);
+    expect(failed.response.headers.get("retry-after")).toBeNull();
+    expect(failed.seen.token).toBeUndefined(); // signed out, as the retry would be
+    expect(store.data.get("tokenkeep")).toBe(old); // untouched
+    expect(events.map((event) => [event.type, event.permanent])).toEqual([["refresh-failure", true]]);
+    expect(middleware.stats()).toMatchObject({ rotations: 1, refreshFailures: 1 });
+    // The retry is indeed a late request: signed out, nothing redeemed again.
+    const retried = await runWithSession(middleware, astroSession({ tokenkeep: old }));
+    expect(retried.seen.token).toBeUndefined();
+    expect(redeemed).toEqual(["rt-1"]);
+
+    // A page signing out in such a request revokes the new pair, which nobody may hold.
+    clock.now = START;
+    const other = create(withSignOut, { storage: "session" }).middleware;
+    const context = makeContext("http://app.test/") as APIContext;
+    Object.defineProperty(context, "session", { value: slowFailing({ tokenkeep: old }) });
+    let result: SignOutResult | undefined;
+    await other(context, async () => {
+      result = await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout();
+      return new Response("page");
+    });
+    expect(result).toEqual({ revoked: true });
+    expect(revoked).toEqual(["rt-2"]);
   });
 
   it("reads, rotates and writes the sealed session there; the response sets no cookie of ours", async () => {
@@ -1498,6 +1577,65 @@ describe("middleware: the upstream is checked when the middleware is created", (
     const printed = inspect(events, { depth: 10 });
     expect(printed).toContain("refused: username=u&password=[redacted]&grant_type=password");
     expectNoSecretIn(printed, ["wrong-password"], "the sign-in-failure events, inspected");
+  });
+
+  it("login() with an upstream of functions: its signIn gets a signal, and one ignoring it is waited for 30 s at most (unavailable, a TimeoutError); tokens it returns later are revoked", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => void vi.useRealTimers());
+    const signals: (AbortSignal | undefined)[] = [];
+    let finish: ((set: TokenSet) => void) | undefined;
+    const revoked: string[] = [];
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      // Ignores its signal: answers only when the test says so.
+      signIn: (_credentials, { signal }) => {
+        signals.push(signal);
+        return new Promise<TokenSet>((resolve) => {
+          finish = resolve;
+        });
+      },
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware, events } = create(upstream);
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    let settled = false;
+    const request = middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      await tokenkeep
+        .login({ username: "alice", password: "correct horse" })
+        .catch((error: unknown) => {
+          failure = error;
+        })
+        .finally(() => {
+          settled = true;
+        });
+      return new Response("page");
+    });
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(settled).toBe(false);
+    expect(signals).toHaveLength(1);
+    expect(signals[0]?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await request;
+    expect(signals[0]?.aborted).toBe(true);
+    expect(isSignInError(failure) && failure.code).toBe("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE");
+    expect((failure as { cause: { name: string; timeoutMs: number } }).cause).toMatchObject({
+      name: "TimeoutError",
+      timeoutMs: 30_000,
+    });
+    expect(events.map((event) => event.type)).toEqual(["sign-in-failure"]);
+    expect(setCookies(context)).toEqual([]);
+    // The function answers after all: nobody holds those tokens, so they are revoked.
+    vi.useRealTimers();
+    finish?.({
+      accessToken: "at-late",
+      tokenType: "Bearer",
+      expiresAt: clock.now + 300_000,
+      refreshToken: "rt-late",
+      raw: {},
+    });
+    await vi.waitFor(() => expect(revoked).toEqual(["rt-late"]));
   });
 
   it("a custom upstream's error that quotes the credentials reaches neither the event nor the error", async () => {

@@ -20,7 +20,7 @@
  * unreadable); an anonymous page and a session that needs no rotation get none.
  */
 
-import { isOAuthError } from "@tokenkeep/core";
+import { isOAuthError, TimeoutError, type TokenSet } from "@tokenkeep/core";
 import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
@@ -35,6 +35,7 @@ import {
 import { type CookieSealer, createCookieSealer, createPlainSealer, withUnsealCache } from "../cookie-seal.js";
 import {
   DEFAULT_SECRET_ENV,
+  DEFAULT_SIGN_IN_TIMEOUT_MS,
   SESSION_RETRY_ROUND_TRIP_MS,
   SESSION_UNAVAILABLE_RETRY_S,
   UNSEAL_CACHE_ENTRIES,
@@ -61,7 +62,13 @@ import {
   type SessionStorage,
   type StoredSession,
 } from "../session-storage.js";
-import { credentialSecrets, redactedCause, SignInError, type SignInErrorCode } from "../sign-in-error.js";
+import {
+  credentialSecrets,
+  redactedCause,
+  SignInError,
+  type SignInErrorCode,
+  SignOutError,
+} from "../sign-in-error.js";
 import { resolveUpstream } from "../upstream/index.js";
 
 /** How the middleware runs. */
@@ -246,7 +253,8 @@ interface Rotated {
   /**
    * Signed out with a refresh token that may still be valid upstream (a transient failure, such as
    * an unavailable upstream or store, once the access token expired), or whose grant lives on in a
-   * newer pair (a late request): the session `logout()` revokes.
+   * newer pair (a late request), or a rotated pair that could not be stored once its successor
+   * window had closed: the session `logout()` revokes.
    */
   readonly unrevoked?: Session | undefined;
   /**
@@ -265,10 +273,11 @@ interface Rotated {
  * `Retry-After` is derived from that window, which ends `successorTtlMs` after the rotation was
  * answered (`windowLeftMs`, counted from the session's `issuedAt`: the coordinator opens the window
  * after that, so this is its earliest end). A retry after it is a late request, signed out for good,
- * so the value never points past it. Within it, the sooner the better: what fails here is the
- * sealing (Astro's `session.set` does not call the driver), whose recovery no wait makes likelier,
- * and each retry is cheap (a successor hit redeems nothing): 1 s, so a client honouring it gets many
- * tries, and 0 once less than that second plus a round trip is left.
+ * so the value never points past it, and once the window has closed no 503 is answered at all (the
+ * request is signed out as its retry would be: see `rotateNow`). Within it, the sooner the better:
+ * what fails here is the sealing (Astro's `session.set` does not call the driver), whose recovery no
+ * wait makes likelier, and each retry is cheap (a successor hit redeems nothing): 1 s, so a client
+ * honouring it gets many tries, and 0 once less than that second plus a round trip is left.
  */
 function sessionUnavailable(windowLeftMs: number): Response {
   const retryAfterS =
@@ -427,6 +436,51 @@ export function createTokenkeepMiddleware(
     }
   };
 
+  // An upstream of functions (neither `oauth` nor `endpoints`): its signIn has no bound of its own.
+  const customUpstream = (upstream as unknown) === config.upstream;
+
+  /**
+   * The upstream's `signIn`. An upstream of functions gets a `signal` that aborts after
+   * `DEFAULT_SIGN_IN_TIMEOUT_MS` (the built-in upstreams' own bound, which they keep), and is not
+   * waited for past it even when it ignores the signal: the sign-in then fails as unavailable (a
+   * `TimeoutError`), and a set it still returns later is revoked, best effort, since nobody holds it.
+   */
+  const signIn = async (credentials: Readonly<Record<string, string>>): Promise<TokenSet> => {
+    if (!customUpstream) return upstream.signIn(credentials, {});
+    const timeoutMs = DEFAULT_SIGN_IN_TIMEOUT_MS;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new TimeoutError(`the upstream's signIn took longer than ${timeoutMs} ms`, { timeoutMs }),
+        ),
+      timeoutMs,
+    );
+    let work: Promise<TokenSet> | undefined;
+    try {
+      work = upstream.signIn(credentials, { signal: controller.signal });
+      return await within(work, controller.signal);
+    } catch (error) {
+      if (controller.signal.aborted) {
+        work?.then(
+          (late) => revokeUnstored(tokenSetToSession(late, now())),
+          () => {},
+        );
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  /**
+   * What is left of the successor window of a rotated `session`, in ms: it ends `successorTtlMs`
+   * after the rotation was answered (`issuedAt`; the coordinator opens the window after that, so this
+   * is its earliest end). Within it a request still holding the old pair is answered this one.
+   */
+  const successorWindowLeft = (session: Session): number =>
+    (session.issuedAt ?? now()) + config.successorTtlMs - now();
+
   /**
    * Rotates `session` now (through the coordinator: once per refresh token) and stores the result;
    * what each failure means is `rotation.ts`'s table. `afterRejection`: the API answered 401 to
@@ -441,12 +495,19 @@ export function createTokenkeepMiddleware(
     if (session.refreshToken === undefined) {
       return { session: now() < session.expiresAt ? session : undefined };
     }
-    const outcome = await getRotation().rotate(sessionToTokenSet(session), config.rotationTimeoutMs);
+    const outcome = await getRotation().rotate(
+      sessionToTokenSet(session),
+      config.rotationTimeoutMs,
+      afterRejection,
+    );
     switch (outcome.kind) {
       case "rotated": {
-        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later).
+        // Its times are the rotation's own (a successor hit may come up to successorTtlMs later), and
+        // so is its mark: a pair a renewal after a 401 produced keeps it in every request that picks
+        // it up (a request renewing after its own 401 marks the pair it gets either way).
         const received = tokenSetToSession(outcome.set, outcome.issuedAt, session);
-        const next = afterRejection ? { ...received, replacedRejected: true } : received;
+        const next =
+          afterRejection || outcome.replacedRejected ? { ...received, replacedRejected: true } : received;
         try {
           await storage.write(next);
         } catch (error) {
@@ -455,6 +516,15 @@ export function createTokenkeepMiddleware(
             // It serves this request if it can, and stays the old token's successor, so the next
             // request, still holding the old pair, gets it and stores it again.
             counters.refreshFailures++;
+            if (!afterRejection && successorWindowLeft(next) <= 0) {
+              // Too late for that: the successor window has closed (the pair was picked up at its
+              // very end, or the write took that long), so a retry would be a late request, signed
+              // out. This request is handled as that retry would be: signed out, cookies untouched
+              // (another request may have stored the pair), nothing redeemed again; a sign-out
+              // revokes the new pair, which nobody may hold.
+              emit("refresh-failure", path, { permanent: true, error });
+              return { session: undefined, unrevoked: next };
+            }
             emit("refresh-failure", path, { permanent: false, error });
             return { session: next, unstored: true };
           }
@@ -605,7 +675,7 @@ export function createTokenkeepMiddleware(
       if (this.responseStarted) throw new SignInError("ERR_TOKENKEEP_SIGN_IN_TOO_LATE");
       let next: Session;
       try {
-        next = tokenSetToSession(await upstream.signIn(credentials, {}), now());
+        next = tokenSetToSession(await signIn(credentials), now());
       } catch (error) {
         const rejected = isOAuthError(error) && !error.transient;
         throw this.signInFailed(
@@ -640,6 +710,8 @@ export function createTokenkeepMiddleware(
     }
 
     async logout(): Promise<SignOutResult> {
+      // Astro would drop the cookie deletion silently: refused before anything is done (as login()).
+      if (this.responseStarted) throw new SignOutError("ERR_TOKENKEEP_SIGN_OUT_TOO_LATE");
       // Signed out by a rotation that failed for now, or late, the request still ends what it holds.
       const ending = this.state ?? this.unrevoked;
       this.unrevoked = undefined;
@@ -731,7 +803,7 @@ export function createTokenkeepMiddleware(
       ({ session, unrevoked, unstored } = await rotateNow(storage, session, path));
       // Rendering the page would hide that the session was not stored; a retry gets the same pair.
       if (unstored === true && session !== undefined) {
-        return sessionUnavailable((session.issuedAt ?? now()) + config.successorTtlMs - now());
+        return sessionUnavailable(successorWindowLeft(session));
       }
     }
 

@@ -38,7 +38,14 @@ export type { TokenkeepEvent, TokenkeepEventType, TokenkeepStats } from "../even
 export type { SignInResult, SignOutResult, TokenkeepLocals } from "../locals.js";
 export { safeReturnTo } from "../route-protection.js";
 export { isSessionTooLarge, SessionTooLargeError } from "../session-cookies.js";
-export { isSignInError, SignInError, type SignInErrorCode } from "../sign-in-error.js";
+export {
+  isSignInError,
+  isSignOutError,
+  SignInError,
+  type SignInErrorCode,
+  SignOutError,
+  type SignOutErrorCode,
+} from "../sign-in-error.js";
 
 /**
  * The session state of the request being handled (`locals.tokenkeep`), or `undefined` outside a
