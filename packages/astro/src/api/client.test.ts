@@ -45,6 +45,8 @@ const hit = (path: string) => {
   hits.set(path, times);
   return times.length;
 };
+/** Paths whose answer's connection the client closed before the answer ended. */
+const released: string[] = [];
 /** Answers of `/held`, sent only when a test releases them. */
 const held: ServerResponse[] = [];
 /**
@@ -101,6 +103,12 @@ beforeAll(async () => {
       response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
       return response.write('{"error":');
     }
+    if (path === "/unauthorized-stream") {
+      // 401 to every token, its body never ending; says when the client let go of the connection.
+      response.on("close", () => void released.push(path));
+      response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
+      return response.write('{"error":');
+    }
     if (path === "/late-body") {
       // The headers within the timeout, the body only after it: one limit covers both.
       setTimeout(() => {
@@ -149,6 +157,7 @@ afterEach(async () => {
   flaky = 0;
   hits.clear();
   via.length = 0;
+  released.length = 0;
   for (const response of held.splice(0)) response.destroy();
   await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
 });
@@ -476,6 +485,27 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     ]);
     expect(isApiError(error)).toBe(true);
     expect(redeemed).toEqual([]);
+  });
+
+  it("a 401 whose renewal fails (the response started, the session ended): its body is cancelled, the connection let go", async () => {
+    const failing: Upstream = {
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async () => {
+        throw new OAuthError({ error: "invalid_grant", status: 400 });
+      },
+    };
+    const cookies = await sessionCookies(session(0));
+    // Inside the request: the renewal ends the session.
+    const ended = await run(create(failing), cookies, (api) => api.get("/unauthorized-stream"));
+    expect(isSessionExpiredError((ended.result as { error: unknown }).error)).toBe(true);
+    await vi.waitFor(() => expect(released).toEqual(["/unauthorized-stream"]), { timeout: 2_000 });
+    // Once the response has started: nothing is renewed.
+    const { locals } = await run(create(makeUpstream().upstream), cookies, async () => undefined);
+    const late = await locals.api.get("/unauthorized-stream").catch((error: unknown) => error);
+    expect(isSessionExpiredError(late) && late.reason).toBe("response-started");
+    await vi.waitFor(() => expect(released).toHaveLength(2), { timeout: 2_000 });
   });
 
   it("a 401 after the response started, to a token this request already renewed: replayed with the new one, nothing rotated", async () => {

@@ -430,6 +430,10 @@ export function createApiTransport(
         response,
       });
     } catch (error) {
+      // The 401's body is read by no one now: cancelled, so its connection is let go (a body that
+      // never ends would hold it until the garbage collector found it). Not awaited: a response
+      // interceptor's clone may hold the other branch of its stream.
+      void response.body?.cancel().catch(() => {});
       // Renewal is not possible for this call: the error names it (the session's code has no target).
       if (isSessionExpiredError(error)) {
         throw new SessionExpiredError({ reason: error.reason, method, url: target() });
