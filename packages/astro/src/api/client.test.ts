@@ -109,6 +109,10 @@ beforeAll(async () => {
       response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
       return response.write('{"error":');
     }
+    if (path === "/wait-an-hour" && hit(path) === 1) {
+      // Busy, and asking for an hour's wait before the retry.
+      return sendJson(response, 503, { error: "busy" }, { "retry-after": "3600" });
+    }
     if (path === "/late-body") {
       // The headers within the timeout, the body only after it: one limit covers both.
       setTimeout(() => {
@@ -125,7 +129,7 @@ beforeAll(async () => {
     if (token === undefined || !valid.has(token)) {
       return sendJson(response, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
     }
-    if (path === "/me" || path === "/busy-once" || path === "/hang-once")
+    if (path === "/me" || path === "/busy-once" || path === "/hang-once" || path === "/wait-an-hour")
       return sendJson(response, 200, { name: "alice", tag: request.headers["x-tag"] ?? null });
     if (path === "/items") return sendJson(response, 200, { items: [{ id: 1 }, { id: "two" }] });
     if (path === "/echo") return sendJson(response, 201, { received: JSON.parse(body) });
@@ -868,6 +872,23 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(seen.filter((entry) => entry.path === "/down")).toHaveLength(2);
     expect(via).toEqual([first, "ky", first, "ky"]);
     expect(seen.map((entry) => entry.authorization)).toEqual(Array(4).fill("Bearer at-0"));
+  });
+
+  it("a Retry-After longer than the call's timeoutMs is waited only timeoutMs before the retry", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 200, retry: 1 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      // Without a bound the call would wait the hour the API asked for: this one gives up after 5 s.
+      Promise.race([
+        api.get<{ name: string }>("/wait-an-hour"),
+        new Promise((resolve) => setTimeout(resolve, 5_000, "still waiting")),
+      ]),
+    );
+    expect(unwrap(result)).toMatchObject({ data: { name: "alice" } });
+    const [sent, retried] = hits.get("/wait-an-hour") ?? [];
+    expect(retried! - sent!).toBeGreaterThanOrEqual(190);
+    expect(via).toEqual([first, "ky"]);
   });
 
   it("a timeout on the first attempt: ky's timeout error, not retried (ky retries no timeout)", async () => {

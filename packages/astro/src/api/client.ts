@@ -22,7 +22,7 @@ import { isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
-import { IDEMPOTENT_METHODS } from "../defaults.js";
+import { DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
 import { type Session, sessionToTokenSet } from "../session.js";
 import {
   ApiError,
@@ -236,6 +236,17 @@ function removesHeader(headers: ApiRequestOptions["headers"]): boolean {
   return Object.values(headers).some((value) => value === undefined || value === "undefined");
 }
 
+/**
+ * ky's retry options: `limit` retries of the idempotent methods, and a wait the API asks for
+ * (`Retry-After`, `RateLimit-Reset` on a 413, 429 or 503) cut to the attempt's limit, else ky would
+ * hold the call for as long as the answer says (an hour, a day).
+ */
+const retryOf = (limit: number, timeoutMs: number | false) => ({
+  limit,
+  methods: [...IDEMPOTENT_METHODS],
+  maxRetryAfter: timeoutMs === false ? DEFAULT_API_TIMEOUT_MS : timeoutMs,
+});
+
 /** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
 const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
 
@@ -321,7 +332,7 @@ export function createApiTransport(
     // A 401 comes back as a response (renewed below); a call without a session asks for `true`.
     throwHttpErrors: (status: number) => status !== 401,
     timeout: config.timeoutMs,
-    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
+    retry: retryOf(config.retry, config.timeoutMs),
     hooks: {
       beforeRequest: [
         ...(interceptors.request ?? []).map(
@@ -498,8 +509,8 @@ export function createApiTransport(
     const kyOptions: Options = { method, context: { call } };
     if (current === undefined) kyOptions.throwHttpErrors = true;
     if (options.timeoutMs !== undefined) kyOptions.timeout = options.timeoutMs;
-    if (options.retry !== undefined) {
-      kyOptions.retry = { limit: options.retry, methods: [...IDEMPOTENT_METHODS] };
+    if (options.retry !== undefined || options.timeoutMs !== undefined) {
+      kyOptions.retry = retryOf(options.retry ?? config.retry, options.timeoutMs ?? config.timeoutMs);
     }
     if (options.body !== undefined) kyOptions.body = options.body;
     else if (options.json !== undefined) kyOptions.json = options.json;
