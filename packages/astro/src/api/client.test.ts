@@ -6,7 +6,7 @@
  * through ky, bound to the same request's session; both must behave alike.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
+import { InvalidResponseError, isTokenkeepError, OAuthError, type TokenSet } from "@tokenkeep/core";
 import type { APIContext } from "astro";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
@@ -695,6 +695,23 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const { inspect } = await import("node:util");
     const logged = inspect(error, { depth: 8 });
     expectNoSecretIn(logged, ["at-0", /secret-query/], "the inspected error");
+  });
+
+  it("an access token no header can carry (a line break from the upstream): a typed error naming neither it nor the header, nothing sent", async () => {
+    const middleware = create(makeUpstream().upstream);
+    const broken = { ...session(0), accessToken: "at-line\nbreak-secret" };
+    const cookies = await sessionCookies(broken);
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/me").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    const { inspect } = await import("node:util");
+    expectNoSecretIn(inspect(error, { depth: 8 }), [/at-line/, /break-secret/], "the inspected error");
+    expect(isTokenkeepError(error) && [error.code, error.transient]).toEqual([
+      "ERR_TOKENKEEP_INVALID_RESPONSE",
+      false,
+    ]);
+    expect(seen).toEqual([]);
   });
 
   it("bounds the replay after a 401 by the timeout too (ky's own timer has stopped by then)", async () => {

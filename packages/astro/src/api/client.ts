@@ -18,7 +18,7 @@
  * cookies; once it has started, a 401 that would need a rotation is a `SessionExpiredError` and
  * nothing is rotated.
  */
-import { isTokenkeepError } from "@tokenkeep/core";
+import { InvalidResponseError, isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
@@ -247,6 +247,9 @@ const retryOf = (limit: number, timeoutMs: number | false) => ({
   maxRetryAfter: timeoutMs === false ? DEFAULT_API_TIMEOUT_MS : timeoutMs,
 });
 
+/** What no header value may hold (the Fetch standard's rule; leading or trailing spaces are trimmed). */
+const UNSENDABLE = /[\0\n\r]/;
+
 /** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
 const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
 
@@ -299,6 +302,12 @@ export function createApiTransport(
         getToken: async () => {
           const now = current.current();
           if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
+          // `Headers.set` would refuse it with a TypeError quoting the whole value, token included.
+          if (UNSENDABLE.test(now.accessToken) || UNSENDABLE.test(now.tokenType)) {
+            throw new InvalidResponseError(
+              "the session's access token or token type holds a line break or NUL, which no HTTP header can carry",
+            );
+          }
           return sessionToTokenSet(now);
         },
         invalidate: async (token) => {
