@@ -790,6 +790,39 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(via).toEqual([]);
   });
 
+  it("call options no attempt could honour, or an http URL without // beside a baseURL: a TypeError at once, never a transient network error or timeout, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const calls: Array<[string, (api: ApiClient) => Promise<unknown>]> = [
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: 0 })],
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: Number.NaN })],
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: 3_000_000_000 })],
+      ["retry", (api) => api.get("/me", { retry: -1 })],
+      ["retry", (api) => api.get("/me", { retry: 1.5 })],
+      ["responseType", (api) => api.get("/me", { responseType: "blob" as "json" })],
+      ["method", (api) => api.request("/me", { method: "CONNECT" })],
+      ["method", (api) => api.request("/me", { method: "GE T" })],
+    ];
+    const { result } = await run(middleware, cookies, async (api) => ({
+      options: await Promise.all(calls.map(([, call]) => call(api).catch((error: unknown) => error))),
+      url: await api.get("https:elsewhere.test/x?token=secret").catch((error: unknown) => error),
+    }));
+    const { options, url } = unwrap(result) as {
+      options: (TypeError & { code?: string })[];
+      url: TypeError & { code?: string };
+    };
+    expect(options.map((error) => [error.name, error.code, error.message.split(": ")[1]])).toEqual(
+      calls.map(([option]) => ["TypeError", "ERR_TOKENKEEP_INVALID_OPTIONS", option]),
+    );
+    expect([url.name, url.code, url.message]).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_API_INVALID_URL",
+      "@tokenkeep/astro: GET: an http(s) URL needs // after its scheme",
+    ]);
+    expect(seen).toEqual([]);
+  });
+
   it("a URL with a user part is one no attempt could send: a TypeError naming neither it nor the query, nothing sent", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream);

@@ -20,6 +20,7 @@
  */
 import { InvalidResponseError, isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
+import { invalidOptions } from "@tokenkeep/core/options";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
 import { DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
@@ -246,6 +247,50 @@ const retryOf = (limit: number, timeoutMs: number | false) => ({
   methods: [...IDEMPOTENT_METHODS],
   maxRetryAfter: timeoutMs === false ? DEFAULT_API_TIMEOUT_MS : timeoutMs,
 });
+
+/** An HTTP method as RFC 9110 spells one (a token). */
+const METHOD = /^[!#$%&'*+.^_`|~\dA-Za-z-]+$/;
+/** Methods the Fetch standard refuses to send. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** The longest timer a runtime keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+/** An http(s) scheme without `//` (ky refuses it beside a base URL, with a TypeError of its own). */
+const MALFORMED_HTTP = /^https?:(?!\/\/)/i;
+
+/**
+ * Why a call's options cannot be honoured: a mistake in the calling code, refused at once (as the
+ * config's are), never sent, retried or reported as a network error or a timeout (a timer of 0,
+ * NaN or past 2^31-1 ms fires at once; ky and fetch throw a TypeError of their own for the rest).
+ * Values are not quoted.
+ */
+function checkCall(method: string, options: ApiRequestOptions): void {
+  const { timeoutMs, retry, responseType } = options;
+  const problems: string[] = [];
+  if (
+    timeoutMs !== undefined &&
+    timeoutMs !== false &&
+    !(typeof timeoutMs === "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)
+  ) {
+    problems.push(`timeoutMs: expected ms above 0, at most ${MAX_TIMER_MS}, or false`);
+  }
+  if (retry !== undefined && !(Number.isSafeInteger(retry) && retry >= 0)) {
+    problems.push("retry: expected an integer from 0");
+  }
+  if (
+    responseType !== undefined &&
+    responseType !== "json" &&
+    responseType !== "text" &&
+    responseType !== "none"
+  ) {
+    problems.push('responseType: expected "json", "text" or "none"');
+  }
+  if (!METHOD.test(method) || FORBIDDEN_METHODS.has(method)) {
+    problems.push(
+      "method: expected an HTTP method such as GET or POST (fetch sends no CONNECT, TRACE or TRACK)",
+    );
+  }
+  if (problems.length > 0) throw invalidOptions("api call", problems);
+}
 
 /** What no header value may hold (the Fetch standard's rule; leading or trailing spaces are trimmed). */
 const UNSENDABLE = /[\0\n\r]/;
@@ -643,6 +688,13 @@ export function createApiTransport(
   const checkUrl = (url: string, method: string): void => {
     const resolved = URL.parse(url, baseHref);
     if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) {
+      // Beside a base URL, `https:host/x` resolves as a path of the base, which ky refuses.
+      if (
+        baseHref !== undefined &&
+        MALFORMED_HTTP.test(url.replace(/^[\0-\u0020]+/, "").replace(/[\t\n\r]/g, ""))
+      ) {
+        throw invalidUrl(`${method}: an http(s) URL needs // after its scheme`);
+      }
       if (resolved.username === "" && resolved.password === "") return;
       // fetch refuses it with a TypeError quoting the whole URL, user part and query included.
       throw invalidUrl(
@@ -662,6 +714,14 @@ export function createApiTransport(
 
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
     const method = options.method === undefined ? "GET" : options.method.toUpperCase();
+    if (
+      options.timeoutMs !== undefined ||
+      options.retry !== undefined ||
+      options.responseType !== undefined ||
+      (method !== "GET" && method !== "HEAD")
+    ) {
+      checkCall(method, options);
+    }
     if (
       fastPath &&
       (method === "GET" || method === "HEAD") &&
