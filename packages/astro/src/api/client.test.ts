@@ -113,6 +113,14 @@ beforeAll(async () => {
       // Busy, and asking for an hour's wait before the retry.
       return sendJson(response, 503, { error: "busy" }, { "retry-after": "3600" });
     }
+    if (path === "/scope-huge") {
+      // A 401 about the request (no renewal), its body 11 MiB, past what an error's data holds.
+      const challenge = 'Bearer error="insufficient_scope"';
+      response.writeHead(401, { "content-type": "text/plain", "www-authenticate": challenge });
+      const mebibyte = Buffer.alloc(1024 * 1024, "x");
+      for (let i = 0; i < 11; i++) response.write(mebibyte);
+      return response.end();
+    }
     if (path === "/late-body") {
       // The headers within the timeout, the body only after it: one limit covers both.
       setTimeout(() => {
@@ -1000,6 +1008,17 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(redeemed).toEqual([]);
     expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0"]);
     expect(setCookies(context)).toEqual([]);
+  });
+
+  it("a 401 whose body is past 10 MiB (ky's bound on the error bodies it reads): the ApiHttpError without data", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/scope-huge").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiHttpError(error) && [error.status, typeof error.data]).toEqual([401, "undefined"]);
   });
 
   it("a 401 twice (the renewed token refused too): the same ApiHttpError, one rotation, one replay", async () => {

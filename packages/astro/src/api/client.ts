@@ -23,7 +23,7 @@ import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
 import { invalidOptions } from "@tokenkeep/core/options";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
-import { DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
+import { API_ERROR_BODY_MAX_BYTES, DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
 import { type Session, sessionToTokenSet } from "../session.js";
 import {
   ApiError,
@@ -762,9 +762,37 @@ export function bindApiClient(transport: ApiTransport, session: () => ApiSession
   };
 }
 
+/**
+ * An error answer's body as text, `""` when it cannot be read or is past
+ * {@link API_ERROR_BODY_MAX_BYTES} (the rest is then cancelled, unread): ky bounds the error bodies
+ * it reads the same way, and an error's `data` is no reason to buffer whatever an answer sends.
+ */
+async function errorText(response: Response): Promise<string> {
+  const { body } = response;
+  if (body === null) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  try {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      bytes += value.byteLength;
+      if (bytes > API_ERROR_BODY_MAX_BYTES) {
+        void reader.cancel().catch(() => {});
+        return "";
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    return "";
+  }
+}
+
 /** The typed error of an answer that is not 2xx and that ky did not throw for (a 401 after the replay). */
 async function httpErrorOf(response: Response, method: string, url: string): Promise<ApiHttpError> {
-  const text = await response.text().catch(() => "");
+  const text = await errorText(response);
   let data: unknown = text === "" ? undefined : text;
   if ((response.headers.get("content-type") ?? "").includes("json")) {
     try {
