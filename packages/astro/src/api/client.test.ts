@@ -831,6 +831,16 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(seen).toEqual([]);
   });
 
+  it("a URL object (JavaScript callers) is sent as its text is", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get<{ name: string }>(new URL("/me", resource.url) as unknown as string),
+    );
+    expect(unwrap(result).data.name).toBe("alice");
+  });
+
   it("a URL with a user part is one no attempt could send: a TypeError naming neither it nor the query, nothing sent", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream);

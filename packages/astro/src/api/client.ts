@@ -691,7 +691,11 @@ export function createApiTransport(
       // Beside a base URL, `https:host/x` resolves as a path of the base, which ky refuses.
       if (
         baseHref !== undefined &&
-        MALFORMED_HTTP.test(url.replace(/^[\0-\u0020]+/, "").replace(/[\t\n\r]/g, ""))
+        MALFORMED_HTTP.test(
+          String(url)
+            .replace(/^[\0-\u0020]+/, "")
+            .replace(/[\t\n\r]/g, ""),
+        )
       ) {
         throw invalidUrl(`${method}: an http(s) URL needs // after its scheme`);
       }
