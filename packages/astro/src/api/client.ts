@@ -425,7 +425,9 @@ export function createApiTransport(
   const baseHref = config.baseURL === undefined ? undefined : new Request(config.baseURL).url;
   const fastUrl = (url: string): string | undefined => {
     if (STRIPPED_BY_KY.test(url)) return undefined;
-    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) ? undefined : url;
+    // One that does not parse is left to the check, whose error quotes neither its query nor its
+    // user part (the hook's `new URL` would throw the runtime's, holding the whole URL).
+    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) || !URL.canParse(url) ? undefined : url;
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
     const resolved = new URL(url, baseHref);
     return resolved.username === "" && resolved.password === "" ? resolved.href : undefined;
