@@ -831,13 +831,14 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(seen).toEqual([]);
   });
 
-  it("an absolute URL that does not parse (a port past 65535, an unclosed IPv6 bracket): the client's TypeError, never the runtime's quoting it with its query", async () => {
+  it("a URL that does not parse (a port past 65535, an unclosed IPv6 bracket; absolute or relative): the client's TypeError, never the runtime's quoting it with its query", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream);
     const cookies = await sessionCookies(session(0));
     const { result } = await run(middleware, cookies, async (api) => [
       await api.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
       await api.get("http://[::1/x?token=secret-q").catch((error: unknown) => error),
+      await api.get("//[::1/x?token=secret-q").catch((error: unknown) => error),
     ]);
     const errors = unwrap(result) as (TypeError & { code?: string })[];
     const { inspect } = await import("node:util");
@@ -845,6 +846,7 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(errors.map((error) => [error.code, error.message])).toEqual([
       ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
       ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET http://[::1/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET //[::1/x: not a URL"],
     ]);
     expect(seen).toEqual([]);
   });

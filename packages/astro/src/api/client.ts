@@ -429,8 +429,10 @@ export function createApiTransport(
     // user part (the hook's `new URL` would throw the runtime's, holding the whole URL).
     if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) || !URL.canParse(url) ? undefined : url;
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
-    const resolved = new URL(url, baseHref);
-    return resolved.username === "" && resolved.password === "" ? resolved.href : undefined;
+    const resolved = URL.parse(url, baseHref);
+    return resolved !== null && resolved.username === "" && resolved.password === ""
+      ? resolved.href
+      : undefined;
   };
   /**
    * The client's headers with the call's over them, as ky merges them (a call that removes one of
