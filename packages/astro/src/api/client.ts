@@ -292,7 +292,10 @@ function checkCall(method: string, options: ApiRequestOptions): void {
   if (problems.length > 0) throw invalidOptions("api call", problems);
 }
 
-/** What no header value may hold (the Fetch standard's rule; leading or trailing spaces are trimmed). */
+/**
+ * What a token may not hold: inside a header value the Fetch standard refuses it; at either end it
+ * would be trimmed, sending another token than the session's.
+ */
 const UNSENDABLE = /[\0\n\r]/;
 
 /** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
