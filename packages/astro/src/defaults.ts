@@ -68,6 +68,11 @@ export const DEFAULT_API_RETRY_LIMIT = 2;
  * costs one refresh per session per cooldown, not one per request.
  */
 export const DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS = 30_000;
+/**
+ * The longest error body the API client reads into an `ApiHttpError`'s `data`, in bytes (ky's own
+ * bound on the error bodies it reads); past it, `data` is empty and the rest is not read.
+ */
+export const API_ERROR_BODY_MAX_BYTES = 10 * 1024 * 1024;
 /** The methods the API client retries: the idempotent ones (RFC 9110 section 9.2.2). POST and PATCH never. */
 export const IDEMPOTENT_METHODS: readonly string[] = ["get", "head", "put", "delete", "options"];
 /**

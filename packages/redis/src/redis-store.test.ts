@@ -420,6 +420,36 @@ describe("createRedisStore when Redis fails", () => {
     }
   });
 
+  it.skipIf(!url)(
+    "a lease whose SET NX timed out and landed later is released: no lease of an owner no one knows blocks the others for its ttl",
+    async () => {
+      const proxy = await startTcpProxy(Number(new URL(url!).port));
+      const prefix = uniquePrefix("orphan");
+      const slow = createRedisStore({
+        url: `redis://127.0.0.1:${proxy.port}`,
+        timeoutMs: 100,
+        keyPrefix: prefix,
+      });
+      const other = createRedisStore({ url: url!, keyPrefix: prefix });
+      try {
+        await eventually(() => slow.get("warm"));
+        proxy.freeze(); // the SET NX is written, held on its way, and lands once thawed
+        const error = await slow.acquire("k", 60_000).catch((e: unknown) => e);
+        expect(isTimeoutError(error)).toBe(true);
+        proxy.thaw();
+        // Its connection's next answer comes after everything it wrote before.
+        await eventually(() => slow.get("warm"));
+        const release = await other.acquire("k", 60_000);
+        expect(release).toBeTypeOf("function");
+        await release!();
+      } finally {
+        await slow.close();
+        await other.close();
+        await proxy.close();
+      }
+    },
+  );
+
   it("fails fast with a NetworkError while Redis is unreachable, without secrets in the error", async () => {
     server = createServer();
     server.listen(0, "127.0.0.1");

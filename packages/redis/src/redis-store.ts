@@ -60,7 +60,8 @@ type OwnedClient = RedisStoreClient & {
  * - `acquire(key, ttlMs)`: `SET lease owner NX PX ttlMs` with a random owner; its release runs one Lua
  *   script that deletes the lease only while it still holds that owner, and never rejects (a lease
  *   that cannot be released expires by itself). `release.renew(ttlMs)` extends a lease still held
- *   (another owner-checked script) and resolves `false` once it was lost.
+ *   (another owner-checked script) and resolves `false` once it was lost. An `acquire` that fails
+ *   (a timeout, a lost connection) sends that release too, since its `SET` may still land.
  * - `compareAndDelete(key, expected)`: reads and compares the value, then one Lua script deletes it
  *   only while its stored bytes are still those it read (atomic, encrypted values included).
  * - `compareAndSet(key, expected, value, ttlMs)`: with `expected` `undefined`, `SET key value NX PX
@@ -207,8 +208,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     checkTtl("acquire", ttlMs);
     const lk = redisKey(keyPrefix, "l", key);
     const owner = crypto.randomUUID();
-    const answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
-    if (asText(answer) !== "OK") return undefined;
     let released: Promise<void> | undefined;
     const release = () => {
       released ??= send("EVAL", ["EVAL", RELEASE_SCRIPT, "1", lk, owner]).then(
@@ -217,6 +216,18 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       );
       return released;
     };
+    let answer: unknown;
+    try {
+      answer = await send("SET NX", ["SET", lk, owner, "NX", "PX", String(Math.ceil(ttlMs))]);
+    } catch (error) {
+      // The SET may have landed all the same (a timeout once it was written, a connection lost
+      // before its reply): the lease would then be held by an owner no one knows, every other
+      // instance waiting on it for its whole ttl. Released at once, as any lease (the script deletes
+      // only this owner's); on one connection (a single node's), it goes after that SET. Not awaited.
+      void release();
+      throw error;
+    }
+    if (asText(answer) !== "OK") return undefined;
     return Object.assign(release, {
       /** Extends the lease to `ttlMs` from now while still owned; `false` once lost or released. */
       async renew(renewTtlMs: number): Promise<boolean> {

@@ -6,7 +6,7 @@
  * through ky, bound to the same request's session; both must behave alike.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidResponseError, OAuthError, type TokenSet } from "@tokenkeep/core";
+import { InvalidResponseError, isTokenkeepError, OAuthError, type TokenSet } from "@tokenkeep/core";
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext } from "astro";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -46,6 +46,8 @@ const hit = (path: string) => {
   hits.set(path, times);
   return times.length;
 };
+/** Paths whose answer's connection the client closed before the answer ended. */
+const released: string[] = [];
 /** Answers of `/held`, sent only when a test releases them. */
 const held: ServerResponse[] = [];
 /**
@@ -102,6 +104,24 @@ beforeAll(async () => {
       response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
       return response.write('{"error":');
     }
+    if (path === "/unauthorized-stream") {
+      // 401 to every token, its body never ending; says when the client let go of the connection.
+      response.on("close", () => void released.push(path));
+      response.writeHead(401, { "content-type": "application/json", "www-authenticate": "Bearer" });
+      return response.write('{"error":');
+    }
+    if (path === "/wait-an-hour" && hit(path) === 1) {
+      // Busy, and asking for an hour's wait before the retry.
+      return sendJson(response, 503, { error: "busy" }, { "retry-after": "3600" });
+    }
+    if (path === "/scope-huge") {
+      // A 401 about the request (no renewal), its body 11 MiB, past what an error's data holds.
+      const challenge = 'Bearer error="insufficient_scope"';
+      response.writeHead(401, { "content-type": "text/plain", "www-authenticate": challenge });
+      const mebibyte = Buffer.alloc(1024 * 1024, "x");
+      for (let i = 0; i < 11; i++) response.write(mebibyte);
+      return response.end();
+    }
     if (path === "/late-body") {
       // The headers within the timeout, the body only after it: one limit covers both.
       setTimeout(() => {
@@ -118,7 +138,7 @@ beforeAll(async () => {
     if (token === undefined || !valid.has(token)) {
       return sendJson(response, 401, { error: "invalid_token" }, { "www-authenticate": "Bearer" });
     }
-    if (path === "/me" || path === "/busy-once" || path === "/hang-once")
+    if (path === "/me" || path === "/busy-once" || path === "/hang-once" || path === "/wait-an-hour")
       return sendJson(response, 200, { name: "alice", tag: request.headers["x-tag"] ?? null });
     if (path === "/items") return sendJson(response, 200, { items: [{ id: 1 }, { id: "two" }] });
     if (path === "/echo") return sendJson(response, 201, { received: JSON.parse(body) });
@@ -150,6 +170,7 @@ afterEach(async () => {
   flaky = 0;
   hits.clear();
   via.length = 0;
+  released.length = 0;
   for (const response of held.splice(0)) response.destroy();
   await Promise.all(middlewares.splice(0).map((middleware) => middleware.dispose()));
 });
@@ -479,6 +500,27 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(redeemed).toEqual([]);
   });
 
+  it("a 401 whose renewal fails (the response started, the session ended): its body is cancelled, the connection let go", async () => {
+    const failing: Upstream = {
+      signIn: async () => {
+        throw new Error("not used");
+      },
+      refresh: async () => {
+        throw new OAuthError({ error: "invalid_grant", status: 400 });
+      },
+    };
+    const cookies = await sessionCookies(session(0));
+    // Inside the request: the renewal ends the session.
+    const ended = await run(create(failing), cookies, (api) => api.get("/unauthorized-stream"));
+    expect(isSessionExpiredError((ended.result as { error: unknown }).error)).toBe(true);
+    await vi.waitFor(() => expect(released).toEqual(["/unauthorized-stream"]), { timeout: 2_000 });
+    // Once the response has started: nothing is renewed.
+    const { locals } = await run(create(makeUpstream().upstream), cookies, async () => undefined);
+    const late = await locals.api.get("/unauthorized-stream").catch((error: unknown) => error);
+    expect(isSessionExpiredError(late) && late.reason).toBe("response-started");
+    await vi.waitFor(() => expect(released).toHaveLength(2), { timeout: 2_000 });
+  });
+
   it("a 401 after the response started, to a token this request already renewed: replayed with the new one, nothing rotated", async () => {
     const { upstream, redeemed } = makeUpstream();
     const middleware = create(upstream);
@@ -664,6 +706,23 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expectNoSecretIn(logged, ["at-0", /secret-query/], "the inspected error");
   });
 
+  it("an access token no header can carry (a line break from the upstream): a typed error naming neither it nor the header, nothing sent", async () => {
+    const middleware = create(makeUpstream().upstream);
+    const broken = { ...session(0), accessToken: "at-line\nbreak-secret" };
+    const cookies = await sessionCookies(broken);
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/me").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    const { inspect } = await import("node:util");
+    expectNoSecretIn(inspect(error, { depth: 8 }), [/at-line/, /break-secret/], "the inspected error");
+    expect(isTokenkeepError(error) && [error.code, error.transient]).toEqual([
+      "ERR_TOKENKEEP_INVALID_RESPONSE",
+      false,
+    ]);
+    expect(seen).toEqual([]);
+  });
+
   it("bounds the replay after a 401 by the timeout too (ky's own timer has stopped by then)", async () => {
     const middleware = create(makeUpstream().upstream, { timeoutMs: 150, retry: 0 });
     const cookies = await sessionCookies(session(0)); // at-0 is not accepted: 401, renewal, replay
@@ -738,6 +797,69 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(userAsScheme?.message).toBe("@tokenkeep/astro: GET: expected an http(s) URL");
     expect(isApiError(relative)).toBe(false);
     expect(via).toEqual([]);
+  });
+
+  it("call options no attempt could honour, or an http URL without // beside a baseURL: a TypeError at once, never a transient network error or timeout, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const calls: Array<[string, (api: ApiClient) => Promise<unknown>]> = [
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: 0 })],
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: Number.NaN })],
+      ["timeoutMs", (api) => api.get("/me", { timeoutMs: 3_000_000_000 })],
+      ["retry", (api) => api.get("/me", { retry: -1 })],
+      ["retry", (api) => api.get("/me", { retry: 1.5 })],
+      ["responseType", (api) => api.get("/me", { responseType: "blob" as "json" })],
+      ["method", (api) => api.request("/me", { method: "CONNECT" })],
+      ["method", (api) => api.request("/me", { method: "GE T" })],
+    ];
+    const { result } = await run(middleware, cookies, async (api) => ({
+      options: await Promise.all(calls.map(([, call]) => call(api).catch((error: unknown) => error))),
+      url: await api.get("https:elsewhere.test/x?token=secret").catch((error: unknown) => error),
+    }));
+    const { options, url } = unwrap(result) as {
+      options: (TypeError & { code?: string })[];
+      url: TypeError & { code?: string };
+    };
+    expect(options.map((error) => [error.name, error.code, error.message.split(": ")[1]])).toEqual(
+      calls.map(([option]) => ["TypeError", "ERR_TOKENKEEP_INVALID_OPTIONS", option]),
+    );
+    expect([url.name, url.code, url.message]).toEqual([
+      "TypeError",
+      "ERR_TOKENKEEP_API_INVALID_URL",
+      "@tokenkeep/astro: GET: an http(s) URL needs // after its scheme",
+    ]);
+    expect(seen).toEqual([]);
+  });
+
+  it("a URL that does not parse (a port past 65535, an unclosed IPv6 bracket; absolute or relative): the client's TypeError, never the runtime's quoting it with its query", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
+      await api.get("http://[::1/x?token=secret-q").catch((error: unknown) => error),
+      await api.get("//[::1/x?token=secret-q").catch((error: unknown) => error),
+    ]);
+    const errors = unwrap(result) as (TypeError & { code?: string })[];
+    const { inspect } = await import("node:util");
+    for (const error of errors) expectNoSecretIn(inspect(error), /secret-q/, "the inspected error");
+    expect(errors.map((error) => [error.code, error.message])).toEqual([
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET http://[::1/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET //[::1/x: not a URL"],
+    ]);
+    expect(seen).toEqual([]);
+  });
+
+  it("a URL object (JavaScript callers) is sent as its text is", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get<{ name: string }>(new URL("/me", resource.url) as unknown as string),
+    );
+    expect(unwrap(result).data.name).toBe("alice");
   });
 
   it("a URL with a user part is one no attempt could send: a TypeError naming neither it nor the query, nothing sent", async () => {
@@ -841,6 +963,23 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(seen.map((entry) => entry.authorization)).toEqual(Array(4).fill("Bearer at-0"));
   });
 
+  it("a Retry-After longer than the call's timeoutMs is waited only timeoutMs before the retry", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream, { timeoutMs: 200, retry: 1 });
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      // Without a bound the call would wait the hour the API asked for: this one gives up after 5 s.
+      Promise.race([
+        api.get<{ name: string }>("/wait-an-hour"),
+        new Promise((resolve) => setTimeout(resolve, 5_000, "still waiting")),
+      ]),
+    );
+    expect(unwrap(result)).toMatchObject({ data: { name: "alice" } });
+    const [sent, retried] = hits.get("/wait-an-hour") ?? [];
+    expect(retried! - sent!).toBeGreaterThanOrEqual(190);
+    expect(via).toEqual([first, "ky"]);
+  });
+
   it("a timeout on the first attempt: ky's timeout error, not retried (ky retries no timeout)", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream, { timeoutMs: 100, retry: 2 });
@@ -900,6 +1039,17 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(redeemed).toEqual([]);
     expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0"]);
     expect(setCookies(context)).toEqual([]);
+  });
+
+  it("a 401 whose body is past 10 MiB (ky's bound on the error bodies it reads): the ApiHttpError without data", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/scope-huge").catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiHttpError(error) && [error.status, typeof error.data]).toEqual([401, "undefined"]);
   });
 
   it("a 401 twice (the renewed token refused too): the same ApiHttpError, one rotation, one replay", async () => {

@@ -18,11 +18,12 @@
  * cookies; once it has started, a 401 that would need a rotation is a `SessionExpiredError` and
  * nothing is rotated.
  */
-import { isTokenkeepError } from "@tokenkeep/core";
+import { InvalidResponseError, isTokenkeepError } from "@tokenkeep/core";
 import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
+import { invalidOptions } from "@tokenkeep/core/options";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
-import { IDEMPOTENT_METHODS } from "../defaults.js";
+import { API_ERROR_BODY_MAX_BYTES, DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
 import { type Session, sessionToTokenSet } from "../session.js";
 import {
   ApiError,
@@ -236,6 +237,67 @@ function removesHeader(headers: ApiRequestOptions["headers"]): boolean {
   return Object.values(headers).some((value) => value === undefined || value === "undefined");
 }
 
+/**
+ * ky's retry options: `limit` retries of the idempotent methods, and a wait the API asks for
+ * (`Retry-After`, `RateLimit-Reset` on a 413, 429 or 503) cut to the attempt's limit, else ky would
+ * hold the call for as long as the answer says (an hour, a day).
+ */
+const retryOf = (limit: number, timeoutMs: number | false) => ({
+  limit,
+  methods: [...IDEMPOTENT_METHODS],
+  maxRetryAfter: timeoutMs === false ? DEFAULT_API_TIMEOUT_MS : timeoutMs,
+});
+
+/** An HTTP method as RFC 9110 spells one (a token). */
+const METHOD = /^[!#$%&'*+.^_`|~\dA-Za-z-]+$/;
+/** Methods the Fetch standard refuses to send. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+/** The longest timer a runtime keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+/** An http(s) scheme without `//` (ky refuses it beside a base URL, with a TypeError of its own). */
+const MALFORMED_HTTP = /^https?:(?!\/\/)/i;
+
+/**
+ * Why a call's options cannot be honoured: a mistake in the calling code, refused at once (as the
+ * config's are), never sent, retried or reported as a network error or a timeout (a timer of 0,
+ * NaN or past 2^31-1 ms fires at once; ky and fetch throw a TypeError of their own for the rest).
+ * Values are not quoted.
+ */
+function checkCall(method: string, options: ApiRequestOptions): void {
+  const { timeoutMs, retry, responseType } = options;
+  const problems: string[] = [];
+  if (
+    timeoutMs !== undefined &&
+    timeoutMs !== false &&
+    !(typeof timeoutMs === "number" && timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)
+  ) {
+    problems.push(`timeoutMs: expected ms above 0, at most ${MAX_TIMER_MS}, or false`);
+  }
+  if (retry !== undefined && !(Number.isSafeInteger(retry) && retry >= 0)) {
+    problems.push("retry: expected an integer from 0");
+  }
+  if (
+    responseType !== undefined &&
+    responseType !== "json" &&
+    responseType !== "text" &&
+    responseType !== "none"
+  ) {
+    problems.push('responseType: expected "json", "text" or "none"');
+  }
+  if (!METHOD.test(method) || FORBIDDEN_METHODS.has(method)) {
+    problems.push(
+      "method: expected an HTTP method such as GET or POST (fetch sends no CONNECT, TRACE or TRACK)",
+    );
+  }
+  if (problems.length > 0) throw invalidOptions("api call", problems);
+}
+
+/**
+ * What a token may not hold: inside a header value the Fetch standard refuses it; at either end it
+ * would be trimmed, sending another token than the session's.
+ */
+const UNSENDABLE = /[\0\n\r]/;
+
 /** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
 const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
 
@@ -288,6 +350,12 @@ export function createApiTransport(
         getToken: async () => {
           const now = current.current();
           if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
+          // `Headers.set` would refuse it with a TypeError quoting the whole value, token included.
+          if (UNSENDABLE.test(now.accessToken) || UNSENDABLE.test(now.tokenType)) {
+            throw new InvalidResponseError(
+              "the session's access token or token type holds a line break or NUL, which no HTTP header can carry",
+            );
+          }
           return sessionToTokenSet(now);
         },
         invalidate: async (token) => {
@@ -321,7 +389,7 @@ export function createApiTransport(
     // A 401 comes back as a response (renewed below); a call without a session asks for `true`.
     throwHttpErrors: (status: number) => status !== 401,
     timeout: config.timeoutMs,
-    retry: { limit: config.retry, methods: [...IDEMPOTENT_METHODS] },
+    retry: retryOf(config.retry, config.timeoutMs),
     hooks: {
       beforeRequest: [
         ...(interceptors.request ?? []).map(
@@ -360,10 +428,14 @@ export function createApiTransport(
   const baseHref = config.baseURL === undefined ? undefined : new Request(config.baseURL).url;
   const fastUrl = (url: string): string | undefined => {
     if (STRIPPED_BY_KY.test(url)) return undefined;
-    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) ? undefined : url;
+    // One that does not parse is left to the check, whose error quotes neither its query nor its
+    // user part (the hook's `new URL` would throw the runtime's, holding the whole URL).
+    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) || !URL.canParse(url) ? undefined : url;
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
-    const resolved = new URL(url, baseHref);
-    return resolved.username === "" && resolved.password === "" ? resolved.href : undefined;
+    const resolved = URL.parse(url, baseHref);
+    return resolved !== null && resolved.username === "" && resolved.password === ""
+      ? resolved.href
+      : undefined;
   };
   /**
    * The client's headers with the call's over them, as ky merges them (a call that removes one of
@@ -430,6 +502,10 @@ export function createApiTransport(
         response,
       });
     } catch (error) {
+      // The 401's body is read by no one now: cancelled, so its connection is let go (a body that
+      // never ends would hold it until the garbage collector found it). Not awaited: a response
+      // interceptor's clone may hold the other branch of its stream.
+      void response.body?.cancel().catch(() => {});
       // Renewal is not possible for this call: the error names it (the session's code has no target).
       if (isSessionExpiredError(error)) {
         throw new SessionExpiredError({ reason: error.reason, method, url: target() });
@@ -494,8 +570,8 @@ export function createApiTransport(
     const kyOptions: Options = { method, context: { call } };
     if (current === undefined) kyOptions.throwHttpErrors = true;
     if (options.timeoutMs !== undefined) kyOptions.timeout = options.timeoutMs;
-    if (options.retry !== undefined) {
-      kyOptions.retry = { limit: options.retry, methods: [...IDEMPOTENT_METHODS] };
+    if (options.retry !== undefined || options.timeoutMs !== undefined) {
+      kyOptions.retry = retryOf(options.retry ?? config.retry, options.timeoutMs ?? config.timeoutMs);
     }
     if (options.body !== undefined) kyOptions.body = options.body;
     else if (options.json !== undefined) kyOptions.json = options.json;
@@ -619,6 +695,17 @@ export function createApiTransport(
   const checkUrl = (url: string, method: string): void => {
     const resolved = URL.parse(url, baseHref);
     if (resolved !== null && (resolved.protocol === "http:" || resolved.protocol === "https:")) {
+      // Beside a base URL, `https:host/x` resolves as a path of the base, which ky refuses.
+      if (
+        baseHref !== undefined &&
+        MALFORMED_HTTP.test(
+          String(url)
+            .replace(/^[\0-\u0020]+/, "")
+            .replace(/[\t\n\r]/g, ""),
+        )
+      ) {
+        throw invalidUrl(`${method}: an http(s) URL needs // after its scheme`);
+      }
       if (resolved.username === "" && resolved.password === "") return;
       // fetch refuses it with a TypeError quoting the whole URL, user part and query included.
       throw invalidUrl(
@@ -638,6 +725,14 @@ export function createApiTransport(
 
   return async <T>(current: ApiSession | undefined, url: string, options: ApiRequestOptions<T>) => {
     const method = options.method === undefined ? "GET" : options.method.toUpperCase();
+    if (
+      options.timeoutMs !== undefined ||
+      options.retry !== undefined ||
+      options.responseType !== undefined ||
+      (method !== "GET" && method !== "HEAD")
+    ) {
+      checkCall(method, options);
+    }
     if (
       fastPath &&
       (method === "GET" || method === "HEAD") &&
@@ -678,9 +773,37 @@ export function bindApiClient(transport: ApiTransport, session: () => ApiSession
   };
 }
 
+/**
+ * An error answer's body as text, `""` when it cannot be read or is past
+ * {@link API_ERROR_BODY_MAX_BYTES} (the rest is then cancelled, unread): ky bounds the error bodies
+ * it reads the same way, and an error's `data` is no reason to buffer whatever an answer sends.
+ */
+async function errorText(response: Response): Promise<string> {
+  const { body } = response;
+  if (body === null) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let bytes = 0;
+  try {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text + decoder.decode();
+      bytes += value.byteLength;
+      if (bytes > API_ERROR_BODY_MAX_BYTES) {
+        void reader.cancel().catch(() => {});
+        return "";
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    return "";
+  }
+}
+
 /** The typed error of an answer that is not 2xx and that ky did not throw for (a 401 after the replay). */
 async function httpErrorOf(response: Response, method: string, url: string): Promise<ApiHttpError> {
-  const text = await response.text().catch(() => "");
+  const text = await errorText(response);
   let data: unknown = text === "" ? undefined : text;
   if ((response.headers.get("content-type") ?? "").includes("json")) {
     try {

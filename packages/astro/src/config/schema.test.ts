@@ -46,6 +46,27 @@ describe("configuration", () => {
     expect(text).toMatch(/cookies/);
   });
 
+  it("headers no request could carry (a line break or NUL in a value, a name that is not a token) are refused here, not quoted", () => {
+    const error = thrown(() =>
+      parseConfig({
+        upstream: { endpoints: { ...endpoints, headers: { "x-client-key": "k1\nsecret-one" } } },
+        api: { headers: { "x-api-key": "k2\u0000secret-two", "bad name": "fine" } },
+      }),
+    );
+    expect(error.code).toBe("ERR_TOKENKEEP_INVALID_OPTIONS");
+    const text = `${error.message} ${String(error.cause)}`;
+    expect(text).toMatch(/upstream\.endpoints\.headers\.x-client-key: .*line break or NUL/);
+    expect(text).toMatch(/api\.headers\.x-api-key: .*line break or NUL/);
+    expect(text).toMatch(/api\.headers\.bad name: .*header name/);
+    expect(text).not.toMatch(/secret-one|secret-two/);
+    // Leading and trailing spaces and line breaks are trimmed by fetch: accepted.
+    expect(
+      parseConfig({ upstream: { endpoints }, api: { headers: { "x-api-key": " k3\n" } } }).api.headers,
+    ).toEqual({
+      "x-api-key": " k3\n",
+    });
+  });
+
   it("api.baseURL: no user part (fetch refuses such URLs, quoting them whole); the message does not quote it", () => {
     const error = thrown(() =>
       parseConfig({ upstream: { endpoints }, api: { baseURL: "https://svc:s3cret-pw@api.test/v1" } }),

@@ -348,6 +348,26 @@ const httpUrl = z.url({ protocol: /^https?$/ }).refine((value) => {
   return url === null || (url.username === "" && url.password === "");
 }, "must not carry a user part (user:password@); pass credentials in headers");
 
+/**
+ * Headers every request carries: refused here when no request could carry them, since `Headers`
+ * would refuse them on the first request with a `TypeError` quoting the value whole (a credential,
+ * often). A value may not hold a line break or NUL inside (leading and trailing ones are trimmed);
+ * a name is an HTTP token. Values are never quoted.
+ */
+const headersSchema = z.record(z.string(), z.string()).superRefine((headers, context) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+.^_`|~\dA-Za-z-]+$/.test(name)) {
+      context.addIssue({ code: "custom", path: [name], message: "expected a header name (an HTTP token)" });
+    } else if (/[\0\r\n]/.test(value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, ""))) {
+      context.addIssue({
+        code: "custom",
+        path: [name],
+        message: "the value holds a line break or NUL, which no HTTP header can carry (not shown)",
+      });
+    }
+  }
+});
+
 const endpointsSchema = z
   .strictObject({
     baseURL: httpUrl,
@@ -357,7 +377,7 @@ const endpointsSchema = z
     contentType: z
       .enum(["application/json", "application/x-www-form-urlencoded"])
       .default(DEFAULT_CONTENT_TYPE),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headersSchema.default({}),
     loginData: z.record(z.string(), z.json()).default({}),
     refreshData: z.record(z.string(), z.json()).default({}),
     refreshRequestField: z.string().min(1).default(DEFAULT_REFRESH_REQUEST_FIELD),
@@ -483,7 +503,7 @@ const apiSchema = z
       .nonnegative()
       .max(2_147_483_647)
       .default(DEFAULT_API_UNAUTHORIZED_COOLDOWN_MS),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: headersSchema.default({}),
     interceptors: z
       .strictObject({
         request: z.array(fn<NonNullable<ApiInterceptors["request"]>[number]>()).optional(),
