@@ -1,5 +1,7 @@
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { isOAuthError, OAuthError } from "../src/errors/errors.js";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { InvalidResponseError, isOAuthError, OAuthError } from "../src/errors/errors.js";
 import { createAuthFetch } from "../src/http/auth-fetch.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
 import { createFakeTime } from "./support/fake-time.js";
@@ -328,5 +330,47 @@ describe("createAuthFetch against an API that rejects every token", () => {
     const { sequence, creatorCalls } = await rejecting({ unauthorizedCooldownMs: 0 });
     await sequence(5);
     expect(creatorCalls()).toBe(6);
+  });
+});
+
+describe("createAuthFetch: a token no header can carry", () => {
+  // Headers.set refuses a value with a line break or NUL with a TypeError quoting the whole value,
+  // token included; the call must fail with our error instead, naming no token, and send nothing.
+  const tokens = (api: ResourceServer, first: string, second: string) => {
+    let calls = 0;
+    const manager = createTokenManager({
+      creator: async () => {
+        calls += 1;
+        return { access_token: calls === 1 ? first : second, token_type: "bearer", expires_in: 3600 };
+      },
+    });
+    cleanups.push(async () => {
+      await manager.dispose();
+      await api.close();
+    });
+    return manager;
+  };
+
+  for (const bad of ["inner\nline-SECRET", "carriage\rreturn-SECRET", "nul\0byte-SECRET"]) {
+    it(`is refused before sending: ${JSON.stringify(bad.slice(0, 6))}`, async () => {
+      const api = await startResourceServer();
+      const authFetch = createAuthFetch(tokens(api, bad, bad), { origins: [api.origin] });
+      const error = await authFetch(`${api.origin}/items`).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect((error as InvalidResponseError).code).toBe("ERR_TOKENKEEP_INVALID_RESPONSE");
+      expectNoSecretIn(inspect(error, { depth: 5 }), "SECRET", "the error");
+      expect(api.seen).toEqual([]);
+    });
+  }
+
+  it("is refused on the replay after a 401 too", async () => {
+    const api = await startResourceServer();
+    const authFetch = createAuthFetch(tokens(api, "rejected", "replay\nline-SECRET"), {
+      origins: [api.origin],
+    });
+    const error = await authFetch(`${api.origin}/items`).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expectNoSecretIn(inspect(error, { depth: 5 }), "SECRET", "the error");
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer rejected"]);
   });
 });

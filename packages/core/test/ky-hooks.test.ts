@@ -1,5 +1,8 @@
+import { inspect } from "node:util";
 import ky, { isHTTPError } from "ky";
 import { afterEach, describe, expect, it } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
+import { InvalidResponseError } from "../src/errors/errors.js";
 import { createKyHooks } from "../src/http/ky-hooks.js";
 import { createTokenManager, type TokenManager } from "../src/manager/token-manager.js";
 import { type ResourceServer, startResourceServer } from "./support/resource-server.js";
@@ -146,5 +149,41 @@ describe("createKyHooks against an API that rejects every token", () => {
     expect(calls).toBe(2);
     expect(api.seen).toHaveLength(21);
     expect(manager.stats().invalidationsRefused).toBe(19);
+  });
+});
+
+describe("createKyHooks: a token no header can carry", () => {
+  // Headers.set would refuse it with a TypeError quoting the whole value, token included.
+  const managerOf = (api: ResourceServer, first: string, second: string) => {
+    let calls = 0;
+    const manager = createTokenManager({
+      creator: async () => {
+        calls += 1;
+        return { access_token: calls === 1 ? first : second, expires_in: 3600 };
+      },
+    });
+    cleanups.push(async () => {
+      await manager.dispose();
+      await api.close();
+    });
+    return manager;
+  };
+
+  it("is refused before sending, with an error naming no token", async () => {
+    const api = await startResourceServer();
+    const hooks = createKyHooks(managerOf(api, "inner\nline-SECRET", "unused"), { origins: [api.origin] });
+    const error = await ky(`${api.origin}/items`, { hooks, retry: 0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expectNoSecretIn(inspect(error, { depth: 5 }), "SECRET", "the error");
+    expect(api.seen).toEqual([]);
+  });
+
+  it("is refused on the replay after a 401 too", async () => {
+    const api = await startResourceServer();
+    const hooks = createKyHooks(managerOf(api, "rejected", "nul\0byte-SECRET"), { origins: [api.origin] });
+    const error = await ky(`${api.origin}/items`, { hooks, retry: 0 }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidResponseError);
+    expectNoSecretIn(inspect(error, { depth: 5 }), "SECRET", "the error");
+    expect(api.seen.map((seen) => seen.authorization)).toEqual(["Bearer rejected"]);
   });
 });

@@ -1,7 +1,6 @@
 import type { TokenIdentity } from "../token/token-creator.js";
-import { authorizationOf } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
+import { authorizationHeader, type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
 import { rejectsToken } from "./token-rejection.js";
 
 /** Options of {@link createAuthFetch}. */
@@ -69,6 +68,8 @@ function replayer(input: RequestInfo | URL, init: RequestInit | undefined): (() 
  * - `Authorization: <tokenType> <accessToken>` is added only when the request URL's origin is in
  *   `origins` (or the predicate accepts it) and the request has no `Authorization` header of its
  *   own. Every other request is passed to `fetch` untouched.
+ *   A token holding a line break or NUL fails the call with `InvalidResponseError` before anything
+ *   is sent (the runtime's `TypeError` would quote the header, token included).
  * - On a 401 it invalidates exactly the token it sent (`manager.invalidate`), so a burst of 401s
  *   causes one refresh (a sequence, at most one per the manager's `unauthorizedCooldownMs`), and
  *   replays the request once with the new token, when the body can be sent again (none, a string,
@@ -105,7 +106,7 @@ export function createAuthFetch<I extends TokenIdentity = TokenIdentity>(
     const { signal } = request;
 
     const sent = await manager.getToken({ identity, signal });
-    request.headers.set("authorization", authorizationOf(sent));
+    request.headers.set("authorization", authorizationHeader(sent));
     const response = await fetch(request);
     if (!rejectsToken(response, url, sent.tokenType)) return response;
 
@@ -119,7 +120,7 @@ export function createAuthFetch<I extends TokenIdentity = TokenIdentity>(
     if (fresh.accessToken === sent.accessToken) return response;
     await discard();
     const retry = replay();
-    retry.headers.set("authorization", authorizationOf(fresh));
+    retry.headers.set("authorization", authorizationHeader(fresh));
     return fetch(retry);
   };
 }

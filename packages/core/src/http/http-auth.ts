@@ -5,7 +5,8 @@
 
 import { check, func, isObject, object, optional, validate } from "../options/rules.js";
 import type { TokenIdentity } from "../token/token-creator.js";
-import type { TokenSet } from "../token/token-set.js";
+import { invalidField } from "../token/token-response.js";
+import { authorizationOf, type TokenSet } from "../token/token-set.js";
 
 /**
  * The part of a token manager the HTTP integrations use (a `TokenManager` from `createTokenManager`
@@ -91,4 +92,19 @@ export function parseHttpAuthOptions<I extends TokenIdentity>(
 export function leftOrigin(response: Response, url: URL): boolean {
   if (!response.redirected || !response.url) return false;
   return new URL(response.url).origin !== url.origin;
+}
+
+/**
+ * The `Authorization` value of `set` (`authorizationOf`), refused when it holds a line break or NUL:
+ * no header can carry one, and the runtime's `TypeError` would quote the whole value, token included.
+ *
+ * @throws InvalidResponseError (`field "access_token" is invalid`, as for a wire answer; it names no
+ *   value), before anything is sent.
+ */
+export function authorizationHeader(set: TokenSet): string {
+  const value = authorizationOf(set);
+  if (/[\0\n\r]/.test(value)) {
+    throw invalidField("access_token", "is invalid");
+  }
+  return value;
 }

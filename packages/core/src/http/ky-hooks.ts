@@ -1,8 +1,8 @@
 import { setRecent } from "../internal/lru.js";
 import type { TokenIdentity } from "../token/token-creator.js";
-import { authorizationOf, type TokenSet } from "../token/token-set.js";
+import type { TokenSet } from "../token/token-set.js";
 import type { TokenSource } from "./http-auth.js";
-import { type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
+import { authorizationHeader, type HttpAuthOptions, parseHttpAuthOptions } from "./http-auth.js";
 import { rejectsToken } from "./token-rejection.js";
 
 /** Options of {@link createKyHooks}. */
@@ -78,7 +78,7 @@ export function createKyHooks<I extends TokenIdentity = TokenIdentity>(
       async ({ request }) => {
         if (!allowed(new URL(request.url)) || request.headers.has("authorization")) return;
         const set = await manager.getToken({ identity, signal: request.signal });
-        const value = authorizationOf(set);
+        const value = authorizationHeader(set);
         remember(value, set);
         request.headers.set("authorization", value);
       },
@@ -95,7 +95,7 @@ export function createKyHooks<I extends TokenIdentity = TokenIdentity>(
         const fresh = await manager.getToken({ identity, signal: request.signal });
         if (fresh.accessToken === used.accessToken) return undefined;
         const retry = new Request(request.clone()); // leaves ky its own copy for its retries
-        const value = authorizationOf(fresh);
+        const value = authorizationHeader(fresh);
         remember(value, fresh);
         retry.headers.set("authorization", value);
         return fetch(retry);

@@ -54,7 +54,7 @@ export interface ParseTokenResponseOptions {
 const TEXT_FIELDS = ["access_token", "token_type", "refresh_token", "scope", "id_token"] as const;
 type SecondsField = "expires_in" | "refresh_token_expires_in" | "refresh_in";
 
-function invalidField(field: string, problem: string): InvalidResponseError {
+export function invalidField(field: string, problem: string): InvalidResponseError {
   return new InvalidResponseError(`invalid token response: field "${field}" ${problem}`);
 }
 
