@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parsePat } from "@tokenkeep/pat-protocol";
@@ -10,6 +11,7 @@ import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { runCli } from "../src/cli/program";
 import { PatAdminClient } from "../src/index";
 import { startEchoServer } from "./helpers/echo-server";
+import { listenForTest } from "./helpers/listen";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -376,6 +378,84 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     for (const run of [plain, unknown, wasRevoked, expired, wrongSecret]) {
       expect(run.code).toBe(1);
       for (const pat of [server.adminToken, stranger.token, user.token, old.token]) expectNoPat(run, pat);
+    }
+  });
+});
+
+/**
+ * A server that refuses every PAT (401 to the exchange, as any server does to a PAT it does not know)
+ * and keeps the text of every request it gets: headers and body.
+ */
+async function startRefusingServer(): Promise<{ url: string; received: string[] }> {
+  const received: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      // The exchange sends the PAT form-encoded (`+/=` as `%2B`, `%2F`, `%3D`): keep it decoded too.
+      const decoded = [...new URLSearchParams(body).values()].join("\n");
+      received.push(`${req.method} ${req.url}\n${JSON.stringify(req.headers)}\n${body}\n${decoded}`);
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "Invalid token" } }));
+    });
+  });
+  return { url: await listenForTest(server), received };
+}
+
+describe("the admin lookup of a refused PAT goes only where the admin token is meant to go", {
+  timeout: 60_000,
+}, () => {
+  it("never sends TOKENKEEP_PAT_ADMIN_TOKEN to an --endpoint other than TOKENKEEP_PAT_ENDPOINT", async () => {
+    const home = await startTestServer(); // the server the admin token in the environment is for
+    const other = await startRefusingServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    // A shell profile exports the admin token with its server; the command names another server.
+    const profile = { TOKENKEEP_PAT_ENDPOINT: home.url, TOKENKEEP_PAT_ADMIN_TOKEN: home.adminToken };
+    const [asFlag, asEnvToken] = await Promise.all([
+      cli(["--endpoint", other.url, "--token", stranger.token, "exchange"], profile),
+      cli(["--endpoint", other.url, "exchange"], { ...profile, TOKENKEEP_PAT: stranger.token }),
+    ]);
+    expect(other.received.length).toBeGreaterThanOrEqual(2); // both exchanges reached it
+    for (const text of other.received) expectNoSecretIn(text, home.adminToken, "what the other server got");
+    expect(home.requests.size).toBe(0);
+    for (const run of [asFlag, asEnvToken]) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `The server refused the personal access token with id ${stranger.tokenId}`,
+      );
+      expect(run.stderr).toContain(
+        "TOKENKEEP_PAT_ADMIN_TOKEN was not sent: it goes only to the server TOKENKEEP_PAT_ENDPOINT names",
+      );
+      expectNoPat(run, home.adminToken);
+      expectNoPat(run, stranger.token);
+    }
+  });
+
+  it("still looks the PAT up with an explicit --admin-token, or with the environment's own endpoint", async () => {
+    const server = await startTestServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    const unknown = `No token with id ${stranger.tokenId} exists on this server`;
+    const [explicit, sameServer, sameServerSpelledOut] = await Promise.all([
+      // Typed for this command: it goes to this command's server, even with another in the environment.
+      cli(
+        ["--endpoint", server.url, "--token", stranger.token, "--admin-token", server.adminToken, "exchange"],
+        {
+          TOKENKEEP_PAT_ENDPOINT: "https://elsewhere.example",
+        },
+      ),
+      cli(["exchange"], { ...envOf(server, stranger.token), TOKENKEEP_PAT_ADMIN_TOKEN: server.adminToken }),
+      // --endpoint naming the environment's server (a trailing slash changes nothing).
+      cli(["--endpoint", `${server.url}/`, "exchange"], {
+        ...envOf(server, stranger.token),
+        TOKENKEEP_PAT_ADMIN_TOKEN: server.adminToken,
+      }),
+    ]);
+    for (const run of [explicit, sameServer, sameServerSpelledOut]) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(unknown);
+      expectNoPat(run, server.adminToken);
+      expectNoPat(run, stranger.token);
     }
   });
 });

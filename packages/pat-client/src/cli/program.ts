@@ -127,7 +127,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(
       new Option(
         "--admin-token <pat>",
-        "an admin PAT used only to look up a --token the server refuses (to say why)",
+        "an admin PAT used only to look up a --token the server refuses (to say why); from the environment, sent only to the server TOKENKEEP_PAT_ENDPOINT names",
       )
         .env("TOKENKEEP_PAT_ADMIN_TOKEN")
         .argParser(parsePat),
@@ -385,17 +385,48 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: "user" });
     return EXIT_OK;
   } catch (error) {
-    const explanation = isRefusedPat(error) ? await explainRefusal(program.opts<GlobalOptions>(), now) : [];
+    const explanation = isRefusedPat(error)
+      ? await explainRefusal(
+          program.opts<GlobalOptions>(),
+          program.getOptionValueSource("adminToken") === "env",
+          now,
+        )
+      : [];
     // `--json` holds for a mistake found before any client was made (a malformed token id) too.
     return report(error, json || program.opts<GlobalOptions>().json === true, io, explanation);
   }
 }
 
+/** The environment variable an admin token may come from; its server is `TOKENKEEP_PAT_ENDPOINT`'s. */
+const ADMIN_TOKEN_ENV = "TOKENKEEP_PAT_ADMIN_TOKEN";
+const ENDPOINT_ENV = "TOKENKEEP_PAT_ENDPOINT";
+
+/** `a` and `b` name the same service: same origin and path, a trailing `/` aside. */
+function sameEndpoint(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const normal = (text: string) => {
+    const url = URL.parse(text.trim());
+    return url && `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  };
+  const left = normal(a);
+  return left !== null && left === normal(b);
+}
+
 /**
  * Why the server refused `--token`: what to check and, with an admin token (`--admin-token`) at
  * hand, what the token's record says (unknown id, revoked, expired, or active with a wrong secret).
+ *
+ * The lookup sends the admin token to the server that refused `--token`. Typed as `--admin-token`,
+ * it was given for this command and its server. Read from the environment (a shell profile), it goes
+ * only to the server the environment names too (`TOKENKEEP_PAT_ENDPOINT`): any server answers 401 to
+ * a PAT it does not know, and one the operator named with `--endpoint` must not receive the admin PAT
+ * meant for another.
  */
-async function explainRefusal(options: GlobalOptions, now: () => number): Promise<string[]> {
+async function explainRefusal(
+  options: GlobalOptions,
+  adminTokenFromEnv: boolean,
+  now: () => number,
+): Promise<string[]> {
   const pat = options.token ?? "";
   const lines = refusedPatAdvice(pat);
   const tokenId = tokenIdOfPat(pat);
@@ -404,6 +435,13 @@ async function explainRefusal(options: GlobalOptions, now: () => number): Promis
     return [
       ...lines,
       "With an admin token in --admin-token (or TOKENKEEP_PAT_ADMIN_TOKEN), this command says which.",
+    ];
+  }
+  if (adminTokenFromEnv && !sameEndpoint(process.env[ENDPOINT_ENV], options.endpoint)) {
+    return [
+      ...lines,
+      `${ADMIN_TOKEN_ENV} was not sent: it goes only to the server ${ENDPOINT_ENV} names, and --endpoint`,
+      "names another. To look the token up on this server, pass its admin token as --admin-token.",
     ];
   }
   const lookup = new PatAdminClient({
