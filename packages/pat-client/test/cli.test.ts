@@ -80,6 +80,34 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     expect(code).toBe(0);
   });
 
+  it("ends with its own exit code when the reader of stderr has gone, and issue still delivers the token", async () => {
+    const server = await startTestServer();
+    /** Runs the CLI with stderr's reader gone before anything is written. */
+    const withoutStderr = async (args: readonly string[], env: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH ?? "", ...env },
+      });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      return { code, stdout };
+    };
+    const [usage, issued, failed] = await Promise.all([
+      withoutStderr(["list"]), // no endpoint: a usage error, written to stderr
+      withoutStderr(["issue", "--owner", "quiet@example.com"], envOf(server)), // warnings on stderr
+      withoutStderr(["revoke", "C".repeat(21)], envOf(server)), // 404, written to stderr
+    ]);
+    expect(usage.code).toBe(2);
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=\n$/);
+    expect(failed.code).toBe(1);
+    for (const run of [usage, issued, failed]) expect(run.stdout).not.toContain("EPIPE");
+  });
+
   it("issue whose reader closed the pipe says the token is lost and exits 1, never 0", async () => {
     const server = await startTestServer();
     const child = spawn(process.execPath, [CLI, "issue", "--owner", "lost@example.com"], {
