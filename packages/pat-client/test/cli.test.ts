@@ -488,6 +488,41 @@ describe("the admin lookup of a refused PAT goes only where the admin token is m
   });
 });
 
+describe("tokenkeep-pat --timeout", { timeout: 60_000 }, () => {
+  it("abandons an attempt whose answer takes longer than --timeout (or TOKENKEEP_PAT_TIMEOUT_MS)", async () => {
+    // A server that takes each request and never answers.
+    const stalled = createHttpServer((req) => req.resume());
+    const url = await listenForTest(stalled);
+    const env = { TOKENKEEP_PAT_ENDPOINT: url, TOKENKEEP_PAT: `pat_${"A".repeat(21)}.${"B".repeat(43)}=` };
+    const started = Date.now();
+    const [flag, fromEnv] = await Promise.all([
+      cli(["--timeout", "300", "--retries", "0", "list", "--json"], env),
+      cli(["--retries", "0", "list", "--json"], { ...env, TOKENKEEP_PAT_TIMEOUT_MS: "300" }),
+    ]);
+    // Well before the default 30 s (the spawn's own limit), each with the client's timeout error.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    for (const run of [flag, fromEnv]) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(JSON.parse(run.stderr)).toMatchObject({ error: { code: "ERR_PAT_CLIENT_TIMEOUT" } });
+    }
+  });
+
+  it("refuses a --timeout that is not a positive number of milliseconds (exit 2, nothing sent)", async () => {
+    const server = await startTestServer();
+    const runs = await Promise.all([
+      ...["0", "-5", "abc", "1.5", "", "30s", "2147483648"].map((value) =>
+        cli([`--timeout=${value}`, "list"], envOf(server)),
+      ),
+      cli(["list"], { ...envOf(server), TOKENKEEP_PAT_TIMEOUT_MS: "soon" }),
+    ]);
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain("Expected a number of milliseconds from 1 to 2147483647");
+    }
+    expect(server.requests.size).toBe(0);
+  });
+});
+
 describe("tokenkeep-pat reads a PAT as a file or a Windows editor leaves it", { timeout: 60_000 }, () => {
   it("drops the whitespace around --token and --admin-token (a CRLF, a BOM), from flags and environment", async () => {
     const server = await startTestServer();

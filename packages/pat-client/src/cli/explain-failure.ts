@@ -9,6 +9,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   apiKey: "--token (TOKENKEEP_PAT)",
   authPath: "--auth-path",
   adminPath: "--admin-path",
+  timeoutMs: "--timeout (TOKENKEEP_PAT_TIMEOUT_MS)",
   owner: "--owner",
   isAdmin: "--admin",
   roles: "--role",

@@ -1,6 +1,6 @@
 import { PAT_SECRET_PATTERN, TOKEN_ID_LENGTH } from "@tokenkeep/pat-protocol";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
+import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH, DEFAULT_TIMEOUT_MS } from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
 import { printable, terminalJson } from "../terminal-text";
@@ -19,6 +19,7 @@ import {
   parseLimit,
   parsePat,
   parseRetries,
+  parseTimeoutMs,
   parseUnixSeconds,
 } from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
@@ -75,6 +76,7 @@ interface GlobalOptions {
   authPath?: string;
   adminPath?: string;
   retries?: number;
+  timeout?: number;
   allowInsecureRequests?: boolean;
   json?: boolean;
 }
@@ -135,12 +137,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
     .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
     .option("--retries <n>", "retries of a failed request (0 to 10)", parseRetries, 3)
+    .addOption(
+      new Option(
+        "--timeout <ms>",
+        "abandon an attempt whose answer's headers (or then its body) take longer than this",
+      )
+        .env("TOKENKEEP_PAT_TIMEOUT_MS")
+        .argParser(parseTimeoutMs)
+        .default(DEFAULT_TIMEOUT_MS),
+    )
     .option("--allow-insecure-requests", "accept an http --endpoint on a host that is not loopback")
     .option("--json", "print machine-readable JSON")
     .addHelpText(
       "after",
       "\nExit codes: 0 success, 1 server or network error, 2 usage error.\n" +
-        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT, TOKENKEEP_PAT_ADMIN_TOKEN.",
+        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT, TOKENKEEP_PAT_ADMIN_TOKEN, TOKENKEEP_PAT_TIMEOUT_MS.",
     );
 
   /** A client from the global options; closed when `use` settles. */
@@ -155,6 +166,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       authPath: options.authPath,
       adminPath: options.adminPath,
       retry: { limit: options.retries ?? 3 },
+      timeoutMs: options.timeout,
       allowInsecureRequests: options.allowInsecureRequests === true,
       onRetry: ({ attempt, attempts, error }) => {
         io.stderr(`warning: ${printable(error.message)}; retrying (attempt ${attempt} of ${attempts})\n`);
@@ -450,6 +462,7 @@ async function explainRefusal(
     authPath: options.authPath,
     adminPath: options.adminPath,
     retry: false,
+    timeoutMs: options.timeout,
     allowInsecureRequests: options.allowInsecureRequests === true,
     now,
   });
