@@ -2,8 +2,38 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { generateToken, generateTokenId } from "@tokenkeep/pat-server";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { runCli } from "../src/cli/program";
 import { PatAdminClient } from "../src/index";
+import { listenForTest } from "./helpers/listen";
 import { startTestServer } from "./helpers/pat-server";
+
+/**
+ * A broken (or hostile) server whose cursor is new on every page, so no cursor ever comes back: each
+ * page holds `perPage` records (0 for empty pages). After `giveUpAfter` pages it sends no cursor, so a
+ * walk without a bound ends there instead of running for ever.
+ */
+async function startInventingServer(perPage: number, giveUpAfter = 5_000) {
+  let pages = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "application/json" });
+    if (req.url?.startsWith("/auth/token")) {
+      res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
+      return;
+    }
+    pages++;
+    const records = Array.from({ length: perPage }, () => ({
+      tokenId: generateTokenId(),
+      owner: "o",
+      isAdmin: false,
+      roles: [],
+      createdAt: 1,
+    }));
+    res.end(JSON.stringify({ records, nextAfterTokenId: pages >= giveUpAfter ? null : generateTokenId() }));
+  });
+  const url = await listenForTest(server);
+  return { url, pages: () => pages };
+}
 
 describe("listAll", () => {
   it("walks 2,500 tokens page by page, in tokenId order, each exactly once", async () => {
@@ -53,6 +83,63 @@ describe("listAll", () => {
     const pages = [];
     for await (const page of client.listAll({ hasRole: "nobody" })) pages.push(page);
     expect(pages).toEqual([]);
+  });
+
+  it("stops after maxPages pages (default 1000) with an error naming the limit, against new cursors for ever", async () => {
+    for (const perPage of [1, 0]) {
+      const server = await startInventingServer(perPage);
+      await using client = new PatAdminClient({ endpoint: server.url, apiKey: "pat_x", retry: false });
+      let yielded = 0;
+      const walk = async (options = {}) => {
+        for await (const page of client.listAll(options)) yielded += page.length;
+      };
+      await expect(walk()).rejects.toMatchObject({
+        code: "ERR_PAT_CLIENT_PAGE_LIMIT",
+        operation: "list",
+        transient: false,
+        message: expect.stringContaining("stopped after 1000 pages (maxPages)"),
+      });
+      expect(server.pages()).toBe(1000);
+      expect(yielded).toBe(1000 * perPage);
+      // Raised (or lowered) by the caller.
+      await expect(walk({ maxPages: 1500 })).rejects.toMatchObject({
+        code: "ERR_PAT_CLIENT_PAGE_LIMIT",
+        message: expect.stringContaining("stopped after 1500 pages (maxPages)"),
+      });
+      expect(server.pages()).toBe(2500);
+    }
+  });
+
+  it("refuses a maxPages that is not a positive integer, before sending anything", async () => {
+    const server = await startInventingServer(1);
+    await using client = new PatAdminClient({ endpoint: server.url, apiKey: "pat_x", retry: false });
+    for (const maxPages of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, "10"]) {
+      const walk = async () => {
+        for await (const _ of client.listAll({ maxPages } as never)) break;
+      };
+      await expect(walk(), String(maxPages)).rejects.toMatchObject({
+        name: "TypeError",
+        code: "ERR_TOKENKEEP_INVALID_OPTIONS",
+      });
+    }
+    expect(server.pages()).toBe(0);
+  });
+
+  it("tokenkeep-pat list --all stops at --max-pages and says how to raise it", async () => {
+    const server = await startInventingServer(2);
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { stdout: (text: string) => out.push(text), stderr: (text: string) => err.push(text) };
+    const token = `pat_${"A".repeat(21)}.${"B".repeat(43)}=`;
+    const global = ["--endpoint", server.url, "--token", token, "--retries", "0"];
+    const code = await runCli([...global, "list", "--all", "--max-pages", "3"], io);
+    expect(code).toBe(1);
+    expect(server.pages()).toBe(3);
+    expect(err.join("")).toContain("stopped after 3 pages (maxPages)");
+    expect(err.join("")).toContain("--max-pages");
+    expect(await runCli([...global, "list", "--all", "--max-pages", "0"], io)).toBe(2);
+    expect(await runCli([...global, "list", "--max-pages", "3"], io)).toBe(2); // only with --all
+    expect(server.pages()).toBe(3);
   });
 
   it("fails when a server's cursor comes back to an earlier one, instead of walking in a circle", async () => {

@@ -54,6 +54,12 @@ export function badRequestDetails(error: unknown): string[] {
     .map((line) => `  ${line.trim()}`);
 }
 
+/** The line to add under `list --all`'s page limit: the flag that raises it. */
+export function pageLimitAdvice(error: unknown): string[] {
+  if (!isPatClientError(error) || error.code !== "ERR_PAT_CLIENT_PAGE_LIMIT") return [];
+  return ["  Raise the limit with --max-pages <n> if the service holds that many tokens."];
+}
+
 /** True when the server refused the PAT itself (the exchange answered 401). */
 export function isRefusedPat(error: unknown): boolean {
   return isPatClientError(error) && error.status === 401 && error.operation === "exchange";

@@ -45,6 +45,14 @@ export function parseLimit(value: string): number {
   return limit;
 }
 
+/** `--max-pages`: a positive integer. */
+export function parseMaxPages(value: string): number {
+  const pages = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(Number.isSafeInteger(pages) && pages >= 1))
+    throw new InvalidArgumentError("Expected a positive integer.");
+  return pages;
+}
+
 /** A repeatable option (`--role a --role b`), also accepting commas (`--role a,b`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [

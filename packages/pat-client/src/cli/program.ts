@@ -10,6 +10,7 @@ import {
   describeRefusal,
   isRefusedPat,
   optionProblemsAsFlags,
+  pageLimitAdvice,
   refusedPatAdvice,
 } from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
@@ -17,6 +18,7 @@ import {
   collect,
   parseDurationSeconds,
   parseLimit,
+  parseMaxPages,
   parsePat,
   parseRetries,
   parseTimeoutMs,
@@ -189,8 +191,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--limit <n>", "tokens per page (1 to 1000)", parseLimit)
     .option("--after <tokenId>", "start after this token id (the cursor of the previous page)")
     .option("--all", "read every page")
+    .option(
+      "--max-pages <n>",
+      "with --all, fail after reading this many pages (default: 1000)",
+      parseMaxPages,
+    )
     .action(async (options, command: Command) => {
       if (options.after !== undefined) checkTokenId(options.after, "list", "--after");
+      if (options.maxPages !== undefined && !options.all) throw new UsageError("--max-pages goes with --all");
       const query: ListOptions = {
         includeRevoked: options.includeRevoked,
         includeExpired: options.includeExpired,
@@ -202,7 +210,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         let page: { records: Awaited<ReturnType<PatAdminClient["list"]>>; nextAfterTokenId: string | null };
         if (options.all) {
           const records = [];
-          for await (const chunk of client.listAll(query)) records.push(...chunk);
+          for await (const chunk of client.listAll({ ...query, maxPages: options.maxPages })) {
+            records.push(...chunk);
+          }
           page = { records, nextAfterTokenId: null };
         } else {
           page = await client.listPage(query);
@@ -499,7 +509,7 @@ export function report(error: unknown, json: boolean, io: CliIo, explanation: re
     const { cause } = error as TypeError;
     message = optionProblemsAsFlags(Array.isArray(cause) ? (cause as string[]) : [message]).join("; ");
   }
-  const details = badRequestDetails(error);
+  const details = [...badRequestDetails(error), ...pageLimitAdvice(error)];
   if (json) {
     const status = isPatClientError(error) ? error.status : undefined;
     const code = isPatClientError(error) ? error.code : usage ? "ERR_USAGE" : "ERR_UNEXPECTED";
