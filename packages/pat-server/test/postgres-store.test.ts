@@ -104,6 +104,88 @@ describe.skipIf(skip)("a pg.Pool you pass, and its idle connections' errors", ()
   });
 });
 
+describe.skipIf(skip)("migrations have their own bound, not queryTimeoutMs", () => {
+  /**
+   * Another instance migrating: holds the store's migration lock (as a long migration on a large table
+   * holds it) until `release()`. `waitedMs()` is how long the store's backend has waited for it.
+   */
+  async function migratingElsewhere(schema: string) {
+    const holder = new pg.Client({ connectionString: pgUrl });
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`tokenkeep_pat:${schema}:migrate`]);
+    const watcher = new pg.Client({ connectionString: pgUrl });
+    await watcher.connect();
+    onTestFinished(async () => {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+      await watcher.end();
+      await dropSchema(schema);
+    });
+    return {
+      release: () => holder.query("COMMIT"),
+      waitedMs: async () => {
+        const result = await watcher.query<{ ms: number | null }>(
+          `SELECT (EXTRACT(EPOCH FROM MAX(now() - query_start)) * 1000)::int AS ms FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [schema],
+        );
+        return result.rows[0]?.ms ?? 0;
+      },
+    };
+  }
+
+  const named = (schema: string) => {
+    const url = new URL(pgUrl!);
+    url.searchParams.set("application_name", schema);
+    return url.toString();
+  };
+
+  it("waits for a migration longer than queryTimeoutMs (default migrationTimeoutMs: 10 minutes)", async () => {
+    const schema = uniqueSchema();
+    const elsewhere = await migratingElsewhere(schema);
+    const store = createPostgresStore({ connectionString: named(schema), schema, queryTimeoutMs: 200 });
+    onTestFinished(() => store.close());
+    const first = store.count().then(
+      (count) => ({ count }),
+      (error: unknown) => ({ error }),
+    );
+    let settled = false;
+    void first.then(() => {
+      settled = true;
+    });
+    // Past queryTimeoutMs twice over, then the other instance finishes: the store carries on. (Cut off
+    // at queryTimeoutMs, the call has failed already: the wait ends, and the last line says why.)
+    await vi.waitFor(
+      async () => {
+        if (!settled) expect(await elsewhere.waitedMs()).toBeGreaterThan(400);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    await elsewhere.release();
+    expect(await first).toEqual({ count: 0 });
+  });
+
+  it("gives up after migrationTimeoutMs, as unavailable, and migrates on a later call", async () => {
+    const schema = uniqueSchema();
+    const elsewhere = await migratingElsewhere(schema);
+    const store = createPostgresStore({ connectionString: named(schema), schema, migrationTimeoutMs: 200 });
+    onTestFinished(() => store.close());
+    const failure = await store.count().catch((error: unknown) => error);
+    expect(isPatStoreUnavailableError(failure)).toBe(true);
+    await elsewhere.release();
+    expect(await store.count()).toBe(0);
+  });
+
+  it("refuses a migrationTimeoutMs that is not a whole number of ms from 1 to 2^31 - 1", () => {
+    for (const migrationTimeoutMs of [0, -1, 1.5, 2 ** 31, "600000"]) {
+      expect(() => createPostgresStore({ connectionString: pgUrl!, migrationTimeoutMs } as never)).toThrow(
+        expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+      );
+    }
+  });
+});
+
 describe.skipIf(skip)("PostgreSQL store availability", () => {
   it("reports an unreachable database per call and recovers once it is reachable", async () => {
     const target = new URL(pgUrl!);

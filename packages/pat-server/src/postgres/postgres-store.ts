@@ -5,6 +5,7 @@ import pg from "pg";
 import * as z from "zod";
 import {
   DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  DEFAULT_POSTGRES_MIGRATION_TIMEOUT_MS,
   DEFAULT_POSTGRES_QUERY_TIMEOUT_MS,
   DEFAULT_POSTGRES_SCHEMA,
 } from "../defaults";
@@ -61,6 +62,15 @@ export interface PostgresStoreOptions {
    */
   readonly queryTimeoutMs?: number;
   /**
+   * How long the migration (run once, before the first call; one transaction) may take, its wait for
+   * another instance's migration included, before the call that started it fails with
+   * {@link PatStoreUnavailableError} (the next call tries again). The database is told too, as for
+   * `queryTimeoutMs`, which does not apply to the migration: a migration that rewrites a large table
+   * takes longer than a request's statement should.
+   * @default 600000 (10 minutes)
+   */
+  readonly migrationTimeoutMs?: number;
+  /**
    * Told when an idle connection of a pool you passed fails (see `pool`); the next call opens another
    * connection. Errors it throws are ignored.
    * @default logs one line to `console.error`, its message free of the connection's password
@@ -79,6 +89,7 @@ const optionsSchema = z
     maxConnections: z.int().min(1).default(10),
     connectTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS),
     queryTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_QUERY_TIMEOUT_MS),
+    migrationTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_MIGRATION_TIMEOUT_MS),
     onError: z
       .custom<(state: PostgresStoreErrorState) => void>(
         (value) => typeof value === "function",
@@ -154,7 +165,7 @@ function storeError(error: unknown): unknown {
  */
 export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   const parsed = parseOptions(optionsSchema, options, "createPostgresStore");
-  const { connectTimeoutMs, queryTimeoutMs } = parsed;
+  const { connectTimeoutMs, queryTimeoutMs, migrationTimeoutMs } = parsed;
   const pool =
     parsed.pool ??
     new pg.Pool({
@@ -184,7 +195,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   // that call and retried by the next one, so a server started before its database recovers.
   let migrated: Promise<void> | undefined;
   const ready = () => {
-    migrated ??= transactionOn(pool, { connectTimeoutMs, queryTimeoutMs }, (run) =>
+    migrated ??= transactionOn(pool, { connectTimeoutMs, queryTimeoutMs: migrationTimeoutMs }, (run) =>
       migrate(run, schema, lockKey),
     ).catch((error: unknown) => {
       migrated = undefined;
