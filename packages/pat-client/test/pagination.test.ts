@@ -1,18 +1,18 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { generateToken, generateTokenId } from "@tokenkeep/pat-server";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/program";
 import { PatAdminClient } from "../src/index";
 import { listenForTest } from "./helpers/listen";
 import { startTestServer } from "./helpers/pat-server";
 
 /**
- * A broken (or hostile) server whose cursor is new on every page, so no cursor ever comes back: each
- * page holds `perPage` records (0 for empty pages). After `giveUpAfter` pages it sends no cursor, so a
- * walk without a bound ends there instead of running for ever.
+ * A server that exchanges any PAT and answers the n-th list request (from 1) with `pageOf(n)`: for
+ * the broken cursors a walk must survive.
  */
-async function startInventingServer(perPage: number, giveUpAfter = 5_000) {
+async function startPagingServer(
+  pageOf: (n: number) => { records: unknown[]; nextAfterTokenId: string | null },
+) {
   let pages = 0;
   const server = createServer((req, res) => {
     req.resume();
@@ -21,18 +21,24 @@ async function startInventingServer(perPage: number, giveUpAfter = 5_000) {
       res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
       return;
     }
-    pages++;
-    const records = Array.from({ length: perPage }, () => ({
-      tokenId: generateTokenId(),
-      owner: "o",
-      isAdmin: false,
-      roles: [],
-      createdAt: 1,
-    }));
-    res.end(JSON.stringify({ records, nextAfterTokenId: pages >= giveUpAfter ? null : generateTokenId() }));
+    res.end(JSON.stringify(pageOf(++pages)));
   });
   const url = await listenForTest(server);
   return { url, pages: () => pages };
+}
+
+const recordOf = (tokenId: string) => ({ tokenId, owner: "o", isAdmin: false, roles: [], createdAt: 1 });
+
+/**
+ * A broken (or hostile) server whose cursor is new on every page, so no cursor ever comes back: each
+ * page holds `perPage` records (0 for empty pages). After `giveUpAfter` pages it sends no cursor, so a
+ * walk without a bound ends there instead of running for ever.
+ */
+function startInventingServer(perPage: number, giveUpAfter = 5_000) {
+  return startPagingServer((n) => ({
+    records: Array.from({ length: perPage }, () => recordOf(generateTokenId())),
+    nextAfterTokenId: n >= giveUpAfter ? null : generateTokenId(),
+  }));
 }
 
 describe("listAll", () => {
@@ -145,30 +151,20 @@ describe("listAll", () => {
   it("fails when a server's cursor comes back to an earlier one, instead of walking in a circle", async () => {
     // A broken server: its cursor goes A -> B -> A -> B ... and a page never ends the walk.
     const ids = ["AAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBB"];
-    let pages = 0;
-    const server = createServer((req, res) => {
-      req.resume();
-      res.writeHead(200, { "content-type": "application/json" });
-      if (req.url?.startsWith("/auth/token")) {
-        res.end(JSON.stringify({ access_token: "h.p.s", token_type: "Bearer", expires_in: 3600 }));
-        return;
-      }
-      const id = ids[pages++ % 2]!;
-      const record = { tokenId: id, owner: "o", isAdmin: false, roles: [], createdAt: 1 };
-      res.end(JSON.stringify({ records: [record], nextAfterTokenId: id }));
+    const { url, pages } = await startPagingServer((n) => {
+      const id = ids[(n - 1) % 2]!;
+      return { records: [recordOf(id)], nextAfterTokenId: id };
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     await using client = new PatAdminClient({ endpoint: url, apiKey: "pat_x", retry: false });
     const walk = async () => {
-      for await (const _ of client.listAll()) if (pages > 10) throw new Error("still walking after 10 pages");
+      for await (const _ of client.listAll())
+        if (pages() > 10) throw new Error("still walking after 10 pages");
     };
     await expect(walk()).rejects.toMatchObject({
       code: "ERR_PAT_CLIENT_INVALID_RESPONSE",
       operation: "list",
       cause: ["nextAfterTokenId: a cursor of an earlier page; the pages would never end"],
     });
-    expect(pages).toBe(3);
+    expect(pages()).toBe(3);
   });
 });
