@@ -237,7 +237,7 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
     }
     const { error } = failure;
     const at = now();
-    const { outage, report } = outages.fail(() => ({ keys: cache.jwks, attemptedAt: at }));
+    const { outage, report } = outages.fail(() => ({ keys: cache.jwks, attemptedAt: at }), at);
     outage.detail.attemptedAt = at;
     const { failures } = outage;
     if (report) void tell(() => onError({ error, failures }));

@@ -14,7 +14,7 @@ import type { HandlerContext } from "./internal/handler-context";
 import { errorResponse, HttpError, jsonResponse } from "./internal/http";
 import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
-import { createOutageReports, outageMs } from "./internal/outage-reports";
+import { createOutageReports, outageMs, tell } from "./internal/outage-reports";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
 import { createVerifierCache } from "./internal/verifier-cache";
@@ -194,7 +194,9 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     const settled = () => {
       if (!answered) return;
       const ended = outages.end();
-      if (ended) onRecover({ failures: ended.failures, outageMs: outageMs(ended, resolved.now()) });
+      if (!ended) return;
+      // A listener that throws, or rejects, must not change the answer of the request that ended it.
+      void tell(() => onRecover({ failures: ended.failures, outageMs: outageMs(ended, resolved.now()) }));
     };
     return { ctx: { ...ctx, store }, settled };
   };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { registerSecret } from "../../../test/reliability/src/secret-registry";
-import type { PatErrorState, PatRecoveryState } from "../src/handler-options";
+import type { PatErrorState, PatHandlerOptions, PatRecoveryState } from "../src/handler-options";
 import { createPatHandler } from "../src/pat-handler";
 import { createSqliteStore } from "../src/sqlite/sqlite-store";
 import { isPatStoreUnavailableError } from "../src/store-unavailable-error";
@@ -92,7 +92,7 @@ describe("the handler's reports of a store that does not answer", () => {
    * A handler on a SQLite file whose write lock another connection can hold (then writes answer 503,
    * while reads still work), with a clock the test moves, and what it reports recorded.
    */
-  async function lockableSetup(options: { errorReportIntervalMs?: number } = {}) {
+  async function lockableSetup(options: Partial<PatHandlerOptions> = {}) {
     const dir = mkdtempSync(join(tmpdir(), "tk-pat-sqlite-reports-"));
     const path = join(dir, "tokens.db");
     const store = createSqliteStore({ path, busyTimeoutMs: 20 });
@@ -194,6 +194,21 @@ describe("the handler's reports of a store that does not answer", () => {
     expect(await revoke()).toBe(503);
     expect(reports.map(({ failures }) => failures)).toEqual([1]);
     expect(recoveries).toEqual([]);
+  });
+
+  it("answers the request that ends an outage as it would, whatever onRecover throws or rejects", async () => {
+    for (const onRecover of [
+      () => {
+        throw new Error("log sink down");
+      },
+      () => Promise.reject(new Error("log sink down")),
+    ]) {
+      const { revoke, lock, unlock } = await lockableSetup({ onRecover });
+      lock();
+      expect(await revoke()).toBe(503);
+      unlock();
+      expect(await revoke()).toBe(204);
+    }
   });
 
   it("reports every 503 with errorReportIntervalMs: 0", async () => {

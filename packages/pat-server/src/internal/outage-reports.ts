@@ -25,8 +25,11 @@ export interface OutageFailure<T> {
 export interface OutageReports<T> {
   /** The outage under way, if any. */
   readonly current: Outage<T> | undefined;
-  /** Counts a failure, starting an outage (its `detail` from `begin`) when none is under way. */
-  fail(begin: () => T): OutageFailure<T>;
+  /**
+   * Counts a failure that happened `at` (default: now), starting an outage (its `detail` from `begin`)
+   * when none is under way.
+   */
+  fail(begin: () => T, at?: number): OutageFailure<T>;
   /** Ends the outage under way and returns it (to be told once); `undefined` when there was none. */
   end(): Outage<T> | undefined;
 }
@@ -41,8 +44,7 @@ export function createOutageReports<T>(options: {
     get current() {
       return outage;
     },
-    fail(begin) {
-      const at = now();
+    fail(begin, at = now()) {
       if (outage) outage.failures += 1;
       else outage = { startedAt: at, failures: 1, reportedAt: Number.NEGATIVE_INFINITY, detail: begin() };
       const report = at - outage.reportedAt >= intervalMs;
