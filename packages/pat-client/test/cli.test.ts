@@ -440,14 +440,18 @@ describe("the admin lookup of a refused PAT goes only where the admin token is m
     const stranger = await generateToken({ scryptLog2Cost: 10 });
     // A shell profile exports the admin token with its server; the command names another server.
     const profile = { TOKENKEEP_PAT_ENDPOINT: home.url, TOKENKEEP_PAT_ADMIN_TOKEN: home.adminToken };
-    const [asFlag, asEnvToken] = await Promise.all([
+    const [asFlag, asEnvToken, noEnvEndpoint] = await Promise.all([
       cli(["--endpoint", other.url, "--token", stranger.token, "exchange"], profile),
       cli(["--endpoint", other.url, "exchange"], { ...profile, TOKENKEEP_PAT: stranger.token }),
+      // An admin token in the environment with no server named there goes nowhere.
+      cli(["--endpoint", other.url, "--token", stranger.token, "exchange"], {
+        TOKENKEEP_PAT_ADMIN_TOKEN: home.adminToken,
+      }),
     ]);
-    expect(other.received.length).toBeGreaterThanOrEqual(2); // both exchanges reached it
+    expect(other.received.length).toBeGreaterThanOrEqual(3); // every exchange reached it
     for (const text of other.received) expectNoSecretIn(text, home.adminToken, "what the other server got");
     expect(home.requests.size).toBe(0);
-    for (const run of [asFlag, asEnvToken]) {
+    for (const run of [asFlag, asEnvToken, noEnvEndpoint]) {
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(
         `The server refused the personal access token with id ${stranger.tokenId}`,

@@ -463,7 +463,7 @@ async function explainRefusal(
     return [
       ...lines,
       `${ADMIN_TOKEN_ENV} was not sent: it goes only to the server ${ENDPOINT_ENV} names, and --endpoint`,
-      "names another. To look the token up on this server, pass its admin token as --admin-token.",
+      "is not that one. To look the token up on this server, pass its admin token as --admin-token.",
     ];
   }
   const lookup = new PatAdminClient({
