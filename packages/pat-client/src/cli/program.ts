@@ -1,6 +1,11 @@
 import { PAT_SECRET_PATTERN, TOKEN_ID_LENGTH } from "@tokenkeep/pat-protocol";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH, DEFAULT_TIMEOUT_MS } from "../defaults";
+import {
+  DEFAULT_ADMIN_PATH,
+  DEFAULT_AUTH_PATH,
+  DEFAULT_LIST_ALL_MAX_PAGES,
+  DEFAULT_TIMEOUT_MS,
+} from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
 import { printable, terminalJson } from "../terminal-text";
@@ -193,7 +198,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--all", "read every page")
     .option(
       "--max-pages <n>",
-      "with --all, fail after reading this many pages (default: 1000)",
+      `with --all, fail after reading this many pages (default: ${DEFAULT_LIST_ALL_MAX_PAGES})`,
       parseMaxPages,
     )
     .action(async (options, command: Command) => {
