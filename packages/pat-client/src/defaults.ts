@@ -26,6 +26,12 @@ export const DEFAULT_RETRY_STATUS_CODES: readonly number[] = [408, 429, 500, 502
 /** Page size `listAll` asks for: the protocol's maximum, so 2,500 tokens cost 3 requests. */
 export const DEFAULT_LIST_ALL_PAGE_SIZE = 1000;
 /**
+ * Pages `listAll` reads at most (1,000,000 tokens at the default page size) before it fails with
+ * `ERR_PAT_CLIENT_PAGE_LIMIT`: a server whose cursor is new on every page would otherwise be walked
+ * for ever, and `tokenkeep-pat list --all`, which keeps every record, would run out of memory.
+ */
+export const DEFAULT_LIST_ALL_MAX_PAGES = 1000;
+/**
  * The JWT is renewed this long before it expires (the original used 30 s). Core's manager caps it at
  * a fifth of the JWT's lifetime, so short-lived JWTs stay usable.
  */

@@ -58,6 +58,7 @@ export {
   type BatchLoadOptions,
   type BatchLoadResult,
   type IssueParams,
+  type ListAllOptions,
   type ListOptions,
   PatAdminClient,
   /** The same class under the name of `@access-tokens/client`, for drop-in use. */

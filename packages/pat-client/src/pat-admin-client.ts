@@ -7,7 +7,7 @@ import {
   type TokenSet,
 } from "@tokenkeep/core";
 import { endpointOf } from "@tokenkeep/core/http";
-import { MAX_TIMER_MS } from "@tokenkeep/core/options";
+import { MAX_TIMER_MS, parseOptions } from "@tokenkeep/core/options";
 import {
   type BatchTokensResponse,
   batchTokensResponseSchema,
@@ -21,13 +21,18 @@ import {
   registerTokenResponseSchema,
   toListTokensSearchParams,
 } from "@tokenkeep/pat-protocol";
-import type * as z from "zod";
+import * as z from "zod";
 import {
   type PatAdminClientOptions,
   type ResolvedClientOptions,
   resolveClientOptions,
 } from "./client-options";
-import { DEFAULT_JWT_SKEW_MS, DEFAULT_LIST_ALL_PAGE_SIZE, MAX_RESPONSE_BYTES } from "./defaults";
+import {
+  DEFAULT_JWT_SKEW_MS,
+  DEFAULT_LIST_ALL_MAX_PAGES,
+  DEFAULT_LIST_ALL_PAGE_SIZE,
+  MAX_RESPONSE_BYTES,
+} from "./defaults";
 import { createHttp, type Http, type HttpRequest } from "./internal/http";
 import type { Writable } from "./internal/writable";
 import { isPatClientError, PatClientError, type PatClientOperation } from "./pat-client-error";
@@ -35,6 +40,21 @@ import { patExchangeCreator } from "./pat-exchange";
 
 /** Options of {@link PatAdminClient.list}: filters and the page to read (writable, as the original's). */
 export type ListOptions = Writable<ListTokensOptions>;
+
+/** Options of {@link PatAdminClient.listAll}: those of `list`, and a bound on the pages read. */
+export interface ListAllOptions extends ListOptions {
+  /**
+   * Pages read at most. When the server still has a next page after them, the walk fails with
+   * `ERR_PAT_CLIENT_PAGE_LIMIT` instead of following a cursor that may never end. A positive integer.
+   * @default 1000 (1,000,000 tokens at the default page size)
+   */
+  maxPages?: number;
+}
+
+/** The bound of {@link PatAdminClient.listAll}, checked when the walk starts. */
+const listAllBoundSchema = z.object({
+  maxPages: z.int().min(1, "Expected a positive integer").default(DEFAULT_LIST_ALL_MAX_PAGES),
+});
 
 /** One page of {@link PatAdminClient.listPage}. */
 export interface TokenPage {
@@ -221,18 +241,31 @@ export class PatAdminClient implements AsyncDisposable {
 
   /**
    * Every page of tokens matching `options`, as an async iterator: `for await (const page of
-   * client.listAll()) ...`. Pages hold up to `options.limit` records (default 1000).
+   * client.listAll()) ...`. Pages hold up to `options.limit` records (default 1000); at most
+   * `options.maxPages` pages (default 1000) are read.
+   * @throws TypeError with code `ERR_TOKENKEEP_INVALID_OPTIONS` when `maxPages` is not a positive integer.
    */
   async *listAll(
-    options: ListOptions = {},
+    options: ListAllOptions = {},
     requestOptions: RequestOptions = {},
   ): AsyncGenerator<PatRecord[]> {
-    const limit = options.limit ?? DEFAULT_LIST_ALL_PAGE_SIZE;
-    let afterTokenId = options.afterTokenId;
+    const { maxPages: asked, ...query } = options;
+    const { maxPages } = parseOptions(listAllBoundSchema, { maxPages: asked }, "listAll");
+    const limit = query.limit ?? DEFAULT_LIST_ALL_PAGE_SIZE;
+    let afterTokenId = query.afterTokenId;
     // A cursor that comes back (A, B, A ...) is a broken server: the walk would never end.
     const passed = new Set<string>();
-    for (;;) {
-      const page = await this.listPage({ ...options, limit, afterTokenId }, requestOptions);
+    for (let pages = 0; ; pages++) {
+      if (pages === maxPages) {
+        // A cursor that never comes back but never ends either (a new one on every page) is bounded here.
+        throw new PatClientError({
+          code: "ERR_PAT_CLIENT_PAGE_LIMIT",
+          operation: "list",
+          endpoint: endpointOf(this.#tokensUrl()),
+          detail: `stopped after ${maxPages} pages (maxPages) and the server still has a next page: raise maxPages if the service holds that many tokens`,
+        });
+      }
+      const page = await this.listPage({ ...query, limit, afterTokenId }, requestOptions);
       if (page.records.length > 0) yield page.records;
       if (page.nextAfterTokenId === null || page.nextAfterTokenId === afterTokenId) return;
       if (afterTokenId !== undefined) passed.add(afterTokenId);

@@ -20,6 +20,11 @@ export type PatClientErrorCode =
    * with this code, without a request (so without `status`).
    */
   | "ERR_PAT_CLIENT_THROTTLED"
+  /**
+   * `listAll` read its `maxPages` pages and the server still had a next one (a service with more
+   * tokens than that, or a server whose cursor never ends): raise `maxPages` for the former.
+   */
+  | "ERR_PAT_CLIENT_PAGE_LIMIT"
   /** The client was closed. */
   | "ERR_PAT_CLIENT_CLOSED";
 

@@ -1,5 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { type AddressInfo, createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parsePat } from "@tokenkeep/pat-protocol";
@@ -10,6 +11,7 @@ import { mintSecret } from "../../../test/reliability/src/secret-registry.js";
 import { runCli } from "../src/cli/program";
 import { PatAdminClient } from "../src/index";
 import { startEchoServer } from "./helpers/echo-server";
+import { listenForTest } from "./helpers/listen";
 import { startTestServer, type TestServer } from "./helpers/pat-server";
 
 const CLI = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
@@ -76,6 +78,34 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(stderr).not.toContain("EPIPE");
     expect(code).toBe(0);
+  });
+
+  it("ends with its own exit code when the reader of stderr has gone, and issue still delivers the token", async () => {
+    const server = await startTestServer();
+    /** Runs the CLI with stderr's reader gone before anything is written. */
+    const withoutStderr = async (args: readonly string[], env: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH ?? "", ...env },
+      });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => {
+        stdout += chunk;
+      });
+      child.stderr.destroy();
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      return { code, stdout };
+    };
+    const [usage, issued, failed] = await Promise.all([
+      withoutStderr(["list"]), // no endpoint: a usage error, written to stderr
+      withoutStderr(["issue", "--owner", "quiet@example.com"], envOf(server)), // warnings on stderr
+      withoutStderr(["revoke", "C".repeat(21)], envOf(server)), // 404, written to stderr
+    ]);
+    expect(usage.code).toBe(2);
+    expect(issued.code).toBe(0);
+    expect(issued.stdout).toMatch(/^pat_[A-Za-z0-9]{21}\.[A-Za-z0-9+/]{43}=\n$/);
+    expect(failed.code).toBe(1);
+    for (const run of [usage, issued, failed]) expect(run.stdout).not.toContain("EPIPE");
   });
 
   it("issue whose reader closed the pipe says the token is lost and exits 1, never 0", async () => {
@@ -377,6 +407,123 @@ describe("tokenkeep-pat (the built CLI) against a real pat-server", { timeout: 6
       expect(run.code).toBe(1);
       for (const pat of [server.adminToken, stranger.token, user.token, old.token]) expectNoPat(run, pat);
     }
+  });
+});
+
+/**
+ * A server that refuses every PAT (401 to the exchange, as any server does to a PAT it does not know)
+ * and keeps the text of every request it gets: headers and body.
+ */
+async function startRefusingServer(): Promise<{ url: string; received: string[] }> {
+  const received: string[] = [];
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      // The exchange sends the PAT form-encoded (`+/=` as `%2B`, `%2F`, `%3D`): keep it decoded too.
+      const decoded = [...new URLSearchParams(body).values()].join("\n");
+      received.push(`${req.method} ${req.url}\n${JSON.stringify(req.headers)}\n${body}\n${decoded}`);
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "Invalid token" } }));
+    });
+  });
+  return { url: await listenForTest(server), received };
+}
+
+describe("the admin lookup of a refused PAT goes only where the admin token is meant to go", {
+  timeout: 60_000,
+}, () => {
+  it("never sends TOKENKEEP_PAT_ADMIN_TOKEN to an --endpoint other than TOKENKEEP_PAT_ENDPOINT", async () => {
+    const home = await startTestServer(); // the server the admin token in the environment is for
+    const other = await startRefusingServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    // A shell profile exports the admin token with its server; the command names another server.
+    const profile = { TOKENKEEP_PAT_ENDPOINT: home.url, TOKENKEEP_PAT_ADMIN_TOKEN: home.adminToken };
+    const [asFlag, asEnvToken, noEnvEndpoint] = await Promise.all([
+      cli(["--endpoint", other.url, "--token", stranger.token, "exchange"], profile),
+      cli(["--endpoint", other.url, "exchange"], { ...profile, TOKENKEEP_PAT: stranger.token }),
+      // An admin token in the environment with no server named there goes nowhere.
+      cli(["--endpoint", other.url, "--token", stranger.token, "exchange"], {
+        TOKENKEEP_PAT_ADMIN_TOKEN: home.adminToken,
+      }),
+    ]);
+    expect(other.received.length).toBeGreaterThanOrEqual(3); // every exchange reached it
+    for (const text of other.received) expectNoSecretIn(text, home.adminToken, "what the other server got");
+    expect(home.requests.size).toBe(0);
+    for (const run of [asFlag, asEnvToken, noEnvEndpoint]) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        `The server refused the personal access token with id ${stranger.tokenId}`,
+      );
+      expect(run.stderr).toContain(
+        "TOKENKEEP_PAT_ADMIN_TOKEN was not sent: it goes only to the server TOKENKEEP_PAT_ENDPOINT names",
+      );
+      expectNoPat(run, home.adminToken);
+      expectNoPat(run, stranger.token);
+    }
+  });
+
+  it("still looks the PAT up with an explicit --admin-token, or with the environment's own endpoint", async () => {
+    const server = await startTestServer();
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    const unknown = `No token with id ${stranger.tokenId} exists on this server`;
+    const [explicit, sameServer, sameServerSpelledOut] = await Promise.all([
+      // Typed for this command: it goes to this command's server, even with another in the environment.
+      cli(
+        ["--endpoint", server.url, "--token", stranger.token, "--admin-token", server.adminToken, "exchange"],
+        {
+          TOKENKEEP_PAT_ENDPOINT: "https://elsewhere.example",
+        },
+      ),
+      cli(["exchange"], { ...envOf(server, stranger.token), TOKENKEEP_PAT_ADMIN_TOKEN: server.adminToken }),
+      // --endpoint naming the environment's server (a trailing slash changes nothing).
+      cli(["--endpoint", `${server.url}/`, "exchange"], {
+        ...envOf(server, stranger.token),
+        TOKENKEEP_PAT_ADMIN_TOKEN: server.adminToken,
+      }),
+    ]);
+    for (const run of [explicit, sameServer, sameServerSpelledOut]) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(unknown);
+      expectNoPat(run, server.adminToken);
+      expectNoPat(run, stranger.token);
+    }
+  });
+});
+
+describe("tokenkeep-pat --timeout", { timeout: 60_000 }, () => {
+  it("abandons an attempt whose answer takes longer than --timeout (or TOKENKEEP_PAT_TIMEOUT_MS)", async () => {
+    // A server that takes each request and never answers.
+    const stalled = createHttpServer((req) => req.resume());
+    const url = await listenForTest(stalled);
+    const env = { TOKENKEEP_PAT_ENDPOINT: url, TOKENKEEP_PAT: `pat_${"A".repeat(21)}.${"B".repeat(43)}=` };
+    const started = Date.now();
+    const [flag, fromEnv] = await Promise.all([
+      cli(["--timeout", "300", "--retries", "0", "list", "--json"], env),
+      cli(["--retries", "0", "list", "--json"], { ...env, TOKENKEEP_PAT_TIMEOUT_MS: "300" }),
+    ]);
+    // Well before the default 30 s (the spawn's own limit), each with the client's timeout error.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    for (const run of [flag, fromEnv]) {
+      expect(run.code, run.stderr).toBe(1);
+      expect(JSON.parse(run.stderr)).toMatchObject({ error: { code: "ERR_PAT_CLIENT_TIMEOUT" } });
+    }
+  });
+
+  it("refuses a --timeout that is not a positive number of milliseconds (exit 2, nothing sent)", async () => {
+    const server = await startTestServer();
+    const runs = await Promise.all([
+      ...["0", "-5", "abc", "1.5", "", "30s", "2147483648"].map((value) =>
+        cli([`--timeout=${value}`, "list"], envOf(server)),
+      ),
+      cli(["list"], { ...envOf(server), TOKENKEEP_PAT_TIMEOUT_MS: "soon" }),
+    ]);
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain("Expected a number of milliseconds from 1 to 2147483647");
+    }
+    expect(server.requests.size).toBe(0);
   });
 });
 

@@ -72,6 +72,18 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = 5000;
 /** How long one PostgreSQL statement may wait for its answer before the call fails as unavailable. */
 export const DEFAULT_POSTGRES_QUERY_TIMEOUT_MS = 10_000;
+/**
+ * How long a PostgreSQL migration (one transaction, its lock wait included) may take before the call
+ * that started it fails as unavailable: 10 minutes, for a migration that rewrites a large table. Not
+ * `queryTimeoutMs`, which bounds a request's statements and would cut such a migration off.
+ */
+export const DEFAULT_POSTGRES_MIGRATION_TIMEOUT_MS = 600_000;
+/**
+ * While the store does not answer, the handler reports its 503s again at most this often, in
+ * milliseconds (1 minute): an outage's first failed request at once, then one report a minute, not
+ * one per request. As the guard's {@link DEFAULT_JWKS_ERROR_REPORT_INTERVAL_MS}.
+ */
+export const DEFAULT_STORE_ERROR_REPORT_INTERVAL_MS = 60_000;
 /** `Retry-After` of the 503 the handler answers while its store is unavailable, in seconds. */
 export const STORE_UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 /** PostgreSQL schema holding the tables. */

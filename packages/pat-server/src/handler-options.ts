@@ -16,6 +16,7 @@ import {
   DEFAULT_RATE_LIMIT_MAX_REQUESTS,
   DEFAULT_RATE_LIMIT_WINDOW_MS,
   DEFAULT_SCRYPT_LOG2_COST,
+  DEFAULT_STORE_ERROR_REPORT_INTERVAL_MS,
   DEFAULT_VERIFIER_CACHE_MAX_ENTRIES,
   DEFAULT_VERIFIER_CACHE_TTL_MS,
   MAX_SCRYPT_LOG2_COST,
@@ -38,6 +39,20 @@ export interface PatErrorState {
   readonly path?: string;
   /** The request being handled, when there is one (non-enumerable: it carries secrets). */
   readonly request?: Request;
+  /**
+   * For a store that does not answer (a 503): the requests this outage has failed so far, this one
+   * included (1 in its first report). Such failures are reported per outage, at most once per
+   * `errorReportIntervalMs`, not once per request.
+   */
+  readonly failures?: number;
+}
+
+/** What {@link PatHandlerOptions.onRecover} is told when the store answers again after an outage. */
+export interface PatRecoveryState {
+  /** Requests the outage failed (answered 503). */
+  readonly failures: number;
+  /** From the outage's first failure to the request the store answered again, in milliseconds. */
+  readonly outageMs: number;
 }
 
 /**
@@ -167,8 +182,25 @@ export interface PatHandlerOptions {
   readonly getClientAddress?: (request: Request, context: RequestContext) => string | undefined;
   /** Clock in epoch milliseconds. @default Date.now */
   readonly now?: () => number;
-  /** Unexpected errors (never containing a secret). @default logs name and message to console.error */
+  /**
+   * Unexpected errors (never containing a secret). A store that does not answer (the 503s of
+   * `PatStoreUnavailableError`) is reported per outage, not per request: at its first failed request,
+   * then at most once per `errorReportIntervalMs` while it lasts, with `failures`.
+   * @default logs name and message to console.error
+   */
   readonly onError?: (state: PatErrorState) => void;
+  /**
+   * Called once when a request reaches the store again after an outage reported to `onError`: the
+   * first request after it that a store call answered and that failed on no store call.
+   * @default logs one line to `console.info`
+   */
+  readonly onRecover?: (state: PatRecoveryState) => void;
+  /**
+   * Least time between two `onError` reports of the same store outage, in milliseconds; `0` reports
+   * every failed request.
+   * @default 60000
+   */
+  readonly errorReportIntervalMs?: number;
 }
 
 const pathSchema = z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, "Expected a path like /auth");
@@ -236,6 +268,8 @@ export const patHandlerOptionsSchema = z.object({
   getClientAddress: fn<(request: Request, context: RequestContext) => string | undefined>().optional(),
   now: fn<() => number>().default(() => () => Date.now()),
   onError: fn<(state: PatErrorState) => void>().optional(),
+  onRecover: fn<(state: PatRecoveryState) => void>().optional(),
+  errorReportIntervalMs: z.int().nonnegative().default(DEFAULT_STORE_ERROR_REPORT_INTERVAL_MS),
 });
 
 /** {@link PatHandlerOptions} after validation. */

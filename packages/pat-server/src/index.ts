@@ -15,6 +15,7 @@ export type {
   PatErrorState,
   PatHandlerOptions,
   PatRateLimitOptions,
+  PatRecoveryState,
   PatVerifierCacheOptions,
 } from "./handler-options";
 export { createMemoryStore } from "./memory-store";

@@ -19,6 +19,7 @@ import {
 import { type AccessRequirement, authenticate } from "./internal/authenticate";
 import { errorResponse, HttpError } from "./internal/http";
 import { parseOptions } from "./internal/options";
+import { createOutageReports, outageMs, tell } from "./internal/outage-reports";
 import type { PatAuthResult } from "./pat-handler";
 
 /** Options of {@link createPatGuard}. */
@@ -172,18 +173,6 @@ export function createPatGuard(options: PatGuardOptions): PatGuard {
   };
 }
 
-/**
- * Calls a listener at once: its failure must not change the request's answer, whether it throws or,
- * being `async`, rejects (an unhandled rejection would end the process on Node).
- */
-async function tell(listener: () => unknown): Promise<void> {
-  try {
-    await listener();
-  } catch {
-    // The answer stands (503, or the verified token); the report is the listener's own business.
-  }
-}
-
 /** How {@link remoteKeys} reports outages. */
 interface OutageReporting {
   readonly onError: (state: JwksErrorState) => void;
@@ -193,13 +182,10 @@ interface OutageReporting {
   readonly now: () => number;
 }
 
-/** An outage of the JWKS document: since its first failure, until the document is fetched again. */
-interface Outage {
-  readonly startedAt: number;
+/** What the guard keeps with an outage of the JWKS document (see {@link createOutageReports}). */
+interface JwksOutage {
   /** The document jose held when the outage began: a fetch that succeeds replaces it. */
   readonly keys: unknown;
-  failures: number;
-  reportedAt: number;
   /** When the document was last asked for: a request's failed fetch, or a probe. */
   attemptedAt: number;
 }
@@ -218,17 +204,17 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
   const cache: Partial<ExportedJWKSCache> = {};
   const remote = createRemoteJWKSet(url, { [jwksCache]: cache as JWKSCacheInput });
   const { onError, onRecover, intervalMs, probeIntervalMs, now } = reporting;
-  let outage: Outage | undefined;
+  const outages = createOutageReports<JwksOutage>({ intervalMs, now });
   /** Ends the outage when a document was fetched since it began, whoever fetched it. */
   const endIfFetched = () => {
-    if (!outage || cache.jwks === outage.keys) return;
-    const { failures, startedAt } = outage;
-    outage = undefined;
-    void tell(() => onRecover({ failures, outageMs: Math.max(0, now() - startedAt) }));
+    if (!outages.current || cache.jwks === outages.current.detail.keys) return;
+    const ended = outages.end()!;
+    void tell(() => onRecover({ failures: ended.failures, outageMs: outageMs(ended, now()) }));
   };
   /** Asks for the document again when the outage has not tried for `probeIntervalMs`. */
   const probe = () => {
     const at = now();
+    const outage = outages.current?.detail;
     if (!outage || at - outage.attemptedAt < probeIntervalMs) return;
     outage.attemptedAt = at;
     // jose joins a fetch already under way, and a failure leaves the outage as it is.
@@ -251,23 +237,10 @@ function remoteKeys(url: URL, reporting: OutageReporting): JWTVerifyGetKey {
     }
     const { error } = failure;
     const at = now();
-    if (outage) {
-      outage.failures += 1;
-      outage.attemptedAt = at;
-    } else {
-      outage = {
-        startedAt: at,
-        keys: cache.jwks,
-        failures: 1,
-        reportedAt: Number.NEGATIVE_INFINITY,
-        attemptedAt: at,
-      };
-    }
-    const { failures, reportedAt } = outage;
-    if (at - reportedAt >= intervalMs) {
-      outage.reportedAt = at;
-      void tell(() => onError({ error, failures }));
-    }
+    const { outage, report } = outages.fail(() => ({ keys: cache.jwks, attemptedAt: at }), at);
+    outage.detail.attemptedAt = at;
+    const { failures } = outage;
+    if (report) void tell(() => onError({ error, failures }));
     throw new HttpError(503, "The PAT server's public keys are unavailable", {
       code: "ERR_JWKS_UNAVAILABLE",
       headers: { "retry-after": String(DEFAULT_JWKS_RETRY_AFTER_SECONDS) },

@@ -1,7 +1,12 @@
 import type { PatJwtClaims } from "@tokenkeep/pat-protocol";
 import type { JSONWebKeySet } from "jose";
 import { STORE_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./defaults";
-import { type PatErrorState, type PatHandlerOptions, patHandlerOptionsSchema } from "./handler-options";
+import {
+  type PatErrorState,
+  type PatHandlerOptions,
+  type PatRecoveryState,
+  patHandlerOptionsSchema,
+} from "./handler-options";
 import { handleAdmin } from "./internal/admin-routes";
 import { type AccessRequirement, authenticateCaller } from "./internal/authenticate";
 import { handleExchange } from "./internal/exchange-route";
@@ -9,10 +14,12 @@ import type { HandlerContext } from "./internal/handler-context";
 import { errorResponse, HttpError, jsonResponse } from "./internal/http";
 import { createJwtKeys, type JwtKeys } from "./internal/jwt-keys";
 import { parseOptions } from "./internal/options";
+import { createOutageReports, outageMs, tell } from "./internal/outage-reports";
 import { createRateLimiter } from "./internal/rate-limiter";
 import { createUsageRecorder } from "./internal/usage-recorder";
 import { createVerifierCache } from "./internal/verifier-cache";
 import { unmatchablePhc, verifySecret } from "./scrypt";
+import type { PatStore } from "./store";
 import { isPatStoreUnavailableError } from "./store-unavailable-error";
 
 /** Per-request facts a host passes to the handler next to the `Request`. */
@@ -59,10 +66,26 @@ export interface PatHandler {
 export type { AccessRequirement };
 
 /** The state of `onError`; the request is non-enumerable, so logging the state cannot dump its secrets. */
-function errorState(error: unknown, request?: Request): PatErrorState {
-  if (!request) return { error };
-  const state = { error, method: request.method, path: new URL(request.url).pathname };
+function errorState(error: unknown, request?: Request, failures?: number): PatErrorState {
+  const counted = failures === undefined ? {} : { failures };
+  if (!request) return { error, ...counted };
+  const state = { error, method: request.method, path: new URL(request.url).pathname, ...counted };
   return Object.defineProperty(state, "request", { value: request, enumerable: false });
+}
+
+/** `store`, calling `answered` after each call of it that resolves. */
+function observedStore(store: PatStore, answered: () => void): PatStore {
+  return new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        const result: unknown = await value.apply(target, args);
+        answered();
+        return result;
+      };
+    },
+  });
 }
 
 /**
@@ -76,9 +99,17 @@ function storeUnavailable(): HttpError {
   });
 }
 
-function defaultOnError({ error }: { error: unknown }): void {
+function defaultOnError({ error, failures }: PatErrorState): void {
   const { name, message } = error instanceof Error ? error : { name: "Error", message: String(error) };
-  console.error(`[tokenkeep/pat-server] ${name}: ${message}`);
+  const count = failures === undefined || failures === 1 ? "" : ` (${failures} requests failed so far)`;
+  console.error(`[tokenkeep/pat-server] ${name}: ${message}${count}`);
+}
+
+function defaultOnRecover({ failures, outageMs }: PatRecoveryState): void {
+  const seconds = Math.round(outageMs / 1000);
+  console.info(
+    `[tokenkeep/pat-server] the store answers again after ${failures} failed request${failures === 1 ? "" : "s"} over ${seconds} s`,
+  );
 }
 
 /**
@@ -92,6 +123,17 @@ function defaultOnError({ error }: { error: unknown }): void {
 export function createPatHandler(options: PatHandlerOptions): PatHandler {
   const resolved = parseOptions(patHandlerOptionsSchema, options, "createPatHandler");
   const onError = resolved.onError ?? defaultOnError;
+  const onRecover = resolved.onRecover ?? defaultOnRecover;
+  // A store that does not answer fails every request: told per outage, as the guard tells a JWKS outage.
+  const outages = createOutageReports<undefined>({
+    intervalMs: resolved.errorReportIntervalMs,
+    now: resolved.now,
+  });
+  /** Counts a request the store failed (a 503) in the outage, and reports it when the spacing allows. */
+  const storeFailed = (error: unknown, request?: Request) => {
+    const { outage, report } = outages.fail(() => undefined);
+    if (report) onError(errorState(error, request, outage.failures));
+  };
   let keysPromise: Promise<JwtKeys> | undefined;
   const keys = () => {
     keysPromise ??= createJwtKeys(resolved.signingKeys, resolved.issuer, resolved.jwtLifetimeSeconds);
@@ -138,7 +180,28 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     nowSeconds: () => Math.floor(resolved.now() / 1000),
   };
 
-  async function route(request: Request, context: RequestContext): Promise<Response> {
+  /**
+   * The context of one request: during an outage its store tells whether any call of it was answered,
+   * so that `settled()`, called when the request failed on no store call, ends the outage (a request
+   * that never reached the store, a 401 or a 404, proves nothing).
+   */
+  const watchStore = (): { ctx: HandlerContext; settled: () => void } => {
+    if (!outages.current) return { ctx, settled: () => {} };
+    let answered = false;
+    const store = observedStore(ctx.store, () => {
+      answered = true;
+    });
+    const settled = () => {
+      if (!answered) return;
+      const ended = outages.end();
+      if (!ended) return;
+      // A listener that throws, or rejects, must not change the answer of the request that ended it.
+      void tell(() => onRecover({ failures: ended.failures, outageMs: outageMs(ended, resolved.now()) }));
+    };
+    return { ctx: { ...ctx, store }, settled };
+  };
+
+  async function route(ctx: HandlerContext, request: Request, context: RequestContext): Promise<Response> {
     const { pathname } = new URL(request.url);
     if (pathname === `${resolved.authPath}/token`) return handleExchange(ctx, request, context);
     if (pathname.startsWith(`${resolved.adminPath}/`)) {
@@ -151,7 +214,8 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
       try {
         await ctx.store.ping();
       } catch (error) {
-        onError(errorState(error, request));
+        if (isPatStoreUnavailableError(error)) storeFailed(error, request);
+        else onError(errorState(error, request));
         return jsonResponse(503, { status: "unavailable" });
       }
       return jsonResponse(200, { status: "ok" });
@@ -160,24 +224,39 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
   }
 
   const handler = async (request: Request, context: RequestContext = {}): Promise<Response> => {
+    const watched = watchStore();
     try {
-      return await route(request, context);
+      const response = await route(watched.ctx, request, context);
+      watched.settled();
+      return response;
     } catch (error) {
-      if (error instanceof HttpError) return errorResponse(error);
+      if (error instanceof HttpError) {
+        watched.settled();
+        return errorResponse(error);
+      }
+      if (isPatStoreUnavailableError(error)) {
+        storeFailed(error, request);
+        return errorResponse(storeUnavailable());
+      }
       onError(errorState(error, request));
-      if (isPatStoreUnavailableError(error)) return errorResponse(storeUnavailable());
       return errorResponse(new HttpError(500, "Internal server error"));
     }
   };
 
   return Object.assign(handler, {
     async authenticate(request: Request, requirement: AccessRequirement = {}): Promise<PatAuthResult> {
+      const watched = watchStore();
       try {
-        return { ok: true, claims: await authenticateCaller(ctx, request, requirement) };
+        const claims = await authenticateCaller(watched.ctx, request, requirement);
+        watched.settled();
+        return { ok: true, claims };
       } catch (error) {
-        if (error instanceof HttpError) return { ok: false, response: errorResponse(error) };
+        if (error instanceof HttpError) {
+          watched.settled();
+          return { ok: false, response: errorResponse(error) };
+        }
         if (!isPatStoreUnavailableError(error)) throw error;
-        onError(errorState(error, request));
+        storeFailed(error, request);
         return { ok: false, response: errorResponse(storeUnavailable()) };
       }
     },

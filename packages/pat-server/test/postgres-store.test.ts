@@ -1,6 +1,8 @@
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
+import { inspect } from "node:util";
 import pg from "pg";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
+import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert";
 import { registerSecret } from "../../../test/reliability/src/secret-registry";
 import { createPatHandler } from "../src/pat-handler";
 import { createPostgresStore } from "../src/postgres/postgres-store";
@@ -25,6 +27,162 @@ describe.skipIf(skip)("PostgreSQL", () => {
       expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
     );
     expect(() => createPostgresStore({ connectionString: pgUrl!, schema: 'x"; drop' })).toThrow(TypeError);
+  });
+});
+
+describe.skipIf(skip)("a pg.Pool you pass, and its idle connections' errors", () => {
+  /** A pool of the caller's, one connection, named so that its backend can be found and ended. */
+  async function callerPool(schema: string, password?: string) {
+    const app = new URL(pgUrl!);
+    app.searchParams.set("application_name", schema);
+    if (password) app.password = password; // the test cluster trusts its role: it never asks for it
+    const pool = new pg.Pool({ connectionString: app.toString(), max: 1 });
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    onTestFinished(async () => {
+      await admin.end();
+      await pool.end();
+      await dropSchema(schema);
+    });
+    /** Ends the pool's idle connection from the database's side, as a restart or an administrator does. */
+    const terminate = async () => {
+      const ended = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        [schema],
+      );
+      expect(ended.rowCount).toBe(1);
+    };
+    return { pool, terminate };
+  }
+
+  it("gets a listener from the store when it has none: the error is reported, the process lives on", async () => {
+    const schema = uniqueSchema();
+    const { pool, terminate } = await callerPool(schema);
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    onTestFinished(() => logged.mockRestore());
+    const store = createPostgresStore({ pool, schema });
+    await store.ping(); // the pool's one connection is idle now
+    await terminate(); // without a listener, the pool's `error` event is an uncaught exception
+    await vi.waitFor(() => expect(logged).toHaveBeenCalledTimes(1), { timeout: 5000, interval: 20 });
+    expect(String(logged.mock.calls[0]![0])).toMatch(
+      /^\[tokenkeep\/pat-server\] createPostgresStore: an idle connection of the pool failed \(the next call opens another\): PatStoreUnavailableError: /,
+    );
+    await store.ping(); // a new connection serves the next call
+    await store.close();
+  });
+
+  it("reports through onError when given one, without the connection or its password", async () => {
+    const schema = uniqueSchema();
+    const password = "pool-password-7a3f9c";
+    const { pool, terminate } = await callerPool(schema, password);
+    const reports: unknown[] = [];
+    const store = createPostgresStore({ pool, schema, onError: ({ error }) => reports.push(error) });
+    await store.ping();
+    await terminate();
+    await vi.waitFor(() => expect(reports).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(isPatStoreUnavailableError(reports[0])).toBe(true);
+    expect(String(reports[0])).toContain("terminating connection due to administrator command (57P01)");
+    // pg's own error carries the connection, its parameters and password with it: not reported.
+    expect((reports[0] as Error).cause).toBeUndefined();
+    expectNoSecretIn(inspect(reports[0], { depth: 10 }), password, "the reported error");
+    await store.close();
+  });
+
+  it("leaves a pool that has its own listener alone", async () => {
+    const schema = uniqueSchema();
+    const { pool, terminate } = await callerPool(schema);
+    const mine: unknown[] = [];
+    pool.on("error", (error) => mine.push(error));
+    const reports: unknown[] = [];
+    const store = createPostgresStore({ pool, schema, onError: ({ error }) => reports.push(error) });
+    expect(pool.listenerCount("error")).toBe(1);
+    await store.ping();
+    await terminate();
+    await vi.waitFor(() => expect(mine).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(reports).toEqual([]);
+    await store.close();
+  });
+});
+
+describe.skipIf(skip)("migrations have their own bound, not queryTimeoutMs", () => {
+  /**
+   * Another instance migrating: holds the store's migration lock (as a long migration on a large table
+   * holds it) until `release()`. `waitedMs()` is how long the store's backend has waited for it.
+   */
+  async function migratingElsewhere(schema: string) {
+    const holder = new pg.Client({ connectionString: pgUrl });
+    await holder.connect();
+    await holder.query("BEGIN");
+    await holder.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`tokenkeep_pat:${schema}:migrate`]);
+    const watcher = new pg.Client({ connectionString: pgUrl });
+    await watcher.connect();
+    onTestFinished(async () => {
+      await holder.query("ROLLBACK").catch(() => {});
+      await holder.end();
+      await watcher.end();
+      await dropSchema(schema);
+    });
+    return {
+      release: () => holder.query("COMMIT"),
+      waitedMs: async () => {
+        const result = await watcher.query<{ ms: number | null }>(
+          `SELECT (EXTRACT(EPOCH FROM MAX(now() - query_start)) * 1000)::int AS ms FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [schema],
+        );
+        return result.rows[0]?.ms ?? 0;
+      },
+    };
+  }
+
+  const named = (schema: string) => {
+    const url = new URL(pgUrl!);
+    url.searchParams.set("application_name", schema);
+    return url.toString();
+  };
+
+  it("waits for a migration longer than queryTimeoutMs (default migrationTimeoutMs: 10 minutes)", async () => {
+    const schema = uniqueSchema();
+    const elsewhere = await migratingElsewhere(schema);
+    const store = createPostgresStore({ connectionString: named(schema), schema, queryTimeoutMs: 200 });
+    onTestFinished(() => store.close());
+    const first = store.count().then(
+      (count) => ({ count }),
+      (error: unknown) => ({ error }),
+    );
+    let settled = false;
+    void first.then(() => {
+      settled = true;
+    });
+    // Past queryTimeoutMs twice over, then the other instance finishes: the store carries on. (Cut off
+    // at queryTimeoutMs, the call has failed already: the wait ends, and the last line says why.)
+    await vi.waitFor(
+      async () => {
+        if (!settled) expect(await elsewhere.waitedMs()).toBeGreaterThan(400);
+      },
+      { timeout: 10_000, interval: 50 },
+    );
+    await elsewhere.release();
+    expect(await first).toEqual({ count: 0 });
+  });
+
+  it("gives up after migrationTimeoutMs, as unavailable, and migrates on a later call", async () => {
+    const schema = uniqueSchema();
+    const elsewhere = await migratingElsewhere(schema);
+    const store = createPostgresStore({ connectionString: named(schema), schema, migrationTimeoutMs: 200 });
+    onTestFinished(() => store.close());
+    const failure = await store.count().catch((error: unknown) => error);
+    expect(isPatStoreUnavailableError(failure)).toBe(true);
+    await elsewhere.release();
+    expect(await store.count()).toBe(0);
+  });
+
+  it("refuses a migrationTimeoutMs that is not a whole number of ms from 1 to 2^31 - 1", () => {
+    for (const migrationTimeoutMs of [0, -1, 1.5, 2 ** 31, "600000"]) {
+      expect(() => createPostgresStore({ connectionString: pgUrl!, migrationTimeoutMs } as never)).toThrow(
+        expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }),
+      );
+    }
   });
 });
 

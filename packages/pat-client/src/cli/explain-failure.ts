@@ -9,6 +9,7 @@ const FLAGS: Readonly<Record<string, string>> = {
   apiKey: "--token (TOKENKEEP_PAT)",
   authPath: "--auth-path",
   adminPath: "--admin-path",
+  timeoutMs: "--timeout (TOKENKEEP_PAT_TIMEOUT_MS)",
   owner: "--owner",
   isAdmin: "--admin",
   roles: "--role",
@@ -51,6 +52,12 @@ export function badRequestDetails(error: unknown): string[] {
   return detailsAsFlags(details)
     .split("\n")
     .map((line) => `  ${line.trim()}`);
+}
+
+/** The line to add under `list --all`'s page limit: the flag that raises it. */
+export function pageLimitAdvice(error: unknown): string[] {
+  if (!isPatClientError(error) || error.code !== "ERR_PAT_CLIENT_PAGE_LIMIT") return [];
+  return ["  Raise the limit with --max-pages <n> if the service holds that many tokens."];
 }
 
 /** True when the server refused the PAT itself (the exchange answered 401). */

@@ -21,6 +21,13 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (!delivering) process.exit(process.exitCode ?? 0);
 });
 
+// A reader of stderr that has gone (`2>&1 | head`, a closed log pipe) must not turn the command's exit
+// code into a crash's: what stderr would have said is lost, the command goes on (`issue` still
+// delivers its token on stdout) and ends with its own code.
+process.stderr.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+});
+
 const code = await runCli(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),

@@ -1,6 +1,13 @@
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { collect, MAX_UNIX_SECONDS, parseDurationSeconds, parseLimit, parseUnixSeconds } from "./parse-args";
+import {
+  collect,
+  MAX_UNIX_SECONDS,
+  parseDurationSeconds,
+  parseLimit,
+  parseTimeoutMs,
+  parseUnixSeconds,
+} from "./parse-args";
 
 describe("CLI argument parsers", () => {
   it("reads durations", () => {
@@ -22,6 +29,13 @@ describe("CLI argument parsers", () => {
     expect(parseLimit("1000")).toBe(1000);
     for (const bad of ["0", "1001", "1.5", "10abc", "1e3"])
       expect(() => parseLimit(bad)).toThrow(InvalidArgumentError);
+  });
+
+  it("reads timeouts as whole milliseconds from 1 to 2^31 - 1", () => {
+    expect(parseTimeoutMs("1")).toBe(1);
+    expect(parseTimeoutMs(" 2147483647 ")).toBe(2_147_483_647);
+    for (const bad of ["0", "-1", "1.5", "1e3", "30s", "", "2147483648"])
+      expect(() => parseTimeoutMs(bad), bad).toThrow(InvalidArgumentError);
   });
 
   it("collects repeated and comma-separated values", () => {

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import { InvalidArgumentError } from "commander";
 
 const DURATION_UNITS: Readonly<Record<string, number>> = {
@@ -44,6 +45,14 @@ export function parseLimit(value: string): number {
   return limit;
 }
 
+/** `--max-pages`: a positive integer. */
+export function parseMaxPages(value: string): number {
+  const pages = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(Number.isSafeInteger(pages) && pages >= 1))
+    throw new InvalidArgumentError("Expected a positive integer.");
+  return pages;
+}
+
 /** A repeatable option (`--role a --role b`), also accepting commas (`--role a,b`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [
@@ -60,6 +69,15 @@ export function parseRetries(value: string): number {
   const retries = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!(retries >= 0 && retries <= 10)) throw new InvalidArgumentError("Expected an integer from 0 to 10.");
   return retries;
+}
+
+/** `--timeout`: whole milliseconds, from 1 to the longest a timer waits (2^31 - 1, about 24.8 days). */
+export function parseTimeoutMs(value: string): number {
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(ms >= 1 && ms <= MAX_TIMER_MS)) {
+    throw new InvalidArgumentError(`Expected a number of milliseconds from 1 to ${MAX_TIMER_MS}.`);
+  }
+  return ms;
 }
 
 /**

@@ -1,6 +1,11 @@
 import { PAT_SECRET_PATTERN, TOKEN_ID_LENGTH } from "@tokenkeep/pat-protocol";
 import { Command, CommanderError, Option } from "commander";
-import { DEFAULT_ADMIN_PATH, DEFAULT_AUTH_PATH } from "../defaults";
+import {
+  DEFAULT_ADMIN_PATH,
+  DEFAULT_AUTH_PATH,
+  DEFAULT_LIST_ALL_MAX_PAGES,
+  DEFAULT_TIMEOUT_MS,
+} from "../defaults";
 import { type ListOptions, PatAdminClient } from "../pat-admin-client";
 import { isPatClientError } from "../pat-client-error";
 import { printable, terminalJson } from "../terminal-text";
@@ -10,6 +15,7 @@ import {
   describeRefusal,
   isRefusedPat,
   optionProblemsAsFlags,
+  pageLimitAdvice,
   refusedPatAdvice,
 } from "./explain-failure";
 import { describeExpiry, recordsTable } from "./format";
@@ -17,8 +23,10 @@ import {
   collect,
   parseDurationSeconds,
   parseLimit,
+  parseMaxPages,
   parsePat,
   parseRetries,
+  parseTimeoutMs,
   parseUnixSeconds,
 } from "./parse-args";
 import { tokenIdOfPat, tokenIdProblem } from "./token-id";
@@ -75,6 +83,7 @@ interface GlobalOptions {
   authPath?: string;
   adminPath?: string;
   retries?: number;
+  timeout?: number;
   allowInsecureRequests?: boolean;
   json?: boolean;
 }
@@ -127,7 +136,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .addOption(
       new Option(
         "--admin-token <pat>",
-        "an admin PAT used only to look up a --token the server refuses (to say why)",
+        "an admin PAT used only to look up a --token the server refuses (to say why); from the environment, sent only to the server TOKENKEEP_PAT_ENDPOINT names",
       )
         .env("TOKENKEEP_PAT_ADMIN_TOKEN")
         .argParser(parsePat),
@@ -135,12 +144,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--auth-path <path>", "mount path of the exchange route", DEFAULT_AUTH_PATH)
     .option("--admin-path <path>", "mount path of the admin routes", DEFAULT_ADMIN_PATH)
     .option("--retries <n>", "retries of a failed request (0 to 10)", parseRetries, 3)
+    .addOption(
+      new Option(
+        "--timeout <ms>",
+        "abandon an attempt whose answer's headers (or then its body) take longer than this",
+      )
+        .env("TOKENKEEP_PAT_TIMEOUT_MS")
+        .argParser(parseTimeoutMs)
+        .default(DEFAULT_TIMEOUT_MS),
+    )
     .option("--allow-insecure-requests", "accept an http --endpoint on a host that is not loopback")
     .option("--json", "print machine-readable JSON")
     .addHelpText(
       "after",
       "\nExit codes: 0 success, 1 server or network error, 2 usage error.\n" +
-        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT, TOKENKEEP_PAT_ADMIN_TOKEN.",
+        "Environment: TOKENKEEP_PAT_ENDPOINT, TOKENKEEP_PAT, TOKENKEEP_PAT_ADMIN_TOKEN, TOKENKEEP_PAT_TIMEOUT_MS.",
     );
 
   /** A client from the global options; closed when `use` settles. */
@@ -155,6 +173,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       authPath: options.authPath,
       adminPath: options.adminPath,
       retry: { limit: options.retries ?? 3 },
+      timeoutMs: options.timeout,
       allowInsecureRequests: options.allowInsecureRequests === true,
       onRetry: ({ attempt, attempts, error }) => {
         io.stderr(`warning: ${printable(error.message)}; retrying (attempt ${attempt} of ${attempts})\n`);
@@ -177,8 +196,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option("--limit <n>", "tokens per page (1 to 1000)", parseLimit)
     .option("--after <tokenId>", "start after this token id (the cursor of the previous page)")
     .option("--all", "read every page")
+    .option(
+      "--max-pages <n>",
+      `with --all, fail after reading this many pages (default: ${DEFAULT_LIST_ALL_MAX_PAGES})`,
+      parseMaxPages,
+    )
     .action(async (options, command: Command) => {
       if (options.after !== undefined) checkTokenId(options.after, "list", "--after");
+      if (options.maxPages !== undefined && !options.all) throw new UsageError("--max-pages goes with --all");
       const query: ListOptions = {
         includeRevoked: options.includeRevoked,
         includeExpired: options.includeExpired,
@@ -190,7 +215,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         let page: { records: Awaited<ReturnType<PatAdminClient["list"]>>; nextAfterTokenId: string | null };
         if (options.all) {
           const records = [];
-          for await (const chunk of client.listAll(query)) records.push(...chunk);
+          for await (const chunk of client.listAll({ ...query, maxPages: options.maxPages })) {
+            records.push(...chunk);
+          }
           page = { records, nextAfterTokenId: null };
         } else {
           page = await client.listPage(query);
@@ -385,17 +412,48 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     await program.parseAsync([...argv], { from: "user" });
     return EXIT_OK;
   } catch (error) {
-    const explanation = isRefusedPat(error) ? await explainRefusal(program.opts<GlobalOptions>(), now) : [];
+    const explanation = isRefusedPat(error)
+      ? await explainRefusal(
+          program.opts<GlobalOptions>(),
+          program.getOptionValueSource("adminToken") === "env",
+          now,
+        )
+      : [];
     // `--json` holds for a mistake found before any client was made (a malformed token id) too.
     return report(error, json || program.opts<GlobalOptions>().json === true, io, explanation);
   }
 }
 
+/** The environment variable an admin token may come from; its server is `TOKENKEEP_PAT_ENDPOINT`'s. */
+const ADMIN_TOKEN_ENV = "TOKENKEEP_PAT_ADMIN_TOKEN";
+const ENDPOINT_ENV = "TOKENKEEP_PAT_ENDPOINT";
+
+/** `a` and `b` name the same service: same origin and path, a trailing `/` aside. */
+function sameEndpoint(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const normal = (text: string) => {
+    const url = URL.parse(text.trim());
+    return url && `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  };
+  const left = normal(a);
+  return left !== null && left === normal(b);
+}
+
 /**
  * Why the server refused `--token`: what to check and, with an admin token (`--admin-token`) at
  * hand, what the token's record says (unknown id, revoked, expired, or active with a wrong secret).
+ *
+ * The lookup sends the admin token to the server that refused `--token`. Typed as `--admin-token`,
+ * it was given for this command and its server. Read from the environment (a shell profile), it goes
+ * only to the server the environment names too (`TOKENKEEP_PAT_ENDPOINT`): any server answers 401 to
+ * a PAT it does not know, and one the operator named with `--endpoint` must not receive the admin PAT
+ * meant for another.
  */
-async function explainRefusal(options: GlobalOptions, now: () => number): Promise<string[]> {
+async function explainRefusal(
+  options: GlobalOptions,
+  adminTokenFromEnv: boolean,
+  now: () => number,
+): Promise<string[]> {
   const pat = options.token ?? "";
   const lines = refusedPatAdvice(pat);
   const tokenId = tokenIdOfPat(pat);
@@ -406,12 +464,20 @@ async function explainRefusal(options: GlobalOptions, now: () => number): Promis
       "With an admin token in --admin-token (or TOKENKEEP_PAT_ADMIN_TOKEN), this command says which.",
     ];
   }
+  if (adminTokenFromEnv && !sameEndpoint(process.env[ENDPOINT_ENV], options.endpoint)) {
+    return [
+      ...lines,
+      `${ADMIN_TOKEN_ENV} was not sent: it goes only to the server ${ENDPOINT_ENV} names, and --endpoint`,
+      "is not that one. To look the token up on this server, pass its admin token as --admin-token.",
+    ];
+  }
   const lookup = new PatAdminClient({
     endpoint: options.endpoint,
     apiKey: options.adminToken,
     authPath: options.authPath,
     adminPath: options.adminPath,
     retry: false,
+    timeoutMs: options.timeout,
     allowInsecureRequests: options.allowInsecureRequests === true,
     now,
   });
@@ -448,7 +514,7 @@ export function report(error: unknown, json: boolean, io: CliIo, explanation: re
     const { cause } = error as TypeError;
     message = optionProblemsAsFlags(Array.isArray(cause) ? (cause as string[]) : [message]).join("; ");
   }
-  const details = badRequestDetails(error);
+  const details = [...badRequestDetails(error), ...pageLimitAdvice(error)];
   if (json) {
     const status = isPatClientError(error) ? error.status : undefined;
     const code = isPatClientError(error) ? error.code : usage ? "ERR_USAGE" : "ERR_UNEXPECTED";

@@ -4,4 +4,8 @@
  * this entry (`npm install pg`). Kept apart from the root entry so the handler never loads `pg`.
  */
 
-export { createPostgresStore, type PostgresStoreOptions } from "./postgres-store";
+export {
+  createPostgresStore,
+  type PostgresStoreErrorState,
+  type PostgresStoreOptions,
+} from "./postgres-store";

@@ -1,9 +1,11 @@
+import { redactSecrets } from "@tokenkeep/core/http";
 import { MAX_TIMER_MS } from "@tokenkeep/core/options";
 import { MAX_ROLES_COUNT } from "@tokenkeep/pat-protocol";
 import pg from "pg";
 import * as z from "zod";
 import {
   DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS,
+  DEFAULT_POSTGRES_MIGRATION_TIMEOUT_MS,
   DEFAULT_POSTGRES_QUERY_TIMEOUT_MS,
   DEFAULT_POSTGRES_SCHEMA,
 } from "../defaults";
@@ -14,11 +16,26 @@ import { applyRolesUpdate, normalizeRoles } from "../internal/roles";
 import type { ListRecordsQuery, PatStore, StoredPatRecord, UpdateOutcome } from "../store";
 import { PatStoreUnavailableError } from "../store-unavailable-error";
 
+/** What {@link PostgresStoreOptions.onError} receives. */
+export interface PostgresStoreErrorState {
+  /**
+   * A {@link PatStoreUnavailableError} naming the failure and its SQLSTATE or system code. It has no
+   * `cause`: the driver's error carries the connection, and with it the connection's password.
+   */
+  readonly error: PatStoreUnavailableError;
+}
+
 /** Options of {@link createPostgresStore}: a connection string or a pool of your own. */
 export interface PostgresStoreOptions {
   /** e.g. `postgres://user@127.0.0.1:5432/db`. The store creates and ends its own pool. */
   readonly connectionString?: string;
-  /** A `pg.Pool` you own; the store does not end it on `close()`. */
+  /**
+   * A `pg.Pool` you own; the store does not end it on `close()`. When it has no `error` listener as
+   * the store receives it, the store adds one that reports through `onError`: `pg` emits an idle
+   * connection's failure (a database restart, an administrator ending the session) on the pool, and
+   * with no listener that event is an uncaught exception that ends the process. A pool with a
+   * listener of its own is left alone.
+   */
   readonly pool?: pg.Pool;
   /**
    * Schema holding the tables; created when missing.
@@ -44,6 +61,21 @@ export interface PostgresStoreOptions {
    * @default 10000
    */
   readonly queryTimeoutMs?: number;
+  /**
+   * How long the migration (run once, before the first call; one transaction) may take, its wait for
+   * another instance's migration included, before the call that started it fails with
+   * {@link PatStoreUnavailableError} (the next call tries again). The database is told too, as for
+   * `queryTimeoutMs`, which does not apply to the migration: a migration that rewrites a large table
+   * takes longer than a request's statement should.
+   * @default 600000 (10 minutes)
+   */
+  readonly migrationTimeoutMs?: number;
+  /**
+   * Told when an idle connection of a pool you passed fails (see `pool`); the next call opens another
+   * connection. Errors it throws are ignored.
+   * @default logs one line to `console.error`, its message free of the connection's password
+   */
+  readonly onError?: (state: PostgresStoreErrorState) => void;
 }
 
 const optionsSchema = z
@@ -57,12 +89,46 @@ const optionsSchema = z
     maxConnections: z.int().min(1).default(10),
     connectTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS),
     queryTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_QUERY_TIMEOUT_MS),
+    migrationTimeoutMs: z.int().min(1).max(MAX_TIMER_MS).default(DEFAULT_POSTGRES_MIGRATION_TIMEOUT_MS),
+    onError: z
+      .custom<(state: PostgresStoreErrorState) => void>(
+        (value) => typeof value === "function",
+        "Expected a function",
+      )
+      .default(() => defaultOnError),
   })
   .refine((value) => (value.connectionString === undefined) !== (value.pool === undefined), {
     message: "Give exactly one of connectionString and pool",
   });
 
 const RETRYABLE = new Set(["40001", "40P01"]);
+
+function defaultOnError({ error }: PostgresStoreErrorState): void {
+  console.error(
+    `[tokenkeep/pat-server] createPostgresStore: an idle connection of the pool failed (the next call opens another): ${error.name}: ${error.message}`,
+  );
+}
+
+/**
+ * The report of an idle connection's failure: its message and code, the pool's password redacted, and
+ * not the driver's error itself (`pg` attaches the connection to it, its parameters and password too).
+ */
+function idleConnectionError(error: Error, options: pg.PoolOptions): PatStoreUnavailableError {
+  const secrets: string[] = [];
+  if (typeof options.password === "string") secrets.push(options.password);
+  const fromUrl = options.connectionString ? URL.parse(options.connectionString)?.password : undefined;
+  if (fromUrl) {
+    secrets.push(fromUrl);
+    try {
+      secrets.push(decodeURIComponent(fromUrl));
+    } catch {
+      // A malformed escape: the password is what the URL holds.
+    }
+  }
+  const code = (error as { code?: unknown }).code;
+  const text = `${error.message}${typeof code === "string" ? ` (${code})` : ""}`;
+  return new PatStoreUnavailableError(`PostgreSQL is unavailable: ${redactSecrets(text, secrets)}`);
+}
 
 /**
  * SQLSTATEs of a database that cannot serve the call now, whatever the call: a connection exception
@@ -99,7 +165,7 @@ function storeError(error: unknown): unknown {
  */
 export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   const parsed = parseOptions(optionsSchema, options, "createPostgresStore");
-  const { connectTimeoutMs, queryTimeoutMs } = parsed;
+  const { connectTimeoutMs, queryTimeoutMs, migrationTimeoutMs } = parsed;
   const pool =
     parsed.pool ??
     new pg.Pool({
@@ -108,7 +174,18 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
       connectionTimeoutMillis: connectTimeoutMs,
     });
   const ownsPool = parsed.pool === undefined;
-  if (ownsPool) pool.on("error", () => {}); // idle client errors surface on the next query instead
+  if (ownsPool) {
+    pool.on("error", () => {}); // idle client errors surface on the next query instead
+  } else if (pool.listenerCount("error") === 0) {
+    const onError = parsed.onError;
+    pool.on("error", (error) => {
+      try {
+        onError({ error: idleConnectionError(error, pool.options) });
+      } catch {
+        // A listener that throws must not turn the failure into the uncaught exception it replaces.
+      }
+    });
+  }
   const schema = `"${parsed.schema}"`;
   const table = `${schema}.pat_tokens`;
   const lockKey = `tokenkeep_pat:${parsed.schema}`;
@@ -118,7 +195,7 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
   // that call and retried by the next one, so a server started before its database recovers.
   let migrated: Promise<void> | undefined;
   const ready = () => {
-    migrated ??= transactionOn(pool, { connectTimeoutMs, queryTimeoutMs }, (run) =>
+    migrated ??= transactionOn(pool, { connectTimeoutMs, queryTimeoutMs: migrationTimeoutMs }, (run) =>
       migrate(run, schema, lockKey),
     ).catch((error: unknown) => {
       migrated = undefined;
