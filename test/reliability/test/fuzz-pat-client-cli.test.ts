@@ -82,7 +82,12 @@ describe("whole command lines against a real pat-server", () => {
   let adminPat = "";
   let tokenId = "";
   const saved: Record<string, string | undefined> = {};
-  const ENV = ["TOKENKEEP_PAT_ENDPOINT", "TOKENKEEP_PAT", "TOKENKEEP_PAT_ADMIN_TOKEN"];
+  const ENV = [
+    "TOKENKEEP_PAT_ENDPOINT",
+    "TOKENKEEP_PAT",
+    "TOKENKEEP_PAT_ADMIN_TOKEN",
+    "TOKENKEEP_PAT_TIMEOUT_MS",
+  ];
 
   beforeAll(async () => {
     for (const name of ENV) {
