@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
-import { isNetworkError } from "@tokenkeep/core";
-import ky from "ky";
+import { createTokenManager, isNetworkError, isTimeoutError } from "@tokenkeep/core";
+import { createKyHooks } from "@tokenkeep/core/http";
+import ky, { type KyInstance } from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, createRevocation, passwordGrant, revokeToken } from "../src/index.js";
@@ -150,6 +151,37 @@ describe("the token request", () => {
     expect(hooked).toBe(1);
     const set = await clientCredentialsGrant({ ...options(), ky: client })();
     expect(set.accessToken).toMatch(/^token-/);
+  });
+
+  it("a ky instance whose hooks ask the same manager for a token waits on itself until creatorTimeoutMs", async () => {
+    // The token request goes through ky; its beforeRequest hook (createKyHooks for an origin that is
+    // also the token endpoint's) asks the manager for the token this very request is obtaining, and
+    // joins that flight: nothing is sent, and only the manager's timeouts end the wait (documented in
+    // "Sending through ky"; neither side can tell the hook's call from another caller's).
+    const before = server.received.length;
+    let client: KyInstance | undefined;
+    const manager = createTokenManager({
+      creator: (context) =>
+        clientCredentialsGrant({ ...options(), clientAuthentication: "client_secret_post", ky: client })(
+          context,
+        ),
+      creatorTimeoutMs: 100,
+      fetchTimeoutMs: 250,
+      retry: { retries: 0 },
+    });
+    client = ky.create({ hooks: createKyHooks(manager, { origins: [server.url] }) });
+    const error = await manager.getToken().catch((reason: unknown) => reason);
+    expect(isTimeoutError(error)).toBe(true);
+    expect(server.received.length).toBe(before);
+    // With HTTP Basic the token request carries an Authorization header of its own, which
+    // createKyHooks leaves alone: no call to the manager, no wait.
+    const basic = createTokenManager({
+      creator: (context) => clientCredentialsGrant({ ...options(), ky: client })(context),
+    });
+    client = ky.create({ hooks: createKyHooks(basic, { origins: [server.url] }) });
+    expect((await basic.getToken()).accessToken).toMatch(/^token-/);
+    await manager.dispose();
+    await basic.dispose();
   });
 
   it("keeps ky's request (and its Authorization header) out of a network error", async () => {
