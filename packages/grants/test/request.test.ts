@@ -223,6 +223,35 @@ describe("the token request", () => {
     ).rejects.toMatchObject({ status: 503, transient: true, retryAfterMs: 1000 });
   });
 
+  it("revokes once more without the hint when the server answers unsupported_token_type to it", async () => {
+    // RFC 7009 section 2.1: the hint only helps the search; a server that refuses the hinted type
+    // (it revokes refresh tokens only) may still know the token as another.
+    const revocation = createRevocation({
+      revocationUrl: `${server.url}/revoke`,
+      clientId: "svc",
+      clientSecret: SECRET,
+    });
+    const bodies = () =>
+      server.received.slice(before).map((request) => Object.fromEntries(new URLSearchParams(request.body)));
+    const refused = { status: 400, body: { error: "unsupported_token_type" } };
+    let before = server.received.length;
+    server.script.push(refused, { status: 200 });
+    await revocation.revoke("tok", { tokenTypeHint: "access_token" });
+    expect(bodies()).toEqual([{ token: "tok", token_type_hint: "access_token" }, { token: "tok" }]);
+    // Refused without a hint too: that answer stands, after one resend only.
+    before = server.received.length;
+    server.script.push(refused, refused);
+    await expect(revocation.revoke("tok", { tokenTypeHint: "access_token" })).rejects.toMatchObject({
+      error: "unsupported_token_type",
+    });
+    expect(bodies()).toHaveLength(2);
+    // No hint was sent: nothing to leave out, no resend.
+    before = server.received.length;
+    server.script.push(refused);
+    await expect(revocation.revoke("tok")).rejects.toMatchObject({ error: "unsupported_token_type" });
+    expect(bodies()).toEqual([{ token: "tok" }]);
+  });
+
   it("createRevocation checks its options when made, each token when revoked, and sends what revokeToken sends", () => {
     const invalid = (make: () => unknown) => {
       try {
