@@ -81,8 +81,9 @@ const parseRevocation = (options: RevocationOptions, label: string) =>
 /** Sends one revocation request (the options checked). */
 async function send(parsed: ParsedRevocation, token: string, call: RevokeOptions): Promise<void> {
   const url = await resolveEndpoint(parsed, "revocation_endpoint", parsed.revocationUrl, call.signal);
-  const params = { token, token_type_hint: call.tokenTypeHint };
-  await postToEndpoint(url, params, parsed, call.signal, "revocation request", async (response) => {
+  const post = (hint: string | undefined) =>
+    postToEndpoint(url, { token, token_type_hint: hint }, parsed, call.signal, "revocation request", read);
+  const read = async (response: Response) => {
     if (response.ok) {
       await response.body?.cancel().catch(() => {});
       return;
@@ -90,13 +91,29 @@ async function send(parsed: ParsedRevocation, token: string, call: RevokeOptions
     // Error answers share the token endpoint's shape (RFC 7009 section 2.2.1): let core read them.
     await readTokenResponse(response, { sentAt: parsed.now(), now: parsed.now });
     throw new InvalidResponseError(`revocation answered ${response.status}`, { status: response.status });
+  };
+  const hint = call.tokenTypeHint;
+  await post(hint).catch((error: unknown) => {
+    // RFC 7009 section 2.1: a server unable to locate the token with the hint must search every type
+    // it supports. One that answers `unsupported_token_type` to the hint instead (it does not revoke
+    // that type, though the token is of another) is asked once more without it; an extra parameter
+    // `token_type_hint` would come back, so then the answer stands.
+    if (
+      hint === undefined ||
+      parsed.extraParams?.token_type_hint !== undefined ||
+      (error as { error?: unknown } | undefined)?.error !== "unsupported_token_type"
+    ) {
+      throw error;
+    }
+    return post(undefined);
   });
 }
 
 /**
  * Revokes an access or refresh token (RFC 7009). Resolves once the server answered 200, which it
  * also does for a token it does not know; an error answer becomes core's `OAuthError` (for example
- * `unsupported_token_type`), a 503 a transient error carrying `retryAfterMs`. To check the options
+ * `unsupported_token_type`, after one more request without `tokenTypeHint` when one was given), a
+ * 503 a transient error carrying `retryAfterMs`. To check the options
  * once and revoke many tokens, use {@link createRevocation}.
  *
  * @example

@@ -213,6 +213,65 @@ describe("DPoP (RFC 9449) against oidc-provider and a resource server verifying 
     expect(tokens).toEqual(["rt-1"]);
   });
 
+  it("answers a single-use nonce spent by a concurrent token request with the one resend", async () => {
+    // Two token requests leave together with the one nonce remembered for the origin; the server
+    // spends it on the first and refuses the second (400 use_dpop_nonce, a new nonce), which the grant
+    // sends again with the new nonce: neither caller sees the challenge.
+    const unspent = new Set<string>();
+    let issued = 0;
+    const fresh = () => {
+      const nonce = `n${++issued}`;
+      unspent.add(nonce);
+      return nonce;
+    };
+    const sent: unknown[] = [];
+    const waiting: (() => void)[] = [];
+    let racing = false;
+    await using server = await listen(async (request, response) => {
+      const scope = new URLSearchParams(await readBody(request)).get("scope");
+      const { nonce } = decodeJwt(String(request.headers.dpop));
+      sent.push(nonce);
+      // The two racing requests both arrive before either is answered.
+      if (racing && waiting.length < 2) {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === 2) for (const go of waiting) go();
+        });
+      }
+      if (typeof nonce !== "string" || !unspent.delete(nonce)) {
+        sendJson(response, 400, { error: "use_dpop_nonce" }, { "dpop-nonce": fresh() });
+      } else {
+        sendJson(
+          response,
+          200,
+          { access_token: `at-${scope}`, token_type: "DPoP", expires_in: 60 },
+          {
+            "dpop-nonce": fresh(),
+          },
+        );
+      }
+    });
+    const dpop = createDPoP();
+    const creator = clientCredentialsGrant({
+      tokenUrl: `${server.url}/token`,
+      clientId: "app",
+      clientSecret: "s3cret",
+      fetch: dpop.fetch,
+    });
+    await creator({ identity: { scope: "warm" } }); // challenged with n1, sent again: n1 spent, n2 remembered
+    expect(sent).toEqual([undefined, "n1"]);
+    sent.length = 0;
+    racing = true;
+    const sets = await Promise.all([
+      creator({ identity: { scope: "a" } }),
+      creator({ identity: { scope: "b" } }),
+    ]);
+    expect(sets.map((set) => set.accessToken)).toEqual(["at-a", "at-b"]);
+    expect(sent.slice(0, 2)).toEqual(["n2", "n2"]);
+    expect(sent).toHaveLength(3); // one resend, with a nonce the server issued after n2
+    expect(unspent.has(String(sent[2]))).toBe(false);
+  });
+
   it("keeps the refresh token when the one resend is challenged again: the manager retries it", async () => {
     // Two nonce challenges in a row (a nonce rotated between the answer and the resend): both are
     // the server's refusal of the proof before it looked at the grant, so the refresh token is intact.

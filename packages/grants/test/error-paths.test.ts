@@ -5,7 +5,9 @@ import {
   isNetworkError,
   isOAuthError,
   isTimeoutError,
+  isTransientError,
 } from "@tokenkeep/core";
+import ky from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
@@ -260,6 +262,52 @@ describe("errors name the endpoint and the network reason, in the message and in
     );
     expect(error.toJSON()).toMatchObject({ endpoint, message: error.message });
     expectNoSecretIn(JSON.stringify(error), "t-secret", "the error's JSON");
+  });
+
+  it("passes on a bug of the fetch, of undici's dispatcher or of a ky hook as it is: permanent, never a NetworkError", async () => {
+    // Only a request that got no answer is a NetworkError (transient, retried by the manager): a
+    // TypeError thrown by the user's code is a bug, which retrying would only hide.
+    const before = server.received.length;
+    const bug = new TypeError("user's fetch: cannot read properties of undefined");
+    const viaFetch = await failure(
+      clientCredentialsGrant({ ...options(), fetch: () => Promise.reject(bug) })(),
+    );
+    expect(viaFetch).toBe(bug);
+    // undici reports a bug of the dispatcher as "fetch failed" with the bug as its cause, as it reports
+    // a refused connection: the bug is what the grant throws (core would retry "fetch failed").
+    const dispatcherBug = new TypeError("dispatcher: not a function");
+    const viaUndici = await failure(
+      clientCredentialsGrant({
+        ...options(),
+        fetch: (input, init) =>
+          fetch(input, {
+            ...init,
+            dispatcher: {
+              dispatch: () => {
+                throw dispatcherBug;
+              },
+            },
+          } as RequestInit),
+      })(),
+    );
+    expect(viaUndici).toBe(dispatcherBug);
+    const hookBug = new TypeError("ky hook: bad header");
+    const client = ky.create({
+      hooks: {
+        beforeRequest: [
+          () => {
+            throw hookBug;
+          },
+        ],
+      },
+    });
+    const viaKy = await failure(clientCredentialsGrant({ ...options(), ky: client })());
+    expect(viaKy).toBe(hookBug);
+    for (const error of [viaFetch, viaUndici, viaKy]) {
+      expect(isNetworkError(error)).toBe(false);
+      expect(isTransientError(error)).toBe(false);
+    }
+    expect(server.received.length).toBe(before);
   });
 
   it("names the endpoint and ECONNREFUSED when nothing listens", async () => {

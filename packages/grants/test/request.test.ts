@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
-import { isNetworkError } from "@tokenkeep/core";
-import ky from "ky";
+import { createTokenManager, isNetworkError, isTimeoutError } from "@tokenkeep/core";
+import { createKyHooks } from "@tokenkeep/core/http";
+import ky, { type KyInstance } from "ky";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { clientCredentialsGrant, createRevocation, passwordGrant, revokeToken } from "../src/index.js";
@@ -152,6 +153,37 @@ describe("the token request", () => {
     expect(set.accessToken).toMatch(/^token-/);
   });
 
+  it("a ky instance whose hooks ask the same manager for a token waits on itself until creatorTimeoutMs", async () => {
+    // The token request goes through ky; its beforeRequest hook (createKyHooks for an origin that is
+    // also the token endpoint's) asks the manager for the token this very request is obtaining, and
+    // joins that flight: nothing is sent, and only the manager's timeouts end the wait (documented in
+    // "Sending through ky"; neither side can tell the hook's call from another caller's).
+    const before = server.received.length;
+    let client: KyInstance | undefined;
+    const manager = createTokenManager({
+      creator: (context) =>
+        clientCredentialsGrant({ ...options(), clientAuthentication: "client_secret_post", ky: client })(
+          context,
+        ),
+      creatorTimeoutMs: 100,
+      fetchTimeoutMs: 250,
+      retry: { retries: 0 },
+    });
+    client = ky.create({ hooks: createKyHooks(manager, { origins: [server.url] }) });
+    const error = await manager.getToken().catch((reason: unknown) => reason);
+    expect(isTimeoutError(error)).toBe(true);
+    expect(server.received.length).toBe(before);
+    // With HTTP Basic the token request carries an Authorization header of its own, which
+    // createKyHooks leaves alone: no call to the manager, no wait.
+    const basic = createTokenManager({
+      creator: (context) => clientCredentialsGrant({ ...options(), ky: client })(context),
+    });
+    client = ky.create({ hooks: createKyHooks(basic, { origins: [server.url] }) });
+    expect((await basic.getToken()).accessToken).toMatch(/^token-/);
+    await manager.dispose();
+    await basic.dispose();
+  });
+
   it("keeps ky's request (and its Authorization header) out of a network error", async () => {
     const gone = await listen();
     await gone.close();
@@ -189,6 +221,35 @@ describe("the token request", () => {
         token: "tok",
       }),
     ).rejects.toMatchObject({ status: 503, transient: true, retryAfterMs: 1000 });
+  });
+
+  it("revokes once more without the hint when the server answers unsupported_token_type to it", async () => {
+    // RFC 7009 section 2.1: the hint only helps the search; a server that refuses the hinted type
+    // (it revokes refresh tokens only) may still know the token as another.
+    const revocation = createRevocation({
+      revocationUrl: `${server.url}/revoke`,
+      clientId: "svc",
+      clientSecret: SECRET,
+    });
+    const bodies = () =>
+      server.received.slice(before).map((request) => Object.fromEntries(new URLSearchParams(request.body)));
+    const refused = { status: 400, body: { error: "unsupported_token_type" } };
+    let before = server.received.length;
+    server.script.push(refused, { status: 200 });
+    await revocation.revoke("tok", { tokenTypeHint: "access_token" });
+    expect(bodies()).toEqual([{ token: "tok", token_type_hint: "access_token" }, { token: "tok" }]);
+    // Refused without a hint too: that answer stands, after one resend only.
+    before = server.received.length;
+    server.script.push(refused, refused);
+    await expect(revocation.revoke("tok", { tokenTypeHint: "access_token" })).rejects.toMatchObject({
+      error: "unsupported_token_type",
+    });
+    expect(bodies()).toHaveLength(2);
+    // No hint was sent: nothing to leave out, no resend.
+    before = server.received.length;
+    server.script.push(refused);
+    await expect(revocation.revoke("tok")).rejects.toMatchObject({ error: "unsupported_token_type" });
+    expect(bodies()).toEqual([{ token: "tok" }]);
   });
 
   it("createRevocation checks its options when made, each token when revoked, and sends what revokeToken sends", () => {

@@ -3,12 +3,12 @@ import {
   InvalidResponseError,
   isInvalidResponseError,
   isOAuthError,
+  isTransientError,
   NetworkError,
   TimeoutError,
   type TokenkeepError,
 } from "@tokenkeep/core";
 import { describeReason, endpointOf, networkReason } from "@tokenkeep/core/http";
-import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { KyLike } from "../grant-options.js";
 
 /** How requests are sent: a `fetch` or a ky instance, and how long one may take. */
@@ -31,6 +31,18 @@ export type ExchangeRequest = {
   | { readonly method: "GET"; readonly redirect: "follow" }
 );
 
+/**
+ * The programming error a `fetch` failure is, or `undefined` for a network failure: a `TypeError` or
+ * `RangeError` that is not the one `fetch` rejects with when no answer came (core's
+ * `isTransientError` knows each runtime's: undici's "fetch failed", Chromium's "Failed to fetch", a
+ * Bun `code`...), or one that `network` says is and that wraps a bug (undici reports a dispatcher's
+ * `TypeError` as "fetch failed" with that `cause`). Anything else (a plain `Error` of a custom
+ * `fetch`) stays a network failure.
+ */
+function bugOf(error: unknown, network = isTransientError(error)): unknown {
+  if (error instanceof TypeError || error instanceof RangeError) return network ? bugOf(error.cause) : error;
+}
+
 /** The error of a request (or discovery) its caller aborted: "token request was aborted". */
 export const abortedError = (what: string, signal: AbortSignal | undefined): AbortError =>
   new AbortError(`${what} was aborted`, { cause: signal?.reason });
@@ -46,9 +58,10 @@ export const abortedError = (what: string, signal: AbortSignal | undefined): Abo
  * they carry the client's credentials. POST redirects are not followed. Two failures are permanent
  * `InvalidResponseError`s: a request `fetch` could not build (credentials in the URL, a bad header;
  * the runtime's error, which quotes them, is dropped), and an answer from another origin than the
- * endpoint's (a redirect, a ky hook that rewrote the request). A `TypeError` with the code
- * `ERR_TOKENKEEP_INVALID_OPTIONS` that `fetch` throws (options it could check only at first use, such
- * as `createDPoP`'s `keyPair`) is rethrown as it is.
+ * endpoint's (a redirect, a ky hook that rewrote the request). A bug of the transport ({@link bugOf}:
+ * a `TypeError` that is not `fetch`'s "no answer", such as the `ERR_TOKENKEEP_INVALID_OPTIONS` one of
+ * options `fetch` could check only at first use, like `createDPoP`'s `keyPair`) is rethrown as it is,
+ * unless the caller aborted or time ran out first.
  */
 export async function exchange<T>(
   url: string,
@@ -90,9 +103,6 @@ export async function exchange<T>(
     }
     return await read(response);
   } catch (error) {
-    // Options the `fetch` found wrong at first use (a DPoP key pair whose halves are two keys): the
-    // programmer error as it is, permanent, not a network failure to retry. It names no credential.
-    if ((error as { code?: unknown } | undefined)?.code === INVALID_OPTIONS_CODE) throw error;
     const endpoint = endpointOf(url);
     let failure: TokenkeepError;
     if (isOAuthError(error) || isInvalidResponseError(error)) {
@@ -105,8 +115,15 @@ export async function exchange<T>(
         timeoutMs: transport.timeoutMs,
       });
     } else {
-      // ky's errors hold the request (and so the Authorization header): keep only what they wrap.
-      const cause = error instanceof Error && "request" in error ? error.cause : error;
+      // ky's errors hold the request (and so the Authorization header): keep only what they wrap. A ky
+      // error here is its `NetworkError` (no HTTPError, no timeout of its own): ky judged it a network
+      // failure, by a list of messages longer than core's.
+      const wrapped = error instanceof Error && "request" in error;
+      const cause = wrapped ? error.cause : error;
+      // A bug (a user's `fetch` or ky hook that throws a `TypeError`, a bad `dispatcher`): as it is,
+      // permanent, never a transient NetworkError that the manager would retry and hide.
+      const bug = bugOf(cause, wrapped || undefined);
+      if (bug) throw bug;
       const reason = networkReason(cause);
       failure = new NetworkError(
         `${what} to ${endpoint} failed: ${reason ? describeReason(reason) : "no answer"}`,
