@@ -29,6 +29,8 @@ describe("isTransientError: fetch network failures", () => {
     ["Chromium", "Failed to fetch"],
     ["Firefox", "NetworkError when attempting to fetch resource."],
     ["Safari", "Load failed"],
+    ["Chromium naming the host", "Failed to fetch (auth.example.com)"],
+    ["Safari naming the host", "Load failed (auth.example.com)"],
     ["Node (undici), an answer broken off mid-body", "terminated"],
     ["older Deno", "error sending request for url (http://127.0.0.1:1/): connection refused"],
   ])("retries the TypeError of %s", (_runtime, message) => {
@@ -56,6 +58,9 @@ describe("isTransientError: fetch network failures", () => {
     expect(bug).toBeInstanceOf(TypeError);
     expect(isTransientError(bug)).toBe(false);
     expect(isTransientError(new TypeError("Failed to parse URL from /token"))).toBe(false);
+    // Chromium's failed import(): "Failed to fetch" begins it, but no network answer was missing.
+    expect(isTransientError(new TypeError("Failed to fetch dynamically imported module: /x.js"))).toBe(false);
+    expect(isTransientError(new TypeError("fetch failed (x)"))).toBe(false);
     expect(isTransientError(bunFailure("ERR_INVALID_ARG_TYPE", "bad argument"))).toBe(false);
   });
 

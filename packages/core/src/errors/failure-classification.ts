@@ -7,21 +7,15 @@ import { isObject } from "../options/rules.js";
 import { isTokenkeepError } from "./errors.js";
 
 /**
- * The messages of the `TypeError` that `fetch` rejects with when no HTTP answer arrived (refused
+ * The message of the `TypeError` that `fetch` rejects with when no HTTP answer arrived (refused
  * connection, reset, DNS failure). Node (undici) and Deno 2 say "fetch failed", Chromium "Failed to
- * fetch", Firefox "NetworkError when attempting to fetch resource.", Safari "Load failed"; Node says
- * "terminated" when the connection broke off while the answer's body was read.
+ * fetch", Firefox "NetworkError when attempting to fetch resource.", Safari "Load failed" (Chromium
+ * and Safari may add the host in parentheses: "Failed to fetch (api.example.com)"); Node says
+ * "terminated" when the connection broke off while the answer's body was read, older Deno "error
+ * sending request for url (...): ...".
  */
-const FETCH_FAILURE_MESSAGES: ReadonlySet<string> = new Set([
-  "fetch failed",
-  "terminated",
-  "Failed to fetch",
-  "NetworkError when attempting to fetch resource.",
-  "Load failed",
-]);
-
-/** Older Deno: "error sending request for url (...): ...". */
-const DENO_FETCH_FAILURE_PREFIX = "error sending request";
+const FETCH_FAILURE_MESSAGE =
+  /^(?:(?:fetch failed|terminated|NetworkError when attempting to fetch resource\.|(?:Failed to fetch|Load failed)(?: \(.*\))?)$|error sending request)/;
 
 /**
  * Bun rejects `fetch` with a `TypeError` whose `code` names the system error ("ECONNREFUSED: Unable to
@@ -37,8 +31,7 @@ function isFetchNetworkFailure(error: Failure): boolean {
   if (!(error instanceof TypeError)) return false;
   const { message } = error;
   return (
-    FETCH_FAILURE_MESSAGES.has(message) ||
-    message.startsWith(DENO_FETCH_FAILURE_PREFIX) ||
+    FETCH_FAILURE_MESSAGE.test(message) ||
     (typeof error.code === "string" && NETWORK_ERROR_CODE.test(error.code))
   );
 }
