@@ -1296,3 +1296,95 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     );
   });
 });
+
+describe("createRotationCoordinator: a server's Retry-After after a refusal", () => {
+  /** Refuses the first `refusals` presentations before redeeming (429, `Retry-After`), then redeems. */
+  function throttlingServer(retryAfterMs: number, refusals = 1) {
+    const state = { presented: 0 };
+    const redeem = async (): Promise<TokenResponse> => {
+      state.presented++;
+      if (state.presented <= refusals) {
+        throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs });
+      }
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    };
+    return { redeem, state };
+  }
+
+  it("no instance sharing the store presents the token again before the Retry-After has passed", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = throttlingServer(60_000);
+    const events: string[] = [];
+    const [a, b] = fleet(time, store, server.redeem, 2, { onEvent: (event) => events.push(event.type) });
+    const first = track(a!.rotate("rt"));
+    await time.advance(10);
+    expect(first.error).toMatchObject({ status: 429, transient: true, retryAfterMs: 60_000 });
+    // Another instance, at once and near the end of the window: refused, transient, told how long.
+    const other = track(b!.rotate("rt"));
+    await time.advance(10);
+    expect(code(other.error)).toBe("ERR_TOKENKEEP_THROTTLED");
+    expect(other.error).toMatchObject({ transient: true, retryAfterMs: 59_990 });
+    await time.advance(59_970);
+    const again = track(a!.rotate("rt"));
+    await time.advance(5);
+    expect(code(again.error)).toBe("ERR_TOKENKEEP_THROTTLED");
+    expect(server.state.presented).toBe(1);
+    expect(events.filter((type) => type === "throttled")).toHaveLength(2);
+    expect(a!.stats().throttled + b!.stats().throttled).toBe(2);
+    // Past the window: presented again, once, and every instance gets its successor.
+    await time.advance(10);
+    const later = [track(b!.rotate("rt")), track(a!.rotate("rt"))];
+    await time.advance(100);
+    expect(later.map((call) => call.value?.refreshToken)).toEqual(["rt-next", "rt-next"]);
+    expect(server.state.presented).toBe(2);
+  });
+
+  it("bounds the window by maxThrottleMs: a Retry-After a year away holds the token 5 minutes", async () => {
+    const time = createFakeTime();
+    const server = throttlingServer(365 * 86_400_000);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1);
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const held = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(held.error).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED", retryAfterMs: 300_000 - 10 });
+    await time.advance(300_000);
+    const after = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(after.value?.refreshToken).toBe("rt-next");
+    expect(server.state.presented).toBe(2);
+  });
+
+  it("maxThrottleMs: 0 opens no window (the claim is taken back, as without Retry-After)", async () => {
+    const time = createFakeTime();
+    const server = throttlingServer(60_000);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      maxThrottleMs: 0,
+    });
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const again = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(again.value?.refreshToken).toBe("rt-next");
+    expect(() =>
+      createRotationCoordinator({ redeem: server.redeem, maxThrottleMs: -1 } as RotationCoordinatorOptions),
+    ).toThrow(expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }));
+  });
+
+  it("records the window so an older version reads a transient refusal, never invalid_grant, and it expires with the window", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const [rotation] = fleet(time, store, throttlingServer(30_000).redeem, 1);
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const key = `tokenkeep:rotation:marker:${await sha256Hex("rt")}`;
+    const marker = (await store.get(key)) as { state: string; failure: { error: string; status: number } };
+    expect(marker).toMatchObject({ state: "failed", retryAt: time.now() - 10 + 30_000 });
+    // What a version without `retryAt` does with a `failed` marker: throws its recorded failure.
+    const asOlderVersionSees = new OAuthError({ ...marker.failure });
+    expect(asOlderVersionSees).toMatchObject({ error: "temporarily_unavailable", transient: true });
+    await time.advance(30_000);
+    expect(await store.get(key)).toBeUndefined();
+  });
+});
