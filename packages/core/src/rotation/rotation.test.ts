@@ -1388,3 +1388,107 @@ describe("createRotationCoordinator: a server's Retry-After after a refusal", ()
     expect(await store.get(key)).toBeUndefined();
   });
 });
+
+describe("createRotationCoordinator: a late writer never replaces a newer record", () => {
+  it("a check that got no answer while a redemption it outlasted published: the successor, not in doubt again", async () => {
+    // A's redemption outlives its lease (the server is slow and ignores the abort): in doubt. After
+    // the settle time B asks the server, which cannot tell; meanwhile A's answer arrives and A
+    // publishes the successor and `redeemed`. B's "still in doubt" must not replace that record:
+    // written over it, the successor's window would close on an in-doubt marker, the next check
+    // would find the token dead (A rotated it), and a stale tab's invalid_grant would end the
+    // session that holds A's pair.
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = rotatingServer(time, { latencyMs: 3_000, ignoreAbort: true });
+    let checks = 0;
+    // The first check cannot tell; later ones answer truthfully.
+    const verifyUnredeemed = async ({ refreshToken }: RotationRedeemContext): Promise<boolean> => {
+      checks++;
+      await new Promise<void>((resolve) => time.timers.setTimeout(() => resolve(), 800));
+      if (checks === 1) throw new NetworkError("introspection unreachable");
+      return server.isLive(refreshToken);
+    };
+    const options = { verifyUnredeemed, inDoubtSettleMs: 1_500, leaseTtlMs: 5_000 };
+    const [a] = fleet(time, store, server.redeem, 1, { ...options, redeemTimeoutMs: 1_000 });
+    const [b] = fleet(time, store, server.redeem, 1, { ...options, redeemTimeoutMs: 4_000 });
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(1_100);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(1_500); // past the settle time: B checks from t=2,600 to 3,400
+    const checked = track(b!.rotate("rt-0"));
+    await time.advance(1_000); // A's answer at t=3,000 is published in between
+    expect(checks).toBe(1);
+    expect(checked.value?.refreshToken).toBe("rt-1");
+    // Past the successor window: a stale tab is late (SUPERSEDED), never told its session is over.
+    await time.advance(40_000);
+    const stale = track(b!.rotate("rt-0"));
+    await time.advance(5_000);
+    expect(code(stale.error)).toBe("ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED");
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+
+  it("a holder whose in-doubt write lands after its lease expired does not replace the redemption made since", async () => {
+    // A's redemption fails with a 502 (in doubt) and its marker write is slow (a store call the
+    // client gave up on may still be applied): A's lease (not renewable here) expires first. B finds
+    // A's `redeeming` marker under a free lease and records in doubt; after the settle time C asks
+    // the server (unredeemed), redeems and publishes. Then A's write lands. Over C's `redeemed`, it
+    // would turn a stale tab's request after the successor window into a check, which finds the
+    // token dead (C rotated it): invalid_grant, the end of the session that holds C's pair.
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const server = gatewayServer(time);
+    const delay = { ms: 0 };
+    const later = <T>(work: () => Promise<T>) =>
+      delay.ms === 0
+        ? work()
+        : new Promise<T>((resolve) => time.timers.setTimeout(() => resolve(work()), delay.ms));
+    const slowForA: Store = {
+      get: (key) => inner.get(key),
+      set: (key, value, ttl) => later(() => inner.set(key, value, ttl)),
+      delete: (key) => inner.delete(key),
+      compareAndDelete: (key, value) => later(() => inner.compareAndDelete(key, value)),
+      compareAndSet: (key, expected, value, ttl) =>
+        later(() => inner.compareAndSet(key, expected, value, ttl)),
+      // No renewal: the lease ends leaseTtlMs after it was taken, whatever A is doing.
+      acquire: async (key, ttl) => {
+        const release = await inner.acquire(key, ttl);
+        return release && (() => release());
+      },
+    };
+    const options = {
+      verifyUnredeemed: server.verify,
+      inDoubtSettleMs: 1_000,
+      leaseTtlMs: 500,
+      timeoutMs: 10_000,
+    };
+    const [a] = fleet(
+      time,
+      slowForA,
+      async (context) => {
+        delay.ms = 5_000; // from now on A's writes take 5 s
+        return server.redeem(context);
+      },
+      1,
+      options,
+    );
+    const [b, c] = fleet(time, inner, server.redeem, 2, options);
+    server.fail("gateway");
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(600);
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(50);
+    expect(code(second.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(1_400);
+    const checked = track(c!.rotate("rt-0"));
+    await time.advance(100);
+    expect(checked.value?.refreshToken).toBe("rt-1");
+    await time.advance(5_000); // A's write lands
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(40_000);
+    const stale = track(b!.rotate("rt-0"));
+    await time.advance(5_000);
+    expect(code(stale.error)).toBe("ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED");
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+});

@@ -500,9 +500,10 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       link.call((store) => store.set(key, value as never, ttlMs));
     const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
     /**
-     * Replaces the marker only while it is still `expected` (this flight's own claim), where the
-     * store can tell; `next` `undefined` deletes it. Resolves whether it did. A store without
-     * `compareAndSet` gets a plain `set` (and no deletion).
+     * Replaces the marker only while it is still `expected` (what this flight read, or its own claim;
+     * `undefined`: absent), so a writer that lost its lease (frozen, or its store call slow) never
+     * replaces what a later holder recorded; `next` `undefined` deletes it. Resolves whether it did.
+     * A store without `compareAndSet` gets a plain `set` (and no deletion), as before.
      */
     const swap = (expected: JsonValue | undefined, next?: Marker, ttlMs = redeemedTtlMs) =>
       link.call(async (store) =>
@@ -512,6 +513,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
             ? store.compareAndSet(markerKey, expected, next as never, ttlMs)
             : store.set(markerKey, next as never, ttlMs).then(() => true),
       );
+    // Set by each read: the marker as the store returned it, for `swap`.
+    let seen: JsonValue | undefined;
     // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
     let redeeming = false;
     // Set by each read: a marker is there that does not decode here (see `read`).
@@ -525,6 +528,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       // here means the successor read next is there (unless its window passed).
       const marker = await link.call((store) => store.get(markerKey));
       if (marker === FAILED) return FAILED;
+      seen = marker ?? undefined;
       const successor = await link.call((store) => store.get(successorKey));
       if (successor === FAILED) return FAILED;
       const found = decodeSuccessor(successor);
@@ -591,14 +595,18 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     };
 
     /** Redeems under `held`: marker first, then the one presentation of the token. */
-    const redeemHere = async (held: HeldLease): Promise<TokenSet> => {
+    const redeemHere = async (held: HeldLease, expected: JsonValue | undefined): Promise<TokenSet> => {
       // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
       lifetime.signal.throwIfAborted();
       const claim: Marker = { state: "redeeming", at: now(), by: nonce() };
-      if ((await mark(claim)) === FAILED) throw storeUnavailable(storeError);
+      const claimed = await swap(expected, claim);
+      if (claimed === FAILED) throw storeUnavailable(storeError);
+      // Another writer changed the marker since it was read (a holder that had lost its lease
+      // published late): decide again from what is there now.
+      if (!claimed) return work(held);
       /** Takes the claim back (deleted, or `next`), only ours; else in doubt, which is safe. */
       const takeBack = async (next?: Marker, ttlMs?: number) => {
-        if ((await swap(claim, next, ttlMs)) !== true) await mark({ state: "in-doubt", at: now() });
+        if ((await swap(claim, next, ttlMs)) !== true) await swap(claim, { state: "in-doubt", at: now() });
       };
       if (held.signal.aborted) {
         // The store took the whole lease to confirm the marker: the token was not presented.
@@ -624,7 +632,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
             status: error.status,
             errorDescription: error.errorDescription,
           };
-          await mark({ state: "failed", at: now(), failure });
+          await swap(claim, { state: "failed", at: now(), failure });
           throw error;
         }
         if (!held.signal.aborted && refusedBeforeRedeeming(error)) {
@@ -649,7 +657,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           );
           throw error;
         }
-        await mark({ state: "in-doubt", at: now() });
+        await swap(claim, { state: "in-doubt", at: now() });
         // A redemption that ignored its abort and succeeds after all still reaches late arrivals.
         attempt.then(
           (set) => {
@@ -662,7 +670,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     };
 
     /** Asks the server about a token in doubt, under `held`: redeems it, records it dead, or waits on. */
-    const check = async (held: HeldLease, marker: Marker & { state: "in-doubt" }): Promise<TokenSet> => {
+    const check = async (
+      held: HeldLease,
+      marker: Marker & { state: "in-doubt" },
+      expected: JsonValue | undefined,
+    ): Promise<TokenSet> => {
       lifetime.signal.throwIfAborted();
       let answer: unknown;
       // The check and the redemption after it share the lease's budget: the check gets half of it,
@@ -700,13 +712,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         // checks that keep failing do not keep the token in doubt past `redeemedTtlMs`.
         const permanent = !limit.signal.aborted && failsForGood(error);
         const checkedAt = now();
-        await write(
-          markerKey,
+        const swapped = await swap(
+          expected,
           permanent
             ? { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt }
             : { state: "in-doubt", at: marker.at, checkedAt },
           Math.max(1, marker.at + redeemedTtlMs - checkedAt),
         );
+        // A late redemption published meanwhile: its record stands, and decides.
+        if (swapped === false) return work(held);
         counters.inDoubt++;
         emit("in-doubt", error);
         throw permanent ? inDoubt(error, undefined) : doubt(error);
@@ -723,38 +737,48 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           // as `invalid_grant`, which would end the session (Astro clears its cookies): as a late
           // request is. Not asked again (`verifyFailedAt`).
           const checkedAt = now();
-          await write(
-            markerKey,
+          const swapped = await swap(
+            expected,
             { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt, unreadable: true },
             Math.max(1, marker.at + redeemedTtlMs - checkedAt),
           );
+          if (swapped === false) return work(held);
           throw inDoubt(undefined, undefined, undefined, true);
         }
-        await mark({ state: "failed", at: now(), failure: deadAfterDoubt });
+        // Dead at the server, maybe because a late redemption rotated it: a `redeemed` that holder
+        // published meanwhile is kept (a stale tab then gets SUPERSEDED, not the session's end).
+        if ((await swap(expected, { state: "failed", at: now(), failure: deadAfterDoubt })) === false) {
+          return work(held);
+        }
         throw new OAuthError({ ...deadAfterDoubt });
       }
       counters.inDoubtCleared++;
       emit("in-doubt-cleared");
-      return redeemHere(held); // its claim replaces the in-doubt marker
+      return redeemHere(held, expected); // its claim replaces the in-doubt marker, if still there
     };
 
     /** Under the lease: the recorded outcome read again, else what the marker calls for. */
     const work = async (held: HeldLease): Promise<TokenSet> => {
+      // (Run again after a marker changed under it: never past the lease.)
+      held.signal.throwIfAborted();
       const found = await read();
       if (found === FAILED) throw storeUnavailable(storeError);
       if (found !== undefined) return found;
       if (redeeming || unreadable) {
         // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
         // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
-        await mark(
+        const swapped = await swap(
+          seen,
           unreadable ? { state: "in-doubt", at: now(), unreadable: true } : { state: "in-doubt", at: now() },
         );
+        // That holder published after all, between the read and this write: decide again.
+        if (swapped === false) return work(held);
         counters.inDoubt++;
         emit("in-doubt");
         throw doubt(undefined, undefined, unreadable);
       }
-      if (due !== undefined) return check(held, due);
-      return redeemHere(held);
+      if (due !== undefined) return check(held, due, seen);
+      return redeemHere(held, seen);
     };
 
     return underLease(link, lease, {
