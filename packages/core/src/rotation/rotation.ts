@@ -96,7 +96,16 @@ export interface RotationRedeemContext {
   readonly signal: AbortSignal;
 }
 
-/** Redeems a refresh token at the authorization server; returns the new set or the wire answer. */
+/**
+ * Redeems a refresh token at the authorization server; returns the new set or the wire answer.
+ *
+ * It must present the token at most once per call: no retry inside it (an HTTP client's own retries
+ * included, e.g. ky's `retry`, which retries on network errors and 5xx). The coordinator decides
+ * from the error a call throws whether the token may be presented again: a refused connection, a
+ * 429 or the server's own 503 mean "not redeemed" only of a single request. A redeemer that retried
+ * after a first attempt the server redeemed (its answer lost) and then threw the second attempt's
+ * refusal would have the token presented a third time, a reuse. Retry by calling `rotate` again.
+ */
 export type RotationRedeemer = (context: RotationRedeemContext) => Promise<TokenSet | TokenResponse>;
 
 /**
@@ -192,7 +201,11 @@ export interface RotationStats {
 
 /** Options of {@link createRotationCoordinator}. */
 export interface RotationCoordinatorOptions {
-  /** Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`). */
+  /**
+   * Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`, which
+   * sends one request per call, a ky instance's `retry` turned off). One call must send at most one request with the token: no retries
+   * inside it (see {@link RotationRedeemer}).
+   */
   redeem: RotationRedeemer;
   /**
    * The store every instance shares, with its settings: `shareStore(createRedisStore(...), { keyPrefix,
