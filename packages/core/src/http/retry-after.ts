@@ -5,7 +5,8 @@
  * Not bounded here: a date may be years away, and the error that carries it (`retryAfterMs`) tells
  * the caller what the server asked. The token manager bounds what it does with it (it waits inline
  * only up to `retry.maxDelayMs`, holds callers off for at most `maxThrottleMs`, and retries in the
- * background no later than the token's end); the rotation coordinator never waits on it. Bound it
+ * background no later than the token's end); the rotation coordinator holds a refused token back
+ * for it, at most its own `maxThrottleMs`. Bound it
  * before waiting on it yourself: `setTimeout` fires at once for a delay above 2^31 - 1 ms.
  *
  * @param value - The header value (`response.headers.get("retry-after")`).

@@ -34,7 +34,9 @@ export interface TokenManagerOptions<I extends TokenIdentity = TokenIdentity> {
    * grant). It is retried only after a failure proving the server did not redeem the token (a 429,
    * the server's own 503, a `use_dpop_nonce` answer, a connection refused or a host name that did
    * not resolve before the request left). After any other failure (`invalid_grant`, a 502, a reset, a timeout) the token may have
-   * been rotated: it is dropped, never presented again, and `creator` is called once instead. With
+   * been rotated: it is dropped, never presented again, and `creator` is called once instead. That
+   * proof is read from one request's failure: each call must send at most one request with the token
+   * (no retries inside it, an HTTP client's own included). With
    * `shared`, two processes may still present one refresh token (the store failing, a lease holder
    * frozen past its lease): unsafe with rotating refresh tokens, which `createRotationCoordinator`
    * (`@tokenkeep/core/rotation`) redeems once across processes.

@@ -1296,3 +1296,199 @@ describe("createRotationCoordinator: in doubt, then asking the server (verifyUnr
     );
   });
 });
+
+describe("createRotationCoordinator: a server's Retry-After after a refusal", () => {
+  /** Refuses the first `refusals` presentations before redeeming (429, `Retry-After`), then redeems. */
+  function throttlingServer(retryAfterMs: number, refusals = 1) {
+    const state = { presented: 0 };
+    const redeem = async (): Promise<TokenResponse> => {
+      state.presented++;
+      if (state.presented <= refusals) {
+        throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs });
+      }
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    };
+    return { redeem, state };
+  }
+
+  it("no instance sharing the store presents the token again before the Retry-After has passed", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = throttlingServer(60_000);
+    const events: string[] = [];
+    const [a, b] = fleet(time, store, server.redeem, 2, { onEvent: (event) => events.push(event.type) });
+    const first = track(a!.rotate("rt"));
+    await time.advance(10);
+    expect(first.error).toMatchObject({ status: 429, transient: true, retryAfterMs: 60_000 });
+    // Another instance, at once and near the end of the window: refused, transient, told how long.
+    const other = track(b!.rotate("rt"));
+    await time.advance(10);
+    expect(code(other.error)).toBe("ERR_TOKENKEEP_THROTTLED");
+    expect(other.error).toMatchObject({ transient: true, retryAfterMs: 59_990 });
+    await time.advance(59_970);
+    const again = track(a!.rotate("rt"));
+    await time.advance(5);
+    expect(code(again.error)).toBe("ERR_TOKENKEEP_THROTTLED");
+    expect(server.state.presented).toBe(1);
+    expect(events.filter((type) => type === "throttled")).toHaveLength(2);
+    expect(a!.stats().throttled + b!.stats().throttled).toBe(2);
+    // Past the window: presented again, once, and every instance gets its successor.
+    await time.advance(10);
+    const later = [track(b!.rotate("rt")), track(a!.rotate("rt"))];
+    await time.advance(100);
+    expect(later.map((call) => call.value?.refreshToken)).toEqual(["rt-next", "rt-next"]);
+    expect(server.state.presented).toBe(2);
+  });
+
+  it("bounds the window by maxThrottleMs: a Retry-After a year away holds the token 5 minutes", async () => {
+    const time = createFakeTime();
+    const server = throttlingServer(365 * 86_400_000);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1);
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const held = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(held.error).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED", retryAfterMs: 300_000 - 10 });
+    await time.advance(300_000);
+    const after = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(after.value?.refreshToken).toBe("rt-next");
+    expect(server.state.presented).toBe(2);
+  });
+
+  it("maxThrottleMs: 0 opens no window (the claim is taken back, as without Retry-After)", async () => {
+    const time = createFakeTime();
+    const server = throttlingServer(60_000);
+    const [rotation] = fleet(time, createMemoryStore({ now: time.now }), server.redeem, 1, {
+      maxThrottleMs: 0,
+    });
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const again = track(rotation!.rotate("rt"));
+    await time.advance(10);
+    expect(again.value?.refreshToken).toBe("rt-next");
+    expect(() =>
+      createRotationCoordinator({ redeem: server.redeem, maxThrottleMs: -1 } as RotationCoordinatorOptions),
+    ).toThrow(expect.objectContaining({ code: "ERR_TOKENKEEP_INVALID_OPTIONS" }));
+  });
+
+  it("records the window so an older version reads a transient refusal, never invalid_grant, and it expires with the window", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const [rotation] = fleet(time, store, throttlingServer(30_000).redeem, 1);
+    track(rotation!.rotate("rt"));
+    await time.advance(10);
+    const key = `tokenkeep:rotation:marker:${await sha256Hex("rt")}`;
+    const marker = (await store.get(key)) as { state: string; failure: { error: string; status: number } };
+    expect(marker).toMatchObject({ state: "failed", retryAt: time.now() - 10 + 30_000 });
+    // What a version without `retryAt` does with a `failed` marker: throws its recorded failure.
+    const asOlderVersionSees = new OAuthError({ ...marker.failure });
+    expect(asOlderVersionSees).toMatchObject({ error: "temporarily_unavailable", transient: true });
+    await time.advance(30_000);
+    expect(await store.get(key)).toBeUndefined();
+  });
+});
+
+describe("createRotationCoordinator: a late writer never replaces a newer record", () => {
+  it("a check that got no answer while a redemption it outlasted published: the successor, not in doubt again", async () => {
+    // A's redemption outlives its lease (the server is slow and ignores the abort): in doubt. After
+    // the settle time B asks the server, which cannot tell; meanwhile A's answer arrives and A
+    // publishes the successor and `redeemed`. B's "still in doubt" must not replace that record:
+    // written over it, the successor's window would close on an in-doubt marker, the next check
+    // would find the token dead (A rotated it), and a stale tab's invalid_grant would end the
+    // session that holds A's pair.
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = rotatingServer(time, { latencyMs: 3_000, ignoreAbort: true });
+    let checks = 0;
+    // The first check cannot tell; later ones answer truthfully.
+    const verifyUnredeemed = async ({ refreshToken }: RotationRedeemContext): Promise<boolean> => {
+      checks++;
+      await new Promise<void>((resolve) => time.timers.setTimeout(() => resolve(), 800));
+      if (checks === 1) throw new NetworkError("introspection unreachable");
+      return server.isLive(refreshToken);
+    };
+    const options = { verifyUnredeemed, inDoubtSettleMs: 1_500, leaseTtlMs: 5_000 };
+    const [a] = fleet(time, store, server.redeem, 1, { ...options, redeemTimeoutMs: 1_000 });
+    const [b] = fleet(time, store, server.redeem, 1, { ...options, redeemTimeoutMs: 4_000 });
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(1_100);
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(1_500); // past the settle time: B checks from t=2,600 to 3,400
+    const checked = track(b!.rotate("rt-0"));
+    await time.advance(1_000); // A's answer at t=3,000 is published in between
+    expect(checks).toBe(1);
+    expect(checked.value?.refreshToken).toBe("rt-1");
+    // Past the successor window: a stale tab is late (SUPERSEDED), never told its session is over.
+    await time.advance(40_000);
+    const stale = track(b!.rotate("rt-0"));
+    await time.advance(5_000);
+    expect(code(stale.error)).toBe("ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED");
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+
+  it("a holder whose in-doubt write lands after its lease expired does not replace the redemption made since", async () => {
+    // A's redemption fails with a 502 (in doubt) and its marker write is slow (a store call the
+    // client gave up on may still be applied): A's lease (not renewable here) expires first. B finds
+    // A's `redeeming` marker under a free lease and records in doubt; after the settle time C asks
+    // the server (unredeemed), redeems and publishes. Then A's write lands. Over C's `redeemed`, it
+    // would turn a stale tab's request after the successor window into a check, which finds the
+    // token dead (C rotated it): invalid_grant, the end of the session that holds C's pair.
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const server = gatewayServer(time);
+    const delay = { ms: 0 };
+    const later = <T>(work: () => Promise<T>) =>
+      delay.ms === 0
+        ? work()
+        : new Promise<T>((resolve) => time.timers.setTimeout(() => resolve(work()), delay.ms));
+    const slowForA: Store = {
+      get: (key) => inner.get(key),
+      set: (key, value, ttl) => later(() => inner.set(key, value, ttl)),
+      delete: (key) => inner.delete(key),
+      compareAndDelete: (key, value) => later(() => inner.compareAndDelete(key, value)),
+      compareAndSet: (key, expected, value, ttl) =>
+        later(() => inner.compareAndSet(key, expected, value, ttl)),
+      // No renewal: the lease ends leaseTtlMs after it was taken, whatever A is doing.
+      acquire: async (key, ttl) => {
+        const release = await inner.acquire(key, ttl);
+        return release && (() => release());
+      },
+    };
+    const options = {
+      verifyUnredeemed: server.verify,
+      inDoubtSettleMs: 1_000,
+      leaseTtlMs: 500,
+      timeoutMs: 10_000,
+    };
+    const [a] = fleet(
+      time,
+      slowForA,
+      async (context) => {
+        delay.ms = 5_000; // from now on A's writes take 5 s
+        return server.redeem(context);
+      },
+      1,
+      options,
+    );
+    const [b, c] = fleet(time, inner, server.redeem, 2, options);
+    server.fail("gateway");
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(600);
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(50);
+    expect(code(second.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(1_400);
+    const checked = track(c!.rotate("rt-0"));
+    await time.advance(100);
+    expect(checked.value?.refreshToken).toBe("rt-1");
+    await time.advance(5_000); // A's write lands
+    expect(code(first.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
+    await time.advance(40_000);
+    const stale = track(b!.rotate("rt-0"));
+    await time.advance(5_000);
+    expect(code(stale.error)).toBe("ERR_TOKENKEEP_REFRESH_TOKEN_SUPERSEDED");
+    expect(server.presented).toEqual(["rt-0", "rt-0"]);
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0, revoked: false });
+  });
+});

@@ -18,7 +18,8 @@
  *    goes into the marker, never over a successor. A failure that proves the token intact (the token
  *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a `use_dpop_nonce`, a
  *    request that never left)
- *    takes the claim back. A redemption that timed out, was abandoned or got no
+ *    takes the claim back; with a `Retry-After` (at most `maxThrottleMs`) the claim becomes a window
+ *    in which no instance presents the token (a `failed` marker with `retryAt`). A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
  *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`;
@@ -43,6 +44,7 @@
 import {
   DEFAULT_IN_DOUBT_SETTLE_MS,
   DEFAULT_LEASE_POLL_MAX_MS,
+  DEFAULT_MAX_THROTTLE_MS,
   DEFAULT_REDEEM_TIMEOUT_MS,
   DEFAULT_REDEEMED_TTL_MS,
   DEFAULT_ROTATION_STORE_MAX_ENTRIES,
@@ -61,6 +63,7 @@ import { createDeadline, raceAbort } from "../internal/deadline.js";
 import { setRecent } from "../internal/lru.js";
 import { sha256Hex } from "../internal/sha256.js";
 import { createTimerSet, runtimeTimers, type Timers } from "../internal/timers.js";
+import { retryAfterOf } from "../manager/backoff.js";
 import { checkTimeoutMs, waitFor } from "../manager/single-flight.js";
 import { createMemoryStore } from "../memory-store/memory-store.js";
 import { duration, func, methods, object, optional, validate } from "../options/rules.js";
@@ -70,7 +73,7 @@ import type { HeldLease } from "../store/lease.js";
 import { underLease } from "../store/lease.js";
 import { FAILED } from "../store/store-link.js";
 import { type TokenResponse, toTokenSet } from "../token/token-response.js";
-import type { TokenSet } from "../token/token-set.js";
+import type { JsonValue, TokenSet } from "../token/token-set.js";
 import { decodeMarker, decodeSuccessor, encodeSet, type Marker } from "./records.js";
 
 export { DEFAULT_REDEEMED_TTL_MS, DEFAULT_SUCCESSOR_TTL_MS } from "../defaults.js";
@@ -93,7 +96,16 @@ export interface RotationRedeemContext {
   readonly signal: AbortSignal;
 }
 
-/** Redeems a refresh token at the authorization server; returns the new set or the wire answer. */
+/**
+ * Redeems a refresh token at the authorization server; returns the new set or the wire answer.
+ *
+ * It must present the token at most once per call: no retry inside it (an HTTP client's own retries
+ * included, e.g. ky's `retry`, which retries on network errors and 5xx). The coordinator decides
+ * from the error a call throws whether the token may be presented again: a refused connection, a
+ * 429 or the server's own 503 mean "not redeemed" only of a single request. A redeemer that retried
+ * after a first attempt the server redeemed (its answer lost) and then threw the second attempt's
+ * refusal would have the token presented a third time, a reuse. Retry by calling `rotate` again.
+ */
 export type RotationRedeemer = (context: RotationRedeemContext) => Promise<TokenSet | TokenResponse>;
 
 /**
@@ -130,6 +142,11 @@ export type RotationEventType =
   | "in-doubt-cleared"
   /** The server said a refresh token in doubt is no longer accepted: its session is over (`invalid_grant`). */
   | "in-doubt-lost"
+  /**
+   * A caller was refused because the server asked to wait (`Retry-After`) after refusing the token's
+   * redemption: the token is intact and presented again once the window has passed.
+   */
+  | "throttled"
   /** A caller joined a rotation already in flight in this process. */
   | "coalesced"
   /** Another instance holds the lease: this one waits for its successor. */
@@ -166,6 +183,8 @@ export interface RotationStats {
   inDoubtCleared: number;
   /** Tokens in doubt that `verifyUnredeemed` found dead at the server. */
   inDoubtLost: number;
+  /** Callers refused inside a window the server's `Retry-After` opened (`ERR_TOKENKEEP_THROTTLED`). */
+  throttled: number;
   /** Callers that joined a flight in this process. */
   coalesced: number;
   /** Flights that waited for another instance's lease. */
@@ -182,7 +201,11 @@ export interface RotationStats {
 
 /** Options of {@link createRotationCoordinator}. */
 export interface RotationCoordinatorOptions {
-  /** Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`). */
+  /**
+   * Redeems a refresh token (e.g. `refreshTokenGrant({ issuer, clientId, clientSecret })`, which
+   * sends one request per call, a ky instance's `retry` turned off). One call must send at most one request with the token: no retries
+   * inside it (see {@link RotationRedeemer}).
+   */
   redeem: RotationRedeemer;
   /**
    * The store every instance shares, with its settings: `shareStore(createRedisStore(...), { keyPrefix,
@@ -237,6 +260,16 @@ export interface RotationCoordinatorOptions {
    * @default 10_000
    */
   inDoubtSettleMs?: number | undefined;
+  /**
+   * The longest a server's `Retry-After` holds a refresh token back. When the server refused a
+   * redemption before redeeming (a 429, or its own 503) and asked to wait, the token is not presented
+   * again, by any instance sharing the store, until `min(Retry-After, maxThrottleMs)` has passed:
+   * callers get a transient `ERR_TOKENKEEP_THROTTLED` with `retryAfterMs`. The bound keeps a far
+   * `Retry-After` (an HTTP date years away) from locking a session out. 0 turns the windows off (the
+   * token may be presented again at once, as after a refusal without `Retry-After`).
+   * @default 300_000
+   */
+  maxThrottleMs?: number | undefined;
   /** Receives one {@link RotationEvent} per event. Must not throw (errors are ignored). */
   onEvent?: ((event: RotationEvent) => void) | undefined;
   /**
@@ -273,6 +306,8 @@ export interface RotationCoordinator {
    * - `ERR_TOKENKEEP_ROTATION_IN_DOUBT` when a redemption of it timed out or was abandoned (transient
    *   with `verifyUnredeemed`: retry after `retryAfterMs`; then an `invalid_grant` when the server says
    *   the token is dead);
+   * - `ERR_TOKENKEEP_THROTTLED` (transient, with `retryAfterMs`) when the server refused a redemption
+   *   of that token with a `Retry-After` that has not passed yet (at most `maxThrottleMs`);
    * - `ERR_TOKENKEEP_STORE_UNAVAILABLE` (transient) when the store is failing (its `cause`: the
    *   store's error that began the failing period, as the `store-degraded` event carried it);
    * - a `TimeoutError` (transient) when another instance kept the lease past every bound.
@@ -297,6 +332,7 @@ const optionsRule = object({
   redeemTimeoutMs: delay,
   verifyUnredeemed: optional(func<RotationVerifier>()),
   inDoubtSettleMs: delay,
+  maxThrottleMs: optional(duration({ zero: true })),
   onEvent: optional(func<(event: RotationEvent) => void>()),
   now: optional(func<() => number>()),
   timers: optional(methods<Timers>(["setTimeout", "clearTimeout"], "expected { setTimeout, clearTimeout }")),
@@ -346,6 +382,17 @@ const inDoubt = (
         : "it is presented again only once the server confirms it is unredeemed"
     }`,
     { cause, transient: retryAfterMs !== undefined, retryAfterMs },
+  );
+/**
+ * Inside a window the server's `Retry-After` opened: transient, with the rest of the window (the token
+ * manager's `ERR_TOKENKEEP_THROTTLED`, with a message of its own; that module is not imported here,
+ * which would move it into a chunk shared with the size-bound main entry).
+ */
+const throttled = (retryAfterMs: number) =>
+  new TokenkeepError(
+    "ERR_TOKENKEEP_THROTTLED",
+    `the authorization server asked to wait before this refresh token is presented again; retry in ${Math.ceil(retryAfterMs / 1000)} s`,
+    { transient: true, retryAfterMs },
   );
 /** What a marker records when the server says a token in doubt is dead: the session is over. */
 const deadAfterDoubt = {
@@ -406,6 +453,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
   const successorTtlMs = parsed.successorTtlMs ?? DEFAULT_SUCCESSOR_TTL_MS;
   const redeemedTtlMs = parsed.redeemedTtlMs ?? DEFAULT_REDEEMED_TTL_MS;
   const redeemTimeoutMs = parsed.redeemTimeoutMs ?? DEFAULT_REDEEM_TIMEOUT_MS;
+  const maxThrottleMs = parsed.maxThrottleMs ?? DEFAULT_MAX_THROTTLE_MS;
   const prefix = `${shared.settings.keyPrefix}rotation:`;
   const lease = leaseSettings(shared.settings);
   const timers = createTimerSet(parsed.timers ?? runtimeTimers());
@@ -425,6 +473,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     inDoubt: 0,
     inDoubtCleared: 0,
     inDoubtLost: 0,
+    throttled: 0,
     coalesced: 0,
     leaseWaits: 0,
   };
@@ -463,6 +512,22 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     const write = (key: string, value: Marker | ReturnType<typeof encodeSet>, ttlMs: number) =>
       link.call((store) => store.set(key, value as never, ttlMs));
     const mark = (marker: Marker) => write(markerKey, marker, redeemedTtlMs);
+    /**
+     * Replaces the marker only while it is still `expected` (what this flight read, or its own claim;
+     * `undefined`: absent), so a writer that lost its lease (frozen, or its store call slow) never
+     * replaces what a later holder recorded; `next` `undefined` deletes it. Resolves whether it did.
+     * A store without `compareAndSet` gets a plain `set` (and no deletion), as before.
+     */
+    const swap = (expected: JsonValue | undefined, next?: Marker, ttlMs = redeemedTtlMs) =>
+      link.call(async (store) =>
+        next === undefined
+          ? (store.compareAndDelete?.(markerKey, expected as JsonValue) ?? false)
+          : store.compareAndSet
+            ? store.compareAndSet(markerKey, expected, next as never, ttlMs)
+            : store.set(markerKey, next as never, ttlMs).then(() => true),
+      );
+    // Set by each read: the marker as the store returned it, for `swap`.
+    let seen: JsonValue | undefined;
     // Set by each read: a `redeeming` marker with nobody redeeming means its holder left mid-redemption.
     let redeeming = false;
     // Set by each read: a marker is there that does not decode here (see `read`).
@@ -476,6 +541,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
       // here means the successor read next is there (unless its window passed).
       const marker = await link.call((store) => store.get(markerKey));
       if (marker === FAILED) return FAILED;
+      seen = marker ?? undefined;
       const successor = await link.call((store) => store.get(successorKey));
       if (successor === FAILED) return FAILED;
       const found = decodeSuccessor(successor);
@@ -503,7 +569,17 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         emit("superseded");
         throw superseded();
       }
-      if (state?.state === "failed") throw new OAuthError({ ...state.failure });
+      if (state?.state === "failed") {
+        const { retryAt } = state;
+        if (retryAt === undefined) throw new OAuthError({ ...state.failure });
+        // The server asked to be left alone: the token is intact, presented again after `retryAt`
+        // (a marker still there past it, on a clock behind the store's, is no refusal).
+        if (now() < retryAt) {
+          counters.throttled++;
+          emit("throttled");
+          throw throttled(retryAt - now());
+        }
+      }
       if (state?.state === "in-doubt") {
         const dueAt = (state.checkedAt ?? state.at) + inDoubtSettleMs;
         // A verifier that failed permanently for this token is not asked again: as without one.
@@ -532,18 +608,22 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     };
 
     /** Redeems under `held`: marker first, then the one presentation of the token. */
-    const redeemHere = async (held: HeldLease): Promise<TokenSet> => {
+    const redeemHere = async (held: HeldLease, expected: JsonValue | undefined): Promise<TokenSet> => {
       // Never redeem once disposed: the caller is gone, and the redemption would kill the token.
       lifetime.signal.throwIfAborted();
       const claim: Marker = { state: "redeeming", at: now(), by: nonce() };
-      if ((await mark(claim)) === FAILED) throw storeUnavailable(storeError);
+      const claimed = await swap(expected, claim);
+      if (claimed === FAILED) throw storeUnavailable(storeError);
+      // Another writer changed the marker since it was read (a holder that had lost its lease
+      // published late): decide again from what is there now.
+      if (!claimed) return work(held);
+      /** Takes the claim back (deleted, or `next`), only ours; else in doubt, which is safe. */
+      const takeBack = async (next?: Marker, ttlMs?: number) => {
+        if ((await swap(claim, next, ttlMs)) !== true) await swap(claim, { state: "in-doubt", at: now() });
+      };
       if (held.signal.aborted) {
-        // The store took the whole lease to confirm the marker: the token was not presented, so
-        // take the claim back (only ours), else leave it in doubt, which is safe.
-        const undone = await link.call((store) =>
-          store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
-        );
-        if (undone !== true) await mark({ state: "in-doubt", at: now() });
+        // The store took the whole lease to confirm the marker: the token was not presented.
+        await takeBack();
         throw storeUnavailable(held.signal.reason);
       }
       counters.redemptions++;
@@ -565,21 +645,32 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
             status: error.status,
             errorDescription: error.errorDescription,
           };
-          await mark({ state: "failed", at: now(), failure });
+          await swap(claim, { state: "failed", at: now(), failure });
           throw error;
         }
         if (!held.signal.aborted && refusedBeforeRedeeming(error)) {
           // Proof the server refused before redeeming, by the rule the token manager applies (a 429,
           // the server's own 503, a `use_dpop_nonce`, a request that never left): the token is intact; take the claim
           // back. Anything else, a bare 503 included (a gateway's, maybe after the upstream
-          // rotated), goes in doubt below.
-          const undone = await link.call((store) =>
-            store.compareAndDelete ? store.compareAndDelete(markerKey, claim) : Promise.resolve(false),
+          // rotated), goes in doubt below. With a `Retry-After` the claim becomes a window in which
+          // no instance presents the token (a `failed` marker an older version reads as a
+          // transient `temporarily_unavailable`), bounded by `maxThrottleMs`.
+          const windowMs = Math.min(retryAfterOf(error) ?? 0, maxThrottleMs);
+          const at = now();
+          await takeBack(
+            windowMs > 0
+              ? {
+                  state: "failed",
+                  at,
+                  failure: { error: "temporarily_unavailable", status: 503 },
+                  retryAt: at + windowMs,
+                }
+              : undefined,
+            windowMs,
           );
-          if (undone !== true) await mark({ state: "in-doubt", at: now() });
           throw error;
         }
-        await mark({ state: "in-doubt", at: now() });
+        await swap(claim, { state: "in-doubt", at: now() });
         // A redemption that ignored its abort and succeeds after all still reaches late arrivals.
         attempt.then(
           (set) => {
@@ -592,7 +683,11 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     };
 
     /** Asks the server about a token in doubt, under `held`: redeems it, records it dead, or waits on. */
-    const check = async (held: HeldLease, marker: Marker & { state: "in-doubt" }): Promise<TokenSet> => {
+    const check = async (
+      held: HeldLease,
+      marker: Marker & { state: "in-doubt" },
+      expected: JsonValue | undefined,
+    ): Promise<TokenSet> => {
       lifetime.signal.throwIfAborted();
       let answer: unknown;
       // The check and the redemption after it share the lease's budget: the check gets half of it,
@@ -630,13 +725,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         // checks that keep failing do not keep the token in doubt past `redeemedTtlMs`.
         const permanent = !limit.signal.aborted && failsForGood(error);
         const checkedAt = now();
-        await write(
-          markerKey,
+        const swapped = await swap(
+          expected,
           permanent
             ? { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt }
             : { state: "in-doubt", at: marker.at, checkedAt },
           Math.max(1, marker.at + redeemedTtlMs - checkedAt),
         );
+        // A late redemption published meanwhile: its record stands, and decides.
+        if (swapped === false) return work(held);
         counters.inDoubt++;
         emit("in-doubt", error);
         throw permanent ? inDoubt(error, undefined) : doubt(error);
@@ -653,43 +750,54 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
           // as `invalid_grant`, which would end the session (Astro clears its cookies): as a late
           // request is. Not asked again (`verifyFailedAt`).
           const checkedAt = now();
-          await write(
-            markerKey,
+          const swapped = await swap(
+            expected,
             { state: "in-doubt", at: marker.at, checkedAt, verifyFailedAt: checkedAt, unreadable: true },
             Math.max(1, marker.at + redeemedTtlMs - checkedAt),
           );
+          if (swapped === false) return work(held);
           throw inDoubt(undefined, undefined, undefined, true);
         }
-        await mark({ state: "failed", at: now(), failure: deadAfterDoubt });
+        // Dead at the server, maybe because a late redemption rotated it: a `redeemed` that holder
+        // published meanwhile is kept (a stale tab then gets SUPERSEDED, not the session's end).
+        if ((await swap(expected, { state: "failed", at: now(), failure: deadAfterDoubt })) === false) {
+          return work(held);
+        }
         throw new OAuthError({ ...deadAfterDoubt });
       }
       counters.inDoubtCleared++;
       emit("in-doubt-cleared");
-      return redeemHere(held); // its claim replaces the in-doubt marker
+      return redeemHere(held, expected); // its claim replaces the in-doubt marker, if still there
+    };
+
+    /** Under the lease: the recorded outcome read again, else what the marker calls for. */
+    const work = async (held: HeldLease): Promise<TokenSet> => {
+      // (Run again after a marker changed under it: never past the lease.)
+      held.signal.throwIfAborted();
+      const found = await read();
+      if (found === FAILED) throw storeUnavailable(storeError);
+      if (found !== undefined) return found;
+      if (redeeming || unreadable) {
+        // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
+        // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
+        const swapped = await swap(
+          seen,
+          unreadable ? { state: "in-doubt", at: now(), unreadable: true } : { state: "in-doubt", at: now() },
+        );
+        // That holder published after all, between the read and this write: decide again.
+        if (swapped === false) return work(held);
+        counters.inDoubt++;
+        emit("in-doubt");
+        throw doubt(undefined, undefined, unreadable);
+      }
+      if (due !== undefined) return check(held, due, seen);
+      return redeemHere(held, seen);
     };
 
     return underLease(link, lease, {
       leaseKey: `${prefix}lease:${hash}`,
       read,
-      work: async (held) => {
-        const found = await read();
-        if (found === FAILED) throw storeUnavailable(storeError);
-        if (found !== undefined) return found;
-        if (redeeming || unreadable) {
-          // A `redeeming` marker under a free lease: its holder died or lost the lease mid-redemption.
-          // An unreadable one (with a verifier) may be that too, or anything else: in doubt from now.
-          await mark(
-            unreadable
-              ? { state: "in-doubt", at: now(), unreadable: true }
-              : { state: "in-doubt", at: now() },
-          );
-          counters.inDoubt++;
-          emit("in-doubt");
-          throw doubt(undefined, undefined, unreadable);
-        }
-        if (due !== undefined) return check(held, due);
-        return redeemHere(held);
-      },
+      work,
       unavailable: async () => {
         throw storeUnavailable(storeError);
       },

@@ -1,0 +1,63 @@
+/**
+ * A refusal with `Retry-After`, two instances on one Redis: the window one instance's refused
+ * redemption opens holds the refresh token back in the other too, and ends when the window does
+ * (here on the instances' clock, ahead of Redis's expiry of the marker).
+ */
+import { OAuthError, type TokenResponse } from "@tokenkeep/core";
+import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core/rotation";
+import { shareStore } from "@tokenkeep/core/shared";
+import { createClient } from "redis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createRedisStore } from "../src/index.js";
+import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
+
+const url = redisUrlOrSkip("rotation-retry-after.test.ts");
+
+describe.skipIf(!url)("a refusal with Retry-After, two instances on one Redis", () => {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+
+  it("neither instance presents the token again inside the window; the first after it does, once", async () => {
+    const clock = { offset: 0 };
+    const now = () => Date.now() + clock.offset;
+    const prefix = uniquePrefix("retry-after");
+    let presented = 0;
+    const redeem = async (): Promise<TokenResponse> => {
+      presented++;
+      if (presented === 1) throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs: 60_000 });
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    };
+    const instances: RotationCoordinator[] = [];
+    for (let index = 0; index < 2; index++) {
+      const client = createClient({ url });
+      client.on("error", () => {});
+      await client.connect();
+      const coordinator = createRotationCoordinator({
+        shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
+        now,
+        redeem,
+      });
+      instances.push(coordinator);
+      closers.push(async () => {
+        await coordinator.dispose();
+        await client.close();
+      });
+    }
+    const [a, b] = instances as [RotationCoordinator, RotationCoordinator];
+    await expect(a.rotate("rt")).rejects.toMatchObject({ status: 429, transient: true });
+    for (const instance of [b, a]) {
+      await expect(instance.rotate("rt")).rejects.toMatchObject({
+        code: "ERR_TOKENKEEP_THROTTLED",
+        transient: true,
+        retryAfterMs: expect.any(Number),
+      });
+    }
+    expect(presented).toBe(1);
+    clock.offset += 60_000;
+    const after = await Promise.all([b.rotate("rt"), a.rotate("rt"), b.rotate("rt")]);
+    expect(after.map((set) => set.refreshToken)).toEqual(["rt-next", "rt-next", "rt-next"]);
+    expect(presented).toBe(2);
+  }, 30_000);
+});
