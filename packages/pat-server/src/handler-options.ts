@@ -42,7 +42,9 @@ export interface PatErrorState {
   /**
    * For a store that does not answer (a 503): the requests this outage has failed so far, this one
    * included (1 in its first report). Such failures are reported per outage, at most once per
-   * `errorReportIntervalMs`, not once per request.
+   * `errorReportIntervalMs`, not once per request. A background `lastUsedAt` write that the store
+   * failed (`PatStoreUnavailableError`) belongs to the same outage and its spacing, but is no request:
+   * not counted here (0 when the outage began with it).
    */
   readonly failures?: number;
 }
@@ -184,8 +186,9 @@ export interface PatHandlerOptions {
   readonly now?: () => number;
   /**
    * Unexpected errors (never containing a secret). A store that does not answer (the 503s of
-   * `PatStoreUnavailableError`) is reported per outage, not per request: at its first failed request,
-   * then at most once per `errorReportIntervalMs` while it lasts, with `failures`.
+   * `PatStoreUnavailableError`, and the background `lastUsedAt` writes it fails) is reported per
+   * outage, not per request or write: at its first failure, then at most once per
+   * `errorReportIntervalMs` while it lasts, with `failures`.
    * @default logs name and message to console.error
    */
   readonly onError?: (state: PatErrorState) => void;

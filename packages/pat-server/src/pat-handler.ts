@@ -134,6 +134,16 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     const { outage, report } = outages.fail(() => undefined);
     if (report) onError(errorState(error, request, outage.failures));
   };
+  /**
+   * A background `lastUsedAt` write that failed: a store that does not answer is the same outage as
+   * its 503s (reported on their spacing, not once per flush; no request, so not in `failures`); any
+   * other failure is reported as it comes.
+   */
+  const usageWriteFailed = (error: unknown) => {
+    if (!isPatStoreUnavailableError(error)) return onError(errorState(error));
+    const { outage, report } = outages.fail(() => undefined, resolved.now(), false);
+    if (report) onError(errorState(error, undefined, outage.failures));
+  };
   let keysPromise: Promise<JwtKeys> | undefined;
   const keys = () => {
     keysPromise ??= createJwtKeys(resolved.signingKeys, resolved.issuer, resolved.jwtLifetimeSeconds);
@@ -175,7 +185,7 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
     usage: createUsageRecorder({
       store: resolved.store,
       flushMs: resolved.lastUsedFlushMs,
-      onError: (error) => onError(errorState(error)),
+      onError: usageWriteFailed,
     }),
     nowSeconds: () => Math.floor(resolved.now() / 1000),
   };

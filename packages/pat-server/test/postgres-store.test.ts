@@ -104,6 +104,47 @@ describe.skipIf(skip)("a pg.Pool you pass, and its idle connections' errors", ()
   });
 });
 
+describe.skipIf(skip)("the pool the store creates, and its idle connections' errors", () => {
+  it("reports them through onError as for a passed pool, without the connection string or its password", async () => {
+    const schema = uniqueSchema();
+    const password = "own-pool-password-5e81d2";
+    // Named so that its backend can be found and ended; the test cluster trusts its role, so the
+    // password is never asked for, only carried.
+    const app = new URL(pgUrl!);
+    app.searchParams.set("application_name", schema);
+    app.password = password;
+    const connectionString = app.toString();
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    const reports: unknown[] = [];
+    const store = createPostgresStore({
+      connectionString,
+      schema,
+      maxConnections: 1,
+      onError: ({ error }) => reports.push(error),
+    });
+    onTestFinished(async () => {
+      await store.close();
+      await admin.end();
+      await dropSchema(schema);
+    });
+    await store.ping(); // the pool's one connection is idle now
+    const ended = await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+      [schema],
+    );
+    expect(ended.rowCount).toBe(1);
+    await vi.waitFor(() => expect(reports).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect(isPatStoreUnavailableError(reports[0])).toBe(true);
+    expect(String(reports[0])).toContain("terminating connection due to administrator command (57P01)");
+    expect((reports[0] as Error).cause).toBeUndefined();
+    const reported = inspect(reports[0], { depth: 10 });
+    expectNoSecretIn(reported, password, "the reported error");
+    expect(reported).not.toContain(app.host);
+    await store.ping(); // a new connection serves the next call
+  });
+});
+
 describe.skipIf(skip)("migrations have their own bound, not queryTimeoutMs", () => {
   /**
    * Another instance migrating: holds the store's migration lock (as a long migration on a large table

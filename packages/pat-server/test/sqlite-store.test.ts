@@ -72,12 +72,15 @@ async function lockableSetup(options: Partial<PatHandlerOptions> = {}) {
     { owner: "a", isAdmin: true },
     { scryptLog2Cost: 4, now: () => clock },
   );
-  const exchanged = await handler(
-    new Request("http://pat.test/auth/token", {
-      method: "POST",
-      headers: { authorization: `Bearer ${registerSecret(admin!.token, "PAT")}` },
-    }),
-  );
+  /** The admin PAT's exchange: a read of the store, then a `lastUsedAt` write left to the next flush. */
+  const exchange = () =>
+    handler(
+      new Request("http://pat.test/auth/token", {
+        method: "POST",
+        headers: { authorization: `Bearer ${registerSecret(admin!.token, "PAT")}` },
+      }),
+    );
+  const exchanged = await exchange();
   const { access_token } = (await exchanged.json()) as { access_token: string };
   await handler.flush();
   const target = await issueToken(store, { owner: "t" }, { scryptLog2Cost: 4, now: () => clock });
@@ -91,6 +94,7 @@ async function lockableSetup(options: Partial<PatHandlerOptions> = {}) {
     );
   return {
     revoke,
+    exchange,
     handler,
     store,
     tokenId: target!.record.tokenId,
@@ -178,6 +182,33 @@ describe("the handler's reports of a store that does not answer", () => {
       unlock();
       expect((await revoke()).status).toBe(204);
     }
+  });
+
+  it("reports failed lastUsedAt writes with the outage, not once per flush", async () => {
+    // No flush timer during the test: the test flushes.
+    const { revoke, exchange, handler, reports, recoveries, lock, unlock, advance } = await lockableSetup({
+      lastUsedFlushMs: 3_600_000,
+    });
+    lock();
+    expect((await exchange()).status).toBe(200); // a read: its lastUsedAt write is pending
+    await handler.flush(); // fails: the outage begins, reported at once
+    expect(reports).toHaveLength(1);
+    for (let n = 0; n < 3; n++) await handler.flush(); // the same write, failing again: not reported
+    expect((await revoke()).status).toBe(503); // a request of the same outage: not reported either
+    expect(reports).toHaveLength(1);
+    expect(isPatStoreUnavailableError(reports[0]!.error)).toBe(true);
+    expect(reports[0]).toEqual({ error: reports[0]!.error, failures: 0 }); // no request had failed
+    advance(60_000);
+    await handler.flush();
+    expect(reports.map(({ failures }) => failures)).toEqual([0, 1]);
+    expect(recoveries).toEqual([]);
+
+    // The store answers again: the next request ends the outage, and the write goes through.
+    unlock();
+    expect((await revoke()).status).toBe(204);
+    expect(recoveries).toEqual([{ failures: 1, outageMs: 60_000 }]);
+    await handler.flush();
+    expect(reports).toHaveLength(2);
   });
 
   it("reports every 503 with errorReportIntervalMs: 0", async () => {

@@ -9,7 +9,7 @@ import {
   REPLICA_CHECK_MIN_MS,
 } from "./defaults.js";
 import { type CommandSender, commandSender } from "./internal/command-sender.js";
-import { redisKey } from "./internal/key-hash.js";
+import { redisKey, replicaCheckKey } from "./internal/key-hash.js";
 import {
   COMPARE_AND_DELETE_SCRIPT,
   COMPARE_AND_SET_SCRIPT,
@@ -377,7 +377,7 @@ function createOwnedClient(url: string, timeoutMs: number, keyPrefix: string) {
   let checkDelayMs = REPLICA_CHECK_MIN_MS;
   let refusal: unknown;
   let checking: Promise<void> | undefined;
-  const checkKey = redisKey(keyPrefix, "l", "replica-check");
+  const checkKey = replicaCheckKey(keyPrefix);
 
   /**
    * A new connection (in place of one that reached a replica or went mute), then the write a replica

@@ -63,11 +63,8 @@ describe.skipIf(!url)("a store created from url", () => {
     const node = await admin(redis.port);
     const endpoint = await startTcpProxy(redis.port);
     proxy = endpoint;
-    const store = open({
-      url: `redis://127.0.0.1:${endpoint.port}`,
-      keyPrefix: uniquePrefix(prefix),
-      timeoutMs: 250,
-    });
+    const keyPrefix = uniquePrefix(prefix);
+    const store = open({ url: `redis://127.0.0.1:${endpoint.port}`, keyPrefix, timeoutMs: 250 });
     // (Asked again until answered: on a loaded machine the first connection may take longer.)
     await vi.waitFor(() => store.set("k", "v", 60_000), { timeout: 5_000 });
     const dead = await startRedisServer();
@@ -77,7 +74,7 @@ describe.skipIf(!url)("a store created from url", () => {
       timeout: 5_000,
     });
     await node.sendCommand(["REPLICAOF", "NO", "ONE"]);
-    return { node, proxy: endpoint, store, connections: () => received(node) };
+    return { node, proxy: endpoint, store, keyPrefix, port: redis.port, connections: () => received(node) };
   };
 
   it("names why the connection fails (WRONGPASS, NOAUTH, ERR), never the password", async () => {
@@ -184,6 +181,27 @@ describe.skipIf(!url)("a store created from url", () => {
     await store.set("k", "w", 60_000);
     expect(await store.get("k")).toBe("w");
     expect((await connections()) - before).toBe(1); // the one the first check opened
+  });
+
+  it('a replica check deletes no entry: a lease whose store key is "replica-check" is kept', async () => {
+    const { store, keyPrefix, port, node, connections } = await primaryAgain("check-key");
+    // Another instance (same prefix, straight to the node) holds the lease of the store key
+    // "replica-check", and its value is there too.
+    const other = open({ url: `redis://127.0.0.1:${port}`, keyPrefix });
+    const held = await vi.waitFor(() => other.acquire("replica-check", 60_000), { timeout: 5_000 });
+    expect(held).toBeTypeOf("function");
+    await other.set("replica-check", "value", 60_000);
+    const keys = await node.keys(`${keyPrefix}*`);
+    expect(keys).toHaveLength(3); // "k", and the lease and value of "replica-check"
+    // The demoted store's next command checks the node first (a new connection, its DEL), then goes on.
+    const before = await connections();
+    expect(await store.get("k")).toBe("v");
+    expect((await connections()) - before).toBe(1);
+    expect(await node.keys(`${keyPrefix}*`)).toEqual(expect.arrayContaining(keys));
+    expect(await other.acquire("replica-check", 60_000)).toBeUndefined(); // still held
+    expect(await held!.renew!(60_000)).toBe(true); // by its owner
+    expect(await other.get("replica-check")).toBe("value");
+    await held!();
   });
 
   it("a check whose write never gets an answer fails after timeoutMs, and the next one replaces that connection", async () => {

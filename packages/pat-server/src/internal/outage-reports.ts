@@ -1,14 +1,15 @@
 /**
  * An outage, told per outage and not per failed request: its first failure at once, then at most one
  * report per `intervalMs` while it lasts, and its end once. Used by the guard (a JWKS document that
- * cannot be fetched) and the handler (a store that does not answer).
+ * cannot be fetched) and the handler (a store that does not answer, to requests and to its background
+ * `lastUsedAt` writes).
  */
 
 /** An outage under way, and what its owner keeps with it (`detail`). */
 export interface Outage<T> {
   /** When its first failure happened, in epoch ms. */
   readonly startedAt: number;
-  /** Failures so far, the first included. */
+  /** Counted failures so far (see {@link OutageReports.fail}), the first included. */
   failures: number;
   /** When it was last reported, in epoch ms. */
   reportedAt: number;
@@ -27,9 +28,11 @@ export interface OutageReports<T> {
   readonly current: Outage<T> | undefined;
   /**
    * Counts a failure that happened `at` (default: now), starting an outage (its `detail` from `begin`)
-   * when none is under way.
+   * when none is under way. With `counted` false it is part of the outage and its reports (it may
+   * start the outage, and is reported on the same spacing) without adding to `failures`: a failure
+   * that is not what `failures` counts (the handler's failed background write, which is no request).
    */
-  fail(begin: () => T, at?: number): OutageFailure<T>;
+  fail(begin: () => T, at?: number, counted?: boolean): OutageFailure<T>;
   /** Ends the outage under way and returns it (to be told once); `undefined` when there was none. */
   end(): Outage<T> | undefined;
 }
@@ -44,9 +47,12 @@ export function createOutageReports<T>(options: {
     get current() {
       return outage;
     },
-    fail(begin, at = now()) {
-      if (outage) outage.failures += 1;
-      else outage = { startedAt: at, failures: 1, reportedAt: Number.NEGATIVE_INFINITY, detail: begin() };
+    fail(begin, at = now(), counted = true) {
+      const count = counted ? 1 : 0;
+      if (outage) outage.failures += count;
+      else {
+        outage = { startedAt: at, failures: count, reportedAt: Number.NEGATIVE_INFINITY, detail: begin() };
+      }
       const report = at - outage.reportedAt >= intervalMs;
       if (report) outage.reportedAt = at;
       return { outage, report };

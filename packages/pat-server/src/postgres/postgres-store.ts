@@ -71,8 +71,9 @@ export interface PostgresStoreOptions {
    */
   readonly migrationTimeoutMs?: number;
   /**
-   * Told when an idle connection of a pool you passed fails (see `pool`); the next call opens another
-   * connection. Errors it throws are ignored.
+   * Told when an idle connection fails (a database restart, an administrator ending the session): one
+   * of the pool the store creates, or of a pool you passed without an `error` listener (see `pool`).
+   * The next call opens another connection. Errors it throws are ignored.
    * @default logs one line to `console.error`, its message free of the connection's password
    */
   readonly onError?: (state: PostgresStoreErrorState) => void;
@@ -174,9 +175,9 @@ export function createPostgresStore(options: PostgresStoreOptions): PatStore {
       connectionTimeoutMillis: connectTimeoutMs,
     });
   const ownsPool = parsed.pool === undefined;
-  if (ownsPool) {
-    pool.on("error", () => {}); // idle client errors surface on the next query instead
-  } else if (pool.listenerCount("error") === 0) {
+  // `pg` emits an idle connection's failure on the pool (an uncaught exception without a listener):
+  // reported through `onError`, for the store's own pool and for a passed pool that has no listener.
+  if (ownsPool || pool.listenerCount("error") === 0) {
     const onError = parsed.onError;
     pool.on("error", (error) => {
       try {

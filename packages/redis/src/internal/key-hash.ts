@@ -8,3 +8,13 @@ import { createHash } from "node:crypto";
 export function redisKey(prefix: string, namespace: "v" | "l", key: string): string {
   return `${prefix}${namespace}:${createHash("sha256").update(key).digest("base64url")}`;
 }
+
+/**
+ * The key a replica check deletes (a write a replica refuses). It is no entry's key, whatever the
+ * caller's store key: it sits in the leases' namespace (so an ACL written for `<prefix>l:*` allows it)
+ * but where a lease has a SHA-256 in base64url, it has `!`, which base64url never holds. It holds
+ * nothing: no instance ever writes it.
+ */
+export function replicaCheckKey(prefix: string): string {
+  return `${prefix}l:!replica-check`;
+}
