@@ -76,9 +76,10 @@ beforeEach(() => {
   faults.length = 0;
 });
 
-function coordinator(redeemAt: (attempt: number) => string = () => origin) {
+function coordinator(redeemAt: (attempt: number) => string = () => origin, now?: () => number) {
   let attempt = 0;
   return createRotationCoordinator({
+    ...(now === undefined ? {} : { now }),
     redeem: async ({ refreshToken, signal, previous }: RotationRedeemContext) => {
       const sentAt = Date.now();
       const response = await fetch(`${redeemAt(attempt++)}/token`, {
@@ -120,8 +121,6 @@ describe("the rotation coordinator against a real rotating token endpoint", () =
         response.end(JSON.stringify({ error: "temporarily_unavailable" }));
       },
     ],
-    // A Retry-After decades away: proof all the same, and nothing waits for it.
-    ["an HTML 503 with Retry-After", html503({ "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" })],
     [
       "a 429",
       (response: ServerResponse) => {
@@ -143,6 +142,25 @@ describe("the rotation coordinator against a real rotating token endpoint", () =
       expect(reuses).toBe(0);
     },
   );
+
+  it("an HTML 503 with a Retry-After decades away: the token is intact, held back for maxThrottleMs (by every caller), then redeemed", async () => {
+    faults.push((response) => {
+      html503({ "retry-after": "Fri, 01 Jan 2100 00:00:00 GMT" })(response);
+      return { rotate: false };
+    });
+    let clock = Date.now();
+    await using rotation = coordinator(undefined, () => clock);
+    await expect(rotation.rotate("rt-0")).rejects.toMatchObject({ transient: true });
+    await expect(rotation.rotate("rt-0")).rejects.toMatchObject({
+      code: "ERR_TOKENKEEP_THROTTLED",
+      transient: true,
+      retryAfterMs: 300_000,
+    });
+    clock += 300_000;
+    expect((await rotation.rotate("rt-0")).refreshToken).toBe("rt-1");
+    expect(presented).toEqual(["rt-0", "rt-0"]);
+    expect(reuses).toBe(0);
+  });
 
   it("a refused connection (the request never left): the next rotation redeems", async () => {
     await using rotation = coordinator((attempt) =>

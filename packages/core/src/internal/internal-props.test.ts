@@ -44,6 +44,7 @@ describe("the property names the build shortens", () => {
       "set",
       "obtainedAt",
       "retryAfterMs",
+      "waitUntil",
     ])
       expect(pattern.test(name), name).toBe(false);
     for (const name of Object.keys(INTERNAL_PROPS)) expect(pattern.test(name), name).toBe(true);

@@ -24,10 +24,10 @@ describe("decodeMarker: in-doubt markers across versions", () => {
 });
 
 describe("decodeMarker: a Retry-After window", () => {
-  it("keeps retryAt on a failed marker when numeric; without it the marker is a plain failure", () => {
+  it("keeps waitUntil on a failed marker when numeric; without it the marker is a plain failure", () => {
     const failure = { error: "temporarily_unavailable", status: 503 };
-    expect(decodeMarker({ state: "failed", at: 1, failure, retryAt: 5 })).toMatchObject({ retryAt: 5 });
-    expect(decodeMarker({ state: "failed", at: 1, failure, retryAt: "5" })).not.toHaveProperty("retryAt");
-    expect(decodeMarker({ state: "failed", at: 1, failure })).not.toHaveProperty("retryAt");
+    expect(decodeMarker({ state: "failed", at: 1, failure, waitUntil: 5 })).toMatchObject({ waitUntil: 5 });
+    expect(decodeMarker({ state: "failed", at: 1, failure, waitUntil: "5" })).not.toHaveProperty("waitUntil");
+    expect(decodeMarker({ state: "failed", at: 1, failure })).not.toHaveProperty("waitUntil");
   });
 });

@@ -18,10 +18,10 @@ export interface RecordedFailure {
  * What happened to a refresh token; no token material. Lives `redeemedTtlMs`.
  * - `redeeming`: a holder confirmed this marker and is presenting the token (`by` tells holders apart);
  * - `redeemed`: the redemption succeeded (its successor may have expired since);
- * - `failed`: the server refused the token permanently; or, with `retryAt`, it refused it before
+ * - `failed`: the server refused the token permanently; or, with `waitUntil`, it refused it before
  *   redeeming it and asked to be left alone (a 429 or its own 503 with `Retry-After`): the token is
- *   intact and not presented before `retryAt` (epoch ms; the marker lives until then). A version that
- *   does not know `retryAt` reads the recorded `temporarily_unavailable`, a transient `OAuthError`,
+ *   intact and not presented before `waitUntil` (epoch ms; the marker lives until then). A version that
+ *   does not know `waitUntil` reads the recorded `temporarily_unavailable`, a transient `OAuthError`,
  *   which is what such a window should mean to it: no new state, no format break;
  * - `in-doubt`: a redemption was abandoned without a definite answer (`checkedAt`: when the server
  *   was last asked whether the token is still unredeemed, without a definite answer;
@@ -44,7 +44,7 @@ export type Marker =
       readonly state: "failed";
       readonly at: number;
       readonly failure: RecordedFailure;
-      readonly retryAt?: number | undefined;
+      readonly waitUntil?: number | undefined;
     };
 
 /** A successor: the set a redemption returned, for late arrivals until `until` (epoch ms). */
@@ -96,7 +96,7 @@ export function decodeMarker(value: unknown): Marker | undefined {
         state: "failed",
         at: value.at,
         failure: { error: failure.error, status: failure.status, errorDescription },
-        ...(typeof value.retryAt === "number" && { retryAt: value.retryAt }),
+        ...(typeof value.waitUntil === "number" && { waitUntil: value.waitUntil }),
       };
     }
     default:

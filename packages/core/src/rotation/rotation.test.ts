@@ -1380,8 +1380,8 @@ describe("createRotationCoordinator: a server's Retry-After after a refusal", ()
     await time.advance(10);
     const key = `tokenkeep:rotation:marker:${await sha256Hex("rt")}`;
     const marker = (await store.get(key)) as { state: string; failure: { error: string; status: number } };
-    expect(marker).toMatchObject({ state: "failed", retryAt: time.now() - 10 + 30_000 });
-    // What a version without `retryAt` does with a `failed` marker: throws its recorded failure.
+    expect(marker).toMatchObject({ state: "failed", waitUntil: time.now() - 10 + 30_000 });
+    // What a version without `waitUntil` does with a `failed` marker: throws its recorded failure.
     const asOlderVersionSees = new OAuthError({ ...marker.failure });
     expect(asOlderVersionSees).toMatchObject({ error: "temporarily_unavailable", transient: true });
     await time.advance(30_000);

@@ -19,7 +19,7 @@
  *    manager's rule, `refusedBeforeRedeeming`: a 429, the server's own 503, a `use_dpop_nonce`, a
  *    request that never left)
  *    takes the claim back; with a `Retry-After` (at most `maxThrottleMs`) the claim becomes a window
- *    in which no instance presents the token (a `failed` marker with `retryAt`). A redemption that timed out, was abandoned or got no
+ *    in which no instance presents the token (a `failed` marker with `waitUntil`). A redemption that timed out, was abandoned or got no
  *    definite answer leaves `in-doubt`: later arrivals get `ERR_TOKENKEEP_ROTATION_IN_DOUBT` rather
  *    than a second presentation of a token the server may already have rotated. A holder that died
  *    mid-redemption leaves `redeeming` behind, which the next lease holder turns into `in-doubt`;
@@ -570,14 +570,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         throw superseded();
       }
       if (state?.state === "failed") {
-        const { retryAt } = state;
-        if (retryAt === undefined) throw new OAuthError({ ...state.failure });
-        // The server asked to be left alone: the token is intact, presented again after `retryAt`
+        const { waitUntil } = state;
+        if (waitUntil === undefined) throw new OAuthError({ ...state.failure });
+        // The server asked to be left alone: the token is intact, presented again after `waitUntil`
         // (a marker still there past it, on a clock behind the store's, is no refusal).
-        if (now() < retryAt) {
+        if (now() < waitUntil) {
           counters.throttled++;
           emit("throttled");
-          throw throttled(retryAt - now());
+          throw throttled(waitUntil - now());
         }
       }
       if (state?.state === "in-doubt") {
@@ -663,7 +663,7 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
                   state: "failed",
                   at,
                   failure: { error: "temporarily_unavailable", status: 503 },
-                  retryAt: at + windowMs,
+                  waitUntil: at + windowMs,
                 }
               : undefined,
             windowMs,
