@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidResponseError, isTokenkeepError, OAuthError, type TokenSet } from "@tokenkeep/core";
 import { createMemoryStore } from "@tokenkeep/core/memory-store";
 import type { APIContext } from "astro";
+import * as v from "valibot";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
@@ -26,9 +27,17 @@ import { api as importedApi } from "../server/index.js";
 import type { Session } from "../session.js";
 import { readSessionCookie, writeSessionCookie } from "../session-cookies.js";
 import { type ApiClient, type ApiTransport, bindApiClient, createApiTransport } from "./client.js";
-import { isApiError, isApiHttpError, isApiSchemaError, isSessionExpiredError } from "./errors.js";
+import {
+  type ApiSchemaError,
+  isApiError,
+  isApiHttpError,
+  isApiSchemaError,
+  isSessionExpiredError,
+} from "./errors.js";
 
 const SECRET = "api-client-test-secret-0123456789abcdef";
+/** A token in a response body, which a schema's message may quote. */
+const LEAKED = "sk-leaked-in-body-7f3a9c";
 const settings = { name: "tokenkeep", domain: undefined, maxAgeS: 1000 };
 
 let resource: RunningServer;
@@ -141,6 +150,10 @@ beforeAll(async () => {
     if (path === "/me" || path === "/busy-once" || path === "/hang-once" || path === "/wait-an-hour")
       return sendJson(response, 200, { name: "alice", tag: request.headers["x-tag"] ?? null });
     if (path === "/items") return sendJson(response, 200, { items: [{ id: 1 }, { id: "two" }] });
+    if (path === "/leaky") {
+      // A token where the schema expects a number, at the root and inside a list.
+      return sendJson(response, 200, { token: LEAKED, items: [{ id: 1 }, { id: LEAKED }] });
+    }
     if (path === "/echo") return sendJson(response, 201, { received: JSON.parse(body) });
     if (path === "/missing") return sendJson(response, 404, { error: "no such thing" });
     if (path === "/text") {
@@ -341,6 +354,57 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     const { result } = await run(middleware, {}, (api) => api.get("/me"));
     expect("error" in result && isApiHttpError(result.error) && result.error.status).toBe(401);
     expect(seen[0]?.authorization).toBeUndefined();
+  });
+
+  it("a schema failure's message lists the paths only, and its issues (the library's words, quoting the value) are not enumerable: no value in a log or JSON", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    // valibot quotes what it received in its messages: `... but received "sk-..."`.
+    const Leaky = v.object({ token: v.number(), items: v.array(v.object({ id: v.number() })) });
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/leaky?q=1", { schema: Leaky }).catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiSchemaError(error)).toBe(true);
+    // First the checks whose failure shows no value (a failing toEqual would print it).
+    const { inspect } = await import("node:util");
+    expectNoSecretIn(inspect(error, { depth: 8 }), [LEAKED], "the inspected schema error");
+    expectNoSecretIn(JSON.stringify(error), [LEAKED], "the schema error as JSON");
+    expectNoSecretIn(String(error), [LEAKED], "the schema error as text");
+    expect(isApiSchemaError(error) && [error.path, error.message]).toEqual([
+      "token",
+      `GET ${resource.url}/leaky answered data that failed its schema at token, items.1.id`,
+    ]);
+    // Still there for the code that asks: the library's own messages, by path.
+    const issues = (error as ApiSchemaError).issues;
+    expect(issues.map((issue) => issue.path)).toEqual(["token", "items.1.id"]);
+    expect(issues[0]?.message.startsWith("Invalid type: Expected number but received")).toBe(true);
+    expect(Object.keys(error as object)).not.toContain("issues");
+  });
+
+  it("a schema failing at many paths: the message lists the first five and counts the rest", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const Strict = v.object({
+      a: v.string(),
+      b: v.string(),
+      c: v.string(),
+      d: v.string(),
+      e: v.string(),
+      f: v.string(),
+      g: v.string(),
+    });
+    const { result } = await run(middleware, cookies, (api) =>
+      api.get("/items", { schema: Strict }).catch((error: unknown) => error),
+    );
+    const error = unwrap(result);
+    expect(isApiSchemaError(error) && [error.path, error.message, error.issues.length]).toEqual([
+      "a",
+      `GET ${resource.url}/items answered data that failed its schema at a, b, c, d, e and 2 more`,
+      7,
+    ]);
   });
 
   it("validates data with a Standard Schema (zod) and names the failing path", async () => {
@@ -762,6 +826,51 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       api.get<{ late: boolean }>("/late-when-renewed", { timeoutMs: false }),
     );
     expect(unwrap(late.result).data).toEqual({ late: true });
+  });
+
+  it("the replay after a 401 goes out under a limit timer of its own, cleared once the call settles: none is left pending", async () => {
+    // The client's limit timers, told apart from the runtime's own (undici's) by their length.
+    const LIMIT_MS = 43_210;
+    const pending = new Set<unknown>();
+    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+    const armed = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
+      callback: () => void,
+      ms?: number,
+    ) => {
+      const timer = realSet(callback, ms);
+      if (ms === LIMIT_MS) pending.add(timer);
+      return timer;
+    }) as typeof setTimeout);
+    const cleared = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((timer?: unknown) => {
+      pending.delete(timer);
+      realClear(timer as Parameters<typeof clearTimeout>[0]);
+    }) as typeof clearTimeout);
+    try {
+      const { upstream, redeemed } = makeUpstream();
+      /** Limit timers pending as each attempt goes out. */
+      const pendingAtSend: number[] = [];
+      const middleware = create(upstream, {
+        timeoutMs: LIMIT_MS,
+        retry: 0,
+        fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+          pendingAtSend.push(pending.size);
+          return globalThis.fetch(input, init);
+        },
+      });
+      const { result } = await run(middleware, await sessionCookies(session(0)), async (api) => {
+        const me = await api.get<{ name: string }>("/me"); // 401, renewal, replay answered
+        return { me: me.data, pendingAfter: pending.size };
+      });
+      expect(redeemed).toEqual(["rt-0"]);
+      expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+      // Each attempt, the replay included, goes out under exactly one limit; none outlives the call
+      // (an `AbortSignal.timeout` would hold its timer for 43 s after it).
+      expect(pendingAtSend).toEqual([1, 1]);
+      expect(unwrap(result)).toEqual({ me: { name: "alice", tag: null }, pendingAfter: 0 });
+    } finally {
+      armed.mockRestore();
+      cleared.mockRestore();
+    }
   });
 
   it("a URL no attempt could send is the caller's mistake: a TypeError at once, nothing sent or retried, no query in it", async () => {

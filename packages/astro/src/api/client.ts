@@ -305,6 +305,15 @@ const timeoutReason = () => new DOMException("The operation was aborted due to t
 const limitOf = (ms: number | false) =>
   ms === false ? undefined : { controller: new AbortController(), ms };
 
+/**
+ * Starts the timer of a limit: `controller` is aborted with the runtime's TimeoutError after `ms`.
+ * Every attempt's limit is one of these, cleared as soon as what it bounds has settled: an
+ * `AbortSignal.timeout` would live (with its timer) for the whole `ms` after every call, which the
+ * bench measured at as much CPU per call as the rest of the client.
+ */
+const armLimit = (controller: AbortController, ms: number) =>
+  setTimeout(() => controller.abort(timeoutReason()), ms);
+
 /** The signal of a request-like object handed to core's hook: never aborted. */
 const NEVER = new AbortController().signal;
 
@@ -331,15 +340,32 @@ export function createApiTransport(
   const fetchImpl =
     config.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   const interceptors = config.interceptors;
+  /**
+   * The timers of replays whose answer arrived, by that answer: the call clears its replay's once it
+   * has settled (see `afterUnauthorized`), as the limit bounds reading the answer's body too.
+   */
+  const replayTimers = new WeakMap<Response, ReturnType<typeof setTimeout>>();
   // The 401 replay goes out after ky's own timer stopped (or the fetch path's was cleared): it is
   // one more attempt, with the call's limit of its own.
   const replayFetchOf =
     (ms: number | false): typeof fetchImpl =>
-    (input, init) => {
+    async (input, init) => {
       if (ms === false) return fetchImpl(input, init);
-      const limit = AbortSignal.timeout(ms);
+      const controller = new AbortController();
       const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
-      return fetchImpl(input, { ...init, signal: own ? AbortSignal.any([own, limit]) : limit });
+      const { signal } = controller;
+      const timer = armLimit(controller, ms);
+      try {
+        const response = await fetchImpl(input, {
+          ...init,
+          signal: own ? AbortSignal.any([own, signal]) : signal,
+        });
+        replayTimers.set(response, timer);
+        return response;
+      } catch (error) {
+        clearTimeout(timer);
+        throw error;
+      }
     };
   const replayFetch = replayFetchOf(config.timeoutMs);
   // Auth hooks over a request's session (core's createKyHooks): a replay is matched to the token
@@ -485,16 +511,18 @@ export function createApiTransport(
 
   /**
    * A 401 to a call with a session: core's hook invalidates exactly the token sent (here: renews
-   * the session) and replays once; the answer, or the typed error of one that is still not 2xx.
+   * the session) and replays once; `settle` makes the result of the answer, else the typed error of
+   * one that is still not 2xx is thrown. The replay's timer is cleared once either is done.
    */
-  const afterUnauthorized = async (
+  const afterUnauthorized = async <R>(
     hooks: KyHooks,
     response: Response,
     sent: Request,
     method: string,
     target: () => string,
     limit: { readonly controller: AbortController; readonly deadline: number } | undefined,
-  ): Promise<Response> => {
+    settle: (answer: Response) => Promise<R>,
+  ): Promise<R> => {
     let replay: Response | undefined;
     try {
       replay = await (hooks.afterResponse[0] as KyHooks["afterResponse"][number])({
@@ -518,33 +546,37 @@ export function createApiTransport(
         { cause: (error as { cause?: unknown } | null)?.cause, transient: true },
       );
     }
-    if (replay !== undefined) {
-      await response.body?.cancel().catch(() => {});
-      response = replay;
-    }
-    if (!response.ok) {
-      // Without a replay, the 401's own body is read within what is left of the call's limit (its
-      // timer was stopped for a replay, which has a limit of its own); a replay's answer is still
-      // bounded by that limit.
-      const timer =
-        replay === undefined && limit !== undefined
-          ? setTimeout(
-              () => limit.controller.abort(timeoutReason()),
-              Math.max(0, limit.deadline - performance.now()),
-            )
-          : undefined;
-      let error: Error;
-      try {
-        error = await httpErrorOf(response, method, target());
-      } finally {
-        clearTimeout(timer);
+    // The replay's limit bounds reading its answer too: its timer is cleared once the call settled.
+    const replayTimer = replay && replayTimers.get(replay);
+    try {
+      if (replay !== undefined) {
+        replayTimers.delete(replay);
+        await response.body?.cancel().catch(() => {});
+        response = replay;
       }
-      for (const interceptor of interceptors.error ?? []) {
-        error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
+      if (!response.ok) {
+        // Without a replay, the 401's own body is read within what is left of the call's limit (its
+        // timer was stopped for a replay, which has a limit of its own); a replay's answer is still
+        // bounded by that limit.
+        const timer =
+          replay === undefined && limit !== undefined
+            ? armLimit(limit.controller, Math.max(0, limit.deadline - performance.now()))
+            : undefined;
+        let error: Error;
+        try {
+          error = await httpErrorOf(response, method, target());
+        } finally {
+          clearTimeout(timer);
+        }
+        for (const interceptor of interceptors.error ?? []) {
+          error = (await interceptor({ request: sent, error, retryCount: 0 })) ?? error;
+        }
+        throw error;
       }
-      throw error;
+      return await settle(response);
+    } finally {
+      clearTimeout(replayTimer);
     }
-    return response;
   };
 
   /** A call through ky; `first` is the outcome of an attempt the fetch path already made. */
@@ -618,13 +650,14 @@ export function createApiTransport(
     if (response.status === 401 && hooks !== undefined && sent !== undefined) {
       // The replay's answer is bounded by the replay's own timeout signal.
       const bound = limit && { controller: limit.controller, deadline: attemptAt + limit.ms };
-      const answer = await afterUnauthorized(hooks, response, sent, method, target, bound);
-      return finish(answer, options, method, target);
+      return afterUnauthorized(hooks, response, sent, method, target, bound, (answer) =>
+        finish(answer, options, method, target),
+      );
     }
     if (limit === undefined) return finish(response, options, method, target);
     const { controller, ms } = limit;
     const left = ms - (performance.now() - attemptAt);
-    const timer = setTimeout(() => controller.abort(timeoutReason()), Math.max(0, left));
+    const timer = armLimit(controller, Math.max(0, left));
     try {
       return await finish(response, options, method, target, { timedOut: () => controller.signal.aborted });
     } finally {
@@ -649,13 +682,11 @@ export function createApiTransport(
     }
     const target = () => href;
     const sent = () => new Request(href, { method, headers });
-    // The client's timeout, cleared as soon as the call is settled: an `AbortSignal.timeout` would
-    // live (with its timer) for the whole `timeoutMs` after every call, which the bench measured at
-    // as much CPU per call as the rest of the client. The reason is the runtime's TimeoutError.
-    // With `timeoutMs: false`, no signal at all: a signal on `fetch` costs CPU on every call.
+    // The client's timeout, cleared as soon as the call is settled (see `armLimit`). With
+    // `timeoutMs: false`, no signal at all: a signal on `fetch` costs CPU on every call.
     const limit = limitOf(options.timeoutMs ?? config.timeoutMs);
     const controller = limit?.controller;
-    const timer = limit && setTimeout(() => limit.controller.abort(timeoutReason()), limit.ms);
+    const timer = limit && armLimit(limit.controller, limit.ms);
     const sentAt = limit && performance.now();
     try {
       let response: Response;
@@ -671,7 +702,10 @@ export function createApiTransport(
       if (response.status === 401 && hooks !== undefined) {
         clearTimeout(timer); // the replay has its own
         const bound = limit && { controller: limit.controller, deadline: (sentAt as number) + limit.ms };
-        response = await afterUnauthorized(hooks, response, sent(), method, target, bound);
+        // The replay's answer is read under the replay's own limit.
+        return await afterUnauthorized(hooks, response, sent(), method, target, bound, (answer) =>
+          finish(answer, options, method, target),
+        );
       } else if (!response.ok) {
         clearTimeout(timer);
         return await viaKy(current, href, method, options, { attempt: { response }, request: sent(), hooks });

@@ -2,7 +2,8 @@
  * The API client's errors. Each has a stable `code` and extends core's `TokenkeepError`, so the
  * guards check core's brand and the code rather than `instanceof`: they work across duplicated
  * installs. Messages name the method, the URL's origin and path (never its query, which may carry
- * secrets) and the status; no token ever appears in a message, a field or `toJSON()`.
+ * secrets) and the status; no token ever appears in a message, an enumerable field or `toJSON()`
+ * (response data, which may hold one, is kept in non-enumerable fields: `data`, `issues`).
  */
 import { isTokenkeepError, TokenkeepError } from "@tokenkeep/core";
 
@@ -79,30 +80,46 @@ export class ApiHttpError<T = unknown> extends ApiError {
 
 /** One problem a Standard Schema reported. */
 export interface ApiSchemaIssue {
-  /** What is wrong. */
+  /** What is wrong, in the schema library's words: it may quote the value received (a token too). */
   readonly message: string;
   /** Where in `data`, as a dotted path (`items.0.id`); `""` for the root. */
   readonly path: string;
 }
 
-/** `data` did not match the call's schema. */
+/** How many failing paths a schema error's message lists before "and N more". */
+const LISTED_PATHS = 5;
+
+/**
+ * `data` did not match the call's schema. Its message lists the failing paths only: the schema
+ * library's own messages (valibot's `received "..."`, a refinement echoing its input) may quote the
+ * response's values, so they are kept in `issues`, which is not enumerable (a logged or serialized
+ * error leaves it out, as it does `data` of an {@link ApiHttpError}).
+ */
 export class ApiSchemaError extends ApiError {
   override name = "ApiSchemaError";
   /** The path of the first failure (`items.0.id`; `""` for the root). */
   declare readonly path: string;
-  /** Every problem the schema reported. */
+  /**
+   * Every problem the schema reported, with the library's message. Not enumerable: a message may
+   * quote response data (a token included), so log it only where that data may go.
+   */
   declare readonly issues: readonly ApiSchemaIssue[];
 
   constructor(options: { method: string; url: string; status: number; issues: readonly ApiSchemaIssue[] }) {
     const first = options.issues[0] ?? { path: "", message: "invalid" };
+    const paths = [...new Set(options.issues.map((issue) => issue.path))].map((path) =>
+      path === "" ? "(root)" : path,
+    );
+    if (paths.length === 0) paths.push("(root)");
+    const more = paths.length - LISTED_PATHS;
     super(
       "ERR_TOKENKEEP_API_SCHEMA",
       `${describeTarget(options.method, options.url)} answered data that failed its schema at ` +
-        `${first.path === "" ? "(root)" : first.path}: ${first.message}`,
+        `${paths.slice(0, LISTED_PATHS).join(", ")}${more > 0 ? ` and ${more} more` : ""}`,
       { status: options.status },
     );
     this.path = first.path;
-    this.issues = options.issues;
+    Object.defineProperty(this, "issues", { value: options.issues });
   }
 }
 
