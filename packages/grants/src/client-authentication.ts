@@ -43,7 +43,11 @@ export interface ClientAuthenticationRequest {
  * the main entry so a shared-secret client does not bundle a JOSE library.
  */
 export interface ClientAuthenticator {
-  /** The method's registered name (`private_key_jwt`), used in messages. */
+  /**
+   * The method's registered name (`private_key_jwt`), used in messages. `tls_client_auth` or
+   * `self_signed_tls_client_auth` also sends the requests to the issuer's `mtls_endpoint_aliases`,
+   * as the named methods do (RFC 8705 section 5).
+   */
   readonly method: string;
   /** Adds the credentials of one request to its parameters or headers. */
   authenticate(request: ClientAuthenticationRequest): Promise<void>;

@@ -276,4 +276,49 @@ describe("no credentials in a URL option, no header fetch would refuse", () => {
     // Whitespace around a value is trimmed by fetch, not refused.
     expect(() => clientCredentialsGrant({ ...base, headers: { "x-tenant": " t1\n" } })).not.toThrow();
   });
+
+  it("refuses an Authorization header, in any case, beside a method that writes one, naming no value", () => {
+    const value = "Bearer hunter2pw-gateway";
+    const jwt = clientSecretJwt({ secret: "s".repeat(32) });
+    const server = { clientId: "id", clientSecret: "secret" };
+    const refusals: [unknown, string, string][] = [];
+    for (const key of ["authorization", "Authorization", "AUTHORIZATION"]) {
+      const headers = { "x-ok": "1", [key]: value };
+      refusals.push(
+        [thrown(() => clientCredentialsGrant({ ...base, headers })), key, "client_secret_basic"],
+        [
+          thrown(() => createRevocation({ ...server, revocationUrl: base.tokenUrl, headers })),
+          key,
+          "client_secret_basic",
+        ],
+        [
+          thrown(() => createIntrospection({ ...server, introspectionUrl: base.tokenUrl, headers })),
+          key,
+          "client_secret_basic",
+        ],
+        [
+          thrown(() =>
+            clientCredentialsGrant({ ...base, clientSecret: undefined, clientAuthentication: jwt, headers }),
+          ),
+          key,
+          "client_secret_jwt",
+        ],
+      );
+    }
+    for (const [error, key, method] of refusals) {
+      expect(error).toMatchObject({
+        name: "TypeError",
+        code: INVALID_OPTIONS,
+        cause: [`headers.${key}: not with ${method}`],
+      });
+      expectNoSecretIn(renderings(error), ["hunter2pw-gateway"], "the Authorization header error");
+    }
+    // Methods that send no header leave it to the caller (an introspection endpoint may want a
+    // bearer token of the resource server's, RFC 7662 section 2.1).
+    for (const clientAuthentication of ["none", "client_secret_post", "tls_client_auth"] as const) {
+      expect(() =>
+        clientCredentialsGrant({ ...base, clientAuthentication, headers: { Authorization: value } }),
+      ).not.toThrow();
+    }
+  });
 });

@@ -96,7 +96,8 @@ export interface GrantOptions {
   extraParams?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /**
    * Extra request headers (for example a `user-agent`). A name or value that `new Headers()` refuses
-   * (a line break in a value) is an invalid option.
+   * (a line break in a value) is an invalid option, and so is `authorization` (any letter case) with
+   * `client_secret_basic` or a {@link ClientAuthenticator}, which write their own.
    * @default {}
    */
   headers?: Readonly<Record<string, string>> | undefined;
@@ -240,21 +241,31 @@ export function checkGrantOptions(options: ResolvedGrantOptions, name = "tokenUr
     }
   }
   const method = options.clientAuthentication;
+  const methodName = typeof method === "string" ? method : method.method;
   if (method !== "none") {
-    const name = typeof method === "string" ? method : method.method;
-    if (options.clientId === undefined) problems.push(`clientId: required with ${name}`);
+    if (options.clientId === undefined) problems.push(`clientId: required with ${methodName}`);
     // A string method with a secret: client_secret_basic or client_secret_post.
-    if (method === name && name.startsWith("client_secret_") && options.clientSecret === undefined) {
-      problems.push(`clientSecret: required with ${name}`);
+    if (
+      method === methodName &&
+      methodName.startsWith("client_secret_") &&
+      options.clientSecret === undefined
+    ) {
+      problems.push(`clientSecret: required with ${methodName}`);
     }
   }
   // What `new Headers()` refuses (a line break in a value) is refused now, not by `fetch` at every
-  // request. The problem names the header, never its value.
+  // request. An `Authorization` header (any case) is refused with a method that writes one (Basic, or
+  // an authenticator object, which may): both would go out joined, or one silently replace the other,
+  // and RFC 6749 section 2.3 allows one authentication method per request. Problems name the
+  // header, never its value.
   for (const name in options.headers) {
     try {
       new Headers({ [name]: options.headers[name] as string });
     } catch {
       problems.push(`headers.${name}: invalid header name or value`);
+    }
+    if (/^authorization$/i.test(name) && (method === "client_secret_basic" || method !== methodName)) {
+      problems.push(`headers.${name}: not with ${methodName}`);
     }
   }
   if (options.fetch !== undefined && options.ky !== undefined) {

@@ -1,3 +1,4 @@
+import { InvalidResponseError, type TokenSet } from "@tokenkeep/core";
 import * as rules from "@tokenkeep/core/options";
 import { createGrantCreator, type GrantCreator } from "./grant-creator.js";
 import { checkGrantOptions, type GrantOptions, grantOptionsShape, stringsRule } from "./grant-options.js";
@@ -53,8 +54,10 @@ export interface TokenExchangeGrantOptions extends GrantOptions {
    */
   actorTokenType?: TokenType | undefined;
   /**
-   * The kind of token wanted back (`requested_token_type`).
-   * @default undefined (the server's choice, usually an access token)
+   * The kind of token wanted back (`requested_token_type`). The answer's `issued_token_type` must be
+   * this one. Give it to obtain a token that is no access token (`jwt` for another domain's JWT
+   * bearer grant, say): only then is an answer with `token_type` `N_A` taken.
+   * @default undefined (the server's choice, which must be usable as an access token)
    */
   requestedTokenType?: TokenType | undefined;
   /**
@@ -95,6 +98,34 @@ function tokenTypeUri(type: string | undefined): string | undefined {
   return type === undefined || type.includes(":") ? type : `urn:ietf:params:oauth:token-type:${type}`;
 }
 
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+/**
+ * Checks a token exchange answer against RFC 8693 section 2.2.1: `issued_token_type` is REQUIRED,
+ * and is the `requested` type when one was asked for (a token of another kind would be used as the
+ * kind asked for); `token_type` `N_A` (compared case-insensitively, as `token_type` is) says the token
+ * is no access token, which is refused unless a type other than an access token was requested: without
+ * one, the creator stands for an access token, and `createAuthFetch` would send
+ * `Authorization: N_A <token>`. The errors name the field, never a value.
+ */
+function checkIssuedToken(set: TokenSet, requested: string | undefined): TokenSet {
+  const issued = set.raw.issued_token_type;
+  const field = (name: string, problem: string) =>
+    new InvalidResponseError(`invalid token response: field "${name}" ${problem}`);
+  if (issued == null) throw field("issued_token_type", "is missing");
+  if (typeof issued !== "string" || issued === "") throw field("issued_token_type", "is invalid");
+  if (requested !== undefined && issued !== requested) {
+    throw field("issued_token_type", "is not the requested_token_type");
+  }
+  if (set.tokenType.toUpperCase() === "N_A" && (requested ?? ACCESS_TOKEN_TYPE) === ACCESS_TOKEN_TYPE) {
+    throw field(
+      "token_type",
+      "is N_A (not an access token), but an access token was expected: give requestedTokenType for another kind",
+    );
+  }
+  return set;
+}
+
 /**
  * A token creator for OAuth 2.0 Token Exchange: trades a subject token (a user's token a service
  * received, say) and optionally an actor token for a new token, for example one for a downstream
@@ -111,7 +142,13 @@ function tokenTypeUri(type: string | undefined): string | undefined {
  *     audience: "https://orders.example",
  *   }),
  * });
+ *
+ * The answer must name its `issued_token_type` (the `requestedTokenType`, when one was given) and,
+ * unless a kind other than an access token was requested, must not have `token_type` `N_A`; else
+ * the creator rejects with a permanent `InvalidResponseError` naming the field.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
+ * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.2.1
  */
 export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCreator {
   const parsed = rules.validate(rule(), options, "tokenExchangeGrant", (value) => [
@@ -121,7 +158,8 @@ export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCre
       : []),
   ]);
   const { actorToken } = parsed;
-  return createGrantCreator(TOKEN_EXCHANGE_GRANT_TYPE, parsed, async (context) => {
+  const requested = tokenTypeUri(parsed.requestedTokenType);
+  const creator = createGrantCreator(TOKEN_EXCHANGE_GRANT_TYPE, parsed, async (context) => {
     const { identity } = context;
     return {
       subject_token: await readTokenSource(parsed.subjectToken, context, "subjectToken"),
@@ -130,10 +168,14 @@ export function tokenExchangeGrant(options: TokenExchangeGrantOptions): GrantCre
         actorToken === undefined ? undefined : await readTokenSource(actorToken, context, "actorToken"),
       actor_token_type:
         actorToken === undefined ? undefined : tokenTypeUri(parsed.actorTokenType ?? "access_token"),
-      requested_token_type: tokenTypeUri(parsed.requestedTokenType),
+      requested_token_type: requested,
       scope: scopeParam(identityField(identity, "scope") ?? parsed.scope),
       resource: resourceParam(identityField(identity, "resource") ?? parsed.resource),
       audience: audienceParam(identityField(identity, "audience") ?? parsed.audience),
     };
   });
+  // The type asked for, also when it came as an extra parameter (sent when the option is unset).
+  const extra = parsed.extraParams.requested_token_type;
+  const expected = requested ?? (typeof extra === "string" ? extra : undefined);
+  return async (context) => checkIssuedToken(await creator(context), expected);
 }

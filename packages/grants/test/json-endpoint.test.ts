@@ -6,7 +6,7 @@ import {
   type JsonTokenEndpoint,
   startJsonTokenEndpoint,
 } from "./fixtures/json-token-endpoint.js";
-import { startScriptedServer } from "./fixtures/scripted-server.js";
+import { startScriptedServer, tokenAnswer } from "./fixtures/scripted-server.js";
 
 let endpoint: JsonTokenEndpoint;
 beforeAll(async () => {
@@ -50,7 +50,17 @@ describe("JSON-body token endpoint", () => {
   });
 
   it("sends one audience as a string and a list as an array, in token exchange as in client credentials", async () => {
-    await using server = await startScriptedServer();
+    // Every answer names its issued_token_type, which a token exchange answer must (RFC 8693 2.2.1).
+    await using server = await startScriptedServer(() => {
+      const answer = tokenAnswer();
+      return {
+        ...answer,
+        body: {
+          ...(answer.body as object),
+          issued_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        },
+      };
+    });
     const options = {
       tokenUrl: `${server.url}/token`,
       clientAuthentication: "none",

@@ -246,6 +246,31 @@ describe("mutual TLS client authentication against oidc-provider", () => {
     expect(await rejection(grant(pems.stranger!))).toMatchObject({ error: "invalid_client" });
   });
 
+  it("an authenticator object whose method is an mTLS one posts to the alias too", async () => {
+    // A ClientAuthenticator of the user's (logging, say) for each mTLS method: it adds client_id, the
+    // certificate authenticates. RFC 8705 section 5 is about the method, not how it was passed.
+    const cases = [
+      ["billing", "tls_client_auth", pems.client!],
+      ["self", "self_signed_tls_client_auth", pems.self!],
+    ] as const;
+    for (const [clientId, method, certificate] of cases) {
+      const before = paths.length;
+      const set = await clientCredentialsGrant({
+        issuer,
+        clientId,
+        clientAuthentication: {
+          method,
+          authenticate: async ({ params }) => {
+            params.client_id = clientId;
+          },
+        },
+        fetch: fetchWith(certificate),
+      })();
+      expect(set.accessToken).toBeTruthy();
+      expect(paths.slice(before).filter((path) => path.endsWith("/token"))).toEqual(["/mtls/token"]);
+    }
+  });
+
   it("a client authenticating with a secret ignores the aliases", async () => {
     const before = paths.length;
     await clientCredentialsGrant({

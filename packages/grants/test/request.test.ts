@@ -109,6 +109,17 @@ describe("the token request", () => {
     expect(new URLSearchParams(request.body).get("client_id")).toBe("public");
   });
 
+  it("sends an Authorization header of the caller's as it is with a method that writes none", async () => {
+    // Refused at creation with client_secret_basic or an authenticator object (grant-options.test.ts).
+    await clientCredentialsGrant({
+      tokenUrl: `${server.url}/token`,
+      clientId: "public",
+      clientAuthentication: "none",
+      headers: { Authorization: "Bearer resource-server-token" },
+    })();
+    expect(last().headers.authorization).toBe("Bearer resource-server-token");
+  });
+
   it("anchors expiresAt at the moment the request was sent", async () => {
     let clock = 1_000_000;
     const creator = clientCredentialsGrant({

@@ -1,4 +1,5 @@
-import { createTokenManager } from "@tokenkeep/core";
+import { createTokenManager, isInvalidResponseError } from "@tokenkeep/core";
+import { createAuthFetch } from "@tokenkeep/core/http";
 import { generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { errors } from "oidc-provider";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +17,7 @@ import {
   TOKEN_EXCHANGE_GRANT_TYPE,
   tokenExchangeGrant,
 } from "../src/index.js";
+import { listen } from "./fixtures/http.js";
 import {
   CLIENTS,
   type OidcProviderServer,
@@ -23,7 +25,7 @@ import {
   startOidcProvider,
   USERS,
 } from "./fixtures/oidc-provider.js";
-import { rejection } from "./fixtures/rejection.js";
+import { failure, rejection } from "./fixtures/rejection.js";
 
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
@@ -31,6 +33,12 @@ const EXCHANGER = { id: "exchanger", secret: mintSecret("client secret") };
 // The party whose JWTs the server accepts for the jwt-bearer grant (an upstream identity provider).
 const trusted = await generateKeyPair("ES256");
 const TRUSTED_ISSUER = "https://idp.example.test";
+// The key of the JWTs the token exchange issues when a JWT is requested (for another domain's
+// jwt-bearer grant, RFC 8693 section 3: not an access token of this server).
+const exchangeKey = await generateKeyPair("ES256");
+
+/** Every token the token exchange answered with, so the tests can check no error holds one. */
+const exchanged: string[] = [];
 
 /** The parameters each registered grant received, as the server saw them. */
 const received: Record<string, string | undefined>[] = [];
@@ -82,7 +90,36 @@ beforeAll(async () => {
           if (params.actor_token !== undefined && !(await provider.AccessToken.find(params.actor_token))) {
             throw new errors.InvalidGrant!("actor_token is not valid");
           }
-          await issue(ctx, subject.accountId, "token-exchange", { issued_token_type: ACCESS_TOKEN_TYPE });
+          // An access token unless a JWT is asked for; `x_answer` (sent as an extra parameter) makes
+          // the answer wrong the way some servers' are, for the tests of what the client accepts.
+          const quirk = params.x_answer;
+          const requested = quirk === "ignores-requested-type" ? undefined : params.requested_token_type;
+          if (requested === JWT_TOKEN_TYPE) {
+            const jwt = await new SignJWT({})
+              .setProtectedHeader({ alg: "ES256" })
+              .setIssuer(op.issuer)
+              .setSubject(subject.accountId)
+              .setAudience(params.audience ?? op.issuer)
+              .setJti(crypto.randomUUID())
+              .setIssuedAt()
+              .setExpirationTime("5m")
+              .sign(exchangeKey.privateKey);
+            // RFC 8693 section 2.2.1: a token that is not an access token has token_type N_A.
+            ctx.body = {
+              access_token: jwt,
+              issued_token_type: JWT_TOKEN_TYPE,
+              token_type: "N_A",
+              expires_in: 300,
+            };
+          } else if (requested === undefined || requested === ACCESS_TOKEN_TYPE) {
+            await issue(ctx, subject.accountId, "token-exchange", { issued_token_type: ACCESS_TOKEN_TYPE });
+          } else {
+            throw new errors.InvalidRequest!("unsupported requested_token_type");
+          }
+          const body = ctx.body as Record<string, unknown>;
+          if (quirk === "no-issued-token-type") delete body.issued_token_type;
+          if (quirk === "n_a") body.token_type = "N_A";
+          exchanged.push(body.access_token as string);
         },
         [
           "subject_token",
@@ -92,6 +129,7 @@ beforeAll(async () => {
           "requested_token_type",
           "audience",
           "scope",
+          "x_answer",
         ],
       );
       provider.registerGrantType(
@@ -168,7 +206,7 @@ describe("token exchange (RFC 8693) against oidc-provider", () => {
     await manager.dispose();
   });
 
-  it("sends an actor token and token types, short names as URNs", async () => {
+  it("sends an actor token and token types, short names as URNs; a requested JWT may be N_A", async () => {
     const alice = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
     const actor = await robotGrant({ ...service(), id: "robot-1", secret: ROBOTS["robot-1"]! })();
     const set = await tokenExchangeGrant({
@@ -176,13 +214,99 @@ describe("token exchange (RFC 8693) against oidc-provider", () => {
       subjectToken: alice.accessToken,
       actorToken: async () => actor.accessToken,
       requestedTokenType: "jwt",
+      audience: "https://other-domain.example.test",
     })();
-    expect(await subjectOf(set.accessToken)).toBe("alice");
-    expect(set.raw.issued_token_type).toBe(ACCESS_TOKEN_TYPE);
+    // Asked for, so taken: a JWT for another domain, not an access token here (RFC 8693 section 3).
+    const { payload } = await jwtVerify(set.accessToken, exchangeKey.publicKey, {
+      audience: "https://other-domain.example.test",
+    });
+    expect(payload.sub).toBe("alice");
+    expect(set.raw.issued_token_type).toBe(JWT_TOKEN_TYPE);
+    expect(set.tokenType).toBe("N_A");
     expect(received.at(-1)).toMatchObject({
       actor_token: actor.accessToken,
       actor_token_type: ACCESS_TOKEN_TYPE,
       requested_token_type: JWT_TOKEN_TYPE,
+    });
+  });
+
+  it("takes an access token whose issued_token_type is the requested one", async () => {
+    const alice = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+    const set = await tokenExchangeGrant({
+      ...exchanger(),
+      subjectToken: alice.accessToken,
+      requestedTokenType: "access_token",
+    })();
+    expect(await subjectOf(set.accessToken)).toBe("alice");
+    expect([set.raw.issued_token_type, set.tokenType]).toEqual([ACCESS_TOKEN_TYPE, "Bearer"]);
+  });
+
+  describe("an answer RFC 8693 section 2.2.1 does not allow is a permanent InvalidResponseError", () => {
+    /** The exchange's error for an answer shaped by `quirk`, checked to hold none of the tokens. */
+    const refused = async (
+      quirk: string,
+      requestedTokenType?: string,
+      extraParams: Record<string, string> = {},
+    ) => {
+      const alice = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+      const before = exchanged.length;
+      const error = await failure(
+        tokenExchangeGrant({
+          ...exchanger(),
+          subjectToken: alice.accessToken,
+          requestedTokenType,
+          extraParams: { ...extraParams, x_answer: quirk },
+        })(),
+      );
+      expect(exchanged.length - before).toBe(1); // the server did answer, with a token
+      expect(isInvalidResponseError(error)).toBe(true);
+      expect(error.transient).toBe(false);
+      expectNoSecretIn(
+        `${String(error)}\n${JSON.stringify(error)}`,
+        [alice.accessToken, ...exchanged.slice(before)],
+        "the error",
+      );
+      return error.message;
+    };
+
+    it("without issued_token_type (REQUIRED), with or without a requested type", async () => {
+      for (const requested of [undefined, "access_token"]) {
+        expect(await refused("no-issued-token-type", requested)).toBe(
+          'invalid token response: field "issued_token_type" is missing',
+        );
+      }
+    });
+
+    it("with another issued_token_type than the requested one, naming no value", async () => {
+      // A JWT asked for, an access token answered: not what the caller will use it as.
+      const message = 'invalid token response: field "issued_token_type" is not the requested_token_type';
+      expect(await refused("ignores-requested-type", "jwt")).toBe(message);
+      // Asked for through extraParams (sent when requestedTokenType is unset): checked the same.
+      expect(
+        await refused("ignores-requested-type", undefined, { requested_token_type: JWT_TOKEN_TYPE }),
+      ).toBe(message);
+    });
+
+    it("token_type N_A for an access token, so nothing goes out as `Authorization: N_A ...`", async () => {
+      const message =
+        'invalid token response: field "token_type" is N_A (not an access token), but an access token was expected: give requestedTokenType for another kind';
+      expect(await refused("n_a", "access_token")).toBe(message);
+      expect(await refused("n_a")).toBe(message); // no type requested: the creator stands for an access token
+
+      // Through a manager and createAuthFetch: the resource server never sees the token.
+      await using api = await listen((_request, response) => response.end("ok"));
+      const alice = await passwordGrant({ ...service(), username: "alice", password: USERS.alice! })();
+      const manager = createTokenManager({
+        creator: tokenExchangeGrant({
+          ...exchanger(),
+          subjectToken: alice.accessToken,
+          extraParams: { x_answer: "n_a" },
+        }),
+      });
+      const authFetch = createAuthFetch(manager, { origins: [api.url] });
+      await expect(authFetch(`${api.url}/orders`)).rejects.toThrow(message);
+      expect(api.hits.get("/orders")).toBeUndefined();
+      await manager.dispose();
     });
   });
 

@@ -20,8 +20,10 @@ export async function resolveEndpoint(
   if (configured !== undefined) return configured;
   const issuer = options.issuer as string; // options were checked: one of the two is set
   const metadata = await lookUpMetadata(issuer, options, signal);
-  // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases.
-  const mtls = String(options.clientAuthentication).includes("tls_client_auth");
+  // RFC 8705 section 5: a client authenticating with its TLS certificate uses the mTLS aliases,
+  // whether the method is named or is an authenticator object's `method`.
+  const auth = options.clientAuthentication;
+  const mtls = (typeof auth === "object" ? auth.method : auth).includes("tls_client_auth");
   const alias = mtls ? metadata.mtls_endpoint_aliases?.[kind] : undefined;
   const url = typeof alias === "string" ? alias : metadata[kind];
   // Credentials go where the metadata says: not in clear text either (the URL is not echoed whole).
