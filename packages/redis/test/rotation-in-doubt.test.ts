@@ -8,17 +8,11 @@
  * asked once, and the token is then refused for good in both instances, as without a verifier.
  */
 import { NetworkError, OAuthError } from "@tokenkeep/core";
-import {
-  createRotationCoordinator,
-  type RotationCoordinator,
-  type RotationEvent,
-} from "@tokenkeep/core/rotation";
-import { shareStore } from "@tokenkeep/core/shared";
+import type { RotationCoordinator, RotationEvent } from "@tokenkeep/core/rotation";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
-import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRedisStore } from "../src/index.js";
+import { coordinatorOnRedis } from "./support/coordinator-on-redis.js";
 import { CLIENT, type RunningProvider, startOidcProvider, USER } from "./support/oidc-provider.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 
@@ -54,11 +48,7 @@ describe.skipIf(!url)(
       const prefix = uniquePrefix("in-doubt");
       const instances: RotationCoordinator[] = [];
       for (let index = 0; index < 2; index++) {
-        const client = createClient({ url });
-        client.on("error", () => {});
-        await client.connect();
-        const coordinator = createRotationCoordinator({
-          shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
+        const coordinator = await coordinatorOnRedis(url!, prefix, closers, {
           now,
           inDoubtSettleMs: SETTLE_MS,
           onEvent: (event) => events.push(event),
@@ -79,10 +69,6 @@ describe.skipIf(!url)(
           },
         });
         instances.push(coordinator);
-        closers.push(async () => {
-          await coordinator.dispose();
-          await client.close();
-        });
       }
       const rotateAll = (callers: number) =>
         Promise.allSettled(

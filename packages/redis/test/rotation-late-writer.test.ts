@@ -9,13 +9,12 @@
  * the end of the session that holds A's pair, instead of being told it is late.
  */
 import { NetworkError, type Store, type TokenSet } from "@tokenkeep/core";
-import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core/rotation";
-import { shareStore } from "@tokenkeep/core/shared";
+import type { RotationCoordinator } from "@tokenkeep/core/rotation";
 import { passwordGrant, refreshTokenGrant } from "@tokenkeep/grants";
 import { refreshTokenActive } from "@tokenkeep/grants/introspection";
-import { createClient } from "redis";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRedisStore } from "../src/index.js";
+import type { RedisStore } from "../src/index.js";
+import { coordinatorOnRedis } from "./support/coordinator-on-redis.js";
 import { CLIENT, type RunningProvider, startOidcProvider, USER } from "./support/oidc-provider.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 
@@ -50,12 +49,8 @@ describe.skipIf(!url)("a late writer on one Redis, two instances", () => {
     const calls = { presented: 0, introspections: 0 };
 
     const instance = async (name: "a" | "b"): Promise<RotationCoordinator> => {
-      const client = createClient({ url });
-      client.on("error", () => {});
-      await client.connect();
-      const redis = createRedisStore({ client, keyPrefix: prefix });
       // A's store says when A's late `redeemed` marker is written.
-      const store: Store = {
+      const observed = (redis: RedisStore): Store => ({
         get: (key) => redis.get(key),
         set: async (key, value, ttlMs) => {
           await redis.set(key, value, ttlMs);
@@ -65,34 +60,34 @@ describe.skipIf(!url)("a late writer on one Redis, two instances", () => {
         acquire: (key, ttlMs) => redis.acquire(key, ttlMs),
         compareAndDelete: (key, expected) => redis.compareAndDelete(key, expected),
         compareAndSet: (key, expected, value, ttlMs) => redis.compareAndSet(key, expected, value, ttlMs),
-      };
-      const coordinator = createRotationCoordinator({
-        shared: shareStore(store, { timeoutMs: 5_000 }),
-        now,
-        successorTtlMs: 1_000,
-        inDoubtSettleMs: SETTLE_MS,
-        // A's budget ends before the provider is even asked; B's is the default.
-        ...(name === "a" && { redeemTimeoutMs: 300 }),
-        redeem: async (context) => {
-          calls.presented++;
-          // Ignores its abort, as an HTTP client without signal support does, and answers late.
-          await new Promise((resolve) => setTimeout(resolve, 600));
-          return redeem({ ...context, signal: new AbortController().signal });
-        },
-        verifyUnredeemed: async (context) => {
-          calls.introspections++;
-          if (calls.introspections === 1) {
-            await lateRedemptionPublished;
-            throw new NetworkError("introspection unreachable");
-          }
-          return introspect(context);
-        },
       });
-      closers.push(async () => {
-        await coordinator.dispose();
-        await client.close();
-      });
-      return coordinator;
+      return coordinatorOnRedis(
+        url!,
+        prefix,
+        closers,
+        {
+          now,
+          successorTtlMs: 1_000,
+          inDoubtSettleMs: SETTLE_MS,
+          // A's budget ends before the provider is even asked; B's is the default.
+          ...(name === "a" && { redeemTimeoutMs: 300 }),
+          redeem: async (context) => {
+            calls.presented++;
+            // Ignores its abort, as an HTTP client without signal support does, and answers late.
+            await new Promise((resolve) => setTimeout(resolve, 600));
+            return redeem({ ...context, signal: new AbortController().signal });
+          },
+          verifyUnredeemed: async (context) => {
+            calls.introspections++;
+            if (calls.introspections === 1) {
+              await lateRedemptionPublished;
+              throw new NetworkError("introspection unreachable");
+            }
+            return introspect(context);
+          },
+        },
+        observed,
+      );
     };
     const a = await instance("a");
     const b = await instance("b");

@@ -4,11 +4,9 @@
  * (here on the instances' clock, ahead of Redis's expiry of the marker).
  */
 import { OAuthError, type TokenResponse } from "@tokenkeep/core";
-import { createRotationCoordinator, type RotationCoordinator } from "@tokenkeep/core/rotation";
-import { shareStore } from "@tokenkeep/core/shared";
-import { createClient } from "redis";
+import type { RotationCoordinator } from "@tokenkeep/core/rotation";
 import { afterEach, describe, expect, it } from "vitest";
-import { createRedisStore } from "../src/index.js";
+import { coordinatorOnRedis } from "./support/coordinator-on-redis.js";
 import { redisUrlOrSkip, uniquePrefix } from "./support/redis-url.js";
 
 const url = redisUrlOrSkip("rotation-retry-after.test.ts");
@@ -31,19 +29,7 @@ describe.skipIf(!url)("a refusal with Retry-After, two instances on one Redis", 
     };
     const instances: RotationCoordinator[] = [];
     for (let index = 0; index < 2; index++) {
-      const client = createClient({ url });
-      client.on("error", () => {});
-      await client.connect();
-      const coordinator = createRotationCoordinator({
-        shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
-        now,
-        redeem,
-      });
-      instances.push(coordinator);
-      closers.push(async () => {
-        await coordinator.dispose();
-        await client.close();
-      });
+      instances.push(await coordinatorOnRedis(url!, prefix, closers, { now, redeem }));
     }
     const [a, b] = instances as [RotationCoordinator, RotationCoordinator];
     await expect(a.rotate("rt")).rejects.toMatchObject({ status: 429, transient: true });
