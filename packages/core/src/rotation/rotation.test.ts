@@ -1373,6 +1373,27 @@ describe("createRotationCoordinator: a server's Retry-After after a refusal", ()
     expect(server.state.presented).toBe(2);
   });
 
+  it("an instance whose clock is behind the writer's is told to wait at most the window, not the window plus the skew", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = throttlingServer(60_000);
+    const [a] = fleet(time, store, server.redeem, 1);
+    // An hour behind: its `now` puts the window's end an hour further away than it is.
+    const [behind] = fleet(time, store, server.redeem, 1, { now: () => time.now() - 3_600_000 });
+    track(a!.rotate("rt"));
+    await time.advance(10);
+    const held = track(behind!.rotate("rt"));
+    await time.advance(10);
+    expect(held.error).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED", transient: true });
+    expect((held.error as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(60_000);
+    // The window ends on the store's clock, whatever this instance's says.
+    await time.advance(60_000);
+    const after = track(behind!.rotate("rt"));
+    await time.advance(10);
+    expect(after.value?.refreshToken).toBe("rt-next");
+    expect(server.state.presented).toBe(2);
+  });
+
   it("bounds the window by maxThrottleMs: a Retry-After a year away holds the token 5 minutes", async () => {
     const time = createFakeTime();
     const server = throttlingServer(365 * 86_400_000);

@@ -576,11 +576,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         const { waitUntil } = state;
         if (waitUntil === undefined) throw new OAuthError({ ...state.failure });
         // The server asked to be left alone: the token is intact, presented again after `waitUntil`
-        // (a marker still there past it, on a clock behind the store's, is no refusal).
+        // (a marker still there past it, on a clock behind the store's, is no refusal). The rest is
+        // at most the window's length (`waitUntil - at`, both on the writer's clock), which the
+        // marker's lifetime bounds too: on a clock behind the writer's, `waitUntil - now()` is that
+        // plus the skew.
         if (now() < waitUntil) {
           counters.throttled++;
           emit("throttled");
-          throw throttled(waitUntil - now());
+          throw throttled(Math.min(waitUntil - now(), waitUntil - state.at));
         }
       }
       if (state?.state === "in-doubt") {
