@@ -110,3 +110,10 @@ export const DEFAULT_IN_DOUBT_SETTLE_MS = 10_000;
 export const DEFAULT_ROTATION_STORE_MAX_ENTRIES = 100_000;
 /** How many successors a coordinator also keeps in memory (for its own late arrivals). */
 export const RECENT_SUCCESSORS = 1000;
+/**
+ * How often one rotation reads the marker again after its compare-and-set found it changed. A late
+ * writer changes it once or twice; more means the store's `compareAndSet` never matches what its
+ * `get` returns, and reading again would go on until the lease ends (forever, on a store that answers
+ * without I/O: the timers that end the lease never run).
+ */
+export const MARKER_REREADS = 4;

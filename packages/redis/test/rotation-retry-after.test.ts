@@ -46,4 +46,42 @@ describe.skipIf(!url)("a refusal with Retry-After, two instances on one Redis", 
     expect(after.map((set) => set.refreshToken)).toEqual(["rt-next", "rt-next", "rt-next"]);
     expect(presented).toBe(2);
   }, 30_000);
+
+  it("an instance whose clock is an hour behind is told to wait at most the window, and presents once Redis dropped it", async () => {
+    const prefix = uniquePrefix("retry-after-skew");
+    let presented = 0;
+    const redeem = async (): Promise<TokenResponse> => {
+      presented++;
+      if (presented === 1) throw new OAuthError({ error: "slow_down", status: 429, retryAfterMs: 1_000 });
+      return { access_token: "at", expires_in: 60, refresh_token: "rt-next" };
+    };
+    const instances: RotationCoordinator[] = [];
+    for (const offset of [0, -3_600_000]) {
+      const client = createClient({ url });
+      client.on("error", () => {});
+      await client.connect();
+      const coordinator = createRotationCoordinator({
+        shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
+        now: () => Date.now() + offset,
+        redeem,
+      });
+      instances.push(coordinator);
+      closers.push(async () => {
+        await coordinator.dispose();
+        await client.close();
+      });
+    }
+    const [a, behind] = instances as [RotationCoordinator, RotationCoordinator];
+    await expect(a.rotate("rt")).rejects.toMatchObject({ status: 429 });
+    const error = await behind.rotate("rt").catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED", transient: true });
+    expect((error as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(1_000);
+    expect(presented).toBe(1);
+    // Its hint, honoured: the window has ended on Redis's clock, and the token is presented once.
+    await new Promise((resolve) =>
+      setTimeout(resolve, (error as { retryAfterMs: number }).retryAfterMs + 50),
+    );
+    expect((await behind.rotate("rt")).refreshToken).toBe("rt-next");
+    expect(presented).toBe(2);
+  }, 30_000);
 });

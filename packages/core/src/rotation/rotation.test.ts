@@ -710,6 +710,39 @@ describe("createRotationCoordinator: remembering redeemed tokens for redeemedTtl
     await rotation.dispose();
   });
 
+  it("a store whose compareAndSet never matches what its get returns: a transient store error after a few reads, not a spin", async () => {
+    // A custom store on a client that answers null for a missing key (taken as absent), whose
+    // compareAndSet compares what its get returns with `expected` (null is not `undefined`): every
+    // claim is refused. Reading again on each refusal never ended on a store that answers without
+    // I/O: the lease's timers never ran, and the process hung. (This store gives up at 200 calls.)
+    const time = createFakeTime(1_700_000_000_000, { crypto: false });
+    const { redeem, presented } = counting();
+    const inner = createMemoryStore({ now: time.now });
+    let compared = 0;
+    const store: Store = {
+      ...inner,
+      get: async (key) => (await inner.get(key)) ?? (null as unknown as undefined),
+      compareAndSet: async (key, expected, value, ttlMs) => {
+        if (++compared > 200) throw new Error("compareAndSet called 200 times");
+        if (JSON.stringify((await inner.get(key)) ?? null) !== JSON.stringify(expected)) return false;
+        await inner.set(key, value, ttlMs);
+        return true;
+      },
+    };
+    const rotation = createRotationCoordinator({
+      redeem,
+      shared: shareStore(store),
+      now: time.now,
+      timers: time.timers,
+    });
+    const error = await rotation.rotate("rt-first").catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "ERR_TOKENKEEP_STORE_UNAVAILABLE", transient: true });
+    expect(compared).toBeLessThanOrEqual(5);
+    expect(presented.get("rt-first")).toBeUndefined();
+    expect(rotation.stats().storeDegraded).toBe(false);
+    await rotation.dispose();
+  });
+
   it("keeps a day-old marker in a full memory store: expired successors make room first", async () => {
     const time = createFakeTime(1_700_000_000_000, { crypto: false });
     const { redeem, presented } = counting();
@@ -1337,6 +1370,27 @@ describe("createRotationCoordinator: a server's Retry-After after a refusal", ()
     const later = [track(b!.rotate("rt")), track(a!.rotate("rt"))];
     await time.advance(100);
     expect(later.map((call) => call.value?.refreshToken)).toEqual(["rt-next", "rt-next"]);
+    expect(server.state.presented).toBe(2);
+  });
+
+  it("an instance whose clock is behind the writer's is told to wait at most the window, not the window plus the skew", async () => {
+    const time = createFakeTime();
+    const store = createMemoryStore({ now: time.now });
+    const server = throttlingServer(60_000);
+    const [a] = fleet(time, store, server.redeem, 1);
+    // An hour behind: its `now` puts the window's end an hour further away than it is.
+    const [behind] = fleet(time, store, server.redeem, 1, { now: () => time.now() - 3_600_000 });
+    track(a!.rotate("rt"));
+    await time.advance(10);
+    const held = track(behind!.rotate("rt"));
+    await time.advance(10);
+    expect(held.error).toMatchObject({ code: "ERR_TOKENKEEP_THROTTLED", transient: true });
+    expect((held.error as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(60_000);
+    // The window ends on the store's clock, whatever this instance's says.
+    await time.advance(60_000);
+    const after = track(behind!.rotate("rt"));
+    await time.advance(10);
+    expect(after.value?.refreshToken).toBe("rt-next");
     expect(server.state.presented).toBe(2);
   });
 

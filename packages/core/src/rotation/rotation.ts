@@ -49,6 +49,7 @@ import {
   DEFAULT_REDEEMED_TTL_MS,
   DEFAULT_ROTATION_STORE_MAX_ENTRIES,
   DEFAULT_SUCCESSOR_TTL_MS,
+  MARKER_REREADS,
   RECENT_SUCCESSORS,
 } from "../defaults.js";
 import {
@@ -534,6 +535,8 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
     let unreadable = false;
     // Set by each read: an `in-doubt` marker whose settle time has passed, so the server is asked.
     let due: (Marker & { state: "in-doubt" }) | undefined;
+    // Times `work` ran again after a compare-and-set found the marker changed.
+    let rereads = -1;
 
     /** The recorded outcome: a set, a thrown refusal, `undefined` (none yet) or `FAILED`. */
     const read = async (): Promise<TokenSet | undefined | typeof FAILED> => {
@@ -573,11 +576,14 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
         const { waitUntil } = state;
         if (waitUntil === undefined) throw new OAuthError({ ...state.failure });
         // The server asked to be left alone: the token is intact, presented again after `waitUntil`
-        // (a marker still there past it, on a clock behind the store's, is no refusal).
+        // (a marker still there past it, on a clock behind the store's, is no refusal). The rest is
+        // at most the window's length (`waitUntil - at`, both on the writer's clock), which the
+        // marker's lifetime bounds too: on a clock behind the writer's, `waitUntil - now()` is that
+        // plus the skew.
         if (now() < waitUntil) {
           counters.throttled++;
           emit("throttled");
-          throw throttled(waitUntil - now());
+          throw throttled(Math.min(waitUntil - now(), waitUntil - state.at));
         }
       }
       if (state?.state === "in-doubt") {
@@ -772,8 +778,15 @@ export function createRotationCoordinator(options: RotationCoordinatorOptions): 
 
     /** Under the lease: the recorded outcome read again, else what the marker calls for. */
     const work = async (held: HeldLease): Promise<TokenSet> => {
-      // (Run again after a marker changed under it: never past the lease.)
+      // (Run again after a marker changed under it: never past the lease, and only a few times: a
+      // store whose compareAndSet never matches what its get returns would have it run on, forever
+      // on a store that answers without I/O, where the lease's timers never fire.)
       held.signal.throwIfAborted();
+      if (++rereads > MARKER_REREADS) {
+        throw storeUnavailable(
+          new Error("the store's compareAndSet keeps refusing the marker its get returned"),
+        );
+      }
       const found = await read();
       if (found === FAILED) throw storeUnavailable(storeError);
       if (found !== undefined) return found;

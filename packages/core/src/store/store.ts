@@ -57,8 +57,10 @@ export interface Store {
    * uses it so the stripped copy never replaces a newer set another instance has just written;
    * without it, it falls back to read-then-`set`, which may replace that newer set (its refresh
    * token is then lost, and the identity's next fetch calls the creator), never letting a spent
-   * refresh token be presented again. (`@tokenkeep/redis`: `SET NX`, or a Lua script comparing the
-   * stored bytes.)
+   * refresh token be presented again. The rotation coordinator writes every marker but `redeemed`
+   * with it, so a writer that lost its lease never replaces a newer record (without it: plain
+   * `set`s); `expected` is then what `get` resolved (a `null` for a missing key passed as
+   * `undefined`). (`@tokenkeep/redis`: `SET NX`, or a Lua script comparing the stored bytes.)
    */
   compareAndSet?(
     key: string,
