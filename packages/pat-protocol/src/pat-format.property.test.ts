@@ -19,16 +19,50 @@ describe("PAT format properties", () => {
     );
   });
 
-  it("never throws, and accepts nothing but the exact shape", () => {
+  it("never throws, and accepts exactly the PATs of the right shape", () => {
+    // Random text alone is never a PAT, so most inputs are valid PATs with one character changed,
+    // inserted or removed: accepted and refused ones both come up, and each is compared with a
+    // reference built on atob/btoa instead of the parser's patterns.
+    const pat = fc.tuple(tokenId, secretBytes).map(([id, bytes]) => formatPat(id, toBase64(bytes)));
+    const mutated = fc
+      .tuple(pat, fc.nat(), fc.constantFrom("", ...`${ALPHABET}+/=._- `), fc.constantFrom(0, 1))
+      .map(([token, at, character, drop]) => {
+        const index = at % (token.length + 1);
+        return `${token.slice(0, index)}${character}${token.slice(index + drop)}`;
+      });
+    /** 32 bytes in canonical standard base64: the one spelling that decodes to them and back. */
+    const isCanonicalSecret = (secret: string) => {
+      try {
+        const bytes = atob(secret);
+        return bytes.length === PAT_SECRET_BYTES && btoa(bytes) === secret;
+      } catch {
+        return false;
+      }
+    };
+    const isPat = (input: string) => {
+      if (!input.startsWith("pat_") || input.length > MAX_PAT_LENGTH) return false;
+      const parts = input.slice("pat_".length).split(".");
+      return parts.length === 2 && /^[A-Za-z0-9]{21}$/.test(parts[0]!) && isCanonicalSecret(parts[1]!);
+    };
+    let accepted = 0;
+    let refused = 0;
     fc.assert(
-      fc.property(fc.string({ maxLength: 260 }), (input) => {
-        const result = parsePat(input);
-        if (result.ok) {
-          expect(input).toBe(formatPat(result.tokenId, result.secret));
-          expect(input.length).toBeLessThanOrEqual(MAX_PAT_LENGTH);
-        }
-      }),
+      fc.property(
+        fc.oneof({ arbitrary: fc.string({ maxLength: 260 }), weight: 1 }, { arbitrary: mutated, weight: 4 }),
+        (input) => {
+          const result = parsePat(input);
+          expect(result.ok).toBe(isPat(input));
+          if (result.ok) {
+            accepted++;
+            expect(formatPat(result.tokenId, result.secret)).toBe(input);
+          } else refused++;
+        },
+      ),
+      { numRuns: 1_000 },
     );
+    // The assertions above ran on both sides.
+    expect(accepted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
   });
 
   it("rejects any single-character change to the secret that leaves non-canonical or non-base64 text", () => {
