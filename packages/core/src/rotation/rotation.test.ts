@@ -206,6 +206,37 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(b!.stats().leaseWaits).toBe(1);
   });
 
+  it("a caller whose read predates the holder's answer, and who takes the lease after it, gets the successor from its read under the lease", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const server = rotatingServer(time, { latencyMs: 200 });
+    // B's reads see the store as it was when they started and answer 150 ms later: its marker and
+    // successor reads both start before A's answer (200 ms), and it asks for the lease after A
+    // released it. Only the read B makes under the lease can tell it the token is spent.
+    const stale: Store = {
+      ...inner,
+      get: async (key) => {
+        const value = await inner.get(key);
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
+        return value;
+      },
+    };
+    const [a] = fleet(time, inner, server.redeem, 1);
+    const [b] = fleet(time, stale, server.redeem, 1);
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(1);
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(2_000);
+    expect(first.value?.refreshToken).toBe("rt-1");
+    expect(second.value?.refreshToken).toBe("rt-1");
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0 });
+    expect(b!.stats()).toMatchObject({ leaseWaits: 0, successorHits: 1, inDoubt: 0 });
+    // The marker A left still says redeemed: a later arrival is handed the successor too.
+    const later = track(b!.rotate("rt-0"));
+    await time.advance(1_000);
+    expect(later.value?.refreshToken).toBe("rt-1");
+  });
+
   it("a redemption that outlives its lease and ignores its abort: one redemption, in doubt, then its late successor", async () => {
     const time = createFakeTime();
     const { store } = slowStore(time);
