@@ -531,6 +531,19 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(state.calls).toBe(3);
   });
 
+  it("keeps fetching per process when only the lease fails: reads answer, acquire does not", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const store: Store = { ...inner, acquire: () => Promise.reject(new Error("ECONNREFUSED")) };
+    const { creator, state } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    const pending = manager.getToken();
+    await time.advance(10);
+    expect((await pending).accessToken).toBe("at-1");
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
+    expect(state.calls).toBe(1);
+  });
+
   it("gives up on a hanging store after timeoutMs", async () => {
     const time = createFakeTime();
     const { store, control } = faultyStore(createMemoryStore({ now: time.now }));

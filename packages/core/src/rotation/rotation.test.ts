@@ -365,6 +365,31 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(rotation!.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
   });
 
+  it("a store that refuses the lease, or fails the read made under it: the transient error, nothing redeemed", async () => {
+    for (const failing of ["acquire", "read under the lease"] as const) {
+      const time = createFakeTime();
+      const inner = createMemoryStore({ now: time.now });
+      let leased = false;
+      const store: Store = {
+        ...inner,
+        get: (key) => (leased ? Promise.reject(new Error("down: READONLY")) : inner.get(key)),
+        acquire: async (key, ttlMs) => {
+          if (failing === "acquire") throw new Error("down: READONLY");
+          const release = await inner.acquire!(key, ttlMs);
+          leased = true;
+          return release;
+        },
+      };
+      const server = rotatingServer(time);
+      const [rotation] = fleet(time, store, server.redeem, 1);
+      const call = track(rotation!.rotate("rt-0"));
+      await time.advance(10);
+      expect(code(call.error), failing).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+      expect((call.error as Error).cause, failing).toMatchObject({ message: "down: READONLY" });
+      expect(server.state.redemptions, failing).toBe(0);
+    }
+  });
+
   it("hands late arrivals the successor, then refuses the old token as superseded without presenting it", async () => {
     const time = createFakeTime();
     const { store } = slowStore(time);
