@@ -169,7 +169,7 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     const time = createFakeTime();
     const { store, latency } = slowStore(time);
     const server = rotatingServer(time, { latencyMs: 350 });
-    const [a, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500 });
+    const [, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500 });
     // Leases are not renewed (the lease has no renew) so the holder must stop before 500 - 100 ms.
     const noRenew: Store = {
       ...store,
@@ -188,7 +188,6 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(code(held.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
     expect(server.state.redemptions).toBe(1);
     expect(code(waiting.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
-    expect(a).toBeDefined();
   });
 
   it("renews the lease while a slow redemption runs, so the others wait for its successor", async () => {
