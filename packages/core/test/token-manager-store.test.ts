@@ -531,6 +531,25 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(state.calls).toBe(3);
   });
 
+  it("reports the store down once when calls in flight together fail together", async () => {
+    const time = createFakeTime();
+    const { store, failReads } = hangingStore({ leases: true });
+    const { creator, state } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    const pending = ["a", "b", "c"].map((user) => manager.getToken({ identity: { user } }));
+    await time.settle(); // the three reads are in flight
+    failReads();
+    await time.advance(10);
+    expect((await Promise.all(pending)).map((set) => set.accessToken).sort()).toEqual([
+      "at-1",
+      "at-2",
+      "at-3",
+    ]);
+    expect(state.calls).toBe(3);
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
+    expect(manager.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1, storeFailures: 3 });
+  });
+
   it("keeps fetching per process when only the lease fails: reads answer, acquire does not", async () => {
     const time = createFakeTime();
     const inner = createMemoryStore({ now: time.now });
