@@ -153,6 +153,33 @@ describe("token manager with a shared store", () => {
     expect(state.calls).toBe(2);
   });
 
+  it("an instance whose read predates another's token, and who takes the lease after it, uses that token", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    // B's reads see the store as it was when they started and answer 150 ms later: its first read
+    // starts before A's token is written (100 ms), and it asks for the lease after A released it.
+    // Only the read B makes under the lease can tell it a token is there.
+    const stale: Store = {
+      ...inner,
+      get: async (key) => {
+        const value = await inner.get(key);
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
+        return value;
+      },
+    };
+    const { creator, state } = countingCreator(time, 100);
+    const a = instance(time, inner, creator);
+    const b = instance(time, stale, creator);
+    const fromA = a.manager.getToken();
+    await time.settle(); // A reads and takes the lease first
+    const fromB = b.manager.getToken();
+    await time.advance(1_000);
+    expect((await fromA).accessToken).toBe("at-1");
+    expect((await fromB).accessToken).toBe("at-1");
+    expect(state.calls).toBe(1);
+    expect(b.manager.stats()).toMatchObject({ leaseWaits: 0, storeHits: 1, storeWrites: 0 });
+  });
+
   it("serves a warm token without touching the store", async () => {
     const time = createFakeTime();
     const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
