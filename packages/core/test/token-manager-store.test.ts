@@ -379,6 +379,38 @@ describe("token manager with a shared store", () => {
     expect(renewals.count).toBeGreaterThanOrEqual(4);
   });
 
+  it("a renewal answered after the fetch ended renews nothing more", async () => {
+    const time = createFakeTime();
+    const { store: renewing } = renewableLeaseStore(time);
+    // Every renewal is confirmed 300 ms after it is sent: the one sent at 1 s (a third of the 3 s
+    // lease) is still on its way when the 1.2 s fetch ends and releases the lease.
+    const renewals: number[] = [];
+    const store: Store = {
+      ...renewing,
+      acquire: async (key, ttlMs) => {
+        const release = await renewing.acquire!(key, ttlMs);
+        if (release?.renew === undefined) return release;
+        const renew = release.renew.bind(release);
+        return Object.assign(() => release(), {
+          renew: async (renewTtlMs: number) => {
+            renewals.push(time.now());
+            const kept = await renew(renewTtlMs);
+            await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 300));
+            return kept;
+          },
+        });
+      },
+    };
+    const { creator } = countingCreator(time, 1_200);
+    const { manager } = instance(time, store, creator, {}, { leaseTtlMs: 3_000 });
+    const start = time.now();
+    const pending = manager.getToken();
+    await time.advance(2_000);
+    expect((await pending).accessToken).toBe("at-1");
+    await time.advance(10_000);
+    expect(renewals.map((at) => at - start)).toEqual([1_000]);
+  });
+
   it("without renewal, a fetch slower than the lease is taken over (the reason renew exists)", async () => {
     const time = createFakeTime();
     const store = withoutRenew(createMemoryStore({ now: time.now }));
