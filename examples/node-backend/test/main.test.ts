@@ -31,6 +31,7 @@ it("calls the API with client credentials and shows the token being fetched, reu
 
   expect(index("authorization server (oidc-provider): http://127.0.0.1:")).toBeGreaterThanOrEqual(0);
   // The two first callers share one token request.
+  expect(index("no usable token cached: fetching one")).toBeGreaterThanOrEqual(0);
   expect(index("no usable token cached: fetching one")).toBeLessThan(index("token fetched: token #1"));
   expect(index("joined the token request already in flight")).toBeGreaterThan(0);
   // Then the token is reused, refreshed in the background before it expires, and the new one used.

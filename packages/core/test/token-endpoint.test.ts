@@ -6,8 +6,10 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readTokenResponse } from "../src/http/read-token-response.js";
+import type { Timers } from "../src/internal/timers.js";
 import type { TokenEvent } from "../src/manager/events.js";
 import { createTokenManager } from "../src/manager/token-manager.js";
+import { createFakeTime } from "./support/fake-time.js";
 
 type Script = (response: ServerResponse, count: number) => void;
 
@@ -45,10 +47,11 @@ beforeEach(() => {
   requests = 0;
 });
 
-function manager(now: () => number = Date.now, onEvent?: (event: TokenEvent) => void) {
+function manager(now: () => number = Date.now, onEvent?: (event: TokenEvent) => void, timers?: Timers) {
   return createTokenManager({
     now,
     onEvent,
+    timers,
     retry: { baseDelayMs: 5, maxDelayMs: 2_000 },
     creator: async ({ signal }) => {
       const sentAt = now();
@@ -82,18 +85,35 @@ describe("token manager against a real token endpoint", () => {
     expect(await tokens.getAuthorizationHeader()).toBe("Bearer at-2");
   });
 
-  it("retries a 503 with Retry-After, then succeeds", async () => {
+  it("retries a 503 with Retry-After once the whole wait has passed, then succeeds", async () => {
     script = (response, count) =>
       count === 1
         ? json(response, 503, { error: "temporarily_unavailable" }, { "retry-after": "1" })
         : json(response, 200, { access_token: "after-retry", expires_in: 60 });
+    // The server is real, the wait is on fake timers: the test checks the wait itself, not only the
+    // delay the retry event reports, and spends no real second on it.
+    const time = createFakeTime(Date.now(), { crypto: false });
     const delays: number[] = [];
-    await using tokens = manager(Date.now, (event) => {
-      if (event.type === "retry") delays.push(event.delayMs ?? 0);
-    });
-    expect((await tokens.getToken()).accessToken).toBe("after-retry");
-    expect(delays).toHaveLength(1);
+    let retried!: () => void;
+    const retry = new Promise<void>((resolve) => (retried = resolve));
+    await using tokens = manager(
+      time.now,
+      (event) => {
+        if (event.type !== "retry") return;
+        delays.push(event.delayMs ?? 0);
+        retried();
+      },
+      time.timers,
+    );
+    const pending = tokens.getToken();
+    await retry; // the 503 was read: the manager waits on its timers now
+    expect(delays).toEqual([expect.any(Number)]);
     expect(delays[0]).toBeGreaterThanOrEqual(1_000);
+    await time.advance(999);
+    expect(tokens.stats().creatorCalls).toBe(1); // no second attempt before the server's second
+    await time.advance(delays[0]! - 999);
+    expect(tokens.stats().creatorCalls).toBe(2);
+    expect((await pending).accessToken).toBe("after-retry");
     expect(requests).toBe(2);
     expect(tokens.stats().retries).toBe(1);
   });

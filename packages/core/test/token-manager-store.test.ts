@@ -153,6 +153,33 @@ describe("token manager with a shared store", () => {
     expect(state.calls).toBe(2);
   });
 
+  it("an instance whose read predates another's token, and who takes the lease after it, uses that token", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    // B's reads see the store as it was when they started and answer 150 ms later: its first read
+    // starts before A's token is written (100 ms), and it asks for the lease after A released it.
+    // Only the read B makes under the lease can tell it a token is there.
+    const stale: Store = {
+      ...inner,
+      get: async (key) => {
+        const value = await inner.get(key);
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
+        return value;
+      },
+    };
+    const { creator, state } = countingCreator(time, 100);
+    const a = instance(time, inner, creator);
+    const b = instance(time, stale, creator);
+    const fromA = a.manager.getToken();
+    await time.settle(); // A reads and takes the lease first
+    const fromB = b.manager.getToken();
+    await time.advance(1_000);
+    expect((await fromA).accessToken).toBe("at-1");
+    expect((await fromB).accessToken).toBe("at-1");
+    expect(state.calls).toBe(1);
+    expect(b.manager.stats()).toMatchObject({ leaseWaits: 0, storeHits: 1, storeWrites: 0 });
+  });
+
   it("serves a warm token without touching the store", async () => {
     const time = createFakeTime();
     const { store, control } = faultyStore(createMemoryStore({ now: time.now }));
@@ -222,7 +249,9 @@ describe("token manager with a shared store", () => {
   it("an instance whose deadline passed while it waited takes no lease and calls no creator", async () => {
     const time = createFakeTime();
     const inner = createMemoryStore({ now: time.now });
-    let acquires = 0;
+    const start = time.now();
+    // Every lease asked for: when (ms after the start), and whether it was taken.
+    const acquires: { at: number; taken: boolean }[] = [];
     // Every read takes 400 ms, so B's deadline passes while it reads.
     const store: Store = {
       ...inner,
@@ -230,9 +259,11 @@ describe("token manager with a shared store", () => {
         await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 400));
         return inner.get(key);
       },
-      acquire: (key, ttlMs) => {
-        acquires++;
-        return inner.acquire!(key, ttlMs);
+      acquire: async (key, ttlMs) => {
+        const at = time.now() - start;
+        const release = await inner.acquire!(key, ttlMs);
+        acquires.push({ at, taken: release !== undefined });
+        return release;
       },
     };
     let calls = 0;
@@ -255,9 +286,11 @@ describe("token manager with a shared store", () => {
     // lease free: B leaves it alone and gives up.
     await time.advance(500);
     expect(await fromB).toMatchObject({ code: "ERR_TOKENKEEP_TIMEOUT" });
-    const acquiresByThen = acquires;
     await time.advance(5_000);
-    expect(acquires).toBe(acquiresByThen);
+    // A's lease is the only one taken, and nobody asks for one past B's deadline (1 s), though the
+    // lease is free from then on.
+    expect(acquires.filter((acquire) => acquire.taken)).toEqual([{ at: 400, taken: true }]);
+    expect(acquires.filter((acquire) => acquire.at >= 1_000)).toEqual([]);
     expect(calls).toBe(1);
   });
 
@@ -344,6 +377,38 @@ describe("token manager with a shared store", () => {
     expect((await fromB).accessToken).toBe("at-1");
     expect(state.calls).toBe(1);
     expect(renewals.count).toBeGreaterThanOrEqual(4);
+  });
+
+  it("a renewal answered after the fetch ended renews nothing more", async () => {
+    const time = createFakeTime();
+    const { store: renewing } = renewableLeaseStore(time);
+    // Every renewal is confirmed 300 ms after it is sent: the one sent at 1 s (a third of the 3 s
+    // lease) is still on its way when the 1.2 s fetch ends and releases the lease.
+    const renewals: number[] = [];
+    const store: Store = {
+      ...renewing,
+      acquire: async (key, ttlMs) => {
+        const release = await renewing.acquire!(key, ttlMs);
+        if (release?.renew === undefined) return release;
+        const renew = release.renew.bind(release);
+        return Object.assign(() => release(), {
+          renew: async (renewTtlMs: number) => {
+            renewals.push(time.now());
+            const kept = await renew(renewTtlMs);
+            await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 300));
+            return kept;
+          },
+        });
+      },
+    };
+    const { creator } = countingCreator(time, 1_200);
+    const { manager } = instance(time, store, creator, {}, { leaseTtlMs: 3_000 });
+    const start = time.now();
+    const pending = manager.getToken();
+    await time.advance(2_000);
+    expect((await pending).accessToken).toBe("at-1");
+    await time.advance(10_000);
+    expect(renewals.map((at) => at - start)).toEqual([1_000]);
   });
 
   it("without renewal, a fetch slower than the lease is taken over (the reason renew exists)", async () => {
@@ -523,6 +588,38 @@ describe("token manager with a failing store (degraded mode)", () => {
     expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
     expect(manager.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1, storeFailures: 1 });
     expect(state.calls).toBe(3);
+  });
+
+  it("reports the store down once when calls in flight together fail together", async () => {
+    const time = createFakeTime();
+    const { store, failReads } = hangingStore({ leases: true });
+    const { creator, state } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    const pending = ["a", "b", "c"].map((user) => manager.getToken({ identity: { user } }));
+    await time.settle(); // the three reads are in flight
+    failReads();
+    await time.advance(10);
+    expect((await Promise.all(pending)).map((set) => set.accessToken).sort()).toEqual([
+      "at-1",
+      "at-2",
+      "at-3",
+    ]);
+    expect(state.calls).toBe(3);
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
+    expect(manager.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1, storeFailures: 3 });
+  });
+
+  it("keeps fetching per process when only the lease fails: reads answer, acquire does not", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const store: Store = { ...inner, acquire: () => Promise.reject(new Error("ECONNREFUSED")) };
+    const { creator, state } = countingCreator(time, 0);
+    const { manager, events } = instance(time, store, creator);
+    const pending = manager.getToken();
+    await time.advance(10);
+    expect((await pending).accessToken).toBe("at-1");
+    expect(events.filter((event) => event.type === "store-degraded")).toHaveLength(1);
+    expect(state.calls).toBe(1);
   });
 
   it("gives up on a hanging store after timeoutMs", async () => {

@@ -158,15 +158,36 @@ describe("failing endpoints through the manager", () => {
   it("waits for a 429's Retry-After before the next attempt", async () => {
     const server = await scripted();
     server.script.push({ status: 429, headers: { "retry-after": "1" }, body: { error: "slow_down" } });
-    const events: TokenEvent[] = [];
-    const tokens = manager(
-      clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
-      events,
-    );
-    await tokens.getToken();
+    // The manager's timers are held here, and the test fires the retry's wait itself: it sees the
+    // wait's length and that no second request goes out before it ends, with no real second spent.
+    const waits = new Map<number, { ms: number; fire: () => void }>();
+    let handles = 0;
+    let retried!: (delayMs: number) => void;
+    const retry = new Promise<number>((resolve) => (retried = resolve));
+    const tokens = createTokenManager({
+      creator: clientCredentialsGrant({ tokenUrl: `${server.url}/token`, clientId: "a", clientSecret: "b" }),
+      retry: { retries: 2, baseDelayMs: 10, maxDelayMs: 5_000 },
+      timers: {
+        setTimeout: (fire, ms) => {
+          waits.set(++handles, { ms, fire });
+          return handles;
+        },
+        clearTimeout: (handle) => waits.delete(handle as number),
+      },
+      onEvent: (event) => {
+        if (event.type === "retry") retried(event.delayMs ?? 0);
+      },
+    });
+    onTestFinished(() => tokens.dispose());
+    const pending = tokens.getToken();
+    const delayMs = await retry;
+    expect(delayMs).toBeGreaterThanOrEqual(1_000);
+    const backoff = [...waits.values()].filter((wait) => wait.ms === delayMs);
+    expect(backoff).toHaveLength(1);
+    expect(server.received.length).toBe(1);
+    backoff[0]!.fire();
+    expect((await pending).accessToken).toMatch(/^token-/);
     expect(server.received.length).toBe(2);
-    const retry = events.find((event) => event.type === "retry");
-    expect(retry?.delayMs).toBeGreaterThanOrEqual(1000);
   });
 
   it("times out a hanging endpoint, retries, and reports the timeout", async () => {

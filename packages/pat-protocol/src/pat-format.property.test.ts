@@ -19,16 +19,50 @@ describe("PAT format properties", () => {
     );
   });
 
-  it("never throws, and accepts nothing but the exact shape", () => {
+  it("never throws, and accepts exactly the PATs of the right shape", () => {
+    // Random text alone is never a PAT, so most inputs are valid PATs with one character changed,
+    // inserted or removed: accepted and refused ones both come up, and each is compared with a
+    // reference built on atob/btoa instead of the parser's patterns.
+    const pat = fc.tuple(tokenId, secretBytes).map(([id, bytes]) => formatPat(id, toBase64(bytes)));
+    const mutated = fc
+      .tuple(pat, fc.nat(), fc.constantFrom("", ...`${ALPHABET}+/=._- `), fc.constantFrom(0, 1))
+      .map(([token, at, character, drop]) => {
+        const index = at % (token.length + 1);
+        return `${token.slice(0, index)}${character}${token.slice(index + drop)}`;
+      });
+    /** 32 bytes in canonical standard base64: the one spelling that decodes to them and back. */
+    const isCanonicalSecret = (secret: string) => {
+      try {
+        const bytes = atob(secret);
+        return bytes.length === PAT_SECRET_BYTES && btoa(bytes) === secret;
+      } catch {
+        return false;
+      }
+    };
+    const isPat = (input: string) => {
+      if (!input.startsWith("pat_") || input.length > MAX_PAT_LENGTH) return false;
+      const parts = input.slice("pat_".length).split(".");
+      return parts.length === 2 && /^[A-Za-z0-9]{21}$/.test(parts[0]!) && isCanonicalSecret(parts[1]!);
+    };
+    let accepted = 0;
+    let refused = 0;
     fc.assert(
-      fc.property(fc.string({ maxLength: 260 }), (input) => {
-        const result = parsePat(input);
-        if (result.ok) {
-          expect(input).toBe(formatPat(result.tokenId, result.secret));
-          expect(input.length).toBeLessThanOrEqual(MAX_PAT_LENGTH);
-        }
-      }),
+      fc.property(
+        fc.oneof({ arbitrary: fc.string({ maxLength: 260 }), weight: 1 }, { arbitrary: mutated, weight: 4 }),
+        (input) => {
+          const result = parsePat(input);
+          expect(result.ok).toBe(isPat(input));
+          if (result.ok) {
+            accepted++;
+            expect(formatPat(result.tokenId, result.secret)).toBe(input);
+          } else refused++;
+        },
+      ),
+      { numRuns: 1_000 },
     );
+    // The assertions above ran on both sides.
+    expect(accepted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
   });
 
   it("rejects any single-character change to the secret that leaves non-canonical or non-base64 text", () => {
@@ -49,24 +83,53 @@ describe("PAT format properties", () => {
 });
 
 describe("scrypt PHC properties", () => {
-  it("round-trips every parameter set within the cost bounds, and rejects the others", () => {
-    const b64 = (min: number, max: number) =>
-      fc.uint8Array({ minLength: min, maxLength: max }).map((bytes) => toBase64(bytes).replace(/=+$/, ""));
+  it("round-trips every parameter set within the documented bounds, and rejects the others", () => {
+    // Around every bound parseScryptPhc documents (ln 1..20, r 1..32, p 1..16, an unpadded base64
+    // salt of 8 to 64 bytes and hash of 16 to 64 bytes, the work and memory caps), judged by a
+    // reference that decodes salt and hash with atob instead of counting characters.
+    const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const b64 = fc
+      .integer({ min: 1, max: 92 })
+      .chain((length) => fc.string({ unit: fc.constantFrom(...B64), minLength: length, maxLength: length }));
+    /** The bytes an unpadded base64 string holds, or undefined when no byte count fits its length. */
+    const decodedBytes = (text: string) => {
+      try {
+        return atob(text.padEnd(Math.ceil(text.length / 4) * 4, "=")).length;
+      } catch {
+        return undefined;
+      }
+    };
+    const within = (value: number | undefined, min: number, max: number) =>
+      value !== undefined && value >= min && value <= max;
+    let accepted = 0;
+    let refused = 0;
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 17 }),
-        fc.integer({ min: 1, max: 16 }),
-        fc.integer({ min: 1, max: 16 }),
-        b64(8, 64),
-        b64(16, 64),
+        fc.integer({ min: 0, max: 21 }),
+        fc.integer({ min: 0, max: 33 }),
+        fc.integer({ min: 0, max: 17 }),
+        b64,
+        b64,
         (log2Cost, blockSize, parallelization, salt, hash) => {
           const phc = { log2Cost, blockSize, parallelization, salt, hash };
           const work = 2 ** log2Cost * blockSize * parallelization;
           const memoryBytes = 128 * 2 ** log2Cost * blockSize;
-          const withinBounds = work <= MAX_SCRYPT_WORK && memoryBytes <= MAX_SCRYPT_MEMORY_BYTES;
-          expect(parseScryptPhc(formatScryptPhc(phc))).toEqual(withinBounds ? phc : undefined);
+          const valid =
+            within(log2Cost, 1, 20) &&
+            within(blockSize, 1, 32) &&
+            within(parallelization, 1, 16) &&
+            work <= MAX_SCRYPT_WORK &&
+            memoryBytes <= MAX_SCRYPT_MEMORY_BYTES &&
+            within(decodedBytes(salt), 8, 64) &&
+            within(decodedBytes(hash), 16, 64);
+          expect(parseScryptPhc(formatScryptPhc(phc))).toEqual(valid ? phc : undefined);
+          if (valid) accepted++;
+          else refused++;
         },
       ),
+      { numRuns: 2_000 },
     );
+    expect(accepted).toBeGreaterThan(0);
+    expect(refused).toBeGreaterThan(0);
   });
 });

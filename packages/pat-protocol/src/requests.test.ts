@@ -95,8 +95,16 @@ describe("scrypt PHC", () => {
   });
 
   it("accepts parameters up to 8 times the default work and 64 MiB", () => {
-    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=16,r=8,p=2"))).toBeDefined();
-    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=19,r=1,p=2"))).toBeDefined();
+    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=16,r=8,p=2"))).toMatchObject({
+      log2Cost: 16,
+      blockSize: 8,
+      parallelization: 2,
+    });
+    expect(parseScryptPhc(phc.replace("ln=14,r=8,p=1", "ln=19,r=1,p=2"))).toMatchObject({
+      log2Cost: 19,
+      blockSize: 1,
+      parallelization: 2,
+    });
   });
 
   it.each([

@@ -113,6 +113,7 @@ it.skipIf(!existsSync(CHROMIUM))(
 
     // Ctrl-C.
     const urls = printedUrls(demo.output());
+    expect(urls.length).toBeGreaterThanOrEqual(5); // its servers, the backend and the site
     process.kill(pid, "SIGINT");
     expect(await demo.exited(), demo.report()).toBe(0);
     expect(demo.leaks()).toEqual([]);

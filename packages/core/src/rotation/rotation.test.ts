@@ -169,7 +169,7 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     const time = createFakeTime();
     const { store, latency } = slowStore(time);
     const server = rotatingServer(time, { latencyMs: 350 });
-    const [a, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500 });
+    const [, b] = fleet(time, store, server.redeem, 2, { leaseTtlMs: 500 });
     // Leases are not renewed (the lease has no renew) so the holder must stop before 500 - 100 ms.
     const noRenew: Store = {
       ...store,
@@ -188,7 +188,6 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(code(held.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
     expect(server.state.redemptions).toBe(1);
     expect(code(waiting.error)).toBe("ERR_TOKENKEEP_ROTATION_IN_DOUBT");
-    expect(a).toBeDefined();
   });
 
   it("renews the lease while a slow redemption runs, so the others wait for its successor", async () => {
@@ -204,6 +203,37 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     expect(second.value?.refreshToken).toBe("rt-1");
     expect(server.state.redemptions).toBe(1);
     expect(b!.stats().leaseWaits).toBe(1);
+  });
+
+  it("a caller whose read predates the holder's answer, and who takes the lease after it, gets the successor from its read under the lease", async () => {
+    const time = createFakeTime();
+    const inner = createMemoryStore({ now: time.now });
+    const server = rotatingServer(time, { latencyMs: 200 });
+    // B's reads see the store as it was when they started and answer 150 ms later: its marker and
+    // successor reads both start before A's answer (200 ms), and it asks for the lease after A
+    // released it. Only the read B makes under the lease can tell it the token is spent.
+    const stale: Store = {
+      ...inner,
+      get: async (key) => {
+        const value = await inner.get(key);
+        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
+        return value;
+      },
+    };
+    const [a] = fleet(time, inner, server.redeem, 1);
+    const [b] = fleet(time, stale, server.redeem, 1);
+    const first = track(a!.rotate("rt-0"));
+    await time.advance(1);
+    const second = track(b!.rotate("rt-0"));
+    await time.advance(2_000);
+    expect(first.value?.refreshToken).toBe("rt-1");
+    expect(second.value?.refreshToken).toBe("rt-1");
+    expect(server.state).toMatchObject({ redemptions: 1, reuses: 0 });
+    expect(b!.stats()).toMatchObject({ leaseWaits: 0, successorHits: 1, inDoubt: 0 });
+    // The marker A left still says redeemed: a later arrival is handed the successor too.
+    const later = track(b!.rotate("rt-0"));
+    await time.advance(1_000);
+    expect(later.value?.refreshToken).toBe("rt-1");
   });
 
   it("a redemption that outlives its lease and ignores its abort: one redemption, in doubt, then its late successor", async () => {
@@ -332,6 +362,31 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
       expect((call.error as Error).cause).toMatchObject({ message: "down: READONLY" });
     expect(server.state.redemptions).toBe(0);
     expect(rotation!.stats()).toMatchObject({ storeDegraded: true, storeDegradedCount: 1 });
+  });
+
+  it("a store that refuses the lease, or fails the read made under it: the transient error, nothing redeemed", async () => {
+    for (const failing of ["acquire", "read under the lease"] as const) {
+      const time = createFakeTime();
+      const inner = createMemoryStore({ now: time.now });
+      let leased = false;
+      const store: Store = {
+        ...inner,
+        get: (key) => (leased ? Promise.reject(new Error("down: READONLY")) : inner.get(key)),
+        acquire: async (key, ttlMs) => {
+          if (failing === "acquire") throw new Error("down: READONLY");
+          const release = await inner.acquire!(key, ttlMs);
+          leased = true;
+          return release;
+        },
+      };
+      const server = rotatingServer(time);
+      const [rotation] = fleet(time, store, server.redeem, 1);
+      const call = track(rotation!.rotate("rt-0"));
+      await time.advance(10);
+      expect(code(call.error), failing).toBe("ERR_TOKENKEEP_STORE_UNAVAILABLE");
+      expect((call.error as Error).cause, failing).toMatchObject({ message: "down: READONLY" });
+      expect(server.state.redemptions, failing).toBe(0);
+    }
   });
 
   it("hands late arrivals the successor, then refuses the old token as superseded without presenting it", async () => {
