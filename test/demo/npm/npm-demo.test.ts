@@ -28,6 +28,8 @@ it("npm run demo: runs until Ctrl-C, a second npm run demo prints its URLs, Ctrl
   const open = await first.waitFor(/open (http:\/\/127\.0\.0\.1:\d+)\/login/);
   first.learnSecrets();
   const urls = printedUrls(first.report());
+  // The loops below prove nothing over an empty list: the demo prints at least its five servers.
+  expect(urls.length, first.report()).toBeGreaterThanOrEqual(5);
   for (const url of urls) expect(await listening(url), url).toBe(true);
 
   const second = startNpmDemo({ TOKENKEEP_DEMO_DIR: first.dir });
