@@ -8,7 +8,7 @@ import {
   isTransientError,
 } from "@tokenkeep/core";
 import ky from "ky";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { expectNoSecretIn } from "../../../test/reliability/src/secret-assert.js";
 import { registerSecret } from "../../../test/reliability/src/secret-registry.js";
 import { clientCredentialsGrant, discover, passwordGrant, refreshTokenGrant } from "../src/index.js";
@@ -138,8 +138,12 @@ describe("error paths", () => {
   it("honours the caller's signal", async () => {
     server.script.push({ status: 200, hang: true });
     const controller = new AbortController();
+    const before = server.received.length;
     const pending = failure(clientCredentialsGrant(options())({ signal: controller.signal }));
-    setTimeout(() => controller.abort(), 50);
+    // Aborted once the server holds the request (so the hanging answer is used up here, not left
+    // queued for the next test), rather than after a guessed delay.
+    await vi.waitFor(() => expect(server.received.length).toBe(before + 1));
+    controller.abort();
     const error = await pending;
     expect(isAbortError(error)).toBe(true);
     expect(error.transient).toBe(false);
