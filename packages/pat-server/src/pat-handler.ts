@@ -73,14 +73,18 @@ function errorState(error: unknown, request?: Request, failures?: number): PatEr
   return Object.defineProperty(state, "request", { value: request, enumerable: false });
 }
 
-/** `store`, calling `answered` after each call of it that resolves. */
+/**
+ * `store`, calling `answered` after each call of it that resolves. The proxy's target is an empty
+ * object, not the store: a proxy must return a frozen target's own methods as they are, and a user's
+ * store may be frozen.
+ */
 function observedStore(store: PatStore, answered: () => void): PatStore {
-  return new Proxy(store, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
+  return new Proxy({} as PatStore, {
+    get(_, key) {
+      const value: unknown = Reflect.get(store, key);
       if (typeof value !== "function") return value;
       return async (...args: unknown[]) => {
-        const result: unknown = await value.apply(target, args);
+        const result: unknown = await value.apply(store, args);
         answered();
         return result;
       };
