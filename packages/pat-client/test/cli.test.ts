@@ -464,6 +464,34 @@ describe("the admin lookup of a refused PAT goes only where the admin token is m
     }
   });
 
+  it("never sends TOKENKEEP_PAT_ADMIN_TOKEN out of TOKENKEEP_PAT_ENDPOINT's path through --auth-path or --admin-path", async () => {
+    // One host serving two services by path: the environment names /home; the command names /home
+    // too, but its route paths climb out of it (dot segments, plain or percent-encoded) to /other.
+    const host = await startRefusingServer();
+    const admin = await generateToken({ scryptLog2Cost: 10 });
+    const stranger = await generateToken({ scryptLog2Cost: 10 });
+    const profile = {
+      TOKENKEEP_PAT_ENDPOINT: `${host.url}/home`,
+      TOKENKEEP_PAT_ADMIN_TOKEN: admin.token,
+      TOKENKEEP_PAT: stranger.token,
+    };
+    const runs = await Promise.all([
+      cli(["--endpoint", `${host.url}/home`, "--auth-path", "/../other/auth", "exchange"], profile),
+      cli(["--auth-path", "/%2e%2e/other/auth", "exchange"], profile),
+      cli(["--admin-path", "/../other/admin", "exchange"], profile),
+    ]);
+    expect(host.received.length).toBeGreaterThanOrEqual(3); // every exchange of --token reached it
+    for (const text of host.received) expectNoSecretIn(text, admin.token, "what the host got");
+    for (const run of runs) {
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(
+        "TOKENKEEP_PAT_ADMIN_TOKEN was not sent: it goes only to the server TOKENKEEP_PAT_ENDPOINT names",
+      );
+      expectNoPat(run, admin.token);
+      expectNoPat(run, stranger.token);
+    }
+  });
+
   it("still looks the PAT up with an explicit --admin-token, or with the environment's own endpoint", async () => {
     const server = await startTestServer();
     const stranger = await generateToken({ scryptLog2Cost: 10 });

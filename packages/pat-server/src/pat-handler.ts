@@ -73,14 +73,18 @@ function errorState(error: unknown, request?: Request, failures?: number): PatEr
   return Object.defineProperty(state, "request", { value: request, enumerable: false });
 }
 
-/** `store`, calling `answered` after each call of it that resolves. */
+/**
+ * `store`, calling `answered` after each call of it that resolves. The proxy's target is an empty
+ * object, not the store: a proxy must return a frozen target's own methods as they are, and a user's
+ * store may be frozen.
+ */
 function observedStore(store: PatStore, answered: () => void): PatStore {
-  return new Proxy(store, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
+  return new Proxy({} as PatStore, {
+    get(_, key) {
+      const value: unknown = Reflect.get(store, key);
       if (typeof value !== "function") return value;
       return async (...args: unknown[]) => {
-        const result: unknown = await value.apply(target, args);
+        const result: unknown = await value.apply(store, args);
         answered();
         return result;
       };
@@ -193,16 +197,18 @@ export function createPatHandler(options: PatHandlerOptions): PatHandler {
   /**
    * The context of one request: during an outage its store tells whether any call of it was answered,
    * so that `settled()`, called when the request failed on no store call, ends the outage (a request
-   * that never reached the store, a 401 or a 404, proves nothing).
+   * that never reached the store, a 401 or a 404, proves nothing). Only the outage the request began
+   * in: a store call answered before a later outage began says nothing of that one.
    */
   const watchStore = (): { ctx: HandlerContext; settled: () => void } => {
-    if (!outages.current) return { ctx, settled: () => {} };
+    const during = outages.current;
+    if (!during) return { ctx, settled: () => {} };
     let answered = false;
     const store = observedStore(ctx.store, () => {
       answered = true;
     });
     const settled = () => {
-      if (!answered) return;
+      if (!answered || outages.current !== during) return;
       const ended = outages.end();
       if (!ended) return;
       // A listener that throws, or rejects, must not change the answer of the request that ended it.

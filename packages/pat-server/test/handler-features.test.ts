@@ -9,7 +9,8 @@ import {
   expectSameSecret,
   expectSecretMatches,
 } from "../../../test/reliability/src/secret-assert.js";
-import type { PatErrorState } from "../src/handler-options";
+import type { PatErrorState, PatRecoveryState } from "../src/handler-options";
+import { createMemoryStore } from "../src/memory-store";
 import { serve } from "../src/node/serve";
 import { startPatServer } from "../src/node/start-pat-server";
 import {
@@ -22,6 +23,8 @@ import { createPatHandler } from "../src/pat-handler";
 import { hashSecret } from "../src/scrypt";
 import { generateSigningKey } from "../src/signing-keys";
 import { createSqliteStore } from "../src/sqlite/sqlite-store";
+import type { PatStore } from "../src/store";
+import { PatStoreUnavailableError } from "../src/store-unavailable-error";
 import { bootstrapAdminToken, issueToken } from "../src/token-service";
 
 const fast = { scryptLog2Cost: 10 } as const;
@@ -721,5 +724,71 @@ describe("the sv claim (secret version)", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("the handler's store outages and requests that outlive them", () => {
+  it("a request begun in one outage does not end the next one", async () => {
+    // A memory store the test takes down and brings back, and whose next `get` it can hold.
+    const memory = createMemoryStore();
+    let down = false;
+    let held: Promise<void> | undefined;
+    let holding = false;
+    const store = new Proxy(memory, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (typeof value !== "function") return value;
+        return async (...args: unknown[]) => {
+          if (key === "get" && held) {
+            const gate = held;
+            held = undefined; // only this call is held
+            holding = true;
+            await gate;
+          }
+          if (down) throw new PatStoreUnavailableError("the store is down (test)");
+          return value.apply(target, args);
+        };
+      },
+    }) as PatStore;
+    const reports: PatErrorState[] = [];
+    const recoveries: PatRecoveryState[] = [];
+    const handler = createPatHandler({
+      store,
+      rateLimit: false,
+      ...fast,
+      onError: (state) => reports.push(state),
+      onRecover: (state) => recoveries.push(state),
+      now: () => 1_700_000_000_000, // the whole test within one errorReportIntervalMs
+    });
+    onTestFinished(() => handler.close());
+    // An exchange of a PAT the store does not hold: one `get`, then 401 (503 while the store is down).
+    const pat = `pat_${"A".repeat(21)}.${randomBytes(32).toString("base64")}`;
+    const exchange = () =>
+      handler(
+        new Request("http://pat.test/auth/token", {
+          method: "POST",
+          headers: { authorization: `Bearer ${pat}` },
+        }),
+      );
+
+    down = true;
+    expect((await exchange()).status).toBe(503); // the first outage begins
+    let release = () => {};
+    held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    down = false;
+    const slow = exchange(); // begun during the first outage, its `get` held
+    await vi.waitFor(() => expect(holding).toBe(true));
+    expect((await exchange()).status).toBe(401); // the store answers: the first outage ends
+    down = true;
+    expect((await exchange()).status).toBe(503); // a second outage begins
+    down = false;
+    release(); // the slow request's `get` answers now, after the second outage began
+    expect((await slow).status).toBe(401);
+    down = true;
+    expect((await exchange()).status).toBe(503); // still the second outage: not reported again
+    expect(recoveries).toHaveLength(1);
+    expect(reports.map(({ failures }) => failures)).toEqual([1, 1]);
   });
 });

@@ -7,6 +7,7 @@ import { registerSecret } from "../../../test/reliability/src/secret-registry";
 import type { PatErrorState, PatHandlerOptions, PatRecoveryState } from "../src/handler-options";
 import { createPatHandler } from "../src/pat-handler";
 import { createSqliteStore } from "../src/sqlite/sqlite-store";
+import type { PatStore } from "../src/store";
 import { isPatStoreUnavailableError } from "../src/store-unavailable-error";
 import { issueToken } from "../src/token-service";
 import { describeStoreContract } from "./store-contract";
@@ -43,7 +44,11 @@ describe("createSqliteStore options", () => {
  * A handler on a SQLite file whose write lock another connection can hold (then writes answer 503,
  * while reads still work), with a clock the test moves, and what it reports recorded.
  */
-async function lockableSetup(options: Partial<PatHandlerOptions> = {}) {
+async function lockableSetup(
+  options: Partial<PatHandlerOptions> = {},
+  /** What the handler gets in place of the store (a user's own object around it). */
+  wrap: (store: PatStore) => PatStore = (store) => store,
+) {
   const dir = mkdtempSync(join(tmpdir(), "tk-pat-sqlite-reports-"));
   const path = join(dir, "tokens.db");
   const store = createSqliteStore({ path, busyTimeoutMs: 20 });
@@ -51,7 +56,7 @@ async function lockableSetup(options: Partial<PatHandlerOptions> = {}) {
   const reports: PatErrorState[] = [];
   const recoveries: PatRecoveryState[] = [];
   const handler = createPatHandler({
-    store,
+    store: wrap(store),
     rateLimit: false,
     scryptLog2Cost: 4,
     now: () => clock,
@@ -167,6 +172,28 @@ describe("the handler's reports of a store that does not answer", () => {
     expect((await revoke()).status).toBe(503);
     expect(reports.map(({ failures }) => failures)).toEqual([1]);
     expect(recoveries).toEqual([]);
+  });
+
+  it("serves a frozen store object through an outage as any other (503s, then the answer and one recovery)", async () => {
+    // A user's store as a frozen object of bound methods: its properties can be neither replaced
+    // nor wrapped in place.
+    const frozen = (store: PatStore) =>
+      Object.freeze(
+        Object.fromEntries(
+          Object.entries(store).map(([key, value]) => [
+            key,
+            typeof value === "function" ? value.bind(store) : value,
+          ]),
+        ) as unknown as PatStore,
+      );
+    const { revoke, reports, recoveries, lock, unlock } = await lockableSetup({}, frozen);
+    lock();
+    expect((await revoke()).status).toBe(503);
+    expect((await revoke()).status).toBe(503); // during the outage
+    expect(reports.map(({ failures }) => failures)).toEqual([1]);
+    unlock();
+    expect((await revoke()).status).toBe(204);
+    expect(recoveries).toEqual([{ failures: 2, outageMs: 0 }]);
   });
 
   it("answers the request that ends an outage as it would, whatever onRecover throws or rejects", async () => {

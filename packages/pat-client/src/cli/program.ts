@@ -428,15 +428,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 const ADMIN_TOKEN_ENV = "TOKENKEEP_PAT_ADMIN_TOKEN";
 const ENDPOINT_ENV = "TOKENKEEP_PAT_ENDPOINT";
 
-/** `a` and `b` name the same service: same origin and path, a trailing `/` aside. */
-function sameEndpoint(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
+/**
+ * The lookup's requests stay with the service `home` names: `endpoint` is that service (same origin
+ * and path, a trailing `/` aside), and the exchange and admin routes, once the URL parser has resolved
+ * their dot segments (`/../`, `/%2e%2e/`), are still under its path.
+ */
+function staysWith(home: string | undefined, options: GlobalOptions): boolean {
+  if (home === undefined || options.endpoint === undefined) return false;
   const normal = (text: string) => {
     const url = URL.parse(text.trim());
     return url && `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
   };
-  const left = normal(a);
-  return left !== null && left === normal(b);
+  const base = normal(home);
+  if (base === null || base !== normal(options.endpoint)) return false;
+  // As the client joins them: the endpoint and the route's path without trailing slashes.
+  const endpoint = options.endpoint.trim().replace(/\/+$/, "");
+  const routes = [
+    `${(options.authPath ?? DEFAULT_AUTH_PATH).replace(/\/+$/, "")}/token`,
+    `${(options.adminPath ?? DEFAULT_ADMIN_PATH).replace(/\/+$/, "")}/tokens`,
+  ];
+  return routes.every((route) => normal(`${endpoint}${route}`)?.startsWith(`${base}/`) === true);
 }
 
 /**
@@ -447,7 +458,7 @@ function sameEndpoint(a: string | undefined, b: string): boolean {
  * it was given for this command and its server. Read from the environment (a shell profile), it goes
  * only to the server the environment names too (`TOKENKEEP_PAT_ENDPOINT`): any server answers 401 to
  * a PAT it does not know, and one the operator named with `--endpoint` must not receive the admin PAT
- * meant for another.
+ * meant for another, nor one another service's path reached through `--auth-path` or `--admin-path`.
  */
 async function explainRefusal(
   options: GlobalOptions,
@@ -464,11 +475,11 @@ async function explainRefusal(
       "With an admin token in --admin-token (or TOKENKEEP_PAT_ADMIN_TOKEN), this command says which.",
     ];
   }
-  if (adminTokenFromEnv && !sameEndpoint(process.env[ENDPOINT_ENV], options.endpoint)) {
+  if (adminTokenFromEnv && !staysWith(process.env[ENDPOINT_ENV], options)) {
     return [
       ...lines,
       `${ADMIN_TOKEN_ENV} was not sent: it goes only to the server ${ENDPOINT_ENV} names, and --endpoint`,
-      "is not that one. To look the token up on this server, pass its admin token as --admin-token.",
+      "(with --auth-path and --admin-path) leads elsewhere. To look the token up on this server, pass its admin token as --admin-token.",
     ];
   }
   const lookup = new PatAdminClient({
