@@ -254,17 +254,18 @@ export function checkGrantOptions(options: ResolvedGrantOptions, name = "tokenUr
     }
   }
   // What `new Headers()` refuses (a line break in a value) is refused now, not by `fetch` at every
-  // request. An `Authorization` header (any case) is refused with a method that writes one (Basic, or
-  // an authenticator object, which may): both would go out joined, or one silently replace the other,
-  // and RFC 6749 section 2.3 allows one authentication method per request. Problems name the
-  // header, never its value.
+  // request. An `Authorization` header (any case) is refused with `client_secret_basic` (the method
+  // string, or an authenticator object of that name), which writes one: both would go out joined, or
+  // one silently replace the other, and RFC 6749 section 2.3 allows one authentication method per
+  // request. The JWT assertions go in the body, so a gateway's header may go beside them. Problems
+  // name the header, never its value.
   for (const name in options.headers) {
     try {
       new Headers({ [name]: options.headers[name] as string });
     } catch {
       problems.push(`headers.${name}: invalid header name or value`);
     }
-    if (/^authorization$/i.test(name) && (method === "client_secret_basic" || method !== methodName)) {
+    if (/^authorization$/i.test(name) && methodName === "client_secret_basic") {
       problems.push(`headers.${name}: not with ${methodName}`);
     }
   }
