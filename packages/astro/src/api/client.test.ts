@@ -959,6 +959,22 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET //[::1/x: not a URL"],
     ]);
     expect(seen).toEqual([]);
+    // Signed out, and outside a request (no auth hook parses it first: fetch's refusal quotes it too).
+    const anonymous = await run(middleware, {}, async (api) => [
+      await api.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
+      await api.request("http://[::1/x?token=secret-q", { method: "HEAD" }).catch((error: unknown) => error),
+    ]);
+    const refused = [
+      ...(unwrap(anonymous.result) as unknown[]),
+      await importedApi.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
+    ] as (TypeError & { code?: string })[];
+    for (const error of refused) expectNoSecretIn(inspect(error), /secret-q/, "the inspected error");
+    expect(refused.map((error) => [error.code, error.message])).toEqual([
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: HEAD http://[::1/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
+    ]);
+    expect(seen).toEqual([]);
   });
 
   it("a URL object (JavaScript callers) is sent as its text is", async () => {
