@@ -977,6 +977,29 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
     expect(seen).toEqual([]);
   });
 
+  it("a call's header that no request can carry (a line break or NUL inside its value, a name that is no token): a TypeError that quotes no value, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api
+        .get("/me", { headers: { "x-api-key": "key-secret-1\nmore" } })
+        .catch((error: unknown) => error),
+      await api.get("/me", { headers: { "x-api-key": "key-\0secret-2" } }).catch((error: unknown) => error),
+      await api
+        .post("/me", {}, { headers: { "x-api-key": "key-secret-3\r\nx" } })
+        .catch((error: unknown) => error),
+      await api.get("/me", { headers: { "bad name": "key-secret-4" } }).catch((error: unknown) => error),
+    ]);
+    const errors = unwrap(result) as (TypeError & { code?: string })[];
+    const { inspect } = await import("node:util");
+    for (const error of errors) expectNoSecretIn(inspect(error), /secret/, "the inspected error");
+    expect(errors.map((error) => [error.name, error.code])).toEqual(
+      Array(4).fill(["TypeError", "ERR_TOKENKEEP_INVALID_OPTIONS"]),
+    );
+    expect(seen).toEqual([]);
+  });
+
   it("a URL object (JavaScript callers) is sent as its text is", async () => {
     valid.add("at-0");
     const middleware = create(makeUpstream().upstream);

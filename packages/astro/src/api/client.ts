@@ -293,6 +293,16 @@ function checkCall(method: string, options: ApiRequestOptions): void {
 }
 
 /**
+ * The error for a call's `headers` that no request can carry: `Headers` refuses a name that is not
+ * an HTTP token and a value with a line break or NUL inside, with a TypeError quoting the value
+ * whole (an API key, often). A mistake in the calling code, like the call options `checkCall` refuses.
+ */
+const unsendableHeaders = () =>
+  invalidOptions("api call", [
+    "headers: expected names that are HTTP tokens and values without a line break or NUL inside (not shown)",
+  ]);
+
+/**
  * What a token may not hold: inside a header value the Fetch standard refuses it; at either end it
  * would be trimmed, sending another token than the session's.
  */
@@ -476,8 +486,15 @@ export function createApiTransport(
    */
   const headersOf = (own: ApiRequestOptions["headers"]): Headers => {
     const headers = new Headers(config.headers);
-    if (own !== undefined)
-      for (const [name, value] of new Headers(own as HeadersInit)) headers.set(name, value);
+    if (own !== undefined) {
+      let given: Headers;
+      try {
+        given = new Headers(own as HeadersInit);
+      } catch {
+        throw unsendableHeaders();
+      }
+      for (const [name, value] of given) headers.set(name, value);
+    }
     return headers;
   };
 
@@ -614,7 +631,18 @@ export function createApiTransport(
     }
     if (options.body !== undefined) kyOptions.body = options.body;
     else if (options.json !== undefined) kyOptions.json = options.json;
-    if (options.headers !== undefined) kyOptions.headers = options.headers as HeadersInit;
+    if (options.headers !== undefined) {
+      // Checked before ky merges them, whose `Headers` would throw quoting the value (see
+      // `unsendableHeaders`); a value of `undefined` removes a header there, so it is left out here.
+      if (!(options.headers instanceof Headers)) {
+        try {
+          new Headers(Object.entries(options.headers).filter(([, value]) => value !== undefined));
+        } catch {
+          throw unsendableHeaders();
+        }
+      }
+      kyOptions.headers = options.headers as HeadersInit;
+    }
     if (options.searchParams !== undefined) {
       kyOptions.searchParams = options.searchParams as URLSearchParams;
     }
