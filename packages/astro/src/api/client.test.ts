@@ -959,6 +959,45 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
       ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET //[::1/x: not a URL"],
     ]);
     expect(seen).toEqual([]);
+    // Signed out, and outside a request (no auth hook parses it first: fetch's refusal quotes it too).
+    const anonymous = await run(middleware, {}, async (api) => [
+      await api.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
+      await api.request("http://[::1/x?token=secret-q", { method: "HEAD" }).catch((error: unknown) => error),
+    ]);
+    const refused = [
+      ...(unwrap(anonymous.result) as unknown[]),
+      await importedApi.get("https://api.test:99999/x?token=secret-q").catch((error: unknown) => error),
+    ] as (TypeError & { code?: string })[];
+    for (const error of refused) expectNoSecretIn(inspect(error), /secret-q/, "the inspected error");
+    expect(refused.map((error) => [error.code, error.message])).toEqual([
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: HEAD http://[::1/x: not a URL"],
+      ["ERR_TOKENKEEP_API_INVALID_URL", "@tokenkeep/astro: GET https://api.test:99999/x: not a URL"],
+    ]);
+    expect(seen).toEqual([]);
+  });
+
+  it("a call's header that no request can carry (a line break or NUL inside its value, a name that is no token): a TypeError that quotes no value, nothing sent", async () => {
+    valid.add("at-0");
+    const middleware = create(makeUpstream().upstream);
+    const cookies = await sessionCookies(session(0));
+    const { result } = await run(middleware, cookies, async (api) => [
+      await api
+        .get("/me", { headers: { "x-api-key": "key-secret-1\nmore" } })
+        .catch((error: unknown) => error),
+      await api.get("/me", { headers: { "x-api-key": "key-\0secret-2" } }).catch((error: unknown) => error),
+      await api
+        .post("/me", {}, { headers: { "x-api-key": "key-secret-3\r\nx" } })
+        .catch((error: unknown) => error),
+      await api.get("/me", { headers: { "bad name": "key-secret-4" } }).catch((error: unknown) => error),
+    ]);
+    const errors = unwrap(result) as (TypeError & { code?: string })[];
+    const { inspect } = await import("node:util");
+    for (const error of errors) expectNoSecretIn(inspect(error), /secret/, "the inspected error");
+    expect(errors.map((error) => [error.name, error.code])).toEqual(
+      Array(4).fill(["TypeError", "ERR_TOKENKEEP_INVALID_OPTIONS"]),
+    );
+    expect(seen).toEqual([]);
   });
 
   it("a URL object (JavaScript callers) is sent as its text is", async () => {

@@ -293,6 +293,16 @@ function checkCall(method: string, options: ApiRequestOptions): void {
 }
 
 /**
+ * The error for a call's `headers` that no request can carry: `Headers` refuses a name that is not
+ * an HTTP token and a value with a line break or NUL inside, with a TypeError quoting the value
+ * whole (an API key, often). A mistake in the calling code, like the call options `checkCall` refuses.
+ */
+const unsendableHeaders = () =>
+  invalidOptions("api call", [
+    "headers: expected names that are HTTP tokens and values without a line break or NUL inside (not shown)",
+  ]);
+
+/**
  * What a token may not hold: inside a header value the Fetch standard refuses it; at either end it
  * would be trimmed, sending another token than the session's.
  */
@@ -368,6 +378,8 @@ export function createApiTransport(
       }
     };
   const replayFetch = replayFetchOf(config.timeoutMs);
+  /** Sessions whose token and token type a header can carry (see `UNSENDABLE`). */
+  const sendable = new WeakSet<Session>();
   // Auth hooks over a request's session (core's createKyHooks): a replay is matched to the token
   // that request sent, so one call uses one set for its token and for its 401.
   const hooksOver = (current: ApiSession, replay: typeof fetchImpl): KyHooks =>
@@ -377,10 +389,15 @@ export function createApiTransport(
           const now = current.current();
           if (now === undefined) throw new SessionExpiredError({ reason: "session-ended" });
           // `Headers.set` would refuse it with a TypeError quoting the whole value, token included.
-          if (UNSENDABLE.test(now.accessToken) || UNSENDABLE.test(now.tokenType)) {
-            throw new InvalidResponseError(
-              "the session's access token or token type holds a line break or NUL, which no HTTP header can carry",
-            );
+          // Checked once per session object (a scan of the token on every call is most of a URL
+          // parse's CPU): a request's calls, and the requests of one cookie, share it.
+          if (!sendable.has(now)) {
+            if (UNSENDABLE.test(now.accessToken) || UNSENDABLE.test(now.tokenType)) {
+              throw new InvalidResponseError(
+                "the session's access token or token type holds a line break or NUL, which no HTTP header can carry",
+              );
+            }
+            sendable.add(now);
           }
           return sessionToTokenSet(now);
         },
@@ -454,9 +471,9 @@ export function createApiTransport(
   const baseHref = config.baseURL === undefined ? undefined : new Request(config.baseURL).url;
   const fastUrl = (url: string): string | undefined => {
     if (STRIPPED_BY_KY.test(url)) return undefined;
-    // One that does not parse is left to the check, whose error quotes neither its query nor its
-    // user part (the hook's `new URL` would throw the runtime's, holding the whole URL).
-    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) || !URL.canParse(url) ? undefined : url;
+    // One that does not parse is caught where it fails (see `unparsed`): parsing it here too would
+    // cost every call a second parse (the auth hook's `new URL`, or fetch's).
+    if (ABSOLUTE_HTTP.test(url)) return USER_PART.test(url) ? undefined : url;
     if (baseHref === undefined || HAS_SCHEME.test(url)) return undefined;
     const resolved = URL.parse(url, baseHref);
     return resolved !== null && resolved.username === "" && resolved.password === ""
@@ -469,8 +486,15 @@ export function createApiTransport(
    */
   const headersOf = (own: ApiRequestOptions["headers"]): Headers => {
     const headers = new Headers(config.headers);
-    if (own !== undefined)
-      for (const [name, value] of new Headers(own as HeadersInit)) headers.set(name, value);
+    if (own !== undefined) {
+      let given: Headers;
+      try {
+        given = new Headers(own as HeadersInit);
+      } catch {
+        throw unsendableHeaders();
+      }
+      for (const [name, value] of given) headers.set(name, value);
+    }
     return headers;
   };
 
@@ -607,7 +631,18 @@ export function createApiTransport(
     }
     if (options.body !== undefined) kyOptions.body = options.body;
     else if (options.json !== undefined) kyOptions.json = options.json;
-    if (options.headers !== undefined) kyOptions.headers = options.headers as HeadersInit;
+    if (options.headers !== undefined) {
+      // Checked before ky merges them, whose `Headers` would throw quoting the value (see
+      // `unsendableHeaders`); a value of `undefined` removes a header there, so it is left out here.
+      if (!(options.headers instanceof Headers)) {
+        try {
+          new Headers(Object.entries(options.headers).filter(([, value]) => value !== undefined));
+        } catch {
+          throw unsendableHeaders();
+        }
+      }
+      kyOptions.headers = options.headers as HeadersInit;
+    }
     if (options.searchParams !== undefined) {
       kyOptions.searchParams = options.searchParams as URLSearchParams;
     }
@@ -665,6 +700,22 @@ export function createApiTransport(
     }
   };
 
+  /**
+   * The client's error for an absolute URL on the fetch path that does not parse (a port past
+   * 65535, an unclosed IPv6 bracket), else `undefined`: asked only once the auth hook's `new URL` or
+   * fetch has failed, whose errors (the runtime's `ERR_INVALID_URL`, fetch's TypeError) hold the
+   * whole URL, query included.
+   */
+  const unparsed = (href: string, method: string): TypeError | undefined => {
+    if (URL.canParse(href)) return undefined;
+    try {
+      checkUrl(href, method);
+    } catch (error) {
+      return error as TypeError;
+    }
+    return undefined;
+  };
+
   /** The common call over `fetch`: its first attempt, then ky for anything not final. */
   const viaFetch = async <T>(
     current: ApiSession | undefined,
@@ -678,7 +729,11 @@ export function createApiTransport(
       // Core's hook reads a request's URL, headers and signal only: a `Request` is built when one is
       // needed (a 401's replay, a hand-over to ky), not on every call (fetch builds its own).
       const seen: Pick<Request, "url" | "headers" | "signal"> = { url: href, headers, signal: NEVER };
-      await hooks.beforeRequest[0]?.({ request: seen as Request });
+      try {
+        await hooks.beforeRequest[0]?.({ request: seen as Request });
+      } catch (error) {
+        throw unparsed(href, method) ?? error;
+      }
     }
     const target = () => href;
     const sent = () => new Request(href, { method, headers });
@@ -697,6 +752,8 @@ export function createApiTransport(
         );
       } catch (error) {
         clearTimeout(timer);
+        const invalid = unparsed(href, method);
+        if (invalid !== undefined) throw invalid;
         return await viaKy(current, href, method, options, { attempt: { error }, request: sent(), hooks });
       }
       if (response.status === 401 && hooks !== undefined) {

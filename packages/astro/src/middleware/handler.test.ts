@@ -1638,6 +1638,45 @@ describe("middleware: the upstream is checked when the middleware is created", (
     await vi.waitFor(() => expect(revoked).toEqual(["rt-late"]));
   });
 
+  it("login() with an upstream of functions whose signIn resolves to no token set after its 30 s: nothing to revoke, no unhandled rejection (which would end the process)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    onTestFinished(() => void vi.useRealTimers());
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    onTestFinished(() => void process.off("unhandledRejection", onUnhandled));
+    let finish: ((set: unknown) => void) | undefined;
+    const revoked: string[] = [];
+    const upstream: Upstream = {
+      ...makeUpstream().upstream,
+      // Gives up once its signal aborted, resolving to nothing (a JavaScript upstream need not throw).
+      signIn: () =>
+        new Promise<TokenSet>((resolve) => {
+          finish = resolve as (set: unknown) => void;
+        }),
+      signOut: async ({ refreshToken }) => void revoked.push(refreshToken ?? ""),
+    };
+    const { middleware } = create(upstream);
+    const context = makeContext("http://app.test/login") as APIContext;
+    let failure: unknown;
+    const request = middleware(context, async () => {
+      const { tokenkeep } = context.locals as { tokenkeep: TokenkeepLocals };
+      failure = await tokenkeep
+        .login({ username: "alice", password: "correct horse" })
+        .catch((e: unknown) => e);
+      return new Response("page");
+    });
+    await vi.advanceTimersByTimeAsync(30_000);
+    await request;
+    expect(isSignInError(failure) && failure.code).toBe("ERR_TOKENKEEP_SIGN_IN_UNAVAILABLE");
+    vi.useRealTimers();
+    finish?.(undefined);
+    // Long enough for an unhandled rejection to be reported (it is, after the microtasks ran).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(unhandled).toEqual([]);
+    expect(revoked).toEqual([]);
+  });
+
   it("a custom upstream's error that quotes the credentials reaches neither the event nor the error", async () => {
     const upstream: Upstream = {
       ...makeUpstream().upstream,

@@ -20,7 +20,7 @@
  * unreadable); an anonymous page and a session that needs no rotation get none.
  */
 
-import { isOAuthError, TimeoutError, type TokenSet } from "@tokenkeep/core";
+import { isOAuthError, isTokenSet, TimeoutError, type TokenSet } from "@tokenkeep/core";
 import { INVALID_OPTIONS_CODE } from "@tokenkeep/core/options";
 import type { APIContext, MiddlewareHandler } from "astro";
 import { type ApiClient, type ApiSession, bindApiClient, createApiTransport } from "../api/client.js";
@@ -462,8 +462,10 @@ export function createTokenkeepMiddleware(
       return await within(work, controller.signal);
     } catch (error) {
       if (controller.signal.aborted) {
+        // Only a token set holds tokens to revoke: anything else it resolves to (`undefined` from a
+        // function that gave up) is dropped, not read, which would be an unhandled rejection.
         work?.then(
-          (late) => revokeUnstored(tokenSetToSession(late, now())),
+          (late) => (isTokenSet(late) ? revokeUnstored(tokenSetToSession(late, now())) : undefined),
           () => {},
         );
       }

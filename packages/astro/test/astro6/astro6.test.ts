@@ -1,8 +1,9 @@
 /**
  * Astro 6 still works: the latest astro 6.x with @astrojs/node 10.x, installed from the npm registry
  * into a temp project beside the packed @tokenkeep packages, builds the fixture, refuses to start
- * without a cookie secret, signs in, serves a request with the session and rotates it, and protects a
- * page the last middleware rewrote to with next("/account").
+ * without a cookie secret (or with protection covering the routes only its second entry asks
+ * for), signs in, serves a request with the session and rotates it, and protects a page the last
+ * middleware rewrote to with next("/account").
  * Not part of the package's `pnpm test` (it installs a second Astro): `pnpm --filter @tokenkeep/astro
  * test:astro6`, which the workspace's `npm test` runs after its turbo stage.
  */
@@ -90,6 +91,16 @@ describe("Astro 6 (latest 6.x, @astrojs/node 10.x)", () => {
     expect(exited.code, exited.output).not.toBeNull();
     expect(exited.code).not.toBe(0);
     expect(exited.output).toContain("no cookie secret. Set TOKENKEEP_SECRET");
+    expect(exited.listened).toBe(false);
+  });
+
+  it("listed twice, routes on the second entry only: protection covering them stops the server as it starts", async () => {
+    const exited = await runBuiltUntilExit(site, { TOKENKEEP_SECRET: SECRET, FIXTURE_PROTECT_ALL: "1" });
+    expect(exited.code, exited.output).not.toBeNull();
+    expect(exited.code).not.toBe(0);
+    expect(exited.output).toContain(
+      "protect.paths.0: /* covers /_tokenkeep/login, a route the integration injects",
+    );
     expect(exited.listened).toBe(false);
   });
 
