@@ -57,19 +57,9 @@ describe.skipIf(!url)("a refusal with Retry-After, two instances on one Redis", 
     };
     const instances: RotationCoordinator[] = [];
     for (const offset of [0, -3_600_000]) {
-      const client = createClient({ url });
-      client.on("error", () => {});
-      await client.connect();
-      const coordinator = createRotationCoordinator({
-        shared: shareStore(createRedisStore({ client, keyPrefix: prefix }), { timeoutMs: 5_000 }),
-        now: () => Date.now() + offset,
-        redeem,
-      });
-      instances.push(coordinator);
-      closers.push(async () => {
-        await coordinator.dispose();
-        await client.close();
-      });
+      instances.push(
+        await coordinatorOnRedis(url!, prefix, closers, { now: () => Date.now() + offset, redeem }),
+      );
     }
     const [a, behind] = instances as [RotationCoordinator, RotationCoordinator];
     await expect(a.rotate("rt")).rejects.toMatchObject({ status: 429 });
