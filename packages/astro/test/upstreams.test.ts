@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { isOAuthError, isTokenkeepError, type TokenSet } from "@tokenkeep/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { expectNoSecretIn, expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import {
@@ -30,7 +30,10 @@ interface Seen {
 let api: RunningServer;
 const seen: Seen[] = [];
 /** What the API answers next, by path. */
-const answers = new Map<string, { status: number; body: unknown; raw?: string; breakOff?: boolean }>();
+const answers = new Map<
+  string,
+  { status: number; body: unknown; raw?: string; breakOff?: boolean; stall?: "headers" | "body" }
+>();
 
 beforeAll(async () => {
   api = await listen(async (request: IncomingMessage, response) => {
@@ -48,6 +51,14 @@ beforeAll(async () => {
       body,
     });
     const answer = answers.get(path) ?? { status: 404, body: { error: "not_found" } };
+    // Never answers (`headers`), or sends its headers and part of the body, then nothing more
+    // (`body`); the server's close ends the connection.
+    if (answer.stall === "headers") return;
+    if (answer.stall === "body") {
+      response.writeHead(answer.status, { "content-type": "application/json", "content-length": "100" });
+      response.write('{"access_token":');
+      return;
+    }
     if (answer.breakOff === true) {
       // Headers and part of the body, then the connection breaks off.
       response.writeHead(answer.status, { "content-type": "application/json", "content-length": "100" });
@@ -294,6 +305,83 @@ describe("custom endpoints", () => {
     ).resolves.toBe(true);
     expect(endpoints().isRefreshTokenActive).toBeUndefined();
     expect(() => endpoints({ parseIntrospect: () => true })).toThrow(/parseIntrospect: needs introspect/);
+  });
+
+  it("each request's time limit is one timer, cleared once its answer was read, a failure's included: none is left pending", async () => {
+    // The upstream's limit timers, told apart from the runtime's own (undici's) by their length.
+    const LIMIT_MS = 43_219;
+    const pending = new Set<unknown>();
+    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+    const armed = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
+      callback: () => void,
+      ms?: number,
+    ) => {
+      const timer = realSet(callback, ms);
+      if (ms === LIMIT_MS) pending.add(timer);
+      return timer;
+    }) as typeof setTimeout);
+    const cleared = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((timer?: unknown) => {
+      pending.delete(timer);
+      realClear(timer as Parameters<typeof clearTimeout>[0]);
+    }) as typeof clearTimeout);
+    try {
+      /** Limit timers pending as each request goes out, and once its call settled. */
+      const pendingAtSend: number[] = [];
+      const pendingAfter: number[] = [];
+      const upstream = endpoints({
+        timeoutMs: LIMIT_MS,
+        introspect: "/auth/introspect",
+        logout: "/auth/logout",
+        fetch: (input, init) => {
+          pendingAtSend.push(pending.size);
+          return globalThis.fetch(input, init);
+        },
+      });
+      const settled = async (call: Promise<unknown>) => {
+        await call.catch(() => {});
+        pendingAfter.push(pending.size);
+      };
+      const tokens = { access_token: "at-1", refresh_token: "rt-1", expires_in: 60 };
+      answers.set("/api/auth/login", { status: 200, body: tokens });
+      answers.set("/api/auth/refresh", { status: 200, body: tokens });
+      answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
+      answers.set("/api/auth/logout", { status: 204, body: {} });
+      await settled(upstream.signIn({ username: "alice", password: "pw" }, {}));
+      await settled(refresh(upstream));
+      await settled(
+        upstream.isRefreshTokenActive!({
+          refreshToken: "rt-1",
+          previous,
+          signal: new AbortController().signal,
+        }),
+      );
+      await settled(upstream.signOut!({ accessToken: "at-1", refreshToken: "rt-1" }));
+      answers.set("/api/auth/refresh", { status: 503, body: {} });
+      await settled(refresh(upstream));
+      // Each request goes out under exactly one limit; none outlives its call (an
+      // `AbortSignal.timeout` would hold its timer for 43 s after it).
+      expect(pendingAtSend).toEqual([1, 1, 1, 1, 1]);
+      expect(pendingAfter).toEqual([0, 0, 0, 0, 0]);
+    } finally {
+      armed.mockRestore();
+      cleared.mockRestore();
+    }
+  });
+
+  it("timeoutMs bounds reading the answer as well as waiting for it", async () => {
+    const upstream = endpoints({ timeoutMs: 150 });
+    answers.set("/api/auth/refresh", { status: 200, body: null, stall: "headers" });
+    const started = performance.now();
+    const unanswered = await failure(refresh(upstream));
+    expect(isTokenkeepError(unanswered) && [unanswered.code, unanswered.transient]).toEqual([
+      "ERR_TOKENKEEP_TIMEOUT",
+      true,
+    ]);
+    // Headers came, the body never ends: the runtime's TimeoutError, as before the limit was a timer.
+    answers.set("/api/auth/refresh", { status: 200, body: null, stall: "body" });
+    const unread = await failure(refresh(upstream));
+    expect(unread instanceof DOMException && unread.name).toBe("TimeoutError");
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
 

@@ -24,6 +24,7 @@ import { invalidOptions } from "@tokenkeep/core/options";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
 import { API_ERROR_BODY_MAX_BYTES, DEFAULT_API_TIMEOUT_MS, IDEMPOTENT_METHODS } from "../defaults.js";
+import { armLimit } from "../internal/time-limit.js";
 import { type Session, sessionToTokenSet } from "../session.js";
 import {
   ApiError,
@@ -308,21 +309,9 @@ const unsendableHeaders = () =>
  */
 const UNSENDABLE = /[\0\n\r]/;
 
-/** What a call's own timer aborts with: the runtime's TimeoutError, as `AbortSignal.timeout` does. */
-const timeoutReason = () => new DOMException("The operation was aborted due to timeout", "TimeoutError");
-
 /** A call's own time limit (`ms`, its controller aborted when it ends); none for `timeoutMs: false`. */
 const limitOf = (ms: number | false) =>
   ms === false ? undefined : { controller: new AbortController(), ms };
-
-/**
- * Starts the timer of a limit: `controller` is aborted with the runtime's TimeoutError after `ms`.
- * Every attempt's limit is one of these, cleared as soon as what it bounds has settled: an
- * `AbortSignal.timeout` would live (with its timer) for the whole `ms` after every call, which the
- * bench measured at as much CPU per call as the rest of the client.
- */
-const armLimit = (controller: AbortController, ms: number) =>
-  setTimeout(() => controller.abort(timeoutReason()), ms);
 
 /** The signal of a request-like object handed to core's hook: never aborted. */
 const NEVER = new AbortController().signal;

@@ -41,6 +41,7 @@ import {
   UNSEAL_CACHE_ENTRIES,
 } from "../defaults.js";
 import { createStats, type TokenkeepEvent, type TokenkeepEventType, type TokenkeepStats } from "../events.js";
+import { armLimit } from "../internal/time-limit.js";
 import {
   createLocals,
   isOwnLocals,
@@ -311,9 +312,17 @@ function within<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 /** Ends `session` upstream within `timeoutMs` (a signal-ignoring `signOut` included): throws on failure or timeout. */
 async function signOutWithin(upstream: Upstream, session: Session, timeoutMs: number): Promise<void> {
   if (upstream.signOut === undefined) return;
-  const signal = AbortSignal.timeout(timeoutMs);
+  // Its timer is cleared once the sign-out settled (see `armLimit`); the abort reason is the
+  // runtime's `TimeoutError`, as `AbortSignal.timeout`'s.
+  const limit = new AbortController();
+  const timer = armLimit(limit, timeoutMs);
+  const { signal } = limit;
   const { accessToken, refreshToken } = session;
-  await within(upstream.signOut({ accessToken, refreshToken, signal }), signal);
+  try {
+    await within(upstream.signOut({ accessToken, refreshToken, signal }), signal);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A request's storage, remembering whether this request wrote or cleared the session. */

@@ -20,6 +20,7 @@ import {
   type TokenSet,
 } from "@tokenkeep/core";
 import type { ParsedTokens, ResolvedEndpointsOptions, Upstream } from "../config/schema.js";
+import { armLimit } from "../internal/time-limit.js";
 import { mapFields, toTokenSet } from "./field-mapping.js";
 
 /** Lifetime of an access token whose answer states none: one hour, as core assumes. */
@@ -52,36 +53,49 @@ export function joinUrl(baseURL: string, path: string): string {
 
 /** Builds the {@link Upstream} of a custom-endpoint configuration. */
 export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
-  const send = async (
+  /**
+   * Posts `fields` to `path` and hands the answer to `read`, all within `timeoutMs`: the limit bounds
+   * reading the body too (a read it ends rejects with the runtime's `TimeoutError`), and its timer is
+   * cleared once `read` has settled (see `armLimit`).
+   */
+  const send = async <T>(
     path: string,
     fields: Record<string, JsonValue>,
     signal: AbortSignal | undefined,
+    read: (response: Response) => Promise<T>,
     extraHeaders: Record<string, string> = {},
-  ): Promise<Response> => {
+  ): Promise<T> => {
     const target = joinUrl(options.baseURL, path);
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+    const limit = new AbortController();
+    const timer = armLimit(limit, options.timeoutMs);
+    const combined = signal === undefined ? limit.signal : AbortSignal.any([signal, limit.signal]);
     try {
-      return await (options.fetch ?? globalThis.fetch)(target, {
-        method: "POST",
-        headers: {
-          accept: "application/json",
-          "content-type": options.contentType,
-          ...options.headers,
-          ...extraHeaders,
-        },
-        body: encodeBody(options, fields),
-        signal: combined,
-        redirect: "error",
-      });
-    } catch (error) {
-      if (timeout.aborted && !signal?.aborted) {
-        throw new TimeoutError(`the upstream took longer than ${options.timeoutMs} ms`, {
-          timeoutMs: options.timeoutMs,
+      let response: Response;
+      try {
+        response = await (options.fetch ?? globalThis.fetch)(target, {
+          method: "POST",
+          headers: {
+            accept: "application/json",
+            "content-type": options.contentType,
+            ...options.headers,
+            ...extraHeaders,
+          },
+          body: encodeBody(options, fields),
+          signal: combined,
+          redirect: "error",
         });
+      } catch (error) {
+        if (limit.signal.aborted && !signal?.aborted) {
+          throw new TimeoutError(`the upstream took longer than ${options.timeoutMs} ms`, {
+            timeoutMs: options.timeoutMs,
+          });
+        }
+        if (signal?.aborted) throw signal.reason;
+        throw new NetworkError("the upstream could not be reached", { cause: error });
       }
-      if (signal?.aborted) throw signal.reason;
-      throw new NetworkError("the upstream could not be reached", { cause: error });
+      return await read(response);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
@@ -130,17 +144,18 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
       const sentAt = Date.now();
       // The configured fields win: the injected route passes on every posted field, and a visitor must
       // not replace the server's fixed ones (a tenant, a client id, a scope).
-      const response = await send(options.login, { ...credentials, ...options.loginData }, signal);
-      return readTokens(response, sentAt, options.parseLogin, "login");
+      return send(options.login, { ...credentials, ...options.loginData }, signal, (response) =>
+        readTokens(response, sentAt, options.parseLogin, "login"),
+      );
     },
     async refresh({ refreshToken, previous, signal }) {
       const sentAt = Date.now();
-      const response = await send(
+      const set = await send(
         options.refresh,
         { ...options.refreshData, [options.refreshRequestField]: refreshToken },
         signal,
+        (response) => readTokens(response, sentAt, options.parseRefresh, "refresh"),
       );
-      const set = await readTokens(response, sentAt, options.parseRefresh, "refresh");
       // An API that does not rotate answers without a refresh token: the old one stays valid.
       return set.refreshToken === undefined ? { ...set, refreshToken: previous.refreshToken } : set;
     },
@@ -149,19 +164,24 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
       : {
           async isRefreshTokenActive({ refreshToken, signal }) {
             const introspect = options.introspect as string;
-            const response = await send(introspect, { [options.refreshRequestField]: refreshToken }, signal);
+            const { response, text } = await send(
+              introspect,
+              { [options.refreshRequestField]: refreshToken },
+              signal,
+              async (response) => {
+                try {
+                  return { response, text: await response.text() };
+                } catch (cause) {
+                  throw new NetworkError("introspect's answer broke off", { cause });
+                }
+              },
+            );
             // Anything but a 2xx JSON answer with a boolean is "cannot tell". What may answer later is
             // transient (the rotation stays in doubt and is checked again): a 408, 429 or 5xx, an answer
             // that broke off, a body that is not JSON (a proxy's page), as grants' introspection has it.
             // What is how this endpoint is set up, which asking again will not change, is permanent (the
             // rotation is then handled as without a check): a 401 to our credentials, a 404, JSON
             // without a boolean `active`, a parser that throws.
-            let text: string;
-            try {
-              text = await response.text();
-            } catch (cause) {
-              throw new NetworkError("introspect's answer broke off", { cause });
-            }
             if (!response.ok) {
               const status = response.status;
               throw new InvalidResponseError(`introspect answered ${status}`, {
@@ -207,9 +227,12 @@ export function endpointsUpstream(options: ResolvedEndpointsOptions): Upstream {
               logout,
               refreshToken === undefined ? {} : { [options.refreshRequestField]: refreshToken },
               signal,
+              async (response) => {
+                await response.body?.cancel().catch(() => {});
+                return response;
+              },
               { authorization: `Bearer ${accessToken}` },
             );
-            await response.body?.cancel().catch(() => {});
             // The local session ends either way; the caller reports that the upstream did not.
             if (!response.ok) {
               throw new InvalidResponseError(`logout answered ${response.status}`, {
