@@ -17,7 +17,9 @@
  *   endpoint) is asked once, and from then on the error is final. Without it, it is final -> handled
  *   like a late request; the coordinator never redeems the token again (a sign-out revokes it);
  * - anything else is transient (the upstream answered 429 or its own 503 (an OAuth error body or a
- *   `Retry-After`), the request never left, the shared store is unavailable,
+ *   `Retry-After`; with a `Retry-After`, requests inside that window get core's
+ *   `ERR_TOKENKEEP_THROTTLED`, `retryAfterMs` what is left of it, and the upstream is not asked),
+ *   the request never left, the shared store is unavailable,
  *   another instance kept the lease, a misconfigured client): the current access token is used while
  *   it is valid, and the cookies are kept.
  */

@@ -682,6 +682,51 @@ describe("middleware: with core's rotation coordinator", () => {
     expect(redeemed).toEqual(["rt-1"]);
   });
 
+  it("a 429 with Retry-After holds the refresh token back (ERR_TOKENKEEP_THROTTLED, transient): served while the access token is valid, then signed out, cookies untouched, no 503; presented again after the window", async () => {
+    let refused = false;
+    const { upstream, redeemed } = makeUpstream({
+      fail: () => {
+        if (refused) return undefined;
+        refused = true;
+        return new InvalidResponseError("refresh answered 429", {
+          status: 429,
+          transient: true,
+          retryAfterMs: 20_000,
+        });
+      },
+    });
+    const { middleware, events } = create(upstream, { store: createMemoryStore({ now: () => clock.now }) });
+    const cookies = await sessionCookies(session(1, 5_000));
+    const refusedNow = await run(middleware, "http://app.test/", { cookies });
+    clock.now += 1_000;
+    const held = await run(middleware, "http://app.test/", { cookies });
+    for (const { locals, seen, setCookie } of [refusedNow, held]) {
+      expect(locals?.signedIn).toBe(true);
+      expect(seen.token).toBe("at-1");
+      expect(setCookie).toEqual([]);
+    }
+    // Only the first request asked the upstream; the next one was refused by the coordinator.
+    expect(redeemed).toEqual(["rt-1"]);
+    expect(events).toMatchObject([
+      { type: "refresh-failure", permanent: false, error: { status: 429 } },
+      {
+        type: "refresh-failure",
+        permanent: false,
+        error: { code: "ERR_TOKENKEEP_THROTTLED", transient: true, retryAfterMs: 19_000 },
+      },
+    ]);
+    // The access token expired inside the window: signed out for this request, the page still
+    // rendered (no 503), the cookies kept for after the window.
+    clock.now += 5_000;
+    const expired = await run(middleware, "http://app.test/", { cookies });
+    expect([expired.locals?.signedIn, expired.response.status, expired.setCookie]).toEqual([false, 200, []]);
+    expect(redeemed).toEqual(["rt-1"]);
+    clock.now += 15_000;
+    const after = await run(middleware, "http://app.test/", { cookies });
+    expect(after.seen.token).toBe("at-2");
+    expect(redeemed).toEqual(["rt-1", "rt-1"]);
+  });
+
   it("the old refresh token 60 s after its rotation: signed out without presenting it again, cookies untouched", async () => {
     const { upstream, redeemed } = makeUpstream();
     // The store shares the test's clock, so the 30 s successor window really passes.
