@@ -19,7 +19,7 @@
  * nothing is rotated.
  */
 import { InvalidResponseError, isTokenkeepError } from "@tokenkeep/core";
-import { createKyHooks, type KyHooks } from "@tokenkeep/core/http";
+import { createKyHooks, type KyHooks, readLimited } from "@tokenkeep/core/http";
 import { invalidOptions } from "@tokenkeep/core/options";
 import ky, { type BeforeErrorState, isHTTPError, isKyError, isTimeoutError, type Options } from "ky";
 import type { ResolvedApiConfig } from "../config/schema.js";
@@ -859,23 +859,10 @@ export function bindApiClient(transport: ApiTransport, session: () => ApiSession
  * it reads the same way, and an error's `data` is no reason to buffer whatever an answer sends.
  */
 async function errorText(response: Response): Promise<string> {
-  const { body } = response;
-  if (body === null) return "";
-  const decoder = new TextDecoder();
-  let text = "";
-  let bytes = 0;
   try {
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return text + decoder.decode();
-      bytes += value.byteLength;
-      if (bytes > API_ERROR_BODY_MAX_BYTES) {
-        void reader.cancel().catch(() => {});
-        return "";
-      }
-      text += decoder.decode(value, { stream: true });
-    }
+    // No `declaredLength`: the bytes sent decide, as they always have here.
+    const bytes = await readLimited(response.body, { maxBytes: API_ERROR_BODY_MAX_BYTES });
+    return bytes === undefined ? "" : new TextDecoder().decode(bytes);
   } catch {
     return "";
   }

@@ -12,7 +12,7 @@
  * `cookie.maxBytes`) is also logged with `console.error`, by name and message only.
  */
 import { isTokenkeepError } from "@tokenkeep/core";
-import { redactSecrets } from "@tokenkeep/core/http";
+import { readLimited, redactSecrets } from "@tokenkeep/core/http";
 import type { APIContext } from "astro";
 import { normalizeBase, underBase } from "../base-path.js";
 import { DEFAULT_RETURN_TO_PARAM, DEFAULT_SIGN_IN_PATH, SIGN_IN_BODY_MAX_BYTES } from "../defaults.js";
@@ -52,39 +52,6 @@ type BodyError = { readonly error: string; readonly status: 400 | 413 };
 /** The media types the routes read, by their essence (parameters such as `charset` aside). */
 const FORM_TYPES = new Set(["application/x-www-form-urlencoded", "multipart/form-data"]);
 
-/**
- * The body's bytes, at most `limit` of them: `undefined` as soon as it declares or sends more (the
- * rest is cancelled, never buffered). Throws when the stream fails.
- */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const body = request.body;
-  if (Number(request.headers.get("content-length")) > limit) {
-    await body?.cancel().catch(() => {});
-    return undefined;
-  }
-  if (body === null) return new Uint8Array(0);
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > limit) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    parts.push(value);
-  }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return bytes;
-}
-
 /** The request's fields, or the reason it is not read (a body over {@link SIGN_IN_BODY_MAX_BYTES}: 413). */
 async function readBody(request: Request): Promise<Body | BodyError> {
   const type = request.headers.get("content-type") ?? "";
@@ -99,7 +66,11 @@ async function readBody(request: Request): Promise<Body | BodyError> {
   }
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   try {
-    bytes = await readLimited(request, SIGN_IN_BODY_MAX_BYTES);
+    // `undefined` as soon as it declares or sends more (the rest is cancelled, never buffered).
+    bytes = await readLimited(request.body, {
+      maxBytes: SIGN_IN_BODY_MAX_BYTES,
+      declaredLength: request.headers.get("content-length"),
+    });
   } catch {
     return { error: "the body could not be read", status: 400 };
   }

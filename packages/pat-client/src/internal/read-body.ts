@@ -1,3 +1,5 @@
+import { readLimited } from "@tokenkeep/core/http";
+
 /**
  * A response body read with two bounds that `fetch` and ky leave out: ky's `timeout` stops once the
  * headers arrive, so a server that sends them and then trickles (or never ends) its body would hold
@@ -26,38 +28,20 @@ const TIMED_OUT = Symbol("timed out");
 /**
  * The body of `response` as UTF-8 text (a leading BOM dropped, as `Response.json()` does), or why it
  * could not be read within `limits`. On a failure the stream is cancelled, which closes the connection.
+ * The time bound starts now (the headers have arrived) and aborts core's bounded read when it passes.
  */
 export async function readBody(response: Response, limits: BodyLimits): Promise<BodyRead> {
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  const body = response.body;
-  if (declared > limits.maxBytes) {
-    await body?.cancel().catch(() => undefined);
-    return { failure: "too-large" };
-  }
-  if (body === null) return { text: "" };
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), limits.timeoutMs);
-  });
-  const give = (read: BodyRead): BodyRead => {
-    reader.cancel().catch(() => undefined);
-    return read;
-  };
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(TIMED_OUT), limits.timeoutMs);
   try {
-    let text = "";
-    let bytes = 0;
-    for (;;) {
-      const next = await Promise.race([reader.read(), timedOut]);
-      if (next === TIMED_OUT) return give({ failure: "timeout" });
-      if (next.done) return { text: text + decoder.decode() };
-      bytes += next.value.byteLength;
-      if (bytes > limits.maxBytes) return give({ failure: "too-large" });
-      text += decoder.decode(next.value, { stream: true });
-    }
+    const bytes = await readLimited(response.body, {
+      maxBytes: limits.maxBytes,
+      declaredLength: response.headers.get("content-length"),
+      signal: deadline.signal,
+    });
+    return bytes === undefined ? { failure: "too-large" } : { text: new TextDecoder().decode(bytes) };
   } catch (cause) {
-    return give({ failure: "stream", cause });
+    return cause === TIMED_OUT ? { failure: "timeout" } : { failure: "stream", cause };
   } finally {
     clearTimeout(timer);
   }

@@ -1,3 +1,4 @@
+import { readLimited } from "@tokenkeep/core/http";
 import type { ApiError } from "@tokenkeep/pat-protocol";
 
 /**
@@ -69,28 +70,11 @@ export function isJsonMediaType(type: string): boolean {
 
 /** Reads the body up to `maxBytes`; more is a 413, whatever `Content-Length` claims. */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const body = await readLimited(request.body, {
+    maxBytes,
+    declaredLength: request.headers.get("content-length"),
+  });
+  if (body === undefined) throw tooLarge(maxBytes);
   return body;
 }
 
