@@ -275,6 +275,20 @@ describe("introspection answers no server gives on purpose", () => {
     expect(audience.message).toMatch(/field "aud" is not a string or a list of strings/);
   });
 
+  it("answers inactive whatever an inactive token's other claims hold: a malformed one is left out, not an error", async () => {
+    // RFC 7662 section 2.2: for an inactive token the server SHOULD NOT send more than `active`; a
+    // stray malformed claim must not turn "dead" into "could not find out" (which keeps a rotation in doubt).
+    const reply = { status: 200, body: { active: false, exp: "never", aud: ["a", 1], scope: "s" } };
+    scripted.script.push(reply);
+    expect(await createIntrospection(options()).introspect(TOKEN)).toEqual({
+      active: false,
+      scope: "s",
+      raw: reply.body,
+    });
+    scripted.script.push(reply);
+    expect(await refreshTokenActive(options())({ refreshToken: TOKEN })).toBe(false);
+  });
+
   it("keeps unknown fields in raw only", async () => {
     scripted.script.push({ status: 200, body: { active: true, aud: ["a", "b"], cnf: { jkt: "x" } } });
     const result = await createIntrospection(options()).introspect(TOKEN);

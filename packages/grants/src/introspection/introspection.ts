@@ -148,6 +148,9 @@ async function readIntrospection(response: Response, now: () => number): Promise
     const value = body[claim];
     if (value === undefined) continue;
     if (!hasType(value, type)) {
+      // An inactive token's claims mean nothing (RFC 7662 section 2.2: the server SHOULD NOT send
+      // them): a malformed one is left out, so "inactive" stays an answer, not an error.
+      if (!body.active) continue;
       throw invalid(
         `field "${claim}" is not a ${type === "audience" ? "string or a list of strings" : type}`,
       );
