@@ -110,11 +110,30 @@ describe("readLimited", () => {
     expect(seen).toEqual({ pulled: 0, cancelled: true });
   });
 
-  it("is not disturbed by an abort after the read ended", async () => {
+  it("leaves no abort listener on the signal once the read ended, however it ended", async () => {
+    // A long-lived signal (a server's shutdown) passed to many reads must not gather their listeners.
     const controller = new AbortController();
-    const bytes = await readLimited(new Response("done").body, { maxBytes: 10, signal: controller.signal });
+    const { signal } = controller;
+    const listening = new Set<unknown>();
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    signal.addEventListener = ((type: string, listener: EventListener) => {
+      listening.add(listener);
+      add(type, listener);
+    }) as typeof signal.addEventListener;
+    signal.removeEventListener = ((type: string, listener: EventListener) => {
+      listening.delete(listener);
+      remove(type, listener);
+    }) as typeof signal.removeEventListener;
+    const whole = await readLimited(new Response("done").body, { maxBytes: 10, signal });
+    expect(await readLimited(source(["0123456789", "!"]).stream, { maxBytes: 10, signal })).toBeUndefined();
+    const failure = new Error("connection reset");
+    const failing = new ReadableStream<Uint8Array>({ pull: (stream) => stream.error(failure) });
+    await expect(readLimited(failing, { maxBytes: 10, signal })).rejects.toBe(failure);
+    expect(listening.size).toBe(0);
+    // And an abort after them disturbs nothing.
     controller.abort(new Error("later"));
-    expect(new TextDecoder().decode(bytes)).toBe("done");
+    expect(new TextDecoder().decode(whole)).toBe("done");
   });
 
   it("throws a TypeError with the options code for invalid options", async () => {
