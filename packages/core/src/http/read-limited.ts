@@ -3,7 +3,7 @@
  * body, since `Request.arrayBuffer()` and `Response.text()` read any size into memory.
  */
 
-import { check, isObject, object, optional, validate } from "../options/rules.js";
+import { check, isObject, object, optional, type Rule, validate } from "../options/rules.js";
 
 /** Options of {@link readLimited}. */
 export interface ReadLimitedOptions {
@@ -24,6 +24,9 @@ export interface ReadLimitedOptions {
 }
 
 const noop = () => {};
+
+/** The rule of {@link ReadLimitedOptions}, built by the first call. */
+let optionsRule: Rule<unknown> | undefined;
 
 /**
  * Reads `body` to its end, at most `maxBytes` of it, into one `Uint8Array` (an empty one for a `null`
@@ -51,20 +54,19 @@ export async function readLimited(
   body: ReadableStream<Uint8Array> | null,
   options: ReadLimitedOptions,
 ): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  // Built on the first call, not when the module loads (what does not call it must not ship it),
+  // and once: a server reads every request's body through here.
+  optionsRule ??= object({
+    maxBytes: check((value) => Number.isInteger(value) && (value as number) >= 0, "expected an integer >= 0"),
+    declaredLength: optional(
+      check((value) => value === null || typeof value === "string", "expected string or null"),
+    ),
+    signal: optional(
+      check((value) => isObject(value) && typeof value.aborted === "boolean", "expected AbortSignal"),
+    ),
+  });
   const { maxBytes, declaredLength, signal } = validate(
-    // Built per call, not when the module loads: what does not call it must not ship it.
-    object({
-      maxBytes: check(
-        (value) => Number.isInteger(value) && (value as number) >= 0,
-        "expected an integer >= 0",
-      ),
-      declaredLength: optional(
-        check((value) => value === null || typeof value === "string", "expected string or null"),
-      ),
-      signal: optional(
-        check((value) => isObject(value) && typeof value.aborted === "boolean", "expected AbortSignal"),
-      ),
-    }),
+    optionsRule,
     options,
     "readLimited",
   ) as ReadLimitedOptions;
@@ -85,7 +87,8 @@ export async function readLimited(
   signal?.addEventListener("abort", onAbort);
   try {
     for (;;) {
-      const { done, value } = await Promise.race([reader.read(), aborted]);
+      // Without a signal, no race: each one costs a promise and a reaction on `aborted`.
+      const { done, value } = await (signal ? Promise.race([reader.read(), aborted]) : reader.read());
       if (done) break;
       length += value.byteLength;
       if (length > maxBytes) {
