@@ -70,10 +70,12 @@ export function isJsonMediaType(type: string): boolean {
 
 /** Reads the body up to `maxBytes`; more is a 413, whatever `Content-Length` claims. */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const body = await readLimited(request.body, {
-    maxBytes,
-    declaredLength: request.headers.get("content-length"),
-  });
+  // A declared length over the limit is a 413 with the body left alone, as before `readLimited`
+  // (which would cancel it): an adapter that maps a cancel to destroying the socket could lose the
+  // answer. Only a body that turns out larger than it said is cancelled.
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+  const body = await readLimited(request.body, { maxBytes });
   if (body === undefined) throw tooLarge(maxBytes);
   return body;
 }
