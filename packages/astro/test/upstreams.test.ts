@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import { isOAuthError, isTokenkeepError, type TokenSet } from "@tokenkeep/core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectNoSecretIn, expectOtherSecret } from "../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../grants/test/fixtures/http.js";
 import {
@@ -18,6 +18,7 @@ import { type EndpointsUpstreamOptions, parseConfig, type Upstream } from "../sr
 import { createSessionRotation } from "../src/rotation.js";
 import { SESSION_PAYLOAD_KEY } from "../src/session.js";
 import { resolveUpstream } from "../src/upstream/index.js";
+import { watchLimitTimers } from "./helpers/limit-timers.js";
 
 interface Seen {
   path: string;
@@ -310,62 +311,44 @@ describe("custom endpoints", () => {
   it("each request's time limit is one timer, cleared once its answer was read, a failure's included: none is left pending", async () => {
     // The upstream's limit timers, told apart from the runtime's own (undici's) by their length.
     const LIMIT_MS = 43_219;
-    const pending = new Set<unknown>();
-    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-    const armed = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
-      callback: () => void,
-      ms?: number,
-    ) => {
-      const timer = realSet(callback, ms);
-      if (ms === LIMIT_MS) pending.add(timer);
-      return timer;
-    }) as typeof setTimeout);
-    const cleared = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((timer?: unknown) => {
-      pending.delete(timer);
-      realClear(timer as Parameters<typeof clearTimeout>[0]);
-    }) as typeof clearTimeout);
-    try {
-      /** Limit timers pending as each request goes out, and once its call settled. */
-      const pendingAtSend: number[] = [];
-      const pendingAfter: number[] = [];
-      const upstream = endpoints({
-        timeoutMs: LIMIT_MS,
-        introspect: "/auth/introspect",
-        logout: "/auth/logout",
-        fetch: (input, init) => {
-          pendingAtSend.push(pending.size);
-          return globalThis.fetch(input, init);
-        },
-      });
-      const settled = async (call: Promise<unknown>) => {
-        await call.catch(() => {});
-        pendingAfter.push(pending.size);
-      };
-      const tokens = { access_token: "at-1", refresh_token: "rt-1", expires_in: 60 };
-      answers.set("/api/auth/login", { status: 200, body: tokens });
-      answers.set("/api/auth/refresh", { status: 200, body: tokens });
-      answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
-      answers.set("/api/auth/logout", { status: 204, body: {} });
-      await settled(upstream.signIn({ username: "alice", password: "pw" }, {}));
-      await settled(refresh(upstream));
-      await settled(
-        upstream.isRefreshTokenActive!({
-          refreshToken: "rt-1",
-          previous,
-          signal: new AbortController().signal,
-        }),
-      );
-      await settled(upstream.signOut!({ accessToken: "at-1", refreshToken: "rt-1" }));
-      answers.set("/api/auth/refresh", { status: 503, body: {} });
-      await settled(refresh(upstream));
-      // Each request goes out under exactly one limit; none outlives its call (an
-      // `AbortSignal.timeout` would hold its timer for 43 s after it).
-      expect(pendingAtSend).toEqual([1, 1, 1, 1, 1]);
-      expect(pendingAfter).toEqual([0, 0, 0, 0, 0]);
-    } finally {
-      armed.mockRestore();
-      cleared.mockRestore();
-    }
+    using timers = watchLimitTimers(LIMIT_MS);
+    /** Limit timers pending as each request goes out, and once its call settled. */
+    const pendingAtSend: number[] = [];
+    const pendingAfter: number[] = [];
+    const upstream = endpoints({
+      timeoutMs: LIMIT_MS,
+      introspect: "/auth/introspect",
+      logout: "/auth/logout",
+      fetch: (input, init) => {
+        pendingAtSend.push(timers.pending());
+        return globalThis.fetch(input, init);
+      },
+    });
+    const settled = async (call: Promise<unknown>) => {
+      await call.catch(() => {});
+      pendingAfter.push(timers.pending());
+    };
+    const tokens = { access_token: "at-1", refresh_token: "rt-1", expires_in: 60 };
+    answers.set("/api/auth/login", { status: 200, body: tokens });
+    answers.set("/api/auth/refresh", { status: 200, body: tokens });
+    answers.set("/api/auth/introspect", { status: 200, body: { active: true } });
+    answers.set("/api/auth/logout", { status: 204, body: {} });
+    await settled(upstream.signIn({ username: "alice", password: "pw" }, {}));
+    await settled(refresh(upstream));
+    await settled(
+      upstream.isRefreshTokenActive!({
+        refreshToken: "rt-1",
+        previous,
+        signal: new AbortController().signal,
+      }),
+    );
+    await settled(upstream.signOut!({ accessToken: "at-1", refreshToken: "rt-1" }));
+    answers.set("/api/auth/refresh", { status: 503, body: {} });
+    await settled(refresh(upstream));
+    // Each request goes out under exactly one limit; none outlives its call (an
+    // `AbortSignal.timeout` would hold its timer for 43 s after it).
+    expect(pendingAtSend).toEqual([1, 1, 1, 1, 1]);
+    expect(pendingAfter).toEqual([0, 0, 0, 0, 0]);
   });
 
   it("timeoutMs bounds reading the answer as well as waiting for it", async () => {

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { listen, type RunningServer, readBody, sendJson } from "../../../grants/test/fixtures/http.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
+import { watchLimitTimers } from "../../test/helpers/limit-timers.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
 import { createCookieSealer } from "../cookie-seal.js";
 import {
@@ -831,46 +832,28 @@ describe.each(["fetch", "ky"] as const)("API client (%s path)", (which) => {
   it("the replay after a 401 goes out under a limit timer of its own, cleared once the call settles: none is left pending", async () => {
     // The client's limit timers, told apart from the runtime's own (undici's) by their length.
     const LIMIT_MS = 43_210;
-    const pending = new Set<unknown>();
-    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-    const armed = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
-      callback: () => void,
-      ms?: number,
-    ) => {
-      const timer = realSet(callback, ms);
-      if (ms === LIMIT_MS) pending.add(timer);
-      return timer;
-    }) as typeof setTimeout);
-    const cleared = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((timer?: unknown) => {
-      pending.delete(timer);
-      realClear(timer as Parameters<typeof clearTimeout>[0]);
-    }) as typeof clearTimeout);
-    try {
-      const { upstream, redeemed } = makeUpstream();
-      /** Limit timers pending as each attempt goes out. */
-      const pendingAtSend: number[] = [];
-      const middleware = create(upstream, {
-        timeoutMs: LIMIT_MS,
-        retry: 0,
-        fetch: (input: RequestInfo | URL, init?: RequestInit) => {
-          pendingAtSend.push(pending.size);
-          return globalThis.fetch(input, init);
-        },
-      });
-      const { result } = await run(middleware, await sessionCookies(session(0)), async (api) => {
-        const me = await api.get<{ name: string }>("/me"); // 401, renewal, replay answered
-        return { me: me.data, pendingAfter: pending.size };
-      });
-      expect(redeemed).toEqual(["rt-0"]);
-      expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
-      // Each attempt, the replay included, goes out under exactly one limit; none outlives the call
-      // (an `AbortSignal.timeout` would hold its timer for 43 s after it).
-      expect(pendingAtSend).toEqual([1, 1]);
-      expect(unwrap(result)).toEqual({ me: { name: "alice", tag: null }, pendingAfter: 0 });
-    } finally {
-      armed.mockRestore();
-      cleared.mockRestore();
-    }
+    using timers = watchLimitTimers(LIMIT_MS);
+    const { upstream, redeemed } = makeUpstream();
+    /** Limit timers pending as each attempt goes out. */
+    const pendingAtSend: number[] = [];
+    const middleware = create(upstream, {
+      timeoutMs: LIMIT_MS,
+      retry: 0,
+      fetch: (input: RequestInfo | URL, init?: RequestInit) => {
+        pendingAtSend.push(timers.pending());
+        return globalThis.fetch(input, init);
+      },
+    });
+    const { result } = await run(middleware, await sessionCookies(session(0)), async (api) => {
+      const me = await api.get<{ name: string }>("/me"); // 401, renewal, replay answered
+      return { me: me.data, pendingAfter: timers.pending() };
+    });
+    expect(redeemed).toEqual(["rt-0"]);
+    expect(seen.map((entry) => entry.authorization)).toEqual(["Bearer at-0", "Bearer at-1"]);
+    // Each attempt, the replay included, goes out under exactly one limit; none outlives the call
+    // (an `AbortSignal.timeout` would hold its timer for 43 s after it).
+    expect(pendingAtSend).toEqual([1, 1]);
+    expect(unwrap(result)).toEqual({ me: { name: "alice", tag: null }, pendingAfter: 0 });
   });
 
   it("a URL no attempt could send is the caller's mistake: a TypeError at once, nothing sent or retried, no query in it", async () => {

@@ -11,6 +11,7 @@ import { sequence } from "astro/middleware";
 import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { cookieValues, makeContext, setCookies } from "../../test/helpers/context.js";
+import { watchLimitTimers } from "../../test/helpers/limit-timers.js";
 import { parseConfig, type TokenkeepConfig, type Upstream } from "../config/schema.js";
 import { createCookieSealer } from "../cookie-seal.js";
 import type { TokenkeepEvent } from "../events.js";
@@ -449,55 +450,36 @@ describe("middleware: rotation failures", () => {
   it("logout()'s time limit is one timer, cleared once the upstream sign-out settled: none is left pending", async () => {
     // The sign-out's limit timer, told apart from others by its length.
     const LIMIT_MS = 43_217;
-    const pending = new Set<unknown>();
-    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-    const armed = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
-      callback: () => void,
-      ms?: number,
-    ) => {
-      const timer = realSet(callback, ms);
-      if (ms === LIMIT_MS) pending.add(timer);
-      return timer;
-    }) as typeof setTimeout);
-    const cleared = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((timer?: unknown) => {
-      pending.delete(timer);
-      realClear(timer as Parameters<typeof clearTimeout>[0]);
-    }) as typeof clearTimeout);
-    try {
-      /** Limit timers pending as each sign-out is called. */
-      const pendingAtSignOut: number[] = [];
-      const { middleware } = create(
-        {
-          ...makeUpstream().upstream,
-          signOut: async ({ refreshToken }) => {
-            pendingAtSignOut.push(pending.size);
-            if (refreshToken === "rt-2")
-              throw new InvalidResponseError("logout answered 500", { status: 500 });
-          },
+    using timers = watchLimitTimers(LIMIT_MS);
+    /** Limit timers pending as each sign-out is called. */
+    const pendingAtSignOut: number[] = [];
+    const { middleware } = create(
+      {
+        ...makeUpstream().upstream,
+        signOut: async ({ refreshToken }) => {
+          pendingAtSignOut.push(timers.pending());
+          if (refreshToken === "rt-2") throw new InvalidResponseError("logout answered 500", { status: 500 });
         },
-        { rotationTimeoutMs: LIMIT_MS },
-      );
-      const results: (SignOutResult | undefined)[] = [];
-      const pendingAfter: number[] = [];
-      // One that succeeds, one that fails: neither leaves its timer behind.
-      for (const generation of [1, 2]) {
-        const cookies = await sessionCookies(session(generation, 600_000));
-        const context = makeContext("http://app.test/logout", { cookies }) as APIContext;
-        await middleware(context, async () => {
-          results.push(await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout());
-          pendingAfter.push(pending.size);
-          return new Response("signed out");
-        });
-      }
-      expect(results.map((result) => result?.revoked)).toEqual([true, false]);
-      // Each sign-out runs under exactly one limit; none outlives it (an `AbortSignal.timeout`
-      // would hold its timer for 43 s after it).
-      expect(pendingAtSignOut).toEqual([1, 1]);
-      expect(pendingAfter).toEqual([0, 0]);
-    } finally {
-      armed.mockRestore();
-      cleared.mockRestore();
+      },
+      { rotationTimeoutMs: LIMIT_MS },
+    );
+    const results: (SignOutResult | undefined)[] = [];
+    const pendingAfter: number[] = [];
+    // One that succeeds, one that fails: neither leaves its timer behind.
+    for (const generation of [1, 2]) {
+      const cookies = await sessionCookies(session(generation, 600_000));
+      const context = makeContext("http://app.test/logout", { cookies }) as APIContext;
+      await middleware(context, async () => {
+        results.push(await (context.locals as { tokenkeep: TokenkeepLocals }).tokenkeep.logout());
+        pendingAfter.push(timers.pending());
+        return new Response("signed out");
+      });
     }
+    expect(results.map((result) => result?.revoked)).toEqual([true, false]);
+    // Each sign-out runs under exactly one limit; none outlives it (an `AbortSignal.timeout`
+    // would hold its timer for 43 s after it).
+    expect(pendingAtSignOut).toEqual([1, 1]);
+    expect(pendingAfter).toEqual([0, 0]);
   });
 
   it("login() whose session is too large and whose revocation ignores its signal still fails within rotationTimeoutMs", async () => {
