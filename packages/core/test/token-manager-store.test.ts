@@ -15,7 +15,7 @@ import type { Store } from "../src/store/store.js";
 import type { TokenCreator } from "../src/token/token-creator.js";
 import { dropWhileAnotherWrites } from "./support/drop-race.js";
 import { createFakeTime, type FakeTime } from "./support/fake-time.js";
-import { hangingStore } from "./support/hanging-store.js";
+import { hangingStore, staleReads } from "./support/hanging-store.js";
 import { thrown } from "./support/thrown.js";
 
 const HOUR_MS = 3_600_000;
@@ -159,14 +159,7 @@ describe("token manager with a shared store", () => {
     // B's reads see the store as it was when they started and answer 150 ms later: its first read
     // starts before A's token is written (100 ms), and it asks for the lease after A released it.
     // Only the read B makes under the lease can tell it a token is there.
-    const stale: Store = {
-      ...inner,
-      get: async (key) => {
-        const value = await inner.get(key);
-        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
-        return value;
-      },
-    };
+    const stale = staleReads(inner, time, 150);
     const { creator, state } = countingCreator(time, 100);
     const a = instance(time, inner, creator);
     const b = instance(time, stale, creator);

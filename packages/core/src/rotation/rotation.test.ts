@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expectNoSecretIn } from "../../../../test/reliability/src/secret-assert.js";
 import { createFakeTime, type FakeTime } from "../../test/support/fake-time.js";
-import { hangingStore } from "../../test/support/hanging-store.js";
+import { hangingStore, staleReads } from "../../test/support/hanging-store.js";
 import {
   InvalidResponseError,
   isOAuthError,
@@ -212,14 +212,7 @@ describe("createRotationCoordinator: one redemption, whatever the timing", () =>
     // B's reads see the store as it was when they started and answer 150 ms later: its marker and
     // successor reads both start before A's answer (200 ms), and it asks for the lease after A
     // released it. Only the read B makes under the lease can tell it the token is spent.
-    const stale: Store = {
-      ...inner,
-      get: async (key) => {
-        const value = await inner.get(key);
-        await new Promise<void>((resolve) => time.timers.setTimeout(resolve, 150));
-        return value;
-      },
-    };
+    const stale = staleReads(inner, time, 150);
     const [a] = fleet(time, inner, server.redeem, 1);
     const [b] = fleet(time, stale, server.redeem, 1);
     const first = track(a!.rotate("rt-0"));

@@ -1,4 +1,5 @@
 import type { Store } from "../../src/store/store.js";
+import type { FakeTime } from "./fake-time.js";
 
 /**
  * A store that is down in the slowest way: every read hangs until the test fails it (`failReads`),
@@ -33,4 +34,20 @@ export function hangingStore(options: { leases?: boolean } = {}) {
     for (const reject of pending.splice(0)) reject(new Error("ECONNREFUSED"));
   };
   return { store, counted, failReads };
+}
+
+/**
+ * `inner` whose reads see the store as it was when they started and answer `lagMs` later on `time`'s
+ * clock (a replica behind, a slow network): a read that starts before another instance's write misses
+ * it, though it answers after.
+ */
+export function staleReads(inner: Store, time: FakeTime, lagMs: number): Store {
+  return {
+    ...inner,
+    get: async (key) => {
+      const value = await inner.get(key);
+      await new Promise<void>((resolve) => time.timers.setTimeout(resolve, lagMs));
+      return value;
+    },
+  };
 }
