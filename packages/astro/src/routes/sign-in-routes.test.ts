@@ -12,6 +12,23 @@ afterEach(() => {
 });
 
 /** A form post to the login route whose `login()` fails with `failure`. */
+/**
+ * The sign-in route's context for a same-origin POST of `body` as `contentType`, with `headers` more
+ * (`duplex` for a stream body; other bodies ignore it).
+ */
+function loginPost(contentType: string, body: BodyInit, headers: Record<string, string> = {}): APIContext {
+  const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
+  Object.defineProperty(context, "request", {
+    value: new Request(context.request.url, {
+      method: "POST",
+      headers: { "sec-fetch-site": "same-origin", "content-type": contentType, ...headers },
+      body,
+      duplex: "half",
+    } as RequestInit),
+  });
+  return context;
+}
+
 async function postLogin(
   failure: unknown,
   options: { base?: string; signInPath?: string; referer?: string; json?: boolean } = {},
@@ -131,15 +148,7 @@ describe("injected routes: body size", () => {
         controller.enqueue(piece);
       },
     });
-    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
-    Object.defineProperty(context, "request", {
-      value: new Request(context.request.url, {
-        method: "POST",
-        headers: { "sec-fetch-site": "same-origin", "content-type": type },
-        body,
-        duplex: "half",
-      } as RequestInit),
-    });
+    const context = loginPost(type, body);
     const calls: string[] = [];
     (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
       login: async () => {
@@ -172,18 +181,7 @@ describe("injected routes: body size", () => {
       }
     }
     // A declared Content-Length over the limit is refused before anything is read.
-    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
-    Object.defineProperty(context, "request", {
-      value: new Request(context.request.url, {
-        method: "POST",
-        headers: {
-          "sec-fetch-site": "same-origin",
-          "content-type": "application/json",
-          "content-length": "1000000",
-        },
-        body: "{}",
-      }),
-    });
+    const context = loginPost("application/json", "{}", { "content-length": "1000000" });
     expect((await loginRoute(context)).status).toBe(413);
   });
 
@@ -196,15 +194,11 @@ describe("injected routes: body size", () => {
 });
 
 it("reads a body by its media type's essence: JSON named inside a text/plain parameter is not JSON", async () => {
-  const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
-  Object.defineProperty(context, "request", {
-    value: new Request(context.request.url, {
-      method: "POST",
-      // What a cross-site page may send without a CORS preflight.
-      headers: { "sec-fetch-site": "same-origin", "content-type": "text/plain; x=application/json" },
-      body: JSON.stringify({ username: "alice", password: "pw" }),
-    }),
-  });
+  // What a cross-site page may send without a CORS preflight.
+  const context = loginPost(
+    "text/plain; x=application/json",
+    JSON.stringify({ username: "alice", password: "pw" }),
+  );
   let called = false;
   (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
     login: async () => {
@@ -220,14 +214,10 @@ it("reads a body by its media type's essence: JSON named inside a text/plain par
 it("a failed form sign-in carries returnTo back under protect.returnToParam, the name the sign-in page reads", async () => {
   vi.spyOn(console, "error").mockImplementation(() => undefined);
   const post = (options: Parameters<typeof loginRoute>[1]) => {
-    const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
-    Object.defineProperty(context, "request", {
-      value: new Request(context.request.url, {
-        method: "POST",
-        headers: { "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ username: "alice", password: "pw", returnTo: "/account?tab=1" }),
-      }),
-    });
+    const context = loginPost(
+      "application/x-www-form-urlencoded",
+      new URLSearchParams({ username: "alice", password: "pw", returnTo: "/account?tab=1" }),
+    );
     (context.locals as { tokenkeep?: Partial<TokenkeepLocals> }).tokenkeep = {
       login: () => Promise.reject(new SignInError("ERR_TOKENKEEP_SIGN_IN_REJECTED")),
     };
@@ -260,14 +250,7 @@ it("same-site check: only this origin's pages (or a typed-in navigation) and non
 });
 
 it("a malformed JSON field is named, cut short: the 400 never echoes much of what was posted", async () => {
-  const context = makeContext("http://app.test/_tokenkeep/login", { method: "POST" }) as APIContext;
-  Object.defineProperty(context, "request", {
-    value: new Request(context.request.url, {
-      method: "POST",
-      headers: { "sec-fetch-site": "same-origin", "content-type": "application/json" },
-      body: JSON.stringify({ [`<script>${"x".repeat(5_000)}`]: 1 }),
-    }),
-  });
+  const context = loginPost("application/json", JSON.stringify({ [`<script>${"x".repeat(5_000)}`]: 1 }));
   const response = await loginRoute(context);
   expect(response.status).toBe(400);
   expect(await response.json()).toEqual({
